@@ -1,0 +1,123 @@
+"""Settings: environment variables (``TURNOUT_*``), ``[tool.turnout]`` in pyproject.toml, defaults.
+
+Precedence, highest first: keyword arguments to :func:`turnout.connect`, the
+environment, ``pyproject.toml``, the defaults below.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    PyprojectTomlConfigSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from turnout.contracts.errors import ConfigurationError
+
+__all__ = ["Environment", "ExecutorKind", "Settings", "database_dialect", "load_settings"]
+
+
+class ExecutorKind(StrEnum):
+    """Which executor runs the workflows."""
+
+    INTERNAL = "internal"
+    TEMPORAL = "temporal"
+
+
+class Environment(StrEnum):
+    """Deployment environment; ``production`` turns on the durability gate."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+_ACCEPTED_URLS = "postgresql://user:pass@host:5432/db or sqlite:///path/to/file.db"
+
+
+def database_dialect(url: str) -> str:
+    """``postgresql`` or ``sqlite`` for a database URL, or raise ConfigurationError."""
+    try:
+        parsed: URL = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(
+            f"TURNOUT_DATABASE_URL {url!r} is not a database URL; use {_ACCEPTED_URLS}"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend in {"postgresql", "postgres"}:
+        return "postgresql"
+    if backend == "sqlite":
+        return "sqlite"
+    raise ConfigurationError(
+        f"TURNOUT_DATABASE_URL uses {backend!r}, which turnout does not support; "
+        f"use {_ACCEPTED_URLS}"
+    )
+
+
+class Settings(BaseSettings):
+    """turnout's settings. Every field reads from ``TURNOUT_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TURNOUT_",
+        extra="forbid",
+        pyproject_toml_table_header=("tool", "turnout"),
+    )
+
+    executor: ExecutorKind = ExecutorKind.INTERNAL
+    database_url: str = "sqlite:///turnout.db"
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    env: Environment = Environment.DEVELOPMENT
+    allow_sqlite_in_production: bool = False
+    tenant_id: str = "default"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        database_dialect(value)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, PyprojectTomlConfigSettingsSource(settings_cls))
+
+    @property
+    def dialect(self) -> str:
+        """``postgresql`` or ``sqlite``."""
+        return database_dialect(self.database_url)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from keyword overrides, the environment and pyproject.toml.
+
+    A bad value raises :class:`ConfigurationError` naming the setting, what was
+    given, and what is accepted.
+    """
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**overrides)
+    except ConfigurationError:
+        raise
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            given = error.get("input")
+            cause = error.get("ctx", {}).get("error")
+            message = str(cause) if isinstance(cause, ConfigurationError) else error["msg"]
+            problems.append(f"TURNOUT_{field.upper()}={given!r}: {message}")
+        raise ConfigurationError("invalid turnout settings: " + "; ".join(problems)) from None

@@ -1,0 +1,156 @@
+"""The protocols both executors implement: Client, WorkflowHandle and WorkerBackend.
+
+User code talks to these shapes only; ``turnout.connect()`` picks the
+implementation from settings. The method names and arguments mirror
+``temporalio.client.Client`` and ``WorkflowHandle`` for the supported subset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from turnout.contracts.events import Event
+from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
+from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.states import RunState
+
+__all__ = ["ARG_UNSET", "Client", "WorkerBackend", "WorkflowHandle"]
+
+
+class _ArgUnset:
+    """Marks "no single argument given" (``None`` is a valid argument)."""
+
+    def __repr__(self) -> str:
+        return "ARG_UNSET"
+
+
+ARG_UNSET: Any = _ArgUnset()
+
+
+@runtime_checkable
+class WorkflowHandle(Protocol):
+    """A handle on one workflow id (and, optionally, one of its runs)."""
+
+    @property
+    def id(self) -> str:
+        """The workflow id."""
+        ...
+
+    @property
+    def run_id(self) -> str | None:
+        """The run this handle was created for, or None to follow the latest run."""
+        ...
+
+    async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
+        """Wait for the workflow to close; return its result or raise WorkflowFailureError."""
+        ...
+
+    async def signal(self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *,
+                     args: Sequence[Any] = ()) -> None:
+        """Deliver a signal to the open run."""
+        ...
+
+    async def query(self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *,
+                    args: Sequence[Any] = ()) -> Any:
+        """Ask the workflow's query handler; never changes the workflow."""
+        ...
+
+    async def cancel(self) -> None:
+        """Request cancellation: the workflow sees CancelledError and may clean up."""
+        ...
+
+    async def terminate(self, reason: str | None = None) -> None:
+        """End the run at once, without running workflow code."""
+        ...
+
+    async def describe(self) -> Run:
+        """The run's contract record: state, timestamps, result or failure."""
+        ...
+
+    async def events(self) -> list[Event]:
+        """The run's timeline, ordered by seq."""
+        ...
+
+
+@runtime_checkable
+class Client(Protocol):
+    """Starts workflows and hands out handles; the same methods on every executor."""
+
+    @property
+    def executor(self) -> str:
+        """``internal`` or ``temporal``."""
+        ...
+
+    async def start_workflow(
+        self,
+        workflow: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        execution_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> WorkflowHandle:
+        """Start a workflow run and return a handle without waiting for it."""
+        ...
+
+    async def execute_workflow(
+        self,
+        workflow: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        execution_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Any:
+        """Start a workflow run and wait for its result."""
+        ...
+
+    def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = None) -> WorkflowHandle:
+        """A handle on an existing workflow id (no I/O until it is used)."""
+        ...
+
+    async def list_workflows(
+        self,
+        *,
+        state: RunState | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
+        """Runs, newest first, filtered."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@runtime_checkable
+class WorkerBackend(Protocol):
+    """What an executor provides behind ``turnout.Worker``."""
+
+    async def start(self) -> None:
+        """Begin polling for work."""
+        ...
+
+    async def shutdown(self) -> None:
+        """Stop claiming, let running work finish within the grace period, release the rest."""
+        ...
+
+    async def run(self) -> None:
+        """Start and block until shut down (or cancelled)."""
+        ...

@@ -1,0 +1,176 @@
+"""Records of what was asked (Task), each execution (Run), and what governs them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from turnout.contracts.errors import Failure
+from turnout.contracts.states import RunState
+
+__all__ = [
+    "Artifact",
+    "DecisionOutcome",
+    "IdConflictPolicy",
+    "IdReusePolicy",
+    "PolicyDecision",
+    "QueueItem",
+    "QueueItemKind",
+    "QueueItemState",
+    "Run",
+    "Task",
+]
+
+DEFAULT_TENANT = "default"
+
+
+class IdReusePolicy(StrEnum):
+    """May a new run take a workflow id whose previous run is closed? (Temporal's names.)"""
+
+    ALLOW_DUPLICATE = "allow_duplicate"
+    ALLOW_DUPLICATE_FAILED_ONLY = "allow_duplicate_failed_only"
+    REJECT_DUPLICATE = "reject_duplicate"
+
+
+class IdConflictPolicy(StrEnum):
+    """What a start does when a run with the same workflow id is still open."""
+
+    FAIL = "fail"
+    USE_EXISTING = "use_existing"
+    TERMINATE_EXISTING = "terminate_existing"
+
+
+class Task(BaseModel):
+    """What was asked: one start request, shared by the runs it leads to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    tenant_id: str = DEFAULT_TENANT
+    input: list[Any] = []
+    idempotency_key: str | None = None
+    correlation_id: str
+    requested_at: datetime
+
+
+class Run(BaseModel):
+    """One execution of a task, with its state and outcome."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    tenant_id: str = DEFAULT_TENANT
+    correlation_id: str
+    state: RunState
+    attempt: int = 1
+    requested_at: datetime
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    result: Any = None
+    failure: Failure | None = None
+    parent_workflow_id: str | None = None
+    parent_run_id: str | None = None
+    continued_from_run_id: str | None = None
+
+
+class DecisionOutcome(StrEnum):
+    """The outcome of a policy decision or a human approval."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+    REQUIRE_APPROVAL = "require_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"
+
+
+class PolicyDecision(BaseModel):
+    """A recorded allow / deny / require-approval decision: who, when and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: str
+    run_id: str
+    workflow_id: str
+    tenant_id: str = DEFAULT_TENANT
+    name: str
+    outcome: DecisionOutcome
+    decided_by: str | None = None
+    reason: str | None = None
+    decided_at: datetime
+    attributes: dict[str, Any] = {}
+
+
+class Artifact(BaseModel):
+    """Metadata of a log, summary or file that an activity produced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    artifact_id: str
+    run_id: str
+    workflow_id: str
+    tenant_id: str = DEFAULT_TENANT
+    name: str
+    uri: str
+    media_type: str = "application/octet-stream"
+    size_bytes: int | None = None
+    digest: str | None = None
+    created_at: datetime
+    attributes: dict[str, Any] = {}
+
+
+class QueueItemKind(StrEnum):
+    """What a queue item asks a worker to do."""
+
+    WORKFLOW_TASK = "workflow_task"
+    ACTIVITY_TASK = "activity_task"
+    TIMER = "timer"
+
+
+class QueueItemState(StrEnum):
+    """``queued -> claimed -> running -> completed | failed | canceled | dead``.
+
+    * ``queued``: ready once ``available_at`` has passed. In: enqueue, retry,
+      lease expiry (adopt-first), graceful release.
+    * ``claimed``: a worker holds the lease. ``running``: its code runs.
+    * ``completed`` / ``failed`` / ``canceled`` / ``dead``: final; ``dead`` is
+      the dead letter of an item whose retries are exhausted.
+    """
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    DEAD = "dead"
+
+
+class QueueItem(BaseModel):
+    """A read-only view of one queue item."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    kind: QueueItemKind
+    state: QueueItemState
+    task_queue: str
+    tenant_id: str = DEFAULT_TENANT
+    run_id: str
+    workflow_id: str
+    name: str | None = None
+    priority: int = 0
+    attempt: int = 1
+    available_at: datetime
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    idempotency_key: str | None = None

@@ -1,0 +1,276 @@
+"""The internal store's tables: one SQLAlchemy Core ``MetaData`` for PostgreSQL and SQLite.
+
+This module is the only place the schema is written down. The DDL files under
+``ddl/`` and the Alembic baseline are generated from it, and tests fail when
+either drifts. CHECK constraints carry the state machines of runs, events and
+queue items, so the database itself refuses a state Python does not know.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+from turnout.contracts.events import EventType
+from turnout.contracts.records import DEFAULT_TENANT, DecisionOutcome, QueueItemKind, QueueItemState
+from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES, RunState
+
+__all__ = [
+    "SCHEMA_REVISION",
+    "artifacts",
+    "events",
+    "metadata",
+    "policy_decisions",
+    "queue_items",
+    "runs",
+    "tasks",
+]
+
+SCHEMA_REVISION = "0001_baseline"
+"""The Alembic revision the MetaData corresponds to (the head of migrations/)."""
+
+PREFIX = "turnout_"
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on both dialects.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores naive UTC text (which
+    sorts and compares correctly as text). Python always sees aware UTC values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("turnout stores aware datetimes only (use datetime.now(UTC))")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType: Any = JSON().with_variant(JSONB(), "postgresql")
+BigId: Any = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _in(column: str, values: Any) -> str:
+    quoted = ", ".join(f"'{v.value if hasattr(v, 'value') else v}'" for v in sorted(values))
+    return f"{column} IN ({quoted})"
+
+
+def _tenant() -> Column[str]:
+    return Column("tenant_id", String(128), nullable=False, server_default=DEFAULT_TENANT)
+
+
+_ACTIVE_RUN = _in("state", ACTIVE_STATES)
+_READY = "state = 'queued'"
+_LEASED = _in("state", {QueueItemState.CLAIMED, QueueItemState.RUNNING})
+_PENDING_WFT = f"kind = '{QueueItemKind.WORKFLOW_TASK.value}' AND state = 'queued'"
+
+tasks = Table(
+    f"{PREFIX}tasks",
+    metadata,
+    Column("task_id", String(64), primary_key=True),
+    _tenant(),
+    Column("workflow_id", String(255), nullable=False),
+    Column("workflow_type", String(255), nullable=False),
+    Column("task_queue", String(255), nullable=False),
+    Column("input", JSONType, nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("correlation_id", String(64), nullable=False),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("tenant_id", "idempotency_key"),
+    Index(None, "tenant_id", "workflow_id"),
+)
+
+runs = Table(
+    f"{PREFIX}runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("task_id", String(64), nullable=False),
+    _tenant(),
+    Column("workflow_id", String(255), nullable=False),
+    Column("workflow_type", String(255), nullable=False),
+    Column("task_queue", String(255), nullable=False),
+    Column("correlation_id", String(64), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("input", JSONType, nullable=False),
+    Column("result", JSONType),
+    Column("failure", JSONType),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("closed_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("execution_deadline", UTCDateTime()),
+    Column("parent_workflow_id", String(255)),
+    Column("parent_run_id", String(64)),
+    Column("parent_ref", String(64)),
+    Column("continued_from_run_id", String(64)),
+    Column("next_seq", Integer, nullable=False, server_default="1"),
+    Column("workflow_task_count", Integer, nullable=False, server_default="0"),
+    Column("cancel_requested", Boolean, nullable=False, server_default=false()),
+    Column("options", JSONType),
+    CheckConstraint(_in("state", RunState), name="state"),
+    CheckConstraint(
+        f"({_in('state', TERMINAL_STATES)}) = (closed_at IS NOT NULL)", name="closed_at"
+    ),
+    # One open run per workflow id and tenant: the database refuses a duplicate start.
+    Index(
+        None,
+        "tenant_id",
+        "workflow_id",
+        unique=True,
+        postgresql_where=_ACTIVE_RUN,
+        sqlite_where=_ACTIVE_RUN,
+    ),
+    Index(None, "tenant_id", "workflow_id", "requested_at"),
+    Index(None, "tenant_id", "state", "workflow_type"),
+    Index(None, "parent_run_id"),
+)
+
+events = Table(
+    f"{PREFIX}events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    _tenant(),
+    Column("workflow_id", String(255), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("correlation_id", String(64), nullable=False),
+    Column("attributes", JSONType, nullable=False),
+    CheckConstraint(_in("type", EventType), name="type"),
+    CheckConstraint("seq >= 1", name="seq"),
+    UniqueConstraint("run_id", "seq"),
+)
+
+queue_items = Table(
+    f"{PREFIX}queue_items",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    _tenant(),
+    Column("task_queue", String(255), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("workflow_id", String(255), nullable=False),
+    Column("name", String(255)),
+    Column("ref", String(64)),
+    Column("payload", JSONType, nullable=False),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("available_at", UTCDateTime(), nullable=False),
+    Column("deadline_at", UTCDateTime()),
+    Column("lease_owner", String(255)),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("started_at", UTCDateTime()),
+    Column("heartbeat_at", UTCDateTime()),
+    Column("heartbeat_details", JSONType),
+    Column("cancel_requested", Boolean, nullable=False, server_default=false()),
+    Column("last_failure", JSONType),
+    Column("idempotency_key", String(255), unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    CheckConstraint(_in("kind", QueueItemKind), name="kind"),
+    CheckConstraint(_in("state", QueueItemState), name="state"),
+    CheckConstraint(
+        f"({_LEASED}) = (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)",
+        name="lease",
+    ),
+    # The ready set: small and hot whatever the size of the table.
+    Index(
+        "ix_turnout_queue_items_ready",
+        "task_queue",
+        "priority",
+        "available_at",
+        postgresql_where=_READY,
+        sqlite_where=_READY,
+    ),
+    Index(
+        "ix_turnout_queue_items_leased",
+        "lease_expires_at",
+        postgresql_where=_LEASED,
+        sqlite_where=_LEASED,
+    ),
+    # At most one pending workflow task per run: new events coalesce into it.
+    Index(
+        "ix_turnout_queue_items_pending_wft",
+        "run_id",
+        unique=True,
+        postgresql_where=_PENDING_WFT,
+        sqlite_where=_PENDING_WFT,
+    ),
+    Index(None, "run_id", "kind"),
+)
+
+policy_decisions = Table(
+    f"{PREFIX}policy_decisions",
+    metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("workflow_id", String(255), nullable=False),
+    _tenant(),
+    Column("name", String(255), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("decided_by", String(255)),
+    Column("reason", Text),
+    Column("decided_at", UTCDateTime(), nullable=False),
+    Column("attributes", JSONType, nullable=False),
+    CheckConstraint(_in("outcome", DecisionOutcome), name="outcome"),
+    Index(None, "tenant_id", "run_id"),
+)
+
+artifacts = Table(
+    f"{PREFIX}artifacts",
+    metadata,
+    Column("artifact_id", String(64), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("workflow_id", String(255), nullable=False),
+    _tenant(),
+    Column("name", String(255), nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("media_type", String(255), nullable=False),
+    Column("size_bytes", BigInteger),
+    Column("digest", String(255)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("attributes", JSONType, nullable=False),
+    Index(None, "tenant_id", "run_id"),
+)
