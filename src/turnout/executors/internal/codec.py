@@ -1,0 +1,51 @@
+"""JSON payloads through pydantic type adapters built from type hints (never pickle)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from pydantic import TypeAdapter
+
+__all__ = ["decode", "decode_args", "encode", "encode_args"]
+
+
+@lru_cache(maxsize=1024)
+def _adapter(tp: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(tp)
+
+
+def _hashable(tp: Any) -> Any:
+    try:
+        hash(tp)
+    except TypeError:
+        return Any
+    return tp
+
+
+def encode(value: Any) -> Any:
+    """A JSON-compatible form of ``value`` (pydantic models and dataclasses become dicts)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return _adapter(type(value) if _hashable(type(value)) is not Any else Any).dump_python(
+        value, mode="json"
+    )
+
+
+def decode(data: Any, tp: Any) -> Any:
+    """``data`` validated into ``tp`` (a model, dataclass, list[int], ... or Any)."""
+    tp = _hashable(tp)
+    if tp is Any or tp is None or tp is type(None):
+        return data
+    return _adapter(tp).validate_python(data)
+
+
+def encode_args(args: Sequence[Any]) -> list[Any]:
+    """Encode each argument."""
+    return [encode(a) for a in args]
+
+
+def decode_args(data: Sequence[Any], types: Sequence[Any]) -> list[Any]:
+    """Decode each argument with the matching type (extra arguments stay as JSON)."""
+    return [decode(d, types[i] if i < len(types) else Any) for i, d in enumerate(data)]

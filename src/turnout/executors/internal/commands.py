@@ -1,0 +1,222 @@
+"""Commands: what a workflow task asks for. Each becomes events (and queue items) on commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from turnout.contracts.errors import Failure
+from turnout.contracts.events import EventType
+
+__all__ = [
+    "CancelTimer",
+    "CancelWorkflow",
+    "Command",
+    "CompleteWorkflow",
+    "ContinueAsNew",
+    "FailWorkflow",
+    "RecordMarker",
+    "RequestCancelActivity",
+    "RequestCancelChild",
+    "ScheduleActivity",
+    "StartChild",
+    "StartTimer",
+]
+
+
+@dataclass(frozen=True)
+class ScheduleActivity:
+    seq: int
+    activity_id: str
+    activity_type: str
+    args: list[Any]
+    task_queue: str
+    start_to_close_timeout: float | None
+    schedule_to_close_timeout: float | None
+    heartbeat_timeout: float | None
+    retry_policy: dict[str, Any]
+    event_type: EventType = EventType.ACTIVITY_SCHEDULED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.seq, self.activity_type)
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "activity_seq": self.seq,
+            "activity_id": self.activity_id,
+            "activity_type": self.activity_type,
+            "task_queue": self.task_queue,
+            "input": self.args,
+            "start_to_close_timeout": self.start_to_close_timeout,
+            "schedule_to_close_timeout": self.schedule_to_close_timeout,
+            "heartbeat_timeout": self.heartbeat_timeout,
+            "retry_policy": self.retry_policy,
+        }
+
+
+@dataclass(frozen=True)
+class RequestCancelActivity:
+    seq: int
+    event_type: EventType = EventType.ACTIVITY_CANCEL_REQUESTED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.seq,)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"activity_seq": self.seq}
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    seq: int
+    duration: float
+    fire_at: str
+    event_type: EventType = EventType.TIMER_STARTED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.seq,)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"timer_seq": self.seq, "duration": self.duration, "fire_at": self.fire_at}
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    seq: int
+    event_type: EventType = EventType.TIMER_CANCELED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.seq,)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"timer_seq": self.seq}
+
+
+@dataclass(frozen=True)
+class StartChild:
+    seq: int
+    workflow_id: str
+    workflow_type: str
+    args: list[Any]
+    task_queue: str
+    execution_timeout: float | None
+    event_type: EventType = EventType.CHILD_WORKFLOW_STARTED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.seq, self.workflow_type)
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "child_seq": self.seq,
+            "workflow_id": self.workflow_id,
+            "workflow_type": self.workflow_type,
+            "task_queue": self.task_queue,
+            "input": self.args,
+            "execution_timeout": self.execution_timeout,
+        }
+
+
+@dataclass(frozen=True)
+class RequestCancelChild:
+    seq: int
+    workflow_id: str
+    event_type: EventType = EventType.WORKFLOW_CANCEL_REQUESTED  # recorded on the child
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.seq,)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"child_seq": self.seq, "workflow_id": self.workflow_id}
+
+
+@dataclass(frozen=True)
+class RecordMarker:
+    patch_id: str
+    event_type: EventType = EventType.MARKER_RECORDED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.patch_id,)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"marker": "patch", "patch_id": self.patch_id}
+
+
+@dataclass(frozen=True)
+class CompleteWorkflow:
+    result: Any
+    event_type: EventType = EventType.WORKFLOW_COMPLETED
+
+    def key(self) -> tuple[Any, ...]:
+        return ()
+
+    def attributes(self) -> dict[str, Any]:
+        return {"result": self.result}
+
+
+@dataclass(frozen=True)
+class FailWorkflow:
+    failure: Failure
+    event_type: EventType = EventType.WORKFLOW_FAILED
+
+    def key(self) -> tuple[Any, ...]:
+        return ()
+
+    def attributes(self) -> dict[str, Any]:
+        return {"failure": self.failure.model_dump(mode="json")}
+
+
+@dataclass(frozen=True)
+class CancelWorkflow:
+    event_type: EventType = EventType.WORKFLOW_CANCELED
+
+    def key(self) -> tuple[Any, ...]:
+        return ()
+
+    def attributes(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class ContinueAsNew:
+    workflow_type: str
+    args: list[Any]
+    task_queue: str
+    options: dict[str, Any] = field(default_factory=dict)
+    event_type: EventType = EventType.WORKFLOW_CONTINUED_AS_NEW
+
+    def key(self) -> tuple[Any, ...]:
+        return ()
+
+    def attributes(self) -> dict[str, Any]:
+        return {"workflow_type": self.workflow_type, "input": self.args, "task_queue": self.task_queue}
+
+
+Command = (
+    ScheduleActivity
+    | RequestCancelActivity
+    | StartTimer
+    | CancelTimer
+    | StartChild
+    | RequestCancelChild
+    | RecordMarker
+    | CompleteWorkflow
+    | FailWorkflow
+    | CancelWorkflow
+    | ContinueAsNew
+)
+
+CLOSING = (CompleteWorkflow, FailWorkflow, CancelWorkflow, ContinueAsNew)
+
+_KEY_ATTRS: dict[EventType, tuple[str, ...]] = {
+    EventType.ACTIVITY_SCHEDULED: ("activity_seq", "activity_type"),
+    EventType.ACTIVITY_CANCEL_REQUESTED: ("activity_seq",),
+    EventType.TIMER_STARTED: ("timer_seq",),
+    EventType.TIMER_CANCELED: ("timer_seq",),
+    EventType.CHILD_WORKFLOW_STARTED: ("child_seq", "workflow_type"),
+    EventType.MARKER_RECORDED: ("patch_id",),
+}
+
+
+def recorded_key(event_type: EventType, attributes: dict[str, Any]) -> tuple[Any, ...]:
+    """The key of a recorded command event, comparable with ``Command.key()``."""
+    return tuple(attributes.get(a) for a in _KEY_ATTRS.get(event_type, ()))

@@ -1,0 +1,159 @@
+"""A deterministic asyncio event loop for workflow code.
+
+It is stepped by the engine, never run forever: ``call_soon`` queues a
+callback, ``call_later`` / ``call_at`` become durable timer commands, ``time()``
+is workflow time. ``asyncio.gather``, ``asyncio.wait``, ``asyncio.sleep``,
+``asyncio.wait_for`` and task cancellation work unchanged inside workflows,
+while nothing touches the real clock or I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, Protocol
+
+__all__ = ["TimerHost", "WorkflowEventLoop", "WorkflowTimerHandle"]
+
+_log = logging.getLogger("turnout.engine")
+
+
+class WorkflowTimerHandle(asyncio.TimerHandle):
+    """A timer handle that remembers its durable timer's sequence number."""
+
+    seq: int = 0
+
+
+class TimerHost(Protocol):
+    """Who turns the loop's timers into durable timer commands."""
+
+    def start_timer(self, handle: WorkflowTimerHandle, delay: float) -> None: ...
+    def cancel_timer(self, handle: WorkflowTimerHandle) -> None: ...
+    def now_timestamp(self) -> float: ...
+    def on_loop_error(self, context: dict[str, Any]) -> None: ...
+
+
+class WorkflowEventLoop(asyncio.AbstractEventLoop):
+    """The loop workflow coroutines run on; see the module docstring."""
+
+    def __init__(self, host: TimerHost) -> None:
+        self._host = host
+        self._ready: deque[asyncio.Handle] = deque()
+        self._running = False
+
+    # -- stepping ------------------------------------------------------------------
+    def step(self) -> None:
+        """Run ready callbacks until none is left (they may add more)."""
+        previous = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(self)
+        self._running = True
+        try:
+            while self._ready:
+                handle = self._ready.popleft()
+                if not handle._cancelled:
+                    handle._run()
+        finally:
+            self._running = False
+            asyncio.events._set_running_loop(previous)
+
+    def has_ready(self) -> bool:
+        """True when a callback waits to run."""
+        return bool(self._ready)
+
+    def fire(self, handle: asyncio.Handle) -> None:
+        """Queue a fired timer's callback."""
+        self._ready.append(handle)
+
+    # -- scheduling ----------------------------------------------------------------
+    def call_soon(
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        handle = asyncio.Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        if delay <= 0:
+            # Nothing to wait for: run on the next step, no durable timer needed.
+            handle = WorkflowTimerHandle(self.time(), callback, args, self, context)
+            self._ready.append(handle)
+            return handle
+        handle = WorkflowTimerHandle(self.time() + delay, callback, args, self, context)
+        self._host.start_timer(handle, delay)
+        return handle
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        return self.call_later(when - self.time(), callback, *args, context=context)
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        if isinstance(handle, WorkflowTimerHandle):
+            self._host.cancel_timer(handle)
+
+    def time(self) -> float:
+        return self._host.now_timestamp()
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return asyncio.Future(loop=self)
+
+    def create_task(  # type: ignore[override]
+        self,
+        coro: Coroutine[Any, Any, Any] | Generator[Any, None, Any],
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task[Any]:
+        return asyncio.Task(coro, loop=self, name=name, context=context)
+
+    # -- state ---------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self._running
+
+    def is_closed(self) -> bool:
+        return False
+
+    def get_debug(self) -> bool:
+        return False
+
+    def get_task_factory(self) -> None:
+        return None
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        self._host.on_loop_error(context)
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        self._host.on_loop_error(context)
+
+    # -- forbidden in workflows ------------------------------------------------------
+    def _forbidden(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(
+            "workflow code must be deterministic: no threads, I/O or subprocesses inside a "
+            "workflow; do that in an activity"
+        )
+
+    call_soon_threadsafe = _forbidden  # type: ignore[assignment]
+    run_in_executor = _forbidden  # type: ignore[assignment]
+    run_forever = _forbidden  # type: ignore[assignment]
+    run_until_complete = _forbidden  # type: ignore[assignment]
+    create_connection = _forbidden  # type: ignore[assignment]
+    create_server = _forbidden  # type: ignore[assignment]
+    getaddrinfo = _forbidden  # type: ignore[assignment]
+    subprocess_exec = _forbidden  # type: ignore[assignment]
+    subprocess_shell = _forbidden  # type: ignore[assignment]

@@ -1,0 +1,240 @@
+"""Frozen definitions built by the decorators, read by the executors.
+
+``@workflow.defn`` validates the class when the decorator runs and attaches a
+:class:`WorkflowDefinition`; ``@activity.defn`` does the same for functions.
+Executors read these definitions only; nothing else inspects user classes.
+Registration hooks let an executor (the Temporal one) attach its own
+definition to the very same class or function at decoration time.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ActivityDefinition",
+    "HandlerDefinition",
+    "WorkflowDefinition",
+    "add_definition_hook",
+]
+
+_WORKFLOW_ATTR = "__turnout_workflow_definition__"
+_ACTIVITY_ATTR = "__turnout_activity_definition__"
+_RUN_ATTR = "__turnout_workflow_run__"
+_SIGNAL_ATTR = "__turnout_signal_name__"
+_QUERY_ATTR = "__turnout_query_name__"
+
+
+@dataclass(frozen=True)
+class HandlerDefinition:
+    """A signal or query handler of a workflow class."""
+
+    name: str
+    method_name: str
+    fn: Callable[..., Any]
+    arg_types: tuple[Any, ...]
+    return_type: Any
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    """What ``@workflow.defn`` learned about a workflow class."""
+
+    name: str
+    cls: type
+    run_method_name: str
+    run_fn: Callable[..., Any]
+    arg_types: tuple[Any, ...]
+    return_type: Any
+    signals: Mapping[str, HandlerDefinition] = field(default_factory=dict)
+    queries: Mapping[str, HandlerDefinition] = field(default_factory=dict)
+
+    @staticmethod
+    def from_class(cls: type) -> WorkflowDefinition | None:
+        """The definition attached to ``cls`` itself (not inherited), or None."""
+        defn = cls.__dict__.get(_WORKFLOW_ATTR)
+        return defn if isinstance(defn, WorkflowDefinition) else None
+
+    @staticmethod
+    def must_from_class(cls: type) -> WorkflowDefinition:
+        """The definition of ``cls``, or a TypeError saying how to fix the class."""
+        defn = WorkflowDefinition.from_class(cls)
+        if defn is None:
+            raise TypeError(f"{cls.__qualname__} is not a workflow: decorate it with @workflow.defn")
+        return defn
+
+    @staticmethod
+    def from_run_fn(fn: Callable[..., Any]) -> WorkflowDefinition | None:
+        """The definition whose ``@workflow.run`` method is ``fn``, or None."""
+        defn = getattr(fn, _WORKFLOW_ATTR, None)
+        return defn if isinstance(defn, WorkflowDefinition) else None
+
+    def signal_for(self, signal: str | Callable[..., Any]) -> HandlerDefinition | None:
+        """The signal handler for a name or a decorated method."""
+        name = signal if isinstance(signal, str) else getattr(signal, _SIGNAL_ATTR, None)
+        return self.signals.get(name) if name else None
+
+    def query_for(self, query: str | Callable[..., Any]) -> HandlerDefinition | None:
+        """The query handler for a name or a decorated method."""
+        name = query if isinstance(query, str) else getattr(query, _QUERY_ATTR, None)
+        return self.queries.get(name) if name else None
+
+
+@dataclass(frozen=True)
+class ActivityDefinition:
+    """What ``@activity.defn`` learned about an activity function."""
+
+    name: str
+    fn: Callable[..., Any]
+    is_async: bool
+    arg_types: tuple[Any, ...]
+    return_type: Any
+
+    @staticmethod
+    def from_callable(fn: Callable[..., Any]) -> ActivityDefinition | None:
+        """The definition attached to ``fn``, or None."""
+        defn = getattr(fn, _ACTIVITY_ATTR, None)
+        return defn if isinstance(defn, ActivityDefinition) else None
+
+    @staticmethod
+    def must_from_callable(fn: Callable[..., Any]) -> ActivityDefinition:
+        """The definition of ``fn``, or a TypeError saying how to fix it."""
+        defn = ActivityDefinition.from_callable(fn)
+        if defn is None:
+            name = getattr(fn, "__qualname__", repr(fn))
+            raise TypeError(f"{name} is not an activity: decorate it with @activity.defn")
+        return defn
+
+
+WorkflowHook = Callable[[type, WorkflowDefinition], None]
+ActivityHook = Callable[[Callable[..., Any], ActivityDefinition], None]
+_workflow_hooks: list[WorkflowHook] = []
+_activity_hooks: list[ActivityHook] = []
+
+
+def add_definition_hook(
+    *, workflow: WorkflowHook | None = None, activity: ActivityHook | None = None
+) -> None:
+    """Have ``workflow`` / ``activity`` called for every definition, past and future decorators.
+
+    Executors use this to attach their own definitions (Temporal's) to the user's
+    classes when ``@workflow.defn`` runs, including when a sandbox re-imports the
+    user's module. Adding the same hook twice has no effect.
+    """
+    if workflow is not None and workflow not in _workflow_hooks:
+        _workflow_hooks.append(workflow)
+    if activity is not None and activity not in _activity_hooks:
+        _activity_hooks.append(activity)
+
+
+def _signature_types(fn: Callable[..., Any], *, skip_self: bool) -> tuple[tuple[Any, ...], Any]:
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolved forward references: fall back to Any
+        hints = {}
+    params = list(inspect.signature(fn).parameters.values())
+    if skip_self and params:
+        params = params[1:]
+    args = tuple(
+        hints.get(p.name, Any)
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    )
+    return args, hints.get("return", Any)
+
+
+def _handler(method_name: str, fn: Callable[..., Any], name: str) -> HandlerDefinition:
+    arg_types, return_type = _signature_types(fn, skip_self=True)
+    return HandlerDefinition(
+        name=name,
+        method_name=method_name,
+        fn=fn,
+        arg_types=arg_types,
+        return_type=return_type,
+        is_async=inspect.iscoroutinefunction(fn),
+    )
+
+
+def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
+    """Validate ``cls`` and attach its definition (``@workflow.defn`` calls this)."""
+    if not inspect.isclass(cls):
+        raise TypeError("@workflow.defn decorates a class")
+    run: tuple[str, Callable[..., Any]] | None = None
+    signals: dict[str, HandlerDefinition] = {}
+    queries: dict[str, HandlerDefinition] = {}
+    for klass in reversed(cls.__mro__):
+        runs_here = [(a, m) for a, m in vars(klass).items() if getattr(m, _RUN_ATTR, False)]
+        if len(runs_here) > 1:
+            names = ", ".join(a for a, _ in runs_here)
+            raise TypeError(f"{klass.__qualname__} has several @workflow.run methods: {names}")
+        if runs_here:
+            run = runs_here[0]
+        for attr, member in vars(klass).items():
+            if (signal_name := getattr(member, _SIGNAL_ATTR, None)) is not None:
+                signals[signal_name] = _handler(attr, member, signal_name)
+            if (query_name := getattr(member, _QUERY_ATTR, None)) is not None:
+                if inspect.iscoroutinefunction(member):
+                    raise TypeError(f"query {attr} of {cls.__qualname__} must not be async")
+                queries[query_name] = _handler(attr, member, query_name)
+    if run is None:
+        raise TypeError(f"{cls.__qualname__} has no method decorated with @workflow.run")
+    run_name, run_fn = run
+    if not inspect.iscoroutinefunction(run_fn):
+        raise TypeError(f"{cls.__qualname__}.{run_name} must be `async def`")
+    arg_types, return_type = _signature_types(run_fn, skip_self=True)
+    defn = WorkflowDefinition(
+        name=name or cls.__name__,
+        cls=cls,
+        run_method_name=run_name,
+        run_fn=run_fn,
+        arg_types=arg_types,
+        return_type=return_type,
+        signals=signals,
+        queries=queries,
+    )
+    setattr(cls, _WORKFLOW_ATTR, defn)
+    setattr(run_fn, _WORKFLOW_ATTR, defn)
+    for hook in _workflow_hooks:
+        hook(cls, defn)
+    return defn
+
+
+def define_activity(fn: Callable[..., Any], name: str | None) -> ActivityDefinition:
+    """Validate ``fn`` and attach its definition (``@activity.defn`` calls this)."""
+    if not callable(fn):
+        raise TypeError("@activity.defn decorates a function")
+    arg_types, return_type = _signature_types(fn, skip_self=False)
+    defn = ActivityDefinition(
+        name=name or getattr(fn, "__name__", type(fn).__name__),
+        fn=fn,
+        is_async=inspect.iscoroutinefunction(fn),
+        arg_types=arg_types,
+        return_type=return_type,
+    )
+    setattr(fn, _ACTIVITY_ATTR, defn)
+    for hook in _activity_hooks:
+        hook(fn, defn)
+    return defn
+
+
+def mark_run(fn: Any) -> Any:
+    """Mark ``fn`` as the workflow's entry point."""
+    setattr(fn, _RUN_ATTR, True)
+    return fn
+
+
+def mark_signal(fn: Any, name: str | None) -> Any:
+    """Mark ``fn`` as a signal handler."""
+    setattr(fn, _SIGNAL_ATTR, name or fn.__name__)
+    return fn
+
+
+def mark_query(fn: Any, name: str | None) -> Any:
+    """Mark ``fn`` as a query handler."""
+    setattr(fn, _QUERY_ATTR, name or fn.__name__)
+    return fn

@@ -1,0 +1,203 @@
+"""The runtimes the authoring facade dispatches to, found in context variables.
+
+The internal engine and the Temporal adapter each implement
+:class:`WorkflowRuntime` and :class:`ActivityRuntime` and set them in the
+context while they run user code; ``turnout.workflow.*`` and
+``turnout.activity.*`` forward every call to whichever is current.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+if TYPE_CHECKING:
+    from turnout.contracts.records import IdReusePolicy
+    from turnout.contracts.retry import RetryPolicy
+
+__all__ = [
+    "ActivityInfo",
+    "ActivityOptions",
+    "ActivityRuntime",
+    "ChildWorkflowOptions",
+    "NotInActivityError",
+    "NotInWorkflowError",
+    "ParentInfo",
+    "WorkflowInfo",
+    "WorkflowRuntime",
+    "current_activity_runtime",
+    "current_workflow_runtime",
+]
+
+
+class NotInWorkflowError(RuntimeError):
+    """A ``workflow.*`` function was called outside workflow code."""
+
+
+class NotInActivityError(RuntimeError):
+    """An ``activity.*`` function was called outside an activity."""
+
+
+@dataclass(frozen=True)
+class ParentInfo:
+    """The parent of a child workflow."""
+
+    workflow_id: str
+    run_id: str
+    namespace: str = "default"
+
+
+@dataclass(frozen=True)
+class WorkflowInfo:
+    """What a workflow knows about its own run (``workflow.info()``)."""
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    attempt: int
+    start_time: datetime
+    namespace: str = "default"
+    correlation_id: str = ""
+    tenant_id: str = "default"
+    continued_run_id: str | None = None
+    parent: ParentInfo | None = None
+    execution_timeout: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class ActivityInfo:
+    """What an activity knows about its own execution (``activity.info()``)."""
+
+    activity_id: str
+    activity_type: str
+    attempt: int
+    workflow_id: str
+    workflow_run_id: str
+    workflow_type: str
+    task_queue: str
+    scheduled_time: datetime
+    started_time: datetime
+    heartbeat_details: Sequence[Any] = ()
+    start_to_close_timeout: timedelta | None = None
+    schedule_to_close_timeout: timedelta | None = None
+    heartbeat_timeout: timedelta | None = None
+    correlation_id: str = ""
+    tenant_id: str = "default"
+    is_local: bool = False
+    workflow_namespace: str = "default"
+
+
+@dataclass(frozen=True)
+class ActivityOptions:
+    """Options of one ``execute_activity`` / ``start_activity`` call."""
+
+    task_queue: str | None = None
+    schedule_to_close_timeout: timedelta | None = None
+    schedule_to_start_timeout: timedelta | None = None
+    start_to_close_timeout: timedelta | None = None
+    heartbeat_timeout: timedelta | None = None
+    retry_policy: RetryPolicy | None = None
+    activity_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ChildWorkflowOptions:
+    """Options of one ``execute_child_workflow`` / ``start_child_workflow`` call."""
+
+    id: str | None = None
+    task_queue: str | None = None
+    execution_timeout: timedelta | None = None
+    retry_policy: RetryPolicy | None = None
+    id_reuse_policy: IdReusePolicy | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class WorkflowRuntime(Protocol):
+    """What the running executor offers workflow code."""
+
+    def info(self) -> WorkflowInfo: ...
+    def now(self) -> datetime: ...
+    def random(self) -> random.Random: ...
+    def uuid4(self) -> uuid.UUID: ...
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]: ...
+    async def sleep(self, seconds: float) -> None: ...
+    async def wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> None: ...
+    def start_activity(
+        self, activity: Any, args: Sequence[Any], options: ActivityOptions, result_type: Any
+    ) -> Awaitable[Any]: ...
+    async def start_child_workflow(
+        self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
+    ) -> Any: ...
+    def continue_as_new(self, workflow: Any, args: Sequence[Any]) -> NoReturn: ...
+    def patched(self, patch_id: str) -> bool: ...
+    def deprecate_patch(self, patch_id: str) -> None: ...
+    def is_replaying(self) -> bool: ...
+
+
+class ActivityRuntime(Protocol):
+    """What the running executor offers activity code."""
+
+    def info(self) -> ActivityInfo: ...
+    def heartbeat(self, *details: Any) -> None: ...
+    def is_cancelled(self) -> bool: ...
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]: ...
+
+
+_workflow_runtime: ContextVar[WorkflowRuntime | None] = ContextVar(
+    "turnout_workflow_runtime", default=None
+)
+_activity_runtime: ContextVar[ActivityRuntime | None] = ContextVar(
+    "turnout_activity_runtime", default=None
+)
+
+
+def current_workflow_runtime() -> WorkflowRuntime:
+    """The runtime of the workflow being executed, or NotInWorkflowError."""
+    runtime = _workflow_runtime.get()
+    if runtime is None:
+        raise NotInWorkflowError(
+            "not in workflow code: workflow.* functions work only inside a workflow run by a Worker"
+        )
+    return runtime
+
+
+def current_activity_runtime() -> ActivityRuntime:
+    """The runtime of the activity being executed, or NotInActivityError."""
+    runtime = _activity_runtime.get()
+    if runtime is None:
+        raise NotInActivityError(
+            "not in an activity: activity.* functions work only inside an activity run by a Worker"
+        )
+    return runtime
+
+
+def in_workflow() -> bool:
+    """True inside workflow code."""
+    return _workflow_runtime.get() is not None
+
+
+def set_workflow_runtime(runtime: WorkflowRuntime | None) -> Any:
+    """Make ``runtime`` current in this context; returns a token for :func:`reset_workflow_runtime`."""
+    return _workflow_runtime.set(runtime)
+
+
+def reset_workflow_runtime(token: Any) -> None:
+    """Undo :func:`set_workflow_runtime`."""
+    _workflow_runtime.reset(token)
+
+
+def set_activity_runtime(runtime: ActivityRuntime | None) -> Any:
+    """Make ``runtime`` current in this context; returns a token for :func:`reset_activity_runtime`."""
+    return _activity_runtime.set(runtime)
+
+
+def reset_activity_runtime(token: Any) -> None:
+    """Undo :func:`set_activity_runtime`."""
+    _activity_runtime.reset(token)

@@ -1,0 +1,76 @@
+"""``turnout.activity``: the decorator and functions for activity code."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from turnout.workflows._definitions import define_activity
+from turnout.workflows._runtime import (
+    ActivityInfo,
+    NotInActivityError,
+    _activity_runtime,
+    current_activity_runtime,
+)
+
+__all__ = ["Info", "NotInActivityError", "defn", "heartbeat", "in_activity", "info", "is_cancelled", "logger"]
+
+Info = ActivityInfo
+FnT = TypeVar("FnT", bound=Callable[..., Any])
+
+
+@overload
+def defn(fn: FnT) -> FnT: ...
+@overload
+def defn(*, name: str | None = None) -> Callable[[FnT], FnT]: ...
+def defn(fn: FnT | None = None, *, name: str | None = None) -> FnT | Callable[[FnT], FnT]:
+    """Declare an activity (``async def`` or plain ``def``; sync ones run in a thread pool).
+
+    ``name`` is its stable type name (default: the function name).
+    """
+
+    def decorate(f: FnT) -> FnT:
+        define_activity(f, name)
+        return f
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def in_activity() -> bool:
+    """True inside an activity."""
+    return _activity_runtime.get() is not None
+
+
+def info() -> ActivityInfo:
+    """The current activity's id, type, attempt, workflow, heartbeat details, ..."""
+    return current_activity_runtime().info()
+
+
+def heartbeat(*details: Any) -> None:
+    """Report progress: extends the lease, records ``details`` for the next attempt,
+    and lets a cancellation reach the activity."""
+    current_activity_runtime().heartbeat(*details)
+
+
+def is_cancelled() -> bool:
+    """True once cancellation of this activity was requested."""
+    return current_activity_runtime().is_cancelled()
+
+
+class _ActivityLogger(logging.LoggerAdapter[logging.Logger]):
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        if in_activity():
+            i = current_activity_runtime().info()
+            extra = dict(kwargs.get("extra") or {})
+            extra.setdefault("workflow_id", i.workflow_id)
+            extra.setdefault("run_id", i.workflow_run_id)
+            extra.setdefault("correlation_id", i.correlation_id)
+            extra.setdefault("attempt", i.attempt)
+            kwargs["extra"] = extra
+            msg = f"{msg} ({i.activity_type} {i.activity_id} of {i.workflow_id})"
+        return msg, kwargs
+
+
+logger = _ActivityLogger(logging.getLogger("turnout.activity"), {})
+"""Logger for activity code, with workflow id, run id, correlation id and attempt."""

@@ -1,0 +1,356 @@
+"""``turnout.workflow``: decorators and functions for workflow code.
+
+The names and semantics follow ``temporalio.workflow`` for the supported
+subset, so a module written for temporalio needs only its import changed.
+Every function forwards to the runtime of the executor that runs the code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random as _random
+import uuid as _uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, NoReturn, TypeVar, overload
+
+from turnout.contracts.executor import ARG_UNSET
+from turnout.contracts.retry import RetryPolicy
+from turnout.workflows._definitions import (
+    ActivityDefinition,
+    WorkflowDefinition,
+    define_workflow,
+    mark_query,
+    mark_run,
+    mark_signal,
+)
+from turnout.workflows._runtime import (
+    ActivityOptions,
+    ChildWorkflowOptions,
+    NotInWorkflowError,
+    ParentInfo,
+    WorkflowInfo,
+    current_workflow_runtime,
+    in_workflow,
+)
+
+__all__ = [
+    "ActivityHandle",
+    "Info",
+    "NotInWorkflowError",
+    "ParentInfo",
+    "continue_as_new",
+    "defn",
+    "deprecate_patch",
+    "execute_activity",
+    "execute_child_workflow",
+    "in_workflow",
+    "info",
+    "logger",
+    "now",
+    "patched",
+    "query",
+    "random",
+    "run",
+    "signal",
+    "sleep",
+    "start_activity",
+    "start_child_workflow",
+    "unsafe",
+    "uuid4",
+    "wait_condition",
+]
+
+Info = WorkflowInfo
+ClassT = TypeVar("ClassT", bound=type)
+FnT = TypeVar("FnT", bound=Callable[..., Any])
+
+ActivityHandle = Any  # an awaitable asyncio.Task-like object resolving to the activity result
+
+
+@overload
+def defn(cls: ClassT) -> ClassT: ...
+@overload
+def defn(*, name: str | None = None, sandboxed: bool = True) -> Callable[[ClassT], ClassT]: ...
+def defn(
+    cls: ClassT | None = None, *, name: str | None = None, sandboxed: bool = True
+) -> ClassT | Callable[[ClassT], ClassT]:
+    """Declare a workflow class; ``name`` is its stable type name (default: the class name).
+
+    The class needs exactly one ``@workflow.run`` async method. ``sandboxed`` is
+    passed to executors that sandbox workflow code (Temporal).
+    """
+
+    def decorate(klass: ClassT) -> ClassT:
+        define_workflow(klass, name)
+        klass.__turnout_sandboxed__ = sandboxed  # type: ignore[attr-defined]
+        return klass
+
+    return decorate(cls) if cls is not None else decorate
+
+
+def run(fn: FnT) -> FnT:
+    """Mark the workflow's entry point (an ``async def`` method)."""
+    return mark_run(fn)  # type: ignore[no-any-return]
+
+
+@overload
+def signal(fn: FnT) -> FnT: ...
+@overload
+def signal(*, name: str | None = None) -> Callable[[FnT], FnT]: ...
+def signal(fn: FnT | None = None, *, name: str | None = None) -> FnT | Callable[[FnT], FnT]:
+    """Mark a method as a signal handler (sync or async); ``name`` defaults to the method name."""
+    if fn is not None:
+        return mark_signal(fn, name)  # type: ignore[no-any-return]
+    return lambda f: mark_signal(f, name)  # type: ignore[no-any-return]
+
+
+@overload
+def query(fn: FnT) -> FnT: ...
+@overload
+def query(*, name: str | None = None) -> Callable[[FnT], FnT]: ...
+def query(fn: FnT | None = None, *, name: str | None = None) -> FnT | Callable[[FnT], FnT]:
+    """Mark a (sync) method as a query handler; ``name`` defaults to the method name."""
+    if fn is not None:
+        return mark_query(fn, name)  # type: ignore[no-any-return]
+    return lambda f: mark_query(f, name)  # type: ignore[no-any-return]
+
+
+def info() -> WorkflowInfo:
+    """The current run's workflow id, run id, type, task queue, attempt, ..."""
+    return current_workflow_runtime().info()
+
+
+def now() -> datetime:
+    """Workflow time (UTC): the time of the current workflow task, the same on replay."""
+    return current_workflow_runtime().now()
+
+
+def random() -> _random.Random:
+    """A deterministic random generator, seeded per run."""
+    return current_workflow_runtime().random()
+
+
+def uuid4() -> _uuid.UUID:
+    """A deterministic UUID (the same on replay)."""
+    return current_workflow_runtime().uuid4()
+
+
+def patched(patch_id: str) -> bool:
+    """True on new code paths; False while replaying history recorded before the patch."""
+    return current_workflow_runtime().patched(patch_id)
+
+
+def deprecate_patch(patch_id: str) -> None:
+    """Declare that every run recorded before ``patch_id`` has closed."""
+    current_workflow_runtime().deprecate_patch(patch_id)
+
+
+def _seconds(duration: float | timedelta) -> float:
+    return duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
+
+
+async def sleep(duration: float | timedelta) -> None:
+    """A durable timer: survives worker restarts (``asyncio.sleep`` works the same)."""
+    await current_workflow_runtime().sleep(_seconds(duration))
+
+
+async def wait_condition(
+    fn: Callable[[], bool], *, timeout: float | timedelta | None = None
+) -> None:
+    """Wait until ``fn()`` is true; raise ``asyncio.TimeoutError`` after ``timeout``."""
+    await current_workflow_runtime().wait_condition(
+        fn, _seconds(timeout) if timeout is not None else None
+    )
+
+
+def _args(arg: Any, args: Sequence[Any]) -> list[Any]:
+    if arg is not ARG_UNSET:
+        if args:
+            raise ValueError("pass either one argument or args=[...], not both")
+        return [arg]
+    return list(args)
+
+
+def _activity_result_type(activity: Any, result_type: Any) -> Any:
+    if result_type is not None:
+        return result_type
+    defn = ActivityDefinition.from_callable(activity) if callable(activity) else None
+    return defn.return_type if defn else Any
+
+
+def start_activity(
+    activity: Callable[..., Any] | str,
+    arg: Any = ARG_UNSET,
+    *,
+    args: Sequence[Any] = (),
+    task_queue: str | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    schedule_to_start_timeout: timedelta | None = None,
+    start_to_close_timeout: timedelta | None = None,
+    heartbeat_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    activity_id: str | None = None,
+    result_type: Any = None,
+) -> ActivityHandle:
+    """Schedule an activity and return a handle (an awaitable task) on its result.
+
+    One of ``start_to_close_timeout`` or ``schedule_to_close_timeout`` is required.
+    """
+    if start_to_close_timeout is None and schedule_to_close_timeout is None:
+        raise ValueError(
+            "activity needs start_to_close_timeout or schedule_to_close_timeout "
+            "(e.g. start_to_close_timeout=timedelta(seconds=30))"
+        )
+    options = ActivityOptions(
+        task_queue=task_queue,
+        schedule_to_close_timeout=schedule_to_close_timeout,
+        schedule_to_start_timeout=schedule_to_start_timeout,
+        start_to_close_timeout=start_to_close_timeout,
+        heartbeat_timeout=heartbeat_timeout,
+        retry_policy=retry_policy,
+        activity_id=activity_id,
+    )
+    return current_workflow_runtime().start_activity(
+        activity, _args(arg, args), options, _activity_result_type(activity, result_type)
+    )
+
+
+async def execute_activity(
+    activity: Callable[..., Any] | str,
+    arg: Any = ARG_UNSET,
+    *,
+    args: Sequence[Any] = (),
+    task_queue: str | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    schedule_to_start_timeout: timedelta | None = None,
+    start_to_close_timeout: timedelta | None = None,
+    heartbeat_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    activity_id: str | None = None,
+    result_type: Any = None,
+) -> Any:
+    """Run an activity and return its result; failures raise ``ActivityError``."""
+    return await start_activity(
+        activity,
+        arg,
+        args=args,
+        task_queue=task_queue,
+        schedule_to_close_timeout=schedule_to_close_timeout,
+        schedule_to_start_timeout=schedule_to_start_timeout,
+        start_to_close_timeout=start_to_close_timeout,
+        heartbeat_timeout=heartbeat_timeout,
+        retry_policy=retry_policy,
+        activity_id=activity_id,
+        result_type=result_type,
+    )
+
+
+def _workflow_result_type(workflow: Any, result_type: Any) -> Any:
+    if result_type is not None:
+        return result_type
+    defn = WorkflowDefinition.from_run_fn(workflow) if callable(workflow) else None
+    return defn.return_type if defn else Any
+
+
+async def start_child_workflow(
+    workflow: Callable[..., Any] | str,
+    arg: Any = ARG_UNSET,
+    *,
+    args: Sequence[Any] = (),
+    id: str | None = None,
+    task_queue: str | None = None,
+    execution_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    result_type: Any = None,
+) -> Any:
+    """Start a child workflow; returns a handle to await for its result."""
+    options = ChildWorkflowOptions(
+        id=id, task_queue=task_queue, execution_timeout=execution_timeout, retry_policy=retry_policy
+    )
+    return await current_workflow_runtime().start_child_workflow(
+        workflow, _args(arg, args), options, _workflow_result_type(workflow, result_type)
+    )
+
+
+async def execute_child_workflow(
+    workflow: Callable[..., Any] | str,
+    arg: Any = ARG_UNSET,
+    *,
+    args: Sequence[Any] = (),
+    id: str | None = None,
+    task_queue: str | None = None,
+    execution_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    result_type: Any = None,
+) -> Any:
+    """Run a child workflow and return its result; failures raise ``ChildWorkflowError``."""
+    handle = await start_child_workflow(
+        workflow,
+        arg,
+        args=args,
+        id=id,
+        task_queue=task_queue,
+        execution_timeout=execution_timeout,
+        retry_policy=retry_policy,
+        result_type=result_type,
+    )
+    return await handle
+
+
+def continue_as_new(arg: Any = ARG_UNSET, *, args: Sequence[Any] = (), workflow: Any = None) -> NoReturn:
+    """End this run and start a fresh one with new input (and empty history)."""
+    current_workflow_runtime().continue_as_new(workflow, _args(arg, args))
+
+
+class _WorkflowLogger(logging.LoggerAdapter[logging.Logger]):
+    """Adds workflow id, run id and correlation id; silent while replaying."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        if in_workflow() and current_workflow_runtime().is_replaying():
+            return False
+        return super().isEnabledFor(level)
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        if in_workflow():
+            i = current_workflow_runtime().info()
+            extra = dict(kwargs.get("extra") or {})
+            extra.setdefault("workflow_id", i.workflow_id)
+            extra.setdefault("run_id", i.run_id)
+            extra.setdefault("correlation_id", i.correlation_id)
+            extra.setdefault("attempt", i.attempt)
+            kwargs["extra"] = extra
+            msg = f"{msg} ({i.workflow_type} {i.workflow_id} {i.run_id})"
+        return msg, kwargs
+
+
+logger = _WorkflowLogger(logging.getLogger("turnout.workflow"), {})
+"""Logger for workflow code: context in every record, nothing logged during replay."""
+
+
+_pass_through_providers: list[Callable[[], contextlib.AbstractContextManager[None]]] = []
+
+
+class unsafe:  # noqa: N801 - mirrors temporalio.workflow.unsafe
+    """Escape hatches, as in temporalio."""
+
+    @staticmethod
+    def is_replaying() -> bool:
+        """True while the workflow code re-runs recorded history."""
+        return in_workflow() and current_workflow_runtime().is_replaying()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def imports_passed_through() -> Iterator[None]:
+        """Imports inside this block bypass a workflow sandbox (Temporal); no-op otherwise."""
+        with contextlib.ExitStack() as stack:
+            for provider in _pass_through_providers:
+                stack.enter_context(provider())
+            yield
+
+
+def add_pass_through_provider(provider: Callable[[], contextlib.AbstractContextManager[None]]) -> None:
+    """Let an executor make ``unsafe.imports_passed_through()`` meaningful (Temporal's sandbox)."""
+    if provider not in _pass_through_providers:
+        _pass_through_providers.append(provider)
