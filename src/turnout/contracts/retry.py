@@ -73,8 +73,12 @@ class RetryPolicy(BaseModel):
 
     def backoff(self, attempt: int) -> timedelta:
         """The delay before the retry that follows failed ``attempt`` (1-based), no jitter."""
-        seconds = self.initial_interval.total_seconds() * self.backoff_coefficient ** (attempt - 1)
-        return min(timedelta(seconds=seconds), self.effective_maximum_interval)
+        cap = self.effective_maximum_interval.total_seconds()
+        try:
+            seconds = self.initial_interval.total_seconds() * self.backoff_coefficient ** (attempt - 1)
+        except OverflowError:  # very late attempts: the cap applies long before
+            seconds = cap
+        return timedelta(seconds=min(seconds, cap))
 
     def next_delay(self, attempt: int, rng: random.Random | None = None) -> timedelta:
         """The jittered delay before the retry that follows failed ``attempt``."""

@@ -27,6 +27,7 @@ _ACTIVITY_ATTR = "__turnout_activity_definition__"
 _RUN_ATTR = "__turnout_workflow_run__"
 _SIGNAL_ATTR = "__turnout_signal_name__"
 _QUERY_ATTR = "__turnout_query_name__"
+_OWNER_ATTR = "__turnout_owner_definition__"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,12 @@ class WorkflowDefinition:
     def from_run_fn(fn: Callable[..., Any]) -> WorkflowDefinition | None:
         """The definition whose ``@workflow.run`` method is ``fn``, or None."""
         defn = getattr(fn, _WORKFLOW_ATTR, None)
+        return defn if isinstance(defn, WorkflowDefinition) else None
+
+    @staticmethod
+    def from_handler(fn: Callable[..., Any]) -> WorkflowDefinition | None:
+        """The definition of the workflow class whose signal or query handler ``fn`` is."""
+        defn = getattr(fn, _OWNER_ATTR, None)
         return defn if isinstance(defn, WorkflowDefinition) else None
 
     def signal_for(self, signal: str | Callable[..., Any]) -> HandlerDefinition | None:
@@ -199,6 +206,8 @@ def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
     )
     setattr(cls, _WORKFLOW_ATTR, defn)
     setattr(run_fn, _WORKFLOW_ATTR, defn)
+    for handler in (*signals.values(), *queries.values()):
+        setattr(handler.fn, _OWNER_ATTR, defn)
     for hook in _workflow_hooks:
         hook(cls, defn)
     return defn

@@ -136,7 +136,9 @@ class WorkflowInstance:
         """Seqs of the events the last commit of this instance appended."""
 
     # -- feeding history -----------------------------------------------------------
-    def advance(self, new_events: Sequence[Event], now: datetime) -> list[Command]:
+    def advance(
+        self, new_events: Sequence[Event], now: datetime, *, live: bool = True
+    ) -> list[Command]:
         """Replay the recorded workflow tasks in ``new_events``, then run one live activation.
 
         Returns the live activation's commands. Raises :class:`WorkflowTaskError`
@@ -162,8 +164,10 @@ class WorkflowInstance:
                 self.task_count += 1
             elif event.type in INBOUND_EVENT_TYPES and event.seq > self.processed_through:
                 inbound.append(event)
-        if events:
-            self.seen_seq = max(self.seen_seq, events[-1].seq)
+        if new_events:
+            self.seen_seq = max(self.seen_seq, max(e.seq for e in new_events))
+        if not live:
+            return []
         live_now = max(now, self._now)
         commands = self._activate(inbound, live_now, replaying=False, recorded=[])
         if inbound:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -98,10 +99,11 @@ def _tenant() -> Column[str]:
     return Column("tenant_id", String(128), nullable=False, server_default=DEFAULT_TENANT)
 
 
-_ACTIVE_RUN = _in("state", ACTIVE_STATES)
-_READY = "state = 'queued'"
-_LEASED = _in("state", {QueueItemState.CLAIMED, QueueItemState.RUNNING})
-_PENDING_WFT = f"kind = '{QueueItemKind.WORKFLOW_TASK.value}' AND state = 'queued'"
+_ACTIVE_RUN = text(_in("state", ACTIVE_STATES))
+_READY = text("state = 'queued'")
+_LEASED_SQL = _in("state", {QueueItemState.CLAIMED, QueueItemState.RUNNING})
+_LEASED = text(_LEASED_SQL)
+_PENDING_WFT = text(f"kind = '{QueueItemKind.WORKFLOW_TASK.value}' AND state = 'queued'")
 
 tasks = Table(
     f"{PREFIX}tasks",
@@ -212,7 +214,7 @@ queue_items = Table(
     CheckConstraint(_in("kind", QueueItemKind), name="kind"),
     CheckConstraint(_in("state", QueueItemState), name="state"),
     CheckConstraint(
-        f"({_LEASED}) = (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)",
+        f"({_LEASED_SQL}) = (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)",
         name="lease",
     ),
     # The ready set: small and hot whatever the size of the table.

@@ -1,1 +1,27 @@
-"""turnout executors internal store."""
+"""The internal store: one domain-level interface, a hook class per dialect."""
+
+from __future__ import annotations
+
+from turnout.config import database_dialect
+from turnout.executors.internal.store.base import (
+    ClaimedItem,
+    StaleTaskError,
+    StartParams,
+    StartResult,
+    Store,
+)
+from turnout.executors.internal.store.notify import Notifier
+
+__all__ = ["ClaimedItem", "Notifier", "StaleTaskError", "StartParams", "StartResult", "Store", "open_store"]
+
+
+def open_store(url: str, notifier: Notifier | None = None) -> Store:
+    """The store for a ``postgresql://`` or ``sqlite:///`` URL."""
+    notifier = notifier or Notifier()
+    if database_dialect(url) == "postgresql":
+        from turnout.executors.internal.store.postgres import PostgresStore
+
+        return PostgresStore(url, notifier)
+    from turnout.executors.internal.store.sqlite import SqliteStore
+
+    return SqliteStore(url, notifier)

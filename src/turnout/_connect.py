@@ -1,0 +1,135 @@
+"""``turnout.connect()`` and ``turnout.Worker``: one entry point, the executor chosen by settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from turnout.config import Environment, ExecutorKind, Settings, load_settings
+from turnout.contracts.errors import ConfigurationError
+from turnout.contracts.executor import Client
+
+__all__ = ["Worker", "connect"]
+
+
+async def connect(
+    *,
+    executor: str | None = None,
+    database_url: str | None = None,
+    temporal_address: str | None = None,
+    namespace: str | None = None,
+    tenant_id: str | None = None,
+    workflows: Sequence[type] = (),
+    create_schema: bool = True,
+    settings: Settings | None = None,
+) -> Any:
+    """Connect to the configured executor and return its Client.
+
+    Keyword arguments override ``TURNOUT_*`` environment variables, which
+    override ``[tool.turnout]`` in pyproject.toml. On the internal executor the
+    schema is created when missing (idempotent, safe on every boot).
+    """
+    settings = settings or load_settings(
+        executor=executor,
+        database_url=database_url,
+        temporal_address=temporal_address,
+        temporal_namespace=namespace,
+        tenant_id=tenant_id,
+    )
+    if settings.executor is ExecutorKind.TEMPORAL:
+        try:
+            from turnout.executors.temporal import connect_temporal
+        except ImportError as exc:
+            raise ConfigurationError(
+                "TURNOUT_EXECUTOR=temporal needs the temporal extra: pip install 'turnout[temporal]'"
+                f" ({exc})"
+            ) from exc
+        return await connect_temporal(settings, workflows=workflows)
+    _production_gate(settings)
+    from turnout.executors.internal.client import InternalClient
+    from turnout.executors.internal.migrate import create_schema_async
+    from turnout.executors.internal.store import open_store
+
+    store = open_store(settings.database_url)
+    try:
+        if create_schema:
+            await create_schema_async(store.engine)
+    except BaseException:
+        await store.close()
+        raise
+    return InternalClient(store, tenant_id=settings.tenant_id, workflows=workflows)
+
+
+def _production_gate(settings: Settings) -> None:
+    if settings.env is not Environment.PRODUCTION:
+        return
+    url = settings.database_url
+    if settings.dialect == "sqlite":
+        if ":memory:" in url or url.rstrip("/") in {"sqlite:", "sqlite:/"}:
+            raise ConfigurationError(
+                "TURNOUT_ENV=production refuses an in-memory database: it loses every run on "
+                "restart; set TURNOUT_DATABASE_URL=postgresql://..."
+            )
+        if not settings.allow_sqlite_in_production:
+            raise ConfigurationError(
+                "TURNOUT_ENV=production refuses SQLite (one node, one writer); set "
+                "TURNOUT_DATABASE_URL=postgresql://... or, knowingly, "
+                "TURNOUT_ALLOW_SQLITE_IN_PRODUCTION=1"
+            )
+
+
+class Worker:
+    """Runs workflows and activities of one task queue on the client's executor.
+
+    ``async with Worker(client, task_queue="q", workflows=[...], activities=[...]):``
+    or ``await Worker(...).run()``. Options not known to an executor are refused.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str,
+        workflows: Sequence[type] = (),
+        activities: Sequence[Callable[..., Any]] = (),
+        **options: Any,
+    ) -> None:
+        kind = getattr(client, "executor", None)
+        if kind == "internal":
+            from turnout.executors.internal.worker import InternalWorker
+
+            self._backend: Any = InternalWorker(
+                client,  # type: ignore[arg-type]
+                task_queue=task_queue,
+                workflows=workflows,
+                activities=activities,
+                **options,
+            )
+        elif kind == "temporal":
+            from turnout.executors.temporal import TemporalWorker
+
+            self._backend = TemporalWorker(
+                client, task_queue=task_queue, workflows=workflows, activities=activities, **options
+            )
+        else:
+            raise ConfigurationError(f"{client!r} is not a turnout client: use turnout.connect()")
+        self.task_queue = task_queue
+
+    async def start(self) -> None:
+        """Begin polling for work."""
+        await self._backend.start()
+
+    async def shutdown(self) -> None:
+        """Stop claiming, finish or release running work."""
+        await self._backend.shutdown()
+
+    async def run(self) -> None:
+        """Start and block until shut down or cancelled."""
+        await self._backend.run()
+
+    async def __aenter__(self) -> Worker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()

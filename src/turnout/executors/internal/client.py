@@ -1,0 +1,336 @@
+"""The internal executor's Client and WorkflowHandle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from turnout.contracts.errors import (
+    WorkflowFailureError,
+    WorkflowNotFoundError,
+    WorkflowQueryFailedError,
+    exception_from_failure,
+)
+from turnout.contracts.events import Event
+from turnout.contracts.executor import ARG_UNSET
+from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
+from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.states import RunState
+from turnout.executors.internal import codec
+from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
+from turnout.executors.internal.store import StartParams, Store
+from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.store.notify import run_channel
+from turnout.workflows._definitions import WorkflowDefinition
+from turnout.workflows._runtime import ParentInfo, WorkflowInfo
+
+__all__ = ["InternalClient", "InternalWorkflowHandle", "workflow_info"]
+
+
+def _call_args(arg: Any, args: Sequence[Any]) -> list[Any]:
+    if arg is not ARG_UNSET:
+        if args:
+            raise ValueError("pass either one argument or args=[...], not both")
+        return [arg]
+    return list(args)
+
+
+def workflow_info(row: Any) -> WorkflowInfo:
+    """The WorkflowInfo of a run row."""
+    return WorkflowInfo(
+        workflow_id=row.workflow_id,
+        run_id=row.run_id,
+        workflow_type=row.workflow_type,
+        task_queue=row.task_queue,
+        attempt=row.attempt,
+        start_time=row.requested_at,
+        correlation_id=row.correlation_id,
+        tenant_id=row.tenant_id,
+        continued_run_id=row.continued_from_run_id,
+        parent=ParentInfo(row.parent_workflow_id, row.parent_run_id) if row.parent_run_id else None,
+        execution_timeout=(
+            timedelta(seconds=row.options["execution_timeout"])
+            if row.options and row.options.get("execution_timeout")
+            else None
+        ),
+    )
+
+
+class InternalClient:
+    """Starts workflows on the internal store and hands out handles."""
+
+    executor = "internal"
+
+    def __init__(
+        self, store: Store, *, tenant_id: str = "default", workflows: Iterable[type] = ()
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self._definitions: dict[str, WorkflowDefinition] = {}
+        self.register_workflows(workflows)
+
+    def register_workflows(self, workflows: Iterable[type]) -> None:
+        """Make workflow classes known (for queries by name)."""
+        for cls in workflows:
+            defn = WorkflowDefinition.must_from_class(cls)
+            self._definitions[defn.name] = defn
+
+    def definition(self, workflow_type: str) -> WorkflowDefinition | None:
+        """A registered workflow definition by type name."""
+        return self._definitions.get(workflow_type)
+
+    async def close(self) -> None:
+        """Release the store's connections."""
+        await self.store.close()
+
+    async def __aenter__(self) -> InternalClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _resolve_workflow(self, workflow: str | Callable[..., Any]) -> tuple[str, Any]:
+        if isinstance(workflow, str):
+            defn = self._definitions.get(workflow)
+            return workflow, defn.return_type if defn else Any
+        defn = WorkflowDefinition.from_run_fn(workflow)
+        if defn is None and isinstance(workflow, type):
+            defn = WorkflowDefinition.from_class(workflow)
+        if defn is None:
+            raise TypeError(
+                f"{workflow!r} is not a workflow: pass MyWorkflow.run (its @workflow.run method) "
+                f"or the workflow type name"
+            )
+        self._definitions.setdefault(defn.name, defn)
+        return defn.name, defn.return_type
+
+    async def start_workflow(
+        self,
+        workflow: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        execution_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> InternalWorkflowHandle:
+        """Start a run (see ``turnout.contracts.Client.start_workflow``)."""
+        name, result_type = self._resolve_workflow(workflow)
+        started = await self.store.start_workflow(
+            StartParams(
+                workflow_id=id,
+                workflow_type=name,
+                task_queue=task_queue,
+                input=codec.encode_args(_call_args(arg, args)),
+                tenant_id=self.tenant_id,
+                correlation_id=correlation_id,
+                idempotency_key=idempotency_key,
+                id_reuse_policy=IdReusePolicy(id_reuse_policy),
+                id_conflict_policy=IdConflictPolicy(id_conflict_policy),
+                execution_timeout=execution_timeout.total_seconds() if execution_timeout else None,
+            )
+        )
+        return InternalWorkflowHandle(self, id, run_id=started.run_id, result_type=result_type)
+
+    async def execute_workflow(
+        self,
+        workflow: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        execution_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Any:
+        """Start a run and wait for its result."""
+        handle = await self.start_workflow(
+            workflow,
+            arg,
+            id=id,
+            task_queue=task_queue,
+            args=args,
+            id_reuse_policy=id_reuse_policy,
+            id_conflict_policy=id_conflict_policy,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            execution_timeout=execution_timeout,
+            retry_policy=retry_policy,
+        )
+        return await handle.result()
+
+    def get_workflow_handle(
+        self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
+    ) -> InternalWorkflowHandle:
+        """A handle on an existing workflow id (the latest run unless ``run_id`` is given)."""
+        return InternalWorkflowHandle(self, workflow_id, run_id=run_id, result_type=result_type)
+
+    async def list_workflows(
+        self,
+        *,
+        state: RunState | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
+        """Runs of this client's tenant, newest first."""
+        return await self.store.list_runs(
+            self.tenant_id, state=state, workflow_type=workflow_type, task_queue=task_queue, limit=limit
+        )
+
+
+class InternalWorkflowHandle:
+    """A handle on a workflow id; see ``turnout.contracts.WorkflowHandle``."""
+
+    def __init__(
+        self,
+        client: InternalClient,
+        workflow_id: str,
+        *,
+        run_id: str | None = None,
+        result_type: Any = None,
+    ) -> None:
+        self._client = client
+        self._id = workflow_id
+        self._run_id = run_id
+        self._result_type = result_type
+
+    @property
+    def id(self) -> str:
+        """The workflow id."""
+        return self._id
+
+    @property
+    def run_id(self) -> str | None:
+        """The run this handle was created for (None: the latest run)."""
+        return self._run_id
+
+    @property
+    def first_execution_run_id(self) -> str | None:
+        """Same as ``run_id`` (temporalio's name)."""
+        return self._run_id
+
+    async def _run(self) -> Run:
+        return await self._client.store.find_run(self._client.tenant_id, self._id, self._run_id)
+
+    async def _open_run(self) -> Run:
+        run = await self._run()
+        if run.state.is_terminal:
+            raise WorkflowNotFoundError(self._id, run.run_id)
+        return run
+
+    async def describe(self) -> Run:
+        """The run's contract record."""
+        return await self._run()
+
+    async def events(self) -> list[Event]:
+        """The run's timeline in seq order."""
+        run = await self._run()
+        return await self._client.store.events(self._client.tenant_id, run.run_id)
+
+    async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
+        """Wait for the run (following continue-as-new) to close; its result, or WorkflowFailureError."""
+        store = self._client.store
+        deadline = asyncio.get_running_loop().time() + timeout.total_seconds() if timeout else None
+        run = await self._run()
+        delay = 0.02
+        if store.supports_listen_notify:
+            await store.start_listening()
+        while True:
+            with store.notifier.subscribe(run_channel(run.run_id)) as changed:
+                run = await store.find_run(self._client.tenant_id, self._id, run.run_id)
+                if run.state is RunState.CONTINUED_AS_NEW and follow_runs:
+                    nxt = await store.next_run(self._client.tenant_id, run.run_id)
+                    if nxt is not None:
+                        run = nxt
+                        continue
+                if run.state.is_terminal:
+                    return self._outcome(run)
+                wait = delay
+                if deadline is not None:
+                    wait = min(wait, deadline - asyncio.get_running_loop().time())
+                    if wait <= 0:
+                        raise TimeoutError(f"workflow {self._id} did not close within {timeout}")
+                try:
+                    await asyncio.wait_for(changed.wait(), wait)
+                except TimeoutError:
+                    delay = min(delay * 2, 1.0 if store.supports_listen_notify else 0.25)
+
+    def _outcome(self, run: Run) -> Any:
+        if run.state is RunState.COMPLETED:
+            result_type = self._result_type
+            if result_type is None:
+                defn = self._client.definition(run.workflow_type)
+                result_type = defn.return_type if defn else Any
+            return codec.decode(run.result, result_type)
+        if run.failure is None:
+            raise WorkflowFailureError(cause=RuntimeError(f"run ended {run.state.value}"))
+        raise WorkflowFailureError(cause=exception_from_failure(run.failure))
+
+    async def signal(
+        self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+    ) -> None:
+        """Deliver a signal to the open run."""
+        name = signal if isinstance(signal, str) else getattr(signal, "__turnout_signal_name__", None)
+        if name is None:
+            raise TypeError(f"{signal!r} is not a signal: decorate it with @workflow.signal")
+        run = await self._open_run()
+        if not await self._client.store.signal(run.run_id, name, codec.encode_args(_call_args(arg, args))):
+            raise WorkflowNotFoundError(self._id, run.run_id)
+
+    async def query(
+        self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+    ) -> Any:
+        """Answer a query by replaying the run's history in this process (no worker needed)."""
+        run = await self._run()
+        defn = (
+            WorkflowDefinition.from_handler(query) if callable(query) else None
+        ) or self._client.definition(run.workflow_type)
+        if defn is None:
+            raise WorkflowQueryFailedError(
+                f"workflow type {run.workflow_type!r} is unknown to this client: pass the query "
+                f"method (MyWorkflow.my_query) or register the class with connect(workflows=[...])"
+            )
+        handler = defn.query_for(query)
+        if handler is None:
+            raise WorkflowQueryFailedError(f"workflow {defn.name} has no query {query!r}")
+        row, history = await self._client.store.load_history(run.run_id, 0)
+        instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
+        try:
+            instance.advance(history, utcnow())
+            value = instance.query(
+                handler,
+                codec.decode_args(codec.encode_args(_call_args(arg, args)), handler.arg_types),
+            )
+        except WorkflowTaskError as exc:
+            raise WorkflowQueryFailedError(f"query {handler.name} failed: {exc.__cause__!r}") from exc
+        except Exception as exc:
+            raise WorkflowQueryFailedError(f"query {handler.name} failed: {exc!r}") from exc
+        finally:
+            instance.dispose()
+        return codec.decode(codec.encode(value), handler.return_type)
+
+    async def cancel(self) -> None:
+        """Request cancellation of the open run."""
+        run = await self._open_run()
+        if not await self._client.store.request_cancel(run.run_id):
+            raise WorkflowNotFoundError(self._id, run.run_id)
+
+    async def terminate(self, reason: str | None = None) -> None:
+        """End the open run at once."""
+        run = await self._open_run()
+        if not await self._client.store.terminate(run.run_id, reason):
+            raise WorkflowNotFoundError(self._id, run.run_id)
+
+

@@ -1,0 +1,92 @@
+"""PostgreSQL hooks: ``FOR UPDATE SKIP LOCKED`` claims, ``LISTEN/NOTIFY`` wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from turnout.executors.internal.store.base import Store, _Tx
+from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
+
+__all__ = ["CHANNEL", "PostgresStore"]
+
+CHANNEL = "turnout"
+_log = logging.getLogger("turnout.store")
+
+
+def libpq_url(url: str) -> str:
+    """``postgresql://...`` for psycopg, whatever driver suffix ``url`` carries."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class PostgresStore(Store):
+    """The store on PostgreSQL (production)."""
+
+    dialect = "postgresql"
+    supports_listen_notify = True
+
+    def __init__(self, url: str, notifier: Notifier, *, pool_size: int = 10) -> None:
+        engine = create_async_engine(
+            make_url(url).set(drivername="postgresql+psycopg"),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+        )
+        super().__init__(url, engine, notifier)
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+
+    def _insert(self, table: Any) -> Any:
+        return pg_insert(table)
+
+    async def _announce(self, conn: AsyncConnection, tx: _Tx) -> None:
+        channels = [queue_channel(q) for q in tx.queues] + [run_channel(r) for r in tx.runs]
+        if channels:
+            await conn.execute(
+                text("SELECT pg_notify(:channel, c) FROM unnest(CAST(:cs AS text[])) AS c"),
+                {"channel": CHANNEL, "cs": channels},
+            )
+
+    async def start_listening(self) -> None:
+        """Start the LISTEN task (idempotent); returns once it listens."""
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="turnout-listen")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), 10)
+
+    async def _listen(self) -> None:
+        import psycopg
+
+        backoff = 0.1
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    libpq_url(self.url), autocommit=True
+                ) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
+                    backoff = 0.1
+                    self.notifier.wake_all()  # anything missed while (re)connecting
+                    async for note in conn.notifies():
+                        self.notifier.wake(note.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        await super().close()

@@ -1,0 +1,606 @@
+"""The internal worker: claim loop, concurrency slots, workflow tasks, activities, heartbeats.
+
+A worker claims only what its free slots allow (backpressure), wakes on
+notifications (LISTEN/NOTIFY or in-process) with polling as the fallback, and
+runs a reaper for expired leases and timeouts. Leaving it stops claiming, lets
+running activities finish within the grace period, and releases the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import contextvars
+import logging
+import os
+import socket
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from turnout.contracts.errors import Failure, TimeoutType, failure_from_exception
+from turnout.contracts.events import EventType
+from turnout.contracts.records import QueueItemKind
+from turnout.contracts.retry import RetryPolicy
+from turnout.executors.internal import codec
+from turnout.executors.internal.client import InternalClient, workflow_info
+from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
+from turnout.executors.internal.store import ClaimedItem, StaleTaskError, Store
+from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.store.notify import queue_channel
+from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
+from turnout.workflows._runtime import ActivityInfo, reset_activity_runtime, set_activity_runtime
+
+__all__ = ["InternalWorker"]
+
+_log = logging.getLogger("turnout.worker")
+
+
+class _Cache:
+    """A bounded LRU of live workflow instances (sticky execution)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, WorkflowInstance] = OrderedDict()
+
+    def get(self, run_id: str) -> WorkflowInstance | None:
+        instance = self._items.get(run_id)
+        if instance is not None:
+            self._items.move_to_end(run_id)
+        return instance
+
+    def put(self, run_id: str, instance: WorkflowInstance) -> None:
+        self._items[run_id] = instance
+        self._items.move_to_end(run_id)
+        while len(self._items) > self._size:
+            _, old = self._items.popitem(last=False)
+            old.dispose()
+
+    def evict(self, run_id: str) -> None:
+        instance = self._items.pop(run_id, None)
+        if instance is not None:
+            instance.dispose()
+
+    def clear(self) -> None:
+        for run_id in list(self._items):
+            self.evict(run_id)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _ActivityContext:
+    """The ActivityRuntime of one running activity attempt."""
+
+    def __init__(self, worker: InternalWorker, item: ClaimedItem, info: ActivityInfo) -> None:
+        self._worker = worker
+        self.item = item
+        self._info = info
+        self.details: list[Any] | None = None
+        self.cancelled = False
+        self.pending = asyncio.Event()
+        self.task: asyncio.Future[Any] | None = None
+        self.loop = asyncio.get_running_loop()
+
+    def info(self) -> ActivityInfo:
+        return self._info
+
+    def heartbeat(self, *details: Any) -> None:
+        self.details = codec.encode_args(details)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.pending.set()
+        else:  # a sync activity in a worker thread
+            self.loop.call_soon_threadsafe(self.pending.set)
+
+    def is_cancelled(self) -> bool:
+        return self.cancelled
+
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        from turnout.workflows.activity import logger
+
+        return logger
+
+
+class InternalWorker:
+    """Runs workflows and activities of one task queue on the internal store."""
+
+    def __init__(
+        self,
+        client: InternalClient,
+        *,
+        task_queue: str,
+        workflows: Sequence[type] = (),
+        activities: Sequence[Callable[..., Any]] = (),
+        max_concurrent_activities: int = 100,
+        max_concurrent_workflow_tasks: int = 50,
+        activity_executor: concurrent.futures.Executor | None = None,
+        max_cached_workflows: int = 1000,
+        graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
+        workflow_task_lease: timedelta = timedelta(seconds=30),
+        poll_interval: timedelta | None = None,
+        reaper_interval: timedelta = timedelta(seconds=1),
+        identity: str | None = None,
+    ) -> None:
+        if not workflows and not activities:
+            raise ValueError("a Worker needs at least one workflow or activity")
+        self._client = client
+        self._store: Store = client.store
+        self.task_queue = task_queue
+        self._workflows: dict[str, WorkflowDefinition] = {}
+        for cls in workflows:
+            defn = WorkflowDefinition.must_from_class(cls)
+            self._workflows[defn.name] = defn
+        client.register_workflows(workflows)
+        self._activities: dict[str, ActivityDefinition] = {}
+        for fn in activities:
+            adefn = ActivityDefinition.must_from_callable(fn)
+            self._activities[adefn.name] = adefn
+        self._max_activities = max_concurrent_activities if activities else 0
+        self._max_wfts = max_concurrent_workflow_tasks if workflows else 0
+        self._own_executor = activity_executor is None and any(
+            not a.is_async for a in self._activities.values()
+        )
+        self._executor = activity_executor or (
+            concurrent.futures.ThreadPoolExecutor(
+                max_workers=max(1, min(max_concurrent_activities, 64)),
+                thread_name_prefix="turnout-activity",
+            )
+            if self._own_executor
+            else None
+        )
+        self._cache = _Cache(max_cached_workflows)
+        self._grace = graceful_shutdown_timeout.total_seconds()
+        self._wft_lease = workflow_task_lease.total_seconds()
+        default_poll = 1.0 if self._store.supports_listen_notify else 0.1
+        self._poll = poll_interval.total_seconds() if poll_interval else default_poll
+        self._reaper_interval = reaper_interval.total_seconds()
+        self.identity = identity or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wfts: dict[int, asyncio.Task[None]] = {}
+        self._acts: dict[int, tuple[asyncio.Task[None], _ActivityContext | None]] = {}
+        self._wft_items: dict[int, ClaimedItem] = {}
+        self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start claiming work."""
+        if self._started:
+            raise RuntimeError("worker already started")
+        self._started = True
+        if self._store.supports_listen_notify:
+            await self._store.start_listening()
+        self._loops = [
+            asyncio.create_task(self._poll_loop(), name="turnout-poll"),
+            asyncio.create_task(self._reaper_loop(), name="turnout-reaper"),
+            asyncio.create_task(self._lease_loop(), name="turnout-leases"),
+        ]
+
+    async def shutdown(self) -> None:
+        """Stop claiming; let activities finish within the grace period; release the rest."""
+        if not self._started or self._stopped.is_set():
+            return
+        self._stopping.set()
+        self._wake.set()
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # Workflow tasks are short: let them finish. Activities get the grace period.
+        if self._wfts:
+            await asyncio.wait(list(self._wfts.values()), timeout=self._wft_lease)
+        running = [t for t, _ in self._acts.values()]
+        if running:
+            await asyncio.wait(running, timeout=self._grace)
+        leftovers = [ctx.item for t, ctx in self._acts.values() if not t.done() and ctx is not None]
+        leftovers += [self._wft_items[i] for i, t in self._wfts.items() if not t.done()]
+        for task in [*self._wfts.values(), *(t for t, _ in self._acts.values())]:
+            task.cancel()
+        for task in [*self._wfts.values(), *(t for t, _ in self._acts.values())]:
+            with contextlib.suppress(BaseException):
+                await task
+        if leftovers:
+            with contextlib.suppress(Exception):
+                await self._store.release(leftovers)
+        self._cache.clear()
+        if self._own_executor and self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self._stopped.set()
+
+    async def run(self) -> None:
+        """Start, then block until shut down or cancelled."""
+        await self.start()
+        try:
+            await self._stopped.wait()
+        finally:
+            await self.shutdown()
+
+    async def __aenter__(self) -> InternalWorker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    # -- claiming ------------------------------------------------------------------------
+    async def _poll_loop(self) -> None:
+        backoff = 0.1
+        with self._store.notifier.subscribe(queue_channel(self.task_queue)) as notified:
+            while not self._stopping.is_set():
+                try:
+                    got = await self._poll_once()
+                    backoff = 0.1
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    _log.warning("claim failed (%s); retrying in %.1fs", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                if got:
+                    await asyncio.sleep(0)
+                    continue
+                timeout = self._poll
+                with contextlib.suppress(Exception):
+                    due = await self._store.next_due(self.task_queue)
+                    if due is not None:
+                        timeout = max(0.0, min(timeout, (due - utcnow()).total_seconds()))
+                notified.clear()
+                self._wake.clear()
+                waiters = [asyncio.ensure_future(notified.wait()), asyncio.ensure_future(self._wake.wait())]
+                try:
+                    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for w in waiters:
+                        w.cancel()
+
+    async def _poll_once(self) -> bool:
+        fired = await self._store.fire_timers(self.task_queue)
+        free_wft = self._max_wfts - len(self._wfts)
+        free_act = self._max_activities - len(self._acts)
+        items = await self._store.claim(
+            self.task_queue,
+            self.identity,
+            workflow_tasks=free_wft,
+            activities=free_act,
+            workflow_lease=self._wft_lease,
+        )
+        for item in items:
+            if item.kind == QueueItemKind.WORKFLOW_TASK.value:
+                self._wft_items[item.id] = item
+                self._wfts[item.id] = asyncio.create_task(self._workflow_task(item))
+            else:
+                self._start_activity(item)
+        return bool(items or fired)
+
+    def _slot_freed(self) -> None:
+        self._wake.set()
+
+    # -- workflow tasks ------------------------------------------------------------------
+    async def _workflow_task(self, item: ClaimedItem) -> None:
+        try:
+            await self._process_workflow_task(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _log.exception("workflow task %s of run %s crashed", item.id, item.run_id)
+            self._cache.evict(item.run_id)
+        finally:
+            self._wfts.pop(item.id, None)
+            self._wft_items.pop(item.id, None)
+            self._slot_freed()
+
+    async def _process_workflow_task(self, item: ClaimedItem) -> None:
+        defn = self._workflows.get(item.name or "")
+        if defn is None:
+            await self._store.fail_workflow_task(
+                item,
+                Failure(
+                    kind="application",
+                    message=(
+                        f"workflow type {item.name!r} is not registered on worker {self.identity} "
+                        f"(task queue {self.task_queue}); registered: {sorted(self._workflows)}"
+                    ),
+                    type="NotRegistered",
+                ),
+                retry_in=_wft_backoff(item.attempt),
+            )
+            return
+        instance = self._cache.get(item.run_id)
+        row, history = await self._store.load_history(
+            item.run_id, instance.seen_seq if instance is not None else 0
+        )
+        if row.state in _TERMINAL:
+            self._cache.evict(item.run_id)
+            await self._store.abandon_workflow_task(item)
+            return
+        if instance is not None and instance.task_count != row.workflow_task_count:
+            self._cache.evict(item.run_id)
+            instance = None
+            row, history = await self._store.load_history(item.run_id, 0)
+        if instance is None:
+            instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
+        try:
+            commands = instance.advance(history, utcnow())
+        except WorkflowTaskError as exc:
+            self._cache.evict(item.run_id)
+            cause = exc.__cause__ or exc
+            _log.warning(
+                "workflow task of %s %s failed: %r", row.workflow_type, row.workflow_id, cause
+            )
+            await self._store.fail_workflow_task(
+                item, failure_from_exception(cause), retry_in=_wft_backoff(item.attempt)
+            )
+            return
+        try:
+            seqs = await self._store.commit_workflow_task(
+                item,
+                expected_task_count=row.workflow_task_count,
+                processed_through=instance.processed_through,
+                time=instance.now_value,
+                commands=commands,
+            )
+        except StaleTaskError as exc:
+            _log.info("%s", exc)
+            self._cache.evict(item.run_id)
+            return
+        except BaseException:
+            self._cache.evict(item.run_id)
+            raise
+        instance.committed(seqs)
+        if instance.closed:
+            self._cache.evict(item.run_id)
+        else:
+            self._cache.put(item.run_id, instance)
+
+    async def _lease_loop(self) -> None:
+        interval = max(self._wft_lease / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await self._store.extend_leases(
+                    self.identity,
+                    list(self._wft_items),
+                    utcnow() + timedelta(seconds=self._wft_lease),
+                )
+
+    async def _reaper_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._reaper_interval)
+            try:
+                if await reap_once(self._store):
+                    self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.warning("reaper pass failed: %s", exc)
+
+    # -- activities ----------------------------------------------------------------------
+    def _start_activity(self, item: ClaimedItem) -> None:
+        task = asyncio.create_task(self._activity(item))
+        self._acts[item.id] = (task, None)
+
+    async def _activity(self, item: ClaimedItem) -> None:
+        try:
+            await self._run_activity(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _log.exception("activity %s of run %s: could not record its outcome", item.name, item.run_id)
+        finally:
+            self._acts.pop(item.id, None)
+            self._slot_freed()
+
+    async def _run_activity(self, item: ClaimedItem) -> None:
+        p = item.payload
+        policy = RetryPolicy.model_validate(p.get("retry_policy") or {})
+        defn = self._activities.get(item.name or "")
+        if defn is None:
+            failure = Failure(
+                kind="application",
+                message=(
+                    f"activity {item.name!r} is not registered on worker {self.identity} "
+                    f"(task queue {self.task_queue}); registered: {sorted(self._activities)}"
+                ),
+                type="NotRegistered",
+            )
+            await self._fail(item, failure, policy)
+            return
+        info = ActivityInfo(
+            activity_id=str(p.get("activity_id")),
+            activity_type=defn.name,
+            attempt=item.attempt,
+            workflow_id=item.workflow_id,
+            workflow_run_id=item.run_id,
+            workflow_type=str(p.get("workflow_type", "")),
+            task_queue=item.task_queue,
+            scheduled_time=datetime.fromisoformat(p["scheduled_at"]) if p.get("scheduled_at") else item.created_at,
+            started_time=item.started_at,
+            heartbeat_details=list(item.heartbeat_details or []),
+            start_to_close_timeout=_td(p.get("start_to_close_timeout")),
+            schedule_to_close_timeout=_td(p.get("schedule_to_close_timeout")),
+            heartbeat_timeout=_td(p.get("heartbeat_timeout")),
+        )
+        ctx = _ActivityContext(self, item, info)
+        task = asyncio.current_task()
+        assert task is not None
+        self._acts[item.id] = (task, ctx)
+        args = codec.decode_args(p.get("input", []), defn.arg_types)
+        limit = (item.lease_expires_at - utcnow()).total_seconds() if p.get("start_to_close_timeout") or item.deadline_at else None
+        if p.get("start_to_close_timeout"):
+            limit = min(limit or 1e18, float(p["start_to_close_timeout"]))
+        if item.deadline_at is not None:
+            limit = min(limit or 1e18, (item.deadline_at - utcnow()).total_seconds())
+        heartbeats = asyncio.create_task(self._heartbeats(ctx))
+        try:
+            result = await self._invoke(defn, args, ctx, limit)
+        except asyncio.CancelledError:
+            heartbeats.cancel()
+            if ctx.cancelled and not self._stopping.is_set():
+                await self._store.activity_canceled(item)
+                return
+            raise
+        except TimeoutError:
+            heartbeats.cancel()
+            timeout_type = (
+                TimeoutType.SCHEDULE_TO_CLOSE
+                if item.deadline_at is not None and utcnow() >= item.deadline_at
+                else TimeoutType.START_TO_CLOSE
+            )
+            await self._fail(item, _timeout_failure(timeout_type, ctx.details), policy)
+            return
+        except BaseException as exc:
+            heartbeats.cancel()
+            await self._fail(item, failure_from_exception(exc), policy)
+            return
+        heartbeats.cancel()
+        await self._store.complete_activity(item, codec.encode(result))
+
+    async def _invoke(
+        self, defn: ActivityDefinition, args: list[Any], ctx: _ActivityContext, limit: float | None
+    ) -> Any:
+        token = set_activity_runtime(ctx)
+        try:
+            context = contextvars.copy_context()
+        finally:
+            reset_activity_runtime(token)
+        if defn.is_async:
+            inner = asyncio.get_running_loop().create_task(defn.fn(*args), context=context)
+        else:
+            assert self._executor is not None
+            inner = asyncio.get_running_loop().run_in_executor(
+                self._executor, lambda: context.run(defn.fn, *args)
+            )
+        ctx.task = inner
+        try:
+            return await asyncio.wait_for(asyncio.shield(inner), limit) if limit is not None else await inner
+        except TimeoutError:
+            inner.cancel()
+            raise
+        except asyncio.CancelledError:
+            inner.cancel()
+            raise
+
+    async def _heartbeats(self, ctx: _ActivityContext) -> None:
+        item = ctx.item
+        hb = item.payload.get("heartbeat_timeout")
+        stc = item.payload.get("start_to_close_timeout")
+        throttle = min(float(hb) * 0.5, 1.0) if hb else 1.0
+        while True:
+            await ctx.pending.wait()
+            ctx.pending.clear()
+            now = utcnow()
+            bounds = []
+            if hb:
+                bounds.append(now + timedelta(seconds=float(hb)))
+            if stc:
+                bounds.append(item.started_at + timedelta(seconds=float(stc)))
+            if item.deadline_at is not None:
+                bounds.append(item.deadline_at)
+            lease = min(bounds) if bounds else item.lease_expires_at
+            try:
+                cancel = await self._store.heartbeat(item, ctx.details or [], lease)
+            except Exception as exc:
+                _log.warning("heartbeat of %s failed: %s", item.name, exc)
+                cancel = False
+            if cancel and not ctx.cancelled:
+                ctx.cancelled = True
+                entry = self._acts.get(item.id)
+                if entry is not None and ctx.task is not None:
+                    ctx.task.cancel()
+                    entry[0].cancel()
+            await asyncio.sleep(throttle)
+
+    async def _fail(self, item: ClaimedItem, failure: Failure, policy: RetryPolicy) -> None:
+        await apply_retry_policy(self._store, item, failure, policy)
+
+
+async def apply_retry_policy(
+    store: Store, item: ClaimedItem, failure: Failure, policy: RetryPolicy,
+    extra: Sequence[tuple[EventType, dict[str, Any]]] = (),
+) -> bool:
+    """Retry ``item`` after a backoff, or record its final failure, as ``policy`` says."""
+    timed_out = failure.kind == "timeout"
+    retryable = policy.is_retryable(failure.type, non_retryable=failure.non_retryable) and not timed_out_final(failure)
+    exhausted = policy.attempts_exhausted(item.attempt)
+    delay: float | None = None
+    if retryable and not exhausted:
+        hint = failure.attributes.get("next_retry_delay")
+        delay = float(hint) if hint is not None else policy.next_delay(item.attempt).total_seconds()
+        if item.deadline_at is not None and utcnow() + timedelta(seconds=delay) >= item.deadline_at:
+            delay = None
+            exhausted = True
+    final_type = EventType.ACTIVITY_TIMED_OUT if timed_out else EventType.ACTIVITY_FAILED
+    return await store.fail_activity(
+        item,
+        failure,
+        retry_in=delay,
+        final_type=final_type,
+        dead=delay is None and (exhausted or timed_out),
+        extra=extra,
+    )
+
+
+def timed_out_final(failure: Failure) -> bool:
+    """Schedule-to-close timeouts are never retried."""
+    return failure.kind == "timeout" and failure.type == TimeoutType.SCHEDULE_TO_CLOSE.value
+
+
+def _timeout_failure(kind: TimeoutType, details: list[Any] | None) -> Failure:
+    return Failure(
+        kind="timeout",
+        message=f"activity {kind.value.replace('_', '-')} timeout",
+        type=kind.value,
+        details=list(details or []),
+    )
+
+
+def _td(seconds: Any) -> timedelta | None:
+    return timedelta(seconds=float(seconds)) if seconds else None
+
+
+def _wft_backoff(attempt: int) -> float:
+    return float(min(0.5 * 2 ** (attempt - 1), 60.0))
+
+
+_TERMINAL = {"completed", "failed", "canceled", "terminated", "timed_out", "continued_as_new"}
+
+
+async def reap_once(store: Store) -> int:
+    """One pass of lease and timeout maintenance; returns how many items or runs it moved."""
+    moved = 0
+    for item in await store.expired_items():
+        if item.kind == QueueItemKind.WORKFLOW_TASK.value:
+            moved += await store.requeue_expired_workflow_task(item)
+            continue
+        p = item.payload
+        now = utcnow()
+        hb = p.get("heartbeat_timeout")
+        last_beat = item.heartbeat_at or item.started_at
+        if item.deadline_at is not None and now >= item.deadline_at:
+            kind = TimeoutType.SCHEDULE_TO_CLOSE
+        elif hb and now >= last_beat + timedelta(seconds=float(hb)):
+            kind = TimeoutType.HEARTBEAT
+        else:
+            kind = TimeoutType.START_TO_CLOSE
+        policy = RetryPolicy.model_validate(p.get("retry_policy") or {})
+        expired = (
+            EventType.LEASE_EXPIRED,
+            {"kind": item.kind, "queue_item_id": item.id, "worker": item.lease_owner, "attempt": item.attempt, "timeout": kind.value},
+        )
+        moved += await apply_retry_policy(
+            store, item, _timeout_failure(kind, item.heartbeat_details), policy, extra=[expired]
+        )
+    for run_id in await store.expired_runs():
+        moved += await store.time_out_run(run_id)
+    return moved
