@@ -105,9 +105,7 @@ class ParallelWorkflow:
     @workflow.run
     async def run(self, names: list[str]) -> list[str]:
         return list(
-            await asyncio.gather(
-                *(workflow.execute_activity(greet, n, **ACTIVITY) for n in names)
-            )
+            await asyncio.gather(*(workflow.execute_activity(greet, n, **ACTIVITY) for n in names))
         )
 
 
@@ -352,3 +350,30 @@ ALL_ACTIVITIES = [
     count_lines,
     record,
 ]
+
+
+@activity.defn
+async def crashy(marker_dir: str) -> str:
+    """The first attempt hangs (its worker gets killed); later attempts succeed."""
+    from pathlib import Path
+
+    info = activity.info()
+    Path(marker_dir, f"attempt-{info.attempt}").write_text(str(info.attempt))
+    if info.attempt == 1:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(0.1)
+    return f"done on attempt {info.attempt}"
+
+
+@workflow.defn
+class CrashWorkflow:
+    @workflow.run
+    async def run(self, marker_dir: str) -> str:
+        return await workflow.execute_activity(
+            crashy,
+            marker_dir,
+            start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=1),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
+        )

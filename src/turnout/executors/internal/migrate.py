@@ -146,7 +146,7 @@ def _sqlite_enable_wal(cursor: Any) -> None:
         delay = min(delay * 2, 0.2)
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # Take transaction control away from the sqlite3 module (which never BEGINs
     # before DDL or SELECT); _sqlite_on_begin emits the BEGIN instead.
     dbapi_connection.isolation_level = None
@@ -167,7 +167,7 @@ def _sqlite_on_begin(connection: Connection) -> None:
 
 
 def _sqlite_events(engine: Engine) -> None:
-    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "connect", sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
 
 

@@ -12,7 +12,15 @@ from turnout.executors.internal.store.base import (
 )
 from turnout.executors.internal.store.notify import Notifier
 
-__all__ = ["ClaimedItem", "Notifier", "StaleTaskError", "StartParams", "StartResult", "Store", "open_store"]
+__all__ = [
+    "ClaimedItem",
+    "Notifier",
+    "StaleTaskError",
+    "StartParams",
+    "StartResult",
+    "Store",
+    "open_store",
+]
 
 
 def open_store(url: str, notifier: Notifier | None = None) -> Store:

@@ -231,12 +231,18 @@ class Store:
         return range(first, first + n)
 
     async def _enqueue_wft(
-        self, conn: AsyncConnection, tx: _Tx, run_id: str, now: datetime, available_at: datetime | None = None
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run_id: str,
+        now: datetime,
+        available_at: datetime | None = None,
     ) -> None:
         row = (
             await conn.execute(
-                select(runs.c.tenant_id, runs.c.task_queue, runs.c.workflow_id, runs.c.workflow_type)
-                .where(runs.c.run_id == run_id)
+                select(
+                    runs.c.tenant_id, runs.c.task_queue, runs.c.workflow_id, runs.c.workflow_type
+                ).where(runs.c.run_id == run_id)
             )
         ).one()
         await conn.execute(
@@ -259,7 +265,12 @@ class Store:
         tx.queues.add(row.task_queue)
 
     async def _deliver(
-        self, conn: AsyncConnection, tx: _Tx, run_id: str, specs: Sequence[EventSpec], now: datetime,
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run_id: str,
+        specs: Sequence[EventSpec],
+        now: datetime,
         values: dict[str, Any] | None = None,
     ) -> bool:
         """Append inbound events to an open run and make sure a workflow task will see them."""
@@ -321,7 +332,9 @@ class Store:
         # Nothing of a closed run stays runnable: queued items end, running ones hear a cancel.
         await conn.execute(
             update(queue_items)
-            .where(queue_items.c.run_id == run_id, queue_items.c.state == QueueItemState.QUEUED.value)
+            .where(
+                queue_items.c.run_id == run_id, queue_items.c.state == QueueItemState.QUEUED.value
+            )
             .values(state=QueueItemState.CANCELED.value, updated_at=now)
         )
         await conn.execute(
@@ -453,7 +466,8 @@ class Store:
             existing_task = (
                 await conn.execute(
                     select(tasks.c.task_id).where(
-                        tasks.c.tenant_id == p.tenant_id, tasks.c.idempotency_key == p.idempotency_key
+                        tasks.c.tenant_id == p.tenant_id,
+                        tasks.c.idempotency_key == p.idempotency_key,
                     )
                 )
             ).scalar_one_or_none()
@@ -497,7 +511,9 @@ class Store:
                 p.id_reuse_policy is IdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
                 and state not in _FAILED_LIKE
             ):
-                raise WorkflowAlreadyStartedError(p.workflow_id, p.workflow_type, run_id=latest.run_id)
+                raise WorkflowAlreadyStartedError(
+                    p.workflow_id, p.workflow_type, run_id=latest.run_id
+                )
         task_id = str(uuid.uuid4())
         correlation_id = p.correlation_id or uuid.uuid4().hex
         await conn.execute(
@@ -513,7 +529,9 @@ class Store:
                 requested_at=now,
             )
         )
-        run_id = await self._create_run(conn, tx, task_id=task_id, p=p, correlation_id=correlation_id, now=now)
+        run_id = await self._create_run(
+            conn, tx, task_id=task_id, p=p, correlation_id=correlation_id, now=now
+        )
         return StartResult(run_id, created=True)
 
     async def find_run(self, tenant_id: str, workflow_id: str, run_id: str | None = None) -> Run:
@@ -596,7 +614,9 @@ class Store:
     async def signal(self, run_id: str, name: str, args: list[Any]) -> bool:
         """Deliver a signal to an open run; False when the run is closed."""
         spec = (EventType.SIGNAL_RECEIVED, {"name": name, "args": args})
-        return bool(await self._run_tx(lambda c, tx: self._deliver(c, tx, run_id, [spec], utcnow())))
+        return bool(
+            await self._run_tx(lambda c, tx: self._deliver(c, tx, run_id, [spec], utcnow()))
+        )
 
     async def request_cancel(self, run_id: str) -> bool:
         """Record a cancellation request; the workflow sees CancelledError. False when closed."""
@@ -608,7 +628,9 @@ class Store:
             ).scalar_one_or_none()
             if already:
                 return True
-            return await self._deliver(conn, tx, run_id, [spec], utcnow(), values={"cancel_requested": True})
+            return await self._deliver(
+                conn, tx, run_id, [spec], utcnow(), values={"cancel_requested": True}
+            )
 
         return bool(await self._run_tx(tx_fn))
 
@@ -620,7 +642,12 @@ class Store:
 
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
             seqs = await self._close_run(
-                conn, tx, run_id, RunState.TERMINATED, now, [spec],
+                conn,
+                tx,
+                run_id,
+                RunState.TERMINATED,
+                now,
+                [spec],
                 failure=Failure(kind="terminated", message=reason),
             )
             return seqs is not None
@@ -684,7 +711,11 @@ class Store:
             rows = (
                 await conn.execute(
                     update(queue_items)
-                    .where(queue_items.c.id.in_(self._claim_subquery(task_queue, kind, limit, now).scalar_subquery()))
+                    .where(
+                        queue_items.c.id.in_(
+                            self._claim_subquery(task_queue, kind, limit, now).scalar_subquery()
+                        )
+                    )
                     .values(
                         state=QueueItemState.RUNNING.value,
                         lease_owner=owner,
@@ -748,7 +779,9 @@ class Store:
             await conn.execute(
                 update(queue_items)
                 .where(queue_items.c.id == item.id)
-                .values(state=QueueItemState.CANCELED.value, lease_owner=None, lease_expires_at=None)
+                .values(
+                    state=QueueItemState.CANCELED.value, lease_owner=None, lease_expires_at=None
+                )
             )
             return None
         return ClaimedItem(**{**item.__dict__, "lease_expires_at": lease})
@@ -758,12 +791,18 @@ class Store:
         fired: int = await self._run_tx(self._fire_timers_tx, task_queue, limit)
         return fired
 
-    async def _fire_timers_tx(self, conn: AsyncConnection, tx: _Tx, task_queue: str, limit: int) -> int:
+    async def _fire_timers_tx(
+        self, conn: AsyncConnection, tx: _Tx, task_queue: str, limit: int
+    ) -> int:
         now = utcnow()
         rows = (
             await conn.execute(
                 update(queue_items)
-                .where(queue_items.c.id.in_(self._claim_subquery(task_queue, _TIMER, limit, now).scalar_subquery()))
+                .where(
+                    queue_items.c.id.in_(
+                        self._claim_subquery(task_queue, _TIMER, limit, now).scalar_subquery()
+                    )
+                )
                 .values(state=QueueItemState.COMPLETED.value, updated_at=now)
                 .returning(queue_items.c.run_id, queue_items.c.ref)
             )
@@ -860,19 +899,28 @@ class Store:
             )
         ).first()
         if done is None:
-            raise StaleTaskError(f"workflow task {item.id} is no longer leased to {item.lease_owner}")
+            raise StaleTaskError(
+                f"workflow task {item.id} is no longer leased to {item.lease_owner}"
+            )
         run = (await conn.execute(select(runs).where(runs.c.run_id == item.run_id))).one()
         specs: list[EventSpec] = [
             (
                 EventType.WORKFLOW_TASK_COMPLETED,
-                {"processed_through": processed_through, "time": time.isoformat(), "worker": item.lease_owner},
+                {
+                    "processed_through": processed_through,
+                    "time": time.isoformat(),
+                    "worker": item.lease_owner,
+                },
             )
         ]
         closing: cmd.Command | None = None
         for command in commands:
             if isinstance(command, cmd.RequestCancelChild):
                 continue
-            if isinstance(command, cmd.CompleteWorkflow | cmd.FailWorkflow | cmd.CancelWorkflow | cmd.ContinueAsNew):
+            if isinstance(
+                command,
+                cmd.CompleteWorkflow | cmd.FailWorkflow | cmd.CancelWorkflow | cmd.ContinueAsNew,
+            ):
                 closing = command
                 continue
             specs.append((command.event_type, command.attributes()))
@@ -884,7 +932,9 @@ class Store:
             )
             values["state"] = RunState.RUNNING.value
             guard = and_(guard, runs.c.state == RunState.CLAIMED.value)
-        seqs = await self._append(conn, item.run_id, specs, now=now, values=values, extra_where=guard)
+        seqs = await self._append(
+            conn, item.run_id, specs, now=now, values=values, extra_where=guard
+        )
         if seqs is None:
             raise StaleTaskError(f"run {item.run_id} moved on while workflow task {item.id} ran")
         await self._apply_commands(conn, tx, run, commands, now)
@@ -893,7 +943,12 @@ class Store:
         return seqs
 
     async def _apply_commands(
-        self, conn: AsyncConnection, tx: _Tx, run: Row[Any], commands: Sequence[cmd.Command], now: datetime
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run: Row[Any],
+        commands: Sequence[cmd.Command],
+        now: datetime,
     ) -> None:
         new_items: list[dict[str, Any]] = []
         for c in commands:
@@ -904,16 +959,34 @@ class Store:
                     else None
                 )
                 new_items.append(
-                    _item(run, _ACT, c.task_queue, c.activity_type, str(c.seq), now,
-                          payload={**c.attributes(), "workflow_type": run.workflow_type, "scheduled_at": now.isoformat()},
-                          deadline_at=deadline)
+                    _item(
+                        run,
+                        _ACT,
+                        c.task_queue,
+                        c.activity_type,
+                        str(c.seq),
+                        now,
+                        payload={
+                            **c.attributes(),
+                            "workflow_type": run.workflow_type,
+                            "scheduled_at": now.isoformat(),
+                        },
+                        deadline_at=deadline,
+                    )
                 )
                 tx.queues.add(c.task_queue)
             elif isinstance(c, cmd.StartTimer):
                 new_items.append(
-                    _item(run, _TIMER, run.task_queue, None, str(c.seq), now,
-                          payload={"duration": c.duration},
-                          available_at=now + timedelta(seconds=c.duration))
+                    _item(
+                        run,
+                        _TIMER,
+                        run.task_queue,
+                        None,
+                        str(c.seq),
+                        now,
+                        payload={"duration": c.duration},
+                        available_at=now + timedelta(seconds=c.duration),
+                    )
                 )
             elif isinstance(c, cmd.CancelTimer):
                 await conn.execute(
@@ -942,13 +1015,19 @@ class Store:
                 ).scalar_one_or_none()
                 if child is not None:
                     await self._deliver(
-                        conn, tx, child, [(EventType.WORKFLOW_CANCEL_REQUESTED, {"by_parent": run.run_id})],
-                        now, values={"cancel_requested": True},
+                        conn,
+                        tx,
+                        child,
+                        [(EventType.WORKFLOW_CANCEL_REQUESTED, {"by_parent": run.run_id})],
+                        now,
+                        values={"cancel_requested": True},
                     )
         if new_items:
             await conn.execute(insert(queue_items), new_items)
 
-    async def _cancel_activity(self, conn: AsyncConnection, tx: _Tx, run: Row[Any], seq: int, now: datetime) -> None:
+    async def _cancel_activity(
+        self, conn: AsyncConnection, tx: _Tx, run: Row[Any], seq: int, now: datetime
+    ) -> None:
         ended = (
             await conn.execute(
                 update(queue_items)
@@ -974,7 +1053,9 @@ class Store:
                 .values(cancel_requested=True, updated_at=now)
             )
 
-    async def _start_child(self, conn: AsyncConnection, tx: _Tx, run: Row[Any], c: cmd.StartChild, now: datetime) -> None:
+    async def _start_child(
+        self, conn: AsyncConnection, tx: _Tx, run: Row[Any], c: cmd.StartChild, now: datetime
+    ) -> None:
         p = StartParams(
             workflow_id=c.workflow_id,
             workflow_type=c.workflow_type,
@@ -995,32 +1076,66 @@ class Store:
             )
         ).first()
         if taken is not None:
-            failure = Failure(kind="application", message=f"workflow {c.workflow_id!r} already started", type="WorkflowAlreadyStartedError")
+            failure = Failure(
+                kind="application",
+                message=f"workflow {c.workflow_id!r} already started",
+                type="WorkflowAlreadyStartedError",
+            )
             await self._deliver(
-                conn, tx, run.run_id,
-                [(EventType.CHILD_WORKFLOW_FAILED, {"child_seq": c.seq, "workflow_id": c.workflow_id, "already_started": True, "failure": failure.model_dump(mode="json")})],
+                conn,
+                tx,
+                run.run_id,
+                [
+                    (
+                        EventType.CHILD_WORKFLOW_FAILED,
+                        {
+                            "child_seq": c.seq,
+                            "workflow_id": c.workflow_id,
+                            "already_started": True,
+                            "failure": failure.model_dump(mode="json"),
+                        },
+                    )
+                ],
                 now,
             )
             return
         task_id = str(uuid.uuid4())
         await conn.execute(
             insert(tasks).values(
-                task_id=task_id, tenant_id=run.tenant_id, workflow_id=c.workflow_id,
-                workflow_type=c.workflow_type, task_queue=c.task_queue, input=c.args,
-                correlation_id=run.correlation_id, requested_at=now,
+                task_id=task_id,
+                tenant_id=run.tenant_id,
+                workflow_id=c.workflow_id,
+                workflow_type=c.workflow_type,
+                task_queue=c.task_queue,
+                input=c.args,
+                correlation_id=run.correlation_id,
+                requested_at=now,
             )
         )
-        await self._create_run(conn, tx, task_id=task_id, p=p, correlation_id=run.correlation_id, now=now)
+        await self._create_run(
+            conn, tx, task_id=task_id, p=p, correlation_id=run.correlation_id, now=now
+        )
 
-    async def _apply_closing(self, conn: AsyncConnection, tx: _Tx, run: Row[Any], c: cmd.Command, now: datetime) -> None:
+    async def _apply_closing(
+        self, conn: AsyncConnection, tx: _Tx, run: Row[Any], c: cmd.Command, now: datetime
+    ) -> None:
         spec = (c.event_type, c.attributes())
         if isinstance(c, cmd.CompleteWorkflow):
-            await self._close_run(conn, tx, run.run_id, RunState.COMPLETED, now, [spec], result=c.result)
+            await self._close_run(
+                conn, tx, run.run_id, RunState.COMPLETED, now, [spec], result=c.result
+            )
         elif isinstance(c, cmd.FailWorkflow):
-            await self._close_run(conn, tx, run.run_id, RunState.FAILED, now, [spec], failure=c.failure)
+            await self._close_run(
+                conn, tx, run.run_id, RunState.FAILED, now, [spec], failure=c.failure
+            )
         elif isinstance(c, cmd.CancelWorkflow):
             await self._close_run(
-                conn, tx, run.run_id, RunState.CANCELED, now, [spec],
+                conn,
+                tx,
+                run.run_id,
+                RunState.CANCELED,
+                now,
+                [spec],
                 failure=Failure(kind="canceled", message="workflow canceled"),
             )
         elif isinstance(c, cmd.ContinueAsNew):
@@ -1032,20 +1147,35 @@ class Store:
                 input=c.args,
                 tenant_id=run.tenant_id,
                 execution_timeout=(run.options or {}).get("execution_timeout"),
-                parent=(run.parent_workflow_id, run.parent_run_id, run.parent_ref) if run.parent_run_id else None,
+                parent=(run.parent_workflow_id, run.parent_run_id, run.parent_ref)
+                if run.parent_run_id
+                else None,
             )
-            closed = await self._close_run(conn, tx, run.run_id, RunState.CONTINUED_AS_NEW, now, [spec])
+            closed = await self._close_run(
+                conn, tx, run.run_id, RunState.CONTINUED_AS_NEW, now, [spec]
+            )
             if closed is not None:
                 new_run = await self._create_run(
-                    conn, tx, task_id=task.task_id, p=p, correlation_id=run.correlation_id,
-                    now=now, continued_from=run.run_id,
+                    conn,
+                    tx,
+                    task_id=task.task_id,
+                    p=p,
+                    correlation_id=run.correlation_id,
+                    now=now,
+                    continued_from=run.run_id,
                 )
                 await self._append(
-                    conn, run.run_id, [], now=now, open_only=False,
+                    conn,
+                    run.run_id,
+                    [],
+                    now=now,
+                    open_only=False,
                     values={"result": {"continued_as_run_id": new_run}},
                 )
 
-    async def fail_workflow_task(self, item: ClaimedItem, failure: Failure, retry_in: float) -> None:
+    async def fail_workflow_task(
+        self, item: ClaimedItem, failure: Failure, retry_in: float
+    ) -> None:
         """Record a failed workflow task and put it back in the queue after ``retry_in`` seconds."""
 
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> None:
@@ -1073,16 +1203,29 @@ class Store:
             await self._append(
                 conn,
                 item.run_id,
-                [(EventType.WORKFLOW_TASK_FAILED, {"failure": failure.model_dump(mode="json"), "attempt": item.attempt})],
+                [
+                    (
+                        EventType.WORKFLOW_TASK_FAILED,
+                        {"failure": failure.model_dump(mode="json"), "attempt": item.attempt},
+                    )
+                ],
                 now=now,
             )
             await conn.execute(
                 self._insert(queue_items)
                 .values(
-                    kind=_WFT, state=QueueItemState.QUEUED.value, tenant_id=item.tenant_id,
-                    task_queue=item.task_queue, run_id=item.run_id, workflow_id=item.workflow_id,
-                    name=item.name, payload={}, attempt=item.attempt + 1,
-                    available_at=now + timedelta(seconds=retry_in), created_at=now, updated_at=now,
+                    kind=_WFT,
+                    state=QueueItemState.QUEUED.value,
+                    tenant_id=item.tenant_id,
+                    task_queue=item.task_queue,
+                    run_id=item.run_id,
+                    workflow_id=item.workflow_id,
+                    name=item.name,
+                    payload={},
+                    attempt=item.attempt + 1,
+                    available_at=now + timedelta(seconds=retry_in),
+                    created_at=now,
+                    updated_at=now,
                 )
                 .on_conflict_do_nothing()
             )
@@ -1098,6 +1241,7 @@ class Store:
     # -- activity results ---------------------------------------------------------------------
     async def complete_activity(self, item: ClaimedItem, result: Any) -> bool:
         """Record an activity's result once; False when this attempt no longer holds the item."""
+
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
             now = utcnow()
             if not await self._end_item(conn, item, QueueItemState.COMPLETED, now):
@@ -1109,7 +1253,11 @@ class Store:
         return bool(await self._run_tx(tx_fn))
 
     async def _end_item(
-        self, conn: AsyncConnection, item: ClaimedItem, state: QueueItemState, now: datetime,
+        self,
+        conn: AsyncConnection,
+        item: ClaimedItem,
+        state: QueueItemState,
+        now: datetime,
         failure: Failure | None = None,
     ) -> bool:
         row = (
@@ -1134,7 +1282,10 @@ class Store:
         if row is None:
             _log.warning(
                 "late result for %s %s attempt %s of run %s rejected: the lease was lost",
-                item.kind, item.name, item.attempt, item.run_id,
+                item.kind,
+                item.name,
+                item.attempt,
+                item.run_id,
             )
         return row is not None
 
@@ -1174,11 +1325,22 @@ class Store:
             )
             specs: list[EventSpec] = [
                 *extra,
-                (final_type, _activity_attrs(item, failure=activity_failure.model_dump(mode="json"))),
+                (
+                    final_type,
+                    _activity_attrs(item, failure=activity_failure.model_dump(mode="json")),
+                ),
             ]
             if dead:
                 specs.append(
-                    (EventType.DEAD_LETTERED, {"activity_seq": int(item.ref or 0), "activity_type": item.name, "attempt": item.attempt, "queue_item_id": item.id})
+                    (
+                        EventType.DEAD_LETTERED,
+                        {
+                            "activity_seq": int(item.ref or 0),
+                            "activity_type": item.name,
+                            "attempt": item.attempt,
+                            "queue_item_id": item.id,
+                        },
+                    )
                 )
             await self._deliver(conn, tx, item.run_id, specs, now)
             return True
@@ -1233,7 +1395,7 @@ class Store:
                         "delay": retry_in,
                         "failure": failure.model_dump(mode="json"),
                     },
-                )
+                ),
             ],
             now=now,
         )
@@ -1274,11 +1436,19 @@ class Store:
         async with self.reader.connect() as conn:
             row = (
                 await conn.execute(
-                    select(queue_items.c.cancel_requested, queue_items.c.state, queue_items.c.lease_owner)
-                    .where(queue_items.c.id == item.id)
+                    select(
+                        queue_items.c.cancel_requested,
+                        queue_items.c.state,
+                        queue_items.c.lease_owner,
+                    ).where(queue_items.c.id == item.id)
                 )
             ).first()
-        return row is None or bool(row.cancel_requested) or row.state != QueueItemState.RUNNING.value or row.lease_owner != item.lease_owner
+        return (
+            row is None
+            or bool(row.cancel_requested)
+            or row.state != QueueItemState.RUNNING.value
+            or row.lease_owner != item.lease_owner
+        )
 
     async def activity_canceled(self, item: ClaimedItem) -> bool:
         """Record that a running activity stopped because cancellation was requested."""
@@ -1287,8 +1457,28 @@ class Store:
             now = utcnow()
             if not await self._end_item(conn, item, QueueItemState.CANCELED, now):
                 return False
-            failure = Failure(kind="activity", message="Activity canceled", attributes={"activity_type": item.name, "activity_id": item.payload.get("activity_id"), "retry_state": "cancel_requested"}, cause=Failure(kind="canceled", message="canceled"))
-            await self._deliver(conn, tx, item.run_id, [(EventType.ACTIVITY_CANCELED, _activity_attrs(item, failure=failure.model_dump(mode="json")))], now)
+            failure = Failure(
+                kind="activity",
+                message="Activity canceled",
+                attributes={
+                    "activity_type": item.name,
+                    "activity_id": item.payload.get("activity_id"),
+                    "retry_state": "cancel_requested",
+                },
+                cause=Failure(kind="canceled", message="canceled"),
+            )
+            await self._deliver(
+                conn,
+                tx,
+                item.run_id,
+                [
+                    (
+                        EventType.ACTIVITY_CANCELED,
+                        _activity_attrs(item, failure=failure.model_dump(mode="json")),
+                    )
+                ],
+                now,
+            )
             return True
 
         return bool(await self._run_tx(tx_fn))
@@ -1302,7 +1492,12 @@ class Store:
             await conn.execute(
                 update(queue_items)
                 .where(queue_items.c.id.in_(ids), queue_items.c.state.in_(_LEASED))
-                .values(state=QueueItemState.QUEUED.value, lease_owner=None, lease_expires_at=None, available_at=utcnow())
+                .values(
+                    state=QueueItemState.QUEUED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    available_at=utcnow(),
+                )
             )
 
     # -- maintenance ------------------------------------------------------------------------------
@@ -1334,13 +1529,28 @@ class Store:
                         queue_items.c.lease_owner == item.lease_owner,
                         queue_items.c.lease_expires_at < now,
                     )
-                    .values(state=QueueItemState.QUEUED.value, lease_owner=None, lease_expires_at=None, attempt=item.attempt + 1, available_at=now, updated_at=now)
+                    .values(
+                        state=QueueItemState.QUEUED.value,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        attempt=item.attempt + 1,
+                        available_at=now,
+                        updated_at=now,
+                    )
                     .returning(queue_items.c.id)
                 )
             ).first()
             if row is None:
                 return False
-            spec = (EventType.LEASE_EXPIRED, {"kind": item.kind, "queue_item_id": item.id, "worker": item.lease_owner, "attempt": item.attempt})
+            spec = (
+                EventType.LEASE_EXPIRED,
+                {
+                    "kind": item.kind,
+                    "queue_item_id": item.id,
+                    "worker": item.lease_owner,
+                    "attempt": item.attempt,
+                },
+            )
             await self._append(conn, item.run_id, [spec], now=now)
             await self._transition(conn, item.run_id, RunState.QUEUED, now)
             tx.queues.add(item.task_queue)
@@ -1353,8 +1563,14 @@ class Store:
             async with self.engine.begin() as conn:
                 await conn.execute(
                     update(queue_items)
-                    .where(queue_items.c.id == item.id, queue_items.c.state.in_(_LEASED), queue_items.c.lease_owner == item.lease_owner)
-                    .values(state=QueueItemState.FAILED.value, lease_owner=None, lease_expires_at=None)
+                    .where(
+                        queue_items.c.id == item.id,
+                        queue_items.c.state.in_(_LEASED),
+                        queue_items.c.lease_owner == item.lease_owner,
+                    )
+                    .values(
+                        state=QueueItemState.FAILED.value, lease_owner=None, lease_expires_at=None
+                    )
                 )
             return True
 
@@ -1378,9 +1594,15 @@ class Store:
 
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
             seqs = await self._close_run(
-                conn, tx, run_id, RunState.TIMED_OUT, now,
+                conn,
+                tx,
+                run_id,
+                RunState.TIMED_OUT,
+                now,
                 [(EventType.WORKFLOW_TIMED_OUT, {})],
-                failure=Failure(kind="timeout", message="workflow execution timed out", type="start_to_close"),
+                failure=Failure(
+                    kind="timeout", message="workflow execution timed out", type="start_to_close"
+                ),
             )
             return seqs is not None
 
@@ -1487,4 +1709,3 @@ def _run_from_row(row: Row[Any]) -> Run:
         parent_run_id=row.parent_run_id,
         continued_from_run_id=row.continued_from_run_id,
     )
-

@@ -41,7 +41,7 @@ class Notifier:
                 event.set()
 
     @contextlib.contextmanager
-    def subscribe(self, *channels: str) -> "contextlib.Generator[asyncio.Event, None, None]":
+    def subscribe(self, *channels: str) -> contextlib.Generator[asyncio.Event, None, None]:
         """An event set whenever one of ``channels`` is woken, while the block runs."""
         event = asyncio.Event()
         for channel in channels:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from turnout.executors.internal.migrate import sqlalchemy_url
 from turnout.executors.internal.store.base import Store, _Tx
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
 
@@ -34,7 +35,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: str, notifier: Notifier, *, pool_size: int = 10) -> None:
         engine = create_async_engine(
-            make_url(url).set(drivername="postgresql+psycopg"),
+            sqlalchemy_url(url, async_=True),
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,

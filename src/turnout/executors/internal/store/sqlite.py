@@ -11,30 +11,26 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from turnout.executors.internal.migrate import (
+    SQLITE_BUSY_TIMEOUT_S,
+    sqlalchemy_url,
+    sqlite_on_connect,
+)
 from turnout.executors.internal.store.base import Store
 from turnout.executors.internal.store.notify import Notifier
 
 __all__ = ["SqliteStore"]
 
-BUSY_TIMEOUT_MS = 30_000
-
 
 def _engine(url: str, begin: str) -> AsyncEngine:
-    async_url = make_url(url).set(drivername="sqlite+aiosqlite")
-    engine = create_async_engine(async_url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's BEGIN below decide transactions, not the driver.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+    engine = create_async_engine(
+        sqlalchemy_url(url, async_=True), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
+    )
+    # WAL, busy timeout and the driver's own transaction handling switched off,
+    # as for every turnout SQLite connection; the BEGIN below opens transactions.
+    event.listen(engine.sync_engine, "connect", sqlite_on_connect)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -1,0 +1,158 @@
+"""Several worker processes on one database: crash takeover and a no-double-execution drain."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import turnout
+from tests import workflows_for_tests as wf
+from turnout import EventType, RunState
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerProcess:
+    """A worker running in a child process (``tests.worker_process``)."""
+
+    def __init__(self, url: str, task_queue: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.worker_process", url, task_queue],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        assert self.proc.stdout is not None
+        line = _readline(self.proc, timeout)
+        assert line.strip() == "ready", f"worker process did not start: {line!r}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
+    import selectors
+
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            return "<no output>"
+    return proc.stdout.readline()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[WorkerProcess]]:
+    started: list[WorkerProcess] = []
+    yield started
+    for p in started:
+        p.stop(signal.SIGKILL)
+
+
+async def _until(predicate: Any, timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not await predicate():
+            await asyncio.sleep(0.05)
+
+
+async def test_second_process_resumes_after_sigkill_mid_activity(
+    client: Any, database_url: str, processes: list[WorkerProcess], tmp_path: Path
+) -> None:
+    queue = f"crash-{uuid.uuid4().hex[:8]}"
+    first = WorkerProcess(database_url, queue)
+    processes.append(first)
+    first.wait_ready()
+    handle = await client.start_workflow(
+        wf.CrashWorkflow.run, str(tmp_path), id=f"crash-{uuid.uuid4().hex[:8]}", task_queue=queue
+    )
+    await _until(lambda: _exists(tmp_path / "attempt-1"))
+    first.stop(signal.SIGKILL)  # mid-activity: no chance to release anything
+
+    second = WorkerProcess(database_url, queue)
+    processes.append(second)
+    second.wait_ready()
+    assert await handle.result(timeout=turnout_timeout()) == "done on attempt 2"
+
+    events = await handle.events()
+    counts = Counter(e.type for e in events)
+    assert counts[EventType.WORKFLOW_COMPLETED] == 1
+    assert counts[EventType.ACTIVITY_COMPLETED] == 1
+    assert (
+        counts[EventType.ACTIVITY_STARTED] == 2
+    )  # at least once: the killed attempt and the retry
+    expired = [e for e in events if e.type is EventType.LEASE_EXPIRED]
+    assert expired and expired[0].attributes["timeout"] == "heartbeat"
+    workers = {e.attributes["worker"] for e in events if e.type is EventType.ACTIVITY_STARTED}
+    assert len(workers) == 2
+    assert (await handle.describe()).state is RunState.COMPLETED
+
+
+async def _exists(path: Path) -> bool:
+    return path.exists()
+
+
+def turnout_timeout() -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=60)
+
+
+async def test_two_processes_drain_500_workflows_without_double_execution(
+    client: Any, database_url: str, processes: list[WorkerProcess]
+) -> None:
+    queue = f"drain-{uuid.uuid4().hex[:8]}"
+    n = 500
+    handles = [
+        await client.start_workflow(
+            wf.DrainWorkflow.run, f"k{i}", id=f"{queue}-{i}", task_queue=queue
+        )
+        for i in range(n)
+    ]
+    for _ in range(2):
+        p = WorkerProcess(database_url, queue)
+        processes.append(p)
+    for p in processes:
+        p.wait_ready()
+    results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=240)
+    assert results == [f"k{i}" for i in range(n)]
+
+    workers: Counter[str] = Counter()
+    for h in handles:
+        events = await h.events()
+        counts = Counter(e.type for e in events)
+        if counts[EventType.ACTIVITY_STARTED] != 1:
+            Path("/tmp/dup.txt").write_text(
+                "\n".join(
+                    str((e.seq, e.type.value, e.at.isoformat(), e.attributes)) for e in events
+                )
+            )
+        assert counts[EventType.ACTIVITY_STARTED] == 1, h.id
+        assert counts[EventType.ACTIVITY_COMPLETED] == 1, h.id
+        assert counts[EventType.WORKFLOW_COMPLETED] == 1, h.id
+        assert counts[EventType.LEASE_EXPIRED] == 0, h.id
+        workers.update(
+            e.attributes["worker"] for e in events if e.type is EventType.WORKFLOW_TASK_COMPLETED
+        )
+    assert len(workers) == 2, f"both processes should have worked: {workers}"
+    assert sum(workers.values()) == 2 * n
