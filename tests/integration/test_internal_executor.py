@@ -56,13 +56,20 @@ async def test_hello_workflow(client: Any) -> None:
     assert types[0] == "workflow_started"
     assert types.count("activity_scheduled") == 2 and types.count("activity_completed") == 2
     assert types[-2:] == ["workflow_completed", "state_changed"]
-    changes = [(e.attributes["from"], e.attributes["to"]) for e in events if e.type is EventType.STATE_CHANGED]
+    changes = [
+        (e.attributes["from"], e.attributes["to"])
+        for e in events
+        if e.type is EventType.STATE_CHANGED
+    ]
     assert changes == [("queued", "claimed"), ("claimed", "running"), ("running", "completed")]
 
 
 async def test_execute_workflow_and_handle_by_id(client: Any) -> None:
     wid = _id()
-    assert await client.execute_workflow(wf.HelloWorkflow.run, "x", id=wid, task_queue=Q) == "HELLO, X!"
+    assert (
+        await client.execute_workflow(wf.HelloWorkflow.run, "x", id=wid, task_queue=Q)
+        == "HELLO, X!"
+    )
     handle = client.get_workflow_handle(wid)
     assert await handle.result(timeout=LIMIT) == "HELLO, X!"
     runs = await client.list_workflows(workflow_type="HelloWorkflow")
@@ -127,7 +134,9 @@ async def test_signal_query_and_wait_condition(client: Any) -> None:
             await asyncio.sleep(0.02)
     await handle.signal("finish")
     assert await handle.result(timeout=LIMIT) == ["a", "b"]
-    signals = [e.attributes["name"] for e in await handle.events() if e.type is EventType.SIGNAL_RECEIVED]
+    signals = [
+        e.attributes["name"] for e in await handle.events() if e.type is EventType.SIGNAL_RECEIVED
+    ]
     assert signals == ["add", "add", "finish"]
 
 
@@ -166,7 +175,9 @@ async def test_child_workflow_failure(client: Any) -> None:
         await handle.result(timeout=LIMIT)
     child_error = info.value.cause
     assert isinstance(child_error, turnout.ChildWorkflowError)
-    assert isinstance(child_error.cause, ApplicationError) and child_error.cause.type == "ChildRefused"
+    assert (
+        isinstance(child_error.cause, ApplicationError) and child_error.cause.type == "ChildRefused"
+    )
 
 
 async def test_cancel_runs_cleanup_and_ends_canceled(client: Any) -> None:
@@ -209,13 +220,19 @@ async def test_duplicate_start_policies(client: Any) -> None:
     with pytest.raises(WorkflowAlreadyStartedError):
         await client.start_workflow(wf.SleepyWorkflow.run, id=wid, task_queue=Q)
     same = await client.start_workflow(
-        wf.SleepyWorkflow.run, id=wid, task_queue=Q, id_conflict_policy=IdConflictPolicy.USE_EXISTING
+        wf.SleepyWorkflow.run,
+        id=wid,
+        task_queue=Q,
+        id_conflict_policy=IdConflictPolicy.USE_EXISTING,
     )
     assert same.run_id == first.run_id
     await first.terminate()
     with pytest.raises(WorkflowAlreadyStartedError):
         await client.start_workflow(
-            wf.SleepyWorkflow.run, id=wid, task_queue=Q, id_reuse_policy=IdReusePolicy.REJECT_DUPLICATE
+            wf.SleepyWorkflow.run,
+            id=wid,
+            task_queue=Q,
+            id_reuse_policy=IdReusePolicy.REJECT_DUPLICATE,
         )
     again = await client.start_workflow(
         wf.SleepyWorkflow.run, id=wid, task_queue=Q, id_reuse_policy=IdReusePolicy.ALLOW_DUPLICATE
@@ -226,8 +243,12 @@ async def test_duplicate_start_policies(client: Any) -> None:
 
 async def test_idempotency_key_returns_the_same_run(client: Any) -> None:
     key = _id()
-    a = await client.start_workflow(wf.HelloWorkflow.run, "k", id=_id(), task_queue=Q, idempotency_key=key)
-    b = await client.start_workflow(wf.HelloWorkflow.run, "k", id=_id(), task_queue=Q, idempotency_key=key)
+    a = await client.start_workflow(
+        wf.HelloWorkflow.run, "k", id=_id(), task_queue=Q, idempotency_key=key
+    )
+    b = await client.start_workflow(
+        wf.HelloWorkflow.run, "k", id=_id(), task_queue=Q, idempotency_key=key
+    )
     assert a.run_id == b.run_id
     assert await a.result(timeout=LIMIT) == "HELLO, K!"
 
@@ -245,7 +266,9 @@ async def test_concurrent_duplicate_starts_make_one_run(client: Any) -> None:
 
 
 async def test_continue_as_new(client: Any) -> None:
-    handle = await client.start_workflow(wf.CountdownWorkflow.run, args=[3, 0], id=_id(), task_queue=Q)
+    handle = await client.start_workflow(
+        wf.CountdownWorkflow.run, args=[3, 0], id=_id(), task_queue=Q
+    )
     assert await handle.result(timeout=LIMIT) == 6
     first = await client.get_workflow_handle(handle.id, run_id=handle.run_id).describe()
     assert first.state is RunState.CONTINUED_AS_NEW

@@ -296,12 +296,16 @@ def failure_from_exception(exc: BaseException, *, with_stack: bool = True) -> Fa
         case CancelledError() | asyncio.CancelledError():
             details = list(getattr(exc, "details", ()))
             return Failure(
-                kind="canceled", message=str(exc) or "canceled", details=details,
+                kind="canceled",
+                message=str(exc) or "canceled",
+                details=details,
                 cause=cause_failure,
             )
         case TerminatedError():
             return Failure(
-                kind="terminated", message=exc.message, details=list(exc.details),
+                kind="terminated",
+                message=exc.message,
+                details=list(exc.details),
                 cause=cause_failure,
             )
         case _:

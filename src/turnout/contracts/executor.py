@@ -47,13 +47,15 @@ class WorkflowHandle(Protocol):
         """Wait for the workflow to close; return its result or raise WorkflowFailureError."""
         ...
 
-    async def signal(self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *,
-                     args: Sequence[Any] = ()) -> None:
+    async def signal(
+        self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+    ) -> None:
         """Deliver a signal to the open run."""
         ...
 
-    async def query(self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *,
-                    args: Sequence[Any] = ()) -> Any:
+    async def query(
+        self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+    ) -> Any:
         """Ask the workflow's query handler; never changes the workflow."""
         ...
 

@@ -75,7 +75,9 @@ class RetryPolicy(BaseModel):
         """The delay before the retry that follows failed ``attempt`` (1-based), no jitter."""
         cap = self.effective_maximum_interval.total_seconds()
         try:
-            seconds = self.initial_interval.total_seconds() * self.backoff_coefficient ** (attempt - 1)
+            seconds = self.initial_interval.total_seconds() * self.backoff_coefficient ** (
+                attempt - 1
+            )
         except OverflowError:  # very late attempts: the cap applies long before
             seconds = cap
         return timedelta(seconds=min(seconds, cap))

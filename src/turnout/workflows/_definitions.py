@@ -66,7 +66,9 @@ class WorkflowDefinition:
         """The definition of ``cls``, or a TypeError saying how to fix the class."""
         defn = WorkflowDefinition.from_class(cls)
         if defn is None:
-            raise TypeError(f"{cls.__qualname__} is not a workflow: decorate it with @workflow.defn")
+            raise TypeError(
+                f"{cls.__qualname__} is not a workflow: decorate it with @workflow.defn"
+            )
         return defn
 
     @staticmethod

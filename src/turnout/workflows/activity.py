@@ -14,7 +14,16 @@ from turnout.workflows._runtime import (
     current_activity_runtime,
 )
 
-__all__ = ["Info", "NotInActivityError", "defn", "heartbeat", "in_activity", "info", "is_cancelled", "logger"]
+__all__ = [
+    "Info",
+    "NotInActivityError",
+    "defn",
+    "heartbeat",
+    "in_activity",
+    "info",
+    "is_cancelled",
+    "logger",
+]
 
 Info = ActivityInfo
 FnT = TypeVar("FnT", bound=Callable[..., Any])

@@ -299,7 +299,9 @@ async def execute_child_workflow(
     return await handle
 
 
-def continue_as_new(arg: Any = ARG_UNSET, *, args: Sequence[Any] = (), workflow: Any = None) -> NoReturn:
+def continue_as_new(
+    arg: Any = ARG_UNSET, *, args: Sequence[Any] = (), workflow: Any = None
+) -> NoReturn:
     """End this run and start a fresh one with new input (and empty history)."""
     current_workflow_runtime().continue_as_new(workflow, _args(arg, args))
 
@@ -350,7 +352,9 @@ class unsafe:  # noqa: N801 - mirrors temporalio.workflow.unsafe
             yield
 
 
-def add_pass_through_provider(provider: Callable[[], contextlib.AbstractContextManager[None]]) -> None:
+def add_pass_through_provider(
+    provider: Callable[[], contextlib.AbstractContextManager[None]],
+) -> None:
     """Let an executor make ``unsafe.imports_passed_through()`` meaningful (Temporal's sandbox)."""
     if provider not in _pass_through_providers:
         _pass_through_providers.append(provider)

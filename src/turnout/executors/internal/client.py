@@ -186,7 +186,11 @@ class InternalClient:
     ) -> list[Run]:
         """Runs of this client's tenant, newest first."""
         return await self.store.list_runs(
-            self.tenant_id, state=state, workflow_type=workflow_type, task_queue=task_queue, limit=limit
+            self.tenant_id,
+            state=state,
+            workflow_type=workflow_type,
+            task_queue=task_queue,
+            limit=limit,
         )
 
 
@@ -282,11 +286,15 @@ class InternalWorkflowHandle:
         self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
     ) -> None:
         """Deliver a signal to the open run."""
-        name = signal if isinstance(signal, str) else getattr(signal, "__turnout_signal_name__", None)
+        name = (
+            signal if isinstance(signal, str) else getattr(signal, "__turnout_signal_name__", None)
+        )
         if name is None:
             raise TypeError(f"{signal!r} is not a signal: decorate it with @workflow.signal")
         run = await self._open_run()
-        if not await self._client.store.signal(run.run_id, name, codec.encode_args(_call_args(arg, args))):
+        if not await self._client.store.signal(
+            run.run_id, name, codec.encode_args(_call_args(arg, args))
+        ):
             raise WorkflowNotFoundError(self._id, run.run_id)
 
     async def query(
@@ -314,7 +322,9 @@ class InternalWorkflowHandle:
                 codec.decode_args(codec.encode_args(_call_args(arg, args)), handler.arg_types),
             )
         except WorkflowTaskError as exc:
-            raise WorkflowQueryFailedError(f"query {handler.name} failed: {exc.__cause__!r}") from exc
+            raise WorkflowQueryFailedError(
+                f"query {handler.name} failed: {exc.__cause__!r}"
+            ) from exc
         except Exception as exc:
             raise WorkflowQueryFailedError(f"query {handler.name} failed: {exc!r}") from exc
         finally:
@@ -332,5 +342,3 @@ class InternalWorkflowHandle:
         run = await self._open_run()
         if not await self._client.store.terminate(run.run_id, reason):
             raise WorkflowNotFoundError(self._id, run.run_id)
-
-

@@ -188,7 +188,11 @@ class ContinueAsNew:
         return ()
 
     def attributes(self) -> dict[str, Any]:
-        return {"workflow_type": self.workflow_type, "input": self.args, "task_queue": self.task_queue}
+        return {
+            "workflow_type": self.workflow_type,
+            "input": self.args,
+            "task_queue": self.task_queue,
+        }
 
 
 Command = (

@@ -298,7 +298,9 @@ class WorkflowInstance:
             case EventType.ACTIVITY_COMPLETED:
                 pending = self._activities.pop(int(attrs["activity_seq"]), None)
                 if pending is not None and not pending.future.done():
-                    pending.future.set_result(codec.decode(attrs.get("result"), pending.result_type))
+                    pending.future.set_result(
+                        codec.decode(attrs.get("result"), pending.result_type)
+                    )
             case (
                 EventType.ACTIVITY_FAILED
                 | EventType.ACTIVITY_TIMED_OUT
@@ -311,7 +313,9 @@ class WorkflowInstance:
             case EventType.CHILD_WORKFLOW_COMPLETED:
                 pending = self._children.pop(int(attrs["child_seq"]), None)
                 if pending is not None and not pending.future.done():
-                    pending.future.set_result(codec.decode(attrs.get("result"), pending.result_type))
+                    pending.future.set_result(
+                        codec.decode(attrs.get("result"), pending.result_type)
+                    )
             case (
                 EventType.CHILD_WORKFLOW_FAILED
                 | EventType.CHILD_WORKFLOW_CANCELED
@@ -351,7 +355,9 @@ class WorkflowInstance:
             if self.cancel_requested:
                 self._close(CancelWorkflow())
             else:
-                self._close(FailWorkflow(failure_from_exception(asyncio.CancelledError("canceled"))))
+                self._close(
+                    FailWorkflow(failure_from_exception(asyncio.CancelledError("canceled")))
+                )
         except FailureError as exc:
             self._close(FailWorkflow(failure_from_exception(exc)))
         except BaseException as exc:
@@ -370,7 +376,9 @@ class WorkflowInstance:
         name = event.attributes.get("name", "")
         handler = self.defn.signals.get(name)
         if handler is None:
-            _log.warning("workflow %s has no signal handler %r; signal buffered", self.defn.name, name)
+            _log.warning(
+                "workflow %s has no signal handler %r; signal buffered", self.defn.name, name
+            )
             self._buffered_signals.append(event)
             return
         args = codec.decode_args(event.attributes.get("args", []), handler.arg_types)
@@ -545,7 +553,9 @@ class _InternalRuntime:
 
     def _writable(self) -> None:
         if self._read_only:
-            raise RuntimeError("query handlers must not change the workflow (no activities, timers...)")
+            raise RuntimeError(
+                "query handlers must not change the workflow (no activities, timers...)"
+            )
 
     def info(self) -> WorkflowInfo:
         return self._i._info
@@ -607,4 +617,3 @@ class _InternalRuntime:
 
     def deprecate_patch(self, patch_id: str) -> None:
         return None
-

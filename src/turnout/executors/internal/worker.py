@@ -257,9 +257,14 @@ class InternalWorker:
                         timeout = max(0.0, min(timeout, (due - utcnow()).total_seconds()))
                 notified.clear()
                 self._wake.clear()
-                waiters = [asyncio.ensure_future(notified.wait()), asyncio.ensure_future(self._wake.wait())]
+                waiters = [
+                    asyncio.ensure_future(notified.wait()),
+                    asyncio.ensure_future(self._wake.wait()),
+                ]
                 try:
-                    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(
+                        waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    )
                 finally:
                     for w in waiters:
                         w.cancel()
@@ -396,7 +401,9 @@ class InternalWorker:
         except asyncio.CancelledError:
             raise
         except Exception:
-            _log.exception("activity %s of run %s: could not record its outcome", item.name, item.run_id)
+            _log.exception(
+                "activity %s of run %s: could not record its outcome", item.name, item.run_id
+            )
         finally:
             self._acts.pop(item.id, None)
             self._slot_freed()
@@ -424,7 +431,9 @@ class InternalWorker:
             workflow_run_id=item.run_id,
             workflow_type=str(p.get("workflow_type", "")),
             task_queue=item.task_queue,
-            scheduled_time=datetime.fromisoformat(p["scheduled_at"]) if p.get("scheduled_at") else item.created_at,
+            scheduled_time=datetime.fromisoformat(p["scheduled_at"])
+            if p.get("scheduled_at")
+            else item.created_at,
             started_time=item.started_at,
             heartbeat_details=list(item.heartbeat_details or []),
             start_to_close_timeout=_td(p.get("start_to_close_timeout")),
@@ -436,7 +445,11 @@ class InternalWorker:
         assert task is not None
         self._acts[item.id] = (task, ctx)
         args = codec.decode_args(p.get("input", []), defn.arg_types)
-        limit = (item.lease_expires_at - utcnow()).total_seconds() if p.get("start_to_close_timeout") or item.deadline_at else None
+        limit = (
+            (item.lease_expires_at - utcnow()).total_seconds()
+            if p.get("start_to_close_timeout") or item.deadline_at
+            else None
+        )
         if p.get("start_to_close_timeout"):
             limit = min(limit or 1e18, float(p["start_to_close_timeout"]))
         if item.deadline_at is not None:
@@ -483,7 +496,11 @@ class InternalWorker:
             )
         ctx.task = inner
         try:
-            return await asyncio.wait_for(asyncio.shield(inner), limit) if limit is not None else await inner
+            return (
+                await asyncio.wait_for(asyncio.shield(inner), limit)
+                if limit is not None
+                else await inner
+            )
         except TimeoutError:
             inner.cancel()
             raise
@@ -526,12 +543,17 @@ class InternalWorker:
 
 
 async def apply_retry_policy(
-    store: Store, item: ClaimedItem, failure: Failure, policy: RetryPolicy,
+    store: Store,
+    item: ClaimedItem,
+    failure: Failure,
+    policy: RetryPolicy,
     extra: Sequence[tuple[EventType, dict[str, Any]]] = (),
 ) -> bool:
     """Retry ``item`` after a backoff, or record its final failure, as ``policy`` says."""
     timed_out = failure.kind == "timeout"
-    retryable = policy.is_retryable(failure.type, non_retryable=failure.non_retryable) and not timed_out_final(failure)
+    retryable = policy.is_retryable(
+        failure.type, non_retryable=failure.non_retryable
+    ) and not timed_out_final(failure)
     exhausted = policy.attempts_exhausted(item.attempt)
     delay: float | None = None
     if retryable and not exhausted:
@@ -596,7 +618,13 @@ async def reap_once(store: Store) -> int:
         policy = RetryPolicy.model_validate(p.get("retry_policy") or {})
         expired = (
             EventType.LEASE_EXPIRED,
-            {"kind": item.kind, "queue_item_id": item.id, "worker": item.lease_owner, "attempt": item.attempt, "timeout": kind.value},
+            {
+                "kind": item.kind,
+                "queue_item_id": item.id,
+                "worker": item.lease_owner,
+                "attempt": item.attempt,
+                "timeout": kind.value,
+            },
         )
         moved += await apply_retry_policy(
             store, item, _timeout_failure(kind, item.heartbeat_details), policy, extra=[expired]
