@@ -1,4 +1,4 @@
-"""``turnout.connect()`` and ``turnout.Worker``: one entry point, the executor chosen by settings."""
+"""``turnout.connect()`` and ``turnout.Worker``: the executor is chosen by settings."""
 
 from __future__ import annotations
 
@@ -38,10 +38,11 @@ async def connect(
     )
     if settings.executor is ExecutorKind.TEMPORAL:
         try:
-            from turnout.executors.temporal import connect_temporal
+            from turnout.executors.temporal import connect_temporal  # type: ignore[attr-defined]
         except ImportError as exc:
             raise ConfigurationError(
-                "TURNOUT_EXECUTOR=temporal needs the temporal extra: pip install 'turnout[temporal]'"
+                "TURNOUT_EXECUTOR=temporal needs the temporal extra: "
+                "pip install 'turnout[temporal]'"
                 f" ({exc})"
             ) from exc
         return await connect_temporal(settings, workflows=workflows)
@@ -106,7 +107,7 @@ class Worker:
                 **options,
             )
         elif kind == "temporal":
-            from turnout.executors.temporal import TemporalWorker
+            from turnout.executors.temporal import TemporalWorker  # type: ignore[attr-defined]
 
             self._backend = TemporalWorker(
                 client, task_queue=task_queue, workflows=workflows, activities=activities, **options

@@ -1,4 +1,4 @@
-"""Changing workflow code under a running workflow: a visible failure, then ``patched`` makes it safe."""
+"""Changing code under a running workflow: a visible failure; ``patched`` makes it safe."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ async def test_incompatible_change_fails_the_task_visibly_and_patched_recovers(c
     failed = [e for e in await handle.events() if e.type is EventType.WORKFLOW_TASK_FAILED]
     failure = failed[0].attributes["failure"]
     assert failure["type"] == "NonDeterminismError"
-    assert "activity_scheduled" in failure["message"] and "patched" in failure["message"]
+    assert "activity_scheduled" in failure["message"]
+    assert "patched" in failure["message"]
     run = await handle.describe()
     assert run.state is RunState.RUNNING  # the run is not corrupted, only the task failed
     after = await handle.events()
@@ -80,5 +81,7 @@ async def test_patched_is_true_for_new_runs(client: Any) -> None:
     events = await handle.events()
     markers = [e.attributes["patch_id"] for e in events if e.type is EventType.MARKER_RECORDED]
     assert markers == ["add-shout"]
-    scheduled = [e.attributes["activity_type"] for e in events if e.type is EventType.ACTIVITY_SCHEDULED]
+    scheduled = [
+        e.attributes["activity_type"] for e in events if e.type is EventType.ACTIVITY_SCHEDULED
+    ]
     assert scheduled == ["shout", "greet", "greet"]

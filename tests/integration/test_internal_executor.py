@@ -47,14 +47,16 @@ async def test_hello_workflow(client: Any) -> None:
     assert await handle.result(timeout=LIMIT) == "HELLO, WORLD!"
     run = await handle.describe()
     assert run.state is RunState.COMPLETED
-    assert run.started_at is not None and run.closed_at is not None
+    assert run.started_at is not None
+    assert run.closed_at is not None
     assert run.requested_at <= run.started_at <= run.closed_at
     events = await handle.events()
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert {e.correlation_id for e in events} == {run.correlation_id}
     types = _types(events)
     assert types[0] == "workflow_started"
-    assert types.count("activity_scheduled") == 2 and types.count("activity_completed") == 2
+    assert types.count("activity_scheduled") == 2
+    assert types.count("activity_completed") == 2
     assert types[-2:] == ["workflow_completed", "state_changed"]
     changes = [
         (e.attributes["from"], e.attributes["to"])
@@ -84,7 +86,8 @@ async def test_parallel_activities_with_gather(client: Any) -> None:
     scheduled = [e for e in events if e.type is EventType.ACTIVITY_SCHEDULED]
     # all six were scheduled by the first workflow task, before any completed
     first_completion = next(e.seq for e in events if e.type is EventType.ACTIVITY_COMPLETED)
-    assert len(scheduled) == 6 and all(e.seq < first_completion for e in scheduled)
+    assert len(scheduled) == 6
+    assert all(e.seq < first_completion for e in scheduled)
 
 
 async def test_retries_until_success(client: Any) -> None:
@@ -108,7 +111,8 @@ async def test_non_retryable_error_fails_after_one_call(client: Any) -> None:
     assert isinstance(info.value.cause, ActivityError)
     cause = info.value.cause.cause
     assert isinstance(cause, ApplicationError)
-    assert cause.type == "BadInput" and cause.non_retryable
+    assert cause.type == "BadInput"
+    assert cause.non_retryable
     assert wf.CALLS[f"broken:{key}"] == 1
     assert (await handle.describe()).state is RunState.FAILED
     assert "retry_scheduled" not in _types(await handle.events())
@@ -144,7 +148,8 @@ async def test_wait_condition_timeout(client: Any) -> None:
     handle = await client.start_workflow(wf.ConditionTimeoutWorkflow.run, id=_id(), task_queue=Q)
     assert await handle.result(timeout=LIMIT) == "timed out"
     types = _types(await handle.events())
-    assert "timer_started" in types and "timer_fired" in types
+    assert "timer_started" in types
+    assert "timer_fired" in types
 
 
 async def test_durable_one_second_timer(client: Any) -> None:
@@ -165,7 +170,8 @@ async def test_child_workflow(client: Any) -> None:
     types = _types(await handle.events())
     assert types.index("child_workflow_started") < types.index("child_workflow_completed")
     child = await client.get_workflow_handle(f"{wid}-child").describe()
-    assert child.state is RunState.COMPLETED and child.parent_workflow_id == wid
+    assert child.state is RunState.COMPLETED
+    assert child.parent_workflow_id == wid
     assert child.correlation_id == (await handle.describe()).correlation_id
 
 
@@ -175,9 +181,8 @@ async def test_child_workflow_failure(client: Any) -> None:
         await handle.result(timeout=LIMIT)
     child_error = info.value.cause
     assert isinstance(child_error, turnout.ChildWorkflowError)
-    assert (
-        isinstance(child_error.cause, ApplicationError) and child_error.cause.type == "ChildRefused"
-    )
+    assert isinstance(child_error.cause, ApplicationError)
+    assert child_error.cause.type == "ChildRefused"
 
 
 async def test_cancel_runs_cleanup_and_ends_canceled(client: Any) -> None:
@@ -196,7 +201,8 @@ async def test_cancel_runs_cleanup_and_ends_canceled(client: Any) -> None:
         while wf.CALLS[f"cancelled:{key}"] == 0:
             await asyncio.sleep(0.02)
     types = _types(await handle.events())
-    assert "workflow_cancel_requested" in types and "workflow_canceled" in types
+    assert "workflow_cancel_requested" in types
+    assert "workflow_canceled" in types
 
 
 async def test_terminate(client: Any) -> None:
@@ -273,7 +279,8 @@ async def test_continue_as_new(client: Any) -> None:
     first = await client.get_workflow_handle(handle.id, run_id=handle.run_id).describe()
     assert first.state is RunState.CONTINUED_AS_NEW
     latest = await client.get_workflow_handle(handle.id).describe()
-    assert latest.state is RunState.COMPLETED and latest.run_id != handle.run_id
+    assert latest.state is RunState.COMPLETED
+    assert latest.run_id != handle.run_id
 
 
 async def test_pydantic_model_in_and_out(client: Any) -> None:

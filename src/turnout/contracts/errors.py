@@ -160,7 +160,7 @@ class TerminatedError(FailureError):
         self.details: Sequence[Any] = details
 
 
-class TimeoutError(FailureError):  # noqa: A001 - the name temporalio users know
+class TimeoutError(FailureError):
     """A timeout fired (start-to-close, schedule-to-close, heartbeat...)."""
 
     def __init__(

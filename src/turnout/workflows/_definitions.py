@@ -221,7 +221,7 @@ def define_activity(fn: Callable[..., Any], name: str | None) -> ActivityDefinit
         raise TypeError("@activity.defn decorates a function")
     arg_types, return_type = _signature_types(fn, skip_self=False)
     defn = ActivityDefinition(
-        name=name or getattr(fn, "__name__", type(fn).__name__),
+        name=name or str(getattr(fn, "__name__", type(fn).__name__)),
         fn=fn,
         is_async=inspect.iscoroutinefunction(fn),
         arg_types=arg_types,

@@ -184,7 +184,7 @@ def in_workflow() -> bool:
 
 
 def set_workflow_runtime(runtime: WorkflowRuntime | None) -> Any:
-    """Make ``runtime`` current in this context; returns a token for :func:`reset_workflow_runtime`."""
+    """Make ``runtime`` current; returns a token for :func:`reset_workflow_runtime`."""
     return _workflow_runtime.set(runtime)
 
 
@@ -194,7 +194,7 @@ def reset_workflow_runtime(token: Any) -> None:
 
 
 def set_activity_runtime(runtime: ActivityRuntime | None) -> Any:
-    """Make ``runtime`` current in this context; returns a token for :func:`reset_activity_runtime`."""
+    """Make ``runtime`` current; returns a token for :func:`reset_activity_runtime`."""
     return _activity_runtime.set(runtime)
 
 

@@ -103,7 +103,7 @@ def signal(fn: FnT | None = None, *, name: str | None = None) -> FnT | Callable[
     """Mark a method as a signal handler (sync or async); ``name`` defaults to the method name."""
     if fn is not None:
         return mark_signal(fn, name)  # type: ignore[no-any-return]
-    return lambda f: mark_signal(f, name)  # type: ignore[no-any-return]
+    return lambda f: mark_signal(f, name)
 
 
 @overload
@@ -114,7 +114,7 @@ def query(fn: FnT | None = None, *, name: str | None = None) -> FnT | Callable[[
     """Mark a (sync) method as a query handler; ``name`` defaults to the method name."""
     if fn is not None:
         return mark_query(fn, name)  # type: ignore[no-any-return]
-    return lambda f: mark_query(f, name)  # type: ignore[no-any-return]
+    return lambda f: mark_query(f, name)
 
 
 def info() -> WorkflowInfo:
@@ -334,7 +334,7 @@ logger = _WorkflowLogger(logging.getLogger("turnout.workflow"), {})
 _pass_through_providers: list[Callable[[], contextlib.AbstractContextManager[None]]] = []
 
 
-class unsafe:  # noqa: N801 - mirrors temporalio.workflow.unsafe
+class unsafe:
     """Escape hatches, as in temporalio."""
 
     @staticmethod

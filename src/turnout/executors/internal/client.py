@@ -244,7 +244,10 @@ class InternalWorkflowHandle:
         return await self._client.store.events(self._client.tenant_id, run.run_id)
 
     async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
-        """Wait for the run (following continue-as-new) to close; its result, or WorkflowFailureError."""
+        """Wait for the run (following continue-as-new) to close.
+
+        Returns its result, or raises WorkflowFailureError.
+        """
         store = self._client.store
         deadline = asyncio.get_running_loop().time() + timeout.total_seconds() if timeout else None
         run = await self._run()

@@ -28,9 +28,8 @@ def encode(value: Any) -> Any:
     """A JSON-compatible form of ``value`` (pydantic models and dataclasses become dicts)."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    return _adapter(type(value) if _hashable(type(value)) is not Any else Any).dump_python(
-        value, mode="json"
-    )
+    tp: Any = type(value)
+    return _adapter(_hashable(tp)).dump_python(value, mode="json")
 
 
 def decode(data: Any, tp: Any) -> Any:

@@ -68,7 +68,7 @@ class ContinueAsNewError(BaseException):
     def __init__(self, workflow_type: str | None, args: list[Any]) -> None:
         super().__init__("continue as new")
         self.workflow_type = workflow_type
-        self.args = args
+        self.next_args = args
 
 
 class WorkflowTaskError(Exception):
@@ -107,7 +107,7 @@ class WorkflowInstance:
         self.defn = defn
         self._info = info
         self._input = run_input
-        self._loop = WorkflowEventLoop(self)
+        self._loop = WorkflowEventLoop(self)  # type: ignore[abstract]
         seed = int.from_bytes(hashlib.sha256(info.run_id.encode()).digest()[:8], "big")
         self._random = random.Random(seed)
         self._now = info.start_time
@@ -347,7 +347,7 @@ class WorkflowInstance:
             self._close(
                 ContinueAsNew(
                     workflow_type=exc.workflow_type or self.defn.name,
-                    args=codec.encode_args(exc.args),
+                    args=codec.encode_args(exc.next_args),
                     task_queue=self._info.task_queue,
                 )
             )
@@ -513,10 +513,7 @@ class WorkflowInstance:
     def _patched(self, patch_id: str) -> bool:
         if patch_id in self._patches:
             return self._patches[patch_id]
-        if self._replaying:
-            value = patch_id in self._recorded_markers
-        else:
-            value = True
+        value = patch_id in self._recorded_markers if self._replaying else True
         self._patches[patch_id] = value
         if value:
             self._commands.append(RecordMarker(patch_id=patch_id))

@@ -68,7 +68,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self._ready.append(handle)
 
     # -- scheduling ----------------------------------------------------------------
-    def call_soon(
+    def call_soon(  # type: ignore[override]
         self,
         callback: Callable[..., object],
         *args: Any,
@@ -78,7 +78,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self._ready.append(handle)
         return handle
 
-    def call_later(
+    def call_later(  # type: ignore[override]
         self,
         delay: float,
         callback: Callable[..., object],
@@ -94,7 +94,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self._host.start_timer(handle, delay)
         return handle
 
-    def call_at(
+    def call_at(  # type: ignore[override]
         self,
         when: float,
         callback: Callable[..., object],
@@ -113,7 +113,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
     def create_future(self) -> asyncio.Future[Any]:
         return asyncio.Future(loop=self)
 
-    def create_task(  # type: ignore[override]
+    def create_task(
         self,
         coro: Coroutine[Any, Any, Any] | Generator[Any, None, Any],
         *,
@@ -150,10 +150,10 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
 
     call_soon_threadsafe = _forbidden  # type: ignore[assignment]
     run_in_executor = _forbidden  # type: ignore[assignment]
-    run_forever = _forbidden  # type: ignore[assignment]
-    run_until_complete = _forbidden  # type: ignore[assignment]
-    create_connection = _forbidden  # type: ignore[assignment]
-    create_server = _forbidden  # type: ignore[assignment]
-    getaddrinfo = _forbidden  # type: ignore[assignment]
-    subprocess_exec = _forbidden  # type: ignore[assignment]
-    subprocess_shell = _forbidden  # type: ignore[assignment]
+    run_forever = _forbidden
+    run_until_complete = _forbidden
+    create_connection = _forbidden
+    create_server = _forbidden
+    getaddrinfo = _forbidden
+    subprocess_exec = _forbidden
+    subprocess_shell = _forbidden

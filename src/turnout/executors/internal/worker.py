@@ -487,6 +487,7 @@ class InternalWorker:
             context = contextvars.copy_context()
         finally:
             reset_activity_runtime(token)
+        inner: asyncio.Future[Any]
         if defn.is_async:
             inner = asyncio.get_running_loop().create_task(defn.fn(*args), context=context)
         else:
@@ -494,7 +495,7 @@ class InternalWorker:
             inner = asyncio.get_running_loop().run_in_executor(
                 self._executor, lambda: context.run(defn.fn, *args)
             )
-        ctx.task = inner
+        ctx.task = inner  # a Task (async) or a Future (thread pool)
         try:
             return (
                 await asyncio.wait_for(asyncio.shield(inner), limit)

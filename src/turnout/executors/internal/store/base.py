@@ -535,7 +535,10 @@ class Store:
         return StartResult(run_id, created=True)
 
     async def find_run(self, tenant_id: str, workflow_id: str, run_id: str | None = None) -> Run:
-        """The run (the latest of the workflow id when ``run_id`` is None), or WorkflowNotFoundError."""
+        """The run (the latest of the workflow id when ``run_id`` is None).
+
+        Raises WorkflowNotFoundError when there is none.
+        """
         stmt = select(runs).where(runs.c.tenant_id == tenant_id, runs.c.workflow_id == workflow_id)
         if run_id is not None:
             stmt = stmt.where(runs.c.run_id == run_id)
@@ -620,7 +623,7 @@ class Store:
 
     async def request_cancel(self, run_id: str) -> bool:
         """Record a cancellation request; the workflow sees CancelledError. False when closed."""
-        spec = (EventType.WORKFLOW_CANCEL_REQUESTED, {})
+        spec: EventSpec = (EventType.WORKFLOW_CANCEL_REQUESTED, {})
 
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
             already = (
@@ -727,7 +730,8 @@ class Store:
                 )
             ).all()
             for row in rows:
-                item = _claimed(row)
+                item: ClaimedItem | None = _claimed(row)
+                assert item is not None
                 if kind == _ACT:
                     item = await self._start_activity(conn, item, now)
                     if item is None:

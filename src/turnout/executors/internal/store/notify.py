@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 
 __all__ = ["Notifier", "queue_channel", "run_channel"]
 
@@ -41,7 +42,7 @@ class Notifier:
                 event.set()
 
     @contextlib.contextmanager
-    def subscribe(self, *channels: str) -> contextlib.Generator[asyncio.Event, None, None]:
+    def subscribe(self, *channels: str) -> Iterator[asyncio.Event]:
         """An event set whenever one of ``channels`` is woken, while the block runs."""
         event = asyncio.Event()
         for channel in channels:
