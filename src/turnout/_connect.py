@@ -38,7 +38,7 @@ async def connect(
     )
     if settings.executor is ExecutorKind.TEMPORAL:
         try:
-            from turnout.executors.temporal import connect_temporal  # type: ignore[attr-defined]
+            from turnout.executors.temporal import connect_temporal
         except ImportError as exc:
             raise ConfigurationError(
                 "TURNOUT_EXECUTOR=temporal needs the temporal extra: "
@@ -107,10 +107,14 @@ class Worker:
                 **options,
             )
         elif kind == "temporal":
-            from turnout.executors.temporal import TemporalWorker  # type: ignore[attr-defined]
+            from turnout.executors.temporal import TemporalWorker
 
             self._backend = TemporalWorker(
-                client, task_queue=task_queue, workflows=workflows, activities=activities, **options
+                client,  # type: ignore[arg-type]
+                task_queue=task_queue,
+                workflows=workflows,
+                activities=activities,
+                **options,
             )
         else:
             raise ConfigurationError(f"{client!r} is not a turnout client: use turnout.connect()")

@@ -129,11 +129,12 @@ _activity_hooks: list[ActivityHook] = []
 def add_definition_hook(
     *, workflow: WorkflowHook | None = None, activity: ActivityHook | None = None
 ) -> None:
-    """Have ``workflow`` / ``activity`` called for every definition, past and future decorators.
+    """Have ``workflow`` / ``activity`` called for every definition made from now on.
 
     Executors use this to attach their own definitions (Temporal's) to the user's
     classes when ``@workflow.defn`` runs, including when a sandbox re-imports the
-    user's module. Adding the same hook twice has no effect.
+    user's module; classes decorated earlier are handled by the executor itself.
+    Adding the same hook twice has no effect.
     """
     if workflow is not None and workflow not in _workflow_hooks:
         _workflow_hooks.append(workflow)

@@ -83,8 +83,8 @@ def defn(
     """
 
     def decorate(klass: ClassT) -> ClassT:
-        define_workflow(klass, name)
         klass.__turnout_sandboxed__ = sandboxed  # type: ignore[attr-defined]
+        define_workflow(klass, name)
         return klass
 
     return decorate(cls) if cls is not None else decorate

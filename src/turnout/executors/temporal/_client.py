@@ -1,0 +1,354 @@
+"""The Temporal executor's Client and WorkflowHandle: the same methods as the internal ones."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import temporalio.client
+import temporalio.common
+import temporalio.exceptions
+import temporalio.service
+from temporalio.client import WorkflowExecutionStatus as S
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from turnout.contracts import errors as te
+from turnout.contracts.errors import Failure, failure_from_exception
+from turnout.contracts.events import Event
+from turnout.contracts.executor import ARG_UNSET
+from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
+from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.states import RunState
+from turnout.executors.temporal._errors import suppressed as _suppressed
+from turnout.executors.temporal._errors import to_turnout
+from turnout.executors.temporal._history import map_history
+from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry_policy
+from turnout.workflows._definitions import WorkflowDefinition
+
+__all__ = ["TemporalClient", "TemporalWorkflowHandle"]
+
+_STATES = {
+    S.RUNNING: RunState.RUNNING,
+    S.COMPLETED: RunState.COMPLETED,
+    S.FAILED: RunState.FAILED,
+    S.CANCELED: RunState.CANCELED,
+    S.TERMINATED: RunState.TERMINATED,
+    S.TIMED_OUT: RunState.TIMED_OUT,
+    S.CONTINUED_AS_NEW: RunState.CONTINUED_AS_NEW,
+}
+_REUSE = {
+    IdReusePolicy.ALLOW_DUPLICATE: temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    IdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY: (
+        temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+    ),
+    IdReusePolicy.REJECT_DUPLICATE: temporalio.common.WorkflowIDReusePolicy.REJECT_DUPLICATE,
+}
+_CONFLICT = {
+    IdConflictPolicy.FAIL: temporalio.common.WorkflowIDConflictPolicy.FAIL,
+    IdConflictPolicy.USE_EXISTING: temporalio.common.WorkflowIDConflictPolicy.USE_EXISTING,
+    IdConflictPolicy.TERMINATE_EXISTING: (
+        temporalio.common.WorkflowIDConflictPolicy.TERMINATE_EXISTING
+    ),
+}
+
+
+def _call_args(arg: Any, args: Sequence[Any]) -> list[Any]:
+    if arg is not ARG_UNSET:
+        if args:
+            raise ValueError("pass either one argument or args=[...], not both")
+        return [arg]
+    return list(args)
+
+
+def _not_found(exc: BaseException, workflow_id: str, run_id: str | None) -> BaseException:
+    if isinstance(exc, temporalio.service.RPCError) and exc.status in (
+        temporalio.service.RPCStatusCode.NOT_FOUND,
+    ):
+        return te.WorkflowNotFoundError(workflow_id, run_id)
+    return exc
+
+
+class TemporalClient:
+    """A turnout Client on a Temporal cluster."""
+
+    executor = "temporal"
+
+    def __init__(self, raw: temporalio.client.Client, *, workflows: Sequence[type] = ()) -> None:
+        self.raw = raw
+        """The underlying ``temporalio.client.Client``."""
+        self._definitions: dict[str, WorkflowDefinition] = {}
+        self.register_workflows(workflows)
+
+    @classmethod
+    async def connect(
+        cls, address: str, namespace: str, *, workflows: Sequence[type] = ()
+    ) -> TemporalClient:
+        """Connect with the pydantic data converter (models and dataclasses round-trip)."""
+        raw = await temporalio.client.Client.connect(
+            address, namespace=namespace, data_converter=pydantic_data_converter
+        )
+        return cls(raw, workflows=workflows)
+
+    def register_workflows(self, workflows: Sequence[type]) -> None:
+        """Make workflow classes known (result types by name)."""
+        for cls in workflows:
+            defn = WorkflowDefinition.must_from_class(cls)
+            self._definitions[defn.name] = defn
+
+    async def close(self) -> None:
+        """Nothing to release: temporalio clients close with the process."""
+
+    async def __aenter__(self) -> TemporalClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _resolve(self, workflow: str | Callable[..., Any]) -> tuple[str, Any]:
+        if isinstance(workflow, str):
+            defn = self._definitions.get(workflow)
+            return workflow, defn.return_type if defn else None
+        defn = WorkflowDefinition.from_run_fn(workflow)
+        if defn is None:
+            raise TypeError(f"{workflow!r} is not a workflow: pass MyWorkflow.run or a type name")
+        self._definitions.setdefault(defn.name, defn)
+        return defn.name, defn.return_type
+
+    async def start_workflow(
+        self,
+        workflow: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        execution_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> TemporalWorkflowHandle:
+        """Start a workflow run on Temporal."""
+        name, result_type = self._resolve(workflow)
+        memo = {CORRELATION_MEMO: correlation_id or uuid.uuid4().hex}
+        if idempotency_key is not None:
+            memo["turnout_idempotency_key"] = idempotency_key
+        try:
+            raw = await self.raw.start_workflow(
+                name,
+                args=_call_args(arg, args),
+                id=id,
+                task_queue=task_queue,
+                id_reuse_policy=_REUSE[IdReusePolicy(id_reuse_policy)],
+                id_conflict_policy=_CONFLICT[IdConflictPolicy(id_conflict_policy)],
+                execution_timeout=execution_timeout,
+                retry_policy=temporal_retry_policy(retry_policy),
+                memo=memo,
+                result_type=result_type,
+            )
+        except temporalio.exceptions.WorkflowAlreadyStartedError as exc:
+            raise te.WorkflowAlreadyStartedError(id, name) from exc
+        return TemporalWorkflowHandle(self, id, run_id=raw.result_run_id, result_type=result_type)
+
+    async def execute_workflow(
+        self,
+        workflow: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        execution_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Any:
+        """Start a run and wait for its result."""
+        handle = await self.start_workflow(
+            workflow,
+            arg,
+            id=id,
+            task_queue=task_queue,
+            args=args,
+            id_reuse_policy=id_reuse_policy,
+            id_conflict_policy=id_conflict_policy,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            execution_timeout=execution_timeout,
+            retry_policy=retry_policy,
+        )
+        return await handle.result()
+
+    def get_workflow_handle(
+        self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
+    ) -> TemporalWorkflowHandle:
+        """A handle on an existing workflow id."""
+        return TemporalWorkflowHandle(self, workflow_id, run_id=run_id, result_type=result_type)
+
+    async def list_workflows(
+        self,
+        *,
+        state: RunState | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
+        """Runs, newest first, through Temporal's visibility API."""
+        clauses = []
+        if workflow_type:
+            clauses.append(f"WorkflowType = '{workflow_type}'")
+        if task_queue:
+            clauses.append(f"TaskQueue = '{task_queue}'")
+        if state is not None:
+            status = next((k for k, v in _STATES.items() if v is RunState(state)), None)
+            if status is None:
+                return []
+            clauses.append(f"ExecutionStatus = '{status.name.title().replace('_', '')}'")
+        query = " AND ".join(clauses) or None
+        runs: list[Run] = []
+        async for execution in self.raw.list_workflows(query=query, limit=limit):
+            handle = self.get_workflow_handle(execution.id, run_id=execution.run_id)
+            runs.append(await handle.describe())
+        return runs
+
+
+class TemporalWorkflowHandle:
+    """A turnout WorkflowHandle on a Temporal workflow."""
+
+    def __init__(
+        self, client: TemporalClient, workflow_id: str, *, run_id: str | None, result_type: Any
+    ) -> None:
+        self._client = client
+        self._id = workflow_id
+        self._run_id = run_id
+        self._result_type = result_type
+        self._raw = client.raw.get_workflow_handle(workflow_id, run_id=run_id)
+
+    @property
+    def id(self) -> str:
+        """The workflow id."""
+        return self._id
+
+    @property
+    def run_id(self) -> str | None:
+        """The run this handle was created for (None: the latest run)."""
+        return self._run_id
+
+    async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
+        """Wait for the workflow; its result, or WorkflowFailureError with turnout's cause chain."""
+        handle = self._client.raw.get_workflow_handle(
+            self._id, run_id=self._run_id, result_type=self._result_type
+        )
+        try:
+            return await handle.result(follow_runs=follow_runs, rpc_timeout=timeout)
+        except temporalio.client.WorkflowFailureError as exc:
+            raise _suppressed(te.WorkflowFailureError(cause=to_turnout(exc.cause)))
+        except temporalio.service.RPCError as exc:
+            raise _not_found(exc, self._id, self._run_id) from exc
+
+    async def signal(
+        self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+    ) -> None:
+        """Deliver a signal."""
+        name = (
+            signal if isinstance(signal, str) else getattr(signal, "__turnout_signal_name__", None)
+        )
+        if name is None:
+            raise TypeError(f"{signal!r} is not a signal: decorate it with @workflow.signal")
+        try:
+            await self._raw.signal(name, args=_call_args(arg, args))
+        except temporalio.service.RPCError as exc:
+            raise _not_found(exc, self._id, self._run_id) from exc
+
+    async def query(
+        self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+    ) -> Any:
+        """Ask the workflow's query handler (a worker answers)."""
+        name = query if isinstance(query, str) else getattr(query, "__turnout_query_name__", None)
+        if name is None:
+            raise TypeError(f"{query!r} is not a query: decorate it with @workflow.query")
+        defn = WorkflowDefinition.from_handler(query) if callable(query) else None
+        handler = defn.query_for(name) if defn else None
+        try:
+            return await self._raw.query(
+                name,
+                args=_call_args(arg, args),
+                result_type=handler.return_type if handler else None,
+            )
+        except temporalio.client.WorkflowQueryFailedError as exc:
+            raise te.WorkflowQueryFailedError(str(exc)) from exc
+        except temporalio.service.RPCError as exc:
+            raise _not_found(exc, self._id, self._run_id) from exc
+
+    async def cancel(self) -> None:
+        """Request cancellation."""
+        try:
+            await self._raw.cancel()
+        except temporalio.service.RPCError as exc:
+            raise _not_found(exc, self._id, self._run_id) from exc
+
+    async def terminate(self, reason: str | None = None) -> None:
+        """Terminate the run."""
+        try:
+            await self._raw.terminate(reason=reason)
+        except temporalio.service.RPCError as exc:
+            raise _not_found(exc, self._id, self._run_id) from exc
+
+    async def describe(self) -> Run:
+        """The contract Run, mapped from Temporal's description."""
+        try:
+            desc = await self._raw.describe()
+        except temporalio.service.RPCError as exc:
+            raise _not_found(exc, self._id, self._run_id) from exc
+        memo = await desc.memo()
+        state = _STATES.get(desc.status or S.RUNNING, RunState.RUNNING)
+        result: Any = None
+        failure: Failure | None = None
+        if state is RunState.COMPLETED:
+            result = await self._client.raw.get_workflow_handle(desc.id, run_id=desc.run_id).result(
+                follow_runs=False
+            )
+        elif state.is_terminal and state is not RunState.CONTINUED_AS_NEW:
+            try:
+                await self._client.raw.get_workflow_handle(desc.id, run_id=desc.run_id).result(
+                    follow_runs=False
+                )
+            except temporalio.client.WorkflowFailureError as exc:
+                failure = failure_from_exception(to_turnout(exc.cause), with_stack=False)
+        return Run(
+            workflow_id=desc.id,
+            run_id=desc.run_id,
+            workflow_type=desc.workflow_type,
+            task_queue=desc.task_queue,
+            correlation_id=str(memo.get(CORRELATION_MEMO, "")),
+            state=state,
+            requested_at=desc.start_time,
+            started_at=desc.execution_time,
+            closed_at=desc.close_time,
+            result=result,
+            failure=failure,
+            parent_workflow_id=desc.parent_id,
+            parent_run_id=desc.parent_run_id,
+        )
+
+    async def events(self) -> list[Event]:
+        """The run's timeline, mapped from Temporal's history."""
+        try:
+            desc = await self._raw.describe()
+            history = await self._client.raw.get_workflow_handle(
+                desc.id, run_id=desc.run_id
+            ).fetch_history()
+        except temporalio.service.RPCError as exc:
+            raise _not_found(exc, self._id, self._run_id) from exc
+        memo = await desc.memo()
+        return map_history(
+            list(history.events),
+            run_id=desc.run_id,
+            workflow_id=desc.id,
+            correlation_id=str(memo.get(CORRELATION_MEMO, "")),
+        )

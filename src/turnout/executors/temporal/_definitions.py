@@ -1,0 +1,69 @@
+"""Temporal definitions attached to turnout's classes and functions.
+
+temporalio's sandbox re-imports the user's workflow module and reads the
+temporalio definition off the class found there, so the definition must be
+attached by the user's own ``@workflow.defn`` when it runs. :func:`install`
+adds a hook to turnout's decorators (turnout's modules are passed through the
+sandbox, so the hook is there too); :func:`ensure_workflow` /
+:func:`ensure_activity` attach definitions to classes decorated before that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import temporalio.activity
+import temporalio.workflow
+
+from turnout.workflows._definitions import (
+    ActivityDefinition,
+    WorkflowDefinition,
+    add_definition_hook,
+)
+from turnout.workflows.workflow import add_pass_through_provider
+
+__all__ = ["ensure_activity", "ensure_workflow", "install"]
+
+_TEMPORAL_WORKFLOW = "__temporal_workflow_definition"
+_TEMPORAL_ACTIVITY = "__temporal_activity_definition"
+
+
+def _attach_workflow(cls: type, defn: WorkflowDefinition) -> None:
+    if _TEMPORAL_WORKFLOW in vars(cls):
+        return
+    temporalio.workflow.run(defn.run_fn)
+    for handler in defn.signals.values():
+        temporalio.workflow.signal(name=handler.name)(handler.fn)
+    for handler in defn.queries.values():
+        temporalio.workflow.query(name=handler.name)(handler.fn)
+    sandboxed = bool(getattr(cls, "__turnout_sandboxed__", True))
+    temporalio.workflow.defn(name=defn.name, sandboxed=sandboxed)(cls)
+
+
+def _attach_activity(fn: Callable[..., Any], defn: ActivityDefinition) -> None:
+    if getattr(fn, _TEMPORAL_ACTIVITY, None) is None:
+        temporalio.activity.defn(name=defn.name)(fn)
+
+
+@contextlib.contextmanager
+def _passed_through() -> Iterator[None]:
+    with temporalio.workflow.unsafe.imports_passed_through():
+        yield
+
+
+def install() -> None:
+    """Hook turnout's decorators so every definition also gets temporalio's (idempotent)."""
+    add_definition_hook(workflow=_attach_workflow, activity=_attach_activity)
+    add_pass_through_provider(_passed_through)
+
+
+def ensure_workflow(cls: type) -> None:
+    """Attach the temporalio definition to a turnout workflow class."""
+    _attach_workflow(cls, WorkflowDefinition.must_from_class(cls))
+
+
+def ensure_activity(fn: Callable[..., Any]) -> None:
+    """Attach the temporalio definition to a turnout activity."""
+    _attach_activity(fn, ActivityDefinition.must_from_callable(fn))

@@ -1,0 +1,265 @@
+"""The runtimes turnout's facade dispatches to inside a Temporal worker, set by interceptors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, NoReturn
+
+import temporalio.activity
+import temporalio.common
+import temporalio.exceptions
+import temporalio.worker
+import temporalio.workflow
+
+from turnout.contracts.retry import RetryPolicy
+from turnout.executors.temporal._errors import suppressed as _suppressed
+from turnout.executors.temporal._errors import to_temporal, to_turnout
+from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
+from turnout.workflows._runtime import (
+    ActivityInfo,
+    ActivityOptions,
+    ChildWorkflowOptions,
+    ParentInfo,
+    WorkflowInfo,
+    reset_activity_runtime,
+    reset_workflow_runtime,
+    set_activity_runtime,
+    set_workflow_runtime,
+)
+
+__all__ = ["CORRELATION_MEMO", "TurnoutInterceptor", "temporal_retry_policy"]
+
+CORRELATION_MEMO = "turnout_correlation_id"
+
+
+def temporal_retry_policy(policy: RetryPolicy | None) -> temporalio.common.RetryPolicy | None:
+    """turnout's RetryPolicy as temporalio's (same fields)."""
+    if policy is None:
+        return None
+    return temporalio.common.RetryPolicy(
+        initial_interval=policy.initial_interval,
+        backoff_coefficient=policy.backoff_coefficient,
+        maximum_interval=policy.maximum_interval,
+        maximum_attempts=policy.maximum_attempts,
+        non_retryable_error_types=list(policy.non_retryable_error_types or []) or None,
+    )
+
+
+def _name_of_activity(activity: Any) -> str:
+    if isinstance(activity, str):
+        return activity
+    return ActivityDefinition.must_from_callable(activity).name
+
+
+def _name_of_workflow(workflow: Any) -> str:
+    if isinstance(workflow, str):
+        return workflow
+    defn = WorkflowDefinition.from_run_fn(workflow)
+    if defn is None and isinstance(workflow, type):
+        defn = WorkflowDefinition.must_from_class(workflow)
+    if defn is None:
+        raise TypeError(f"{workflow!r} is not a workflow: pass MyWorkflow.run or a type name")
+    return defn.name
+
+
+async def _converted(awaitable: Awaitable[Any]) -> Any:
+    try:
+        return await awaitable
+    except temporalio.exceptions.FailureError as exc:
+        raise _suppressed(to_turnout(exc))
+
+
+class _ChildHandle:
+    """Awaitable on a child's result, with its ``id``."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self.id: str = handle.id
+
+    def __await__(self) -> Any:
+        return _converted(self._handle).__await__()
+
+    def cancel(self) -> bool:
+        return bool(self._handle.cancel())
+
+
+class TemporalWorkflowRuntime:
+    """``turnout.workflow.*`` inside a Temporal workflow."""
+
+    def info(self) -> WorkflowInfo:
+        i = temporalio.workflow.info()
+        parent = (
+            ParentInfo(i.parent.workflow_id, i.parent.run_id, i.parent.namespace)
+            if i.parent
+            else None
+        )
+        return WorkflowInfo(
+            workflow_id=i.workflow_id,
+            run_id=i.run_id,
+            workflow_type=i.workflow_type,
+            task_queue=i.task_queue,
+            attempt=i.attempt,
+            start_time=i.start_time,
+            namespace=i.namespace,
+            correlation_id=str(temporalio.workflow.memo_value(CORRELATION_MEMO, "")),
+            continued_run_id=i.continued_run_id,
+            parent=parent,
+            execution_timeout=i.execution_timeout,
+        )
+
+    def now(self) -> datetime:
+        return temporalio.workflow.now()
+
+    def random(self) -> random.Random:
+        return temporalio.workflow.random()
+
+    def uuid4(self) -> uuid.UUID:
+        return temporalio.workflow.uuid4()
+
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        from turnout.workflows.workflow import logger
+
+        return logger
+
+    def is_replaying(self) -> bool:
+        return bool(temporalio.workflow.unsafe.is_replaying())
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> None:
+        await temporalio.workflow.wait_condition(fn, timeout=timeout)
+
+    def start_activity(
+        self, activity: Any, args: Sequence[Any], options: ActivityOptions, result_type: Any
+    ) -> Awaitable[Any]:
+        handle = temporalio.workflow.start_activity(
+            _name_of_activity(activity),
+            args=list(args),
+            task_queue=options.task_queue,
+            schedule_to_close_timeout=options.schedule_to_close_timeout,
+            schedule_to_start_timeout=options.schedule_to_start_timeout,
+            start_to_close_timeout=options.start_to_close_timeout,
+            heartbeat_timeout=options.heartbeat_timeout,
+            retry_policy=temporal_retry_policy(options.retry_policy),
+            activity_id=options.activity_id,
+            result_type=result_type if result_type is not Any else None,
+        )
+        return asyncio.ensure_future(_converted(handle))
+
+    async def start_child_workflow(
+        self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
+    ) -> Any:
+        handle = await temporalio.workflow.start_child_workflow(
+            _name_of_workflow(workflow),
+            args=list(args),
+            id=options.id or str(temporalio.workflow.uuid4()),
+            task_queue=options.task_queue,
+            execution_timeout=options.execution_timeout,
+            retry_policy=temporal_retry_policy(options.retry_policy),
+            result_type=result_type if result_type is not Any else None,
+            memo={CORRELATION_MEMO: self.info().correlation_id},
+        )
+        return _ChildHandle(handle)
+
+    def continue_as_new(self, workflow: Any, args: Sequence[Any]) -> NoReturn:
+        if workflow is None:
+            temporalio.workflow.continue_as_new(args=list(args))
+        temporalio.workflow.continue_as_new(args=list(args), workflow=_name_of_workflow(workflow))
+
+    def patched(self, patch_id: str) -> bool:
+        return temporalio.workflow.patched(patch_id)
+
+    def deprecate_patch(self, patch_id: str) -> None:
+        temporalio.workflow.deprecate_patch(patch_id)
+
+
+class TemporalActivityRuntime:
+    """``turnout.activity.*`` inside a Temporal activity."""
+
+    def info(self) -> ActivityInfo:
+        i = temporalio.activity.info()
+        return ActivityInfo(
+            activity_id=i.activity_id,
+            activity_type=i.activity_type,
+            attempt=i.attempt,
+            workflow_id=i.workflow_id or "",
+            workflow_run_id=i.workflow_run_id or "",
+            workflow_type=i.workflow_type or "",
+            task_queue=i.task_queue,
+            scheduled_time=i.scheduled_time,
+            started_time=i.started_time,
+            heartbeat_details=list(i.heartbeat_details),
+            start_to_close_timeout=i.start_to_close_timeout,
+            schedule_to_close_timeout=i.schedule_to_close_timeout,
+            heartbeat_timeout=i.heartbeat_timeout,
+            workflow_namespace=i.workflow_namespace or "default",
+        )
+
+    def heartbeat(self, *details: Any) -> None:
+        temporalio.activity.heartbeat(*details)
+
+    def is_cancelled(self) -> bool:
+        return bool(temporalio.activity.is_cancelled())
+
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        from turnout.workflows.activity import logger
+
+        return logger
+
+
+class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
+    async def execute_workflow(self, input: temporalio.worker.ExecuteWorkflowInput) -> Any:
+        token = set_workflow_runtime(TemporalWorkflowRuntime())
+        try:
+            return await super().execute_workflow(input)
+        except BaseException as exc:
+            raise _suppressed(to_temporal(exc))
+        finally:
+            reset_workflow_runtime(token)
+
+    async def handle_signal(self, input: temporalio.worker.HandleSignalInput) -> None:
+        token = set_workflow_runtime(TemporalWorkflowRuntime())
+        try:
+            await super().handle_signal(input)
+        except BaseException as exc:
+            raise _suppressed(to_temporal(exc))
+        finally:
+            reset_workflow_runtime(token)
+
+    def handle_query(self, input: temporalio.worker.HandleQueryInput) -> Any:
+        token = set_workflow_runtime(TemporalWorkflowRuntime())
+        try:
+            return super().handle_query(input)
+        finally:
+            reset_workflow_runtime(token)
+
+
+class _ActivityInbound(temporalio.worker.ActivityInboundInterceptor):
+    async def execute_activity(self, input: temporalio.worker.ExecuteActivityInput) -> Any:
+        token = set_activity_runtime(TemporalActivityRuntime())
+        try:
+            return await super().execute_activity(input)
+        except BaseException as exc:
+            raise _suppressed(to_temporal(exc))
+        finally:
+            reset_activity_runtime(token)
+
+
+class TurnoutInterceptor(temporalio.worker.Interceptor):
+    """Makes turnout's runtimes current around workflow and activity code."""
+
+    def intercept_activity(
+        self, next: temporalio.worker.ActivityInboundInterceptor
+    ) -> temporalio.worker.ActivityInboundInterceptor:
+        return _ActivityInbound(next)
+
+    def workflow_interceptor_class(
+        self, input: temporalio.worker.WorkflowInterceptorClassInput
+    ) -> type[temporalio.worker.WorkflowInboundInterceptor]:
+        return _WorkflowInbound

@@ -1,0 +1,101 @@
+"""The Temporal executor's worker: a temporalio Worker running turnout definitions."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import temporalio.worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from turnout.executors.temporal._client import TemporalClient
+from turnout.executors.temporal._definitions import ensure_activity, ensure_workflow, install
+from turnout.executors.temporal._runtime import TurnoutInterceptor
+from turnout.workflows._definitions import ActivityDefinition
+
+__all__ = ["TemporalWorker"]
+
+
+class TemporalWorker:
+    """Runs turnout workflows and activities on a temporalio worker."""
+
+    def __init__(
+        self,
+        client: TemporalClient,
+        *,
+        task_queue: str,
+        workflows: Sequence[type] = (),
+        activities: Sequence[Callable[..., Any]] = (),
+        max_concurrent_activities: int = 100,
+        max_concurrent_workflow_tasks: int = 50,
+        activity_executor: concurrent.futures.Executor | None = None,
+        graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
+        max_cached_workflows: int = 1000,
+        identity: str | None = None,
+        **_internal_only: Any,
+    ) -> None:
+        if not workflows and not activities:
+            raise ValueError("a Worker needs at least one workflow or activity")
+        install()
+        for cls in workflows:
+            ensure_workflow(cls)
+        for fn in activities:
+            ensure_activity(fn)
+        client.register_workflows(workflows)
+        needs_threads = any(
+            not ActivityDefinition.must_from_callable(fn).is_async for fn in activities
+        )
+        self._own_executor = activity_executor is None and needs_threads
+        if self._own_executor:
+            activity_executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=max(1, max_concurrent_activities),
+                thread_name_prefix="turnout-activity",
+            )
+        self._executor = activity_executor
+        restrictions = SandboxRestrictions.default.with_passthrough_modules(
+            "turnout", "pydantic", "sqlalchemy"
+        )
+        self._worker = temporalio.worker.Worker(
+            client.raw,
+            task_queue=task_queue,
+            workflows=list(workflows),
+            activities=list(activities),
+            activity_executor=activity_executor,
+            interceptors=[TurnoutInterceptor()],
+            workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+            max_concurrent_activities=max_concurrent_activities,
+            max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+            max_cached_workflows=max_cached_workflows,
+            graceful_shutdown_timeout=graceful_shutdown_timeout,
+            identity=identity,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start polling Temporal."""
+        self._task = asyncio.create_task(self._worker.run(), name="turnout-temporal-worker")
+        await asyncio.sleep(0)
+
+    async def shutdown(self) -> None:
+        """Graceful shutdown (activities get the grace period)."""
+        if self._task is None:
+            return
+        await self._worker.shutdown()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        if self._own_executor and self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        await self.start()
+        assert self._task is not None
+        try:
+            await self._task
+        finally:
+            await self.shutdown()
