@@ -133,9 +133,13 @@ class TemporalClient:
     ) -> TemporalWorkflowHandle:
         """Start a workflow run on Temporal."""
         name, result_type = self._resolve(workflow)
-        memo = {CORRELATION_MEMO: correlation_id or uuid.uuid4().hex}
         if idempotency_key is not None:
-            memo["turnout_idempotency_key"] = idempotency_key
+            raise te.ConfigurationError(
+                "idempotency_key is a feature of the internal executor; on Temporal the workflow "
+                "id is the idempotency key: start with id=<your key> and id_conflict_policy="
+                "USE_EXISTING"
+            )
+        memo = {CORRELATION_MEMO: correlation_id or uuid.uuid4().hex}
         try:
             raw = await self.raw.start_workflow(
                 name,
