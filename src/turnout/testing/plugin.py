@@ -39,9 +39,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import pytest
 
@@ -63,10 +63,22 @@ HARD_EXIT_ENV = "TURNOUT_HARD_EXIT"
 _POSTGRES_FIXTURES = frozenset({"postgres_server", "postgres_databases", "postgres_url"})
 _TEMPORAL_FIXTURES = frozenset({"temporal_server", "temporal_address"})
 
+_S = TypeVar("_S")
+
 _session_key = pytest.StashKey[pytest.Session]()
 # The config of the outermost pytest run in this process; nested in-process
 # runs (pytester) must never hard-exit the process that hosts them.
 _outermost: list[pytest.Config] = []
+
+
+def _start(find: Callable[[], _S], require_env: str) -> _S:
+    """``find()``, or skip / fail (per ``require_env``) when no server is available."""
+    try:
+        return find()
+    except ServerUnavailable as exc:
+        problem = exc
+    # Outside the except block, so the report shows the message, not a traceback chain.
+    _unavailable(require_env, problem)
 
 
 def _unavailable(require_env: str, exc: ServerUnavailable) -> NoReturn:
@@ -131,10 +143,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A running PostgreSQL server for the session (see :func:`find_postgres`)."""
-    try:
-        server = find_postgres()
-    except ServerUnavailable as exc:
-        _unavailable(REQUIRE_POSTGRES_ENV, exc)
+    server = _start(find_postgres, REQUIRE_POSTGRES_ENV)
     try:
         yield server
     finally:
@@ -179,10 +188,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def temporal_server() -> Iterator[TemporalServer]:
     """A running Temporal server for the session (see :func:`find_temporal`)."""
-    try:
-        server = find_temporal()
-    except ServerUnavailable as exc:
-        _unavailable(REQUIRE_TEMPORAL_ENV, exc)
+    server = _start(find_temporal, REQUIRE_TEMPORAL_ENV)
     try:
         yield server
     finally:

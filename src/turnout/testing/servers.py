@@ -25,8 +25,6 @@ inside the functions that need them, never when this module is imported.
 from __future__ import annotations
 
 import abc
-import asyncio
-import concurrent.futures
 import contextlib
 import gc
 import importlib
@@ -232,7 +230,11 @@ class PostgresServer(abc.ABC):
         self.stop()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {redact_url(self.admin_url)}>"
+        try:
+            where = redact_url(self.admin_url)
+        except ServerError:
+            where = "(not started)"
+        return f"<{type(self).__name__} {where}>"
 
 
 def wait_for_postgres(
@@ -379,6 +381,18 @@ def find_postgres_bindir() -> Path | None:
     return None
 
 
+def _memory_temp_dir(min_free: int = 1 << 30) -> str | None:
+    """``/dev/shm`` when it is a writable tmpfs with ``min_free`` bytes free, else None."""
+    shm = "/dev/shm"
+    try:
+        stats = os.statvfs(shm)
+    except OSError:
+        return None
+    if stats.f_bavail * stats.f_frsize < min_free or not os.access(shm, os.W_OK | os.X_OK):
+        return None
+    return shm
+
+
 def _postmaster_pid(data_dir: Path) -> int | None:
     try:
         return int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
@@ -415,14 +429,15 @@ class LocalPostgres(PostgresServer):
 
         ``bindir`` defaults to :func:`find_postgres_bindir`; ``port`` to a free
         one; ``settings`` are extra ``-c name=value`` server settings;
-        ``base_dir`` is where the temporary directory goes (default: the
-        system temporary directory).
+        ``base_dir`` is where the temporary directory goes: by default
+        ``/dev/shm`` when it has 1 GiB free (memory-backed: database copies are
+        about ten times faster than on disk), else the system temporary directory.
         """
         self._bindir = Path(bindir) if bindir is not None else None
         self._requested_port = port
         self._settings = dict(settings or {})
         self.startup_timeout = startup_timeout
-        self._base_dir = base_dir
+        self._base_dir = str(base_dir) if base_dir is not None else None
         self._root: Path | None = None
         self._port: int | None = None
         self._run_as: str | None = None
@@ -482,8 +497,13 @@ class LocalPostgres(PostgresServer):
                 "initdb/pg_ctl not found on PATH, under /usr/lib/postgresql/*/bin "
                 "or /usr/pgsql-*/bin"
             )
+        missing = [name for name in ("initdb", "pg_ctl") if not os.access(bindir / name, os.X_OK)]
+        if missing:
+            raise ServerError(f"no executable {' or '.join(missing)} in {bindir}")
         self._bindir = bindir
         self._run_as = self._pick_user()
+        if self._base_dir is None:
+            self._base_dir = _memory_temp_dir() or tempfile.gettempdir()
         self._reap_orphans()
         self._root = Path(tempfile.mkdtemp(prefix=self._prefix, dir=self._base_dir))
         try:
@@ -688,9 +708,9 @@ class PostgresDatabases:
     def __init__(self, admin_url: str, *, prefix: str = "turnout", file_copy: bool = False) -> None:
         """Databases on the server at ``admin_url``, named ``{prefix}_{random tag}_{n}``.
 
-        ``file_copy=True`` copies with ``STRATEGY FILE_COPY`` on PostgreSQL 15+,
-        about three times faster when ``fsync`` is off (the throwaway cluster);
-        on a server with ``fsync`` on, the checkpoints it forces make it slower.
+        ``file_copy=True`` copies with ``STRATEGY FILE_COPY`` on PostgreSQL 15+:
+        faster than the default ``WAL_LOG`` when ``fsync`` is off (the throwaway
+        cluster); on a server with ``fsync`` on, the checkpoints it forces cost more.
         """
         self.admin_url = admin_url
         self._file_copy = file_copy
@@ -860,11 +880,17 @@ class TemporalServer(abc.ABC):
         self.stop()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.address}>"
+        try:
+            where = self.address
+        except ServerError:
+            where = "(not started)"
+        return f"<{type(self).__name__} {where}>"
 
 
 def _describe_namespace(address: str, namespace: str, timeout: float) -> None:
     """Connect with the Temporal SDK and describe ``namespace``; raise on any failure."""
+    import asyncio
+    import concurrent.futures
 
     async def check() -> None:
         from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
