@@ -1,0 +1,32 @@
+"""The public surface is a contract: this list changes only on purpose."""
+
+from __future__ import annotations
+
+import turnout
+
+EXPECTED = [
+    "ActivityError", "ApplicationError", "Artifact", "CancelledError", "ChildWorkflowError",
+    "ConfigurationError", "Event", "EventType", "Failure", "FailureError", "IdConflictPolicy",
+    "IdReusePolicy", "IllegalTransitionError", "NonDeterminismError", "PolicyDecision",
+    "RetryPolicy", "RetryState", "Run", "RunState", "Task", "TerminatedError", "TimeoutError",
+    "TimeoutType", "TurnoutError", "Worker", "WorkflowAlreadyStartedError",
+    "WorkflowFailureError", "WorkflowNotFoundError", "WorkflowQueryFailedError", "__version__",
+    "activity", "connect", "workflow",
+]  # fmt: skip
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(turnout.__all__) == sorted(EXPECTED)
+    for name in EXPECTED:
+        assert hasattr(turnout, name), name
+
+
+def test_authoring_api_mirrors_temporalio_names() -> None:
+    names = ["defn", "run", "signal", "query", "execute_activity", "start_activity", "sleep",
+             "wait_condition", "execute_child_workflow", "start_child_workflow",
+             "continue_as_new", "now", "uuid4", "random", "info", "patched"]  # fmt: skip
+    for name in names:
+        assert callable(getattr(turnout.workflow, name)), name
+    assert hasattr(turnout.workflow, "logger")
+    for name in ("defn", "heartbeat", "info", "is_cancelled", "logger"):
+        assert hasattr(turnout.activity, name), name
