@@ -9,7 +9,9 @@ applied over the winner.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, exists, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from turnout.contracts.errors import (
@@ -57,6 +59,7 @@ _LEASED = [QueueItemState.CLAIMED.value, QueueItemState.RUNNING.value]
 _WFT = QueueItemKind.WORKFLOW_TASK.value
 _ACT = QueueItemKind.ACTIVITY_TASK.value
 _TIMER = QueueItemKind.TIMER.value
+_TX_ATTEMPTS = 6
 _FAILED_LIKE = {RunState.FAILED, RunState.CANCELED, RunState.TERMINATED, RunState.TIMED_OUT}
 
 
@@ -169,13 +172,27 @@ class Store:
         for run_id in tx.runs:
             self.notifier.wake(run_channel(run_id))
 
+    def _retryable(self, exc: DBAPIError) -> bool:
+        """Dialect hook: True for errors the database asks us to retry (deadlocks...)."""
+        return False
+
     async def _run_tx(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        tx = _Tx()
-        async with self.engine.begin() as conn:
-            result = await fn(conn, tx, *args, **kwargs)
-            await self._announce(conn, tx)
-        self._publish_local(tx)
-        return result
+        """Run ``fn(conn, tx, ...)`` in one transaction, retried when the database reports
+        a deadlock or serialization failure (lock orders differ between paths by nature)."""
+        for attempt in range(_TX_ATTEMPTS):
+            tx = _Tx()
+            try:
+                async with self.engine.begin() as conn:
+                    result = await fn(conn, tx, *args, **kwargs)
+                    await self._announce(conn, tx)
+            except DBAPIError as exc:
+                if attempt + 1 < _TX_ATTEMPTS and self._retryable(exc):
+                    await asyncio.sleep(random.uniform(0.002, 0.02) * 2**attempt)
+                    continue
+                raise
+            self._publish_local(tx)
+            return result
+        raise AssertionError("unreachable")
 
     # -- shared pieces ------------------------------------------------------------------
     async def _append(
@@ -293,7 +310,9 @@ class Store:
         """Move a run to ``target`` if the table allows it from its current state (in SQL)."""
         sources = [s.value for s in sources_of(target)]
         current = (
-            await conn.execute(select(runs.c.state).where(runs.c.run_id == run_id))
+            await conn.execute(
+                select(runs.c.state).where(runs.c.run_id == run_id).with_for_update()
+            )
         ).scalar_one_or_none()
         if current is None or current not in sources:
             return None

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from turnout.executors.internal.migrate import sqlalchemy_url
@@ -19,6 +20,7 @@ from turnout.executors.internal.store.notify import Notifier, queue_channel, run
 __all__ = ["CHANNEL", "PostgresStore"]
 
 CHANNEL = "turnout"
+_RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 _log = logging.getLogger("turnout.store")
 
 
@@ -46,6 +48,9 @@ class PostgresStore(Store):
 
     def _insert(self, table: Any) -> Any:
         return pg_insert(table)
+
+    def _retryable(self, exc: DBAPIError) -> bool:
+        return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
 
     async def _announce(self, conn: AsyncConnection, tx: _Tx) -> None:
         channels = [queue_channel(q) for q in tx.queues] + [run_channel(r) for r in tx.runs]
