@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -33,3 +34,21 @@ async def worker(client: turnout.contracts.Client) -> AsyncIterator[turnout.Work
         client, task_queue="tests", workflows=ALL_WORKFLOWS, activities=ALL_ACTIVITIES
     ) as w:
         yield w
+
+
+@pytest.fixture(params=["sqlite", "postgres", "temporal"])
+async def executor_client(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """A client of each executor, chosen purely by settings, for the same workflow module."""
+    if request.param == "temporal":
+        settings = {
+            "executor": "temporal",
+            "temporal_address": request.getfixturevalue("temporal_address"),
+        }
+    else:
+        fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+        settings = {"executor": "internal", "database_url": request.getfixturevalue(fixture)}
+    c = await turnout.connect(**settings)
+    try:
+        yield c
+    finally:
+        await c.close()

@@ -1,4 +1,4 @@
-"""Cancellation with cleanup in the workflow, on the internal executor (SQLite and PostgreSQL)."""
+"""Cancellation with cleanup in the workflow, on every executor."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ from tests import workflows_for_tests as wf
 from turnout import RunState, WorkflowFailureError
 
 pytestmark = pytest.mark.usefixtures("worker")
+
+
+@pytest.fixture
+def client(executor_client: Any) -> Any:
+    return executor_client
+
+
 Q = "tests"
 LIMIT = timedelta(seconds=30)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -32,22 +31,10 @@ pytestmark = pytest.mark.usefixtures("worker")
 Q = "tests"
 
 
-@pytest.fixture(params=["sqlite", "postgres", "temporal"])
-async def client(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """A client of each executor, chosen purely by settings."""
-    if request.param == "temporal":
-        settings = {
-            "executor": "temporal",
-            "temporal_address": request.getfixturevalue("temporal_address"),
-        }
-    else:
-        fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-        settings = {"executor": "internal", "database_url": request.getfixturevalue(fixture)}
-    c = await turnout.connect(**settings)
-    try:
-        yield c
-    finally:
-        await c.close()
+@pytest.fixture
+def client(executor_client: Any) -> Any:
+    """Every scenario on every executor."""
+    return executor_client
 
 
 def internal(client: Any) -> bool:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType as T
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 
 from turnout.contracts.events import Event, EventType
 
 __all__ = ["map_history"]
+
+WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR = (
+    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
+)
 
 _SIMPLE: dict[int, EventType] = {
     T.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: EventType.WORKFLOW_STARTED,
@@ -104,8 +111,32 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
     if t == T.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
         return {"reason": event.workflow_execution_terminated_event_attributes.reason}
     if t == T.EVENT_TYPE_MARKER_RECORDED:
-        return {"marker": event.marker_recorded_event_attributes.marker_name}
+        return _marker(event)
+    if t == T.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+        failed = event.workflow_task_failed_event_attributes
+        nondeterministic = failed.cause == WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
+        return {
+            "failure": {
+                "kind": "application",
+                "type": "NonDeterminismError" if nondeterministic else "WorkflowTaskFailed",
+                "message": failed.failure.message,
+            }
+        }
     return {}
+
+
+def _marker(event: HistoryEvent) -> dict[str, Any]:
+    """A patch marker's id (Temporal keeps it JSON-encoded in the marker details)."""
+    marker = event.marker_recorded_event_attributes
+    attrs: dict[str, Any] = {"marker": marker.marker_name}
+    for payloads in marker.details.values():
+        for payload in payloads.payloads:
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                data = json.loads(payload.data)
+                if isinstance(data, dict) and "id" in data:
+                    attrs["patch_id"] = data["id"]
+                    attrs["marker"] = "patch"
+    return attrs
 
 
 def map_history(

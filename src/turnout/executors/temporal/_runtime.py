@@ -68,9 +68,23 @@ def _name_of_workflow(workflow: Any) -> str:
 
 
 async def _converted(awaitable: Awaitable[Any]) -> Any:
+    """Await an activity or child; failures in turnout's classes.
+
+    When the awaiting task itself was cancelled (the workflow is being
+    cancelled), the workflow sees ``asyncio.CancelledError`` at its await point,
+    as on the internal executor, instead of temporalio's ActivityError/
+    ChildWorkflowError wrapping a cancellation.
+    """
     try:
         return await awaitable
     except temporalio.exceptions.FailureError as exc:
+        task = asyncio.current_task()
+        if (
+            task is not None
+            and task.cancelling()
+            and temporalio.exceptions.is_cancelled_exception(exc)
+        ):
+            raise asyncio.CancelledError() from exc
         raise _suppressed(to_turnout(exc))
 
 
