@@ -1,11 +1,14 @@
-"""A run in a terminal state never leaves it: the guard is in the SQL, on both dialects."""
+"""Guards of the internal store, on both dialects: terminal states are final, bad input is refused."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
+import turnout
+from tests import workflows_for_tests as wf
 from turnout.contracts.states import RunState, sources_of
 from turnout.executors.internal.schema import runs
 from turnout.executors.internal.store import StartParams
@@ -32,3 +35,15 @@ async def test_update_out_of_a_terminal_state_changes_zero_rows(client: Any) -> 
     assert not await store.request_cancel(started.run_id)
     run = await store.find_run("default", "guard-1")
     assert run.state is RunState.TERMINATED
+
+
+async def test_workflow_retry_policy_is_refused_and_nothing_is_started(client: Any) -> None:
+    with pytest.raises(turnout.ConfigurationError, match="retry_policy"):
+        await client.start_workflow(
+            wf.HelloWorkflow.run,
+            "x",
+            id="refused",
+            task_queue="q",
+            retry_policy=turnout.RetryPolicy(),
+        )
+    assert await client.list_workflows() == []

@@ -28,6 +28,7 @@ import abc
 import contextlib
 import gc
 import importlib
+import importlib.util
 import itertools
 import os
 import pwd
@@ -44,7 +45,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
@@ -892,14 +892,10 @@ def _describe_namespace(address: str, namespace: str, timeout: float) -> None:
     import asyncio
     import concurrent.futures
 
-    async def check() -> None:
-        from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-        from temporalio.client import Client
+    from turnout.executors.temporal._health import check_namespace
 
-        client = await asyncio.wait_for(Client.connect(address, namespace=namespace), timeout)
-        await client.workflow_service.describe_namespace(
-            DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=timeout)
-        )
+    async def check() -> None:
+        await check_namespace(address, namespace, timeout)
 
     # A thread of its own, so this works whether or not an event loop is running here.
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="turnout-temporal") as pool:
@@ -1149,12 +1145,10 @@ def find_temporal() -> TemporalServer:
     Uses ``TURNOUT_TEST_TEMPORAL_ADDRESS`` when set, else starts a
     :class:`TemporalDevServer`. Raises :class:`ServerUnavailable` when neither works.
     """
-    try:
-        importlib.import_module("temporalio")
-    except ImportError:
+    if importlib.util.find_spec("temporalio") is None:
         raise ServerUnavailable(
             "Temporal", ["temporalio is not installed"], "pip install 'turnout[temporal]'"
-        ) from None
+        )
 
     address = os.environ.get(TEMPORAL_ADDRESS_ENV, "").strip()
     if address:

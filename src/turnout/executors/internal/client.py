@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from turnout.contracts.errors import (
+    ConfigurationError,
     WorkflowFailureError,
     WorkflowNotFoundError,
     WorkflowQueryFailedError,
@@ -122,6 +123,11 @@ class InternalClient:
         retry_policy: RetryPolicy | None = None,
     ) -> InternalWorkflowHandle:
         """Start a run (see ``turnout.contracts.Client.start_workflow``)."""
+        if retry_policy is not None:
+            raise ConfigurationError(
+                "a workflow-level retry_policy is not supported by the internal executor; "
+                "give the activities retry policies (or handle the failure in the caller)"
+            )
         name, result_type = self._resolve_workflow(workflow)
         started = await self.store.start_workflow(
             StartParams(
