@@ -1,4 +1,4 @@
-"""Guards of the internal store, on both dialects: terminal states are final, bad input is refused."""
+"""Guards of the internal store, both dialects: terminal states stay final; bad input is refused."""
 
 from __future__ import annotations
 
