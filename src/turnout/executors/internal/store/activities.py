@@ -1,0 +1,243 @@
+"""Activity outcomes: completion recorded once, retries with backoff, dead letters,
+heartbeats and cancellation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from turnout.contracts.errors import (
+    Failure,
+)
+from turnout.contracts.events import EventType
+from turnout.contracts.records import (
+    QueueItemState,
+)
+from turnout.executors.internal.schema import queue_items
+from turnout.executors.internal.store.core import (
+    ClaimedItem,
+    EventSpec,
+    StoreCore,
+    _activity_attrs,
+    _retry_state,
+    _Tx,
+    utcnow,
+)
+
+__all__ = ["ActivityOperations"]
+
+
+class ActivityOperations(StoreCore):
+    """Record activity outcomes."""
+
+    # -- activity results ---------------------------------------------------------------------
+    async def complete_activity(self, item: ClaimedItem, result: Any) -> bool:
+        """Record an activity's result once; False when this attempt no longer holds the item."""
+
+        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+            now = utcnow()
+            if not await self._end_item(conn, item, QueueItemState.COMPLETED, now):
+                return False
+            attrs = _activity_attrs(item, result=result)
+            await self._deliver(conn, tx, item.run_id, [(EventType.ACTIVITY_COMPLETED, attrs)], now)
+            return True
+
+        return bool(await self._run_tx(tx_fn))
+
+    async def fail_activity(
+        self,
+        item: ClaimedItem,
+        failure: Failure,
+        *,
+        retry_in: float | None,
+        final_type: EventType = EventType.ACTIVITY_FAILED,
+        dead: bool = True,
+        extra: Sequence[EventSpec] = (),
+    ) -> bool:
+        """Retry the activity after ``retry_in`` seconds, or record its final failure.
+
+        The final failure of an activity whose retries ran out lands the item in
+        ``dead`` with a ``dead_lettered`` event; a non-retryable failure ends it
+        ``failed``. False when this attempt no longer holds the item.
+        """
+
+        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+            now = utcnow()
+            if retry_in is not None:
+                return await self._retry_item(conn, tx, item, failure, retry_in, now, extra)
+            state = QueueItemState.DEAD if dead else QueueItemState.FAILED
+            if not await self._end_item(conn, item, state, now, failure):
+                return False
+            activity_failure = Failure(
+                kind="activity",
+                message="Activity task failed",
+                attributes={
+                    "activity_type": item.name,
+                    "activity_id": item.payload.get("activity_id"),
+                    "retry_state": _retry_state(failure, dead),
+                },
+                cause=failure,
+            )
+            specs: list[EventSpec] = [
+                *extra,
+                (
+                    final_type,
+                    _activity_attrs(item, failure=activity_failure.model_dump(mode="json")),
+                ),
+            ]
+            if dead:
+                specs.append(
+                    (
+                        EventType.DEAD_LETTERED,
+                        {
+                            "activity_seq": int(item.ref or 0),
+                            "activity_type": item.name,
+                            "attempt": item.attempt,
+                            "queue_item_id": item.id,
+                        },
+                    )
+                )
+            await self._deliver(conn, tx, item.run_id, specs, now)
+            return True
+
+        return bool(await self._run_tx(tx_fn))
+
+    async def _retry_item(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        item: ClaimedItem,
+        failure: Failure,
+        retry_in: float,
+        now: datetime,
+        extra: Sequence[EventSpec] = (),
+    ) -> bool:
+        row = (
+            await conn.execute(
+                update(queue_items)
+                .where(
+                    queue_items.c.id == item.id,
+                    queue_items.c.state == QueueItemState.RUNNING.value,
+                    queue_items.c.lease_owner == item.lease_owner,
+                    queue_items.c.attempt == item.attempt,
+                )
+                .values(
+                    state=QueueItemState.QUEUED.value,
+                    attempt=item.attempt + 1,
+                    available_at=now + timedelta(seconds=retry_in),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    last_failure=failure.model_dump(mode="json"),
+                    updated_at=now,
+                )
+                .returning(queue_items.c.id)
+            )
+        ).first()
+        if row is None:
+            return False
+        await self._append(
+            conn,
+            item.run_id,
+            [
+                *extra,
+                (
+                    EventType.RETRY_SCHEDULED,
+                    {
+                        "activity_seq": int(item.ref or 0),
+                        "activity_type": item.name,
+                        "attempt": item.attempt,
+                        "next_attempt": item.attempt + 1,
+                        "delay": retry_in,
+                        "failure": failure.model_dump(mode="json"),
+                    },
+                ),
+            ],
+            now=now,
+        )
+        tx.queues.add(item.task_queue)
+        return True
+
+    async def heartbeat(self, item: ClaimedItem, details: list[Any], lease_until: datetime) -> bool:
+        """Record heartbeat details and extend the lease. Returns True when cancel is requested.
+
+        A heartbeat after the item ended (or from a lost lease) changes nothing.
+        """
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(queue_items)
+                    .where(
+                        queue_items.c.id == item.id,
+                        queue_items.c.state == QueueItemState.RUNNING.value,
+                        queue_items.c.lease_owner == item.lease_owner,
+                        queue_items.c.attempt == item.attempt,
+                    )
+                    .values(
+                        heartbeat_at=now,
+                        heartbeat_details=details,
+                        lease_expires_at=lease_until,
+                        updated_at=now,
+                    )
+                    .returning(queue_items.c.cancel_requested)
+                )
+            ).first()
+        if row is None:
+            return True  # the item is gone: the activity should stop
+        return bool(row.cancel_requested)
+
+    async def is_cancel_requested(self, item: ClaimedItem) -> bool:
+        """True when the activity should stop (cancel requested, or the lease is gone)."""
+        async with self.reader.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        queue_items.c.cancel_requested,
+                        queue_items.c.state,
+                        queue_items.c.lease_owner,
+                    ).where(queue_items.c.id == item.id)
+                )
+            ).first()
+        return (
+            row is None
+            or bool(row.cancel_requested)
+            or row.state != QueueItemState.RUNNING.value
+            or row.lease_owner != item.lease_owner
+        )
+
+    async def activity_canceled(self, item: ClaimedItem) -> bool:
+        """Record that a running activity stopped because cancellation was requested."""
+
+        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+            now = utcnow()
+            if not await self._end_item(conn, item, QueueItemState.CANCELED, now):
+                return False
+            failure = Failure(
+                kind="activity",
+                message="Activity canceled",
+                attributes={
+                    "activity_type": item.name,
+                    "activity_id": item.payload.get("activity_id"),
+                    "retry_state": "cancel_requested",
+                },
+                cause=Failure(kind="canceled", message="canceled"),
+            )
+            await self._deliver(
+                conn,
+                tx,
+                item.run_id,
+                [
+                    (
+                        EventType.ACTIVITY_CANCELED,
+                        _activity_attrs(item, failure=failure.model_dump(mode="json")),
+                    )
+                ],
+                now,
+            )
+            return True
+
+        return bool(await self._run_tx(tx_fn))

@@ -1,0 +1,621 @@
+"""The store's shared primitives: transactions with retry, event appends, guarded
+run transitions, closing a run, creating a run. Every other store module builds on these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from turnout.contracts.errors import (
+    Failure,
+)
+from turnout.contracts.events import Event, EventType
+from turnout.contracts.records import (
+    DEFAULT_TENANT,
+    IdConflictPolicy,
+    IdReusePolicy,
+    QueueItemKind,
+    QueueItemState,
+    Run,
+)
+from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES, RunState, sources_of
+from turnout.executors.internal.schema import events, queue_items, runs
+from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
+
+__all__ = [
+    "ClaimedItem",
+    "EventSpec",
+    "StaleTaskError",
+    "StartParams",
+    "StartResult",
+    "StoreCore",
+    "utcnow",
+]
+
+
+_log = logging.getLogger("turnout.store")
+
+EventSpec = tuple[EventType, dict[str, Any]]
+_ACTIVE = [s.value for s in ACTIVE_STATES]
+_TERMINAL = [s.value for s in TERMINAL_STATES]
+_LEASED = [QueueItemState.CLAIMED.value, QueueItemState.RUNNING.value]
+_WFT = QueueItemKind.WORKFLOW_TASK.value
+_ACT = QueueItemKind.ACTIVITY_TASK.value
+_TIMER = QueueItemKind.TIMER.value
+_TX_ATTEMPTS = 6
+_FAILED_LIKE = {RunState.FAILED, RunState.CANCELED, RunState.TERMINATED, RunState.TIMED_OUT}
+
+
+def utcnow() -> datetime:
+    """The current time, aware, UTC."""
+    return datetime.now(UTC)
+
+
+class StaleTaskError(Exception):
+    """A worker's write lost its lease or its run moved on; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class StartParams:
+    """Everything ``start_workflow`` needs."""
+
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    input: list[Any]
+    tenant_id: str = DEFAULT_TENANT
+    correlation_id: str | None = None
+    idempotency_key: str | None = None
+    id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE
+    id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL
+    execution_timeout: float | None = None
+    parent: tuple[str, str, str] | None = None
+    """(parent workflow id, parent run id, child seq) for child workflows."""
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """The run a start resolved to; ``created`` is False when an existing run was reused."""
+
+    run_id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class ClaimedItem:
+    """A queue item this worker holds the lease on."""
+
+    id: int
+    kind: str
+    run_id: str
+    workflow_id: str
+    tenant_id: str
+    task_queue: str
+    name: str | None
+    ref: str | None
+    payload: dict[str, Any]
+    attempt: int
+    lease_owner: str
+    lease_expires_at: datetime
+    started_at: datetime
+    deadline_at: datetime | None
+    heartbeat_details: list[Any] | None
+    created_at: datetime
+    heartbeat_at: datetime | None = None
+
+
+@dataclass
+class _Tx:
+    """What a transaction must announce once committed."""
+
+    queues: set[str] = field(default_factory=set)
+    runs: set[str] = field(default_factory=set)
+
+
+class StoreCore:
+    """State and primitives shared by every store operation; see the module docstring."""
+
+    dialect = "sqlite"
+    supports_listen_notify = False
+
+    def __init__(
+        self,
+        url: str,
+        engine: AsyncEngine,
+        notifier: Notifier,
+        *,
+        reader: AsyncEngine | None = None,
+    ) -> None:
+        self.url = url
+        self.engine = engine
+        """Engine for transactions that write."""
+        self.reader = reader or engine
+        """Engine for reads (SQLite: deferred transactions that do not take the write lock)."""
+        self.notifier = notifier
+
+    # -- hooks ------------------------------------------------------------------------
+    def _insert(self, table: Any) -> Any:
+        raise NotImplementedError
+
+    async def _announce(self, conn: AsyncConnection, tx: _Tx) -> None:
+        """Dialect hook: publish ``tx`` inside the transaction (PostgreSQL NOTIFY)."""
+
+    async def start_listening(self) -> None:
+        """Dialect hook: start receiving notifications from other processes."""
+
+    async def close(self) -> None:
+        """Release connections."""
+        await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
+
+    def _publish_local(self, tx: _Tx) -> None:
+        for queue in tx.queues:
+            self.notifier.wake(queue_channel(queue))
+        for run_id in tx.runs:
+            self.notifier.wake(run_channel(run_id))
+
+    def _retryable(self, exc: DBAPIError) -> bool:
+        """Dialect hook: True for errors the database asks us to retry (deadlocks...)."""
+        return False
+
+    async def _run_tx(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(conn, tx, ...)`` in one transaction, retried when the database reports
+        a deadlock or serialization failure (lock orders differ between paths by nature)."""
+        for attempt in range(_TX_ATTEMPTS):
+            tx = _Tx()
+            try:
+                async with self.engine.begin() as conn:
+                    result = await fn(conn, tx, *args, **kwargs)
+                    await self._announce(conn, tx)
+            except DBAPIError as exc:
+                if attempt + 1 < _TX_ATTEMPTS and self._retryable(exc):
+                    await asyncio.sleep(random.uniform(0.002, 0.02) * 2**attempt)
+                    continue
+                raise
+            self._publish_local(tx)
+            return result
+        raise AssertionError("unreachable")
+
+    # -- shared pieces ------------------------------------------------------------------
+    async def _append(
+        self,
+        conn: AsyncConnection,
+        run_id: str,
+        specs: Sequence[EventSpec],
+        *,
+        now: datetime,
+        open_only: bool = True,
+        values: dict[str, Any] | None = None,
+        extra_where: Any = None,
+    ) -> range | None:
+        """Append events to a run (allocating seqs under the run's row lock).
+
+        With ``open_only`` the append is refused (None) when the run is closed: a
+        straggler never writes after the end. ``values`` updates the run too.
+        """
+        n = len(specs)
+        stmt = update(runs).where(runs.c.run_id == run_id)
+        if open_only:
+            stmt = stmt.where(runs.c.state.in_(_ACTIVE))
+        if extra_where is not None:
+            stmt = stmt.where(extra_where)
+        stmt = stmt.values(next_seq=runs.c.next_seq + n, updated_at=now, **(values or {}))
+        row = (
+            await conn.execute(
+                stmt.returning(
+                    runs.c.next_seq, runs.c.workflow_id, runs.c.tenant_id, runs.c.correlation_id
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        first = row.next_seq - n
+        if n:
+            await conn.execute(
+                insert(events),
+                [
+                    {
+                        "run_id": run_id,
+                        "seq": first + i,
+                        "tenant_id": row.tenant_id,
+                        "workflow_id": row.workflow_id,
+                        "type": etype.value,
+                        "at": now,
+                        "correlation_id": row.correlation_id,
+                        "attributes": attrs,
+                    }
+                    for i, (etype, attrs) in enumerate(specs)
+                ],
+            )
+        return range(first, first + n)
+
+    async def _enqueue_wft(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run_id: str,
+        now: datetime,
+        available_at: datetime | None = None,
+    ) -> None:
+        row = (
+            await conn.execute(
+                select(
+                    runs.c.tenant_id, runs.c.task_queue, runs.c.workflow_id, runs.c.workflow_type
+                ).where(runs.c.run_id == run_id)
+            )
+        ).one()
+        await conn.execute(
+            self._insert(queue_items)
+            .values(
+                kind=_WFT,
+                state=QueueItemState.QUEUED.value,
+                tenant_id=row.tenant_id,
+                task_queue=row.task_queue,
+                run_id=run_id,
+                workflow_id=row.workflow_id,
+                name=row.workflow_type,
+                payload={},
+                available_at=available_at or now,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        tx.queues.add(row.task_queue)
+
+    async def _deliver(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run_id: str,
+        specs: Sequence[EventSpec],
+        now: datetime,
+        values: dict[str, Any] | None = None,
+    ) -> bool:
+        """Append inbound events to an open run and make sure a workflow task will see them."""
+        seqs = await self._append(conn, run_id, specs, now=now, values=values)
+        if seqs is None:
+            return False
+        await self._enqueue_wft(conn, tx, run_id, now)
+        tx.runs.add(run_id)
+        return True
+
+    async def _transition(
+        self,
+        conn: AsyncConnection,
+        run_id: str,
+        target: RunState,
+        now: datetime,
+        specs: Sequence[EventSpec] = (),
+        values: dict[str, Any] | None = None,
+    ) -> range | None:
+        """Move a run to ``target`` if the table allows it from its current state (in SQL)."""
+        sources = [s.value for s in sources_of(target)]
+        current = (
+            await conn.execute(
+                select(runs.c.state).where(runs.c.run_id == run_id).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if current is None or current not in sources:
+            return None
+        change = (EventType.STATE_CHANGED, {"from": current, "to": target.value})
+        vals = {"state": target.value, **(values or {})}
+        if target in TERMINAL_STATES:
+            vals["closed_at"] = now
+        return await self._append(
+            conn,
+            run_id,
+            [*specs, change],
+            now=now,
+            open_only=False,
+            values=vals,
+            extra_where=runs.c.state == current,
+        )
+
+    async def _close_run(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run_id: str,
+        target: RunState,
+        now: datetime,
+        specs: Sequence[EventSpec],
+        *,
+        result: Any = None,
+        failure: Failure | None = None,
+    ) -> range | None:
+        values: dict[str, Any] = {"result": result}
+        if failure is not None:
+            values["failure"] = failure.model_dump(mode="json")
+        seqs = await self._transition(conn, run_id, target, now, specs, values)
+        if seqs is None:
+            return None
+        # Nothing of a closed run stays runnable: queued items end, running ones hear a cancel.
+        await conn.execute(
+            update(queue_items)
+            .where(
+                queue_items.c.run_id == run_id, queue_items.c.state == QueueItemState.QUEUED.value
+            )
+            .values(state=QueueItemState.CANCELED.value, updated_at=now)
+        )
+        await conn.execute(
+            update(queue_items)
+            .where(queue_items.c.run_id == run_id, queue_items.c.state.in_(_LEASED))
+            .values(cancel_requested=True, updated_at=now)
+        )
+        tx.runs.add(run_id)
+        await self._notify_parent(conn, tx, run_id, target, now, result, failure)
+        return seqs
+
+    async def _notify_parent(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run_id: str,
+        target: RunState,
+        now: datetime,
+        result: Any,
+        failure: Failure | None,
+    ) -> None:
+        row = (
+            await conn.execute(
+                select(
+                    runs.c.parent_run_id,
+                    runs.c.parent_ref,
+                    runs.c.workflow_id,
+                    runs.c.workflow_type,
+                ).where(runs.c.run_id == run_id)
+            )
+        ).one()
+        if row.parent_run_id is None or target is RunState.CONTINUED_AS_NEW:
+            return
+        attrs: dict[str, Any] = {
+            "child_seq": int(row.parent_ref),
+            "workflow_id": row.workflow_id,
+            "run_id": run_id,
+            "workflow_type": row.workflow_type,
+        }
+        if target is RunState.COMPLETED:
+            etype = EventType.CHILD_WORKFLOW_COMPLETED
+            attrs["result"] = result
+        else:
+            etype = {
+                RunState.FAILED: EventType.CHILD_WORKFLOW_FAILED,
+                RunState.CANCELED: EventType.CHILD_WORKFLOW_CANCELED,
+                RunState.TERMINATED: EventType.CHILD_WORKFLOW_TERMINATED,
+                RunState.TIMED_OUT: EventType.CHILD_WORKFLOW_TIMED_OUT,
+            }[target]
+            cause = failure or Failure(kind=_child_kind(target), message=target.value)
+            attrs["failure"] = Failure(
+                kind="child_workflow",
+                message="Child Workflow execution failed",
+                attributes={
+                    "workflow_id": row.workflow_id,
+                    "run_id": run_id,
+                    "workflow_type": row.workflow_type,
+                },
+                cause=cause,
+            ).model_dump(mode="json")
+        await self._deliver(conn, tx, row.parent_run_id, [(etype, attrs)], now)
+
+    async def _create_run(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        *,
+        task_id: str,
+        p: StartParams,
+        correlation_id: str,
+        now: datetime,
+        continued_from: str | None = None,
+        attempt: int = 1,
+    ) -> str:
+        run_id = str(uuid.uuid4())
+        deadline = now + timedelta(seconds=p.execution_timeout) if p.execution_timeout else None
+        started = {
+            "workflow_type": p.workflow_type,
+            "task_queue": p.task_queue,
+            "input": p.input,
+            "attempt": attempt,
+            "continued_from_run_id": continued_from,
+        }
+        if p.parent:
+            started["parent_workflow_id"], started["parent_run_id"], _ = p.parent
+        await conn.execute(
+            insert(runs).values(
+                run_id=run_id,
+                task_id=task_id,
+                tenant_id=p.tenant_id,
+                workflow_id=p.workflow_id,
+                workflow_type=p.workflow_type,
+                task_queue=p.task_queue,
+                correlation_id=correlation_id,
+                state=RunState.QUEUED.value,
+                attempt=attempt,
+                input=p.input,
+                requested_at=now,
+                updated_at=now,
+                execution_deadline=deadline,
+                parent_workflow_id=p.parent[0] if p.parent else None,
+                parent_run_id=p.parent[1] if p.parent else None,
+                parent_ref=p.parent[2] if p.parent else None,
+                continued_from_run_id=continued_from,
+                options={"execution_timeout": p.execution_timeout},
+            )
+        )
+        await self._append(conn, run_id, [(EventType.WORKFLOW_STARTED, started)], now=now)
+        await self._enqueue_wft(conn, tx, run_id, now)
+        tx.runs.add(run_id)
+        return run_id
+
+    async def _events(
+        self, conn: AsyncConnection, run_id: str, after_seq: int = 0, tenant_id: str | None = None
+    ) -> list[Event]:
+        stmt = select(events).where(events.c.run_id == run_id, events.c.seq > after_seq)
+        if tenant_id is not None:
+            stmt = stmt.where(events.c.tenant_id == tenant_id)
+        rows = (await conn.execute(stmt.order_by(events.c.seq))).all()
+        return [
+            Event(
+                run_id=r.run_id,
+                workflow_id=r.workflow_id,
+                seq=r.seq,
+                type=EventType(r.type),
+                at=r.at,
+                correlation_id=r.correlation_id,
+                tenant_id=r.tenant_id,
+                attributes=r.attributes,
+            )
+            for r in rows
+        ]
+
+    async def _end_item(
+        self,
+        conn: AsyncConnection,
+        item: ClaimedItem,
+        state: QueueItemState,
+        now: datetime,
+        failure: Failure | None = None,
+    ) -> bool:
+        row = (
+            await conn.execute(
+                update(queue_items)
+                .where(
+                    queue_items.c.id == item.id,
+                    queue_items.c.state == QueueItemState.RUNNING.value,
+                    queue_items.c.lease_owner == item.lease_owner,
+                    queue_items.c.attempt == item.attempt,
+                )
+                .values(
+                    state=state.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                    last_failure=failure.model_dump(mode="json") if failure else None,
+                )
+                .returning(queue_items.c.id)
+            )
+        ).first()
+        if row is None:
+            _log.warning(
+                "late result for %s %s attempt %s of run %s rejected: the lease was lost",
+                item.kind,
+                item.name,
+                item.attempt,
+                item.run_id,
+            )
+        return row is not None
+
+
+def _child_kind(state: RunState) -> str:
+    return {
+        RunState.CANCELED: "canceled",
+        RunState.TERMINATED: "terminated",
+        RunState.TIMED_OUT: "timeout",
+    }.get(state, "application")
+
+
+def _retry_state(failure: Failure, dead: bool) -> str:
+    if failure.kind == "timeout":
+        return "timeout"
+    return "maximum_attempts_reached" if dead else "non_retryable_failure"
+
+
+def _activity_attrs(item: ClaimedItem, **extra: Any) -> dict[str, Any]:
+    return {
+        "activity_seq": int(item.ref or 0),
+        "activity_id": item.payload.get("activity_id"),
+        "activity_type": item.name,
+        "attempt": item.attempt,
+        **extra,
+    }
+
+
+def _item(
+    run: Row[Any],
+    kind: str,
+    task_queue: str,
+    name: str | None,
+    ref: str,
+    now: datetime,
+    *,
+    payload: dict[str, Any],
+    available_at: datetime | None = None,
+    deadline_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "state": QueueItemState.QUEUED.value,
+        "tenant_id": run.tenant_id,
+        "task_queue": task_queue,
+        "run_id": run.run_id,
+        "workflow_id": run.workflow_id,
+        "name": name,
+        "ref": ref,
+        "payload": payload,
+        "priority": 0,
+        "attempt": 1,
+        "available_at": available_at or now,
+        "deadline_at": deadline_at,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "idempotency_key": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _claimed(row: Row[Any]) -> ClaimedItem:
+    return ClaimedItem(
+        id=row.id,
+        kind=row.kind,
+        run_id=row.run_id,
+        workflow_id=row.workflow_id,
+        tenant_id=row.tenant_id,
+        task_queue=row.task_queue,
+        name=row.name,
+        ref=row.ref,
+        payload=dict(row.payload or {}),
+        attempt=row.attempt,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+        started_at=row.started_at,
+        deadline_at=row.deadline_at,
+        heartbeat_details=row.heartbeat_details,
+        created_at=row.created_at,
+        heartbeat_at=row.heartbeat_at,
+    )
+
+
+def _run_from_row(row: Row[Any]) -> Run:
+    failure = Failure.model_validate(row.failure) if row.failure else None
+    return Run(
+        workflow_id=row.workflow_id,
+        run_id=row.run_id,
+        workflow_type=row.workflow_type,
+        task_queue=row.task_queue,
+        tenant_id=row.tenant_id,
+        correlation_id=row.correlation_id,
+        state=RunState(row.state),
+        attempt=row.attempt,
+        requested_at=row.requested_at,
+        started_at=row.started_at,
+        closed_at=row.closed_at,
+        result=row.result if row.state == RunState.COMPLETED.value else None,
+        failure=failure,
+        parent_workflow_id=row.parent_workflow_id,
+        parent_run_id=row.parent_run_id,
+        continued_from_run_id=row.continued_from_run_id,
+    )

@@ -1,0 +1,140 @@
+"""Maintenance passes: expired leases (adopt-first for workflow tasks), run timeouts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from turnout.contracts.errors import (
+    Failure,
+)
+from turnout.contracts.events import EventType
+from turnout.contracts.records import (
+    QueueItemState,
+)
+from turnout.contracts.states import RunState
+from turnout.executors.internal.schema import queue_items, runs
+from turnout.executors.internal.store.core import (
+    _ACTIVE,
+    _LEASED,
+    ClaimedItem,
+    StoreCore,
+    _claimed,
+    _Tx,
+    utcnow,
+)
+
+__all__ = ["MaintenanceOperations"]
+
+
+class MaintenanceOperations(StoreCore):
+    """Find and repair expired leases and runs."""
+
+    # -- maintenance ------------------------------------------------------------------------------
+    async def expired_items(self, limit: int = 100) -> list[ClaimedItem]:
+        """Leased items whose lease has expired."""
+        now = utcnow()
+        async with self.reader.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(queue_items)
+                    .where(queue_items.c.state.in_(_LEASED), queue_items.c.lease_expires_at < now)
+                    .order_by(queue_items.c.lease_expires_at)
+                    .limit(limit)
+                )
+            ).all()
+        return [_claimed(r) for r in rows]
+
+    async def requeue_expired_workflow_task(self, item: ClaimedItem) -> bool:
+        """Adopt-first: return an expired workflow task to the queue for another worker."""
+
+        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+            now = utcnow()
+            row = (
+                await conn.execute(
+                    update(queue_items)
+                    .where(
+                        queue_items.c.id == item.id,
+                        queue_items.c.state.in_(_LEASED),
+                        queue_items.c.lease_owner == item.lease_owner,
+                        queue_items.c.lease_expires_at < now,
+                    )
+                    .values(
+                        state=QueueItemState.QUEUED.value,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        attempt=item.attempt + 1,
+                        available_at=now,
+                        updated_at=now,
+                    )
+                    .returning(queue_items.c.id)
+                )
+            ).first()
+            if row is None:
+                return False
+            spec = (
+                EventType.LEASE_EXPIRED,
+                {
+                    "kind": item.kind,
+                    "queue_item_id": item.id,
+                    "worker": item.lease_owner,
+                    "attempt": item.attempt,
+                },
+            )
+            await self._append(conn, item.run_id, [spec], now=now)
+            await self._transition(conn, item.run_id, RunState.QUEUED, now)
+            tx.queues.add(item.task_queue)
+            return True
+
+        try:
+            return bool(await self._run_tx(tx_fn))
+        except IntegrityError:
+            # A newer pending workflow task of the run already exists: end this one instead.
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    update(queue_items)
+                    .where(
+                        queue_items.c.id == item.id,
+                        queue_items.c.state.in_(_LEASED),
+                        queue_items.c.lease_owner == item.lease_owner,
+                    )
+                    .values(
+                        state=QueueItemState.FAILED.value, lease_owner=None, lease_expires_at=None
+                    )
+                )
+            return True
+
+    async def expired_runs(self, limit: int = 100) -> list[str]:
+        """Open runs past their execution timeout."""
+        now = utcnow()
+        async with self.reader.connect() as conn:
+            return list(
+                (
+                    await conn.execute(
+                        select(runs.c.run_id)
+                        .where(runs.c.state.in_(_ACTIVE), runs.c.execution_deadline < now)
+                        .limit(limit)
+                    )
+                ).scalars()
+            )
+
+    async def time_out_run(self, run_id: str) -> bool:
+        """Close a run whose execution timeout passed."""
+        now = utcnow()
+
+        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+            seqs = await self._close_run(
+                conn,
+                tx,
+                run_id,
+                RunState.TIMED_OUT,
+                now,
+                [(EventType.WORKFLOW_TIMED_OUT, {})],
+                failure=Failure(
+                    kind="timeout", message="workflow execution timed out", type="start_to_close"
+                ),
+            )
+            return seqs is not None
+
+        return bool(await self._run_tx(tx_fn))

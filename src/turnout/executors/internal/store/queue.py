@@ -1,0 +1,242 @@
+"""Claiming work: atomic batch claims, due timers, leases, release on shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from turnout.contracts.events import EventType
+from turnout.contracts.records import (
+    QueueItemState,
+)
+from turnout.contracts.states import RunState
+from turnout.executors.internal.schema import queue_items, runs
+from turnout.executors.internal.store.core import (
+    _ACT,
+    _LEASED,
+    _TIMER,
+    _WFT,
+    ClaimedItem,
+    StoreCore,
+    _claimed,
+    _Tx,
+    utcnow,
+)
+
+__all__ = ["QueueOperations"]
+
+
+class QueueOperations(StoreCore):
+    """Claim and lease queue items."""
+
+    # -- worker operations ------------------------------------------------------------------
+    def _claim_subquery(self, task_queue: str, kind: str, limit: int, now: datetime) -> Any:
+        q = queue_items.alias("q")
+        stmt = select(q.c.id).where(
+            q.c.state == QueueItemState.QUEUED.value,
+            q.c.task_queue == task_queue,
+            q.c.kind == kind,
+            q.c.available_at <= now,
+        )
+        if kind == _WFT:
+            busy = queue_items.alias("busy")
+            stmt = stmt.where(
+                ~exists().where(
+                    busy.c.run_id == q.c.run_id,
+                    busy.c.kind == _WFT,
+                    busy.c.state.in_(_LEASED),
+                )
+            )
+        stmt = stmt.order_by(q.c.priority.desc(), q.c.available_at, q.c.id).limit(limit)
+        return stmt.with_for_update(skip_locked=True)
+
+    async def claim(
+        self,
+        task_queue: str,
+        owner: str,
+        *,
+        workflow_tasks: int,
+        activities: int,
+        workflow_lease: float,
+    ) -> list[ClaimedItem]:
+        """Claim up to the given numbers of ready items (atomically, never twice)."""
+        if workflow_tasks <= 0 and activities <= 0:
+            return []
+        result: list[ClaimedItem] = await self._run_tx(
+            self._claim_tx, task_queue, owner, workflow_tasks, activities, workflow_lease
+        )
+        return result
+
+    async def _claim_tx(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        task_queue: str,
+        owner: str,
+        wft_limit: int,
+        act_limit: int,
+        workflow_lease: float,
+    ) -> list[ClaimedItem]:
+        now = utcnow()
+        claimed: list[ClaimedItem] = []
+        for kind, limit in ((_WFT, wft_limit), (_ACT, act_limit)):
+            if limit <= 0:
+                continue
+            lease = now + timedelta(seconds=workflow_lease)
+            rows = (
+                await conn.execute(
+                    update(queue_items)
+                    .where(
+                        queue_items.c.id.in_(
+                            self._claim_subquery(task_queue, kind, limit, now).scalar_subquery()
+                        )
+                    )
+                    .values(
+                        state=QueueItemState.RUNNING.value,
+                        lease_owner=owner,
+                        lease_expires_at=lease,
+                        started_at=now,
+                        updated_at=now,
+                    )
+                    .returning(*queue_items.c)
+                )
+            ).all()
+            for row in rows:
+                item: ClaimedItem | None = _claimed(row)
+                assert item is not None
+                if kind == _ACT:
+                    item = await self._start_activity(conn, item, now)
+                    if item is None:
+                        continue
+                else:
+                    await self._transition(
+                        conn,
+                        item.run_id,
+                        RunState.CLAIMED,
+                        now,
+                        values={"started_at": func.coalesce(runs.c.started_at, now)},
+                    )
+                claimed.append(item)
+        return claimed
+
+    async def _start_activity(
+        self, conn: AsyncConnection, item: ClaimedItem, now: datetime
+    ) -> ClaimedItem | None:
+        p = item.payload
+        bounds = [
+            now + timedelta(seconds=s)
+            for s in (p.get("start_to_close_timeout"), p.get("heartbeat_timeout"))
+            if s
+        ]
+        if item.deadline_at is not None:
+            bounds.append(item.deadline_at)
+        lease = min(bounds) if bounds else now + timedelta(days=3650)
+        await conn.execute(
+            update(queue_items).where(queue_items.c.id == item.id).values(lease_expires_at=lease)
+        )
+        started = await self._append(
+            conn,
+            item.run_id,
+            [
+                (
+                    EventType.ACTIVITY_STARTED,
+                    {
+                        "activity_seq": int(item.ref or 0),
+                        "activity_id": p.get("activity_id"),
+                        "activity_type": item.name,
+                        "attempt": item.attempt,
+                        "worker": item.lease_owner,
+                    },
+                )
+            ],
+            now=now,
+        )
+        if started is None:  # the run closed meanwhile: nothing to do
+            await conn.execute(
+                update(queue_items)
+                .where(queue_items.c.id == item.id)
+                .values(
+                    state=QueueItemState.CANCELED.value, lease_owner=None, lease_expires_at=None
+                )
+            )
+            return None
+        return ClaimedItem(**{**item.__dict__, "lease_expires_at": lease})
+
+    async def fire_timers(self, task_queue: str, limit: int = 100) -> int:
+        """Fire due timers: append ``timer_fired`` and wake the workflow. Returns how many."""
+        fired: int = await self._run_tx(self._fire_timers_tx, task_queue, limit)
+        return fired
+
+    async def _fire_timers_tx(
+        self, conn: AsyncConnection, tx: _Tx, task_queue: str, limit: int
+    ) -> int:
+        now = utcnow()
+        rows = (
+            await conn.execute(
+                update(queue_items)
+                .where(
+                    queue_items.c.id.in_(
+                        self._claim_subquery(task_queue, _TIMER, limit, now).scalar_subquery()
+                    )
+                )
+                .values(state=QueueItemState.COMPLETED.value, updated_at=now)
+                .returning(queue_items.c.run_id, queue_items.c.ref)
+            )
+        ).all()
+        for row in rows:
+            await self._deliver(
+                conn, tx, row.run_id, [(EventType.TIMER_FIRED, {"timer_seq": int(row.ref)})], now
+            )
+        return len(rows)
+
+    async def next_due(self, task_queue: str) -> datetime | None:
+        """When the earliest queued item of ``task_queue`` becomes ready (None: nothing queued)."""
+        async with self.reader.connect() as conn:
+            value: datetime | None = (
+                await conn.execute(
+                    select(func.min(queue_items.c.available_at)).where(
+                        queue_items.c.state == QueueItemState.QUEUED.value,
+                        queue_items.c.task_queue == task_queue,
+                    )
+                )
+            ).scalar_one_or_none()
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    async def extend_leases(self, owner: str, item_ids: Sequence[int], until: datetime) -> None:
+        """Keep the leases of workflow tasks this worker is processing."""
+        if not item_ids:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(queue_items)
+                .where(
+                    queue_items.c.id.in_(list(item_ids)),
+                    queue_items.c.lease_owner == owner,
+                    queue_items.c.state.in_(_LEASED),
+                    queue_items.c.kind == _WFT,
+                )
+                .values(lease_expires_at=until)
+            )
+
+    async def release(self, items: Iterable[ClaimedItem]) -> None:
+        """Give items back to the queue at once (graceful shutdown)."""
+        ids = [i.id for i in items]
+        if not ids:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(queue_items)
+                .where(queue_items.c.id.in_(ids), queue_items.c.state.in_(_LEASED))
+                .values(
+                    state=QueueItemState.QUEUED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    available_at=utcnow(),
+                )
+            )

@@ -1,0 +1,237 @@
+"""Client-side store operations: start (with id policies and idempotency), read, signal,
+cancel, terminate."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Row, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from turnout.contracts.errors import (
+    Failure,
+    WorkflowAlreadyStartedError,
+    WorkflowNotFoundError,
+)
+from turnout.contracts.events import Event, EventType
+from turnout.contracts.records import (
+    IdConflictPolicy,
+    IdReusePolicy,
+    Run,
+)
+from turnout.contracts.states import RunState
+from turnout.executors.internal.schema import runs, tasks
+from turnout.executors.internal.store.core import (
+    _FAILED_LIKE,
+    EventSpec,
+    StartParams,
+    StartResult,
+    StoreCore,
+    _run_from_row,
+    _Tx,
+    utcnow,
+)
+
+__all__ = ["RunOperations"]
+
+
+class RunOperations(StoreCore):
+    """Start, read and steer runs."""
+
+    # -- client operations ----------------------------------------------------------------
+    async def start_workflow(self, p: StartParams) -> StartResult:
+        """Create a task and its first run, honouring idempotency key and id policies."""
+        for attempt in range(3):
+            try:
+                result: StartResult = await self._run_tx(self._start_tx, p)
+                return result
+            except IntegrityError:
+                # Another start won the race for this id or key: look again.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _start_tx(self, conn: AsyncConnection, tx: _Tx, p: StartParams) -> StartResult:
+        now = utcnow()
+        if p.idempotency_key is not None:
+            existing_task = (
+                await conn.execute(
+                    select(tasks.c.task_id).where(
+                        tasks.c.tenant_id == p.tenant_id,
+                        tasks.c.idempotency_key == p.idempotency_key,
+                    )
+                )
+            ).scalar_one_or_none()
+            if existing_task is not None:
+                run_id = (
+                    await conn.execute(
+                        select(runs.c.run_id)
+                        .where(runs.c.task_id == existing_task)
+                        .order_by(runs.c.requested_at.desc(), runs.c.run_id)
+                        .limit(1)
+                    )
+                ).scalar_one()
+                return StartResult(run_id, created=False)
+        latest = (
+            await conn.execute(
+                select(runs.c.run_id, runs.c.state)
+                .where(runs.c.tenant_id == p.tenant_id, runs.c.workflow_id == p.workflow_id)
+                .order_by(runs.c.requested_at.desc())
+                .limit(1)
+            )
+        ).first()
+        if latest is not None:
+            state = RunState(latest.state)
+            if not state.is_terminal:
+                if p.id_conflict_policy is IdConflictPolicy.USE_EXISTING:
+                    return StartResult(latest.run_id, created=False)
+                if p.id_conflict_policy is IdConflictPolicy.FAIL:
+                    raise WorkflowAlreadyStartedError(
+                        p.workflow_id, p.workflow_type, run_id=latest.run_id
+                    )
+                await self._close_run(
+                    conn,
+                    tx,
+                    latest.run_id,
+                    RunState.TERMINATED,
+                    now,
+                    [(EventType.WORKFLOW_TERMINATED, {"reason": "terminated by a new start"})],
+                    failure=Failure(kind="terminated", message="terminated by a new start"),
+                )
+            elif p.id_reuse_policy is IdReusePolicy.REJECT_DUPLICATE or (
+                p.id_reuse_policy is IdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+                and state not in _FAILED_LIKE
+            ):
+                raise WorkflowAlreadyStartedError(
+                    p.workflow_id, p.workflow_type, run_id=latest.run_id
+                )
+        task_id = str(uuid.uuid4())
+        correlation_id = p.correlation_id or uuid.uuid4().hex
+        await conn.execute(
+            insert(tasks).values(
+                task_id=task_id,
+                tenant_id=p.tenant_id,
+                workflow_id=p.workflow_id,
+                workflow_type=p.workflow_type,
+                task_queue=p.task_queue,
+                input=p.input,
+                idempotency_key=p.idempotency_key,
+                correlation_id=correlation_id,
+                requested_at=now,
+            )
+        )
+        run_id = await self._create_run(
+            conn, tx, task_id=task_id, p=p, correlation_id=correlation_id, now=now
+        )
+        return StartResult(run_id, created=True)
+
+    async def find_run(self, tenant_id: str, workflow_id: str, run_id: str | None = None) -> Run:
+        """The run (the latest of the workflow id when ``run_id`` is None).
+
+        Raises WorkflowNotFoundError when there is none.
+        """
+        stmt = select(runs).where(runs.c.tenant_id == tenant_id, runs.c.workflow_id == workflow_id)
+        if run_id is not None:
+            stmt = stmt.where(runs.c.run_id == run_id)
+        stmt = stmt.order_by(runs.c.requested_at.desc()).limit(1)
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            raise WorkflowNotFoundError(workflow_id, run_id)
+        return _run_from_row(row)
+
+    async def next_run(self, tenant_id: str, run_id: str) -> Run | None:
+        """The run that continued ``run_id`` as new, if any."""
+        async with self.reader.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(runs).where(
+                        runs.c.tenant_id == tenant_id, runs.c.continued_from_run_id == run_id
+                    )
+                )
+            ).first()
+        return _run_from_row(row) if row is not None else None
+
+    async def get_run_input(self, run_id: str) -> tuple[Row[Any], list[Any]]:
+        """The run row and its input (for workflow tasks and queries)."""
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.run_id == run_id))).one()
+        return row, list(row.input)
+
+    async def list_runs(
+        self,
+        tenant_id: str,
+        *,
+        state: RunState | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
+        """Runs of a tenant, newest first."""
+        stmt = select(runs).where(runs.c.tenant_id == tenant_id)
+        if state is not None:
+            stmt = stmt.where(runs.c.state == RunState(state).value)
+        if workflow_type is not None:
+            stmt = stmt.where(runs.c.workflow_type == workflow_type)
+        if task_queue is not None:
+            stmt = stmt.where(runs.c.task_queue == task_queue)
+        stmt = stmt.order_by(runs.c.requested_at.desc()).limit(limit)
+        async with self.reader.connect() as conn:
+            return [_run_from_row(r) for r in (await conn.execute(stmt)).all()]
+
+    async def events(self, tenant_id: str, run_id: str, after_seq: int = 0) -> list[Event]:
+        """A run's events with seq > ``after_seq``, in order."""
+        async with self.reader.connect() as conn:
+            return await self._events(conn, run_id, after_seq, tenant_id)
+
+    async def signal(self, run_id: str, name: str, args: list[Any]) -> bool:
+        """Deliver a signal to an open run; False when the run is closed."""
+        spec = (EventType.SIGNAL_RECEIVED, {"name": name, "args": args})
+        return bool(
+            await self._run_tx(lambda c, tx: self._deliver(c, tx, run_id, [spec], utcnow()))
+        )
+
+    async def request_cancel(self, run_id: str) -> bool:
+        """Record a cancellation request; the workflow sees CancelledError. False when closed."""
+        spec: EventSpec = (EventType.WORKFLOW_CANCEL_REQUESTED, {})
+
+        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+            already = (
+                await conn.execute(select(runs.c.cancel_requested).where(runs.c.run_id == run_id))
+            ).scalar_one_or_none()
+            if already:
+                return True
+            return await self._deliver(
+                conn, tx, run_id, [spec], utcnow(), values={"cancel_requested": True}
+            )
+
+        return bool(await self._run_tx(tx_fn))
+
+    async def terminate(self, run_id: str, reason: str | None) -> bool:
+        """End an open run at once; False when it was already closed."""
+        now = utcnow()
+        reason = reason or "terminated"
+        spec = (EventType.WORKFLOW_TERMINATED, {"reason": reason})
+
+        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+            seqs = await self._close_run(
+                conn,
+                tx,
+                run_id,
+                RunState.TERMINATED,
+                now,
+                [spec],
+                failure=Failure(kind="terminated", message=reason),
+            )
+            return seqs is not None
+
+        return bool(await self._run_tx(tx_fn))
+
+    async def load_history(self, run_id: str, after_seq: int) -> tuple[Row[Any], list[Event]]:
+        """The run row and its events after ``after_seq``, read together."""
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.run_id == run_id))).one()
+            history = await self._events(conn, run_id, after_seq)
+        return row, history

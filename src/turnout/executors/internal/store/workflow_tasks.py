@@ -1,0 +1,431 @@
+"""Committing a workflow task: its commands become events, queue items, children,
+and the run's state change, all in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from turnout.contracts.errors import (
+    Failure,
+)
+from turnout.contracts.events import EventType
+from turnout.contracts.records import (
+    QueueItemState,
+)
+from turnout.contracts.states import RunState
+from turnout.executors.internal import commands as cmd
+from turnout.executors.internal.schema import queue_items, runs, tasks
+from turnout.executors.internal.store.core import (
+    _ACT,
+    _ACTIVE,
+    _LEASED,
+    _TIMER,
+    _WFT,
+    ClaimedItem,
+    EventSpec,
+    StaleTaskError,
+    StartParams,
+    StoreCore,
+    _item,
+    _Tx,
+    utcnow,
+)
+
+__all__ = ["WorkflowTaskOperations"]
+
+
+class WorkflowTaskOperations(StoreCore):
+    """Commit or fail workflow tasks."""
+
+    async def commit_workflow_task(
+        self,
+        item: ClaimedItem,
+        *,
+        expected_task_count: int,
+        processed_through: int,
+        time: datetime,
+        commands: Sequence[cmd.Command],
+    ) -> range:
+        """Commit one workflow task: its commands, events, queue items and state change.
+
+        Raises StaleTaskError (changing nothing) when the lease was lost or another
+        task of the run committed first.
+        """
+        seqs: range = await self._run_tx(
+            self._commit_tx, item, expected_task_count, processed_through, time, commands
+        )
+        return seqs
+
+    async def _commit_tx(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        item: ClaimedItem,
+        expected: int,
+        processed_through: int,
+        time: datetime,
+        commands: Sequence[cmd.Command],
+    ) -> range:
+        now = utcnow()
+        done = (
+            await conn.execute(
+                update(queue_items)
+                .where(
+                    queue_items.c.id == item.id,
+                    queue_items.c.state == QueueItemState.RUNNING.value,
+                    queue_items.c.lease_owner == item.lease_owner,
+                )
+                .values(
+                    state=QueueItemState.COMPLETED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .returning(queue_items.c.id)
+            )
+        ).first()
+        if done is None:
+            raise StaleTaskError(
+                f"workflow task {item.id} is no longer leased to {item.lease_owner}"
+            )
+        run = (await conn.execute(select(runs).where(runs.c.run_id == item.run_id))).one()
+        specs: list[EventSpec] = [
+            (
+                EventType.WORKFLOW_TASK_COMPLETED,
+                {
+                    "processed_through": processed_through,
+                    "time": time.isoformat(),
+                    "worker": item.lease_owner,
+                },
+            )
+        ]
+        closing: cmd.Command | None = None
+        for command in commands:
+            if isinstance(command, cmd.RequestCancelChild):
+                continue
+            if isinstance(
+                command,
+                cmd.CompleteWorkflow | cmd.FailWorkflow | cmd.CancelWorkflow | cmd.ContinueAsNew,
+            ):
+                closing = command
+                continue
+            specs.append((command.event_type, command.attributes()))
+        values: dict[str, Any] = {"workflow_task_count": expected + 1}
+        guard = runs.c.workflow_task_count == expected
+        if run.state == RunState.CLAIMED.value:
+            specs.append(
+                (EventType.STATE_CHANGED, {"from": run.state, "to": RunState.RUNNING.value})
+            )
+            values["state"] = RunState.RUNNING.value
+            guard = and_(guard, runs.c.state == RunState.CLAIMED.value)
+        seqs = await self._append(
+            conn, item.run_id, specs, now=now, values=values, extra_where=guard
+        )
+        if seqs is None:
+            raise StaleTaskError(f"run {item.run_id} moved on while workflow task {item.id} ran")
+        await self._apply_commands(conn, tx, run, commands, now)
+        if closing is not None:
+            await self._apply_closing(conn, tx, run, closing, now)
+        return seqs
+
+    async def _apply_commands(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run: Row[Any],
+        commands: Sequence[cmd.Command],
+        now: datetime,
+    ) -> None:
+        new_items: list[dict[str, Any]] = []
+        for c in commands:
+            if isinstance(c, cmd.ScheduleActivity):
+                deadline = (
+                    now + timedelta(seconds=c.schedule_to_close_timeout)
+                    if c.schedule_to_close_timeout
+                    else None
+                )
+                new_items.append(
+                    _item(
+                        run,
+                        _ACT,
+                        c.task_queue,
+                        c.activity_type,
+                        str(c.seq),
+                        now,
+                        payload={
+                            **c.attributes(),
+                            "workflow_type": run.workflow_type,
+                            "scheduled_at": now.isoformat(),
+                        },
+                        deadline_at=deadline,
+                    )
+                )
+                tx.queues.add(c.task_queue)
+            elif isinstance(c, cmd.StartTimer):
+                new_items.append(
+                    _item(
+                        run,
+                        _TIMER,
+                        run.task_queue,
+                        None,
+                        str(c.seq),
+                        now,
+                        payload={"duration": c.duration},
+                        available_at=now + timedelta(seconds=c.duration),
+                    )
+                )
+            elif isinstance(c, cmd.CancelTimer):
+                await conn.execute(
+                    update(queue_items)
+                    .where(
+                        queue_items.c.run_id == run.run_id,
+                        queue_items.c.kind == _TIMER,
+                        queue_items.c.ref == str(c.seq),
+                        queue_items.c.state == QueueItemState.QUEUED.value,
+                    )
+                    .values(state=QueueItemState.CANCELED.value, updated_at=now)
+                )
+            elif isinstance(c, cmd.RequestCancelActivity):
+                await self._cancel_activity(conn, tx, run, c.seq, now)
+            elif isinstance(c, cmd.StartChild):
+                await self._start_child(conn, tx, run, c, now)
+            elif isinstance(c, cmd.RequestCancelChild):
+                child = (
+                    await conn.execute(
+                        select(runs.c.run_id).where(
+                            runs.c.parent_run_id == run.run_id,
+                            runs.c.parent_ref == str(c.seq),
+                            runs.c.state.in_(_ACTIVE),
+                        )
+                    )
+                ).scalar_one_or_none()
+                if child is not None:
+                    await self._deliver(
+                        conn,
+                        tx,
+                        child,
+                        [(EventType.WORKFLOW_CANCEL_REQUESTED, {"by_parent": run.run_id})],
+                        now,
+                        values={"cancel_requested": True},
+                    )
+        if new_items:
+            await conn.execute(insert(queue_items), new_items)
+
+    async def _cancel_activity(
+        self, conn: AsyncConnection, tx: _Tx, run: Row[Any], seq: int, now: datetime
+    ) -> None:
+        ended = (
+            await conn.execute(
+                update(queue_items)
+                .where(
+                    queue_items.c.run_id == run.run_id,
+                    queue_items.c.kind == _ACT,
+                    queue_items.c.ref == str(seq),
+                    queue_items.c.state == QueueItemState.QUEUED.value,
+                )
+                .values(state=QueueItemState.CANCELED.value, updated_at=now)
+                .returning(queue_items.c.id)
+            )
+        ).first()
+        if ended is None:
+            await conn.execute(
+                update(queue_items)
+                .where(
+                    queue_items.c.run_id == run.run_id,
+                    queue_items.c.kind == _ACT,
+                    queue_items.c.ref == str(seq),
+                    queue_items.c.state.in_(_LEASED),
+                )
+                .values(cancel_requested=True, updated_at=now)
+            )
+
+    async def _start_child(
+        self, conn: AsyncConnection, tx: _Tx, run: Row[Any], c: cmd.StartChild, now: datetime
+    ) -> None:
+        p = StartParams(
+            workflow_id=c.workflow_id,
+            workflow_type=c.workflow_type,
+            task_queue=c.task_queue,
+            input=c.args,
+            tenant_id=run.tenant_id,
+            correlation_id=run.correlation_id,
+            execution_timeout=c.execution_timeout,
+            parent=(run.workflow_id, run.run_id, str(c.seq)),
+        )
+        taken = (
+            await conn.execute(
+                select(runs.c.run_id).where(
+                    runs.c.tenant_id == run.tenant_id,
+                    runs.c.workflow_id == c.workflow_id,
+                    runs.c.state.in_(_ACTIVE),
+                )
+            )
+        ).first()
+        if taken is not None:
+            failure = Failure(
+                kind="application",
+                message=f"workflow {c.workflow_id!r} already started",
+                type="WorkflowAlreadyStartedError",
+            )
+            await self._deliver(
+                conn,
+                tx,
+                run.run_id,
+                [
+                    (
+                        EventType.CHILD_WORKFLOW_FAILED,
+                        {
+                            "child_seq": c.seq,
+                            "workflow_id": c.workflow_id,
+                            "already_started": True,
+                            "failure": failure.model_dump(mode="json"),
+                        },
+                    )
+                ],
+                now,
+            )
+            return
+        task_id = str(uuid.uuid4())
+        await conn.execute(
+            insert(tasks).values(
+                task_id=task_id,
+                tenant_id=run.tenant_id,
+                workflow_id=c.workflow_id,
+                workflow_type=c.workflow_type,
+                task_queue=c.task_queue,
+                input=c.args,
+                correlation_id=run.correlation_id,
+                requested_at=now,
+            )
+        )
+        await self._create_run(
+            conn, tx, task_id=task_id, p=p, correlation_id=run.correlation_id, now=now
+        )
+
+    async def _apply_closing(
+        self, conn: AsyncConnection, tx: _Tx, run: Row[Any], c: cmd.Command, now: datetime
+    ) -> None:
+        spec = (c.event_type, c.attributes())
+        if isinstance(c, cmd.CompleteWorkflow):
+            await self._close_run(
+                conn, tx, run.run_id, RunState.COMPLETED, now, [spec], result=c.result
+            )
+        elif isinstance(c, cmd.FailWorkflow):
+            await self._close_run(
+                conn, tx, run.run_id, RunState.FAILED, now, [spec], failure=c.failure
+            )
+        elif isinstance(c, cmd.CancelWorkflow):
+            await self._close_run(
+                conn,
+                tx,
+                run.run_id,
+                RunState.CANCELED,
+                now,
+                [spec],
+                failure=Failure(kind="canceled", message="workflow canceled"),
+            )
+        elif isinstance(c, cmd.ContinueAsNew):
+            task = (await conn.execute(select(tasks).where(tasks.c.task_id == run.task_id))).one()
+            p = StartParams(
+                workflow_id=run.workflow_id,
+                workflow_type=c.workflow_type,
+                task_queue=c.task_queue,
+                input=c.args,
+                tenant_id=run.tenant_id,
+                execution_timeout=(run.options or {}).get("execution_timeout"),
+                parent=(run.parent_workflow_id, run.parent_run_id, run.parent_ref)
+                if run.parent_run_id
+                else None,
+            )
+            closed = await self._close_run(
+                conn, tx, run.run_id, RunState.CONTINUED_AS_NEW, now, [spec]
+            )
+            if closed is not None:
+                new_run = await self._create_run(
+                    conn,
+                    tx,
+                    task_id=task.task_id,
+                    p=p,
+                    correlation_id=run.correlation_id,
+                    now=now,
+                    continued_from=run.run_id,
+                )
+                await self._append(
+                    conn,
+                    run.run_id,
+                    [],
+                    now=now,
+                    open_only=False,
+                    values={"result": {"continued_as_run_id": new_run}},
+                )
+
+    async def fail_workflow_task(
+        self, item: ClaimedItem, failure: Failure, retry_in: float
+    ) -> None:
+        """Record a failed workflow task and put it back in the queue after ``retry_in`` seconds."""
+
+        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> None:
+            now = utcnow()
+            back = (
+                await conn.execute(
+                    update(queue_items)
+                    .where(
+                        queue_items.c.id == item.id,
+                        queue_items.c.state == QueueItemState.RUNNING.value,
+                        queue_items.c.lease_owner == item.lease_owner,
+                    )
+                    .values(
+                        state=QueueItemState.FAILED.value,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        last_failure=failure.model_dump(mode="json"),
+                        updated_at=now,
+                    )
+                    .returning(queue_items.c.id)
+                )
+            ).first()
+            if back is None:
+                return
+            await self._append(
+                conn,
+                item.run_id,
+                [
+                    (
+                        EventType.WORKFLOW_TASK_FAILED,
+                        {"failure": failure.model_dump(mode="json"), "attempt": item.attempt},
+                    )
+                ],
+                now=now,
+            )
+            await conn.execute(
+                self._insert(queue_items)
+                .values(
+                    kind=_WFT,
+                    state=QueueItemState.QUEUED.value,
+                    tenant_id=item.tenant_id,
+                    task_queue=item.task_queue,
+                    run_id=item.run_id,
+                    workflow_id=item.workflow_id,
+                    name=item.name,
+                    payload={},
+                    attempt=item.attempt + 1,
+                    available_at=now + timedelta(seconds=retry_in),
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+            tx.queues.add(item.task_queue)
+
+        await self._run_tx(tx_fn)
+
+    async def abandon_workflow_task(self, item: ClaimedItem) -> None:
+        """End a workflow task that has nothing to do (its run closed meanwhile)."""
+        async with self.engine.begin() as conn:
+            await self._end_item(conn, item, QueueItemState.COMPLETED, utcnow())
