@@ -377,3 +377,45 @@ class CrashWorkflow:
             heartbeat_timeout=timedelta(seconds=1),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
         )
+
+
+IN_FLIGHT: Counter[str] = Counter()
+PEAK: Counter[str] = Counter()
+
+
+@activity.defn
+async def tracked(key: str) -> int:
+    """Counts how many of its kind run at once."""
+    IN_FLIGHT[key] += 1
+    PEAK[key] = max(PEAK[key], IN_FLIGHT[key])
+    try:
+        await asyncio.sleep(0.1)
+    finally:
+        IN_FLIGHT[key] -= 1
+    return 1
+
+
+@workflow.defn
+class FanOutWorkflow:
+    @workflow.run
+    async def run(self, key: str, n: int) -> int:
+        results = await asyncio.gather(
+            *(workflow.execute_activity(tracked, key, **ACTIVITY) for _ in range(n))
+        )
+        return sum(results)
+
+
+@activity.defn
+async def hold(key: str) -> str:
+    """The first call holds until its worker stops; later calls finish at once."""
+    CALLS[f"hold:{key}"] += 1
+    if CALLS[f"hold:{key}"] == 1:
+        await asyncio.sleep(3600)
+    return f"done on attempt {activity.info().attempt}"
+
+
+@workflow.defn
+class HoldWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        return await workflow.execute_activity(hold, key, **ACTIVITY)

@@ -225,18 +225,43 @@ class QueueOperations(StoreCore):
             )
 
     async def release(self, items: Iterable[ClaimedItem]) -> None:
-        """Give items back to the queue at once (graceful shutdown)."""
-        ids = [i.id for i in items]
-        if not ids:
-            return
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(queue_items)
-                .where(queue_items.c.id.in_(ids), queue_items.c.state.in_(_LEASED))
-                .values(
-                    state=QueueItemState.QUEUED.value,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    available_at=utcnow(),
+        """Give items back to the queue at once (graceful shutdown), each with a
+        ``lease_expired`` event (reason ``released``) on its run's timeline."""
+        for item in items:
+
+            async def tx_fn(conn: AsyncConnection, tx: _Tx, item: ClaimedItem = item) -> None:
+                now = utcnow()
+                back = (
+                    await conn.execute(
+                        update(queue_items)
+                        .where(
+                            queue_items.c.id == item.id,
+                            queue_items.c.state.in_(_LEASED),
+                            queue_items.c.lease_owner == item.lease_owner,
+                        )
+                        .values(
+                            state=QueueItemState.QUEUED.value,
+                            lease_owner=None,
+                            lease_expires_at=None,
+                            available_at=now,
+                            updated_at=now,
+                        )
+                        .returning(queue_items.c.id)
+                    )
+                ).first()
+                if back is None:
+                    return
+                spec = (
+                    EventType.LEASE_EXPIRED,
+                    {
+                        "kind": item.kind,
+                        "queue_item_id": item.id,
+                        "worker": item.lease_owner,
+                        "attempt": item.attempt,
+                        "reason": "released",
+                    },
                 )
-            )
+                await self._append(conn, item.run_id, [spec], now=now)
+                tx.queues.add(item.task_queue)
+
+            await self._run_tx(tx_fn)
