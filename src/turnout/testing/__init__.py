@@ -13,6 +13,14 @@ the ``pytest11`` entry point. Importing this package is cheap: only the
 standard library is imported until a server is started.
 """
 
+from turnout.testing.recovery import (
+    CrashRecovery,
+    Definitions,
+    WorkerProcess,
+    WorkerProcessError,
+    crash_and_recover,
+    load_definitions,
+)
 from turnout.testing.servers import (
     ContainerPostgres,
     ExternalPostgres,
@@ -30,6 +38,8 @@ from turnout.testing.servers import (
 
 __all__ = [
     "ContainerPostgres",
+    "CrashRecovery",
+    "Definitions",
     "ExternalPostgres",
     "ExternalTemporal",
     "LocalPostgres",
@@ -39,6 +49,10 @@ __all__ = [
     "ServerUnavailable",
     "TemporalDevServer",
     "TemporalServer",
+    "WorkerProcess",
+    "WorkerProcessError",
+    "crash_and_recover",
     "find_postgres",
     "find_temporal",
+    "load_definitions",
 ]
