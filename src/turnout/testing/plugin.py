@@ -39,12 +39,19 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import pytest
 
+from turnout.testing.harness import (
+    EXECUTOR_KINDS,
+    OPTION,
+    ExecutorHarness,
+    executor_kinds,
+    open_harness,
+)
 from turnout.testing.servers import (
     REQUIRE_POSTGRES_ENV,
     REQUIRE_TEMPORAL_ENV,
@@ -93,6 +100,35 @@ def _unavailable(require_env: str, exc: ServerUnavailable) -> NoReturn:
 # --------------------------------------------------------------------------- hooks
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--turnout-executors``: which executors the ``executor`` fixture runs on."""
+    parser.addoption(
+        OPTION,
+        default=None,
+        help="comma-separated executors for the executor fixture "
+        f"(default: {','.join(EXECUTOR_KINDS)})",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that asks for ``executor`` once per chosen executor kind."""
+    if "executor" in metafunc.fixturenames:
+        kinds = executor_kinds(metafunc.config)
+        metafunc.parametrize("executor", kinds, indirect=True, ids=kinds)
+
+
+@pytest.fixture
+def turnout_workflows() -> Sequence[type]:
+    """The workflow classes the ``executor`` fixture's worker runs; override it."""
+    return ()
+
+
+@pytest.fixture
+def turnout_activities() -> Sequence[Callable[..., Any]]:
+    """The activities the ``executor`` fixture's worker runs; override it."""
+    return ()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers this plugin applies; remember the outermost run."""
     config.addinivalue_line("markers", "postgres: needs a real PostgreSQL server")
@@ -138,6 +174,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # --------------------------------------------------------------------------- PostgreSQL
+
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - the dev extra installs it
+
+    @pytest.fixture
+    def executor() -> NoReturn:
+        """Needs pytest-asyncio."""
+        raise pytest.UsageError(
+            "the executor fixture needs pytest-asyncio: pip install pytest-asyncio"
+        )
+
+else:
+
+    @pytest_asyncio.fixture
+    async def executor(  # type: ignore[misc]
+        request: pytest.FixtureRequest,
+        turnout_workflows: Sequence[type],
+        turnout_activities: Sequence[Callable[..., Any]],
+    ) -> AsyncIterator[ExecutorHarness]:
+        """A connected client and a running worker, once per executor kind."""
+        async for harness in open_harness(request, turnout_workflows, turnout_activities):
+            yield harness
 
 
 @pytest.fixture(scope="session")

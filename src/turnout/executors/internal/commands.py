@@ -57,13 +57,14 @@ class ScheduleActivity:
 @dataclass(frozen=True)
 class RequestCancelActivity:
     seq: int
+    activity_type: str = ""
     event_type: EventType = EventType.ACTIVITY_CANCEL_REQUESTED
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq,)
 
     def attributes(self) -> dict[str, Any]:
-        return {"activity_seq": self.seq}
+        return {"activity_seq": self.seq, "activity_type": self.activity_type}
 
 
 @dataclass(frozen=True)

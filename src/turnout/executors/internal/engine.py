@@ -472,9 +472,9 @@ class WorkflowInstance:
         try:
             return await future
         except asyncio.CancelledError:
-            if seq in self._activities:
-                del self._activities[seq]
-                self._commands.append(RequestCancelActivity(seq=seq))
+            pending = self._activities.pop(seq, None)
+            if pending is not None:
+                self._commands.append(RequestCancelActivity(seq=seq, activity_type=pending.name))
             raise
 
     def _start_child(

@@ -15,6 +15,7 @@ import contextvars
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -72,6 +73,14 @@ class _Cache:
         return len(self._items)
 
 
+class _AttemptTimedOut(Exception):
+    """An activity attempt ran past one of its timeouts."""
+
+    def __init__(self, kind: TimeoutType) -> None:
+        super().__init__(kind.value)
+        self.kind = kind
+
+
 class _ActivityContext:
     """The ActivityRuntime of one running activity attempt."""
 
@@ -84,12 +93,38 @@ class _ActivityContext:
         self.pending = asyncio.Event()
         self.task: asyncio.Future[Any] | None = None
         self.loop = asyncio.get_running_loop()
+        self.last_beat = time.monotonic()
+        p = item.payload
+        now = utcnow()
+        started = time.monotonic()
+        self._deadlines: list[tuple[TimeoutType, float]] = []
+        if p.get("start_to_close_timeout"):
+            self._deadlines.append(
+                (TimeoutType.START_TO_CLOSE, started + float(p["start_to_close_timeout"]))
+            )
+        if item.deadline_at is not None:
+            left = (item.deadline_at - now).total_seconds()
+            self._deadlines.append((TimeoutType.SCHEDULE_TO_CLOSE, started + left))
+        self._heartbeat_timeout = (
+            float(p["heartbeat_timeout"]) if p.get("heartbeat_timeout") else None
+        )
+
+    def next_deadline(self) -> tuple[TimeoutType | None, float]:
+        """The nearest timeout of this attempt and the seconds left until it (1 h if none)."""
+        deadlines = list(self._deadlines)
+        if self._heartbeat_timeout is not None:
+            deadlines.append((TimeoutType.HEARTBEAT, self.last_beat + self._heartbeat_timeout))
+        if not deadlines:
+            return None, 3600.0
+        kind, at = min(deadlines, key=lambda d: d[1])
+        return kind, at - time.monotonic()
 
     def info(self) -> ActivityInfo:
         return self._info
 
     def heartbeat(self, *details: Any) -> None:
         self.details = codec.encode_args(details)
+        self.last_beat = time.monotonic()
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -445,32 +480,18 @@ class InternalWorker:
         assert task is not None
         self._acts[item.id] = (task, ctx)
         args = codec.decode_args(p.get("input", []), defn.arg_types)
-        limit = (
-            (item.lease_expires_at - utcnow()).total_seconds()
-            if p.get("start_to_close_timeout") or item.deadline_at
-            else None
-        )
-        if p.get("start_to_close_timeout"):
-            limit = min(limit or 1e18, float(p["start_to_close_timeout"]))
-        if item.deadline_at is not None:
-            limit = min(limit or 1e18, (item.deadline_at - utcnow()).total_seconds())
         heartbeats = asyncio.create_task(self._heartbeats(ctx))
         try:
-            result = await self._invoke(defn, args, ctx, limit)
+            result = await self._invoke(defn, args, ctx)
         except asyncio.CancelledError:
             heartbeats.cancel()
             if ctx.cancelled and not self._stopping.is_set():
                 await self._store.activity_canceled(item)
                 return
             raise
-        except TimeoutError:
+        except _AttemptTimedOut as timed_out:
             heartbeats.cancel()
-            timeout_type = (
-                TimeoutType.SCHEDULE_TO_CLOSE
-                if item.deadline_at is not None and utcnow() >= item.deadline_at
-                else TimeoutType.START_TO_CLOSE
-            )
-            await self._fail(item, _timeout_failure(timeout_type, ctx.details), policy)
+            await self._fail(item, _timeout_failure(timed_out.kind, ctx.details), policy)
             return
         except BaseException as exc:
             heartbeats.cancel()
@@ -480,8 +501,10 @@ class InternalWorker:
         await self._store.complete_activity(item, codec.encode(result))
 
     async def _invoke(
-        self, defn: ActivityDefinition, args: list[Any], ctx: _ActivityContext, limit: float | None
+        self, defn: ActivityDefinition, args: list[Any], ctx: _ActivityContext
     ) -> Any:
+        """Run the activity; enforce its start-to-close, schedule-to-close and heartbeat
+        timeouts locally (the reaper enforces them too, should this worker die)."""
         token = set_activity_runtime(ctx)
         try:
             context = contextvars.copy_context()
@@ -497,14 +520,14 @@ class InternalWorker:
             )
         ctx.task = inner  # a Task (async) or a Future (thread pool)
         try:
-            return (
-                await asyncio.wait_for(asyncio.shield(inner), limit)
-                if limit is not None
-                else await inner
-            )
-        except TimeoutError:
-            inner.cancel()
-            raise
+            while True:
+                kind, remaining = ctx.next_deadline()
+                done, _ = await asyncio.wait({inner}, timeout=remaining)
+                if done:
+                    return inner.result()
+                if kind is not None and ctx.next_deadline()[1] <= 0:
+                    inner.cancel()
+                    raise _AttemptTimedOut(kind)
         except asyncio.CancelledError:
             inner.cancel()
             raise

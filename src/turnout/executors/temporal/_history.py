@@ -76,7 +76,7 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
         }
     if t == T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
         sched = event.activity_task_scheduled_event_attributes
-        attrs = {
+        attrs: dict[str, Any] = {
             "activity_id": sched.activity_id,
             "activity_type": sched.activity_type.name,
             "task_queue": sched.task_queue.name,
@@ -85,16 +85,24 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
         return dict(attrs)
     if t == T.EVENT_TYPE_ACTIVITY_TASK_STARTED:
         begun = event.activity_task_started_event_attributes
-        return {**scheduled.get(begun.scheduled_event_id, {}), "attempt": begun.attempt}
+        attrs = {**scheduled.get(begun.scheduled_event_id, {}), "attempt": begun.attempt}
+        scheduled[event.event_id] = attrs  # outcomes name their started event
+        return dict(attrs)
     for name in (
         "activity_task_completed_event_attributes",
         "activity_task_failed_event_attributes",
         "activity_task_timed_out_event_attributes",
         "activity_task_canceled_event_attributes",
-        "activity_task_cancel_requested_event_attributes",
     ):
         if event.HasField(name):
-            return dict(scheduled.get(getattr(event, name).scheduled_event_id, {}))
+            outcome = getattr(event, name)
+            return dict(
+                scheduled.get(outcome.started_event_id)
+                or scheduled.get(outcome.scheduled_event_id, {})
+            )
+    if event.HasField("activity_task_cancel_requested_event_attributes"):
+        requested = event.activity_task_cancel_requested_event_attributes
+        return dict(scheduled.get(requested.scheduled_event_id, {}))
     if t == T.EVENT_TYPE_TIMER_STARTED:
         timer = event.timer_started_event_attributes
         return {
