@@ -7,7 +7,7 @@ implementation from settings. The method names and arguments mirror
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,7 +16,7 @@ from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
 
-__all__ = ["ARG_UNSET", "Client", "WorkerBackend", "WorkflowHandle"]
+__all__ = ["ARG_UNSET", "Client", "ClientBase", "WorkerBackend", "WorkflowHandle", "call_args"]
 
 
 class _ArgUnset:
@@ -27,6 +27,15 @@ class _ArgUnset:
 
 
 ARG_UNSET: Any = _ArgUnset()
+
+
+def call_args(arg: Any, args: Sequence[Any]) -> list[Any]:
+    """The argument list of a call given as one ``arg`` or as ``args=[...]``."""
+    if arg is not ARG_UNSET:
+        if args:
+            raise ValueError("pass either one argument or args=[...], not both")
+        return [arg]
+    return list(args)
 
 
 @runtime_checkable
@@ -156,3 +165,16 @@ class WorkerBackend(Protocol):
     async def run(self) -> None:
         """Start and block until shut down (or cancelled)."""
         ...
+
+
+class ClientBase:
+    """What every executor's client shares: ``execute_workflow`` is start, then result."""
+
+    async def execute_workflow(
+        self, workflow: str | Callable[..., Any], arg: Any = ARG_UNSET, **options: Any
+    ) -> Any:
+        """Start a workflow run (same options as ``start_workflow``) and wait for its result."""
+        # Each executor's client defines start_workflow with its full signature.
+        start: Callable[..., Awaitable[WorkflowHandle]] = getattr(self, "start_workflow")  # noqa: B009
+        handle = await start(workflow, arg, **options)
+        return await handle.result()

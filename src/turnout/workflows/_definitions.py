@@ -234,6 +234,22 @@ def define_activity(fn: Callable[..., Any], name: str | None) -> ActivityDefinit
     return defn
 
 
+def signal_name(signal: str | Callable[..., Any]) -> str:
+    """The name of a signal given as a name or as a ``@workflow.signal`` method."""
+    name = signal if isinstance(signal, str) else getattr(signal, _SIGNAL_ATTR, None)
+    if name is None:
+        raise TypeError(f"{signal!r} is not a signal: decorate it with @workflow.signal")
+    return str(name)
+
+
+def query_name(query: str | Callable[..., Any]) -> str:
+    """The name of a query given as a name or as a ``@workflow.query`` method."""
+    name = query if isinstance(query, str) else getattr(query, _QUERY_ATTR, None)
+    if name is None:
+        raise TypeError(f"{query!r} is not a query: decorate it with @workflow.query")
+    return str(name)
+
+
 def mark_run(fn: Any) -> Any:
     """Mark ``fn`` as the workflow's entry point."""
     setattr(fn, _RUN_ATTR, True)

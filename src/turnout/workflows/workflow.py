@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar, overload
 
-from turnout.contracts.executor import ARG_UNSET
+from turnout.contracts.executor import ARG_UNSET, call_args
 from turnout.contracts.retry import RetryPolicy
 from turnout.workflows._definitions import (
     ActivityDefinition,
@@ -165,14 +165,6 @@ async def wait_condition(
     )
 
 
-def _args(arg: Any, args: Sequence[Any]) -> list[Any]:
-    if arg is not ARG_UNSET:
-        if args:
-            raise ValueError("pass either one argument or args=[...], not both")
-        return [arg]
-    return list(args)
-
-
 def _activity_result_type(activity: Any, result_type: Any) -> Any:
     if result_type is not None:
         return result_type
@@ -213,7 +205,7 @@ def start_activity(
         activity_id=activity_id,
     )
     return current_workflow_runtime().start_activity(
-        activity, _args(arg, args), options, _activity_result_type(activity, result_type)
+        activity, call_args(arg, args), options, _activity_result_type(activity, result_type)
     )
 
 
@@ -270,7 +262,7 @@ async def start_child_workflow(
         id=id, task_queue=task_queue, execution_timeout=execution_timeout, retry_policy=retry_policy
     )
     return await current_workflow_runtime().start_child_workflow(
-        workflow, _args(arg, args), options, _workflow_result_type(workflow, result_type)
+        workflow, call_args(arg, args), options, _workflow_result_type(workflow, result_type)
     )
 
 
@@ -303,7 +295,7 @@ def continue_as_new(
     arg: Any = ARG_UNSET, *, args: Sequence[Any] = (), workflow: Any = None
 ) -> NoReturn:
     """End this run and start a fresh one with new input (and empty history)."""
-    current_workflow_runtime().continue_as_new(workflow, _args(arg, args))
+    current_workflow_runtime().continue_as_new(workflow, call_args(arg, args))
 
 
 class _WorkflowLogger(logging.LoggerAdapter[logging.Logger]):

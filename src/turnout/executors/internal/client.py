@@ -15,7 +15,7 @@ from turnout.contracts.errors import (
     exception_from_failure,
 )
 from turnout.contracts.events import Event
-from turnout.contracts.executor import ARG_UNSET
+from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
@@ -24,18 +24,10 @@ from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskErro
 from turnout.executors.internal.store import StartParams, Store
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.notify import run_channel
-from turnout.workflows._definitions import WorkflowDefinition
+from turnout.workflows._definitions import WorkflowDefinition, signal_name
 from turnout.workflows._runtime import ParentInfo, WorkflowInfo
 
 __all__ = ["InternalClient", "InternalWorkflowHandle", "workflow_info"]
-
-
-def _call_args(arg: Any, args: Sequence[Any]) -> list[Any]:
-    if arg is not ARG_UNSET:
-        if args:
-            raise ValueError("pass either one argument or args=[...], not both")
-        return [arg]
-    return list(args)
 
 
 def workflow_info(row: Any) -> WorkflowInfo:
@@ -59,7 +51,7 @@ def workflow_info(row: Any) -> WorkflowInfo:
     )
 
 
-class InternalClient:
+class InternalClient(ClientBase):
     """Starts workflows on the internal store and hands out handles."""
 
     executor = "internal"
@@ -134,7 +126,7 @@ class InternalClient:
                 workflow_id=id,
                 workflow_type=name,
                 task_queue=task_queue,
-                input=codec.encode_args(_call_args(arg, args)),
+                input=codec.encode_args(call_args(arg, args)),
                 tenant_id=self.tenant_id,
                 correlation_id=correlation_id,
                 idempotency_key=idempotency_key,
@@ -144,37 +136,6 @@ class InternalClient:
             )
         )
         return InternalWorkflowHandle(self, id, run_id=started.run_id, result_type=result_type)
-
-    async def execute_workflow(
-        self,
-        workflow: str | Callable[..., Any],
-        arg: Any = ARG_UNSET,
-        *,
-        id: str,
-        task_queue: str,
-        args: Sequence[Any] = (),
-        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
-        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
-        idempotency_key: str | None = None,
-        correlation_id: str | None = None,
-        execution_timeout: timedelta | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ) -> Any:
-        """Start a run and wait for its result."""
-        handle = await self.start_workflow(
-            workflow,
-            arg,
-            id=id,
-            task_queue=task_queue,
-            args=args,
-            id_reuse_policy=id_reuse_policy,
-            id_conflict_policy=id_conflict_policy,
-            idempotency_key=idempotency_key,
-            correlation_id=correlation_id,
-            execution_timeout=execution_timeout,
-            retry_policy=retry_policy,
-        )
-        return await handle.result()
 
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
@@ -295,14 +256,10 @@ class InternalWorkflowHandle:
         self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
     ) -> None:
         """Deliver a signal to the open run."""
-        name = (
-            signal if isinstance(signal, str) else getattr(signal, "__turnout_signal_name__", None)
-        )
-        if name is None:
-            raise TypeError(f"{signal!r} is not a signal: decorate it with @workflow.signal")
+        name = signal_name(signal)
         run = await self._open_run()
         if not await self._client.store.signal(
-            run.run_id, name, codec.encode_args(_call_args(arg, args))
+            run.run_id, name, codec.encode_args(call_args(arg, args))
         ):
             raise WorkflowNotFoundError(self._id, run.run_id)
 
@@ -328,7 +285,7 @@ class InternalWorkflowHandle:
             instance.advance(history, utcnow())
             value = instance.query(
                 handler,
-                codec.decode_args(codec.encode_args(_call_args(arg, args)), handler.arg_types),
+                codec.decode_args(codec.encode_args(call_args(arg, args)), handler.arg_types),
             )
         except WorkflowTaskError as exc:
             raise WorkflowQueryFailedError(

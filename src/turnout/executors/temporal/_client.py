@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from turnout.contracts import errors as te
 from turnout.contracts.errors import Failure, failure_from_exception
 from turnout.contracts.events import Event
-from turnout.contracts.executor import ARG_UNSET
+from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
@@ -25,7 +25,7 @@ from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_turnout
 from turnout.executors.temporal._history import map_history
 from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry_policy
-from turnout.workflows._definitions import WorkflowDefinition
+from turnout.workflows._definitions import WorkflowDefinition, query_name, signal_name
 
 __all__ = ["TemporalClient", "TemporalWorkflowHandle"]
 
@@ -54,14 +54,6 @@ _CONFLICT = {
 }
 
 
-def _call_args(arg: Any, args: Sequence[Any]) -> list[Any]:
-    if arg is not ARG_UNSET:
-        if args:
-            raise ValueError("pass either one argument or args=[...], not both")
-        return [arg]
-    return list(args)
-
-
 def _not_found(exc: BaseException, workflow_id: str, run_id: str | None) -> BaseException:
     if isinstance(exc, temporalio.service.RPCError) and exc.status in (
         temporalio.service.RPCStatusCode.NOT_FOUND,
@@ -70,7 +62,7 @@ def _not_found(exc: BaseException, workflow_id: str, run_id: str | None) -> Base
     return exc
 
 
-class TemporalClient:
+class TemporalClient(ClientBase):
     """A turnout Client on a Temporal cluster."""
 
     executor = "temporal"
@@ -143,7 +135,7 @@ class TemporalClient:
         try:
             raw = await self.raw.start_workflow(
                 name,
-                args=_call_args(arg, args),
+                args=call_args(arg, args),
                 id=id,
                 task_queue=task_queue,
                 id_reuse_policy=_REUSE[IdReusePolicy(id_reuse_policy)],
@@ -156,37 +148,6 @@ class TemporalClient:
         except temporalio.exceptions.WorkflowAlreadyStartedError as exc:
             raise te.WorkflowAlreadyStartedError(id, name) from exc
         return TemporalWorkflowHandle(self, id, run_id=raw.result_run_id, result_type=result_type)
-
-    async def execute_workflow(
-        self,
-        workflow: str | Callable[..., Any],
-        arg: Any = ARG_UNSET,
-        *,
-        id: str,
-        task_queue: str,
-        args: Sequence[Any] = (),
-        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
-        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
-        idempotency_key: str | None = None,
-        correlation_id: str | None = None,
-        execution_timeout: timedelta | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ) -> Any:
-        """Start a run and wait for its result."""
-        handle = await self.start_workflow(
-            workflow,
-            arg,
-            id=id,
-            task_queue=task_queue,
-            args=args,
-            id_reuse_policy=id_reuse_policy,
-            id_conflict_policy=id_conflict_policy,
-            idempotency_key=idempotency_key,
-            correlation_id=correlation_id,
-            execution_timeout=execution_timeout,
-            retry_policy=retry_policy,
-        )
-        return await handle.result()
 
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
@@ -259,13 +220,9 @@ class TemporalWorkflowHandle:
         self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
     ) -> None:
         """Deliver a signal."""
-        name = (
-            signal if isinstance(signal, str) else getattr(signal, "__turnout_signal_name__", None)
-        )
-        if name is None:
-            raise TypeError(f"{signal!r} is not a signal: decorate it with @workflow.signal")
+        name = signal_name(signal)
         try:
-            await self._raw.signal(name, args=_call_args(arg, args))
+            await self._raw.signal(name, args=call_args(arg, args))
         except temporalio.service.RPCError as exc:
             raise _not_found(exc, self._id, self._run_id) from exc
 
@@ -273,15 +230,13 @@ class TemporalWorkflowHandle:
         self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
     ) -> Any:
         """Ask the workflow's query handler (a worker answers)."""
-        name = query if isinstance(query, str) else getattr(query, "__turnout_query_name__", None)
-        if name is None:
-            raise TypeError(f"{query!r} is not a query: decorate it with @workflow.query")
+        name = query_name(query)
         defn = WorkflowDefinition.from_handler(query) if callable(query) else None
         handler = defn.query_for(name) if defn else None
         try:
             return await self._raw.query(
                 name,
-                args=_call_args(arg, args),
+                args=call_args(arg, args),
                 result_type=handler.return_type if handler else None,
             )
         except temporalio.client.WorkflowQueryFailedError as exc:
