@@ -42,3 +42,9 @@ async def test_same_module_runs_on_either_executor_by_settings(
     )
     assert internal == ("HELLO, SWITCH!", "internal")
     assert temporal == ("HELLO, SWITCH!", "temporal")
+
+
+async def test_temporal_worker_refuses_internal_only_options(temporal_address: str) -> None:
+    client = await turnout.connect(executor="temporal", temporal_address=temporal_address)
+    with pytest.raises(turnout.ConfigurationError, match="reaper_interval"):
+        turnout.Worker(client, task_queue="opts", workflows=[wf.HelloWorkflow], reaper_interval=1)

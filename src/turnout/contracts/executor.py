@@ -171,10 +171,34 @@ class ClientBase:
     """What every executor's client shares: ``execute_workflow`` is start, then result."""
 
     async def execute_workflow(
-        self, workflow: str | Callable[..., Any], arg: Any = ARG_UNSET, **options: Any
+        self,
+        workflow: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        execution_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> Any:
-        """Start a workflow run (same options as ``start_workflow``) and wait for its result."""
-        # Each executor's client defines start_workflow with its full signature.
+        """Start a workflow run (see ``start_workflow``) and wait for its result."""
+        # Each executor's client defines start_workflow with this same signature.
         start: Callable[..., Awaitable[WorkflowHandle]] = getattr(self, "start_workflow")  # noqa: B009
-        handle = await start(workflow, arg, **options)
+        handle = await start(
+            workflow,
+            arg,
+            id=id,
+            task_queue=task_queue,
+            args=args,
+            id_reuse_policy=id_reuse_policy,
+            id_conflict_policy=id_conflict_policy,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            execution_timeout=execution_timeout,
+            retry_policy=retry_policy,
+        )
         return await handle.result()

@@ -12,6 +12,7 @@ from typing import Any
 import temporalio.worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from turnout.contracts.errors import ConfigurationError
 from turnout.executors.temporal._client import TemporalClient
 from turnout.executors.temporal._definitions import ensure_activity, ensure_workflow, install
 from turnout.executors.temporal._runtime import TurnoutInterceptor
@@ -36,8 +37,14 @@ class TemporalWorker:
         graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
         max_cached_workflows: int = 1000,
         identity: str | None = None,
-        **_internal_only: Any,
+        **options: Any,
     ) -> None:
+        if options:
+            raise ConfigurationError(
+                f"Worker options {sorted(options)} are not known to the Temporal executor "
+                "(they tune the internal executor's queue); remove them when "
+                "TURNOUT_EXECUTOR=temporal"
+            )
         if not workflows and not activities:
             raise ValueError("a Worker needs at least one workflow or activity")
         install()
