@@ -12,9 +12,16 @@ from collections.abc import Sequence
 from turnout.config import Settings
 from turnout.executors.temporal._client import TemporalClient, TemporalWorkflowHandle
 from turnout.executors.temporal._definitions import install
+from turnout.executors.temporal._replay import replay_temporal_run
 from turnout.executors.temporal._worker import TemporalWorker
 
-__all__ = ["TemporalClient", "TemporalWorker", "TemporalWorkflowHandle", "connect_temporal"]
+__all__ = [
+    "TemporalClient",
+    "TemporalWorker",
+    "TemporalWorkflowHandle",
+    "connect_temporal",
+    "replay_temporal_run",
+]
 
 
 async def connect_temporal(settings: Settings, *, workflows: Sequence[type] = ()) -> TemporalClient:

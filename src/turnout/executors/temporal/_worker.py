@@ -18,7 +18,17 @@ from turnout.executors.temporal._definitions import ensure_activity, ensure_work
 from turnout.executors.temporal._runtime import TurnoutInterceptor
 from turnout.workflows._definitions import ActivityDefinition
 
-__all__ = ["TemporalWorker"]
+__all__ = ["TemporalWorker", "sandbox_runner"]
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """Temporal's sandbox, with turnout (and pydantic) passed through: the facade's
+    runtime context and the definition hooks must be the same objects inside."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "turnout", "pydantic", "sqlalchemy"
+        )
+    )
 
 
 class TemporalWorker:
@@ -63,9 +73,6 @@ class TemporalWorker:
                 thread_name_prefix="turnout-activity",
             )
         self._executor = activity_executor
-        restrictions = SandboxRestrictions.default.with_passthrough_modules(
-            "turnout", "pydantic", "sqlalchemy"
-        )
         self._worker = temporalio.worker.Worker(
             client.raw,
             task_queue=task_queue,
@@ -73,7 +80,7 @@ class TemporalWorker:
             activities=list(activities),
             activity_executor=activity_executor,
             interceptors=[TurnoutInterceptor()],
-            workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+            workflow_runner=sandbox_runner(),
             max_concurrent_activities=max_concurrent_activities,
             max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
             max_cached_workflows=max_cached_workflows,

@@ -1,0 +1,35 @@
+"""Replaying a Temporal run's history with the current turnout workflow code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from turnout.executors.temporal._client import TemporalClient
+from turnout.executors.temporal._definitions import ensure_workflow, install
+from turnout.executors.temporal._runtime import TurnoutInterceptor
+from turnout.executors.temporal._worker import sandbox_runner
+
+__all__ = ["replay_temporal_run"]
+
+
+async def replay_temporal_run(
+    client: TemporalClient, workflow_id: str, run_id: str | None, workflows: Sequence[type]
+) -> tuple[bool, str]:
+    """(deterministic?, summary or the replayer's failure) for a run Temporal recorded."""
+    install()
+    for cls in workflows:
+        ensure_workflow(cls)
+    history = await client.raw.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    replayer = Replayer(
+        workflows=list(workflows),
+        interceptors=[TurnoutInterceptor()],
+        data_converter=pydantic_data_converter,
+        workflow_runner=sandbox_runner(),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    if result.replay_failure is not None:
+        return False, str(result.replay_failure)
+    return True, f"{len(history.events)} history events of {workflow_id}"
