@@ -1,0 +1,191 @@
+"""The turnout command as a user runs it: a subprocess, against a worker in another process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = "tests.workflows_for_tests"
+
+
+def turnout(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "turnout", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def ok(*args: str, env: dict[str, str], timeout: float = 60) -> str:
+    done = turnout(*args, env=env, timeout=timeout)
+    assert done.returncode == 0, f"turnout {' '.join(args)}: {done.stderr}\n{done.stdout}"
+    return done.stdout
+
+
+@pytest.fixture(params=["sqlite", "postgres", "temporal"])
+def cli_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Environment selecting one executor for the CLI and its worker."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    if request.param == "temporal":
+        env["TURNOUT_EXECUTOR"] = "temporal"
+        env["TURNOUT_TEMPORAL_ADDRESS"] = str(request.getfixturevalue("temporal_address"))
+    elif request.param == "postgres":
+        env["TURNOUT_DATABASE_URL"] = str(request.getfixturevalue("postgres_url"))
+    else:
+        env["TURNOUT_DATABASE_URL"] = f"sqlite:///{tmp_path}/cli.db"
+    return env
+
+
+@pytest.fixture
+def cli_worker(cli_env: dict[str, str]) -> Iterator[str]:
+    """A ``turnout worker`` process for the test workflows; yields its task queue."""
+    queue = f"cli-{uuid.uuid4().hex[:8]}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "turnout", "worker", MODULE, "--task-queue", queue],
+        cwd=ROOT,
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "worker ready" in line, line + (proc.stderr.read() if proc.poll() else "")
+        yield queue
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            assert proc.stderr is not None
+            proc.stderr.close()
+
+
+def test_every_command_on_a_workflow_started_from_another_process(
+    cli_env: dict[str, str], cli_worker: str
+) -> None:
+    env, queue = cli_env, cli_worker
+    wid = f"cli-{uuid.uuid4().hex[:8]}"
+    started = ok("start", "HelloWorkflow", "--id", wid, "-q", queue, "--input", '"cli"',
+                 "--wait", "--json", env=env)  # fmt: skip
+    lines = started.strip().splitlines()
+    assert json.loads(lines[0])["workflow_id"] == wid
+    assert json.loads(lines[-1]) == "HELLO, CLI!"
+    assert json.loads(ok("result", wid, env=env)) == "HELLO, CLI!"
+    run = json.loads(ok("describe", wid, "--json", env=env))
+    assert run["state"] == "completed"
+    assert run["workflow_type"] == "HelloWorkflow"
+    table = ok("describe", wid, env=env)
+    assert "completed" in table
+    events = [json.loads(line) for line in ok("events", wid, "--json", env=env).splitlines()]
+    types = [e["type"] for e in events]
+    assert types[0] == "workflow_started"
+    assert "workflow_completed" in types
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    readable = ok("events", wid, env=env)
+    assert "activity_completed" in readable
+    assert "activity_type=greet" in readable
+
+    # signal and query on a waiting workflow, then cancel and terminate
+    waiting = f"cli-{uuid.uuid4().hex[:8]}"
+    ok("start", "SignalWorkflow", "--id", waiting, "-q", queue, env=env)
+    ok("signal", waiting, "add", '"x"', env=env)
+    answer = ok("query", waiting, "count", "--module", MODULE, env=env, timeout=60)
+    assert json.loads(answer) in (0, 1)  # the signal may still be on its way to the worker
+    ok("signal", waiting, "finish", env=env)
+    assert json.loads(ok("result", waiting, env=env)) == ["x"]
+
+    sleeper = f"cli-{uuid.uuid4().hex[:8]}"
+    ok("start", "SleepyWorkflow", "--id", sleeper, "-q", queue, env=env)
+    ok("terminate", sleeper, "--reason", "from the cli", env=env)
+    failed = turnout("result", sleeper, env=env)
+    assert failed.returncode == 1
+    assert "TerminatedError" in failed.stderr
+
+    canceled = f"cli-{uuid.uuid4().hex[:8]}"
+    ok("start", "SleepyWorkflow", "--id", canceled, "-q", queue, env=env)
+    ok("cancel", canceled, env=env)
+    outcome = turnout("result", canceled, env=env)
+    assert outcome.returncode == 1
+    assert "CancelledError" in outcome.stderr
+
+    listed = [
+        json.loads(line) for line in ok("list", "--json", "--limit", "50", env=env).splitlines()
+    ]
+    if env.get("TURNOUT_EXECUTOR") != "temporal":  # Temporal's visibility lags behind
+        assert {wid, waiting, sleeper, canceled} <= {r["workflow_id"] for r in listed}
+    assert all("state" in r for r in listed)
+
+    # replay: the same code is deterministic; the changed code names the diverging event
+    assert "deterministic" in ok("replay", wid, "--module", f"{MODULE}:HelloWorkflow", env=env)
+
+
+def test_replay_catches_a_deliberate_non_determinism(
+    cli_env: dict[str, str], cli_worker: str, tmp_path: Path
+) -> None:
+    env, queue = cli_env, cli_worker
+    wid = f"cli-{uuid.uuid4().hex[:8]}"
+    ok("start", "HelloWorkflow", "--id", wid, "-q", queue, "--input", '"r"', "--wait", env=env)
+    changed = turnout("replay", wid, "--module", "tests.changed_workflows_for_tests", env=env)
+    assert changed.returncode == 1, changed.stdout
+    assert "not deterministic" in changed.stderr
+    assert "greet" in changed.stderr  # what history recorded
+    if env.get("TURNOUT_EXECUTOR") == "temporal":
+        return
+    assert "history event" in changed.stderr  # names the event's seq
+    history = tmp_path / "history.json"
+    history.write_text(ok("events", wid, "--json", env=env))
+    offline = ok("replay", "--from-file", str(history), "--module", f"{MODULE}:HelloWorkflow",
+                 env=env)  # fmt: skip
+    assert offline.startswith("deterministic")
+    diverged = turnout("replay", "--from-file", str(history), "--module",
+                       "tests.changed_workflows_for_tests", env=env)  # fmt: skip
+    assert diverged.returncode == 1
+    assert "history event" in diverged.stderr
+
+
+def test_schema_doctor_demo_and_usage_errors(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env["TURNOUT_DATABASE_URL"] = f"sqlite:///{tmp_path}/schema.db"
+    assert "CREATE TABLE turnout_runs" in ok("schema", "show", env=env)
+    ok("schema", "create", env=env)
+    ok("schema", "migrate", env=env)
+    report = ok("doctor", env=env)
+    assert "schema: revision" in report
+    bad = dict(env, TURNOUT_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+    broken = turnout("doctor", env=bad)
+    assert broken.returncode == 1
+    assert "fix:" in broken.stdout
+    assert turnout("start", "X", "-q", "q", "--input", "not json", env=env).returncode == 2
+    assert turnout("nonsense", env=env).returncode == 2
+    wrong = turnout("list", env=dict(env, TURNOUT_EXECUTOR="kafka"))
+    assert wrong.returncode == 2
+    assert "TURNOUT_EXECUTOR" in wrong.stderr
+
+    demo_env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    demo = subprocess.run(
+        [sys.executable, "-m", "turnout", "demo"], cwd=tmp_path, env=demo_env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    assert "approved by" in demo.stdout
+    assert "see it again: turnout events demo-" in demo.stdout
+    assert (tmp_path / "turnout.db").exists()
