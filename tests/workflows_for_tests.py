@@ -318,7 +318,10 @@ async def record(key: str) -> str:
 class DrainWorkflow:
     @workflow.run
     async def run(self, key: str) -> str:
-        return await workflow.execute_activity(record, key, **ACTIVITY)
+        # A long timeout: the drain test is about claims, not about timeouts under load.
+        return await workflow.execute_activity(
+            record, key, start_to_close_timeout=timedelta(seconds=120)
+        )
 
 
 ALL_WORKFLOWS = [
