@@ -422,3 +422,32 @@ class HoldWorkflow:
     @workflow.run
     async def run(self, key: str) -> str:
         return await workflow.execute_activity(hold, key, **ACTIVITY)
+
+
+@activity.defn
+async def resumable(total: int) -> list[int]:
+    """Heartbeats its progress quickly, fails once, and resumes from the last heartbeat."""
+    info = activity.info()
+    start = int(info.heartbeat_details[0]) if info.heartbeat_details else 0
+    if info.attempt == 1:
+        for done in range(1, total + 1):
+            activity.heartbeat(done)
+        raise ApplicationError("crashed after the last heartbeat", type="Crash")
+    return [info.attempt, start]
+
+
+@workflow.defn
+class ResumeWorkflow:
+    @workflow.run
+    async def run(self, total: int) -> list[int]:
+        return await workflow.execute_activity(
+            resumable,
+            total,
+            heartbeat_timeout=timedelta(seconds=5),
+            retry_policy=FAST_RETRY,
+            **ACTIVITY,
+        )
+
+
+ALL_WORKFLOWS.append(ResumeWorkflow)
+ALL_ACTIVITIES.append(resumable)

@@ -302,3 +302,17 @@ async def test_pydantic_model_in_and_out(client: Any) -> None:
 async def test_dataclass_payloads(client: Any) -> None:
     lines = [wf.Line("a", 2), wf.Line("b", 3)]
     assert await client.execute_workflow(wf.LinesWorkflow.run, lines, id=_id(), task_queue=Q) == 5
+
+
+async def test_a_retry_resumes_from_the_last_heartbeat(client: Any) -> None:
+    result = await client.execute_workflow(wf.ResumeWorkflow.run, 5, id=_id(), task_queue=Q)
+    assert result == [2, 5]  # attempt 2 saw the last of five quick heartbeats
+
+
+async def test_result_by_id_decodes_to_the_declared_type(client: Any) -> None:
+    wid = _id()
+    order = wf.Order(order_id="o-9", amount=5)
+    await client.execute_workflow(wf.OrderWorkflow.run, order, id=wid, task_queue=Q)
+    receipt = await client.get_workflow_handle(wid).result(timeout=LIMIT)
+    assert isinstance(receipt, wf.Receipt)
+    assert receipt.total == 10

@@ -491,11 +491,11 @@ class InternalWorker:
             raise
         except _AttemptTimedOut as timed_out:
             heartbeats.cancel()
-            await self._fail(item, _timeout_failure(timed_out.kind, ctx.details), policy)
+            await self._fail(item, _timeout_failure(timed_out.kind, ctx.details), policy, ctx)
             return
         except BaseException as exc:
             heartbeats.cancel()
-            await self._fail(item, failure_from_exception(exc), policy)
+            await self._fail(item, failure_from_exception(exc), policy, ctx)
             return
         heartbeats.cancel()
         await self._store.complete_activity(item, codec.encode(result))
@@ -562,8 +562,15 @@ class InternalWorker:
                     entry[0].cancel()
             await asyncio.sleep(throttle)
 
-    async def _fail(self, item: ClaimedItem, failure: Failure, policy: RetryPolicy) -> None:
-        await apply_retry_policy(self._store, item, failure, policy)
+    async def _fail(
+        self,
+        item: ClaimedItem,
+        failure: Failure,
+        policy: RetryPolicy,
+        ctx: _ActivityContext | None = None,
+    ) -> None:
+        details = ctx.details if ctx is not None else None
+        await apply_retry_policy(self._store, item, failure, policy, heartbeat_details=details)
 
 
 async def apply_retry_policy(
@@ -572,6 +579,7 @@ async def apply_retry_policy(
     failure: Failure,
     policy: RetryPolicy,
     extra: Sequence[tuple[EventType, dict[str, Any]]] = (),
+    heartbeat_details: list[Any] | None = None,
 ) -> bool:
     """Retry ``item`` after a backoff, or record its final failure, as ``policy`` says."""
     timed_out = failure.kind == "timeout"
@@ -594,6 +602,7 @@ async def apply_retry_policy(
         final_type=final_type,
         dead=delay is None and (exhausted or timed_out),
         extra=extra,
+        heartbeat_details=heartbeat_details,
     )
 
 

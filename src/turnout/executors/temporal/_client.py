@@ -89,6 +89,10 @@ class TemporalClient(ClientBase):
             defn = WorkflowDefinition.must_from_class(cls)
             self._definitions[defn.name] = defn
 
+    def definition(self, workflow_type: str) -> WorkflowDefinition | None:
+        """A registered workflow definition by type name."""
+        return self._definitions.get(workflow_type)
+
     async def close(self) -> None:
         """Nothing to release: temporalio clients close with the process."""
 
@@ -206,8 +210,11 @@ class TemporalWorkflowHandle:
 
     async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
         """Wait for the workflow; its result, or WorkflowFailureError with turnout's cause chain."""
+        result_type = self._result_type
+        if result_type is None:  # a handle by id: the registered class knows the type
+            result_type = await self._registered_result_type()
         handle = self._client.raw.get_workflow_handle(
-            self._id, run_id=self._run_id, result_type=self._result_type
+            self._id, run_id=self._run_id, result_type=result_type
         )
         try:
             return await handle.result(follow_runs=follow_runs, rpc_timeout=timeout)
@@ -215,6 +222,14 @@ class TemporalWorkflowHandle:
             raise _suppressed(te.WorkflowFailureError(cause=to_turnout(exc.cause)))
         except temporalio.service.RPCError as exc:
             raise _not_found(exc, self._id, self._run_id) from exc
+
+    async def _registered_result_type(self) -> Any:
+        try:
+            workflow_type = (await self._raw.describe()).workflow_type
+        except temporalio.service.RPCError as exc:
+            raise _not_found(exc, self._id, self._run_id) from exc
+        defn = self._client.definition(workflow_type)
+        return defn.return_type if defn is not None else None
 
     async def signal(
         self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()

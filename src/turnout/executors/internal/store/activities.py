@@ -57,8 +57,12 @@ class ActivityOperations(StoreCore):
         final_type: EventType = EventType.ACTIVITY_FAILED,
         dead: bool = True,
         extra: Sequence[EventSpec] = (),
+        heartbeat_details: list[Any] | None = None,
     ) -> bool:
         """Retry the activity after ``retry_in`` seconds, or record its final failure.
+
+        ``heartbeat_details``, when given, are the attempt's last heartbeat (not yet
+        written by the throttled flush): the next attempt starts from them.
 
         The final failure of an activity whose retries ran out lands the item in
         ``dead`` with a ``dead_lettered`` event; a non-retryable failure ends it
@@ -68,7 +72,9 @@ class ActivityOperations(StoreCore):
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
             now = utcnow()
             if retry_in is not None:
-                return await self._retry_item(conn, tx, item, failure, retry_in, now, extra)
+                return await self._retry_item(
+                    conn, tx, item, failure, retry_in, now, extra, heartbeat_details
+                )
             state = QueueItemState.DEAD if dead else QueueItemState.FAILED
             if not await self._end_item(conn, item, state, now, failure):
                 return False
@@ -115,7 +121,9 @@ class ActivityOperations(StoreCore):
         retry_in: float,
         now: datetime,
         extra: Sequence[EventSpec] = (),
+        heartbeat_details: list[Any] | None = None,
     ) -> bool:
+        details = {} if heartbeat_details is None else {"heartbeat_details": heartbeat_details}
         row = (
             await conn.execute(
                 update(queue_items)
@@ -133,6 +141,7 @@ class ActivityOperations(StoreCore):
                     lease_expires_at=None,
                     last_failure=failure.model_dump(mode="json"),
                     updated_at=now,
+                    **details,
                 )
                 .returning(queue_items.c.id)
             )
