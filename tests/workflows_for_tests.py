@@ -451,3 +451,19 @@ class ResumeWorkflow:
 
 ALL_WORKFLOWS.append(ResumeWorkflow)
 ALL_ACTIVITIES.append(resumable)
+
+
+@workflow.defn
+class StartThenCancelWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        handle = workflow.start_activity(greet, name, **ACTIVITY)
+        handle.cancel()
+        try:
+            await handle
+        except asyncio.CancelledError:
+            return "canceled before it ran"
+        return "ran"
+
+
+ALL_WORKFLOWS.append(StartThenCancelWorkflow)

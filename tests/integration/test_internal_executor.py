@@ -316,3 +316,18 @@ async def test_result_by_id_decodes_to_the_declared_type(client: Any) -> None:
     receipt = await client.get_workflow_handle(wid).result(timeout=LIMIT)
     assert isinstance(receipt, wf.Receipt)
     assert receipt.total == 10
+
+
+async def test_cancel_before_the_first_workflow_task(client: Any) -> None:
+    queue = f"later-{uuid.uuid4().hex[:8]}"  # no worker polls it yet
+    handle = await client.start_workflow(
+        wf.CancellableWorkflow.run, _id(), id=_id(), task_queue=queue
+    )
+    await handle.cancel()
+    async with turnout.Worker(
+        client, task_queue=queue, workflows=[wf.CancellableWorkflow], activities=[wf.greet]
+    ):
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result(timeout=LIMIT)
+    assert isinstance(info.value.cause, turnout.CancelledError)
+    assert (await handle.describe()).state is RunState.CANCELED

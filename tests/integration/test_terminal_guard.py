@@ -47,3 +47,70 @@ async def test_workflow_retry_policy_is_refused_and_nothing_is_started(client: A
             retry_policy=turnout.RetryPolicy(),
         )
     assert await client.list_workflows() == []
+
+
+async def test_a_run_never_closes_over_a_signal_its_task_has_not_seen(client: Any) -> None:
+    from turnout.executors.internal.commands import CompleteWorkflow
+    from turnout.executors.internal.store import UnhandledSignalError
+
+    store = client.store
+    started = await store.start_workflow(
+        StartParams(workflow_id="late-signal", workflow_type="Any", task_queue="manual", input=[])
+    )
+    (item,) = await store.claim(
+        "manual", "tester", workflow_tasks=1, activities=0, workflow_lease=30
+    )
+    _, history = await store.load_history(started.run_id, 0)
+    seen = history[-1].seq
+    assert await store.signal(started.run_id, "late", [])  # arrives while the task runs
+    with pytest.raises(UnhandledSignalError):
+        await store.commit_workflow_task(
+            item,
+            expected_task_count=0,
+            processed_through=seen,
+            time=history[-1].at,
+            commands=[CompleteWorkflow(result="done")],
+        )
+    run = await store.find_run("default", "late-signal")
+    assert run.state is not RunState.COMPLETED  # nothing was applied
+    assert [e.type.value for e in await store.events("default", started.run_id)][-1] == (
+        "signal_received"
+    )
+
+
+async def test_an_activity_cancelled_in_the_task_that_scheduled_it_never_runs(
+    client: Any,
+) -> None:
+    from sqlalchemy import select
+
+    from turnout.executors.internal.schema import queue_items
+
+    async with turnout.Worker(
+        client,
+        task_queue="same-task",
+        workflows=[wf.StartThenCancelWorkflow],
+        activities=[wf.greet],
+    ):
+        name = "never-" + started_suffix()
+        result = await client.execute_workflow(
+            wf.StartThenCancelWorkflow.run, name, id=name, task_queue="same-task"
+        )
+    assert result == "canceled before it ran"
+    async with client.store.engine.connect() as conn:
+        states = (
+            (
+                await conn.execute(
+                    select(queue_items.c.state).where(queue_items.c.kind == "activity_task")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert states == ["canceled"]
+    assert wf.CALLS[f"greet:{name}"] == 0
+
+
+def started_suffix() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:8]

@@ -58,6 +58,8 @@ from turnout.workflows._runtime import (
 
 __all__ = ["ContinueAsNewError", "WorkflowInstance", "WorkflowTaskError"]
 
+_CLOSING = (CompleteWorkflow, FailWorkflow, CancelWorkflow, ContinueAsNew)
+
 _log = logging.getLogger("turnout.engine")
 
 
@@ -252,10 +254,23 @@ class WorkflowInstance:
             self._run_until_blocked()
         finally:
             reset_workflow_runtime(token)
+        if (
+            self._task_error is None
+            and not self._closed
+            and self._main is not None
+            and self._main.done()
+        ):
+            self._task_error = RuntimeError(
+                "the workflow's main coroutine ended without completing, failing or "
+                "continuing as new"
+            )
         if self._task_error is not None:
             error, self._task_error = self._task_error, None
             raise WorkflowTaskError(error)
         commands, self._commands = self._commands, []
+        closing = next((i for i, c in enumerate(commands) if isinstance(c, _CLOSING)), None)
+        if closing is not None:
+            commands = commands[: closing + 1]  # nothing after the end is recorded
         return commands
 
     def _run_until_blocked(self) -> None:
@@ -288,7 +303,9 @@ class WorkflowInstance:
             case EventType.WORKFLOW_CANCEL_REQUESTED:
                 self.cancel_requested = True
                 if self._main is not None and not self._main.done():
-                    self._main.cancel()
+                    # Queued behind the main task's first step: cancelling a coroutine that
+                    # has not started would skip its try/except and leave the run open.
+                    self._loop.call_soon(self._main.cancel)
             case EventType.SIGNAL_RECEIVED:
                 self._signal(event)
             case EventType.TIMER_FIRED:
@@ -343,11 +360,17 @@ class WorkflowInstance:
     async def _run_main(self, run: Callable[..., Awaitable[Any]], args: list[Any]) -> None:
         try:
             result = await run(*args)
+            encoded = codec.encode(result)  # a result pydantic cannot encode is a bug, below
         except ContinueAsNewError as exc:
+            try:
+                next_args = codec.encode_args(exc.next_args)
+            except BaseException as error:
+                self._task_error = error
+                return
             self._close(
                 ContinueAsNew(
                     workflow_type=exc.workflow_type or self.defn.name,
-                    args=codec.encode_args(exc.next_args),
+                    args=next_args,
                     task_queue=self._info.task_queue,
                 )
             )
@@ -365,7 +388,7 @@ class WorkflowInstance:
             # retry after a fix is deployed (as Temporal does).
             self._task_error = exc
         else:
-            self._close(CompleteWorkflow(codec.encode(result)))
+            self._close(CompleteWorkflow(encoded))
 
     def _close(self, command: Command) -> None:
         if not self._closed:

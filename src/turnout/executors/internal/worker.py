@@ -29,7 +29,12 @@ from turnout.contracts.retry import RetryPolicy
 from turnout.executors.internal import codec
 from turnout.executors.internal.client import InternalClient, workflow_info
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
-from turnout.executors.internal.store import ClaimedItem, StaleTaskError, Store
+from turnout.executors.internal.store import (
+    ClaimedItem,
+    StaleTaskError,
+    Store,
+    UnhandledSignalError,
+)
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.notify import queue_channel
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
@@ -52,6 +57,10 @@ class _Cache:
         if instance is not None:
             self._items.move_to_end(run_id)
         return instance
+
+    def take(self, run_id: str) -> WorkflowInstance | None:
+        """Remove and return the instance: one workflow task at a time may advance it."""
+        return self._items.pop(run_id, None)
 
     def put(self, run_id: str, instance: WorkflowInstance) -> None:
         self._items[run_id] = instance
@@ -197,9 +206,9 @@ class InternalWorker:
         self._poll = poll_interval.total_seconds() if poll_interval else default_poll
         self._reaper_interval = reaper_interval.total_seconds()
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._wfts: dict[int, asyncio.Task[None]] = {}
+        self._wfts: dict[tuple[int, int], asyncio.Task[None]] = {}
         self._acts: dict[int, tuple[asyncio.Task[None], _ActivityContext | None]] = {}
-        self._wft_items: dict[int, ClaimedItem] = {}
+        self._wft_items: dict[tuple[int, int], ClaimedItem] = {}
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
         self._wake = asyncio.Event()
@@ -289,7 +298,10 @@ class InternalWorker:
                 with contextlib.suppress(Exception):
                     due = await self._store.next_due(self.task_queue)
                     if due is not None:
-                        timeout = max(0.0, min(timeout, (due - utcnow()).total_seconds()))
+                        remaining = (due - utcnow()).total_seconds()
+                        # Due but not claimed (its run's task is running, or no free slot):
+                        # wait for a notification or the poll interval, never spin.
+                        timeout = min(timeout, remaining) if remaining > 0 else timeout
                 notified.clear()
                 self._wake.clear()
                 waiters = [
@@ -317,8 +329,9 @@ class InternalWorker:
         )
         for item in items:
             if item.kind == QueueItemKind.WORKFLOW_TASK.value:
-                self._wft_items[item.id] = item
-                self._wfts[item.id] = asyncio.create_task(self._workflow_task(item))
+                key = (item.id, item.attempt)
+                self._wft_items[key] = item
+                self._wfts[key] = asyncio.create_task(self._workflow_task(item))
             else:
                 self._start_activity(item)
         return bool(items or fired)
@@ -336,8 +349,8 @@ class InternalWorker:
             _log.exception("workflow task %s of run %s crashed", item.id, item.run_id)
             self._cache.evict(item.run_id)
         finally:
-            self._wfts.pop(item.id, None)
-            self._wft_items.pop(item.id, None)
+            self._wfts.pop((item.id, item.attempt), None)
+            self._wft_items.pop((item.id, item.attempt), None)
             self._slot_freed()
 
     async def _process_workflow_task(self, item: ClaimedItem) -> None:
@@ -356,16 +369,32 @@ class InternalWorker:
                 retry_in=_wft_backoff(item.attempt),
             )
             return
-        instance = self._cache.get(item.run_id)
+        instance = self._cache.take(item.run_id)
+        try:
+            instance = await self._advance_and_commit(item, defn, instance)
+        except BaseException:
+            if instance is not None:
+                instance.dispose()
+            raise
+        if instance is not None:
+            if instance.closed:
+                instance.dispose()
+            else:
+                self._cache.put(item.run_id, instance)
+
+    async def _advance_and_commit(
+        self, item: ClaimedItem, defn: WorkflowDefinition, instance: WorkflowInstance | None
+    ) -> WorkflowInstance | None:
+        """Run one workflow task; the instance to keep cached, or None to drop it."""
         row, history = await self._store.load_history(
             item.run_id, instance.seen_seq if instance is not None else 0
         )
         if row.state in _TERMINAL:
-            self._cache.evict(item.run_id)
             await self._store.abandon_workflow_task(item)
-            return
+            _dropped(instance)
+            return None
         if instance is not None and instance.task_count != row.workflow_task_count:
-            self._cache.evict(item.run_id)
+            instance.dispose()
             instance = None
             row, history = await self._store.load_history(item.run_id, 0)
         if instance is None:
@@ -373,7 +402,6 @@ class InternalWorker:
         try:
             commands = instance.advance(history, utcnow())
         except WorkflowTaskError as exc:
-            self._cache.evict(item.run_id)
             cause = exc.__cause__ or exc
             _log.warning(
                 "workflow task of %s %s failed: %r", row.workflow_type, row.workflow_id, cause
@@ -381,7 +409,8 @@ class InternalWorker:
             await self._store.fail_workflow_task(
                 item, failure_from_exception(cause), retry_in=_wft_backoff(item.attempt)
             )
-            return
+            _dropped(instance)
+            return None
         try:
             seqs = await self._store.commit_workflow_task(
                 item,
@@ -392,16 +421,29 @@ class InternalWorker:
             )
         except StaleTaskError as exc:
             _log.info("%s", exc)
-            self._cache.evict(item.run_id)
-            return
-        except BaseException:
-            self._cache.evict(item.run_id)
-            raise
+            _dropped(instance)
+            return None
+        except UnhandledSignalError as exc:
+            await self._store.fail_workflow_task(
+                item,
+                Failure(kind="application", message=str(exc), type="UnhandledSignal"),
+                retry_in=0.0,
+            )
+            _dropped(instance)
+            return None
+        except Exception as exc:
+            # The commit failed for another reason (a database error, a child id taken by
+            # a concurrent start): record it and retry the task instead of waiting for the
+            # lease to expire.
+            _log.warning("commit of workflow task %s failed: %r", item.id, exc)
+            with contextlib.suppress(Exception):
+                await self._store.fail_workflow_task(
+                    item, failure_from_exception(exc), retry_in=_wft_backoff(item.attempt)
+                )
+            _dropped(instance)
+            return None
         instance.committed(seqs)
-        if instance.closed:
-            self._cache.evict(item.run_id)
-        else:
-            self._cache.put(item.run_id, instance)
+        return instance
 
     async def _lease_loop(self) -> None:
         interval = max(self._wft_lease / 3, 0.05)
@@ -410,7 +452,7 @@ class InternalWorker:
             with contextlib.suppress(Exception):
                 await self._store.extend_leases(
                     self.identity,
-                    list(self._wft_items),
+                    [item_id for item_id, _ in self._wft_items],
                     utcnow() + timedelta(seconds=self._wft_lease),
                 )
 
@@ -580,6 +622,7 @@ async def apply_retry_policy(
     policy: RetryPolicy,
     extra: Sequence[tuple[EventType, dict[str, Any]]] = (),
     heartbeat_details: list[Any] | None = None,
+    expired_before: datetime | None = None,
 ) -> bool:
     """Retry ``item`` after a backoff, or record its final failure, as ``policy`` says."""
     timed_out = failure.kind == "timeout"
@@ -603,6 +646,7 @@ async def apply_retry_policy(
         dead=delay is None and (exhausted or timed_out),
         extra=extra,
         heartbeat_details=heartbeat_details,
+        expired_before=expired_before,
     )
 
 
@@ -622,6 +666,11 @@ def _timeout_failure(kind: TimeoutType, details: list[Any] | None) -> Failure:
 
 def _td(seconds: Any) -> timedelta | None:
     return timedelta(seconds=float(seconds)) if seconds else None
+
+
+def _dropped(instance: WorkflowInstance | None) -> None:
+    if instance is not None:
+        instance.dispose()
 
 
 def _wft_backoff(attempt: int) -> float:
@@ -660,7 +709,12 @@ async def reap_once(store: Store) -> int:
             },
         )
         moved += await apply_retry_policy(
-            store, item, _timeout_failure(kind, item.heartbeat_details), policy, extra=[expired]
+            store,
+            item,
+            _timeout_failure(kind, item.heartbeat_details),
+            policy,
+            extra=[expired],
+            expired_before=now,
         )
     for run_id in await store.expired_runs():
         moved += await store.time_out_run(run_id)

@@ -9,6 +9,7 @@ from turnout.executors.internal.store.base import (
     StartParams,
     StartResult,
     Store,
+    UnhandledSignalError,
 )
 from turnout.executors.internal.store.notify import Notifier
 
@@ -19,6 +20,7 @@ __all__ = [
     "StartParams",
     "StartResult",
     "Store",
+    "UnhandledSignalError",
     "open_store",
 ]
 

@@ -58,8 +58,12 @@ class ActivityOperations(StoreCore):
         dead: bool = True,
         extra: Sequence[EventSpec] = (),
         heartbeat_details: list[Any] | None = None,
+        expired_before: datetime | None = None,
     ) -> bool:
         """Retry the activity after ``retry_in`` seconds, or record its final failure.
+
+        ``expired_before`` (the reaper's) makes the write conditional on the lease having
+        expired by then: a heartbeat that extended it in the meantime wins.
 
         ``heartbeat_details``, when given, are the attempt's last heartbeat (not yet
         written by the throttled flush): the next attempt starts from them.
@@ -73,10 +77,18 @@ class ActivityOperations(StoreCore):
             now = utcnow()
             if retry_in is not None:
                 return await self._retry_item(
-                    conn, tx, item, failure, retry_in, now, extra, heartbeat_details
+                    conn,
+                    tx,
+                    item,
+                    failure,
+                    retry_in,
+                    now,
+                    extra,
+                    heartbeat_details,
+                    expired_before,
                 )
             state = QueueItemState.DEAD if dead else QueueItemState.FAILED
-            if not await self._end_item(conn, item, state, now, failure):
+            if not await self._end_item(conn, item, state, now, failure, expired_before):
                 return False
             activity_failure = Failure(
                 kind="activity",
@@ -122,8 +134,12 @@ class ActivityOperations(StoreCore):
         now: datetime,
         extra: Sequence[EventSpec] = (),
         heartbeat_details: list[Any] | None = None,
+        expired_before: datetime | None = None,
     ) -> bool:
         details = {} if heartbeat_details is None else {"heartbeat_details": heartbeat_details}
+        lease_guard = (
+            [queue_items.c.lease_expires_at < expired_before] if expired_before is not None else []
+        )
         row = (
             await conn.execute(
                 update(queue_items)
@@ -132,6 +148,7 @@ class ActivityOperations(StoreCore):
                     queue_items.c.state == QueueItemState.RUNNING.value,
                     queue_items.c.lease_owner == item.lease_owner,
                     queue_items.c.attempt == item.attempt,
+                    *lease_guard,
                 )
                 .values(
                     state=QueueItemState.QUEUED.value,

@@ -16,6 +16,7 @@ from turnout.executors.internal.store.core import (
     StaleTaskError,
     StartParams,
     StartResult,
+    UnhandledSignalError,
     _Tx,
     utcnow,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "StartParams",
     "StartResult",
     "Store",
+    "UnhandledSignalError",
     "_Tx",
     "utcnow",
 ]

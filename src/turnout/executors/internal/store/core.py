@@ -40,6 +40,7 @@ __all__ = [
     "StartParams",
     "StartResult",
     "StoreCore",
+    "UnhandledSignalError",
     "utcnow",
 ]
 
@@ -64,6 +65,11 @@ def utcnow() -> datetime:
 
 class StaleTaskError(Exception):
     """A worker's write lost its lease or its run moved on; nothing was changed."""
+
+
+class UnhandledSignalError(Exception):
+    """A workflow task tried to close its run over a signal it had not seen; nothing was
+    changed, and the task must be redone."""
 
 
 @dataclass(frozen=True)
@@ -488,7 +494,11 @@ class StoreCore:
         state: QueueItemState,
         now: datetime,
         failure: Failure | None = None,
+        expired_before: datetime | None = None,
     ) -> bool:
+        lease_guard = (
+            [queue_items.c.lease_expires_at < expired_before] if expired_before is not None else []
+        )
         row = (
             await conn.execute(
                 update(queue_items)
@@ -497,6 +507,7 @@ class StoreCore:
                     queue_items.c.state == QueueItemState.RUNNING.value,
                     queue_items.c.lease_owner == item.lease_owner,
                     queue_items.c.attempt == item.attempt,
+                    *lease_guard,
                 )
                 .values(
                     state=state.value,

@@ -98,6 +98,8 @@ class MaintenanceOperations(StoreCore):
                         queue_items.c.id == item.id,
                         queue_items.c.state.in_(_LEASED),
                         queue_items.c.lease_owner == item.lease_owner,
+                        queue_items.c.attempt == item.attempt,
+                        queue_items.c.lease_expires_at < utcnow(),
                     )
                     .values(
                         state=QueueItemState.FAILED.value, lease_owner=None, lease_expires_at=None

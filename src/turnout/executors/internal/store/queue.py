@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.events import EventType
@@ -93,7 +94,8 @@ class QueueOperations(StoreCore):
                     .where(
                         queue_items.c.id.in_(
                             self._claim_subquery(task_queue, kind, limit, now).scalar_subquery()
-                        )
+                        ),
+                        queue_items.c.state == QueueItemState.QUEUED.value,
                     )
                     .values(
                         state=QueueItemState.RUNNING.value,
@@ -113,12 +115,18 @@ class QueueOperations(StoreCore):
                     if item is None:
                         continue
                 else:
-                    await self._transition(
+                    # Only a queued run changes state; a guarded UPDATE leaves the rows of
+                    # runs already running unlocked (no lock cycle with event appends).
+                    await self._append(
                         conn,
                         item.run_id,
-                        RunState.CLAIMED,
-                        now,
-                        values={"started_at": func.coalesce(runs.c.started_at, now)},
+                        [(EventType.STATE_CHANGED, {"from": "queued", "to": "claimed"})],
+                        now=now,
+                        values={
+                            "state": RunState.CLAIMED.value,
+                            "started_at": func.coalesce(runs.c.started_at, now),
+                        },
+                        extra_where=runs.c.state == RunState.QUEUED.value,
                     )
                 claimed.append(item)
         return claimed
@@ -238,6 +246,7 @@ class QueueOperations(StoreCore):
                             queue_items.c.id == item.id,
                             queue_items.c.state.in_(_LEASED),
                             queue_items.c.lease_owner == item.lease_owner,
+                            queue_items.c.attempt == item.attempt,
                         )
                         .values(
                             state=QueueItemState.QUEUED.value,
@@ -264,4 +273,9 @@ class QueueOperations(StoreCore):
                 await self._append(conn, item.run_id, [spec], now=now)
                 tx.queues.add(item.task_queue)
 
-            await self._run_tx(tx_fn)
+            try:
+                await self._run_tx(tx_fn)
+            except IntegrityError:
+                # A newer pending workflow task of the run exists: it carries the work on.
+                async with self.engine.begin() as conn:
+                    await self._end_item(conn, item, QueueItemState.FAILED, utcnow())

@@ -20,7 +20,7 @@ from turnout.contracts.records import (
 )
 from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
-from turnout.executors.internal.schema import queue_items, runs, tasks
+from turnout.executors.internal.schema import events, queue_items, runs, tasks
 from turnout.executors.internal.store.core import (
     _ACT,
     _ACTIVE,
@@ -32,6 +32,7 @@ from turnout.executors.internal.store.core import (
     StaleTaskError,
     StartParams,
     StoreCore,
+    UnhandledSignalError,
     _item,
     _Tx,
     utcnow,
@@ -80,6 +81,7 @@ class WorkflowTaskOperations(StoreCore):
                     queue_items.c.id == item.id,
                     queue_items.c.state == QueueItemState.RUNNING.value,
                     queue_items.c.lease_owner == item.lease_owner,
+                    queue_items.c.attempt == item.attempt,
                 )
                 .values(
                     state=QueueItemState.COMPLETED.value,
@@ -129,6 +131,25 @@ class WorkflowTaskOperations(StoreCore):
         )
         if seqs is None:
             raise StaleTaskError(f"run {item.run_id} moved on while workflow task {item.id} ran")
+        if closing is not None:
+            unseen = (
+                await conn.execute(
+                    select(events.c.seq)
+                    .where(
+                        events.c.run_id == item.run_id,
+                        events.c.seq > processed_through,
+                        events.c.type == EventType.SIGNAL_RECEIVED.value,
+                    )
+                    .limit(1)
+                )
+            ).first()
+            if unseen is not None:
+                # As on Temporal: a run never closes over a signal it has not seen.
+                raise UnhandledSignalError(
+                    f"signal at seq {unseen.seq} arrived while workflow task {item.id} "
+                    "decided to close the run; the task is redone with it"
+                )
+        tx.queues.add(run.task_queue)  # a follow-up workflow task may be waiting for this one
         await self._apply_commands(conn, tx, run, commands, now)
         if closing is not None:
             await self._apply_closing(conn, tx, run, closing, now)
@@ -180,7 +201,10 @@ class WorkflowTaskOperations(StoreCore):
                         available_at=now + timedelta(seconds=c.duration),
                     )
                 )
-            elif isinstance(c, cmd.CancelTimer):
+        if new_items:  # before the cancels below, which may name items scheduled just now
+            await conn.execute(insert(queue_items), new_items)
+        for c in commands:
+            if isinstance(c, cmd.CancelTimer):
                 await conn.execute(
                     update(queue_items)
                     .where(
@@ -214,8 +238,6 @@ class WorkflowTaskOperations(StoreCore):
                         now,
                         values={"cancel_requested": True},
                     )
-        if new_items:
-            await conn.execute(insert(queue_items), new_items)
 
     async def _cancel_activity(
         self, conn: AsyncConnection, tx: _Tx, run: Row[Any], seq: int, now: datetime
@@ -379,6 +401,7 @@ class WorkflowTaskOperations(StoreCore):
                         queue_items.c.id == item.id,
                         queue_items.c.state == QueueItemState.RUNNING.value,
                         queue_items.c.lease_owner == item.lease_owner,
+                        queue_items.c.attempt == item.attempt,
                     )
                     .values(
                         state=QueueItemState.FAILED.value,
