@@ -467,3 +467,19 @@ class StartThenCancelWorkflow:
 
 
 ALL_WORKFLOWS.append(StartThenCancelWorkflow)
+
+
+@activity.defn
+async def mistyped() -> int:
+    return "not a number"  # type: ignore[return-value]  # deliberately wrong
+
+
+@workflow.defn
+class MistypedWorkflow:
+    @workflow.run
+    async def run(self) -> int:
+        return await workflow.execute_activity(mistyped, **ACTIVITY)
+
+
+ALL_WORKFLOWS.append(MistypedWorkflow)
+ALL_ACTIVITIES.append(mistyped)

@@ -107,6 +107,8 @@ def _json_args(values: Sequence[str], what: str) -> list[Any]:
 def _definitions(modules: Sequence[str]) -> tuple[list[type], list[Callable[..., Any]]]:
     if not modules:
         return [], []
+    if os.getcwd() not in sys.path:  # `turnout worker myapp` finds ./myapp, as python -m does
+        sys.path.insert(0, os.getcwd())
     try:
         found = load_definitions(modules)
     except (ImportError, AttributeError, ValueError, TypeError) as exc:
@@ -206,7 +208,10 @@ def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concur
                     f"{', '.join(names)}"
                 )
                 await stop.wait()
-                err.print("stopping: finishing running work (Ctrl-C again to abandon it)")
+                err.print(
+                    "stopping: running work may finish within the grace period; "
+                    "the rest goes back to the queue"
+                )
 
     _run(serve())
 

@@ -331,3 +331,16 @@ async def test_cancel_before_the_first_workflow_task(client: Any) -> None:
             await handle.result(timeout=LIMIT)
     assert isinstance(info.value.cause, turnout.CancelledError)
     assert (await handle.describe()).state is RunState.CANCELED
+
+
+async def test_a_result_that_does_not_match_its_type_fails_the_task_visibly(client: Any) -> None:
+    handle = await client.start_workflow(wf.MistypedWorkflow.run, id=_id(), task_queue=Q)
+
+    async def task_failed() -> bool:
+        return any(e.type is EventType.WORKFLOW_TASK_FAILED for e in await handle.events())
+
+    async with asyncio.timeout(20):
+        while not await task_failed():
+            await asyncio.sleep(0.05)
+    assert (await handle.describe()).state is RunState.RUNNING  # not corrupted, not closed
+    await handle.terminate(reason="fixed by a deploy, in real life")

@@ -79,15 +79,7 @@ TIMEOUT = 60.0
 # Blocks in pages this test does not own that fail under the convention above, with why.
 # Keys are (page, n): the n-th ```python block of the page, from 1. Each is an expected
 # failure (strict: once the page is fixed, the entry must go). Entries shorten the timeout.
-KNOWN_BROKEN: dict[tuple[str, int], str] = {
-    ("README.md", 1): (
-        "charge() returns None though annotated -> str, so every workflow task of the run "
-        "fails decoding its result; main() then waits on a one-hour durable timer and "
-        "never closes its client"
-    ),
-    ("docs/testing.md", 1): "imports myapp.workflows, which does not exist",
-    ("docs/testing.md", 2): "imports myapp.workflows, which does not exist",
-}
+KNOWN_BROKEN: dict[tuple[str, int], str] = {}
 KNOWN_BROKEN_TIMEOUT = 10.0
 
 _MARKER = re.compile(r"^\s*<!--\s*(fragment|needs|file)\b\s*:?\s*(.*?)\s*-->\s*$")

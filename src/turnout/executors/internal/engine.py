@@ -250,8 +250,13 @@ class WorkflowInstance:
         token = set_workflow_runtime(_InternalRuntime(self))
         try:
             for event in batch:
-                self._deliver(event)
-            self._run_until_blocked()
+                try:
+                    self._deliver(event)
+                except Exception as exc:  # e.g. a result that does not match its type
+                    self._task_error = exc
+                    break
+            if self._task_error is None:
+                self._run_until_blocked()
         finally:
             reset_workflow_runtime(token)
         if (
