@@ -55,6 +55,12 @@ class QueueOperations(StoreCore):
         stmt = stmt.order_by(q.c.priority.desc(), q.c.available_at, q.c.id).limit(limit)
         return stmt.with_for_update(skip_locked=True)
 
+    def _picked(self, task_queue: str, kind: str, limit: int, now: datetime) -> Any:
+        """The rows to claim, as a CTE evaluated exactly once: ``IN (SELECT ... LIMIT n)``
+        may run its subquery again under some PostgreSQL plans and claim more than n."""
+        cte = self._claim_subquery(task_queue, kind, limit, now).cte(f"picked_{kind}")
+        return cte.prefix_with("MATERIALIZED")
+
     async def claim(
         self,
         task_queue: str,
@@ -88,13 +94,12 @@ class QueueOperations(StoreCore):
             if limit <= 0:
                 continue
             lease = now + timedelta(seconds=workflow_lease)
+            picked = self._picked(task_queue, kind, limit, now)
             rows = (
                 await conn.execute(
                     update(queue_items)
                     .where(
-                        queue_items.c.id.in_(
-                            self._claim_subquery(task_queue, kind, limit, now).scalar_subquery()
-                        ),
+                        queue_items.c.id == picked.c.id,
                         queue_items.c.state == QueueItemState.QUEUED.value,
                     )
                     .values(
@@ -183,13 +188,13 @@ class QueueOperations(StoreCore):
         self, conn: AsyncConnection, tx: _Tx, task_queue: str, limit: int
     ) -> int:
         now = utcnow()
+        picked = self._picked(task_queue, _TIMER, limit, now)
         rows = (
             await conn.execute(
                 update(queue_items)
                 .where(
-                    queue_items.c.id.in_(
-                        self._claim_subquery(task_queue, _TIMER, limit, now).scalar_subquery()
-                    )
+                    queue_items.c.id == picked.c.id,
+                    queue_items.c.state == QueueItemState.QUEUED.value,
                 )
                 .values(state=QueueItemState.COMPLETED.value, updated_at=now)
                 .returning(queue_items.c.run_id, queue_items.c.ref)
