@@ -205,6 +205,8 @@ class InternalWorker:
         default_poll = 1.0 if self._store.supports_listen_notify else 0.1
         self._poll = poll_interval.total_seconds() if poll_interval else default_poll
         self._reaper_interval = reaper_interval.total_seconds()
+        # The identity owns this worker's leases and names it on the timeline: an explicit
+        # one must be unique per process (the default is host:pid:random).
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wfts: dict[tuple[int, int], asyncio.Task[None]] = {}
         self._acts: dict[int, tuple[asyncio.Task[None], _ActivityContext | None]] = {}
