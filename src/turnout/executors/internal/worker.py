@@ -423,6 +423,9 @@ class InternalWorker:
             )
         except StaleTaskError as exc:
             _log.info("%s", exc)
+            # If the run closed meanwhile (terminated, timed out), end the task now rather
+            # than at lease expiry; if the lease was lost, the guard makes this a no-op.
+            await self._store.abandon_workflow_task(item)
             _dropped(instance)
             return None
         except UnhandledSignalError as exc:
