@@ -25,6 +25,7 @@ from turnout.executors.internal.store.core import (
     _activity_attrs,
     _retry_state,
     _Tx,
+    held,
     utcnow,
 )
 
@@ -144,10 +145,7 @@ class ActivityOperations(StoreCore):
             await conn.execute(
                 update(queue_items)
                 .where(
-                    queue_items.c.id == item.id,
-                    queue_items.c.state == QueueItemState.RUNNING.value,
-                    queue_items.c.lease_owner == item.lease_owner,
-                    queue_items.c.attempt == item.attempt,
+                    *held(item),
                     *lease_guard,
                 )
                 .values(
@@ -198,10 +196,7 @@ class ActivityOperations(StoreCore):
                 await conn.execute(
                     update(queue_items)
                     .where(
-                        queue_items.c.id == item.id,
-                        queue_items.c.state == QueueItemState.RUNNING.value,
-                        queue_items.c.lease_owner == item.lease_owner,
-                        queue_items.c.attempt == item.attempt,
+                        *held(item),
                     )
                     .values(
                         heartbeat_at=now,

@@ -41,6 +41,7 @@ __all__ = [
     "StartResult",
     "StoreCore",
     "UnhandledSignalError",
+    "held",
     "utcnow",
 ]
 
@@ -119,6 +120,22 @@ class ClaimedItem:
     heartbeat_details: list[Any] | None
     created_at: datetime
     heartbeat_at: datetime | None = None
+
+
+def held(
+    item: ClaimedItem, *, states: Sequence[str] = (QueueItemState.RUNNING.value,)
+) -> list[Any]:
+    """SQL conditions: ``item`` is still in ``states`` under this worker's lease and attempt.
+
+    Every write a worker makes about an item it claimed carries these, so a straggler
+    whose lease was lost (and whose work was taken over) changes nothing.
+    """
+    return [
+        queue_items.c.id == item.id,
+        queue_items.c.state.in_(list(states)),
+        queue_items.c.lease_owner == item.lease_owner,
+        queue_items.c.attempt == item.attempt,
+    ]
 
 
 @dataclass
@@ -503,10 +520,7 @@ class StoreCore:
             await conn.execute(
                 update(queue_items)
                 .where(
-                    queue_items.c.id == item.id,
-                    queue_items.c.state == QueueItemState.RUNNING.value,
-                    queue_items.c.lease_owner == item.lease_owner,
-                    queue_items.c.attempt == item.attempt,
+                    *held(item),
                     *lease_guard,
                 )
                 .values(

@@ -22,6 +22,7 @@ from turnout.executors.internal.store.core import (
     StoreCore,
     _claimed,
     _Tx,
+    held,
     utcnow,
 )
 
@@ -95,10 +96,7 @@ class MaintenanceOperations(StoreCore):
                 await conn.execute(
                     update(queue_items)
                     .where(
-                        queue_items.c.id == item.id,
-                        queue_items.c.state.in_(_LEASED),
-                        queue_items.c.lease_owner == item.lease_owner,
-                        queue_items.c.attempt == item.attempt,
+                        *held(item, states=_LEASED),
                         queue_items.c.lease_expires_at < utcnow(),
                     )
                     .values(

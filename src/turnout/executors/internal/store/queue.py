@@ -25,6 +25,7 @@ from turnout.executors.internal.store.core import (
     StoreCore,
     _claimed,
     _Tx,
+    held,
     utcnow,
 )
 
@@ -248,10 +249,7 @@ class QueueOperations(StoreCore):
                     await conn.execute(
                         update(queue_items)
                         .where(
-                            queue_items.c.id == item.id,
-                            queue_items.c.state.in_(_LEASED),
-                            queue_items.c.lease_owner == item.lease_owner,
-                            queue_items.c.attempt == item.attempt,
+                            *held(item, states=_LEASED),
                         )
                         .values(
                             state=QueueItemState.QUEUED.value,

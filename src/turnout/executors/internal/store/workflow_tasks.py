@@ -35,6 +35,7 @@ from turnout.executors.internal.store.core import (
     UnhandledSignalError,
     _item,
     _Tx,
+    held,
     utcnow,
 )
 
@@ -78,10 +79,7 @@ class WorkflowTaskOperations(StoreCore):
             await conn.execute(
                 update(queue_items)
                 .where(
-                    queue_items.c.id == item.id,
-                    queue_items.c.state == QueueItemState.RUNNING.value,
-                    queue_items.c.lease_owner == item.lease_owner,
-                    queue_items.c.attempt == item.attempt,
+                    *held(item),
                 )
                 .values(
                     state=QueueItemState.COMPLETED.value,
@@ -398,10 +396,7 @@ class WorkflowTaskOperations(StoreCore):
                 await conn.execute(
                     update(queue_items)
                     .where(
-                        queue_items.c.id == item.id,
-                        queue_items.c.state == QueueItemState.RUNNING.value,
-                        queue_items.c.lease_owner == item.lease_owner,
-                        queue_items.c.attempt == item.attempt,
+                        *held(item),
                     )
                     .values(
                         state=QueueItemState.FAILED.value,
