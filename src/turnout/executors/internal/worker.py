@@ -26,6 +26,7 @@ from turnout.contracts.errors import Failure, TimeoutType, failure_from_exceptio
 from turnout.contracts.events import EventType
 from turnout.contracts.records import QueueItemKind
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.states import TERMINAL_STATES
 from turnout.executors.internal import codec
 from turnout.executors.internal.client import InternalClient, workflow_info
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
@@ -682,7 +683,7 @@ def _wft_backoff(attempt: int) -> float:
     return float(min(0.5 * 2 ** (attempt - 1), 60.0))
 
 
-_TERMINAL = {"completed", "failed", "canceled", "terminated", "timed_out", "continued_as_new"}
+_TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
 
 
 async def reap_once(store: Store) -> int:

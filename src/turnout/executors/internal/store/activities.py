@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import (
@@ -210,25 +210,6 @@ class ActivityOperations(StoreCore):
         if row is None:
             return True  # the item is gone: the activity should stop
         return bool(row.cancel_requested)
-
-    async def is_cancel_requested(self, item: ClaimedItem) -> bool:
-        """True when the activity should stop (cancel requested, or the lease is gone)."""
-        async with self.reader.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        queue_items.c.cancel_requested,
-                        queue_items.c.state,
-                        queue_items.c.lease_owner,
-                    ).where(queue_items.c.id == item.id)
-                )
-            ).first()
-        return (
-            row is None
-            or bool(row.cancel_requested)
-            or row.state != QueueItemState.RUNNING.value
-            or row.lease_owner != item.lease_owner
-        )
 
     async def activity_canceled(self, item: ClaimedItem) -> bool:
         """Record that a running activity stopped because cancellation was requested."""

@@ -154,12 +154,6 @@ class RunOperations(StoreCore):
             ).first()
         return _run_from_row(row) if row is not None else None
 
-    async def get_run_input(self, run_id: str) -> tuple[Row[Any], list[Any]]:
-        """The run row and its input (for workflow tasks and queries)."""
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(select(runs).where(runs.c.run_id == run_id))).one()
-        return row, list(row.input)
-
     async def list_runs(
         self,
         tenant_id: str,
