@@ -285,12 +285,12 @@ def test_baseline_downgrades_to_an_empty_database(tmp_path: Path) -> None:
 
 # --- revision checks --------------------------------------------------------------------
 
-NEXT_REVISION = '''"""A revision after the baseline (test only)."""
+NEXT_REVISION = '''"""A revision after the current head (test only)."""
 
 from alembic import op
 
-revision = "0002_test"
-down_revision = "0001_baseline"
+revision = "0099_test"
+down_revision = "HEAD"
 branch_labels = None
 depends_on = None
 
@@ -319,20 +319,44 @@ def test_an_older_revision_stops_boot_until_migrated(
     shutil.copytree(
         migrate_module.MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__")
     )
-    (migrations / "versions" / "0002_test.py").write_text(NEXT_REVISION, encoding="utf-8")
+    (migrations / "versions" / "0099_test.py").write_text(
+        NEXT_REVISION.replace("HEAD", SCHEMA_REVISION), encoding="utf-8"
+    )
     monkeypatch.setattr(migrate_module, "MIGRATIONS_DIR", migrations)
-    monkeypatch.setattr(migrate_module, "SCHEMA_REVISION", "0002_test")
+    monkeypatch.setattr(migrate_module, "SCHEMA_REVISION", "0099_test")
 
     with pytest.raises(ConfigurationError, match="turnout schema migrate") as raised:
         create_schema(url)
-    assert "'0001_baseline'" in str(raised.value)
-    assert "'0002_test'" in str(raised.value)
+    assert f"'{SCHEMA_REVISION}'" in str(raised.value)
+    assert "'0099_test'" in str(raised.value)
     assert _master(path) == before  # nothing created over the old schema
 
     migrate(url)
-    assert current_revision(url) == "0002_test"
+    assert current_revision(url) == "0099_test"
     assert "ix_test_tasks_correlation_id" in {name for _, name, _, _ in _master(path)}
     create_schema(url)  # boots now
+
+
+def test_a_baseline_database_migrates_to_the_head_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "turnout.db"
+    url = _url(path)
+    migrate(url, "0001_baseline")
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(
+            "INSERT INTO turnout_tasks (task_id, tenant_id, workflow_id, workflow_type, "
+            "task_queue, input, correlation_id, requested_at) "
+            "VALUES ('t1', 'default', 'w1', 'Hello', 'q', '[]', 'c1', '2026-01-01 00:00:00')"
+        )
+        conn.commit()
+    assert "turnout_approvals" not in {name for _, name, _, _ in _master(path)}
+
+    migrate(url)
+
+    assert current_revision(url) == SCHEMA_REVISION
+    assert "turnout_approvals" in {name for _, name, _, _ in _master(path)}
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT workflow_id FROM turnout_tasks").fetchall() == [("w1",)]
+    assert _schema_diff(url) == []
 
 
 def test_an_unknown_revision_stops_boot(tmp_path: Path) -> None:

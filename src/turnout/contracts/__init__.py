@@ -9,6 +9,8 @@ from pydantic import TypeAdapter
 from turnout.contracts.errors import (
     ActivityError,
     ApplicationError,
+    ApprovalAlreadyDecidedError,
+    ApprovalNotFoundError,
     CancelledError,
     ChildWorkflowError,
     ConfigurationError,
@@ -30,6 +32,14 @@ from turnout.contracts.errors import (
 )
 from turnout.contracts.events import COMMAND_EVENT_TYPES, INBOUND_EVENT_TYPES, Event, EventType
 from turnout.contracts.executor import ARG_UNSET, Client, WorkerBackend, WorkflowHandle
+from turnout.contracts.governance import (
+    Approval,
+    ApprovalState,
+    Policy,
+    PolicyRequest,
+    Verdict,
+    validate_tenant,
+)
 from turnout.contracts.records import (
     Artifact,
     DecisionOutcome,
@@ -62,6 +72,10 @@ __all__ = [
     "TRANSITIONS",
     "ActivityError",
     "ApplicationError",
+    "Approval",
+    "ApprovalAlreadyDecidedError",
+    "ApprovalNotFoundError",
+    "ApprovalState",
     "Artifact",
     "CancelledError",
     "ChildWorkflowError",
@@ -76,7 +90,9 @@ __all__ = [
     "IdReusePolicy",
     "IllegalTransitionError",
     "NonDeterminismError",
+    "Policy",
     "PolicyDecision",
+    "PolicyRequest",
     "QueueItem",
     "QueueItemKind",
     "QueueItemState",
@@ -89,6 +105,7 @@ __all__ = [
     "TimeoutError",
     "TimeoutType",
     "TurnoutError",
+    "Verdict",
     "WorkerBackend",
     "WorkflowAlreadyStartedError",
     "WorkflowFailureError",
@@ -101,6 +118,7 @@ __all__ = [
     "failure_from_exception",
     "is_terminal",
     "json_schema",
+    "validate_tenant",
 ]
 
 _MODELS: dict[str, type[Any]] = {
@@ -109,6 +127,7 @@ _MODELS: dict[str, type[Any]] = {
     "Event": Event,
     "PolicyDecision": PolicyDecision,
     "Artifact": Artifact,
+    "Approval": Approval,
     "QueueItem": QueueItem,
     "Failure": Failure,
     "RetryPolicy": RetryPolicy,

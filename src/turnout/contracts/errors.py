@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "ActivityError",
     "ApplicationError",
+    "ApprovalAlreadyDecidedError",
+    "ApprovalNotFoundError",
     "CancelledError",
     "ChildWorkflowError",
     "ConfigurationError",
@@ -91,6 +93,41 @@ class WorkflowNotFoundError(TurnoutError):
 
 class WorkflowQueryFailedError(TurnoutError):
     """A query handler raised, or the query name is unknown."""
+
+
+class ApprovalNotFoundError(TurnoutError):
+    """No approval of this name was requested by the run (or it is not pending)."""
+
+    def __init__(self, workflow_id: str, name: str, *, pending: Sequence[str] = ()) -> None:
+        self.workflow_id = workflow_id
+        self.name = name
+        self.pending = list(pending)
+        waiting = (
+            f"it waits on: {', '.join(repr(p) for p in pending)}"
+            if pending
+            else "it waits on no approval"
+        )
+        super().__init__(
+            f"workflow {workflow_id!r} has no pending approval {name!r}; {waiting} "
+            "(list them with `turnout approvals` or client.list_pending_approvals())"
+        )
+
+
+class ApprovalAlreadyDecidedError(TurnoutError):
+    """The approval was decided already; a decision is final."""
+
+    def __init__(
+        self, workflow_id: str, name: str, *, outcome: str, decided_by: str | None = None
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.name = name
+        self.outcome = outcome
+        self.decided_by = decided_by
+        by = f" by {decided_by}" if decided_by else ""
+        super().__init__(
+            f"approval {name!r} of workflow {workflow_id!r} was already decided: "
+            f"{outcome}{by}; a decision is final and nothing was changed"
+        )
 
 
 class RetryState(StrEnum):

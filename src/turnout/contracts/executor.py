@@ -12,7 +12,8 @@ from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from turnout.contracts.events import Event
-from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
+from turnout.contracts.governance import Approval
+from turnout.contracts.records import Artifact, IdConflictPolicy, IdReusePolicy, PolicyDecision, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
 
@@ -84,6 +85,30 @@ class WorkflowHandle(Protocol):
         """The run's timeline, ordered by seq."""
         ...
 
+    async def approve(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:
+        """Approve the run's pending approval ``name``; a decision is final.
+
+        Raises ApprovalNotFoundError when no such approval is pending and
+        ApprovalAlreadyDecidedError when it was decided before.
+        """
+        ...
+
+    async def reject(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:
+        """Reject the run's pending approval ``name`` (same errors as :meth:`approve`)."""
+        ...
+
+    async def approvals(self) -> list[Approval]:
+        """Every approval the run asked for, pending or decided, oldest first."""
+        ...
+
+    async def policy_decisions(self) -> list[PolicyDecision]:
+        """Every recorded policy decision and approval decision of the run, oldest first."""
+        ...
+
+    async def artifacts(self) -> list[Artifact]:
+        """Metadata of every artifact the run's activities recorded, oldest first."""
+        ...
+
 
 @runtime_checkable
 class Client(Protocol):
@@ -143,6 +168,22 @@ class Client(Protocol):
         limit: int = 100,
     ) -> list[Run]:
         """Runs, newest first, filtered."""
+        ...
+
+    async def list_pending_approvals(
+        self, *, workflow_type: str | None = None, limit: int = 100
+    ) -> list[Approval]:
+        """Approvals waiting on a decision, over this client's tenant, oldest first."""
+        ...
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant every read and write of this client is scoped to."""
+        ...
+
+    @property
+    def is_durable(self) -> bool:
+        """True when runs survive a restart of every process (not an in-memory store)."""
         ...
 
     async def close(self) -> None:

@@ -109,6 +109,11 @@ class PolicyDecision(BaseModel):
     decided_at: datetime
     attributes: dict[str, Any] = {}
 
+    @property
+    def approved(self) -> bool:
+        """True when the decision lets the work go on (``allow`` or ``approved``)."""
+        return self.outcome in (DecisionOutcome.ALLOW, DecisionOutcome.APPROVED)
+
 
 class Artifact(BaseModel):
     """Metadata of a log, summary or file that an activity produced."""

@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 if TYPE_CHECKING:
-    from turnout.contracts.records import IdReusePolicy
+    from turnout.contracts.records import Artifact, IdReusePolicy, PolicyDecision
     from turnout.contracts.retry import RetryPolicy
 
 __all__ = [
     "ActivityInfo",
     "ActivityOptions",
     "ActivityRuntime",
+    "ArtifactSpec",
     "ChildWorkflowOptions",
     "NotInActivityError",
     "NotInWorkflowError",
@@ -139,6 +140,9 @@ class WorkflowRuntime(Protocol):
     def patched(self, patch_id: str) -> bool: ...
     def deprecate_patch(self, patch_id: str) -> None: ...
     def is_replaying(self) -> bool: ...
+    async def request_approval(
+        self, name: str, details: dict[str, Any], timeout: float | None
+    ) -> PolicyDecision: ...
 
 
 class ActivityRuntime(Protocol):
@@ -148,6 +152,19 @@ class ActivityRuntime(Protocol):
     def heartbeat(self, *details: Any) -> None: ...
     def is_cancelled(self) -> bool: ...
     def logger(self) -> logging.LoggerAdapter[logging.Logger]: ...
+    async def record_artifact(self, artifact: ArtifactSpec) -> Artifact: ...
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    """What ``activity.record_artifact`` was given."""
+
+    name: str
+    uri: str
+    media_type: str = "application/octet-stream"
+    size: int | None = None
+    digest: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 _workflow_runtime: ContextVar[WorkflowRuntime | None] = ContextVar(

@@ -6,9 +6,11 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
+from turnout.contracts.records import Artifact
 from turnout.workflows._definitions import define_activity
 from turnout.workflows._runtime import (
     ActivityInfo,
+    ArtifactSpec,
     NotInActivityError,
     _activity_runtime,
     current_activity_runtime,
@@ -23,6 +25,7 @@ __all__ = [
     "info",
     "is_cancelled",
     "logger",
+    "record_artifact",
 ]
 
 Info = ActivityInfo
@@ -65,6 +68,26 @@ def heartbeat(*details: Any) -> None:
 def is_cancelled() -> bool:
     """True once cancellation of this activity was requested."""
     return current_activity_runtime().is_cancelled()
+
+
+async def record_artifact(
+    name: str,
+    uri: str,
+    *,
+    media_type: str = "application/octet-stream",
+    size: int | None = None,
+    digest: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Artifact:
+    """Record that this activity produced ``name`` at ``uri`` (metadata only: the bytes stay
+    where ``uri`` points). Appears on the run's timeline and in ``handle.artifacts()``."""
+    if not name or not uri:
+        raise ValueError("record_artifact needs a name and a uri, e.g. ('report', 's3://b/k')")
+    if size is not None and size < 0:
+        raise ValueError(f"artifact size must be >= 0 bytes, got {size}")
+    return await current_activity_runtime().record_artifact(
+        ArtifactSpec(name, uri, media_type, size, digest, dict(attributes or {}))
+    )
 
 
 class _ActivityLogger(logging.LoggerAdapter[logging.Logger]):

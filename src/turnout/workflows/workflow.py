@@ -7,15 +7,19 @@ Every function forwards to the runtime of the executor that runs the code.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random as _random
 import uuid as _uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar, overload
 
+from turnout.contracts.errors import ActivityError, ApplicationError, RetryState
 from turnout.contracts.executor import ARG_UNSET, call_args
+from turnout.contracts.governance import APPROVAL_REJECTED, APPROVAL_REQUIRED
+from turnout.contracts.records import PolicyDecision
 from turnout.contracts.retry import RetryPolicy
 from turnout.workflows._definitions import (
     ActivityDefinition,
@@ -52,6 +56,7 @@ __all__ = [
     "patched",
     "query",
     "random",
+    "request_approval",
     "run",
     "signal",
     "sleep",
@@ -172,6 +177,15 @@ def _activity_result_type(activity: Any, result_type: Any) -> Any:
     return defn.return_type if defn else Any
 
 
+def _activity_options(**options: Any) -> ActivityOptions:
+    if options["start_to_close_timeout"] is None and options["schedule_to_close_timeout"] is None:
+        raise ValueError(
+            "activity needs start_to_close_timeout or schedule_to_close_timeout "
+            "(e.g. start_to_close_timeout=timedelta(seconds=30))"
+        )
+    return ActivityOptions(**options)
+
+
 def start_activity(
     activity: Callable[..., Any] | str,
     arg: Any = ARG_UNSET,
@@ -190,12 +204,7 @@ def start_activity(
 
     One of ``start_to_close_timeout`` or ``schedule_to_close_timeout`` is required.
     """
-    if start_to_close_timeout is None and schedule_to_close_timeout is None:
-        raise ValueError(
-            "activity needs start_to_close_timeout or schedule_to_close_timeout "
-            "(e.g. start_to_close_timeout=timedelta(seconds=30))"
-        )
-    options = ActivityOptions(
+    options = _activity_options(
         task_queue=task_queue,
         schedule_to_close_timeout=schedule_to_close_timeout,
         schedule_to_start_timeout=schedule_to_start_timeout,
@@ -204,8 +213,11 @@ def start_activity(
         retry_policy=retry_policy,
         activity_id=activity_id,
     )
-    return current_workflow_runtime().start_activity(
-        activity, call_args(arg, args), options, _activity_result_type(activity, result_type)
+    args_list = call_args(arg, args)
+    result_type = _activity_result_type(activity, result_type)
+    scheduled = current_workflow_runtime().start_activity(activity, args_list, options, result_type)
+    return asyncio.ensure_future(
+        _governed_activity(activity, args_list, options, result_type, scheduled)
     )
 
 
@@ -224,10 +236,7 @@ async def execute_activity(
     result_type: Any = None,
 ) -> Any:
     """Run an activity and return its result; failures raise ``ActivityError``."""
-    return await start_activity(
-        activity,
-        arg,
-        args=args,
+    options = _activity_options(
         task_queue=task_queue,
         schedule_to_close_timeout=schedule_to_close_timeout,
         schedule_to_start_timeout=schedule_to_start_timeout,
@@ -235,7 +244,76 @@ async def execute_activity(
         heartbeat_timeout=heartbeat_timeout,
         retry_policy=retry_policy,
         activity_id=activity_id,
-        result_type=result_type,
+    )
+    return await _governed_activity(
+        activity, call_args(arg, args), options, _activity_result_type(activity, result_type)
+    )
+
+
+async def _governed_activity(
+    activity: Callable[..., Any] | str,
+    args: list[Any],
+    options: ActivityOptions,
+    result_type: Any,
+    scheduled: Awaitable[Any] | None = None,
+) -> Any:
+    """Run an activity; when a worker policy holds it for an approval, ask for the approval
+    and run it again once approved (a rejection or timeout fails it, never retried)."""
+    if scheduled is None:
+        scheduled = current_workflow_runtime().start_activity(activity, args, options, result_type)
+    try:
+        return await scheduled
+    except ActivityError as exc:
+        held = _approval_hold(exc)
+        if held is None:
+            raise
+        decision = await request_approval(
+            held["approval"],
+            details={"activity_type": exc.activity_type, "reason": held.get("reason")},
+            timeout=held.get("timeout"),
+        )
+        if not decision.approved:
+            rejected = ActivityError(
+                exc.message,
+                activity_type=exc.activity_type,
+                activity_id=exc.activity_id,
+                retry_state=RetryState.NON_RETRYABLE_FAILURE,
+            )
+            by = f" by {decision.decided_by}" if decision.decided_by else ""
+            why = f": {decision.reason}" if decision.reason else ""
+            rejected.__cause__ = ApplicationError(
+                f"approval {held['approval']!r} was {decision.outcome.value}{by}{why}",
+                type=APPROVAL_REJECTED,
+                non_retryable=True,
+            )
+            raise rejected from None
+    return await current_workflow_runtime().start_activity(activity, args, options, result_type)
+
+
+def _approval_hold(exc: ActivityError) -> dict[str, Any] | None:
+    cause = exc.cause
+    if not isinstance(cause, ApplicationError) or cause.type != APPROVAL_REQUIRED:
+        return None
+    held = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    return {"approval": held.get("approval") or exc.activity_type, **held}
+
+
+async def request_approval(
+    name: str,
+    *,
+    details: dict[str, Any] | None = None,
+    timeout: float | timedelta | None = None,
+) -> PolicyDecision:
+    """Wait until a person approves or rejects ``name`` for this run (or ``timeout`` passes).
+
+    Meanwhile the run's state is ``waiting_approval``. Returns the decision: its
+    ``outcome`` is ``approved``, ``rejected`` or ``timed_out``. Decide from outside
+    with ``handle.approve(name, by=...)`` / ``handle.reject(...)`` or ``turnout approve``.
+    """
+    if not name or not isinstance(name, str):
+        raise ValueError("request_approval needs a name, e.g. request_approval('deploy')")
+    return await current_workflow_runtime().request_approval(
+        name, dict(details or {}), _seconds(timeout) if timeout is not None else None
     )
 
 

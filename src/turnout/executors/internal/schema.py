@@ -33,11 +33,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from turnout.contracts.events import EventType
+from turnout.contracts.governance import ApprovalState
 from turnout.contracts.records import DEFAULT_TENANT, DecisionOutcome, QueueItemKind, QueueItemState
 from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES, RunState
 
 __all__ = [
     "SCHEMA_REVISION",
+    "approvals",
     "artifacts",
     "events",
     "metadata",
@@ -47,7 +49,7 @@ __all__ = [
     "tasks",
 ]
 
-SCHEMA_REVISION = "0001_baseline"
+SCHEMA_REVISION = "0002_approvals"
 """The Alembic revision the MetaData corresponds to (the head of migrations/)."""
 
 PREFIX = "turnout_"
@@ -103,6 +105,7 @@ _ACTIVE_RUN = text(_in("state", ACTIVE_STATES))
 _READY = text("state = 'queued'")
 _LEASED_SQL = _in("state", {QueueItemState.CLAIMED, QueueItemState.RUNNING})
 _LEASED = text(_LEASED_SQL)
+_PENDING_APPROVAL = text("state = 'pending'")
 _PENDING_WFT = text(f"kind = '{QueueItemKind.WORKFLOW_TASK.value}' AND state = 'queued'")
 
 tasks = Table(
@@ -275,4 +278,39 @@ artifacts = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("attributes", JSONType, nullable=False),
     Index(None, "tenant_id", "run_id"),
+)
+
+approvals = Table(
+    f"{PREFIX}approvals",
+    metadata,
+    Column("approval_id", String(64), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("workflow_id", String(255), nullable=False),
+    _tenant(),
+    Column("name", String(255), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("details", JSONType, nullable=False),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("timeout_at", UTCDateTime()),
+    Column("decided_at", UTCDateTime()),
+    Column("decided_by", String(255)),
+    Column("reason", Text),
+    CheckConstraint(_in("state", ApprovalState), name="state"),
+    CheckConstraint("(state = 'pending') = (decided_at IS NULL)", name="decided_at"),
+    # One pending approval per name and run: a decision names exactly one.
+    Index(
+        None,
+        "run_id",
+        "name",
+        unique=True,
+        postgresql_where=_PENDING_APPROVAL,
+        sqlite_where=_PENDING_APPROVAL,
+    ),
+    Index(
+        "ix_turnout_approvals_pending",
+        "tenant_id",
+        "requested_at",
+        postgresql_where=_PENDING_APPROVAL,
+        sqlite_where=_PENDING_APPROVAL,
+    ),
 )

@@ -1,6 +1,28 @@
--- turnout schema for postgresql, revision 0001_baseline.
+-- turnout schema for postgresql, revision 0002_approvals.
 -- Generated from turnout.executors.internal.schema; do not edit. Regenerate with:
 --   python -m turnout.executors.internal.migrate --write-ddl
+
+CREATE TABLE turnout_approvals (
+	approval_id VARCHAR(64) NOT NULL,
+	run_id VARCHAR(64) NOT NULL,
+	workflow_id VARCHAR(255) NOT NULL,
+	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
+	name VARCHAR(255) NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	details JSONB NOT NULL,
+	requested_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	timeout_at TIMESTAMP WITH TIME ZONE,
+	decided_at TIMESTAMP WITH TIME ZONE,
+	decided_by VARCHAR(255),
+	reason TEXT,
+	CONSTRAINT pk_turnout_approvals PRIMARY KEY (approval_id),
+	CONSTRAINT ck_turnout_approvals_state CHECK (state IN ('approved', 'pending', 'rejected', 'timed_out')),
+	CONSTRAINT ck_turnout_approvals_decided_at CHECK ((state = 'pending') = (decided_at IS NULL))
+);
+
+CREATE INDEX ix_turnout_approvals_pending ON turnout_approvals (tenant_id, requested_at) WHERE state = 'pending';
+
+CREATE UNIQUE INDEX ix_turnout_approvals_run_id_name ON turnout_approvals (run_id, name) WHERE state = 'pending';
 
 CREATE TABLE turnout_artifacts (
 	artifact_id VARCHAR(64) NOT NULL,
@@ -152,4 +174,4 @@ CREATE TABLE turnout_alembic_version (
 	CONSTRAINT turnout_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO turnout_alembic_version (version_num) VALUES ('0001_baseline');
+INSERT INTO turnout_alembic_version (version_num) VALUES ('0002_approvals');

@@ -1,0 +1,270 @@
+"""Governance: human approvals, policy verdicts and tenant ids.
+
+A workflow asks for an approval with ``workflow.request_approval(name)``; the
+run is ``waiting_approval`` until someone decides it (``handle.approve`` /
+``handle.reject``) or its timeout passes. A worker's *policies* are consulted
+before each activity runs; each returns a :class:`Verdict` (allow, deny,
+require an approval) and every verdict is recorded as a
+:class:`~turnout.contracts.records.PolicyDecision`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from turnout.contracts.errors import ConfigurationError
+from turnout.contracts.events import Event
+from turnout.contracts.records import DEFAULT_TENANT, Artifact, DecisionOutcome, PolicyDecision
+
+__all__ = [
+    "APPROVAL_REJECTED",
+    "APPROVAL_REQUIRED",
+    "POLICY_DENIED",
+    "Approval",
+    "ApprovalState",
+    "Policy",
+    "PolicyRequest",
+    "Verdict",
+    "approval_requested_attributes",
+    "artifact_attributes",
+    "artifact_from_event",
+    "consult",
+    "decision_attributes",
+    "decision_from_event",
+    "policy_name",
+    "validate_tenant",
+]
+
+POLICY_DENIED = "PolicyDenied"
+"""``ApplicationError.type`` of an activity a policy denied (never retried)."""
+APPROVAL_REQUIRED = "ApprovalRequired"
+"""``ApplicationError.type`` of an activity attempt a policy held for an approval."""
+APPROVAL_REJECTED = "ApprovalRejected"
+"""``ApplicationError.type`` of an activity whose required approval was rejected or timed out."""
+
+
+class ApprovalState(StrEnum):
+    """``pending`` until decided; then ``approved``, ``rejected`` or ``timed_out`` (final)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"
+
+
+class Approval(BaseModel):
+    """One approval a run asked for: pending, or how it was decided."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str = ""
+    tenant_id: str = DEFAULT_TENANT
+    name: str
+    state: ApprovalState
+    details: dict[str, Any] = {}
+    requested_at: datetime
+    timeout_at: datetime | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+
+
+class PolicyRequest(BaseModel):
+    """What a policy is asked about: an activity about to run, and its run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str = "activity"
+    name: str
+    """The activity type."""
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    tenant_id: str = DEFAULT_TENANT
+    task_queue: str
+    attempt: int = 1
+    args: list[Any] = []
+    """The activity's arguments as JSON values."""
+
+
+class Verdict(BaseModel):
+    """A policy's answer. Build one with :meth:`allow`, :meth:`deny` or :meth:`require_approval`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: DecisionOutcome
+    reason: str | None = None
+    approval: str | None = None
+    """The approval name a ``require_approval`` verdict waits on (default: the activity type)."""
+    timeout: timedelta | None = None
+    """How long that approval may stay pending before it counts as ``timed_out``."""
+
+    @classmethod
+    def allow(cls, reason: str | None = None) -> Verdict:
+        """Let the activity run."""
+        return cls(outcome=DecisionOutcome.ALLOW, reason=reason)
+
+    @classmethod
+    def deny(cls, reason: str) -> Verdict:
+        """Fail the activity, without retries, with ``reason``."""
+        return cls(outcome=DecisionOutcome.DENY, reason=reason)
+
+    @classmethod
+    def require_approval(
+        cls, reason: str, *, approval: str | None = None, timeout: timedelta | None = None
+    ) -> Verdict:
+        """Hold the activity until a person approves ``approval`` for this run."""
+        return cls(
+            outcome=DecisionOutcome.REQUIRE_APPROVAL,
+            reason=reason,
+            approval=approval,
+            timeout=timeout,
+        )
+
+
+Policy = Callable[[PolicyRequest], "Verdict | Awaitable[Verdict | None] | None"]
+"""A callable consulted before each activity; ``None`` means "no opinion" (allow)."""
+
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_PLACEHOLDERS = {"none", "null", "undefined", "changeme", "tenant", "todo", "xxx", "<tenant>"}
+
+
+def validate_tenant(tenant_id: str) -> str:
+    """``tenant_id`` if it is a usable tenant id; otherwise a ConfigurationError saying why."""
+    if not isinstance(tenant_id, str) or not tenant_id.strip():
+        raise ConfigurationError(
+            "the tenant id is empty; pass tenant='acme' (letters, digits, '.', '_', '-') "
+            "or leave it unset for the 'default' tenant"
+        )
+    if tenant_id.strip().lower() in _PLACEHOLDERS or "{" in tenant_id or "$" in tenant_id:
+        raise ConfigurationError(
+            f"the tenant id {tenant_id!r} looks like a placeholder that was never filled in; "
+            "set the real tenant id (TURNOUT_TENANT_ID or connect(tenant=...))"
+        )
+    if not _TENANT.match(tenant_id):
+        raise ConfigurationError(
+            f"the tenant id {tenant_id!r} is not valid: use 1-128 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit (no spaces)"
+        )
+    return tenant_id
+
+
+# -- one shape for the governance events of both executors ---------------------------------
+
+
+def approval_requested_attributes(
+    name: str, details: dict[str, Any], timeout: float | None
+) -> dict[str, Any]:
+    """The attributes of an ``approval_requested`` event."""
+    return {"name": name, "details": details, "timeout": timeout}
+
+
+def decision_attributes(decision: PolicyDecision) -> dict[str, Any]:
+    """The attributes of an ``approval_decided`` or ``policy_decided`` event."""
+    return {
+        "decision_id": decision.decision_id,
+        "name": decision.name,
+        "outcome": decision.outcome.value,
+        "decided_by": decision.decided_by,
+        "reason": decision.reason,
+        "decided_at": decision.decided_at.isoformat(),
+        **decision.attributes,
+    }
+
+
+_DECISION_KEYS = {"decision_id", "name", "outcome", "decided_by", "reason", "decided_at"}
+
+
+def decision_from_event(event: Event) -> PolicyDecision:
+    """The decision an ``approval_decided`` or ``policy_decided`` event records."""
+    attrs = event.attributes
+    return PolicyDecision(
+        decision_id=attrs["decision_id"],
+        run_id=event.run_id,
+        workflow_id=event.workflow_id,
+        tenant_id=event.tenant_id,
+        name=attrs["name"],
+        outcome=DecisionOutcome(attrs["outcome"]),
+        decided_by=attrs.get("decided_by"),
+        reason=attrs.get("reason"),
+        decided_at=datetime.fromisoformat(attrs["decided_at"])
+        if attrs.get("decided_at")
+        else event.at,
+        attributes={k: v for k, v in attrs.items() if k not in _DECISION_KEYS},
+    )
+
+
+def artifact_attributes(artifact: Artifact) -> dict[str, Any]:
+    """The attributes of an ``artifact_recorded`` event."""
+    return {
+        "artifact_id": artifact.artifact_id,
+        "name": artifact.name,
+        "uri": artifact.uri,
+        "media_type": artifact.media_type,
+        "size_bytes": artifact.size_bytes,
+        "digest": artifact.digest,
+        **artifact.attributes,
+    }
+
+
+_ARTIFACT_KEYS = {"artifact_id", "name", "uri", "media_type", "size_bytes", "digest"}
+
+
+def artifact_from_event(event: Event) -> Artifact:
+    """The artifact an ``artifact_recorded`` event records."""
+    attrs = event.attributes
+    return Artifact(
+        artifact_id=attrs["artifact_id"],
+        run_id=event.run_id,
+        workflow_id=event.workflow_id,
+        tenant_id=event.tenant_id,
+        name=attrs["name"],
+        uri=attrs["uri"],
+        media_type=attrs.get("media_type") or "application/octet-stream",
+        size_bytes=attrs.get("size_bytes"),
+        digest=attrs.get("digest"),
+        created_at=event.at,
+        attributes={k: v for k, v in attrs.items() if k not in _ARTIFACT_KEYS},
+    )
+
+
+def policy_name(policy: Policy) -> str:
+    """How a policy is named in the decisions it makes."""
+    return str(getattr(policy, "__name__", None) or type(policy).__name__)
+
+
+async def consult(policies: Sequence[Policy], request: PolicyRequest) -> tuple[Verdict, str]:
+    """Ask every policy; the first ``deny`` wins, then the first ``require_approval``.
+
+    Returns the verdict and the name of the policy that gave it (``allow`` with no
+    opinion from any policy is attributed to ``"policies"``).
+    """
+    held: tuple[Verdict, str] | None = None
+    allowed: tuple[Verdict, str] | None = None
+    for policy in policies:
+        answer = policy(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer is None:
+            continue
+        if not isinstance(answer, Verdict):
+            raise TypeError(
+                f"policy {policy_name(policy)} returned {answer!r}; return Verdict.allow(), "
+                "Verdict.deny(reason), Verdict.require_approval(reason) or None"
+            )
+        if answer.outcome is DecisionOutcome.DENY:
+            return answer, policy_name(policy)
+        if answer.outcome is DecisionOutcome.REQUIRE_APPROVAL and held is None:
+            held = (answer, policy_name(policy))
+        elif allowed is None:
+            allowed = (answer, policy_name(policy))
+    return held or allowed or (Verdict.allow(), "policies")
