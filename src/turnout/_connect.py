@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from turnout.config import Environment, ExecutorKind, Settings, load_settings
+from turnout.config import Environment, ExecutorKind, Settings, database_dialect, load_settings
 from turnout.contracts.errors import ConfigurationError
 from turnout.contracts.executor import Client
+from turnout.contracts.governance import validate_tenant
 
 __all__ = ["Worker", "connect"]
 
@@ -19,6 +20,7 @@ async def connect(
     temporal_address: str | None = None,
     namespace: str | None = None,
     tenant_id: str | None = None,
+    tenant: str | None = None,
     workflows: Sequence[type] = (),
     create_schema: bool = True,
     settings: Settings | None = None,
@@ -28,7 +30,17 @@ async def connect(
     Keyword arguments override ``TURNOUT_*`` environment variables, which
     override ``[tool.turnout]`` in pyproject.toml. On the internal executor the
     schema is created when missing (idempotent, safe on every boot).
+
+    ``tenant`` (or ``tenant_id``) scopes every read and write of the client to
+    one tenant: another tenant's runs are not found, listed or decided.
     """
+    if tenant is not None and tenant_id is not None and tenant != tenant_id:
+        raise ConfigurationError(
+            f"connect() got tenant={tenant!r} and tenant_id={tenant_id!r}; pass only one"
+        )
+    tenant_id = tenant if tenant is not None else tenant_id
+    if tenant_id is not None:
+        validate_tenant(tenant_id)
     settings = settings or load_settings(
         executor=executor,
         database_url=database_url,
@@ -46,7 +58,7 @@ async def connect(
                 f" ({exc})"
             ) from exc
         return await connect_temporal(settings, workflows=workflows)
-    _production_gate(settings)
+    _production_gate(settings, settings.database_url)
     from turnout.executors.internal.client import InternalClient
     from turnout.executors.internal.migrate import create_schema_async
     from turnout.executors.internal.store import open_store
@@ -61,11 +73,10 @@ async def connect(
     return InternalClient(store, tenant_id=settings.tenant_id, workflows=workflows)
 
 
-def _production_gate(settings: Settings) -> None:
+def _production_gate(settings: Settings, url: str) -> None:
     if settings.env is not Environment.PRODUCTION:
         return
-    url = settings.database_url
-    if settings.dialect == "sqlite":
+    if database_dialect(url) == "sqlite":
         if ":memory:" in url or url.rstrip("/") in {"sqlite:", "sqlite:/"}:
             raise ConfigurationError(
                 "TURNOUT_ENV=production refuses an in-memory database: it loses every run on "
@@ -98,6 +109,8 @@ class Worker:
         kind = getattr(client, "executor", None)
         if kind == "internal":
             from turnout.executors.internal.worker import InternalWorker
+
+            _production_gate(load_settings(), client.store.url)  # type: ignore[attr-defined]
 
             self._backend: Any = InternalWorker(
                 client,  # type: ignore[arg-type]

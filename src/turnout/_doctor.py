@@ -41,7 +41,7 @@ async def run_checks(options: dict[str, Any]) -> list[Check]:
     from turnout._connect import _production_gate
 
     try:
-        _production_gate(settings)
+        _production_gate(settings, settings.database_url)
         checks.append(Check("production gate", True, f"{settings.dialect} allowed"))
     except ConfigurationError as exc:
         checks.append(Check("production gate", False, str(exc), "see the message"))

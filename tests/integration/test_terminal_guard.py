@@ -19,7 +19,7 @@ async def test_update_out_of_a_terminal_state_changes_zero_rows(client: Any) -> 
     started = await store.start_workflow(
         StartParams(workflow_id="guard-1", workflow_type="Any", task_queue="none", input=[])
     )
-    assert await store.terminate(started.run_id, "end")
+    assert await store.terminate("default", started.run_id, "end")
     for target in (RunState.RUNNING, RunState.COMPLETED, RunState.QUEUED):
         sources = [s.value for s in sources_of(target)]
         async with store.engine.begin() as conn:
@@ -30,9 +30,9 @@ async def test_update_out_of_a_terminal_state_changes_zero_rows(client: Any) -> 
             )
         assert result.rowcount == 0
     # Stragglers through the store API change nothing either.
-    assert not await store.terminate(started.run_id, "again")
-    assert not await store.signal(started.run_id, "late", [])
-    assert not await store.request_cancel(started.run_id)
+    assert not await store.terminate("default", started.run_id, "again")
+    assert not await store.signal("default", started.run_id, "late", [])
+    assert not await store.request_cancel("default", started.run_id)
     run = await store.find_run("default", "guard-1")
     assert run.state is RunState.TERMINATED
 
@@ -62,7 +62,7 @@ async def test_a_run_never_closes_over_a_signal_its_task_has_not_seen(client: An
     )
     _, history = await store.load_history(started.run_id, 0)
     seen = history[-1].seq
-    assert await store.signal(started.run_id, "late", [])  # arrives while the task runs
+    assert await store.signal("default", started.run_id, "late", [])  # arrives while the task runs
     with pytest.raises(UnhandledSignalError):
         await store.commit_workflow_task(
             item,

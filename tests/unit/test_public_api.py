@@ -5,7 +5,9 @@ from __future__ import annotations
 import turnout
 
 EXPECTED = [
-    "ActivityError", "ApplicationError", "Artifact", "CancelledError", "ChildWorkflowError",
+    "ActivityError", "ApplicationError", "Approval", "ApprovalAlreadyDecidedError",
+    "ApprovalNotFoundError", "ApprovalState", "DecisionOutcome", "Policy", "PolicyRequest",
+    "Verdict", "Artifact", "CancelledError", "ChildWorkflowError",
     "ConfigurationError", "Event", "EventType", "Failure", "FailureError", "IdConflictPolicy",
     "IdReusePolicy", "IllegalTransitionError", "NonDeterminismError", "PolicyDecision",
     "RetryPolicy", "RetryState", "Run", "RunState", "Task", "TerminatedError", "TimeoutError",
@@ -24,9 +26,10 @@ def test_public_names_are_pinned() -> None:
 def test_authoring_api_mirrors_temporalio_names() -> None:
     names = ["defn", "run", "signal", "query", "execute_activity", "start_activity", "sleep",
              "wait_condition", "execute_child_workflow", "start_child_workflow",
-             "continue_as_new", "now", "uuid4", "random", "info", "patched"]  # fmt: skip
+             "continue_as_new", "now", "uuid4", "random", "info", "patched",
+             "request_approval"]  # fmt: skip
     for name in names:
         assert callable(getattr(turnout.workflow, name)), name
     assert hasattr(turnout.workflow, "logger")
-    for name in ("defn", "heartbeat", "info", "is_cancelled", "logger"):
+    for name in ("defn", "heartbeat", "info", "is_cancelled", "logger", "record_artifact"):
         assert hasattr(turnout.activity, name), name

@@ -16,7 +16,15 @@ from turnout.contracts.errors import (
 )
 from turnout.contracts.events import Event
 from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args
-from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
+from turnout.contracts.governance import Approval, validate_tenant
+from turnout.contracts.records import (
+    Artifact,
+    DecisionOutcome,
+    IdConflictPolicy,
+    IdReusePolicy,
+    PolicyDecision,
+    Run,
+)
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
 from turnout.executors.internal import codec
@@ -60,7 +68,7 @@ class InternalClient(ClientBase):
         self, store: Store, *, tenant_id: str = "default", workflows: Iterable[type] = ()
     ) -> None:
         self.store = store
-        self.tenant_id = tenant_id
+        self.tenant_id = validate_tenant(tenant_id)
         self._definitions: dict[str, WorkflowDefinition] = {}
         self.register_workflows(workflows)
 
@@ -73,6 +81,12 @@ class InternalClient(ClientBase):
     def definition(self, workflow_type: str) -> WorkflowDefinition | None:
         """A registered workflow definition by type name."""
         return self._definitions.get(workflow_type)
+
+    @property
+    def is_durable(self) -> bool:
+        """False for an in-memory SQLite database, which loses every run with the process."""
+        url = self.store.url
+        return not (":memory:" in url or url.rstrip("/") in {"sqlite:", "sqlite:/"})
 
     async def close(self) -> None:
         """Release the store's connections."""
@@ -158,6 +172,14 @@ class InternalClient(ClientBase):
             workflow_type=workflow_type,
             task_queue=task_queue,
             limit=limit,
+        )
+
+    async def list_pending_approvals(
+        self, *, workflow_type: str | None = None, limit: int = 100
+    ) -> list[Approval]:
+        """Approvals of this tenant's open runs waiting on a decision, oldest first."""
+        return await self.store.pending_approvals(
+            self.tenant_id, workflow_type=workflow_type, limit=limit
         )
 
 
@@ -259,7 +281,7 @@ class InternalWorkflowHandle:
         name = signal_name(signal)
         run = await self._open_run()
         if not await self._client.store.signal(
-            run.run_id, name, codec.encode_args(call_args(arg, args))
+            self._client.tenant_id, run.run_id, name, codec.encode_args(call_args(arg, args))
         ):
             raise WorkflowNotFoundError(self._id, run.run_id)
 
@@ -300,11 +322,45 @@ class InternalWorkflowHandle:
     async def cancel(self) -> None:
         """Request cancellation of the open run."""
         run = await self._open_run()
-        if not await self._client.store.request_cancel(run.run_id):
+        if not await self._client.store.request_cancel(self._client.tenant_id, run.run_id):
             raise WorkflowNotFoundError(self._id, run.run_id)
 
     async def terminate(self, reason: str | None = None) -> None:
         """End the open run at once."""
         run = await self._open_run()
-        if not await self._client.store.terminate(run.run_id, reason):
+        if not await self._client.store.terminate(self._client.tenant_id, run.run_id, reason):
             raise WorkflowNotFoundError(self._id, run.run_id)
+
+    # -- governance ------------------------------------------------------------------------
+    async def approve(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:
+        """Approve the open run's pending approval ``name`` (final; made once)."""
+        return await self._decide(name, DecisionOutcome.APPROVED, by, reason)
+
+    async def reject(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:
+        """Reject the open run's pending approval ``name`` (final; made once)."""
+        return await self._decide(name, DecisionOutcome.REJECTED, by, reason)
+
+    async def _decide(
+        self, name: str, outcome: DecisionOutcome, by: str, reason: str | None
+    ) -> PolicyDecision:
+        if not isinstance(by, str) or not by.strip():
+            raise ValueError("a decision needs who made it: by='alice'")
+        run = await self._open_run()
+        return await self._client.store.decide_approval(
+            self._client.tenant_id, self._id, run.run_id, name, outcome, by=by, reason=reason
+        )
+
+    async def approvals(self) -> list[Approval]:
+        """Every approval the run asked for, pending or decided, oldest first."""
+        run = await self._run()
+        return await self._client.store.approvals_of(self._client.tenant_id, run.run_id)
+
+    async def policy_decisions(self) -> list[PolicyDecision]:
+        """The run's policy decisions and approval decisions, oldest first."""
+        run = await self._run()
+        return await self._client.store.decisions_of(self._client.tenant_id, run.run_id)
+
+    async def artifacts(self) -> list[Artifact]:
+        """Metadata of the artifacts the run's activities recorded, oldest first."""
+        run = await self._run()
+        return await self._client.store.artifacts_of(self._client.tenant_id, run.run_id)

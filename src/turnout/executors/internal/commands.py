@@ -7,6 +7,7 @@ from typing import Any
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
+from turnout.contracts.governance import approval_requested_attributes
 
 __all__ = [
     "CancelTimer",
@@ -16,6 +17,7 @@ __all__ = [
     "ContinueAsNew",
     "FailWorkflow",
     "RecordMarker",
+    "RequestApproval",
     "RequestCancelActivity",
     "RequestCancelChild",
     "ScheduleActivity",
@@ -143,6 +145,20 @@ class RecordMarker:
 
 
 @dataclass(frozen=True)
+class RequestApproval:
+    name: str
+    details: dict[str, Any]
+    timeout: float | None
+    event_type: EventType = EventType.APPROVAL_REQUESTED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.name,)
+
+    def attributes(self) -> dict[str, Any]:
+        return approval_requested_attributes(self.name, self.details, self.timeout)
+
+
+@dataclass(frozen=True)
 class CompleteWorkflow:
     result: Any
     event_type: EventType = EventType.WORKFLOW_COMPLETED
@@ -204,6 +220,7 @@ Command = (
     | StartChild
     | RequestCancelChild
     | RecordMarker
+    | RequestApproval
     | CompleteWorkflow
     | FailWorkflow
     | CancelWorkflow
@@ -219,6 +236,7 @@ _KEY_ATTRS: dict[EventType, tuple[str, ...]] = {
     EventType.TIMER_CANCELED: ("timer_seq",),
     EventType.CHILD_WORKFLOW_STARTED: ("child_seq", "workflow_type"),
     EventType.MARKER_RECORDED: ("patch_id",),
+    EventType.APPROVAL_REQUESTED: ("name",),
 }
 
 

@@ -29,6 +29,8 @@ from turnout.contracts.errors import (
     failure_from_exception,
 )
 from turnout.contracts.events import COMMAND_EVENT_TYPES, INBOUND_EVENT_TYPES, Event, EventType
+from turnout.contracts.governance import decision_from_event
+from turnout.contracts.records import PolicyDecision
 from turnout.contracts.retry import RetryPolicy
 from turnout.executors.internal import codec
 from turnout.executors.internal.commands import (
@@ -39,6 +41,7 @@ from turnout.executors.internal.commands import (
     ContinueAsNew,
     FailWorkflow,
     RecordMarker,
+    RequestApproval,
     RequestCancelActivity,
     RequestCancelChild,
     ScheduleActivity,
@@ -119,6 +122,7 @@ class WorkflowInstance:
         self._timers: dict[int, WorkflowTimerHandle] = {}
         self._activities: dict[int, _Pending] = {}
         self._children: dict[int, _Pending] = {}
+        self._approvals: dict[str, asyncio.Future[Any]] = {}
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[Any]]] = []
         self._patches: dict[str, bool] = {}
         self._recorded_markers: set[str] = set()
@@ -332,6 +336,10 @@ class WorkflowInstance:
                 if pending is not None and not pending.future.done():
                     failure = Failure.model_validate(attrs["failure"])
                     pending.future.set_exception(exception_from_failure(failure))
+            case EventType.APPROVAL_DECIDED:
+                waiting = self._approvals.pop(str(attrs.get("name")), None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(decision_from_event(event))
             case EventType.CHILD_WORKFLOW_COMPLETED:
                 pending = self._children.pop(int(attrs["child_seq"]), None)
                 if pending is not None and not pending.future.done():
@@ -538,6 +546,25 @@ class WorkflowInstance:
                 self._commands.append(RequestCancelChild(seq=seq, workflow_id=child_id))
             raise
 
+    async def _request_approval(
+        self, name: str, details: dict[str, Any], timeout: float | None
+    ) -> PolicyDecision:
+        if name in self._approvals:
+            raise ValueError(
+                f"approval {name!r} is already pending in this run; wait for its decision "
+                "or give the new request another name"
+            )
+        future = self._loop.create_future()
+        self._approvals[name] = future
+        self._commands.append(
+            RequestApproval(name=name, details=codec.encode(details), timeout=timeout)
+        )
+        try:
+            decision: PolicyDecision = await future
+        finally:
+            self._approvals.pop(name, None)
+        return decision
+
     def _patched(self, patch_id: str) -> bool:
         if patch_id in self._patches:
             return self._patches[patch_id]
@@ -642,3 +669,9 @@ class _InternalRuntime:
 
     def deprecate_patch(self, patch_id: str) -> None:
         return None
+
+    async def request_approval(
+        self, name: str, details: dict[str, Any], timeout: float | None
+    ) -> PolicyDecision:
+        self._writable()
+        return await self._i._request_approval(name, details, timeout)

@@ -22,9 +22,21 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from turnout.contracts.errors import Failure, TimeoutType, failure_from_exception
+from turnout.contracts.errors import (
+    ApplicationError,
+    Failure,
+    TimeoutType,
+    failure_from_exception,
+)
 from turnout.contracts.events import EventType
-from turnout.contracts.records import QueueItemKind
+from turnout.contracts.governance import (
+    APPROVAL_REQUIRED,
+    POLICY_DENIED,
+    Policy,
+    PolicyRequest,
+    consult,
+)
+from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, QueueItemKind
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import TERMINAL_STATES
 from turnout.executors.internal import codec
@@ -39,7 +51,12 @@ from turnout.executors.internal.store import (
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.notify import queue_channel
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
-from turnout.workflows._runtime import ActivityInfo, reset_activity_runtime, set_activity_runtime
+from turnout.workflows._runtime import (
+    ActivityInfo,
+    ArtifactSpec,
+    reset_activity_runtime,
+    set_activity_runtime,
+)
 
 __all__ = ["InternalWorker"]
 
@@ -152,6 +169,26 @@ class _ActivityContext:
 
         return logger
 
+    async def record_artifact(self, spec: ArtifactSpec) -> Artifact:
+        artifact = Artifact(
+            artifact_id=uuid.uuid4().hex,
+            run_id=self.item.run_id,
+            workflow_id=self.item.workflow_id,
+            tenant_id=self.item.tenant_id,
+            name=spec.name,
+            uri=spec.uri,
+            media_type=spec.media_type,
+            size_bytes=spec.size,
+            digest=spec.digest,
+            created_at=utcnow(),
+            attributes={**spec.attributes, "activity_type": self._info.activity_type},
+        )
+        if not await self._worker._store.record_artifact(self.item, artifact):
+            _log.warning(
+                "artifact %s of run %s not recorded: the run is closed", spec.name, self.item.run_id
+            )
+        return artifact
+
 
 class InternalWorker:
     """Runs workflows and activities of one task queue on the internal store."""
@@ -172,6 +209,7 @@ class InternalWorker:
         poll_interval: timedelta | None = None,
         reaper_interval: timedelta = timedelta(seconds=1),
         identity: str | None = None,
+        policies: Sequence[Policy] = (),
     ) -> None:
         if not workflows and not activities:
             raise ValueError("a Worker needs at least one workflow or activity")
@@ -200,6 +238,7 @@ class InternalWorker:
             if self._own_executor
             else None
         )
+        self._policies = list(policies)
         self._cache = _Cache(max_cached_workflows)
         self._grace = graceful_shutdown_timeout.total_seconds()
         self._wft_lease = workflow_task_lease.total_seconds()
@@ -523,6 +562,11 @@ class InternalWorker:
             schedule_to_close_timeout=_td(p.get("schedule_to_close_timeout")),
             heartbeat_timeout=_td(p.get("heartbeat_timeout")),
         )
+        if self._policies:
+            refused = await self._consult_policies(item, info)
+            if refused is not None:
+                await self._fail(item, refused, policy)
+                return
         ctx = _ActivityContext(self, item, info)
         task = asyncio.current_task()
         assert task is not None
@@ -579,6 +623,72 @@ class InternalWorker:
         except asyncio.CancelledError:
             inner.cancel()
             raise
+
+    async def _consult_policies(self, item: ClaimedItem, info: ActivityInfo) -> Failure | None:
+        """Ask the worker's policies about this attempt and record their decision.
+
+        Returns the failure that ends the activity (denied, or held for an approval),
+        or None to run it. A policy that raises fails the attempt, under its retry policy.
+        """
+        request = PolicyRequest(
+            kind="activity",
+            name=info.activity_type,
+            workflow_id=item.workflow_id,
+            run_id=item.run_id,
+            workflow_type=info.workflow_type,
+            tenant_id=item.tenant_id,
+            task_queue=item.task_queue,
+            attempt=item.attempt,
+            args=list(item.payload.get("input", [])),
+        )
+        try:
+            verdict, by = await consult(self._policies, request)
+        except Exception as exc:
+            return failure_from_exception(exc)
+        outcome, reason = verdict.outcome, verdict.reason
+        attributes: dict[str, Any] = {
+            "kind": "activity",
+            "activity_type": info.activity_type,
+            "activity_id": info.activity_id,
+            "attempt": item.attempt,
+        }
+        approval = verdict.approval or info.activity_type
+        if outcome is DecisionOutcome.REQUIRE_APPROVAL:
+            attributes["approval"] = approval
+            granted = await self._store.granted_approval(item.tenant_id, item.run_id, approval)
+            if granted is not None:
+                outcome = DecisionOutcome.ALLOW
+                reason = f"approval {approval!r} granted by {granted.decided_by}"
+        decision = PolicyDecision(
+            decision_id=uuid.uuid4().hex,
+            run_id=item.run_id,
+            workflow_id=item.workflow_id,
+            tenant_id=item.tenant_id,
+            name=info.activity_type,
+            outcome=outcome,
+            decided_by=f"policy:{by}",
+            reason=reason,
+            decided_at=utcnow(),
+            attributes=attributes,
+        )
+        await self._store.record_policy_decision(item, decision)
+        if outcome is DecisionOutcome.DENY:
+            error = ApplicationError(
+                reason or f"activity {info.activity_type} denied by policy {by}",
+                type=POLICY_DENIED,
+                non_retryable=True,
+            )
+        elif outcome is DecisionOutcome.REQUIRE_APPROVAL:
+            timeout = verdict.timeout.total_seconds() if verdict.timeout else None
+            error = ApplicationError(
+                f"activity {info.activity_type} needs approval {approval!r}: {reason}",
+                {"approval": approval, "reason": reason, "timeout": timeout},
+                type=APPROVAL_REQUIRED,
+                non_retryable=True,
+            )
+        else:
+            return None
+        return failure_from_exception(error, with_stack=False)
 
     async def _heartbeats(self, ctx: _ActivityContext) -> None:
         item = ctx.item

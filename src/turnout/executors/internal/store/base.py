@@ -20,6 +20,7 @@ from turnout.executors.internal.store.core import (
     _Tx,
     utcnow,
 )
+from turnout.executors.internal.store.governance import GovernanceOperations
 from turnout.executors.internal.store.maintenance import MaintenanceOperations
 from turnout.executors.internal.store.queue import QueueOperations
 from turnout.executors.internal.store.runs import RunOperations
@@ -44,5 +45,6 @@ class Store(
     WorkflowTaskOperations,
     ActivityOperations,
     MaintenanceOperations,
+    GovernanceOperations,
 ):
     """Every domain-level operation of the internal store; see the module docstring."""

@@ -56,6 +56,8 @@ _WFT = QueueItemKind.WORKFLOW_TASK.value
 _ACT = QueueItemKind.ACTIVITY_TASK.value
 _TIMER = QueueItemKind.TIMER.value
 _TX_ATTEMPTS = 6
+APPROVAL_TIMER = "approval:"
+"""``ref`` prefix of the timer item that times an approval out."""
 _FAILED_LIKE = {RunState.FAILED, RunState.CANCELED, RunState.TERMINATED, RunState.TIMED_OUT}
 
 
@@ -176,6 +178,18 @@ class StoreCore:
 
     async def start_listening(self) -> None:
         """Dialect hook: start receiving notifications from other processes."""
+
+    async def _request_approvals(
+        self, conn: AsyncConnection, run: Row[Any], requests: list[Any], now: datetime
+    ) -> None:
+        """Governance hook: record approvals a workflow task asked for."""
+        raise NotImplementedError
+
+    async def _approval_timer_fired(
+        self, conn: AsyncConnection, tx: _Tx, item: Row[Any], now: datetime
+    ) -> None:
+        """Governance hook: an approval's timeout passed."""
+        raise NotImplementedError
 
     async def close(self) -> None:
         """Release connections."""
@@ -306,9 +320,12 @@ class StoreCore:
         specs: Sequence[EventSpec],
         now: datetime,
         values: dict[str, Any] | None = None,
+        extra_where: Any = None,
     ) -> bool:
         """Append inbound events to an open run and make sure a workflow task will see them."""
-        seqs = await self._append(conn, run_id, specs, now=now, values=values)
+        seqs = await self._append(
+            conn, run_id, specs, now=now, values=values, extra_where=extra_where
+        )
         if seqs is None:
             return False
         await self._enqueue_wft(conn, tx, run_id, now)

@@ -21,6 +21,7 @@ from turnout.executors.internal.store.core import (
     _LEASED,
     _TIMER,
     _WFT,
+    APPROVAL_TIMER,
     ClaimedItem,
     StoreCore,
     _claimed,
@@ -198,10 +199,18 @@ class QueueOperations(StoreCore):
                     queue_items.c.state == QueueItemState.QUEUED.value,
                 )
                 .values(state=QueueItemState.COMPLETED.value, updated_at=now)
-                .returning(queue_items.c.run_id, queue_items.c.ref)
+                .returning(
+                    queue_items.c.run_id,
+                    queue_items.c.ref,
+                    queue_items.c.name,
+                    queue_items.c.payload,
+                )
             )
         ).all()
         for row in rows:
+            if row.ref.startswith(APPROVAL_TIMER):
+                await self._approval_timer_fired(conn, tx, row, now)
+                continue
             await self._deliver(
                 conn, tx, row.run_id, [(EventType.TIMER_FIRED, {"timer_seq": int(row.ref)})], now
             )

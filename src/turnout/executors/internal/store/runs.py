@@ -180,36 +180,57 @@ class RunOperations(StoreCore):
         async with self.reader.connect() as conn:
             return await self._events(conn, run_id, after_seq, tenant_id)
 
-    async def signal(self, run_id: str, name: str, args: list[Any]) -> bool:
-        """Deliver a signal to an open run; False when the run is closed."""
+    async def signal(self, tenant_id: str, run_id: str, name: str, args: list[Any]) -> bool:
+        """Deliver a signal to an open run of the tenant; False when there is none."""
         spec = (EventType.SIGNAL_RECEIVED, {"name": name, "args": args})
         return bool(
-            await self._run_tx(lambda c, tx: self._deliver(c, tx, run_id, [spec], utcnow()))
+            await self._run_tx(
+                lambda c, tx: self._deliver(
+                    c, tx, run_id, [spec], utcnow(), extra_where=runs.c.tenant_id == tenant_id
+                )
+            )
         )
 
-    async def request_cancel(self, run_id: str) -> bool:
+    async def request_cancel(self, tenant_id: str, run_id: str) -> bool:
         """Record a cancellation request; the workflow sees CancelledError. False when closed."""
         spec: EventSpec = (EventType.WORKFLOW_CANCEL_REQUESTED, {})
 
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
             already = (
-                await conn.execute(select(runs.c.cancel_requested).where(runs.c.run_id == run_id))
+                await conn.execute(
+                    select(runs.c.cancel_requested).where(
+                        runs.c.run_id == run_id, runs.c.tenant_id == tenant_id
+                    )
+                )
             ).scalar_one_or_none()
+            if already is None:
+                return False
             if already:
                 return True
             return await self._deliver(
-                conn, tx, run_id, [spec], utcnow(), values={"cancel_requested": True}
+                conn,
+                tx,
+                run_id,
+                [spec],
+                utcnow(),
+                values={"cancel_requested": True},
+                extra_where=runs.c.tenant_id == tenant_id,
             )
 
         return bool(await self._run_tx(tx_fn))
 
-    async def terminate(self, run_id: str, reason: str | None) -> bool:
-        """End an open run at once; False when it was already closed."""
+    async def terminate(self, tenant_id: str, run_id: str, reason: str | None) -> bool:
+        """End an open run of the tenant at once; False when there is none."""
         now = utcnow()
         reason = reason or "terminated"
         spec = (EventType.WORKFLOW_TERMINATED, {"reason": reason})
 
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+            owner = (
+                await conn.execute(select(runs.c.tenant_id).where(runs.c.run_id == run_id))
+            ).scalar_one_or_none()
+            if owner != tenant_id:
+                return False
             seqs = await self._close_run(
                 conn,
                 tx,

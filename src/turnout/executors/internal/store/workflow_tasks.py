@@ -118,12 +118,23 @@ class WorkflowTaskOperations(StoreCore):
             specs.append((command.event_type, command.attributes()))
         values: dict[str, Any] = {"workflow_task_count": expected + 1}
         guard = runs.c.workflow_task_count == expected
-        if run.state == RunState.CLAIMED.value:
-            specs.append(
-                (EventType.STATE_CHANGED, {"from": run.state, "to": RunState.RUNNING.value})
-            )
-            values["state"] = RunState.RUNNING.value
-            guard = and_(guard, runs.c.state == RunState.CLAIMED.value)
+        state = run.state
+        if state == RunState.CLAIMED.value:
+            specs.append((EventType.STATE_CHANGED, {"from": state, "to": RunState.RUNNING.value}))
+            state = values["state"] = RunState.RUNNING.value
+            guard = and_(guard, runs.c.state == run.state)
+        requested = [c for c in commands if isinstance(c, cmd.RequestApproval)]
+        if requested and closing is None:
+            if state == RunState.RUNNING.value:
+                specs.append(
+                    (
+                        EventType.STATE_CHANGED,
+                        {"from": state, "to": RunState.WAITING_APPROVAL.value},
+                    )
+                )
+                values["state"] = RunState.WAITING_APPROVAL.value
+            # A decision committed meanwhile may have moved the state: then redo the task.
+            guard = and_(guard, runs.c.state == run.state)
         seqs = await self._append(
             conn, item.run_id, specs, now=now, values=values, extra_where=guard
         )
@@ -149,6 +160,8 @@ class WorkflowTaskOperations(StoreCore):
                 )
         tx.queues.add(run.task_queue)  # a follow-up workflow task may be waiting for this one
         await self._apply_commands(conn, tx, run, commands, now)
+        if requested and closing is None:
+            await self._request_approvals(conn, run, requested, now)
         if closing is not None:
             await self._apply_closing(conn, tx, run, closing, now)
         return seqs
