@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -66,6 +67,7 @@ def _settings(ctx: click.Context) -> Settings:
             database_url=options.get("database_url"),
             temporal_address=options.get("temporal_address"),
             temporal_namespace=options.get("namespace"),
+            tenant_id=options.get("tenant"),
         )
     except TurnoutError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -114,6 +116,23 @@ def _definitions(modules: Sequence[str]) -> tuple[list[type], list[Callable[...,
     except (ImportError, AttributeError, ValueError, TypeError) as exc:
         raise click.BadParameter(str(exc), param_hint="MODULE") from exc
     return list(found.workflows), list(found.activities)
+
+
+def _load_policy(target: str) -> Callable[..., Any]:
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        raise click.BadParameter(
+            f"{target!r}: name the policy as MODULE:ATTR", param_hint="--policy"
+        )
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        policy = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise click.BadParameter(f"{target!r}: {exc}", param_hint="--policy") from exc
+    if not callable(policy):
+        raise click.BadParameter(f"{target!r} is not callable", param_hint="--policy")
+    return policy  # type: ignore[no-any-return]
 
 
 def _dump(value: Any) -> str:
@@ -166,6 +185,7 @@ def _print_events(events: Sequence[Event]) -> None:
 @click.option("--database-url", metavar="URL", help="TURNOUT_DATABASE_URL (internal executor)")
 @click.option("--temporal-address", metavar="HOST:PORT", help="TURNOUT_TEMPORAL_ADDRESS")
 @click.option("--namespace", help="TURNOUT_TEMPORAL_NAMESPACE")
+@click.option("--tenant", help="TURNOUT_TENANT_ID: every command sees this tenant's runs only")
 @click.version_option(package_name="turnout")
 def cli(**_: Any) -> None:
     """Durable workflows on a database queue or on Temporal."""
@@ -176,10 +196,14 @@ def cli(**_: Any) -> None:
 @click.option("--task-queue", "-q", required=True, help="The task queue to poll.")
 @click.option("--concurrency", "-c", type=click.IntRange(1), default=50, show_default=True,
               help="Activities and workflow tasks run at once.")  # fmt: skip
+@click.option("--policy", "policies", multiple=True, metavar="MODULE:ATTR",
+              help="A policy consulted before each activity (repeatable).")  # fmt: skip
 @click.pass_context
-def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concurrency: int) -> None:
+def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concurrency: int,
+           policies: tuple[str, ...]) -> None:  # fmt: skip
     """Run the workflows and activities found in MODULE[:ATTR]... until SIGINT/SIGTERM."""
     workflows, activities = _definitions(modules)
+    consulted = [_load_policy(target) for target in policies]
     if not workflows and not activities:
         raise click.BadParameter(
             f"no @workflow.defn class or @activity.defn function found in {', '.join(modules)}",
@@ -201,6 +225,7 @@ def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concur
                 activities=activities,
                 max_concurrent_activities=concurrency,
                 max_concurrent_workflow_tasks=concurrency,
+                **({"policies": consulted} if consulted else {}),
             ):
                 names = [w.__name__ for w in workflows] + [a.__name__ for a in activities]
                 err.print(
@@ -570,6 +595,13 @@ def demo(ctx: click.Context, topic: str) -> None:
     out.print(f"state:  {run.state.value}")
     _print_events(timeline)
     out.print(f"see it again: turnout events {workflow_id}   (or: turnout describe {workflow_id})")
+
+
+def _register_more_commands() -> None:
+    from turnout import _cli_governance  # noqa: F401  (registers its commands on `cli`)
+
+
+_register_more_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

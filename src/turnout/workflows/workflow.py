@@ -281,12 +281,11 @@ async def _governed_activity(
             )
             by = f" by {decision.decided_by}" if decision.decided_by else ""
             why = f": {decision.reason}" if decision.reason else ""
-            rejected.__cause__ = ApplicationError(
+            raise rejected from ApplicationError(
                 f"approval {held['approval']!r} was {decision.outcome.value}{by}{why}",
                 type=APPROVAL_REJECTED,
                 non_retryable=True,
             )
-            raise rejected from None
     return await current_workflow_runtime().start_activity(activity, args, options, result_type)
 
 

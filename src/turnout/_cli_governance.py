@@ -1,0 +1,151 @@
+"""``turnout approvals | approve | reject | decisions | artifacts``: governance from the shell."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.table import Table
+
+from turnout.cli import _client, _run, cli, out
+from turnout.contracts.governance import Approval
+from turnout.contracts.records import Artifact, PolicyDecision
+
+__all__: list[str] = []
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+
+
+def _print_approvals(approvals: Sequence[Approval]) -> None:
+    table = Table("workflow id", "type", "approval", "state", "requested", "times out", "details")
+    for a in approvals:
+        table.add_row(
+            a.workflow_id,
+            a.workflow_type,
+            a.name,
+            a.state.value,
+            _when(a.requested_at),
+            _when(a.timeout_at),
+            " ".join(f"{k}={v}" for k, v in a.details.items()),
+        )
+    out.print(table)
+
+
+def _print_decisions(decisions: Sequence[PolicyDecision]) -> None:
+    table = Table("decided", "name", "outcome", "by", "reason")
+    for d in decisions:
+        table.add_row(
+            _when(d.decided_at), d.name, d.outcome.value, d.decided_by or "", d.reason or ""
+        )
+    out.print(table)
+
+
+def _print_artifacts(artifacts: Sequence[Artifact]) -> None:
+    table = Table("recorded", "name", "uri", "media type", "size", "digest")
+    for a in artifacts:
+        size = str(a.size_bytes) if a.size_bytes is not None else ""
+        table.add_row(_when(a.created_at), a.name, a.uri, a.media_type, size, a.digest or "")
+    out.print(table)
+
+
+@cli.command()
+@click.option("--type", "workflow_type", help="Only runs of this workflow type.")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def approvals(ctx: click.Context, workflow_type: str | None, limit: int, as_json: bool) -> None:
+    """List approvals waiting on a decision (this tenant's open runs)."""
+
+    async def go() -> None:
+        async with _client(ctx) as client:
+            found = await client.list_pending_approvals(workflow_type=workflow_type, limit=limit)
+        if as_json:
+            for a in found:
+                out.print(a.model_dump_json())
+        elif not found:
+            out.print("no approval is pending")
+        else:
+            _print_approvals(found)
+
+    _run(go())
+
+
+def _decide(ctx: click.Context, verb: str, workflow_id: str, name: str, by: str, reason: str | None,
+            as_json: bool) -> None:  # fmt: skip
+    async def go() -> None:
+        async with _client(ctx) as client:
+            handle = client.get_workflow_handle(workflow_id)
+            decision = await getattr(handle, verb)(name, by=by, reason=reason)
+        if as_json:
+            out.print(decision.model_dump_json())
+        else:
+            out.print(f"{name}: {decision.outcome.value} by {by} (workflow {workflow_id})")
+
+    _run(go())
+
+
+@cli.command()
+@click.argument("workflow_id")
+@click.argument("name")
+@click.option("--by", required=True, help="Who decides (recorded with the decision).")
+@click.option("--reason", help="Why (recorded with the decision).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def approve(ctx: click.Context, workflow_id: str, name: str, by: str, reason: str | None,
+            as_json: bool) -> None:  # fmt: skip
+    """Approve the pending approval NAME of a run (final)."""
+    _decide(ctx, "approve", workflow_id, name, by, reason, as_json)
+
+
+@cli.command()
+@click.argument("workflow_id")
+@click.argument("name")
+@click.option("--by", required=True, help="Who decides (recorded with the decision).")
+@click.option("--reason", help="Why (recorded with the decision).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def reject(ctx: click.Context, workflow_id: str, name: str, by: str, reason: str | None,
+           as_json: bool) -> None:  # fmt: skip
+    """Reject the pending approval NAME of a run (final)."""
+    _decide(ctx, "reject", workflow_id, name, by, reason, as_json)
+
+
+@cli.command()
+@click.argument("workflow_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def decisions(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
+    """List a run's policy decisions and approval decisions."""
+
+    async def go() -> None:
+        async with _client(ctx) as client:
+            found = await client.get_workflow_handle(workflow_id).policy_decisions()
+        if as_json:
+            for d in found:
+                out.print(d.model_dump_json())
+        else:
+            _print_decisions(found)
+
+    _run(go())
+
+
+@cli.command()
+@click.argument("workflow_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def artifacts(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
+    """List the artifacts a run's activities recorded (metadata; the bytes stay at the uri)."""
+
+    async def go() -> None:
+        async with _client(ctx) as client:
+            found = await client.get_workflow_handle(workflow_id).artifacts()
+        if as_json:
+            for a in found:
+                out.print(a.model_dump_json())
+        else:
+            _print_artifacts(found)
+
+    _run(go())
