@@ -317,3 +317,63 @@ async def test_patched(executor: ExecutorHarness) -> None:
         done("greet"),
         COMPLETED,
     ]
+
+
+async def test_approval_granted(executor: ExecutorHarness) -> None:
+    handle = await start(executor, wf.Approval.run)
+    await until(lambda: in_state(handle, RunState.WAITING_APPROVAL))
+    [pending] = await handle.approvals()
+    assert (pending.name, pending.details) == ("publish", {"what": "report"})
+
+    decision = await handle.approve("publish", by="alice", reason="looks right")
+
+    assert (decision.outcome.value, decision.decided_by) == ("approved", "alice")
+    assert await handle.result(timeout=LIMIT) == "report"
+    assert (await handle.describe()).state is RunState.COMPLETED
+    [artifact] = await handle.artifacts()
+    assert (artifact.name, artifact.uri, artifact.size_bytes) == (
+        "report",
+        "file:///out/report.txt",
+        5,
+    )
+    assert await timeline(handle) == [
+        STARTED,
+        ("approval_requested", {"name": "publish"}),
+        ("approval_decided", {"name": "publish", "outcome": "approved"}),
+        scheduled("publish"),
+        ("artifact_recorded", {"name": "report"}),
+        done("publish"),
+        COMPLETED,
+    ]
+
+
+async def test_approval_rejected_then_deciding_again_is_refused(executor: ExecutorHarness) -> None:
+    handle = await start(executor, wf.Approval.run)
+    await until(lambda: in_state(handle, RunState.WAITING_APPROVAL))
+    with pytest.raises(turnout.ApprovalNotFoundError):
+        await handle.approve("deploy", by="alice")
+
+    await handle.reject("publish", by="bob", reason="not today")
+
+    assert await handle.result(timeout=LIMIT) == "rejected"
+    with pytest.raises((turnout.ApprovalAlreadyDecidedError, turnout.WorkflowNotFoundError)):
+        await handle.approve("publish", by="alice")
+    assert await timeline(handle) == [
+        STARTED,
+        ("approval_requested", {"name": "publish"}),
+        ("approval_decided", {"name": "publish", "outcome": "rejected"}),
+        COMPLETED,
+    ]
+
+
+async def test_approval_timed_out(executor: ExecutorHarness) -> None:
+    handle = await start(executor, wf.Approval.run, 0.5)
+    assert await handle.result(timeout=LIMIT) == "timed_out"
+    assert [(a.name, a.state.value) for a in await handle.approvals()] == [("publish", "timed_out")]
+    steps = [s for s in await timeline(handle) if not s[0].startswith("timer_")]
+    assert steps == [
+        STARTED,
+        ("approval_requested", {"name": "publish"}),
+        ("approval_decided", {"name": "publish", "outcome": "timed_out"}),
+        COMPLETED,
+    ]

@@ -102,7 +102,13 @@ SUPPORTED: tuple[str, ...] = (
 
 TURNOUT_ONLY: tuple[str, ...] = (
     "Client.close",
+    "Client.list_pending_approvals",
     "WorkflowHandle.events",
+    "WorkflowHandle.approve",
+    "WorkflowHandle.reject",
+    "WorkflowHandle.approvals",
+    "WorkflowHandle.policy_decisions",
+    "WorkflowHandle.artifacts",
 )
 """turnout's own additions that every executor's client and handle must have."""
 

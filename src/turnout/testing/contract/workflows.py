@@ -256,6 +256,28 @@ class Patched:
         return "done"
 
 
+@activity.defn
+async def publish(name: str) -> str:
+    artifact = await activity.record_artifact(
+        name, f"file:///out/{name}.txt", media_type="text/plain", size=5, digest="sha256:ab"
+    )
+    return artifact.name
+
+
+@workflow.defn
+class Approval:
+    """Waits on a human decision, then publishes (which records an artifact) if approved."""
+
+    @workflow.run
+    async def run(self, timeout_s: float | None = None) -> str:
+        decision = await workflow.request_approval(
+            "publish", details={"what": "report"}, timeout=timeout_s
+        )
+        if not decision.approved:
+            return decision.outcome.value
+        return str(await workflow.execute_activity(publish, "report", **QUICK))
+
+
 WORKFLOWS: list[type] = [
     Greeting,
     RetryThenSucceed,
@@ -274,6 +296,7 @@ WORKFLOWS: list[type] = [
     Pricing,
     Lines,
     Patched,
+    Approval,
 ]
 ACTIVITIES: list[Callable[..., Any]] = [
     greet,
@@ -284,4 +307,5 @@ ACTIVITIES: list[Callable[..., Any]] = [
     wait_for_cancel,
     price,
     count_lines,
+    publish,
 ]
