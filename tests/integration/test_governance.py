@@ -219,3 +219,19 @@ async def test_artifacts_are_recorded_listed_and_on_the_timeline(client: Any) ->
 async def test_the_client_says_it_is_durable(client: Any) -> None:
     assert client.is_durable is True
     assert client.tenant_id
+
+
+async def test_governed_runs_replay_deterministically(client: Any) -> None:
+    from turnout.replay import replay_run
+
+    deploy = await client.start_workflow(gw.Deploy.run, "prod", id=_id("deploy"), task_queue=Q)
+    guarded = await client.start_workflow(gw.Guarded.run, 500, id=_id("guarded"), task_queue=Q)
+    await _wait(deploy, RunState.WAITING_APPROVAL)
+    await _wait(guarded, RunState.WAITING_APPROVAL)
+    await deploy.approve("deploy", by="alice")
+    await guarded.approve("treasury", by="carol")
+    await asyncio.wait_for(asyncio.gather(deploy.result(), guarded.result()), 30)
+
+    for handle in (deploy, guarded):
+        replayed = await replay_run(client, handle.id, None, gw.WORKFLOWS)
+        assert replayed.deterministic, replayed.summary
