@@ -70,7 +70,12 @@ async def connect(
     except BaseException:
         await store.close()
         raise
-    return InternalClient(store, tenant_id=settings.tenant_id, workflows=workflows)
+    return InternalClient(
+        store,
+        tenant_id=settings.tenant_id,
+        workflows=workflows,
+        max_payload_bytes=settings.max_payload_bytes,
+    )
 
 
 def _production_gate(settings: Settings, url: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     allow_sqlite_in_production: bool = False
     tenant_id: str = "default"
+    max_payload_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    """The largest JSON payload (input, signal arguments, result) the internal executor
+    accepts; Temporal enforces its own server limit."""
 
     @field_validator("database_url")
     @classmethod

@@ -95,6 +95,20 @@ class WorkflowQueryFailedError(TurnoutError):
     """A query handler raised, or the query name is unknown."""
 
 
+class PayloadTooLargeError(TurnoutError):
+    """A payload (input, signal arguments, result) is larger than the configured limit."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        self.what = what
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{what} is {size:,} bytes of JSON, over the {limit:,}-byte payload limit "
+            "(TURNOUT_MAX_PAYLOAD_BYTES); store large data elsewhere (a file, an object "
+            "store) and pass a reference, or raise the limit"
+        )
+
+
 class ApprovalNotFoundError(TurnoutError):
     """No approval of this name was requested by the run (or it is not pending)."""
 

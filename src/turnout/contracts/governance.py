@@ -39,7 +39,9 @@ __all__ = [
     "decision_attributes",
     "decision_from_event",
     "policy_name",
+    "validate_task_queue",
     "validate_tenant",
+    "validate_workflow_id",
 ]
 
 POLICY_DENIED = "PolicyDenied"
@@ -136,6 +138,31 @@ Policy = Callable[[PolicyRequest], "Verdict | Awaitable[Verdict | None] | None"]
 
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _PLACEHOLDERS = {"none", "null", "undefined", "changeme", "tenant", "todo", "xxx", "<tenant>"}
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def validate_workflow_id(workflow_id: str) -> str:
+    """``workflow_id`` if usable as a workflow id; otherwise a ValueError that says why."""
+    if not isinstance(workflow_id, str) or not workflow_id.strip():
+        raise ValueError("a workflow id must be a non-empty string, e.g. id='order-42'")
+    if len(workflow_id) > 255:
+        raise ValueError(f"a workflow id has at most 255 characters, got {len(workflow_id)}")
+    if _CONTROL.search(workflow_id):
+        raise ValueError(
+            f"the workflow id {workflow_id!r} contains control characters; use printable text"
+        )
+    return workflow_id
+
+
+def validate_task_queue(task_queue: str) -> str:
+    """``task_queue`` if usable as a task queue name; otherwise a ValueError that says why."""
+    if not isinstance(task_queue, str) or not task_queue.strip():
+        raise ValueError("a task queue must be a non-empty string, e.g. task_queue='orders'")
+    if len(task_queue) > 255 or _CONTROL.search(task_queue):
+        raise ValueError(f"the task queue {task_queue!r} must be 1-255 printable characters")
+    return task_queue
 
 
 def validate_tenant(tenant_id: str) -> str:

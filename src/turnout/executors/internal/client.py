@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,12 @@ from turnout.contracts.errors import (
 )
 from turnout.contracts.events import Event
 from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args
-from turnout.contracts.governance import Approval, validate_tenant
+from turnout.contracts.governance import (
+    Approval,
+    validate_task_queue,
+    validate_tenant,
+    validate_workflow_id,
+)
 from turnout.contracts.records import (
     Artifact,
     DecisionOutcome,
@@ -65,10 +71,17 @@ class InternalClient(ClientBase):
     executor = "internal"
 
     def __init__(
-        self, store: Store, *, tenant_id: str = "default", workflows: Iterable[type] = ()
+        self,
+        store: Store,
+        *,
+        tenant_id: str = "default",
+        workflows: Iterable[type] = (),
+        max_payload_bytes: int = codec.DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         self.store = store
         self.tenant_id = validate_tenant(tenant_id)
+        self.max_payload_bytes = max_payload_bytes
+        """The largest JSON payload accepted (start input, signal arguments, results)."""
         self._definitions: dict[str, WorkflowDefinition] = {}
         self.register_workflows(workflows)
 
@@ -98,10 +111,11 @@ class InternalClient(ClientBase):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _resolve_workflow(self, workflow: str | Callable[..., Any]) -> tuple[str, Any]:
+    def _resolve_workflow(
+        self, workflow: str | Callable[..., Any]
+    ) -> tuple[str, WorkflowDefinition | None]:
         if isinstance(workflow, str):
-            defn = self._definitions.get(workflow)
-            return workflow, defn.return_type if defn else Any
+            return workflow, self._definitions.get(workflow)
         defn = WorkflowDefinition.from_run_fn(workflow)
         if defn is None and isinstance(workflow, type):
             defn = WorkflowDefinition.from_class(workflow)
@@ -111,7 +125,25 @@ class InternalClient(ClientBase):
                 f"or the workflow type name"
             )
         self._definitions.setdefault(defn.name, defn)
-        return defn.name, defn.return_type
+        return defn.name, defn
+
+    def _checked_input(self, name: str, defn: WorkflowDefinition | None, args: list[Any]) -> Any:
+        """The JSON input of a start, refused (nothing stored) when it cannot be right."""
+        if defn is not None:
+            try:
+                inspect.signature(defn.run_fn).bind(None, *args)
+            except TypeError as exc:
+                raise TypeError(f"workflow {name} cannot take these arguments: {exc}") from None
+        encoded = codec.encode_args(args)
+        if defn is not None:
+            try:
+                codec.decode_args(encoded, defn.arg_types)
+            except ValueError as exc:
+                raise TypeError(
+                    f"the arguments of workflow {name} do not match its type hints: {exc}"
+                ) from None
+        codec.check_size(encoded, f"the input of workflow {name}", self.max_payload_bytes)
+        return encoded
 
     async def start_workflow(
         self,
@@ -134,13 +166,16 @@ class InternalClient(ClientBase):
                 "a workflow-level retry_policy is not supported by the internal executor; "
                 "give the activities retry policies (or handle the failure in the caller)"
             )
-        name, result_type = self._resolve_workflow(workflow)
+        validate_workflow_id(id)
+        validate_task_queue(task_queue)
+        name, defn = self._resolve_workflow(workflow)
+        result_type = defn.return_type if defn is not None else Any
         started = await self.store.start_workflow(
             StartParams(
                 workflow_id=id,
                 workflow_type=name,
                 task_queue=task_queue,
-                input=codec.encode_args(call_args(arg, args)),
+                input=self._checked_input(name, defn, call_args(arg, args)),
                 tenant_id=self.tenant_id,
                 correlation_id=correlation_id,
                 idempotency_key=idempotency_key,
@@ -279,10 +314,10 @@ class InternalWorkflowHandle:
     ) -> None:
         """Deliver a signal to the open run."""
         name = signal_name(signal)
+        encoded = codec.encode_args(call_args(arg, args))
+        codec.check_size(encoded, f"the arguments of signal {name}", self._client.max_payload_bytes)
         run = await self._open_run()
-        if not await self._client.store.signal(
-            self._client.tenant_id, run.run_id, name, codec.encode_args(call_args(arg, args))
-        ):
+        if not await self._client.store.signal(self._client.tenant_id, run.run_id, name, encoded):
             raise WorkflowNotFoundError(self._id, run.run_id)
 
     async def query(

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from pydantic import TypeAdapter
 
-__all__ = ["decode", "decode_args", "encode", "encode_args"]
+from turnout.contracts.errors import PayloadTooLargeError
+
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "check_size",
+    "decode",
+    "decode_args",
+    "encode",
+    "encode_args",
+]
+
+DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+"""The default limit of one payload's JSON (as Temporal's default blob limit)."""
 
 
 @lru_cache(maxsize=1024)
@@ -48,3 +61,14 @@ def encode_args(args: Sequence[Any]) -> list[Any]:
 def decode_args(data: Sequence[Any], types: Sequence[Any]) -> list[Any]:
     """Decode each argument with the matching type (extra arguments stay as JSON)."""
     return [decode(d, types[i] if i < len(types) else Any) for i, d in enumerate(data)]
+
+
+def check_size(value: Any, what: str, limit: int) -> None:
+    """Raise PayloadTooLargeError when ``value`` (already JSON-compatible) exceeds ``limit``."""
+    if isinstance(value, int | float | bool) or value is None:
+        return
+    if isinstance(value, str) and len(value) * 4 < limit:  # UTF-8: at most 4 bytes a char
+        return
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > limit:
+        raise PayloadTooLargeError(what, size, limit)

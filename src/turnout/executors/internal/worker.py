@@ -15,16 +15,20 @@ import contextvars
 import logging
 import os
 import socket
+import sys
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from turnout.contracts.errors import (
     ApplicationError,
     Failure,
+    PayloadTooLargeError,
     TimeoutType,
     failure_from_exception,
 )
@@ -40,6 +44,7 @@ from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision,
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import TERMINAL_STATES
 from turnout.executors.internal import codec
+from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.client import InternalClient, workflow_info
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
 from turnout.executors.internal.store import (
@@ -61,6 +66,7 @@ from turnout.workflows._runtime import (
 __all__ = ["InternalWorker"]
 
 _log = logging.getLogger("turnout.worker")
+_OUTCOME_RETRY_SECONDS = 60.0
 
 
 class _Cache:
@@ -210,6 +216,7 @@ class InternalWorker:
         reaper_interval: timedelta = timedelta(seconds=1),
         identity: str | None = None,
         policies: Sequence[Policy] = (),
+        max_memory_bytes: int | None = None,
     ) -> None:
         if not workflows and not activities:
             raise ValueError("a Worker needs at least one workflow or activity")
@@ -239,6 +246,10 @@ class InternalWorker:
             else None
         )
         self._policies = list(policies)
+        if max_memory_bytes is not None and max_memory_bytes <= 0:
+            raise ValueError(f"max_memory_bytes must be positive, got {max_memory_bytes}")
+        self._memory_limit = max_memory_bytes
+        self._over_memory = False
         self._cache = _Cache(max_cached_workflows)
         self._grace = graceful_shutdown_timeout.total_seconds()
         self._wft_lease = workflow_task_lease.total_seconds()
@@ -358,8 +369,29 @@ class InternalWorker:
                     for w in waiters:
                         w.cancel()
 
+    def _memory_gate_closed(self) -> bool:
+        """True while the process uses more memory than ``max_memory_bytes``: claim nothing
+        until running work has finished and memory is back under the limit."""
+        if self._memory_limit is None:
+            return False
+        over = rss_bytes() >= self._memory_limit
+        if over != self._over_memory:
+            self._over_memory = over
+            if over:
+                _log.warning(
+                    "worker %s is over its memory limit (%d bytes): it claims nothing more "
+                    "until running work finishes",
+                    self.identity,
+                    self._memory_limit,
+                )
+            else:
+                _log.info("worker %s is under its memory limit again", self.identity)
+        return over
+
     async def _poll_once(self) -> bool:
         fired = await self._store.fire_timers(self.task_queue)
+        if self._memory_gate_closed():
+            return bool(fired)
         free_wft = self._max_wfts - len(self._wfts)
         free_act = self._max_activities - len(self._acts)
         items = await self._store.claim(
@@ -443,6 +475,12 @@ class InternalWorker:
             instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
         try:
             commands = instance.advance(history, utcnow())
+            oversize = _oversize(commands, self._client.max_payload_bytes)
+            if oversize is not None:
+                # The run cannot go on without storing this payload: it fails, saying why.
+                _log.warning("%s %s: %s", row.workflow_type, row.workflow_id, oversize)
+                commands = [cmd.FailWorkflow(failure_from_exception(oversize, with_stack=False))]
+                instance.dispose()
         except WorkflowTaskError as exc:
             cause = exc.__cause__ or exc
             _log.warning(
@@ -590,7 +628,22 @@ class InternalWorker:
             await self._fail(item, failure_from_exception(exc), policy, ctx)
             return
         heartbeats.cancel()
-        await self._store.complete_activity(item, codec.encode(result))
+        try:
+            encoded = codec.encode(result)
+            codec.check_size(
+                encoded, f"the result of activity {defn.name}", self._client.max_payload_bytes
+            )
+        except Exception as exc:  # a bug in the activity: retrying cannot fix it
+            error = ApplicationError(
+                f"activity {defn.name} returned a result that cannot be stored: {exc}",
+                type=type(exc).__name__,
+                non_retryable=True,
+            )
+            await self._fail(item, failure_from_exception(error, with_stack=False), policy, ctx)
+            return
+        await self._persist(
+            f"result of {item.name}", lambda: self._store.complete_activity(item, encoded)
+        )
 
     async def _invoke(
         self, defn: ActivityDefinition, args: list[Any], ctx: _ActivityContext
@@ -728,7 +781,26 @@ class InternalWorker:
         ctx: _ActivityContext | None = None,
     ) -> None:
         details = ctx.details if ctx is not None else None
-        await apply_retry_policy(self._store, item, failure, policy, heartbeat_details=details)
+        await self._persist(
+            f"failure of {item.name}",
+            lambda: apply_retry_policy(
+                self._store, item, failure, policy, heartbeat_details=details
+            ),
+        )
+
+    async def _persist(self, what: str, write: Callable[[], Awaitable[Any]]) -> Any:
+        """Record an activity's outcome, retrying while the database is unreachable (for up
+        to a minute): an outcome is never dropped because of a short outage."""
+        delay, deadline = 0.1, time.monotonic() + _OUTCOME_RETRY_SECONDS
+        while True:
+            try:
+                return await write()
+            except (OperationalError, InterfaceError) as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                _log.warning("recording the %s failed (%s); retrying in %.1fs", what, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
 
 async def apply_retry_policy(
@@ -782,6 +854,39 @@ def _timeout_failure(kind: TimeoutType, details: list[Any] | None) -> Failure:
 
 def _td(seconds: Any) -> timedelta | None:
     return timedelta(seconds=float(seconds)) if seconds else None
+
+
+def rss_bytes() -> int:
+    """The resident memory of this process now (Linux), or its peak elsewhere."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _oversize(commands: Sequence[cmd.Command], limit: int) -> PayloadTooLargeError | None:
+    """The first payload of ``commands`` over ``limit``, as the error to fail the run with."""
+    value: Any
+    for c in commands:
+        if isinstance(c, cmd.ScheduleActivity):
+            value, what = c.args, f"the arguments of activity {c.activity_type}"
+        elif isinstance(c, cmd.StartChild | cmd.ContinueAsNew):
+            value, what = c.args, f"the input of workflow {c.workflow_type}"
+        elif isinstance(c, cmd.CompleteWorkflow):
+            value, what = c.result, "the workflow's result"
+        elif isinstance(c, cmd.RequestApproval):
+            value, what = c.details, f"the details of approval {c.name}"
+        else:
+            continue
+        try:
+            codec.check_size(value, what, limit)
+        except PayloadTooLargeError as exc:
+            return exc
+    return None
 
 
 def _dropped(instance: WorkflowInstance | None) -> None:
