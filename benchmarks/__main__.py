@@ -1,0 +1,162 @@
+"""``python -m benchmarks run``: the same workloads on every executor, side by side.
+
+See benchmarks/README.md for what each workload does and what each column means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from benchmarks import report
+from benchmarks.runner import Config, run
+from benchmarks.targets import EXECUTORS
+from benchmarks.workloads import FULL_SIZES, WORKLOADS
+
+__all__ = ["cli"]
+
+QUICK_SCALE = 0.05
+
+
+def _names(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in allowed]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown {what} {', '.join(unknown) or '(none given)'}; choose from "
+            f"{', '.join(allowed)}"
+        )
+    return names
+
+
+@click.group()
+def cli() -> None:
+    """turnout's benchmark harness."""
+
+
+@cli.command("run")
+@click.option(
+    "--executors",
+    default=",".join(EXECUTORS),
+    show_default=True,
+    help="Comma-separated executors to run, in this order.",
+)
+@click.option(
+    "--workloads",
+    default=",".join(WORKLOADS),
+    show_default=True,
+    help="Comma-separated workloads to run.",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Multiply every workload's size (1.0: full size).",
+)
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Workflows of the one-activity workload (full size {FULL_SIZES['one_activity']:,}); "
+    "the other workloads scale with it.",
+)
+@click.option("--quick", is_flag=True, help=f"Every workload at {QUICK_SCALE:g} of full size.")
+@click.option(
+    "--worker-processes",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Worker subprocesses per workload.",
+)
+@click.option(
+    "--database-url",
+    envvar="TURNOUT_BENCH_DATABASE_URL",
+    help="An existing PostgreSQL server (a role that may create databases) instead of a "
+    "throwaway local cluster.",
+)
+@click.option(
+    "--pg-durable",
+    is_flag=True,
+    help="Run the throwaway PostgreSQL cluster on disk with fsync and synchronous_commit on "
+    "(by default it runs in memory with both off).",
+)
+@click.option(
+    "--temporal-address",
+    envvar="TURNOUT_BENCH_TEMPORAL_ADDRESS",
+    help="host:port of an existing Temporal frontend instead of a dev server.",
+)
+@click.option(
+    "--temporal-max-n",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cap the workflows of the throughput workloads on Temporal.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="Seconds a workload may take before it fails.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the JSON result (default benchmarks/results/<timestamp>.json).",
+)
+def run_command(
+    executors: str,
+    workloads: str,
+    scale: float | None,
+    n: int | None,
+    quick: bool,
+    worker_processes: int,
+    database_url: str | None,
+    pg_durable: bool,
+    temporal_address: str | None,
+    temporal_max_n: int | None,
+    timeout: float,
+    output: Path | None,
+) -> None:
+    """Run the workloads on the executors; print the tables and write the JSON result."""
+    if sum(x is not None and x is not False for x in (scale, n, quick or None)) > 1:
+        raise click.UsageError("give at most one of --scale, --n and --quick")
+    if n is not None:
+        scale = n / FULL_SIZES["one_activity"]
+    elif quick:
+        scale = QUICK_SCALE
+    config = Config(
+        executors=_names(executors, EXECUTORS, "executor"),
+        workloads=_names(workloads, tuple(WORKLOADS), "workload"),
+        scale=scale or 1.0,
+        worker_processes=worker_processes,
+        database_url=database_url,
+        temporal_address=temporal_address,
+        temporal_max_n=temporal_max_n,
+        pg_durable=pg_durable,
+        timeout=timeout,
+    )
+    width = max(shutil.get_terminal_size((160, 40)).columns, 160)
+    console = Console(width=width, highlight=False)
+    doc = asyncio.run(run(config, console.log))
+    report.finish(doc)
+    report.render(doc, console)
+    path = output or report.default_output(datetime.now(UTC))
+    report.write(doc, path)
+    console.print(f"results written to {path}")
+
+
+def main() -> None:
+    """Entry point of ``python -m benchmarks``."""
+    cli(prog_name=f"{Path(sys.executable).name} -m benchmarks")
+
+
+if __name__ == "__main__":
+    main()

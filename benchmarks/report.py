@@ -1,0 +1,335 @@
+"""The printed tables (rich) and the JSON result file.
+
+:func:`finish` adds the targets and the ratios between executors to a result
+document, :func:`render` prints it, :func:`write` saves it. Targets are
+informational: a target not met is reported, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["RESULTS_DIR", "default_output", "finish", "render", "write"]
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+PG, SQLITE, TEMPORAL = "internal-postgres", "internal-sqlite", "temporal"
+THROUGHPUT_WORKLOADS = ("one_activity", "sequential", "fan_out")
+LATENCY_WORKLOADS = ("signal", "idle")
+
+_LABELS = {
+    "one_activity": "one activity",
+    "sequential": "10 sequential",
+    "fan_out": "fan-out 50",
+    "signal": "signal round trip",
+    "idle": "idle pick-up",
+}
+
+
+def default_output(now: datetime) -> Path:
+    """``benchmarks/results/<UTC timestamp>.json``."""
+    return RESULTS_DIR / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
+def _get(doc: dict[str, Any], executor: str, workload: str, *keys: str) -> Any:
+    value: Any = doc.get("executors", {}).get(executor, {}).get("workloads", {}).get(workload)
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class _Target:
+    name: str
+    executor: str
+    target: str
+    measure: Callable[[dict[str, Any]], float | None]
+    check: Callable[[float], bool]
+    shown: Callable[[float], str]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _growth(doc: dict[str, Any], executor: str) -> float | None:
+    start = _get(doc, executor, "one_activity", "worker_rss_start_mib")
+    end = _get(doc, executor, "one_activity", "worker_rss_end_mib")
+    return (end - start) / start if start and end is not None else None
+
+
+def _targets() -> list[_Target]:
+    def wfs(x: float) -> str:
+        return f"{x:,.0f} wf/s"
+
+    def ms(x: float) -> str:
+        return f"{x:.1f} ms"
+
+    def times(x: float) -> str:
+        return f"{x:.1f}x"
+
+    def pct(x: float) -> str:
+        return f"{x:+.0%}"
+
+    targets = [
+        _Target(
+            "one-activity throughput (2 worker processes)",
+            PG,
+            ">= 1,000 wf/s",
+            lambda d: _get(d, PG, "one_activity", "throughput_per_s"),
+            lambda x: x >= 1000,
+            wfs,
+        ),
+        _Target(
+            "one-activity throughput vs Temporal",
+            PG,
+            ">= 10x temporal",
+            lambda d: _ratio(
+                _get(d, PG, "one_activity", "throughput_per_s"),
+                _get(d, TEMPORAL, "one_activity", "throughput_per_s"),
+            ),
+            lambda x: x >= 10,
+            times,
+        ),
+        _Target(
+            "one-activity throughput",
+            SQLITE,
+            ">= 500 wf/s",
+            lambda d: _get(d, SQLITE, "one_activity", "throughput_per_s"),
+            lambda x: x >= 500,
+            wfs,
+        ),
+        _Target(
+            "idle pick-up p50",
+            PG,
+            "< 10 ms",
+            lambda d: _get(d, PG, "idle", "p50_ms"),
+            lambda x: x < 10,
+            ms,
+        ),
+        _Target(
+            "idle pick-up p50",
+            SQLITE,
+            "< 50 ms",
+            lambda d: _get(d, SQLITE, "idle", "p50_ms"),
+            lambda x: x < 50,
+            ms,
+        ),
+    ]
+    for executor in (PG, SQLITE):
+        targets += _per_internal_executor(executor, pct)
+    return targets
+
+
+def _per_internal_executor(executor: str, pct: Callable[[float], str]) -> list[_Target]:
+    def claim_ratio(doc: dict[str, Any]) -> float | None:
+        ratio: float | None = _get(doc, executor, "claim", "p50_ratio")
+        return ratio
+
+    def growth(doc: dict[str, Any]) -> float | None:
+        return _growth(doc, executor)
+
+    return [
+        _Target(
+            "claim p50, full history vs empty",
+            executor,
+            "within +20%",
+            claim_ratio,
+            lambda x: x <= 1.2,
+            lambda x: pct(x - 1),
+        ),
+        _Target(
+            "worker RSS growth over one-activity",
+            executor,
+            "flat (<= +10%)",
+            growth,
+            lambda x: x <= 0.10,
+            pct,
+        ),
+    ]
+
+
+def _ratios(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    pairs = [(PG, TEMPORAL), (SQLITE, TEMPORAL), (PG, SQLITE)]
+    rows = []
+    for workload in (*THROUGHPUT_WORKLOADS, *LATENCY_WORKLOADS):
+        throughput = workload in THROUGHPUT_WORKLOADS
+        key = "throughput_per_s" if throughput else "p50_ms"
+        row: dict[str, Any] = {
+            "workload": workload,
+            "metric": "throughput" if throughput else "p50 latency, other / this",
+        }
+        for a, b in pairs:
+            va, vb = _get(doc, a, workload, key), _get(doc, b, workload, key)
+            # Always "how many times better is a than b": throughput a/b, latency b/a.
+            row[f"{a} / {b}"] = _ratio(va, vb) if throughput else _ratio(vb, va)
+        rows.append(row)
+    return rows
+
+
+def finish(doc: dict[str, Any]) -> dict[str, Any]:
+    """Add ``targets`` and ``ratios`` to a result document (and return it)."""
+    evaluated = []
+    for target in _targets():
+        if target.executor not in doc.get("executors", {}):
+            continue
+        value = target.measure(doc)
+        evaluated.append(
+            {
+                "name": target.name,
+                "executor": target.executor,
+                "target": target.target,
+                "value": value,
+                "measured": target.shown(value) if value is not None else "n/a",
+                "met": target.check(value) if value is not None else None,
+            }
+        )
+    doc["targets"] = evaluated
+    doc["ratios"] = _ratios(doc)
+    return doc
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def _rss(result: dict[str, Any]) -> str:
+    start, end = result.get("worker_rss_start_mib"), result.get("worker_rss_end_mib")
+    if start is None or end is None:
+        return "—"
+    return f"{start:,.0f} → {end:,.0f}"
+
+
+def _row(executor: str, label: str, result: dict[str, Any], internal: bool) -> list[str]:
+    throughput = result.get("throughput_per_s") if result.get("kind") != "latency" else None
+    commits = result.get("commits_per_unit")
+    return [
+        executor,
+        label,
+        _num(result.get("units")),
+        _num(throughput, 0 if (throughput or 0) >= 100 else 1),
+        _num(result.get("p50_ms")),
+        _num(result.get("p95_ms")),
+        _num(result.get("p99_ms")),
+        _num(commits) if commits is not None else "n/a",
+        _num(result.get("cpu_s_per_1k"), 2),
+        _num(result.get("server_cpu_s_per_1k"), 2)
+        if result.get("cpu_server_s") is not None
+        else "n/a",
+        _num(result.get("worker_peak_rss_mib"), 0),
+        _rss(result),
+    ]
+
+
+def _results_table(doc: dict[str, Any]) -> tuple[Table, list[str]]:
+    table = Table(title="turnout benchmark", title_justify="left")
+    for header, justify, wrap in [
+        ("executor", "left", False),
+        ("workload", "left", False),
+        ("n", "right", True),
+        ("wf/s", "right", True),
+        ("p50 ms", "right", True),
+        ("p95 ms", "right", True),
+        ("p99 ms", "right", True),
+        ("commits/wf", "right", True),
+        ("CPU s/1k wf", "right", True),
+        ("server CPU s/1k", "right", True),
+        ("peak RSS MiB", "right", True),
+        ("RSS/worker MiB start → end", "right", True),
+    ]:
+        table.add_column(header, justify=justify, no_wrap=not wrap)  # type: ignore[arg-type]
+    notes: list[str] = []
+    for executor, entry in doc.get("executors", {}).items():
+        if entry.get("error"):
+            notes.append(f"{executor}: {entry['error']}")
+            continue
+        internal = entry.get("info", {}).get("executor") == "internal"
+        for workload, result in entry.get("workloads", {}).items():
+            if result.get("error"):
+                notes.append(f"{executor} / {workload}: {result['error']}")
+                continue
+            if result.get("skipped"):
+                continue
+            if result.get("kind") == "claim":
+                runs = result.get("history_runs", 0)
+                phases = (("empty", "claim, empty"), ("filled", f"claim, {runs:,} runs"))
+                for phase, label in phases:
+                    table.add_row(*_row(executor, label, result[phase], internal))
+                continue
+            table.add_row(*_row(executor, _LABELS.get(workload, workload), result, internal))
+        table.add_section()
+    return table, notes
+
+
+def _targets_table(doc: dict[str, Any]) -> Table:
+    table = Table(title="targets (informational)", title_justify="left")
+    for header in ("target", "executor", "measured", "target value", "met / not met"):
+        table.add_column(header)
+    for t in doc.get("targets", []):
+        met = t["met"]
+        verdict = "n/a" if met is None else "[green]met[/green]" if met else "[red]not met[/red]"
+        table.add_row(t["name"], t["executor"], t["measured"], t["target"], verdict)
+    return table
+
+
+def _ratios_table(doc: dict[str, Any]) -> Table:
+    table = Table(
+        title="ratios between executors (how many times better the first is; >1: first wins)",
+        title_justify="left",
+    )
+    rows = doc.get("ratios", [])
+    columns = [key for key in (rows[0] if rows else {}) if key not in {"workload", "metric"}]
+    table.add_column("workload")
+    table.add_column("compared on")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        values = [f"{row[c]:.2f}x" if row[c] is not None else "—" for c in columns]
+        metric = "throughput" if row["workload"] in THROUGHPUT_WORKLOADS else "p50 latency"
+        table.add_row(_LABELS.get(row["workload"], row["workload"]), metric, *values)
+    return table
+
+
+def render(doc: dict[str, Any], console: Console) -> None:
+    """Print the results, targets and ratios tables."""
+    table, notes = _results_table(doc)
+    console.print(table)
+    for note in notes:
+        console.print(f"[red]error[/red] {note}")
+    console.print(_targets_table(doc))
+    console.print(_ratios_table(doc))
+
+
+def _clean(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    return value
+
+
+def write(doc: dict[str, Any], path: Path) -> Path:
+    """Write the result document as JSON to ``path`` (parents created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_clean(doc), indent=2, default=str, allow_nan=False) + "\n")
+    return path

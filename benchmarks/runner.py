@@ -1,0 +1,117 @@
+"""One benchmark run: every chosen workload on every chosen executor, one after the other.
+
+Executors run in turn, never at once, so they do not compete for the
+machine. A workload that fails records its error and the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from benchmarks.targets import make_target
+from benchmarks.workloads import WORKLOADS, Options, sizes_for
+
+__all__ = ["Config", "run"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything one run is told on the command line."""
+
+    executors: Sequence[str]
+    workloads: Sequence[str] = tuple(WORKLOADS)
+    scale: float = 1.0
+    worker_processes: int = 2
+    database_url: str | None = None
+    temporal_address: str | None = None
+    temporal_max_n: int | None = None
+    pg_durable: bool = False
+    timeout: float = 600.0
+
+    def size(self, executor: str, workload: str) -> int:
+        """The count of ``workload`` on ``executor`` (Temporal may be capped)."""
+        count = sizes_for(self.scale)[workload]
+        if (
+            executor == "temporal"
+            and self.temporal_max_n is not None
+            and workload in {"one_activity", "sequential", "fan_out"}
+        ):
+            count = min(count, self.temporal_max_n)
+        return count
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+    }
+
+
+async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the benchmark; return the result document (see benchmarks/README.md)."""
+    began = datetime.now(UTC)
+    options = Options(timeout=config.timeout, scale=config.scale)
+    executors: dict[str, Any] = {}
+    for name in config.executors:
+        target = make_target(
+            name,
+            worker_processes=config.worker_processes,
+            database_url=config.database_url,
+            temporal_address=config.temporal_address,
+            pg_durable=config.pg_durable,
+        )
+        entry: dict[str, Any] = {"workloads": {}}
+        executors[name] = entry
+        log(f"[bold]{name}[/bold]: starting")
+        clock = time.perf_counter()
+        try:
+            await target.setup()
+        except Exception as exc:
+            entry["error"] = f"set-up failed: {type(exc).__name__}: {exc}"
+            log(f"[red]{name}: {entry['error']}[/red]")
+            await target.teardown()
+            continue
+        entry["setup_seconds"] = time.perf_counter() - clock
+        entry["info"] = target.describe()
+        try:
+            for workload in config.workloads:
+                count = config.size(name, workload)
+                log(f"{name}: {workload} (n={count:,})")
+                clock = time.perf_counter()
+                try:
+                    result = await WORKLOADS[workload](target, count, options)
+                except Exception as exc:
+                    result = {
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "traceback": traceback.format_exc(),
+                    }
+                    log(f"[red]{name}: {workload} failed: {result['error']}[/red]")
+                result["size"] = count
+                result["wall_seconds"] = time.perf_counter() - clock
+                entry["workloads"][workload] = result
+        finally:
+            await target.teardown()
+    return {
+        "version": 1,
+        "started_at": began.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "machine": _machine(),
+        "config": {key: value for key, value in asdict(config).items() if key != "database_url"}
+        | {"database_url_given": config.database_url is not None},
+        "executors": executors,
+    }
+
+
+def run_sync(config: Config, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """:func:`run` in a new event loop."""
+    return asyncio.run(run(config, log))
