@@ -59,10 +59,11 @@ async def test_an_approved_run_waits_then_completes(client: Any) -> None:
     handle = await client.start_workflow(gw.Deploy.run, "prod", id=_id("deploy"), task_queue=Q)
     await _wait(handle, RunState.WAITING_APPROVAL)
     [pending] = await handle.approvals()
-    assert (pending.name, pending.state, pending.details) == (
+    assert (pending.name, pending.state, pending.details, pending.workflow_type) == (
         "deploy",
         ApprovalState.PENDING,
         {"env": "prod"},
+        "Deploy",
     )
 
     decision = await handle.approve("deploy", by="alice", reason="change ticket 42")

@@ -368,7 +368,8 @@ class GovernanceOperations(StoreCore):
         async with self.reader.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(approvals)
+                    select(approvals, runs.c.workflow_type)
+                    .join(runs, runs.c.run_id == approvals.c.run_id)
                     .where(approvals.c.tenant_id == tenant_id, approvals.c.run_id == run_id)
                     .order_by(approvals.c.requested_at, approvals.c.approval_id)
                 )
