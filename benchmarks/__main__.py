@@ -6,6 +6,7 @@ See benchmarks/README.md for what each workload does and what each column means.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import shutil
 import sys
 from datetime import UTC, datetime
@@ -106,6 +107,14 @@ def cli() -> None:
     help="Seconds a workload may take before it fails.",
 )
 @click.option(
+    "--profile",
+    "profile_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write cProfile statistics of this process and of every worker process to this "
+    "directory (read them with python -m pstats).",
+)
+@click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -123,6 +132,7 @@ def run_command(
     temporal_address: str | None,
     temporal_max_n: int | None,
     timeout: float,
+    profile_dir: Path | None,
     output: Path | None,
 ) -> None:
     """Run the workloads on the executors; print the tables and write the JSON result."""
@@ -142,15 +152,26 @@ def run_command(
         temporal_max_n=temporal_max_n,
         pg_durable=pg_durable,
         timeout=timeout,
+        profile_dir=profile_dir.resolve() if profile_dir else None,
     )
     width = max(shutil.get_terminal_size((160, 40)).columns, 160)
     console = Console(width=width, highlight=False)
+    profiler = None
+    if config.profile_dir is not None:
+        config.profile_dir.mkdir(parents=True, exist_ok=True)
+        profiler = cProfile.Profile()
+        profiler.enable()
     doc = asyncio.run(run(config, console.log))
+    if profiler is not None and config.profile_dir is not None:
+        profiler.disable()
+        profiler.dump_stats(config.profile_dir / "benchmark.pstats")
     report.finish(doc)
     report.render(doc, console)
     path = output or report.default_output(datetime.now(UTC))
     report.write(doc, path)
     console.print(f"results written to {path}")
+    if config.profile_dir is not None:
+        console.print(f"profiles written to {config.profile_dir}")
 
 
 def main() -> None:

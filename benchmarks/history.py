@@ -23,14 +23,15 @@ from typing import Any
 
 from benchmarks.flows import OneActivity
 from benchmarks.metrics import latency_summary
-from benchmarks.targets import Session, Target
+from benchmarks.session import Session
+from benchmarks.targets import Target
 
 __all__ = ["BATCH", "ROUNDS", "claim_benchmark", "fill_history"]
 
 BATCH = 20
 """Workflows per round at full size."""
 MIN_BATCH = 5
-ROUNDS = 20
+ROUNDS = 10
 """Rounds per phase (empty, filled) at full size."""
 MIN_ROUNDS = 4
 CHUNK = 50_000

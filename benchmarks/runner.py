@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from benchmarks.targets import make_target
@@ -36,6 +37,7 @@ class Config:
     temporal_max_n: int | None = None
     pg_durable: bool = False
     timeout: float = 600.0
+    profile_dir: Path | None = None
 
     def size(self, executor: str, workload: str) -> int:
         """The count of ``workload`` on ``executor`` (Temporal may be capped)."""
@@ -70,6 +72,7 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
             temporal_address=config.temporal_address,
             pg_durable=config.pg_durable,
         )
+        target.profile_dir = config.profile_dir
         entry: dict[str, Any] = {"workloads": {}}
         executors[name] = entry
         log(f"[bold]{name}[/bold]: starting")

@@ -16,26 +16,21 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-import os
 import secrets
 import shutil
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import turnout
-from benchmarks.metrics import MIB, CpuMeter, RssSampler, peak_rss
+from benchmarks.session import RunTimes, Session, spawn_workers, stop_workers
 
 __all__ = [
     "EXECUTORS",
     "PostgresTarget",
-    "RunTimes",
-    "Session",
     "SqliteTarget",
     "Target",
     "TemporalTarget",
@@ -44,196 +39,6 @@ __all__ = [
 
 EXECUTORS = ("internal-sqlite", "internal-postgres", "temporal")
 """The names ``--executors`` accepts, in their default order."""
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-_READY_TIMEOUT = 90.0
-_STOP_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class RunTimes:
-    """When one workflow run was requested and closed, and how it ended."""
-
-    workflow_id: str
-    state: str
-    requested_at: datetime
-    closed_at: datetime | None
-
-
-@dataclass
-class WorkerProcess:
-    """One ``python -m benchmarks.worker`` subprocess."""
-
-    process: asyncio.subprocess.Process
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        """The process id."""
-        return self.process.pid
-
-
-def _log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-async def spawn_workers(count: int, args: Sequence[str], log_dir: Path) -> list[WorkerProcess]:
-    """Start ``count`` worker subprocesses with ``args`` and wait until each says READY."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    workers: list[WorkerProcess] = []
-    try:
-        for index in range(count):
-            log = log_dir / f"worker-{index}-{secrets.token_hex(3)}.log"
-            stderr = log.open("wb")
-            try:
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "benchmarks.worker",
-                    *args,
-                    cwd=REPO_ROOT,
-                    env=env,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=stderr,
-                )
-            finally:
-                stderr.close()
-            workers.append(WorkerProcess(process, log))
-        for worker in workers:
-            await _wait_ready(worker)
-    except BaseException:
-        await stop_workers(workers)
-        raise
-    return workers
-
-
-async def _wait_ready(worker: WorkerProcess) -> None:
-    assert worker.process.stdout is not None
-    try:
-        line = await asyncio.wait_for(worker.process.stdout.readline(), _READY_TIMEOUT)
-    except TimeoutError:
-        line = b""
-    if not line.startswith(b"READY"):
-        raise RuntimeError(
-            f"benchmark worker {worker.pid} did not start (exit code "
-            f"{worker.process.returncode}):\n{_log_tail(worker.log)}"
-        )
-
-
-async def stop_workers(workers: Sequence[WorkerProcess]) -> None:
-    """SIGTERM every worker (graceful shutdown), SIGKILL those still running after 30 s."""
-    for worker in workers:
-        if worker.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                worker.process.terminate()
-    for worker in workers:
-        try:
-            await asyncio.wait_for(worker.process.wait(), _STOP_TIMEOUT)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                worker.process.kill()
-            await worker.process.wait()
-
-
-class Session:
-    """One workload's run on one target: a client, worker subprocesses and meters.
-
-    Workloads add every workflow (or signal round trip) they run, warm-up
-    included, to :attr:`units_total`; commits are divided by it.
-    """
-
-    def __init__(self, target: Target, workload: str, client: Any, task_queue: str) -> None:
-        self.target = target
-        self.workload = workload
-        self.client = client
-        self.task_queue = task_queue
-        self.token = secrets.token_hex(4)
-        self.workers: list[WorkerProcess] = []
-        self.units_total = 0
-        self.units = 0
-        self.commits: int | None = None
-        self._cpu: CpuMeter | None = None
-        self._sampler: RssSampler | None = None
-        self._client_sampler: RssSampler | None = None
-        self._rss_start: list[int] = []
-        self._rss_end: list[int] = []
-        self._peaks: list[int] = []
-        self._seconds = 0.0
-        self._began = 0.0
-
-    @property
-    def worker_pids(self) -> list[int]:
-        """Process ids of the worker subprocesses."""
-        return [w.pid for w in self.workers]
-
-    def mark_start(self) -> None:
-        """Begin measuring CPU and memory (after warm-up)."""
-        self._cpu = CpuMeter(workers=self.worker_pids, servers=self.target.server_pids())
-        self._cpu.start()
-        self._sampler = RssSampler(self.worker_pids)
-        self._rss_start = list(self._sampler.sample().values())
-        self._sampler.start()
-        self._client_sampler = RssSampler([os.getpid()])
-        self._client_sampler.start()
-        self._began = time.perf_counter()
-
-    async def mark_end(self, units: int) -> None:
-        """Stop measuring; ``units`` is how many workflows (or round trips) were measured."""
-        self._seconds = time.perf_counter() - self._began
-        self.units = units
-        if self._cpu is not None:
-            self._cpu.stop()
-        if self._sampler is not None:
-            await self._sampler.stop()
-            self._rss_end = list(self._sampler.sample().values())
-        if self._client_sampler is not None:
-            await self._client_sampler.stop()
-        self._peaks = [p for p in (peak_rss(pid) for pid in self.worker_pids) if p is not None]
-        if not self._peaks and self._sampler is not None:
-            self._peaks = list(self._sampler.peak.values())
-
-    async def wait_closed(self, prefix: str, count: int, timeout: float) -> None:
-        """Wait until the runs ``prefix + str(i)`` for ``i < count`` are all closed."""
-        await self.target.wait_closed(self, prefix, count, timeout)
-
-    async def run_times(self, prefix: str, expected: int) -> list[RunTimes]:
-        """Requested/closed times of the runs whose workflow id starts with ``prefix``."""
-        return await self.target.run_times(self, prefix, expected)
-
-    def stats(self) -> dict[str, Any]:
-        """CPU, memory and commit figures of the measured part (call after the session)."""
-        out: dict[str, Any] = {
-            "worker_processes": len(self.workers),
-            "measured_seconds": self._seconds,
-        }
-        if self._cpu is not None and self._cpu.result:
-            cpu = self._cpu.result
-            own = cpu["client"] + cpu["workers"]
-            out["cpu_client_s"] = cpu["client"]
-            out["cpu_workers_s"] = cpu["workers"]
-            out["cpu_s_per_1k"] = own / self.units * 1000 if self.units else None
-            if self.target.server_pids():
-                out["cpu_server_s"] = cpu["server"]
-                per_1k = cpu["server"] / self.units * 1000 if self.units else None
-                out["server_cpu_s_per_1k"] = per_1k
-        if self._rss_start:
-            out["worker_rss_start_mib"] = sum(self._rss_start) / len(self._rss_start) / MIB
-        if self._rss_end:
-            out["worker_rss_end_mib"] = sum(self._rss_end) / len(self._rss_end) / MIB
-        if self._peaks:
-            out["worker_peak_rss_mib"] = max(self._peaks) / MIB
-        if self._client_sampler is not None and self._client_sampler.peak:
-            out["client_peak_rss_mib"] = max(self._client_sampler.peak.values()) / MIB
-        if self.commits is not None:
-            out["commits"] = self.commits
-            out["units_total"] = self.units_total
-            out["commits_per_unit"] = self.commits / self.units_total if self.units_total else None
-        return out
 
 
 class Target(abc.ABC):
@@ -245,6 +50,8 @@ class Target(abc.ABC):
 
     def __init__(self, worker_processes: int) -> None:
         self.worker_processes = worker_processes
+        self.profile_dir: Path | None = None
+        """When set, worker processes write cProfile statistics here."""
         self._dir: Path | None = None
 
     @property
@@ -289,8 +96,14 @@ class Target(abc.ABC):
         try:
             count = self.worker_processes if workers is None else workers
             if count:
+                profile = None
+                if self.profile_dir is not None:
+                    profile = self.profile_dir / f"{self.name}-{workload}-worker"
                 session.workers = await spawn_workers(
-                    count, [*worker_args, "--task-queue", task_queue], self.workdir
+                    count,
+                    [*worker_args, "--task-queue", task_queue],
+                    self.workdir,
+                    profile=profile,
                 )
             yield session
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import signal
 import sys
@@ -57,7 +58,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--task-queue", required=True)
     parser.add_argument("--database-url")
     parser.add_argument("--temporal-address")
+    parser.add_argument("--profile", help="write cProfile statistics (main thread) to this file")
     args = parser.parse_args(argv)
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
+        profiler.enable()
     asyncio.run(
         serve(
             executor=args.executor,
@@ -66,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             temporal_address=args.temporal_address,
         )
     )
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     sys.stdout.flush()
 
 

@@ -28,7 +28,8 @@ from typing import Any
 
 from benchmarks.flows import Echo, FanOut, OneActivity, Pickup, Sequential
 from benchmarks.metrics import Pings, latency_summary
-from benchmarks.targets import Session, Target
+from benchmarks.session import Session
+from benchmarks.targets import Target
 
 __all__ = [
     "FULL_SIZES",
@@ -49,8 +50,8 @@ PING_TIMEOUT = 30.0
 
 FULL_SIZES: dict[str, int] = {
     "one_activity": 2000,
-    "sequential": 200,
-    "fan_out": 40,
+    "sequential": 100,
+    "fan_out": 20,
     "signal": 200,
     "idle": 30,
     "claim": 1_000_000,
