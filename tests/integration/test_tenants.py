@@ -152,3 +152,20 @@ async def test_a_bad_tenant_id_is_refused_with_the_fix(tenant: str, sqlite_url: 
 async def test_two_different_tenant_arguments_are_refused(sqlite_url: str) -> None:
     with pytest.raises(ConfigurationError, match="only one"):
         await turnout.connect(database_url=sqlite_url, tenant="a", tenant_id="b")
+
+
+async def test_a_worker_runs_only_its_own_tenants_work(database_url: str) -> None:
+    a = await turnout.connect(executor="internal", database_url=database_url, tenant="tenant-a")
+    b = await turnout.connect(executor="internal", database_url=database_url, tenant="tenant-b")
+    try:
+        theirs = await a.start_workflow(gw.Reports.run, id="reports", task_queue=Q)
+        mine = await b.start_workflow(gw.Reports.run, id="reports", task_queue=Q)
+        worker = turnout.Worker(b, task_queue=Q, workflows=gw.WORKFLOWS, activities=gw.ACTIVITIES)
+        async with worker:
+            await asyncio.wait_for(mine.result(), 20)
+        # Tenant A's run was enqueued first, yet tenant B's worker never claimed it.
+        assert (await theirs.describe()).state is RunState.QUEUED
+        assert [e.type.value for e in await theirs.events()] == ["workflow_started"]
+    finally:
+        await a.close()
+        await b.close()

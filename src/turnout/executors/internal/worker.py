@@ -389,7 +389,7 @@ class InternalWorker:
         return over
 
     async def _poll_once(self) -> bool:
-        fired = await self._store.fire_timers(self.task_queue)
+        fired = await self._store.fire_timers(self.task_queue, tenant_id=self._client.tenant_id)
         if self._memory_gate_closed():
             return bool(fired)
         free_wft = self._max_wfts - len(self._wfts)
@@ -400,6 +400,7 @@ class InternalWorker:
             workflow_tasks=free_wft,
             activities=free_act,
             workflow_lease=self._wft_lease,
+            tenant_id=self._client.tenant_id,
         )
         for item in items:
             if item.kind == QueueItemKind.WORKFLOW_TASK.value:

@@ -37,7 +37,9 @@ class QueueOperations(StoreCore):
     """Claim and lease queue items."""
 
     # -- worker operations ------------------------------------------------------------------
-    def _claim_subquery(self, task_queue: str, kind: str, limit: int, now: datetime) -> Any:
+    def _claim_subquery(
+        self, task_queue: str, kind: str, limit: int, now: datetime, tenant_id: str | None
+    ) -> Any:
         q = queue_items.alias("q")
         stmt = select(q.c.id).where(
             q.c.state == QueueItemState.QUEUED.value,
@@ -45,6 +47,8 @@ class QueueOperations(StoreCore):
             q.c.kind == kind,
             q.c.available_at <= now,
         )
+        if tenant_id is not None:
+            stmt = stmt.where(q.c.tenant_id == tenant_id)
         if kind == _WFT:
             busy = queue_items.alias("busy")
             stmt = stmt.where(
@@ -57,10 +61,13 @@ class QueueOperations(StoreCore):
         stmt = stmt.order_by(q.c.priority.desc(), q.c.available_at, q.c.id).limit(limit)
         return stmt.with_for_update(skip_locked=True)
 
-    def _picked(self, task_queue: str, kind: str, limit: int, now: datetime) -> Any:
+    def _picked(
+        self, task_queue: str, kind: str, limit: int, now: datetime, tenant_id: str | None = None
+    ) -> Any:
         """The rows to claim, as a CTE evaluated exactly once: ``IN (SELECT ... LIMIT n)``
         may run its subquery again under some PostgreSQL plans and claim more than n."""
-        cte = self._claim_subquery(task_queue, kind, limit, now).cte(f"picked_{kind}")
+        subquery = self._claim_subquery(task_queue, kind, limit, now, tenant_id)
+        cte = subquery.cte(f"picked_{kind}")
         return cte.prefix_with("MATERIALIZED")
 
     async def claim(
@@ -71,12 +78,14 @@ class QueueOperations(StoreCore):
         workflow_tasks: int,
         activities: int,
         workflow_lease: float,
+        tenant_id: str | None = None,
     ) -> list[ClaimedItem]:
-        """Claim up to the given numbers of ready items (atomically, never twice)."""
+        """Claim up to the given numbers of ready items (atomically, never twice); only
+        ``tenant_id``'s items when given."""
         if workflow_tasks <= 0 and activities <= 0:
             return []
         result: list[ClaimedItem] = await self._run_tx(
-            self._claim_tx, task_queue, owner, workflow_tasks, activities, workflow_lease
+            self._claim_tx, task_queue, owner, workflow_tasks, activities, workflow_lease, tenant_id
         )
         return result
 
@@ -89,6 +98,7 @@ class QueueOperations(StoreCore):
         wft_limit: int,
         act_limit: int,
         workflow_lease: float,
+        tenant_id: str | None,
     ) -> list[ClaimedItem]:
         now = utcnow()
         claimed: list[ClaimedItem] = []
@@ -96,7 +106,7 @@ class QueueOperations(StoreCore):
             if limit <= 0:
                 continue
             lease = now + timedelta(seconds=workflow_lease)
-            picked = self._picked(task_queue, kind, limit, now)
+            picked = self._picked(task_queue, kind, limit, now, tenant_id)
             rows = (
                 await conn.execute(
                     update(queue_items)
@@ -181,16 +191,18 @@ class QueueOperations(StoreCore):
             return None
         return ClaimedItem(**{**item.__dict__, "lease_expires_at": lease})
 
-    async def fire_timers(self, task_queue: str, limit: int = 100) -> int:
+    async def fire_timers(
+        self, task_queue: str, limit: int = 100, tenant_id: str | None = None
+    ) -> int:
         """Fire due timers: append ``timer_fired`` and wake the workflow. Returns how many."""
-        fired: int = await self._run_tx(self._fire_timers_tx, task_queue, limit)
+        fired: int = await self._run_tx(self._fire_timers_tx, task_queue, limit, tenant_id)
         return fired
 
     async def _fire_timers_tx(
-        self, conn: AsyncConnection, tx: _Tx, task_queue: str, limit: int
+        self, conn: AsyncConnection, tx: _Tx, task_queue: str, limit: int, tenant_id: str | None
     ) -> int:
         now = utcnow()
-        picked = self._picked(task_queue, _TIMER, limit, now)
+        picked = self._picked(task_queue, _TIMER, limit, now, tenant_id)
         rows = (
             await conn.execute(
                 update(queue_items)
