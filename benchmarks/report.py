@@ -311,6 +311,13 @@ def render(doc: dict[str, Any], console: Console) -> None:
     """Print the results, targets and ratios tables."""
     table, notes = _results_table(doc)
     console.print(table)
+    load = doc.get("machine", {}).get("load_average")
+    if load:
+        before, after = load["before"][0], load["after"][0]
+        console.print(
+            f"{doc['machine'].get('cpus')} CPUs; load average {before:.2f} before the run, "
+            f"{after:.2f} after (other work on the machine skews the figures)"
+        )
     for note in notes:
         console.print(f"[red]error[/red] {note}")
     console.print(_targets_table(doc))

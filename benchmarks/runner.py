@@ -62,6 +62,7 @@ def _machine() -> dict[str, Any]:
 async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the benchmark; return the result document (see benchmarks/README.md)."""
     began = datetime.now(UTC)
+    load_before = os.getloadavg()
     options = Options(timeout=config.timeout, scale=config.scale)
     executors: dict[str, Any] = {}
     for name in config.executors:
@@ -108,7 +109,7 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
         "version": 1,
         "started_at": began.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
-        "machine": _machine(),
+        "machine": _machine() | {"load_average": {"before": load_before, "after": os.getloadavg()}},
         "config": {key: value for key, value in asdict(config).items() if key != "database_url"}
         | {"database_url_given": config.database_url is not None},
         "executors": executors,
