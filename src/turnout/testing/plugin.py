@@ -18,7 +18,8 @@ Fixtures:
 ``sqlite_url`` (function)
     ``sqlite:///<tmp_path>/turnout.db``.
 ``temporal_server`` (session)
-    A running :class:`~turnout.testing.servers.TemporalServer`.
+    A running :class:`~turnout.testing.servers.TemporalServer`; a dev server also has
+    the namespaces ``tenant-a`` and ``tenant-b`` (:data:`TENANT_NAMESPACES`).
 ``temporal_address`` (session)
     ``host:port`` of that server.
 ``temporal_namespace`` (session)
@@ -37,6 +38,7 @@ interpreter shutdown, where native SDK threads can abort the process.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -245,10 +247,17 @@ def sqlite_url(tmp_path: Path) -> str:
 # --------------------------------------------------------------------------- Temporal
 
 
+TENANT_NAMESPACES = ("tenant-a", "tenant-b")
+"""Namespaces the dev server also creates, for tests of tenants (a tenant is a namespace)."""
+
+
 @pytest.fixture(scope="session")
 def temporal_server() -> Iterator[TemporalServer]:
-    """A running Temporal server for the session (see :func:`find_temporal`)."""
-    server = _start(find_temporal, REQUIRE_TEMPORAL_ENV)
+    """A running Temporal server for the session (see :func:`find_temporal`); a dev server
+    also has the namespaces of the tenants ``tenant-a`` and ``tenant-b``."""
+    server = _start(
+        functools.partial(find_temporal, namespaces=TENANT_NAMESPACES), REQUIRE_TEMPORAL_ENV
+    )
     try:
         yield server
     finally:

@@ -987,16 +987,20 @@ class TemporalDevServer(TemporalServer):
         extra_args: Sequence[str] = (),
         startup_timeout: float = 60.0,
         stop_timeout: float = 10.0,
+        namespaces: Sequence[str] = (),
     ) -> None:
         """Describe the server; nothing runs until :meth:`start`.
 
         ``binary`` defaults to :func:`find_temporal_binary`; ``port`` to a free
-        one; ``extra_args`` are appended to ``temporal server start-dev``.
+        one; ``extra_args`` are appended to ``temporal server start-dev``;
+        ``namespaces`` are created at launch besides ``default`` (a turnout tenant
+        is a namespace on Temporal).
         """
         self._binary = Path(binary) if binary is not None else None
         self._requested_port = port
         self.log_level = log_level
         self.extra_args = tuple(extra_args)
+        self.namespaces = tuple(dict.fromkeys(n for n in namespaces if n != "default"))
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self._process: subprocess.Popen[bytes] | None = None
@@ -1081,6 +1085,7 @@ class TemporalDevServer(TemporalServer):
             str(free_port()),
             "--log-level",
             self.log_level,
+            *(arg for namespace in self.namespaces for arg in ("--namespace", namespace)),
             *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:
@@ -1139,11 +1144,12 @@ _TEMPORAL_FIX = (
 )
 
 
-def find_temporal() -> TemporalServer:
+def find_temporal(*, namespaces: Sequence[str] = ()) -> TemporalServer:
     """Return a started Temporal server; the caller must :meth:`~TemporalServer.stop` it.
 
     Uses ``TURNOUT_TEST_TEMPORAL_ADDRESS`` when set, else starts a
-    :class:`TemporalDevServer`. Raises :class:`ServerUnavailable` when neither works.
+    :class:`TemporalDevServer` that also has ``namespaces`` (an external server
+    must have them already). Raises :class:`ServerUnavailable` when neither works.
     """
     if importlib.util.find_spec("temporalio") is None:
         raise ServerUnavailable(
@@ -1163,7 +1169,7 @@ def find_temporal() -> TemporalServer:
 
     attempts = [f"{TEMPORAL_ADDRESS_ENV}: not set"]
     try:
-        return TemporalDevServer().start()
+        return TemporalDevServer(namespaces=namespaces).start()
     except ServerError as exc:
         attempts.append(f"temporal server start-dev: {exc}")
     raise ServerUnavailable("Temporal", attempts, _TEMPORAL_FIX)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import temporalio.client
@@ -16,13 +16,34 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from turnout.contracts import errors as te
 from turnout.contracts.errors import Failure, failure_from_exception
-from turnout.contracts.events import Event
+from turnout.contracts.events import Event, EventType
 from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args
-from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
+from turnout.contracts.governance import (
+    Approval,
+    artifact_from_event,
+    decision_attributes,
+    decision_from_event,
+    validate_tenant,
+)
+from turnout.contracts.records import (
+    DEFAULT_TENANT,
+    Artifact,
+    DecisionOutcome,
+    IdConflictPolicy,
+    IdReusePolicy,
+    PolicyDecision,
+    Run,
+)
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_turnout
+from turnout.executors.temporal._governance import (
+    APPROVAL_SIGNAL,
+    approvals_from_memo,
+    decided_of,
+    pending_of,
+)
 from turnout.executors.temporal._history import map_history
 from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry_policy
 from turnout.workflows._definitions import WorkflowDefinition, query_name, signal_name
@@ -67,21 +88,48 @@ class TemporalClient(ClientBase):
 
     executor = "temporal"
 
-    def __init__(self, raw: temporalio.client.Client, *, workflows: Sequence[type] = ()) -> None:
+    def __init__(
+        self,
+        raw: temporalio.client.Client,
+        *,
+        workflows: Sequence[type] = (),
+        tenant_id: str = DEFAULT_TENANT,
+    ) -> None:
         self.raw = raw
         """The underlying ``temporalio.client.Client``."""
+        self._tenant_id = validate_tenant(tenant_id)
         self._definitions: dict[str, WorkflowDefinition] = {}
         self.register_workflows(workflows)
 
     @classmethod
     async def connect(
-        cls, address: str, namespace: str, *, workflows: Sequence[type] = ()
+        cls,
+        address: str,
+        namespace: str,
+        *,
+        workflows: Sequence[type] = (),
+        tenant_id: str = DEFAULT_TENANT,
     ) -> TemporalClient:
         """Connect with the pydantic data converter (models and dataclasses round-trip)."""
         raw = await temporalio.client.Client.connect(
             address, namespace=namespace, data_converter=pydantic_data_converter
         )
-        return cls(raw, workflows=workflows)
+        return cls(raw, workflows=workflows, tenant_id=tenant_id)
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant; on Temporal, its namespace is :attr:`namespace`."""
+        return self._tenant_id
+
+    @property
+    def namespace(self) -> str:
+        """The Temporal namespace every call of this client goes to."""
+        return self.raw.namespace
+
+    @property
+    def is_durable(self) -> bool:
+        """True: Temporal persists every run."""
+        return True
 
     def register_workflows(self, workflows: Sequence[type]) -> None:
         """Make workflow classes known (result types by name)."""
@@ -167,23 +215,63 @@ class TemporalClient(ClientBase):
         task_queue: str | None = None,
         limit: int = 100,
     ) -> list[Run]:
-        """Runs, newest first, through Temporal's visibility API."""
+        """Runs, newest first, through Temporal's visibility API (this client's namespace)."""
         clauses = []
         if workflow_type:
-            clauses.append(f"WorkflowType = '{workflow_type}'")
+            clauses.append(f"WorkflowType = {_quoted(workflow_type)}")
         if task_queue:
-            clauses.append(f"TaskQueue = '{task_queue}'")
-        if state is not None:
-            status = next((k for k, v in _STATES.items() if v is RunState(state)), None)
+            clauses.append(f"TaskQueue = {_quoted(task_queue)}")
+        wanted = RunState(state) if state is not None else None
+        if wanted is RunState.WAITING_APPROVAL:
+            # An open run that waits on an approval: Running to Temporal, told apart by memo.
+            clauses.append("ExecutionStatus = 'Running'")
+        elif wanted is not None:
+            status = next((k for k, v in _STATES.items() if v is wanted), None)
             if status is None:
                 return []
             clauses.append(f"ExecutionStatus = '{status.name.title().replace('_', '')}'")
         query = " AND ".join(clauses) or None
         runs: list[Run] = []
-        async for execution in self.raw.list_workflows(query=query, limit=limit):
+        async for execution in self.raw.list_workflows(query=query):
             handle = self.get_workflow_handle(execution.id, run_id=execution.run_id)
-            runs.append(await handle.describe())
+            run = await handle.describe()
+            if wanted is None or run.state is wanted:
+                runs.append(run)
+            if len(runs) >= limit:
+                break
         return runs
+
+    async def list_pending_approvals(
+        self, *, workflow_type: str | None = None, limit: int = 100
+    ) -> list[Approval]:
+        """Approvals waiting on a decision in this client's namespace, oldest first.
+
+        Read from the memo that each open run's listing carries (Temporal's visibility
+        store is eventually consistent: a request made a moment ago may not show yet).
+        """
+        query = "ExecutionStatus = 'Running'"
+        if workflow_type:
+            query += f" AND WorkflowType = {_quoted(workflow_type)}"
+        found: list[Approval] = []
+        async for execution in self.raw.list_workflows(query=query):
+            memo = await execution.memo()
+            found.extend(
+                approvals_from_memo(
+                    memo,
+                    workflow_id=execution.id,
+                    run_id=execution.run_id,
+                    workflow_type=execution.workflow_type,
+                    tenant_id=self._tenant_id,
+                    pending_only=True,
+                )
+            )
+        found.sort(key=lambda a: (a.requested_at, a.workflow_id, a.name))
+        return found[:limit]
+
+
+def _quoted(value: str) -> str:
+    """A string literal of Temporal's list filter."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class TemporalWorkflowHandle:
@@ -281,6 +369,8 @@ class TemporalWorkflowHandle:
             raise _not_found(exc, self._id, self._run_id) from exc
         memo = await desc.memo()
         state = _STATES.get(desc.status or S.RUNNING, RunState.RUNNING)
+        if state is RunState.RUNNING and pending_of(memo):
+            state = RunState.WAITING_APPROVAL
         result: Any = None
         failure: Failure | None = None
         if state is RunState.COMPLETED:
@@ -299,6 +389,7 @@ class TemporalWorkflowHandle:
             run_id=desc.run_id,
             workflow_type=desc.workflow_type,
             task_queue=desc.task_queue,
+            tenant_id=self._client.tenant_id,
             correlation_id=str(memo.get(CORRELATION_MEMO, "")),
             state=state,
             requested_at=desc.start_time,
@@ -325,4 +416,86 @@ class TemporalWorkflowHandle:
             run_id=desc.run_id,
             workflow_id=desc.id,
             correlation_id=str(memo.get(CORRELATION_MEMO, "")),
+            tenant_id=self._client.tenant_id,
         )
+
+    # -- governance ----------------------------------------------------------------------
+
+    async def _description(
+        self,
+    ) -> tuple[temporalio.client.WorkflowExecutionDescription, Mapping[str, Any]]:
+        try:
+            desc = await self._raw.describe()
+        except temporalio.service.RPCError as exc:
+            raise _not_found(exc, self._id, self._run_id) from exc
+        return desc, await desc.memo()
+
+    async def approve(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:
+        """Approve the run's pending approval ``name``; a decision is final."""
+        return await self._decide(name, DecisionOutcome.APPROVED, by, reason)
+
+    async def reject(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:
+        """Reject the run's pending approval ``name``; a decision is final."""
+        return await self._decide(name, DecisionOutcome.REJECTED, by, reason)
+
+    async def _decide(
+        self, name: str, outcome: DecisionOutcome, by: str, reason: str | None
+    ) -> PolicyDecision:
+        if not isinstance(by, str) or not by.strip():
+            raise ValueError(
+                f"{'approve' if outcome is DecisionOutcome.APPROVED else 'reject'} needs "
+                "by=<who decides>, a non-empty string such as by='alice@example.com'"
+            )
+        desc, memo = await self._description()
+        if desc.status not in (None, S.RUNNING):
+            raise te.WorkflowNotFoundError(self._id, desc.run_id)
+        pending, decided = pending_of(memo), decided_of(memo)
+        if name not in pending:
+            if name in decided:
+                earlier = decided[name]
+                raise te.ApprovalAlreadyDecidedError(
+                    self._id,
+                    name,
+                    outcome=str(earlier.get("outcome")),
+                    decided_by=earlier.get("decided_by"),
+                )
+            raise te.ApprovalNotFoundError(self._id, name, pending=list(pending))
+        decision = PolicyDecision(
+            decision_id=uuid.uuid4().hex,
+            run_id=desc.run_id,
+            workflow_id=desc.id,
+            tenant_id=self._client.tenant_id,
+            name=name,
+            outcome=outcome,
+            decided_by=by,
+            reason=reason,
+            decided_at=datetime.now(UTC),
+            attributes={"kind": "approval"},
+        )
+        run = self._client.raw.get_workflow_handle(desc.id, run_id=desc.run_id)
+        try:
+            await run.signal(APPROVAL_SIGNAL, decision_attributes(decision))
+        except temporalio.service.RPCError as exc:
+            raise _not_found(exc, self._id, desc.run_id) from exc
+        return decision
+
+    async def approvals(self) -> list[Approval]:
+        """Every approval the run asked for (the latest of each name), oldest first."""
+        desc, memo = await self._description()
+        return approvals_from_memo(
+            memo,
+            workflow_id=desc.id,
+            run_id=desc.run_id,
+            workflow_type=desc.workflow_type,
+            tenant_id=self._client.tenant_id,
+        )
+
+    async def policy_decisions(self) -> list[PolicyDecision]:
+        """Every policy decision and approval decision of the run, oldest first."""
+        kinds = (EventType.POLICY_DECIDED, EventType.APPROVAL_DECIDED)
+        return [decision_from_event(e) for e in await self.events() if e.type in kinds]
+
+    async def artifacts(self) -> list[Artifact]:
+        """Metadata of every artifact the run's activities recorded, oldest first."""
+        events = await self.events()
+        return [artifact_from_event(e) for e in events if e.type is EventType.ARTIFACT_RECORDED]

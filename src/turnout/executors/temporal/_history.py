@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType as T
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 
 from turnout.contracts.events import Event, EventType
+from turnout.contracts.records import DEFAULT_TENANT, DecisionOutcome
+from turnout.executors.temporal._governance import (
+    APPROVAL_SIGNAL,
+    APPROVALS_MEMO,
+    ARTIFACT_SIGNAL,
+    POLICY_SIGNAL,
+)
 
 __all__ = ["map_history"]
 
@@ -147,16 +156,91 @@ def _marker(event: HistoryEvent) -> dict[str, Any]:
     return attrs
 
 
+def _json(payload: Payload) -> Any:
+    """A payload's value (the pydantic converter writes JSON); None when it is not JSON."""
+    try:
+        return json.loads(payload.data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _signal_payload(event: HistoryEvent) -> dict[str, Any] | None:
+    payloads = event.workflow_execution_signaled_event_attributes.input.payloads
+    value = _json(payloads[0]) if payloads else None
+    return value if isinstance(value, dict) else None
+
+
+def _approvals_change(event: HistoryEvent) -> dict[str, Any] | None:
+    """What a memo upsert of the run's approvals means (its ``event``), if it is one."""
+    fields = event.workflow_properties_modified_event_attributes.upserted_memo.fields
+    if APPROVALS_MEMO not in fields:
+        return None
+    memo = _json(fields[APPROVALS_MEMO])
+    change = memo.get("event") if isinstance(memo, dict) else None
+    return change if isinstance(change, dict) and isinstance(change.get("type"), str) else None
+
+
+class _Approvals:
+    """The mapping's own view of the run's pending approvals, to place ``state_changed``
+    running <-> waiting_approval where the pending count leaves and returns to zero."""
+
+    def __init__(self) -> None:
+        self.pending: set[str] = set()
+        self.resumes_at: datetime | None = None
+        """Set when the last pending request was withdrawn (its wait was cancelled): the
+        run is running again unless the next event closes it (``waiting_approval`` ->
+        ``canceled``, as when it is cancelled while waiting)."""
+
+    @property
+    def waiting(self) -> bool:
+        """Is the run (still) waiting on an approval?"""
+        return bool(self.pending) or self.resumes_at is not None
+
+    def requested(self, name: str) -> bool:
+        """Record a request; True when the run starts waiting."""
+        first = not self.pending
+        self.pending.add(name)
+        return first
+
+    def settled(self, name: str) -> bool:
+        """Record a decision (or a withdrawn request); True when the run stops waiting."""
+        if name not in self.pending:
+            return False
+        self.pending.discard(name)
+        return not self.pending
+
+
+_DECISION_KEYS = {"decision_id", "name", "outcome", "decided_at"}
+_ARTIFACT_KEYS = {"artifact_id", "name", "uri"}
+_PERSON_OUTCOMES = {DecisionOutcome.APPROVED.value, DecisionOutcome.REJECTED.value}
+_WAITING = {"from": "running", "to": "waiting_approval"}
+_RESUMED = {"from": "waiting_approval", "to": "running"}
+
+
 def map_history(
-    events: list[HistoryEvent], *, run_id: str, workflow_id: str, correlation_id: str
+    events: list[HistoryEvent],
+    *,
+    run_id: str,
+    workflow_id: str,
+    correlation_id: str,
+    tenant_id: str = DEFAULT_TENANT,
 ) -> list[Event]:
     """The contract timeline of a Temporal history: mapped events, seq from 1, plus
-    ``state_changed`` when the first workflow task starts and when the run closes."""
+    ``state_changed`` when the first workflow task starts, when the run starts and stops
+    waiting on approvals, and when it closes.
+
+    Governance: a memo upsert of the run's approvals becomes ``approval_requested`` (or
+    ``approval_decided`` for a timeout, which the workflow decides itself); the signal
+    ``turnout.approval_decided`` becomes ``approval_decided`` when that approval is
+    pending (else it stays ``signal_received``); ``turnout.policy_decided`` and
+    ``turnout.artifact_recorded`` become ``policy_decided`` and ``artifact_recorded``.
+    """
     out: list[Event] = []
     scheduled: dict[int, dict[str, Any]] = {}
     running = False
+    approvals = _Approvals()
 
-    def add(etype: EventType, at: datetime, attributes: dict[str, Any]) -> None:
+    def append(etype: EventType, at: datetime, attributes: dict[str, Any]) -> None:
         out.append(
             Event(
                 run_id=run_id,
@@ -165,14 +249,28 @@ def map_history(
                 type=etype,
                 at=at,
                 correlation_id=correlation_id,
+                tenant_id=tenant_id,
                 attributes=attributes,
             )
         )
+
+    def add(etype: EventType, at: datetime, attributes: dict[str, Any]) -> None:
+        if approvals.resumes_at is not None and etype not in _CLOSING:
+            resumed, approvals.resumes_at = approvals.resumes_at, None
+            append(EventType.STATE_CHANGED, resumed, dict(_RESUMED))
+        append(etype, at, attributes)
 
     for event in events:
         if event.event_type == T.EVENT_TYPE_WORKFLOW_TASK_STARTED and not running:
             running = True
             add(EventType.STATE_CHANGED, _at(event), {"from": "queued", "to": "running"})
+            continue
+        if event.event_type == T.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+            _map_approvals_change(event, approvals, add)
+            continue
+        if event.event_type == T.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED and _map_governance_signal(
+            event, approvals, add
+        ):
             continue
         etype = _SIMPLE.get(event.event_type)
         if etype is None:
@@ -180,5 +278,62 @@ def map_history(
         add(etype, _at(event), _attributes(event, scheduled))
         if etype in _CLOSING:
             previous = "running" if running else "queued"
+            if approvals.waiting:
+                previous = "waiting_approval"
+            approvals.resumes_at = None
             add(EventType.STATE_CHANGED, _at(event), {"from": previous, "to": _CLOSING[etype]})
+    if approvals.resumes_at is not None:  # withdrawn, and nothing happened since
+        append(EventType.STATE_CHANGED, approvals.resumes_at, dict(_RESUMED))
     return out
+
+
+_Add = Callable[[EventType, datetime, dict[str, Any]], None]
+
+
+def _map_approvals_change(event: HistoryEvent, approvals: _Approvals, add: _Add) -> None:
+    change = _approvals_change(event)
+    if change is None:
+        return
+    attrs = {k: v for k, v in change.items() if k != "type"}
+    name = str(attrs.get("name", ""))
+    at = _at(event)
+    if change["type"] == "approval_requested":
+        add(EventType.APPROVAL_REQUESTED, at, attrs)
+        if approvals.requested(name):
+            add(EventType.STATE_CHANGED, at, dict(_WAITING))
+    elif change["type"] == "approval_decided":
+        # A person's decision was mapped from its signal; only a timeout shows here first.
+        if attrs.get("outcome") == DecisionOutcome.TIMED_OUT.value and name in approvals.pending:
+            add(EventType.APPROVAL_DECIDED, at, attrs)
+            if approvals.settled(name):
+                add(EventType.STATE_CHANGED, at, dict(_RESUMED))
+    elif change["type"] == "approval_withdrawn" and approvals.settled(name):
+        approvals.resumes_at = at
+
+
+def _map_governance_signal(event: HistoryEvent, approvals: _Approvals, add: _Add) -> bool:
+    """Map a built-in governance signal; False when the signal is an ordinary one."""
+    name = event.workflow_execution_signaled_event_attributes.signal_name
+    if name not in (APPROVAL_SIGNAL, POLICY_SIGNAL, ARTIFACT_SIGNAL):
+        return False
+    payload = _signal_payload(event)
+    if payload is None:
+        return False
+    at = _at(event)
+    if name == ARTIFACT_SIGNAL:
+        if not _ARTIFACT_KEYS.issubset(payload):
+            return False
+        add(EventType.ARTIFACT_RECORDED, at, payload)
+        return True
+    if not _DECISION_KEYS.issubset(payload):
+        return False  # malformed: the workflow ignored it, so it is just a signal
+    if name == POLICY_SIGNAL:
+        add(EventType.POLICY_DECIDED, at, payload)
+    else:
+        approval = str(payload["name"])
+        if approval not in approvals.pending or payload["outcome"] not in _PERSON_OUTCOMES:
+            return False  # the workflow ignored it (as it does), so it is just a signal
+        add(EventType.APPROVAL_DECIDED, at, payload)
+        if approvals.settled(approval):
+            add(EventType.STATE_CHANGED, at, dict(_RESUMED))
+    return True

@@ -25,7 +25,7 @@ async def replay_temporal_run(
     history = await client.raw.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     replayer = Replayer(
         workflows=list(workflows),
-        interceptors=[TurnoutInterceptor()],
+        interceptors=[TurnoutInterceptor(client)],
         data_converter=pydantic_data_converter,
         workflow_runner=sandbox_runner(),
     )

@@ -7,8 +7,8 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
-from typing import Any, NoReturn
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import temporalio.activity
 import temporalio.common
@@ -16,13 +16,22 @@ import temporalio.exceptions
 import temporalio.worker
 import temporalio.workflow
 
+from turnout.contracts.governance import Policy, artifact_attributes
+from turnout.contracts.records import DEFAULT_TENANT, Artifact, PolicyDecision
 from turnout.contracts.retry import RetryPolicy
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_temporal, to_turnout
+from turnout.executors.temporal._governance import (
+    ARTIFACT_SIGNAL,
+    WorkflowApprovals,
+    check_policies,
+    record_on_run,
+)
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
 from turnout.workflows._runtime import (
     ActivityInfo,
     ActivityOptions,
+    ArtifactSpec,
     ChildWorkflowOptions,
     ParentInfo,
     WorkflowInfo,
@@ -31,6 +40,9 @@ from turnout.workflows._runtime import (
     set_activity_runtime,
     set_workflow_runtime,
 )
+
+if TYPE_CHECKING:
+    from turnout.executors.temporal._client import TemporalClient
 
 __all__ = ["CORRELATION_MEMO", "TurnoutInterceptor", "temporal_retry_policy"]
 
@@ -104,6 +116,9 @@ class _ChildHandle:
 
 class TemporalWorkflowRuntime:
     """``turnout.workflow.*`` inside a Temporal workflow."""
+
+    def __init__(self, approvals: WorkflowApprovals | None = None) -> None:
+        self._approvals = approvals if approvals is not None else WorkflowApprovals()
 
     def info(self) -> WorkflowInfo:
         i = temporalio.workflow.info()
@@ -192,9 +207,17 @@ class TemporalWorkflowRuntime:
     def deprecate_patch(self, patch_id: str) -> None:
         temporalio.workflow.deprecate_patch(patch_id)
 
+    async def request_approval(
+        self, name: str, details: dict[str, Any], timeout: float | None
+    ) -> PolicyDecision:
+        return await self._approvals.request(name, details, timeout)
+
 
 class TemporalActivityRuntime:
     """``turnout.activity.*`` inside a Temporal activity."""
+
+    def __init__(self, client: TemporalClient | None = None) -> None:
+        self._client = client
 
     def info(self) -> ActivityInfo:
         i = temporalio.activity.info()
@@ -226,11 +249,44 @@ class TemporalActivityRuntime:
 
         return logger
 
+    async def record_artifact(self, artifact: ArtifactSpec) -> Artifact:
+        i = temporalio.activity.info()
+        if self._client is None:
+            raise RuntimeError(
+                "record_artifact needs the worker's client; run activities with turnout.Worker"
+            )
+        recorded = Artifact(
+            artifact_id=uuid.uuid4().hex,
+            run_id=i.workflow_run_id or "",
+            workflow_id=i.workflow_id or "",
+            tenant_id=self._client.tenant_id,
+            name=artifact.name,
+            uri=artifact.uri,
+            media_type=artifact.media_type,
+            size_bytes=artifact.size,
+            digest=artifact.digest,
+            created_at=datetime.now(UTC),
+            attributes={**artifact.attributes, "activity_type": i.activity_type},
+        )
+        run = self._client.raw.get_workflow_handle(recorded.workflow_id, run_id=recorded.run_id)
+        await record_on_run(run, ARTIFACT_SIGNAL, artifact_attributes(recorded))
+        return recorded
+
 
 class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
+    """One per workflow instance: it holds the instance's approvals and runtime."""
+
+    tenant_id: ClassVar[str] = DEFAULT_TENANT
+
+    def __init__(self, next: temporalio.worker.WorkflowInboundInterceptor) -> None:
+        super().__init__(next)
+        self._approvals = WorkflowApprovals(self.tenant_id)
+        self._runtime = TemporalWorkflowRuntime(self._approvals)
+
     async def execute_workflow(self, input: temporalio.worker.ExecuteWorkflowInput) -> Any:
-        token = set_workflow_runtime(TemporalWorkflowRuntime())
+        token = set_workflow_runtime(self._runtime)
         try:
+            self._approvals.register()
             return await super().execute_workflow(input)
         except BaseException as exc:
             raise _suppressed(to_temporal(exc))
@@ -238,7 +294,7 @@ class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
             reset_workflow_runtime(token)
 
     async def handle_signal(self, input: temporalio.worker.HandleSignalInput) -> None:
-        token = set_workflow_runtime(TemporalWorkflowRuntime())
+        token = set_workflow_runtime(self._runtime)
         try:
             await super().handle_signal(input)
         except BaseException as exc:
@@ -247,7 +303,7 @@ class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
             reset_workflow_runtime(token)
 
     def handle_query(self, input: temporalio.worker.HandleQueryInput) -> Any:
-        token = set_workflow_runtime(TemporalWorkflowRuntime())
+        token = set_workflow_runtime(self._runtime)
         try:
             return super().handle_query(input)
         finally:
@@ -255,9 +311,21 @@ class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
 
 
 class _ActivityInbound(temporalio.worker.ActivityInboundInterceptor):
+    def __init__(
+        self,
+        next: temporalio.worker.ActivityInboundInterceptor,
+        client: TemporalClient | None,
+        policies: Sequence[Policy],
+    ) -> None:
+        super().__init__(next)
+        self._client = client
+        self._policies = policies
+
     async def execute_activity(self, input: temporalio.worker.ExecuteActivityInput) -> Any:
-        token = set_activity_runtime(TemporalActivityRuntime())
+        token = set_activity_runtime(TemporalActivityRuntime(self._client))
         try:
+            if self._policies and self._client is not None:
+                await check_policies(self._client, self._policies, input.args)
             return await super().execute_activity(input)
         except BaseException as exc:
             raise _suppressed(to_temporal(exc))
@@ -266,14 +334,25 @@ class _ActivityInbound(temporalio.worker.ActivityInboundInterceptor):
 
 
 class TurnoutInterceptor(temporalio.worker.Interceptor):
-    """Makes turnout's runtimes current around workflow and activity code."""
+    """Makes turnout's runtimes current around workflow and activity code; consults the
+    worker's policies before each activity (``client`` records their decisions)."""
+
+    def __init__(
+        self, client: TemporalClient | None = None, *, policies: Sequence[Policy] = ()
+    ) -> None:
+        if policies and client is None:
+            raise ValueError("policies need the worker's client to record their decisions")
+        self._client = client
+        self._policies = tuple(policies)
+        tenant = client.tenant_id if client is not None else DEFAULT_TENANT
+        self._workflow_class = type("_WorkflowInbound", (_WorkflowInbound,), {"tenant_id": tenant})
 
     def intercept_activity(
         self, next: temporalio.worker.ActivityInboundInterceptor
     ) -> temporalio.worker.ActivityInboundInterceptor:
-        return _ActivityInbound(next)
+        return _ActivityInbound(next, self._client, self._policies)
 
     def workflow_interceptor_class(
         self, input: temporalio.worker.WorkflowInterceptorClassInput
     ) -> type[temporalio.worker.WorkflowInboundInterceptor]:
-        return _WorkflowInbound
+        return self._workflow_class

@@ -13,6 +13,7 @@ import temporalio.worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from turnout.contracts.errors import ConfigurationError
+from turnout.contracts.governance import Policy
 from turnout.executors.temporal._client import TemporalClient
 from turnout.executors.temporal._definitions import ensure_activity, ensure_workflow, install
 from turnout.executors.temporal._runtime import TurnoutInterceptor
@@ -32,7 +33,12 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
 
 
 class TemporalWorker:
-    """Runs turnout workflows and activities on a temporalio worker."""
+    """Runs turnout workflows and activities on a temporalio worker.
+
+    ``policies`` are consulted before each activity attempt; their decisions are
+    recorded on the run (``policy_decided``) through ``client``, whose namespace is
+    the tenant's.
+    """
 
     def __init__(
         self,
@@ -47,6 +53,7 @@ class TemporalWorker:
         graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
         max_cached_workflows: int = 1000,
         identity: str | None = None,
+        policies: Sequence[Policy] = (),
         **options: Any,
     ) -> None:
         if options:
@@ -79,7 +86,7 @@ class TemporalWorker:
             workflows=list(workflows),
             activities=list(activities),
             activity_executor=activity_executor,
-            interceptors=[TurnoutInterceptor()],
+            interceptors=[TurnoutInterceptor(client, policies=policies)],
             workflow_runner=sandbox_runner(),
             max_concurrent_activities=max_concurrent_activities,
             max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
