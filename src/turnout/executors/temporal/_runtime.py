@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -273,6 +274,14 @@ class TemporalActivityRuntime:
         return recorded
 
 
+def _reset_workflow_runtime(token: Any) -> None:
+    # A suspended workflow coroutine that the garbage collector closes (an evicted
+    # instance) runs this in another context, where the token cannot be reset; there is
+    # nothing to undo then.
+    with contextlib.suppress(ValueError):
+        reset_workflow_runtime(token)
+
+
 class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
     """One per workflow instance: it holds the instance's approvals and runtime."""
 
@@ -291,7 +300,7 @@ class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
         except BaseException as exc:
             raise _suppressed(to_temporal(exc))
         finally:
-            reset_workflow_runtime(token)
+            _reset_workflow_runtime(token)
 
     async def handle_signal(self, input: temporalio.worker.HandleSignalInput) -> None:
         token = set_workflow_runtime(self._runtime)
@@ -300,14 +309,14 @@ class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
         except BaseException as exc:
             raise _suppressed(to_temporal(exc))
         finally:
-            reset_workflow_runtime(token)
+            _reset_workflow_runtime(token)
 
     def handle_query(self, input: temporalio.worker.HandleQueryInput) -> Any:
         token = set_workflow_runtime(self._runtime)
         try:
             return super().handle_query(input)
         finally:
-            reset_workflow_runtime(token)
+            _reset_workflow_runtime(token)
 
 
 class _ActivityInbound(temporalio.worker.ActivityInboundInterceptor):
