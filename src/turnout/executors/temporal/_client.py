@@ -460,6 +460,7 @@ class TemporalWorkflowHandle:
                     decided_by=earlier.get("decided_by"),
                 )
             raise te.ApprovalNotFoundError(self._id, name, pending=list(pending))
+        await self._refuse_a_decision_in_flight(name)
         decision = PolicyDecision(
             decision_id=uuid.uuid4().hex,
             run_id=desc.run_id,
@@ -478,6 +479,24 @@ class TemporalWorkflowHandle:
         except temporalio.service.RPCError as exc:
             raise _not_found(exc, self._id, desc.run_id) from exc
         return decision
+
+    async def _refuse_a_decision_in_flight(self, name: str) -> None:
+        """The memo shows ``name`` pending until the workflow handles a decision; a decision
+        signal already in the history (sent, not yet handled) makes this one a second one."""
+        since_request: list[Event] = []
+        for event in await self.events():
+            if event.type is EventType.APPROVAL_REQUESTED and event.attributes.get("name") == name:
+                since_request = []
+            elif event.type is EventType.APPROVAL_DECIDED and event.attributes.get("name") == name:
+                since_request.append(event)
+        if since_request:
+            first = since_request[0].attributes
+            raise te.ApprovalAlreadyDecidedError(
+                self._id,
+                name,
+                outcome=str(first.get("outcome")),
+                decided_by=first.get("decided_by"),
+            )
 
     async def approvals(self) -> list[Approval]:
         """Every approval the run asked for (the latest of each name), oldest first."""
