@@ -18,7 +18,7 @@ from rich.console import Console
 from benchmarks import report
 from benchmarks.runner import Config, run
 from benchmarks.targets import EXECUTORS
-from benchmarks.workloads import FULL_SIZES, WORKLOADS
+from benchmarks.workloads import FULL_SIZES, START_CONCURRENCY, WORKLOADS
 
 __all__ = ["cli"]
 
@@ -100,6 +100,13 @@ def cli() -> None:
     help="Cap the workflows of the throughput workloads on Temporal.",
 )
 @click.option(
+    "--start-concurrency",
+    type=click.IntRange(min=1),
+    default=START_CONCURRENCY,
+    show_default=True,
+    help="Start calls in flight at once in the throughput workloads.",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=1),
     default=600.0,
@@ -131,6 +138,7 @@ def run_command(
     pg_durable: bool,
     temporal_address: str | None,
     temporal_max_n: int | None,
+    start_concurrency: int,
     timeout: float,
     profile_dir: Path | None,
     output: Path | None,
@@ -152,6 +160,7 @@ def run_command(
         temporal_max_n=temporal_max_n,
         pg_durable=pg_durable,
         timeout=timeout,
+        start_concurrency=start_concurrency,
         profile_dir=profile_dir.resolve() if profile_dir else None,
     )
     width = max(shutil.get_terminal_size((160, 40)).columns, 160)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.targets import make_target
-from benchmarks.workloads import WORKLOADS, Options, sizes_for
+from benchmarks.workloads import START_CONCURRENCY, WORKLOADS, Options, sizes_for
 
 __all__ = ["Config", "run"]
 
@@ -37,6 +37,7 @@ class Config:
     temporal_max_n: int | None = None
     pg_durable: bool = False
     timeout: float = 600.0
+    start_concurrency: int = START_CONCURRENCY
     profile_dir: Path | None = None
 
     def size(self, executor: str, workload: str) -> int:
@@ -63,7 +64,9 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
     """Run the benchmark; return the result document (see benchmarks/README.md)."""
     began = datetime.now(UTC)
     load_before = os.getloadavg()
-    options = Options(timeout=config.timeout, scale=config.scale)
+    options = Options(
+        timeout=config.timeout, scale=config.scale, start_concurrency=config.start_concurrency
+    )
     executors: dict[str, Any] = {}
     for name in config.executors:
         target = make_target(

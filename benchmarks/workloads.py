@@ -1,7 +1,8 @@
 """The workloads: what each one starts, waits for and measures.
 
 Throughput workloads (``one_activity``, ``sequential``, ``fan_out``) start
-every workflow at once (at most ``START_CONCURRENCY`` start calls in flight),
+every workflow at once (at most ``START_CONCURRENCY`` start calls in flight, or
+``--start-concurrency``),
 wait until all are closed, and take their figures from the times the executor
 recorded: throughput is measured workflows divided by the time from the first
 start call to the last close; latency is each run's close minus its request.
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 START_CONCURRENCY = 32
-"""Start calls in flight at once when a workload starts many workflows."""
+"""Start calls in flight at once when a workload starts many workflows (the default)."""
 
 SEQUENTIAL_STEPS = 10
 FAN_OUT_WIDTH = 50
@@ -82,12 +83,16 @@ class Options:
     """Seconds a workload may wait for its workflows before it fails."""
     scale: float = 1.0
     """The run's scale (1.0: full size), for workloads with counts of their own."""
+    start_concurrency: int = START_CONCURRENCY
+    """Start calls in flight at once."""
 
 
 async def _start_many(
-    session: Session, workflow: Callable[..., Any], ids: list[str], arg: Any
+    session: Session, workflow: Callable[..., Any], ids: list[str], arg: Any, concurrency: int
 ) -> None:
-    gate = asyncio.Semaphore(START_CONCURRENCY)
+    """Start a workflow per id, ``concurrency`` calls at a time; the first failure cancels
+    the rest."""
+    gate = asyncio.Semaphore(concurrency)
 
     async def start(workflow_id: str) -> None:
         async with gate:
@@ -95,7 +100,9 @@ async def _start_many(
                 workflow, arg, id=workflow_id, task_queue=session.task_queue
             )
 
-    await asyncio.gather(*(start(i) for i in ids))
+    async with asyncio.TaskGroup() as group:
+        for workflow_id in ids:
+            group.create_task(start(workflow_id))
 
 
 async def _throughput(
@@ -109,7 +116,8 @@ async def _throughput(
 ) -> dict[str, Any]:
     """Start ``count`` workflows at once and measure them (after ``warmup`` unmeasured)."""
     warm = f"{session.token}-w-"
-    await _start_many(session, workflow, [f"{warm}{i}" for i in range(warmup)], arg)
+    concurrency = options.start_concurrency
+    await _start_many(session, workflow, [f"{warm}{i}" for i in range(warmup)], arg, concurrency)
     await session.wait_closed(warm, warmup, options.timeout)
     session.units_total += warmup
 
@@ -118,7 +126,7 @@ async def _throughput(
     session.mark_start()
     began = datetime.now(UTC)
     clock = time.perf_counter()
-    await _start_many(session, workflow, ids, arg)
+    await _start_many(session, workflow, ids, arg, concurrency)
     start_seconds = time.perf_counter() - clock
     await session.wait_closed(prefix, count, options.timeout)
     observed_seconds = time.perf_counter() - clock
@@ -141,6 +149,7 @@ async def _throughput(
         "start_seconds": start_seconds,
         "observed_seconds": observed_seconds,
         "throughput_per_s": len(completed) / span if span > 0 else None,
+        "start_concurrency": concurrency,
         **latency_summary(latencies),
     }
 
