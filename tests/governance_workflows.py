@@ -85,7 +85,14 @@ class Reports:
 
 
 def guard_policy(request: PolicyRequest) -> Verdict | None:
-    """Denies dropping tables; holds transfers over 100 for the 'treasury' approval."""
+    """Denies dropping tables; holds transfers over 100 for the 'treasury' approval; at the
+    start, denies deploying to 'forbidden' and holds deploying to 'moon' for 'launch'."""
+    if request.kind == "workflow":
+        if request.args and request.args[0] == "forbidden":
+            return Verdict.deny("nothing ships to forbidden")
+        if request.args and request.args[0] == "moon":
+            return Verdict.require_approval("a moon launch", approval="launch")
+        return None
     if request.name == "drop_table":
         return Verdict.deny(f"dropping {request.args[0]} is never allowed")
     if request.name == "transfer" and request.args and request.args[0] > 100:

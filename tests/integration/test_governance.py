@@ -160,16 +160,17 @@ async def test_policies_deny_one_activity_and_hold_another_for_approval(client: 
     decisions = await handle.policy_decisions()
     summary = [(d.name, d.outcome) for d in decisions]
     assert summary == [
+        ("Guarded", DecisionOutcome.ALLOW),  # the start: no policy objects
         ("drop_table", DecisionOutcome.DENY),
         ("transfer", DecisionOutcome.REQUIRE_APPROVAL),
         ("treasury", DecisionOutcome.APPROVED),
         ("transfer", DecisionOutcome.ALLOW),
     ]
-    assert decisions[0].reason == "dropping users is never allowed"
-    assert decisions[0].decided_by == "policy:guard_policy"
-    assert decisions[3].reason == "approval 'treasury' granted by carol"
+    assert decisions[1].reason == "dropping users is never allowed"
+    assert decisions[1].decided_by == "policy:guard_policy"
+    assert decisions[4].reason == "approval 'treasury' granted by carol"
     events = await handle.events()
-    assert sum(e.type is EventType.POLICY_DECIDED for e in events) == 3
+    assert sum(e.type is EventType.POLICY_DECIDED for e in events) == 4
     assert "waiting_approval" in _states(events)
     assert not [a for a in await client.list_pending_approvals() if a.workflow_id == handle.id]
 
@@ -180,6 +181,7 @@ async def test_a_small_transfer_needs_no_approval(client: Any) -> None:
     assert await handle.result() == "PolicyDenied; transferred 5"
     assert "waiting_approval" not in _states(await handle.events())
     assert [d.outcome for d in await handle.policy_decisions()] == [
+        DecisionOutcome.ALLOW,  # the start
         DecisionOutcome.DENY,
         DecisionOutcome.ALLOW,
     ]
@@ -227,12 +229,70 @@ async def test_governed_runs_replay_deterministically(client: Any) -> None:
 
     deploy = await client.start_workflow(gw.Deploy.run, "prod", id=_id("deploy"), task_queue=Q)
     guarded = await client.start_workflow(gw.Guarded.run, 500, id=_id("guarded"), task_queue=Q)
+    moon = await client.start_workflow(gw.Deploy.run, "moon", id=_id("deploy"), task_queue=Q)
     await _wait(deploy, RunState.WAITING_APPROVAL)
     await _wait(guarded, RunState.WAITING_APPROVAL)
+    await _wait(moon, RunState.WAITING_APPROVAL)
     await deploy.approve("deploy", by="alice")
     await guarded.approve("treasury", by="carol")
-    await asyncio.wait_for(asyncio.gather(deploy.result(), guarded.result()), 30)
+    await moon.approve("launch", by="houston")  # the start gate, then the code's own approval
+    async with asyncio.timeout(20):
+        while [a.state for a in await moon.approvals()] != [
+            ApprovalState.APPROVED,
+            ApprovalState.PENDING,
+        ]:
+            await asyncio.sleep(0.02)
+    await moon.approve("deploy", by="alice")
+    await asyncio.wait_for(asyncio.gather(deploy.result(), guarded.result(), moon.result()), 30)
 
-    for handle in (deploy, guarded):
+    for handle in (deploy, guarded, moon):
         replayed = await replay_run(client, handle.id, None, gw.WORKFLOWS)
         assert replayed.deterministic, replayed.summary
+
+
+async def test_a_start_policy_denies_a_run_before_its_code_runs(client: Any) -> None:
+    handle = await client.start_workflow(gw.Deploy.run, "forbidden", id=_id("deploy"), task_queue=Q)
+
+    with pytest.raises(turnout.WorkflowFailureError) as failed:
+        await handle.result()
+
+    cause = failed.value.cause
+    assert isinstance(cause, turnout.ApplicationError)
+    assert (cause.type, cause.message) == ("PolicyDenied", "nothing ships to forbidden")
+    assert (await handle.describe()).state is RunState.FAILED
+    [decision] = await handle.policy_decisions()
+    assert (decision.name, decision.outcome, decision.attributes["kind"]) == (
+        "Deploy",
+        DecisionOutcome.DENY,
+        "workflow",
+    )
+    types = [e.type for e in await handle.events()]
+    assert EventType.APPROVAL_REQUESTED not in types  # the code never ran
+    assert EventType.POLICY_DECIDED in types
+
+
+@pytest.mark.parametrize(("verb", "expected"), [("approve", "approved"), ("reject", "rejected")])
+async def test_a_start_policy_holds_a_run_until_its_start_is_approved(
+    client: Any, verb: str, expected: str
+) -> None:
+    handle = await client.start_workflow(gw.Deploy.run, "moon", id=_id("deploy"), task_queue=Q)
+    await _wait(handle, RunState.WAITING_APPROVAL)
+    [gate] = await handle.approvals()
+    assert (gate.name, gate.details["workflow_type"]) == ("launch", "Deploy")
+
+    await getattr(handle, verb)("launch", by="houston")
+
+    if expected == "approved":  # the code starts, and asks for its own approval
+        await _wait(handle, RunState.WAITING_APPROVAL)
+        async with asyncio.timeout(20):
+            while len(await handle.approvals()) < 2:
+                await asyncio.sleep(0.02)
+        await handle.approve("deploy", by="alice")
+        assert await handle.result() == "shipped to moon, approved by alice (None)"
+    else:
+        with pytest.raises(turnout.WorkflowFailureError) as failed:
+            await handle.result()
+        assert isinstance(failed.value.cause, turnout.ApplicationError)
+        assert failed.value.cause.type == "ApprovalRejected"
+    outcomes = [(d.name, d.outcome.value) for d in await handle.policy_decisions()][:2]
+    assert outcomes == [("Deploy", "require_approval"), ("launch", expected)]

@@ -266,6 +266,7 @@ async def test_approve_moves_the_run_back_to_running(client: Any, queue: str) ->
     ]
     assert _governance(events) == [
         "state_changed:running",
+        "policy_decided",  # the start: no policy objects
         "approval_requested",
         "state_changed:waiting_approval",
         "approval_decided",
@@ -284,7 +285,8 @@ async def test_approve_moves_the_run_back_to_running(client: Any, queue: str) ->
         "alice",
         "looks good",
     )
-    [recorded] = await handle.policy_decisions()
+    [start, recorded] = await handle.policy_decisions()
+    assert (start.attributes["kind"], start.outcome) == ("workflow", DecisionOutcome.ALLOW)
     assert recorded.decision_id == decision.decision_id
     assert (recorded.name, recorded.outcome, recorded.decided_by) == (
         "deploy",
@@ -338,7 +340,7 @@ async def test_timeout_decides_timed_out(client: Any, queue: str) -> None:
     assert [e.type for e in events if e.type is EventType.APPROVAL_REQUESTED] == [
         EventType.APPROVAL_REQUESTED
     ]
-    [recorded] = await handle.policy_decisions()
+    [_, recorded] = await handle.policy_decisions()  # the start's, then the approval's
     assert recorded.outcome is DecisionOutcome.TIMED_OUT
     with pytest.raises(WorkflowNotFoundError):  # the run is closed
         await handle.approve("deploy", by="alice")
@@ -365,7 +367,7 @@ async def test_a_decision_is_final_and_names_must_match(client: Any, queue: str)
 
     await handle.signal(ApprovalWorkflow.finish_now)
     assert await handle.result(timeout=timedelta(seconds=LIMIT)) == "approved by alice"
-    assert [d.decided_by for d in await handle.policy_decisions()] == ["alice"]
+    assert [d.decided_by for d in await handle.policy_decisions()] == ["policy:policies", "alice"]
 
 
 @pytest.mark.usefixtures("worker")
@@ -440,7 +442,8 @@ async def test_policies_deny_hold_for_approval_and_record_artifacts(
     assert CONSULTED[f"transfer:{key}"] == 2  # held, then allowed by the approval
     assert CONSULTED[f"drop_tables:{key}"] == 1
 
-    decisions = await handle.policy_decisions()
+    start, *decisions = await handle.policy_decisions()
+    assert (start.attributes["kind"], start.outcome.value) == ("workflow", "allow")
     assert [(d.name, d.outcome.value, d.decided_by) for d in decisions] == [
         ("drop_tables", "deny", "policy:guard"),
         ("transfer", "require_approval", "policy:guard"),
@@ -467,6 +470,7 @@ async def test_policies_deny_hold_for_approval_and_record_artifacts(
     events = await handle.events()
     assert _governance(events) == [
         "state_changed:running",
+        "policy_decided",  # the start allowed
         "policy_decided",  # drop_tables denied
         "policy_decided",  # transfer held
         "approval_requested",

@@ -27,6 +27,7 @@ __all__ = [
     "APPROVAL_REJECTED",
     "APPROVAL_REQUIRED",
     "POLICY_DENIED",
+    "START_GATE",
     "Approval",
     "ApprovalState",
     "Policy",
@@ -188,11 +189,18 @@ def validate_tenant(tenant_id: str) -> str:
 # -- one shape for the governance events of both executors ---------------------------------
 
 
+START_GATE = "start"
+"""``gate`` attribute of the approval a start policy holds a run on, before its code runs."""
+
+
 def approval_requested_attributes(
-    name: str, details: dict[str, Any], timeout: float | None
+    name: str, details: dict[str, Any], timeout: float | None, *, gate: str | None = None
 ) -> dict[str, Any]:
-    """The attributes of an ``approval_requested`` event."""
-    return {"name": name, "details": details, "timeout": timeout}
+    """The attributes of an ``approval_requested`` event (``gate``: held by a start policy)."""
+    attributes = {"name": name, "details": details, "timeout": timeout}
+    if gate is not None:
+        attributes["gate"] = gate
+    return attributes
 
 
 def decision_attributes(decision: PolicyDecision) -> dict[str, Any]:

@@ -149,13 +149,15 @@ class RequestApproval:
     name: str
     details: dict[str, Any]
     timeout: float | None
+    gate: str | None = None
+    """``start`` when a start policy holds the run before its code runs (not a code command)."""
     event_type: EventType = EventType.APPROVAL_REQUESTED
 
     def key(self) -> tuple[Any, ...]:
         return (self.name,)
 
     def attributes(self) -> dict[str, Any]:
-        return approval_requested_attributes(self.name, self.details, self.timeout)
+        return approval_requested_attributes(self.name, self.details, self.timeout, gate=self.gate)
 
 
 @dataclass(frozen=True)

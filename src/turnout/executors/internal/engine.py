@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 from turnout.contracts.errors import (
+    ApplicationError,
     Failure,
     FailureError,
     NonDeterminismError,
@@ -29,7 +30,7 @@ from turnout.contracts.errors import (
     failure_from_exception,
 )
 from turnout.contracts.events import COMMAND_EVENT_TYPES, INBOUND_EVENT_TYPES, Event, EventType
-from turnout.contracts.governance import decision_from_event
+from turnout.contracts.governance import APPROVAL_REJECTED, START_GATE, decision_from_event
 from turnout.contracts.records import PolicyDecision
 from turnout.contracts.retry import RetryPolicy
 from turnout.executors.internal import codec
@@ -123,6 +124,8 @@ class WorkflowInstance:
         self._activities: dict[int, _Pending] = {}
         self._children: dict[int, _Pending] = {}
         self._approvals: dict[str, asyncio.Future[Any]] = {}
+        self._start_gate: str | None = None
+        self._start_held = False
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[Any]]] = []
         self._patches: dict[str, bool] = {}
         self._recorded_markers: set[str] = set()
@@ -151,6 +154,9 @@ class WorkflowInstance:
         when the code fails or contradicts the history (NonDeterminismError).
         """
         events = [e for e in new_events if e.seq > self.seen_seq and e.seq not in self.own_seqs]
+        for event in events:
+            if _is_start_gate(event):
+                self._start_gate = str(event.attributes["name"])
         inbound: list[Event] = []
         for i, event in enumerate(events):
             if event.type is EventType.WORKFLOW_TASK_COMPLETED:
@@ -199,6 +205,7 @@ class WorkflowInstance:
         self, produced: list[Command], recorded: list[Event], task_seq: int
     ) -> None:
         produced = [c for c in produced if c.event_type in COMMAND_EVENT_TYPES]
+        recorded = [e for e in recorded if not _is_start_gate(e)]
         produced_markers = {c.patch_id for c in produced if isinstance(c, RecordMarker)}
         recorded = [
             e
@@ -308,7 +315,10 @@ class WorkflowInstance:
         attrs = event.attributes
         match event.type:
             case EventType.WORKFLOW_STARTED:
-                self._start()
+                if self._start_gate is not None:
+                    self._start_held = True  # a start policy holds the code until approved
+                else:
+                    self._start()
             case EventType.WORKFLOW_CANCEL_REQUESTED:
                 self.cancel_requested = True
                 if self._main is not None and not self._main.done():
@@ -336,6 +346,10 @@ class WorkflowInstance:
                 if pending is not None and not pending.future.done():
                     failure = Failure.model_validate(attrs["failure"])
                     pending.future.set_exception(exception_from_failure(failure))
+            case EventType.APPROVAL_DECIDED if (
+                self._start_held and attrs.get("name") == self._start_gate
+            ):
+                self._open_start_gate(decision_from_event(event))
             case EventType.APPROVAL_DECIDED:
                 waiting = self._approvals.pop(str(attrs.get("name")), None)
                 if waiting is not None and not waiting.done():
@@ -363,6 +377,31 @@ class WorkflowInstance:
                     pending.future.set_exception(error)
             case _:
                 pass
+
+    def hold_start(self, approval: str) -> None:
+        """A start policy requires ``approval`` before the workflow code may start."""
+        self._start_gate = approval
+
+    def _open_start_gate(self, decision: PolicyDecision) -> None:
+        self._start_held = False
+        if decision.approved:
+            self._start()
+            return
+        by = f" by {decision.decided_by}" if decision.decided_by else ""
+        why = f": {decision.reason}" if decision.reason else ""
+        self._close(
+            FailWorkflow(
+                failure_from_exception(
+                    ApplicationError(
+                        f"{self.defn.name} may not start: approval {decision.name!r} was "
+                        f"{decision.outcome.value}{by}{why}",
+                        type=APPROVAL_REJECTED,
+                        non_retryable=True,
+                    ),
+                    with_stack=False,
+                )
+            )
+        )
 
     def _start(self) -> None:
         args = codec.decode_args(self._input, self.defn.arg_types)
@@ -590,6 +629,10 @@ class WorkflowInstance:
         finally:
             reset_workflow_runtime(token)
         self._commands = []
+
+
+def _is_start_gate(event: Event) -> bool:
+    return event.type is EventType.APPROVAL_REQUESTED and event.attributes.get("gate") == START_GATE
 
 
 def _secs(value: timedelta | None) -> float | None:

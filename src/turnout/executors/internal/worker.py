@@ -36,6 +36,7 @@ from turnout.contracts.events import EventType
 from turnout.contracts.governance import (
     APPROVAL_REQUIRED,
     POLICY_DENIED,
+    START_GATE,
     Policy,
     PolicyRequest,
     consult,
@@ -474,8 +475,27 @@ class InternalWorker:
             row, history = await self._store.load_history(item.run_id, 0)
         if instance is None:
             instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
+        decisions: list[PolicyDecision] = []
+        admission: list[cmd.Command] | None = None
+        if self._policies and row.workflow_task_count == 0:
+            try:
+                decision, admission = await self._admit(row, instance)
+            except Exception as exc:  # a policy that raises: redo the task later
+                await self._store.fail_workflow_task(
+                    item, failure_from_exception(exc), retry_in=_wft_backoff(item.attempt)
+                )
+                _dropped(instance)
+                return None
+            decisions.append(decision)
         try:
-            commands = instance.advance(history, utcnow())
+            if admission is not None:  # denied: the workflow code never runs
+                commands = admission
+                instance.processed_through = max((e.seq for e in history), default=0)
+                instance.dispose()
+            else:
+                commands = instance.advance(history, utcnow())
+            if decisions and decisions[0].outcome is DecisionOutcome.REQUIRE_APPROVAL:
+                commands = [*commands, _start_gate(decisions[0])]
             oversize = _oversize(commands, self._client.max_payload_bytes)
             if oversize is not None:
                 # The run cannot go on without storing this payload: it fails, saying why.
@@ -499,6 +519,7 @@ class InternalWorker:
                 processed_through=instance.processed_through,
                 time=instance.now_value,
                 commands=commands,
+                decisions=decisions,
             )
         except StaleTaskError as exc:
             _log.info("%s", exc)
@@ -678,6 +699,53 @@ class InternalWorker:
             inner.cancel()
             raise
 
+    async def _admit(
+        self, row: Any, instance: WorkflowInstance
+    ) -> tuple[PolicyDecision, list[cmd.Command] | None]:
+        """Ask the worker's policies whether the run may start (its first workflow task).
+
+        Returns the decision, and the commands that replace the workflow code when the
+        start is denied (None otherwise). A start held for an approval keeps the code from
+        starting until the approval is decided (see ``WorkflowInstance.hold_start``).
+        """
+        request = PolicyRequest(
+            kind="workflow",
+            name=row.workflow_type,
+            workflow_id=row.workflow_id,
+            run_id=row.run_id,
+            workflow_type=row.workflow_type,
+            tenant_id=row.tenant_id,
+            task_queue=row.task_queue,
+            attempt=row.attempt,
+            args=list(row.input),
+        )
+        verdict, by = await consult(self._policies, request)
+        attributes: dict[str, Any] = {"kind": "workflow", "workflow_type": row.workflow_type}
+        if verdict.outcome is DecisionOutcome.REQUIRE_APPROVAL:
+            attributes["approval"] = verdict.approval or row.workflow_type
+            attributes["timeout"] = verdict.timeout.total_seconds() if verdict.timeout else None
+            instance.hold_start(attributes["approval"])
+        decision = PolicyDecision(
+            decision_id=uuid.uuid4().hex,
+            run_id=row.run_id,
+            workflow_id=row.workflow_id,
+            tenant_id=row.tenant_id,
+            name=row.workflow_type,
+            outcome=verdict.outcome,
+            decided_by=f"policy:{by}",
+            reason=verdict.reason,
+            decided_at=utcnow(),
+            attributes=attributes,
+        )
+        if verdict.outcome is not DecisionOutcome.DENY:
+            return decision, None
+        error = ApplicationError(
+            verdict.reason or f"workflow {row.workflow_type} denied by policy {by}",
+            type=POLICY_DENIED,
+            non_retryable=True,
+        )
+        return decision, [cmd.FailWorkflow(failure_from_exception(error, with_stack=False))]
+
     async def _consult_policies(self, item: ClaimedItem, info: ActivityInfo) -> Failure | None:
         """Ask the worker's policies about this attempt and record their decision.
 
@@ -855,6 +923,17 @@ def _timeout_failure(kind: TimeoutType, details: list[Any] | None) -> Failure:
 
 def _td(seconds: Any) -> timedelta | None:
     return timedelta(seconds=float(seconds)) if seconds else None
+
+
+def _start_gate(decision: PolicyDecision) -> cmd.RequestApproval:
+    """The approval a start policy holds a run on."""
+    attrs = decision.attributes
+    return cmd.RequestApproval(
+        name=str(attrs["approval"]),
+        details={"workflow_type": attrs["workflow_type"], "reason": decision.reason},
+        timeout=attrs.get("timeout"),
+        gate=START_GATE,
+    )
 
 
 def rss_bytes() -> int:

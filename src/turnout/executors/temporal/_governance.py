@@ -30,8 +30,10 @@ from pydantic_core import to_jsonable_python
 
 from turnout.contracts.errors import ApplicationError
 from turnout.contracts.governance import (
+    APPROVAL_REJECTED,
     APPROVAL_REQUIRED,
     POLICY_DENIED,
+    START_GATE,
     Approval,
     ApprovalState,
     Policy,
@@ -46,11 +48,14 @@ if TYPE_CHECKING:
     from turnout.executors.temporal._client import TemporalClient
 
 __all__ = [
+    "ADMISSION_ACTIVITY",
     "APPROVALS_MEMO",
     "APPROVAL_SIGNAL",
     "ARTIFACT_SIGNAL",
     "POLICY_SIGNAL",
     "WorkflowApprovals",
+    "admission_activity",
+    "admit",
     "approvals_from_memo",
     "check_policies",
     "decided_of",
@@ -67,6 +72,10 @@ POLICY_SIGNAL = "turnout.policy_decided"
 """A policy decision about one activity attempt; a record in the history."""
 ARTIFACT_SIGNAL = "turnout.artifact_recorded"
 """An artifact an activity recorded; a record in the history."""
+
+ADMISSION_ACTIVITY = "turnout.admit"
+"""The local activity that asks a worker's policies whether a run may start."""
+_ADMISSION_TIMEOUT = timedelta(seconds=60)
 
 _APPROVAL_KIND = {"kind": "approval"}
 
@@ -145,9 +154,10 @@ class WorkflowApprovals:
         self._received[name] = decision
 
     async def request(
-        self, name: str, details: dict[str, Any], timeout: float | None
+        self, name: str, details: dict[str, Any], timeout: float | None, *, gate: str | None = None
     ) -> PolicyDecision:
-        """Ask for approval ``name`` and wait for a decision (or ``timeout`` seconds)."""
+        """Ask for approval ``name`` and wait for a decision (or ``timeout`` seconds);
+        ``gate="start"`` when a start policy holds the run's code on it."""
         if name in self._pending:
             raise ValueError(
                 f"approval {name!r} is already pending in this run; wait for its decision "
@@ -163,7 +173,10 @@ class WorkflowApprovals:
             "timeout_at": (now + timedelta(seconds=timeout)).isoformat() if timeout else None,
         }
         self._upsert(
-            {"type": "approval_requested", **approval_requested_attributes(name, details, timeout)}
+            {
+                "type": "approval_requested",
+                **approval_requested_attributes(name, details, timeout, gate=gate),
+            }
         )
         try:
             await temporalio.workflow.wait_condition(
@@ -214,6 +227,94 @@ class WorkflowApprovals:
                 }
             }
         )
+
+
+async def admit(approvals: WorkflowApprovals, args: Sequence[Any]) -> None:
+    """In the workflow, before its code: ask the worker's start policies (a local activity,
+    so the answer is in the history), then fail the run, hold it for an approval, or go on."""
+    info = temporalio.workflow.info()
+    verdict = await temporalio.workflow.execute_local_activity(
+        ADMISSION_ACTIVITY,
+        {"workflow_type": info.workflow_type, "args": list(args)},
+        start_to_close_timeout=_ADMISSION_TIMEOUT,
+    )
+    outcome = DecisionOutcome(verdict["outcome"])
+    if outcome is DecisionOutcome.DENY:
+        raise ApplicationError(
+            verdict.get("reason") or f"workflow {info.workflow_type} denied by a policy",
+            type=POLICY_DENIED,
+            non_retryable=True,
+        )
+    if outcome is not DecisionOutcome.REQUIRE_APPROVAL:
+        return
+    decision = await approvals.request(
+        str(verdict["approval"]),
+        {"workflow_type": info.workflow_type, "reason": verdict.get("reason")},
+        verdict.get("timeout"),
+        gate=START_GATE,
+    )
+    if not decision.approved:
+        by = f" by {decision.decided_by}" if decision.decided_by else ""
+        why = f": {decision.reason}" if decision.reason else ""
+        raise ApplicationError(
+            f"{info.workflow_type} may not start: approval {decision.name!r} was "
+            f"{decision.outcome.value}{by}{why}",
+            type=APPROVAL_REJECTED,
+            non_retryable=True,
+        )
+
+
+def admission_activity(client: TemporalClient, policies: Sequence[Policy]) -> Any:
+    """The local activity :func:`admit` calls: consult the policies and return the verdict
+    with the decision (recorded in the history with the local activity's result)."""
+
+    @temporalio.activity.defn(name=ADMISSION_ACTIVITY)
+    async def admission(request: dict[str, Any]) -> dict[str, Any]:
+        info = temporalio.activity.info()
+        workflow_type = str(request["workflow_type"])
+        verdict, by = await consult(
+            policies,
+            PolicyRequest(
+                kind="workflow",
+                name=workflow_type,
+                workflow_id=info.workflow_id or "",
+                run_id=info.workflow_run_id or "",
+                workflow_type=workflow_type,
+                tenant_id=client.tenant_id,
+                task_queue=info.task_queue,
+                attempt=1,
+                args=list(to_jsonable_python(request.get("args") or [])),
+            ),
+        )
+        attributes: dict[str, Any] = {"kind": "workflow", "workflow_type": workflow_type}
+        timeout = verdict.timeout.total_seconds() if verdict.timeout else None
+        if verdict.outcome is DecisionOutcome.REQUIRE_APPROVAL:
+            attributes["approval"] = verdict.approval or workflow_type
+            attributes["timeout"] = timeout
+        decision = PolicyDecision(
+            decision_id=uuid.uuid4().hex,
+            run_id=info.workflow_run_id or "",
+            workflow_id=info.workflow_id or "",
+            tenant_id=client.tenant_id,
+            name=workflow_type,
+            outcome=verdict.outcome,
+            decided_by=f"policy:{by}",
+            reason=verdict.reason,
+            decided_at=datetime.now(UTC),
+            attributes=attributes,
+        )
+        # The result is recorded in the run's history (the local activity's marker), which
+        # is where the decision's policy_decided event maps from. A signal here would land
+        # during the workflow task that runs this, which a denied start then closes over.
+        return {
+            "outcome": verdict.outcome.value,
+            "reason": verdict.reason,
+            "approval": attributes.get("approval"),
+            "timeout": timeout,
+            "decision": decision_attributes(decision),
+        }
+
+    return admission
 
 
 def _record_only(payload: Any) -> None:

@@ -22,7 +22,7 @@ from turnout.executors.temporal._governance import (
     POLICY_SIGNAL,
 )
 
-__all__ = ["map_history"]
+__all__ = ["LOCAL_ACTIVITY_MARKER", "map_history"]
 
 WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR = (
     WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
@@ -58,6 +58,9 @@ _SIMPLE: dict[int, EventType] = {
     T.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT: EventType.CHILD_WORKFLOW_TIMED_OUT,
     T.EVENT_TYPE_MARKER_RECORDED: EventType.MARKER_RECORDED,
 }
+
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+"""Temporal's marker of a local activity (turnout runs one: asking the start policies)."""
 
 _CLOSING = {
     EventType.WORKFLOW_COMPLETED: "completed",
@@ -140,6 +143,18 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
             }
         }
     return {}
+
+
+def _admission_decision(event: HistoryEvent) -> dict[str, Any] | None:
+    """The start policies' decision, from the result of the local activity that asked them."""
+    result = event.marker_recorded_event_attributes.details.get("result")
+    if result is None:
+        return None
+    for payload in result.payloads:
+        value = _json(payload)
+        if isinstance(value, dict) and isinstance(value.get("decision"), dict):
+            return dict(value["decision"])
+    return None
 
 
 def _marker(event: HistoryEvent) -> dict[str, Any]:
@@ -267,6 +282,14 @@ def map_history(
             continue
         if event.event_type == T.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
             _map_approvals_change(event, approvals, add)
+            continue
+        if (
+            event.event_type == T.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+        ):
+            decision = _admission_decision(event)
+            if decision is not None:
+                add(EventType.POLICY_DECIDED, _at(event), decision)
             continue
         if event.event_type == T.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED and _map_governance_signal(
             event, approvals, add

@@ -23,8 +23,10 @@ from turnout.contracts.retry import RetryPolicy
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_temporal, to_turnout
 from turnout.executors.temporal._governance import (
+    ADMISSION_ACTIVITY,
     ARTIFACT_SIGNAL,
     WorkflowApprovals,
+    admit,
     check_policies,
     record_on_run,
 )
@@ -286,6 +288,8 @@ class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
     """One per workflow instance: it holds the instance's approvals and runtime."""
 
     tenant_id: ClassVar[str] = DEFAULT_TENANT
+    admits: ClassVar[bool] = False
+    """True when the worker has policies: they are asked before the workflow code starts."""
 
     def __init__(self, next: temporalio.worker.WorkflowInboundInterceptor) -> None:
         super().__init__(next)
@@ -296,6 +300,8 @@ class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
         token = set_workflow_runtime(self._runtime)
         try:
             self._approvals.register()
+            if self.admits:
+                await admit(self._approvals, input.args)
             return await super().execute_workflow(input)
         except BaseException as exc:
             raise _suppressed(to_temporal(exc))
@@ -333,7 +339,11 @@ class _ActivityInbound(temporalio.worker.ActivityInboundInterceptor):
     async def execute_activity(self, input: temporalio.worker.ExecuteActivityInput) -> Any:
         token = set_activity_runtime(TemporalActivityRuntime(self._client))
         try:
-            if self._policies and self._client is not None:
+            if (
+                self._policies
+                and self._client is not None
+                and temporalio.activity.info().activity_type != ADMISSION_ACTIVITY
+            ):
                 await check_policies(self._client, self._policies, input.args)
             return await super().execute_activity(input)
         except BaseException as exc:
@@ -347,14 +357,23 @@ class TurnoutInterceptor(temporalio.worker.Interceptor):
     worker's policies before each activity (``client`` records their decisions)."""
 
     def __init__(
-        self, client: TemporalClient | None = None, *, policies: Sequence[Policy] = ()
+        self,
+        client: TemporalClient | None = None,
+        *,
+        policies: Sequence[Policy] = (),
+        admits: bool = False,
     ) -> None:
+        """``admits`` replays runs that start policies admitted (see ``turnout.admit``)."""
         if policies and client is None:
             raise ValueError("policies need the worker's client to record their decisions")
         self._client = client
         self._policies = tuple(policies)
         tenant = client.tenant_id if client is not None else DEFAULT_TENANT
-        self._workflow_class = type("_WorkflowInbound", (_WorkflowInbound,), {"tenant_id": tenant})
+        self._workflow_class = type(
+            "_WorkflowInbound",
+            (_WorkflowInbound,),
+            {"tenant_id": tenant, "admits": bool(policies) or admits},
+        )
 
     def intercept_activity(
         self, next: temporalio.worker.ActivityInboundInterceptor

@@ -16,6 +16,7 @@ from turnout.contracts.errors import ConfigurationError
 from turnout.contracts.governance import Policy
 from turnout.executors.temporal._client import TemporalClient
 from turnout.executors.temporal._definitions import ensure_activity, ensure_workflow, install
+from turnout.executors.temporal._governance import admission_activity
 from turnout.executors.temporal._runtime import TurnoutInterceptor
 from turnout.workflows._definitions import ActivityDefinition
 
@@ -84,7 +85,10 @@ class TemporalWorker:
             client.raw,
             task_queue=task_queue,
             workflows=list(workflows),
-            activities=list(activities),
+            activities=[
+                *activities,
+                *([admission_activity(client, policies)] if policies and workflows else []),
+            ],
             activity_executor=activity_executor,
             interceptors=[TurnoutInterceptor(client, policies=policies)],
             workflow_runner=sandbox_runner(),

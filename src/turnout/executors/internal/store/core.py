@@ -25,6 +25,7 @@ from turnout.contracts.records import (
     DEFAULT_TENANT,
     IdConflictPolicy,
     IdReusePolicy,
+    PolicyDecision,
     QueueItemKind,
     QueueItemState,
     Run,
@@ -616,6 +617,22 @@ def _item(
         "idempotency_key": None,
         "created_at": now,
         "updated_at": now,
+    }
+
+
+def decision_row(d: PolicyDecision) -> dict[str, Any]:
+    """The ``turnout_policy_decisions`` row of a decision."""
+    return {
+        "decision_id": d.decision_id,
+        "run_id": d.run_id,
+        "workflow_id": d.workflow_id,
+        "tenant_id": d.tenant_id,
+        "name": d.name,
+        "outcome": d.outcome.value,
+        "decided_by": d.decided_by,
+        "reason": d.reason,
+        "decided_at": d.decided_at,
+        "attributes": d.attributes,
     }
 
 

@@ -40,6 +40,7 @@ from turnout.executors.internal.store.core import (
     StoreCore,
     _item,
     _Tx,
+    decision_row,
     utcnow,
 )
 
@@ -63,21 +64,6 @@ def _approval(row: Row[Any]) -> Approval:
         decided_by=row.decided_by,
         reason=row.reason,
     )
-
-
-def _decision_row(d: PolicyDecision) -> dict[str, Any]:
-    return {
-        "decision_id": d.decision_id,
-        "run_id": d.run_id,
-        "workflow_id": d.workflow_id,
-        "tenant_id": d.tenant_id,
-        "name": d.name,
-        "outcome": d.outcome.value,
-        "decided_by": d.decided_by,
-        "reason": d.reason,
-        "decided_at": d.decided_at,
-        "attributes": d.attributes,
-    }
 
 
 class GovernanceOperations(StoreCore):
@@ -211,7 +197,7 @@ class GovernanceOperations(StoreCore):
             decided_at=now,
             attributes={"kind": "approval"},
         )
-        await conn.execute(insert(policy_decisions).values(**_decision_row(decision)))
+        await conn.execute(insert(policy_decisions).values(**decision_row(decision)))
         still_pending = (
             await conn.execute(
                 select(func.count())
@@ -306,7 +292,7 @@ class GovernanceOperations(StoreCore):
             )
             if seqs is None:
                 return False
-            await conn.execute(insert(policy_decisions).values(**_decision_row(decision)))
+            await conn.execute(insert(policy_decisions).values(**decision_row(decision)))
             return True
 
         return bool(await self._run_tx(tx_fn))

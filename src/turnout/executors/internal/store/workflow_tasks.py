@@ -15,12 +15,14 @@ from turnout.contracts.errors import (
     Failure,
 )
 from turnout.contracts.events import EventType
+from turnout.contracts.governance import decision_attributes
 from turnout.contracts.records import (
+    PolicyDecision,
     QueueItemState,
 )
 from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
-from turnout.executors.internal.schema import events, queue_items, runs, tasks
+from turnout.executors.internal.schema import events, policy_decisions, queue_items, runs, tasks
 from turnout.executors.internal.store.core import (
     _ACT,
     _ACTIVE,
@@ -35,6 +37,7 @@ from turnout.executors.internal.store.core import (
     UnhandledSignalError,
     _item,
     _Tx,
+    decision_row,
     held,
     utcnow,
 )
@@ -53,14 +56,16 @@ class WorkflowTaskOperations(StoreCore):
         processed_through: int,
         time: datetime,
         commands: Sequence[cmd.Command],
+        decisions: Sequence[PolicyDecision] = (),
     ) -> range:
-        """Commit one workflow task: its commands, events, queue items and state change.
+        """Commit one workflow task: its commands, events, queue items and state change
+        (and the start policy's decision, on a run's first task).
 
         Raises StaleTaskError (changing nothing) when the lease was lost or another
         task of the run committed first.
         """
         seqs: range = await self._run_tx(
-            self._commit_tx, item, expected_task_count, processed_through, time, commands
+            self._commit_tx, item, expected_task_count, processed_through, time, commands, decisions
         )
         return seqs
 
@@ -73,6 +78,7 @@ class WorkflowTaskOperations(StoreCore):
         processed_through: int,
         time: datetime,
         commands: Sequence[cmd.Command],
+        decisions: Sequence[PolicyDecision],
     ) -> range:
         now = utcnow()
         done = (
@@ -105,6 +111,7 @@ class WorkflowTaskOperations(StoreCore):
                 },
             )
         ]
+        specs.extend((EventType.POLICY_DECIDED, decision_attributes(d)) for d in decisions)
         closing: cmd.Command | None = None
         for command in commands:
             if isinstance(command, cmd.RequestCancelChild):
@@ -158,6 +165,8 @@ class WorkflowTaskOperations(StoreCore):
                     f"signal at seq {unseen.seq} arrived while workflow task {item.id} "
                     "decided to close the run; the task is redone with it"
                 )
+        if decisions:
+            await conn.execute(insert(policy_decisions), [decision_row(d) for d in decisions])
         tx.queues.add(run.task_queue)  # a follow-up workflow task may be waiting for this one
         await self._apply_commands(conn, tx, run, commands, now)
         if requested and closing is None:
