@@ -513,13 +513,16 @@ class InternalWorker:
             _dropped(instance)
             return None
         try:
-            seqs = await self._store.commit_workflow_task(
-                item,
-                expected_task_count=row.workflow_task_count,
-                processed_through=instance.processed_through,
-                time=instance.now_value,
-                commands=commands,
-                decisions=decisions,
+            seqs = await self._persist(
+                f"workflow task of {row.workflow_id}",
+                lambda: self._store.commit_workflow_task(
+                    item,
+                    expected_task_count=row.workflow_task_count,
+                    processed_through=instance.processed_through,
+                    time=instance.now_value,
+                    commands=commands,
+                    decisions=decisions,
+                ),
             )
         except StaleTaskError as exc:
             _log.info("%s", exc)
@@ -858,8 +861,9 @@ class InternalWorker:
         )
 
     async def _persist(self, what: str, write: Callable[[], Awaitable[Any]]) -> Any:
-        """Record an activity's outcome, retrying while the database is unreachable (for up
-        to a minute): an outcome is never dropped because of a short outage."""
+        """Record an outcome (an activity's, a workflow task's), retrying while the database
+        is unreachable (for up to a minute): work is not redone because of a short outage.
+        A retry that comes too late is refused by the store's guards, never applied twice."""
         delay, deadline = 0.1, time.monotonic() + _OUTCOME_RETRY_SECONDS
         while True:
             try:

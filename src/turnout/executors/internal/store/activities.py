@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import exists, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import (
@@ -17,8 +17,9 @@ from turnout.contracts.events import EventType
 from turnout.contracts.records import (
     QueueItemState,
 )
-from turnout.executors.internal.schema import queue_items
+from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.core import (
+    _ACTIVE,
     ClaimedItem,
     EventSpec,
     StoreCore,
@@ -188,15 +189,18 @@ class ActivityOperations(StoreCore):
     async def heartbeat(self, item: ClaimedItem, details: list[Any], lease_until: datetime) -> bool:
         """Record heartbeat details and extend the lease. Returns True when cancel is requested.
 
-        A heartbeat after the item ended (or from a lost lease) changes nothing.
+        A heartbeat after the item ended, after its run closed, or from a lost lease
+        changes nothing (and asks the activity to stop).
         """
         now = utcnow()
+        run_open = exists().where(runs.c.run_id == item.run_id, runs.c.state.in_(_ACTIVE))
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
                     update(queue_items)
                     .where(
                         *held(item),
+                        run_open,
                     )
                     .values(
                         heartbeat_at=now,
