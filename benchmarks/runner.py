@@ -52,6 +52,26 @@ class Config:
         return count
 
 
+def _revision() -> str | None:
+    """``git describe --always --dirty`` of the benchmarked tree (None outside a checkout)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
 def _machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
@@ -110,6 +130,7 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
             await target.teardown()
     return {
         "version": 1,
+        "revision": _revision(),
         "started_at": began.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "machine": _machine() | {"load_average": {"before": load_before, "after": os.getloadavg()}},
