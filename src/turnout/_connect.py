@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from turnout.config import Environment, ExecutorKind, Settings, database_dialect, load_settings
@@ -59,6 +60,7 @@ async def connect(
             ) from exc
         return await connect_temporal(settings, workflows=workflows)
     _production_gate(settings, settings.database_url)
+    _sqlite_directory_exists(settings.database_url)
     from turnout.executors.internal.client import InternalClient
     from turnout.executors.internal.migrate import create_schema_async
     from turnout.executors.internal.store import open_store
@@ -76,6 +78,23 @@ async def connect(
         workflows=workflows,
         max_payload_bytes=settings.max_payload_bytes,
     )
+
+
+def _sqlite_directory_exists(url: str) -> None:
+    """A SQLite file can be created only in a directory that exists: say so plainly."""
+    if database_dialect(url) != "sqlite":
+        return
+    from sqlalchemy.engine import make_url
+
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    directory = Path(path).expanduser().resolve().parent
+    if not directory.is_dir():
+        raise ConfigurationError(
+            f"the SQLite database {path} cannot be created: directory {directory} does not "
+            "exist; create it, or point TURNOUT_DATABASE_URL at a file in an existing directory"
+        )
 
 
 def _production_gate(settings: Settings, url: str) -> None:

@@ -134,7 +134,13 @@ class InternalClient(ClientBase):
                 inspect.signature(defn.run_fn).bind(None, *args)
             except TypeError as exc:
                 raise TypeError(f"workflow {name} cannot take these arguments: {exc}") from None
-        encoded = codec.encode_args(args)
+        try:
+            encoded = codec.encode_args(args)
+        except ValueError as exc:  # pydantic's serialization errors are ValueErrors
+            raise TypeError(
+                f"the input of workflow {name} cannot be stored as JSON: {exc}; pass "
+                "JSON-compatible values, pydantic models or dataclasses"
+            ) from None
         if defn is not None:
             try:
                 codec.decode_args(encoded, defn.arg_types)
@@ -314,7 +320,12 @@ class InternalWorkflowHandle:
     ) -> None:
         """Deliver a signal to the open run."""
         name = signal_name(signal)
-        encoded = codec.encode_args(call_args(arg, args))
+        try:
+            encoded = codec.encode_args(call_args(arg, args))
+        except ValueError as exc:
+            raise TypeError(
+                f"the arguments of signal {name} cannot be stored as JSON: {exc}"
+            ) from None
         codec.check_size(encoded, f"the arguments of signal {name}", self._client.max_payload_bytes)
         run = await self._open_run()
         if not await self._client.store.signal(self._client.tenant_id, run.run_id, name, encoded):

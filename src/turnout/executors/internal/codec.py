@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -64,11 +65,20 @@ def decode_args(data: Sequence[Any], types: Sequence[Any]) -> list[Any]:
 
 
 def check_size(value: Any, what: str, limit: int) -> None:
-    """Raise PayloadTooLargeError when ``value`` (already JSON-compatible) exceeds ``limit``."""
+    """Raise PayloadTooLargeError when ``value`` (already JSON-compatible) exceeds ``limit``,
+    and ValueError when it holds a float JSON cannot carry (NaN, infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{what} is {value}, which JSON cannot carry; use None or a string")
     if isinstance(value, int | float | bool) or value is None:
         return
     if isinstance(value, str) and len(value) * 4 < limit:  # UTF-8: at most 4 bytes a char
         return
-    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise ValueError(
+            f"{what} holds NaN or infinity, which JSON cannot carry; use None or a string"
+        ) from None
+    size = len(text.encode())
     if size > limit:
         raise PayloadTooLargeError(what, size, limit)

@@ -50,6 +50,7 @@ from turnout.executors.internal.client import InternalClient, workflow_info
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
 from turnout.executors.internal.store import (
     ClaimedItem,
+    EagerClaim,
     StaleTaskError,
     Store,
     UnhandledSignalError,
@@ -261,6 +262,10 @@ class InternalWorker:
         # one must be unique per process (the default is host:pid:random).
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wfts: dict[tuple[int, int], asyncio.Task[None]] = {}
+        self._reserved_wfts = 0
+        self._reserved_acts = 0
+        """Slots promised to eager claims in flight (claimed in the same transaction as the
+        work they belong to), so the poll loop does not claim them a second time."""
         self._acts: dict[int, tuple[asyncio.Task[None], _ActivityContext | None]] = {}
         self._wft_items: dict[tuple[int, int], ClaimedItem] = {}
         self._stopping = asyncio.Event()
@@ -393,8 +398,8 @@ class InternalWorker:
         fired = await self._store.fire_timers(self.task_queue, tenant_id=self._client.tenant_id)
         if self._memory_gate_closed():
             return bool(fired)
-        free_wft = self._max_wfts - len(self._wfts)
-        free_act = self._max_activities - len(self._acts)
+        free_wft = self._max_wfts - len(self._wfts) - self._reserved_wfts
+        free_act = self._max_activities - len(self._acts) - self._reserved_acts
         items = await self._store.claim(
             self.task_queue,
             self.identity,
@@ -405,12 +410,35 @@ class InternalWorker:
         )
         for item in items:
             if item.kind == QueueItemKind.WORKFLOW_TASK.value:
-                key = (item.id, item.attempt)
-                self._wft_items[key] = item
-                self._wfts[key] = asyncio.create_task(self._workflow_task(item))
+                self._start_workflow_task(item)
             else:
                 self._start_activity(item)
         return bool(items or fired)
+
+    def _start_workflow_task(self, item: ClaimedItem) -> None:
+        key = (item.id, item.attempt)
+        self._wft_items[key] = item
+        self._wfts[key] = asyncio.create_task(self._workflow_task(item))
+
+    def _eager(self, kind: str) -> EagerClaim | None:
+        """An eager claim for the free slots of ``kind`` (None: none free, or stopping)."""
+        if self._stopping.is_set() or self._memory_gate_closed():
+            return None
+        if kind == "activity":
+            free = self._max_activities - len(self._acts) - self._reserved_acts
+            names = frozenset(self._activities)
+        else:
+            free = self._max_wfts - len(self._wfts) - self._reserved_wfts
+            names = frozenset(self._workflows)
+        if free <= 0 or not names:
+            return None
+        return EagerClaim(
+            owner=self.identity,
+            task_queue=self.task_queue,
+            names=names,
+            limit=free,
+            workflow_lease=self._wft_lease,
+        )
 
     def _slot_freed(self) -> None:
         self._wake.set()
@@ -513,17 +541,25 @@ class InternalWorker:
             _dropped(instance)
             return None
         try:
-            seqs = await self._persist(
-                f"workflow task of {row.workflow_id}",
-                lambda: self._store.commit_workflow_task(
-                    item,
-                    expected_task_count=row.workflow_task_count,
-                    processed_through=instance.processed_through,
-                    time=instance.now_value,
-                    commands=commands,
-                    decisions=decisions,
-                ),
-            )
+            eager = self._eager("activity")
+            self._reserved_acts += eager.limit if eager else 0
+            try:
+                seqs = await self._persist(
+                    f"workflow task of {row.workflow_id}",
+                    lambda: self._store.commit_workflow_task(
+                        item,
+                        expected_task_count=row.workflow_task_count,
+                        processed_through=instance.processed_through,
+                        time=instance.now_value,
+                        commands=commands,
+                        decisions=decisions,
+                        eager=eager,
+                    ),
+                )
+            finally:
+                self._reserved_acts -= eager.limit if eager else 0
+            for claimed in eager.claimed if eager else ():
+                self._start_activity(claimed)
         except StaleTaskError as exc:
             _log.info("%s", exc)
             # If the run closed meanwhile (terminated, timed out), end the task now rather
@@ -666,9 +702,17 @@ class InternalWorker:
             )
             await self._fail(item, failure_from_exception(error, with_stack=False), policy, ctx)
             return
-        await self._persist(
-            f"result of {item.name}", lambda: self._store.complete_activity(item, encoded)
-        )
+        eager = self._eager("workflow")
+        self._reserved_wfts += eager.limit if eager else 0
+        try:
+            await self._persist(
+                f"result of {item.name}",
+                lambda: self._store.complete_activity(item, encoded, eager=eager),
+            )
+        finally:
+            self._reserved_wfts -= eager.limit if eager else 0
+        for claimed in eager.claimed if eager else ():
+            self._start_workflow_task(claimed)
 
     async def _invoke(
         self, defn: ActivityDefinition, args: list[Any], ctx: _ActivityContext
@@ -952,8 +996,9 @@ def rss_bytes() -> int:
         return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def _oversize(commands: Sequence[cmd.Command], limit: int) -> PayloadTooLargeError | None:
-    """The first payload of ``commands`` over ``limit``, as the error to fail the run with."""
+def _oversize(commands: Sequence[cmd.Command], limit: int) -> Exception | None:
+    """The first payload of ``commands`` that cannot be stored (over ``limit``, or holding
+    NaN), as the error to fail the run with."""
     value: Any
     for c in commands:
         if isinstance(c, cmd.ScheduleActivity):
@@ -968,7 +1013,7 @@ def _oversize(commands: Sequence[cmd.Command], limit: int) -> PayloadTooLargeErr
             continue
         try:
             codec.check_size(value, what, limit)
-        except PayloadTooLargeError as exc:
+        except (PayloadTooLargeError, ValueError) as exc:
             return exc
     return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from turnout.config import database_dialect
 from turnout.executors.internal.store.base import (
     ClaimedItem,
+    EagerClaim,
     StaleTaskError,
     StartParams,
     StartResult,
@@ -15,6 +16,7 @@ from turnout.executors.internal.store.notify import Notifier
 
 __all__ = [
     "ClaimedItem",
+    "EagerClaim",
     "Notifier",
     "StaleTaskError",
     "StartParams",

@@ -20,7 +20,9 @@ from turnout.contracts.records import (
 from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.core import (
     _ACTIVE,
+    _WFT,
     ClaimedItem,
+    EagerClaim,
     EventSpec,
     StoreCore,
     _activity_attrs,
@@ -37,8 +39,13 @@ class ActivityOperations(StoreCore):
     """Record activity outcomes."""
 
     # -- activity results ---------------------------------------------------------------------
-    async def complete_activity(self, item: ClaimedItem, result: Any) -> bool:
-        """Record an activity's result once; False when this attempt no longer holds the item."""
+    async def complete_activity(
+        self, item: ClaimedItem, result: Any, *, eager: EagerClaim | None = None
+    ) -> bool:
+        """Record an activity's result once; False when this attempt no longer holds the item.
+
+        With ``eager``, the workflow task the result wakes is claimed for that worker at once.
+        """
 
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
             now = utcnow()
@@ -46,6 +53,9 @@ class ActivityOperations(StoreCore):
                 return False
             attrs = _activity_attrs(item, result=result)
             await self._deliver(conn, tx, item.run_id, [(EventType.ACTIVITY_COMPLETED, attrs)], now)
+            if eager is not None:
+                eager.claimed.clear()  # a retried transaction starts over
+                await self._claim_eagerly(conn, item.run_id, _WFT, eager, now)
             return True
 
         return bool(await self._run_tx(tx_fn))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from turnout.executors.internal.store.activities import ActivityOperations
 from turnout.executors.internal.store.core import (
     ClaimedItem,
+    EagerClaim,
     EventSpec,
     StaleTaskError,
     StartParams,
@@ -28,6 +29,7 @@ from turnout.executors.internal.store.workflow_tasks import WorkflowTaskOperatio
 
 __all__ = [
     "ClaimedItem",
+    "EagerClaim",
     "EventSpec",
     "StaleTaskError",
     "StartParams",

@@ -36,6 +36,7 @@ from turnout.executors.internal.store.notify import Notifier, queue_channel, run
 
 __all__ = [
     "ClaimedItem",
+    "EagerClaim",
     "EventSpec",
     "StaleTaskError",
     "StartParams",
@@ -142,6 +143,22 @@ def held(
 
 
 @dataclass
+class EagerClaim:
+    """Work a worker takes in the same transaction that creates it (no claim round trip).
+
+    ``limit`` items at most, of the ``names`` it runs, on its ``task_queue``, leased to
+    ``owner``; the store appends what it claimed to ``claimed``.
+    """
+
+    owner: str
+    task_queue: str
+    names: frozenset[str]
+    limit: int
+    workflow_lease: float = 30.0
+    claimed: list[ClaimedItem] = field(default_factory=list)
+
+
+@dataclass
 class _Tx:
     """What a transaction must announce once committed."""
 
@@ -184,6 +201,12 @@ class StoreCore:
         self, conn: AsyncConnection, run: Row[Any], requests: list[Any], now: datetime
     ) -> None:
         """Governance hook: record approvals a workflow task asked for."""
+        raise NotImplementedError
+
+    async def _claim_eagerly(
+        self, conn: AsyncConnection, run_id: str, kind: str, eager: EagerClaim, now: datetime
+    ) -> None:
+        """Queue hook: claim ready items of ``run_id`` for ``eager``'s worker, in this tx."""
         raise NotImplementedError
 
     async def _approval_timer_fired(
@@ -330,7 +353,6 @@ class StoreCore:
         if seqs is None:
             return False
         await self._enqueue_wft(conn, tx, run_id, now)
-        tx.runs.add(run_id)
         return True
 
     async def _transition(
@@ -498,7 +520,6 @@ class StoreCore:
         )
         await self._append(conn, run_id, [(EventType.WORKFLOW_STARTED, started)], now=now)
         await self._enqueue_wft(conn, tx, run_id, now)
-        tx.runs.add(run_id)
         return run_id
 
     async def _events(

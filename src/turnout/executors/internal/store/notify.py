@@ -1,8 +1,9 @@
 """Wake-ups: in-process events, fed by PostgreSQL LISTEN/NOTIFY where available.
 
 Channels are strings: ``q:<task queue>`` (new work) and ``r:<run id>`` (a run
-closed or changed). Waiters always use a timeout, so a lost notification
-costs one poll interval, never a hang.
+closed: what ``handle.result()`` waits for; other changes of a run wake nobody).
+Waiters always use a timeout, so a lost notification costs one poll interval,
+never a hang.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def queue_channel(task_queue: str) -> str:
 
 
 def run_channel(run_id: str) -> str:
-    """The channel that announces a change of a run."""
+    """The channel that announces that a run closed."""
     return f"r:{run_id}"
 
 

@@ -23,6 +23,7 @@ from turnout.executors.internal.store.core import (
     _WFT,
     APPROVAL_TIMER,
     ClaimedItem,
+    EagerClaim,
     StoreCore,
     _claimed,
     _Tx,
@@ -84,6 +85,18 @@ class QueueOperations(StoreCore):
         ``tenant_id``'s items when given."""
         if workflow_tasks <= 0 and activities <= 0:
             return []
+        kinds = [k for k, n in ((_WFT, workflow_tasks), (_ACT, activities)) if n > 0]
+        ready = select(queue_items.c.id).where(
+            queue_items.c.state == QueueItemState.QUEUED.value,
+            queue_items.c.task_queue == task_queue,
+            queue_items.c.kind.in_(kinds),
+            queue_items.c.available_at <= utcnow(),
+        )
+        if tenant_id is not None:
+            ready = ready.where(queue_items.c.tenant_id == tenant_id)
+        async with self.reader.connect() as conn:  # nothing ready: no write transaction
+            if (await conn.execute(ready.limit(1))).first() is None:
+                return []
         result: list[ClaimedItem] = await self._run_tx(
             self._claim_tx, task_queue, owner, workflow_tasks, activities, workflow_lease, tenant_id
         )
@@ -148,6 +161,56 @@ class QueueOperations(StoreCore):
                 claimed.append(item)
         return claimed
 
+    async def _claim_eagerly(
+        self, conn: AsyncConnection, run_id: str, kind: str, eager: EagerClaim, now: datetime
+    ) -> None:
+        """Claim, in the caller's transaction, ready items of ``run_id`` that this worker
+        just created and can run (eager dispatch: no claim transaction, no wake-up wait)."""
+        if eager.limit <= len(eager.claimed) or not eager.names:
+            return
+        q = queue_items.alias("q")
+        pick = select(q.c.id).where(
+            q.c.run_id == run_id,
+            q.c.kind == kind,
+            q.c.state == QueueItemState.QUEUED.value,
+            q.c.task_queue == eager.task_queue,
+            q.c.name.in_(sorted(eager.names)),
+            q.c.available_at <= now,
+        )
+        if kind == _WFT:
+            busy = queue_items.alias("busy")
+            pick = pick.where(
+                ~exists().where(
+                    busy.c.run_id == run_id, busy.c.kind == _WFT, busy.c.state.in_(_LEASED)
+                )
+            )
+        picked = (
+            pick.order_by(q.c.id).limit(eager.limit - len(eager.claimed)).cte("eager")
+        ).prefix_with("MATERIALIZED")
+        rows = (
+            await conn.execute(
+                update(queue_items)
+                .where(
+                    queue_items.c.id == picked.c.id,
+                    queue_items.c.state == QueueItemState.QUEUED.value,
+                )
+                .values(
+                    state=QueueItemState.RUNNING.value,
+                    lease_owner=eager.owner,
+                    lease_expires_at=now + timedelta(seconds=eager.workflow_lease),
+                    started_at=now,
+                    updated_at=now,
+                )
+                .returning(*queue_items.c)
+            )
+        ).all()
+        for row in rows:
+            item: ClaimedItem | None = _claimed(row)
+            if item is not None and kind == _ACT:
+                item = await self._start_activity(conn, item, now)
+            if item is not None:
+                eager.claimed.append(item)
+
     async def _start_activity(
         self, conn: AsyncConnection, item: ClaimedItem, now: datetime
     ) -> ClaimedItem | None:
@@ -194,7 +257,21 @@ class QueueOperations(StoreCore):
     async def fire_timers(
         self, task_queue: str, limit: int = 100, tenant_id: str | None = None
     ) -> int:
-        """Fire due timers: append ``timer_fired`` and wake the workflow. Returns how many."""
+        """Fire due timers: append ``timer_fired`` and wake the workflow. Returns how many.
+
+        A read comes first: an idle worker polling its queue takes no write lock.
+        """
+        due = select(queue_items.c.id).where(
+            queue_items.c.state == QueueItemState.QUEUED.value,
+            queue_items.c.task_queue == task_queue,
+            queue_items.c.kind == _TIMER,
+            queue_items.c.available_at <= utcnow(),
+        )
+        if tenant_id is not None:
+            due = due.where(queue_items.c.tenant_id == tenant_id)
+        async with self.reader.connect() as conn:
+            if (await conn.execute(due.limit(1))).first() is None:
+                return 0
         fired: int = await self._run_tx(self._fire_timers_tx, task_queue, limit, tenant_id)
         return fired
 

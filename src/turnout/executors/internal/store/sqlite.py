@@ -3,14 +3,22 @@
 ``BEGIN IMMEDIATE`` takes the database's write lock before the first read, so
 two worker processes on one file can never both claim the same item: the
 second waits (busy timeout) and then sees the first one's claim.
+
+Within one process, writers queue on an ``asyncio.Lock`` before they ask SQLite
+for the write lock: SQLite's busy handler sleeps and polls, so coroutines of one
+process competing for the lock through it can starve each other for the whole
+busy timeout. A "database is locked" that still happens (another process held the
+lock longer than the busy timeout) is retried like a deadlock on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from turnout.executors.internal.migrate import (
@@ -52,6 +60,16 @@ class SqliteStore(Store):
             notifier,
             reader=_engine(url, "BEGIN"),
         )
+        self._writers: asyncio.Lock | None = None
 
     def _insert(self, table: Any) -> Any:
         return sqlite_insert(table)
+
+    def _retryable(self, exc: DBAPIError) -> bool:
+        return "database is locked" in str(exc.orig)
+
+    async def _run_tx(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._writers is None:
+            self._writers = asyncio.Lock()
+        async with self._writers:
+            return await super()._run_tx(fn, *args, **kwargs)

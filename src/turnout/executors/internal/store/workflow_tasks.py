@@ -30,6 +30,7 @@ from turnout.executors.internal.store.core import (
     _TIMER,
     _WFT,
     ClaimedItem,
+    EagerClaim,
     EventSpec,
     StaleTaskError,
     StartParams,
@@ -57,15 +58,24 @@ class WorkflowTaskOperations(StoreCore):
         time: datetime,
         commands: Sequence[cmd.Command],
         decisions: Sequence[PolicyDecision] = (),
+        eager: EagerClaim | None = None,
     ) -> range:
         """Commit one workflow task: its commands, events, queue items and state change
-        (and the start policy's decision, on a run's first task).
+        (and the start policy's decision, on a run's first task). With ``eager``, the
+        activities it schedules that the worker can run are claimed for it at once.
 
         Raises StaleTaskError (changing nothing) when the lease was lost or another
         task of the run committed first.
         """
         seqs: range = await self._run_tx(
-            self._commit_tx, item, expected_task_count, processed_through, time, commands, decisions
+            self._commit_tx,
+            item,
+            expected_task_count,
+            processed_through,
+            time,
+            commands,
+            decisions,
+            eager,
         )
         return seqs
 
@@ -79,6 +89,7 @@ class WorkflowTaskOperations(StoreCore):
         time: datetime,
         commands: Sequence[cmd.Command],
         decisions: Sequence[PolicyDecision],
+        eager: EagerClaim | None,
     ) -> range:
         now = utcnow()
         done = (
@@ -171,6 +182,10 @@ class WorkflowTaskOperations(StoreCore):
         await self._apply_commands(conn, tx, run, commands, now)
         if requested and closing is None:
             await self._request_approvals(conn, run, requested, now)
+        if eager is not None and closing is None:
+            eager.claimed.clear()  # a retried transaction starts over
+            if any(isinstance(c, cmd.ScheduleActivity) for c in commands):
+                await self._claim_eagerly(conn, item.run_id, _ACT, eager, now)
         if closing is not None:
             await self._apply_closing(conn, tx, run, closing, now)
         return seqs
