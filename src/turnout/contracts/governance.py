@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -39,6 +40,7 @@ __all__ = [
     "consult",
     "decision_attributes",
     "decision_from_event",
+    "decision_on",
     "policy_name",
     "validate_task_queue",
     "validate_tenant",
@@ -269,6 +271,30 @@ def artifact_from_event(event: Event) -> Artifact:
         digest=attrs.get("digest"),
         created_at=event.at,
         attributes={k: v for k, v in attrs.items() if k not in _ARTIFACT_KEYS},
+    )
+
+
+def decision_on(
+    request: PolicyRequest,
+    outcome: DecisionOutcome,
+    *,
+    policy: str,
+    reason: str | None,
+    attributes: dict[str, Any],
+    decided_at: datetime,
+) -> PolicyDecision:
+    """The record of ``policy``'s decision about ``request`` (a new decision id)."""
+    return PolicyDecision(
+        decision_id=uuid.uuid4().hex,
+        run_id=request.run_id,
+        workflow_id=request.workflow_id,
+        tenant_id=request.tenant_id,
+        name=request.name,
+        outcome=outcome,
+        decided_by=f"policy:{policy}",
+        reason=reason,
+        decided_at=decided_at,
+        attributes=attributes,
     )
 
 

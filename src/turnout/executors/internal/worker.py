@@ -40,6 +40,7 @@ from turnout.contracts.governance import (
     Policy,
     PolicyRequest,
     consult,
+    decision_on,
 )
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, QueueItemKind
 from turnout.contracts.retry import RetryPolicy
@@ -772,17 +773,13 @@ class InternalWorker:
             attributes["approval"] = verdict.approval or row.workflow_type
             attributes["timeout"] = verdict.timeout.total_seconds() if verdict.timeout else None
             instance.hold_start(attributes["approval"])
-        decision = PolicyDecision(
-            decision_id=uuid.uuid4().hex,
-            run_id=row.run_id,
-            workflow_id=row.workflow_id,
-            tenant_id=row.tenant_id,
-            name=row.workflow_type,
-            outcome=verdict.outcome,
-            decided_by=f"policy:{by}",
+        decision = decision_on(
+            request,
+            verdict.outcome,
+            policy=by,
             reason=verdict.reason,
-            decided_at=utcnow(),
             attributes=attributes,
+            decided_at=utcnow(),
         )
         if verdict.outcome is not DecisionOutcome.DENY:
             return decision, None
@@ -828,17 +825,8 @@ class InternalWorker:
             if granted is not None:
                 outcome = DecisionOutcome.ALLOW
                 reason = f"approval {approval!r} granted by {granted.decided_by}"
-        decision = PolicyDecision(
-            decision_id=uuid.uuid4().hex,
-            run_id=item.run_id,
-            workflow_id=item.workflow_id,
-            tenant_id=item.tenant_id,
-            name=info.activity_type,
-            outcome=outcome,
-            decided_by=f"policy:{by}",
-            reason=reason,
-            decided_at=utcnow(),
-            attributes=attributes,
+        decision = decision_on(
+            request, outcome, policy=by, reason=reason, attributes=attributes, decided_at=utcnow()
         )
         await self._store.record_policy_decision(item, decision)
         if outcome is DecisionOutcome.DENY:

@@ -17,7 +17,6 @@ Where things live:
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,7 @@ from turnout.contracts.governance import (
     approval_requested_attributes,
     consult,
     decision_attributes,
+    decision_on,
 )
 from turnout.contracts.records import DEFAULT_TENANT, DecisionOutcome, PolicyDecision
 
@@ -272,36 +272,30 @@ def admission_activity(client: TemporalClient, policies: Sequence[Policy]) -> An
     async def admission(request: dict[str, Any]) -> dict[str, Any]:
         info = temporalio.activity.info()
         workflow_type = str(request["workflow_type"])
-        verdict, by = await consult(
-            policies,
-            PolicyRequest(
-                kind="workflow",
-                name=workflow_type,
-                workflow_id=info.workflow_id or "",
-                run_id=info.workflow_run_id or "",
-                workflow_type=workflow_type,
-                tenant_id=client.tenant_id,
-                task_queue=info.task_queue,
-                attempt=1,
-                args=list(to_jsonable_python(request.get("args") or [])),
-            ),
+        asked = PolicyRequest(
+            kind="workflow",
+            name=workflow_type,
+            workflow_id=info.workflow_id or "",
+            run_id=info.workflow_run_id or "",
+            workflow_type=workflow_type,
+            tenant_id=client.tenant_id,
+            task_queue=info.task_queue,
+            attempt=1,
+            args=list(to_jsonable_python(request.get("args") or [])),
         )
+        verdict, by = await consult(policies, asked)
         attributes: dict[str, Any] = {"kind": "workflow", "workflow_type": workflow_type}
         timeout = verdict.timeout.total_seconds() if verdict.timeout else None
         if verdict.outcome is DecisionOutcome.REQUIRE_APPROVAL:
             attributes["approval"] = verdict.approval or workflow_type
             attributes["timeout"] = timeout
-        decision = PolicyDecision(
-            decision_id=uuid.uuid4().hex,
-            run_id=info.workflow_run_id or "",
-            workflow_id=info.workflow_id or "",
-            tenant_id=client.tenant_id,
-            name=workflow_type,
-            outcome=verdict.outcome,
-            decided_by=f"policy:{by}",
+        decision = decision_on(
+            asked,
+            verdict.outcome,
+            policy=by,
             reason=verdict.reason,
-            decided_at=datetime.now(UTC),
             attributes=attributes,
+            decided_at=datetime.now(UTC),
         )
         # The result is recorded in the run's history (the local activity's marker), which
         # is where the decision's policy_decided event maps from. A signal here would land
@@ -440,17 +434,13 @@ async def check_policies(
         if granted is not None and granted.get("outcome") == DecisionOutcome.APPROVED.value:
             outcome = DecisionOutcome.ALLOW
             reason = f"approval {approval!r} granted by {granted.get('decided_by')}"
-    decision = PolicyDecision(
-        decision_id=uuid.uuid4().hex,
-        run_id=run_id,
-        workflow_id=workflow_id,
-        tenant_id=client.tenant_id,
-        name=info.activity_type,
-        outcome=outcome,
-        decided_by=f"policy:{by}",
+    decision = decision_on(
+        request,
+        outcome,
+        policy=by,
         reason=reason,
-        decided_at=datetime.now(UTC),
         attributes=attributes,
+        decided_at=datetime.now(UTC),
     )
     await record_on_run(run, POLICY_SIGNAL, decision_attributes(decision))
     if outcome is DecisionOutcome.DENY:

@@ -37,6 +37,7 @@ from turnout.executors.internal.store.core import (
     _TIMER,
     APPROVAL_TIMER,
     ClaimedItem,
+    EventSpec,
     StoreCore,
     _item,
     _Tx,
@@ -281,51 +282,35 @@ class GovernanceOperations(StoreCore):
     async def record_policy_decision(self, item: ClaimedItem, decision: PolicyDecision) -> bool:
         """Persist a policy decision and its ``policy_decided`` event; False when the run
         is closed (nothing is written)."""
-
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
-            seqs = await self._append(
-                conn,
-                item.run_id,
-                [(EventType.POLICY_DECIDED, decision_attributes(decision))],
-                now=utcnow(),
-                extra_where=runs.c.tenant_id == item.tenant_id,
-            )
-            if seqs is None:
-                return False
-            await conn.execute(insert(policy_decisions).values(**decision_row(decision)))
-            return True
-
-        return bool(await self._run_tx(tx_fn))
+        return await self._record(
+            item,
+            (EventType.POLICY_DECIDED, decision_attributes(decision)),
+            insert(policy_decisions).values(**decision_row(decision)),
+        )
 
     async def record_artifact(self, item: ClaimedItem, artifact: Artifact) -> bool:
         """Persist an artifact's metadata and its ``artifact_recorded`` event; False when
         the run is closed (nothing is written)."""
+        return await self._record(
+            item,
+            (EventType.ARTIFACT_RECORDED, artifact_attributes(artifact)),
+            insert(artifacts).values(**artifact.model_dump()),  # the fields are the columns
+        )
+
+    async def _record(self, item: ClaimedItem, event: EventSpec, row: Any) -> bool:
+        """Append ``event`` to the item's open run and insert ``row``, in one transaction."""
 
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
             seqs = await self._append(
                 conn,
                 item.run_id,
-                [(EventType.ARTIFACT_RECORDED, artifact_attributes(artifact))],
+                [event],
                 now=utcnow(),
                 extra_where=runs.c.tenant_id == item.tenant_id,
             )
             if seqs is None:
                 return False
-            await conn.execute(
-                insert(artifacts).values(
-                    artifact_id=artifact.artifact_id,
-                    run_id=artifact.run_id,
-                    workflow_id=artifact.workflow_id,
-                    tenant_id=artifact.tenant_id,
-                    name=artifact.name,
-                    uri=artifact.uri,
-                    media_type=artifact.media_type,
-                    size_bytes=artifact.size_bytes,
-                    digest=artifact.digest,
-                    created_at=artifact.created_at,
-                    attributes=artifact.attributes,
-                )
-            )
+            await conn.execute(row)
             return True
 
         return bool(await self._run_tx(tx_fn))
