@@ -67,6 +67,10 @@ def _approval(row: Row[Any]) -> Approval:
     )
 
 
+def _fields(row: Row[Any]) -> dict[str, Any]:
+    return {**row._mapping, "attributes": row.attributes or {}}
+
+
 class GovernanceOperations(StoreCore):
     """Approvals, policy decisions and artifacts."""
 
@@ -383,21 +387,8 @@ class GovernanceOperations(StoreCore):
                     .order_by(policy_decisions.c.decided_at, policy_decisions.c.decision_id)
                 )
             ).all()
-        return [
-            PolicyDecision(
-                decision_id=r.decision_id,
-                run_id=r.run_id,
-                workflow_id=r.workflow_id,
-                tenant_id=r.tenant_id,
-                name=r.name,
-                outcome=DecisionOutcome(r.outcome),
-                decided_by=r.decided_by,
-                reason=r.reason,
-                decided_at=r.decided_at,
-                attributes=r.attributes or {},
-            )
-            for r in rows
-        ]
+        # The table's columns are the record's fields.
+        return [PolicyDecision.model_validate(_fields(r)) for r in rows]
 
     async def artifacts_of(self, tenant_id: str, run_id: str) -> list[Artifact]:
         """Every artifact of a run, oldest first."""
@@ -409,19 +400,4 @@ class GovernanceOperations(StoreCore):
                     .order_by(artifacts.c.created_at, artifacts.c.artifact_id)
                 )
             ).all()
-        return [
-            Artifact(
-                artifact_id=r.artifact_id,
-                run_id=r.run_id,
-                workflow_id=r.workflow_id,
-                tenant_id=r.tenant_id,
-                name=r.name,
-                uri=r.uri,
-                media_type=r.media_type,
-                size_bytes=r.size_bytes,
-                digest=r.digest,
-                created_at=r.created_at,
-                attributes=r.attributes or {},
-            )
-            for r in rows
-        ]
+        return [Artifact.model_validate(_fields(r)) for r in rows]  # columns are fields
