@@ -1,14 +1,16 @@
-"""``turnout approvals | approve | reject | decisions | artifacts``: governance from the shell."""
+"""``turnout approvals | approve | reject | decisions | artifacts``: governance from the shell;
+``turnout metrics``: the queue and run figures of the database."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import click
 from rich.table import Table
 
-from turnout.cli import _client, _run, cli, out
+from turnout.cli import Failed, _client, _run, cli, out
 from turnout.contracts.governance import Approval
 from turnout.contracts.records import Artifact, PolicyDecision
 
@@ -147,5 +149,36 @@ def artifacts(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
                 out.print(a.model_dump_json())
         else:
             _print_artifacts(found)
+
+    _run(go())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def metrics(ctx: click.Context, as_json: bool) -> None:
+    """Print queue depth and lag, leases, dead letters, runs per state and pending approvals
+    of this tenant, read from the database (Prometheus text format)."""
+
+    async def go() -> None:
+        async with _client(ctx) as client:
+            if client.executor != "internal":
+                raise Failed(
+                    "turnout metrics reads the internal executor's tables; on Temporal use "
+                    "the Temporal server's own metrics and `temporal task-queue describe`"
+                )
+            figures = await client.store.figures(client.tenant_id)
+        if as_json:
+            for f in figures:
+                click.echo(json.dumps({"name": f.name, "labels": f.labels, "value": f.value}))
+            return
+        described: set[str] = set()
+        for f in figures:
+            if f.name not in described:
+                described.add(f.name)
+                click.echo(f"# HELP {f.name} {f.help}")
+                click.echo(f"# TYPE {f.name} gauge")
+            labels = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(f.labels.items()))
+            click.echo(f"{f.name}{{{labels}}} {f.value}" if labels else f"{f.name} {f.value}")
 
     _run(go())

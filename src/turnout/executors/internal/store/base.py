@@ -21,6 +21,7 @@ from turnout.executors.internal.store.core import (
     _Tx,
     utcnow,
 )
+from turnout.executors.internal.store.figures import FigureOperations
 from turnout.executors.internal.store.governance import GovernanceOperations
 from turnout.executors.internal.store.maintenance import MaintenanceOperations
 from turnout.executors.internal.store.queue import QueueOperations
@@ -48,5 +49,6 @@ class Store(
     ActivityOperations,
     MaintenanceOperations,
     GovernanceOperations,
+    FigureOperations,
 ):
     """Every domain-level operation of the internal store; see the module docstring."""
