@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -75,82 +75,68 @@ def approvals(ctx: click.Context, workflow_type: str | None, limit: int, as_json
     _run(go())
 
 
-def _decide(ctx: click.Context, verb: str, workflow_id: str, name: str, by: str, reason: str | None,
-            as_json: bool) -> None:  # fmt: skip
-    async def go() -> None:
-        async with _client(ctx) as client:
-            handle = client.get_workflow_handle(workflow_id)
-            decision = await getattr(handle, verb)(name, by=by, reason=reason)
-        if as_json:
-            out.print(decision.model_dump_json())
-        else:
-            out.print(f"{name}: {decision.outcome.value} by {by} (workflow {workflow_id})")
+def _decision_command(verb: str, doc: str) -> None:
+    """Register ``turnout approve`` / ``turnout reject``: the same command, another verb."""
 
-    _run(go())
+    @cli.command(name=verb, help=doc)
+    @click.argument("workflow_id")
+    @click.argument("name")
+    @click.option("--by", required=True, help="Who decides (recorded with the decision).")
+    @click.option("--reason", help="Why (recorded with the decision).")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def command(ctx: click.Context, workflow_id: str, name: str, by: str, reason: str | None,
+                as_json: bool) -> None:  # fmt: skip
+        async def go() -> None:
+            async with _client(ctx) as client:
+                handle = client.get_workflow_handle(workflow_id)
+                decision = await getattr(handle, verb)(name, by=by, reason=reason)
+            if as_json:
+                out.print(decision.model_dump_json())
+            else:
+                out.print(f"{name}: {decision.outcome.value} by {by} (workflow {workflow_id})")
 
-
-@cli.command()
-@click.argument("workflow_id")
-@click.argument("name")
-@click.option("--by", required=True, help="Who decides (recorded with the decision).")
-@click.option("--reason", help="Why (recorded with the decision).")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def approve(ctx: click.Context, workflow_id: str, name: str, by: str, reason: str | None,
-            as_json: bool) -> None:  # fmt: skip
-    """Approve the pending approval NAME of a run (final)."""
-    _decide(ctx, "approve", workflow_id, name, by, reason, as_json)
+        _run(go())
 
 
-@cli.command()
-@click.argument("workflow_id")
-@click.argument("name")
-@click.option("--by", required=True, help="Who decides (recorded with the decision).")
-@click.option("--reason", help="Why (recorded with the decision).")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def reject(ctx: click.Context, workflow_id: str, name: str, by: str, reason: str | None,
-           as_json: bool) -> None:  # fmt: skip
-    """Reject the pending approval NAME of a run (final)."""
-    _decide(ctx, "reject", workflow_id, name, by, reason, as_json)
+_decision_command("approve", "Approve the pending approval NAME of a run (final).")
+_decision_command("reject", "Reject the pending approval NAME of a run (final).")
 
 
-@cli.command()
-@click.argument("workflow_id")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.pass_context
-def decisions(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
-    """List a run's policy decisions and approval decisions."""
+def _run_records_command(
+    name: str, doc: str, read: str, print_table: Callable[[Sequence[Any]], None]
+) -> None:
+    """Register a command that lists one kind of a run's records (``handle.<read>()``)."""
 
-    async def go() -> None:
-        async with _client(ctx) as client:
-            found = await client.get_workflow_handle(workflow_id).policy_decisions()
-        if as_json:
-            for d in found:
-                out.print(d.model_dump_json())
-        else:
-            _print_decisions(found)
+    @cli.command(name=name, help=doc)
+    @click.argument("workflow_id")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+    @click.pass_context
+    def command(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
+        async def go() -> None:
+            async with _client(ctx) as client:
+                found = await getattr(client.get_workflow_handle(workflow_id), read)()
+            if as_json:
+                for record in found:
+                    out.print(record.model_dump_json())
+            else:
+                print_table(found)
 
-    _run(go())
+        _run(go())
 
 
-@cli.command()
-@click.argument("workflow_id")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.pass_context
-def artifacts(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
-    """List the artifacts a run's activities recorded (metadata; the bytes stay at the uri)."""
-
-    async def go() -> None:
-        async with _client(ctx) as client:
-            found = await client.get_workflow_handle(workflow_id).artifacts()
-        if as_json:
-            for a in found:
-                out.print(a.model_dump_json())
-        else:
-            _print_artifacts(found)
-
-    _run(go())
+_run_records_command(
+    "decisions",
+    "List a run's policy decisions and approval decisions.",
+    "policy_decisions",
+    _print_decisions,
+)
+_run_records_command(
+    "artifacts",
+    "List the artifacts a run's activities recorded (metadata; the bytes stay at the uri).",
+    "artifacts",
+    _print_artifacts,
+)
 
 
 @cli.command()

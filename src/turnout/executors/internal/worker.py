@@ -265,6 +265,7 @@ class InternalWorker:
         self._wfts: dict[tuple[int, int], asyncio.Task[None]] = {}
         self._reserved_wfts = 0
         self._reserved_acts = 0
+        self._idle = True
         """Slots promised to eager claims in flight (claimed in the same transaction as the
         work they belong to), so the poll loop does not claim them a second time."""
         self._acts: dict[int, tuple[asyncio.Task[None], _ActivityContext | None]] = {}
@@ -396,7 +397,11 @@ class InternalWorker:
         return over
 
     async def _poll_once(self) -> bool:
-        fired = await self._store.fire_timers(self.task_queue, tenant_id=self._client.tenant_id)
+        # Busy, the last poll found work: go straight to the write (no peek read first).
+        peek = self._idle
+        fired = await self._store.fire_timers(
+            self.task_queue, tenant_id=self._client.tenant_id, peek=peek
+        )
         if self._memory_gate_closed():
             return bool(fired)
         free_wft = self._max_wfts - len(self._wfts) - self._reserved_wfts
@@ -408,12 +413,14 @@ class InternalWorker:
             activities=free_act,
             workflow_lease=self._wft_lease,
             tenant_id=self._client.tenant_id,
+            peek=peek,
         )
         for item in items:
             if item.kind == QueueItemKind.WORKFLOW_TASK.value:
                 self._start_workflow_task(item)
             else:
                 self._start_activity(item)
+        self._idle = not (items or fired)
         return bool(items or fired)
 
     def _start_workflow_task(self, item: ClaimedItem) -> None:

@@ -80,11 +80,25 @@ class QueueOperations(StoreCore):
         activities: int,
         workflow_lease: float,
         tenant_id: str | None = None,
+        peek: bool = True,
     ) -> list[ClaimedItem]:
         """Claim up to the given numbers of ready items (atomically, never twice); only
-        ``tenant_id``'s items when given."""
+        ``tenant_id``'s items when given. With ``peek`` (an idle worker), a read checks
+        first that something is ready, so polling an empty queue takes no write lock."""
         if workflow_tasks <= 0 and activities <= 0:
             return []
+        if peek and not await self._anything_ready(
+            task_queue, tenant_id, workflow_tasks, activities
+        ):
+            return []
+        result: list[ClaimedItem] = await self._run_tx(
+            self._claim_tx, task_queue, owner, workflow_tasks, activities, workflow_lease, tenant_id
+        )
+        return result
+
+    async def _anything_ready(
+        self, task_queue: str, tenant_id: str | None, workflow_tasks: int, activities: int
+    ) -> bool:
         kinds = [k for k, n in ((_WFT, workflow_tasks), (_ACT, activities)) if n > 0]
         ready = select(queue_items.c.id).where(
             queue_items.c.state == QueueItemState.QUEUED.value,
@@ -94,13 +108,8 @@ class QueueOperations(StoreCore):
         )
         if tenant_id is not None:
             ready = ready.where(queue_items.c.tenant_id == tenant_id)
-        async with self.reader.connect() as conn:  # nothing ready: no write transaction
-            if (await conn.execute(ready.limit(1))).first() is None:
-                return []
-        result: list[ClaimedItem] = await self._run_tx(
-            self._claim_tx, task_queue, owner, workflow_tasks, activities, workflow_lease, tenant_id
-        )
-        return result
+        async with self.reader.connect() as conn:
+            return (await conn.execute(ready.limit(1))).first() is not None
 
     async def _claim_tx(
         self,
@@ -255,11 +264,11 @@ class QueueOperations(StoreCore):
         return ClaimedItem(**{**item.__dict__, "lease_expires_at": lease})
 
     async def fire_timers(
-        self, task_queue: str, limit: int = 100, tenant_id: str | None = None
+        self, task_queue: str, limit: int = 100, tenant_id: str | None = None, peek: bool = True
     ) -> int:
         """Fire due timers: append ``timer_fired`` and wake the workflow. Returns how many.
 
-        A read comes first: an idle worker polling its queue takes no write lock.
+        With ``peek`` (an idle worker), a read comes first: polling takes no write lock.
         """
         due = select(queue_items.c.id).where(
             queue_items.c.state == QueueItemState.QUEUED.value,
@@ -269,9 +278,10 @@ class QueueOperations(StoreCore):
         )
         if tenant_id is not None:
             due = due.where(queue_items.c.tenant_id == tenant_id)
-        async with self.reader.connect() as conn:
-            if (await conn.execute(due.limit(1))).first() is None:
-                return 0
+        if peek:
+            async with self.reader.connect() as conn:
+                if (await conn.execute(due.limit(1))).first() is None:
+                    return 0
         fired: int = await self._run_tx(self._fire_timers_tx, task_queue, limit, tenant_id)
         return fired
 
