@@ -1,0 +1,407 @@
+"""The web console: server-rendered pages over a request's tenant-scoped client.
+
+``routes(app_state)`` returns the console's routes, mounted at ``/`` next to the
+JSON API:
+
+- ``GET /``: task queues (depth and lag) and the runs list, filtered by state,
+  workflow type and task queue, one page at a time;
+- ``GET /runs/{workflow_id}``: one run: its timeline (drawn by
+  ``static/console.js`` from the events embedded in the page), input, result or
+  failure, approvals with Approve / Reject buttons, policy decisions, artifacts;
+- ``GET /runs/{workflow_id}/panel``: the same run as JSON (state, the page's
+  detail sections as HTML, events after ``?after=SEQ``), which the page reads to
+  refresh itself while the run is open;
+- ``GET|POST /login`` and ``POST /logout``: the ``turnout_token`` cookie;
+- ``/static``: the console's CSS and JavaScript (nothing is fetched from elsewhere).
+
+The pages read through ``request.state.client``, which the authentication
+middleware sets for a request with a valid token; without it a page redirects to
+``/login``. Decisions are made by the page's script through the JSON API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+from jinja2 import pass_context
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from turnout.contracts.errors import WorkflowNotFoundError
+from turnout.contracts.events import Event
+from turnout.contracts.records import Run
+from turnout.contracts.states import RunState
+
+__all__ = ["COOKIE", "PAGE_SIZE", "routes"]
+
+COOKIE = "turnout_token"
+"""The cookie that carries a browser's token (HttpOnly, SameSite=Strict)."""
+
+PAGE_SIZE = 25
+"""Runs per page of the runs list."""
+
+_HERE = Path(__file__).parent
+_MAX_PAGE = 200
+_MAX_OFFSET = 10_000
+_MAX_TOKEN = 4096
+
+TokenCheck = Callable[[Request, str], Awaitable[bool]]
+
+
+def routes(app_state: object) -> list[BaseRoute]:
+    """The console's routes.
+
+    ``app_state`` is the API app's shared state; its ``tokens`` (a
+    :class:`~turnout.http.auth.TokenFile`) check a token given at ``/login``. Without
+    them, a token is checked by asking the app's ``GET /workflows`` with it.
+    """
+    tenant_of = getattr(getattr(app_state, "tokens", None), "tenant_of", None)
+    check: TokenCheck = _check_token_through_api
+    if callable(tenant_of):
+
+        async def check(request: Request, token: str) -> bool:
+            return tenant_of(token) is not None
+
+    console = _Console(_templates(), check)
+    return [
+        Route("/", console.home, methods=["GET"], name="console_home"),
+        Route("/runs/{workflow_id:path}/panel", console.panel, methods=["GET"], name="run_panel"),
+        Route("/runs/{workflow_id:path}", console.run, methods=["GET"], name="console_run"),
+        Route("/login", console.login_form, methods=["GET"], name="console_login"),
+        Route("/login", console.login, methods=["POST"]),
+        Route("/logout", console.logout, methods=["POST"], name="console_logout"),
+        Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+    ]
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=_HERE / "templates")
+    env = templates.env
+    env.filters["when"] = _when
+    env.filters["pretty"] = _pretty
+    env.filters["seconds"] = _seconds
+    env.globals["state_class"] = _state_class
+    env.globals["page_url"] = _page_url
+    return templates
+
+
+# --------------------------------------------------------------------------- pages
+
+
+class _Console:
+    def __init__(self, templates: Jinja2Templates, check_token: TokenCheck) -> None:
+        self.templates = templates
+        self.check_token = check_token
+
+    def page(
+        self, request: Request, name: str, context: dict[str, Any], status: int = 200
+    ) -> Response:
+        context.setdefault("tenant", getattr(request.state, "tenant", None))
+        response = self.templates.TemplateResponse(request, name, context, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def home(self, request: Request) -> Response:
+        client = _client(request)
+        if client is None:
+            return _to_login(request)
+        params = request.query_params
+        filters = {
+            "state": params.get("state", "").strip(),
+            "type": params.get("type", "").strip(),
+            "task_queue": params.get("task_queue", "").strip(),
+        }
+        offset = _int(params.get("cursor"), 0, 0, _MAX_OFFSET)
+        limit = _int(params.get("limit"), PAGE_SIZE, 1, _MAX_PAGE)
+        problem = None
+        state: RunState | None = None
+        if filters["state"]:
+            try:
+                state = RunState(filters["state"])
+            except ValueError:
+                problem = f"unknown state {filters['state']!r}; pick one from the list"
+        runs: list[Run] = []
+        if problem is None:
+            found = await client.list_workflows(
+                state=state,
+                workflow_type=filters["type"] or None,
+                task_queue=filters["task_queue"] or None,
+                limit=offset + limit + 1,
+            )
+            runs = list(found[offset : offset + limit])
+            has_next = len(found) > offset + limit
+        else:
+            has_next = False
+        context = {
+            "runs": runs,
+            "filters": filters,
+            "states": [s.value for s in RunState],
+            "offset": offset,
+            "limit": limit,
+            "next_cursor": offset + limit if has_next else None,
+            "prev_cursor": max(0, offset - limit) if offset > 0 else None,
+            "problem": problem,
+        }
+        if params.get("partial") == "runs":
+            return self.page(request, "_runs.html", context)
+        context["queues"] = await _queues(client)
+        context["executor"] = getattr(client, "executor", "")
+        return self.page(request, "home.html", context, 400 if problem else 200)
+
+    async def run(self, request: Request) -> Response:
+        client = _client(request)
+        if client is None:
+            return _to_login(request)
+        workflow_id = request.path_params["workflow_id"]
+        try:
+            view = await _run_view(client, workflow_id)
+        except WorkflowNotFoundError:
+            return self.page(
+                request,
+                "not_found.html",
+                {"workflow_id": workflow_id},
+                status=404,
+            )
+        view["events_json"] = Markup(_script_json([_event_json(e) for e in view["events"]]))
+        return self.page(request, "run.html", view)
+
+    async def panel(self, request: Request) -> Response:
+        client = _client(request)
+        if client is None:
+            return JSONResponse(
+                {"error": {"code": "unauthenticated", "message": "log in at /login first"}},
+                status_code=401,
+            )
+        workflow_id = request.path_params["workflow_id"]
+        after = _int(request.query_params.get("after"), 0, 0, 2**62)
+        try:
+            view = await _run_view(client, workflow_id)
+        except WorkflowNotFoundError:
+            return JSONResponse(
+                {"error": {"code": "not_found", "message": f"no workflow with id {workflow_id!r}"}},
+                status_code=404,
+            )
+        context = {**view, "request": request}
+        parts = {
+            part: self.templates.get_template(f"_run_{part}.html").render(context)
+            for part in ("summary", "pending", "details")
+        }
+        run: Run = view["run"]
+        return JSONResponse(
+            {
+                "state": run.state.value,
+                "open": not run.state.is_terminal,
+                **parts,
+                "events": [_event_json(e) for e in view["events"] if e.seq > after],
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def login_form(self, request: Request) -> Response:
+        return self.page(
+            request, "login.html", {"next": _safe_next(request.query_params.get("next"))}
+        )
+
+    async def login(self, request: Request) -> Response:
+        body = await request.body()
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+        token = (form.get("token") or [""])[0].strip()
+        target = _safe_next((form.get("next") or [""])[0])
+        problem = None
+        if not token:
+            problem = "Paste your API token into the field."
+        elif len(token) > _MAX_TOKEN or not token.isprintable():
+            problem = "That is not a turnout token: it should be one line of printable text."
+        elif not await self.check_token(request, token):
+            problem = "This token is not valid here. Check that you copied all of it."
+        if problem is not None:
+            return self.page(request, "login.html", {"next": target, "problem": problem}, 401)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _client(request: Request) -> Any:
+    return getattr(request.state, "client", None)
+
+
+def _to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+
+async def _run_view(client: Any, workflow_id: str) -> dict[str, Any]:
+    handle = client.get_workflow_handle(workflow_id)
+    run: Run = await handle.describe()
+    events: list[Event] = await handle.events()
+    approvals = await handle.approvals()
+    decisions = await handle.policy_decisions()
+    artifacts = await handle.artifacts()
+    started = next((e for e in events if e.type.value == "workflow_started"), None)
+    workflow_input = started.attributes.get("input") if started is not None else None
+    return {
+        "run": run,
+        "events": events,
+        "input": workflow_input,
+        "has_input": started is not None and "input" in started.attributes,
+        "approvals": approvals,
+        "pending": [a for a in approvals if a.state.value == "pending"],
+        "decisions": decisions,
+        "artifacts": artifacts,
+        "open": not run.state.is_terminal,
+    }
+
+
+async def _queues(client: Any) -> list[dict[str, Any]] | None:
+    """Depth, lag, leased items and dead letters per task queue; None when the
+    executor has no figures to read (Temporal keeps its queues in the server)."""
+    store = getattr(client, "store", None)
+    figures_of = getattr(store, "figures", None)
+    if figures_of is None:
+        return None
+    rows: dict[str, dict[str, Any]] = {}
+    for figure in await figures_of(client.tenant_id):
+        queue = figure.labels.get("task_queue")
+        if queue is None:
+            continue
+        row = rows.setdefault(
+            queue, {"task_queue": queue, "depth": 0, "lag": 0.0, "leased": 0, "dead": 0}
+        )
+        if figure.name == "turnout_queue_depth":
+            row["depth"] += int(figure.value)
+        elif figure.name == "turnout_queue_lag_seconds":
+            row["lag"] = float(figure.value)
+        elif figure.name == "turnout_leased_items":
+            row["leased"] += int(figure.value)
+        elif figure.name == "turnout_dead_letters":
+            row["dead"] += int(figure.value)
+    return [rows[name] for name in sorted(rows)]
+
+
+async def _check_token_through_api(request: Request, token: str) -> bool:
+    """True when the app answers an authenticated request made with ``token``.
+
+    The request goes through the whole app in-process (middleware included), so the
+    console accepts exactly the tokens the JSON API accepts."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": request.url.scheme,
+        "path": "/workflows",
+        "raw_path": b"/workflows",
+        "root_path": "",
+        "query_string": b"limit=1",
+        "headers": [
+            (b"host", request.headers.get("host", "localhost").encode("latin-1")),
+            (b"authorization", f"Bearer {token}".encode("latin-1", "replace")),
+            (b"accept", b"application/json"),
+        ],
+        "client": request.scope.get("client"),
+        "server": request.scope.get("server"),
+        "state": {},
+    }
+    status: list[int] = []
+    sent = False
+
+    async def receive() -> Mapping[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Mapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(int(message["status"]))
+
+    await request.app(scope, receive, send)
+    return bool(status) and status[0] == 200
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    return event.model_dump(mode="json")
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a ``<script type="application/json">`` element."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _int(raw: str | None, default: int, low: int, high: int) -> int:
+    try:
+        value = int(raw) if raw not in (None, "") else default
+    except ValueError:
+        return default
+    return min(max(value, low), high)
+
+
+def _safe_next(raw: str | None) -> str:
+    """A local path to go to after logging in; anything else becomes ``/``."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return "/"
+    if any(ord(c) < 0x20 for c in raw):
+        return "/"
+    return raw
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def _seconds(value: float) -> str:
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.1f} s"
+    if value < 7200:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.1f} h"
+
+
+def _state_class(state: RunState | str) -> str:
+    value = state.value if isinstance(state, RunState) else str(state)
+    return "state-" + value.replace("_", "-")
+
+
+@pass_context
+def _page_url(context: Mapping[str, Any], cursor: int) -> str:
+    filters = {k: v for k, v in context["filters"].items() if v}
+    if cursor:
+        filters["cursor"] = str(cursor)
+    return "/" + ("?" + urlencode(filters, quote_via=quote) if filters else "")
