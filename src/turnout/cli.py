@@ -598,7 +598,8 @@ def demo(ctx: click.Context, topic: str) -> None:
 
 
 def _register_more_commands() -> None:
-    from turnout import _cli_governance  # noqa: F401  (registers its commands on `cli`)
+    # These modules register their commands on `cli`.
+    from turnout import _cli_governance, _cli_http  # noqa: F401
 
 
 _register_more_commands()

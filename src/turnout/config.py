@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     """The largest JSON payload (input, signal arguments, result) the internal executor
     accepts; Temporal enforces its own server limit."""
+    api_tokens_file: str | None = None
+    """The HTTP API's tokens file (``turnout serve``): one ``TENANT sha256:HEX`` line per
+    token; ``turnout token create`` prints a token and its line."""
 
     @field_validator("database_url")
     @classmethod

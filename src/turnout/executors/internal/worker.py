@@ -58,6 +58,7 @@ from turnout.executors.internal.store import (
 )
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.notify import queue_channel
+from turnout.observability._hooks import Observer
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
 from turnout.workflows._runtime import (
     ActivityInfo,
@@ -220,6 +221,7 @@ class InternalWorker:
         identity: str | None = None,
         policies: Sequence[Policy] = (),
         max_memory_bytes: int | None = None,
+        observer: Observer | None = None,
     ) -> None:
         if not workflows and not activities:
             raise ValueError("a Worker needs at least one workflow or activity")
@@ -275,6 +277,31 @@ class InternalWorker:
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._started = False
+        self._observer = observer or Observer()
+        """Told of claims, tasks and outcomes (log context; metrics and traces if set)."""
+
+    # -- what observers read -------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The store this worker claims from."""
+        return self._store
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant whose work this worker claims."""
+        return self._client.tenant_id
+
+    @property
+    def claiming(self) -> bool:
+        """True while the claim loop runs (started, not stopping)."""
+        return bool(self._loops and not self._stopping.is_set() and not self._loops[0].done())
+
+    def slots(self) -> dict[str, tuple[int, int]]:
+        """Slots in use and slots in all, per kind (``workflow_task``, ``activity_task``)."""
+        return {
+            QueueItemKind.WORKFLOW_TASK.value: (len(self._wfts), self._max_wfts),
+            QueueItemKind.ACTIVITY_TASK.value: (len(self._acts), self._max_activities),
+        }
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -289,6 +316,7 @@ class InternalWorker:
             asyncio.create_task(self._reaper_loop(), name="turnout-reaper"),
             asyncio.create_task(self._lease_loop(), name="turnout-leases"),
         ]
+        self._observer.attach(self)
 
     async def shutdown(self) -> None:
         """Stop claiming; let activities finish within the grace period; release the rest."""
@@ -320,6 +348,7 @@ class InternalWorker:
         self._cache.clear()
         if self._own_executor and self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        self._observer.detach(self)
         self._stopped.set()
 
     async def run(self) -> None:
@@ -424,6 +453,7 @@ class InternalWorker:
         return bool(items or fired)
 
     def _start_workflow_task(self, item: ClaimedItem) -> None:
+        self._observer.claimed(item)
         key = (item.id, item.attempt)
         self._wft_items[key] = item
         self._wfts[key] = asyncio.create_task(self._workflow_task(item))
@@ -453,14 +483,18 @@ class InternalWorker:
 
     # -- workflow tasks ------------------------------------------------------------------
     async def _workflow_task(self, item: ClaimedItem) -> None:
+        self._observer.workflow_task_began(item)
+        crash: BaseException | None = None
         try:
             await self._process_workflow_task(item)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            crash = exc
             _log.exception("workflow task %s of run %s crashed", item.id, item.run_id)
             self._cache.evict(item.run_id)
         finally:
+            self._observer.workflow_task_ended(crash)
             self._wfts.pop((item.id, item.attempt), None)
             self._wft_items.pop((item.id, item.attempt), None)
             self._slot_freed()
@@ -511,6 +545,7 @@ class InternalWorker:
             row, history = await self._store.load_history(item.run_id, 0)
         if instance is None:
             instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
+        self._observer.workflow_task_loaded(workflow_info(row))
         decisions: list[PolicyDecision] = []
         admission: list[cmd.Command] | None = None
         if self._policies and row.workflow_task_count == 0:
@@ -532,6 +567,7 @@ class InternalWorker:
                 commands = instance.advance(history, utcnow())
             if decisions and decisions[0].outcome is DecisionOutcome.REQUIRE_APPROVAL:
                 commands = [*commands, _start_gate(decisions[0])]
+            commands = self._observer.scheduling(commands)
             oversize = _oversize(commands, self._client.max_payload_bytes)
             if oversize is not None:
                 # The run cannot go on without storing this payload: it fails, saying why.
@@ -540,6 +576,7 @@ class InternalWorker:
                 instance.dispose()
         except WorkflowTaskError as exc:
             cause = exc.__cause__ or exc
+            self._observer.workflow_task_failed(cause)
             _log.warning(
                 "workflow task of %s %s failed: %r", row.workflow_type, row.workflow_id, cause
             )
@@ -595,6 +632,7 @@ class InternalWorker:
             _dropped(instance)
             return None
         instance.committed(seqs)
+        self._observer.workflow_task_committed(commands)
         return instance
 
     async def _lease_loop(self) -> None:
@@ -612,7 +650,7 @@ class InternalWorker:
         while True:
             await asyncio.sleep(self._reaper_interval)
             try:
-                if await reap_once(self._store):
+                if await reap_once(self._store, self._observer):
                     self._wake.set()
             except asyncio.CancelledError:
                 raise
@@ -621,19 +659,24 @@ class InternalWorker:
 
     # -- activities ----------------------------------------------------------------------
     def _start_activity(self, item: ClaimedItem) -> None:
+        self._observer.claimed(item)
         task = asyncio.create_task(self._activity(item))
         self._acts[item.id] = (task, None)
 
     async def _activity(self, item: ClaimedItem) -> None:
+        self._observer.activity_began(item)
+        crash: BaseException | None = None
         try:
             await self._run_activity(item)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            crash = exc
             _log.exception(
                 "activity %s of run %s: could not record its outcome", item.name, item.run_id
             )
         finally:
+            self._observer.activity_ended(crash)
             self._acts.pop(item.id, None)
             self._slot_freed()
 
@@ -668,6 +711,8 @@ class InternalWorker:
             start_to_close_timeout=_td(p.get("start_to_close_timeout")),
             schedule_to_close_timeout=_td(p.get("schedule_to_close_timeout")),
             heartbeat_timeout=_td(p.get("heartbeat_timeout")),
+            correlation_id=str((p.get("headers") or {}).get("correlation_id") or ""),
+            tenant_id=item.tenant_id,
         )
         if self._policies:
             refused = await self._consult_policies(item, info)
@@ -892,10 +937,16 @@ class InternalWorker:
         ctx: _ActivityContext | None = None,
     ) -> None:
         details = ctx.details if ctx is not None else None
+        self._observer.activity_failed(failure)
         await self._persist(
             f"failure of {item.name}",
             lambda: apply_retry_policy(
-                self._store, item, failure, policy, heartbeat_details=details
+                self._store,
+                item,
+                failure,
+                policy,
+                heartbeat_details=details,
+                observer=self._observer,
             ),
         )
 
@@ -923,6 +974,7 @@ async def apply_retry_policy(
     extra: Sequence[tuple[EventType, dict[str, Any]]] = (),
     heartbeat_details: list[Any] | None = None,
     expired_before: datetime | None = None,
+    observer: Observer | None = None,
 ) -> bool:
     """Retry ``item`` after a backoff, or record its final failure, as ``policy`` says."""
     timed_out = failure.kind == "timeout"
@@ -938,16 +990,23 @@ async def apply_retry_policy(
             delay = None
             exhausted = True
     final_type = EventType.ACTIVITY_TIMED_OUT if timed_out else EventType.ACTIVITY_FAILED
-    return await store.fail_activity(
+    dead = delay is None and (exhausted or timed_out)
+    written = await store.fail_activity(
         item,
         failure,
         retry_in=delay,
         final_type=final_type,
-        dead=delay is None and (exhausted or timed_out),
+        dead=dead,
         extra=extra,
         heartbeat_details=heartbeat_details,
         expired_before=expired_before,
     )
+    if written and observer is not None:
+        if delay is not None:
+            observer.retried(item)
+        elif dead:
+            observer.dead_lettered(item)
+    return written
 
 
 def timed_out_final(failure: Failure) -> bool:
@@ -1025,12 +1084,15 @@ def _wft_backoff(attempt: int) -> float:
 _TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
 
 
-async def reap_once(store: Store) -> int:
+async def reap_once(store: Store, observer: Observer | None = None) -> int:
     """One pass of lease and timeout maintenance; returns how many items or runs it moved."""
     moved = 0
     for item in await store.expired_items():
         if item.kind == QueueItemKind.WORKFLOW_TASK.value:
-            moved += await store.requeue_expired_workflow_task(item)
+            requeued = await store.requeue_expired_workflow_task(item)
+            if requeued and observer is not None:
+                observer.lease_expired(item)
+            moved += requeued
             continue
         p = item.payload
         now = utcnow()
@@ -1053,14 +1115,18 @@ async def reap_once(store: Store) -> int:
                 "timeout": kind.value,
             },
         )
-        moved += await apply_retry_policy(
+        failed = await apply_retry_policy(
             store,
             item,
             _timeout_failure(kind, item.heartbeat_details),
             policy,
             extra=[expired],
             expired_before=now,
+            observer=observer,
         )
+        if failed and observer is not None:
+            observer.lease_expired(item)
+        moved += failed
     for run_id in await store.expired_runs():
         moved += await store.time_out_run(run_id)
     return moved

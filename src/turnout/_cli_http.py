@@ -1,0 +1,69 @@
+"""``turnout serve``: the HTTP API (and web console); ``turnout token create``: API tokens."""
+
+from __future__ import annotations
+
+import click
+
+from turnout.cli import _definitions, _settings, cli, err, out
+from turnout.contracts.errors import ConfigurationError
+
+__all__: list[str] = []
+
+
+@cli.command()
+@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (0.0.0.0: every interface).")  # fmt: skip
+@click.option("--tokens-file", metavar="FILE",
+              help="TURNOUT_API_TOKENS_FILE: 'TENANT sha256:HEX' lines "
+              "(see turnout token create).")  # fmt: skip
+@click.option("--module", "-m", "modules", multiple=True,
+              help="Module(s) with the workflow classes (the internal executor answers "
+              "queries by replaying them here).")  # fmt: skip
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
+@click.pass_context
+def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
+          modules: tuple[str, ...], log_level: str) -> None:  # fmt: skip
+    """Serve the HTTP API (and the web console) on HOST:PORT until SIGINT/SIGTERM."""
+    try:
+        import uvicorn
+
+        from turnout.http import create_app
+    except ImportError as exc:
+        raise click.UsageError(
+            f"turnout serve needs the http extra: pip install 'turnout[http]' ({exc})"
+        ) from exc
+    settings = _settings(ctx)
+    workflows, _ = _definitions(modules)
+    try:
+        app = create_app(settings, tokens_file=tokens_file, workflows=workflows)
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from exc
+    err.print(
+        f"serving the HTTP API on http://{host}:{port} ({settings.executor.value} executor); "
+        f"OpenAPI at /openapi.json"
+    )
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug")
+
+
+@cli.group()
+def token() -> None:
+    """Tokens of the HTTP API."""
+
+
+@token.command(name="create")
+@click.option("--tenant", "tenant", required=True, help="The tenant the token acts for.")
+def token_create(tenant: str) -> None:
+    """Print a fresh token (shown once) and the line to add to the tokens file."""
+    from turnout.http.auth import new_token, token_line
+
+    secret = new_token()
+    try:
+        line = token_line(tenant, secret)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tenant") from exc
+    err.print("the token (keep it secret; it is stored nowhere and is shown only now):")
+    out.print(secret, markup=False)
+    err.print("the line to add to the tokens file (TURNOUT_API_TOKENS_FILE or --tokens-file):")
+    out.print(line, markup=False)

@@ -1,0 +1,569 @@
+"""The JSON routes of the HTTP API; each acts through the request's tenant client.
+
+The auth middleware (``turnout.http.app``) has put the tenant's client on
+``request.state.client`` before any of these runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from turnout.contracts.errors import WorkflowAlreadyStartedError, WorkflowNotFoundError
+from turnout.contracts.events import Event, EventType
+from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
+from turnout.contracts.states import RunState
+from turnout.http.errors import ApiError, error_response, from_exception
+from turnout.http.schemas import (
+    Accepted,
+    ApprovalList,
+    DecisionRequest,
+    Health,
+    QueryAnswer,
+    QueueList,
+    QueueView,
+    RunList,
+    RunView,
+    SignalAccepted,
+    SignalRequest,
+    StartRequest,
+    StartResponse,
+    TerminateRequest,
+)
+
+__all__ = ["MAX_PAGE_DEPTH", "routes"]
+
+MAX_PAGE_DEPTH = 10_000
+"""How far back (in runs) pages of ``GET /workflows`` reach; narrow the filters beyond."""
+
+_M = TypeVar("_M", bound=BaseModel)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _json(model: BaseModel | list[Any] | dict[str, Any], status: int = 200) -> JSONResponse:
+    if isinstance(model, BaseModel):
+        content: Any = model.model_dump(mode="json")
+    elif isinstance(model, list):
+        content = [m.model_dump(mode="json") if isinstance(m, BaseModel) else m for m in model]
+    else:
+        content = model
+    return JSONResponse(content, status_code=status)
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Answer every exception of a handler as the API's JSON error."""
+
+    @functools.wraps(handler)
+    async def route(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return error_response(from_exception(exc))
+
+    return route
+
+
+def _no_nul(value: Any) -> None:
+    """Refuse a NUL character anywhere in a JSON value: PostgreSQL cannot store one."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ApiError(
+                    422,
+                    "invalid_input",
+                    "a string in the body contains the NUL character (\\u0000), which the "
+                    "database cannot store; remove it or encode the data (e.g. base64)",
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_json(raw: bytes, what: str) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(
+            400,
+            "invalid_json",
+            f"{what} is not valid JSON ({exc}); send a JSON object with "
+            "Content-Type: application/json",
+        ) from None
+
+
+async def _body(request: Request, model: type[_M], *, optional: bool = False) -> _M:
+    raw = await request.body()
+    if not raw.strip() and optional:
+        return model()
+    value = _parse_json(raw, "the request body")
+    try:
+        parsed = model.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ApiError(
+            422, "invalid_request", f"the body is not a valid {model.__name__}: {problems}"
+        ) from None
+    _no_nul(value)
+    return parsed
+
+
+def _client(request: Request) -> Any:
+    return request.state.client
+
+
+def _path(request: Request, name: str) -> str:
+    """A path parameter; one no run could have (control characters) is simply not found."""
+    value: str = request.path_params[name]
+    if not value or len(value) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        if name == "id":
+            raise ApiError(
+                404,
+                "workflow_not_found",
+                f"workflow {value!r} was not found: a workflow id is 1-255 printable characters",
+            )
+        raise ApiError(
+            404,
+            "not_found",
+            f"{name} {value!r} was not found: a name is 1-255 printable characters",
+        )
+    return value
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ApiError(
+            422,
+            "invalid_parameter",
+            f"{name}={raw!r} is not valid: give a whole number from {low} to {high}",
+        )
+    return value
+
+
+def _text_param(request: Request, name: str) -> str | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > 255 or "\x00" in raw:
+        raise ApiError(
+            422, "invalid_parameter", f"{name} is not valid: give 1-255 characters without NUL"
+        )
+    return raw
+
+
+async def _run_of(request: Request) -> tuple[Any, Run]:
+    """The handle of the path's workflow id, pinned to its latest run, and that run."""
+    workflow_id = _path(request, "id")
+    client = _client(request)
+    run: Run = await client.get_workflow_handle(workflow_id).describe()
+    return client.get_workflow_handle(workflow_id, run_id=run.run_id), run
+
+
+async def _open_run_of(request: Request, action: str) -> tuple[Any, Run]:
+    handle, run = await _run_of(request)
+    if run.state.is_terminal:
+        raise ApiError(
+            409,
+            "run_closed",
+            f"workflow {run.workflow_id!r} run {run.run_id} is {run.state.value}; {action} needs "
+            "an open run (start a new one with POST /workflows)",
+        )
+    return handle, run
+
+
+# -- routes ---------------------------------------------------------------------------------
+
+
+async def health(request: Request) -> Response:
+    """``GET /healthz``: unauthenticated liveness."""
+    executor = request.app.state.turnout.executor
+    return _json(Health(status="ok", executor=executor))
+
+
+@_guarded
+async def start_workflow(request: Request) -> Response:
+    """``POST /workflows``: create the run and answer at once (202), never waiting on it."""
+    body = await _body(request, StartRequest)
+    header_key = request.headers.get("idempotency-key")
+    if header_key is not None:
+        header_key = header_key.strip()
+        if not header_key or len(header_key) > 255:
+            raise ApiError(
+                422, "invalid_parameter", "the Idempotency-Key header must be 1-255 characters"
+            )
+    if header_key and body.idempotency_key and header_key != body.idempotency_key:
+        raise ApiError(
+            422,
+            "idempotency_key_mismatch",
+            "the Idempotency-Key header and the body's idempotency_key differ; send one of them",
+        )
+    key = header_key or body.idempotency_key
+    client = _client(request)
+    on_temporal = client.executor == "temporal"
+    # Without an id, the key names the workflow, so a retried start finds it on every
+    # executor (on Temporal the workflow id is the only idempotency key there is).
+    workflow_id = body.id or key or str(uuid.uuid4())
+    options: dict[str, Any] = {}
+    if key and on_temporal:
+        options = {
+            "id_conflict_policy": IdConflictPolicy.USE_EXISTING,
+            "id_reuse_policy": IdReusePolicy.REJECT_DUPLICATE,
+        }
+    elif key:
+        options = {"idempotency_key": key}
+    asked_at = datetime.now(UTC)
+    try:
+        handle = await client.start_workflow(
+            body.workflow,
+            args=body.args,
+            id=workflow_id,
+            task_queue=body.task_queue,
+            correlation_id=body.correlation_id,
+            **options,
+        )
+    except WorkflowAlreadyStartedError:
+        if not (key and on_temporal):
+            raise
+        handle = client.get_workflow_handle(workflow_id)  # a closed run of that id (key)
+    try:
+        run: Run = await client.get_workflow_handle(handle.id, run_id=handle.run_id).describe()
+    except WorkflowNotFoundError:
+        if not key:
+            raise
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            f"the idempotency key {key!r} was first used to start another workflow id; a key "
+            "stands for one start: send a new key with a new start",
+        ) from None
+    if key and run.requested_at < asked_at:
+        return _json(_start_response(run, run.state), 200)
+    return _json(_start_response(run, RunState.QUEUED), 202)
+
+
+def _start_response(run: Run, state: RunState) -> StartResponse:
+    return StartResponse(
+        workflow_id=run.workflow_id,
+        run_id=run.run_id,
+        state=state,
+        correlation_id=run.correlation_id,
+    )
+
+
+def _encode_cursor(offset: int, anchor: datetime) -> str:
+    raw = json.dumps({"o": offset, "a": anchor.isoformat()}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, datetime]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw)
+        offset, anchor = int(value["o"]), datetime.fromisoformat(value["a"])
+        if offset < 0 or anchor.tzinfo is None:
+            raise ValueError("out of range")
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
+        raise ApiError(
+            422,
+            "invalid_cursor",
+            "the cursor is not one this API gave; pass the next_cursor of the previous page "
+            "unchanged, or leave it out for the first page",
+        ) from None
+    if offset > MAX_PAGE_DEPTH:
+        raise ApiError(
+            422,
+            "cursor_too_deep",
+            f"pages reach back {MAX_PAGE_DEPTH:,} runs; narrow the list with state, type or "
+            "task_queue",
+        )
+    return offset, anchor
+
+
+@_guarded
+async def list_workflows(request: Request) -> Response:
+    """``GET /workflows``: one page of runs, newest first."""
+    raw_state = _text_param(request, "state")
+    try:
+        state = RunState(raw_state) if raw_state else None
+    except ValueError:
+        raise ApiError(
+            422,
+            "invalid_parameter",
+            f"state={raw_state!r} is not a run state; use one of "
+            + ", ".join(s.value for s in RunState),
+        ) from None
+    workflow_type = _text_param(request, "type")
+    task_queue = _text_param(request, "task_queue")
+    limit = _int_param(request, "limit", 50, 1, 500)
+    cursor = _text_param(request, "cursor")
+    offset, anchor = _decode_cursor(cursor) if cursor else (0, None)
+    client = _client(request)
+    want = offset + limit + 1
+    fetch = want
+    while True:
+        found: list[Run] = await client.list_workflows(
+            state=state, workflow_type=workflow_type, task_queue=task_queue, limit=fetch
+        )
+        # Runs started after the first page are left out, so pages do not shift.
+        kept = [r for r in found if anchor is None or r.requested_at <= anchor]
+        if len(kept) >= want or len(found) < fetch:
+            break
+        fetch += want - len(kept)
+    page = kept[offset : offset + limit]
+    next_cursor = None
+    if len(kept) > offset + limit and page:
+        next_cursor = _encode_cursor(offset + limit, anchor or page[0].requested_at)
+    return _json(RunList(items=page, next_cursor=next_cursor))
+
+
+@_guarded
+async def describe_workflow(request: Request) -> Response:
+    """``GET /workflows/{id}``: the latest run's record and input."""
+    handle, run = await _run_of(request)
+    given = None
+    if _client(request).executor == "internal":  # Temporal's history events omit the input
+        events = await _events_after(request, handle, run, 0)
+        started = next((e for e in events if e.type is EventType.WORKFLOW_STARTED), None)
+        given = started.attributes.get("input") if started is not None else None
+    view = RunView(**run.model_dump(), input=given if isinstance(given, list) else None)
+    return _json(view)
+
+
+async def _events_after(request: Request, handle: Any, run: Run, after: int) -> list[Event]:
+    client = _client(request)
+    store = getattr(client, "store", None)
+    if store is not None and client.executor == "internal":
+        events: list[Event] = await store.events(client.tenant_id, run.run_id, after)
+        return events
+    return [e for e in await handle.events() if e.seq > after]
+
+
+@_guarded
+async def workflow_events(request: Request) -> Response:
+    """``GET /workflows/{id}/events``: JSON, or a live SSE stream when asked for."""
+    after = _int_param(request, "after", 0, 0, 2**62)
+    handle, run = await _run_of(request)
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return _json(await _events_after(request, handle, run, after))
+    last_id = request.headers.get("last-event-id")
+    if last_id:
+        try:
+            after = max(0, int(last_id))
+        except ValueError:
+            raise ApiError(
+                422, "invalid_parameter", f"Last-Event-ID {last_id!r} is not an event seq"
+            ) from None
+    poll = request.app.state.turnout.sse_poll_interval
+    keepalive = request.app.state.turnout.sse_keepalive
+    return StreamingResponse(
+        _stream(request, handle, run, after, poll, keepalive),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(
+    request: Request, handle: Any, run: Run, after: int, poll: float, keepalive: float
+) -> AsyncIterator[str]:
+    """Past events after ``after``, then new ones as they are written, until the run closes."""
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
+    yield f"retry: {int(max(poll, 1.0) * 1000)}\n\n"
+    while True:
+        try:
+            closed = (await handle.describe()).state.is_terminal
+            fresh = await _events_after(request, handle, run, after)
+        except Exception as exc:
+            error = from_exception(exc)
+            payload = json.dumps({"error": {"code": error.code, "message": error.message}})
+            yield f"event: error\ndata: {payload}\n\n"
+            return
+        for event in fresh:
+            after = event.seq
+            yield f"id: {event.seq}\nevent: {event.type.value}\ndata: {event.model_dump_json()}\n\n"
+            quiet_since = loop.time()
+        if closed:  # events read after the close was seen include the closing ones
+            return
+        if loop.time() - quiet_since >= keepalive:
+            yield ": keep-alive\n\n"
+            quiet_since = loop.time()
+        await asyncio.sleep(poll)
+
+
+@_guarded
+async def signal_workflow(request: Request) -> Response:
+    """``POST /workflows/{id}/signals/{name}``."""
+    name = _path(request, "name")
+    body = await _body(request, SignalRequest, optional=True)
+    handle, run = await _open_run_of(request, f"signal {name!r}")
+    await handle.signal(name, args=body.args)
+    return _json(SignalAccepted(workflow_id=run.workflow_id, run_id=run.run_id, signal=name), 202)
+
+
+@_guarded
+async def query_workflow(request: Request) -> Response:
+    """``GET /workflows/{id}/queries/{name}?args=<json array>``."""
+    name = _path(request, "name")
+    raw = request.query_params.get("args")
+    args: Any = []
+    if raw:
+        args = _parse_json(raw.encode(), "the args parameter")
+        if not isinstance(args, list):
+            raise ApiError(
+                422,
+                "invalid_parameter",
+                'args must be a JSON array of the query\'s arguments, e.g. args=["x", 1]',
+            )
+    handle, _ = await _run_of(request)
+    answer = await handle.query(name, args=args)
+    try:
+        return _json(QueryAnswer(result=answer))
+    except (TypeError, ValueError) as exc:
+        raise ApiError(
+            422, "query_failed", f"the answer of query {name!r} is not JSON ({exc})"
+        ) from None
+
+
+@_guarded
+async def cancel_workflow(request: Request) -> Response:
+    """``POST /workflows/{id}/cancel``: the workflow sees the cancellation and may clean up."""
+    handle, run = await _open_run_of(request, "cancel")
+    await handle.cancel()
+    return _json(Accepted(workflow_id=run.workflow_id, run_id=run.run_id, requested="cancel"), 202)
+
+
+@_guarded
+async def terminate_workflow(request: Request) -> Response:
+    """``POST /workflows/{id}/terminate``: end the run at once."""
+    body = await _body(request, TerminateRequest, optional=True)
+    handle, run = await _open_run_of(request, "terminate")
+    await handle.terminate(reason=body.reason)
+    return _json(Accepted(workflow_id=run.workflow_id, run_id=run.run_id, requested="terminate"))
+
+
+@_guarded
+async def pending_approvals(request: Request) -> Response:
+    """``GET /approvals``: the tenant's approvals waiting on a decision."""
+    limit = _int_param(request, "limit", 100, 1, 500)
+    found = await _client(request).list_pending_approvals(
+        workflow_type=_text_param(request, "type"), limit=limit
+    )
+    return _json(ApprovalList(items=found))
+
+
+def _records(read: str) -> Handler:
+    """A route listing one kind of the run's records (``handle.<read>()``)."""
+
+    @_guarded
+    async def route(request: Request) -> Response:
+        handle, _ = await _run_of(request)
+        return _json(await getattr(handle, read)())
+
+    route.__name__ = f"workflow_{read}"
+    return route
+
+
+def _decision(verb: str) -> Handler:
+    """``POST /workflows/{id}/approvals/{name}/approve`` or ``/reject``."""
+
+    @_guarded
+    async def route(request: Request) -> Response:
+        name = _path(request, "name")
+        body = await _body(request, DecisionRequest)
+        handle, _ = await _open_run_of(request, f"deciding approval {name!r}")
+        decision = await getattr(handle, verb)(name, by=body.by.strip(), reason=body.reason)
+        return _json(decision)
+
+    route.__name__ = f"{verb}_approval"
+    return route
+
+
+@_guarded
+async def queues(request: Request) -> Response:
+    """``GET /queues``: depth and lag per task queue (internal executor)."""
+    client = _client(request)
+    if client.executor != "internal":
+        return _json(
+            QueueList(
+                items=[],
+                note="queue depth and lag come from the internal executor's tables; on Temporal "
+                "read them from the Temporal server (temporal task-queue describe, its metrics)",
+            )
+        )
+    by_queue: dict[str, dict[str, Any]] = {}
+
+    def entry(name: str) -> dict[str, Any]:
+        return by_queue.setdefault(name, {"task_queue": name, "depth": 0, "depth_by_kind": {}})
+
+    for figure in await client.store.figures(client.tenant_id):
+        name = figure.labels.get("task_queue")
+        if name is None:
+            continue
+        item = entry(name)
+        if figure.name == "turnout_queue_depth":
+            item["depth"] += int(figure.value)
+            item["depth_by_kind"][figure.labels.get("kind", "")] = int(figure.value)
+        elif figure.name == "turnout_queue_lag_seconds":
+            item["lag_seconds"] = figure.value
+        elif figure.name == "turnout_leased_items":
+            item["leased"] = item.get("leased", 0) + int(figure.value)
+        elif figure.name == "turnout_dead_letters":
+            item["dead_letters"] = int(figure.value)
+    items = [QueueView(**by_queue[name]) for name in sorted(by_queue)]
+    return _json(QueueList(items=items))
+
+
+def routes() -> list[Route]:
+    """The API's routes (``/healthz`` and ``/openapi.json`` are added by the app)."""
+    return [
+        Route("/healthz", health, methods=["GET"]),
+        Route("/workflows", start_workflow, methods=["POST"]),
+        Route("/workflows", list_workflows, methods=["GET"]),
+        Route("/workflows/{id:path}/events", workflow_events, methods=["GET"]),
+        Route("/workflows/{id:path}/signals/{name}", signal_workflow, methods=["POST"]),
+        Route("/workflows/{id:path}/queries/{name}", query_workflow, methods=["GET"]),
+        Route("/workflows/{id:path}/cancel", cancel_workflow, methods=["POST"]),
+        Route("/workflows/{id:path}/terminate", terminate_workflow, methods=["POST"]),
+        Route(
+            "/workflows/{id:path}/approvals/{name}/approve", _decision("approve"), methods=["POST"]
+        ),
+        Route(
+            "/workflows/{id:path}/approvals/{name}/reject", _decision("reject"), methods=["POST"]
+        ),
+        Route("/workflows/{id:path}/approvals", _records("approvals"), methods=["GET"]),
+        Route("/workflows/{id:path}/decisions", _records("policy_decisions"), methods=["GET"]),
+        Route("/workflows/{id:path}/artifacts", _records("artifacts"), methods=["GET"]),
+        Route("/workflows/{id:path}", describe_workflow, methods=["GET"]),
+        Route("/approvals", pending_approvals, methods=["GET"]),
+        Route("/queues", queues, methods=["GET"]),
+    ]

@@ -1,0 +1,301 @@
+"""``create_app()``: the ASGI application ``turnout serve`` runs.
+
+It serves the JSON API (``turnout.http.api``), its OpenAPI document at
+``/openapi.json``, and the web console's routes when ``turnout.http.console`` is
+installed. Every API route but ``/healthz`` and ``/openapi.json`` needs a token
+(``turnout.http.auth``); the auth middleware puts the token's tenant on
+``request.state.tenant`` and a client scoped to that tenant on
+``request.state.client`` (both None on a console route without a valid token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from turnout.config import ExecutorKind, Settings, load_settings
+from turnout.contracts.errors import ConfigurationError
+from turnout.http import api
+from turnout.http.auth import CONSOLE_HEADER, COOKIE, TokenFile
+from turnout.http.errors import from_exception, json_error
+from turnout.http.schemas import openapi_document
+
+__all__ = ["ApiState", "ClientFactory", "ClientHub", "create_app"]
+
+log = logging.getLogger("turnout.http")
+
+ClientFactory = Callable[[str], Awaitable[Any]]
+"""Makes the client of one tenant: ``await factory("acme")``."""
+
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
+_SIGN_IN_PATHS = frozenset({"/login", "/logout"})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class ClientHub:
+    """One client per tenant, made on the tenant's first request and closed with the app."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        self._factory = factory
+        self._clients: dict[str, Any] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def client(self, tenant: str) -> Any:
+        """The tenant's client (made once, then shared by its requests)."""
+        found = self._clients.get(tenant)
+        if found is not None:
+            return found
+        lock = self._locks.setdefault(tenant, asyncio.Lock())
+        async with lock:
+            if tenant not in self._clients:
+                self._clients[tenant] = await self._factory(tenant)
+            return self._clients[tenant]
+
+    async def close(self) -> None:
+        """Close every client made so far."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in reversed(clients):
+            try:
+                await client.close()
+            except Exception:
+                log.exception("closing a tenant's client failed")
+
+
+def settings_factory(settings: Settings, workflows: Sequence[type] = ()) -> ClientFactory:
+    """Clients made from settings; on the internal executor every tenant shares one store."""
+    from turnout.executors.internal.client import InternalClient
+
+    class _SharedStoreClient(InternalClient):
+        """A tenant's client on the store of the first tenant's client (closed with it)."""
+
+        async def close(self) -> None:
+            return None
+
+    shared: dict[str, Any] = {}
+
+    async def make(tenant: str) -> Any:
+        import turnout
+
+        tenant_settings = settings.model_copy(update={"tenant_id": tenant})
+        if settings.executor is not ExecutorKind.INTERNAL:
+            return await turnout.connect(settings=tenant_settings, workflows=workflows)
+        first = shared.get("client")
+        if first is None:
+            first = await turnout.connect(settings=tenant_settings, workflows=workflows)
+            shared["client"] = first
+            return first
+        return _SharedStoreClient(
+            first.store,
+            tenant_id=tenant,
+            workflows=workflows,
+            max_payload_bytes=settings.max_payload_bytes,
+        )
+
+    return make
+
+
+@dataclass
+class ApiState:
+    """What the app's routes share (``request.app.state.turnout``)."""
+
+    settings: Settings
+    tokens: TokenFile
+    hub: ClientHub
+    sse_poll_interval: float = 0.25
+    sse_keepalive: float = 15.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def executor(self) -> str:
+        """``internal`` or ``temporal``."""
+        return self.settings.executor.value
+
+
+class AuthMiddleware:
+    """Resolve the request's token to a tenant and its client.
+
+    An API route without a valid token is refused (401). A console route runs either
+    way, with ``request.state.client`` None when there is no valid token, so that the
+    console can send the browser to its sign-in page.
+    """
+
+    def __init__(self, app: ASGIApp, state: ApiState, console_routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.state = state
+        self.console_routes = list(console_routes)
+
+    def _is_console(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is not Match.NONE for route in self.console_routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        console = self._is_console(scope)
+        scope.setdefault("state", {})
+        scope["state"]["tenant"] = None
+        scope["state"]["client"] = None
+        token, by_cookie = _token_of(request)
+        tenant = self.state.tokens.tenant_of(token) if token else None
+        if tenant is None:
+            if console:
+                await self.app(scope, receive, send)
+            else:
+                await _unauthorized(token is not None)(scope, receive, send)
+            return
+        if (
+            by_cookie
+            and request.method not in _SAFE_METHODS
+            and scope["path"] not in _SIGN_IN_PATHS
+            and request.headers.get(CONSOLE_HEADER) != "1"
+        ):
+            response = json_error(
+                403,
+                "csrf",
+                f"a change made with the console's cookie must carry the header "
+                f"{CONSOLE_HEADER}: 1; API clients send Authorization: Bearer <token> instead",
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            client = await self.state.hub.client(tenant)
+        except Exception as exc:
+            log.error("cannot make the client of tenant %s: %s", tenant, exc)
+            error = from_exception(exc)
+            if error.status < 500:  # the server's settings are wrong, not the request
+                error = from_exception(ConnectionError(str(exc)))
+            await json_error(error.status, error.code, error.message)(scope, receive, send)
+            return
+        scope["state"]["tenant"] = tenant
+        scope["state"]["client"] = client
+        await self.app(scope, receive, send)
+
+
+def _token_of(request: Request) -> tuple[str | None, bool]:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip(), False
+        return "", False  # a malformed header is an invalid token, never a missing one
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        return cookie, True
+    return None, False
+
+
+def _unauthorized(had_token: bool) -> Response:
+    if had_token:
+        message = (
+            "the token is not valid for this server: check it, or create one with "
+            "`turnout token create --tenant TENANT` and add its line to the server's tokens file"
+        )
+        code = "invalid_token"
+    else:
+        message = (
+            "this route needs a token: send Authorization: Bearer <token> "
+            "(`turnout token create --tenant TENANT` makes one)"
+        )
+        code = "unauthorized"
+    return json_error(401, code, message, **{"WWW-Authenticate": 'Bearer realm="turnout"'})
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return json_error(404, "not_found", f"no route {request.url.path}; see /openapi.json")
+    if exc.status_code == 405:
+        return json_error(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.url.path}; see /openapi.json",
+            **(exc.headers or {}),
+        )
+    return json_error(exc.status_code, "http_error", str(exc.detail))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    error = from_exception(exc)
+    return json_error(error.status, error.code, error.message)
+
+
+def _console_routes(state: ApiState) -> list[BaseRoute]:
+    try:
+        from turnout.http import console  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return []
+    found: list[BaseRoute] = list(console.routes(state))
+    return found
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    tokens_file: str | os.PathLike[str] | None = None,
+    client_factory: ClientFactory | None = None,
+    workflows: Sequence[type] = (),
+    sse_poll_interval: float = 0.25,
+    console: bool = True,
+) -> Starlette:
+    """The HTTP API (and the web console, when installed) as a Starlette app.
+
+    ``settings`` default to :func:`turnout.config.load_settings`. The tokens file is
+    ``tokens_file`` or the ``TURNOUT_API_TOKENS_FILE`` setting; without one the app is
+    refused (every route but /healthz needs a token). ``client_factory`` makes the
+    client of a tenant (default: ``turnout.connect`` with the settings and that tenant);
+    ``workflows`` lets the internal executor answer queries by replaying them here.
+    """
+    settings = settings or load_settings()
+    path = tokens_file or settings.api_tokens_file
+    if not path:
+        raise ConfigurationError(
+            "the HTTP API needs a tokens file: pass --tokens-file FILE or set "
+            "TURNOUT_API_TOKENS_FILE; `turnout token create --tenant TENANT` makes a token "
+            "and prints the line to put in that file"
+        )
+    state = ApiState(
+        settings=settings,
+        tokens=TokenFile.open(path),
+        hub=ClientHub(client_factory or settings_factory(settings, workflows)),
+        sse_poll_interval=sse_poll_interval,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await state.hub.close()
+
+    routes: list[BaseRoute] = [
+        Route("/openapi.json", _openapi, methods=["GET"]),
+        *api.routes(),
+    ]
+    console_routes = _console_routes(state) if console else []
+    routes.extend(console_routes)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.turnout = state
+    app.state.openapi = openapi_document()
+    app.add_middleware(AuthMiddleware, state=state, console_routes=console_routes)
+    return app

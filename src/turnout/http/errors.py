@@ -1,0 +1,120 @@
+"""The HTTP API's errors: a stable code, a message that says what to fix, an HTTP status.
+
+Every error response has the body ``{"error": {"code": "...", "message": "..."}}``.
+The codes are part of the API's contract (docs/http-api.md lists them); the
+messages are for people and may change.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from turnout.contracts.errors import (
+    ApprovalAlreadyDecidedError,
+    ApprovalNotFoundError,
+    ConfigurationError,
+    PayloadTooLargeError,
+    TurnoutError,
+    WorkflowAlreadyStartedError,
+    WorkflowNotFoundError,
+    WorkflowQueryFailedError,
+)
+
+__all__ = ["ApiError", "error_response", "from_exception"]
+
+log = logging.getLogger("turnout.http")
+
+
+class ApiError(Exception):
+    """An error the API answers with ``status`` and ``{"error": {"code", "message"}}``."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    """The JSON response of an :class:`ApiError`."""
+    return JSONResponse(
+        {"error": {"code": error.code, "message": error.message}},
+        status_code=error.status,
+        headers=error.headers,
+    )
+
+
+def from_exception(exc: BaseException) -> ApiError:
+    """The API error an exception of an executor's client stands for.
+
+    Errors that are not the caller's fault become ``500 internal_error`` (logged with
+    their traceback) or ``503 executor_unavailable`` when the database or the
+    Temporal server cannot be reached.
+    """
+    match exc:
+        case ApiError():
+            return exc
+        case WorkflowNotFoundError():
+            return ApiError(
+                404,
+                "workflow_not_found",
+                f"workflow {exc.workflow_id!r}"
+                + (f" run {exc.run_id!r}" if exc.run_id else "")
+                + " was not found for this token's tenant; check the id "
+                "(GET /workflows lists the tenant's runs)",
+            )
+        case WorkflowAlreadyStartedError():
+            return ApiError(
+                409,
+                "workflow_already_started",
+                f"workflow id {exc.workflow_id!r} has an open run"
+                + (f" ({exc.run_id})" if exc.run_id else "")
+                + "; choose another id, or send an Idempotency-Key to get the existing run "
+                "back when a start is retried",
+            )
+        case ApprovalAlreadyDecidedError():
+            return ApiError(409, "approval_already_decided", str(exc))
+        case ApprovalNotFoundError():
+            pending = ", ".join(repr(p) for p in exc.pending) or "none"
+            return ApiError(
+                404,
+                "approval_not_found",
+                f"workflow {exc.workflow_id!r} has no pending approval {exc.name!r} "
+                f"(pending: {pending}); GET /workflows/{{id}}/approvals lists them",
+            )
+        case WorkflowQueryFailedError():
+            return ApiError(422, "query_failed", str(exc))
+        case PayloadTooLargeError():
+            return ApiError(413, "payload_too_large", str(exc))
+        case ConfigurationError():
+            return ApiError(422, "not_supported", str(exc))
+        case TypeError() | ValueError():
+            return ApiError(422, "invalid_input", str(exc))
+        case TurnoutError():
+            return ApiError(422, "refused", str(exc))
+        case OSError() | ConnectionError():
+            log.warning("executor unreachable: %s", exc)
+            return ApiError(
+                503,
+                "executor_unavailable",
+                f"the executor cannot be reached ({exc}); check the database URL or the "
+                "Temporal address (turnout doctor) and retry",
+            )
+    log.error("unexpected error answering a request", exc_info=exc)
+    return ApiError(
+        500,
+        "internal_error",
+        f"the server failed on this request ({type(exc).__name__}); the server log has the "
+        "traceback; retry, and report it if it happens again",
+    )
+
+
+def json_error(status: int, code: str, message: str, **headers: Any) -> JSONResponse:
+    """A JSON error response built directly (for middleware)."""
+    return error_response(ApiError(status, code, message, headers=headers))

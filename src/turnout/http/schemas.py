@@ -1,0 +1,513 @@
+"""The API's request and response bodies (pydantic), and its OpenAPI 3.1 document.
+
+Run, Event, Approval, PolicyDecision and Artifact are the contracts' own records,
+serialised as they are; the models here are the bodies the API adds around them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from turnout.contracts.events import Event
+from turnout.contracts.governance import Approval
+from turnout.contracts.records import Artifact, PolicyDecision, Run
+from turnout.contracts.states import RunState
+
+__all__ = [
+    "OPENAPI_VERSION",
+    "DecisionRequest",
+    "ErrorBody",
+    "RunList",
+    "RunView",
+    "SignalRequest",
+    "StartRequest",
+    "StartResponse",
+    "TerminateRequest",
+    "openapi_document",
+]
+
+OPENAPI_VERSION = "3.1.0"
+
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+_NAME: dict[str, Any] = {"minLength": 1, "maxLength": 255, "pattern": _PRINTABLE}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StartRequest(_Body):
+    """``POST /workflows``: what to start."""
+
+    workflow: str = Field(min_length=1, max_length=255, pattern=_PRINTABLE)
+    """The workflow type name (``@workflow.defn(name=...)``, else the class name)."""
+    args: list[Any] = []
+    """The workflow's arguments, as JSON values."""
+    id: str | None = Field(default=None, min_length=1, max_length=255, pattern=_PRINTABLE)
+    """The workflow id (business identity); a new UUID when absent."""
+    task_queue: str = Field(min_length=1, max_length=255, pattern=_PRINTABLE)
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=255, pattern=_PRINTABLE
+    )
+    """Same as the ``Idempotency-Key`` header."""
+    correlation_id: str | None = Field(
+        default=None, min_length=1, max_length=255, pattern=_PRINTABLE
+    )
+    """Carried by every event of the run; a new one when absent."""
+
+
+class StartResponse(BaseModel):
+    """What a start answers: the run's ids, its state and its correlation id."""
+
+    workflow_id: str
+    run_id: str
+    state: RunState
+    correlation_id: str
+
+
+class SignalRequest(_Body):
+    """``POST /workflows/{id}/signals/{name}``: the signal's arguments."""
+
+    args: list[Any] = []
+
+
+class TerminateRequest(_Body):
+    """``POST /workflows/{id}/terminate``: why."""
+
+    reason: str | None = Field(default=None, max_length=10_000)
+
+
+class DecisionRequest(_Body):
+    """``POST .../approvals/{name}/approve`` or ``.../reject``: who decides, and why."""
+
+    by: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
+    reason: str | None = Field(default=None, max_length=10_000)
+
+
+class RunView(Run):
+    """A run's record with its input (``null`` where the executor does not report it)."""
+
+    input: list[Any] | None = None
+
+
+class RunList(BaseModel):
+    """One page of runs, newest first; ``next_cursor`` asks for the next page."""
+
+    items: list[Run]
+    next_cursor: str | None = None
+
+
+class ApprovalList(BaseModel):
+    """Pending approvals of the tenant, oldest first."""
+
+    items: list[Approval]
+
+
+class QueueView(BaseModel):
+    """One task queue's figures (internal executor)."""
+
+    task_queue: str
+    depth: int
+    """Items ready to be claimed now."""
+    depth_by_kind: dict[str, int] = {}
+    lag_seconds: float = 0.0
+    """Age of the oldest ready item (0 when none is ready)."""
+    leased: int = 0
+    """Items a worker holds."""
+    dead_letters: int = 0
+
+
+class QueueList(BaseModel):
+    """Task queues with their depth and lag; ``note`` says when figures are not available."""
+
+    items: list[QueueView]
+    note: str | None = None
+
+
+class SignalAccepted(BaseModel):
+    """The signal was recorded on the run."""
+
+    workflow_id: str
+    run_id: str
+    signal: str
+
+
+class QueryAnswer(BaseModel):
+    """The query handler's answer."""
+
+    result: Any = None
+
+
+class Accepted(BaseModel):
+    """A cancellation or termination was recorded."""
+
+    workflow_id: str
+    run_id: str
+    requested: str
+    """``cancel`` or ``terminate``."""
+
+
+class Health(BaseModel):
+    """``GET /healthz``."""
+
+    status: str
+    executor: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    """A stable snake_case code (docs/http-api.md lists them)."""
+    message: str
+    """What is wrong and how to fix it."""
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    error: ErrorDetail
+
+
+_MODELS: list[type[BaseModel]] = [
+    StartRequest,
+    StartResponse,
+    SignalRequest,
+    TerminateRequest,
+    DecisionRequest,
+    RunView,
+    RunList,
+    ApprovalList,
+    QueueList,
+    SignalAccepted,
+    QueryAnswer,
+    Accepted,
+    Health,
+    ErrorBody,
+    Event,
+    Approval,
+    PolicyDecision,
+    Artifact,
+]
+
+_REQUEST_MODELS = {StartRequest, SignalRequest, TerminateRequest, DecisionRequest}
+
+
+def _components() -> dict[str, Any]:
+    keys = [(m, "validation" if m in _REQUEST_MODELS else "serialization") for m in _MODELS]
+    _, schema = models_json_schema(keys, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
+    return dict(schema.get("$defs", {}))
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": "the body is not JSON (invalid_json)",
+    "401": "no token, or a token the server does not know (unauthorized)",
+    "403": "a cookie-authenticated change without the X-Turnout-Console header (csrf)",
+    "404": "no such run for this tenant (workflow_not_found), or no such approval",
+    "409": "the run is closed, or the approval already decided",
+    "413": "a payload over the server's limit (payload_too_large)",
+    "422": "a body or parameter that is not valid (invalid_request, invalid_input, ...)",
+    "503": "the database or the Temporal server cannot be reached (executor_unavailable)",
+}
+
+
+def _errors(*statuses: str) -> dict[str, Any]:
+    return {s: _json(_ref("ErrorBody"), _ERRORS[s]) for s in statuses}
+
+
+_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The workflow id (its latest run).",
+    "schema": {"type": "string"},
+}
+_TYPE_PARAM = {
+    "name": "type",
+    "in": "query",
+    "required": False,
+    "description": "Only runs of this workflow type.",
+    "schema": {"type": "string"},
+}
+_NAME_PARAM = {"in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _operation(
+    summary: str,
+    op_id: str,
+    responses: dict[str, Any],
+    *,
+    params: list[dict[str, Any]] | None = None,
+    body: str | None = None,
+    errors: tuple[str, ...] = (),
+    public: bool = False,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "operationId": op_id}
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    statuses = set(errors) | ({"401", "503"} if not public else set())
+    if body:
+        statuses |= {"400", "403", "422"}
+    op["responses"] = {**responses, **_errors(*sorted(statuses))}
+    if public:
+        op["security"] = []
+    return op
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document served at ``/openapi.json``."""
+    run_sub = [_ID]
+    sse = {
+        "type": "string",
+        "description": "Server-sent events: `id:` the seq, `event:` the type, `data:` the "
+        "event's JSON; the stream ends when the run has closed.",
+    }
+    paths: dict[str, Any] = {
+        "/healthz": {
+            "get": _operation(
+                "Liveness of the server and its executor (no token needed)",
+                "health",
+                {"200": _json(_ref("Health"), "the server answers")},
+                public=True,
+            )
+        },
+        "/workflows": {
+            "post": _operation(
+                "Start a workflow run; answers at once, before any worker runs it",
+                "startWorkflow",
+                {
+                    "202": _json(_ref("StartResponse"), "the run was created and is queued"),
+                    "200": _json(
+                        _ref("StartResponse"),
+                        "the Idempotency-Key matched an earlier start: that run, as it is now",
+                    ),
+                },
+                params=[
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "A retried start with the same key returns the same "
+                        "run instead of starting another.",
+                        "schema": {"type": "string", **_NAME},
+                    }
+                ],
+                body="StartRequest",
+                errors=("409", "413"),
+            ),
+            "get": _operation(
+                "List runs, newest first, filtered and paginated",
+                "listWorkflows",
+                {"200": _json(_ref("RunList"), "one page of runs")},
+                params=[
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": [s.value for s in RunState]},
+                    },
+                    _TYPE_PARAM,
+                    {
+                        "name": "task_queue",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                    },
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "required": False,
+                        "description": "`next_cursor` of the previous page.",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                errors=("422",),
+            ),
+        },
+        "/workflows/{id}": {
+            "get": _operation(
+                "A run's record: state, input, result or failure",
+                "describeWorkflow",
+                {"200": _json(_ref("RunView"), "the latest run of the workflow id")},
+                params=run_sub,
+                errors=("404",),
+            )
+        },
+        "/workflows/{id}/events": {
+            "get": _operation(
+                "The run's event timeline (JSON), or a live stream of it "
+                "(Accept: text/event-stream)",
+                "workflowEvents",
+                {
+                    "200": {
+                        "description": "events with seq > after, in seq order",
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "array", "items": _ref("Event")}
+                            },
+                            "text/event-stream": {"schema": sse},
+                        },
+                    }
+                },
+                params=[
+                    *run_sub,
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only events with a greater seq.",
+                        "schema": {"type": "integer", "minimum": 0, "default": 0},
+                    },
+                ],
+                errors=("404", "422"),
+            )
+        },
+        "/workflows/{id}/signals/{name}": {
+            "post": _operation(
+                "Send a signal to the open run",
+                "signalWorkflow",
+                {"202": _json(_ref("SignalAccepted"), "the signal is recorded")},
+                params=[*run_sub, {"name": "name", **_NAME_PARAM}],
+                body="SignalRequest",
+                errors=("404", "409", "413"),
+            )
+        },
+        "/workflows/{id}/queries/{name}": {
+            "get": _operation(
+                "Ask a query handler of the run",
+                "queryWorkflow",
+                {"200": _json(_ref("QueryAnswer"), "the handler's answer")},
+                params=[
+                    *run_sub,
+                    {"name": "name", **_NAME_PARAM},
+                    {
+                        "name": "args",
+                        "in": "query",
+                        "required": False,
+                        "description": 'The query\'s arguments as a JSON array, e.g. `[1, "x"]`.',
+                        "schema": {"type": "string"},
+                    },
+                ],
+                errors=("404", "422"),
+            )
+        },
+        "/workflows/{id}/cancel": {
+            "post": _operation(
+                "Request cancellation of the open run",
+                "cancelWorkflow",
+                {"202": _json(_ref("Accepted"), "the cancellation request is recorded")},
+                params=run_sub,
+                errors=("403", "404", "409"),
+            )
+        },
+        "/workflows/{id}/terminate": {
+            "post": _operation(
+                "End the open run at once",
+                "terminateWorkflow",
+                {"200": _json(_ref("Accepted"), "the run is terminated")},
+                params=run_sub,
+                body="TerminateRequest",
+                errors=("404", "409"),
+            )
+        },
+        "/approvals": {
+            "get": _operation(
+                "Approvals of the tenant waiting on a decision, oldest first",
+                "pendingApprovals",
+                {"200": _json(_ref("ApprovalList"), "pending approvals")},
+                params=[
+                    _TYPE_PARAM,
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                    },
+                ],
+                errors=("422",),
+            )
+        },
+        "/workflows/{id}/approvals": {
+            "get": _operation(
+                "Every approval the run asked for, pending or decided",
+                "workflowApprovals",
+                {"200": _json({"type": "array", "items": _ref("Approval")}, "oldest first")},
+                params=run_sub,
+                errors=("404",),
+            )
+        },
+        "/workflows/{id}/decisions": {
+            "get": _operation(
+                "The run's policy decisions and approval decisions",
+                "workflowDecisions",
+                {"200": _json({"type": "array", "items": _ref("PolicyDecision")}, "oldest first")},
+                params=run_sub,
+                errors=("404",),
+            )
+        },
+        "/workflows/{id}/artifacts": {
+            "get": _operation(
+                "Metadata of the artifacts the run's activities recorded",
+                "workflowArtifacts",
+                {"200": _json({"type": "array", "items": _ref("Artifact")}, "oldest first")},
+                params=run_sub,
+                errors=("404",),
+            )
+        },
+        "/queues": {
+            "get": _operation(
+                "Task queues with their depth and lag",
+                "queues",
+                {"200": _json(_ref("QueueList"), "the tenant's task queues")},
+            )
+        },
+    }
+    for verb in ("approve", "reject"):
+        paths[f"/workflows/{{id}}/approvals/{{name}}/{verb}"] = {
+            "post": _operation(
+                f"{verb.title()} the run's pending approval (a decision is final)",
+                f"{verb}Approval",
+                {"200": _json(_ref("PolicyDecision"), "the recorded decision")},
+                params=[*run_sub, {"name": "name", **_NAME_PARAM}],
+                body="DecisionRequest",
+                errors=("404", "409"),
+            )
+        }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "turnout HTTP API",
+            "version": "1",
+            "description": "Start, watch and steer durable workflow runs; decide approvals. "
+            "Every route but /healthz and /openapi.json needs a token (docs/http-api.md).",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _components(),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "turnout_token"},
+            },
+        },
+        "security": [{"bearer": []}, {"cookie": []}],
+    }
