@@ -38,6 +38,7 @@ from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskErro
 from turnout.executors.internal.store import StartParams, Store
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.notify import run_channel
+from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import WorkflowDefinition, signal_name
 from turnout.workflows._runtime import ParentInfo, WorkflowInfo
 
@@ -183,7 +184,8 @@ class InternalClient(ClientBase):
                 task_queue=task_queue,
                 input=self._checked_input(name, defn, call_args(arg, args)),
                 tenant_id=self.tenant_id,
-                correlation_id=correlation_id,
+                # Started under a span: the run's trace joins the caller's.
+                correlation_id=correlation_id or correlation_from_current_span(),
                 idempotency_key=idempotency_key,
                 id_reuse_policy=IdReusePolicy(id_reuse_policy),
                 id_conflict_policy=IdConflictPolicy(id_conflict_policy),

@@ -38,12 +38,15 @@ class ScheduleActivity:
     heartbeat_timeout: float | None
     retry_policy: dict[str, Any]
     event_type: EventType = EventType.ACTIVITY_SCHEDULED
+    headers: dict[str, str] | None = None
+    """Context that travels with the activity: the run's correlation id, the scheduling
+    workflow task's trace context (``traceparent``)."""
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq, self.activity_type)
 
     def attributes(self) -> dict[str, Any]:
-        return {
+        attrs = {
             "activity_seq": self.seq,
             "activity_id": self.activity_id,
             "activity_type": self.activity_type,
@@ -54,6 +57,9 @@ class ScheduleActivity:
             "heartbeat_timeout": self.heartbeat_timeout,
             "retry_policy": self.retry_policy,
         }
+        if self.headers:
+            attrs["headers"] = self.headers
+        return attrs
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,147 @@
+"""What a worker reports as it works, and the log context every line of a task carries.
+
+:class:`Observer` is the hook object an internal worker calls at a few points
+(a claim, the start and end of a workflow task or an activity, a retry, a dead
+letter, an expired lease). This base class only keeps the log context: the
+workflow id, run id, correlation id and attempt of the task in progress, in a
+context variable that :class:`TaskContextFilter` adds to every log record.
+:class:`turnout.observability.WorkerObserver` adds metrics and traces. Nothing
+here needs prometheus-client or OpenTelemetry.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from turnout.contracts.errors import Failure
+    from turnout.executors.internal.store import ClaimedItem
+    from turnout.workflows._runtime import ActivityInfo, WorkflowInfo
+
+__all__ = ["LOG_FIELDS", "Observer", "TaskContextFilter", "current_log_context", "headers_of"]
+
+LOG_FIELDS = ("workflow_id", "run_id", "correlation_id", "attempt")
+"""The fields every log line of a workflow task or activity carries."""
+
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "turnout_log_context", default=None
+)
+
+
+def current_log_context() -> dict[str, Any]:
+    """The log fields of the workflow task or activity running in this context (or {})."""
+    return dict(_context.get() or {})
+
+
+class TaskContextFilter(logging.Filter):
+    """Adds ``workflow_id``, ``run_id``, ``correlation_id``, ``attempt`` (and ``task_queue``)
+    to every record, from the task in progress; empty strings outside a task. Install it on
+    a handler: ``handler.addFilter(TaskContextFilter())``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = _context.get() or {}
+        for name in (*LOG_FIELDS, "task_queue"):
+            if not hasattr(record, name):
+                setattr(record, name, fields.get(name, ""))
+        return True
+
+
+def headers_of(item: ClaimedItem) -> dict[str, str]:
+    """The headers an activity item carries (see ``ScheduleActivity.headers``)."""
+    headers = item.payload.get("headers")
+    return headers if isinstance(headers, dict) else {}
+
+
+def _item_fields(item: ClaimedItem) -> dict[str, Any]:
+    return {
+        "workflow_id": item.workflow_id,
+        "run_id": item.run_id,
+        "correlation_id": str(headers_of(item).get("correlation_id") or ""),
+        "attempt": item.attempt,
+        "task_queue": item.task_queue,
+    }
+
+
+class Observer:
+    """The hooks an internal worker calls; this one keeps the log context only.
+
+    A workflow task or an activity runs in its own asyncio task: ``*_began`` sets the
+    context of that task, ``*_ended`` closes what the begin opened.
+    """
+
+    def attach(self, worker: Any) -> None:
+        """The worker started (``worker`` is an ``InternalWorker``)."""
+
+    def detach(self, worker: Any) -> None:
+        """The worker stopped."""
+
+    def claimed(self, item: ClaimedItem) -> None:
+        """The worker took ``item`` (a poll claim or an eager claim)."""
+
+    # -- workflow tasks
+    def workflow_task_began(self, item: ClaimedItem) -> None:
+        """A workflow task starts, before its run is read."""
+        _context.set(_item_fields(item))
+
+    def workflow_task_loaded(self, info: WorkflowInfo) -> None:
+        """The run of the workflow task in progress was read: its type and correlation id."""
+        fields = _context.get()
+        if fields is not None:
+            fields["correlation_id"] = info.correlation_id
+            fields["workflow_type"] = info.workflow_type
+
+    def workflow_task_failed(self, error: BaseException) -> None:
+        """The workflow code failed or contradicted its history (the task will be retried)."""
+
+    def scheduling(self, commands: Sequence[Any]) -> list[Any]:
+        """The commands about to be committed, the activities given the run's correlation
+        id (``headers``) so that their log lines and spans name it too."""
+        return self._with_headers(commands, {})
+
+    def _with_headers(self, commands: Sequence[Any], headers: dict[str, str]) -> list[Any]:
+        from turnout.executors.internal.commands import ScheduleActivity
+
+        fields = _context.get() or {}
+        headers = {"correlation_id": str(fields.get("correlation_id") or ""), **headers}
+        return [
+            dataclasses.replace(c, headers={**(c.headers or {}), **headers})
+            if isinstance(c, ScheduleActivity)
+            else c
+            for c in commands
+        ]
+
+    def workflow_task_committed(self, commands: Sequence[Any]) -> None:
+        """The workflow task's commands were committed."""
+
+    def workflow_task_ended(self, error: BaseException | None) -> None:
+        """The workflow task is over (``error``: it crashed)."""
+        _context.set(None)
+
+    # -- activities
+    def activity_began(self, item: ClaimedItem) -> None:
+        """An activity attempt starts."""
+        _context.set(_item_fields(item))
+
+    def activity_running(self, info: ActivityInfo) -> None:
+        """The activity's code is about to run (its policies allowed it)."""
+
+    def activity_failed(self, failure: Failure) -> None:
+        """The activity attempt failed (its code raised, timed out, or was refused)."""
+
+    def activity_ended(self, error: BaseException | None) -> None:
+        """The activity attempt is over (``error``: recording its outcome crashed)."""
+        _context.set(None)
+
+    # -- outcomes recorded in the store
+    def retried(self, item: ClaimedItem) -> None:
+        """A failed activity attempt was put back for another attempt."""
+
+    def dead_lettered(self, item: ClaimedItem) -> None:
+        """An activity ran out of retries (or timed out for good): its item is dead."""
+
+    def lease_expired(self, item: ClaimedItem) -> None:
+        """The reaper found ``item``'s lease expired (its worker died or stalled)."""

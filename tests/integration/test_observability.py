@@ -1,0 +1,333 @@
+"""Observability of a real worker: ``/metrics`` after a known workload, ``/healthz`` and
+``/readyz``, the workflow -> activity span tree, and the log context of every line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
+
+import turnout
+from turnout import ApplicationError, RetryPolicy, activity, workflow
+from turnout.observability import (
+    Metrics,
+    TaskContextFilter,
+    WorkerObserver,
+    serve_health,
+    serve_metrics,
+)
+
+Q = "observed"
+RUNS = 5
+WAIT = 60.0
+
+_flaky_attempts: dict[str, int] = {}
+
+
+@activity.defn
+async def obs_ok(key: str) -> str:
+    activity.logger.info("ok %s", key)
+    return key
+
+
+@activity.defn
+async def obs_flaky(key: str) -> str:
+    """Fails on its first attempt, succeeds on the second."""
+    _flaky_attempts[key] = _flaky_attempts.get(key, 0) + 1
+    if activity.info().attempt == 1:
+        raise ApplicationError("first attempt fails")
+    return key
+
+
+@activity.defn
+async def obs_doomed(key: str) -> str:
+    raise ApplicationError(f"{key} always fails")
+
+
+@workflow.defn
+class ObservedWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        return str(
+            await workflow.execute_activity(
+                obs_ok, key, start_to_close_timeout=timedelta(seconds=30)
+            )
+        )
+
+
+@workflow.defn
+class FlakyWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        return str(
+            await workflow.execute_activity(
+                obs_flaky,
+                key,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=10)),
+            )
+        )
+
+
+@workflow.defn
+class DoomedWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        try:
+            await workflow.execute_activity(
+                obs_doomed,
+                key,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(milliseconds=10), maximum_attempts=3
+                ),
+            )
+        except turnout.ActivityError:
+            return "dead-lettered"
+        return "unexpected"
+
+
+WORKFLOWS = [ObservedWorkflow, FlakyWorkflow, DoomedWorkflow]
+ACTIVITIES = [obs_ok, obs_flaky, obs_doomed]
+
+
+async def _get(port: int, path: str) -> tuple[int, str]:
+    def fetch() -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    return await asyncio.to_thread(fetch)
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def _value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@pytest.mark.timeout(120)
+async def test_metrics_count_the_claims_retries_and_dead_letters_of_a_known_workload(
+    database_url: str,
+) -> None:
+    metrics = Metrics()
+    client = await turnout.connect(executor="internal", database_url=database_url)
+    try:
+        async with turnout.Worker(
+            client,
+            task_queue=Q,
+            workflows=WORKFLOWS,
+            activities=ACTIVITIES,
+            observer=WorkerObserver(metrics=metrics),
+        ):
+            server = await serve_metrics(metrics, 0, host="127.0.0.1")
+            try:
+                async with asyncio.timeout(WAIT):
+                    handles = [
+                        await client.start_workflow(
+                            ObservedWorkflow.run, f"ok-{i}", id=f"ok-{i}", task_queue=Q
+                        )
+                        for i in range(RUNS)
+                    ]
+                    handles.append(
+                        await client.start_workflow(
+                            FlakyWorkflow.run, "flaky", id="flaky", task_queue=Q
+                        )
+                    )
+                    handles.append(
+                        await client.start_workflow(
+                            DoomedWorkflow.run, "doomed", id="doomed", task_queue=Q
+                        )
+                    )
+                    results = [await h.result() for h in handles]
+                status, text = await _get(server.port, "/metrics")
+            finally:
+                await server.close()
+    finally:
+        await client.close()
+
+    assert results[-1] == "dead-lettered"
+    assert status == 200
+    s = _samples(text)
+    runs = RUNS + 2
+    # Every run: two workflow tasks (start, then the activity's result). Activities: one
+    # attempt per ok run, two for the flaky one, three for the doomed one.
+    assert _value(s, "turnout_claims_total", task_queue=Q, kind="workflow_task") == 2 * runs
+    assert _value(s, "turnout_claims_total", task_queue=Q, kind="activity_task") == RUNS + 2 + 3
+    assert _value(s, "turnout_activity_retries_total", task_queue=Q, activity_type="obs_flaky") == 1
+    assert (
+        _value(s, "turnout_activity_retries_total", task_queue=Q, activity_type="obs_doomed") == 2
+    )
+    assert (
+        _value(
+            s, "turnout_activities_dead_lettered_total", task_queue=Q, activity_type="obs_doomed"
+        )
+        == 1
+    )
+    assert (
+        _value(s, "turnout_activities_dead_lettered_total", task_queue=Q, activity_type="obs_ok")
+        == 0
+    )
+    assert _value(s, "turnout_lease_expirations_total", task_queue=Q, kind="activity_task") == 0
+    assert (
+        _value(
+            s, "turnout_nondeterminism_errors_total", task_queue=Q, workflow_type="ObservedWorkflow"
+        )
+        == 0
+    )
+    completed = _value(
+        s,
+        "turnout_activity_seconds_count",
+        task_queue=Q,
+        activity_type="obs_ok",
+        outcome="completed",
+    )
+    assert completed == RUNS
+    failed = _value(
+        s,
+        "turnout_activity_seconds_count",
+        task_queue=Q,
+        activity_type="obs_doomed",
+        outcome="failed",
+    )
+    assert failed == 3
+    assert (
+        _value(s, "turnout_workflow_seconds_count", task_queue=Q, workflow_type="ObservedWorkflow")
+        == RUNS
+    )
+    # The figures of `turnout metrics`, read from the database on each scrape.
+    assert _value(s, "turnout_runs", state="completed") == runs
+    assert _value(s, "turnout_dead_letters", task_queue=Q) == 1
+    assert _value(s, "turnout_pending_approvals") == 0
+    slots = [k for k in s if k[0] == "turnout_worker_slots"]
+    assert slots, "the worker's slots are reported"
+
+
+@pytest.mark.timeout(120)
+async def test_spans_form_the_workflow_to_activity_tree_with_the_correlation_id(
+    sqlite_url: str,
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    client = await turnout.connect(executor="internal", database_url=sqlite_url)
+    try:
+        async with turnout.Worker(
+            client,
+            task_queue=Q,
+            workflows=WORKFLOWS,
+            activities=ACTIVITIES,
+            observer=WorkerObserver(tracer_provider=provider),
+        ):
+            handle = await client.start_workflow(
+                FlakyWorkflow.run, "traced", id="traced", task_queue=Q
+            )
+            async with asyncio.timeout(WAIT):
+                assert await handle.result() == "traced"
+        run = await handle.describe()
+    finally:
+        await client.close()
+        provider.shutdown()
+
+    spans = exporter.get_finished_spans()
+    workflow_spans = [s for s in spans if s.name == "RunWorkflow:FlakyWorkflow"]
+    activity_spans = [s for s in spans if s.name == "RunActivity:obs_flaky"]
+    assert len(workflow_spans) == 2  # the start, then the activity's result
+    assert len(activity_spans) == 2  # the failed attempt and the retry
+    for span in [*workflow_spans, *activity_spans]:
+        assert span.attributes is not None
+        assert span.attributes["turnout.correlation_id"] == run.correlation_id
+        assert span.attributes["turnout.workflow_id"] == "traced"
+        assert span.attributes["turnout.run_id"] == run.run_id
+        assert span.context is not None
+        assert f"{span.context.trace_id:032x}" == run.correlation_id
+    scheduler = workflow_spans[0]
+    assert scheduler.context is not None
+    for span in activity_spans:
+        assert span.parent is not None
+        assert span.parent.span_id == scheduler.context.span_id
+    attempts = sorted(int(s.attributes["turnout.attempt"]) for s in activity_spans)  # type: ignore[index]
+    assert attempts == [1, 2]
+    failed = [s for s in activity_spans if not s.status.is_ok]
+    assert len(failed) == 1
+
+
+@pytest.mark.timeout(60)
+async def test_a_run_started_under_a_span_joins_its_trace(sqlite_url: str) -> None:
+    provider = TracerProvider()
+    client = await turnout.connect(executor="internal", database_url=sqlite_url)
+    try:
+        with provider.get_tracer("test").start_as_current_span("request") as span:
+            handle = await client.start_workflow(
+                ObservedWorkflow.run, "x", id="under-a-span", task_queue=Q
+            )
+        run = await handle.describe()
+    finally:
+        await client.close()
+    assert run.correlation_id == f"{span.get_span_context().trace_id:032x}"
+
+
+@pytest.mark.timeout(60)
+async def test_every_log_line_of_a_task_names_its_run(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.handler.addFilter(TaskContextFilter())
+    caplog.set_level(logging.INFO, logger="turnout.activity")
+    client = await turnout.connect(executor="internal", database_url=sqlite_url)
+    try:
+        async with turnout.Worker(client, task_queue=Q, workflows=WORKFLOWS, activities=ACTIVITIES):
+            handle = await client.start_workflow(
+                ObservedWorkflow.run, "logged", id="logged", task_queue=Q
+            )
+            async with asyncio.timeout(WAIT):
+                await handle.result()
+        run = await handle.describe()
+    finally:
+        await client.close()
+    lines = [r for r in caplog.records if r.name == "turnout.activity"]
+    assert lines
+    for record in lines:
+        assert record.__dict__["workflow_id"] == "logged"
+        assert record.__dict__["run_id"] == run.run_id
+        assert record.__dict__["correlation_id"] == run.correlation_id
+        assert record.__dict__["attempt"] == 1
+
+
+@pytest.mark.timeout(60)
+async def test_healthz_and_readyz_of_a_running_worker(sqlite_url: str) -> None:
+    client = await turnout.connect(executor="internal", database_url=sqlite_url)
+    try:
+        worker = turnout.Worker(client, task_queue=Q, workflows=WORKFLOWS, activities=ACTIVITIES)
+        server = await serve_health([worker], 0, host="127.0.0.1")
+        try:
+            status, body = await _get(server.port, "/readyz")
+            assert status == 503
+            assert "claim loop" in json.loads(body)["reason"]
+            async with worker:
+                assert (await _get(server.port, "/healthz"))[0] == 200
+                status, body = await _get(server.port, "/readyz")
+                assert status == 200, body
+                assert json.loads(body)["status"] == "ready"
+            assert (await _get(server.port, "/nowhere"))[0] == 404
+        finally:
+            await server.close()
+    finally:
+        await client.close()
