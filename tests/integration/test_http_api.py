@@ -1,0 +1,507 @@
+"""The HTTP API in process (httpx over ASGI), on SQLite, PostgreSQL and Temporal.
+
+One app per test, configured by settings only, with two tenants' tokens; workers run
+in this process on the app's own tenant client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import turnout
+from tests import governance_workflows as gw
+from tests.workflows_for_tests import ALL_ACTIVITIES, ALL_WORKFLOWS
+from turnout.config import Settings, load_settings
+from turnout.http import create_app
+from turnout.http.auth import CONSOLE_HEADER, COOKIE, new_token, token_line
+
+TENANT_A = "tenant-a"
+TENANT_B = "tenant-b"
+WORKFLOWS = [*ALL_WORKFLOWS, *gw.WORKFLOWS]
+ACTIVITIES = [*ALL_ACTIVITIES, *gw.ACTIVITIES]
+
+
+@dataclass
+class Api:
+    """The app under test: tenant A's and tenant B's HTTP clients, and the app."""
+
+    a: httpx.AsyncClient
+    b: httpx.AsyncClient
+    anonymous: httpx.AsyncClient
+    app: Any
+    executor: str
+    token_a: str
+
+    async def client_of(self, tenant: str) -> Any:
+        return await self.app.state.turnout.hub.client(tenant)
+
+    @asynccontextmanager
+    async def worker(self, queue: str, **options: Any) -> AsyncIterator[None]:
+        """A worker for tenant A's queue, on the app's own tenant client."""
+        client = await self.client_of(TENANT_A)
+        async with turnout.Worker(
+            client, task_queue=queue, workflows=WORKFLOWS, activities=ACTIVITIES, **options
+        ):
+            yield
+
+
+def write_tokens(path: Path) -> dict[str, str]:
+    tokens = {TENANT_A: new_token(), TENANT_B: new_token()}
+    lines = ["# tokens of the tests", *(token_line(t, tok) for t, tok in tokens.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return tokens
+
+
+def executor_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "temporal":
+        return load_settings(
+            executor="temporal", temporal_address=request.getfixturevalue("temporal_address")
+        )
+    if request.param == "postgres":
+        return load_settings(database_url=request.getfixturevalue("postgres_url"))
+    return load_settings(database_url=f"sqlite:///{tmp_path}/api.db")
+
+
+@pytest.fixture(params=["sqlite", "postgres", "temporal"])
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    settings = executor_settings(request, tmp_path)
+    tokens = write_tokens(tmp_path / "tokens")
+    app = create_app(
+        settings, tokens_file=tmp_path / "tokens", workflows=WORKFLOWS, sse_poll_interval=0.05
+    )
+    transport = httpx.ASGITransport(app=app)
+
+    def http(token: str | None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(
+            transport=transport, base_url="http://turnout.test", headers=headers, timeout=30
+        )
+
+    async with (
+        app.router.lifespan_context(app),
+        http(tokens[TENANT_A]) as a,
+        http(tokens[TENANT_B]) as b,
+        http(None) as anonymous,
+    ):
+        yield Api(a, b, anonymous, app, settings.executor.value, tokens[TENANT_A])
+
+
+def _queue() -> str:
+    return f"http-{uuid.uuid4().hex[:8]}"
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, timeout: float = 20, what: str = "condition"
+) -> Any:
+    """Poll ``check`` until it returns a truthy value (for other processes' progress and
+    Temporal's eventually consistent visibility)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            value = await check()
+            if value:
+                return value
+            await asyncio.sleep(0.05)
+
+
+async def state_of(http: httpx.AsyncClient, workflow_id: str) -> str:
+    response = await http.get(f"/workflows/{workflow_id}")
+    assert response.status_code == 200, response.text
+    state: str = response.json()["state"]
+    return state
+
+
+async def wait_state(http: httpx.AsyncClient, workflow_id: str, *states: str) -> dict[str, Any]:
+    async def reached() -> dict[str, Any] | None:
+        response = await http.get(f"/workflows/{workflow_id}")
+        body: dict[str, Any] = response.json()
+        return body if body["state"] in states else None
+
+    found: dict[str, Any] = await eventually(reached, what=f"{workflow_id} in {states}")
+    return found
+
+
+async def start(api: Api, workflow: str, queue: str, *args: Any, **extra: Any) -> dict[str, Any]:
+    body = {"workflow": workflow, "args": list(args), "task_queue": queue, **extra}
+    response = await api.a.post("/workflows", json=body)
+    assert response.status_code == 202, response.text
+    started: dict[str, Any] = response.json()
+    return started
+
+
+# -- start, describe, events ----------------------------------------------------------------
+
+
+async def test_start_answers_202_before_any_worker_and_a_worker_then_completes_it(
+    api: Api,
+) -> None:
+    queue = _queue()
+    workflow_id = f"hello-{uuid.uuid4().hex[:8]}"
+    started = await start(api, "HelloWorkflow", queue, "ada", id=workflow_id, correlation_id="c-1")
+
+    assert started["workflow_id"] == workflow_id
+    assert started["state"] == "queued"
+    assert started["correlation_id"] == "c-1"
+    described = (await api.a.get(f"/workflows/{workflow_id}")).json()
+    assert described["run_id"] == started["run_id"]
+    assert described["state"] in {"queued", "running"}  # Temporal has no "queued": running
+    assert described["closed_at"] is None
+    if api.executor == "internal":
+        assert described["input"] == ["ada"]
+
+    async with api.worker(queue):
+        done = await wait_state(api.a, workflow_id, "completed")
+
+    assert done["result"] == "HELLO, ADA!"
+    events = (await api.a.get(f"/workflows/{workflow_id}/events")).json()
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    assert events[0]["type"] == "workflow_started"
+    assert events[-1]["type"] in {"workflow_completed", "state_changed"}
+    assert {e["correlation_id"] for e in events} == {"c-1"}
+    later = (await api.a.get(f"/workflows/{workflow_id}/events", params={"after": 2})).json()
+    assert [e["seq"] for e in later] == [e["seq"] for e in events if e["seq"] > 2]
+
+
+async def test_a_failed_run_shows_its_failure(api: Api) -> None:
+    queue = _queue()
+    started = await start(api, "BrokenWorkflow", queue, "k")
+    async with api.worker(queue):
+        done = await wait_state(api.a, started["workflow_id"], "failed")
+    assert done["failure"]["message"]
+    assert done["result"] is None
+
+
+async def test_the_same_idempotency_key_returns_the_same_run(api: Api) -> None:
+    queue = _queue()
+    key = f"key-{uuid.uuid4().hex[:8]}"
+    body = {"workflow": "HelloWorkflow", "args": ["bo"], "task_queue": queue}
+
+    first = await api.a.post("/workflows", json=body, headers={"Idempotency-Key": key})
+    again = await api.a.post("/workflows", json=body, headers={"Idempotency-Key": key})
+    in_body = await api.a.post("/workflows", json={**body, "idempotency_key": key})
+
+    assert first.status_code == 202, first.text
+    assert (again.status_code, in_body.status_code) == (200, 200)
+    assert again.json()["run_id"] == first.json()["run_id"] == in_body.json()["run_id"]
+    listed = await eventually(lambda: _listed(api.a, task_queue=queue), what="the run listed")
+    assert len(listed) == 1
+    mismatch = await api.a.post(
+        "/workflows", json={**body, "idempotency_key": "x"}, headers={"Idempotency-Key": "y"}
+    )
+    assert mismatch.status_code == 422
+    assert mismatch.json()["error"]["code"] == "idempotency_key_mismatch"
+
+
+async def test_starting_an_open_workflow_id_again_is_a_conflict(api: Api) -> None:
+    queue = _queue()
+    started = await start(api, "SleepyWorkflow", queue)
+    again = await api.a.post(
+        "/workflows",
+        json={"workflow": "SleepyWorkflow", "task_queue": queue, "id": started["workflow_id"]},
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "workflow_already_started"
+
+
+async def _listed(http: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    response = await http.get("/workflows", params=params)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def test_runs_are_filtered_and_paginated_without_repeats(api: Api) -> None:
+    queue = _queue()
+    hellos = [(await start(api, "HelloWorkflow", queue, f"n{i}"))["workflow_id"] for i in range(5)]
+    sleepy = (await start(api, "SleepyWorkflow", queue))["workflow_id"]
+    await eventually(lambda: _has(api.a, 6, task_queue=queue), what="six runs visible", timeout=30)
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"task_queue": queue, "limit": 2, "type": "HelloWorkflow"}
+        if cursor:
+            params["cursor"] = cursor
+        # A run started between pages does not shift them.
+        if pages == 1:
+            await start(api, "HelloWorkflow", queue, "late")
+        page = (await api.a.get("/workflows", params=params)).json()
+        seen.extend(r["workflow_id"] for r in page["items"])
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(hellos)
+    assert pages == 3
+
+    only = await _listed(api.a, task_queue=queue, type="SleepyWorkflow")
+    assert [r["workflow_id"] for r in only] == [sleepy]
+    if api.executor == "internal":
+        queued = await _listed(api.a, task_queue=queue, state="queued")
+        assert len(queued) == 7
+    assert await _listed(api.a, task_queue=queue, state="completed") == []
+    bad = await api.a.get("/workflows", params={"state": "asleep"})
+    assert bad.status_code == 422
+    assert "queued" in bad.json()["error"]["message"]
+    bad_cursor = await api.a.get("/workflows", params={"cursor": "nonsense"})
+    assert bad_cursor.json()["error"]["code"] == "invalid_cursor"
+    bad_limit = await api.a.get("/workflows", params={"limit": "0"})
+    assert bad_limit.status_code == 422
+
+
+async def _has(http: httpx.AsyncClient, count: int, **params: Any) -> bool:
+    return len(await _listed(http, **params)) >= count
+
+
+# -- signals, queries, cancel, terminate ----------------------------------------------------
+
+
+async def test_signals_and_queries_steer_a_run_to_its_end(api: Api) -> None:
+    queue = _queue()
+    workflow_id = (await start(api, "SignalWorkflow", queue))["workflow_id"]
+    async with api.worker(queue):
+        sent = await api.a.post(f"/workflows/{workflow_id}/signals/add", json={"args": ["a"]})
+        assert sent.status_code == 202, sent.text
+        assert sent.json()["signal"] == "add"
+
+        async def counted() -> bool:
+            answer = await api.a.get(f"/workflows/{workflow_id}/queries/count")
+            assert answer.status_code == 200, answer.text
+            return bool(answer.json()["result"] == 1)
+
+        await eventually(counted, what="the query sees the signal")
+        with_args = await api.a.get(
+            f"/workflows/{workflow_id}/queries/count", params={"args": "not json"}
+        )
+        assert with_args.status_code == 400
+        unknown = await api.a.get(f"/workflows/{workflow_id}/queries/nope")
+        assert unknown.status_code == 422
+        assert unknown.json()["error"]["code"] == "query_failed"
+
+        finish = await api.a.post(f"/workflows/{workflow_id}/signals/finish")
+        assert finish.status_code == 202
+        done = await wait_state(api.a, workflow_id, "completed")
+
+    assert done["result"] == ["a"]
+    late = await api.a.post(f"/workflows/{workflow_id}/signals/add", json={"args": ["b"]})
+    assert late.status_code == 409
+    assert late.json()["error"]["code"] == "run_closed"
+    bad = await api.a.post(f"/workflows/{workflow_id}/signals/add", json={"args": "b"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "invalid_request"
+
+
+async def test_cancel_and_terminate(api: Api) -> None:
+    queue = _queue()
+    to_cancel = (await start(api, "SleepyWorkflow", queue))["workflow_id"]
+    to_end = (await start(api, "SleepyWorkflow", queue))["workflow_id"]
+    async with api.worker(queue):
+        await wait_state(api.a, to_cancel, "running")
+        canceled = await api.a.post(f"/workflows/{to_cancel}/cancel")
+        assert canceled.status_code == 202, canceled.text
+        ended = await api.a.post(f"/workflows/{to_end}/terminate", json={"reason": "not needed"})
+        assert ended.status_code == 200, ended.text
+        await wait_state(api.a, to_cancel, "canceled")
+    await wait_state(api.a, to_end, "terminated")
+    again = await api.a.post(f"/workflows/{to_end}/terminate", json={})
+    assert again.status_code == 409
+
+
+# -- governance -----------------------------------------------------------------------------
+
+
+async def test_approvals_are_listed_approved_once_and_rejected(api: Api) -> None:
+    queue = _queue()
+    deploy = (await start(api, "Deploy", queue, "prod"))["workflow_id"]
+    other = (await start(api, "Deploy", queue, "staging"))["workflow_id"]
+    async with api.worker(queue, policies=[gw.guard_policy]):
+        await wait_state(api.a, deploy, "waiting_approval")
+        await wait_state(api.a, other, "waiting_approval")
+
+        async def pending() -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = (await api.a.get("/approvals")).json()["items"]
+            return [a for a in items if a["workflow_id"] in {deploy, other}]
+
+        listed = await eventually(lambda: _both(pending), what="both approvals listed")
+        assert {(a["name"], a["state"]) for a in listed} == {("deploy", "pending")}
+        [mine] = (await api.a.get(f"/workflows/{deploy}/approvals")).json()
+        assert (mine["name"], mine["details"]) == ("deploy", {"env": "prod"})
+        unknown = await api.a.post(
+            f"/workflows/{deploy}/approvals/launch/approve", json={"by": "alice"}
+        )
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["code"] == "approval_not_found"
+        nobody = await api.a.post(f"/workflows/{deploy}/approvals/deploy/approve", json={})
+        assert nobody.status_code == 422
+
+        approved = await api.a.post(
+            f"/workflows/{deploy}/approvals/deploy/approve",
+            json={"by": "alice", "reason": "ticket 42"},
+        )
+        assert approved.status_code == 200, approved.text
+        assert (approved.json()["outcome"], approved.json()["decided_by"]) == ("approved", "alice")
+        twice = await api.a.post(
+            f"/workflows/{deploy}/approvals/deploy/reject", json={"by": "mallory"}
+        )
+        assert twice.status_code == 409
+        assert twice.json()["error"]["code"] in {"approval_already_decided", "run_closed"}
+
+        rejected = await api.a.post(
+            f"/workflows/{other}/approvals/deploy/reject", json={"by": "bob", "reason": "freeze"}
+        )
+        assert rejected.status_code == 200, rejected.text
+        shipped = await wait_state(api.a, deploy, "completed")
+        held = await wait_state(api.a, other, "completed")
+
+    assert shipped["result"] == "shipped to prod, approved by alice (ticket 42)"
+    assert held["result"] == "not shipped: rejected by bob"
+    decisions = (await api.a.get(f"/workflows/{deploy}/decisions")).json()
+    assert [
+        (d["name"], d["outcome"], d["decided_by"]) for d in decisions if d["name"] == "deploy"
+    ] == [("deploy", "approved", "alice")]
+
+
+async def _both(pending: Callable[[], Awaitable[list[dict[str, Any]]]]) -> Any:
+    found = await pending()
+    return found if len(found) == 2 else None
+
+
+async def test_artifacts_are_listed(api: Api) -> None:
+    queue = _queue()
+    reports = (await start(api, "Reports", queue))["workflow_id"]
+    async with api.worker(queue):
+        await wait_state(api.a, reports, "completed")
+    artifacts = (await api.a.get(f"/workflows/{reports}/artifacts")).json()
+    assert [(a["name"], a["media_type"], a["size_bytes"]) for a in artifacts] == [
+        ("q1", "application/pdf", 2048),
+        ("q2", "application/pdf", 2048),
+    ]
+
+
+async def test_queues_show_depth_and_lag_or_say_why_not(api: Api) -> None:
+    queue = _queue()
+    await start(api, "HelloWorkflow", queue, "q")
+    body = (await api.a.get("/queues")).json()
+    if api.executor == "temporal":
+        assert body["items"] == []
+        assert "Temporal" in body["note"]
+        return
+    [mine] = [q for q in body["items"] if q["task_queue"] == queue]
+    assert mine["depth"] == 1
+    assert mine["lag_seconds"] >= 0
+
+
+# -- authentication and tenants -------------------------------------------------------------
+
+
+async def test_no_token_or_a_wrong_token_is_401_and_health_is_open(api: Api) -> None:
+    for path in ("/workflows", "/approvals", "/queues", "/workflows/x/events"):
+        missing = await api.anonymous.get(path)
+        assert missing.status_code == 401
+        assert missing.json()["error"]["code"] == "unauthorized"
+        assert "Bearer" in missing.headers["www-authenticate"]
+    wrong = await api.anonymous.get("/workflows", headers={"Authorization": "Bearer tnt_nope"})
+    assert wrong.json()["error"]["code"] == "invalid_token"
+    basic = await api.anonymous.get("/workflows", headers={"Authorization": "Basic eDp5"})
+    assert basic.status_code == 401
+    posted = await api.anonymous.post(
+        "/workflows", json={"workflow": "HelloWorkflow", "task_queue": "q"}
+    )
+    assert posted.status_code == 401
+    health = await api.anonymous.get("/healthz")
+    assert health.json() == {"status": "ok", "executor": api.executor}
+    spec = await api.anonymous.get("/openapi.json")
+    assert spec.status_code == 200
+    assert "/workflows/{id}/approvals/{name}/approve" in spec.json()["paths"]
+
+
+async def test_another_tenants_run_is_not_found_and_never_changed(api: Api) -> None:
+    queue = _queue()
+    workflow_id = (await start(api, "SignalWorkflow", queue))["workflow_id"]
+    before = (await api.a.get(f"/workflows/{workflow_id}/events")).json()
+
+    for method, path, body in [
+        ("GET", "", None),
+        ("GET", "/events", None),
+        ("GET", "/approvals", None),
+        ("GET", "/decisions", None),
+        ("GET", "/artifacts", None),
+        ("GET", "/queries/count", None),
+        ("POST", "/signals/add", {"args": ["intruder"]}),
+        ("POST", "/cancel", None),
+        ("POST", "/terminate", {"reason": "not yours"}),
+        ("POST", "/approvals/deploy/approve", {"by": "mallory"}),
+    ]:
+        response = await api.b.request(method, f"/workflows/{workflow_id}{path}", json=body)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["error"]["code"] == "workflow_not_found"
+
+    assert [r["workflow_id"] for r in await _listed(api.b)] == []
+    assert (await api.b.get("/approvals")).json()["items"] == []
+    assert (await api.a.get(f"/workflows/{workflow_id}/events")).json() == before
+    assert await state_of(api.a, workflow_id) in {"queued", "running"}
+
+
+async def test_the_console_cookie_works_and_its_changes_need_the_console_header(
+    api: Api,
+) -> None:
+    queue = _queue()
+    workflow_id = (await start(api, "SleepyWorkflow", queue))["workflow_id"]
+    cookie = {"Cookie": f"{COOKIE}={api.token_a}"}
+    read = await api.anonymous.get(f"/workflows/{workflow_id}", headers=cookie)
+    assert read.status_code == 200
+
+    forged = await api.anonymous.post(f"/workflows/{workflow_id}/cancel", headers=cookie)
+    assert forged.status_code == 403
+    assert forged.json()["error"]["code"] == "csrf"
+    assert await state_of(api.a, workflow_id) in {"queued", "running"}
+
+    allowed = await api.anonymous.post(
+        f"/workflows/{workflow_id}/terminate",
+        headers={**cookie, CONSOLE_HEADER: "1"},
+        json={"reason": "from the console"},
+    )
+    assert allowed.status_code == 200, allowed.text
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+async def test_bad_bodies_are_refused_and_nothing_is_started(api: Api) -> None:
+    queue = _queue()
+    cases: list[tuple[Any, int, str]] = [
+        (b"{not json", 400, "invalid_json"),
+        (b'{"workflow": "HelloWorkflow", "task_queue": "q", "args": [NaN]}', 400, "invalid_json"),
+        ({"workflow": "HelloWorkflow"}, 422, "invalid_request"),
+        ({"workflow": "HelloWorkflow", "task_queue": queue, "extra": 1}, 422, "invalid_request"),
+        ({"workflow": "", "task_queue": queue}, 422, "invalid_request"),
+        (
+            {"workflow": "HelloWorkflow", "task_queue": queue, "args": ["a\x00b"]},
+            422,
+            "invalid_input",
+        ),
+        (
+            {"workflow": "HelloWorkflow", "task_queue": queue, "id": "bad\nid"},
+            422,
+            "invalid_request",
+        ),
+    ]
+    for body, status, code in cases:
+        if isinstance(body, bytes):
+            response = await api.a.post(
+                "/workflows", content=body, headers={"Content-Type": "application/json"}
+            )
+        else:
+            response = await api.a.post("/workflows", json=body)
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), body
+        assert response.json()["error"]["message"]
+    assert await _listed(api.a, task_queue=queue) == []
