@@ -80,7 +80,7 @@
           if (response.redirected || response.status === 401) return; // logged out: stop
           if (response.ok) {
             const html = await response.text();
-            if (last !== null && html !== last) box.innerHTML = html;
+            if (html !== last) box.innerHTML = html;
             last = html;
           }
         } catch (error) {
@@ -235,7 +235,7 @@
           const target = r || row("policy", "policy decisions", "marks");
           const outcome = a.outcome || "";
           target.items.push({
-            shape: "diamond", at, cls: outcome === "allow" ? "ok" : outcome === "deny" ? "bad" : "wait",
+            shape: "diamond", above: Boolean(r), at, cls: outcome === "allow" ? "ok" : outcome === "deny" ? "bad" : "wait",
             title: "policy: " + outcome + (a.reason ? " (" + a.reason + ")" : "") + (a.decided_by ? " by " + a.decided_by : ""),
             data: { kind: "policy", outcome },
           });
@@ -395,6 +395,9 @@
               class: "glyph",
             }, g);
             titled(glyph, it.title);
+          } else if (it.above) {
+            // a policy decision on an activity's row: small, above its attempt's bar
+            mark = svg("path", { d: `M${cx} ${mid - 13} l4 4 l-4 4 l-4 -4 z`, class: "mark small " + it.cls, ...data }, g);
           } else {
             mark = svg("path", { d: `M${cx} ${mid - 6} l6 6 l-6 6 l-6 -6 z`, class: "mark " + it.cls, ...data }, g);
           }

@@ -1,0 +1,148 @@
+"""A real server (uvicorn in a thread), a real worker and a real headless Chromium.
+
+The browser is Debian's ``/usr/bin/chromium`` driven by Playwright; nothing is
+downloaded. Without that binary (or the ``playwright`` package) the tests skip, or
+fail when ``TURNOUT_REQUIRE_BROWSER=1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import turnout
+from tests import governance_workflows as gw
+from turnout.config import Settings
+
+CHROMIUM = os.environ.get("TURNOUT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+"""Screenshots of every run of the browser tests (git-ignored)."""
+QUEUE = "console-e2e"
+TOKEN = "tnt_console-e2e-token-0123456789"
+
+
+def _browser_missing(reason: str) -> None:
+    if os.environ.get("TURNOUT_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (TURNOUT_REQUIRE_BROWSER=1 is set)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "temporal"])
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """The server's and the worker's settings, once per executor."""
+    if request.param == "temporal":
+        return Settings(
+            executor="temporal", temporal_address=request.getfixturevalue("temporal_address")
+        )
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return Settings(executor="internal", database_url=request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """A fresh directory for this test's screenshots under tests/e2e/artifacts/."""
+    name = request.node.name.replace("[", "-").replace("]", "").replace("/", "-")
+    path = ARTIFACTS / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+@dataclass
+class Server:
+    """A running ``create_app`` server."""
+
+    url: str
+    token: str
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
+    """``turnout.http.create_app`` served by uvicorn on a free loopback port, in a thread."""
+    import uvicorn
+
+    from turnout.http import create_app
+    from turnout.http.auth import token_line
+
+    tokens = tmp_path / "tokens"
+    tokens.write_text(token_line("default", TOKEN) + "\n", encoding="utf-8")
+    app = create_app(settings, tokens_file=tokens)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not uv.started and thread.is_alive() and time.monotonic() < deadline:
+            thread.join(0.02)  # bounded: the server thread reports `started` or ends
+        if not uv.started:
+            pytest.fail("the console server did not start within 15 s", pytrace=False)
+        yield Server(url=f"http://127.0.0.1:{port}", token=TOKEN)
+    finally:
+        uv.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+async def worker(settings: Settings) -> AsyncIterator[Any]:
+    """A worker of the governance workflows on the console's task queue."""
+    client = await turnout.connect(settings=settings)
+    try:
+        async with turnout.Worker(
+            client,
+            task_queue=QUEUE,
+            workflows=gw.WORKFLOWS,
+            activities=gw.ACTIVITIES,
+            policies=[gw.guard_policy],
+        ) as running:
+            yield running
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> AsyncIterator[Any]:
+    """A fresh Chromium context (its own user-data dir), 1280x900."""
+    if not Path(CHROMIUM).exists():
+        _browser_missing(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        _browser_missing("the playwright package is not installed: pip install playwright")
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            await asyncio.wait_for(context.close(), 20)

@@ -1,0 +1,123 @@
+"""The web console in a real browser: a run started through the API shows up in the
+runs list, waits for an approval, is approved with a click and completes on its
+timeline; on SQLite, PostgreSQL and Temporal."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import QUEUE, Server
+
+pytestmark = pytest.mark.timeout(180)
+
+WAIT = 20_000
+"""Milliseconds any one expectation may take."""
+
+
+async def _start_deploy(server: Server, workflow_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        response = await http.post(
+            "/workflows",
+            json={"workflow": "Deploy", "args": ["prod"], "id": workflow_id, "task_queue": QUEUE},
+            headers={"Authorization": f"Bearer {server.token}"},
+        )
+    assert response.status_code == 202, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _log_in(page: Any, server: Server) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(server.url + "/")
+    await expect(page).to_have_url(server.url + "/login?next=%2F", timeout=WAIT)
+    await page.get_by_label("API token").fill(server.token)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Runs")).to_be_visible(timeout=WAIT)
+
+
+async def test_approve_a_run_from_the_console(
+    server: Server, worker: Any, browser: Any, artifacts: Path
+) -> None:
+    from playwright.async_api import expect
+
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await _log_in(page, server)
+
+    workflow_id = f"deploy-{uuid.uuid4().hex[:8]}"
+    started = await _start_deploy(server, workflow_id)
+    assert started["state"] == "queued"
+
+    # The runs list refreshes itself: the new run appears without a reload.
+    row = page.locator(f'tr[data-workflow-id="{workflow_id}"]')
+    await expect(row).to_be_visible(timeout=WAIT)
+    await expect(row.locator(".state")).to_have_text("waiting_approval", timeout=WAIT)
+    await page.screenshot(path=artifacts / "1-runs.png", full_page=True)
+
+    await row.get_by_role("link", name=workflow_id).click()
+    await expect(page.get_by_role("heading", name=workflow_id)).to_be_visible(timeout=WAIT)
+    await expect(page.locator("#run-state")).to_have_text("waiting_approval", timeout=WAIT)
+    approval_bar = page.locator('#timeline rect[data-kind="approval"][data-name="deploy"]')
+    await expect(approval_bar).to_have_attribute("data-outcome", "pending", timeout=WAIT)
+    await page.get_by_label("Your name").fill("alice")
+    await page.get_by_label("Reason").fill("change ticket 42")
+    await page.screenshot(path=artifacts / "2-waiting.png", full_page=True)
+
+    await page.get_by_role("button", name="Approve deploy").click()
+
+    # Live: the page follows the run to its end without a reload.
+    await expect(page.locator("#run-state")).to_have_text("completed", timeout=WAIT)
+    ship = page.locator('#timeline rect[data-kind="activity"][data-name="ship"]')
+    await expect(ship).to_have_count(1, timeout=WAIT)
+    await expect(ship).to_have_attribute("data-outcome", "completed", timeout=WAIT)
+    await expect(approval_bar).to_have_attribute("data-outcome", "approved", timeout=WAIT)
+    await expect(
+        page.locator('#timeline [data-kind="decision"][data-outcome="approved"]')
+    ).to_have_count(1, timeout=WAIT)
+    await expect(page.locator("#run-result")).to_contain_text(
+        "shipped to prod, approved by alice (change ticket 42)", timeout=WAIT
+    )
+    await expect(page.locator("#live")).to_be_hidden(timeout=WAIT)
+    await expect(page.locator("#decide")).to_be_hidden(timeout=WAIT)
+    await page.screenshot(path=artifacts / "3-completed.png", full_page=True)
+    await page.locator("#timeline").screenshot(path=artifacts / "timeline.png")
+
+    # A reload draws the same closed run from the server's first paint.
+    await page.reload()
+    await expect(page.locator("#run-state")).to_have_text("completed", timeout=WAIT)
+    await expect(ship).to_have_attribute("data-outcome", "completed", timeout=WAIT)
+    assert errors == []
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_log_in_refuses_a_wrong_token_and_log_out_ends_the_session(
+    server: Server, browser: Any, artifacts: Path
+) -> None:
+    from playwright.async_api import expect
+
+    page = await browser.new_page()
+    await page.goto(server.url + "/runs/nothing-here")
+    await expect(page).to_have_url(server.url + "/login?next=%2Fruns%2Fnothing-here", timeout=WAIT)
+    await page.get_by_label("API token").fill("tnt_not-a-token")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("not valid", timeout=WAIT)
+    await page.screenshot(path=artifacts / "refused.png", full_page=True)
+
+    await page.get_by_label("API token").fill(server.token)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="No such workflow")).to_be_visible(timeout=WAIT)
+    cookies = {c["name"]: c for c in await browser.cookies()}
+    assert cookies["turnout_token"]["httpOnly"] is True
+    assert cookies["turnout_token"]["sameSite"] == "Strict"
+
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page).to_have_url(server.url + "/login", timeout=WAIT)
+    await page.goto(server.url + "/")
+    await expect(page).to_have_url(server.url + "/login?next=%2F", timeout=WAIT)
