@@ -599,6 +599,7 @@ class InternalWorker:
                         commands=commands,
                         decisions=decisions,
                         eager=eager,
+                        seen_through=instance.seen_seq,
                     ),
                 )
             finally:

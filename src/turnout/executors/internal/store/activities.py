@@ -55,7 +55,9 @@ class ActivityOperations(StoreCore):
             await self._deliver(conn, tx, item.run_id, [(EventType.ACTIVITY_COMPLETED, attrs)], now)
             if eager is not None:
                 eager.claimed.clear()  # a retried transaction starts over
-                await self._claim_eagerly(conn, item.run_id, _WFT, eager, now)
+                await self._claim_eagerly(conn, tx, item.run_id, _WFT, eager, now)
+                if eager.claimed:  # this worker runs the task: no one else needs waking
+                    tx.queues.clear()
             return True
 
         return bool(await self._run_tx(tx_fn))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, case, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -43,6 +43,7 @@ __all__ = [
     "StartResult",
     "StoreCore",
     "UnhandledSignalError",
+    "activity_lease",
     "held",
     "utcnow",
 ]
@@ -158,12 +159,47 @@ class EagerClaim:
     claimed: list[ClaimedItem] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _RunInfo:
+    """The fixed columns of a run a transaction has already locked or created."""
+
+    run_id: str
+    tenant_id: str
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    correlation_id: str
+    parent_run_id: str | None
+    parent_ref: str | None
+
+
+_INFO_COLUMNS = [
+    runs.c.run_id,
+    runs.c.tenant_id,
+    runs.c.workflow_id,
+    runs.c.workflow_type,
+    runs.c.task_queue,
+    runs.c.correlation_id,
+    runs.c.parent_run_id,
+    runs.c.parent_ref,
+]
+
+
 @dataclass
 class _Tx:
-    """What a transaction must announce once committed."""
+    """One transaction's state: what to announce once committed, the events to insert
+    before it commits (one statement for all of them), and the runs it has touched."""
 
     queues: set[str] = field(default_factory=set)
     runs: set[str] = field(default_factory=set)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, _RunInfo] = field(default_factory=dict)
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        """Insert the events appended so far."""
+        if self.events:
+            rows, self.events = self.events, []
+            await conn.execute(insert(events), rows)
 
 
 class StoreCore:
@@ -204,7 +240,13 @@ class StoreCore:
         raise NotImplementedError
 
     async def _claim_eagerly(
-        self, conn: AsyncConnection, run_id: str, kind: str, eager: EagerClaim, now: datetime
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run_id: str,
+        kind: str,
+        eager: EagerClaim,
+        now: datetime,
     ) -> None:
         """Queue hook: claim ready items of ``run_id`` for ``eager``'s worker, in this tx."""
         raise NotImplementedError
@@ -239,6 +281,7 @@ class StoreCore:
             try:
                 async with self.engine.begin() as conn:
                     result = await fn(conn, tx, *args, **kwargs)
+                    await tx.flush(conn)
                     await self._announce(conn, tx)
             except DBAPIError as exc:
                 if attempt + 1 < _TX_ATTEMPTS and self._retryable(exc):
@@ -260,11 +303,14 @@ class StoreCore:
         open_only: bool = True,
         values: dict[str, Any] | None = None,
         extra_where: Any = None,
+        tx: _Tx | None = None,
     ) -> range | None:
         """Append events to a run (allocating seqs under the run's row lock).
 
         With ``open_only`` the append is refused (None) when the run is closed: a
-        straggler never writes after the end. ``values`` updates the run too.
+        straggler never writes after the end. ``values`` updates the run too. With
+        ``tx`` the event rows wait in it and are inserted, all in one statement, just
+        before the transaction commits; the run's fixed columns are kept there too.
         """
         n = len(specs)
         stmt = update(runs).where(runs.c.run_id == run_id)
@@ -273,33 +319,18 @@ class StoreCore:
         if extra_where is not None:
             stmt = stmt.where(extra_where)
         stmt = stmt.values(next_seq=runs.c.next_seq + n, updated_at=now, **(values or {}))
-        row = (
-            await conn.execute(
-                stmt.returning(
-                    runs.c.next_seq, runs.c.workflow_id, runs.c.tenant_id, runs.c.correlation_id
-                )
-            )
-        ).first()
+        row = (await conn.execute(stmt.returning(runs.c.next_seq, *_INFO_COLUMNS))).first()
         if row is None:
             return None
+        info = _RunInfo(*row[1:])
         first = row.next_seq - n
-        if n:
-            await conn.execute(
-                insert(events),
-                [
-                    {
-                        "run_id": run_id,
-                        "seq": first + i,
-                        "tenant_id": row.tenant_id,
-                        "workflow_id": row.workflow_id,
-                        "type": etype.value,
-                        "at": now,
-                        "correlation_id": row.correlation_id,
-                        "attributes": attrs,
-                    }
-                    for i, (etype, attrs) in enumerate(specs)
-                ],
-            )
+        rows = _event_rows(info, first, specs, now)
+        if tx is None:
+            if rows:
+                await conn.execute(insert(events), rows)
+        else:
+            tx.info[run_id] = info
+            tx.events.extend(rows)
         return range(first, first + n)
 
     async def _enqueue_wft(
@@ -310,23 +341,17 @@ class StoreCore:
         now: datetime,
         available_at: datetime | None = None,
     ) -> None:
-        row = (
-            await conn.execute(
-                select(
-                    runs.c.tenant_id, runs.c.task_queue, runs.c.workflow_id, runs.c.workflow_type
-                ).where(runs.c.run_id == run_id)
-            )
-        ).one()
+        info = tx.info.get(run_id) or await self._run_info(conn, run_id)
         await conn.execute(
             self._insert(queue_items)
             .values(
                 kind=_WFT,
                 state=QueueItemState.QUEUED.value,
-                tenant_id=row.tenant_id,
-                task_queue=row.task_queue,
+                tenant_id=info.tenant_id,
+                task_queue=info.task_queue,
                 run_id=run_id,
-                workflow_id=row.workflow_id,
-                name=row.workflow_type,
+                workflow_id=info.workflow_id,
+                name=info.workflow_type,
                 payload={},
                 available_at=available_at or now,
                 created_at=now,
@@ -334,7 +359,11 @@ class StoreCore:
             )
             .on_conflict_do_nothing()
         )
-        tx.queues.add(row.task_queue)
+        tx.queues.add(info.task_queue)
+
+    async def _run_info(self, conn: AsyncConnection, run_id: str) -> _RunInfo:
+        row = (await conn.execute(select(*_INFO_COLUMNS).where(runs.c.run_id == run_id))).one()
+        return _RunInfo(*row)
 
     async def _deliver(
         self,
@@ -348,7 +377,7 @@ class StoreCore:
     ) -> bool:
         """Append inbound events to an open run and make sure a workflow task will see them."""
         seqs = await self._append(
-            conn, run_id, specs, now=now, values=values, extra_where=extra_where
+            conn, run_id, specs, now=now, values=values, extra_where=extra_where, tx=tx
         )
         if seqs is None:
             return False
@@ -363,6 +392,7 @@ class StoreCore:
         now: datetime,
         specs: Sequence[EventSpec] = (),
         values: dict[str, Any] | None = None,
+        tx: _Tx | None = None,
     ) -> range | None:
         """Move a run to ``target`` if the table allows it from its current state (in SQL)."""
         sources = [s.value for s in sources_of(target)]
@@ -385,6 +415,7 @@ class StoreCore:
             open_only=False,
             values=vals,
             extra_where=runs.c.state == current,
+            tx=tx,
         )
 
     async def _close_run(
@@ -402,27 +433,13 @@ class StoreCore:
         values: dict[str, Any] = {"result": result}
         if failure is not None:
             values["failure"] = failure.model_dump(mode="json")
-        seqs = await self._transition(conn, run_id, target, now, specs, values)
+        seqs = await self._transition(conn, run_id, target, now, specs, values, tx=tx)
         if seqs is None:
             return None
-        # Nothing of a closed run stays runnable: queued items end, running ones hear a cancel.
-        await conn.execute(
-            update(queue_items)
-            .where(
-                queue_items.c.run_id == run_id, queue_items.c.state == QueueItemState.QUEUED.value
-            )
-            .values(state=QueueItemState.CANCELED.value, updated_at=now)
-        )
-        await conn.execute(
-            update(queue_items)
-            .where(queue_items.c.run_id == run_id, queue_items.c.state.in_(_LEASED))
-            .values(cancel_requested=True, updated_at=now)
-        )
-        tx.runs.add(run_id)
-        await self._notify_parent(conn, tx, run_id, target, now, result, failure)
+        await self._closed(conn, tx, run_id, target, now, result, failure)
         return seqs
 
-    async def _notify_parent(
+    async def _closed(
         self,
         conn: AsyncConnection,
         tx: _Tx,
@@ -432,20 +449,28 @@ class StoreCore:
         result: Any,
         failure: Failure | None,
     ) -> None:
-        row = (
-            await conn.execute(
-                select(
-                    runs.c.parent_run_id,
-                    runs.c.parent_ref,
-                    runs.c.workflow_id,
-                    runs.c.workflow_type,
-                ).where(runs.c.run_id == run_id)
+        """What follows a run's close, in its transaction: nothing of the run stays
+        runnable (queued items end, running ones hear a cancel), waiters are woken, and
+        a parent hears of its child."""
+        queued = queue_items.c.state == QueueItemState.QUEUED.value
+        await conn.execute(
+            update(queue_items)
+            .where(
+                queue_items.c.run_id == run_id,
+                queue_items.c.state.in_([QueueItemState.QUEUED.value, *_LEASED]),
             )
-        ).one()
+            .values(
+                state=case((queued, QueueItemState.CANCELED.value), else_=queue_items.c.state),
+                cancel_requested=case((queued, queue_items.c.cancel_requested), else_=True),
+                updated_at=now,
+            )
+        )
+        tx.runs.add(run_id)
+        row = tx.info.get(run_id) or await self._run_info(conn, run_id)
         if row.parent_run_id is None or target is RunState.CONTINUED_AS_NEW:
             return
         attrs: dict[str, Any] = {
-            "child_seq": int(row.parent_ref),
+            "child_seq": int(row.parent_ref or 0),
             "workflow_id": row.workflow_id,
             "run_id": run_id,
             "workflow_type": row.workflow_type,
@@ -516,9 +541,21 @@ class StoreCore:
                 parent_ref=p.parent[2] if p.parent else None,
                 continued_from_run_id=continued_from,
                 options={"execution_timeout": p.execution_timeout},
+                next_seq=2,
             )
         )
-        await self._append(conn, run_id, [(EventType.WORKFLOW_STARTED, started)], now=now)
+        info = _RunInfo(
+            run_id=run_id,
+            tenant_id=p.tenant_id,
+            workflow_id=p.workflow_id,
+            workflow_type=p.workflow_type,
+            task_queue=p.task_queue,
+            correlation_id=correlation_id,
+            parent_run_id=p.parent[1] if p.parent else None,
+            parent_ref=p.parent[2] if p.parent else None,
+        )
+        tx.info[run_id] = info
+        tx.events.extend(_event_rows(info, 1, [(EventType.WORKFLOW_STARTED, started)], now))
         await self._enqueue_wft(conn, tx, run_id, now)
         return run_id
 
@@ -581,6 +618,37 @@ class StoreCore:
                 item.run_id,
             )
         return row is not None
+
+
+def activity_lease(payload: dict[str, Any], deadline: datetime | None, now: datetime) -> datetime:
+    """When an activity attempt started ``now`` times out: its start-to-close or heartbeat
+    timeout, or its schedule-to-close deadline, whichever comes first."""
+    bounds = [
+        now + timedelta(seconds=s)
+        for s in (payload.get("start_to_close_timeout"), payload.get("heartbeat_timeout"))
+        if s
+    ]
+    if deadline is not None:
+        bounds.append(deadline)
+    return min(bounds) if bounds else now + timedelta(days=3650)
+
+
+def _event_rows(
+    info: _RunInfo, first: int, specs: Sequence[EventSpec], now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": info.run_id,
+            "seq": first + i,
+            "tenant_id": info.tenant_id,
+            "workflow_id": info.workflow_id,
+            "type": etype.value,
+            "at": now,
+            "correlation_id": info.correlation_id,
+            "attributes": attrs,
+        }
+        for i, (etype, attrs) in enumerate(specs)
+    ]
 
 
 def _child_kind(state: RunState) -> str:

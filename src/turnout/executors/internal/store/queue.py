@@ -27,6 +27,7 @@ from turnout.executors.internal.store.core import (
     StoreCore,
     _claimed,
     _Tx,
+    activity_lease,
     held,
     utcnow,
 )
@@ -150,7 +151,7 @@ class QueueOperations(StoreCore):
                 item: ClaimedItem | None = _claimed(row)
                 assert item is not None
                 if kind == _ACT:
-                    item = await self._start_activity(conn, item, now)
+                    item = await self._start_activity(conn, tx, item, now)
                     if item is None:
                         continue
                 else:
@@ -166,12 +167,19 @@ class QueueOperations(StoreCore):
                             "started_at": func.coalesce(runs.c.started_at, now),
                         },
                         extra_where=runs.c.state == RunState.QUEUED.value,
+                        tx=tx,
                     )
                 claimed.append(item)
         return claimed
 
     async def _claim_eagerly(
-        self, conn: AsyncConnection, run_id: str, kind: str, eager: EagerClaim, now: datetime
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run_id: str,
+        kind: str,
+        eager: EagerClaim,
+        now: datetime,
     ) -> None:
         """Claim, in the caller's transaction, ready items of ``run_id`` that this worker
         just created and can run (eager dispatch: no claim transaction, no wake-up wait)."""
@@ -216,22 +224,15 @@ class QueueOperations(StoreCore):
         for row in rows:
             item: ClaimedItem | None = _claimed(row)
             if item is not None and kind == _ACT:
-                item = await self._start_activity(conn, item, now)
+                item = await self._start_activity(conn, tx, item, now)
             if item is not None:
                 eager.claimed.append(item)
 
     async def _start_activity(
-        self, conn: AsyncConnection, item: ClaimedItem, now: datetime
+        self, conn: AsyncConnection, tx: _Tx, item: ClaimedItem, now: datetime
     ) -> ClaimedItem | None:
         p = item.payload
-        bounds = [
-            now + timedelta(seconds=s)
-            for s in (p.get("start_to_close_timeout"), p.get("heartbeat_timeout"))
-            if s
-        ]
-        if item.deadline_at is not None:
-            bounds.append(item.deadline_at)
-        lease = min(bounds) if bounds else now + timedelta(days=3650)
+        lease = activity_lease(p, item.deadline_at, now)
         await conn.execute(
             update(queue_items).where(queue_items.c.id == item.id).values(lease_expires_at=lease)
         )
@@ -251,6 +252,7 @@ class QueueOperations(StoreCore):
                 )
             ],
             now=now,
+            tx=tx,
         )
         if started is None:  # the run closed meanwhile: nothing to do
             await conn.execute(

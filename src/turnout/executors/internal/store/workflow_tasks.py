@@ -20,7 +20,7 @@ from turnout.contracts.records import (
     PolicyDecision,
     QueueItemState,
 )
-from turnout.contracts.states import RunState
+from turnout.contracts.states import RunState, sources_of
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import events, policy_decisions, queue_items, runs, tasks
 from turnout.executors.internal.store.core import (
@@ -36,8 +36,10 @@ from turnout.executors.internal.store.core import (
     StartParams,
     StoreCore,
     UnhandledSignalError,
+    _claimed,
     _item,
     _Tx,
+    activity_lease,
     decision_row,
     held,
     utcnow,
@@ -59,10 +61,13 @@ class WorkflowTaskOperations(StoreCore):
         commands: Sequence[cmd.Command],
         decisions: Sequence[PolicyDecision] = (),
         eager: EagerClaim | None = None,
+        seen_through: int | None = None,
     ) -> range:
         """Commit one workflow task: its commands, events, queue items and state change
         (and the start policy's decision, on a run's first task). With ``eager``, the
-        activities it schedules that the worker can run are claimed for it at once.
+        activities it schedules that the worker can run are created already leased to it.
+        ``seen_through`` (the last seq the task read) lets the commit skip waking other
+        workers when nothing arrived while the task ran.
 
         Raises StaleTaskError (changing nothing) when the lease was lost or another
         task of the run committed first.
@@ -76,6 +81,7 @@ class WorkflowTaskOperations(StoreCore):
             commands,
             decisions,
             eager,
+            seen_through,
         )
         return seqs
 
@@ -90,6 +96,7 @@ class WorkflowTaskOperations(StoreCore):
         commands: Sequence[cmd.Command],
         decisions: Sequence[PolicyDecision],
         eager: EagerClaim | None,
+        seen_through: int | None,
     ) -> range:
         now = utcnow()
         done = (
@@ -153,8 +160,33 @@ class WorkflowTaskOperations(StoreCore):
                 values["state"] = RunState.WAITING_APPROVAL.value
             # A decision committed meanwhile may have moved the state: then redo the task.
             guard = and_(guard, runs.c.state == run.state)
+        # The activities this worker takes at once: started in this very append.
+        taken = _eager_activities(commands, eager) if closing is None else []
+        specs.extend(
+            (
+                EventType.ACTIVITY_STARTED,
+                {
+                    "activity_seq": c.seq,
+                    "activity_id": c.attributes().get("activity_id"),
+                    "activity_type": c.activity_type,
+                    "attempt": 1,
+                    "worker": eager.owner if eager else None,
+                },
+            )
+            for c in taken
+        )
+        # A plain close (complete, fail, cancel) is part of the same append.
+        close = _close_target(closing, state)
+        if close is not None:
+            target, result, failure = close
+            specs.append((closing.event_type, closing.attributes()))  # type: ignore[union-attr]
+            specs.append((EventType.STATE_CHANGED, {"from": state, "to": target.value}))
+            values.update(state=target.value, closed_at=now, result=result)
+            if failure is not None:
+                values["failure"] = failure.model_dump(mode="json")
+            guard = and_(guard, runs.c.state == run.state)
         seqs = await self._append(
-            conn, item.run_id, specs, now=now, values=values, extra_where=guard
+            conn, item.run_id, specs, now=now, values=values, extra_where=guard, tx=tx
         )
         if seqs is None:
             raise StaleTaskError(f"run {item.run_id} moved on while workflow task {item.id} ran")
@@ -178,15 +210,17 @@ class WorkflowTaskOperations(StoreCore):
                 )
         if decisions:
             await conn.execute(insert(policy_decisions), [decision_row(d) for d in decisions])
-        tx.queues.add(run.task_queue)  # a follow-up workflow task may be waiting for this one
-        await self._apply_commands(conn, tx, run, commands, now)
+        if seen_through is None or run.next_seq - 1 > seen_through:
+            # Something arrived while the task ran: its follow-up task may be waiting.
+            tx.queues.add(run.task_queue)
+        if eager is not None:
+            eager.claimed.clear()  # a retried transaction starts over
+        await self._apply_commands(conn, tx, run, commands, now, taken, eager)
         if requested and closing is None:
             await self._request_approvals(conn, run, requested, now)
-        if eager is not None and closing is None:
-            eager.claimed.clear()  # a retried transaction starts over
-            if any(isinstance(c, cmd.ScheduleActivity) for c in commands):
-                await self._claim_eagerly(conn, item.run_id, _ACT, eager, now)
-        if closing is not None:
+        if close is not None:
+            await self._closed(conn, tx, run.run_id, close[0], now, close[1], close[2])
+        elif closing is not None:
             await self._apply_closing(conn, tx, run, closing, now)
         return seqs
 
@@ -197,6 +231,8 @@ class WorkflowTaskOperations(StoreCore):
         run: Row[Any],
         commands: Sequence[cmd.Command],
         now: datetime,
+        taken: Sequence[cmd.ScheduleActivity] = (),
+        eager: EagerClaim | None = None,
     ) -> None:
         new_items: list[dict[str, Any]] = []
         for c in commands:
@@ -206,23 +242,30 @@ class WorkflowTaskOperations(StoreCore):
                     if c.schedule_to_close_timeout
                     else None
                 )
-                new_items.append(
-                    _item(
-                        run,
-                        _ACT,
-                        c.task_queue,
-                        c.activity_type,
-                        str(c.seq),
-                        now,
-                        payload={
-                            **c.attributes(),
-                            "workflow_type": run.workflow_type,
-                            "scheduled_at": now.isoformat(),
-                        },
-                        deadline_at=deadline,
-                    )
+                row = _item(
+                    run,
+                    _ACT,
+                    c.task_queue,
+                    c.activity_type,
+                    str(c.seq),
+                    now,
+                    payload={
+                        **c.attributes(),
+                        "workflow_type": run.workflow_type,
+                        "scheduled_at": now.isoformat(),
+                    },
+                    deadline_at=deadline,
                 )
-                tx.queues.add(c.task_queue)
+                if eager is not None and any(c is t for t in taken):
+                    row.update(
+                        state=QueueItemState.RUNNING.value,
+                        lease_owner=eager.owner,
+                        lease_expires_at=activity_lease(row["payload"], deadline, now),
+                        started_at=now,
+                    )
+                else:
+                    tx.queues.add(c.task_queue)
+                new_items.append(row)
             elif isinstance(c, cmd.StartTimer):
                 new_items.append(
                     _item(
@@ -237,7 +280,18 @@ class WorkflowTaskOperations(StoreCore):
                     )
                 )
         if new_items:  # before the cancels below, which may name items scheduled just now
-            await conn.execute(insert(queue_items), new_items)
+            if taken and eager is not None:
+                rows = (
+                    await conn.execute(
+                        insert(queue_items).returning(*queue_items.c, sort_by_parameter_order=True),
+                        new_items,
+                    )
+                ).all()
+                eager.claimed.extend(
+                    _claimed(r) for r in rows if r.state == QueueItemState.RUNNING.value
+                )
+            else:
+                await conn.execute(insert(queue_items), new_items)
         for c in commands:
             if isinstance(c, cmd.CancelTimer):
                 await conn.execute(
@@ -484,3 +538,39 @@ class WorkflowTaskOperations(StoreCore):
         """End a workflow task that has nothing to do (its run closed meanwhile)."""
         async with self.engine.begin() as conn:
             await self._end_item(conn, item, QueueItemState.COMPLETED, utcnow())
+
+
+def _eager_activities(
+    commands: Sequence[cmd.Command], eager: EagerClaim | None
+) -> list[cmd.ScheduleActivity]:
+    """The activities of ``commands`` that ``eager``'s worker runs and has slots for."""
+    if eager is None or eager.limit <= 0:
+        return []
+    taken = [
+        c
+        for c in commands
+        if isinstance(c, cmd.ScheduleActivity)
+        and c.task_queue == eager.task_queue
+        and c.activity_type in eager.names
+    ]
+    return taken[: eager.limit]
+
+
+def _close_target(
+    closing: cmd.Command | None, state: str
+) -> tuple[RunState, Any, Failure | None] | None:
+    """(state, result, failure) of a close that joins the commit's own append: complete,
+    fail or cancel from a state the transition table allows (else None)."""
+    if isinstance(closing, cmd.CompleteWorkflow):
+        close: tuple[RunState, Any, Failure | None] = (RunState.COMPLETED, closing.result, None)
+    elif isinstance(closing, cmd.FailWorkflow):
+        close = (RunState.FAILED, None, closing.failure)
+    elif isinstance(closing, cmd.CancelWorkflow):
+        close = (
+            RunState.CANCELED,
+            None,
+            Failure(kind="canceled", message="workflow canceled"),
+        )
+    else:
+        return None
+    return close if RunState(state) in sources_of(close[0]) else None
