@@ -4,6 +4,8 @@ timeline; on SQLite, PostgreSQL and Temporal."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+import turnout
 from tests.e2e.conftest import QUEUE, Server
 
 pytestmark = pytest.mark.timeout(180)
@@ -121,3 +124,70 @@ async def test_log_in_refuses_a_wrong_token_and_log_out_ends_the_session(
     await expect(page).to_have_url(server.url + "/login", timeout=WAIT)
     await page.goto(server.url + "/")
     await expect(page).to_have_url(server.url + "/login?next=%2F", timeout=WAIT)
+
+
+DOCS_IMAGES = Path(__file__).parents[2] / "docs" / "images"
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_retries_timers_approvals_and_artifacts_on_the_timeline(
+    server: Server, settings: Any, browser: Any, artifacts: Path
+) -> None:
+    """Each attempt of a retried activity is its own bar; the timer, the approval and
+    the artifact are drawn. With TURNOUT_DOCS_IMAGES=1 the screenshots are copied to
+    docs/images/ for docs/console.md."""
+    from playwright.async_api import expect
+
+    from tests.e2e import release_workflow as rw
+
+    client = await turnout.connect(settings=settings)
+    try:
+        async with turnout.Worker(
+            client, task_queue=QUEUE, workflows=rw.WORKFLOWS, activities=rw.ACTIVITIES
+        ):
+            page = await browser.new_page()
+            await _log_in(page, server)
+            async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+                response = await http.post(
+                    "/workflows",
+                    json={
+                        "workflow": "Release",
+                        "args": ["2.4.0"],
+                        "id": "release-2.4.0",
+                        "task_queue": QUEUE,
+                    },
+                    headers={"Authorization": f"Bearer {server.token}"},
+                )
+            assert response.status_code == 202, response.text
+            await page.goto(server.url + "/runs/release-2.4.0")
+            await expect(page.locator("#run-state")).to_have_text("waiting_approval", timeout=WAIT)
+            build = page.locator('#timeline rect[data-kind="activity"][data-name="build"]')
+            await expect(build).to_have_count(2, timeout=WAIT)
+            await expect(build.first).to_have_attribute("data-outcome", "retried")
+            await expect(build.last).to_have_attribute("data-outcome", "completed")
+            await expect(
+                page.locator('#timeline rect[data-kind="timer"][data-outcome="fired"]')
+            ).to_have_count(1, timeout=WAIT)
+            await expect(page.locator('#timeline [data-kind="artifact"]')).to_have_count(1)
+            await expect(page.get_by_role("row", name="build-log")).to_be_visible()
+            await page.screenshot(path=artifacts / "waiting.png", full_page=True)
+
+            await page.get_by_label("Your name").fill("dana")
+            await page.get_by_label("Reason").fill("soak looked clean")
+            await page.get_by_role("button", name="Approve release").click()
+            await expect(page.locator("#run-state")).to_have_text("completed", timeout=WAIT)
+            await expect(
+                page.locator('#timeline rect[data-kind="activity"][data-name="publish"]')
+            ).to_have_attribute("data-outcome", "completed", timeout=WAIT)
+            await expect(page.locator("#live")).to_be_hidden(timeout=WAIT)
+            await page.screenshot(path=artifacts / "completed.png", full_page=True)
+            await page.locator(".timeline-box").screenshot(path=artifacts / "timeline.png")
+            await page.goto(server.url + "/")
+            await expect(page.locator('tr[data-workflow-id="release-2.4.0"]')).to_be_visible()
+            await page.locator("main").screenshot(path=artifacts / "runs.png")
+    finally:
+        await client.close()
+    if os.environ.get("TURNOUT_DOCS_IMAGES") == "1":
+        DOCS_IMAGES.mkdir(exist_ok=True)
+        shutil.copyfile(artifacts / "completed.png", DOCS_IMAGES / "console-run.png")
+        shutil.copyfile(artifacts / "runs.png", DOCS_IMAGES / "console-runs.png")
