@@ -198,10 +198,24 @@ def cli(**_: Any) -> None:
               help="Activities and workflow tasks run at once.")  # fmt: skip
 @click.option("--policy", "policies", multiple=True, metavar="MODULE:ATTR",
               help="A policy consulted before each activity (repeatable).")  # fmt: skip
+@click.option("--metrics-port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Serve Prometheus /metrics on PORT (needs turnout[observability]).")  # fmt: skip
+@click.option("--health-port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Serve /healthz (alive) and /readyz (ready to claim) on PORT.")  # fmt: skip
+@click.option("--log-format", type=click.Choice(["text", "json"]),
+              help="Log to stderr as text or JSON lines, each with the workflow id, run id, "
+              "correlation id and attempt of its task.")  # fmt: skip
 @click.pass_context
 def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concurrency: int,
-           policies: tuple[str, ...]) -> None:  # fmt: skip
-    """Run the workflows and activities found in MODULE[:ATTR]... until SIGINT/SIGTERM."""
+           policies: tuple[str, ...], metrics_port: int | None, health_port: int | None,
+           log_format: str | None) -> None:  # fmt: skip
+    """Run the workflows and activities found in MODULE[:ATTR]... until SIGINT/SIGTERM.
+
+    Traces: set TURNOUT_TRACING=1 and configure an OpenTelemetry SDK exporter
+    (e.g. the OTEL_* variables of opentelemetry-instrument)."""
+    from turnout._cli_observability import make_observer, worker_observability
+
+    observer = make_observer(metrics_port, log_format)
     workflows, activities = _definitions(modules)
     consulted = [_load_policy(target) for target in policies]
     if not workflows and not activities:
@@ -218,14 +232,18 @@ def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concur
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            async with turnout.Worker(
-                client,
-                task_queue=task_queue,
-                workflows=workflows,
-                activities=activities,
-                max_concurrent_activities=concurrency,
-                max_concurrent_workflow_tasks=concurrency,
-                **({"policies": consulted} if consulted else {}),
+            async with (
+                turnout.Worker(
+                    client,
+                    task_queue=task_queue,
+                    workflows=workflows,
+                    activities=activities,
+                    max_concurrent_activities=concurrency,
+                    max_concurrent_workflow_tasks=concurrency,
+                    observer=observer,
+                    **({"policies": consulted} if consulted else {}),
+                ) as running,
+                worker_observability(running, observer, metrics_port, health_port),
             ):
                 names = [w.__name__ for w in workflows] + [a.__name__ for a in activities]
                 err.print(
@@ -599,7 +617,7 @@ def demo(ctx: click.Context, topic: str) -> None:
 
 def _register_more_commands() -> None:
     # These modules register their commands on `cli`.
-    from turnout import _cli_governance, _cli_http  # noqa: F401
+    from turnout import _cli_governance, _cli_http, _cli_observability  # noqa: F401
 
 
 _register_more_commands()

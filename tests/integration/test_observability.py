@@ -8,7 +8,6 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +17,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.parser import text_string_to_metric_families
 
 import turnout
-from turnout import ApplicationError, RetryPolicy, activity, workflow
+from tests.observability_workflows import (
+    ACTIVITIES,
+    WORKFLOWS,
+    DoomedWorkflow,
+    FlakyWorkflow,
+    ObservedWorkflow,
+)
 from turnout.observability import (
     Metrics,
     TaskContextFilter,
@@ -30,75 +35,6 @@ from turnout.observability import (
 Q = "observed"
 RUNS = 5
 WAIT = 60.0
-
-_flaky_attempts: dict[str, int] = {}
-
-
-@activity.defn
-async def obs_ok(key: str) -> str:
-    activity.logger.info("ok %s", key)
-    return key
-
-
-@activity.defn
-async def obs_flaky(key: str) -> str:
-    """Fails on its first attempt, succeeds on the second."""
-    _flaky_attempts[key] = _flaky_attempts.get(key, 0) + 1
-    if activity.info().attempt == 1:
-        raise ApplicationError("first attempt fails")
-    return key
-
-
-@activity.defn
-async def obs_doomed(key: str) -> str:
-    raise ApplicationError(f"{key} always fails")
-
-
-@workflow.defn
-class ObservedWorkflow:
-    @workflow.run
-    async def run(self, key: str) -> str:
-        return str(
-            await workflow.execute_activity(
-                obs_ok, key, start_to_close_timeout=timedelta(seconds=30)
-            )
-        )
-
-
-@workflow.defn
-class FlakyWorkflow:
-    @workflow.run
-    async def run(self, key: str) -> str:
-        return str(
-            await workflow.execute_activity(
-                obs_flaky,
-                key,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=10)),
-            )
-        )
-
-
-@workflow.defn
-class DoomedWorkflow:
-    @workflow.run
-    async def run(self, key: str) -> str:
-        try:
-            await workflow.execute_activity(
-                obs_doomed,
-                key,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(milliseconds=10), maximum_attempts=3
-                ),
-            )
-        except turnout.ActivityError:
-            return "dead-lettered"
-        return "unexpected"
-
-
-WORKFLOWS = [ObservedWorkflow, FlakyWorkflow, DoomedWorkflow]
-ACTIVITIES = [obs_ok, obs_flaky, obs_doomed]
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:

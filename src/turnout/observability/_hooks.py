@@ -22,7 +22,15 @@ if TYPE_CHECKING:
     from turnout.executors.internal.store import ClaimedItem
     from turnout.workflows._runtime import ActivityInfo, WorkflowInfo
 
-__all__ = ["LOG_FIELDS", "Observer", "TaskContextFilter", "current_log_context", "headers_of"]
+__all__ = [
+    "LOG_FIELDS",
+    "Observer",
+    "TaskContextFilter",
+    "bind_log_context",
+    "current_log_context",
+    "headers_of",
+    "unbind_log_context",
+]
 
 LOG_FIELDS = ("workflow_id", "run_id", "correlation_id", "attempt")
 """The fields every log line of a workflow task or activity carries."""
@@ -35,6 +43,17 @@ _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar
 def current_log_context() -> dict[str, Any]:
     """The log fields of the workflow task or activity running in this context (or {})."""
     return dict(_context.get() or {})
+
+
+def bind_log_context(**fields: Any) -> contextvars.Token[dict[str, Any] | None]:
+    """Make ``fields`` the log context of this context (an executor's task); returns the
+    token for :func:`unbind_log_context`."""
+    return _context.set(fields)
+
+
+def unbind_log_context(token: contextvars.Token[dict[str, Any] | None]) -> None:
+    """Restore the log context :func:`bind_log_context` replaced."""
+    _context.reset(token)
 
 
 class TaskContextFilter(logging.Filter):

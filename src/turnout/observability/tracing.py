@@ -20,6 +20,7 @@ __all__ = [
     "ATTRIBUTES",
     "SpanTool",
     "correlation_from_current_span",
+    "run_traceparent",
     "tracing_available",
 ]
 
@@ -73,6 +74,12 @@ def trace_id_of(correlation_id: str) -> int:
     return _digest(correlation_id, 16)
 
 
+def run_traceparent(correlation_id: str, run_id: str) -> str:
+    """The W3C ``traceparent`` of a run: its trace (the correlation id) and its span id
+    (derived from the run id), the parent of the spans of its workflow tasks."""
+    return f"00-{trace_id_of(correlation_id):032x}-{_digest(run_id, 8):016x}-01"
+
+
 class SpanTool:
     """Starts turnout's spans with ``tracer_provider`` (the global one by default)."""
 
@@ -83,6 +90,11 @@ class SpanTool:
         self._trace = trace
         self._tracer = trace.get_tracer("turnout", tracer_provider=tracer_provider)
         self._propagator = TraceContextTextMapPropagator()
+
+    @property
+    def tracer(self) -> Any:
+        """The OpenTelemetry tracer of turnout's spans."""
+        return self._tracer
 
     def _run_context(self, correlation_id: str, run_id: str) -> Any:
         trace = self._trace

@@ -566,6 +566,20 @@ class LocalPostgres(PostgresServer):
         """Stop the server (``pg_ctl stop -m immediate``) and delete its directory; idempotent."""
         self._teardown()
 
+    def pause(self) -> None:
+        """Stop the server (``pg_ctl stop -m fast``) but keep its data and port: an outage
+        that :meth:`resume` ends."""
+        self._run(
+            [*self._pg_ctl(), "-m", "fast", "-w", "-t", "30", "stop"],
+            what="pg_ctl stop",
+            timeout=60,
+        )
+
+    def resume(self) -> None:
+        """Start the server :meth:`pause` stopped, on the same port; wait until it answers."""
+        self._pg_ctl_start(self.port)
+        wait_for_postgres(self.admin_url, self.startup_timeout, alive=self._dead_reason)
+
     # -- internals
 
     def _pick_user(self) -> str | None:
@@ -626,21 +640,7 @@ class LocalPostgres(PostgresServer):
         for attempt in range(attempts):
             port = self._requested_port or free_port()
             try:
-                self._run(
-                    [
-                        *self._pg_ctl(),
-                        "-l",
-                        str(self.log_path),
-                        "-w",
-                        "-t",
-                        str(int(self.startup_timeout)),
-                        "-o",
-                        self._server_options(port),
-                        "start",
-                    ],
-                    what="pg_ctl start",
-                    timeout=self.startup_timeout + 30,
-                )
+                self._pg_ctl_start(port)
             except ServerError:
                 # Another process may have taken the port between probe and bind.
                 if attempt + 1 < attempts and "could not bind" in self.log_tail(10):
@@ -648,6 +648,23 @@ class LocalPostgres(PostgresServer):
                 raise
             self._port = port
             return
+
+    def _pg_ctl_start(self, port: int) -> None:
+        self._run(
+            [
+                *self._pg_ctl(),
+                "-l",
+                str(self.log_path),
+                "-w",
+                "-t",
+                str(int(self.startup_timeout)),
+                "-o",
+                self._server_options(port),
+                "start",
+            ],
+            what="pg_ctl start",
+            timeout=self.startup_timeout + 30,
+        )
 
     def _dead_reason(self) -> str | None:
         pid = _postmaster_pid(self.data_dir)

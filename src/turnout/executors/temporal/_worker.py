@@ -17,6 +17,7 @@ from turnout.contracts.governance import Policy
 from turnout.executors.temporal._client import TemporalClient
 from turnout.executors.temporal._definitions import ensure_activity, ensure_workflow, install
 from turnout.executors.temporal._governance import admission_activity
+from turnout.executors.temporal._observability import interceptors_for
 from turnout.executors.temporal._runtime import TurnoutInterceptor
 from turnout.workflows._definitions import ActivityDefinition
 
@@ -28,7 +29,7 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     runtime context and the definition hooks must be the same objects inside."""
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "turnout", "pydantic", "sqlalchemy"
+            "turnout", "pydantic", "sqlalchemy", "opentelemetry"
         )
     )
 
@@ -55,6 +56,7 @@ class TemporalWorker:
         max_cached_workflows: int = 1000,
         identity: str | None = None,
         policies: Sequence[Policy] = (),
+        observer: Any = None,
         **options: Any,
     ) -> None:
         if options:
@@ -90,7 +92,10 @@ class TemporalWorker:
                 *([admission_activity(client, policies)] if policies and workflows else []),
             ],
             activity_executor=activity_executor,
-            interceptors=[TurnoutInterceptor(client, policies=policies)],
+            interceptors=[
+                *interceptors_for(observer),
+                TurnoutInterceptor(client, policies=policies),
+            ],
             workflow_runner=sandbox_runner(),
             max_concurrent_activities=max_concurrent_activities,
             max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
@@ -99,16 +104,36 @@ class TemporalWorker:
             identity=identity,
         )
         self._task: asyncio.Task[None] | None = None
+        self._observer = observer
+        self.task_queue = task_queue
+        self.identity = identity or client.raw.identity
+        self._slots = {
+            "workflow_task": max_concurrent_workflow_tasks if workflows else 0,
+            "activity_task": max_concurrent_activities if activities else 0,
+        }
+
+    @property
+    def claiming(self) -> bool:
+        """True while the temporalio worker polls."""
+        return self._task is not None and not self._task.done()
+
+    def slots(self) -> dict[str, tuple[int, int]]:
+        """Slots per kind: in use is the SDK's to report (shown as 0), and all."""
+        return {kind: (0, total) for kind, total in self._slots.items()}
 
     async def start(self) -> None:
         """Start polling Temporal."""
         self._task = asyncio.create_task(self._worker.run(), name="turnout-temporal-worker")
         await asyncio.sleep(0)
+        if self._observer is not None:
+            self._observer.attach(self)
 
     async def shutdown(self) -> None:
         """Graceful shutdown (activities get the grace period)."""
         if self._task is None:
             return
+        if self._observer is not None:
+            self._observer.detach(self)
         await self._worker.shutdown()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

@@ -1,0 +1,99 @@
+"""Observability of a Temporal worker: the same metric names for what an activity does, and
+temporalio's spans carrying turnout's attribute names, on a real Temporal dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
+
+import turnout
+from tests.observability_workflows import ACTIVITIES, WORKFLOWS, DoomedWorkflow, FlakyWorkflow
+from turnout.observability import Metrics, WorkerObserver
+
+pytestmark = pytest.mark.temporal
+WAIT = 60.0
+
+
+def _value(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
+
+
+@pytest.mark.timeout(120)
+async def test_temporal_worker_reports_activity_metrics_and_spans_with_the_correlation_id(
+    temporal_address: str,
+) -> None:
+    queue = f"observed-{uuid.uuid4().hex[:8]}"
+    metrics = Metrics()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    client: Any = await turnout.connect(executor="temporal", temporal_address=temporal_address)
+    try:
+        async with turnout.Worker(
+            client,
+            task_queue=queue,
+            workflows=WORKFLOWS,
+            activities=ACTIVITIES,
+            observer=WorkerObserver(metrics=metrics, tracer_provider=provider),
+        ):
+            flaky = await client.start_workflow(
+                FlakyWorkflow.run, "f", id=f"flaky-{queue}", task_queue=queue
+            )
+            doomed = await client.start_workflow(
+                DoomedWorkflow.run, "d", id=f"doomed-{queue}", task_queue=queue
+            )
+            async with asyncio.timeout(WAIT):
+                assert await flaky.result() == "f"
+                assert await doomed.result() == "dead-lettered"
+        run = await flaky.describe()
+    finally:
+        await client.close()
+        provider.shutdown()
+
+    text = metrics.exposition().decode()
+    assert _value(text, "turnout_claims_total", task_queue=queue, kind="activity_task") == 5
+    assert (
+        _value(text, "turnout_activity_retries_total", task_queue=queue, activity_type="obs_flaky")
+        == 1
+    )
+    assert (
+        _value(text, "turnout_activity_retries_total", task_queue=queue, activity_type="obs_doomed")
+        == 2
+    )
+    dead = _value(
+        text, "turnout_activities_dead_lettered_total", task_queue=queue, activity_type="obs_doomed"
+    )
+    assert dead == 1
+
+    spans = exporter.get_finished_spans()
+    mine = [s for s in spans if (s.attributes or {}).get("turnout.run_id") == run.run_id]
+    workflow_spans = [s for s in mine if s.name == "RunWorkflow:FlakyWorkflow"]
+    activity_spans = [s for s in mine if s.name == "RunActivity:obs_flaky"]
+    assert workflow_spans
+    assert len(activity_spans) == 2
+    for span in [*workflow_spans, *activity_spans]:
+        assert (span.attributes or {})["turnout.correlation_id"] == run.correlation_id
+    # One trace, the run's (its correlation id). temporalio's shape: the workflow's spans
+    # (RunWorkflow, StartActivity) hang from the run; each RunActivity from its StartActivity.
+    root = workflow_spans[0]
+    assert root.context is not None
+    assert root.parent is not None
+    assert f"{root.context.trace_id:032x}" == run.correlation_id
+    by_id = {s.context.span_id: s for s in spans if s.context is not None}
+    for span in activity_spans:
+        assert span.parent is not None
+        scheduler = by_id[span.parent.span_id]
+        assert scheduler.name == "StartActivity:obs_flaky"
+        assert scheduler.parent is not None
+        assert scheduler.parent.span_id == root.parent.span_id
