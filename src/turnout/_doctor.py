@@ -29,6 +29,7 @@ async def run_checks(options: dict[str, Any]) -> list[Check]:
             database_url=options.get("database_url"),
             temporal_address=options.get("temporal_address"),
             temporal_namespace=options.get("namespace"),
+            tenant_id=options.get("tenant"),
         )
     except ConfigurationError as exc:
         return [Check("settings", False, str(exc), "correct the TURNOUT_* value named above")]
@@ -46,7 +47,59 @@ async def run_checks(options: dict[str, Any]) -> list[Check]:
     except ConfigurationError as exc:
         checks.append(Check("production gate", False, str(exc), "see the message"))
     checks.extend(_database(settings.database_url))
+    if all(c.ok for c in checks if c.name in ("database", "schema")):
+        checks.append(await _queues(settings.database_url, settings.tenant_id))
     return checks
+
+
+STALL_SECONDS = 60.0
+"""A queue whose oldest ready item waits longer than this, with no lease held on it, has
+no worker claiming (``turnout doctor`` fails its ``queues`` check)."""
+
+
+async def _queues(url: str, tenant_id: str) -> Check:
+    """Depth, lag and dead letters per task queue, and whether some worker claims from
+    each queue that has ready work (what a worker's ``/readyz`` says of itself)."""
+    from turnout.executors.internal.store import open_store
+
+    store = open_store(url)
+    try:
+        figures = await store.figures(tenant_id)
+    except Exception as exc:
+        return Check("queues", False, f"cannot read the queue figures: {exc}", "see the message")
+    finally:
+        await store.close()
+    per_queue: dict[str, dict[str, float]] = {}
+    for f in figures:
+        queue = f.labels.get("task_queue")
+        if queue is not None:
+            row = per_queue.setdefault(queue, {})
+            row[f.name] = row.get(f.name, 0.0) + f.value
+    if not per_queue:
+        return Check("queues", True, "no queued, leased or dead work")
+    stalled = [
+        queue
+        for queue, row in sorted(per_queue.items())
+        if row.get("turnout_queue_lag_seconds", 0.0) > STALL_SECONDS
+        and not row.get("turnout_leased_items")
+    ]
+    detail = "; ".join(
+        f"{queue}: depth {row.get('turnout_queue_depth', 0):g}, "
+        f"lag {row.get('turnout_queue_lag_seconds', 0):.1f}s, "
+        f"leased {row.get('turnout_leased_items', 0):g}, "
+        f"dead {row.get('turnout_dead_letters', 0):g}"
+        for queue, row in sorted(per_queue.items())
+    )
+    if stalled:
+        return Check(
+            "queues",
+            False,
+            f"nothing claims from {', '.join(stalled)} (ready work waits over "
+            f"{STALL_SECONDS:g}s, no lease held); {detail}",
+            f"start a worker: turnout worker MODULE --task-queue {stalled[0]} "
+            "(and check its /readyz)",
+        )
+    return Check("queues", True, detail)
 
 
 def _database(url: str) -> list[Check]:

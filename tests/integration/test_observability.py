@@ -267,3 +267,28 @@ async def test_healthz_and_readyz_of_a_running_worker(sqlite_url: str) -> None:
             await server.close()
     finally:
         await client.close()
+
+
+@pytest.mark.timeout(60)
+async def test_doctor_reports_the_queues_and_a_queue_nothing_claims_from(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from turnout import _doctor
+
+    client = await turnout.connect(executor="internal", database_url=sqlite_url)
+    try:
+        await client.start_workflow(ObservedWorkflow.run, "x", id="idle", task_queue="nobody")
+    finally:
+        await client.close()
+    options = {"executor": "internal", "database_url": sqlite_url}
+
+    [queues] = [c for c in await _doctor.run_checks(options) if c.name == "queues"]
+    assert queues.ok, queues
+    assert "nobody: depth 1" in queues.detail
+
+    monkeypatch.setattr(_doctor, "STALL_SECONDS", 0.0)
+    [queues] = [c for c in await _doctor.run_checks(options) if c.name == "queues"]
+    assert not queues.ok
+    assert "nothing claims from nobody" in queues.detail
+    assert queues.fix is not None
+    assert "turnout worker MODULE --task-queue nobody" in queues.fix
