@@ -22,7 +22,7 @@ middleware sets for a request with a valid token; without it a page redirects to
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,24 +54,23 @@ _MAX_PAGE = 200
 _MAX_OFFSET = 10_000
 _MAX_TOKEN = 4096
 
-TokenCheck = Callable[[Request, str], Awaitable[bool]]
+TenantOf = Callable[[str], "str | None"]
 
 
 def routes(app_state: object) -> list[BaseRoute]:
     """The console's routes.
 
     ``app_state`` is the API app's shared state; its ``tokens`` (a
-    :class:`~turnout.http.auth.TokenFile`) check a token given at ``/login``. Without
-    them, a token is checked by asking the app's ``GET /workflows`` with it.
+    :class:`~turnout.http.auth.TokenFile`) check the token given at ``/login``.
     """
     tenant_of = getattr(getattr(app_state, "tokens", None), "tenant_of", None)
-    check: TokenCheck = _check_token_through_api
-    if callable(tenant_of):
-
-        async def check(request: Request, token: str) -> bool:
-            return tenant_of(token) is not None
-
-    console = _Console(_templates(), check)
+    if not callable(tenant_of):
+        raise TypeError(
+            "the console checks tokens with app_state.tokens.tenant_of(token); "
+            f"got {type(app_state).__name__} without it: build the app with "
+            "turnout.http.create_app()"
+        )
+    console = _Console(_templates(), tenant_of)
     return [
         Route("/", console.home, methods=["GET"], name="console_home"),
         Route("/runs/{workflow_id:path}/panel", console.panel, methods=["GET"], name="run_panel"),
@@ -98,9 +97,9 @@ def _templates() -> Jinja2Templates:
 
 
 class _Console:
-    def __init__(self, templates: Jinja2Templates, check_token: TokenCheck) -> None:
+    def __init__(self, templates: Jinja2Templates, tenant_of: TenantOf) -> None:
         self.templates = templates
-        self.check_token = check_token
+        self.tenant_of = tenant_of
 
     def page(
         self, request: Request, name: str, context: dict[str, Any], status: int = 200
@@ -221,7 +220,7 @@ class _Console:
             problem = "Paste your API token into the field."
         elif len(token) > _MAX_TOKEN or not token.isprintable():
             problem = "That is not a turnout token: it should be one line of printable text."
-        elif not await self.check_token(request, token):
+        elif self.tenant_of(token) is None:
             problem = "This token is not valid here. Check that you copied all of it."
         if problem is not None:
             return self.page(request, "login.html", {"next": target, "problem": problem}, 401)
@@ -300,48 +299,6 @@ async def _queues(client: Any) -> list[dict[str, Any]] | None:
         elif figure.name == "turnout_dead_letters":
             row["dead"] += int(figure.value)
     return [rows[name] for name in sorted(rows)]
-
-
-async def _check_token_through_api(request: Request, token: str) -> bool:
-    """True when the app answers an authenticated request made with ``token``.
-
-    The request goes through the whole app in-process (middleware included), so the
-    console accepts exactly the tokens the JSON API accepts."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": request.url.scheme,
-        "path": "/workflows",
-        "raw_path": b"/workflows",
-        "root_path": "",
-        "query_string": b"limit=1",
-        "headers": [
-            (b"host", request.headers.get("host", "localhost").encode("latin-1")),
-            (b"authorization", f"Bearer {token}".encode("latin-1", "replace")),
-            (b"accept", b"application/json"),
-        ],
-        "client": request.scope.get("client"),
-        "server": request.scope.get("server"),
-        "state": {},
-    }
-    status: list[int] = []
-    sent = False
-
-    async def receive() -> Mapping[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Mapping[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status.append(int(message["status"]))
-
-    await request.app(scope, receive, send)
-    return bool(status) and status[0] == 200
 
 
 # --------------------------------------------------------------------------- helpers

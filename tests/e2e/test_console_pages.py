@@ -1,0 +1,138 @@
+"""The console's pages over HTTP, without a browser: sign-in, filters, pages, escaping,
+the run panel, the task queues. SQLite; runs stay queued (no worker)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+async def anonymous(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        yield http
+
+
+@pytest.fixture
+async def browser_like(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    """A client logged in through /login, holding the cookie as a browser would."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        response = await http.post("/login", data={"token": server.token, "next": "/"})
+        assert response.status_code == 303, response.text
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        yield http
+
+
+async def _start(server: Server, workflow_id: str, queue: str = "pages") -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        response = await http.post(
+            "/workflows",
+            json={"workflow": "Deploy", "args": ["prod"], "id": workflow_id, "task_queue": queue},
+            headers={"Authorization": f"Bearer {server.token}"},
+        )
+    assert response.status_code == 202, response.text
+
+
+async def test_pages_need_a_login_and_the_login_goes_back_only_to_this_site(
+    server: Server, anonymous: httpx.AsyncClient
+) -> None:
+    for path in ("/", "/runs/x", "/?state=queued"):
+        response = await anonymous.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=")
+    panel = await anonymous.get("/runs/x/panel")
+    assert panel.status_code == 401
+    assert panel.json()["error"]["code"] == "unauthenticated"
+
+    refused = await anonymous.post("/login", data={"token": "tnt_wrong"})
+    assert refused.status_code == 401
+    assert "not valid" in refused.text
+    empty = await anonymous.post("/login", data={"token": ""})
+    assert empty.status_code == 401
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "runs"):
+        response = await anonymous.post("/login", data={"token": server.token, "next": target})
+        assert response.status_code == 303
+        assert response.headers["location"] == "/"
+    kept = await anonymous.post("/login", data={"token": server.token, "next": "/runs/a?b=1"})
+    assert kept.headers["location"] == "/runs/a?b=1"
+
+
+async def test_filters_pages_and_queues(server: Server, browser_like: httpx.AsyncClient) -> None:
+    for n in range(3):
+        await _start(server, f"page-{n}")
+    await _start(server, "other-0", queue="elsewhere")
+
+    home = await browser_like.get("/")
+    assert home.status_code == 200
+    queues = home.text[: home.text.index('id="runs-title"')]
+    assert re.search(r"pages</a></th>\s*<td class=\"num\">3</td>", queues), queues
+    assert re.search(r"elsewhere</a></th>\s*<td class=\"num\">1</td>", queues)
+
+    first = await browser_like.get("/", params={"task_queue": "pages", "limit": "2"})
+    assert first.text.count("data-workflow-id=") == 2
+    assert 'rel="next"' in first.text
+    assert "other-0" not in first.text
+    second = await browser_like.get(
+        "/", params={"task_queue": "pages", "limit": "2", "cursor": "2"}
+    )
+    assert second.text.count("data-workflow-id=") == 1
+    assert 'rel="prev"' in second.text
+    assert 'rel="next"' not in second.text
+
+    partial = await browser_like.get("/", params={"state": "queued", "partial": "runs"})
+    assert partial.text.count("data-workflow-id=") == 4
+    assert "<html" not in partial.text
+    none = await browser_like.get("/", params={"state": "completed"})
+    assert "No runs match." in none.text
+    bad = await browser_like.get("/", params={"state": "sleeping"})
+    assert bad.status_code == 400
+    assert "unknown state &#39;sleeping&#39;" in bad.text
+
+
+async def test_a_run_page_escapes_what_the_run_carries(
+    server: Server, browser_like: httpx.AsyncClient
+) -> None:
+    nasty = "</script><img src=x onerror=alert(1)>"
+    await _start(server, nasty)
+    found = await browser_like.get("/", params={"partial": "runs"})
+    assert nasty not in found.text
+    path = found.text.split('<a href="')[1].split('"')[0]
+    page = await browser_like.get(path)
+    assert page.status_code == 200
+    assert nasty not in page.text
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in page.text
+
+    panel = await browser_like.get(path + "/panel", params={"after": "0"})
+    body = panel.json()
+    assert (body["state"], body["open"]) == ("queued", True)
+    assert body["events"][0]["type"] == "workflow_started"
+    assert nasty not in body["summary"]
+    later = await browser_like.get(path + "/panel", params={"after": "1"})
+    assert all(e["seq"] > 1 for e in later.json()["events"])
+
+    missing = await browser_like.get("/runs/no-such-run")
+    assert missing.status_code == 404
+    assert "No such workflow" in missing.text
+    assert (await browser_like.get("/runs/no-such-run/panel")).status_code == 404
+
+
+async def test_static_files_and_logout(server: Server, browser_like: httpx.AsyncClient) -> None:
+    script = await browser_like.get("/static/console.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    style = await browser_like.get("/static/console.css")
+    assert style.headers["content-type"].startswith("text/css")
+
+    out = await browser_like.post("/logout", headers={"X-Turnout-Console": "1"})
+    assert (out.status_code, out.headers["location"]) == (303, "/login")
+    assert "max-age=0" in out.headers["set-cookie"].lower()
+    assert (await browser_like.get("/")).status_code == 303
