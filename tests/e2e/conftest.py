@@ -75,6 +75,27 @@ class Server:
     url: str
     token: str
 
+    async def start(
+        self, workflow: str, args: list[Any], workflow_id: str, task_queue: str = QUEUE
+    ) -> dict[str, Any]:
+        """``POST /workflows`` with the token; the 202 answer's body."""
+        import httpx
+
+        async with httpx.AsyncClient(base_url=self.url, timeout=20) as http:
+            response = await http.post(
+                "/workflows",
+                json={
+                    "workflow": workflow,
+                    "args": args,
+                    "id": workflow_id,
+                    "task_queue": task_queue,
+                },
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        assert response.status_code == 202, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
 
 @pytest.fixture
 def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:

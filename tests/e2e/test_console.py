@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 import turnout
@@ -20,18 +19,6 @@ pytestmark = pytest.mark.timeout(180)
 
 WAIT = 20_000
 """Milliseconds any one expectation may take."""
-
-
-async def _start_deploy(server: Server, workflow_id: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
-        response = await http.post(
-            "/workflows",
-            json={"workflow": "Deploy", "args": ["prod"], "id": workflow_id, "task_queue": QUEUE},
-            headers={"Authorization": f"Bearer {server.token}"},
-        )
-    assert response.status_code == 202, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def _log_in(page: Any, server: Server) -> None:
@@ -55,7 +42,7 @@ async def test_approve_a_run_from_the_console(
     await _log_in(page, server)
 
     workflow_id = f"deploy-{uuid.uuid4().hex[:8]}"
-    started = await _start_deploy(server, workflow_id)
+    started = await server.start("Deploy", ["prod"], workflow_id)
     assert started["state"] == "queued"
 
     # The runs list refreshes itself: the new run appears without a reload.
@@ -147,18 +134,7 @@ async def test_retries_timers_approvals_and_artifacts_on_the_timeline(
         ):
             page = await browser.new_page()
             await _log_in(page, server)
-            async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
-                response = await http.post(
-                    "/workflows",
-                    json={
-                        "workflow": "Release",
-                        "args": ["2.4.0"],
-                        "id": "release-2.4.0",
-                        "task_queue": QUEUE,
-                    },
-                    headers={"Authorization": f"Bearer {server.token}"},
-                )
-            assert response.status_code == 202, response.text
+            await server.start("Release", ["2.4.0"], "release-2.4.0")
             await page.goto(server.url + "/runs/release-2.4.0")
             await expect(page.locator("#run-state")).to_have_text("waiting_approval", timeout=WAIT)
             build = page.locator('#timeline rect[data-kind="activity"][data-name="build"]')

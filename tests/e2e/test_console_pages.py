@@ -32,16 +32,6 @@ async def browser_like(server: Server) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def _start(server: Server, workflow_id: str, queue: str = "pages") -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
-        response = await http.post(
-            "/workflows",
-            json={"workflow": "Deploy", "args": ["prod"], "id": workflow_id, "task_queue": queue},
-            headers={"Authorization": f"Bearer {server.token}"},
-        )
-    assert response.status_code == 202, response.text
-
-
 async def test_pages_need_a_login_and_the_login_goes_back_only_to_this_site(
     server: Server, anonymous: httpx.AsyncClient
 ) -> None:
@@ -68,8 +58,8 @@ async def test_pages_need_a_login_and_the_login_goes_back_only_to_this_site(
 
 async def test_filters_pages_and_queues(server: Server, browser_like: httpx.AsyncClient) -> None:
     for n in range(3):
-        await _start(server, f"page-{n}")
-    await _start(server, "other-0", queue="elsewhere")
+        await server.start("Deploy", ["prod"], f"page-{n}", "pages")
+    await server.start("Deploy", ["prod"], "other-0", "elsewhere")
 
     home = await browser_like.get("/")
     assert home.status_code == 200
@@ -102,7 +92,7 @@ async def test_a_run_page_escapes_what_the_run_carries(
     server: Server, browser_like: httpx.AsyncClient
 ) -> None:
     nasty = "</script><img src=x onerror=alert(1)>"
-    await _start(server, nasty)
+    await server.start("Deploy", ["prod"], nasty, "pages")
     found = await browser_like.get("/", params={"partial": "runs"})
     assert nasty not in found.text
     path = found.text.split('<a href="')[1].split('"')[0]
