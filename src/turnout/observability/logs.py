@@ -14,7 +14,7 @@ from turnout.observability._hooks import LOG_FIELDS, TaskContextFilter
 
 __all__ = ["JsonFormatter", "TaskContextFilter", "TextFormatter", "configure_logging"]
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "task_queue"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "task_queue", *LOG_FIELDS}
 
 
 class JsonFormatter(logging.Formatter):

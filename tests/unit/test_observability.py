@@ -1,0 +1,124 @@
+"""The alert rules name only metrics turnout exposes; the metric and log formats; turnout runs
+without the observability extra and says what to install when it is needed."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from turnout.observability import TaskContextFilter, configure_logging
+from turnout.observability._hooks import bind_log_context, unbind_log_context
+from turnout.observability.metrics import FIGURE_HELP, Metrics
+from turnout.observability.tracing import run_traceparent, trace_id_of
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "docs" / "alerts" / "turnout-rules.yml"
+OPERATIONS = ROOT / "docs" / "operations.md"
+
+
+def _rules() -> list[dict[str, object]]:
+    document = yaml.safe_load(RULES.read_text())
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def test_alert_rules_parse_and_name_only_metrics_turnout_exposes() -> None:
+    known = Metrics().names()
+    rules = _rules()
+    assert {r["alert"] for r in rules} >= {
+        "TurnoutQueueLagOverSLO",
+        "TurnoutDeadLettersGrowing",
+        "TurnoutClaimTimeouts",
+        "TurnoutNonDeterminism",
+    }
+    for rule in rules:
+        expr = str(rule["expr"])
+        named = set(re.findall(r"\bturnout_[a-z_]+\b", expr))
+        assert named, f"{rule['alert']}: no turnout metric in {expr!r}"
+        assert named <= known, f"{rule['alert']} names unknown metrics {sorted(named - known)}"
+        assert rule["labels"]["severity"] in {"page", "ticket"}  # type: ignore[index]
+        assert rule["annotations"]["summary"]  # type: ignore[index]
+
+
+def test_operations_page_explains_every_alert_and_lists_every_metric() -> None:
+    page = OPERATIONS.read_text()
+    for rule in _rules():
+        assert str(rule["alert"]) in page
+    metrics = Metrics()
+    for family in metrics.registry.collect():
+        shown = family.name + ("_total" if family.type == "counter" else "")
+        assert f"`{shown}`" in page, shown
+    for name in FIGURE_HELP:
+        assert f"`{name}`" in page, name
+
+
+def test_metric_names_are_turnout_prefixed_and_include_the_database_figures() -> None:
+    names = Metrics().names()
+    assert all(n.startswith("turnout_") for n in names)
+    assert set(FIGURE_HELP) <= names
+    assert {"turnout_claims_total", "turnout_worker_slots_in_use"} <= names
+
+
+def test_json_log_lines_carry_the_task_context() -> None:
+    stream = io.StringIO()
+    handler = configure_logging("json", stream=stream)
+    try:
+        token = bind_log_context(
+            workflow_id="w", run_id="r", correlation_id="c", attempt=2, task_queue="q"
+        )
+        try:
+            logging.getLogger("turnout.worker").warning("hello %s", "there")
+        finally:
+            unbind_log_context(token)
+        logging.getLogger("turnout.worker").warning("outside")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["message"] == "hello there"
+    assert (first["workflow_id"], first["run_id"], first["correlation_id"]) == ("w", "r", "c")
+    assert (first["attempt"], first["task_queue"], first["level"]) == (2, "q", "warning")
+    assert "run_id" not in second
+
+
+def test_text_filter_fills_missing_fields() -> None:
+    record = logging.makeLogRecord({"msg": "x"})
+    assert TaskContextFilter().filter(record)
+    assert record.__dict__["run_id"] == ""
+
+
+def test_trace_of_a_run_is_its_correlation_id() -> None:
+    correlation = "0af7651916cd43dd8448eb211c80319c"
+    assert trace_id_of(correlation) == int(correlation, 16)
+    assert trace_id_of("order-17") == trace_id_of("order-17")  # any other id is hashed
+    parent = run_traceparent(correlation, "run-1")
+    assert re.fullmatch(rf"00-{correlation}-[0-9a-f]{{16}}-01", parent)
+
+
+PROGRAM = """
+import sys
+for name in ("prometheus_client", "opentelemetry"):
+    sys.modules[name] = None  # as if the observability extra were not installed
+import turnout, turnout.observability
+from turnout.cli import main
+main(["worker", "tests.observability_workflows", "-q", "q", "--metrics-port", "0"])
+"""
+
+
+def test_turnout_runs_without_the_extra_and_names_it_when_metrics_are_asked_for() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'turnout[observability]'" in done.stderr
+    assert "--metrics-port" in done.stderr
