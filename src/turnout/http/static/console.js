@@ -286,7 +286,11 @@
         case "child_workflow_started": {
           const key = a.child_seq !== undefined ? a.child_seq : a.workflow_id;
           const r = row("child:" + key, "child " + (a.workflow_type || a.workflow_id || ""), "child");
-          const item = { shape: "bar", start: at, end: t1, cls: "running", title: "child " + (a.workflow_id || ""), data: { kind: "child", outcome: "running" } };
+          const item = {
+            shape: "bar", start: at, end: t1, cls: "running", title: "child " + (a.workflow_id || ""),
+            href: a.workflow_id ? "/runs/" + encodeURIComponent(a.workflow_id) : null,
+            data: { kind: "child", outcome: "running" },
+          };
           r.items.push(item);
           children.set(String(key), item);
           break;
@@ -377,7 +381,8 @@
           const h = it.thin ? 4 : 14;
           const x1 = x(it.start);
           const w = Math.max(3, x(it.end) - x1);
-          const bar = svg("rect", { x: x1, y: mid - h / 2, width: w, height: h, rx: it.thin ? 2 : 3, class: "bar " + it.cls, ...data }, g);
+          const parent = it.href ? svg("a", { href: it.href, class: "bar-link", tabindex: "-1" }, g) : g;
+          const bar = svg("rect", { x: x1, y: mid - h / 2, width: w, height: h, rx: it.thin ? 2 : 3, class: "bar " + it.cls, ...data }, parent);
           titled(bar, it.title + " · " + duration((it.end - it.start) / 1000));
           if (!it.thin && it.data && it.data.attempt && w > 16) {
             const t = svg("text", { x: x1 + 4, y: mid + 4, class: "bar-label" }, g);
