@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import turnout
@@ -167,3 +168,48 @@ async def test_retries_timers_approvals_and_artifacts_on_the_timeline(
         DOCS_IMAGES.mkdir(exist_ok=True)
         shutil.copyfile(artifacts / "completed.png", DOCS_IMAGES / "console-run.png")
         shutil.copyfile(artifacts / "runs.png", DOCS_IMAGES / "console-runs.png")
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_reject_and_a_decision_made_elsewhere(
+    server: Server, worker: Any, browser: Any, artifacts: Path
+) -> None:
+    from playwright.async_api import expect
+
+    page = await browser.new_page()
+    await _log_in(page, server)
+
+    # Rejected from the console: a name is required first.
+    await server.start("Deploy", ["prod"], "deploy-rejected")
+    await page.goto(server.url + "/runs/deploy-rejected")
+    reject = page.get_by_role("button", name="Reject deploy")
+    await expect(reject).to_be_visible(timeout=WAIT)
+    await reject.click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Enter your name first: it is recorded with the decision.", timeout=WAIT
+    )
+    await expect(page.get_by_label("Your name")).to_be_focused()
+    await page.get_by_label("Your name").fill("bob")
+    await reject.click()
+    await expect(page.locator("#run-state")).to_have_text("completed", timeout=WAIT)
+    await expect(page.locator("#run-result")).to_contain_text("not shipped: rejected by bob")
+    await expect(
+        page.locator('#timeline [data-kind="decision"][data-outcome="rejected"]')
+    ).to_have_count(1, timeout=WAIT)
+    await page.screenshot(path=artifacts / "rejected.png", full_page=True)
+
+    # Approved through the API while the page is open: the page follows.
+    await server.start("Deploy", ["prod"], "deploy-elsewhere")
+    await page.goto(server.url + "/runs/deploy-elsewhere")
+    await expect(page.get_by_role("button", name="Approve deploy")).to_be_visible(timeout=WAIT)
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        response = await http.post(
+            "/workflows/deploy-elsewhere/approvals/deploy/approve",
+            json={"by": "carol", "reason": "from the API"},
+            headers={"Authorization": f"Bearer {server.token}"},
+        )
+    assert response.status_code == 200, response.text
+    await expect(page.locator("#decide")).to_be_hidden(timeout=WAIT)
+    await expect(page.locator("#run-state")).to_have_text("completed", timeout=WAIT)
+    await expect(page.get_by_role("cell", name="carol")).to_have_count(2, timeout=WAIT)
+    await page.screenshot(path=artifacts / "decided-elsewhere.png", full_page=True)
