@@ -69,7 +69,7 @@ async def test_filters_pages_and_queues(server: Server, browser_like: httpx.Asyn
 
     first = await browser_like.get("/", params={"task_queue": "pages", "limit": "2"})
     assert first.text.count("data-workflow-id=") == 2
-    assert 'rel="next"' in first.text
+    assert 'href="/?task_queue=pages&amp;cursor=2&amp;limit=2" rel="next"' in first.text
     assert "other-0" not in first.text
     second = await browser_like.get(
         "/", params={"task_queue": "pages", "limit": "2", "cursor": "2"}

@@ -21,8 +21,9 @@ middleware sets for a request with a valid token; without it a page redirects to
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from turnout.contracts.errors import WorkflowNotFoundError
 from turnout.contracts.events import Event
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
+from turnout.http.errors import from_exception
 
 __all__ = ["COOKIE", "PAGE_SIZE", "routes"]
 
@@ -95,6 +97,24 @@ def _templates() -> Jinja2Templates:
 
 # --------------------------------------------------------------------------- pages
 
+_Page = Callable[["_Console", Request], Awaitable[Response]]
+
+
+def _error_page(handler: _Page) -> _Page:
+    """A page that answers an error of the executor with an HTML page saying what failed
+    (the API's own message: an unreachable database, a refused request, ...)."""
+
+    @functools.wraps(handler)
+    async def page(console: _Console, request: Request) -> Response:
+        try:
+            return await handler(console, request)
+        except Exception as exc:
+            error = from_exception(exc)
+            context = {"code": error.code, "message": error.message}
+            return console.page(request, "error.html", context, error.status)
+
+    return page
+
 
 class _Console:
     def __init__(self, templates: Jinja2Templates, tenant_of: TenantOf) -> None:
@@ -109,6 +129,7 @@ class _Console:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    @_error_page
     async def home(self, request: Request) -> Response:
         client = _client(request)
         if client is None:
@@ -156,6 +177,7 @@ class _Console:
         context["executor"] = getattr(client, "executor", "")
         return self.page(request, "home.html", context, 400 if problem else 200)
 
+    @_error_page
     async def run(self, request: Request) -> Response:
         client = _client(request)
         if client is None:
@@ -361,4 +383,6 @@ def _page_url(context: Mapping[str, Any], cursor: int) -> str:
     filters = {k: v for k, v in context["filters"].items() if v}
     if cursor:
         filters["cursor"] = str(cursor)
+    if context.get("limit", PAGE_SIZE) != PAGE_SIZE:
+        filters["limit"] = str(context["limit"])
     return "/" + ("?" + urlencode(filters, quote_via=quote) if filters else "")
