@@ -8,6 +8,7 @@ fail when ``TURNOUT_REQUIRE_BROWSER=1``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -97,17 +98,11 @@ class Server:
         return body
 
 
-@pytest.fixture
-def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
-    """``turnout.http.create_app`` served by uvicorn on a free loopback port, in a thread."""
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port, in a thread; yield its URL."""
     import uvicorn
 
-    from turnout.http import create_app
-    from turnout.http.auth import token_line
-
-    tokens = tmp_path / "tokens"
-    tokens.write_text(token_line("default", TOKEN) + "\n", encoding="utf-8")
-    app = create_app(settings, tokens_file=tokens)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -122,11 +117,29 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
             thread.join(0.02)  # bounded: the server thread reports `started` or ends
         if not uv.started:
             pytest.fail("the console server did not start within 15 s", pytrace=False)
-        yield Server(url=f"http://127.0.0.1:{port}", token=TOKEN)
+        yield f"http://127.0.0.1:{port}"
     finally:
         uv.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def tokens_file(directory: Path) -> Path:
+    """A tokens file that gives :data:`TOKEN` to the tenant ``default``."""
+    from turnout.http.auth import token_line
+
+    path = directory / "tokens"
+    path.write_text(token_line("default", TOKEN) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
+    """``turnout.http.create_app`` on the executor of ``settings``, served by uvicorn."""
+    from turnout.http import create_app
+
+    with serving(create_app(settings, tokens_file=tokens_file(tmp_path))) as url:
+        yield Server(url=url, token=TOKEN)
 
 
 @pytest.fixture
