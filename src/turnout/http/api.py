@@ -48,6 +48,9 @@ __all__ = ["MAX_PAGE_DEPTH", "routes"]
 MAX_PAGE_DEPTH = 10_000
 """How far back (in runs) pages of ``GET /workflows`` reach; narrow the filters beyond."""
 
+MAX_SEQ = 2**31 - 1
+"""The largest event seq (``after``, ``Last-Event-ID``) a request may name."""
+
 _M = TypeVar("_M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -101,14 +104,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _parse_json(raw: bytes, what: str) -> Any:
+def _parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise ApiError(
             400,
             "invalid_json",
-            f"{what} is not valid JSON ({exc}); send a JSON object with "
+            f"the request body is not valid JSON ({exc}); send a JSON object with "
             "Content-Type: application/json",
         ) from None
 
@@ -117,7 +120,7 @@ async def _body(request: Request, model: type[_M], *, optional: bool = False) ->
     raw = await request.body()
     if not raw.strip() and optional:
         return model()
-    value = _parse_json(raw, "the request body")
+    value = _parse_json(raw)
     try:
         parsed = model.model_validate(value)
     except ValidationError as exc:
@@ -155,7 +158,7 @@ def _path(request: Request, name: str) -> str:
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -312,9 +315,9 @@ def _decode_cursor(cursor: str) -> tuple[int, datetime]:
 @_guarded
 async def list_workflows(request: Request) -> Response:
     """``GET /workflows``: one page of runs, newest first."""
-    raw_state = _text_param(request, "state")
+    raw_state = request.query_params.get("state")
     try:
-        state = RunState(raw_state) if raw_state else None
+        state = RunState(raw_state) if raw_state is not None else None
     except ValueError:
         raise ApiError(
             422,
@@ -346,6 +349,13 @@ async def list_workflows(request: Request) -> Response:
     return _json(RunList(items=page, next_cursor=next_cursor))
 
 
+async def workflows(request: Request) -> Response:
+    """``/workflows``: GET lists, POST starts (one route, so 405 answers list both)."""
+    if request.method == "POST":
+        return await start_workflow(request)
+    return await list_workflows(request)
+
+
 @_guarded
 async def describe_workflow(request: Request) -> Response:
     """``GET /workflows/{id}``: the latest run's record and input."""
@@ -371,14 +381,16 @@ async def _events_after(request: Request, handle: Any, run: Run, after: int) -> 
 @_guarded
 async def workflow_events(request: Request) -> Response:
     """``GET /workflows/{id}/events``: JSON, or a live SSE stream when asked for."""
-    after = _int_param(request, "after", 0, 0, 2**62)
+    after = _int_param(request, "after", 0, 0, MAX_SEQ)
     handle, run = await _run_of(request)
     if "text/event-stream" not in request.headers.get("accept", ""):
         return _json(await _events_after(request, handle, run, after))
     last_id = request.headers.get("last-event-id")
     if last_id:
         try:
-            after = max(0, int(last_id))
+            after = int(last_id)
+            if not 0 <= after <= MAX_SEQ:
+                raise ValueError(last_id)
         except ValueError:
             raise ApiError(
                 422, "invalid_parameter", f"Last-Event-ID {last_id!r} is not an event seq"
@@ -437,15 +449,28 @@ async def query_workflow(request: Request) -> Response:
     raw = request.query_params.get("args")
     args: Any = []
     if raw:
-        args = _parse_json(raw.encode(), "the args parameter")
+        try:
+            args = json.loads(raw, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            args = None
         if not isinstance(args, list):
             raise ApiError(
                 422,
                 "invalid_parameter",
                 'args must be a JSON array of the query\'s arguments, e.g. args=["x", 1]',
             )
-    handle, _ = await _run_of(request)
-    answer = await handle.query(name, args=args)
+    handle, run = await _run_of(request)
+    timeout = request.app.state.turnout.query_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            answer = await handle.query(name, args=args)
+    except TimeoutError:
+        raise ApiError(
+            504,
+            "query_timeout",
+            f"no answer to query {name!r} within {timeout:g} s; on Temporal a worker of task "
+            f"queue {run.task_queue!r} answers queries: check that one is running",
+        ) from None
     try:
         return _json(QueryAnswer(result=answer))
     except (TypeError, ValueError) as exc:
@@ -547,8 +572,7 @@ def routes() -> list[Route]:
     """The API's routes (``/healthz`` and ``/openapi.json`` are added by the app)."""
     return [
         Route("/healthz", health, methods=["GET"]),
-        Route("/workflows", start_workflow, methods=["POST"]),
-        Route("/workflows", list_workflows, methods=["GET"]),
+        Route("/workflows", workflows, methods=["GET", "POST"]),
         Route("/workflows/{id:path}/events", workflow_events, methods=["GET"]),
         Route("/workflows/{id:path}/signals/{name}", signal_workflow, methods=["POST"]),
         Route("/workflows/{id:path}/queries/{name}", query_workflow, methods=["GET"]),

@@ -115,6 +115,7 @@ class ApiState:
     hub: ClientHub
     sse_poll_interval: float = 0.25
     sse_keepalive: float = 15.0
+    query_timeout: float = 10.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -252,6 +253,7 @@ def create_app(
     client_factory: ClientFactory | None = None,
     workflows: Sequence[type] = (),
     sse_poll_interval: float = 0.25,
+    query_timeout: float = 10.0,
     console: bool = True,
 ) -> Starlette:
     """The HTTP API (and the web console, when installed) as a Starlette app.
@@ -261,6 +263,8 @@ def create_app(
     refused (every route but /healthz needs a token). ``client_factory`` makes the
     client of a tenant (default: ``turnout.connect`` with the settings and that tenant);
     ``workflows`` lets the internal executor answer queries by replaying them here.
+    ``sse_poll_interval`` is how often an event stream looks for new events;
+    ``query_timeout`` bounds a query (on Temporal a worker must answer it).
     """
     settings = settings or load_settings()
     path = tokens_file or settings.api_tokens_file
@@ -275,6 +279,7 @@ def create_app(
         tokens=TokenFile.open(path),
         hub=ClientHub(client_factory or settings_factory(settings, workflows)),
         sse_poll_interval=sse_poll_interval,
+        query_timeout=query_timeout,
     )
 
     @contextlib.asynccontextmanager

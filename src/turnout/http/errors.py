@@ -98,6 +98,8 @@ def from_exception(exc: BaseException) -> ApiError:
             return ApiError(422, "invalid_input", str(exc))
         case TurnoutError():
             return ApiError(422, "refused", str(exc))
+        case _ if type(exc).__module__.startswith("temporalio"):
+            return _from_temporal(exc)
         case OSError() | ConnectionError():
             log.warning("executor unreachable: %s", exc)
             return ApiError(
@@ -112,6 +114,29 @@ def from_exception(exc: BaseException) -> ApiError:
         "internal_error",
         f"the server failed on this request ({type(exc).__name__}); the server log has the "
         "traceback; retry, and report it if it happens again",
+    )
+
+
+def _from_temporal(exc: BaseException) -> ApiError:
+    """An error the Temporal server answered (an ``RPCError``), by its gRPC status."""
+    status = getattr(getattr(exc, "status", None), "name", "")
+    if status in {"INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE"}:
+        return ApiError(422, "refused_by_temporal", f"the Temporal server refused this: {exc}")
+    if status == "NOT_FOUND":
+        return ApiError(404, "not_found", f"the Temporal server found nothing: {exc}")
+    if status in {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"}:
+        return ApiError(
+            503,
+            "executor_unavailable",
+            f"the Temporal server did not answer ({exc}); check TURNOUT_TEMPORAL_ADDRESS "
+            "(turnout doctor) and retry",
+        )
+    log.error("unexpected answer of the Temporal server", exc_info=exc)
+    return ApiError(
+        502,
+        "temporal_error",
+        f"the Temporal server answered with an error ({status or type(exc).__name__}: {exc}); "
+        "the server log has the details",
     )
 
 

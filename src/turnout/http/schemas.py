@@ -54,9 +54,9 @@ class StartRequest(_Body):
     )
     """Same as the ``Idempotency-Key`` header."""
     correlation_id: str | None = Field(
-        default=None, min_length=1, max_length=255, pattern=_PRINTABLE
+        default=None, min_length=1, max_length=64, pattern=_PRINTABLE
     )
-    """Carried by every event of the run; a new one when absent."""
+    """Carried by every event of the run (at most 64 characters); a new one when absent."""
 
 
 class StartResponse(BaseModel):
@@ -216,7 +216,9 @@ _ERRORS = {
     "409": "the run is closed, or the approval already decided",
     "413": "a payload over the server's limit (payload_too_large)",
     "422": "a body or parameter that is not valid (invalid_request, invalid_input, ...)",
+    "502": "the Temporal server answered with an unexpected error (temporal_error)",
     "503": "the database or the Temporal server cannot be reached (executor_unavailable)",
+    "504": "no worker answered a query in time (query_timeout)",
 }
 
 
@@ -248,6 +250,7 @@ def _operation(
     *,
     params: list[dict[str, Any]] | None = None,
     body: str | None = None,
+    body_required: bool = True,
     errors: tuple[str, ...] = (),
     public: bool = False,
 ) -> dict[str, Any]:
@@ -256,10 +259,10 @@ def _operation(
         op["parameters"] = params
     if body:
         op["requestBody"] = {
-            "required": True,
+            "required": body_required,
             "content": {"application/json": {"schema": _ref(body)}},
         }
-    statuses = set(errors) | ({"401", "503"} if not public else set())
+    statuses = set(errors) | ({"401", "422", "502", "503"} if not public else set())
     if body:
         statuses |= {"400", "403", "422"}
     op["responses"] = {**responses, **_errors(*sorted(statuses))}
@@ -376,7 +379,12 @@ def openapi_document() -> dict[str, Any]:
                         "in": "query",
                         "required": False,
                         "description": "Only events with a greater seq.",
-                        "schema": {"type": "integer", "minimum": 0, "default": 0},
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 2**31 - 1,
+                            "default": 0,
+                        },
                     },
                 ],
                 errors=("404", "422"),
@@ -389,6 +397,7 @@ def openapi_document() -> dict[str, Any]:
                 {"202": _json(_ref("SignalAccepted"), "the signal is recorded")},
                 params=[*run_sub, {"name": "name", **_NAME_PARAM}],
                 body="SignalRequest",
+                body_required=False,
                 errors=("404", "409", "413"),
             )
         },
@@ -408,7 +417,7 @@ def openapi_document() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     },
                 ],
-                errors=("404", "422"),
+                errors=("404", "422", "504"),
             )
         },
         "/workflows/{id}/cancel": {
@@ -427,6 +436,7 @@ def openapi_document() -> dict[str, Any]:
                 {"200": _json(_ref("Accepted"), "the run is terminated")},
                 params=run_sub,
                 body="TerminateRequest",
+                body_required=False,
                 errors=("404", "409"),
             )
         },
