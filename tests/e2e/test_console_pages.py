@@ -81,6 +81,9 @@ async def test_filters_pages_and_queues(server: Server, browser_like: httpx.Asyn
     partial = await browser_like.get("/", params={"state": "queued", "partial": "runs"})
     assert partial.text.count("data-workflow-id=") == 4
     assert "<html" not in partial.text
+    figures = await browser_like.get("/", params={"partial": "queues"})
+    assert re.search(r"pages</a></th>\s*<td class=\"num\">3</td>", figures.text)
+    assert "<html" not in figures.text
     none = await browser_like.get("/", params={"state": "completed"})
     assert "No runs match." in none.text
     bad = await browser_like.get("/", params={"state": "sleeping"})

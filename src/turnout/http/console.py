@@ -135,6 +135,9 @@ class _Console:
         if client is None:
             return _to_login(request)
         params = request.query_params
+        if params.get("partial") == "queues":
+            figures = {"queues": await _queues(client), "executor": client.executor}
+            return self.page(request, "_queues.html", figures)
         filters = {
             "state": params.get("state", "").strip(),
             "type": params.get("type", "").strip(),
@@ -174,7 +177,7 @@ class _Console:
         if params.get("partial") == "runs":
             return self.page(request, "_runs.html", context)
         context["queues"] = await _queues(client)
-        context["executor"] = getattr(client, "executor", "")
+        context["executor"] = client.executor
         return self.page(request, "home.html", context, 400 if problem else 200)
 
     @_error_page

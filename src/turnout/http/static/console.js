@@ -67,29 +67,30 @@
 
   // ------------------------------------------------------------------ runs list
 
-  function liveRuns() {
-    const box = document.getElementById("runs");
-    if (!box) return;
-    const base = box.dataset.liveRuns || "/";
-    const url = base + (base.includes("?") ? "&" : "?") + "partial=runs";
-    let last = null;
-    async function tick() {
-      if (!document.hidden) {
-        try {
-          const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
-          if (response.redirected || response.status === 401) return; // logged out: stop
-          if (response.ok) {
-            const html = await response.text();
-            if (html !== last) box.innerHTML = html;
-            last = html;
+  // Parts of the home page (task queues, runs) that re-read themselves every 2 s.
+  function liveParts() {
+    for (const box of document.querySelectorAll("[data-live][data-part]")) {
+      const base = box.dataset.live || "/";
+      const url = base + (base.includes("?") ? "&" : "?") + "partial=" + encodeURIComponent(box.dataset.part);
+      let last = null;
+      const tick = async () => {
+        if (!document.hidden) {
+          try {
+            const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+            if (response.redirected || response.status === 401) return; // logged out: stop
+            if (response.ok) {
+              const html = await response.text();
+              if (html !== last) box.innerHTML = html;
+              last = html;
+            }
+          } catch (error) {
+            // the server may be restarting; try again on the next tick
           }
-        } catch (error) {
-          // the server may be restarting; try again on the next tick
         }
-      }
+        window.setTimeout(tick, 2000);
+      };
       window.setTimeout(tick, 2000);
     }
-    window.setTimeout(tick, 2000);
   }
 
   // ------------------------------------------------------------------ timeline model
@@ -610,7 +611,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    liveRuns();
+    liveParts();
     liveRun();
   });
 })();
