@@ -265,9 +265,11 @@ class InternalWorker:
         # one must be unique per process (the default is host:pid:random).
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wfts: dict[tuple[int, int], asyncio.Task[None]] = {}
+        self._idle = True
+        """The last claim found nothing: the next one reads before it writes."""
+        self._timers_busy = False
         self._reserved_wfts = 0
         self._reserved_acts = 0
-        self._idle = True
         """Slots promised to eager claims in flight (claimed in the same transaction as the
         work they belong to), so the poll loop does not claim them a second time."""
         self._acts: dict[int, tuple[asyncio.Task[None], _ActivityContext | None]] = {}
@@ -372,7 +374,7 @@ class InternalWorker:
         with self._store.notifier.subscribe(queue_channel(self.task_queue)) as notified:
             while not self._stopping.is_set():
                 try:
-                    got = await self._poll_once()
+                    more = await self._poll_once()
                     backoff = 0.1
                 except asyncio.CancelledError:
                     raise
@@ -381,7 +383,7 @@ class InternalWorker:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
-                if got:
+                if more:
                     await asyncio.sleep(0)
                     continue
                 timeout = self._poll
@@ -405,6 +407,8 @@ class InternalWorker:
                 finally:
                     for w in waiters:
                         w.cancel()
+                # Told there is new work: claim straight away, without a read first.
+                self._idle = not notified.is_set()
 
     def _memory_gate_closed(self) -> bool:
         """True while the process uses more memory than ``max_memory_bytes``: claim nothing
@@ -426,11 +430,17 @@ class InternalWorker:
         return over
 
     async def _poll_once(self) -> bool:
+        """Fire due timers and claim work for the free slots. True when more may be
+        waiting (a claim filled every free slot, or timers fired); False when the queue
+        is drained, and the loop may wait for a notification."""
         # Busy, the last poll found work: go straight to the write (no peek read first).
         peek = self._idle
+        # Timers are due by the clock, not by notifications: read before writing unless
+        # the last pass fired some.
         fired = await self._store.fire_timers(
-            self.task_queue, tenant_id=self._client.tenant_id, peek=peek
+            self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
         )
+        self._timers_busy = fired > 0
         if self._memory_gate_closed():
             return bool(fired)
         free_wft = self._max_wfts - len(self._wfts) - self._reserved_wfts
@@ -450,7 +460,8 @@ class InternalWorker:
             else:
                 self._start_activity(item)
         self._idle = not (items or fired)
-        return bool(items or fired)
+        wfts = sum(1 for item in items if item.kind == QueueItemKind.WORKFLOW_TASK.value)
+        return bool(fired) or (wfts >= free_wft > 0) or (len(items) - wfts >= free_act > 0)
 
     def _start_workflow_task(self, item: ClaimedItem) -> None:
         self._observer.claimed(item)

@@ -703,6 +703,7 @@ def _item(
         "deadline_at": deadline_at,
         "lease_owner": None,
         "lease_expires_at": None,
+        "started_at": None,
         "idempotency_key": None,
         "created_at": now,
         "updated_at": now,
