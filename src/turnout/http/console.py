@@ -41,7 +41,9 @@ from turnout.contracts.errors import WorkflowNotFoundError
 from turnout.contracts.events import Event
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
-from turnout.http.errors import from_exception
+from turnout.http import api
+from turnout.http.errors import ApiError, from_exception
+from turnout.http.schemas import QueueList
 
 __all__ = ["COOKIE", "PAGE_SIZE", "routes"]
 
@@ -136,8 +138,7 @@ class _Console:
             return _to_login(request)
         params = request.query_params
         if params.get("partial") == "queues":
-            figures = {"queues": await _queues(client), "executor": client.executor}
-            return self.page(request, "_queues.html", figures)
+            return self.page(request, "_queues.html", {"queues": await _queues(request)})
         filters = {
             "state": params.get("state", "").strip(),
             "type": params.get("type", "").strip(),
@@ -176,8 +177,7 @@ class _Console:
         }
         if params.get("partial") == "runs":
             return self.page(request, "_runs.html", context)
-        context["queues"] = await _queues(client)
-        context["executor"] = client.executor
+        context["queues"] = await _queues(request)
         return self.page(request, "home.html", context, 400 if problem else 200)
 
     @_error_page
@@ -300,30 +300,18 @@ async def _run_view(client: Any, workflow_id: str) -> dict[str, Any]:
     }
 
 
-async def _queues(client: Any) -> list[dict[str, Any]] | None:
-    """Depth, lag, leased items and dead letters per task queue; None when the
-    executor has no figures to read (Temporal keeps its queues in the server)."""
-    store = getattr(client, "store", None)
-    figures_of = getattr(store, "figures", None)
-    if figures_of is None:
-        return None
-    rows: dict[str, dict[str, Any]] = {}
-    for figure in await figures_of(client.tenant_id):
-        queue = figure.labels.get("task_queue")
-        if queue is None:
-            continue
-        row = rows.setdefault(
-            queue, {"task_queue": queue, "depth": 0, "lag": 0.0, "leased": 0, "dead": 0}
+async def _queues(request: Request) -> QueueList:
+    """The task queues' figures, as ``GET /queues`` answers them."""
+    response = await api.queues(request)
+    body = json.loads(bytes(response.body))
+    if response.status_code != 200:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        raise ApiError(
+            response.status_code,
+            str(error.get("code", "error")),
+            str(error.get("message", "the task queues could not be read")),
         )
-        if figure.name == "turnout_queue_depth":
-            row["depth"] += int(figure.value)
-        elif figure.name == "turnout_queue_lag_seconds":
-            row["lag"] = float(figure.value)
-        elif figure.name == "turnout_leased_items":
-            row["leased"] += int(figure.value)
-        elif figure.name == "turnout_dead_letters":
-            row["dead"] += int(figure.value)
-    return [rows[name] for name in sorted(rows)]
+    return QueueList.model_validate(body)
 
 
 # --------------------------------------------------------------------------- helpers
