@@ -292,3 +292,46 @@ async def test_doctor_reports_the_queues_and_a_queue_nothing_claims_from(
     assert "nothing claims from nobody" in queues.detail
     assert queues.fix is not None
     assert "turnout worker MODULE --task-queue nobody" in queues.fix
+
+
+@pytest.mark.timeout(60)
+async def test_a_non_determinism_error_is_counted(sqlite_url: str) -> None:
+    from tests import workflows_for_tests as wf
+    from turnout import EventType
+
+    activities = [wf.greet, wf.shout]
+    metrics = Metrics()
+    client = await turnout.connect(executor="internal", database_url=sqlite_url)
+    try:
+        handle = await client.start_workflow(
+            wf.DeterminismWorkflow.run, id="changed", task_queue="det"
+        )
+        async with turnout.Worker(
+            client, task_queue="det", workflows=[wf.DeterminismWorkflow], activities=activities
+        ):
+            async with asyncio.timeout(WAIT):
+                while (
+                    not any(e.type is EventType.ACTIVITY_COMPLETED for e in await handle.events())
+                    or (await handle.events())[-1].type is not EventType.WORKFLOW_TASK_COMPLETED
+                ):
+                    await asyncio.sleep(0.02)
+        # A deploy with a careless change: the next workflow task contradicts the history.
+        async with turnout.Worker(
+            client,
+            task_queue="det",
+            workflows=[wf.DeterminismWorkflowChanged],
+            activities=activities,
+            observer=WorkerObserver(metrics=metrics),
+        ):
+            await handle.signal("proceed")
+            async with asyncio.timeout(WAIT):
+                while not any(
+                    e.type is EventType.WORKFLOW_TASK_FAILED for e in await handle.events()
+                ):
+                    await asyncio.sleep(0.02)
+    finally:
+        await client.close()
+    s = _samples(metrics.exposition().decode())
+    labels = {"task_queue": "det", "workflow_type": "DeterminismWorkflow"}
+    assert _value(s, "turnout_nondeterminism_errors_total", **labels) >= 1
+    assert _value(s, "turnout_workflow_task_failures_total", **labels) >= 1
