@@ -505,3 +505,16 @@ async def test_bad_bodies_are_refused_and_nothing_is_started(api: Api) -> None:
         assert (response.status_code, response.json()["error"]["code"]) == (status, code), body
         assert response.json()["error"]["message"]
     assert await _listed(api.a, task_queue=queue) == []
+
+
+async def test_a_body_over_the_payload_limit_is_refused_unread(api: Api) -> None:
+    limit = api.app.state.turnout.settings.max_payload_bytes
+    huge = {"workflow": "HelloWorkflow", "task_queue": _queue(), "args": ["x" * (limit + 70_000)]}
+    response = await api.a.post("/workflows", json=huge)
+    assert response.status_code == 413
+    assert "TURNOUT_MAX_PAYLOAD_BYTES" in response.json()["error"]["message"]
+    just_over = {**huge, "args": ["x" * (limit + 10)]}
+    refused = await api.a.post("/workflows", json=just_over)
+    assert refused.status_code in {413, 422}, refused.text
+    if api.executor == "internal":  # the executor's own limit; Temporal has its server's
+        assert refused.json()["error"]["code"] == "payload_too_large"

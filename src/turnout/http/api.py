@@ -116,8 +116,26 @@ def _parse_json(raw: bytes) -> Any:
         ) from None
 
 
+async def _read_body(request: Request) -> bytes:
+    """The body, refused (413) once it passes the payload limit plus room for the envelope."""
+    limit = request.app.state.turnout.settings.max_payload_bytes + 64 * 1024
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(
+                413,
+                "payload_too_large",
+                f"the request body is over {limit:,} bytes (TURNOUT_MAX_PAYLOAD_BYTES plus "
+                "64 KiB); store large data elsewhere and pass a reference",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _body(request: Request, model: type[_M], *, optional: bool = False) -> _M:
-    raw = await request.body()
+    raw = await _read_body(request)
     if not raw.strip() and optional:
         return model()
     value = _parse_json(raw)
