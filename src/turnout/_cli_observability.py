@@ -46,15 +46,25 @@ def make_observer(metrics_port: int | None, log_format: str | None) -> Any:
     """The worker's observer: metrics when ``--metrics-port`` is given (a clear error
     naming the extra when prometheus-client is missing), traces when TURNOUT_TRACING=1."""
     from turnout.contracts.errors import ConfigurationError
-    from turnout.observability import WorkerObserver, configure_logging, require_metrics
+    from turnout.observability import (
+        TRACING_ENV,
+        WorkerObserver,
+        configure_logging,
+        require_metrics,
+    )
 
     if log_format is not None:
         configure_logging(log_format)
+    metrics = None
+    if metrics_port is not None:
+        try:
+            metrics = require_metrics()()
+        except ConfigurationError as exc:
+            raise click.UsageError(f"--metrics-port: {exc}") from exc
     try:
-        metrics = require_metrics()() if metrics_port is not None else None
         return WorkerObserver(metrics=metrics)
     except ConfigurationError as exc:
-        raise click.UsageError(f"--metrics-port: {exc}") from exc
+        raise click.UsageError(f"{TRACING_ENV}: {exc}") from exc
 
 
 def _lag(seconds: float) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -122,3 +123,24 @@ def test_turnout_runs_without_the_extra_and_names_it_when_metrics_are_asked_for(
     assert done.returncode == 2, done.stderr
     assert "pip install 'turnout[observability]'" in done.stderr
     assert "--metrics-port" in done.stderr
+
+
+def test_tracing_without_opentelemetry_names_the_extra() -> None:
+    program = (
+        "import sys\n"
+        "sys.modules['opentelemetry'] = None\n"
+        "from turnout.cli import main\n"
+        "main(['worker', 'tests.observability_workflows', '-q', 'q'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TURNOUT_TRACING": "1"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "TURNOUT_TRACING" in done.stderr
+    assert "pip install 'turnout[observability]'" in done.stderr

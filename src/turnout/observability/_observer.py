@@ -81,19 +81,14 @@ class WorkerObserver(Observer):
             }
         self.spans: Any = None
         if tracing:
-            try:
-                from turnout.observability.tracing import SpanTool
-            except ImportError as exc:  # pragma: no cover - without the extra
-                raise ConfigurationError(
-                    "tracing needs OpenTelemetry: pip install 'turnout[observability]' "
-                    f"(or unset {TRACING_ENV})"
-                ) from exc
+            from turnout.observability.tracing import SpanTool
+
             try:
                 self.spans = SpanTool(tracer_provider)
             except ImportError as exc:
                 raise ConfigurationError(
-                    "tracing needs OpenTelemetry: pip install 'turnout[observability]' "
-                    f"(or unset {TRACING_ENV})"
+                    "tracing needs OpenTelemetry, which is not installed: "
+                    f"pip install 'turnout[observability]' (or unset {TRACING_ENV})"
                 ) from exc
         self.workers: list[Any] = []
 
