@@ -101,46 +101,37 @@ def test_trace_of_a_run_is_its_correlation_id() -> None:
     assert re.fullmatch(rf"00-{correlation}-[0-9a-f]{{16}}-01", parent)
 
 
-PROGRAM = """
+WITHOUT_EXTRA = """
 import sys
 for name in ("prometheus_client", "opentelemetry"):
     sys.modules[name] = None  # as if the observability extra were not installed
 import turnout, turnout.observability
 from turnout.cli import main
-main(["worker", "tests.observability_workflows", "-q", "q", "--metrics-port", "0"])
+main(["worker", "tests.observability_workflows", "-q", "q", *sys.argv[1:]])
 """
 
 
-def test_turnout_runs_without_the_extra_and_names_it_when_metrics_are_asked_for() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROGRAM],
+def _worker_without_extra(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRA, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, **env},
     )
+
+
+def test_turnout_runs_without_the_extra_and_names_it_when_metrics_are_asked_for() -> None:
+    done = _worker_without_extra("--metrics-port", "0")
     assert done.returncode == 2, done.stderr
     assert "pip install 'turnout[observability]'" in done.stderr
     assert "--metrics-port" in done.stderr
 
 
 def test_tracing_without_opentelemetry_names_the_extra() -> None:
-    program = (
-        "import sys\n"
-        "sys.modules['opentelemetry'] = None\n"
-        "from turnout.cli import main\n"
-        "main(['worker', 'tests.observability_workflows', '-q', 'q'])\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "TURNOUT_TRACING": "1"},
-    )
+    done = _worker_without_extra(TURNOUT_TRACING="1")
     assert done.returncode == 2, done.stderr
     assert "TURNOUT_TRACING" in done.stderr
     assert "pip install 'turnout[observability]'" in done.stderr
