@@ -110,6 +110,49 @@ class _Cache:
         return len(self._items)
 
 
+class _GroupCommit:
+    """Activity results written together: the results that finish while one batch is
+    being written go, all at once, into the next (one transaction for all of them). A
+    lone result is written at once; nothing waits for a batch to fill."""
+
+    max_batch = 100
+
+    def __init__(
+        self, write: Callable[[Sequence[tuple[ClaimedItem, Any]]], Awaitable[list[bool]]]
+    ) -> None:
+        self._write = write
+        self._pending: list[tuple[ClaimedItem, Any, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, item: ClaimedItem, result: Any) -> bool:
+        """Write ``result`` of ``item``; whether it was recorded (see complete_activity)."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, result, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending(), name="turnout-results")
+        return await done
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            try:
+                recorded = await self._write([(item, result) for item, result, _ in batch])
+            except Exception as exc:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (_, _, done), ok in zip(batch, recorded, strict=True):
+                if not done.done():
+                    done.set_result(ok)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (up to ``timeout`` seconds) for the results already handed over."""
+        if self._writer is not None and not self._writer.done():
+            await asyncio.wait([self._writer], timeout=timeout)
+
+
 class _AttemptTimedOut(Exception):
     """An activity attempt ran past one of its timeouts."""
 
@@ -256,6 +299,7 @@ class InternalWorker:
         self._memory_limit = max_memory_bytes
         self._over_memory = False
         self._cache = _Cache(max_cached_workflows)
+        self._results = _GroupCommit(self._record_results)
         self._grace = graceful_shutdown_timeout.total_seconds()
         self._wft_lease = workflow_task_lease.total_seconds()
         default_poll = 1.0 if self._store.supports_listen_notify else 0.1
@@ -337,6 +381,7 @@ class InternalWorker:
         running = [t for t, _ in self._acts.values()]
         if running:
             await asyncio.wait(running, timeout=self._grace)
+        await self._results.drain(self._grace)
         leftovers = [ctx.item for t, ctx in self._acts.values() if not t.done() and ctx is not None]
         leftovers += [self._wft_items[i] for i, t in self._wfts.items() if not t.done()]
         for task in [*self._wfts.values(), *(t for t, _ in self._acts.values())]:
@@ -767,17 +812,23 @@ class InternalWorker:
             )
             await self._fail(item, failure_from_exception(error, with_stack=False), policy, ctx)
             return
+        await self._results.record(item, encoded)
+
+    async def _record_results(self, batch: Sequence[tuple[ClaimedItem, Any]]) -> list[bool]:
+        """Write a batch of activity results in one transaction; the workflow tasks they
+        wake that this worker has slots for are claimed by it in the same transaction."""
         eager = self._eager("workflow")
         self._reserved_wfts += eager.limit if eager else 0
         try:
-            await self._persist(
-                f"result of {item.name}",
-                lambda: self._store.complete_activity(item, encoded, eager=eager),
+            recorded: list[bool] = await self._persist(
+                f"results of {len(batch)} activities",
+                lambda: self._store.complete_activities(batch, eager=eager),
             )
         finally:
             self._reserved_wfts -= eager.limit if eager else 0
         for claimed in eager.claimed if eager else ():
             self._start_workflow_task(claimed)
+        return recorded
 
     async def _invoke(
         self, defn: ActivityDefinition, args: list[Any], ctx: _ActivityContext

@@ -20,7 +20,6 @@ from turnout.contracts.records import (
 from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.core import (
     _ACTIVE,
-    _WFT,
     ClaimedItem,
     EagerClaim,
     EventSpec,
@@ -46,21 +45,39 @@ class ActivityOperations(StoreCore):
 
         With ``eager``, the workflow task the result wakes is claimed for that worker at once.
         """
+        return (await self.complete_activities([(item, result)], eager=eager))[0]
 
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+    async def complete_activities(
+        self, outcomes: Sequence[tuple[ClaimedItem, Any]], *, eager: EagerClaim | None = None
+    ) -> list[bool]:
+        """Record the results of many activities in one transaction, a few statements for
+        all of them; for each, whether it was recorded (False: this attempt no longer
+        holds the item, and nothing of it changed).
+
+        With ``eager``, the workflow tasks the results wake are claimed for that worker.
+        """
+
+        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> list[bool]:
             now = utcnow()
-            if not await self._end_item(conn, item, QueueItemState.COMPLETED, now):
-                return False
-            attrs = _activity_attrs(item, result=result)
-            await self._deliver(conn, tx, item.run_id, [(EventType.ACTIVITY_COMPLETED, attrs)], now)
+            ended = await self._end_items(
+                conn, [item for item, _ in outcomes], QueueItemState.COMPLETED, now
+            )
+            specs: dict[str, list[EventSpec]] = {}
+            for item, result in outcomes:
+                if item.id in ended:
+                    attrs = _activity_attrs(item, result=result)
+                    specs.setdefault(item.run_id, []).append((EventType.ACTIVITY_COMPLETED, attrs))
+            woken = await self._deliver_many(conn, tx, specs, now)
             if eager is not None:
                 eager.claimed.clear()  # a retried transaction starts over
-                await self._claim_eagerly(conn, tx, item.run_id, _WFT, eager, now)
-                if eager.claimed:  # this worker runs the task: no one else needs waking
-                    tx.queues.clear()
-            return True
+                await self._claim_eagerly(conn, [info.run_id for info in woken], eager, now)
+                # Wake other workers only for the tasks this one did not take.
+                taken = {claimed.run_id for claimed in eager.claimed}
+                tx.queues = {info.task_queue for info in woken if info.run_id not in taken}
+            return [item.id in ended for item, _ in outcomes]
 
-        return bool(await self._run_tx(tx_fn))
+        recorded: list[bool] = await self._run_tx(tx_fn)
+        return recorded
 
     async def fail_activity(
         self,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, case, insert, select, update
+from sqlalchemy import Row, case, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -240,15 +240,9 @@ class StoreCore:
         raise NotImplementedError
 
     async def _claim_eagerly(
-        self,
-        conn: AsyncConnection,
-        tx: _Tx,
-        run_id: str,
-        kind: str,
-        eager: EagerClaim,
-        now: datetime,
+        self, conn: AsyncConnection, run_ids: Sequence[str], eager: EagerClaim, now: datetime
     ) -> None:
-        """Queue hook: claim ready items of ``run_id`` for ``eager``'s worker, in this tx."""
+        """Queue hook: claim the queued workflow tasks of ``run_ids`` for ``eager``'s worker."""
         raise NotImplementedError
 
     async def _approval_timer_fired(
@@ -342,24 +336,68 @@ class StoreCore:
         available_at: datetime | None = None,
     ) -> None:
         info = tx.info.get(run_id) or await self._run_info(conn, run_id)
+        await self._enqueue_wfts(conn, tx, [info], now, available_at)
+
+    async def _enqueue_wfts(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        infos: Sequence[_RunInfo],
+        now: datetime,
+        available_at: datetime | None = None,
+    ) -> None:
+        """Make sure a workflow task of each run is queued (one pending task per run)."""
+        if not infos:
+            return
         await conn.execute(
-            self._insert(queue_items)
-            .values(
-                kind=_WFT,
-                state=QueueItemState.QUEUED.value,
-                tenant_id=info.tenant_id,
-                task_queue=info.task_queue,
-                run_id=run_id,
-                workflow_id=info.workflow_id,
-                name=info.workflow_type,
-                payload={},
-                available_at=available_at or now,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
+            self._insert(queue_items).on_conflict_do_nothing(),
+            [
+                {
+                    "kind": _WFT,
+                    "state": QueueItemState.QUEUED.value,
+                    "tenant_id": info.tenant_id,
+                    "task_queue": info.task_queue,
+                    "run_id": info.run_id,
+                    "workflow_id": info.workflow_id,
+                    "name": info.workflow_type,
+                    "payload": {},
+                    "available_at": available_at or now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for info in infos
+            ],
         )
-        tx.queues.add(info.task_queue)
+        tx.queues.update(info.task_queue for info in infos)
+
+    async def _deliver_many(
+        self, conn: AsyncConnection, tx: _Tx, specs: dict[str, list[EventSpec]], now: datetime
+    ) -> list[_RunInfo]:
+        """Append inbound events to many open runs at once and queue their workflow tasks;
+        the runs that were still open."""
+        if not specs:
+            return []
+        counts = {run_id: len(s) for run_id, s in specs.items()}
+        rows = (
+            await conn.execute(
+                update(runs)
+                .where(runs.c.run_id.in_(sorted(specs)), runs.c.state.in_(_ACTIVE))
+                .values(
+                    next_seq=runs.c.next_seq + case(counts, value=runs.c.run_id, else_=0),
+                    updated_at=now,
+                )
+                .returning(runs.c.next_seq, *_INFO_COLUMNS)
+            )
+        ).all()
+        infos = []
+        for row in rows:
+            info = _RunInfo(*row[1:])
+            run_specs = specs[info.run_id]
+            tx.info[info.run_id] = info
+            tx.events.extend(_event_rows(info, row.next_seq - len(run_specs), run_specs, now))
+            infos.append(info)
+        await self._enqueue_wfts(conn, tx, infos, now)
+        return infos
 
     async def _run_info(self, conn: AsyncConnection, run_id: str) -> _RunInfo:
         row = (await conn.execute(select(*_INFO_COLUMNS).where(runs.c.run_id == run_id))).one()
@@ -589,16 +627,34 @@ class StoreCore:
         failure: Failure | None = None,
         expired_before: datetime | None = None,
     ) -> bool:
-        lease_guard = (
+        return bool(await self._end_items(conn, [item], state, now, failure, expired_before))
+
+    async def _end_items(
+        self,
+        conn: AsyncConnection,
+        items: Sequence[ClaimedItem],
+        state: QueueItemState,
+        now: datetime,
+        failure: Failure | None = None,
+        expired_before: datetime | None = None,
+    ) -> set[int]:
+        """End the items this worker still holds (see :func:`held`); the ids it ended."""
+        guard = (
             [queue_items.c.lease_expires_at < expired_before] if expired_before is not None else []
         )
-        row = (
+        if len(items) == 1:
+            guard += held(items[0])
+        else:
+            guard += [
+                tuple_(queue_items.c.id, queue_items.c.lease_owner, queue_items.c.attempt).in_(
+                    [(i.id, i.lease_owner, i.attempt) for i in items]
+                ),
+                queue_items.c.state == QueueItemState.RUNNING.value,
+            ]
+        rows = (
             await conn.execute(
                 update(queue_items)
-                .where(
-                    *held(item),
-                    *lease_guard,
-                )
+                .where(*guard)
                 .values(
                     state=state.value,
                     lease_owner=None,
@@ -608,16 +664,18 @@ class StoreCore:
                 )
                 .returning(queue_items.c.id)
             )
-        ).first()
-        if row is None:
-            _log.warning(
-                "late result for %s %s attempt %s of run %s rejected: the lease was lost",
-                item.kind,
-                item.name,
-                item.attempt,
-                item.run_id,
-            )
-        return row is not None
+        ).all()
+        ended = {row.id for row in rows}
+        for item in items:
+            if item.id not in ended:
+                _log.warning(
+                    "late result for %s %s attempt %s of run %s rejected: the lease was lost",
+                    item.kind,
+                    item.name,
+                    item.attempt,
+                    item.run_id,
+                )
+        return ended
 
 
 def activity_lease(payload: dict[str, Any], deadline: datetime | None, now: datetime) -> datetime:

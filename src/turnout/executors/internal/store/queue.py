@@ -173,37 +173,33 @@ class QueueOperations(StoreCore):
         return claimed
 
     async def _claim_eagerly(
-        self,
-        conn: AsyncConnection,
-        tx: _Tx,
-        run_id: str,
-        kind: str,
-        eager: EagerClaim,
-        now: datetime,
+        self, conn: AsyncConnection, run_ids: Sequence[str], eager: EagerClaim, now: datetime
     ) -> None:
-        """Claim, in the caller's transaction, ready items of ``run_id`` that this worker
-        just created and can run (eager dispatch: no claim transaction, no wake-up wait)."""
-        if eager.limit <= len(eager.claimed) or not eager.names:
+        """Claim, in the caller's transaction, the workflow tasks of ``run_ids`` that it
+        just queued, for ``eager``'s worker (eager dispatch: no claim transaction, no
+        wake-up wait). A run whose task is already leased keeps its new one queued."""
+        if eager.limit <= len(eager.claimed) or not eager.names or not run_ids:
             return
         q = queue_items.alias("q")
-        pick = select(q.c.id).where(
-            q.c.run_id == run_id,
-            q.c.kind == kind,
-            q.c.state == QueueItemState.QUEUED.value,
-            q.c.task_queue == eager.task_queue,
-            q.c.name.in_(sorted(eager.names)),
-            q.c.available_at <= now,
-        )
-        if kind == _WFT:
-            busy = queue_items.alias("busy")
-            pick = pick.where(
-                ~exists().where(
-                    busy.c.run_id == run_id, busy.c.kind == _WFT, busy.c.state.in_(_LEASED)
-                )
-            )
+        busy = queue_items.alias("busy")
         picked = (
-            pick.order_by(q.c.id).limit(eager.limit - len(eager.claimed)).cte("eager")
-        ).prefix_with("MATERIALIZED")
+            select(q.c.id)
+            .where(
+                q.c.run_id.in_(sorted(run_ids)),
+                q.c.kind == _WFT,
+                q.c.state == QueueItemState.QUEUED.value,
+                q.c.task_queue == eager.task_queue,
+                q.c.name.in_(sorted(eager.names)),
+                q.c.available_at <= now,
+                ~exists().where(
+                    busy.c.run_id == q.c.run_id, busy.c.kind == _WFT, busy.c.state.in_(_LEASED)
+                ),
+            )
+            .order_by(q.c.id)
+            .limit(eager.limit - len(eager.claimed))
+            .cte("eager")
+            .prefix_with("MATERIALIZED")
+        )
         rows = (
             await conn.execute(
                 update(queue_items)
@@ -221,12 +217,7 @@ class QueueOperations(StoreCore):
                 .returning(*queue_items.c)
             )
         ).all()
-        for row in rows:
-            item: ClaimedItem | None = _claimed(row)
-            if item is not None and kind == _ACT:
-                item = await self._start_activity(conn, tx, item, now)
-            if item is not None:
-                eager.claimed.append(item)
+        eager.claimed.extend(_claimed(row) for row in rows)
 
     async def _start_activity(
         self, conn: AsyncConnection, tx: _Tx, item: ClaimedItem, now: datetime
