@@ -41,13 +41,15 @@ async def test_pages_need_a_login_and_the_login_goes_back_only_to_this_site(
         assert response.headers["location"].startswith("/login?next=")
     panel = await anonymous.get("/runs/x/panel")
     assert panel.status_code == 401
-    assert panel.json()["error"]["code"] == "unauthenticated"
+    assert panel.json()["error"]["code"] == "unauthorized"
 
     refused = await anonymous.post("/login", data={"token": "tnt_wrong"})
     assert refused.status_code == 401
     assert "not valid" in refused.text
     empty = await anonymous.post("/login", data={"token": ""})
     assert empty.status_code == 401
+    huge = await anonymous.post("/login", data={"token": "x" * 20_000})
+    assert huge.status_code == 413
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "runs"):
         response = await anonymous.post("/login", data={"token": server.token, "next": target})
         assert response.status_code == 303
@@ -115,7 +117,8 @@ async def test_a_run_page_escapes_what_the_run_carries(
     missing = await browser_like.get("/runs/no-such-run")
     assert missing.status_code == 404
     assert "No such workflow" in missing.text
-    assert (await browser_like.get("/runs/no-such-run/panel")).status_code == 404
+    gone = await browser_like.get("/runs/no-such-run/panel")
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "workflow_not_found")
 
 
 async def test_static_files_and_logout(server: Server, browser_like: httpx.AsyncClient) -> None:

@@ -42,13 +42,11 @@ from turnout.contracts.events import Event
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
 from turnout.http import api
-from turnout.http.errors import ApiError, from_exception
+from turnout.http.auth import COOKIE
+from turnout.http.errors import ApiError, error_response, from_exception, json_error
 from turnout.http.schemas import QueueList
 
-__all__ = ["COOKIE", "PAGE_SIZE", "routes"]
-
-COOKIE = "turnout_token"
-"""The cookie that carries a browser's token (HttpOnly, SameSite=Strict)."""
+__all__ = ["PAGE_SIZE", "routes"]
 
 PAGE_SIZE = 25
 """Runs per page of the runs list."""
@@ -57,6 +55,7 @@ _HERE = Path(__file__).parent
 _MAX_PAGE = 200
 _MAX_OFFSET = 10_000
 _MAX_TOKEN = 4096
+_MAX_FORM = 16 * 1024
 
 TenantOf = Callable[[str], "str | None"]
 
@@ -201,19 +200,13 @@ class _Console:
     async def panel(self, request: Request) -> Response:
         client = _client(request)
         if client is None:
-            return JSONResponse(
-                {"error": {"code": "unauthenticated", "message": "log in at /login first"}},
-                status_code=401,
-            )
+            return json_error(401, "unauthorized", "the console's session ended: log in at /login")
         workflow_id = request.path_params["workflow_id"]
         after = _int(request.query_params.get("after"), 0, 0, 2**62)
         try:
             view = await _run_view(client, workflow_id)
-        except WorkflowNotFoundError:
-            return JSONResponse(
-                {"error": {"code": "not_found", "message": f"no workflow with id {workflow_id!r}"}},
-                status_code=404,
-            )
+        except Exception as exc:
+            return error_response(from_exception(exc))
         context = {**view, "request": request}
         parts = {
             part: self.templates.get_template(f"_run_{part}.html").render(context)
@@ -236,8 +229,17 @@ class _Console:
         )
 
     async def login(self, request: Request) -> Response:
-        body = await request.body()
-        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > _MAX_FORM:
+                return self.page(
+                    request, "login.html", {"next": "/", "problem": "The form is too large."}, 413
+                )
+        try:
+            form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+        except ValueError:
+            form = {}
         token = (form.get("token") or [""])[0].strip()
         target = _safe_next((form.get("next") or [""])[0])
         problem = None
