@@ -114,3 +114,71 @@ def started_suffix() -> str:
     import uuid
 
     return uuid.uuid4().hex[:8]
+
+
+async def test_results_written_together_are_each_recorded_once_and_a_lost_lease_alone_refused(
+    client: Any,
+) -> None:
+    import dataclasses
+
+    from turnout.contracts.events import EventType
+    from turnout.executors.internal.commands import ScheduleActivity
+    from turnout.executors.internal.store import EagerClaim
+
+    store, queue = client.store, "manual-batch"
+    run_ids = []
+    for n in range(3):
+        started = await store.start_workflow(
+            StartParams(workflow_id=f"batch-{n}", workflow_type="Any", task_queue=queue, input=[])
+        )
+        run_ids.append(started.run_id)
+    tasks = await store.claim(queue, "tester", workflow_tasks=3, activities=0, workflow_lease=30)
+    for task in tasks:
+        _, history = await store.load_history(task.run_id, 0)
+        schedule = ScheduleActivity(
+            seq=1,
+            activity_id="1",
+            activity_type="act",
+            args=[],
+            task_queue=queue,
+            start_to_close_timeout=30.0,
+            schedule_to_close_timeout=None,
+            heartbeat_timeout=None,
+            retry_policy={},
+        )
+        await store.commit_workflow_task(
+            task,
+            expected_task_count=0,
+            processed_through=history[-1].seq,
+            time=history[-1].at,
+            commands=[schedule],
+        )
+    acts = await store.claim(queue, "tester", workflow_tasks=0, activities=3, workflow_lease=30)
+    assert sorted(a.run_id for a in acts) == sorted(run_ids)
+    first, second, third = sorted(acts, key=lambda a: run_ids.index(a.run_id))
+    lost = dataclasses.replace(second, attempt=second.attempt + 1)  # not this attempt's lease
+    eager = EagerClaim(owner="tester", task_queue=queue, names=frozenset({"Any"}), limit=1)
+
+    recorded = await store.complete_activities(
+        [(first, "one"), (lost, "two"), (third, "three")], eager=eager
+    )
+
+    assert recorded == [True, False, True]
+    for item, result in ((first, "one"), (third, "three")):
+        completed = [
+            e
+            for e in await store.events("default", item.run_id)
+            if e.type is EventType.ACTIVITY_COMPLETED
+        ]
+        assert [e.attributes["result"] for e in completed] == [result]
+    assert not any(
+        e.type is EventType.ACTIVITY_COMPLETED for e in await store.events("default", second.run_id)
+    )
+    # One woken workflow task was claimed in the same transaction (the slot limit), the
+    # other stays queued for any worker.
+    assert len(eager.claimed) == 1
+    assert eager.claimed[0].run_id in {first.run_id, third.run_id}
+    rest = await store.claim(queue, "other", workflow_tasks=5, activities=0, workflow_lease=30)
+    assert {t.run_id for t in rest} == {first.run_id, third.run_id} - {eager.claimed[0].run_id}
+    # Written again, the same results change nothing.
+    assert await store.complete_activities([(first, "one"), (third, "three")]) == [False, False]
