@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import FrameType
+
 import click
 
 from turnout.cli import _definitions, _settings, cli, err, out
@@ -44,7 +46,22 @@ def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
         f"serving the HTTP API on http://{host}:{port} ({settings.executor.value} executor); "
         f"OpenAPI at /openapi.json"
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug")
+    state = app.state.turnout
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            state.stopping = True  # open event streams end, so connections can close
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=log_level == "debug",
+        timeout_graceful_shutdown=10,
+    )
+    Server(config).run()
 
 
 @cli.group()

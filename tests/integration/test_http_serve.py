@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -309,3 +310,36 @@ def test_schemathesis_finds_no_server_error_and_every_answer_matches_the_schema(
     assert done.returncode == 0, report
     server_log = served.log.read_text()
     assert "Traceback" not in server_log, server_log[-8_000:]
+
+
+async def test_serve_stops_on_sigterm_while_an_event_stream_is_open(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env["TURNOUT_DATABASE_URL"] = f"sqlite:///{tmp_path}/stop.db"
+    tokens = write_tokens(tmp_path / "tokens")
+    proc, url, log = serve(env, tmp_path, "--tokens-file", str(tmp_path / "tokens"))
+    try:
+        bearer = {"Authorization": f"Bearer {tokens[TENANT_A]}"}
+        async with httpx.AsyncClient(base_url=url, headers=bearer, timeout=30) as http:
+            started = await http.post(
+                "/workflows", json={"workflow": "SleepyWorkflow", "task_queue": "nobody"}
+            )
+            workflow_id = started.json()["workflow_id"]
+            async with http.stream(
+                "GET", f"/workflows/{workflow_id}/events", headers={"Accept": "text/event-stream"}
+            ) as stream:
+                lines = stream.aiter_lines()
+                async with asyncio.timeout(10):
+                    while not (await anext(lines)).startswith("id: 1"):
+                        pass
+                proc.terminate()
+                began = time.monotonic()
+                code = await asyncio.to_thread(proc.wait, 30)
+        # uvicorn ends by raising the signal it caught again, as a process killed by it.
+        assert code in {0, -signal.SIGTERM}, log.read_text()
+        assert time.monotonic() - began < 5
+        assert "Traceback" not in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)

@@ -428,8 +428,9 @@ async def _stream(
     """Past events after ``after``, then new ones as they are written, until the run closes."""
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
+    state = request.app.state.turnout
     yield f"retry: {int(max(poll, 1.0) * 1000)}\n\n"
-    while True:
+    while not state.stopping:  # a stopping server ends its streams; clients reconnect
         try:
             closed = (await handle.describe()).state.is_terminal
             fresh = await _events_after(request, handle, run, after)

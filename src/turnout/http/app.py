@@ -116,6 +116,8 @@ class ApiState:
     sse_poll_interval: float = 0.25
     sse_keepalive: float = 15.0
     query_timeout: float = 10.0
+    stopping: bool = False
+    """Set when the server stops: open event streams end within one poll interval."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
