@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -118,7 +118,6 @@ class ApiState:
     query_timeout: float = 10.0
     stopping: bool = False
     """Set when the server stops: open event streams end within one poll interval."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def executor(self) -> str:
