@@ -59,11 +59,14 @@ def settings(request: pytest.FixtureRequest) -> Settings:
     return Settings(executor="internal", database_url=request.getfixturevalue(fixture))
 
 
+def _artifacts_of(node: pytest.Item) -> Path:
+    return ARTIFACTS / node.name.replace("[", "-").replace("]", "").replace("/", "-")
+
+
 @pytest.fixture
 def artifacts(request: pytest.FixtureRequest) -> Path:
     """A fresh directory for this test's screenshots under tests/e2e/artifacts/."""
-    name = request.node.name.replace("[", "-").replace("]", "").replace("/", "-")
-    path = ARTIFACTS / name
+    path = _artifacts_of(request.node)
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
@@ -159,9 +162,22 @@ async def worker(settings: Settings) -> AsyncIterator[Any]:
         await client.close()
 
 
+_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    """Keep the report of each test's call, so the browser fixture knows it failed."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call":
+        item.stash[_REPORT] = report
+
+
 @pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[Any]:
-    """A fresh Chromium context (its own user-data dir), 1280x900."""
+async def browser(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """A fresh Chromium context (its own user-data dir), 1280x900. When the test fails,
+    each open page is saved as failed-N.png in the test's artifacts directory."""
     if not Path(CHROMIUM).exists():
         _browser_missing(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
     try:
@@ -178,5 +194,11 @@ async def browser(tmp_path: Path) -> AsyncIterator[Any]:
         )
         try:
             yield context
+            report = request.node.stash.get(_REPORT, None)
+            if report is not None and report.failed:
+                where = _artifacts_of(request.node)
+                where.mkdir(parents=True, exist_ok=True)
+                for number, page in enumerate(context.pages, start=1):
+                    await page.screenshot(path=where / f"failed-{number}.png", full_page=True)
         finally:
             await asyncio.wait_for(context.close(), 20)
