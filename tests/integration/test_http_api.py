@@ -154,7 +154,8 @@ async def test_start_answers_202_before_any_worker_and_a_worker_then_completes_i
     assert described["run_id"] == started["run_id"]
     assert described["state"] in {"queued", "running"}  # Temporal has no "queued": running
     assert described["closed_at"] is None
-    if api.executor == "internal":
+    if api.executor == "internal":  # nothing has claimed it: no worker runs yet
+        assert (described["state"], described["started_at"]) == ("queued", None)
         assert described["input"] == ["ada"]
 
     async with api.worker(queue):
