@@ -514,8 +514,9 @@ class InternalWorker:
         self._wft_items[key] = item
         self._wfts[key] = asyncio.create_task(self._workflow_task(item))
 
-    def _eager(self, kind: str) -> EagerClaim | None:
-        """An eager claim for the free slots of ``kind`` (None: none free, or stopping)."""
+    def _eager(self, kind: str, wanted: int | None = None) -> EagerClaim | None:
+        """An eager claim for the free slots of ``kind``, at most ``wanted`` of them
+        (None: none free or wanted, or stopping)."""
         if self._stopping.is_set() or self._memory_gate_closed():
             return None
         if kind == "activity":
@@ -524,13 +525,14 @@ class InternalWorker:
         else:
             free = self._max_wfts - len(self._wfts) - self._reserved_wfts
             names = frozenset(self._workflows)
-        if free <= 0 or not names:
+        limit = free if wanted is None else min(free, wanted)
+        if limit <= 0 or not names:
             return None
         return EagerClaim(
             owner=self.identity,
             task_queue=self.task_queue,
             names=names,
-            limit=free,
+            limit=limit,
             workflow_lease=self._wft_lease,
         )
 
@@ -642,7 +644,17 @@ class InternalWorker:
             _dropped(instance)
             return None
         try:
-            eager = self._eager("activity")
+            # Slots for the activities this task schedules, no more: other tasks
+            # committing at the same time reserve theirs.
+            eager = self._eager(
+                "activity",
+                wanted=sum(
+                    isinstance(c, cmd.ScheduleActivity)
+                    and c.task_queue == self.task_queue
+                    and c.activity_type in self._activities
+                    for c in commands
+                ),
+            )
             self._reserved_acts += eager.limit if eager else 0
             try:
                 seqs = await self._persist(

@@ -375,18 +375,35 @@ class StoreCore:
     ) -> list[_RunInfo]:
         """Append inbound events to many open runs at once and queue their workflow tasks;
         the runs that were still open."""
+        infos = await self._append_many(conn, tx, specs, now)
+        await self._enqueue_wfts(conn, tx, infos, now)
+        return infos
+
+    async def _append_many(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        specs: dict[str, list[EventSpec]],
+        now: datetime,
+        *,
+        values: dict[str, Any] | None = None,
+        extra_where: Any = None,
+    ) -> list[_RunInfo]:
+        """:meth:`_append` to many open runs in one statement (their events wait in
+        ``tx``); the runs it appended to."""
         if not specs:
             return []
         counts = {run_id: len(s) for run_id, s in specs.items()}
+        stmt = update(runs).where(runs.c.run_id.in_(sorted(specs)), runs.c.state.in_(_ACTIVE))
+        if extra_where is not None:
+            stmt = stmt.where(extra_where)
         rows = (
             await conn.execute(
-                update(runs)
-                .where(runs.c.run_id.in_(sorted(specs)), runs.c.state.in_(_ACTIVE))
-                .values(
+                stmt.values(
                     next_seq=runs.c.next_seq + case(counts, value=runs.c.run_id, else_=0),
                     updated_at=now,
-                )
-                .returning(runs.c.next_seq, *_INFO_COLUMNS)
+                    **(values or {}),
+                ).returning(runs.c.next_seq, *_INFO_COLUMNS)
             )
         ).all()
         infos = []
@@ -396,7 +413,6 @@ class StoreCore:
             tx.info[info.run_id] = info
             tx.events.extend(_event_rows(info, row.next_seq - len(run_specs), run_specs, now))
             infos.append(info)
-        await self._enqueue_wfts(conn, tx, infos, now)
         return infos
 
     async def _run_info(self, conn: AsyncConnection, run_id: str) -> _RunInfo:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,6 +25,7 @@ from turnout.executors.internal.store.core import (
     APPROVAL_TIMER,
     ClaimedItem,
     EagerClaim,
+    EventSpec,
     StoreCore,
     _claimed,
     _Tx,
@@ -147,29 +149,27 @@ class QueueOperations(StoreCore):
                     .returning(*queue_items.c)
                 )
             ).all()
-            for row in rows:
-                item: ClaimedItem | None = _claimed(row)
-                assert item is not None
-                if kind == _ACT:
-                    item = await self._start_activity(conn, tx, item, now)
-                    if item is None:
-                        continue
-                else:
-                    # Only a queued run changes state; a guarded UPDATE leaves the rows of
-                    # runs already running unlocked (no lock cycle with event appends).
-                    await self._append(
-                        conn,
-                        item.run_id,
-                        [(EventType.STATE_CHANGED, {"from": "queued", "to": "claimed"})],
-                        now=now,
-                        values={
-                            "state": RunState.CLAIMED.value,
-                            "started_at": func.coalesce(runs.c.started_at, now),
-                        },
-                        extra_where=runs.c.state == RunState.QUEUED.value,
-                        tx=tx,
-                    )
-                claimed.append(item)
+            items = [_claimed(row) for row in rows]
+            if kind == _ACT:
+                claimed += await self._start_activities(conn, tx, items, now)
+                continue
+            # Only a queued run changes state; a guarded UPDATE leaves the rows of runs
+            # already running unlocked (no lock cycle with event appends).
+            await self._append_many(
+                conn,
+                tx,
+                {
+                    item.run_id: [(EventType.STATE_CHANGED, {"from": "queued", "to": "claimed"})]
+                    for item in items
+                },
+                now,
+                values={
+                    "state": RunState.CLAIMED.value,
+                    "started_at": func.coalesce(runs.c.started_at, now),
+                },
+                extra_where=runs.c.state == RunState.QUEUED.value,
+            )
+            claimed += items
         return claimed
 
     async def _claim_eagerly(
@@ -219,42 +219,48 @@ class QueueOperations(StoreCore):
         ).all()
         eager.claimed.extend(_claimed(row) for row in rows)
 
-    async def _start_activity(
-        self, conn: AsyncConnection, tx: _Tx, item: ClaimedItem, now: datetime
-    ) -> ClaimedItem | None:
-        p = item.payload
-        lease = activity_lease(p, item.deadline_at, now)
+    async def _start_activities(
+        self, conn: AsyncConnection, tx: _Tx, items: Sequence[ClaimedItem], now: datetime
+    ) -> list[ClaimedItem]:
+        """Start claimed activity attempts: each gets the lease its timeouts allow and an
+        ``activity_started`` event. Those whose run closed meanwhile are canceled instead."""
+        if not items:
+            return []
+        leases = {item.id: activity_lease(item.payload, item.deadline_at, now) for item in items}
         await conn.execute(
-            update(queue_items).where(queue_items.c.id == item.id).values(lease_expires_at=lease)
+            update(queue_items)
+            .where(queue_items.c.id.in_(sorted(leases)))
+            .values(lease_expires_at=case(leases, value=queue_items.c.id))
         )
-        started = await self._append(
-            conn,
-            item.run_id,
-            [
+        specs: dict[str, list[EventSpec]] = {}
+        for item in items:
+            specs.setdefault(item.run_id, []).append(
                 (
                     EventType.ACTIVITY_STARTED,
                     {
                         "activity_seq": int(item.ref or 0),
-                        "activity_id": p.get("activity_id"),
+                        "activity_id": item.payload.get("activity_id"),
                         "activity_type": item.name,
                         "attempt": item.attempt,
                         "worker": item.lease_owner,
                     },
                 )
-            ],
-            now=now,
-            tx=tx,
-        )
-        if started is None:  # the run closed meanwhile: nothing to do
+            )
+        open_runs = {info.run_id for info in await self._append_many(conn, tx, specs, now)}
+        closed = [item.id for item in items if item.run_id not in open_runs]
+        if closed:  # nothing to do for a closed run
             await conn.execute(
                 update(queue_items)
-                .where(queue_items.c.id == item.id)
+                .where(queue_items.c.id.in_(closed))
                 .values(
                     state=QueueItemState.CANCELED.value, lease_owner=None, lease_expires_at=None
                 )
             )
-            return None
-        return ClaimedItem(**{**item.__dict__, "lease_expires_at": lease})
+        return [
+            dataclasses.replace(item, lease_expires_at=leases[item.id])
+            for item in items
+            if item.run_id in open_runs
+        ]
 
     async def fire_timers(
         self, task_queue: str, limit: int = 100, tenant_id: str | None = None, peek: bool = True
