@@ -596,6 +596,25 @@ async def test_malformed_task_queues_are_refused_and_the_longest_id_is_accepted(
     assert (await handle.describe()).workflow_id == longest
 
 
+async def test_overlong_correlation_ids_and_idempotency_keys_are_refused(
+    bad_input_client: Any,
+) -> None:
+    client = bad_input_client
+    before = await snapshot(client)
+    for options, words in (
+        ({"correlation_id": "c" * 65}, "correlation id has at most 64"),
+        ({"correlation_id": "c\n"}, "correlation id must be non-empty printable"),
+        ({"idempotency_key": "k" * 256}, "idempotency key has at most 255"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            await client.start_workflow(Hello.run, "x", id=_id("keys"), task_queue=Q, **options)
+    assert await snapshot(client) == before
+    handle = await client.start_workflow(
+        Hello.run, "x", id=_id("keys"), task_queue=Q, correlation_id="c" * 64
+    )
+    assert (await handle.describe()).correlation_id == "c" * 64
+
+
 # --------------------------------------------------------------------------- SQL-meta text
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "decision_from_event",
     "decision_on",
     "policy_name",
+    "validate_start_keys",
     "validate_task_queue",
     "validate_tenant",
     "validate_workflow_id",
@@ -157,6 +158,24 @@ def validate_workflow_id(workflow_id: str) -> str:
             f"the workflow id {workflow_id!r} contains control characters; use printable text"
         )
     return workflow_id
+
+
+def validate_start_keys(correlation_id: str | None, idempotency_key: str | None) -> None:
+    """Raise a ValueError that says why when a start's correlation id or idempotency key
+    cannot be stored: at most 64 and 255 printable characters."""
+    for label, value, limit in (
+        ("correlation id", correlation_id, 64),
+        ("idempotency key", idempotency_key, 255),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip() or _CONTROL.search(value):
+            raise ValueError(f"a {label} must be non-empty printable text, got {value!r}")
+        if len(value) > limit:
+            raise ValueError(
+                f"a {label} has at most {limit} characters, got {len(value)}; "
+                "use a shorter one (a hash of a long key, for instance)"
+            )
 
 
 def validate_task_queue(task_queue: str) -> str:

@@ -19,6 +19,7 @@ from turnout.contracts.events import Event
 from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args
 from turnout.contracts.governance import (
     Approval,
+    validate_start_keys,
     validate_task_queue,
     validate_tenant,
     validate_workflow_id,
@@ -175,6 +176,7 @@ class InternalClient(ClientBase):
             )
         validate_workflow_id(id)
         validate_task_queue(task_queue)
+        validate_start_keys(correlation_id, idempotency_key)
         name, defn = self._resolve_workflow(workflow)
         result_type = defn.return_type if defn is not None else Any
         started = await self.store.start_workflow(

@@ -23,6 +23,7 @@ from turnout.contracts.governance import (
     artifact_from_event,
     decision_attributes,
     decision_from_event,
+    validate_start_keys,
     validate_tenant,
 )
 from turnout.contracts.records import (
@@ -183,6 +184,7 @@ class TemporalClient(ClientBase):
                 "id is the idempotency key: start with id=<your key> and id_conflict_policy="
                 "USE_EXISTING"
             )
+        validate_start_keys(correlation_id, None)
         memo = {CORRELATION_MEMO: correlation_id or uuid.uuid4().hex}
         try:
             raw = await self.raw.start_workflow(
