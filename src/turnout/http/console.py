@@ -91,6 +91,7 @@ def _templates() -> Jinja2Templates:
     env.filters["when"] = _when
     env.filters["pretty"] = _pretty
     env.filters["seconds"] = _seconds
+    env.filters["took"] = _took
     env.globals["state_class"] = _state_class
     env.globals["page_url"] = _page_url
     return templates
@@ -364,6 +365,14 @@ def _seconds(value: float) -> str:
     if value < 7200:
         return f"{value / 60:.1f} min"
     return f"{value / 3600:.1f} h"
+
+
+def _took(run: Run) -> str:
+    """How long the run has taken: from its start to its close, or to now while open."""
+    if run.started_at is None:
+        return "-"
+    end = run.closed_at or datetime.now(UTC)
+    return _seconds(max(0.0, (end - run.started_at).total_seconds()))
 
 
 def _state_class(state: RunState | str) -> str:
