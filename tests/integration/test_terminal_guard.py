@@ -182,3 +182,37 @@ async def test_results_written_together_are_each_recorded_once_and_a_lost_lease_
     assert {t.run_id for t in rest} == {first.run_id, third.run_id} - {eager.claimed[0].run_id}
     # Written again, the same results change nothing.
     assert await store.complete_activities([(first, "one"), (third, "three")]) == [False, False]
+
+
+async def test_starts_made_together_keep_the_id_policies_of_starts_made_one_by_one(
+    client: Any,
+) -> None:
+    import asyncio
+
+    from turnout.contracts.records import IdConflictPolicy
+
+    def start(workflow_id: str, **policy: Any) -> Any:
+        return client.start_workflow(
+            wf.HelloWorkflow.run, "x", id=workflow_id, task_queue="nobody", **policy
+        )
+
+    outcomes = await asyncio.gather(
+        *(start(f"together-{n}") for n in range(10)),
+        start("twice"),
+        start("twice"),
+        start("shared", id_conflict_policy=IdConflictPolicy.USE_EXISTING),
+        start("shared", id_conflict_policy=IdConflictPolicy.USE_EXISTING),
+        return_exceptions=True,
+    )
+    distinct, twice, shared = outcomes[:10], outcomes[10:12], outcomes[12:]
+    assert len({h.run_id for h in distinct}) == 10
+    refused = [o for o in twice if isinstance(o, turnout.WorkflowAlreadyStartedError)]
+    assert len(refused) == 1  # the first start of the id won, the second was refused
+    assert shared[0].run_id == shared[1].run_id  # one run, used by both
+    listed = await client.list_workflows()
+    assert sorted(r.workflow_id for r in listed) == sorted(
+        [f"together-{n}" for n in range(10)] + ["twice", "shared"]
+    )
+    for run in listed:
+        events = await client.get_workflow_handle(run.workflow_id).events()
+        assert [e.type.value for e in events] == ["workflow_started"]

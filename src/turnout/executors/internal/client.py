@@ -10,6 +10,7 @@ from typing import Any
 
 from turnout.contracts.errors import (
     ConfigurationError,
+    WorkflowAlreadyStartedError,
     WorkflowFailureError,
     WorkflowNotFoundError,
     WorkflowQueryFailedError,
@@ -35,8 +36,9 @@ from turnout.contracts.records import (
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
 from turnout.executors.internal import codec
+from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
-from turnout.executors.internal.store import StartParams, Store
+from turnout.executors.internal.store import StartParams, StartResult, Store
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.notify import run_channel
 from turnout.observability.tracing import correlation_from_current_span
@@ -86,6 +88,10 @@ class InternalClient(ClientBase):
         """The largest JSON payload accepted (start input, signal arguments, results)."""
         self._definitions: dict[str, WorkflowDefinition] = {}
         self.register_workflows(workflows)
+        # Plain starts made at the same time share one transaction.
+        self._starts: GroupCommit[StartParams, StartResult | WorkflowAlreadyStartedError] = (
+            GroupCommit(store.start_workflows, name="turnout-starts")
+        )
 
     def register_workflows(self, workflows: Iterable[type]) -> None:
         """Make workflow classes known (for queries by name)."""
@@ -179,21 +185,25 @@ class InternalClient(ClientBase):
         validate_start_keys(correlation_id, idempotency_key)
         name, defn = self._resolve_workflow(workflow)
         result_type = defn.return_type if defn is not None else Any
-        started = await self.store.start_workflow(
-            StartParams(
-                workflow_id=id,
-                workflow_type=name,
-                task_queue=task_queue,
-                input=self._checked_input(name, defn, call_args(arg, args)),
-                tenant_id=self.tenant_id,
-                # Started under a span: the run's trace joins the caller's.
-                correlation_id=correlation_id or correlation_from_current_span(),
-                idempotency_key=idempotency_key,
-                id_reuse_policy=IdReusePolicy(id_reuse_policy),
-                id_conflict_policy=IdConflictPolicy(id_conflict_policy),
-                execution_timeout=execution_timeout.total_seconds() if execution_timeout else None,
-            )
+        params = StartParams(
+            workflow_id=id,
+            workflow_type=name,
+            task_queue=task_queue,
+            input=self._checked_input(name, defn, call_args(arg, args)),
+            tenant_id=self.tenant_id,
+            # Started under a span: the run's trace joins the caller's.
+            correlation_id=correlation_id or correlation_from_current_span(),
+            idempotency_key=idempotency_key,
+            id_reuse_policy=IdReusePolicy(id_reuse_policy),
+            id_conflict_policy=IdConflictPolicy(id_conflict_policy),
+            execution_timeout=execution_timeout.total_seconds() if execution_timeout else None,
         )
+        if idempotency_key is None and params.id_conflict_policy is not (
+            IdConflictPolicy.TERMINATE_EXISTING
+        ):
+            started = await self._starts.submit(params)
+        else:
+            started = await self.store.start_workflow(params)
         return InternalWorkflowHandle(self, id, run_id=started.run_id, result_type=result_type)
 
     def get_workflow_handle(

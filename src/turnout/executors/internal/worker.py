@@ -47,6 +47,7 @@ from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import TERMINAL_STATES
 from turnout.executors.internal import codec
 from turnout.executors.internal import commands as cmd
+from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.client import InternalClient, workflow_info
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
 from turnout.executors.internal.store import (
@@ -108,49 +109,6 @@ class _Cache:
 
     def __len__(self) -> int:
         return len(self._items)
-
-
-class _GroupCommit:
-    """Activity results written together: the results that finish while one batch is
-    being written go, all at once, into the next (one transaction for all of them). A
-    lone result is written at once; nothing waits for a batch to fill."""
-
-    max_batch = 100
-
-    def __init__(
-        self, write: Callable[[Sequence[tuple[ClaimedItem, Any]]], Awaitable[list[bool]]]
-    ) -> None:
-        self._write = write
-        self._pending: list[tuple[ClaimedItem, Any, asyncio.Future[bool]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def record(self, item: ClaimedItem, result: Any) -> bool:
-        """Write ``result`` of ``item``; whether it was recorded (see complete_activity)."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, result, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_pending(), name="turnout-results")
-        return await done
-
-    async def _write_pending(self) -> None:
-        while self._pending:
-            batch = self._pending[: self.max_batch]
-            del self._pending[: self.max_batch]
-            try:
-                recorded = await self._write([(item, result) for item, result, _ in batch])
-            except Exception as exc:
-                for _, _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            for (_, _, done), ok in zip(batch, recorded, strict=True):
-                if not done.done():
-                    done.set_result(ok)
-
-    async def drain(self, timeout: float) -> None:
-        """Wait (up to ``timeout`` seconds) for the results already handed over."""
-        if self._writer is not None and not self._writer.done():
-            await asyncio.wait([self._writer], timeout=timeout)
 
 
 class _AttemptTimedOut(Exception):
@@ -299,7 +257,9 @@ class InternalWorker:
         self._memory_limit = max_memory_bytes
         self._over_memory = False
         self._cache = _Cache(max_cached_workflows)
-        self._results = _GroupCommit(self._record_results)
+        self._results: GroupCommit[tuple[ClaimedItem, Any], bool] = GroupCommit(
+            self._record_results, name="turnout-results"
+        )
         self._grace = graceful_shutdown_timeout.total_seconds()
         self._wft_lease = workflow_task_lease.total_seconds()
         default_poll = 1.0 if self._store.supports_listen_notify else 0.1
@@ -824,9 +784,9 @@ class InternalWorker:
             )
             await self._fail(item, failure_from_exception(error, with_stack=False), policy, ctx)
             return
-        await self._results.record(item, encoded)
+        await self._results.submit((item, encoded))
 
-    async def _record_results(self, batch: Sequence[tuple[ClaimedItem, Any]]) -> list[bool]:
+    async def _record_results(self, batch: list[tuple[ClaimedItem, Any]]) -> list[bool]:
         """Write a batch of activity results in one transaction; the workflow tasks they
         wake that this worker has slots for are claimed by it in the same transaction."""
         eager = self._eager("workflow")

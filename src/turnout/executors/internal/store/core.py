@@ -38,6 +38,7 @@ __all__ = [
     "ClaimedItem",
     "EagerClaim",
     "EventSpec",
+    "NewRun",
     "StaleTaskError",
     "StartParams",
     "StartResult",
@@ -94,6 +95,18 @@ class StartParams:
     execution_timeout: float | None = None
     parent: tuple[str, str, str] | None = None
     """(parent workflow id, parent run id, child seq) for child workflows."""
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run to create: what starts it, its task, and where it comes from."""
+
+    params: StartParams
+    task_id: str
+    correlation_id: str
+    continued_from: str | None = None
+    attempt: int = 1
+    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 @dataclass(frozen=True)
@@ -564,54 +577,67 @@ class StoreCore:
         continued_from: str | None = None,
         attempt: int = 1,
     ) -> str:
-        run_id = str(uuid.uuid4())
-        deadline = now + timedelta(seconds=p.execution_timeout) if p.execution_timeout else None
-        started = {
-            "workflow_type": p.workflow_type,
-            "task_queue": p.task_queue,
-            "input": p.input,
-            "attempt": attempt,
-            "continued_from_run_id": continued_from,
-        }
-        if p.parent:
-            started["parent_workflow_id"], started["parent_run_id"], _ = p.parent
-        await conn.execute(
-            insert(runs).values(
-                run_id=run_id,
-                task_id=task_id,
+        new = NewRun(p, task_id, correlation_id, continued_from, attempt)
+        (run_id,) = await self._create_runs(conn, tx, [new], now)
+        return run_id
+
+    async def _create_runs(
+        self, conn: AsyncConnection, tx: _Tx, new: Sequence[NewRun], now: datetime
+    ) -> list[str]:
+        """Create queued runs with their ``workflow_started`` events and first workflow
+        tasks (a few statements for all of them); their run ids."""
+        rows, infos = [], []
+        for n in new:
+            p = n.params
+            info = _RunInfo(
+                run_id=n.run_id,
                 tenant_id=p.tenant_id,
                 workflow_id=p.workflow_id,
                 workflow_type=p.workflow_type,
                 task_queue=p.task_queue,
-                correlation_id=correlation_id,
-                state=RunState.QUEUED.value,
-                attempt=attempt,
-                input=p.input,
-                requested_at=now,
-                updated_at=now,
-                execution_deadline=deadline,
-                parent_workflow_id=p.parent[0] if p.parent else None,
+                correlation_id=n.correlation_id,
                 parent_run_id=p.parent[1] if p.parent else None,
                 parent_ref=p.parent[2] if p.parent else None,
-                continued_from_run_id=continued_from,
-                options={"execution_timeout": p.execution_timeout},
-                next_seq=2,
             )
-        )
-        info = _RunInfo(
-            run_id=run_id,
-            tenant_id=p.tenant_id,
-            workflow_id=p.workflow_id,
-            workflow_type=p.workflow_type,
-            task_queue=p.task_queue,
-            correlation_id=correlation_id,
-            parent_run_id=p.parent[1] if p.parent else None,
-            parent_ref=p.parent[2] if p.parent else None,
-        )
-        tx.info[run_id] = info
-        tx.events.extend(_event_rows(info, 1, [(EventType.WORKFLOW_STARTED, started)], now))
-        await self._enqueue_wft(conn, tx, run_id, now)
-        return run_id
+            timeout = p.execution_timeout
+            rows.append(
+                {
+                    "run_id": info.run_id,
+                    "task_id": n.task_id,
+                    "tenant_id": p.tenant_id,
+                    "workflow_id": p.workflow_id,
+                    "workflow_type": p.workflow_type,
+                    "task_queue": p.task_queue,
+                    "correlation_id": n.correlation_id,
+                    "state": RunState.QUEUED.value,
+                    "attempt": n.attempt,
+                    "input": p.input,
+                    "requested_at": now,
+                    "updated_at": now,
+                    "execution_deadline": now + timedelta(seconds=timeout) if timeout else None,
+                    "parent_workflow_id": p.parent[0] if p.parent else None,
+                    "parent_run_id": info.parent_run_id,
+                    "parent_ref": info.parent_ref,
+                    "continued_from_run_id": n.continued_from,
+                    "options": {"execution_timeout": timeout},
+                    "next_seq": 2,
+                }
+            )
+            started = {
+                "workflow_type": p.workflow_type,
+                "task_queue": p.task_queue,
+                "input": p.input,
+                "attempt": n.attempt,
+                "continued_from_run_id": n.continued_from,
+            }
+            if p.parent:
+                started["parent_workflow_id"], started["parent_run_id"], _ = p.parent
+            tx.info[info.run_id] = info
+            tx.events.extend(_event_rows(info, 1, [(EventType.WORKFLOW_STARTED, started)], now))
+            infos.append(info)
+        await conn.execute(insert(runs), rows)
+        await self._enqueue_wfts(conn, tx, infos, now)
+        return [info.run_id for info in infos]
 
     async def _events(
         self, conn: AsyncConnection, run_id: str, after_seq: int = 0, tenant_id: str | None = None

@@ -4,9 +4,11 @@ cancel, terminate."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +28,7 @@ from turnout.executors.internal.schema import runs, tasks
 from turnout.executors.internal.store.core import (
     _FAILED_LIKE,
     EventSpec,
+    NewRun,
     StartParams,
     StartResult,
     StoreCore,
@@ -84,13 +87,12 @@ class RunOperations(StoreCore):
         ).first()
         if latest is not None:
             state = RunState(latest.state)
+            refused = _refusal(p, latest.run_id, state)
+            if refused is not None:
+                raise refused
             if not state.is_terminal:
                 if p.id_conflict_policy is IdConflictPolicy.USE_EXISTING:
                     return StartResult(latest.run_id, created=False)
-                if p.id_conflict_policy is IdConflictPolicy.FAIL:
-                    raise WorkflowAlreadyStartedError(
-                        p.workflow_id, p.workflow_type, run_id=latest.run_id
-                    )
                 await self._close_run(
                     conn,
                     tx,
@@ -100,32 +102,72 @@ class RunOperations(StoreCore):
                     [(EventType.WORKFLOW_TERMINATED, {"reason": "terminated by a new start"})],
                     failure=Failure(kind="terminated", message="terminated by a new start"),
                 )
-            elif p.id_reuse_policy is IdReusePolicy.REJECT_DUPLICATE or (
-                p.id_reuse_policy is IdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
-                and state not in _FAILED_LIKE
-            ):
-                raise WorkflowAlreadyStartedError(
-                    p.workflow_id, p.workflow_type, run_id=latest.run_id
-                )
-        task_id = str(uuid.uuid4())
-        correlation_id = p.correlation_id or uuid.uuid4().hex
-        await conn.execute(
-            insert(tasks).values(
-                task_id=task_id,
-                tenant_id=p.tenant_id,
-                workflow_id=p.workflow_id,
-                workflow_type=p.workflow_type,
-                task_queue=p.task_queue,
-                input=p.input,
-                idempotency_key=p.idempotency_key,
-                correlation_id=correlation_id,
-                requested_at=now,
-            )
-        )
-        run_id = await self._create_run(
-            conn, tx, task_id=task_id, p=p, correlation_id=correlation_id, now=now
-        )
+        new = _new_run(p)
+        await conn.execute(insert(tasks), [_task_row(new, now)])
+        (run_id,) = await self._create_runs(conn, tx, [new], now)
         return StartResult(run_id, created=True)
+
+    async def start_workflows(
+        self, params: Sequence[StartParams]
+    ) -> list[StartResult | WorkflowAlreadyStartedError]:
+        """Start many workflows in one transaction, a few statements for all of them;
+        for each, its run or the error that refused it (nothing of it stored).
+
+        For plain starts: no idempotency key and no terminate-existing policy (those go
+        through :meth:`start_workflow`). Should a concurrent start take one of the ids
+        first, they are started one by one instead.
+        """
+        for p in params:
+            if p.idempotency_key is not None or (
+                p.id_conflict_policy is IdConflictPolicy.TERMINATE_EXISTING
+            ):
+                raise ValueError(f"start of {p.workflow_id!r} needs start_workflow")
+        try:
+            started: list[StartResult | WorkflowAlreadyStartedError] = await self._run_tx(
+                self._start_many_tx, params
+            )
+            return started
+        except IntegrityError:
+            return [await self._start_or_refusal(p) for p in params]
+
+    async def _start_or_refusal(self, p: StartParams) -> StartResult | WorkflowAlreadyStartedError:
+        try:
+            return await self.start_workflow(p)
+        except WorkflowAlreadyStartedError as exc:
+            return exc
+
+    async def _start_many_tx(
+        self, conn: AsyncConnection, tx: _Tx, params: Sequence[StartParams]
+    ) -> list[StartResult | WorkflowAlreadyStartedError]:
+        now = utcnow()
+        keys = sorted({(p.tenant_id, p.workflow_id) for p in params})
+        latest: dict[tuple[str, str], tuple[datetime, str, str]] = {}
+        for row in await conn.execute(
+            select(runs.c.tenant_id, runs.c.workflow_id, runs.c.requested_at)
+            .add_columns(runs.c.run_id, runs.c.state)
+            .where(tuple_(runs.c.tenant_id, runs.c.workflow_id).in_(keys))
+        ):
+            key = (row.tenant_id, row.workflow_id)
+            if key not in latest or row.requested_at > latest[key][0]:
+                latest[key] = (row.requested_at, row.run_id, row.state)
+        results: list[StartResult | WorkflowAlreadyStartedError] = []
+        created: list[NewRun] = []
+        for p in params:
+            key = (p.tenant_id, p.workflow_id)
+            if key in latest:
+                _, run_id, state = latest[key]
+                refused = _refusal(p, run_id, RunState(state))
+                if refused is not None or not RunState(state).is_terminal:
+                    results.append(refused or StartResult(run_id, created=False))
+                    continue
+            new = _new_run(p)
+            created.append(new)
+            latest[key] = (now, new.run_id, RunState.QUEUED.value)  # for a repeat of the id
+            results.append(StartResult(new.run_id, created=True))
+        if created:
+            await conn.execute(insert(tasks), [_task_row(new, now) for new in created])
+            await self._create_runs(conn, tx, created, now)
+        return results
 
     async def find_run(self, tenant_id: str, workflow_id: str, run_id: str | None = None) -> Run:
         """The run (the latest of the workflow id when ``run_id`` is None).
@@ -250,3 +292,36 @@ class RunOperations(StoreCore):
             row = (await conn.execute(select(runs).where(runs.c.run_id == run_id))).one()
             history = await self._events(conn, run_id, after_seq)
         return row, history
+
+
+def _new_run(p: StartParams) -> NewRun:
+    return NewRun(p, task_id=str(uuid.uuid4()), correlation_id=p.correlation_id or uuid.uuid4().hex)
+
+
+def _task_row(new: NewRun, now: datetime) -> dict[str, Any]:
+    p = new.params
+    return {
+        "task_id": new.task_id,
+        "tenant_id": p.tenant_id,
+        "workflow_id": p.workflow_id,
+        "workflow_type": p.workflow_type,
+        "task_queue": p.task_queue,
+        "input": p.input,
+        "idempotency_key": p.idempotency_key,
+        "correlation_id": new.correlation_id,
+        "requested_at": now,
+    }
+
+
+def _refusal(p: StartParams, run_id: str, state: RunState) -> WorkflowAlreadyStartedError | None:
+    """Why a plain start of ``p`` is refused, given the latest run of its id (None: it
+    is not; an open run is then reused or must be terminated first)."""
+    if not state.is_terminal:
+        if p.id_conflict_policy is IdConflictPolicy.FAIL:
+            return WorkflowAlreadyStartedError(p.workflow_id, p.workflow_type, run_id=run_id)
+        return None
+    if p.id_reuse_policy is IdReusePolicy.REJECT_DUPLICATE or (
+        p.id_reuse_policy is IdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY and state not in _FAILED_LIKE
+    ):
+        return WorkflowAlreadyStartedError(p.workflow_id, p.workflow_type, run_id=run_id)
+    return None

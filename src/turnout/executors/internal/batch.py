@@ -1,0 +1,68 @@
+"""Group commit: writes that arrive while one batch is being written go, all at once,
+into the next (one transaction for all of them). A lone write goes at once; nothing
+waits for a batch to fill, so batching costs no latency when the system is quiet."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["GroupCommit"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class GroupCommit(Generic[T, R]):
+    """Hands what :meth:`submit` receives to ``write`` in batches of up to ``max_batch``.
+
+    ``write`` returns one outcome per item, in order: a result, or an exception that
+    :meth:`submit` raises to that item's caller alone. An exception ``write`` itself
+    raises goes to every caller of the batch.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[T]], Awaitable[Sequence[R | BaseException]]],
+        *,
+        max_batch: int = 100,
+        name: str = "turnout-group-commit",
+    ) -> None:
+        self._write = write
+        self._max_batch = max_batch
+        self._name = name
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        """Write ``item`` with whatever else is waiting; its outcome."""
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending(), name=self._name)
+        return await done
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            try:
+                outcomes = await self._write([item for item, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (_, done), outcome in zip(batch, outcomes, strict=True):
+                if done.done():  # its caller gave up waiting
+                    continue
+                if isinstance(outcome, BaseException):
+                    done.set_exception(outcome)
+                else:
+                    done.set_result(outcome)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (up to ``timeout`` seconds) for the writes already handed over."""
+        if self._writer is not None and not self._writer.done():
+            await asyncio.wait([self._writer], timeout=timeout)
