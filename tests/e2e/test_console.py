@@ -40,6 +40,12 @@ async def test_approve_a_run_from_the_console(
     page = await browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     await _log_in(page, server)
 
     workflow_id = f"deploy-{uuid.uuid4().hex[:8]}"

@@ -65,6 +65,8 @@ async def test_filters_pages_and_queues(server: Server, browser_like: httpx.Asyn
 
     home = await browser_like.get("/")
     assert home.status_code == 200
+    assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
+    assert home.headers["x-frame-options"] == "DENY"
     queues = home.text[: home.text.index('id="runs-title"')]
     assert re.search(r"pages</a></th>\s*<td class=\"num\">3</td>", queues), queues
     assert re.search(r"elsewhere</a></th>\s*<td class=\"num\">1</td>", queues)
