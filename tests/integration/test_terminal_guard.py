@@ -70,6 +70,7 @@ async def test_a_run_never_closes_over_a_signal_its_task_has_not_seen(client: An
             processed_through=seen,
             time=history[-1].at,
             commands=[CompleteWorkflow(result="done")],
+            seen_through=seen,
         )
     run = await store.find_run("default", "late-signal")
     assert run.state is not RunState.COMPLETED  # nothing was applied

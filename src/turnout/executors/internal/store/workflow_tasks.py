@@ -190,7 +190,9 @@ class WorkflowTaskOperations(StoreCore):
         )
         if seqs is None:
             raise StaleTaskError(f"run {item.run_id} moved on while workflow task {item.id} ran")
-        if closing is not None:
+        # Events appended since the task read the history (None: unknown, assume some).
+        arrived = seen_through is None or seqs.start - 1 > seen_through
+        if closing is not None and arrived:
             unseen = (
                 await conn.execute(
                     select(events.c.seq)
@@ -210,8 +212,7 @@ class WorkflowTaskOperations(StoreCore):
                 )
         if decisions:
             await conn.execute(insert(policy_decisions), [decision_row(d) for d in decisions])
-        if seen_through is None or run.next_seq - 1 > seen_through:
-            # Something arrived while the task ran: its follow-up task may be waiting.
+        if arrived:  # the follow-up task of what arrived may be waiting for this one
             tx.queues.add(run.task_queue)
         if eager is not None:
             eager.claimed.clear()  # a retried transaction starts over
