@@ -262,15 +262,14 @@ class InternalWorker:
         )
         self._grace = graceful_shutdown_timeout.total_seconds()
         self._wft_lease = workflow_task_lease.total_seconds()
-        default_poll = 1.0 if self._store.supports_listen_notify else 0.1
+        # Without LISTEN/NOTIFY (SQLite), an idle worker looks (one read) every 50 ms.
+        default_poll = 1.0 if self._store.supports_listen_notify else 0.05
         self._poll = poll_interval.total_seconds() if poll_interval else default_poll
         self._reaper_interval = reaper_interval.total_seconds()
         # The identity owns this worker's leases and names it on the timeline: an explicit
         # one must be unique per process (the default is host:pid:random).
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wfts: dict[tuple[int, int], asyncio.Task[None]] = {}
-        self._idle = True
-        """The last claim found nothing: the next one reads before it writes."""
         self._timers_busy = False
         self._reserved_wfts = 0
         self._reserved_acts = 0
@@ -376,10 +375,15 @@ class InternalWorker:
     # -- claiming ------------------------------------------------------------------------
     async def _poll_loop(self) -> None:
         backoff = 0.1
+        claim_now = True  # the first pass claims at once
         with self._store.notifier.subscribe(queue_channel(self.task_queue)) as notified:
             while not self._stopping.is_set():
                 try:
-                    more = await self._poll_once()
+                    if claim_now and await self._poll_once():
+                        await asyncio.sleep(0)  # more may be waiting
+                        continue
+                    # Idle: one read tells when anything of the queue is due.
+                    due = await self._store.next_due(self.task_queue, self._client.tenant_id)
                     backoff = 0.1
                 except asyncio.CancelledError:
                     raise
@@ -388,17 +392,16 @@ class InternalWorker:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
-                if more:
-                    await asyncio.sleep(0)
-                    continue
-                timeout = self._poll
-                with contextlib.suppress(Exception):
-                    due = await self._store.next_due(self.task_queue)
-                    if due is not None:
-                        remaining = (due - utcnow()).total_seconds()
-                        # Due but not claimed (its run's task is running, or no free slot):
-                        # wait for a notification or the poll interval, never spin.
-                        timeout = min(timeout, remaining) if remaining > 0 else timeout
+                timeout, claim_next = self._poll, False
+                if due is not None:
+                    remaining = (due - utcnow()).total_seconds()
+                    if remaining <= 0 and not claim_now:
+                        claim_now = True  # due since the last look: claim it
+                        continue
+                    # Due but just not claimed (its run's task is running, or no free slot):
+                    # claim again after a notification or the poll interval, never spin.
+                    if remaining <= timeout:
+                        timeout, claim_next = max(remaining, 0.0) or timeout, True
                 notified.clear()
                 self._wake.clear()
                 waiters = [
@@ -412,8 +415,9 @@ class InternalWorker:
                 finally:
                     for w in waiters:
                         w.cancel()
-                # Told there is new work: claim straight away, without a read first.
-                self._idle = not notified.is_set()
+                # Told of new work, a slot free, or something due: claim, without a read
+                # first. Otherwise look again.
+                claim_now = notified.is_set() or self._wake.is_set() or claim_next
 
     def _memory_gate_closed(self) -> bool:
         """True while the process uses more memory than ``max_memory_bytes``: claim nothing
@@ -438,8 +442,6 @@ class InternalWorker:
         """Fire due timers and claim work for the free slots. True when more may be
         waiting (a claim filled every free slot, or timers fired); False when the queue
         is drained, and the loop may wait for a notification."""
-        # Busy, the last poll found work: go straight to the write (no peek read first).
-        peek = self._idle
         # Timers are due by the clock, not by notifications: read before writing unless
         # the last pass fired some.
         fired = await self._store.fire_timers(
@@ -457,14 +459,13 @@ class InternalWorker:
             activities=free_act,
             workflow_lease=self._wft_lease,
             tenant_id=self._client.tenant_id,
-            peek=peek,
+            peek=False,
         )
         for item in items:
             if item.kind == QueueItemKind.WORKFLOW_TASK.value:
                 self._start_workflow_task(item)
             else:
                 self._start_activity(item)
-        self._idle = not (items or fired)
         wfts = sum(1 for item in items if item.kind == QueueItemKind.WORKFLOW_TASK.value)
         return bool(fired) or (wfts >= free_wft > 0) or (len(items) - wfts >= free_act > 0)
 

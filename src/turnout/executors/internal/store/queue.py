@@ -314,17 +314,17 @@ class QueueOperations(StoreCore):
             )
         return len(rows)
 
-    async def next_due(self, task_queue: str) -> datetime | None:
-        """When the earliest queued item of ``task_queue`` becomes ready (None: nothing queued)."""
+    async def next_due(self, task_queue: str, tenant_id: str | None = None) -> datetime | None:
+        """When the earliest queued item of ``task_queue`` (of ``tenant_id``'s, if given)
+        becomes ready (None: nothing queued). A read: it takes no write lock."""
+        due = select(func.min(queue_items.c.available_at)).where(
+            queue_items.c.state == QueueItemState.QUEUED.value,
+            queue_items.c.task_queue == task_queue,
+        )
+        if tenant_id is not None:
+            due = due.where(queue_items.c.tenant_id == tenant_id)
         async with self.reader.connect() as conn:
-            value: datetime | None = (
-                await conn.execute(
-                    select(func.min(queue_items.c.available_at)).where(
-                        queue_items.c.state == QueueItemState.QUEUED.value,
-                        queue_items.c.task_queue == task_queue,
-                    )
-                )
-            ).scalar_one_or_none()
+            value: datetime | None = (await conn.execute(due)).scalar_one_or_none()
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
