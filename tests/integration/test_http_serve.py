@@ -244,9 +244,14 @@ async def test_a_served_run_completes_and_a_token_added_later_works_without_rest
         assert (await anonymous.get("/workflows", headers=bearer)).status_code == 401
         with (tmp_path / "tokens").open("a") as tokens:
             tokens.write(line + "  # added while serving\n")
-        listed = await anonymous.get("/workflows", headers=bearer)
+        listed = await anonymous.get(
+            "/workflows", headers=bearer, params={"task_queue": worker_for}
+        )
         assert listed.status_code == 200, listed.text
-        assert listed.json()["items"] == []  # tenant B sees none of tenant A's runs
+        # Tenant B sees none of tenant A's runs (other tests' runs of B may exist).
+        assert listed.json()["items"] == []
+        theirs = await anonymous.get(f"/workflows/{workflow_id}", headers=bearer)
+        assert theirs.status_code == 404
 
 
 def test_serve_without_a_tokens_file_says_how_to_make_one(tmp_path: Path) -> None:

@@ -273,8 +273,8 @@ class InternalWorker:
         self._timers_busy = False
         self._reserved_wfts = 0
         self._reserved_acts = 0
-        """Slots promised to eager claims in flight (claimed in the same transaction as the
-        work they belong to), so the poll loop does not claim them a second time."""
+        """Slots promised to claims in flight (the poll loop's, and eager claims made in the
+        transaction of the work they belong to), so no other claim takes them too."""
         self._acts: dict[int, tuple[asyncio.Task[None], _ActivityContext | None]] = {}
         self._wft_items: dict[tuple[int, int], ClaimedItem] = {}
         self._stopping = asyncio.Event()
@@ -452,15 +452,23 @@ class InternalWorker:
             return bool(fired)
         free_wft = self._max_wfts - len(self._wfts) - self._reserved_wfts
         free_act = self._max_activities - len(self._acts) - self._reserved_acts
-        items = await self._store.claim(
-            self.task_queue,
-            self.identity,
-            workflow_tasks=free_wft,
-            activities=free_act,
-            workflow_lease=self._wft_lease,
-            tenant_id=self._client.tenant_id,
-            peek=False,
-        )
+        # The slots asked for are promised while the claim runs: an eager claim made
+        # meanwhile (a commit, a result) must not take them too.
+        self._reserved_wfts += max(free_wft, 0)
+        self._reserved_acts += max(free_act, 0)
+        try:
+            items = await self._store.claim(
+                self.task_queue,
+                self.identity,
+                workflow_tasks=free_wft,
+                activities=free_act,
+                workflow_lease=self._wft_lease,
+                tenant_id=self._client.tenant_id,
+                peek=False,
+            )
+        finally:
+            self._reserved_wfts -= max(free_wft, 0)
+            self._reserved_acts -= max(free_act, 0)
         for item in items:
             if item.kind == QueueItemKind.WORKFLOW_TASK.value:
                 self._start_workflow_task(item)
