@@ -5,6 +5,7 @@ waits for a batch to fill, so batching costs no latency when the system is quiet
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -40,7 +41,11 @@ class GroupCommit(Generic[T, R]):
         done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, done))
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_pending(), name=self._name)
+            # A fresh context: the writer serves every caller, not the first one's run
+            # (its log fields, its trace span).
+            self._writer = asyncio.create_task(
+                self._write_pending(), name=self._name, context=contextvars.Context()
+            )
         return await done
 
     async def _write_pending(self) -> None:
