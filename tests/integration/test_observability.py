@@ -335,3 +335,64 @@ async def test_a_non_determinism_error_is_counted(sqlite_url: str) -> None:
     labels = {"task_queue": "det", "workflow_type": "DeterminismWorkflow"}
     assert _value(s, "turnout_nondeterminism_errors_total", **labels) >= 1
     assert _value(s, "turnout_workflow_task_failures_total", **labels) >= 1
+
+
+class _Broken(turnout.observability.Observer):
+    """An observer whose every hook raises."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("__"):
+            return object.__getattribute__(self, name)
+
+        def hook(*args: Any) -> Any:
+            raise RuntimeError(f"{name} is broken")
+
+        return hook
+
+
+@pytest.mark.timeout(60)
+async def test_a_worker_whose_observer_raises_still_completes_its_runs(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="turnout.observer")
+    client = await turnout.connect(executor="internal", database_url=sqlite_url)
+    try:
+        async with turnout.Worker(
+            client, task_queue=Q, workflows=WORKFLOWS, activities=ACTIVITIES, observer=_Broken()
+        ):
+            handles = [
+                await client.start_workflow(FlakyWorkflow.run, key, id=key, task_queue=Q)
+                for key in ("broken-1", "broken-2")
+            ]
+            async with asyncio.timeout(30):
+                results = [await h.result() for h in handles]
+    finally:
+        await client.close()
+    assert results == ["broken-1", "broken-2"]
+    # Each failing hook is logged, once a minute at most.
+    hooks = [r.getMessage().split(" raised")[0].split(".")[-1] for r in caplog.records]
+    assert "claimed" in hooks
+    assert "activity_running" in hooks
+    assert "retried" in hooks
+    assert len(hooks) == len(set(hooks))
+
+
+@pytest.mark.timeout(60)
+async def test_an_expired_lease_is_counted(sqlite_url: str) -> None:
+    from turnout.executors.internal.store.base import utcnow
+    from turnout.executors.internal.worker import reap_once
+
+    metrics = Metrics()
+    client = await turnout.connect(executor="internal", database_url=sqlite_url)
+    try:
+        await client.start_workflow(ObservedWorkflow.run, "x", id="stalled", task_queue=Q)
+        (item,) = await client.store.claim(
+            Q, "a-worker-that-stalls", workflow_tasks=1, activities=0, workflow_lease=0.2
+        )
+        # No event marks a lease's end: wait out its time, once.
+        await asyncio.sleep(max((item.lease_expires_at - utcnow()).total_seconds(), 0) + 0.05)
+        assert await reap_once(client.store, WorkerObserver(metrics=metrics)) == 1
+    finally:
+        await client.close()
+    s = _samples(metrics.exposition().decode())
+    assert _value(s, "turnout_lease_expirations_total", task_queue=Q, kind="workflow_task") == 1

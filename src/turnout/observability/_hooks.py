@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,12 @@ __all__ = [
     "TaskContextFilter",
     "bind_log_context",
     "current_log_context",
+    "guarded",
     "headers_of",
     "unbind_log_context",
 ]
+
+_log = logging.getLogger("turnout.observer")
 
 LOG_FIELDS = ("workflow_id", "run_id", "correlation_id", "attempt")
 """The fields every log line of a workflow task or activity carries."""
@@ -164,3 +168,96 @@ class Observer:
 
     def lease_expired(self, item: ClaimedItem) -> None:
         """The reaper found ``item``'s lease expired (its worker died or stalled)."""
+
+
+_LOG_EVERY = 60.0
+"""Seconds between two log lines about the same hook failing."""
+
+
+class _Guarded(Observer):
+    """Calls ``inner``'s hooks for the worker; a hook that raises is logged (once a minute
+    per hook) and otherwise ignored: an observer's bug never stops the work it watches."""
+
+    def __init__(self, inner: Observer) -> None:
+        self.inner = inner
+        self._logged: dict[str, float] = {}
+
+    def _failed(self, hook: str, exc: Exception) -> None:
+        now = time.monotonic()
+        last = self._logged.get(hook)
+        if last is not None and now - last < _LOG_EVERY:
+            return
+        self._logged[hook] = now
+        _log.warning(
+            "observer %s.%s raised %r (ignored; logged at most once a minute)",
+            type(self.inner).__name__,
+            hook,
+            exc,
+            exc_info=exc,
+        )
+
+    def _call(self, hook: str, *args: Any) -> None:
+        try:
+            getattr(self.inner, hook)(*args)
+        except Exception as exc:
+            self._failed(hook, exc)
+
+    def attach(self, worker: Any) -> None:
+        self._call("attach", worker)
+
+    def detach(self, worker: Any) -> None:
+        self._call("detach", worker)
+
+    def claimed(self, item: ClaimedItem) -> None:
+        self._call("claimed", item)
+
+    def workflow_task_began(self, item: ClaimedItem) -> None:
+        self._call("workflow_task_began", item)
+
+    def workflow_task_loaded(self, info: WorkflowInfo) -> None:
+        self._call("workflow_task_loaded", info)
+
+    def workflow_task_failed(self, error: BaseException) -> None:
+        self._call("workflow_task_failed", error)
+
+    def scheduling(self, commands: Sequence[Any]) -> list[Any]:
+        try:
+            return list(self.inner.scheduling(commands))
+        except Exception as exc:
+            self._failed("scheduling", exc)
+            return list(commands)
+
+    def workflow_task_committed(self, commands: Sequence[Any]) -> None:
+        self._call("workflow_task_committed", commands)
+
+    def workflow_task_ended(self, error: BaseException | None) -> None:
+        self._call("workflow_task_ended", error)
+
+    def activity_began(self, item: ClaimedItem) -> None:
+        self._call("activity_began", item)
+
+    def activity_running(self, info: ActivityInfo) -> None:
+        self._call("activity_running", info)
+
+    def activity_failed(self, failure: Failure) -> None:
+        self._call("activity_failed", failure)
+
+    def activity_ended(self, error: BaseException | None) -> None:
+        self._call("activity_ended", error)
+
+    def retried(self, item: ClaimedItem) -> None:
+        self._call("retried", item)
+
+    def dead_lettered(self, item: ClaimedItem) -> None:
+        self._call("dead_lettered", item)
+
+    def lease_expired(self, item: ClaimedItem) -> None:
+        self._call("lease_expired", item)
+
+
+def guarded(observer: Observer | None) -> Observer:
+    """``observer`` (the log-context-only :class:`Observer` when None) behind a guard that
+    logs and ignores what its hooks raise; a guarded observer is returned as it is."""
+    if isinstance(observer, _Guarded):
+        return observer
+    return _Guarded(observer if observer is not None else Observer())

@@ -59,7 +59,7 @@ from turnout.executors.internal.store import (
 )
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.notify import queue_channel
-from turnout.observability._hooks import Observer
+from turnout.observability._hooks import Observer, guarded
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
 from turnout.workflows._runtime import (
     ActivityInfo,
@@ -282,7 +282,7 @@ class InternalWorker:
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._started = False
-        self._observer = observer or Observer()
+        self._observer = guarded(observer)
         """Told of claims, tasks and outcomes (log context; metrics and traces if set)."""
 
     # -- what observers read -------------------------------------------------------------
@@ -510,9 +510,9 @@ class InternalWorker:
 
     # -- workflow tasks ------------------------------------------------------------------
     async def _workflow_task(self, item: ClaimedItem) -> None:
-        self._observer.workflow_task_began(item)
         crash: BaseException | None = None
         try:
+            self._observer.workflow_task_began(item)
             await self._process_workflow_task(item)
         except asyncio.CancelledError:
             raise
@@ -521,10 +521,10 @@ class InternalWorker:
             _log.exception("workflow task %s of run %s crashed", item.id, item.run_id)
             self._cache.evict(item.run_id)
         finally:
-            self._observer.workflow_task_ended(crash)
             self._wfts.pop((item.id, item.attempt), None)
             self._wft_items.pop((item.id, item.attempt), None)
             self._slot_freed()
+            self._observer.workflow_task_ended(crash)
 
     async def _process_workflow_task(self, item: ClaimedItem) -> None:
         defn = self._workflows.get(item.name or "")
@@ -702,9 +702,9 @@ class InternalWorker:
         self._acts[item.id] = (task, None)
 
     async def _activity(self, item: ClaimedItem) -> None:
-        self._observer.activity_began(item)
         crash: BaseException | None = None
         try:
+            self._observer.activity_began(item)
             await self._run_activity(item)
         except asyncio.CancelledError:
             raise
@@ -714,9 +714,9 @@ class InternalWorker:
                 "activity %s of run %s: could not record its outcome", item.name, item.run_id
             )
         finally:
-            self._observer.activity_ended(crash)
             self._acts.pop(item.id, None)
             self._slot_freed()
+            self._observer.activity_ended(crash)
 
     async def _run_activity(self, item: ClaimedItem) -> None:
         p = item.payload
@@ -763,6 +763,7 @@ class InternalWorker:
         self._acts[item.id] = (task, ctx)
         args = codec.decode_args(p.get("input", []), defn.arg_types)
         heartbeats = asyncio.create_task(self._heartbeats(ctx))
+        self._observer.activity_running(info)
         try:
             result = await self._invoke(defn, args, ctx)
         except asyncio.CancelledError:
@@ -1021,6 +1022,7 @@ async def apply_retry_policy(
     observer: Observer | None = None,
 ) -> bool:
     """Retry ``item`` after a backoff, or record its final failure, as ``policy`` says."""
+    observer = guarded(observer) if observer is not None else None
     timed_out = failure.kind == "timeout"
     retryable = policy.is_retryable(
         failure.type, non_retryable=failure.non_retryable
@@ -1130,6 +1132,7 @@ _TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
 
 async def reap_once(store: Store, observer: Observer | None = None) -> int:
     """One pass of lease and timeout maintenance; returns how many items or runs it moved."""
+    observer = guarded(observer) if observer is not None else None
     moved = 0
     for item in await store.expired_items():
         if item.kind == QueueItemKind.WORKFLOW_TASK.value:
