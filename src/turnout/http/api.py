@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import functools
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -25,7 +26,7 @@ from turnout.contracts.errors import WorkflowAlreadyStartedError, WorkflowNotFou
 from turnout.contracts.events import Event, EventType
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.states import RunState
-from turnout.http.errors import ApiError, error_response, from_exception
+from turnout.http.errors import ApiError, InvalidInput, error_response, from_exception
 from turnout.http.schemas import (
     Accepted,
     ApprovalList,
@@ -78,6 +79,19 @@ def _guarded(handler: Handler) -> Handler:
             return error_response(from_exception(exc))
 
     return route
+
+
+@contextlib.contextmanager
+def _checking_input() -> Iterator[None]:
+    """Answer the TypeError or ValueError a client raises on the request's input as 422.
+
+    Only around calls whose such errors come from the request (start, signal, decide):
+    elsewhere they are the server's bugs.
+    """
+    try:
+        yield
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(exc) from exc
 
 
 def _no_nul(value: Any) -> None:
@@ -264,14 +278,15 @@ async def start_workflow(request: Request) -> Response:
         options = {"idempotency_key": key}
     asked_at = datetime.now(UTC)
     try:
-        handle = await client.start_workflow(
-            body.workflow,
-            args=body.args,
-            id=workflow_id,
-            task_queue=body.task_queue,
-            correlation_id=body.correlation_id,
-            **options,
-        )
+        with _checking_input():
+            handle = await client.start_workflow(
+                body.workflow,
+                args=body.args,
+                id=workflow_id,
+                task_queue=body.task_queue,
+                correlation_id=body.correlation_id,
+                **options,
+            )
     except WorkflowAlreadyStartedError:
         if not (key and on_temporal):
             raise
@@ -457,7 +472,8 @@ async def signal_workflow(request: Request) -> Response:
     name = _path(request, "name")
     body = await _body(request, SignalRequest, optional=True)
     handle, run = await _open_run_of(request, f"signal {name!r}")
-    await handle.signal(name, args=body.args)
+    with _checking_input():
+        await handle.signal(name, args=body.args)
     return _json(SignalAccepted(workflow_id=run.workflow_id, run_id=run.run_id, signal=name), 202)
 
 
@@ -545,7 +561,8 @@ def _decision(verb: str) -> Handler:
         name = _path(request, "name")
         body = await _body(request, DecisionRequest)
         handle, _ = await _open_run_of(request, f"deciding approval {name!r}")
-        decision = await getattr(handle, verb)(name, by=body.by.strip(), reason=body.reason)
+        with _checking_input():
+            decision = await getattr(handle, verb)(name, by=body.by.strip(), reason=body.reason)
         return _json(decision)
 
     route.__name__ = f"{verb}_approval"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from starlette.responses import JSONResponse
 
 from turnout.contracts.errors import (
@@ -23,7 +24,7 @@ from turnout.contracts.errors import (
     WorkflowQueryFailedError,
 )
 
-__all__ = ["ApiError", "error_response", "from_exception"]
+__all__ = ["ApiError", "InvalidInput", "error_response", "from_exception"]
 
 log = logging.getLogger("turnout.http")
 
@@ -41,6 +42,20 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+class InvalidInput(ApiError):
+    """A request the executor's client refused while checking its input (422)."""
+
+    def __init__(self, cause: TypeError | ValueError) -> None:
+        super().__init__(422, "invalid_input", str(cause))
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached (down, restarting, refusing)."""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
 def error_response(error: ApiError) -> JSONResponse:
     """The JSON response of an :class:`ApiError`."""
     return JSONResponse(
@@ -55,7 +70,9 @@ def from_exception(exc: BaseException) -> ApiError:
 
     Errors that are not the caller's fault become ``500 internal_error`` (logged with
     their traceback) or ``503 executor_unavailable`` when the database or the
-    Temporal server cannot be reached.
+    Temporal server cannot be reached. A ``TypeError`` or ``ValueError`` is the
+    caller's fault only where a route says so (:class:`InvalidInput`, raised around the
+    client calls that check the request's input); anywhere else it is a bug: a 500.
     """
     match exc:
         case ApiError():
@@ -94,10 +111,17 @@ def from_exception(exc: BaseException) -> ApiError:
             return ApiError(413, "payload_too_large", str(exc))
         case ConfigurationError():
             return ApiError(422, "not_supported", str(exc))
-        case TypeError() | ValueError():
-            return ApiError(422, "invalid_input", str(exc))
         case TurnoutError():
             return ApiError(422, "refused", str(exc))
+        case _ if _database_unreachable(exc):
+            log.warning("database unreachable: %s", exc)
+            return ApiError(
+                503,
+                "executor_unavailable",
+                "the database is unreachable (it may be down or restarting); retry in a "
+                "moment, and if it lasts check the database URL and the server (turnout doctor)",
+                headers={"Retry-After": "1"},
+            )
         case _ if type(exc).__module__.startswith("temporalio"):
             return _from_temporal(exc)
         case OSError() | ConnectionError():

@@ -1,0 +1,135 @@
+"""The HTTP API when things go wrong: the database goes away, a client call fails in a
+way that is not the request's fault, the tokens file disappears."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from turnout.config import load_settings
+from turnout.http import create_app
+from turnout.http.auth import new_token, token_line
+from turnout.testing import LocalPostgres, ServerError
+from turnout.testing.servers import REQUIRE_POSTGRES_ENV, env_flag
+
+TENANT = "tenant-a"
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL cluster of this test's own, to pause and resume."""
+    try:
+        server = LocalPostgres().start()
+    except ServerError as exc:
+        if env_flag(REQUIRE_POSTGRES_ENV):
+            pytest.fail(f"a local PostgreSQL cluster is needed: {exc}", pytrace=False)
+        pytest.skip(f"a local PostgreSQL cluster is needed: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _tokens(path: Path) -> str:
+    token = new_token()
+    path.write_text(token_line(TENANT, token) + "\n")
+    return token
+
+
+@asynccontextmanager
+async def _http(app: Any, token: str) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=transport,
+            base_url="http://turnout.test",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        ) as http,
+    ):
+        yield http
+
+
+@pytest.mark.postgres
+async def test_a_database_outage_is_503_with_a_retry_hint_and_the_api_recovers(
+    own_postgres: LocalPostgres, tmp_path: Path
+) -> None:
+    token = _tokens(tmp_path / "tokens")
+    settings = load_settings(database_url=own_postgres.admin_url)
+    app = create_app(settings, tokens_file=tmp_path / "tokens")
+    async with _http(app, token) as http:
+        started = await http.post(
+            "/workflows", json={"workflow": "Anything", "task_queue": "q", "id": "before"}
+        )
+        assert started.status_code == 202, started.text
+        own_postgres.pause()
+        try:
+            for path in ("/workflows", "/workflows/before", "/workflows/before/events"):
+                response = await http.get(path)
+                assert response.status_code == 503, (path, response.text)
+                error = response.json()["error"]
+                assert error["code"] == "executor_unavailable"
+                assert "database is unreachable" in error["message"]
+                assert "retry" in error["message"]
+            response = await http.post(
+                "/workflows", json={"workflow": "Anything", "task_queue": "q", "id": "during"}
+            )
+            assert response.status_code == 503, response.text
+        finally:
+            own_postgres.resume()
+        response = await http.get("/workflows/before")
+        assert response.status_code == 200, response.text
+
+
+class _BrokenClient:
+    """A tenant client whose reads fail with errors that are the server's, not the caller's."""
+
+    executor = "internal"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def list_workflows(self, **_: Any) -> Any:
+        raise self.error
+
+    async def start_workflow(self, *_: Any, **__: Any) -> Any:
+        raise TypeError("workflow Greeter cannot take these arguments: too many")
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("error", [ValueError("bad row"), TypeError("unexpected None")])
+async def test_a_type_or_value_error_outside_input_checks_is_a_logged_500(
+    tmp_path: Path, error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = _tokens(tmp_path / "tokens")
+
+    async def factory(tenant: str) -> Any:
+        return _BrokenClient(error)
+
+    app = create_app(
+        load_settings(database_url="sqlite://"),
+        tokens_file=tmp_path / "tokens",
+        client_factory=factory,
+    )
+    async with _http(app, token) as http:
+        with caplog.at_level(logging.ERROR, logger="turnout.http"):
+            response = await http.get("/workflows")
+        assert response.status_code == 500, response.text
+        assert response.json()["error"]["code"] == "internal_error"
+        assert any(r.exc_info and r.exc_info[1] is error for r in caplog.records)
+        # The same kind of error raised by the client's input checks is the caller's.
+        response = await http.post(
+            "/workflows", json={"workflow": "Greeter", "task_queue": "q", "args": [1, 2]}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_input"
+        assert "cannot take these arguments" in response.json()["error"]["message"]
