@@ -3,6 +3,7 @@ without the observability extra and says what to install when it is needed."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -11,7 +12,9 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from turnout.observability import TaskContextFilter, configure_logging
@@ -135,3 +138,58 @@ def test_tracing_without_opentelemetry_names_the_extra() -> None:
     assert done.returncode == 2, done.stderr
     assert "TURNOUT_TRACING" in done.stderr
     assert "pip install 'turnout[observability]'" in done.stderr
+
+
+class _Store:
+    """A store whose figures hang (a database that does not answer) or answer at once."""
+
+    def __init__(self, *, hangs: bool) -> None:
+        self.hangs = hangs
+        self.reads = 0
+
+    async def figures(self, tenant: str) -> list[Any]:
+        from turnout.executors.internal.store.figures import Figure
+
+        self.reads += 1
+        if self.hangs:
+            await asyncio.Event().wait()
+        return [Figure("turnout_queue_depth", 3.0, "items ready", {"task_queue": "q"})]
+
+
+class _Worker:
+    task_queue, identity, tenant_id = "q", "w1", "default"
+
+    def __init__(self, store: _Store) -> None:
+        self.store = store
+
+    def slots(self) -> dict[str, tuple[int, int]]:
+        return {"activity_task": (1, 4)}
+
+
+@pytest.mark.timeout(30)
+async def test_metrics_go_without_the_database_figures_while_it_hangs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    metrics = Metrics(figures_timeout=0.1, figures_max_age=0.0)
+    metrics.attach(_Worker(_Store(hangs=True)))
+    metrics.claims.labels("q", "activity_task").inc()
+    async with asyncio.timeout(10):
+        await metrics.refresh()
+        await metrics.refresh()
+    text = metrics.exposition().decode()
+    assert 'turnout_claims_total{kind="activity_task",task_queue="q"} 1.0' in text
+    assert "turnout_queue_depth{" not in text
+    warnings = [r for r in caplog.records if "queue figures unavailable" in r.getMessage()]
+    assert len(warnings) == 1, "logged once, not on every scrape"
+    assert "no answer within 0.1s" in warnings[0].getMessage()
+
+
+async def test_metrics_reuse_the_database_figures_for_a_few_seconds() -> None:
+    store = _Store(hangs=False)
+    metrics = Metrics(figures_max_age=60.0)
+    metrics.attach(_Worker(store))
+    async with asyncio.timeout(10):
+        await asyncio.gather(*(metrics.refresh() for _ in range(5)))
+        await metrics.refresh()
+    assert store.reads == 1
+    assert 'turnout_queue_depth{task_queue="q"} 3.0' in metrics.exposition().decode()

@@ -5,12 +5,15 @@ the worker's hooks feed (claims, lease expirations, retries, dead letters,
 non-determinism errors, latencies), slot gauges read from the attached workers
 when scraped, and the queue and run gauges of ``turnout metrics``
 (:mod:`turnout.executors.internal.store.figures`) read from the database
-before each scrape (:meth:`Metrics.refresh`).
+before a scrape (:meth:`Metrics.refresh`) when the last reading is older than
+``figures_max_age`` seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,7 +32,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         "turnout's metrics need prometheus-client: pip install 'turnout[observability]'"
     ) from exc
 
-__all__ = ["CONTENT_TYPE", "FIGURE_HELP", "Metrics"]
+__all__ = ["CONTENT_TYPE", "FIGURES_MAX_AGE", "FIGURES_TIMEOUT", "FIGURE_HELP", "Metrics"]
 
 _log = logging.getLogger("turnout.metrics")
 
@@ -45,6 +48,13 @@ FIGURE_HELP = {
     "turnout_pending_approvals": "approvals waiting on a decision",
 }
 """The gauges read from the database (the figures of ``turnout metrics``)."""
+
+FIGURES_TIMEOUT = 2.0
+"""Seconds a scrape waits for the database's figures before it goes without them."""
+
+FIGURES_MAX_AGE = 5.0
+"""Seconds the database's figures are reused, so that frequent scrapes (or many worker
+processes) do not each read the tables."""
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
 
@@ -108,7 +118,19 @@ class Metrics:
     it with :func:`turnout.observability.serve_metrics` or read :meth:`exposition`.
     """
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        figures_timeout: float = FIGURES_TIMEOUT,
+        figures_max_age: float = FIGURES_MAX_AGE,
+    ) -> None:
+        self.figures_timeout = figures_timeout
+        self.figures_max_age = figures_max_age
+        self._read: dict[tuple[int, str], tuple[float, list[Any] | None]] = {}
+        """Per store and tenant: when its figures were last read, and what was found
+        (None: the database did not answer)."""
+        self._refreshing = asyncio.Lock()
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.claims = Counter(
@@ -184,25 +206,51 @@ class Metrics:
             self._slots.workers.remove(worker)
 
     async def refresh(self) -> None:
-        """Read the queue and run figures of the attached workers' stores and tenants.
+        """Read the queue and run figures of the attached workers' stores and tenants
+        (those read less than ``figures_max_age`` seconds ago are reused).
 
-        A database that does not answer leaves those gauges out of the scrape (the
-        worker's counters are still served); it is logged, and ``/readyz`` says so.
+        A database that does not answer within ``figures_timeout`` seconds leaves those
+        gauges out of the scrape (the worker's counters are still served); it is logged
+        once until the database answers again, and ``/readyz`` says so.
         """
-        seen: set[tuple[int, str]] = set()
-        figures: list[Any] = []
-        for worker in list(self._slots.workers):
-            store, tenant = getattr(worker, "store", None), getattr(worker, "tenant_id", "")
-            if store is None:  # Temporal: the server has the queue figures
-                continue
-            if (id(store), tenant) in seen:
-                continue
-            seen.add((id(store), tenant))
-            try:
-                figures.extend(await store.figures(tenant))
-            except Exception as exc:
-                _log.warning("queue figures unavailable: %s", exc)
-        self._figures.figures = figures
+        async with self._refreshing:  # scrapes at the same time share one reading
+            seen: set[tuple[int, str]] = set()
+            figures: list[Any] = []
+            for worker in list(self._slots.workers):
+                store, tenant = getattr(worker, "store", None), getattr(worker, "tenant_id", "")
+                if store is None:  # Temporal: the server has the queue figures
+                    continue
+                key = (id(store), tenant)
+                if key in seen:
+                    continue
+                seen.add(key)
+                found = await self._read_figures(key, store, tenant)
+                figures.extend(found or ())
+            self._figures.figures = figures
+
+    async def _read_figures(
+        self, key: tuple[int, str], store: Any, tenant: str
+    ) -> list[Any] | None:
+        now = time.monotonic()
+        last = self._read.get(key)
+        if last is not None and now - last[0] < self.figures_max_age:
+            return last[1]
+        found: list[Any] | None = None
+        try:
+            async with asyncio.timeout(self.figures_timeout):
+                found = list(await store.figures(tenant))
+        except TimeoutError:
+            problem = f"no answer within {self.figures_timeout:g}s"
+        except Exception as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        if found is None and (last is None or last[1] is not None):
+            _log.warning(
+                "queue figures unavailable (%s); /metrics serves the worker's counters "
+                "without them until the database answers",
+                problem,
+            )
+        self._read[key] = (time.monotonic(), found)
+        return found
 
     def names(self) -> set[str]:
         """Every metric name this registry exposes (counters with their ``_total``)."""
