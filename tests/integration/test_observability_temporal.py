@@ -4,6 +4,7 @@ temporalio's spans carrying turnout's attribute names, on a real Temporal dev se
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from typing import Any
 
@@ -14,7 +15,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.parser import text_string_to_metric_families
 
 import turnout
-from tests.observability_workflows import ACTIVITIES, WORKFLOWS, DoomedWorkflow, FlakyWorkflow
+from tests.observability_workflows import (
+    ACTIVITIES,
+    WORKFLOWS,
+    DoomedWorkflow,
+    FlakyWorkflow,
+    ObservedWorkflow,
+    obs_ok,
+)
 from turnout.observability import Metrics, WorkerObserver
 
 pytestmark = pytest.mark.temporal
@@ -97,3 +105,81 @@ async def test_temporal_worker_reports_activity_metrics_and_spans_with_the_corre
         assert scheduler.name == "StartActivity:obs_flaky"
         assert scheduler.parent is not None
         assert scheduler.parent.span_id == root.parent.span_id
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("final", [False, True])
+async def test_a_cancelled_activity_attempt_is_neither_a_retry_nor_a_dead_letter(
+    final: bool,
+) -> None:
+    import temporalio.common
+    import temporalio.worker
+    from temporalio.testing import ActivityEnvironment
+
+    from turnout.executors.temporal._observability import _ObservedActivity
+
+    class Cancelled(temporalio.worker.ActivityInboundInterceptor):
+        def __init__(self) -> None:
+            pass
+
+        async def execute_activity(self, input: temporalio.worker.ExecuteActivityInput) -> Any:
+            raise asyncio.CancelledError  # the worker shuts down, or the run asked
+
+    metrics = Metrics()
+    observed = _ObservedActivity(Cancelled(), metrics)
+    environment = ActivityEnvironment()
+    environment.info = dataclasses.replace(
+        environment.info,
+        task_queue="cancelled",
+        activity_type="obs_ok",
+        retry_policy=temporalio.common.RetryPolicy(maximum_attempts=1) if final else None,
+    )
+
+    async def attempt() -> None:
+        await observed.execute_activity(
+            temporalio.worker.ExecuteActivityInput(fn=obs_ok, args=[], executor=None, headers={})
+        )
+
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(10):
+            await environment.run(attempt)
+    text = metrics.exposition().decode()
+    labels = {"task_queue": "cancelled", "activity_type": "obs_ok"}
+    assert _value(text, "turnout_activity_retries_total", **labels) == 0
+    assert _value(text, "turnout_activities_dead_lettered_total", **labels) == 0
+
+
+@pytest.mark.timeout(120)
+async def test_a_temporal_run_started_under_a_span_joins_its_trace(temporal_address: str) -> None:
+    queue = f"traced-{uuid.uuid4().hex[:8]}"
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    client: Any = await turnout.connect(executor="temporal", temporal_address=temporal_address)
+    try:
+        with provider.get_tracer("test").start_as_current_span("request") as span:
+            handle = await client.start_workflow(
+                ObservedWorkflow.run, "x", id=f"under-a-span-{queue}", task_queue=queue
+            )
+        async with turnout.Worker(
+            client,
+            task_queue=queue,
+            workflows=WORKFLOWS,
+            activities=ACTIVITIES,
+            observer=WorkerObserver(tracer_provider=provider),
+        ):
+            async with asyncio.timeout(WAIT):
+                assert await handle.result() == "x"
+        run = await handle.describe()
+    finally:
+        await client.close()
+        provider.shutdown()
+    trace_id = span.get_span_context().trace_id
+    assert run.correlation_id == f"{trace_id:032x}"
+    mine = [
+        s
+        for s in exporter.get_finished_spans()
+        if (s.attributes or {}).get("turnout.run_id") == run.run_id
+    ]
+    assert {s.name for s in mine} >= {"RunWorkflow:ObservedWorkflow", "RunActivity:obs_ok"}
+    assert all(s.context is not None and s.context.trace_id == trace_id for s in mine)

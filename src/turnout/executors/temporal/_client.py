@@ -47,6 +47,7 @@ from turnout.executors.temporal._governance import (
 )
 from turnout.executors.temporal._history import map_history
 from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry_policy
+from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import WorkflowDefinition, query_name, signal_name
 
 __all__ = ["TemporalClient", "TemporalWorkflowHandle"]
@@ -185,7 +186,9 @@ class TemporalClient(ClientBase):
                 "USE_EXISTING"
             )
         validate_start_keys(correlation_id, None)
-        memo = {CORRELATION_MEMO: correlation_id or uuid.uuid4().hex}
+        # Started under a span: the run joins its trace, as on the internal executor.
+        correlation = correlation_id or correlation_from_current_span() or uuid.uuid4().hex
+        memo = {CORRELATION_MEMO: correlation}
         try:
             raw = await self.raw.start_workflow(
                 name,

@@ -90,7 +90,9 @@ class _ObservedActivity(temporalio.worker.ActivityInboundInterceptor):
         except BaseException as exc:
             if m is not None:
                 m.activity_seconds.labels(*labels, "failed").observe(time.monotonic() - began)
-                if not isinstance(exc, temporalio.exceptions.CancelledError):
+                # A cancelled attempt (the run's request, a worker shutting down) is
+                # neither a retry nor a dead letter.
+                if not temporalio.exceptions.is_cancelled_exception(exc):
                     counter = m.dead_lettered if _final(info, exc) else m.retries
                     counter.labels(*labels).inc()
             raise
