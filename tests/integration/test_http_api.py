@@ -259,6 +259,37 @@ async def test_runs_are_filtered_and_paginated_without_repeats(api: Api) -> None
     assert bad_limit.status_code == 422
 
 
+async def test_a_page_reads_at_most_limit_plus_one_runs_however_many_started_since(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if api.executor != "internal":
+        pytest.skip("Temporal pages by offset under the first page's start time")
+    queue = _queue()
+    first = [(await start(api, "HelloWorkflow", queue, f"n{i}"))["workflow_id"] for i in range(3)]
+    client = await api.client_of(TENANT_A)
+    reads: list[tuple[int, int]] = []
+    list_workflows = client.list_workflows
+
+    async def counted(**kwargs: Any) -> Any:
+        found = await list_workflows(**kwargs)
+        reads.append((kwargs["limit"], len(found)))
+        return found
+
+    monkeypatch.setattr(client, "list_workflows", counted)
+    page = (await api.a.get("/workflows", params={"task_queue": queue, "limit": 2})).json()
+    # Many runs start after the first page: the next page still reads limit + 1 rows.
+    for i in range(12):
+        await start(api, "HelloWorkflow", queue, f"late{i}")
+    rest = (
+        await api.a.get(
+            "/workflows", params={"task_queue": queue, "limit": 2, "cursor": page["next_cursor"]}
+        )
+    ).json()
+    assert [r["workflow_id"] for r in page["items"] + rest["items"]] == first[::-1]
+    assert rest["next_cursor"] is None
+    assert reads == [(3, 3), (3, 1)]
+
+
 async def _has(http: httpx.AsyncClient, count: int, **params: Any) -> bool:
     return len(await _listed(http, **params)) >= count
 

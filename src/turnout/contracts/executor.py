@@ -8,7 +8,7 @@ implementation from settings. The method names and arguments mirror
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from turnout.contracts.events import Event
@@ -166,8 +166,10 @@ class Client(Protocol):
         workflow_type: str | None = None,
         task_queue: str | None = None,
         limit: int = 100,
+        before: tuple[datetime, str] | None = None,
     ) -> list[Run]:
-        """Runs, newest first, filtered."""
+        """Runs, newest first (by ``requested_at``, then run id), filtered; with
+        ``before=(requested_at, run_id)`` only the runs after that one (a keyset page)."""
         ...
 
     async def list_pending_approvals(

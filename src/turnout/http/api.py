@@ -14,7 +14,7 @@ import functools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -47,7 +47,10 @@ from turnout.http.schemas import (
 __all__ = ["MAX_PAGE_DEPTH", "routes"]
 
 MAX_PAGE_DEPTH = 10_000
-"""How far back (in runs) pages of ``GET /workflows`` reach; narrow the filters beyond."""
+"""How far back (in runs) pages of ``GET /workflows`` reach on Temporal; narrow the
+filters beyond (the internal executor's pages reach back without limit)."""
+
+_ONE_MICROSECOND = timedelta(microseconds=1)
 
 MAX_SEQ = 2**31 - 1
 """The largest event seq (``after``, ``Last-Event-ID``) a request may name."""
@@ -316,38 +319,52 @@ def _start_response(run: Run, state: RunState) -> StartResponse:
     )
 
 
-def _encode_cursor(offset: int, anchor: datetime) -> str:
-    raw = json.dumps({"o": offset, "a": anchor.isoformat()}).encode()
+def _encode_cursor(value: dict[str, Any]) -> str:
+    raw = json.dumps(value, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[int, datetime]:
+def _bad_cursor() -> ApiError:
+    return ApiError(
+        422,
+        "invalid_cursor",
+        "the cursor is not one this API gave; pass the next_cursor of the previous page "
+        "unchanged, or leave it out for the first page",
+    )
+
+
+def _decode_cursor(cursor: str, on_temporal: bool) -> tuple[datetime, str | int]:
+    """The position a cursor names: ``(requested_at, run_id)`` of the last run of the
+    previous page (internal executor), or ``(first page's newest start, offset)`` (Temporal,
+    whose visibility store cannot sort by start time)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)
-        offset, anchor = int(value["o"]), datetime.fromisoformat(value["a"])
-        if offset < 0 or anchor.tzinfo is None:
+        at = datetime.fromisoformat(value["t"])
+        position: str | int = int(value["o"]) if on_temporal else str(value["r"])
+        if at.tzinfo is None or (isinstance(position, int) and position < 0):
             raise ValueError("out of range")
     except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
-        raise ApiError(
-            422,
-            "invalid_cursor",
-            "the cursor is not one this API gave; pass the next_cursor of the previous page "
-            "unchanged, or leave it out for the first page",
-        ) from None
-    if offset > MAX_PAGE_DEPTH:
+        raise _bad_cursor() from None
+    if isinstance(position, int) and position > MAX_PAGE_DEPTH:
         raise ApiError(
             422,
             "cursor_too_deep",
-            f"pages reach back {MAX_PAGE_DEPTH:,} runs; narrow the list with state, type or "
-            "task_queue",
+            f"pages reach back {MAX_PAGE_DEPTH:,} runs on Temporal; narrow the list with "
+            "state, type or task_queue",
         )
-    return offset, anchor
+    return at, position
 
 
 @_guarded
 async def list_workflows(request: Request) -> Response:
-    """``GET /workflows``: one page of runs, newest first."""
+    """``GET /workflows``: one page of runs, newest first.
+
+    Each request reads at most ``limit + 1`` runs on the internal executor: the cursor is
+    the keyset ``(requested_at, run_id)`` of the previous page's last run. On Temporal
+    the cursor is an offset under the first page's newest start time (a visibility
+    clause), so a request reads at most the offset plus ``limit + 1`` runs.
+    """
     raw_state = request.query_params.get("state")
     try:
         state = RunState(raw_state) if raw_state is not None else None
@@ -358,27 +375,35 @@ async def list_workflows(request: Request) -> Response:
             f"state={raw_state!r} is not a run state; use one of "
             + ", ".join(s.value for s in RunState),
         ) from None
-    workflow_type = _text_param(request, "type")
-    task_queue = _text_param(request, "task_queue")
+    filters: dict[str, Any] = {
+        "state": state,
+        "workflow_type": _text_param(request, "type"),
+        "task_queue": _text_param(request, "task_queue"),
+    }
     limit = _int_param(request, "limit", 50, 1, 500)
     cursor = _text_param(request, "cursor")
-    offset, anchor = _decode_cursor(cursor) if cursor else (0, None)
     client = _client(request)
-    want = offset + limit + 1
-    fetch = want
-    while True:
-        found: list[Run] = await client.list_workflows(
-            state=state, workflow_type=workflow_type, task_queue=task_queue, limit=fetch
-        )
+    if client.executor == "temporal":
+        anchor, offset = _decode_cursor(cursor, True) if cursor else (None, 0)
+        assert isinstance(offset, int)
         # Runs started after the first page are left out, so pages do not shift.
-        kept = [r for r in found if anchor is None or r.requested_at <= anchor]
-        if len(kept) >= want or len(found) < fetch:
-            break
-        fetch += want - len(kept)
-    page = kept[offset : offset + limit]
+        before = (anchor + _ONE_MICROSECOND, "") if anchor is not None else None
+        found: list[Run] = await client.list_workflows(
+            **filters, limit=offset + limit + 1, before=before
+        )
+        page = found[offset : offset + limit]
+        next_cursor = None
+        if len(found) > offset + limit and page:
+            first = anchor or page[0].requested_at
+            next_cursor = _encode_cursor({"t": first.isoformat(), "o": offset + limit})
+        return _json(RunList(items=page, next_cursor=next_cursor))
+    keyset = _decode_cursor(cursor, False) if cursor else None
+    found = await client.list_workflows(**filters, limit=limit + 1, before=keyset)
+    page = found[:limit]
     next_cursor = None
-    if len(kept) > offset + limit and page:
-        next_cursor = _encode_cursor(offset + limit, anchor or page[0].requested_at)
+    if len(found) > limit:
+        last = page[-1]
+        next_cursor = _encode_cursor({"t": last.requested_at.isoformat(), "r": last.run_id})
     return _json(RunList(items=page, next_cursor=next_cursor))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from turnout.contracts.errors import (
@@ -219,14 +219,17 @@ class InternalClient(ClientBase):
         workflow_type: str | None = None,
         task_queue: str | None = None,
         limit: int = 100,
+        before: tuple[datetime, str] | None = None,
     ) -> list[Run]:
-        """Runs of this client's tenant, newest first."""
+        """Runs of this client's tenant, newest first (by ``requested_at``, then run id);
+        with ``before=(requested_at, run_id)``, only the runs that sort after that one."""
         return await self.store.list_runs(
             self.tenant_id,
             state=state,
             workflow_type=workflow_type,
             task_queue=task_queue,
             limit=limit,
+            before=before,
         )
 
     async def list_pending_approvals(

@@ -219,9 +219,17 @@ class TemporalClient(ClientBase):
         workflow_type: str | None = None,
         task_queue: str | None = None,
         limit: int = 100,
+        before: tuple[datetime, str] | None = None,
     ) -> list[Run]:
-        """Runs, newest first, through Temporal's visibility API (this client's namespace)."""
+        """Runs, newest first, through Temporal's visibility API (this client's namespace);
+        with ``before=(start time, run_id)`` only the runs that started before that one
+        (or at the same time, with a smaller run id)."""
         clauses = []
+        if before is not None:
+            # Temporal keeps nanoseconds, Python microseconds: bound one microsecond later
+            # and leave out what does not sort after ``before`` below.
+            bound = (before[0] + timedelta(microseconds=1)).astimezone(UTC)
+            clauses.append(f"StartTime < '{bound.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'")
         if workflow_type:
             clauses.append(f"WorkflowType = {_quoted(workflow_type)}")
         if task_queue:
@@ -238,6 +246,8 @@ class TemporalClient(ClientBase):
         query = " AND ".join(clauses) or None
         runs: list[Run] = []
         async for execution in self.raw.list_workflows(query=query):
+            if before is not None and (execution.start_time, execution.run_id) >= before:
+                continue
             handle = self.get_workflow_handle(execution.id, run_id=execution.run_id)
             run = await handle.describe()
             if wanted is None or run.state is wanted:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, tuple_
+from sqlalchemy import Row, and_, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -204,16 +204,30 @@ class RunOperations(StoreCore):
         workflow_type: str | None = None,
         task_queue: str | None = None,
         limit: int = 100,
+        before: tuple[datetime, str] | None = None,
     ) -> list[Run]:
-        """Runs of a tenant, newest first."""
+        """Runs of a tenant, newest first (by ``requested_at``, then ``run_id``).
+
+        ``before`` is a keyset bound ``(requested_at, run_id)``: only runs that sort after
+        it (older, or as old with a smaller run id) are read, so a page reads at most
+        ``limit`` rows however deep it is.
+        """
         stmt = select(runs).where(runs.c.tenant_id == tenant_id)
+        if before is not None:
+            at, run_id = before
+            stmt = stmt.where(
+                or_(
+                    runs.c.requested_at < at,
+                    and_(runs.c.requested_at == at, runs.c.run_id < run_id),
+                )
+            )
         if state is not None:
             stmt = stmt.where(runs.c.state == RunState(state).value)
         if workflow_type is not None:
             stmt = stmt.where(runs.c.workflow_type == workflow_type)
         if task_queue is not None:
             stmt = stmt.where(runs.c.task_queue == task_queue)
-        stmt = stmt.order_by(runs.c.requested_at.desc()).limit(limit)
+        stmt = stmt.order_by(runs.c.requested_at.desc(), runs.c.run_id.desc()).limit(limit)
         async with self.reader.connect() as conn:
             return [_run_from_row(r) for r in (await conn.execute(stmt)).all()]
 
