@@ -193,3 +193,46 @@ async def test_metrics_reuse_the_database_figures_for_a_few_seconds() -> None:
         await metrics.refresh()
     assert store.reads == 1
     assert 'turnout_queue_depth{task_queue="q"} 3.0' in metrics.exposition().decode()
+
+
+def test_a_failed_workflow_task_marks_its_span_failed() -> None:
+    import contextvars
+    from datetime import UTC, datetime
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    from turnout.contracts.errors import NonDeterminismError
+    from turnout.executors.internal.store import ClaimedItem
+    from turnout.observability import WorkerObserver
+    from turnout.workflows._runtime import WorkflowInfo
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observer = WorkerObserver(tracer_provider=provider)
+    now = datetime.now(UTC)
+    item = ClaimedItem(
+        id=1, kind="workflow_task", run_id="r1", workflow_id="w1", tenant_id="default",
+        task_queue="q", name="Changed", ref=None, payload={}, attempt=1, lease_owner="me",
+        lease_expires_at=now, started_at=now, deadline_at=None, heartbeat_details=None,
+        created_at=now,
+    )  # fmt: skip
+    info = WorkflowInfo(
+        workflow_id="w1", run_id="r1", workflow_type="Changed", task_queue="q", attempt=1,
+        start_time=now, correlation_id="c1",
+    )  # fmt: skip
+
+    def task() -> None:
+        observer.workflow_task_began(item)
+        observer.workflow_task_loaded(info)
+        observer.workflow_task_failed(NonDeterminismError("the history says otherwise"))
+        observer.workflow_task_ended(None)
+
+    contextvars.copy_context().run(task)
+    provider.shutdown()
+    (span,) = exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert "the history says otherwise" in (span.status.description or "")

@@ -142,8 +142,9 @@ class WorkerObserver(Observer):
             self.metrics.workflow_task_failures.labels(*labels).inc()
             if isinstance(error, NonDeterminismError):
                 self.metrics.nondeterminism.labels(*labels).inc()
-        if task.span is not None:
+        if task.span is not None and self.spans is not None:
             task.span.record_exception(error)
+            self.spans.failed(task.span, f"{type(error).__name__}: {error}")
 
     def scheduling(self, commands: Sequence[Any]) -> list[Any]:
         from turnout.executors.internal import commands as cmd
