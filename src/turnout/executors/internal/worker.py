@@ -378,6 +378,10 @@ class InternalWorker:
         claim_now = True  # the first pass claims at once
         with self._store.notifier.subscribe(queue_channel(self.task_queue)) as notified:
             while not self._stopping.is_set():
+                # Cleared before looking, not after: a notification that arrives while
+                # this pass reads or claims is still there when it waits.
+                notified.clear()
+                self._wake.clear()
                 try:
                     if claim_now and await self._poll_once():
                         await asyncio.sleep(0)  # more may be waiting
@@ -402,8 +406,6 @@ class InternalWorker:
                     # claim again after a notification or the poll interval, never spin.
                     if remaining <= timeout:
                         timeout, claim_next = max(remaining, 0.0) or timeout, True
-                notified.clear()
-                self._wake.clear()
                 waiters = [
                     asyncio.ensure_future(notified.wait()),
                     asyncio.ensure_future(self._wake.wait()),
