@@ -201,6 +201,19 @@ async def test_the_same_idempotency_key_returns_the_same_run(api: Api) -> None:
     assert mismatch.json()["error"]["code"] == "idempotency_key_mismatch"
 
 
+async def test_concurrent_starts_with_one_key_make_one_run_and_one_202(api: Api) -> None:
+    if api.executor != "internal":
+        pytest.skip("Temporal tells a repeated start by the run's start time")
+    queue = _queue()
+    key = f"key-{uuid.uuid4().hex[:8]}"
+    body = {"workflow": "HelloWorkflow", "args": ["bo"], "task_queue": queue}
+    answers = await asyncio.gather(
+        *(api.a.post("/workflows", json=body, headers={"Idempotency-Key": key}) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in answers) == [200, 200, 200, 202], [r.text for r in answers]
+    assert len({r.json()["run_id"] for r in answers}) == 1
+
+
 async def test_starting_an_open_workflow_id_again_is_a_conflict(api: Api) -> None:
     queue = _queue()
     started = await start(api, "SleepyWorkflow", queue)

@@ -305,7 +305,10 @@ async def start_workflow(request: Request) -> Response:
             f"the idempotency key {key!r} was first used to start another workflow id; a key "
             "stands for one start: send a new key with a new start",
         ) from None
-    if key and run.requested_at < asked_at:
+    created = getattr(handle, "created", None)
+    if created is None:  # Temporal: the run was made before this request when it is older
+        created = not (key and run.requested_at < asked_at)
+    if not created:
         return _json(_start_response(run, run.state), 200)
     return _json(_start_response(run, RunState.QUEUED), 202)
 

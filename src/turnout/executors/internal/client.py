@@ -204,7 +204,9 @@ class InternalClient(ClientBase):
             started = await self._starts.submit(params)
         else:
             started = await self.store.start_workflow(params)
-        return InternalWorkflowHandle(self, id, run_id=started.run_id, result_type=result_type)
+        handle = InternalWorkflowHandle(self, id, run_id=started.run_id, result_type=result_type)
+        handle.created = started.created
+        return handle
 
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
@@ -256,6 +258,10 @@ class InternalWorkflowHandle:
         self._id = workflow_id
         self._run_id = run_id
         self._result_type = result_type
+        self.created: bool | None = None
+        """On a handle ``start_workflow`` returned: True when that start made the run,
+        False when it found one (an idempotency key seen before, an open run reused);
+        None on a handle from ``get_workflow_handle``."""
 
     @property
     def id(self) -> str:
