@@ -183,3 +183,41 @@ async def test_a_temporal_run_started_under_a_span_joins_its_trace(temporal_addr
     ]
     assert {s.name for s in mine} >= {"RunWorkflow:ObservedWorkflow", "RunActivity:obs_ok"}
     assert all(s.context is not None and s.context.trace_id == trace_id for s in mine)
+
+
+@pytest.mark.timeout(60)
+async def test_readiness_on_temporal_asks_the_server_and_no_slots_in_use_are_made_up(
+    temporal_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from turnout.observability import readiness
+
+    queue = f"ready-{uuid.uuid4().hex[:8]}"
+    metrics = Metrics()
+    client: Any = await turnout.connect(executor="temporal", temporal_address=temporal_address)
+    try:
+        async with turnout.Worker(
+            client,
+            task_queue=queue,
+            workflows=WORKFLOWS,
+            activities=ACTIVITIES,
+            observer=WorkerObserver(metrics=metrics),
+        ) as worker:
+            verdict = await readiness(worker)
+            assert verdict.ready, verdict.checks
+            assert verdict.checks["temporal server"] == "ok"
+
+            async def hangs(**options: Any) -> bool:
+                await asyncio.Event().wait()
+                return True
+
+            # A server that does not answer (stopped, or the network in between).
+            monkeypatch.setattr(client.raw.service_client, "check_health", hangs)
+            async with asyncio.timeout(10):
+                verdict = await readiness(worker, timeout=0.2)
+            assert not verdict.ready
+            assert verdict.checks["temporal server"] == "unreachable: no answer within 0.2s"
+            text = metrics.exposition().decode()
+    finally:
+        await client.close()
+    assert "turnout_worker_slots_in_use{" not in text
+    assert f'turnout_worker_slots{{kind="activity_task",task_queue="{queue}"' in text

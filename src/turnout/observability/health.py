@@ -22,7 +22,7 @@ __all__ = ["Readiness", "Server", "readiness", "serve_health", "serve_metrics"]
 _log = logging.getLogger("turnout.health")
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 DATABASE_TIMEOUT = 3.0
-"""Seconds the readiness probe waits for the database."""
+"""Seconds the readiness probe waits for the database (the Temporal server)."""
 
 Route = Callable[[], Awaitable[tuple[int, str, bytes]]]
 
@@ -37,12 +37,15 @@ class Readiness:
 
 
 async def readiness(worker: Any, *, timeout: float = DATABASE_TIMEOUT) -> Readiness:
-    """Is ``worker`` (an internal worker) ready: database reachable, schema at the
-    expected revision, claim loop running? On Temporal: the worker runs."""
+    """Is ``worker`` ready: database reachable, schema at the expected revision, claim
+    loop running? On Temporal: the server answers its health check and the worker polls."""
     worker = backend(worker)
     checks: dict[str, str] = {}
     claiming = worker.claiming
     checks["claim loop"] = "ok" if claiming else "not running (starting or stopping)"
+    check_server = getattr(worker, "check_server", None)
+    if check_server is not None:  # Temporal
+        checks["temporal server"] = await check_server(timeout)
     store = getattr(worker, "store", None)
     if store is not None:
         from sqlalchemy import text

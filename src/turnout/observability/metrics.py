@@ -103,10 +103,13 @@ class _SlotCollector(Collector):
             "turnout_worker_slots_in_use", "slots of a worker running work", labels=labels
         )
         for worker in list(self.workers):
+            # Temporal: the SDK knows the slots in use (its own metrics), turnout does not.
+            in_use_known = getattr(worker, "reports_slots_in_use", True)
             for kind, (in_use, capacity) in worker.slots().items():
                 names = [worker.task_queue, kind, worker.identity]
                 total.add_metric(names, capacity)
-                used.add_metric(names, in_use)
+                if in_use_known:
+                    used.add_metric(names, in_use)
         yield total
         yield used
 

@@ -104,6 +104,7 @@ class TemporalWorker:
             identity=identity,
         )
         self._task: asyncio.Task[None] | None = None
+        self._client = client
         self._observer = observer
         self.task_queue = task_queue
         self.identity = identity or client.raw.identity
@@ -117,9 +118,27 @@ class TemporalWorker:
         """True while the temporalio worker polls."""
         return self._task is not None and not self._task.done()
 
+    reports_slots_in_use = False
+    """The slots in use are the SDK's to report (``slots()`` gives them as 0)."""
+
     def slots(self) -> dict[str, tuple[int, int]]:
         """Slots per kind: in use is the SDK's to report (shown as 0), and all."""
         return {kind: (0, total) for kind, total in self._slots.items()}
+
+    async def check_server(self, timeout: float) -> str:
+        """ "ok" when the Temporal server answers its health check within ``timeout``
+        seconds, else what went wrong."""
+        try:
+            async with asyncio.timeout(timeout):
+                serving = await self._client.raw.service_client.check_health(
+                    timeout=timedelta(seconds=timeout)
+                )
+        except TimeoutError:
+            return f"unreachable: no answer within {timeout:g}s"
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[:1]
+            return f"unreachable: {type(exc).__name__}: {first[0] if first else ''}"
+        return "ok" if serving else "not serving"
 
     async def start(self) -> None:
         """Start polling Temporal."""
