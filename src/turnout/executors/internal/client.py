@@ -10,7 +10,6 @@ from typing import Any
 
 from turnout.contracts.errors import (
     ConfigurationError,
-    WorkflowAlreadyStartedError,
     WorkflowFailureError,
     WorkflowNotFoundError,
     WorkflowQueryFailedError,
@@ -89,8 +88,9 @@ class InternalClient(ClientBase):
         self._definitions: dict[str, WorkflowDefinition] = {}
         self.register_workflows(workflows)
         # Plain starts made at the same time share one transaction.
-        self._starts: GroupCommit[StartParams, StartResult | WorkflowAlreadyStartedError] = (
-            GroupCommit(store.start_workflows, name="turnout-starts")
+        # A refused start's error is raised to its caller alone (GroupCommit.submit).
+        self._starts: GroupCommit[StartParams, StartResult] = GroupCommit(
+            store.start_workflows, name="turnout-starts"
         )
 
     def register_workflows(self, workflows: Iterable[type]) -> None:
