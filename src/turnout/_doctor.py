@@ -61,6 +61,7 @@ async def _queues(url: str, tenant_id: str) -> Check:
     """Depth, lag and dead letters per task queue, and whether some worker claims from
     each queue that has ready work (what a worker's ``/readyz`` says of itself)."""
     from turnout.executors.internal.store import open_store
+    from turnout.executors.internal.store.figures import per_queue
 
     store = open_store(url)
     try:
@@ -69,26 +70,14 @@ async def _queues(url: str, tenant_id: str) -> Check:
         return Check("queues", False, f"cannot read the queue figures: {exc}", "see the message")
     finally:
         await store.close()
-    per_queue: dict[str, dict[str, float]] = {}
-    for f in figures:
-        queue = f.labels.get("task_queue")
-        if queue is not None:
-            row = per_queue.setdefault(queue, {})
-            row[f.name] = row.get(f.name, 0.0) + f.value
-    if not per_queue:
+    rows = per_queue(figures)
+    if not rows:
         return Check("queues", True, "no queued, leased or dead work")
-    stalled = [
-        queue
-        for queue, row in sorted(per_queue.items())
-        if row.get("turnout_queue_lag_seconds", 0.0) > STALL_SECONDS
-        and not row.get("turnout_leased_items")
-    ]
+    stalled = [r.task_queue for r in rows if r.lag_seconds > STALL_SECONDS and not r.leased]
     detail = "; ".join(
-        f"{queue}: depth {row.get('turnout_queue_depth', 0):g}, "
-        f"lag {row.get('turnout_queue_lag_seconds', 0):.1f}s, "
-        f"leased {row.get('turnout_leased_items', 0):g}, "
-        f"dead {row.get('turnout_dead_letters', 0):g}"
-        for queue, row in sorted(per_queue.items())
+        f"{r.task_queue}: depth {r.depth}, lag {r.lag_seconds:.1f}s, "
+        f"leased {r.leased}, dead {r.dead_letters}"
+        for r in rows
     )
     if stalled:
         return Check(

@@ -236,3 +236,23 @@ def test_a_failed_workflow_task_marks_its_span_failed() -> None:
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
     assert "the history says otherwise" in (span.status.description or "")
+
+
+def test_figures_fold_into_one_row_per_task_queue() -> None:
+    from turnout.executors.internal.store.figures import Figure, QueueFigures, per_queue
+
+    figures = [
+        Figure("turnout_queue_depth", 2, "", {"task_queue": "b", "kind": "workflow_task"}),
+        Figure("turnout_queue_depth", 3, "", {"task_queue": "b", "kind": "activity_task"}),
+        Figure("turnout_queue_lag_seconds", 1.5, "", {"task_queue": "b"}),
+        Figure("turnout_leased_items", 1, "", {"task_queue": "a", "kind": "activity_task"}),
+        Figure("turnout_leased_items", 1, "", {"task_queue": "a", "kind": "workflow_task"}),
+        Figure("turnout_dead_letters", 4, "", {"task_queue": "a"}),
+        Figure("turnout_runs", 7, "", {"state": "completed"}),
+    ]
+    assert per_queue(figures) == [
+        QueueFigures("a", leased=2, dead_letters=4),
+        QueueFigures(
+            "b", depth=5, depth_by_kind={"workflow_task": 2, "activity_task": 3}, lag_seconds=1.5
+        ),
+    ]

@@ -609,26 +609,10 @@ async def queues(request: Request) -> Response:
                 "read them from the Temporal server (temporal task-queue describe, its metrics)",
             )
         )
-    by_queue: dict[str, dict[str, Any]] = {}
+    from turnout.executors.internal.store.figures import per_queue
 
-    def entry(name: str) -> dict[str, Any]:
-        return by_queue.setdefault(name, {"task_queue": name, "depth": 0, "depth_by_kind": {}})
-
-    for figure in await client.store.figures(client.tenant_id):
-        name = figure.labels.get("task_queue")
-        if name is None:
-            continue
-        item = entry(name)
-        if figure.name == "turnout_queue_depth":
-            item["depth"] += int(figure.value)
-            item["depth_by_kind"][figure.labels.get("kind", "")] = int(figure.value)
-        elif figure.name == "turnout_queue_lag_seconds":
-            item["lag_seconds"] = figure.value
-        elif figure.name == "turnout_leased_items":
-            item["leased"] = item.get("leased", 0) + int(figure.value)
-        elif figure.name == "turnout_dead_letters":
-            item["dead_letters"] = int(figure.value)
-    items = [QueueView(**by_queue[name]) for name in sorted(by_queue)]
+    rows = per_queue(await client.store.figures(client.tenant_id))
+    items = [QueueView.model_validate(row, from_attributes=True) for row in rows]
     return _json(QueueList(items=items))
 
 

@@ -14,6 +14,7 @@ from turnout.contracts.events import EventType
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import events, queue_items
 from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.store.figures import per_queue
 
 __all__ = ["FAILURE_EVENTS", "QueueStatus", "Snapshot", "snapshot"]
 
@@ -64,17 +65,10 @@ async def snapshot(store: Any, tenant_id: str, *, failures: int = 10) -> Snapsho
     def queue(name: str) -> QueueStatus:
         return queues.setdefault(name, QueueStatus(name))
 
-    runs: dict[str, int] = {}
-    for f in figures:
-        name = f.labels.get("task_queue")
-        if f.name == "turnout_queue_depth" and name:
-            queue(name).depth += int(f.value)
-        elif f.name == "turnout_queue_lag_seconds" and name:
-            queue(name).lag_seconds = float(f.value)
-        elif f.name == "turnout_dead_letters" and name:
-            queue(name).dead = int(f.value)
-        elif f.name == "turnout_runs":
-            runs[f.labels["state"]] = int(f.value)
+    for row in per_queue(figures):
+        status = queue(row.task_queue)
+        status.depth, status.lag_seconds, status.dead = row.depth, row.lag_seconds, row.dead_letters
+    runs = {f.labels["state"]: int(f.value) for f in figures if f.name == "turnout_runs"}
     q = queue_items.c
     mine = q.tenant_id == tenant_id
     async with store.reader.connect() as conn:

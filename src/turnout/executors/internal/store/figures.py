@@ -6,6 +6,7 @@ Every figure is a :class:`Figure` named as the worker's metrics will be
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import approvals, queue_items, runs
 from turnout.executors.internal.store.core import _ACTIVE, _LEASED, StoreCore, utcnow
 
-__all__ = ["Figure", "FigureOperations"]
+__all__ = ["Figure", "FigureOperations", "QueueFigures", "per_queue"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +126,39 @@ class FigureOperations(StoreCore):
             Figure("turnout_pending_approvals", pending, "approvals waiting on a decision")
         )
         return figures
+
+
+@dataclass
+class QueueFigures:
+    """One task queue's figures, folded from the :class:`Figure` list (see
+    :func:`per_queue`)."""
+
+    task_queue: str
+    depth: int = 0
+    """Items ready to be claimed, of every kind."""
+    depth_by_kind: dict[str, int] = field(default_factory=dict)
+    lag_seconds: float = 0.0
+    """Age of the oldest ready item (0 when none is ready)."""
+    leased: int = 0
+    dead_letters: int = 0
+
+
+def per_queue(figures: Iterable[Figure]) -> list[QueueFigures]:
+    """The figures that name a task queue, one row per queue, sorted by name."""
+    rows: dict[str, QueueFigures] = {}
+    for f in figures:
+        name = f.labels.get("task_queue")
+        if name is None:
+            continue
+        row = rows.setdefault(name, QueueFigures(name))
+        if f.name == "turnout_queue_depth":
+            row.depth += int(f.value)
+            kind = f.labels.get("kind", "")
+            row.depth_by_kind[kind] = row.depth_by_kind.get(kind, 0) + int(f.value)
+        elif f.name == "turnout_queue_lag_seconds":
+            row.lag_seconds = float(f.value)
+        elif f.name == "turnout_leased_items":
+            row.leased += int(f.value)
+        elif f.name == "turnout_dead_letters":
+            row.dead_letters += int(f.value)
+    return [rows[name] for name in sorted(rows)]
