@@ -4,6 +4,7 @@ way that is not the request's fault, the tokens file disappears."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from turnout.config import load_settings
 from turnout.http import create_app
 from turnout.http.auth import new_token, token_line
+from turnout.http.errors import from_exception
 from turnout.testing import LocalPostgres, ServerError
 from turnout.testing.servers import REQUIRE_POSTGRES_ENV, env_flag
 
@@ -133,3 +136,30 @@ async def test_a_type_or_value_error_outside_input_checks_is_a_logged_500(
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "invalid_input"
         assert "cannot take these arguments" in response.json()["error"]["message"]
+
+
+async def test_a_deleted_tokens_file_refuses_every_token_with_a_401_naming_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tokens"
+    token = _tokens(path)
+    settings = load_settings(database_url=f"sqlite:///{tmp_path}/api.db")
+    app = create_app(settings, tokens_file=path)
+    async with _http(app, token) as http:
+        assert (await http.get("/workflows")).status_code == 200
+        path.unlink()
+        for _ in range(2):
+            response = await http.get("/workflows")
+            assert response.status_code == 401, response.text
+            assert str(path) in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("message", "status"),
+    [("database is locked", 503), ("unable to open database file", 503), ("no such table", 500)],
+)
+def test_sqlite_errors_are_an_outage_only_when_the_file_cannot_be_used(
+    message: str, status: int
+) -> None:
+    error = OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
+    assert from_exception(error).status == status

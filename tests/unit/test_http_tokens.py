@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -92,6 +93,31 @@ def test_the_file_is_re_read_when_it_changes_and_a_broken_change_keeps_the_old_t
     path.write_text(token_line("acme", old) + "\n")  # revoking globex's token
     os.utime(path, ns=(5, 6))
     assert tokens.tenant_of(added) is None
+
+
+def test_a_deleted_file_revokes_every_token_logs_once_and_a_restored_one_counts_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "tokens"
+    token = new_token()
+    path.write_text(token_line("acme", token) + "\n")
+    tokens = TokenFile.open(path)
+    assert tokens.tenant_of(token) == "acme"
+
+    path.unlink()
+    with caplog.at_level(logging.WARNING, logger="turnout.http"):
+        for _ in range(3):
+            assert tokens.tenant_of(token) is None
+    assert tokens.problem is not None
+    assert str(path) in tokens.problem
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+
+    caplog.clear()
+    path.write_text(token_line("acme", token) + "\n")
+    with caplog.at_level(logging.WARNING, logger="turnout.http"):
+        assert tokens.tenant_of(token) == "acme"
+    assert tokens.problem is None
+    assert "is back" in caplog.text
 
 
 def test_token_create_prints_the_token_then_its_line() -> None:

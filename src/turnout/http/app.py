@@ -156,7 +156,8 @@ class AuthMiddleware:
             if console:
                 await self.app(scope, receive, send)
             else:
-                await _unauthorized(token is not None)(scope, receive, send)
+                problem = self.state.tokens.problem if token else None
+                await _unauthorized(token is not None, problem)(scope, receive, send)
             return
         if (
             by_cookie
@@ -199,8 +200,10 @@ def _token_of(request: Request) -> tuple[str | None, bool]:
     return None, False
 
 
-def _unauthorized(had_token: bool) -> Response:
-    if had_token:
+def _unauthorized(had_token: bool, problem: str | None = None) -> Response:
+    if problem is not None:
+        message, code = problem, "invalid_token"
+    elif had_token:
         message = (
             "the token is not valid for this server: check it, or create one with "
             "`turnout token create --tenant TENANT` and add its line to the server's tokens file"

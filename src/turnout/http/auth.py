@@ -5,7 +5,9 @@ SHA-256 of the token); blank lines and lines starting with ``#`` are ignored, an
 anything after a ``#`` on a line is a comment. ``turnout token create --tenant T``
 prints a fresh token once, with the line to add. The server re-reads the file when it
 changes, so tokens can be added or revoked without a restart; a file that no longer
-parses keeps the previous tokens in force (and the server logs why).
+parses keeps the previous tokens in force (and the server logs why). A file that is gone
+(or cannot be read) revokes every token until it is back: each request is refused with a
+401 that names the file, and the server logs it once.
 
 A request carries its token as ``Authorization: Bearer <token>`` or, from the web
 console, as the ``turnout_token`` cookie (HttpOnly, SameSite=Strict). A request
@@ -99,6 +101,8 @@ class TokenFile:
     path: Path
     _tokens: dict[str, str] = field(default_factory=dict)
     _stamp: tuple[int, int] | None = None
+    problem: str | None = None
+    """Why no token is valid now (the file is gone or unreadable), or None."""
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> TokenFile:
@@ -121,15 +125,37 @@ class TokenFile:
         try:
             stat = self.path.stat()
         except OSError as exc:
-            log.error("cannot read the tokens file %s (%s); keeping its tokens", self.path, exc)
+            self._revoke_all(exc)
             return
         if (stat.st_mtime_ns, stat.st_size) == self._stamp:
             return
         try:
             self._load()
-        except (ConfigurationError, OSError, UnicodeDecodeError) as exc:
+            if self.problem is not None:
+                log.warning("the tokens file %s is back; its tokens are in force", self.path)
+                self.problem = None
+        except OSError as exc:
+            self._revoke_all(exc)
+        except (ConfigurationError, UnicodeDecodeError) as exc:
             log.error("the tokens file changed but is not valid (%s); keeping its tokens", exc)
             self._stamp = (stat.st_mtime_ns, stat.st_size)
+
+    def _revoke_all(self, exc: OSError) -> None:
+        """Fail closed: no file, no valid token (logged once, until the file is back)."""
+        if self.problem is None:
+            log.error(
+                "cannot read the API tokens file %s (%s): every request is refused until "
+                "it is back",
+                self.path,
+                exc.strerror or exc,
+            )
+        self.problem = (
+            f"the server's API tokens file {self.path} cannot be read "
+            f"({exc.strerror or type(exc).__name__}), so no token is valid: restore the file "
+            "(`turnout token create --tenant TENANT` prints the lines it holds)"
+        )
+        self._tokens = {}
+        self._stamp = None
 
     def tenant_of(self, token: str) -> str | None:
         """The tenant a token acts for, or None when the token is unknown."""

@@ -49,11 +49,18 @@ class InvalidInput(ApiError):
         super().__init__(422, "invalid_input", str(cause))
 
 
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
+"""What SQLite's OperationalError says when the file cannot be used now (its others,
+such as ``no such table``, are the server's bugs or setup, not an outage)."""
+
+
 def _database_unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be reached (down, restarting, refusing)."""
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    if isinstance(exc, sa_exc.OperationalError) and type(exc.orig).__module__ == "sqlite3":
+        return any(word in str(exc.orig).lower() for word in _SQLITE_UNAVAILABLE)
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
 
 
 def error_response(error: ApiError) -> JSONResponse:
