@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +31,7 @@ import turnout
 from turnout import RunState, TurnoutError, activity, workflow
 from turnout.executors.internal.schema import events, queue_items, runs
 from turnout.executors.internal.store.base import utcnow
-from turnout.testing import LocalPostgres, ServerError
-from turnout.testing.servers import REQUIRE_POSTGRES_ENV, env_flag
+from turnout.testing import LocalPostgres
 
 if TYPE_CHECKING:
     from tests.reliability.conftest import CrashWorkerProcess, CrashWorkers
@@ -65,26 +63,6 @@ class OutageWorkflow:
         )
         await workflow.sleep(timedelta(seconds=1))
         return touched
-
-
-@pytest.fixture
-def outage_server() -> Iterator[LocalPostgres]:
-    """A PostgreSQL cluster of this test's own, to restart.
-
-    ``synchronous_commit`` is on (the kit turns it off for speed): with it off, an
-    immediate restart may lose the last commits the server had already acknowledged,
-    and the test would see a loss that is the server's configuration, not turnout's.
-    """
-    try:
-        server = LocalPostgres(settings={"synchronous_commit": "on"}).start()
-    except ServerError as exc:
-        if env_flag(REQUIRE_POSTGRES_ENV):
-            pytest.fail(f"a local PostgreSQL cluster is needed: {exc}", pytrace=False)
-        pytest.skip(f"a local PostgreSQL cluster is needed: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class _Client:
@@ -141,9 +119,9 @@ async def _until(what: str, condition: Any, workers: list[CrashWorkerProcess]) -
 
 @pytest.mark.postgres
 async def test_workers_and_clients_ride_out_a_database_restart(
-    outage_server: LocalPostgres, crash_workers: CrashWorkers
+    own_postgres: LocalPostgres, crash_workers: CrashWorkers
 ) -> None:
-    url = outage_server.admin_url
+    url = own_postgres.admin_url
     queue = f"outage-{uuid.uuid4().hex[:8]}"
     client = await turnout.connect(executor="internal", database_url=url)
     try:
@@ -173,7 +151,7 @@ async def test_workers_and_clients_ride_out_a_database_restart(
             store, select(func.count()).where(runs.c.state != RunState.COMPLETED.value)
         )
         assert open_runs[0][0] > 0  # runs are waiting on their timers at least
-        restart = asyncio.create_task(asyncio.to_thread(outage_server.restart, mode="immediate"))
+        restart = asyncio.create_task(asyncio.to_thread(own_postgres.restart, mode="immediate"))
         for key in keys[RESTART_AFTER:]:
             await starter.start(key)
         await restart
