@@ -171,6 +171,25 @@ async def test_start_answers_202_before_any_worker_and_a_worker_then_completes_i
     assert [e["seq"] for e in later] == [e["seq"] for e in events if e["seq"] > 2]
 
 
+async def test_describe_reads_the_input_without_reading_the_history(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if api.executor != "internal":
+        pytest.skip("Temporal does not give the input to turnout")
+    started = await start(api, "HelloWorkflow", _queue(), "ada")
+    store = (await api.client_of(TENANT_A)).store
+
+    async def no_history(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("describe read the run's events")
+
+    monkeypatch.setattr(store, "events", no_history)
+    monkeypatch.setattr(store, "load_history", no_history)
+    described = await api.a.get(f"/workflows/{started['workflow_id']}")
+    assert described.status_code == 200, described.text
+    assert described.json()["input"] == ["ada"]
+    assert (await api.b.get(f"/workflows/{started['workflow_id']}")).status_code == 404
+
+
 async def test_a_failed_run_shows_its_failure(api: Api) -> None:
     queue = _queue()
     started = await start(api, "BrokenWorkflow", queue, "k")

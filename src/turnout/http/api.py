@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from turnout.contracts.errors import WorkflowAlreadyStartedError, WorkflowNotFoundError
-from turnout.contracts.events import Event, EventType
+from turnout.contracts.events import Event
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.states import RunState
 from turnout.http.errors import ApiError, InvalidInput, error_response, from_exception
@@ -423,10 +423,8 @@ async def describe_workflow(request: Request) -> Response:
     handle, run = await _run_of(request)
     given = None
     if _client(request).executor == "internal":  # Temporal's history events omit the input
-        events = await _events_after(request, handle, run, 0)
-        started = next((e for e in events if e.type is EventType.WORKFLOW_STARTED), None)
-        given = started.attributes.get("input") if started is not None else None
-    view = RunView(**run.model_dump(), input=given if isinstance(given, list) else None)
+        given = await handle.input()
+    view = RunView(**run.model_dump(), input=given)
     return _json(view)
 
 

@@ -291,6 +291,11 @@ class InternalWorkflowHandle:
         """The run's contract record."""
         return await self._run()
 
+    async def input(self) -> list[Any]:
+        """The JSON arguments the run was started with."""
+        run_id = self._run_id or (await self._run()).run_id
+        return await self._client.store.run_input(self._client.tenant_id, run_id)
+
     async def events(self) -> list[Event]:
         """The run's timeline in seq order."""
         run = await self._run()

@@ -231,6 +231,20 @@ class RunOperations(StoreCore):
         async with self.reader.connect() as conn:
             return [_run_from_row(r) for r in (await conn.execute(stmt)).all()]
 
+    async def run_input(self, tenant_id: str, run_id: str) -> list[Any]:
+        """The JSON arguments a run of the tenant was started with (one column read).
+
+        Raises WorkflowNotFoundError when the tenant has no such run.
+        """
+        stmt = select(runs.c.workflow_id, runs.c.input).where(
+            runs.c.tenant_id == tenant_id, runs.c.run_id == run_id
+        )
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            raise WorkflowNotFoundError(run_id, run_id)
+        return list(row.input or [])
+
     async def events(self, tenant_id: str, run_id: str, after_seq: int = 0) -> list[Event]:
         """A run's events with seq > ``after_seq``, in order."""
         async with self.reader.connect() as conn:
