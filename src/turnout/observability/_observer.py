@@ -90,18 +90,13 @@ class WorkerObserver(Observer):
                     "tracing needs OpenTelemetry, which is not installed: "
                     f"pip install 'turnout[observability]' (or unset {TRACING_ENV})"
                 ) from exc
-        self.workers: list[Any] = []
 
     # -- workers
     def attach(self, worker: Any) -> None:
-        if worker not in self.workers:
-            self.workers.append(worker)
         if self.metrics is not None:
             self.metrics.attach(worker)
 
     def detach(self, worker: Any) -> None:
-        if worker in self.workers:
-            self.workers.remove(worker)
         if self.metrics is not None:
             self.metrics.detach(worker)
 

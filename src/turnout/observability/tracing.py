@@ -21,7 +21,6 @@ __all__ = [
     "SpanTool",
     "correlation_from_current_span",
     "run_traceparent",
-    "tracing_available",
 ]
 
 ATTRIBUTES = (
@@ -34,15 +33,6 @@ ATTRIBUTES = (
     "turnout.activity_type",
 )
 """Attribute names of turnout's spans."""
-
-
-def tracing_available() -> bool:
-    """True when opentelemetry-api is installed."""
-    try:
-        import opentelemetry.trace  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def correlation_from_current_span() -> str | None:
