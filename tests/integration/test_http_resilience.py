@@ -3,8 +3,10 @@ way that is not the request's fault, the tokens file disappears."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +16,8 @@ import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
 
+import turnout
+from turnout import workflow
 from turnout.config import load_settings
 from turnout.http import create_app
 from turnout.http.auth import new_token, token_line
@@ -22,6 +26,34 @@ from turnout.testing import LocalPostgres, ServerError
 from turnout.testing.servers import REQUIRE_POSTGRES_ENV, env_flag
 
 TENANT = "tenant-a"
+
+QUERY_ENTERED = threading.Event()
+QUERY_RELEASE = threading.Event()
+QUERY_DONE = threading.Event()
+
+
+@workflow.defn
+class SlowQueryWorkflow:
+    """Waits for a signal; its query blocks until the test releases it."""
+
+    def __init__(self) -> None:
+        self.go = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.go)
+        return "done"
+
+    @workflow.signal
+    def proceed(self) -> None:
+        self.go = True
+
+    @workflow.query
+    def slow(self) -> str:
+        QUERY_ENTERED.set()
+        QUERY_RELEASE.wait(5)  # bounded: a blocked event loop ends it, failing the test
+        QUERY_DONE.set()
+        return "answered"
 
 
 @pytest.fixture
@@ -163,3 +195,33 @@ def test_sqlite_errors_are_an_outage_only_when_the_file_cannot_be_used(
 ) -> None:
     error = OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
     assert from_exception(error).status == status
+
+
+async def test_a_query_replays_off_the_event_loop_so_other_requests_are_answered(
+    tmp_path: Path,
+) -> None:
+    for event in (QUERY_ENTERED, QUERY_RELEASE, QUERY_DONE):
+        event.clear()
+    token = _tokens(tmp_path / "tokens")
+    settings = load_settings(database_url=f"sqlite:///{tmp_path}/api.db")
+    app = create_app(settings, tokens_file=tmp_path / "tokens", workflows=[SlowQueryWorkflow])
+    async with _http(app, token) as http:
+        client = await app.state.turnout.hub.client(TENANT)
+        body = {"workflow": "SlowQueryWorkflow", "task_queue": "slow", "id": "slow-1"}
+        assert (await http.post("/workflows", json=body)).status_code == 202
+        async with turnout.Worker(client, task_queue="slow", workflows=[SlowQueryWorkflow]):
+            async with asyncio.timeout(30):  # the worker's first workflow task ran
+                while (await http.get("/workflows/slow-1")).json()["state"] != "running":
+                    await asyncio.sleep(0.02)
+            query = asyncio.create_task(http.get("/workflows/slow-1/queries/slow"))
+            try:
+                assert await asyncio.to_thread(QUERY_ENTERED.wait, 10)
+                other = await http.get("/workflows/slow-1")
+                assert other.status_code == 200
+                # Answered while the query's handler still runs.
+                assert not QUERY_DONE.is_set()
+            finally:
+                QUERY_RELEASE.set()
+            answer = await query
+            assert answer.json() == {"result": "answered"}, answer.text
+            await http.post("/workflows/slow-1/signals/proceed")

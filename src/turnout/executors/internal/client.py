@@ -41,7 +41,7 @@ from turnout.executors.internal.store import StartParams, StartResult, Store
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.notify import run_channel
 from turnout.observability.tracing import correlation_from_current_span
-from turnout.workflows._definitions import WorkflowDefinition, signal_name
+from turnout.workflows._definitions import HandlerDefinition, WorkflowDefinition, signal_name
 from turnout.workflows._runtime import ParentInfo, WorkflowInfo
 
 __all__ = ["InternalClient", "InternalWorkflowHandle", "workflow_info"]
@@ -243,6 +243,29 @@ class InternalClient(ClientBase):
         )
 
 
+def _replay_query(
+    defn: WorkflowDefinition,
+    handler: HandlerDefinition,
+    row: Any,
+    history: list[Event],
+    args: list[Any],
+) -> Any:
+    """Replay a run's history on a fresh instance and answer ``handler`` (any thread)."""
+    instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
+    try:
+        instance.advance(history, utcnow())
+        value = instance.query(
+            handler, codec.decode_args(codec.encode_args(args), handler.arg_types)
+        )
+    except WorkflowTaskError as exc:
+        raise WorkflowQueryFailedError(f"query {handler.name} failed: {exc.__cause__!r}") from exc
+    except Exception as exc:
+        raise WorkflowQueryFailedError(f"query {handler.name} failed: {exc!r}") from exc
+    finally:
+        instance.dispose()
+    return codec.decode(codec.encode(value), handler.return_type)
+
+
 class InternalWorkflowHandle:
     """A handle on a workflow id; see ``turnout.contracts.WorkflowHandle``."""
 
@@ -376,22 +399,11 @@ class InternalWorkflowHandle:
         if handler is None:
             raise WorkflowQueryFailedError(f"workflow {defn.name} has no query {query!r}")
         row, history = await self._client.store.load_history(run.run_id, 0)
-        instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
-        try:
-            instance.advance(history, utcnow())
-            value = instance.query(
-                handler,
-                codec.decode_args(codec.encode_args(call_args(arg, args)), handler.arg_types),
-            )
-        except WorkflowTaskError as exc:
-            raise WorkflowQueryFailedError(
-                f"query {handler.name} failed: {exc.__cause__!r}"
-            ) from exc
-        except Exception as exc:
-            raise WorkflowQueryFailedError(f"query {handler.name} failed: {exc!r}") from exc
-        finally:
-            instance.dispose()
-        return codec.decode(codec.encode(value), handler.return_type)
+        # The replay runs on a deterministic loop of its own, in a worker thread: a long
+        # history does not hold up the caller's event loop (a server's other requests).
+        return await asyncio.to_thread(
+            _replay_query, defn, handler, row, history, call_args(arg, args)
+        )
 
     async def cancel(self) -> None:
         """Request cancellation of the open run."""
