@@ -217,3 +217,84 @@ async def test_starts_made_together_keep_the_id_policies_of_starts_made_one_by_o
     for run in listed:
         events = await client.get_workflow_handle(run.workflow_id).events()
         assert [e.type.value for e in events] == ["workflow_started"]
+
+
+async def test_finished_queue_items_are_pruned_after_the_retention_and_dead_letters_stay(
+    client: Any,
+) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from sqlalchemy import func, insert, select
+
+    from turnout.executors.internal.schema import queue_items
+    from turnout.executors.internal.store.base import utcnow
+
+    store, now = client.store, utcnow()
+    old, recent = now - timedelta(hours=2), now - timedelta(minutes=5)
+    rows = [
+        {
+            "kind": "activity_task",
+            "state": state,
+            "tenant_id": "default",
+            "task_queue": "prune",
+            "run_id": f"run-{n}",
+            "workflow_id": f"wf-{n}",
+            "name": "act",
+            "payload": {},
+            "attempt": 1,
+            "priority": 0,
+            "available_at": at,
+            "created_at": at,
+            "updated_at": at,
+        }
+        for n, (state, at) in enumerate(
+            [
+                ("completed", old),
+                ("canceled", old),
+                ("failed", old),
+                ("dead", old),
+                ("queued", old),
+                ("completed", recent),
+            ]
+        )
+    ]
+    async with store.engine.begin() as conn:
+        await conn.execute(insert(queue_items), rows)
+
+    assert await store.prune_finished(now - timedelta(hours=1)) == 3
+
+    async with store.engine.connect() as conn:
+        left = (
+            await conn.execute(
+                select(queue_items.c.state).where(queue_items.c.task_queue == "prune")
+            )
+        ).scalars()
+        assert sorted(left) == ["completed", "dead", "queued"]
+
+    # A worker prunes on its own: with no retention, the finished items of a completed
+    # run go at its reaper's first pass.
+    queue = "prune-worker"
+    hello = {"workflows": [wf.HelloWorkflow], "activities": [wf.greet, wf.shout]}
+    async with turnout.Worker(client, task_queue=queue, **hello):
+        await client.execute_workflow(wf.HelloWorkflow.run, "x", id="pruned", task_queue=queue)
+
+    def count() -> Any:
+        return select(func.count()).where(queue_items.c.task_queue == queue)
+
+    async with store.engine.connect() as conn:
+        assert (await conn.execute(count())).scalar_one() > 0
+    async with turnout.Worker(
+        client,
+        task_queue=queue,
+        **hello,
+        reaper_interval=timedelta(milliseconds=20),
+        finished_item_retention=timedelta(0),
+    ):
+        async with asyncio.timeout(20):
+            while True:
+                async with store.engine.connect() as conn:
+                    if (await conn.execute(count())).scalar_one() == 0:
+                        break
+                await asyncio.sleep(0.02)
+    assert (await client.get_workflow_handle("pruned").describe()).state is RunState.COMPLETED

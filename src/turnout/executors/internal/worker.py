@@ -58,6 +58,7 @@ from turnout.executors.internal.store import (
     UnhandledSignalError,
 )
 from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import queue_channel
 from turnout.observability._hooks import Observer, guarded
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
@@ -219,6 +220,7 @@ class InternalWorker:
         workflow_task_lease: timedelta = timedelta(seconds=30),
         poll_interval: timedelta | None = None,
         reaper_interval: timedelta = timedelta(seconds=1),
+        finished_item_retention: timedelta | None = timedelta(hours=1),
         identity: str | None = None,
         policies: Sequence[Policy] = (),
         max_memory_bytes: int | None = None,
@@ -266,6 +268,11 @@ class InternalWorker:
         default_poll = 1.0 if self._store.supports_listen_notify else 0.05
         self._poll = poll_interval.total_seconds() if poll_interval else default_poll
         self._reaper_interval = reaper_interval.total_seconds()
+        if finished_item_retention is not None and finished_item_retention < timedelta(0):
+            raise ValueError(
+                f"finished_item_retention must not be negative, got {finished_item_retention}"
+            )
+        self._retention = finished_item_retention
         # The identity owns this worker's leases and names it on the timeline: an explicit
         # one must be unique per process (the default is host:pid:random).
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -687,11 +694,17 @@ class InternalWorker:
                 )
 
     async def _reaper_loop(self) -> None:
+        next_prune = time.monotonic()
         while True:
             await asyncio.sleep(self._reaper_interval)
             try:
                 if await reap_once(self._store, self._observer):
                     self._wake.set()
+                if self._retention is not None and time.monotonic() >= next_prune:
+                    # Keep the queue table small: finished items go after the retention.
+                    # Once a minute, or at once again while a full batch went.
+                    pruned = await self._store.prune_finished(utcnow() - self._retention)
+                    next_prune = time.monotonic() + (0 if pruned >= PRUNE_BATCH else 60)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -1,8 +1,11 @@
-"""Maintenance passes: expired leases (adopt-first for workflow tasks), run timeouts."""
+"""Maintenance passes: expired leases (adopt-first for workflow tasks), run timeouts,
+pruning of finished queue items."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,7 +29,10 @@ from turnout.executors.internal.store.core import (
     utcnow,
 )
 
-__all__ = ["MaintenanceOperations"]
+__all__ = ["PRUNE_BATCH", "MaintenanceOperations"]
+
+PRUNE_BATCH = 5000
+"""Finished queue items deleted per pruning statement."""
 
 
 class MaintenanceOperations(StoreCore):
@@ -138,3 +144,30 @@ class MaintenanceOperations(StoreCore):
             return seqs is not None
 
         return bool(await self._run_tx(tx_fn))
+
+    async def prune_finished(self, before: datetime, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to ``limit`` queue items that finished (completed, canceled, failed)
+        before ``before``; how many. The queue table keeps only live work, recent history
+        and dead letters: the run's events are the record of what happened, and dead
+        letters stay until an operator deals with them."""
+        finished = [
+            QueueItemState.COMPLETED.value,
+            QueueItemState.CANCELED.value,
+            QueueItemState.FAILED.value,
+        ]
+        oldest = (
+            select(queue_items.c.id)
+            .where(queue_items.c.state.in_(finished), queue_items.c.updated_at < before)
+            .order_by(queue_items.c.id)
+            .limit(limit)
+        )
+        async with self.engine.begin() as conn:
+            ids = list((await conn.execute(oldest)).scalars())
+            if ids:
+                await conn.execute(
+                    delete(queue_items).where(
+                        queue_items.c.id.in_(ids),
+                        queue_items.c.state.in_(finished),
+                    )
+                )
+        return len(ids)
