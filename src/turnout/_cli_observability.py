@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import click
@@ -15,31 +15,50 @@ from rich.live import Live
 from rich.table import Table
 
 from turnout.cli import Failed, _client, _run, cli, err, out
+from turnout.observability.health import DEFAULT_HOST, Server
 
 __all__ = ["worker_observability"]
 
 
 @contextlib.asynccontextmanager
 async def worker_observability(
-    worker: Any, observer: Any, metrics_port: int | None, health_port: int | None
+    worker: Any,
+    observer: Any,
+    metrics_port: int | None,
+    health_port: int | None,
+    *,
+    metrics_host: str = DEFAULT_HOST,
+    health_host: str = DEFAULT_HOST,
 ) -> AsyncIterator[None]:
     """Serve ``/metrics`` and ``/healthz`` ``/readyz`` of a started ``worker`` while inside."""
     from turnout.observability import serve_health, serve_metrics
 
-    servers = []
+    servers: list[Server] = []
     try:
         if metrics_port is not None:
-            servers.append(await serve_metrics(observer.metrics, metrics_port))
-            err.print(f"metrics on http://0.0.0.0:{servers[-1].port}/metrics")
+            started = await _listen(
+                "--metrics-port", serve_metrics(observer.metrics, metrics_port, metrics_host)
+            )
+            servers.append(started)
+            err.print(f"metrics on http://{metrics_host}:{started.port}/metrics")
         if health_port is not None:
-            servers.append(await serve_health([worker], health_port))
-            err.print(f"health on http://0.0.0.0:{servers[-1].port}/healthz and /readyz")
+            started = await _listen(
+                "--health-port", serve_health([worker], health_port, health_host)
+            )
+            servers.append(started)
+            err.print(f"health on http://{health_host}:{started.port}/healthz and /readyz")
         yield
-    except OSError as exc:
-        raise Failed(str(exc)) from exc
     finally:
         for server in servers:
             await server.close()
+
+
+async def _listen(option: str, starting: Awaitable[Server]) -> Server:
+    """A started server, or the failure of ``option`` (the port is taken, say)."""
+    try:
+        return await starting
+    except OSError as exc:
+        raise Failed(f"{option}: {exc}") from exc
 
 
 def make_observer(metrics_port: int | None, log_format: str | None) -> Any:

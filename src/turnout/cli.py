@@ -202,13 +202,17 @@ def cli(**_: Any) -> None:
               help="Serve Prometheus /metrics on PORT (needs turnout[observability]).")  # fmt: skip
 @click.option("--health-port", type=click.IntRange(0, 65535), metavar="PORT",
               help="Serve /healthz (alive) and /readyz (ready to claim) on PORT.")  # fmt: skip
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="HOST",
+              help="The address of --metrics-port (0.0.0.0: every interface).")  # fmt: skip
+@click.option("--health-host", default="127.0.0.1", show_default=True, metavar="HOST",
+              help="The address of --health-port (0.0.0.0: every interface).")  # fmt: skip
 @click.option("--log-format", type=click.Choice(["text", "json"]),
               help="Log to stderr as text or JSON lines, each with the workflow id, run id, "
               "correlation id and attempt of its task.")  # fmt: skip
 @click.pass_context
 def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concurrency: int,
            policies: tuple[str, ...], metrics_port: int | None, health_port: int | None,
-           log_format: str | None) -> None:  # fmt: skip
+           metrics_host: str, health_host: str, log_format: str | None) -> None:  # fmt: skip
     """Run the workflows and activities found in MODULE[:ATTR]... until SIGINT/SIGTERM.
 
     Traces: set TURNOUT_TRACING=1 and configure an OpenTelemetry SDK exporter
@@ -243,7 +247,14 @@ def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concur
                     observer=observer,
                     **({"policies": consulted} if consulted else {}),
                 ) as running,
-                worker_observability(running, observer, metrics_port, health_port),
+                worker_observability(
+                    running,
+                    observer,
+                    metrics_port,
+                    health_port,
+                    metrics_host=metrics_host,
+                    health_host=health_host,
+                ),
             ):
                 names = [w.__name__ for w in workflows] + [a.__name__ for a in activities]
                 err.print(

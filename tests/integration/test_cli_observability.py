@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import urllib.request
 import uuid
 from pathlib import Path
@@ -44,14 +45,21 @@ def test_worker_serves_metrics_health_and_json_logs_and_status_shows_the_queue(
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    try:
+    # The worker's stderr is read all along, so that it never blocks on a full pipe.
+    seen: list[str] = []
+    ready = threading.Event()
+
+    def drain() -> None:
         assert proc.stderr is not None
-        seen = []
         for line in proc.stderr:
             seen.append(line)
             if "worker ready" in line:
-                break
-        assert any("worker ready" in line for line in seen), "".join(seen)
+                ready.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        assert ready.wait(60), "".join(seen)
 
         started = json.loads(
             ok("start", "ObservedWorkflow", "-q", queue, "-i", '"cli"', "--json", env=env)
@@ -80,12 +88,33 @@ def test_worker_serves_metrics_health_and_json_logs_and_status_shows_the_queue(
         finally:
             if proc.poll() is None:
                 proc.kill()
+    reader.join(timeout=30)
     assert proc.stderr is not None
-    logs = [json.loads(line) for line in proc.stderr.read().splitlines() if line.startswith("{")]
     proc.stderr.close()
+    logs = [json.loads(line) for line in seen if line.startswith("{")]
     activity_lines = [line for line in logs if line["logger"] == "turnout.activity"]
     assert activity_lines, logs
     assert activity_lines[0]["workflow_id"] == started["workflow_id"]
     assert activity_lines[0]["run_id"] == started["run_id"]
     assert activity_lines[0]["correlation_id"]
     assert activity_lines[0]["attempt"] == 1
+
+
+@pytest.mark.timeout(60)
+async def test_a_port_that_cannot_be_served_names_its_option() -> None:
+    import socket
+
+    from turnout._cli_observability import worker_observability
+    from turnout.cli import Failed
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(Failed, match=f"--health-port: cannot listen on 127.0.0.1:{port}"):
+            async with worker_observability(None, None, None, port):
+                pass
+    # An OSError of the worker itself is not the option's.
+    with pytest.raises(OSError, match="the disk is full"):
+        async with worker_observability(None, None, None, 0):
+            raise OSError("the disk is full")

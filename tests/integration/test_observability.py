@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
@@ -396,3 +397,26 @@ async def test_an_expired_lease_is_counted(sqlite_url: str) -> None:
         await client.close()
     s = _samples(metrics.exposition().decode())
     assert _value(s, "turnout_lease_expirations_total", task_queue=Q, kind="workflow_task") == 1
+
+
+@pytest.mark.timeout(60)
+async def test_a_head_request_gets_the_headers_without_a_body() -> None:
+    server = await serve_health([], 0)
+    assert server.host == "127.0.0.1", "this machine only unless told otherwise"
+
+    def head() -> bytes:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = b""
+            while chunk := sock.recv(4096):  # the server closes after one response
+                received += chunk
+            return received
+
+    try:
+        sent = await asyncio.to_thread(head)
+    finally:
+        await server.close()
+    headers, _, body = sent.partition(b"\r\n\r\n")
+    assert headers.startswith(b"HTTP/1.1 200 OK")
+    assert b"Content-Length: 0" not in headers
+    assert body == b""

@@ -24,6 +24,10 @@ _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Servic
 DATABASE_TIMEOUT = 3.0
 """Seconds the readiness probe waits for the database (the Temporal server)."""
 
+DEFAULT_HOST = "127.0.0.1"
+"""The address the servers listen on unless told otherwise: this machine only; give
+``host="0.0.0.0"`` for probes and scrapes from elsewhere."""
+
 Route = Callable[[], Awaitable[tuple[int, str, bytes]]]
 
 
@@ -85,9 +89,12 @@ def _first_line(exc: BaseException) -> str:
 
 
 class Server:
-    """A tiny HTTP/1.1 server (GET only, one response per connection) in the running loop."""
+    """A tiny HTTP/1.1 server (GET and HEAD, one response per connection) in the running
+    loop."""
 
-    def __init__(self, routes: dict[str, Route], *, host: str = "0.0.0.0", port: int = 0) -> None:
+    def __init__(
+        self, routes: dict[str, Route], *, host: str = DEFAULT_HOST, port: int = 0
+    ) -> None:
         self.routes = routes
         self.host = host
         self.port = port
@@ -126,12 +133,13 @@ class Server:
                 while (await reader.readline()) not in (b"\r\n", b"\n", b""):
                     pass
                 status, content_type, body = await self._respond(request)
+            head_only = bool(request) and request[0] == "HEAD"
             head = (
                 f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\n"
                 f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
                 "Connection: close\r\n\r\n"
             )
-            writer.write(head.encode("latin-1") + body)
+            writer.write(head.encode("latin-1") + (b"" if head_only else body))
             await writer.drain()
         except (TimeoutError, ConnectionError):
             pass
@@ -201,11 +209,13 @@ def metrics_routes(metrics: Any) -> dict[str, Route]:
     return {"/metrics": scrape}
 
 
-async def serve_health(workers: Sequence[Any], port: int, host: str = "0.0.0.0") -> Server:
-    """Serve ``/healthz`` and ``/readyz`` of ``workers`` on ``port`` (0: a free one)."""
+async def serve_health(workers: Sequence[Any], port: int, host: str = DEFAULT_HOST) -> Server:
+    """Serve ``/healthz`` and ``/readyz`` of ``workers`` on ``host`` (this machine only by
+    default) and ``port`` (0: a free one)."""
     return await Server(health_routes(workers), host=host, port=port).start()
 
 
-async def serve_metrics(metrics: Any, port: int, host: str = "0.0.0.0") -> Server:
-    """Serve ``/metrics`` of ``metrics`` on ``port`` (0: a free one)."""
+async def serve_metrics(metrics: Any, port: int, host: str = DEFAULT_HOST) -> Server:
+    """Serve ``/metrics`` of ``metrics`` on ``host`` (this machine only by default) and
+    ``port`` (0: a free one)."""
     return await Server(metrics_routes(metrics), host=host, port=port).start()
