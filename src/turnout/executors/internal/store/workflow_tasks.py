@@ -544,15 +544,18 @@ class WorkflowTaskOperations(StoreCore):
 def _eager_activities(
     commands: Sequence[cmd.Command], eager: EagerClaim | None
 ) -> list[cmd.ScheduleActivity]:
-    """The activities of ``commands`` that ``eager``'s worker runs and has slots for."""
+    """The activities of ``commands`` that ``eager``'s worker runs and has slots for (not
+    those the same commands cancel at once)."""
     if eager is None or eager.limit <= 0:
         return []
+    canceled = {c.seq for c in commands if isinstance(c, cmd.RequestCancelActivity)}
     taken = [
         c
         for c in commands
         if isinstance(c, cmd.ScheduleActivity)
         and c.task_queue == eager.task_queue
         and c.activity_type in eager.names
+        and c.seq not in canceled
     ]
     return taken[: eager.limit]
 
