@@ -27,6 +27,7 @@ from tests.observability_workflows import (
 )
 from turnout.observability import (
     Metrics,
+    Observer,
     TaskContextFilter,
     WorkerObserver,
     serve_health,
@@ -338,11 +339,11 @@ async def test_a_non_determinism_error_is_counted(sqlite_url: str) -> None:
     assert _value(s, "turnout_workflow_task_failures_total", **labels) >= 1
 
 
-class _Broken(turnout.observability.Observer):
+class _Broken(Observer):
     """An observer whose every hook raises."""
 
     def __getattribute__(self, name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("_") or not callable(getattr(Observer, name, None)):
             return object.__getattribute__(self, name)
 
         def hook(*args: Any) -> Any:

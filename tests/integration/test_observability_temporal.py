@@ -221,3 +221,22 @@ async def test_readiness_on_temporal_asks_the_server_and_no_slots_in_use_are_mad
         await client.close()
     assert "turnout_worker_slots_in_use{" not in text
     assert f'turnout_worker_slots{{kind="activity_task",task_queue="{queue}"' in text
+
+
+@pytest.mark.timeout(60)
+async def test_a_temporal_worker_whose_observer_raises_still_runs(temporal_address: str) -> None:
+    from tests.integration.test_observability import _Broken
+
+    queue = f"broken-{uuid.uuid4().hex[:8]}"
+    client: Any = await turnout.connect(executor="temporal", temporal_address=temporal_address)
+    try:
+        async with turnout.Worker(
+            client, task_queue=queue, workflows=WORKFLOWS, activities=ACTIVITIES, observer=_Broken()
+        ):
+            handle = await client.start_workflow(
+                ObservedWorkflow.run, "x", id=f"broken-{queue}", task_queue=queue
+            )
+            async with asyncio.timeout(WAIT):
+                assert await handle.result() == "x"
+    finally:
+        await client.close()

@@ -93,7 +93,9 @@ class Observer:
     """The hooks an internal worker calls; this one keeps the log context only.
 
     A workflow task or an activity runs in its own asyncio task: ``*_began`` sets the
-    context of that task, ``*_ended`` closes what the begin opened.
+    context of that task, ``*_ended`` closes what the begin opened. A hook that raises is
+    logged (once a minute per hook, logger ``turnout.observer``) and otherwise ignored:
+    the worker goes on.
     """
 
     def attach(self, worker: Any) -> None:
@@ -225,7 +227,7 @@ class _Guarded(Observer):
             return list(self.inner.scheduling(commands))
         except Exception as exc:
             self._failed("scheduling", exc)
-            return list(commands)
+            return super().scheduling(commands)  # the run's correlation id still goes
 
     def workflow_task_committed(self, commands: Sequence[Any]) -> None:
         self._call("workflow_task_committed", commands)

@@ -19,6 +19,7 @@ from turnout.executors.temporal._definitions import ensure_activity, ensure_work
 from turnout.executors.temporal._governance import admission_activity
 from turnout.executors.temporal._observability import interceptors_for
 from turnout.executors.temporal._runtime import TurnoutInterceptor
+from turnout.observability._hooks import guarded
 from turnout.workflows._definitions import ActivityDefinition
 
 __all__ = ["TemporalWorker", "sandbox_runner"]
@@ -105,7 +106,7 @@ class TemporalWorker:
         )
         self._task: asyncio.Task[None] | None = None
         self._client = client
-        self._observer = observer
+        self._observer = guarded(observer) if observer is not None else None
         self.task_queue = task_queue
         self.identity = identity or client.raw.identity
         self._slots = {
