@@ -326,6 +326,44 @@ async def _has(http: httpx.AsyncClient, count: int, **params: Any) -> bool:
     return len(await _listed(http, **params)) >= count
 
 
+async def test_an_open_event_stream_polls_new_events_only_and_ends_when_woken_by_the_close(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if api.executor != "internal":
+        pytest.skip("Temporal streams follow a long poll of the history")
+    started = await start(api, "SleepyWorkflow", _queue())
+    workflow_id = started["workflow_id"]
+    store = (await api.client_of(TENANT_A)).store
+    reads = {"events": 0, "find_run": 0}
+    polled = asyncio.Event()
+    events, find_run = store.events, store.find_run
+
+    async def counted_events(*args: Any, **kwargs: Any) -> Any:
+        reads["events"] += 1
+        if reads["events"] >= 10:
+            polled.set()
+        return await events(*args, **kwargs)
+
+    async def counted_find_run(*args: Any, **kwargs: Any) -> Any:
+        reads["find_run"] += 1
+        return await find_run(*args, **kwargs)
+
+    monkeypatch.setattr(store, "events", counted_events)
+    monkeypatch.setattr(store, "find_run", counted_find_run)
+    # The in-process transport hands the body over once the stream has ended.
+    stream = asyncio.create_task(
+        api.a.get(f"/workflows/{workflow_id}/events", headers={"Accept": "text/event-stream"})
+    )
+    async with asyncio.timeout(20):
+        await polled.wait()
+    assert reads["find_run"] <= 1, reads  # the stream's own start: describe() once
+    terminated = await api.a.post(f"/workflows/{workflow_id}/terminate")
+    assert terminated.status_code == 200, terminated.text
+    async with asyncio.timeout(20):
+        response = await stream
+    assert "event: workflow_terminated" in response.text
+
+
 # -- signals, queries, cancel, terminate ----------------------------------------------------
 
 

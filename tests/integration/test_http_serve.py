@@ -338,11 +338,12 @@ async def test_serve_stops_on_sigterm_while_an_event_stream_is_open(tmp_path: Pa
                     while not (await anext(lines)).startswith("id: 1"):
                         pass
                 proc.terminate()
-                began = time.monotonic()
                 code = await asyncio.to_thread(proc.wait, 30)
         # uvicorn ends by raising the signal it caught again, as a process killed by it.
         assert code in {0, -signal.SIGTERM}, log.read_text()
-        assert time.monotonic() - began < 5
+        # The open stream ended by itself: uvicorn did not have to cancel it when its
+        # graceful shutdown timed out.
+        assert "graceful shutdown exceeded" not in log.read_text()
         assert "Traceback" not in log.read_text()
     finally:
         if proc.poll() is None:

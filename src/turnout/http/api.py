@@ -12,6 +12,7 @@ import binascii
 import contextlib
 import functools
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from turnout.contracts.errors import WorkflowAlreadyStartedError, WorkflowNotFoundError
-from turnout.contracts.events import Event
+from turnout.contracts.events import Event, EventType
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.states import RunState
 from turnout.http.errors import ApiError, InvalidInput, error_response, from_exception
@@ -54,6 +55,8 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 
 MAX_SEQ = 2**31 - 1
 """The largest event seq (``after``, ``Last-Event-ID``) a request may name."""
+
+log = logging.getLogger("turnout.http")
 
 _M = TypeVar("_M", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -463,33 +466,126 @@ async def workflow_events(request: Request) -> Response:
     )
 
 
+_CLOSING = frozenset(
+    {
+        EventType.WORKFLOW_COMPLETED,
+        EventType.WORKFLOW_FAILED,
+        EventType.WORKFLOW_CANCELED,
+        EventType.WORKFLOW_TERMINATED,
+        EventType.WORKFLOW_TIMED_OUT,
+        EventType.WORKFLOW_CONTINUED_AS_NEW,
+    }
+)
+"""Event types that close a run: a stream that sends one ends."""
+
+
+class _Changes:
+    """Wakes an event stream when its run may have new events.
+
+    On the internal executor: the store's notifier for the run's channel (woken when the
+    run closes), with a poll of the new events every ``poll`` seconds as the fallback.
+    On Temporal: a long poll of the run's history (``wait_new_event``) in a background
+    task, so the stream reads and maps the history again only when it grew.
+    """
+
+    def __init__(self, client: Any, run: Run, poll: float) -> None:
+        self.client = client
+        self.run = run
+        self.poll = poll
+        self.woken = asyncio.Event()
+        self._subscription: Any = None
+        self._follower: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _Changes:
+        store = getattr(self.client, "store", None)
+        if self.client.executor == "internal" and store is not None:
+            from turnout.executors.internal.store.notify import run_channel
+
+            if store.supports_listen_notify:
+                await store.start_listening()
+            self._subscription = store.notifier.subscribe(run_channel(self.run.run_id))
+            self.woken = self._subscription.__enter__()
+        elif self.client.executor == "temporal":
+            self._follower = asyncio.create_task(self._follow_temporal())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._subscription is not None:
+            self._subscription.__exit__(None, None, None)
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+
+    async def _follow_temporal(self) -> None:
+        raw = self.client.raw.get_workflow_handle(self.run.workflow_id, run_id=self.run.run_id)
+        try:
+            async for _ in raw.fetch_history_events(wait_new_event=True, skip_archival=True):
+                self.woken.set()
+        except Exception as exc:  # the stream falls back to polling
+            log.warning("following the history of %s failed: %s", self.run.workflow_id, exc)
+            self._follower = None
+        self.woken.set()
+
+    @property
+    def following(self) -> bool:
+        """True while a long poll of Temporal's history says when there is news."""
+        return self._follower is not None and not self._follower.done()
+
+    async def wait(self) -> bool:
+        """Wait for a wake-up, or the poll interval; True when woken."""
+        try:
+            await asyncio.wait_for(self.woken.wait(), self.poll)
+        except TimeoutError:
+            return False
+        self.woken.clear()
+        return True
+
+
 async def _stream(
     request: Request, handle: Any, run: Run, after: int, poll: float, keepalive: float
 ) -> AsyncIterator[str]:
-    """Past events after ``after``, then new ones as they are written, until the run closes."""
+    """Past events after ``after``, then new ones as they are written, until the run closes.
+
+    The run closed when a closing event is sent; describe() is asked only when the run
+    was already closed, after a wake-up, or once per keepalive interval (a safety net).
+    """
     loop = asyncio.get_running_loop()
-    quiet_since = loop.time()
+    quiet_since = checked_at = loop.time()
     state = request.app.state.turnout
+    closed = run.state.is_terminal
     yield f"retry: {int(max(poll, 1.0) * 1000)}\n\n"
-    while not state.stopping:  # a stopping server ends its streams; clients reconnect
-        try:
-            closed = (await handle.describe()).state.is_terminal
-            fresh = await _events_after(request, handle, run, after)
-        except Exception as exc:
-            error = from_exception(exc)
-            payload = json.dumps({"error": {"code": error.code, "message": error.message}})
-            yield f"event: error\ndata: {payload}\n\n"
-            return
-        for event in fresh:
-            after = event.seq
-            yield f"id: {event.seq}\nevent: {event.type.value}\ndata: {event.model_dump_json()}\n\n"
-            quiet_since = loop.time()
-        if closed:  # events read after the close was seen include the closing ones
-            return
-        if loop.time() - quiet_since >= keepalive:
-            yield ": keep-alive\n\n"
-            quiet_since = loop.time()
-        await asyncio.sleep(poll)
+    woken = True
+    async with _Changes(_client(request), run, poll) as changes:
+        while not state.stopping:  # a stopping server ends its streams; clients reconnect
+            try:
+                read = woken or closed or not changes.following
+                fresh = await _events_after(request, handle, run, after) if read else []
+            except Exception as exc:
+                error = from_exception(exc)
+                payload = json.dumps({"error": {"code": error.code, "message": error.message}})
+                yield f"event: error\ndata: {payload}\n\n"
+                return
+            for event in fresh:
+                after = event.seq
+                yield (
+                    f"id: {event.seq}\nevent: {event.type.value}\n"
+                    f"data: {event.model_dump_json()}\n\n"
+                )
+                quiet_since = loop.time()
+                closed = closed or event.type in _CLOSING
+            if closed:  # events read after the close was seen include the closing ones
+                return
+            if loop.time() - quiet_since >= keepalive:
+                yield ": keep-alive\n\n"
+                quiet_since = loop.time()
+            woken = await changes.wait()
+            if woken or loop.time() - checked_at >= keepalive:
+                checked_at = loop.time()
+                try:
+                    closed = (await handle.describe()).state.is_terminal
+                except Exception:
+                    closed = False  # the next read of the events reports the error
 
 
 @_guarded
