@@ -159,7 +159,7 @@ class Server:
             known = ", ".join(sorted(self.routes))
             return 404, "text/plain", f"no {target} here; try {known}\n".encode()
         if method not in ("GET", "HEAD"):
-            return 405, "text/plain", b"GET only\n"
+            return 405, "text/plain", b"GET or HEAD only\n"
         return await route()
 
 
