@@ -266,8 +266,9 @@ class StoreCore:
 
     async def close(self) -> None:
         """Release connections."""
+        own_pool = self.reader.sync_engine.pool is not self.engine.sync_engine.pool
         await self.engine.dispose()
-        if self.reader is not self.engine:
+        if own_pool:
             await self.reader.dispose()
 
     def _publish_local(self, tx: _Tx) -> None:

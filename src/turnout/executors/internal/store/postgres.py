@@ -48,7 +48,10 @@ class PostgresStore(Store):
             pool_timeout=120,
             pool_pre_ping=False,
         )
-        super().__init__(url, engine, notifier)
+        # Reads run without BEGIN/ROLLBACK around them: at READ COMMITTED each statement
+        # sees its own snapshot inside a transaction too, so the round trips bought nothing.
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        super().__init__(url, engine, notifier, reader=reader)
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
 
