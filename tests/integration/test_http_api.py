@@ -190,6 +190,29 @@ async def test_describe_reads_the_input_without_reading_the_history(
     assert (await api.b.get(f"/workflows/{started['workflow_id']}")).status_code == 404
 
 
+async def test_workflow_ids_ending_like_a_route_are_reached_with_an_encoded_slash(
+    api: Api,
+) -> None:
+    queue = _queue()
+    tag = uuid.uuid4().hex[:6]
+    ids = [f"{tag}/events", f"{tag}/cancel", f"{tag}/approvals", f"{tag}/artifacts"]
+    for workflow_id in ids:
+        await start(api, "SleepyWorkflow", queue, id=workflow_id)
+    for workflow_id in ids:
+        encoded = workflow_id.replace("/", "%2F")
+        described = await api.a.get(f"/workflows/{encoded}")
+        assert described.status_code == 200, described.text
+        assert described.json()["workflow_id"] == workflow_id
+        events = await api.a.get(f"/workflows/{encoded}/events")
+        assert events.status_code == 200, events.text
+        assert {e["workflow_id"] for e in events.json()} <= {workflow_id}
+    cancelled = await api.a.post(f"/workflows/{tag}%2Fcancel/cancel")
+    assert cancelled.status_code == 202, cancelled.text
+    assert cancelled.json()["workflow_id"] == f"{tag}/cancel"
+    # Without the encoding, the last segment is the route, as before.
+    assert (await api.a.get(f"/workflows/{tag}/approvals")).status_code == 404
+
+
 async def test_a_failed_run_shows_its_failure(api: Api) -> None:
     queue = _queue()
     started = await start(api, "BrokenWorkflow", queue, "k")

@@ -45,7 +45,7 @@ from turnout.http.schemas import (
     TerminateRequest,
 )
 
-__all__ = ["MAX_PAGE_DEPTH", "routes"]
+__all__ = ["ENCODED_SLASH", "MAX_PAGE_DEPTH", "path_param", "routes"]
 
 MAX_PAGE_DEPTH = 10_000
 """How far back (in runs) pages of ``GET /workflows`` reach on Temporal; narrow the
@@ -176,9 +176,23 @@ def _client(request: Request) -> Any:
     return request.state.client
 
 
+ENCODED_SLASH = "\x1f"
+"""What an encoded slash (``%2F``) of a request's path stands as while it is routed
+(``turnout.http.app`` puts it there), so that a workflow id such as ``a/events`` sent as
+``a%2Fevents`` is not taken for the ``/events`` route of ``a``."""
+
+
+def path_param(request: Request, name: str) -> str:
+    """A path parameter, its encoded slashes restored."""
+    value: str = request.path_params[name]
+    if request.scope.get("state", {}).get("encoded_slashes"):
+        value = value.replace(ENCODED_SLASH, "/")
+    return value
+
+
 def _path(request: Request, name: str) -> str:
     """A path parameter; one no run could have (control characters) is simply not found."""
-    value: str = request.path_params[name]
+    value = path_param(request, name)
     if not value or len(value) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in value):
         if name == "id":
             raise ApiError(

@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -32,7 +34,7 @@ from turnout.http.auth import CONSOLE_HEADER, COOKIE, TokenFile
 from turnout.http.errors import from_exception, json_error
 from turnout.http.schemas import openapi_document
 
-__all__ = ["ApiState", "ClientFactory", "ClientHub", "create_app"]
+__all__ = ["ApiState", "ClientFactory", "ClientHub", "EncodedSlashes", "create_app"]
 
 log = logging.getLogger("turnout.http")
 
@@ -187,6 +189,31 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
 
+class EncodedSlashes:
+    """Route a path's encoded slashes (``%2F``) as part of a segment, not as separators.
+
+    Starlette routes on the decoded path, where ``/workflows/a%2Fevents`` would be the
+    events of ``a``; here such a slash becomes :data:`api.ENCODED_SLASH` while routing and
+    ``api.path_param`` turns it back into ``/``. A path that already holds that character
+    (``%1F``, which no workflow id may contain) is left alone.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") if scope["type"] == "http" else None
+        if raw:
+            text = raw.decode("latin-1").split("?", 1)[0]
+            lowered = text.lower()
+            if "%2f" in lowered and "%1f" not in lowered:
+                scope = dict(scope)
+                scope["path"] = unquote(re.sub("%2[fF]", "%1F", text))
+                scope.setdefault("state", {})
+                scope["state"] = {**scope["state"], "encoded_slashes": True}
+        await self.app(scope, receive, send)
+
+
 def _token_of(request: Request) -> tuple[str | None, bool]:
     header = request.headers.get("authorization")
     if header:
@@ -307,4 +334,5 @@ def create_app(
     app.state.turnout = state
     app.state.openapi = openapi_document()
     app.add_middleware(AuthMiddleware, state=state, console_routes=console_routes)
+    app.add_middleware(EncodedSlashes)
     return app

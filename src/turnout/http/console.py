@@ -198,7 +198,7 @@ class _Console:
         client = _client(request)
         if client is None:
             return _to_login(request)
-        workflow_id = request.path_params["workflow_id"]
+        workflow_id = api.path_param(request, "workflow_id")
         try:
             view = await _run_view(client, workflow_id)
         except WorkflowNotFoundError:
@@ -215,7 +215,7 @@ class _Console:
         client = _client(request)
         if client is None:
             return json_error(401, "unauthorized", "the console's session ended: log in at /login")
-        workflow_id = request.path_params["workflow_id"]
+        workflow_id = api.path_param(request, "workflow_id")
         after = _int(request.query_params.get("after"), 0, 0, 2**62)
         try:
             view = await _run_view(client, workflow_id)
