@@ -20,6 +20,7 @@ import turnout
 from turnout import workflow
 from turnout.config import load_settings
 from turnout.http import create_app
+from turnout.http.app import ClientHub, settings_factory
 from turnout.http.auth import new_token, token_line
 from turnout.http.errors import from_exception
 from turnout.testing import LocalPostgres, ServerError
@@ -225,3 +226,14 @@ async def test_a_query_replays_off_the_event_loop_so_other_requests_are_answered
             answer = await query
             assert answer.json() == {"result": "answered"}, answer.text
             await http.post("/workflows/slow-1/signals/proceed")
+
+
+async def test_two_tenants_first_requests_at_once_share_one_store(tmp_path: Path) -> None:
+    settings = load_settings(database_url=f"sqlite:///{tmp_path}/api.db")
+    hub = ClientHub(settings_factory(settings))
+    try:
+        a, b = await asyncio.gather(hub.client("tenant-a"), hub.client("tenant-b"))
+        assert a.store is b.store
+        assert (a.tenant_id, b.tenant_id) == ("tenant-a", "tenant-b")
+    finally:
+        await hub.close()

@@ -86,6 +86,7 @@ def settings_factory(settings: Settings, workflows: Sequence[type] = ()) -> Clie
             return None
 
     shared: dict[str, Any] = {}
+    first_made = asyncio.Lock()  # two tenants' first requests at once open one store
 
     async def make(tenant: str) -> Any:
         import turnout
@@ -93,11 +94,12 @@ def settings_factory(settings: Settings, workflows: Sequence[type] = ()) -> Clie
         tenant_settings = settings.model_copy(update={"tenant_id": tenant})
         if settings.executor is not ExecutorKind.INTERNAL:
             return await turnout.connect(settings=tenant_settings, workflows=workflows)
-        first = shared.get("client")
-        if first is None:
-            first = await turnout.connect(settings=tenant_settings, workflows=workflows)
-            shared["client"] = first
-            return first
+        async with first_made:
+            first = shared.get("client")
+            if first is None:
+                first = await turnout.connect(settings=tenant_settings, workflows=workflows)
+                shared["client"] = first
+                return first
         return _SharedStoreClient(
             first.store,
             tenant_id=tenant,
