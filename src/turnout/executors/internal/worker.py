@@ -646,6 +646,7 @@ class InternalWorker:
                         decisions=decisions,
                         eager=eager,
                         seen_through=instance.seen_seq,
+                        run=row,
                     ),
                 )
             finally:

@@ -62,12 +62,15 @@ class WorkflowTaskOperations(StoreCore):
         decisions: Sequence[PolicyDecision] = (),
         eager: EagerClaim | None = None,
         seen_through: int | None = None,
+        run: Row[Any] | None = None,
     ) -> range:
         """Commit one workflow task: its commands, events, queue items and state change
         (and the start policy's decision, on a run's first task). With ``eager``, the
         activities it schedules that the worker can run are created already leased to it.
         ``seen_through`` (the last seq the task read) lets the commit skip waking other
-        workers when nothing arrived while the task ran.
+        workers when nothing arrived while the task ran. ``run`` is the run's row as the
+        task read it (saves reading it again); the commit holds only if the run is still
+        in that state.
 
         Raises StaleTaskError (changing nothing) when the lease was lost or another
         task of the run committed first.
@@ -82,6 +85,7 @@ class WorkflowTaskOperations(StoreCore):
             decisions,
             eager,
             seen_through,
+            run,
         )
         return seqs
 
@@ -97,6 +101,7 @@ class WorkflowTaskOperations(StoreCore):
         decisions: Sequence[PolicyDecision],
         eager: EagerClaim | None,
         seen_through: int | None,
+        read: Row[Any] | None,
     ) -> range:
         now = utcnow()
         done = (
@@ -118,7 +123,7 @@ class WorkflowTaskOperations(StoreCore):
             raise StaleTaskError(
                 f"workflow task {item.id} is no longer leased to {item.lease_owner}"
             )
-        run = (await conn.execute(select(runs).where(runs.c.run_id == item.run_id))).one()
+        run = read or (await conn.execute(select(runs).where(runs.c.run_id == item.run_id))).one()
         specs: list[EventSpec] = [
             (
                 EventType.WORKFLOW_TASK_COMPLETED,
@@ -142,24 +147,22 @@ class WorkflowTaskOperations(StoreCore):
                 continue
             specs.append((command.event_type, command.attributes()))
         values: dict[str, Any] = {"workflow_task_count": expected + 1}
-        guard = runs.c.workflow_task_count == expected
+        # The state this task's transitions start from. Whoever moves it meanwhile (an
+        # approval decided, a cancel) queues a task of its own, which redoes this one.
+        guard = and_(runs.c.workflow_task_count == expected, runs.c.state == run.state)
         state = run.state
         if state == RunState.CLAIMED.value:
             specs.append((EventType.STATE_CHANGED, {"from": state, "to": RunState.RUNNING.value}))
             state = values["state"] = RunState.RUNNING.value
-            guard = and_(guard, runs.c.state == run.state)
         requested = [c for c in commands if isinstance(c, cmd.RequestApproval)]
-        if requested and closing is None:
-            if state == RunState.RUNNING.value:
-                specs.append(
-                    (
-                        EventType.STATE_CHANGED,
-                        {"from": state, "to": RunState.WAITING_APPROVAL.value},
-                    )
+        if requested and closing is None and state == RunState.RUNNING.value:
+            specs.append(
+                (
+                    EventType.STATE_CHANGED,
+                    {"from": state, "to": RunState.WAITING_APPROVAL.value},
                 )
-                values["state"] = RunState.WAITING_APPROVAL.value
-            # A decision committed meanwhile may have moved the state: then redo the task.
-            guard = and_(guard, runs.c.state == run.state)
+            )
+            values["state"] = RunState.WAITING_APPROVAL.value
         # The activities this worker takes at once: started in this very append.
         taken = _eager_activities(commands, eager) if closing is None else []
         specs.extend(
@@ -184,7 +187,6 @@ class WorkflowTaskOperations(StoreCore):
             values.update(state=target.value, closed_at=now, result=result)
             if failure is not None:
                 values["failure"] = failure.model_dump(mode="json")
-            guard = and_(guard, runs.c.state == run.state)
         seqs = await self._append(
             conn, item.run_id, specs, now=now, values=values, extra_where=guard, tx=tx
         )
