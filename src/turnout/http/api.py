@@ -45,7 +45,7 @@ from turnout.http.schemas import (
     TerminateRequest,
 )
 
-__all__ = ["ENCODED_SLASH", "MAX_PAGE_DEPTH", "path_param", "routes"]
+__all__ = ["ENCODED_SLASH", "MAX_PAGE_DEPTH", "path_param", "read_page", "routes"]
 
 MAX_PAGE_DEPTH = 10_000
 """How far back (in runs) pages of ``GET /workflows`` reach on Temporal; narrow the
@@ -395,14 +395,36 @@ async def list_workflows(request: Request) -> Response:
             f"state={raw_state!r} is not a run state; use one of "
             + ", ".join(s.value for s in RunState),
         ) from None
+    limit = _int_param(request, "limit", 50, 1, 500)
+    page, next_cursor = await read_page(
+        _client(request),
+        state=state,
+        workflow_type=_text_param(request, "type"),
+        task_queue=_text_param(request, "task_queue"),
+        limit=limit,
+        cursor=_text_param(request, "cursor"),
+    )
+    return _json(RunList(items=page, next_cursor=next_cursor))
+
+
+async def read_page(
+    client: Any,
+    *,
+    state: RunState | None,
+    workflow_type: str | None,
+    task_queue: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Run], str | None]:
+    """One page of runs, newest first, and the cursor of the next (None: the last page).
+
+    Raises ApiError (422) for a cursor this API did not give.
+    """
     filters: dict[str, Any] = {
         "state": state,
-        "workflow_type": _text_param(request, "type"),
-        "task_queue": _text_param(request, "task_queue"),
+        "workflow_type": workflow_type,
+        "task_queue": task_queue,
     }
-    limit = _int_param(request, "limit", 50, 1, 500)
-    cursor = _text_param(request, "cursor")
-    client = _client(request)
     if client.executor == "temporal":
         anchor, offset = _decode_cursor(cursor, True) if cursor else (None, 0)
         assert isinstance(offset, int)
@@ -412,19 +434,17 @@ async def list_workflows(request: Request) -> Response:
             **filters, limit=offset + limit + 1, before=before
         )
         page = found[offset : offset + limit]
-        next_cursor = None
         if len(found) > offset + limit and page:
             first = anchor or page[0].requested_at
-            next_cursor = _encode_cursor({"t": first.isoformat(), "o": offset + limit})
-        return _json(RunList(items=page, next_cursor=next_cursor))
+            return page, _encode_cursor({"t": first.isoformat(), "o": offset + limit})
+        return page, None
     keyset = _decode_cursor(cursor, False) if cursor else None
     found = await client.list_workflows(**filters, limit=limit + 1, before=keyset)
     page = found[:limit]
-    next_cursor = None
     if len(found) > limit:
         last = page[-1]
-        next_cursor = _encode_cursor({"t": last.requested_at.isoformat(), "r": last.run_id})
-    return _json(RunList(items=page, next_cursor=next_cursor))
+        return page, _encode_cursor({"t": last.requested_at.isoformat(), "r": last.run_id})
+    return page, None
 
 
 async def workflows(request: Request) -> Response:

@@ -53,7 +53,6 @@ PAGE_SIZE = 25
 
 _HERE = Path(__file__).parent
 _MAX_PAGE = 200
-_MAX_OFFSET = 10_000
 _MAX_TOKEN = 4096
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -157,7 +156,7 @@ class _Console:
             "type": params.get("type", "").strip(),
             "task_queue": params.get("task_queue", "").strip(),
         }
-        offset = _int(params.get("cursor"), 0, 0, _MAX_OFFSET)
+        cursor = params.get("cursor", "").strip() or None
         limit = _int(params.get("limit"), PAGE_SIZE, 1, _MAX_PAGE)
         problem = None
         state: RunState | None = None
@@ -167,25 +166,28 @@ class _Console:
             except ValueError:
                 problem = f"unknown state {filters['state']!r}; pick one from the list"
         runs: list[Run] = []
+        next_cursor = None
         if problem is None:
-            found = await client.list_workflows(
-                state=state,
-                workflow_type=filters["type"] or None,
-                task_queue=filters["task_queue"] or None,
-                limit=offset + limit + 1,
-            )
-            runs = list(found[offset : offset + limit])
-            has_next = len(found) > offset + limit
-        else:
-            has_next = False
-        context = {
+            try:
+                runs, next_cursor = await api.read_page(
+                    client,
+                    state=state,
+                    workflow_type=filters["type"] or None,
+                    task_queue=filters["task_queue"] or None,
+                    limit=limit,
+                    cursor=cursor,
+                )
+            except ApiError as exc:
+                if exc.status != 422:
+                    raise
+                problem = "this page's link is out of date; start again from the newest runs"
+        context: dict[str, Any] = {
             "runs": runs,
             "filters": filters,
             "states": [s.value for s in RunState],
-            "offset": offset,
+            "cursor": cursor,
             "limit": limit,
-            "next_cursor": offset + limit if has_next else None,
-            "prev_cursor": max(0, offset - limit) if offset > 0 else None,
+            "next_cursor": next_cursor,
             "problem": problem,
         }
         if params.get("partial") == "runs":
@@ -394,7 +396,7 @@ def _state_class(state: RunState | str) -> str:
 
 
 @pass_context
-def _page_url(context: Mapping[str, Any], cursor: int) -> str:
+def _page_url(context: Mapping[str, Any], cursor: str | None) -> str:
     filters = {k: v for k, v in context["filters"].items() if v}
     if cursor:
         filters["cursor"] = str(cursor)
