@@ -15,7 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -45,13 +45,8 @@ from turnout.http.schemas import (
     TerminateRequest,
 )
 
-__all__ = ["ENCODED_SLASH", "MAX_PAGE_DEPTH", "path_param", "read_page", "routes"]
+__all__ = ["ENCODED_SLASH", "path_param", "read_page", "routes"]
 
-MAX_PAGE_DEPTH = 10_000
-"""How far back (in runs) pages of ``GET /workflows`` reach on Temporal; narrow the
-filters beyond (the internal executor's pages reach back without limit)."""
-
-_ONE_MICROSECOND = timedelta(microseconds=1)
 
 MAX_SEQ = 2**31 - 1
 """The largest event seq (``after``, ``Last-Event-ID``) a request may name."""
@@ -353,27 +348,21 @@ def _bad_cursor() -> ApiError:
     )
 
 
-def _decode_cursor(cursor: str, on_temporal: bool) -> tuple[datetime, str | int]:
+def _decode_cursor(cursor: str, on_temporal: bool) -> tuple[datetime, str] | bytes:
     """The position a cursor names: ``(requested_at, run_id)`` of the last run of the
-    previous page (internal executor), or ``(first page's newest start, offset)`` (Temporal,
-    whose visibility store cannot sort by start time)."""
+    previous page (internal executor), or the visibility page token (Temporal, whose
+    visibility store cannot sort by start time)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)
+        if on_temporal:
+            return base64.b64decode(str(value["p"]), validate=True)
         at = datetime.fromisoformat(value["t"])
-        position: str | int = int(value["o"]) if on_temporal else str(value["r"])
-        if at.tzinfo is None or (isinstance(position, int) and position < 0):
-            raise ValueError("out of range")
+        if at.tzinfo is None:
+            raise ValueError("not a UTC time")
+        return at, str(value["r"])
     except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         raise _bad_cursor() from None
-    if isinstance(position, int) and position > MAX_PAGE_DEPTH:
-        raise ApiError(
-            422,
-            "cursor_too_deep",
-            f"pages reach back {MAX_PAGE_DEPTH:,} runs on Temporal; narrow the list with "
-            "state, type or task_queue",
-        )
-    return at, position
 
 
 @_guarded
@@ -382,8 +371,8 @@ async def list_workflows(request: Request) -> Response:
 
     Each request reads at most ``limit + 1`` runs on the internal executor: the cursor is
     the keyset ``(requested_at, run_id)`` of the previous page's last run. On Temporal
-    the cursor is an offset under the first page's newest start time (a visibility
-    clause), so a request reads at most the offset plus ``limit + 1`` runs.
+    the cursor is the visibility listing's page token: a request reads one page of
+    ``limit`` executions.
     """
     raw_state = request.query_params.get("state")
     try:
@@ -426,19 +415,16 @@ async def read_page(
         "task_queue": task_queue,
     }
     if client.executor == "temporal":
-        anchor, offset = _decode_cursor(cursor, True) if cursor else (None, 0)
-        assert isinstance(offset, int)
-        # Runs started after the first page are left out, so pages do not shift.
-        before = (anchor + _ONE_MICROSECOND, "") if anchor is not None else None
-        found: list[Run] = await client.list_workflows(
-            **filters, limit=offset + limit + 1, before=before
+        token = _decode_cursor(cursor, True) if cursor else None
+        assert token is None or isinstance(token, bytes)
+        page, next_token = await client.list_workflows_page(
+            **filters, limit=limit, page_token=token
         )
-        page = found[offset : offset + limit]
-        if len(found) > offset + limit and page:
-            first = anchor or page[0].requested_at
-            return page, _encode_cursor({"t": first.isoformat(), "o": offset + limit})
+        if next_token:
+            return page, _encode_cursor({"p": base64.b64encode(next_token).decode()})
         return page, None
     keyset = _decode_cursor(cursor, False) if cursor else None
+    assert not isinstance(keyset, bytes)
     found = await client.list_workflows(**filters, limit=limit + 1, before=keyset)
     page = found[:limit]
     if len(found) > limit:

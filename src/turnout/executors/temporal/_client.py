@@ -224,37 +224,56 @@ class TemporalClient(ClientBase):
         """Runs, newest first, through Temporal's visibility API (this client's namespace);
         with ``before=(start time, run_id)`` only the runs that started before that one
         (or at the same time, with a smaller run id)."""
-        clauses = []
-        if before is not None:
-            # Temporal keeps nanoseconds, Python microseconds: bound one microsecond later
-            # and leave out what does not sort after ``before`` below.
-            bound = (before[0] + timedelta(microseconds=1)).astimezone(UTC)
-            clauses.append(f"StartTime < '{bound.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'")
-        if workflow_type:
-            clauses.append(f"WorkflowType = {_quoted(workflow_type)}")
-        if task_queue:
-            clauses.append(f"TaskQueue = {_quoted(task_queue)}")
-        wanted = RunState(state) if state is not None else None
-        if wanted is RunState.WAITING_APPROVAL:
-            # An open run that waits on an approval: Running to Temporal, told apart by memo.
-            clauses.append("ExecutionStatus = 'Running'")
-        elif wanted is not None:
-            status = next((k for k, v in _STATES.items() if v is wanted), None)
-            if status is None:
-                return []
-            clauses.append(f"ExecutionStatus = '{status.name.title().replace('_', '')}'")
-        query = " AND ".join(clauses) or None
+        query = _list_query(state, workflow_type, task_queue, before)
+        if query is None:
+            return []
         runs: list[Run] = []
-        async for execution in self.raw.list_workflows(query=query):
+        async for execution in self.raw.list_workflows(query=query or None):
             if before is not None and (execution.start_time, execution.run_id) >= before:
                 continue
-            handle = self.get_workflow_handle(execution.id, run_id=execution.run_id)
-            run = await handle.describe()
-            if wanted is None or run.state is wanted:
+            run = await self._listed_run(execution, state)
+            if run is not None:
                 runs.append(run)
             if len(runs) >= limit:
                 break
         return runs
+
+    async def list_workflows_page(
+        self,
+        *,
+        state: RunState | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        limit: int = 100,
+        page_token: bytes | None = None,
+    ) -> tuple[list[Run], bytes | None]:
+        """One page of Temporal's visibility listing (at most ``limit`` executions read)
+        and the token of the next page (None: the last one).
+
+        In Temporal's order: open runs first, newest first, then closed ones by close
+        time. A ``waiting_approval`` filter keeps the running executions that wait, so a
+        page may hold fewer than ``limit`` runs while more follow.
+        """
+        query = _list_query(state, workflow_type, task_queue, None)
+        if query is None:
+            return [], None
+        pages = self.raw.list_workflows(
+            query=query or None, page_size=limit, next_page_token=page_token
+        )
+        await pages.fetch_next_page()
+        runs: list[Run] = []
+        for execution in pages.current_page or ():
+            run = await self._listed_run(execution, state)
+            if run is not None:
+                runs.append(run)
+        return runs, pages.next_page_token
+
+    async def _listed_run(
+        self, execution: temporalio.client.WorkflowExecution, state: RunState | None
+    ) -> Run | None:
+        """The record of a listed execution, or None when it is not in ``state``."""
+        run = await self.get_workflow_handle(execution.id, run_id=execution.run_id).describe()
+        return run if state is None or run.state is RunState(state) else None
 
     async def list_pending_approvals(
         self, *, workflow_type: str | None = None, limit: int = 100
@@ -282,6 +301,35 @@ class TemporalClient(ClientBase):
             )
         found.sort(key=lambda a: (a.requested_at, a.workflow_id, a.name))
         return found[:limit]
+
+
+def _list_query(
+    state: RunState | None,
+    workflow_type: str | None,
+    task_queue: str | None,
+    before: tuple[datetime, str] | None,
+) -> str | None:
+    """The visibility query of a listing ("" lists everything; None: nothing can match)."""
+    clauses = []
+    if before is not None:
+        # Temporal keeps nanoseconds, Python microseconds: bound one microsecond later;
+        # the caller leaves out what does not sort after ``before``.
+        bound = (before[0] + timedelta(microseconds=1)).astimezone(UTC)
+        clauses.append(f"StartTime < '{bound.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'")
+    if workflow_type:
+        clauses.append(f"WorkflowType = {_quoted(workflow_type)}")
+    if task_queue:
+        clauses.append(f"TaskQueue = {_quoted(task_queue)}")
+    wanted = RunState(state) if state is not None else None
+    if wanted is RunState.WAITING_APPROVAL:
+        # An open run that waits on an approval: Running to Temporal, told apart by memo.
+        clauses.append("ExecutionStatus = 'Running'")
+    elif wanted is not None:
+        status = next((k for k, v in _STATES.items() if v is wanted), None)
+        if status is None:
+            return None
+        clauses.append(f"ExecutionStatus = '{status.name.title().replace('_', '')}'")
+    return " AND ".join(clauses)
 
 
 def _quoted(value: str) -> str:
