@@ -513,7 +513,7 @@ class _Changes:
         self.run = run
         self.poll = poll
         self.woken = asyncio.Event()
-        self._subscription: Any = None
+        self._exits = contextlib.ExitStack()
         self._follower: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> _Changes:
@@ -523,15 +523,14 @@ class _Changes:
 
             if store.supports_listen_notify:
                 await store.start_listening()
-            self._subscription = store.notifier.subscribe(run_channel(self.run.run_id))
-            self.woken = self._subscription.__enter__()
+            subscription = store.notifier.subscribe(run_channel(self.run.run_id))
+            self.woken = self._exits.enter_context(subscription)
         elif self.client.executor == "temporal":
             self._follower = asyncio.create_task(self._follow_temporal())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._subscription is not None:
-            self._subscription.__exit__(None, None, None)
+        self._exits.close()
         if self._follower is not None:
             self._follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
