@@ -73,6 +73,18 @@ def executor_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Setting
 
 @pytest.fixture(params=["sqlite", "postgres", "temporal"])
 async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    async for served in _serve(request, tmp_path):
+        yield served
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def internal_api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    """The app on the internal executor only, for what only it offers."""
+    async for served in _serve(request, tmp_path):
+        yield served
+
+
+async def _serve(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
     settings = executor_settings(request, tmp_path)
     tokens = write_tokens(tmp_path / "tokens")
     app = create_app(
@@ -172,22 +184,20 @@ async def test_start_answers_202_before_any_worker_and_a_worker_then_completes_i
 
 
 async def test_describe_reads_the_input_without_reading_the_history(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    internal_api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if api.executor != "internal":
-        pytest.skip("Temporal does not give the input to turnout")
-    started = await start(api, "HelloWorkflow", _queue(), "ada")
-    store = (await api.client_of(TENANT_A)).store
+    started = await start(internal_api, "HelloWorkflow", _queue(), "ada")
+    store = (await internal_api.client_of(TENANT_A)).store
 
     async def no_history(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("describe read the run's events")
 
     monkeypatch.setattr(store, "events", no_history)
     monkeypatch.setattr(store, "load_history", no_history)
-    described = await api.a.get(f"/workflows/{started['workflow_id']}")
+    described = await internal_api.a.get(f"/workflows/{started['workflow_id']}")
     assert described.status_code == 200, described.text
     assert described.json()["input"] == ["ada"]
-    assert (await api.b.get(f"/workflows/{started['workflow_id']}")).status_code == 404
+    assert (await internal_api.b.get(f"/workflows/{started['workflow_id']}")).status_code == 404
 
 
 async def test_workflow_ids_ending_like_a_route_are_reached_with_an_encoded_slash(
@@ -243,14 +253,15 @@ async def test_the_same_idempotency_key_returns_the_same_run(api: Api) -> None:
     assert mismatch.json()["error"]["code"] == "idempotency_key_mismatch"
 
 
-async def test_concurrent_starts_with_one_key_make_one_run_and_one_202(api: Api) -> None:
-    if api.executor != "internal":
-        pytest.skip("Temporal tells a repeated start by the run's start time")
+async def test_concurrent_starts_with_one_key_make_one_run_and_one_202(internal_api: Api) -> None:
     queue = _queue()
     key = f"key-{uuid.uuid4().hex[:8]}"
     body = {"workflow": "HelloWorkflow", "args": ["bo"], "task_queue": queue}
     answers = await asyncio.gather(
-        *(api.a.post("/workflows", json=body, headers={"Idempotency-Key": key}) for _ in range(4))
+        *(
+            internal_api.a.post("/workflows", json=body, headers={"Idempotency-Key": key})
+            for _ in range(4)
+        )
     )
     assert sorted(r.status_code for r in answers) == [200, 200, 200, 202], [r.text for r in answers]
     assert len({r.json()["run_id"] for r in answers}) == 1
@@ -356,13 +367,11 @@ async def _has(http: httpx.AsyncClient, count: int, **params: Any) -> bool:
 
 
 async def test_an_open_event_stream_polls_new_events_only_and_ends_when_woken_by_the_close(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    internal_api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if api.executor != "internal":
-        pytest.skip("Temporal streams follow a long poll of the history")
-    started = await start(api, "SleepyWorkflow", _queue())
+    started = await start(internal_api, "SleepyWorkflow", _queue())
     workflow_id = started["workflow_id"]
-    store = (await api.client_of(TENANT_A)).store
+    store = (await internal_api.client_of(TENANT_A)).store
     reads = {"events": 0, "find_run": 0}
     polled = asyncio.Event()
     events, find_run = store.events, store.find_run
@@ -381,12 +390,14 @@ async def test_an_open_event_stream_polls_new_events_only_and_ends_when_woken_by
     monkeypatch.setattr(store, "find_run", counted_find_run)
     # The in-process transport hands the body over once the stream has ended.
     stream = asyncio.create_task(
-        api.a.get(f"/workflows/{workflow_id}/events", headers={"Accept": "text/event-stream"})
+        internal_api.a.get(
+            f"/workflows/{workflow_id}/events", headers={"Accept": "text/event-stream"}
+        )
     )
     async with asyncio.timeout(20):
         await polled.wait()
     assert reads["find_run"] <= 1, reads  # the stream's own start: describe() once
-    terminated = await api.a.post(f"/workflows/{workflow_id}/terminate")
+    terminated = await internal_api.a.post(f"/workflows/{workflow_id}/terminate")
     assert terminated.status_code == 200, terminated.text
     async with asyncio.timeout(20):
         response = await stream
