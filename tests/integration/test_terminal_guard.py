@@ -153,6 +153,7 @@ async def test_results_written_together_are_each_recorded_once_and_a_lost_lease_
             processed_through=history[-1].seq,
             time=history[-1].at,
             commands=[schedule],
+            seen_through=history[-1].seq,
         )
     acts = await store.claim(queue, "tester", workflow_tasks=0, activities=3, workflow_lease=30)
     assert sorted(a.run_id for a in acts) == sorted(run_ids)
@@ -298,3 +299,41 @@ async def test_finished_queue_items_are_pruned_after_the_retention_and_dead_lett
                         break
                 await asyncio.sleep(0.02)
     assert (await client.get_workflow_handle("pruned").describe()).state is RunState.COMPLETED
+
+
+async def test_events_that_arrive_after_a_task_read_the_history_get_a_task_of_their_own(
+    client: Any,
+) -> None:
+    """The task queued for new events may be claimed, and read the history, before the
+    transaction that appended them commits (it found that task still queued and so
+    queued no other). The task's commit sees the events arrived and queues the next."""
+    from turnout.contracts.events import EventType
+    from turnout.executors.internal.store.base import utcnow
+
+    store, queue = client.store, "arrivals"
+    started = await store.start_workflow(
+        StartParams(workflow_id="arrivals", workflow_type="Any", task_queue=queue, input=[])
+    )
+    (task,) = await store.claim(queue, "b", workflow_tasks=1, activities=0, workflow_lease=30)
+    _, history = await store.load_history(started.run_id, 0)
+    seen = history[-1].seq
+
+    async def late_event(conn: Any, tx: Any) -> Any:  # appended, its task not queued
+        return await store._append(
+            conn, started.run_id, [(EventType.TIMER_FIRED, {"timer_seq": 9})], now=utcnow(), tx=tx
+        )
+
+    await store._run_tx(late_event)
+    await store.commit_workflow_task(
+        task,
+        expected_task_count=0,
+        processed_through=seen,
+        time=history[-1].at,
+        commands=[],
+        seen_through=seen,
+    )
+
+    (follow_up,) = await store.claim(queue, "c", workflow_tasks=5, activities=0, workflow_lease=30)
+    assert follow_up.run_id == started.run_id
+    _, rest = await store.load_history(started.run_id, seen)
+    assert EventType.TIMER_FIRED in [e.type for e in rest]

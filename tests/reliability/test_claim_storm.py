@@ -103,6 +103,7 @@ async def _workflow_task(
             processed_through=history[-1].seq,
             time=utcnow(),
             commands=commands,
+            seen_through=history[-1].seq,
         )
     except Exception as exc:
         if shared is None:

@@ -214,8 +214,12 @@ class WorkflowTaskOperations(StoreCore):
                 )
         if decisions:
             await conn.execute(insert(policy_decisions), [decision_row(d) for d in decisions])
-        if arrived:  # the follow-up task of what arrived may be waiting for this one
-            tx.queues.add(run.task_queue)
+        if arrived and closing is None:
+            # Events arrived while the task ran, after it read the history. A task is
+            # queued for them, unless the one queued for them was this very task: claimed
+            # before they committed, it read the history without them. Make sure one is
+            # queued (at most one pending task per run: usually this changes nothing).
+            await self._enqueue_wft(conn, tx, run.run_id, now)
         if eager is not None:
             eager.claimed.clear()  # a retried transaction starts over
         await self._apply_commands(conn, tx, run, commands, now, taken, eager)
