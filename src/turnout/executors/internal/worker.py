@@ -60,6 +60,7 @@ from turnout.executors.internal.store import (
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import queue_channel
+from turnout.executors.internal.store.workflow_tasks import runnable_activities
 from turnout.observability._hooks import Observer, guarded
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
 from turnout.workflows._runtime import (
@@ -626,12 +627,7 @@ class InternalWorker:
             # committing at the same time reserve theirs.
             eager = self._eager(
                 "activity",
-                wanted=sum(
-                    isinstance(c, cmd.ScheduleActivity)
-                    and c.task_queue == self.task_queue
-                    and c.activity_type in self._activities
-                    for c in commands
-                ),
+                wanted=len(runnable_activities(commands, self.task_queue, self._activities)),
             )
             self._reserved_acts += eager.limit if eager else 0
             try:

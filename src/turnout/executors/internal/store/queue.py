@@ -54,14 +54,7 @@ class QueueOperations(StoreCore):
         if tenant_id is not None:
             stmt = stmt.where(q.c.tenant_id == tenant_id)
         if kind == _WFT:
-            busy = queue_items.alias("busy")
-            stmt = stmt.where(
-                ~exists().where(
-                    busy.c.run_id == q.c.run_id,
-                    busy.c.kind == _WFT,
-                    busy.c.state.in_(_LEASED),
-                )
-            )
+            stmt = stmt.where(_no_task_running(q))
         stmt = stmt.order_by(q.c.priority.desc(), q.c.available_at, q.c.id).limit(limit)
         return stmt.with_for_update(skip_locked=True)
 
@@ -130,26 +123,8 @@ class QueueOperations(StoreCore):
         for kind, limit in ((_WFT, wft_limit), (_ACT, act_limit)):
             if limit <= 0:
                 continue
-            lease = now + timedelta(seconds=workflow_lease)
             picked = self._picked(task_queue, kind, limit, now, tenant_id)
-            rows = (
-                await conn.execute(
-                    update(queue_items)
-                    .where(
-                        queue_items.c.id == picked.c.id,
-                        queue_items.c.state == QueueItemState.QUEUED.value,
-                    )
-                    .values(
-                        state=QueueItemState.RUNNING.value,
-                        lease_owner=owner,
-                        lease_expires_at=lease,
-                        started_at=now,
-                        updated_at=now,
-                    )
-                    .returning(*queue_items.c)
-                )
-            ).all()
-            items = [_claimed(row) for row in rows]
+            items = await _lease(conn, picked, owner, now + timedelta(seconds=workflow_lease), now)
             if kind == _ACT:
                 claimed += await self._start_activities(conn, tx, items, now)
                 continue
@@ -181,7 +156,6 @@ class QueueOperations(StoreCore):
         if eager.limit <= len(eager.claimed) or not eager.names or not run_ids:
             return
         q = queue_items.alias("q")
-        busy = queue_items.alias("busy")
         picked = (
             select(q.c.id)
             .where(
@@ -191,33 +165,15 @@ class QueueOperations(StoreCore):
                 q.c.task_queue == eager.task_queue,
                 q.c.name.in_(sorted(eager.names)),
                 q.c.available_at <= now,
-                ~exists().where(
-                    busy.c.run_id == q.c.run_id, busy.c.kind == _WFT, busy.c.state.in_(_LEASED)
-                ),
+                _no_task_running(q),
             )
             .order_by(q.c.id)
             .limit(eager.limit - len(eager.claimed))
             .cte("eager")
             .prefix_with("MATERIALIZED")
         )
-        rows = (
-            await conn.execute(
-                update(queue_items)
-                .where(
-                    queue_items.c.id == picked.c.id,
-                    queue_items.c.state == QueueItemState.QUEUED.value,
-                )
-                .values(
-                    state=QueueItemState.RUNNING.value,
-                    lease_owner=eager.owner,
-                    lease_expires_at=now + timedelta(seconds=eager.workflow_lease),
-                    started_at=now,
-                    updated_at=now,
-                )
-                .returning(*queue_items.c)
-            )
-        ).all()
-        eager.claimed.extend(_claimed(row) for row in rows)
+        lease_until = now + timedelta(seconds=eager.workflow_lease)
+        eager.claimed.extend(await _lease(conn, picked, eager.owner, lease_until, now))
 
     async def _start_activities(
         self, conn: AsyncConnection, tx: _Tx, items: Sequence[ClaimedItem], now: datetime
@@ -389,3 +345,35 @@ class QueueOperations(StoreCore):
                 # A newer pending workflow task of the run exists: it carries the work on.
                 async with self.engine.begin() as conn:
                     await self._end_item(conn, item, QueueItemState.FAILED, utcnow())
+
+
+def _no_task_running(q: Any) -> Any:
+    """SQL condition: no workflow task of ``q``'s run is leased (one task per run at once)."""
+    busy = queue_items.alias("busy")
+    return ~exists().where(
+        busy.c.run_id == q.c.run_id, busy.c.kind == _WFT, busy.c.state.in_(_LEASED)
+    )
+
+
+async def _lease(
+    conn: AsyncConnection, picked: Any, owner: str, until: datetime, now: datetime
+) -> list[ClaimedItem]:
+    """Lease the still-queued items of ``picked`` (a CTE of ids) to ``owner``."""
+    rows = (
+        await conn.execute(
+            update(queue_items)
+            .where(
+                queue_items.c.id == picked.c.id,
+                queue_items.c.state == QueueItemState.QUEUED.value,
+            )
+            .values(
+                state=QueueItemState.RUNNING.value,
+                lease_owner=owner,
+                lease_expires_at=until,
+                started_at=now,
+                updated_at=now,
+            )
+            .returning(*queue_items.c)
+        )
+    ).all()
+    return [_claimed(row) for row in rows]

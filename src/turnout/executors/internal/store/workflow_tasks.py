@@ -4,7 +4,7 @@ and the run's state change, all in one transaction."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,7 +45,7 @@ from turnout.executors.internal.store.core import (
     utcnow,
 )
 
-__all__ = ["WorkflowTaskOperations"]
+__all__ = ["WorkflowTaskOperations", "runnable_activities"]
 
 
 class WorkflowTaskOperations(StoreCore):
@@ -550,20 +550,26 @@ class WorkflowTaskOperations(StoreCore):
 def _eager_activities(
     commands: Sequence[cmd.Command], eager: EagerClaim | None
 ) -> list[cmd.ScheduleActivity]:
-    """The activities of ``commands`` that ``eager``'s worker runs and has slots for (not
-    those the same commands cancel at once)."""
+    """The activities of ``commands`` that ``eager``'s worker runs and has slots for."""
     if eager is None or eager.limit <= 0:
         return []
+    return runnable_activities(commands, eager.task_queue, eager.names)[: eager.limit]
+
+
+def runnable_activities(
+    commands: Sequence[cmd.Command], task_queue: str, names: Collection[str]
+) -> list[cmd.ScheduleActivity]:
+    """The activities ``commands`` schedule on ``task_queue`` with one of ``names`` (not
+    those the same commands cancel at once): what a worker there could start at once."""
     canceled = {c.seq for c in commands if isinstance(c, cmd.RequestCancelActivity)}
-    taken = [
+    return [
         c
         for c in commands
         if isinstance(c, cmd.ScheduleActivity)
-        and c.task_queue == eager.task_queue
-        and c.activity_type in eager.names
+        and c.task_queue == task_queue
+        and c.activity_type in names
         and c.seq not in canceled
     ]
-    return taken[: eager.limit]
 
 
 def _close_target(
