@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,7 @@ from turnout.http import create_app
 from turnout.http.app import ClientHub, settings_factory
 from turnout.http.auth import new_token, token_line
 from turnout.http.errors import from_exception
-from turnout.testing import LocalPostgres, ServerError
-from turnout.testing.servers import REQUIRE_POSTGRES_ENV, env_flag
+from turnout.testing import LocalPostgres
 
 TENANT = "tenant-a"
 
@@ -55,21 +54,6 @@ class SlowQueryWorkflow:
         QUERY_RELEASE.wait(5)  # bounded: a blocked event loop ends it, failing the test
         QUERY_DONE.set()
         return "answered"
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[LocalPostgres]:
-    """A PostgreSQL cluster of this test's own, to pause and resume."""
-    try:
-        server = LocalPostgres().start()
-    except ServerError as exc:
-        if env_flag(REQUIRE_POSTGRES_ENV):
-            pytest.fail(f"a local PostgreSQL cluster is needed: {exc}", pytrace=False)
-        pytest.skip(f"a local PostgreSQL cluster is needed: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _tokens(path: Path) -> str:

@@ -21,15 +21,14 @@ import inspect
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from turnout.testing import LocalPostgres, ServerError, WorkerProcess, load_definitions
-from turnout.testing.servers import REQUIRE_POSTGRES_ENV, env_flag
+from turnout.testing import WorkerProcess, load_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -162,24 +161,3 @@ async def crash_workers() -> AsyncIterator[CrashWorkers]:
     finally:
         for worker in started:
             await worker.kill()
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[LocalPostgres]:
-    """A PostgreSQL cluster of this test's own, to pause, stop or restart (the one the
-    other tests share is never stopped).
-
-    ``synchronous_commit`` is on (the kit turns it off for speed): with it off, an
-    immediate restart may lose the last commits the server had already acknowledged,
-    and a test would see a loss that is the server's configuration, not turnout's.
-    """
-    try:
-        server = LocalPostgres(settings={"synchronous_commit": "on"}).start()
-    except ServerError as exc:
-        if env_flag(REQUIRE_POSTGRES_ENV):
-            pytest.fail(f"a local PostgreSQL cluster is needed: {exc}", pytrace=False)
-        pytest.skip(f"a local PostgreSQL cluster is needed: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
