@@ -152,19 +152,22 @@ def hold_commits(client: Any, directory: str) -> None:
     file exists in ``directory``; write ``held-<run>`` when it starts waiting and
     ``committing-<run>`` just before the commit's transaction begins."""
     store = client.store
-    commit = store.commit_workflow_task
+    commit = store.commit_workflow_tasks
     where = Path(directory)
 
-    async def held_commit(item: Any, *, expected_task_count: int, **kwargs: Any) -> Any:
-        if expected_task_count == 1:
-            (where / f"held-{item.run_id}").touch()
+    async def held_commits(commits: Any) -> Any:
+        second = [c.item.run_id for c in commits if c.expected_task_count == 1]
+        if second:
+            for run_id in second:
+                (where / f"held-{run_id}").touch()
             async with asyncio.timeout(HOLD_LIMIT):
                 while not (where / "go").exists():
                     await asyncio.sleep(0.01)
-            (where / f"committing-{item.run_id}").touch()
-        return await commit(item, expected_task_count=expected_task_count, **kwargs)
+            for run_id in second:
+                (where / f"committing-{run_id}").touch()
+        return await commit(commits)
 
-    store.commit_workflow_task = held_commit
+    store.commit_workflow_tasks = held_commits
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -92,6 +92,17 @@ class InternalClient(ClientBase):
         self._starts: GroupCommit[StartParams, StartResult] = GroupCommit(
             store.start_workflows, name="turnout-starts"
         )
+        # So are reads of runs by id (waiting for results).
+        self._run_reads: GroupCommit[tuple[str, str], Run] = GroupCommit(
+            lambda wanted: store.find_runs(self.tenant_id, wanted), name="turnout-run-reads"
+        )
+
+    async def read_run(self, workflow_id: str, run_id: str) -> Run:
+        """The run ``run_id`` of ``workflow_id``, read with the others read at the same time.
+
+        Raises WorkflowNotFoundError when there is none.
+        """
+        return await self._run_reads.submit((workflow_id, run_id))
 
     def register_workflows(self, workflows: Iterable[type]) -> None:
         """Make workflow classes known (for queries by name)."""
@@ -302,7 +313,9 @@ class InternalWorkflowHandle:
         return self._run_id
 
     async def _run(self) -> Run:
-        return await self._client.store.find_run(self._client.tenant_id, self._id, self._run_id)
+        if self._run_id is not None:
+            return await self._client.read_run(self._id, self._run_id)
+        return await self._client.store.find_run(self._client.tenant_id, self._id)
 
     async def _open_run(self) -> Run:
         run = await self._run()
@@ -331,17 +344,18 @@ class InternalWorkflowHandle:
         """
         store = self._client.store
         deadline = asyncio.get_running_loop().time() + timeout.total_seconds() if timeout else None
-        run = await self._run()
+        run_id = self._run_id or (await self._run()).run_id
         delay = 0.02
         if store.supports_listen_notify:
             await store.start_listening()
         while True:
-            with store.notifier.subscribe(run_channel(run.run_id)) as changed:
-                run = await store.find_run(self._client.tenant_id, self._id, run.run_id)
+            # Subscribed before reading: a close between the read and the wait still wakes it.
+            with store.notifier.subscribe(run_channel(run_id)) as changed:
+                run = await self._client.read_run(self._id, run_id)
                 if run.state is RunState.CONTINUED_AS_NEW and follow_runs:
                     nxt = await store.next_run(self._client.tenant_id, run.run_id)
                     if nxt is not None:
-                        run = nxt
+                        run_id = nxt.run_id
                         continue
                 if run.state.is_terminal:
                     return self._outcome(run)

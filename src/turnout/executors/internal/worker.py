@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from turnout.contracts.errors import (
@@ -32,7 +33,7 @@ from turnout.contracts.errors import (
     TimeoutType,
     failure_from_exception,
 )
-from turnout.contracts.events import EventType
+from turnout.contracts.events import Event, EventType
 from turnout.contracts.governance import (
     APPROVAL_REQUIRED,
     POLICY_DENIED,
@@ -60,7 +61,10 @@ from turnout.executors.internal.store import (
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import queue_channel
-from turnout.executors.internal.store.workflow_tasks import runnable_activities
+from turnout.executors.internal.store.workflow_tasks import (
+    WorkflowTaskCommit,
+    runnable_activities,
+)
 from turnout.observability._hooks import Observer, guarded
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
 from turnout.workflows._runtime import (
@@ -262,6 +266,15 @@ class InternalWorker:
         self._cache = _Cache(max_cached_workflows)
         self._results: GroupCommit[tuple[ClaimedItem, Any], bool] = GroupCommit(
             self._record_results, name="turnout-results"
+        )
+        # Workflow tasks running at once read their histories together, and commit
+        # together: a few statements for all of them.
+        self._reads: GroupCommit[tuple[str, int], tuple[Row[Any], list[Event]]] = GroupCommit(
+            lambda wanted: self._store.load_histories(wanted), name="turnout-history-reads"
+        )
+        self._commits: GroupCommit[WorkflowTaskCommit, range] = GroupCommit(
+            lambda commits: self._store.commit_workflow_tasks(commits),
+            name="turnout-workflow-task-commits",
         )
         self._grace = graceful_shutdown_timeout.total_seconds()
         self._wft_lease = workflow_task_lease.total_seconds()
@@ -569,8 +582,8 @@ class InternalWorker:
         self, item: ClaimedItem, defn: WorkflowDefinition, instance: WorkflowInstance | None
     ) -> WorkflowInstance | None:
         """Run one workflow task; the instance to keep cached, or None to drop it."""
-        row, history = await self._store.load_history(
-            item.run_id, instance.seen_seq if instance is not None else 0
+        row, history = await self._reads.submit(
+            (item.run_id, instance.seen_seq if instance is not None else 0)
         )
         if row.state in _TERMINAL:
             await self._store.abandon_workflow_task(item)
@@ -579,7 +592,7 @@ class InternalWorker:
         if instance is not None and instance.task_count != row.workflow_task_count:
             instance.dispose()
             instance = None
-            row, history = await self._store.load_history(item.run_id, 0)
+            row, history = await self._reads.submit((item.run_id, 0))
         if instance is None:
             instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
         self._observer.workflow_task_loaded(workflow_info(row))
@@ -633,16 +646,18 @@ class InternalWorker:
             try:
                 seqs = await self._persist(
                     f"workflow task of {row.workflow_id}",
-                    lambda: self._store.commit_workflow_task(
-                        item,
-                        expected_task_count=row.workflow_task_count,
-                        processed_through=instance.processed_through,
-                        time=instance.now_value,
-                        commands=commands,
-                        decisions=decisions,
-                        eager=eager,
-                        seen_through=instance.seen_seq,
-                        run=row,
+                    lambda: self._commits.submit(
+                        WorkflowTaskCommit(
+                            item,
+                            expected_task_count=row.workflow_task_count,
+                            processed_through=instance.processed_through,
+                            time=instance.now_value,
+                            commands=commands,
+                            decisions=decisions,
+                            eager=eager,
+                            seen_through=instance.seen_seq,
+                            run=row,
+                        )
                     ),
                 )
             finally:

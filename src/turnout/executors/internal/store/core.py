@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, case, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
@@ -36,6 +36,7 @@ from turnout.executors.internal.store.notify import Notifier, queue_channel, run
 
 __all__ = [
     "ClaimedItem",
+    "Closed",
     "EagerClaim",
     "EventSpec",
     "NewRun",
@@ -45,6 +46,7 @@ __all__ = [
     "StoreCore",
     "UnhandledSignalError",
     "activity_lease",
+    "event_from_row",
     "held",
     "utcnow",
 ]
@@ -170,6 +172,15 @@ class EagerClaim:
     limit: int
     workflow_lease: float = 30.0
     claimed: list[ClaimedItem] = field(default_factory=list)
+
+
+class Closed(NamedTuple):
+    """A run a transaction closed: its final state, result and failure."""
+
+    run_id: str
+    target: RunState
+    result: Any
+    failure: Failure | None
 
 
 @dataclass(frozen=True)
@@ -520,11 +531,20 @@ class StoreCore:
         """What follows a run's close, in its transaction: nothing of the run stays
         runnable (queued items end, running ones hear a cancel), waiters are woken, and
         a parent hears of its child."""
+        await self._closed_many(conn, tx, [Closed(run_id, target, result, failure)], now)
+
+    async def _closed_many(
+        self, conn: AsyncConnection, tx: _Tx, closed: Sequence[Closed], now: datetime
+    ) -> None:
+        """:meth:`_closed` for many runs, one statement for the items of all of them."""
+        if not closed:
+            return
+        run_ids = [c.run_id for c in closed]
         queued = queue_items.c.state == QueueItemState.QUEUED.value
         await conn.execute(
             update(queue_items)
             .where(
-                queue_items.c.run_id == run_id,
+                queue_items.c.run_id.in_(run_ids),
                 queue_items.c.state.in_([QueueItemState.QUEUED.value, *_LEASED]),
             )
             .values(
@@ -533,7 +553,13 @@ class StoreCore:
                 updated_at=now,
             )
         )
-        tx.runs.add(run_id)
+        tx.runs.update(run_ids)
+        for c in closed:
+            await self._tell_parent(conn, tx, c, now)
+
+    async def _tell_parent(self, conn: AsyncConnection, tx: _Tx, c: Closed, now: datetime) -> None:
+        """A closed child run's parent hears of it (a continued run has not closed)."""
+        run_id, target, result, failure = c
         row = tx.info.get(run_id) or await self._run_info(conn, run_id)
         if row.parent_run_id is None or target is RunState.CONTINUED_AS_NEW:
             return
@@ -647,19 +673,7 @@ class StoreCore:
         if tenant_id is not None:
             stmt = stmt.where(events.c.tenant_id == tenant_id)
         rows = (await conn.execute(stmt.order_by(events.c.seq))).all()
-        return [
-            Event(
-                run_id=r.run_id,
-                workflow_id=r.workflow_id,
-                seq=r.seq,
-                type=EventType(r.type),
-                at=r.at,
-                correlation_id=r.correlation_id,
-                tenant_id=r.tenant_id,
-                attributes=r.attributes,
-            )
-            for r in rows
-        ]
+        return [event_from_row(r) for r in rows]
 
     async def _end_item(
         self,
@@ -680,8 +694,11 @@ class StoreCore:
         now: datetime,
         failure: Failure | None = None,
         expired_before: datetime | None = None,
+        *,
+        warn: bool = True,
     ) -> set[int]:
-        """End the items this worker still holds (see :func:`held`); the ids it ended."""
+        """End the items this worker still holds (see :func:`held`); the ids it ended.
+        With ``warn``, each one it no longer holds is logged as a rejected late result."""
         guard = (
             [queue_items.c.lease_expires_at < expired_before] if expired_before is not None else []
         )
@@ -710,7 +727,7 @@ class StoreCore:
         ).all()
         ended = {row.id for row in rows}
         for item in items:
-            if item.id not in ended:
+            if warn and item.id not in ended:
                 _log.warning(
                     "late result for %s %s attempt %s of run %s rejected: the lease was lost",
                     item.kind,
@@ -750,6 +767,20 @@ def _event_rows(
         }
         for i, (etype, attrs) in enumerate(specs)
     ]
+
+
+def event_from_row(r: Row[Any]) -> Event:
+    """The contract record of a ``turnout_events`` row."""
+    return Event(
+        run_id=r.run_id,
+        workflow_id=r.workflow_id,
+        seq=r.seq,
+        type=EventType(r.type),
+        at=r.at,
+        correlation_id=r.correlation_id,
+        tenant_id=r.tenant_id,
+        attributes=r.attributes,
+    )
 
 
 def _child_kind(state: RunState) -> str:

@@ -24,7 +24,7 @@ from turnout.contracts.records import (
     Run,
 )
 from turnout.contracts.states import RunState
-from turnout.executors.internal.schema import runs, tasks
+from turnout.executors.internal.schema import events, runs, tasks
 from turnout.executors.internal.store.core import (
     _FAILED_LIKE,
     EventSpec,
@@ -34,6 +34,7 @@ from turnout.executors.internal.store.core import (
     StoreCore,
     _run_from_row,
     _Tx,
+    event_from_row,
     utcnow,
 )
 
@@ -184,6 +185,21 @@ class RunOperations(StoreCore):
             raise WorkflowNotFoundError(workflow_id, run_id)
         return _run_from_row(row)
 
+    async def find_runs(
+        self, tenant_id: str, wanted: Sequence[tuple[str, str]]
+    ) -> list[Run | Exception]:
+        """:meth:`find_run` of many ``(workflow_id, run_id)`` at once, one statement for
+        all of them; a missing run's entry is a WorkflowNotFoundError."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(
+                select(runs).where(
+                    runs.c.tenant_id == tenant_id,
+                    runs.c.run_id.in_(sorted({run_id for _, run_id in wanted})),
+                )
+            )
+            found = {(r.workflow_id, r.run_id): _run_from_row(r) for r in rows}
+        return [found.get(key) or WorkflowNotFoundError(*key) for key in wanted]
+
     async def next_run(self, tenant_id: str, run_id: str) -> Run | None:
         """The run that continued ``run_id`` as new, if any."""
         async with self.reader.connect() as conn:
@@ -316,10 +332,36 @@ class RunOperations(StoreCore):
 
     async def load_history(self, run_id: str, after_seq: int) -> tuple[Row[Any], list[Event]]:
         """The run row and its events after ``after_seq``, read together."""
+        (loaded,) = await self.load_histories([(run_id, after_seq)])
+        if isinstance(loaded, Exception):
+            raise loaded
+        return loaded
+
+    async def load_histories(
+        self, wanted: Sequence[tuple[str, int]]
+    ) -> list[tuple[Row[Any], list[Event]] | Exception]:
+        """:meth:`load_history` for many ``(run_id, after_seq)`` at once, two statements
+        for all of them; a missing run's entry is a LookupError."""
         async with self.reader.connect() as conn:
-            row = (await conn.execute(select(runs).where(runs.c.run_id == run_id))).one()
-            history = await self._events(conn, run_id, after_seq)
-        return row, history
+            rows = {
+                r.run_id: r
+                for r in await conn.execute(
+                    select(runs).where(runs.c.run_id.in_(sorted({r for r, _ in wanted})))
+                )
+            }
+            after = or_(*(and_(events.c.run_id == r, events.c.seq > s) for r, s in wanted))
+            found = await conn.execute(
+                select(events).where(after).order_by(events.c.run_id, events.c.seq)
+            )
+            by_run: dict[str, list[Event]] = {}
+            for e in found:
+                by_run.setdefault(e.run_id, []).append(event_from_row(e))
+        return [
+            (rows[r], [e for e in by_run.get(r, []) if e.seq > s])
+            if r in rows
+            else LookupError(f"run {r} not found")
+            for r, s in wanted
+        ]
 
 
 def _new_run(p: StartParams) -> NewRun:

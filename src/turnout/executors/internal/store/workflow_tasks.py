@@ -1,14 +1,16 @@
-"""Committing a workflow task: its commands become events, queue items, children,
-and the run's state change, all in one transaction."""
+"""Committing workflow tasks: a task's commands become events, queue items, children,
+and the run's state change, all in one transaction; tasks that finish together commit
+together, a few statements for all of them."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy import Row, and_, case, insert, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import (
@@ -26,10 +28,12 @@ from turnout.executors.internal.schema import events, policy_decisions, queue_it
 from turnout.executors.internal.store.core import (
     _ACT,
     _ACTIVE,
+    _INFO_COLUMNS,
     _LEASED,
     _TIMER,
     _WFT,
     ClaimedItem,
+    Closed,
     EagerClaim,
     EventSpec,
     StaleTaskError,
@@ -37,7 +41,9 @@ from turnout.executors.internal.store.core import (
     StoreCore,
     UnhandledSignalError,
     _claimed,
+    _event_rows,
     _item,
+    _RunInfo,
     _Tx,
     activity_lease,
     decision_row,
@@ -45,7 +51,54 @@ from turnout.executors.internal.store.core import (
     utcnow,
 )
 
-__all__ = ["WorkflowTaskOperations", "runnable_activities"]
+__all__ = ["WorkflowTaskCommit", "WorkflowTaskOperations", "runnable_activities"]
+
+
+@dataclass
+class WorkflowTaskCommit:
+    """A workflow task's outcome to commit (see ``commit_workflow_task``)."""
+
+    item: ClaimedItem
+    expected_task_count: int
+    processed_through: int
+    time: datetime
+    commands: Sequence[cmd.Command]
+    decisions: Sequence[PolicyDecision] = ()
+    eager: EagerClaim | None = None
+    seen_through: int | None = None
+    run: Row[Any] | None = None
+
+
+@dataclass
+class _Plan:
+    """What one commit writes, worked out before writing: its events, the run's new
+    values, how it closes the run, and the activities its worker takes at once."""
+
+    commit: WorkflowTaskCommit
+    run: Row[Any]
+    specs: list[EventSpec]
+    values: dict[str, Any]
+    closing: cmd.Command | None
+    close: tuple[RunState, Any, Failure | None] | None
+    requested: list[cmd.Command]
+    taken: list[cmd.ScheduleActivity]
+    seqs: range = range(0)
+    info: _RunInfo | None = None
+
+    @property
+    def arrived(self) -> bool:
+        """Events were appended after the task read the history (unknown: assume so)."""
+        seen = self.commit.seen_through
+        return seen is None or self.seqs.start - 1 > seen
+
+
+class _Conflict(Exception):
+    """One commit of a transaction cannot go through (its run moved on, or a signal it
+    has not seen arrived): the transaction rolls back."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class WorkflowTaskOperations(StoreCore):
@@ -75,8 +128,7 @@ class WorkflowTaskOperations(StoreCore):
         Raises StaleTaskError (changing nothing) when the lease was lost or another
         task of the run committed first.
         """
-        seqs: range = await self._run_tx(
-            self._commit_tx,
+        commit = WorkflowTaskCommit(
             item,
             expected_task_count,
             processed_through,
@@ -87,218 +139,253 @@ class WorkflowTaskOperations(StoreCore):
             seen_through,
             run,
         )
-        return seqs
+        (outcome,) = await self.commit_workflow_tasks([commit])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def commit_workflow_tasks(
+        self, commits: Sequence[WorkflowTaskCommit]
+    ) -> list[range | Exception]:
+        """Commit many workflow tasks (of different runs) in one transaction, a few
+        statements for all of them; for each, its seqs, or the StaleTaskError or
+        UnhandledSignalError that refused it alone (changing nothing of it).
+
+        When one of them cannot go through, or the transaction fails, they are committed
+        one by one instead: one task's conflict never fails another.
+        """
+        try:
+            outcomes: list[range | Exception] = await self._run_tx(self._commit_tx, commits)
+            return outcomes
+        except _Conflict as conflict:
+            if len(commits) == 1:
+                return [conflict.error]
+        except Exception:
+            if len(commits) == 1:
+                raise
+        alone: list[range | Exception] = []
+        for commit in commits:
+            try:
+                alone.extend(await self.commit_workflow_tasks([commit]))
+            except Exception as exc:
+                alone.append(exc)
+        return alone
 
     async def _commit_tx(
-        self,
-        conn: AsyncConnection,
-        tx: _Tx,
-        item: ClaimedItem,
-        expected: int,
-        processed_through: int,
-        time: datetime,
-        commands: Sequence[cmd.Command],
-        decisions: Sequence[PolicyDecision],
-        eager: EagerClaim | None,
-        seen_through: int | None,
-        read: Row[Any] | None,
-    ) -> range:
+        self, conn: AsyncConnection, tx: _Tx, commits: Sequence[WorkflowTaskCommit]
+    ) -> list[range | Exception]:
         now = utcnow()
-        done = (
-            await conn.execute(
-                update(queue_items)
-                .where(
-                    *held(item),
-                )
-                .values(
-                    state=QueueItemState.COMPLETED.value,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-                .returning(queue_items.c.id)
-            )
-        ).first()
-        if done is None:
-            raise StaleTaskError(
-                f"workflow task {item.id} is no longer leased to {item.lease_owner}"
-            )
-        run = read or (await conn.execute(select(runs).where(runs.c.run_id == item.run_id))).one()
-        specs: list[EventSpec] = [
-            (
-                EventType.WORKFLOW_TASK_COMPLETED,
-                {
-                    "processed_through": processed_through,
-                    "time": time.isoformat(),
-                    "worker": item.lease_owner,
-                },
-            )
-        ]
-        specs.extend((EventType.POLICY_DECIDED, decision_attributes(d)) for d in decisions)
-        closing: cmd.Command | None = None
-        for command in commands:
-            if isinstance(command, cmd.RequestCancelChild):
-                continue
-            if isinstance(
-                command,
-                cmd.CompleteWorkflow | cmd.FailWorkflow | cmd.CancelWorkflow | cmd.ContinueAsNew,
-            ):
-                closing = command
-                continue
-            specs.append((command.event_type, command.attributes()))
-        values: dict[str, Any] = {"workflow_task_count": expected + 1}
-        # The state this task's transitions start from. Whoever moves it meanwhile (an
-        # approval decided, a cancel) queues a task of its own, which redoes this one.
-        guard = and_(runs.c.workflow_task_count == expected, runs.c.state == run.state)
-        state = run.state
-        if state == RunState.CLAIMED.value:
-            specs.append((EventType.STATE_CHANGED, {"from": state, "to": RunState.RUNNING.value}))
-            state = values["state"] = RunState.RUNNING.value
-        requested = [c for c in commands if isinstance(c, cmd.RequestApproval)]
-        if requested and closing is None and state == RunState.RUNNING.value:
-            specs.append(
-                (
-                    EventType.STATE_CHANGED,
-                    {"from": state, "to": RunState.WAITING_APPROVAL.value},
-                )
-            )
-            values["state"] = RunState.WAITING_APPROVAL.value
-        # The activities this worker takes at once: started in this very append.
-        taken = _eager_activities(commands, eager) if closing is None else []
-        specs.extend(
-            (
-                EventType.ACTIVITY_STARTED,
-                {
-                    "activity_seq": c.seq,
-                    "activity_id": c.attributes().get("activity_id"),
-                    "activity_type": c.activity_type,
-                    "attempt": 1,
-                    "worker": eager.owner if eager else None,
-                },
-            )
-            for c in taken
+        for commit in commits:
+            if commit.eager is not None:
+                commit.eager.claimed.clear()  # a retried transaction starts over
+        ended = await self._end_items(
+            conn, [c.item for c in commits], QueueItemState.COMPLETED, now, warn=False
         )
-        # A plain close (complete, fail, cancel) is part of the same append.
-        close = _close_target(closing, state)
-        if close is not None:
-            target, result, failure = close
-            specs.append((closing.event_type, closing.attributes()))  # type: ignore[union-attr]
-            specs.append((EventType.STATE_CHANGED, {"from": state, "to": target.value}))
-            values.update(state=target.value, closed_at=now, result=result)
-            if failure is not None:
-                values["failure"] = failure.model_dump(mode="json")
-        seqs = await self._append(
-            conn, item.run_id, specs, now=now, values=values, extra_where=guard, tx=tx
-        )
-        if seqs is None:
-            raise StaleTaskError(f"run {item.run_id} moved on while workflow task {item.id} ran")
-        # Events appended since the task read the history (None: unknown, assume some).
-        arrived = seen_through is None or seqs.start - 1 > seen_through
-        if closing is not None and arrived:
+        live = [c for c in commits if c.item.id in ended]
+        unread = [c.item.run_id for c in live if c.run is None]
+        read = {
+            r.run_id: r
+            for r in (
+                await conn.execute(select(runs).where(runs.c.run_id.in_(unread))) if unread else []
+            )
+        }
+        plans = [_plan(c, c.run or read[c.item.run_id], now) for c in live]
+        await self._append_plans(conn, tx, plans, now)
+        suspect = [p for p in plans if p.closing is not None and p.arrived]
+        if suspect:
+            # As on Temporal: a run never closes over a signal it has not seen.
             unseen = (
                 await conn.execute(
-                    select(events.c.seq)
+                    select(events.c.run_id, events.c.seq)
                     .where(
-                        events.c.run_id == item.run_id,
-                        events.c.seq > processed_through,
                         events.c.type == EventType.SIGNAL_RECEIVED.value,
+                        or_(
+                            *(
+                                and_(
+                                    events.c.run_id == p.run.run_id,
+                                    events.c.seq > p.commit.processed_through,
+                                )
+                                for p in suspect
+                            )
+                        ),
                     )
                     .limit(1)
                 )
             ).first()
             if unseen is not None:
-                # As on Temporal: a run never closes over a signal it has not seen.
-                raise UnhandledSignalError(
-                    f"signal at seq {unseen.seq} arrived while workflow task {item.id} "
-                    "decided to close the run; the task is redone with it"
+                item = next(p.commit.item for p in suspect if p.run.run_id == unseen.run_id)
+                raise _Conflict(
+                    UnhandledSignalError(
+                        f"signal at seq {unseen.seq} arrived while workflow task {item.id} "
+                        "decided to close the run; the task is redone with it"
+                    )
                 )
-        if decisions:
-            await conn.execute(insert(policy_decisions), [decision_row(d) for d in decisions])
-        if arrived and closing is None:
-            # Events arrived while the task ran, after it read the history. A task is
-            # queued for them, unless the one queued for them was this very task: claimed
-            # before they committed, it read the history without them. Make sure one is
-            # queued (at most one pending task per run: usually this changes nothing).
-            await self._enqueue_wft(conn, tx, run.run_id, now)
-        if eager is not None:
-            eager.claimed.clear()  # a retried transaction starts over
-        await self._apply_commands(conn, tx, run, commands, now, taken, eager)
-        if requested and closing is None:
-            await self._request_approvals(conn, run, requested, now)
-        if close is not None:
-            await self._closed(conn, tx, run.run_id, close[0], now, close[1], close[2])
-        elif closing is not None:
-            await self._apply_closing(conn, tx, run, closing, now)
-        return seqs
+        decided = [decision_row(d) for p in plans for d in p.commit.decisions]
+        if decided:
+            await conn.execute(insert(policy_decisions), decided)
+        # Events arrived while a task ran, after it read the history. A task is queued for
+        # them, unless the one queued for them was this very task: claimed before they
+        # committed, it read the history without them. Make sure one is queued (at most
+        # one pending task per run: usually this changes nothing).
+        await self._enqueue_wfts(
+            conn,
+            tx,
+            [p.info for p in plans if p.info is not None and p.arrived and p.closing is None],
+            now,
+        )
+        await self._apply_commands(conn, tx, plans, now)
+        for p in plans:
+            if p.requested and p.closing is None:
+                await self._request_approvals(conn, p.run, p.requested, now)
+        await self._closed_many(
+            conn,
+            tx,
+            [Closed(p.run.run_id, *p.close) for p in plans if p.close is not None],
+            now,
+        )
+        for p in plans:
+            if p.closing is not None and p.close is None:
+                await self._apply_closing(conn, tx, p.run, p.closing, now)
+        seqs = {p.commit.item.id: p.seqs for p in plans}
+        return [seqs[c.item.id] if c.item.id in seqs else _lease_lost(c.item) for c in commits]
+
+    async def _append_plans(
+        self, conn: AsyncConnection, tx: _Tx, plans: Sequence[_Plan], now: datetime
+    ) -> None:
+        """Append the events of ``plans`` and set their runs' new values, one statement
+        for all of them, each guarded by the state its task read. Raises _Conflict when a
+        run moved on meanwhile."""
+        if not plans:
+            return
+        by_run = {p.run.run_id: p for p in plans}
+        if len(plans) == 1:
+            (p,) = plans
+            guard: Any = and_(
+                runs.c.run_id == p.run.run_id,
+                runs.c.workflow_task_count == p.commit.expected_task_count,
+                runs.c.state == p.run.state,
+            )
+            values: dict[str, Any] = {**p.values, "next_seq": runs.c.next_seq + len(p.specs)}
+        else:
+            guard = tuple_(runs.c.run_id, runs.c.workflow_task_count, runs.c.state).in_(
+                [(p.run.run_id, p.commit.expected_task_count, p.run.state) for p in plans]
+            )
+            values = {
+                "next_seq": runs.c.next_seq
+                + case({r: len(p.specs) for r, p in by_run.items()}, value=runs.c.run_id, else_=0)
+            }
+            for name in sorted({name for p in plans for name in p.values}):
+                column = runs.c[name]
+                values[name] = case(
+                    *(
+                        (runs.c.run_id == r, literal(p.values[name], column.type))
+                        for r, p in by_run.items()
+                        if name in p.values
+                    ),
+                    else_=column,
+                )
+        rows = (
+            await conn.execute(
+                update(runs)
+                .where(guard, runs.c.state.in_(_ACTIVE))
+                .values(updated_at=now, **values)
+                .returning(runs.c.next_seq, *_INFO_COLUMNS)
+            )
+        ).all()
+        for row in rows:
+            info = _RunInfo(*row[1:])
+            p = by_run[info.run_id]
+            first = row.next_seq - len(p.specs)
+            p.seqs, p.info = range(first, first + len(p.specs)), info
+            tx.info[info.run_id] = info
+            tx.events.extend(_event_rows(info, first, p.specs, now))
+        if len(rows) < len(plans):
+            moved = next(p for p in plans if p.info is None)
+            raise _Conflict(
+                StaleTaskError(
+                    f"run {moved.run.run_id} moved on while workflow task "
+                    f"{moved.commit.item.id} ran"
+                )
+            )
 
     async def _apply_commands(
-        self,
-        conn: AsyncConnection,
-        tx: _Tx,
-        run: Row[Any],
-        commands: Sequence[cmd.Command],
-        now: datetime,
-        taken: Sequence[cmd.ScheduleActivity] = (),
-        eager: EagerClaim | None = None,
+        self, conn: AsyncConnection, tx: _Tx, plans: Sequence[_Plan], now: datetime
     ) -> None:
         new_items: list[dict[str, Any]] = []
-        for c in commands:
-            if isinstance(c, cmd.ScheduleActivity):
-                deadline = (
-                    now + timedelta(seconds=c.schedule_to_close_timeout)
-                    if c.schedule_to_close_timeout
-                    else None
-                )
-                row = _item(
-                    run,
-                    _ACT,
-                    c.task_queue,
-                    c.activity_type,
-                    str(c.seq),
-                    now,
-                    payload={
-                        **c.attributes(),
-                        "workflow_type": run.workflow_type,
-                        "scheduled_at": now.isoformat(),
-                    },
-                    deadline_at=deadline,
-                )
-                if eager is not None and any(c is t for t in taken):
-                    row.update(
-                        state=QueueItemState.RUNNING.value,
-                        lease_owner=eager.owner,
-                        lease_expires_at=activity_lease(row["payload"], deadline, now),
-                        started_at=now,
+        eager_runs: dict[str, EagerClaim] = {}
+        for p in plans:
+            run, eager = p.run, p.commit.eager
+            if eager is not None and p.taken:
+                eager_runs[run.run_id] = eager
+            for c in p.commit.commands:
+                if isinstance(c, cmd.ScheduleActivity):
+                    deadline = (
+                        now + timedelta(seconds=c.schedule_to_close_timeout)
+                        if c.schedule_to_close_timeout
+                        else None
                     )
-                else:
-                    tx.queues.add(c.task_queue)
-                new_items.append(row)
-            elif isinstance(c, cmd.StartTimer):
-                new_items.append(
-                    _item(
+                    row = _item(
                         run,
-                        _TIMER,
-                        run.task_queue,
-                        None,
+                        _ACT,
+                        c.task_queue,
+                        c.activity_type,
                         str(c.seq),
                         now,
-                        payload={"duration": c.duration},
-                        available_at=now + timedelta(seconds=c.duration),
+                        payload={
+                            **c.attributes(),
+                            "workflow_type": run.workflow_type,
+                            "scheduled_at": now.isoformat(),
+                        },
+                        deadline_at=deadline,
                     )
-                )
+                    if eager is not None and any(c is t for t in p.taken):
+                        row.update(
+                            state=QueueItemState.RUNNING.value,
+                            lease_owner=eager.owner,
+                            lease_expires_at=activity_lease(row["payload"], deadline, now),
+                            started_at=now,
+                        )
+                    else:
+                        tx.queues.add(c.task_queue)
+                    new_items.append(row)
+                elif isinstance(c, cmd.StartTimer):
+                    new_items.append(
+                        _item(
+                            run,
+                            _TIMER,
+                            run.task_queue,
+                            None,
+                            str(c.seq),
+                            now,
+                            payload={"duration": c.duration},
+                            available_at=now + timedelta(seconds=c.duration),
+                        )
+                    )
         if new_items:  # before the cancels below, which may name items scheduled just now
-            if taken and eager is not None:
+            if eager_runs:
                 rows = (
                     await conn.execute(
                         insert(queue_items).returning(*queue_items.c, sort_by_parameter_order=True),
                         new_items,
                     )
                 ).all()
-                eager.claimed.extend(
-                    _claimed(r) for r in rows if r.state == QueueItemState.RUNNING.value
-                )
+                for r in rows:
+                    if r.state == QueueItemState.RUNNING.value:
+                        eager_runs[r.run_id].claimed.append(_claimed(r))
             else:
                 await conn.execute(insert(queue_items), new_items)
+        for p in plans:
+            await self._apply_other_commands(conn, tx, p.run, p.commit.commands, now)
+
+    async def _apply_other_commands(
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        run: Row[Any],
+        commands: Sequence[cmd.Command],
+        now: datetime,
+    ) -> None:
+        """The commands that cancel and start other work (not the closing one)."""
         for c in commands:
             if isinstance(c, cmd.CancelTimer):
                 await conn.execute(
@@ -545,6 +632,75 @@ class WorkflowTaskOperations(StoreCore):
         """End a workflow task that has nothing to do (its run closed meanwhile)."""
         async with self.engine.begin() as conn:
             await self._end_item(conn, item, QueueItemState.COMPLETED, utcnow())
+
+
+def _lease_lost(item: ClaimedItem) -> StaleTaskError:
+    return StaleTaskError(f"workflow task {item.id} is no longer leased to {item.lease_owner}")
+
+
+def _plan(c: WorkflowTaskCommit, run: Row[Any], now: datetime) -> _Plan:
+    """What committing ``c`` writes, given its run's row as the task read it."""
+    specs: list[EventSpec] = [
+        (
+            EventType.WORKFLOW_TASK_COMPLETED,
+            {
+                "processed_through": c.processed_through,
+                "time": c.time.isoformat(),
+                "worker": c.item.lease_owner,
+            },
+        )
+    ]
+    specs.extend((EventType.POLICY_DECIDED, decision_attributes(d)) for d in c.decisions)
+    closing: cmd.Command | None = None
+    for command in c.commands:
+        if isinstance(command, cmd.RequestCancelChild):
+            continue
+        if isinstance(
+            command,
+            cmd.CompleteWorkflow | cmd.FailWorkflow | cmd.CancelWorkflow | cmd.ContinueAsNew,
+        ):
+            closing = command
+            continue
+        specs.append((command.event_type, command.attributes()))
+    values: dict[str, Any] = {"workflow_task_count": c.expected_task_count + 1}
+    # The state this task's transitions start from (its commit is guarded by it). Whoever
+    # moves it meanwhile (an approval decided, a cancel) queues a task of its own, which
+    # redoes this one.
+    state = run.state
+    if state == RunState.CLAIMED.value:
+        specs.append((EventType.STATE_CHANGED, {"from": state, "to": RunState.RUNNING.value}))
+        state = values["state"] = RunState.RUNNING.value
+    requested = [x for x in c.commands if isinstance(x, cmd.RequestApproval)]
+    if requested and closing is None and state == RunState.RUNNING.value:
+        specs.append(
+            (EventType.STATE_CHANGED, {"from": state, "to": RunState.WAITING_APPROVAL.value})
+        )
+        values["state"] = RunState.WAITING_APPROVAL.value
+    # The activities this worker takes at once: started in this very append.
+    taken = _eager_activities(c.commands, c.eager) if closing is None else []
+    specs.extend(
+        (
+            EventType.ACTIVITY_STARTED,
+            {
+                "activity_seq": a.seq,
+                "activity_id": a.attributes().get("activity_id"),
+                "activity_type": a.activity_type,
+                "attempt": 1,
+                "worker": c.eager.owner if c.eager else None,
+            },
+        )
+        for a in taken
+    )
+    # A plain close (complete, fail, cancel) is part of the same append.
+    close = _close_target(closing, state)
+    if close is not None:
+        target, result, failure = close
+        specs.append((closing.event_type, closing.attributes()))  # type: ignore[union-attr]
+        specs.append((EventType.STATE_CHANGED, {"from": state, "to": target.value}))
+        values.update(state=target.value, closed_at=now, result=result)
+        if failure is not None:
+            values["failure"] = failure.model_dump(mode="json")
+    return _Plan(c, run, specs, values, closing, close, list(requested), taken)
 
 
 def _eager_activities(

@@ -1,0 +1,179 @@
+"""Workflow tasks that finish together are read and committed together, both dialects:
+one transaction for the batch, and each task still holds or is refused on its own."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import select
+
+import turnout
+from tests import workflows_for_tests as wf
+from turnout.contracts.events import EventType
+from turnout.contracts.records import QueueItemState
+from turnout.contracts.states import RunState
+from turnout.executors.internal.commands import CompleteWorkflow, ScheduleActivity
+from turnout.executors.internal.schema import queue_items
+from turnout.executors.internal.store import (
+    ClaimedItem,
+    EagerClaim,
+    StaleTaskError,
+    StartParams,
+    Store,
+    UnhandledSignalError,
+)
+from turnout.executors.internal.store.workflow_tasks import WorkflowTaskCommit
+
+
+async def _claimed_runs(store: Store, queue: str, n: int) -> list[ClaimedItem]:
+    """``n`` started runs, their first workflow tasks claimed, in start order."""
+    run_ids = []
+    for i in range(n):
+        started = await store.start_workflow(
+            StartParams(workflow_id=f"{queue}-{i}", workflow_type="Any", task_queue=queue, input=[])
+        )
+        run_ids.append(started.run_id)
+    tasks = await store.claim(queue, "tester", workflow_tasks=n, activities=0, workflow_lease=30)
+    assert len(tasks) == n
+    return sorted(tasks, key=lambda t: run_ids.index(t.run_id))
+
+
+def _schedule(queue: str) -> ScheduleActivity:
+    return ScheduleActivity(
+        seq=1,
+        activity_id="1",
+        activity_type="act",
+        args=[],
+        task_queue=queue,
+        start_to_close_timeout=30.0,
+        schedule_to_close_timeout=None,
+        heartbeat_timeout=None,
+        retry_policy={},
+    )
+
+
+async def _commit(store: Store, task: ClaimedItem, commands: list[Any], **extra: Any) -> Any:
+    """A commit of ``task``'s first workflow task, as a worker makes it."""
+    ((row, history),) = await store.load_histories([(task.run_id, 0)])
+    return WorkflowTaskCommit(
+        task,
+        expected_task_count=0,
+        processed_through=history[-1].seq,
+        time=history[-1].at,
+        commands=commands,
+        seen_through=history[-1].seq,
+        run=row,
+        **extra,
+    )
+
+
+async def test_histories_are_read_together_each_from_its_own_seq(client: Any) -> None:
+    store = client.store
+    first, second = await _claimed_runs(store, "reads", 2)
+    await store.signal("default", second.run_id, "poke", ["x"])
+
+    loaded = await store.load_histories([(first.run_id, 0), (second.run_id, 2), ("no-such-run", 0)])
+
+    (row1, history1), (row2, history2), missing = loaded
+    assert (row1.run_id, row2.run_id) == (first.run_id, second.run_id)
+    assert [e.type for e in history1] == [EventType.WORKFLOW_STARTED, EventType.STATE_CHANGED]
+    assert [(e.seq, e.type) for e in history2] == [(3, EventType.SIGNAL_RECEIVED)]
+    assert isinstance(missing, LookupError)
+    assert "no-such-run" in str(missing)
+
+
+async def test_tasks_committed_together_share_one_transaction(client: Any) -> None:
+    store, queue = client.store, "together"
+    tasks = await _claimed_runs(store, queue, 3)
+    eager = EagerClaim(owner="tester", task_queue=queue, names=frozenset({"act"}), limit=1)
+    commits = [
+        await _commit(store, tasks[0], [_schedule(queue)], eager=eager),
+        await _commit(store, tasks[1], [CompleteWorkflow(result="one")]),
+        await _commit(store, tasks[2], [CompleteWorkflow(result={"two": 2})]),
+    ]
+
+    outcomes = await store.commit_workflow_tasks(commits)
+
+    assert all(isinstance(o, range) for o in outcomes), outcomes
+    completed_at = set()
+    for task in tasks:
+        history = await store.events("default", task.run_id)
+        (done,) = [e for e in history if e.type is EventType.WORKFLOW_TASK_COMPLETED]
+        completed_at.add(done.at)
+    assert len(completed_at) == 1  # one transaction's clock
+    one = await store.find_run("default", f"{queue}-1")
+    two = await store.find_run("default", f"{queue}-2")
+    assert (one.state, one.result) == (RunState.COMPLETED, "one")
+    assert (two.state, two.result) == (RunState.COMPLETED, {"two": 2})
+    scheduler = await store.find_run("default", f"{queue}-0")
+    assert scheduler.state is RunState.RUNNING
+    (taken,) = eager.claimed
+    assert (taken.run_id, taken.name, taken.lease_owner) == (tasks[0].run_id, "act", "tester")
+    assert taken.kind == "activity_task"
+
+
+async def test_a_task_refused_in_a_batch_changes_nothing_and_the_others_commit(
+    client: Any,
+) -> None:
+    store, queue = client.store, "refusals"
+    lost_lease, moved_on, unseen_signal, fine = await _claimed_runs(store, queue, 4)
+    commits = [
+        await _commit(store, t, [CompleteWorkflow(result="done")])
+        for t in (lost_lease, moved_on, unseen_signal, fine)
+    ]
+    # Not this attempt's lease any more; the run terminated meanwhile; a signal the task
+    # never read arrived before it decided to close the run.
+    commits[0] = dataclasses.replace(
+        commits[0], item=dataclasses.replace(lost_lease, attempt=lost_lease.attempt + 1)
+    )
+    assert await store.terminate("default", moved_on.run_id, "stop")
+    assert await store.signal("default", unseen_signal.run_id, "late", [])
+
+    outcomes = await store.commit_workflow_tasks(commits)
+
+    assert isinstance(outcomes[0], StaleTaskError)
+    assert isinstance(outcomes[1], StaleTaskError)
+    assert isinstance(outcomes[2], UnhandledSignalError)
+    assert isinstance(outcomes[3], range)
+    states = {
+        t.run_id: (await store.find_run("default", t.workflow_id)).state
+        for t in (lost_lease, moved_on, unseen_signal, fine)
+    }
+    assert states == {
+        lost_lease.run_id: RunState.CLAIMED,
+        moved_on.run_id: RunState.TERMINATED,
+        unseen_signal.run_id: RunState.CLAIMED,
+        fine.run_id: RunState.COMPLETED,
+    }
+    for refused in (lost_lease, moved_on, unseen_signal):
+        history = await store.events("default", refused.run_id)
+        assert EventType.WORKFLOW_TASK_COMPLETED not in [e.type for e in history]
+    # The refused task whose lease this worker still holds stays its to fail or redo.
+    async with store.engine.connect() as conn:
+        (held,) = (
+            await conn.execute(
+                select(queue_items.c.state, queue_items.c.lease_owner).where(
+                    queue_items.c.id == unseen_signal.id
+                )
+            )
+        ).all()
+    assert tuple(held) == (QueueItemState.RUNNING.value, "tester")
+
+
+async def test_a_worker_running_many_tasks_at_once_completes_every_run(client: Any) -> None:
+    async with turnout.Worker(
+        client,
+        task_queue="many-at-once",
+        workflows=[wf.HelloWorkflow],
+        activities=[wf.greet, wf.shout],
+        max_concurrent_workflow_tasks=20,
+    ):
+        handles = [
+            await client.start_workflow(
+                wf.HelloWorkflow.run, f"n{i}", id=f"many-{i}", task_queue="many-at-once"
+            )
+            for i in range(40)
+        ]
+        results = [await h.result() for h in handles]
+    assert results == [f"HELLO, N{i}!" for i in range(40)]
