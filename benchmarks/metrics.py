@@ -141,6 +141,8 @@ class RssSampler:
         self.pids = list(pids)
         self.interval = interval
         self.peak: dict[int, int] = {}
+        self.readings: list[tuple[float, dict[int, int]]] = []
+        """Every reading: ``time.perf_counter()`` and bytes per pid."""
         self._task: asyncio.Task[None] | None = None
 
     def sample(self) -> dict[int, int]:
@@ -151,7 +153,14 @@ class RssSampler:
             if value is not None:
                 reading[pid] = value
                 self.peak[pid] = max(self.peak.get(pid, 0), value)
+        self.readings.append((time.perf_counter(), reading))
         return reading
+
+    def at(self, moment: float) -> dict[int, int]:
+        """The reading taken nearest to ``moment`` (a ``time.perf_counter()`` value)."""
+        if not self.readings:
+            return {}
+        return min(self.readings, key=lambda r: abs(r[0] - moment))[1]
 
     async def _loop(self) -> None:
         while True:

@@ -153,6 +153,7 @@ class Session:
         self._client_sampler: RssSampler | None = None
         self._rss_start: list[int] = []
         self._rss_end: list[int] = []
+        self._rss_mid: list[int] = []
         self._peaks: list[int] = []
         self._seconds = 0.0
         self._began = 0.0
@@ -182,6 +183,7 @@ class Session:
         if self._sampler is not None:
             await self._sampler.stop()
             self._rss_end = list(self._sampler.sample().values())
+            self._rss_mid = list(self._sampler.at(self._began + self._seconds / 2).values())
         if self._client_sampler is not None:
             await self._client_sampler.stop()
         self._peaks = [p for p in (peak_rss(pid) for pid in self.worker_pids) if p is not None]
@@ -217,6 +219,8 @@ class Session:
             out["worker_rss_start_mib"] = sum(self._rss_start) / len(self._rss_start) / MIB
         if self._rss_end:
             out["worker_rss_end_mib"] = sum(self._rss_end) / len(self._rss_end) / MIB
+        if self._rss_mid:
+            out["worker_rss_mid_mib"] = sum(self._rss_mid) / len(self._rss_mid) / MIB
         if self._peaks:
             out["worker_peak_rss_mib"] = max(self._peaks) / MIB
         if self._client_sampler is not None and self._client_sampler.peak:

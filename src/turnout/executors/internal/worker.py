@@ -466,13 +466,23 @@ class InternalWorker:
         waiting (a claim filled every free slot, or timers fired); False when the queue
         is drained, and the loop may wait for a notification."""
         # Timers are due by the clock, not by notifications: read before writing unless
-        # the last pass fired some.
-        fired = await self._store.fire_timers(
-            self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
+        # the last pass fired some. Timers fired now are claimed on the next pass; the
+        # claim does not wait for them.
+        timers = asyncio.ensure_future(
+            self._store.fire_timers(
+                self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
+            )
         )
+        try:
+            more = False if self._memory_gate_closed() else await self._claim()
+        finally:
+            fired = await timers
         self._timers_busy = fired > 0
-        if self._memory_gate_closed():
-            return bool(fired)
+        return bool(fired) or more
+
+    async def _claim(self) -> bool:
+        """Claim work for the free slots and start it. True when it filled every free slot
+        of a kind (more may be waiting)."""
         free_wft = self._max_wfts - len(self._wfts) - self._reserved_wfts
         free_act = self._max_activities - len(self._acts) - self._reserved_acts
         # The slots asked for are promised while the claim runs: an eager claim made
@@ -498,7 +508,7 @@ class InternalWorker:
             else:
                 self._start_activity(item)
         wfts = sum(1 for item in items if item.kind == QueueItemKind.WORKFLOW_TASK.value)
-        return bool(fired) or (wfts >= free_wft > 0) or (len(items) - wfts >= free_act > 0)
+        return (wfts >= free_wft > 0) or (len(items) - wfts >= free_act > 0)
 
     def _start_workflow_task(self, item: ClaimedItem) -> None:
         self._observer.claimed(item)
