@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 import turnout
 from tests import workflows_for_tests as wf
@@ -23,6 +23,7 @@ from turnout.executors.internal.store import (
     Store,
     UnhandledSignalError,
 )
+from turnout.executors.internal.store.core import no_run, padded
 from turnout.executors.internal.store.workflow_tasks import WorkflowTaskCommit
 
 
@@ -177,3 +178,33 @@ async def test_a_worker_running_many_tasks_at_once_completes_every_run(client: A
         ]
         results = [await h.result() for h in handles]
     assert results == [f"HELLO, N{i}!" for i in range(40)]
+
+
+def test_batches_are_padded_to_powers_of_two() -> None:
+    assert padded([], no_run) == []
+    assert padded(["a"], no_run) == ["a"]
+    assert padded(["a", "b", "c"], no_run) == ["a", "b", "c", "-3"]
+    assert len(padded(list(range(17)), lambda i: -i)) == 32
+    assert len(padded(list(range(32)), lambda i: -i)) == 32
+
+
+async def test_batched_reads_of_any_size_come_in_a_few_statement_shapes(client: Any) -> None:
+    """SQLAlchemy and the driver keep every statement shape they compile: one per batch
+    size would fill their caches (memory) and compile anew for each new size (CPU)."""
+    store = client.store
+    tasks = await _claimed_runs(store, "shapes", 33)
+    seen: set[str] = set()
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("SELECT"):  # not SQLite's BEGIN
+            seen.add(statement)
+
+    event.listen(store.reader.sync_engine, "before_cursor_execute", record)
+    try:
+        for size in range(1, 34):
+            loaded = await store.load_histories([(t.run_id, 0) for t in tasks[:size]])
+            assert [row.run_id for row, _ in loaded] == [t.run_id for t in tasks[:size]]  # type: ignore[union-attr]
+    finally:
+        event.remove(store.reader.sync_engine, "before_cursor_execute", record)
+    # Sizes 1, 2, 4, ..., 64: seven shapes of each of the two reads.
+    assert len(seen) <= 14, len(seen)

@@ -8,10 +8,10 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Row, case, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
@@ -48,8 +48,13 @@ __all__ = [
     "activity_lease",
     "event_from_row",
     "held",
+    "no_item",
+    "no_run",
+    "padded",
     "utcnow",
 ]
+
+T = TypeVar("T")
 
 
 _log = logging.getLogger("turnout.store")
@@ -418,8 +423,9 @@ class StoreCore:
         ``tx``); the runs it appended to."""
         if not specs:
             return []
-        counts = {run_id: len(s) for run_id, s in specs.items()}
-        stmt = update(runs).where(runs.c.run_id.in_(sorted(specs)), runs.c.state.in_(_ACTIVE))
+        ids = padded(sorted(specs), no_run)
+        counts = {run_id: len(specs.get(run_id, ())) for run_id in ids}
+        stmt = update(runs).where(runs.c.run_id.in_(ids), runs.c.state.in_(_ACTIVE))
         if extra_where is not None:
             stmt = stmt.where(extra_where)
         rows = (
@@ -544,7 +550,7 @@ class StoreCore:
         await conn.execute(
             update(queue_items)
             .where(
-                queue_items.c.run_id.in_(run_ids),
+                queue_items.c.run_id.in_(padded(run_ids, no_run)),
                 queue_items.c.state.in_([QueueItemState.QUEUED.value, *_LEASED]),
             )
             .values(
@@ -707,7 +713,10 @@ class StoreCore:
         else:
             guard += [
                 tuple_(queue_items.c.id, queue_items.c.lease_owner, queue_items.c.attempt).in_(
-                    [(i.id, i.lease_owner, i.attempt) for i in items]
+                    padded(
+                        [(i.id, i.lease_owner, i.attempt) for i in items],
+                        lambda i: (no_item(i), "", 0),
+                    )
                 ),
                 queue_items.c.state == QueueItemState.RUNNING.value,
             ]
@@ -736,6 +745,25 @@ class StoreCore:
                     item.run_id,
                 )
         return ended
+
+
+def padded(values: Sequence[T], filler: Callable[[int], T]) -> list[T]:
+    """``values`` made up to the next power of two with ``filler(i)`` values that match
+    nothing. A batched statement then comes in a few shapes, whose compiled forms
+    SQLAlchemy and the driver cache and reuse, instead of one shape per batch size, each
+    compiled anew and each kept in those caches."""
+    size = 1 << (len(values) - 1).bit_length() if values else 0
+    return [*values, *(filler(i) for i in range(len(values), size))]
+
+
+def no_run(i: int) -> str:
+    """A run id that matches no run (run ids are UUIDs), for :func:`padded`."""
+    return f"-{i}"
+
+
+def no_item(i: int) -> int:
+    """A queue item id that matches no item (ids are positive), for :func:`padded`."""
+    return -1 - i
 
 
 def activity_lease(payload: dict[str, Any], deadline: datetime | None, now: datetime) -> datetime:

@@ -31,6 +31,9 @@ from turnout.executors.internal.store.core import (
     _Tx,
     activity_lease,
     held,
+    no_item,
+    no_run,
+    padded,
     utcnow,
 )
 
@@ -159,7 +162,7 @@ class QueueOperations(StoreCore):
         picked = (
             select(q.c.id)
             .where(
-                q.c.run_id.in_(sorted(run_ids)),
+                q.c.run_id.in_(padded(sorted(run_ids), no_run)),
                 q.c.kind == _WFT,
                 q.c.state == QueueItemState.QUEUED.value,
                 q.c.task_queue == eager.task_queue,
@@ -183,10 +186,13 @@ class QueueOperations(StoreCore):
         if not items:
             return []
         leases = {item.id: activity_lease(item.payload, item.deadline_at, now) for item in items}
+        ids = padded(sorted(leases), no_item)
         await conn.execute(
             update(queue_items)
-            .where(queue_items.c.id.in_(sorted(leases)))
-            .values(lease_expires_at=case(leases, value=queue_items.c.id))
+            .where(queue_items.c.id.in_(ids))
+            .values(
+                lease_expires_at=case({i: leases.get(i, now) for i in ids}, value=queue_items.c.id)
+            )
         )
         specs: dict[str, list[EventSpec]] = {}
         for item in items:

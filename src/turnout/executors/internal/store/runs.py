@@ -35,6 +35,8 @@ from turnout.executors.internal.store.core import (
     _run_from_row,
     _Tx,
     event_from_row,
+    no_run,
+    padded,
     utcnow,
 )
 
@@ -146,7 +148,7 @@ class RunOperations(StoreCore):
         for row in await conn.execute(
             select(runs.c.tenant_id, runs.c.workflow_id, runs.c.requested_at)
             .add_columns(runs.c.run_id, runs.c.state)
-            .where(tuple_(runs.c.tenant_id, runs.c.workflow_id).in_(keys))
+            .where(tuple_(runs.c.tenant_id, runs.c.workflow_id).in_(padded(keys, _no_key)))
         ):
             key = (row.tenant_id, row.workflow_id)
             if key not in latest or row.requested_at > latest[key][0]:
@@ -194,7 +196,7 @@ class RunOperations(StoreCore):
             rows = await conn.execute(
                 select(runs).where(
                     runs.c.tenant_id == tenant_id,
-                    runs.c.run_id.in_(sorted({run_id for _, run_id in wanted})),
+                    runs.c.run_id.in_(padded(sorted({run_id for _, run_id in wanted}), no_run)),
                 )
             )
             found = {(r.workflow_id, r.run_id): _run_from_row(r) for r in rows}
@@ -346,10 +348,17 @@ class RunOperations(StoreCore):
             rows = {
                 r.run_id: r
                 for r in await conn.execute(
-                    select(runs).where(runs.c.run_id.in_(sorted({r for r, _ in wanted})))
+                    select(runs).where(
+                        runs.c.run_id.in_(padded(sorted({r for r, _ in wanted}), no_run))
+                    )
                 )
             }
-            after = or_(*(and_(events.c.run_id == r, events.c.seq > s) for r, s in wanted))
+            after = or_(
+                *(
+                    and_(events.c.run_id == r, events.c.seq > s)
+                    for r, s in padded(wanted, lambda i: (no_run(i), 0))
+                )
+            )
             found = await conn.execute(
                 select(events).where(after).order_by(events.c.run_id, events.c.seq)
             )
@@ -362,6 +371,10 @@ class RunOperations(StoreCore):
             else LookupError(f"run {r} not found")
             for r, s in wanted
         ]
+
+
+def _no_key(i: int) -> tuple[str, str]:
+    return ("", no_run(i))
 
 
 def _new_run(p: StartParams) -> NewRun:

@@ -48,6 +48,8 @@ from turnout.executors.internal.store.core import (
     activity_lease,
     decision_row,
     held,
+    no_run,
+    padded,
     utcnow,
 )
 
@@ -267,21 +269,30 @@ class WorkflowTaskOperations(StoreCore):
             )
             values: dict[str, Any] = {**p.values, "next_seq": runs.c.next_seq + len(p.specs)}
         else:
+            # Padded (see ``padded``): a few statement shapes whatever the batch size.
             guard = tuple_(runs.c.run_id, runs.c.workflow_task_count, runs.c.state).in_(
-                [(p.run.run_id, p.commit.expected_task_count, p.run.state) for p in plans]
+                padded(
+                    [(p.run.run_id, p.commit.expected_task_count, p.run.state) for p in plans],
+                    lambda i: (no_run(i), 0, ""),
+                )
             )
+            counts = {r: len(p.specs) for r, p in by_run.items()}
             values = {
                 "next_seq": runs.c.next_seq
-                + case({r: len(p.specs) for r, p in by_run.items()}, value=runs.c.run_id, else_=0)
+                + case(
+                    {r: counts.get(r, 0) for r in padded(list(counts), no_run)},
+                    value=runs.c.run_id,
+                    else_=0,
+                )
             }
             for name in sorted({name for p in plans for name in p.values}):
                 column = runs.c[name]
+                setting = padded(
+                    [(r, p.values[name]) for r, p in by_run.items() if name in p.values],
+                    lambda i: (no_run(i), None),
+                )
                 values[name] = case(
-                    *(
-                        (runs.c.run_id == r, literal(p.values[name], column.type))
-                        for r, p in by_run.items()
-                        if name in p.values
-                    ),
+                    *((runs.c.run_id == r, literal(v, column.type)) for r, v in setting),
                     else_=column,
                 )
         rows = (
