@@ -621,7 +621,7 @@ class WorkflowInstance:
         self._closed = True
         token = set_workflow_runtime(_InternalRuntime(self, read_only=True))
         try:
-            for task in asyncio.all_tasks(self._loop):
+            for task in self._loop.tasks():
                 task.cancel()
             self._loop.step()
         except BaseException:  # user finally-blocks may misbehave during teardown

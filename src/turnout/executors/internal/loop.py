@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol
@@ -43,6 +44,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self._host = host
         self._ready: deque[asyncio.Handle] = deque()
         self._running = False
+        self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
     # -- stepping ------------------------------------------------------------------
     def step(self) -> None:
@@ -120,7 +122,14 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
-        return asyncio.Task(coro, loop=self, name=name, context=context)
+        task = asyncio.Task(coro, loop=self, name=name, context=context)
+        self._tasks.add(task)
+        return task
+
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        """The unfinished tasks of this loop (``asyncio.all_tasks`` would look through
+        every task of the process, those of the worker's own loop included)."""
+        return [t for t in self._tasks if not t.done()]
 
     # -- state ---------------------------------------------------------------------
     def is_running(self) -> bool:
