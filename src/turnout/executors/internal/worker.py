@@ -466,19 +466,14 @@ class InternalWorker:
         waiting (a claim filled every free slot, or timers fired); False when the queue
         is drained, and the loop may wait for a notification."""
         # Timers are due by the clock, not by notifications: read before writing unless
-        # the last pass fired some. Timers fired now are claimed on the next pass; the
-        # claim does not wait for them.
-        timers = asyncio.ensure_future(
-            self._store.fire_timers(
-                self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
-            )
+        # the last pass fired some.
+        fired = await self._store.fire_timers(
+            self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
         )
-        try:
-            more = False if self._memory_gate_closed() else await self._claim()
-        finally:
-            fired = await timers
         self._timers_busy = fired > 0
-        return bool(fired) or more
+        if self._memory_gate_closed():
+            return bool(fired)
+        return await self._claim() or bool(fired)
 
     async def _claim(self) -> bool:
         """Claim work for the free slots and start it. True when it filled every free slot
