@@ -3,16 +3,21 @@ one transaction for the batch, and each task still holds or is refused on its ow
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import sqlite3
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 
 import turnout
 from tests import workflows_for_tests as wf
 from turnout.contracts.events import EventType
 from turnout.contracts.records import QueueItemState
 from turnout.contracts.states import RunState
+from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.commands import CompleteWorkflow, ScheduleActivity
 from turnout.executors.internal.schema import queue_items
 from turnout.executors.internal.store import (
@@ -208,3 +213,81 @@ async def test_batched_reads_of_any_size_come_in_a_few_statement_shapes(client: 
         event.remove(store.reader.sync_engine, "before_cursor_execute", record)
     # Sizes 1, 2, 4, ..., 64: seven shapes of each of the two reads.
     assert len(seen) <= 14, len(seen)
+
+
+async def test_batched_writes_on_sqlite_find_their_rows_by_key_never_by_scanning(
+    sqlite_url: str,
+) -> None:
+    """SQLite answers a row-value ``IN`` by scanning the table: every batched statement
+    also names its rows in a plain ``IN`` it can look up by index."""
+    client = await turnout.connect(executor="internal", database_url=sqlite_url)
+    store, seen = client.store, {}
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().startswith(("SELECT", "UPDATE", "WITH")):
+            seen[statement] = parameters
+
+    for engine in (store.engine, store.reader):
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await store.start_workflows(
+            [
+                StartParams(
+                    workflow_id=f"scan-{i}", workflow_type="Any", task_queue="scan", input=[]
+                )
+                for i in range(3)
+            ]
+        )
+        tasks = await store.claim("scan", "me", workflow_tasks=3, activities=0, workflow_lease=30)
+        commits = [
+            await _commit(store, t, [CompleteWorkflow(result=i)]) for i, t in enumerate(tasks)
+        ]
+        assert all(isinstance(o, range) for o in await store.commit_workflow_tasks(commits))
+    finally:
+        await client.close()
+    scans = []
+    with sqlite3.connect(sqlite_url.split("///", 1)[1]) as db:
+        for statement, parameters in seen.items():
+            plan = db.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            scans += [(statement, row[-1]) for row in plan if "SCAN turnout_" in row[-1]]
+    assert scans == []
+
+
+async def test_a_database_out_of_reach_fails_the_batch_once_not_once_per_commit(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = client.store
+    tasks = await _claimed_runs(store, "outage", 3)
+    commits = [await _commit(store, t, [CompleteWorkflow(result="x")]) for t in tasks]
+    attempts = []
+
+    async def unreachable(fn: Any, *args: Any) -> Any:
+        attempts.append(len(args[0]))
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("down"))
+
+    monkeypatch.setattr(store, "_run_tx", unreachable)
+    with pytest.raises(OperationalError):
+        await store.commit_workflow_tasks(commits)
+    assert attempts == [3]  # every caller hears it at once; the worker retries them later
+
+
+async def test_a_write_whose_caller_gave_up_before_its_batch_began_is_dropped() -> None:
+    written: list[list[str]] = []
+    gate = asyncio.Event()
+
+    async def write(items: list[str]) -> list[str]:
+        written.append(items)
+        await gate.wait()
+        return [item.upper() for item in items]
+
+    group: GroupCommit[str, str] = GroupCommit(write)
+    first = asyncio.create_task(group.submit("a"))
+    await asyncio.sleep(0)  # "a" is being written
+    gave_up = asyncio.create_task(group.submit("b"))
+    kept = asyncio.create_task(group.submit("c"))
+    await asyncio.sleep(0)
+    gave_up.cancel()
+    gate.set()
+    assert await first == "A"
+    assert await kept == "C"
+    assert written == [["a"], ["c"]]

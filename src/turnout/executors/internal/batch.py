@@ -20,7 +20,8 @@ class GroupCommit(Generic[T, R]):
 
     ``write`` returns one outcome per item, in order: a result, or an exception that
     :meth:`submit` raises to that item's caller alone. An exception ``write`` itself
-    raises goes to every caller of the batch.
+    raises goes to every caller of the batch. An item whose caller was cancelled before
+    its batch began is dropped.
     """
 
     def __init__(
@@ -52,6 +53,10 @@ class GroupCommit(Generic[T, R]):
         while self._pending:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
+            # A caller that gave up (cancelled) before its batch began is not written for.
+            batch = [(item, done) for item, done in batch if not done.done()]
+            if not batch:
+                continue
             try:
                 outcomes = await self._write([item for item, _ in batch])
             except Exception as exc:

@@ -127,8 +127,10 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         return task
 
     def tasks(self) -> list[asyncio.Task[Any]]:
-        """The unfinished tasks of this loop (``asyncio.all_tasks`` would look through
-        every task of the process, those of the worker's own loop included)."""
+        """The unfinished tasks made through :meth:`create_task` (``asyncio.all_tasks``
+        would look through every task of the process). Workflow code that builds an
+        ``asyncio.Task`` itself is not among them: disposing the instance leaves such a
+        task to the garbage collector, as the loop never steps again."""
         return [t for t in self._tasks if not t.done()]
 
     # -- state ---------------------------------------------------------------------

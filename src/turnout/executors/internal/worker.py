@@ -369,6 +369,8 @@ class InternalWorker:
         for task in [*self._wfts.values(), *(t for t, _ in self._acts.values())]:
             with contextlib.suppress(BaseException):
                 await task
+        # A commit already being written when its task was cancelled finishes first.
+        await self._commits.drain(self._wft_lease)
         if leftovers:
             with contextlib.suppress(Exception):
                 await self._store.release(leftovers)

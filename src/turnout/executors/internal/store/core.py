@@ -5,15 +5,16 @@ run transitions, closing a run, creating a run. Every other store module builds 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Row, case, insert, select, tuple_, update
+from sqlalchemy import Row, case, insert, literal, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -47,6 +48,7 @@ __all__ = [
     "UnhandledSignalError",
     "activity_lease",
     "event_from_row",
+    "grouped_case",
     "held",
     "no_item",
     "no_run",
@@ -423,15 +425,16 @@ class StoreCore:
         ``tx``); the runs it appended to."""
         if not specs:
             return []
-        ids = padded(sorted(specs), no_run)
-        counts = {run_id: len(specs.get(run_id, ())) for run_id in ids}
-        stmt = update(runs).where(runs.c.run_id.in_(ids), runs.c.state.in_(_ACTIVE))
+        counts = {run_id: len(s) for run_id, s in specs.items()}
+        stmt = update(runs).where(
+            runs.c.run_id.in_(padded(sorted(specs), no_run)), runs.c.state.in_(_ACTIVE)
+        )
         if extra_where is not None:
             stmt = stmt.where(extra_where)
         rows = (
             await conn.execute(
                 stmt.values(
-                    next_seq=runs.c.next_seq + case(counts, value=runs.c.run_id, else_=0),
+                    next_seq=runs.c.next_seq + grouped_case(runs.c.run_id, counts, else_=0),
                     updated_at=now,
                     **(values or {}),
                 ).returning(runs.c.next_seq, *_INFO_COLUMNS)
@@ -712,6 +715,8 @@ class StoreCore:
             guard += held(items[0])
         else:
             guard += [
+                # The plain IN lets SQLite use the primary key (it scans for a row-value IN).
+                queue_items.c.id.in_(padded([i.id for i in items], no_item)),
                 tuple_(queue_items.c.id, queue_items.c.lease_owner, queue_items.c.attempt).in_(
                     padded(
                         [(i.id, i.lease_owner, i.attempt) for i in items],
@@ -754,6 +759,36 @@ def padded(values: Sequence[T], filler: Callable[[int], T]) -> list[T]:
     compiled anew and each kept in those caches."""
     size = 1 << (len(values) - 1).bit_length() if values else 0
     return [*values, *(filler(i) for i in range(len(values), size))]
+
+
+def grouped_case(
+    key: Any,
+    values: Mapping[Any, Any],
+    else_: Any,
+    *,
+    type_: Any = None,
+    filler: Callable[[int], Any] = lambda i: f"-{i}",
+) -> Any:
+    """SQL ``CASE``: the value ``values`` holds for the row's ``key`` column, else
+    ``else_``. One ``WHEN key IN (...)`` per distinct value, its keys padded (see
+    :func:`padded`): the statement grows with the distinct values, not with the rows
+    (a batch's runs mostly share them)."""
+    groups: dict[Any, tuple[Any, list[Any]]] = {}
+    for k, value in values.items():
+        # 1 and True are equal dict keys: tell values apart by type too.
+        group = (
+            json.dumps(value, sort_keys=True, default=str)
+            if isinstance(value, dict | list)
+            else (type(value), value)
+        )
+        groups.setdefault(group, (value, []))[1].append(k)
+    return case(
+        *(
+            (key.in_(padded(keys, filler)), value if type_ is None else literal(value, type_))
+            for value, keys in groups.values()
+        ),
+        else_=else_,
+    )
 
 
 def no_run(i: int) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +30,7 @@ from turnout.executors.internal.store.core import (
     _claimed,
     _Tx,
     activity_lease,
+    grouped_case,
     held,
     no_item,
     no_run,
@@ -191,12 +192,17 @@ class QueueOperations(StoreCore):
         if not items:
             return []
         leases = {item.id: activity_lease(item.payload, item.deadline_at, now) for item in items}
-        ids = padded(sorted(leases), no_item)
         await conn.execute(
             update(queue_items)
-            .where(queue_items.c.id.in_(ids))
+            .where(queue_items.c.id.in_(padded(sorted(leases), no_item)))
             .values(
-                lease_expires_at=case({i: leases.get(i, now) for i in ids}, value=queue_items.c.id)
+                lease_expires_at=grouped_case(
+                    queue_items.c.id,
+                    leases,
+                    else_=queue_items.c.lease_expires_at,
+                    type_=queue_items.c.lease_expires_at.type,
+                    filler=no_item,
+                )
             )
         )
         specs: dict[str, list[EventSpec]] = {}

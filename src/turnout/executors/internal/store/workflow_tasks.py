@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, case, insert, literal, or_, select, tuple_, update
+from sqlalchemy import Row, and_, insert, or_, select, tuple_, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import (
@@ -47,6 +48,7 @@ from turnout.executors.internal.store.core import (
     _Tx,
     activity_lease,
     decision_row,
+    grouped_case,
     held,
     no_run,
     padded,
@@ -76,6 +78,8 @@ class _Plan:
     """What one commit writes, worked out before writing: its events, the run's new
     values, how it closes the run, and the activities its worker takes at once."""
 
+    index: int
+    """Where the commit stands in its batch."""
     commit: WorkflowTaskCommit
     run: Row[Any]
     specs: list[EventSpec]
@@ -95,11 +99,12 @@ class _Plan:
 
 
 class _Conflict(Exception):
-    """One commit of a transaction cannot go through (its run moved on, or a signal it
-    has not seen arrived): the transaction rolls back."""
+    """The commit at ``index`` of a transaction cannot go through (its run moved on, or
+    a signal it has not seen arrived): the transaction rolls back."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, index: int, error: Exception) -> None:
         super().__init__(str(error))
+        self.index = index
         self.error = error
 
 
@@ -153,25 +158,34 @@ class WorkflowTaskOperations(StoreCore):
         statements for all of them; for each, its seqs, or the StaleTaskError or
         UnhandledSignalError that refused it alone (changing nothing of it).
 
-        When one of them cannot go through, or the transaction fails, they are committed
-        one by one instead: one task's conflict never fails another.
+        A commit that cannot go through is left out and the others are committed again
+        together; when the transaction fails for another reason than the database being
+        out of reach (a child id taken by a concurrent start...), they are committed one
+        by one. One task's refusal never fails another.
         """
-        try:
-            outcomes: list[range | Exception] = await self._run_tx(self._commit_tx, commits)
-            return outcomes
-        except _Conflict as conflict:
-            if len(commits) == 1:
-                return [conflict.error]
-        except Exception:
-            if len(commits) == 1:
-                raise
-        alone: list[range | Exception] = []
-        for commit in commits:
+        outcomes: dict[int, range | Exception] = {}
+        pending = list(enumerate(commits))
+        while pending:
             try:
-                alone.extend(await self.commit_workflow_tasks([commit]))
-            except Exception as exc:
-                alone.append(exc)
-        return alone
+                written = await self._run_tx(self._commit_tx, [c for _, c in pending])
+            except _Conflict as conflict:
+                refused = pending.pop(conflict.index)
+                outcomes[refused[0]] = conflict.error
+                continue
+            except (OperationalError, InterfaceError):
+                raise  # the database is out of reach: every caller hears it at once
+            except Exception:
+                if len(pending) == 1:
+                    raise
+                for i, commit in pending:
+                    try:
+                        (outcomes[i],) = await self.commit_workflow_tasks([commit])
+                    except Exception as exc:
+                        outcomes[i] = exc
+                break
+            outcomes.update((i, o) for (i, _), o in zip(pending, written, strict=True))
+            break
+        return [outcomes[i] for i in range(len(commits))]
 
     async def _commit_tx(
         self, conn: AsyncConnection, tx: _Tx, commits: Sequence[WorkflowTaskCommit]
@@ -183,15 +197,15 @@ class WorkflowTaskOperations(StoreCore):
         ended = await self._end_items(
             conn, [c.item for c in commits], QueueItemState.COMPLETED, now, warn=False
         )
-        live = [c for c in commits if c.item.id in ended]
-        unread = [c.item.run_id for c in live if c.run is None]
+        live = [(i, c) for i, c in enumerate(commits) if c.item.id in ended]
+        unread = [c.item.run_id for _, c in live if c.run is None]
         read = {
             r.run_id: r
             for r in (
                 await conn.execute(select(runs).where(runs.c.run_id.in_(unread))) if unread else []
             )
         }
-        plans = [_plan(c, c.run or read[c.item.run_id], now) for c in live]
+        plans = [_plan(i, c, c.run or read[c.item.run_id], now) for i, c in live]
         await self._append_plans(conn, tx, plans, now)
         suspect = [p for p in plans if p.closing is not None and p.arrived]
         if suspect:
@@ -215,12 +229,14 @@ class WorkflowTaskOperations(StoreCore):
                 )
             ).first()
             if unseen is not None:
-                item = next(p.commit.item for p in suspect if p.run.run_id == unseen.run_id)
+                p = next(p for p in suspect if p.run.run_id == unseen.run_id)
+                item = p.commit.item
                 raise _Conflict(
+                    p.index,
                     UnhandledSignalError(
                         f"signal at seq {unseen.seq} arrived while workflow task {item.id} "
                         "decided to close the run; the task is redone with it"
-                    )
+                    ),
                 )
         decided = [decision_row(d) for p in plans for d in p.commit.decisions]
         if decided:
@@ -248,8 +264,8 @@ class WorkflowTaskOperations(StoreCore):
         for p in plans:
             if p.closing is not None and p.close is None:
                 await self._apply_closing(conn, tx, p.run, p.closing, now)
-        seqs = {p.commit.item.id: p.seqs for p in plans}
-        return [seqs[c.item.id] if c.item.id in seqs else _lease_lost(c.item) for c in commits]
+        seqs = {p.index: p.seqs for p in plans}
+        return [seqs[i] if i in seqs else _lease_lost(c.item) for i, c in enumerate(commits)]
 
     async def _append_plans(
         self, conn: AsyncConnection, tx: _Tx, plans: Sequence[_Plan], now: datetime
@@ -269,31 +285,26 @@ class WorkflowTaskOperations(StoreCore):
             )
             values: dict[str, Any] = {**p.values, "next_seq": runs.c.next_seq + len(p.specs)}
         else:
-            # Padded (see ``padded``): a few statement shapes whatever the batch size.
-            guard = tuple_(runs.c.run_id, runs.c.workflow_task_count, runs.c.state).in_(
-                padded(
-                    [(p.run.run_id, p.commit.expected_task_count, p.run.state) for p in plans],
-                    lambda i: (no_run(i), 0, ""),
-                )
+            # Padded (see ``padded``): a few statement shapes whatever the batch size. The
+            # plain IN lets SQLite use the primary key (it scans for a row-value IN).
+            guard = and_(
+                runs.c.run_id.in_(padded(list(by_run), no_run)),
+                tuple_(runs.c.run_id, runs.c.workflow_task_count, runs.c.state).in_(
+                    padded(
+                        [(p.run.run_id, p.commit.expected_task_count, p.run.state) for p in plans],
+                        lambda i: (no_run(i), 0, ""),
+                    )
+                ),
             )
             counts = {r: len(p.specs) for r, p in by_run.items()}
-            values = {
-                "next_seq": runs.c.next_seq
-                + case(
-                    {r: counts.get(r, 0) for r in padded(list(counts), no_run)},
-                    value=runs.c.run_id,
-                    else_=0,
-                )
-            }
+            values = {"next_seq": runs.c.next_seq + grouped_case(runs.c.run_id, counts, else_=0)}
             for name in sorted({name for p in plans for name in p.values}):
                 column = runs.c[name]
-                setting = padded(
-                    [(r, p.values[name]) for r, p in by_run.items() if name in p.values],
-                    lambda i: (no_run(i), None),
-                )
-                values[name] = case(
-                    *((runs.c.run_id == r, literal(v, column.type)) for r, v in setting),
+                values[name] = grouped_case(
+                    runs.c.run_id,
+                    {r: p.values[name] for r, p in by_run.items() if name in p.values},
                     else_=column,
+                    type_=column.type,
                 )
         rows = (
             await conn.execute(
@@ -313,10 +324,11 @@ class WorkflowTaskOperations(StoreCore):
         if len(rows) < len(plans):
             moved = next(p for p in plans if p.info is None)
             raise _Conflict(
+                moved.index,
                 StaleTaskError(
                     f"run {moved.run.run_id} moved on while workflow task "
                     f"{moved.commit.item.id} ran"
-                )
+                ),
             )
 
     async def _apply_commands(
@@ -649,7 +661,7 @@ def _lease_lost(item: ClaimedItem) -> StaleTaskError:
     return StaleTaskError(f"workflow task {item.id} is no longer leased to {item.lease_owner}")
 
 
-def _plan(c: WorkflowTaskCommit, run: Row[Any], now: datetime) -> _Plan:
+def _plan(index: int, c: WorkflowTaskCommit, run: Row[Any], now: datetime) -> _Plan:
     """What committing ``c`` writes, given its run's row as the task read it."""
     specs: list[EventSpec] = [
         (
@@ -711,7 +723,7 @@ def _plan(c: WorkflowTaskCommit, run: Row[Any], now: datetime) -> _Plan:
         values.update(state=target.value, closed_at=now, result=result)
         if failure is not None:
             values["failure"] = failure.model_dump(mode="json")
-    return _Plan(c, run, specs, values, closing, close, list(requested), taken)
+    return _Plan(index, c, run, specs, values, closing, close, list(requested), taken)
 
 
 def _eager_activities(
