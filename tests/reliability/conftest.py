@@ -5,7 +5,8 @@ workflow-task lease (30 s), which would make every takeover in these tests wait 
 a minute. :class:`CrashWorkerProcess` runs the same kind of child with the lease as
 an option, and can call a ``prepare`` hook (``module:function``, given the child's
 client and one string) before the worker starts: test_crashes.py uses it to hold a
-worker inside a workflow task or a commit.
+worker inside a workflow task or a commit. ``finished_item_retention`` (seconds) goes to
+the worker when given: test_queue_chaos.py has finished queue items pruned within seconds.
 
 The worker processes are named after those files (``crash_...``) so that other test
 modules of this directory can have fixtures of their own. ``own_postgres`` is a
@@ -57,6 +58,7 @@ class CrashWorkerProcess(WorkerProcess):
         prepare: str | None = None,
         prepare_arg: str = "",
         identity: str | None = None,
+        finished_item_retention: float | None = None,
     ) -> None:
         super().__init__(
             database_url=database_url,
@@ -70,6 +72,7 @@ class CrashWorkerProcess(WorkerProcess):
         self._crash_lease = workflow_task_lease
         self._crash_reaper = reaper_interval
         self._crash_prepare = (prepare, prepare_arg)
+        self._crash_retention = finished_item_retention
 
     def _command(self) -> list[str]:
         """The child's command line: :func:`crash_worker_main` instead of the kit's entry point."""
@@ -82,6 +85,8 @@ class CrashWorkerProcess(WorkerProcess):
         prepare, prepare_arg = self._crash_prepare
         if prepare is not None:
             command += ["--prepare", prepare, "--prepare-arg", prepare_arg]
+        if self._crash_retention is not None:
+            command += ["--finished-item-retention", str(self._crash_retention)]
         return command
 
     def rss_bytes(self) -> int:
@@ -105,6 +110,7 @@ def crash_worker_main(argv: Sequence[str]) -> int:
     parser.add_argument("--reaper-interval", type=float, required=True)
     parser.add_argument("--prepare")
     parser.add_argument("--prepare-arg", default="")
+    parser.add_argument("--finished-item-retention", type=float)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     asyncio.run(_crash_serve(args))
@@ -114,6 +120,9 @@ def crash_worker_main(argv: Sequence[str]) -> int:
 async def _crash_serve(args: argparse.Namespace) -> None:
     import turnout
 
+    options: dict[str, Any] = {}
+    if args.finished_item_retention is not None:
+        options["finished_item_retention"] = timedelta(seconds=args.finished_item_retention)
     found = load_definitions(args.modules)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -134,6 +143,7 @@ async def _crash_serve(args: argparse.Namespace) -> None:
             identity=args.identity,
             workflow_task_lease=timedelta(seconds=args.workflow_task_lease),
             reaper_interval=timedelta(seconds=args.reaper_interval),
+            **options,
         ):
             print(f"ready {args.identity}", flush=True)
             await stop.wait()
