@@ -9,7 +9,7 @@ from typing import Any
 from turnout.config import Environment, ExecutorKind, Settings, database_dialect, load_settings
 from turnout.contracts.errors import ConfigurationError
 from turnout.contracts.executor import Client
-from turnout.contracts.governance import validate_tenant
+from turnout.contracts.governance import validate_task_queue, validate_tenant
 
 __all__ = ["Worker", "connect"]
 
@@ -130,6 +130,7 @@ class Worker:
         activities: Sequence[Callable[..., Any]] = (),
         **options: Any,
     ) -> None:
+        validate_task_queue(task_queue)
         kind = getattr(client, "executor", None)
         if kind == "internal":
             from turnout.executors.internal.worker import InternalWorker

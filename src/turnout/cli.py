@@ -19,12 +19,15 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from turnout._cli_input import BadInput, json_args
 from turnout._discovery import load_definitions
 from turnout.config import Settings, load_settings
 from turnout.contracts.errors import TurnoutError, WorkflowFailureError
 from turnout.contracts.events import Event
+from turnout.contracts.limits import InvalidInputError
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
 
@@ -56,7 +59,7 @@ class Failed(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        err.print(f"[red]error:[/red] {self.message}")
+        err.print(f"[red]error:[/red] {escape(self.message)}")
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -87,6 +90,8 @@ async def _client(ctx: click.Context, workflows: Sequence[type] = ()) -> AsyncIt
 def _run(coro: Awaitable[Any]) -> Any:
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
+    except InvalidInputError as exc:  # a value the user gave: exit code 2, one line
+        raise BadInput(str(exc)) from exc
     except TurnoutError as exc:
         raise Failed(str(exc)) from exc
     except (OSError, ConnectionError) as exc:
@@ -94,16 +99,7 @@ def _run(coro: Awaitable[Any]) -> Any:
 
 
 def _json_args(values: Sequence[str], what: str) -> list[Any]:
-    args = []
-    for value in values:
-        try:
-            args.append(json.loads(value))
-        except json.JSONDecodeError as exc:
-            raise click.BadParameter(
-                f"{value!r} is not JSON ({exc.msg}); quote strings, e.g. '\"text\"'",
-                param_hint=what,
-            ) from exc
-    return args
+    return json_args(values, what)
 
 
 def _definitions(modules: Sequence[str]) -> tuple[list[type], list[Callable[..., Any]]]:

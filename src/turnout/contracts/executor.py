@@ -12,12 +12,27 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from turnout.contracts.events import Event
-from turnout.contracts.governance import Approval
+from turnout.contracts.governance import (
+    Approval,
+    validate_start_keys,
+    validate_task_queue,
+    validate_workflow_id,
+)
+from turnout.contracts.limits import check_name, check_optional_duration, check_payload
 from turnout.contracts.records import Artifact, IdConflictPolicy, IdReusePolicy, PolicyDecision, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
 
-__all__ = ["ARG_UNSET", "Client", "ClientBase", "WorkerBackend", "WorkflowHandle", "call_args"]
+__all__ = [
+    "ARG_UNSET",
+    "Client",
+    "ClientBase",
+    "WorkerBackend",
+    "WorkflowHandle",
+    "call_args",
+    "check_signal",
+    "check_start",
+]
 
 
 class _ArgUnset:
@@ -37,6 +52,31 @@ def call_args(arg: Any, args: Sequence[Any]) -> list[Any]:
             raise ValueError("pass either one argument or args=[...], not both")
         return [arg]
     return list(args)
+
+
+def check_start(
+    workflow_type: str,
+    workflow_id: str,
+    task_queue: str,
+    *,
+    execution_timeout: timedelta | None = None,
+    correlation_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> timedelta | None:
+    """Refuse a start that cannot be stored, before anything is: every executor's client
+    calls this, so they refuse the same starts the same way (an InvalidInputError, a
+    ValueError, naming the value). Returns the checked execution timeout."""
+    check_name(workflow_type, "the workflow type", example="Checkout")
+    validate_workflow_id(workflow_id)
+    validate_task_queue(task_queue)
+    validate_start_keys(correlation_id, idempotency_key)
+    return check_optional_duration(execution_timeout, "execution_timeout")
+
+
+def check_signal(name: str, encoded_args: Any) -> None:
+    """Refuse a signal whose name or JSON arguments cannot be stored (InvalidInputError)."""
+    check_name(name, "a signal name", example="approve")
+    check_payload(encoded_args, f"the arguments of signal {name}")
 
 
 @runtime_checkable

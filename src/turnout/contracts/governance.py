@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from turnout.contracts.errors import ConfigurationError
 from turnout.contracts.events import Event
+from turnout.contracts.limits import InvalidInputError, check_name, check_text
 from turnout.contracts.records import DEFAULT_TENANT, Artifact, DecisionOutcome, PolicyDecision
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "approval_requested_attributes",
     "artifact_attributes",
     "artifact_from_event",
+    "check_decision",
     "consult",
     "decision_attributes",
     "decision_from_event",
@@ -148,21 +150,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def validate_workflow_id(workflow_id: str) -> str:
-    """``workflow_id`` if usable as a workflow id; otherwise a ValueError that says why."""
-    if not isinstance(workflow_id, str) or not workflow_id.strip():
-        raise ValueError("a workflow id must be a non-empty string, e.g. id='order-42'")
-    if len(workflow_id) > 255:
-        raise ValueError(f"a workflow id has at most 255 characters, got {len(workflow_id)}")
-    if _CONTROL.search(workflow_id):
-        raise ValueError(
-            f"the workflow id {workflow_id!r} contains control characters; use printable text"
-        )
-    return workflow_id
+    """``workflow_id`` if usable as a workflow id; otherwise an InvalidInputError (a
+    ValueError) that says why: 1-255 characters, no control character."""
+    return check_name(workflow_id, "a workflow id", example="order-42")
 
 
 def validate_start_keys(correlation_id: str | None, idempotency_key: str | None) -> None:
-    """Raise a ValueError that says why when a start's correlation id or idempotency key
-    cannot be stored: at most 64 and 255 printable characters."""
+    """Raise an InvalidInputError (a ValueError) that says why when a start's correlation
+    id or idempotency key cannot be stored: at most 64 and 255 printable characters."""
     for label, value, limit in (
         ("correlation id", correlation_id, 64),
         ("idempotency key", idempotency_key, 255),
@@ -170,21 +165,31 @@ def validate_start_keys(correlation_id: str | None, idempotency_key: str | None)
         if value is None:
             continue
         if not isinstance(value, str) or not value.strip() or _CONTROL.search(value):
-            raise ValueError(f"a {label} must be non-empty printable text, got {value!r}")
+            raise InvalidInputError(f"a {label} must be non-empty printable text, got {value!r}")
         if len(value) > limit:
-            raise ValueError(
+            raise InvalidInputError(
                 f"a {label} has at most {limit} characters, got {len(value)}; "
                 "use a shorter one (a hash of a long key, for instance)"
             )
+        check_name(value, f"a {label}")
 
 
 def validate_task_queue(task_queue: str) -> str:
-    """``task_queue`` if usable as a task queue name; otherwise a ValueError that says why."""
-    if not isinstance(task_queue, str) or not task_queue.strip():
-        raise ValueError("a task queue must be a non-empty string, e.g. task_queue='orders'")
-    if len(task_queue) > 255 or _CONTROL.search(task_queue):
-        raise ValueError(f"the task queue {task_queue!r} must be 1-255 printable characters")
-    return task_queue
+    """``task_queue`` if usable as a task queue name; otherwise an InvalidInputError (a
+    ValueError) that says why: 1-255 characters, no control character."""
+    return check_name(task_queue, "the task queue", example="orders")
+
+
+def check_decision(name: str, by: str, reason: str | None) -> None:
+    """Refuse an approval decision that cannot be stored (an InvalidInputError, a
+    ValueError): the approval name, who decides (``by``, 1-255 printable characters)
+    and the free-text reason (no NUL)."""
+    check_name(name, "the approval name", example="deploy")
+    if not isinstance(by, str) or not by.strip():
+        raise InvalidInputError("a decision needs who made it: by='alice'")
+    check_name(by, "who decides (by)", example="alice")
+    if reason is not None:
+        check_text(reason, "the reason")
 
 
 def validate_tenant(tenant_id: str) -> str:

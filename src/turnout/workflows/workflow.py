@@ -19,6 +19,12 @@ from typing import Any, NoReturn, TypeVar, overload
 from turnout.contracts.errors import ActivityError, ApplicationError, RetryState
 from turnout.contracts.executor import ARG_UNSET, call_args
 from turnout.contracts.governance import APPROVAL_REJECTED, APPROVAL_REQUIRED
+from turnout.contracts.limits import (
+    InvalidInputError,
+    check_name,
+    check_optional_duration,
+    check_timer,
+)
 from turnout.contracts.records import PolicyDecision
 from turnout.contracts.retry import RetryPolicy
 from turnout.workflows._definitions import (
@@ -157,17 +163,18 @@ def _seconds(duration: float | timedelta) -> float:
 
 
 async def sleep(duration: float | timedelta) -> None:
-    """A durable timer: survives worker restarts (``asyncio.sleep`` works the same)."""
-    await current_workflow_runtime().sleep(_seconds(duration))
+    """A durable timer: survives worker restarts (``asyncio.sleep`` works the same).
+
+    A NaN, infinite or longer than 100 years ``duration`` raises ``InvalidInputError``."""
+    await current_workflow_runtime().sleep(check_timer(_seconds(duration), "workflow.sleep"))
 
 
 async def wait_condition(
     fn: Callable[[], bool], *, timeout: float | timedelta | None = None
 ) -> None:
     """Wait until ``fn()`` is true; raise ``asyncio.TimeoutError`` after ``timeout``."""
-    await current_workflow_runtime().wait_condition(
-        fn, _seconds(timeout) if timeout is not None else None
-    )
+    seconds = None if timeout is None else check_timer(_seconds(timeout), "wait_condition timeout")
+    await current_workflow_runtime().wait_condition(fn, seconds)
 
 
 def _activity_result_type(activity: Any, result_type: Any) -> Any:
@@ -177,11 +184,33 @@ def _activity_result_type(activity: Any, result_type: Any) -> Any:
     return defn.return_type if defn else Any
 
 
-def _activity_options(**options: Any) -> ActivityOptions:
+_TIMEOUTS = (
+    "schedule_to_close_timeout",
+    "schedule_to_start_timeout",
+    "start_to_close_timeout",
+    "heartbeat_timeout",
+)
+
+
+def _activity_options(activity: Any, **options: Any) -> ActivityOptions:
+    """The checked options of an activity call; a bad one raises InvalidInputError in the
+    workflow code, which fails the workflow task visibly before anything is scheduled."""
+    if isinstance(activity, str):
+        check_name(activity, "the activity type", example="charge")
     if options["start_to_close_timeout"] is None and options["schedule_to_close_timeout"] is None:
-        raise ValueError(
+        raise InvalidInputError(
             "activity needs start_to_close_timeout or schedule_to_close_timeout "
             "(e.g. start_to_close_timeout=timedelta(seconds=30))"
+        )
+    for timeout in _TIMEOUTS:
+        options[timeout] = check_optional_duration(options[timeout], timeout)
+    if options["task_queue"] is not None:
+        check_name(options["task_queue"], "the activity's task_queue")
+    if options["activity_id"] is not None:
+        check_name(options["activity_id"], "the activity_id", example="charge-1")
+    if options["retry_policy"] is not None and not isinstance(options["retry_policy"], RetryPolicy):
+        raise InvalidInputError(
+            f"retry_policy must be a turnout.RetryPolicy, got {type(options['retry_policy'])}"
         )
     return ActivityOptions(**options)
 
@@ -205,6 +234,7 @@ def start_activity(
     One of ``start_to_close_timeout`` or ``schedule_to_close_timeout`` is required.
     """
     options = _activity_options(
+        activity,
         task_queue=task_queue,
         schedule_to_close_timeout=schedule_to_close_timeout,
         schedule_to_start_timeout=schedule_to_start_timeout,
@@ -237,6 +267,7 @@ async def execute_activity(
 ) -> Any:
     """Run an activity and return its result; failures raise ``ActivityError``."""
     options = _activity_options(
+        activity,
         task_queue=task_queue,
         schedule_to_close_timeout=schedule_to_close_timeout,
         schedule_to_start_timeout=schedule_to_start_timeout,
@@ -310,9 +341,13 @@ async def request_approval(
     with ``handle.approve(name, by=...)`` / ``handle.reject(...)`` or ``turnout approve``.
     """
     if not name or not isinstance(name, str):
-        raise ValueError("request_approval needs a name, e.g. request_approval('deploy')")
+        raise InvalidInputError("request_approval needs a name, e.g. request_approval('deploy')")
+    check_name(name, "the approval name", example="deploy")
+    seconds = None
+    if timeout is not None:
+        seconds = check_optional_duration(_seconds(timeout), "the approval timeout")
     return await current_workflow_runtime().request_approval(
-        name, dict(details or {}), _seconds(timeout) if timeout is not None else None
+        name, dict(details or {}), seconds.total_seconds() if seconds is not None else None
     )
 
 
@@ -335,8 +370,17 @@ async def start_child_workflow(
     result_type: Any = None,
 ) -> Any:
     """Start a child workflow; returns a handle to await for its result."""
+    if isinstance(workflow, str):
+        check_name(workflow, "the child workflow type", example="Checkout")
+    if id is not None:
+        check_name(id, "the child workflow id", example="order-42")
+    if task_queue is not None:
+        check_name(task_queue, "the child workflow's task_queue")
     options = ChildWorkflowOptions(
-        id=id, task_queue=task_queue, execution_timeout=execution_timeout, retry_policy=retry_policy
+        id=id,
+        task_queue=task_queue,
+        execution_timeout=check_optional_duration(execution_timeout, "execution_timeout"),
+        retry_policy=retry_policy,
     )
     return await current_workflow_runtime().start_child_workflow(
         workflow, call_args(arg, args), options, _workflow_result_type(workflow, result_type)

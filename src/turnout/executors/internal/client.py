@@ -16,14 +16,14 @@ from turnout.contracts.errors import (
     exception_from_failure,
 )
 from turnout.contracts.events import Event
-from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args
+from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args, check_signal, check_start
 from turnout.contracts.governance import (
     Approval,
-    validate_start_keys,
-    validate_task_queue,
+    check_decision,
     validate_tenant,
     validate_workflow_id,
 )
+from turnout.contracts.limits import check_name, check_text
 from turnout.contracts.records import (
     Artifact,
     DecisionOutcome,
@@ -191,10 +191,15 @@ class InternalClient(ClientBase):
                 "a workflow-level retry_policy is not supported by the internal executor; "
                 "give the activities retry policies (or handle the failure in the caller)"
             )
-        validate_workflow_id(id)
-        validate_task_queue(task_queue)
-        validate_start_keys(correlation_id, idempotency_key)
         name, defn = self._resolve_workflow(workflow)
+        execution_timeout = check_start(
+            name,
+            id,
+            task_queue,
+            execution_timeout=execution_timeout,
+            correlation_id=correlation_id,
+            idempotency_key=idempotency_key,
+        )
         result_type = defn.return_type if defn is not None else Any
         params = StartParams(
             workflow_id=id,
@@ -223,6 +228,9 @@ class InternalClient(ClientBase):
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
     ) -> InternalWorkflowHandle:
         """A handle on an existing workflow id (the latest run unless ``run_id`` is given)."""
+        validate_workflow_id(workflow_id)
+        if run_id is not None:
+            check_name(run_id, "a run id")
         return InternalWorkflowHandle(self, workflow_id, run_id=run_id, result_type=result_type)
 
     async def list_workflows(
@@ -236,6 +244,7 @@ class InternalClient(ClientBase):
     ) -> list[Run]:
         """Runs of this client's tenant, newest first (by ``requested_at``, then run id);
         with ``before=(requested_at, run_id)``, only the runs that sort after that one."""
+        _check_filters(workflow_type, task_queue)
         return await self.store.list_runs(
             self.tenant_id,
             state=state,
@@ -249,9 +258,18 @@ class InternalClient(ClientBase):
         self, *, workflow_type: str | None = None, limit: int = 100
     ) -> list[Approval]:
         """Approvals of this tenant's open runs waiting on a decision, oldest first."""
+        _check_filters(workflow_type, None)
         return await self.store.pending_approvals(
             self.tenant_id, workflow_type=workflow_type, limit=limit
         )
+
+
+def _check_filters(workflow_type: str | None, task_queue: str | None) -> None:
+    """Refuse a listing filter no stored name can match (NUL would fail the query)."""
+    if workflow_type:
+        check_name(workflow_type, "the workflow type filter", example="Checkout")
+    if task_queue:
+        check_name(task_queue, "the task queue filter")
 
 
 def _replay_query(
@@ -391,6 +409,7 @@ class InternalWorkflowHandle:
             raise TypeError(
                 f"the arguments of signal {name} cannot be stored as JSON: {exc}"
             ) from None
+        check_signal(name, encoded)
         codec.check_size(encoded, f"the arguments of signal {name}", self._client.max_payload_bytes)
         run = await self._open_run()
         if not await self._client.store.signal(self._client.tenant_id, run.run_id, name, encoded):
@@ -427,6 +446,8 @@ class InternalWorkflowHandle:
 
     async def terminate(self, reason: str | None = None) -> None:
         """End the open run at once."""
+        if reason is not None:
+            check_text(reason, "the reason")
         run = await self._open_run()
         if not await self._client.store.terminate(self._client.tenant_id, run.run_id, reason):
             raise WorkflowNotFoundError(self._id, run.run_id)
@@ -443,8 +464,7 @@ class InternalWorkflowHandle:
     async def _decide(
         self, name: str, outcome: DecisionOutcome, by: str, reason: str | None
     ) -> PolicyDecision:
-        if not isinstance(by, str) or not by.strip():
-            raise ValueError("a decision needs who made it: by='alice'")
+        check_decision(name, by, reason)
         run = await self._open_run()
         return await self._client.store.decide_approval(
             self._client.tenant_id, self._id, run.run_id, name, outcome, by=by, reason=reason

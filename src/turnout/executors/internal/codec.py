@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from pydantic import TypeAdapter
 
+from turnout.contracts import limits
 from turnout.contracts.errors import PayloadTooLargeError
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
+    "check_payload",
     "check_size",
     "decode",
     "decode_args",
@@ -64,21 +65,21 @@ def decode_args(data: Sequence[Any], types: Sequence[Any]) -> list[Any]:
     return [decode(d, types[i] if i < len(types) else Any) for i, d in enumerate(data)]
 
 
+def check_payload(value: Any, what: str) -> str | None:
+    """Refuse a JSON-compatible ``value`` the database cannot store (NaN, infinity, NUL or
+    a lone surrogate in a string or key, nesting deeper than ``MAX_JSON_DEPTH``) with an
+    ``InvalidInputError``; return its compact JSON text (None for a scalar)."""
+    return limits.check_payload(value, what)
+
+
 def check_size(value: Any, what: str, limit: int) -> None:
     """Raise PayloadTooLargeError when ``value`` (already JSON-compatible) exceeds ``limit``,
-    and ValueError when it holds a float JSON cannot carry (NaN, infinity)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{what} is {value}, which JSON cannot carry; use None or a string")
-    if isinstance(value, int | float | bool) or value is None:
-        return
-    if isinstance(value, str) and len(value) * 4 < limit:  # UTF-8: at most 4 bytes a char
-        return
-    try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        raise ValueError(
-            f"{what} holds NaN or infinity, which JSON cannot carry; use None or a string"
-        ) from None
+    and InvalidInputError (a ValueError) when :func:`check_payload` refuses it."""
+    text = check_payload(value, what)
+    if text is None:
+        if not isinstance(value, str) or len(value) * 4 < limit:  # UTF-8: <= 4 bytes a char
+            return
+        text = json.dumps(value, ensure_ascii=False)
     size = len(text.encode())
     if size > limit:
         raise PayloadTooLargeError(what, size, limit)

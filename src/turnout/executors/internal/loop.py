@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol
 
+from turnout.contracts.limits import check_timer
+
 __all__ = ["TimerHost", "WorkflowEventLoop", "WorkflowTimerHandle"]
 
 _log = logging.getLogger("turnout.engine")
@@ -87,6 +89,8 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         *args: Any,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
+        # A NaN, infinite or over-100-year delay fails the workflow code that asked for it.
+        delay = check_timer(delay, "a workflow timer (asyncio.sleep, asyncio.wait_for)")
         if delay <= 0:
             # Nothing to wait for: run on the next step, no durable timer needed.
             handle = WorkflowTimerHandle(self.time(), callback, args, self, context)

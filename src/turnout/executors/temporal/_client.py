@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pydantic_core
 import temporalio.client
 import temporalio.common
 import temporalio.exceptions
@@ -17,15 +18,17 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from turnout.contracts import errors as te
 from turnout.contracts.errors import Failure, failure_from_exception
 from turnout.contracts.events import Event, EventType
-from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args
+from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args, check_signal, check_start
 from turnout.contracts.governance import (
     Approval,
     artifact_from_event,
+    check_decision,
     decision_attributes,
     decision_from_event,
-    validate_start_keys,
     validate_tenant,
+    validate_workflow_id,
 )
+from turnout.contracts.limits import check_name, check_payload, check_text
 from turnout.contracts.records import (
     DEFAULT_TENANT,
     Artifact,
@@ -185,14 +188,22 @@ class TemporalClient(ClientBase):
                 "id is the idempotency key: start with id=<your key> and id_conflict_policy="
                 "USE_EXISTING"
             )
-        validate_start_keys(correlation_id, None)
+        execution_timeout = check_start(
+            name,
+            id,
+            task_queue,
+            execution_timeout=execution_timeout,
+            correlation_id=correlation_id,
+        )
+        start_args = call_args(arg, args)
+        check_payload(_jsonable(start_args), f"the input of workflow {name}")
         # Started under a span: the run joins its trace, as on the internal executor.
         correlation = correlation_id or correlation_from_current_span() or uuid.uuid4().hex
         memo = {CORRELATION_MEMO: correlation}
         try:
             raw = await self.raw.start_workflow(
                 name,
-                args=call_args(arg, args),
+                args=start_args,
                 id=id,
                 task_queue=task_queue,
                 id_reuse_policy=_REUSE[IdReusePolicy(id_reuse_policy)],
@@ -210,6 +221,9 @@ class TemporalClient(ClientBase):
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
     ) -> TemporalWorkflowHandle:
         """A handle on an existing workflow id."""
+        validate_workflow_id(workflow_id)
+        if run_id is not None:
+            check_name(run_id, "a run id")
         return TemporalWorkflowHandle(self, workflow_id, run_id=run_id, result_type=result_type)
 
     async def list_workflows(
@@ -303,6 +317,15 @@ class TemporalClient(ClientBase):
         return found[:limit]
 
 
+def _jsonable(values: Sequence[Any]) -> Any:
+    """``values`` as JSON values, as the data converter sends them (unconvertible values
+    are left as they are: the converter refuses those itself)."""
+    try:
+        return pydantic_core.to_jsonable_python(list(values))
+    except pydantic_core.PydanticSerializationError:
+        return []
+
+
 def _list_query(
     state: RunState | None,
     workflow_type: str | None,
@@ -387,8 +410,10 @@ class TemporalWorkflowHandle:
     ) -> None:
         """Deliver a signal."""
         name = signal_name(signal)
+        signal_args = call_args(arg, args)
+        check_signal(name, _jsonable(signal_args))
         try:
-            await self._raw.signal(name, args=call_args(arg, args))
+            await self._raw.signal(name, args=signal_args)
         except temporalio.service.RPCError as exc:
             raise _not_found(exc, self._id, self._run_id) from exc
 
@@ -419,6 +444,8 @@ class TemporalWorkflowHandle:
 
     async def terminate(self, reason: str | None = None) -> None:
         """Terminate the run."""
+        if reason is not None:
+            check_text(reason, "the reason")
         try:
             await self._raw.terminate(reason=reason)
         except temporalio.service.RPCError as exc:
@@ -504,11 +531,7 @@ class TemporalWorkflowHandle:
     async def _decide(
         self, name: str, outcome: DecisionOutcome, by: str, reason: str | None
     ) -> PolicyDecision:
-        if not isinstance(by, str) or not by.strip():
-            raise ValueError(
-                f"{'approve' if outcome is DecisionOutcome.APPROVED else 'reject'} needs "
-                "by=<who decides>, a non-empty string such as by='alice@example.com'"
-            )
+        check_decision(name, by, reason)
         desc, memo = await self._description()
         if desc.status not in (None, S.RUNNING):
             raise te.WorkflowNotFoundError(self._id, desc.run_id)
