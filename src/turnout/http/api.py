@@ -28,6 +28,7 @@ from turnout.contracts.events import Event, EventType
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.states import RunState
 from turnout.http.errors import ApiError, InvalidInput, error_response, from_exception
+from turnout.http.limits import name_problem, parse_json_body, parse_json_param, refuse_unstorable
 from turnout.http.schemas import (
     Accepted,
     ApprovalList,
@@ -95,42 +96,6 @@ def _checking_input() -> Iterator[None]:
         raise InvalidInput(exc) from exc
 
 
-def _no_nul(value: Any) -> None:
-    """Refuse a NUL character anywhere in a JSON value: PostgreSQL cannot store one."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise ApiError(
-                    422,
-                    "invalid_input",
-                    "a string in the body contains the NUL character (\\u0000), which the "
-                    "database cannot store; remove it or encode the data (e.g. base64)",
-                )
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(
-            400,
-            "invalid_json",
-            f"the request body is not valid JSON ({exc}); send a JSON object with "
-            "Content-Type: application/json",
-        ) from None
-
-
 async def _read_body(request: Request) -> bytes:
     """The body, refused (413) once it passes the payload limit plus room for the envelope."""
     limit = request.app.state.turnout.settings.max_payload_bytes + 64 * 1024
@@ -153,7 +118,7 @@ async def _body(request: Request, model: type[_M], *, optional: bool = False) ->
     raw = await _read_body(request)
     if not raw.strip() and optional:
         return model()
-    value = _parse_json(raw)
+    value = parse_json_body(raw)
     try:
         parsed = model.model_validate(value)
     except ValidationError as exc:
@@ -163,7 +128,7 @@ async def _body(request: Request, model: type[_M], *, optional: bool = False) ->
         raise ApiError(
             422, "invalid_request", f"the body is not a valid {model.__name__}: {problems}"
         ) from None
-    _no_nul(value)
+    refuse_unstorable(value)
     return parsed
 
 
@@ -188,19 +153,19 @@ def path_param(request: Request, name: str) -> str:
 def _path(request: Request, name: str) -> str:
     """A path parameter; one no run could have (control characters) is simply not found."""
     value = path_param(request, name)
-    if not value or len(value) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        if name == "id":
-            raise ApiError(
-                404,
-                "workflow_not_found",
-                f"workflow {value!r} was not found: a workflow id is 1-255 printable characters",
-            )
+    if name_problem(value, name) is None:
+        return value
+    if name == "id":
         raise ApiError(
             404,
-            "not_found",
-            f"{name} {value!r} was not found: a name is 1-255 printable characters",
+            "workflow_not_found",
+            f"workflow {value[:80]!r} was not found: a workflow id is 1-255 printable characters",
         )
-    return value
+    raise ApiError(
+        404,
+        "not_found",
+        f"{name} {value[:80]!r} was not found: a name is 1-255 printable characters",
+    )
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -224,10 +189,9 @@ def _text_param(request: Request, name: str) -> str | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    if len(raw) > 255 or "\x00" in raw:
-        raise ApiError(
-            422, "invalid_parameter", f"{name} is not valid: give 1-255 characters without NUL"
-        )
+    problem = name_problem(raw, name)
+    if problem is not None:
+        raise ApiError(422, "invalid_parameter", f"{name} is not valid: {problem}")
     return raw
 
 
@@ -267,10 +231,9 @@ async def start_workflow(request: Request) -> Response:
     header_key = request.headers.get("idempotency-key")
     if header_key is not None:
         header_key = header_key.strip()
-        if not header_key or len(header_key) > 255:
-            raise ApiError(
-                422, "invalid_parameter", "the Idempotency-Key header must be 1-255 characters"
-            )
+        if name_problem(header_key, "the Idempotency-Key header") is not None:
+            message = "the Idempotency-Key header must be 1-255 printable characters"
+            raise ApiError(422, "invalid_parameter", message)
     if header_key and body.idempotency_key and header_key != body.idempotency_key:
         raise ApiError(
             422,
@@ -625,10 +588,7 @@ async def query_workflow(request: Request) -> Response:
     raw = request.query_params.get("args")
     args: Any = []
     if raw:
-        try:
-            args = json.loads(raw, parse_constant=_refuse_constant)
-        except (ValueError, RecursionError):
-            args = None
+        args = parse_json_param(raw, "args", "a JSON array of the query's arguments")
         if not isinstance(args, list):
             raise ApiError(
                 422,

@@ -44,6 +44,7 @@ ClientFactory = Callable[[str], Awaitable[Any]]
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
 _SIGN_IN_PATHS = frozenset({"/login", "/logout"})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ClientHub:
@@ -254,6 +255,11 @@ async def _openapi(request: Request) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
+        if _CONTROL.search(request.scope["path"].replace(api.ENCODED_SLASH, "/")):
+            message = (
+                "the path contains a control character (U+0000-U+001F or U+007F); no route has one"
+            )
+            return json_error(404, "not_found", message)
         return json_error(404, "not_found", f"no route {request.url.path}; see /openapi.json")
     if exc.status_code == 405:
         return json_error(

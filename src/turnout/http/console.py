@@ -44,6 +44,7 @@ from turnout.contracts.states import RunState
 from turnout.http import api
 from turnout.http.auth import COOKIE
 from turnout.http.errors import ApiError, error_response, from_exception, json_error
+from turnout.http.limits import name_problem
 from turnout.http.schemas import QueueList
 
 __all__ = ["PAGE_SIZE", "routes"]
@@ -158,9 +159,12 @@ class _Console:
         }
         cursor = params.get("cursor", "").strip() or None
         limit = _int(params.get("limit"), PAGE_SIZE, 1, _MAX_PAGE)
-        problem = None
+        problem = next(
+            (p for k, v in [*filters.items(), ("cursor", cursor)] if v and (p := _bad(v, k))),
+            None,
+        )
         state: RunState | None = None
-        if filters["state"]:
+        if filters["state"] and problem is None:
             try:
                 state = RunState(filters["state"])
             except ValueError:
@@ -191,7 +195,7 @@ class _Console:
             "problem": problem,
         }
         if params.get("partial") == "runs":
-            return self.page(request, "_runs.html", context)
+            return self.page(request, "_runs.html", context, 400 if problem else 200)
         context["queues"] = await _queues(request)
         return self.page(request, "home.html", context, 400 if problem else 200)
 
@@ -202,6 +206,8 @@ class _Console:
             return _to_login(request)
         workflow_id = api.path_param(request, "workflow_id")
         try:
+            if name_problem(workflow_id, "the workflow id") is not None:
+                raise WorkflowNotFoundError(workflow_id)
             view = await _run_view(client, workflow_id)
         except WorkflowNotFoundError:
             return self.page(
@@ -220,6 +226,8 @@ class _Console:
         workflow_id = api.path_param(request, "workflow_id")
         after = _int(request.query_params.get("after"), 0, 0, 2**62)
         try:
+            if name_problem(workflow_id, "the workflow id") is not None:
+                raise WorkflowNotFoundError(workflow_id)
             view = await _run_view(client, workflow_id)
         except Exception as exc:
             return error_response(from_exception(exc))
@@ -343,6 +351,12 @@ def _script_json(value: Any) -> str:
     """JSON safe inside a ``<script type="application/json">`` element."""
     text = json.dumps(value, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _bad(value: str, name: str) -> str | None:
+    """Why a filter of the runs list cannot be used (one line), or None."""
+    problem = name_problem(value, f"the {name.replace('_', ' ')} filter")
+    return None if problem is None else problem[0].upper() + problem[1:] + "."
 
 
 def _int(raw: str | None, default: int, low: int, high: int) -> int:
