@@ -47,6 +47,9 @@ async def readiness(worker: Any, *, timeout: float = DATABASE_TIMEOUT) -> Readin
     checks: dict[str, str] = {}
     claiming = worker.claiming
     checks["claim loop"] = "ok" if claiming else "not running (starting or stopping)"
+    code_health = getattr(worker, "code_health", None)
+    if code_health is not None:  # internal: threads held by workflow code that never yielded
+        checks["workflow code"] = code_health()
     check_server = getattr(worker, "check_server", None)
     if check_server is not None:  # Temporal
         checks["temporal server"] = await check_server(timeout)

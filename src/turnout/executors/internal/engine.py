@@ -11,9 +11,12 @@ the worker commits.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import inspect
 import logging
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -143,6 +146,11 @@ class WorkflowInstance:
         """Workflow tasks replayed or committed so far."""
         self.own_seqs: range = range(0)
         """Seqs of the events the last commit of this instance appended."""
+        self.activated_at = 0.0
+        """``time.monotonic()`` when the last activation began (the deadlock watchdog's
+        sign of progress: a long replay is many activations)."""
+        self.dropped_signals = 0
+        """Signals dropped because their arguments did not fit the handler."""
 
     # -- feeding history -----------------------------------------------------------
     def advance(
@@ -250,6 +258,7 @@ class WorkflowInstance:
     def _activate(
         self, batch: Sequence[Event], now: datetime, *, replaying: bool, recorded: list[Event]
     ) -> list[Command]:
+        self.activated_at = time.monotonic()
         self._now = now
         self._replaying = replaying
         self._recorded_markers = {
@@ -456,7 +465,25 @@ class WorkflowInstance:
             )
             self._buffered_signals.append(event)
             return
-        args = codec.decode_args(event.attributes.get("args", []), handler.arg_types)
+        try:
+            args = codec.decode_args(event.attributes.get("args", []), handler.arg_types)
+            _bind_check(getattr(self.defn.cls, handler.method_name), args)
+        except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            # As on Temporal: a signal the handler cannot take is logged and dropped, so
+            # one bad send never wedges the run (its signal_received event stays).
+            self.dropped_signals += 1
+            if self._replaying:
+                return
+            _log.warning(
+                "workflow %s %s: signal %r (event %d) dropped, its arguments do not fit "
+                "the handler: %s",
+                self.defn.name,
+                self._info.workflow_id,
+                name,
+                event.seq,
+                _one_line(exc),
+            )
+            return
         self._loop.call_soon(self._invoke_signal, handler, args)
 
     def _invoke_signal(self, handler: HandlerDefinition, args: list[Any]) -> None:
@@ -629,6 +656,21 @@ class WorkflowInstance:
         finally:
             reset_workflow_runtime(token)
         self._commands = []
+
+
+@functools.lru_cache(maxsize=4096)
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def _bind_check(method: Callable[..., Any], args: list[Any]) -> None:
+    """Raise TypeError when ``method`` (unbound: ``self`` first) cannot take ``args``."""
+    _signature(method).bind(None, *args)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 def _is_start_gate(event: Event) -> bool:

@@ -50,6 +50,7 @@ from turnout.executors.internal import codec
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.client import InternalClient, workflow_info
+from turnout.executors.internal.codethread import CodeThread, DeadlockError, positive_seconds
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
 from turnout.executors.internal.store import (
     ClaimedItem,
@@ -78,6 +79,8 @@ __all__ = ["InternalWorker"]
 
 _log = logging.getLogger("turnout.worker")
 _OUTCOME_RETRY_SECONDS = 60.0
+DEADLOCK_ATTEMPTS = 5
+"""Workflow tasks in a row whose code did not yield before the task is dead-lettered."""
 
 
 class _Cache:
@@ -230,6 +233,8 @@ class InternalWorker:
         policies: Sequence[Policy] = (),
         max_memory_bytes: int | None = None,
         observer: Observer | None = None,
+        deadlock_timeout: timedelta = timedelta(seconds=2),
+        debug_mode: bool = False,
     ) -> None:
         if not workflows and not activities:
             raise ValueError("a Worker needs at least one workflow or activity")
@@ -264,6 +269,12 @@ class InternalWorker:
         self._memory_limit = max_memory_bytes
         self._over_memory = False
         self._cache = _Cache(max_cached_workflows)
+        # Workflow code runs off this loop, watched: code that never yields fails its
+        # task instead of freezing claims, leases and health (debug_mode: never a deadlock,
+        # for stepping through workflow code in a debugger).
+        self._code = CodeThread(
+            timeout=None if debug_mode else positive_seconds("deadlock_timeout", deadlock_timeout)
+        )
         self._results: GroupCommit[tuple[ClaimedItem, Any], bool] = GroupCommit(
             self._record_results, name="turnout-results"
         )
@@ -375,6 +386,7 @@ class InternalWorker:
             with contextlib.suppress(Exception):
                 await self._store.release(leftovers)
         self._cache.clear()
+        self._code.close()
         if self._own_executor and self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         self._observer.detach(self)
@@ -621,7 +633,12 @@ class InternalWorker:
                 instance.processed_through = max((e.seq for e in history), default=0)
                 instance.dispose()
             else:
-                commands = instance.advance(history, utcnow())
+                running = instance
+                commands = await self._code.run(
+                    lambda: running.advance(history, utcnow()),
+                    progress=lambda: running.activated_at,
+                    after_abandon=running.dispose,
+                )
             if decisions and decisions[0].outcome is DecisionOutcome.REQUIRE_APPROVAL:
                 commands = [*commands, _start_gate(decisions[0])]
             commands = self._observer.scheduling(commands)
@@ -631,6 +648,9 @@ class InternalWorker:
                 _log.warning("%s %s: %s", row.workflow_type, row.workflow_id, oversize)
                 commands = [cmd.FailWorkflow(failure_from_exception(oversize, with_stack=False))]
                 instance.dispose()
+        except DeadlockError as exc:
+            await self._deadlocked(item, row.workflow_type, row.workflow_id, exc)
+            return None  # the instance is disposed by the code thread it froze
         except WorkflowTaskError as exc:
             cause = exc.__cause__ or exc
             self._observer.workflow_task_failed(cause)
@@ -700,6 +720,40 @@ class InternalWorker:
         instance.committed(seqs)
         self._observer.workflow_task_committed(commands)
         return instance
+
+    async def _deadlocked(
+        self, item: ClaimedItem, workflow_type: str, workflow_id: str, exc: DeadlockError
+    ) -> None:
+        """Fail a workflow task whose code did not yield: retried with backoff, and after
+        ``DEADLOCK_ATTEMPTS`` in a row dead-lettered for an operator (the run stays open)."""
+        self._observer.workflow_task_failed(exc)
+        dead = item.attempt >= DEADLOCK_ATTEMPTS
+        _log.error(
+            "workflow task of %s %s (attempt %d) failed: %s%s",
+            workflow_type,
+            workflow_id,
+            item.attempt,
+            exc,
+            "; dead-lettered: fix the code, deploy, then signal, cancel or terminate the run"
+            if dead
+            else "",
+        )
+        await self._store.fail_workflow_task(
+            item,
+            Failure(kind="application", message=str(exc), type="DeadlockError"),
+            retry_in=_wft_backoff(item.attempt),
+            dead=dead,
+        )
+
+    def code_health(self) -> str:
+        """``ok``, or why the threads that run workflow code are not (health reads this)."""
+        stuck = self._code.stuck
+        if not stuck:
+            return "ok"
+        return (
+            f"{stuck} thread(s) still run workflow code that did not yield "
+            f"({self._code.last_deadlock}); restart the worker to reclaim them"
+        )
 
     async def _lease_loop(self) -> None:
         interval = max(self._wft_lease / 3, 0.05)

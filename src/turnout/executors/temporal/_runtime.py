@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import random
 import uuid
@@ -284,6 +285,17 @@ def _reset_workflow_runtime(token: Any) -> None:
         reset_workflow_runtime(token)
 
 
+def _misfit(handler: Callable[..., Any], args: Sequence[Any]) -> str | None:
+    """Why ``handler`` cannot take ``args``, or None when it can."""
+    try:
+        inspect.signature(handler).bind(*args)
+    except TypeError as exc:
+        return str(exc)
+    except ValueError:  # no signature to read (a builtin): let the call decide
+        return None
+    return None
+
+
 class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
     """One per workflow instance: it holds the instance's approvals and runtime."""
 
@@ -309,6 +321,18 @@ class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
             _reset_workflow_runtime(token)
 
     async def handle_signal(self, input: temporalio.worker.HandleSignalInput) -> None:
+        handler = temporalio.workflow.get_signal_handler(input.signal)
+        reason = _misfit(handler, input.args) if handler is not None else None
+        if reason is not None:
+            # temporalio drops a signal whose arguments fail to decode; one whose count
+            # does not fit would fail every workflow task. Drop both, as the internal
+            # executor does, so one bad send never wedges the run.
+            temporalio.workflow.logger.warning(
+                "signal %r dropped, its arguments do not fit the handler: %s",
+                input.signal,
+                reason,
+            )
+            return
         token = set_workflow_runtime(self._runtime)
         try:
             await super().handle_signal(input)

@@ -58,6 +58,7 @@ class TemporalWorker:
         identity: str | None = None,
         policies: Sequence[Policy] = (),
         observer: Any = None,
+        debug_mode: bool = False,
         **options: Any,
     ) -> None:
         if options:
@@ -103,6 +104,7 @@ class TemporalWorker:
             max_cached_workflows=max_cached_workflows,
             graceful_shutdown_timeout=graceful_shutdown_timeout,
             identity=identity,
+            debug_mode=debug_mode,
         )
         self._task: asyncio.Task[None] | None = None
         self._client = client

@@ -155,6 +155,26 @@ async def test_signal_and_query(executor: ExecutorHarness) -> None:
     ]
 
 
+async def test_signals_whose_arguments_do_not_fit_are_dropped(executor: ExecutorHarness) -> None:
+    """As on Temporal: such a signal is logged and dropped; the run goes on, and the
+    signals that fit still arrive."""
+    handle = await start(executor, wf.TypedSignals.run)
+    await handle.signal("add", "not a number")
+    await handle.signal("add", args=[1, 2])
+    await handle.signal("add")
+    await handle.signal(wf.TypedSignals.add, 5)
+    await handle.signal(wf.TypedSignals.finish)
+    assert await handle.result(timeout=LIMIT) == [5]
+    assert (await handle.describe()).state is RunState.COMPLETED
+    received = [("signal_received", {"name": "add"})] * 4
+    assert await timeline(handle) == [
+        STARTED,
+        *received,
+        ("signal_received", {"name": "finish"}),
+        COMPLETED,
+    ]
+
+
 async def test_wait_condition_with_timeout(executor: ExecutorHarness) -> None:
     handle = await start(executor, wf.ConditionTimeout.run)
     assert await handle.result(timeout=LIMIT) == "timed out"

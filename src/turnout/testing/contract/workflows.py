@@ -165,6 +165,28 @@ class Signals:
 
 
 @workflow.defn
+class TypedSignals:
+    """Signals whose arguments must fit ``add(n: int)``; others are dropped."""
+
+    def __init__(self) -> None:
+        self.numbers: list[int] = []
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> list[int]:
+        await workflow.wait_condition(lambda: self.done)
+        return self.numbers
+
+    @workflow.signal
+    def add(self, n: int) -> None:
+        self.numbers.append(n)
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+@workflow.defn
 class ConditionTimeout:
     @workflow.run
     async def run(self) -> str:
@@ -286,6 +308,7 @@ WORKFLOWS: list[type] = [
     ScheduleToCloseTimeout,
     HeartbeatTimeout,
     Signals,
+    TypedSignals,
     ConditionTimeout,
     Timer,
     Child,

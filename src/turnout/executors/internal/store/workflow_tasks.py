@@ -594,9 +594,14 @@ class WorkflowTaskOperations(StoreCore):
                 )
 
     async def fail_workflow_task(
-        self, item: ClaimedItem, failure: Failure, retry_in: float
+        self, item: ClaimedItem, failure: Failure, retry_in: float, *, dead: bool = False
     ) -> None:
-        """Record a failed workflow task and put it back in the queue after ``retry_in`` seconds."""
+        """Record a failed workflow task and put it back in the queue after ``retry_in`` seconds.
+
+        ``dead``: give up on it instead (state ``dead``, a ``dead_lettered`` event, no
+        retry queued); the run stays open, and its next inbound event (a signal, a
+        cancellation) queues a workflow task again.
+        """
 
         async def tx_fn(conn: AsyncConnection, tx: _Tx) -> None:
             now = utcnow()
@@ -607,7 +612,7 @@ class WorkflowTaskOperations(StoreCore):
                         *held(item),
                     )
                     .values(
-                        state=QueueItemState.FAILED.value,
+                        state=(QueueItemState.DEAD if dead else QueueItemState.FAILED).value,
                         lease_owner=None,
                         lease_expires_at=None,
                         last_failure=failure.model_dump(mode="json"),
@@ -625,10 +630,27 @@ class WorkflowTaskOperations(StoreCore):
                     (
                         EventType.WORKFLOW_TASK_FAILED,
                         {"failure": failure.model_dump(mode="json"), "attempt": item.attempt},
-                    )
+                    ),
+                    *(
+                        [
+                            (
+                                EventType.DEAD_LETTERED,
+                                {
+                                    "kind": _WFT,
+                                    "attempt": item.attempt,
+                                    "queue_item_id": item.id,
+                                    "reason": failure.message,
+                                },
+                            )
+                        ]
+                        if dead
+                        else []
+                    ),
                 ],
                 now=now,
             )
+            if dead:
+                return
             await conn.execute(
                 self._insert(queue_items)
                 .values(
