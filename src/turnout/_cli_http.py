@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from types import FrameType
 
 import click
@@ -24,14 +25,24 @@ __all__: list[str] = []
               "queries by replaying them here).")  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
+@click.option("--header-timeout", type=click.FloatRange(0, 86_400, min_open=True), default=10.0,
+              show_default=True, envvar="TURNOUT_HTTP_HEADER_TIMEOUT", metavar="SECONDS",
+              help="A client sends its request's head within this time of connecting "
+              "(or of its previous response), or is cut.")  # fmt: skip
+@click.option("--client-timeout", type=click.FloatRange(0, 86_400, min_open=True), default=30.0,
+              show_default=True, envvar="TURNOUT_HTTP_CLIENT_TIMEOUT", metavar="SECONDS",
+              help="The longest wait for the next part of a request body (then 408), or for "
+              "a client to take response data, before its connection is closed.")  # fmt: skip
 @click.pass_context
 def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
-          modules: tuple[str, ...], log_level: str) -> None:  # fmt: skip
+          modules: tuple[str, ...], log_level: str, header_timeout: float,
+          client_timeout: float) -> None:  # fmt: skip
     """Serve the HTTP API (and the web console) on HOST:PORT until SIGINT/SIGTERM."""
     try:
         import uvicorn
 
         from turnout.http import create_app
+        from turnout.http.server import ClientTimeouts, server_config
     except ImportError as exc:
         raise click.UsageError(
             f"turnout serve needs the http extra: pip install 'turnout[http]' ({exc})"
@@ -53,8 +64,13 @@ def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
             state.stopping = True  # open event streams end, so connections can close
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(
+    timeouts = ClientTimeouts(header=header_timeout, body=client_timeout, write=client_timeout)
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)  # turnout's lines next to uvicorn's
+    log_config["loggers"]["turnout"] = {"handlers": ["default"], "level": log_level.upper()}
+    config = server_config(
         app,
+        timeouts=timeouts,
+        log_config=log_config,
         host=host,
         port=port,
         log_level=log_level,

@@ -191,7 +191,7 @@ def _text_param(request: Request, name: str) -> str | None:
         return None
     problem = name_problem(raw, name)
     if problem is not None:
-        raise ApiError(422, "invalid_parameter", f"{name} is not valid: {problem}")
+        raise ApiError(422, "invalid_parameter", problem)
     return raw
 
 

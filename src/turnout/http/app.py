@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,6 +31,7 @@ from turnout.config import ExecutorKind, Settings, load_settings
 from turnout.contracts.errors import ConfigurationError
 from turnout.http import api
 from turnout.http.auth import CONSOLE_HEADER, COOKIE, TokenFile
+from turnout.http.edges import ClientGone, on_client_disconnect
 from turnout.http.errors import from_exception, json_error
 from turnout.http.schemas import openapi_document
 
@@ -337,10 +338,15 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            ClientDisconnect: on_client_disconnect,
+            Exception: _server_error,
+        },
     )
     app.state.turnout = state
     app.state.openapi = openapi_document()
     app.add_middleware(AuthMiddleware, state=state, console_routes=console_routes)
     app.add_middleware(EncodedSlashes)
+    app.add_middleware(ClientGone)
     return app

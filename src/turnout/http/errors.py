@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 
 from turnout.contracts.errors import (
@@ -24,7 +25,14 @@ from turnout.contracts.errors import (
     WorkflowQueryFailedError,
 )
 
-__all__ = ["ApiError", "InvalidInput", "error_response", "from_exception"]
+__all__ = [
+    "CLIENT_GONE",
+    "ApiError",
+    "InvalidInput",
+    "client_gone",
+    "error_response",
+    "from_exception",
+]
 
 log = logging.getLogger("turnout.http")
 
@@ -47,6 +55,16 @@ class InvalidInput(ApiError):
 
     def __init__(self, cause: TypeError | ValueError) -> None:
         super().__init__(422, "invalid_input", str(cause))
+
+
+CLIENT_GONE = 499
+"""The status answering a request whose client went away (received by nobody)."""
+
+
+def client_gone() -> ApiError:
+    """The error answering a request whose client closed the connection before it was read
+    (``turnout.http.edges`` logs it as one line)."""
+    return ApiError(CLIENT_GONE, "client_disconnected", "the client closed the connection first")
 
 
 _SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
@@ -84,6 +102,8 @@ def from_exception(exc: BaseException) -> ApiError:
     match exc:
         case ApiError():
             return exc
+        case ClientDisconnect():
+            return client_gone()
         case WorkflowNotFoundError():
             return ApiError(
                 404,
