@@ -103,14 +103,17 @@ class Server:
 
 @contextlib.contextmanager
 def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port, in a thread; yield its URL."""
+    """Serve ``app`` as ``turnout serve`` does (uvicorn, its timeouts for slow clients) on a
+    free loopback port, in a thread; yield its URL."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    from turnout.http.server import server_config
+
+    config = server_config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -20,11 +20,22 @@ async def anonymous(server: Server) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+async def log_in(http: httpx.AsyncClient, token: str, target: str = "/") -> httpx.Response:
+    """Post the sign-in form as a browser does: read the form first, for its CSRF token."""
+    form = await http.get("/login")
+    assert form.status_code == 200, form.text
+    found = re.search(r'name="csrf_token" value="([\w-]+)"', form.text)
+    assert found, form.text
+    return await http.post(
+        "/login", data={"token": token, "next": target, "csrf_token": found.group(1)}
+    )
+
+
 @pytest.fixture
 async def browser_like(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     """A client logged in through /login, holding the cookie as a browser would."""
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
-        response = await http.post("/login", data={"token": server.token, "next": "/"})
+        response = await log_in(http, server.token)
         assert response.status_code == 303, response.text
         cookie = response.headers["set-cookie"].lower()
         assert "httponly" in cookie
@@ -43,18 +54,18 @@ async def test_pages_need_a_login_and_the_login_goes_back_only_to_this_site(
     assert panel.status_code == 401
     assert panel.json()["error"]["code"] == "unauthorized"
 
-    refused = await anonymous.post("/login", data={"token": "tnt_wrong"})
+    refused = await log_in(anonymous, "tnt_wrong")
     assert refused.status_code == 401
     assert "not valid" in refused.text
-    empty = await anonymous.post("/login", data={"token": ""})
+    empty = await log_in(anonymous, "")
     assert empty.status_code == 401
-    huge = await anonymous.post("/login", data={"token": "x" * 20_000})
+    huge = await log_in(anonymous, "x" * 20_000)
     assert huge.status_code == 413
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "runs"):
-        response = await anonymous.post("/login", data={"token": server.token, "next": target})
+        response = await log_in(anonymous, server.token, target)
         assert response.status_code == 303
         assert response.headers["location"] == "/"
-    kept = await anonymous.post("/login", data={"token": server.token, "next": "/runs/a?b=1"})
+    kept = await log_in(anonymous, server.token, "/runs/a?b=1")
     assert kept.headers["location"] == "/runs/a?b=1"
 
 

@@ -41,7 +41,7 @@ from turnout.contracts.errors import WorkflowNotFoundError
 from turnout.contracts.events import Event
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
-from turnout.http import api
+from turnout.http import api, csrf
 from turnout.http.auth import COOKIE
 from turnout.http.errors import ApiError, error_response, from_exception, json_error
 from turnout.http.limits import name_problem
@@ -247,25 +247,32 @@ class _Console:
             headers={"Cache-Control": "no-store"},
         )
 
+    def login_page(
+        self, request: Request, target: str, problem: str | None = None, status: int = 200
+    ) -> Response:
+        """The sign-in form, with its CSRF token (a fresh one after a refused token)."""
+        token = csrf.new_token() if status == 403 else csrf.token_for(request)
+        context = {"next": target, "problem": problem, "csrf_field": csrf.FIELD, "csrf": token}
+        return csrf.attach(self.page(request, "login.html", context, status), token, request)
+
     async def login_form(self, request: Request) -> Response:
-        return self.page(
-            request, "login.html", {"next": _safe_next(request.query_params.get("next"))}
-        )
+        return self.login_page(request, _safe_next(request.query_params.get("next")))
 
     async def login(self, request: Request) -> Response:
         body = b""
         async for chunk in request.stream():
             body += chunk
             if len(body) > _MAX_FORM:
-                return self.page(
-                    request, "login.html", {"next": "/", "problem": "The form is too large."}, 413
-                )
+                return self.login_page(request, "/", "The form is too large.", 413)
         try:
             form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
         except ValueError:
             form = {}
         token = (form.get("token") or [""])[0].strip()
         target = _safe_next((form.get("next") or [""])[0])
+        refused = csrf.problem(request, form)
+        if refused is not None:
+            return self.login_page(request, target, refused, 403)
         problem = None
         if not token:
             problem = "Paste your API token into the field."
@@ -274,7 +281,7 @@ class _Console:
         elif self.tenant_of(token) is None:
             problem = "This token is not valid here. Check that you copied all of it."
         if problem is not None:
-            return self.page(request, "login.html", {"next": target, "problem": problem}, 401)
+            return self.login_page(request, target, problem, 401)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             COOKIE,
