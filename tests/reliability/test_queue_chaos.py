@@ -44,6 +44,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -51,6 +52,7 @@ from sqlalchemy.exc import DBAPIError
 import turnout
 from turnout import RetryPolicy, RunState, TurnoutError, activity, workflow
 from turnout.executors.internal.schema import events, queue_items, runs
+from turnout.executors.internal.store.postgres import libpq_url
 from turnout.testing import LocalPostgres, ServerError
 from turnout.testing.servers import REQUIRE_POSTGRES_ENV, env_flag
 
@@ -252,6 +254,22 @@ class Drain:
                 self.steps[key] = steps
 
         await asyncio.gather(*(one(key) for key in keys))
+
+    async def keep_busy(
+        self, going: asyncio.Event, steps: int, *, at_least: int, in_flight: int
+    ) -> None:
+        """Start workflows 20 at a time, keeping ``in_flight`` open, while ``going`` is set
+        and until ``at_least`` were started."""
+        started = 0
+        while going.is_set() or started < at_least:
+            batch = [f"{self.queue}-{i:05d}" for i in range(started, started + 20)]
+            await self.start(batch, steps)
+            started += len(batch)
+
+            async def room(started: int = started) -> bool:
+                return started - await self.runs_done() < in_flight
+
+            await self.until("room for more workflows", room)
 
     async def retried(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """``call()``, again after each error of :data:`START_ERRORS` (counted by message)."""
@@ -509,18 +527,6 @@ async def test_chaos_repeated_kills(database_url: str, drain_factory: Factory) -
     killing = asyncio.Event()
     killing.set()
 
-    async def produce() -> None:
-        started = 0
-        while killing.is_set() or started < KILL_RUNS:
-            batch = [f"{drain.queue}-{i:05d}" for i in range(started, started + 20)]
-            await drain.start(batch, KILL_STEPS)
-            started += len(batch)
-
-            async def room(started: int = started) -> bool:
-                return started - await drain.runs_done() < KILL_IN_FLIGHT
-
-            await drain.until("room for more workflows", room)
-
     async def resumed_after(done: int, killed: float, n: int) -> float:
         await drain.progress_beyond(done, f"work resumed after kill {n}")
         return time.monotonic() - killed
@@ -529,7 +535,9 @@ async def test_chaos_repeated_kills(database_url: str, drain_factory: Factory) -
         await _leases_taken_over(drain, [victim])
         return time.monotonic() - killed
 
-    producer = asyncio.create_task(produce())
+    producer = asyncio.create_task(
+        drain.keep_busy(killing, KILL_STEPS, at_least=KILL_RUNS, in_flight=KILL_IN_FLIGHT)
+    )
     done = 0
     try:
         while len(drain.killed) < KILLS:
@@ -560,4 +568,117 @@ async def test_chaos_repeated_kills(database_url: str, drain_factory: Factory) -
         f"kill within {_ms(max(resumed_s))} (median {_ms(statistics.median(resumed_s))}); "
         f"the dead worker's leases taken over in {_ms(min(taken_over_s))}.."
         f"{_ms(max(taken_over_s))} (median {_ms(statistics.median(taken_over_s))})"
+    )
+
+
+# --------------------------------------------------------------------------- PostgreSQL faults
+
+FAULT_RUNS = 200
+"""Workflows started at least in the PostgreSQL fault scenarios; more while faults remain."""
+FAULT_STEPS = 3
+FAULT_IN_FLIGHT = 60
+FAULT_EVERY = 60
+"""Activities completed between two faults, at least."""
+OUTAGE = 3.0
+"""Seconds the server stays stopped in the stop scenario (the outage's length, not a wait)."""
+
+
+async def _under_faults(
+    drain: Drain, faults: Sequence[tuple[str, Callable[[], Awaitable[None]]]]
+) -> list[tuple[str, float]]:
+    """Inject each fault after ``FAULT_EVERY`` more activities, under a steady load from
+    the client; after each, wait for work to go on (the seconds it took, from the end of
+    the fault). Then drain and check exactly-once."""
+    going = asyncio.Event()
+    going.set()
+    producer = asyncio.create_task(
+        drain.keep_busy(going, FAULT_STEPS, at_least=FAULT_RUNS, in_flight=FAULT_IN_FLIGHT)
+    )
+    recoveries: list[tuple[str, float]] = []
+    try:
+        done = 0
+        for name, fault in faults:
+            await _at_least(drain, done + FAULT_EVERY)
+            await fault()
+            ended = time.monotonic()
+            done = await drain.activities_done()
+            await drain.progress_beyond(done, f"work resumed after {name}")
+            recoveries.append((name, time.monotonic() - ended))
+        going.clear()
+        await producer
+    finally:
+        producer.cancel()
+    await drain.drained()
+    await drain.assert_exactly_once()
+    return recoveries
+
+
+def _recoveries(recoveries: list[tuple[str, float]]) -> str:
+    return "; ".join(f"{name}: work went on {_ms(seconds)} after" for name, seconds in recoveries)
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(240)
+async def test_chaos_postgres_restart(own_postgres: LocalPostgres, drain_factory: Factory) -> None:
+    """A fast restart, an immediate restart (crash recovery) and a stop of ``OUTAGE``
+    seconds, under three workers and a client starting workflows."""
+    drain = await drain_factory(own_postgres.admin_url, "postgres-restart")
+    await asyncio.gather(*(drain.add_worker() for _ in range(3)))
+
+    async def restart(mode: Any) -> None:
+        await asyncio.to_thread(own_postgres.restart, mode=mode)
+
+    async def stop() -> None:
+        await asyncio.to_thread(own_postgres.pause)
+        await asyncio.sleep(OUTAGE)
+        await asyncio.to_thread(own_postgres.resume)
+
+    recoveries = await _under_faults(
+        drain,
+        [
+            ("fast restart", lambda: restart("fast")),
+            ("immediate restart", lambda: restart("immediate")),
+            (f"{OUTAGE:.0f} s stop", stop),
+        ],
+    )
+    drain.check_workers()
+    FIGURES.append(
+        f"postgres_restart: {len(drain.handles)} {FAULT_STEPS}-activity workflows, 3 workers; "
+        f"{_recoveries(recoveries)}; client calls retried: {sum(drain.client_errors.values())}"
+    )
+
+
+BACKEND_KILLS = 4
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(240)
+async def test_chaos_pg_backend_kill(postgres_url: str, drain_factory: Factory) -> None:
+    """Every backend of the database (workers' pools and LISTEN connections, the client's
+    pool) terminated ``BACKEND_KILLS`` times during a drain."""
+    drain = await drain_factory(postgres_url, "pg-backend-kill")
+    await asyncio.gather(*(drain.add_worker() for _ in range(3)))
+    terminated: list[int] = []
+
+    async def terminate_all() -> None:
+        async with await psycopg.AsyncConnection.connect(
+            libpq_url(postgres_url), autocommit=True
+        ) as admin:
+            cursor = await admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            terminated.append(int(row[0]))
+
+    recoveries = await _under_faults(
+        drain, [(f"backend kill {n + 1}", terminate_all) for n in range(BACKEND_KILLS)]
+    )
+    drain.check_workers()
+    assert min(terminated) > 3, terminated  # each kill cut the workers' sessions at least
+    FIGURES.append(
+        f"pg_backend_kill: {len(drain.handles)} {FAULT_STEPS}-activity workflows, 3 workers; "
+        f"backends terminated per kill {terminated}; {_recoveries(recoveries)}; "
+        f"client calls retried: {sum(drain.client_errors.values())}"
     )
