@@ -18,6 +18,7 @@ import json
 import re
 from typing import Any
 
+from turnout.contracts.limits import MAX_JSON_DEPTH, MAX_NAME_LENGTH
 from turnout.http.errors import ApiError
 
 __all__ = [
@@ -30,12 +31,13 @@ __all__ = [
     "refuse_unstorable",
 ]
 
-MAX_NAME = 255
+MAX_NAME = MAX_NAME_LENGTH
 """The longest name (a workflow id, type, task queue, ...): the schema's column width."""
 
-MAX_BODY_DEPTH = 66
-"""The deepest nesting of lists and objects in a request body: a payload's 64 levels,
-plus the body's object and its ``args`` list."""
+MAX_BODY_DEPTH = MAX_JSON_DEPTH + 2
+"""The deepest nesting of lists and objects in a request body: a payload's
+:data:`~turnout.contracts.limits.MAX_JSON_DEPTH` levels, plus the body's object and its
+``args`` list (the client checks the payload itself)."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
