@@ -381,8 +381,8 @@ async def test_a_worker_whose_observer_raises_still_completes_its_runs(
 
 @pytest.mark.timeout(60)
 async def test_an_expired_lease_is_counted(sqlite_url: str) -> None:
+    from turnout.executors.internal.reaper import reap_once
     from turnout.executors.internal.store.base import utcnow
-    from turnout.executors.internal.worker import reap_once
 
     metrics = Metrics()
     client = await turnout.connect(executor="internal", database_url=sqlite_url)

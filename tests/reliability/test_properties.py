@@ -52,6 +52,7 @@ from turnout.contracts.states import (
 )
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.migrate import create_schema_async
+from turnout.executors.internal.reaper import reap_once
 from turnout.executors.internal.schema import events, queue_items, runs
 from turnout.executors.internal.store import (
     ClaimedItem,
@@ -61,7 +62,6 @@ from turnout.executors.internal.store import (
     open_store,
 )
 from turnout.executors.internal.store.base import utcnow
-from turnout.executors.internal.worker import reap_once
 
 STATES = list(RunState)
 TENANT = "default"

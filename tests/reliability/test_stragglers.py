@@ -28,6 +28,7 @@ from turnout import EventType, RetryPolicy, RunState
 from turnout.contracts.errors import Failure
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision
 from turnout.executors.internal import commands as cmd
+from turnout.executors.internal.reaper import reap_once
 from turnout.executors.internal.schema import (
     artifacts,
     events,
@@ -37,7 +38,6 @@ from turnout.executors.internal.schema import (
 )
 from turnout.executors.internal.store import ClaimedItem, StaleTaskError, StartParams, Store
 from turnout.executors.internal.store.base import utcnow
-from turnout.executors.internal.worker import reap_once
 
 TENANT = "default"
 WAIT = 30.0

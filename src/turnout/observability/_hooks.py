@@ -171,6 +171,10 @@ class Observer:
     def lease_expired(self, item: ClaimedItem) -> None:
         """The reaper found ``item``'s lease expired (its worker died or stalled)."""
 
+    def quarantined(self, kind: str, reason: str) -> None:
+        """Maintenance could not handle a queue item (``kind``: its kind) or a run
+        (``"run"``), and set it aside so the pass went on."""
+
 
 _LOG_EVERY = 60.0
 """Seconds between two log lines about the same hook failing."""
@@ -255,6 +259,9 @@ class _Guarded(Observer):
 
     def lease_expired(self, item: ClaimedItem) -> None:
         self._call("lease_expired", item)
+
+    def quarantined(self, kind: str, reason: str) -> None:
+        self._call("quarantined", kind, reason)
 
 
 def guarded(observer: Observer | None) -> Observer:

@@ -236,3 +236,7 @@ class WorkerObserver(Observer):
     def lease_expired(self, item: ClaimedItem) -> None:
         if self.metrics is not None:
             self.metrics.lease_expirations.labels(item.task_queue, item.kind).inc()
+
+    def quarantined(self, kind: str, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.quarantined.labels(kind).inc()

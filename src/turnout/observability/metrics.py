@@ -160,6 +160,13 @@ class Metrics:
             ["task_queue", "activity_type"],
             registry=r,
         )
+        self.quarantined = Counter(
+            "turnout_quarantined",
+            "queue items and runs that maintenance could not handle, set aside (dead) so "
+            "that the pass goes on; see the dead_lettered event's reason",
+            ["kind"],
+            registry=r,
+        )
         self.nondeterminism = Counter(
             "turnout_nondeterminism_errors",
             "workflow tasks whose code contradicted the recorded history",

@@ -22,6 +22,11 @@ class GroupCommit(Generic[T, R]):
     :meth:`submit` raises to that item's caller alone. An exception ``write`` itself
     raises goes to every caller of the batch. An item whose caller was cancelled before
     its batch began is dropped.
+
+    ``shared``: the errors every item of a batch would meet (the database out of
+    reach), which fail the whole batch at once. When given, any other error of a batch
+    of several is taken for one bad item: the items are written again one by one, so
+    only the bad one's caller hears it.
     """
 
     def __init__(
@@ -30,10 +35,12 @@ class GroupCommit(Generic[T, R]):
         *,
         max_batch: int = 100,
         name: str = "turnout-group-commit",
+        shared: tuple[type[BaseException], ...] | None = None,
     ) -> None:
         self._write = write
         self._max_batch = max_batch
         self._name = name
+        self._shared = shared
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -58,7 +65,7 @@ class GroupCommit(Generic[T, R]):
             if not batch:
                 continue
             try:
-                outcomes = await self._write([item for item, _ in batch])
+                outcomes = await self._write_batch([item for item, _ in batch])
             except Exception as exc:
                 for _, done in batch:
                     if not done.done():
@@ -71,6 +78,22 @@ class GroupCommit(Generic[T, R]):
                     done.set_exception(outcome)
                 else:
                     done.set_result(outcome)
+
+    async def _write_batch(self, items: list[T]) -> Sequence[R | BaseException]:
+        try:
+            return await self._write(items)
+        except Exception as exc:
+            if self._shared is None or isinstance(exc, self._shared) or len(items) == 1:
+                raise
+        outcomes: list[R | BaseException] = []
+        for item in items:  # one bad item: find it, and write the others
+            try:
+                outcomes.extend(await self._write([item]))
+            except Exception as exc:
+                if isinstance(exc, self._shared):
+                    raise
+                outcomes.append(exc)
+        return outcomes
 
     async def drain(self, timeout: float) -> None:
         """Wait (up to ``timeout`` seconds) for the writes already handed over."""

@@ -39,6 +39,7 @@ from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
 from turnout.executors.internal.store import StartParams, StartResult, Store
 from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.store.core import UNREACHABLE
 from turnout.executors.internal.store.notify import run_channel
 from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import HandlerDefinition, WorkflowDefinition, signal_name
@@ -90,7 +91,7 @@ class InternalClient(ClientBase):
         # Plain starts made at the same time share one transaction.
         # A refused start's error is raised to its caller alone (GroupCommit.submit).
         self._starts: GroupCommit[StartParams, StartResult] = GroupCommit(
-            store.start_workflows, name="turnout-starts"
+            store.start_workflows, name="turnout-starts", shared=UNREACHABLE
         )
         # So are reads of runs by id (waiting for results).
         self._run_reads: GroupCommit[tuple[str, str], Run] = GroupCommit(

@@ -33,7 +33,7 @@ from turnout.contracts.errors import (
     TimeoutType,
     failure_from_exception,
 )
-from turnout.contracts.events import Event, EventType
+from turnout.contracts.events import Event
 from turnout.contracts.governance import (
     APPROVAL_REQUIRED,
     POLICY_DENIED,
@@ -52,6 +52,7 @@ from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.client import InternalClient, workflow_info
 from turnout.executors.internal.codethread import CodeThread, DeadlockError, positive_seconds
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
+from turnout.executors.internal.reaper import Reaper, apply_retry_policy, timeout_failure
 from turnout.executors.internal.store import (
     ClaimedItem,
     EagerClaim,
@@ -60,6 +61,7 @@ from turnout.executors.internal.store import (
     UnhandledSignalError,
 )
 from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.store.core import UNREACHABLE, UNSTORABLE, refused_value
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import queue_channel
 from turnout.executors.internal.store.workflow_tasks import (
@@ -275,13 +277,17 @@ class InternalWorker:
         self._code = CodeThread(
             timeout=None if debug_mode else positive_seconds("deadlock_timeout", deadlock_timeout)
         )
+        # A batch that fails for one bad item is written again item by item (shared=...):
+        # only that item's caller hears the error.
         self._results: GroupCommit[tuple[ClaimedItem, Any], bool] = GroupCommit(
-            self._record_results, name="turnout-results"
+            self._record_results, name="turnout-results", shared=UNREACHABLE
         )
         # Workflow tasks running at once read their histories together, and commit
         # together: a few statements for all of them.
         self._reads: GroupCommit[tuple[str, int], tuple[Row[Any], list[Event]]] = GroupCommit(
-            lambda wanted: self._store.load_histories(wanted), name="turnout-history-reads"
+            lambda wanted: self._store.load_histories(wanted),
+            name="turnout-history-reads",
+            shared=UNREACHABLE,
         )
         self._commits: GroupCommit[WorkflowTaskCommit, range] = GroupCommit(
             lambda commits: self._store.commit_workflow_tasks(commits),
@@ -316,6 +322,7 @@ class InternalWorker:
         self._started = False
         self._observer = guarded(observer)
         """Told of claims, tasks and outcomes (log context; metrics and traces if set)."""
+        self._reaper = Reaper(self._store, self._observer)
 
     # -- what observers read -------------------------------------------------------------
     @property
@@ -706,20 +713,49 @@ class InternalWorker:
             )
             _dropped(instance)
             return None
+        except UNSTORABLE as exc:
+            # The database refused a value the commands carry: retrying cannot fix it. The
+            # run fails, saying why (as it does for a payload over the limit).
+            error = refused_value(f"a command of workflow task {item.id}", exc)
+            _log.warning("%s %s: %s", row.workflow_type, row.workflow_id, error)
+            _dropped(instance)
+            with contextlib.suppress(Exception):
+                await self._commits.submit(
+                    WorkflowTaskCommit(
+                        item,
+                        expected_task_count=row.workflow_task_count,
+                        processed_through=instance.processed_through,
+                        time=instance.now_value,
+                        commands=[
+                            cmd.FailWorkflow(failure_from_exception(error, with_stack=False))
+                        ],
+                        decisions=decisions,
+                        eager=None,
+                        seen_through=instance.seen_seq,
+                        run=row,
+                    )
+                )
+                return None
+            await self._retry_workflow_task(item, error)
+            return None
         except Exception as exc:
             # The commit failed for another reason (a database error, a child id taken by
             # a concurrent start): record it and retry the task instead of waiting for the
             # lease to expire.
             _log.warning("commit of workflow task %s failed: %r", item.id, exc)
-            with contextlib.suppress(Exception):
-                await self._store.fail_workflow_task(
-                    item, failure_from_exception(exc), retry_in=_wft_backoff(item.attempt)
-                )
+            await self._retry_workflow_task(item, exc)
             _dropped(instance)
             return None
         instance.committed(seqs)
         self._observer.workflow_task_committed(commands)
         return instance
+
+    async def _retry_workflow_task(self, item: ClaimedItem, exc: BaseException) -> None:
+        """Record a workflow task's failure and queue it again after a backoff."""
+        with contextlib.suppress(Exception):
+            await self._store.fail_workflow_task(
+                item, failure_from_exception(exc), retry_in=_wft_backoff(item.attempt)
+            )
 
     async def _deadlocked(
         self, item: ClaimedItem, workflow_type: str, workflow_id: str, exc: DeadlockError
@@ -771,7 +807,7 @@ class InternalWorker:
         while True:
             await asyncio.sleep(self._reaper_interval)
             try:
-                if await reap_once(self._store, self._observer):
+                if await self._reaper.pass_once():
                     self._wake.set()
                 if self._retention is not None and time.monotonic() >= next_prune:
                     # Keep the queue table small: finished items go after the retention.
@@ -862,7 +898,7 @@ class InternalWorker:
             raise
         except _AttemptTimedOut as timed_out:
             heartbeats.cancel()
-            await self._fail(item, _timeout_failure(timed_out.kind, ctx.details), policy, ctx)
+            await self._fail(item, timeout_failure(timed_out.kind, ctx.details), policy, ctx)
             return
         except BaseException as exc:
             heartbeats.cancel()
@@ -882,7 +918,17 @@ class InternalWorker:
             )
             await self._fail(item, failure_from_exception(error, with_stack=False), policy, ctx)
             return
-        await self._results.submit((item, encoded))
+        try:
+            await self._results.submit((item, encoded))
+        except UNREACHABLE:
+            raise  # the lease expires and the reaper retries the attempt
+        except Exception as exc:  # the database refused this result: retrying cannot fix it
+            error = ApplicationError(
+                str(refused_value(f"the result of activity {defn.name}", exc)),
+                type="ResultNotStored",
+                non_retryable=True,
+            )
+            await self._fail(item, failure_from_exception(error, with_stack=False), policy, ctx)
 
     async def _record_results(self, batch: list[tuple[ClaimedItem, Any]]) -> list[bool]:
         """Write a batch of activity results in one transaction; the workflow tasks they
@@ -1099,64 +1145,6 @@ class InternalWorker:
                 delay = min(delay * 2, 2.0)
 
 
-async def apply_retry_policy(
-    store: Store,
-    item: ClaimedItem,
-    failure: Failure,
-    policy: RetryPolicy,
-    extra: Sequence[tuple[EventType, dict[str, Any]]] = (),
-    heartbeat_details: list[Any] | None = None,
-    expired_before: datetime | None = None,
-    observer: Observer | None = None,
-) -> bool:
-    """Retry ``item`` after a backoff, or record its final failure, as ``policy`` says."""
-    observer = guarded(observer) if observer is not None else None
-    timed_out = failure.kind == "timeout"
-    retryable = policy.is_retryable(
-        failure.type, non_retryable=failure.non_retryable
-    ) and not timed_out_final(failure)
-    exhausted = policy.attempts_exhausted(item.attempt)
-    delay: float | None = None
-    if retryable and not exhausted:
-        hint = failure.attributes.get("next_retry_delay")
-        delay = float(hint) if hint is not None else policy.next_delay(item.attempt).total_seconds()
-        if item.deadline_at is not None and utcnow() + timedelta(seconds=delay) >= item.deadline_at:
-            delay = None
-            exhausted = True
-    final_type = EventType.ACTIVITY_TIMED_OUT if timed_out else EventType.ACTIVITY_FAILED
-    dead = delay is None and (exhausted or timed_out)
-    written = await store.fail_activity(
-        item,
-        failure,
-        retry_in=delay,
-        final_type=final_type,
-        dead=dead,
-        extra=extra,
-        heartbeat_details=heartbeat_details,
-        expired_before=expired_before,
-    )
-    if written and observer is not None:
-        if delay is not None:
-            observer.retried(item)
-        elif dead:
-            observer.dead_lettered(item)
-    return written
-
-
-def timed_out_final(failure: Failure) -> bool:
-    """Schedule-to-close timeouts are never retried."""
-    return failure.kind == "timeout" and failure.type == TimeoutType.SCHEDULE_TO_CLOSE.value
-
-
-def _timeout_failure(kind: TimeoutType, details: list[Any] | None) -> Failure:
-    return Failure(
-        kind="timeout",
-        message=f"activity {kind.value.replace('_', '-')} timeout",
-        type=kind.value,
-        details=list(details or []),
-    )
-
-
 def _td(seconds: Any) -> timedelta | None:
     return timedelta(seconds=float(seconds)) if seconds else None
 
@@ -1216,52 +1204,3 @@ def _wft_backoff(attempt: int) -> float:
 
 
 _TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
-
-
-async def reap_once(store: Store, observer: Observer | None = None) -> int:
-    """One pass of lease and timeout maintenance; returns how many items or runs it moved."""
-    observer = guarded(observer) if observer is not None else None
-    moved = 0
-    for item in await store.expired_items():
-        if item.kind == QueueItemKind.WORKFLOW_TASK.value:
-            requeued = await store.requeue_expired_workflow_task(item)
-            if requeued and observer is not None:
-                observer.lease_expired(item)
-            moved += requeued
-            continue
-        p = item.payload
-        now = utcnow()
-        hb = p.get("heartbeat_timeout")
-        last_beat = item.heartbeat_at or item.started_at
-        if item.deadline_at is not None and now >= item.deadline_at:
-            kind = TimeoutType.SCHEDULE_TO_CLOSE
-        elif hb and now >= last_beat + timedelta(seconds=float(hb)):
-            kind = TimeoutType.HEARTBEAT
-        else:
-            kind = TimeoutType.START_TO_CLOSE
-        policy = RetryPolicy.model_validate(p.get("retry_policy") or {})
-        expired = (
-            EventType.LEASE_EXPIRED,
-            {
-                "kind": item.kind,
-                "queue_item_id": item.id,
-                "worker": item.lease_owner,
-                "attempt": item.attempt,
-                "timeout": kind.value,
-            },
-        )
-        failed = await apply_retry_policy(
-            store,
-            item,
-            _timeout_failure(kind, item.heartbeat_details),
-            policy,
-            extra=[expired],
-            expired_before=now,
-            observer=observer,
-        )
-        if failed and observer is not None:
-            observer.lease_expired(item)
-        moved += failed
-    for run_id in await store.expired_runs():
-        moved += await store.time_out_run(run_id)
-    return moved

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Row, case, insert, literal, select, tuple_, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from turnout.contracts.errors import (
@@ -36,11 +36,14 @@ from turnout.executors.internal.schema import events, queue_items, runs
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
 
 __all__ = [
+    "UNREACHABLE",
+    "UNSTORABLE",
     "ClaimedItem",
     "Closed",
     "EagerClaim",
     "EventSpec",
     "NewRun",
+    "RefusedValueError",
     "StaleTaskError",
     "StartParams",
     "StartResult",
@@ -53,6 +56,7 @@ __all__ = [
     "no_item",
     "no_run",
     "padded",
+    "refused_value",
     "utcnow",
 ]
 
@@ -81,6 +85,28 @@ def utcnow() -> datetime:
 
 class StaleTaskError(Exception):
     """A worker's write lost its lease or its run moved on; nothing was changed."""
+
+
+UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+"""Errors that every write of a batch would meet: the database is out of reach (or
+asks for the transaction again). Any other error of a batch is one item's own."""
+
+
+UNSTORABLE: tuple[type[Exception], ...] = (DataError, OverflowError)
+"""Errors of a value the database cannot hold (NUL in text, a date out of range, a
+name too long): writing it again fails again."""
+
+
+class RefusedValueError(ValueError):
+    """The database refused a value of one item (nothing of that item was stored)."""
+
+
+def refused_value(what: str, exc: BaseException) -> RefusedValueError:
+    """A one-line error for ``what`` that the database refused with ``exc``."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    reason = lines[0] if lines else type(cause).__name__
+    return RefusedValueError(f"{what} cannot be stored: {reason}")
 
 
 class UnhandledSignalError(Exception):
@@ -805,13 +831,29 @@ def activity_lease(payload: dict[str, Any], deadline: datetime | None, now: date
     """When an activity attempt started ``now`` times out: its start-to-close or heartbeat
     timeout, or its schedule-to-close deadline, whichever comes first."""
     bounds = [
-        now + timedelta(seconds=s)
+        now + _lease_span(s)
         for s in (payload.get("start_to_close_timeout"), payload.get("heartbeat_timeout"))
         if s
     ]
     if deadline is not None:
         bounds.append(deadline)
-    return min(bounds) if bounds else now + timedelta(days=3650)
+    return min(bounds) if bounds else now + _LONGEST_LEASE
+
+
+_LONGEST_LEASE = timedelta(days=3650)
+"""The lease of an attempt with no timeout, and the longest any attempt takes: a stored
+timeout beyond what a date can hold (written before values were checked) never makes
+the claims of its whole queue fail."""
+
+
+def _lease_span(seconds: Any) -> timedelta:
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return _LONGEST_LEASE
+    if not value > 0 or value >= _LONGEST_LEASE.total_seconds():  # NaN too
+        return _LONGEST_LEASE
+    return timedelta(seconds=value)
 
 
 def _event_rows(

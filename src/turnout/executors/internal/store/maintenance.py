@@ -3,9 +3,10 @@ pruning of finished queue items."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,15 +41,32 @@ class MaintenanceOperations(StoreCore):
 
     # -- maintenance ------------------------------------------------------------------------------
     async def expired_items(self, limit: int = 100) -> list[ClaimedItem]:
-        """Leased items whose lease has expired."""
+        """Leased items whose lease has expired, oldest first within each tenant and the
+        tenants taken in turn: one tenant's backlog never keeps another's recovery waiting."""
         now = utcnow()
+        expired = (
+            select(
+                queue_items.c.id,
+                func.row_number()
+                .over(partition_by=queue_items.c.tenant_id, order_by=queue_items.c.lease_expires_at)
+                .label("turn"),
+                queue_items.c.lease_expires_at,
+            )
+            .where(queue_items.c.state.in_(_LEASED), queue_items.c.lease_expires_at < now)
+            .subquery("expired")
+        )
+        picked = (
+            select(expired.c.id)
+            .order_by(expired.c.turn, expired.c.lease_expires_at, expired.c.id)
+            .limit(limit)
+            .subquery("picked")
+        )
         async with self.reader.connect() as conn:
             rows = (
                 await conn.execute(
                     select(queue_items)
-                    .where(queue_items.c.state.in_(_LEASED), queue_items.c.lease_expires_at < now)
+                    .join(picked, picked.c.id == queue_items.c.id)
                     .order_by(queue_items.c.lease_expires_at)
-                    .limit(limit)
                 )
             ).all()
         return [_claimed(r) for r in rows]
@@ -111,17 +129,18 @@ class MaintenanceOperations(StoreCore):
                 )
             return True
 
-    async def expired_runs(self, limit: int = 100) -> list[str]:
-        """Open runs past their execution timeout."""
+    async def expired_runs(self, limit: int = 100, skip: Sequence[str] = ()) -> list[str]:
+        """Open runs past their execution timeout, oldest deadline first (but ``skip``)."""
         now = utcnow()
+        stmt = select(runs.c.run_id).where(
+            runs.c.state.in_(_ACTIVE), runs.c.execution_deadline < now
+        )
+        if skip:
+            stmt = stmt.where(runs.c.run_id.not_in(sorted(skip)))
         async with self.reader.connect() as conn:
             return list(
                 (
-                    await conn.execute(
-                        select(runs.c.run_id)
-                        .where(runs.c.state.in_(_ACTIVE), runs.c.execution_deadline < now)
-                        .limit(limit)
-                    )
+                    await conn.execute(stmt.order_by(runs.c.execution_deadline).limit(limit))
                 ).scalars()
             )
 

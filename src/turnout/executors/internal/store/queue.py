@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,10 +24,10 @@ from turnout.executors.internal.store.core import (
     _TIMER,
     _WFT,
     APPROVAL_TIMER,
+    UNREACHABLE,
     ClaimedItem,
     EagerClaim,
     EventSpec,
-    StoreCore,
     _claimed,
     _Tx,
     activity_lease,
@@ -37,8 +38,11 @@ from turnout.executors.internal.store.core import (
     padded,
     utcnow,
 )
+from turnout.executors.internal.store.quarantine import QuarantineOperations
 
 __all__ = ["QueueOperations"]
+
+_log = logging.getLogger("turnout.store")
 
 # Aliases are built once: each builds its column collection (a proxy per column), which
 # cost about a millisecond per claim when made for every statement.
@@ -46,12 +50,18 @@ _Q = queue_items.alias("q")
 _BUSY = queue_items.alias("busy")
 
 
-class QueueOperations(StoreCore):
+class QueueOperations(QuarantineOperations):
     """Claim and lease queue items."""
 
     # -- worker operations ------------------------------------------------------------------
     def _claim_subquery(
-        self, task_queue: str, kind: str, limit: int, now: datetime, tenant_id: str | None
+        self,
+        task_queue: str,
+        kind: str,
+        limit: int,
+        now: datetime,
+        tenant_id: str | None,
+        only: int | None = None,
     ) -> Any:
         q = _Q
         stmt = select(q.c.id).where(
@@ -62,17 +72,26 @@ class QueueOperations(StoreCore):
         )
         if tenant_id is not None:
             stmt = stmt.where(q.c.tenant_id == tenant_id)
+        if only is not None:
+            stmt = stmt.where(q.c.id == only)
         if kind == _WFT:
             stmt = stmt.where(_no_task_running(q))
         stmt = stmt.order_by(q.c.priority.desc(), q.c.available_at, q.c.id).limit(limit)
         return stmt.with_for_update(skip_locked=True)
 
     def _picked(
-        self, task_queue: str, kind: str, limit: int, now: datetime, tenant_id: str | None = None
+        self,
+        task_queue: str,
+        kind: str,
+        limit: int,
+        now: datetime,
+        tenant_id: str | None = None,
+        only: int | None = None,
     ) -> Any:
-        """The rows to claim, as a CTE evaluated exactly once: ``IN (SELECT ... LIMIT n)``
-        may run its subquery again under some PostgreSQL plans and claim more than n."""
-        subquery = self._claim_subquery(task_queue, kind, limit, now, tenant_id)
+        """The rows to claim (``only``: that item, if ready), as a CTE evaluated exactly
+        once: ``IN (SELECT ... LIMIT n)`` may run its subquery again under some PostgreSQL
+        plans and claim more than n."""
+        subquery = self._claim_subquery(task_queue, kind, limit, now, tenant_id, only)
         cte = subquery.cte(f"picked_{kind}")
         return cte.prefix_with("MATERIALIZED")
 
@@ -96,9 +115,23 @@ class QueueOperations(StoreCore):
             task_queue, tenant_id, workflow_tasks, activities
         ):
             return []
-        result: list[ClaimedItem] = await self._run_tx(
-            self._claim_tx, task_queue, owner, workflow_tasks, activities, workflow_lease, tenant_id
-        )
+        args = (task_queue, owner, workflow_tasks, activities, workflow_lease, tenant_id)
+        try:
+            result: list[ClaimedItem] = await self._run_tx(self._claim_tx, *args)
+        except UNREACHABLE:
+            raise
+        except Exception as exc:  # one item the claim cannot take must not stop the queue
+            _log.warning("claim on task queue %s failed (%r); claiming one by one", task_queue, exc)
+            result = []
+            for kind, limit in ((_WFT, workflow_tasks), (_ACT, activities)):
+                if limit > 0:
+                    ready = await self._ready_items(task_queue, kind, limit, tenant_id)
+                    for taken in await self._each_alone(
+                        ready,
+                        lambda item: self._run_tx(self._claim_tx, *args, item.id),
+                        "claiming",
+                    ):
+                        result += taken
         return result
 
     async def _anything_ready(
@@ -126,13 +159,14 @@ class QueueOperations(StoreCore):
         act_limit: int,
         workflow_lease: float,
         tenant_id: str | None,
+        only: int | None = None,
     ) -> list[ClaimedItem]:
         now = utcnow()
         claimed: list[ClaimedItem] = []
         for kind, limit in ((_WFT, wft_limit), (_ACT, act_limit)):
             if limit <= 0:
                 continue
-            picked = self._picked(task_queue, kind, limit, now, tenant_id)
+            picked = self._picked(task_queue, kind, limit, now, tenant_id, only)
             items = await _lease(conn, picked, owner, now + timedelta(seconds=workflow_lease), now)
             if kind == _ACT:
                 claimed += await self._start_activities(conn, tx, items, now)
@@ -254,14 +288,35 @@ class QueueOperations(StoreCore):
             async with self.reader.connect() as conn:
                 if (await conn.execute(due.limit(1))).first() is None:
                     return 0
-        fired: int = await self._run_tx(self._fire_timers_tx, task_queue, limit, tenant_id)
+        try:
+            fired: int = await self._run_tx(self._fire_timers_tx, task_queue, limit, tenant_id)
+        except UNREACHABLE:
+            raise
+        except Exception as exc:  # one timer that cannot fire must not stop the others
+            _log.warning("timers of task queue %s failed (%r); firing one by one", task_queue, exc)
+            ready = await self._ready_items(task_queue, _TIMER, limit, tenant_id)
+            fired = sum(
+                await self._each_alone(
+                    ready,
+                    lambda item: self._run_tx(
+                        self._fire_timers_tx, task_queue, 1, tenant_id, item.id
+                    ),
+                    "firing",
+                )
+            )
         return fired
 
     async def _fire_timers_tx(
-        self, conn: AsyncConnection, tx: _Tx, task_queue: str, limit: int, tenant_id: str | None
+        self,
+        conn: AsyncConnection,
+        tx: _Tx,
+        task_queue: str,
+        limit: int,
+        tenant_id: str | None,
+        only: int | None = None,
     ) -> int:
         now = utcnow()
-        picked = self._picked(task_queue, _TIMER, limit, now, tenant_id)
+        picked = self._picked(task_queue, _TIMER, limit, now, tenant_id, only)
         rows = (
             await conn.execute(
                 update(queue_items)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, insert, or_, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import (
@@ -27,8 +27,10 @@ from turnout.contracts.states import RunState
 from turnout.executors.internal.schema import events, runs, tasks
 from turnout.executors.internal.store.core import (
     _FAILED_LIKE,
+    UNREACHABLE,
     EventSpec,
     NewRun,
+    RefusedValueError,
     StartParams,
     StartResult,
     StoreCore,
@@ -37,6 +39,7 @@ from turnout.executors.internal.store.core import (
     event_from_row,
     no_run,
     padded,
+    refused_value,
     utcnow,
 )
 
@@ -57,6 +60,10 @@ class RunOperations(StoreCore):
                 # Another start won the race for this id or key: look again.
                 if attempt == 2:
                     raise
+            except UNREACHABLE:
+                raise
+            except (DBAPIError, OverflowError) as exc:  # a value the database cannot hold
+                raise refused_value(f"the start of workflow {p.workflow_id!r}", exc) from exc
         raise AssertionError("unreachable")
 
     async def _start_tx(self, conn: AsyncConnection, tx: _Tx, p: StartParams) -> StartResult:
@@ -110,9 +117,7 @@ class RunOperations(StoreCore):
         (run_id,) = await self._create_runs(conn, tx, [new], now)
         return StartResult(run_id, created=True)
 
-    async def start_workflows(
-        self, params: Sequence[StartParams]
-    ) -> list[StartResult | WorkflowAlreadyStartedError]:
+    async def start_workflows(self, params: Sequence[StartParams]) -> list[StartResult | Exception]:
         """Start many workflows in one transaction, a few statements for all of them;
         for each, its run or the error that refused it (nothing of it stored).
 
@@ -126,17 +131,21 @@ class RunOperations(StoreCore):
             ):
                 raise ValueError(f"start of {p.workflow_id!r} needs start_workflow")
         try:
-            started: list[StartResult | WorkflowAlreadyStartedError] = await self._run_tx(
-                self._start_many_tx, params
-            )
+            started: list[StartResult | Exception] = await self._run_tx(self._start_many_tx, params)
             return started
-        except IntegrityError:
+        except UNREACHABLE:
+            raise  # every start of the batch would meet it
+        except Exception:
+            # A concurrent start took one of the ids, or the database refused one start's
+            # value: start them one by one, so that only that one is refused.
             return [await self._start_or_refusal(p) for p in params]
 
-    async def _start_or_refusal(self, p: StartParams) -> StartResult | WorkflowAlreadyStartedError:
+    async def _start_or_refusal(self, p: StartParams) -> StartResult | Exception:
         try:
             return await self.start_workflow(p)
-        except WorkflowAlreadyStartedError as exc:
+        except UNREACHABLE:
+            raise
+        except (WorkflowAlreadyStartedError, RefusedValueError) as exc:
             return exc
 
     async def _start_many_tx(

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, insert, or_, select, tuple_, update
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import (
@@ -33,6 +32,7 @@ from turnout.executors.internal.store.core import (
     _LEASED,
     _TIMER,
     _WFT,
+    UNREACHABLE,
     ClaimedItem,
     Closed,
     EagerClaim,
@@ -172,7 +172,7 @@ class WorkflowTaskOperations(StoreCore):
                 refused = pending.pop(conflict.index)
                 outcomes[refused[0]] = conflict.error
                 continue
-            except (OperationalError, InterfaceError):
+            except UNREACHABLE:
                 raise  # the database is out of reach: every caller hears it at once
             except Exception:
                 if len(pending) == 1:
