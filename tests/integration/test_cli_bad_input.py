@@ -1,0 +1,74 @@
+"""Bad input on the command line: one line on stderr, exit code 2, never a traceback.
+
+Each class of bad value a user can type, on SQLite and PostgreSQL: ids too long or
+with control characters, NaN, an empty task queue, an empty ``--by``, JSON nested
+10,000 levels deep, NUL inside JSON (``\\u0000``, which PostgreSQL cannot store).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEEP = "[" * 10_000 + "]" * 10_000
+
+CASES = [
+    pytest.param(["describe", "w" * 300], "at most 255", id="id-300-chars"),
+    pytest.param(["describe", "bell\x07id"], "control characters", id="id-control-char"),
+    pytest.param(["cancel", "tab\tid"], "control characters", id="cancel-id-tab"),
+    pytest.param(["start", "W", "-q", "q", "-i", "NaN"], "NaN is not JSON", id="nan"),
+    pytest.param(["start", "W", "-q", "q", "-i", "-Infinity"], "not JSON", id="infinity"),
+    pytest.param(["start", "W", "-q", ""], "task queue must be a non-empty", id="empty-queue"),
+    pytest.param(["start", "W" * 300, "-q", "q"], "workflow type has at most", id="type-300"),
+    pytest.param(["start", "W", "-q", "q", "--id", "i" * 256], "at most 255", id="start-id"),
+    pytest.param(["start", "W", "-q", "q", "-i", DEEP], "deeper than 64", id="json-10000-deep"),
+    pytest.param(["start", "W", "-q", "q", "-i", '"a\\u0000b"'], "NUL", id="nul-input"),
+    pytest.param(["start", "W", "-q", "q", "-i", '{"k\\u0000": 1}'], "NUL", id="nul-key"),
+    pytest.param(["start", "W", "-q", "q", "-i", "{"], "not JSON", id="not-json"),
+    pytest.param(["signal", "some-id", "poke", '["\\u0000"]'], "NUL", id="nul-signal"),
+    pytest.param(["signal", "some-id", "poke", DEEP], "deeper than 64", id="deep-signal"),
+    pytest.param(["query", "some-id", "status", "NaN"], "NaN is not JSON", id="nan-query"),
+    pytest.param(["approve", "some-id", "deploy", "--by", ""], "who made it", id="empty-by"),
+    pytest.param(["reject", "some-id", "deploy", "--by", " "], "who made it", id="blank-by"),
+    pytest.param(["approve", "some-id", "d" * 256, "--by", "al"], "at most 255", id="approval"),
+    pytest.param(["worker", "tests.workflows_for_tests", "-q", ""], "task queue", id="worker-q"),
+    pytest.param(["list", "--type", "bad\x01type"], "control characters", id="list-filter"),
+    pytest.param(["result", "x" * 256], "at most 255", id="result-id"),
+]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def cli_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    if request.param == "postgres":
+        env["TURNOUT_DATABASE_URL"] = str(request.getfixturevalue("postgres_url"))
+    else:
+        env["TURNOUT_DATABASE_URL"] = f"sqlite:///{tmp_path}/cli.db"
+    return env
+
+
+@pytest.mark.parametrize(("args", "words"), CASES)
+def test_bad_input_is_one_line_and_exit_code_2(
+    cli_env: dict[str, str], args: list[str], words: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "turnout", *args],
+        cwd=ROOT,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert words in lines[0], lines[0]
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert done.stdout == ""
