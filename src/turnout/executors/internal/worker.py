@@ -61,7 +61,7 @@ from turnout.executors.internal.store import (
     UnhandledSignalError,
 )
 from turnout.executors.internal.store.base import utcnow
-from turnout.executors.internal.store.core import UNREACHABLE, UNSTORABLE, refused_value
+from turnout.executors.internal.store.core import UNREACHABLE, refused_value, unstorable
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import queue_channel
 from turnout.executors.internal.store.workflow_tasks import (
@@ -713,7 +713,15 @@ class InternalWorker:
             )
             _dropped(instance)
             return None
-        except UNSTORABLE as exc:
+        except Exception as exc:
+            if not unstorable(exc):
+                # The commit failed for another reason (a database error, a child id taken
+                # by a concurrent start): record it and retry the task instead of waiting
+                # for the lease to expire.
+                _log.warning("commit of workflow task %s failed: %r", item.id, exc)
+                await self._retry_workflow_task(item, exc)
+                _dropped(instance)
+                return None
             # The database refused a value the commands carry: retrying cannot fix it. The
             # run fails, saying why (as it does for a payload over the limit).
             error = refused_value(f"a command of workflow task {item.id}", exc)
@@ -737,14 +745,6 @@ class InternalWorker:
                 )
                 return None
             await self._retry_workflow_task(item, error)
-            return None
-        except Exception as exc:
-            # The commit failed for another reason (a database error, a child id taken by
-            # a concurrent start): record it and retry the task instead of waiting for the
-            # lease to expire.
-            _log.warning("commit of workflow task %s failed: %r", item.id, exc)
-            await self._retry_workflow_task(item, exc)
-            _dropped(instance)
             return None
         instance.committed(seqs)
         self._observer.workflow_task_committed(commands)

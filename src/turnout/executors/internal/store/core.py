@@ -15,7 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Row, case, insert, literal, select, tuple_, update
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from turnout.contracts.errors import (
@@ -37,7 +43,6 @@ from turnout.executors.internal.store.notify import Notifier, queue_channel, run
 
 __all__ = [
     "UNREACHABLE",
-    "UNSTORABLE",
     "ClaimedItem",
     "Closed",
     "EagerClaim",
@@ -57,6 +62,7 @@ __all__ = [
     "no_run",
     "padded",
     "refused_value",
+    "unstorable",
     "utcnow",
 ]
 
@@ -92,9 +98,12 @@ UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 asks for the transaction again). Any other error of a batch is one item's own."""
 
 
-UNSTORABLE: tuple[type[Exception], ...] = (DataError, OverflowError)
-"""Errors of a value the database cannot hold (NUL in text, a date out of range, a
-name too long): writing it again fails again."""
+def unstorable(exc: BaseException) -> bool:
+    """True for an error of a value the database cannot hold (NUL in text, a date out of
+    range, a name too long, a value JSON cannot carry): writing it again fails again."""
+    if isinstance(exc, DataError | OverflowError | TypeError | ValueError):
+        return True  # the driver's own encoding errors (json, UTF-8) come unwrapped
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
 class RefusedValueError(ValueError):

@@ -27,7 +27,6 @@ from turnout.executors.internal.store.core import (
     ClaimedItem,
     EventSpec,
     StoreCore,
-    _activity_attrs,
     _claimed,
     _Tx,
     utcnow,
@@ -95,8 +94,13 @@ class QuarantineOperations(StoreCore):
                 },
                 cause=failure,
             )
-            attrs = _activity_attrs(item, failure=activity_failure.model_dump(mode="json"))
-            attrs["activity_id"] = activity_failure.attributes["activity_id"]
+            attrs = {
+                "activity_seq": int(item.ref or 0) if (item.ref or "0").isdigit() else 0,
+                "activity_id": activity_failure.attributes["activity_id"],
+                "activity_type": item.name,
+                "attempt": item.attempt,
+                "failure": activity_failure.model_dump(mode="json"),
+            }
             await self._deliver(
                 conn, tx, item.run_id, [(EventType.ACTIVITY_FAILED, attrs), dead], now
             )

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, insert, or_, select, tuple_
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import (
@@ -40,6 +40,7 @@ from turnout.executors.internal.store.core import (
     no_run,
     padded,
     refused_value,
+    unstorable,
     utcnow,
 )
 
@@ -60,9 +61,9 @@ class RunOperations(StoreCore):
                 # Another start won the race for this id or key: look again.
                 if attempt == 2:
                     raise
-            except UNREACHABLE:
-                raise
-            except (DBAPIError, OverflowError) as exc:  # a value the database cannot hold
+            except Exception as exc:
+                if not unstorable(exc):
+                    raise
                 raise refused_value(f"the start of workflow {p.workflow_id!r}", exc) from exc
         raise AssertionError("unreachable")
 
