@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 
 import turnout
 from tests.integration.test_workflow_task_batches import _claimed_runs, _commit, _schedule
+from turnout import ActivityError, activity, workflow
 from turnout.contracts.errors import WorkflowNotFoundError
 from turnout.contracts.events import EventType
 from turnout.contracts.records import QueueItemState
@@ -311,3 +312,63 @@ async def test_expired_leases_are_taken_tenant_by_tenant(store: Store) -> None:
 
     assert "tenant-b" in {item.tenant_id for item in first}
     assert len(first) == 4
+
+
+@activity.defn
+async def isolation_noop() -> str:
+    return "ran"
+
+
+@workflow.defn
+class IsolationCatches:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            return str(
+                await workflow.execute_activity(
+                    isolation_noop, start_to_close_timeout=timedelta(seconds=30)
+                )
+            )
+        except ActivityError as exc:
+            return f"failed: {getattr(exc.cause, 'type', None)}"
+
+
+async def test_an_activity_whose_stored_options_cannot_be_read_fails_alone(store: Store) -> None:
+    """A retry policy stored before values were checked (an older release) fails its own
+    activity for good, saying why; before, the attempt crashed and waited for its lease."""
+    client = await turnout.connect(executor="internal", database_url=store.url)
+    try:
+        queue = "unreadable"
+        async with turnout.Worker(client, task_queue=queue, workflows=[IsolationCatches]):
+            handles = [
+                await client.start_workflow(
+                    IsolationCatches.run, id=f"{queue}-{i}", task_queue=queue
+                )
+                for i in range(3)
+            ]
+            async with asyncio.timeout(60):
+                while True:
+                    acts = [i for _, i in await _run_ids(store, queue)]
+                    async with store.reader.connect() as conn:
+                        queued = list(
+                            (
+                                await conn.execute(
+                                    select(queue_items.c.id, queue_items.c.payload)
+                                    .where(queue_items.c.id.in_(acts))
+                                    .where(queue_items.c.kind == "activity_task")
+                                    .order_by(queue_items.c.id)
+                                )
+                            ).all()
+                        )
+                    if len(queued) == 3:
+                        break
+                    await asyncio.sleep(0.05)
+            bad_id, bad_payload = queued[1]
+            await _edit_item(
+                store, bad_id, payload={**bad_payload, "retry_policy": {"initial_interval": 1e300}}
+            )
+            async with turnout.Worker(client, task_queue=queue, activities=[isolation_noop]):
+                results = [await h.result(timeout=timedelta(seconds=60)) for h in handles]
+        assert results == ["ran", "failed: InvalidOptions", "ran"]
+    finally:
+        await client.close()

@@ -844,7 +844,23 @@ class InternalWorker:
 
     async def _run_activity(self, item: ClaimedItem) -> None:
         p = item.payload
-        policy = RetryPolicy.model_validate(p.get("retry_policy") or {})
+        try:
+            policy = RetryPolicy.model_validate(p.get("retry_policy") or {})
+            for key in ("start_to_close_timeout", "schedule_to_close_timeout", "heartbeat_timeout"):
+                _td(p.get(key))
+        except (ValueError, OverflowError, TypeError) as exc:
+            # Options stored before they were checked (an older release): no attempt can
+            # run under them, so the activity fails for good, saying why.
+            unreadable = ApplicationError(
+                f"the stored options of activity {item.name} cannot be used: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+                type="InvalidOptions",
+                non_retryable=True,
+            )
+            await self._fail(
+                item, failure_from_exception(unreadable, with_stack=False), RetryPolicy()
+            )
+            return
         defn = self._activities.get(item.name or "")
         if defn is None:
             failure = Failure(
