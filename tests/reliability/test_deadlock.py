@@ -11,6 +11,7 @@ is dead-lettered and waits for an operator.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -155,8 +156,13 @@ async def test_code_that_never_yields_fails_its_task_and_other_runs_go_on(
                 e.attributes["failure"] for e in events if e.type is EventType.WORKFLOW_TASK_FAILED
             )
             assert f"without yielding at {__file__}:{SPIN_LINE}" in failure["message"]
-            # The interrupted thread was freed: nothing is stuck.
+            # The interrupted thread was freed: nothing is stuck, and health tells of it.
             assert (await readiness(worker)).checks["workflow code"] == "ok"
+            ready = await _get(health.port, "/readyz")
+            body = json.loads(ready.split("\r\n\r\n", 1)[1])
+            (entry,) = body["workers"]
+            assert entry["deadlocks"]["count"] >= 1
+            assert f"{__file__}:{SPIN_LINE}" in entry["deadlocks"]["last"]
 
             # It keeps deadlocking: after DEADLOCK_ATTEMPTS in a row it is dead-lettered.
             events = await _wait_for(

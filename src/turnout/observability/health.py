@@ -182,7 +182,12 @@ def health_routes(workers: Sequence[Any]) -> dict[str, Route]:
         body: dict[str, Any] = {
             "status": "ready" if verdicts and all(v.ready for v in verdicts) else "not ready",
             "workers": [
-                {"task_queue": w.task_queue, "identity": w.identity, "checks": v.checks}
+                {
+                    "task_queue": w.task_queue,
+                    "identity": w.identity,
+                    "checks": v.checks,
+                    **_deadlocks(w),
+                }
                 for w, v in zip(found, verdicts, strict=True)
             ],
         }
@@ -199,6 +204,16 @@ def health_routes(workers: Sequence[Any]) -> dict[str, Route]:
         return _json(200 if not failing else 503, body)
 
     return {"/healthz": healthz, "/readyz": readyz}
+
+
+def _deadlocks(worker: Any) -> dict[str, Any]:
+    """``{"deadlocks": {"count": N, "last": message}}`` of an internal worker whose workflow
+    code failed to yield since it started (nothing otherwise)."""
+    deadlocks = getattr(worker, "deadlocks", None)
+    if deadlocks is None:
+        return {}
+    count, last = deadlocks()
+    return {"deadlocks": {"count": count, "last": last}} if count else {}
 
 
 def metrics_routes(metrics: Any) -> dict[str, Route]:

@@ -781,6 +781,11 @@ class InternalWorker:
             dead=dead,
         )
 
+    def deadlocks(self) -> tuple[int, str | None]:
+        """How many activations of workflow code did not yield since this worker started,
+        and the last one's message (health shows both)."""
+        return self._code.deadlocks, self._code.last_deadlock
+
     def code_health(self) -> str:
         """``ok``, or why the threads that run workflow code are not (health reads this)."""
         stuck = self._code.stuck
