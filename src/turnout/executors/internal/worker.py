@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from turnout.contracts.errors import (
@@ -56,6 +55,7 @@ from turnout.executors.internal.reaper import Reaper, apply_retry_policy, timeou
 from turnout.executors.internal.store import (
     ClaimedItem,
     EagerClaim,
+    RunSnapshot,
     StaleTaskError,
     Store,
     UnhandledSignalError,
@@ -284,7 +284,7 @@ class InternalWorker:
         )
         # Workflow tasks running at once read their histories together, and commit
         # together: a few statements for all of them.
-        self._reads: GroupCommit[tuple[str, int], tuple[Row[Any], list[Event]]] = GroupCommit(
+        self._reads: GroupCommit[tuple[str, int], tuple[RunSnapshot, list[Event]]] = GroupCommit(
             lambda wanted: self._store.load_histories(wanted),
             name="turnout-history-reads",
             shared=UNREACHABLE,

@@ -6,10 +6,12 @@ from turnout.config import database_dialect
 from turnout.executors.internal.store.base import (
     ClaimedItem,
     EagerClaim,
+    RunSnapshot,
     StaleTaskError,
     StartParams,
     StartResult,
     Store,
+    StoreProtocol,
     UnhandledSignalError,
 )
 from turnout.executors.internal.store.notify import Notifier
@@ -18,10 +20,12 @@ __all__ = [
     "ClaimedItem",
     "EagerClaim",
     "Notifier",
+    "RunSnapshot",
     "StaleTaskError",
     "StartParams",
     "StartResult",
     "Store",
+    "StoreProtocol",
     "UnhandledSignalError",
     "open_store",
 ]

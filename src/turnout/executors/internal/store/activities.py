@@ -18,18 +18,11 @@ from turnout.contracts.records import (
     QueueItemState,
 )
 from turnout.executors.internal.schema import queue_items, runs
-from turnout.executors.internal.store.core import (
-    _ACTIVE,
-    ClaimedItem,
-    EagerClaim,
-    EventSpec,
-    StoreCore,
-    _activity_attrs,
-    _retry_state,
-    _Tx,
-    held,
-    utcnow,
-)
+from turnout.executors.internal.store.core import StoreCore
+from turnout.executors.internal.store.records import ClaimedItem, EagerClaim, EventSpec
+from turnout.executors.internal.store.rows import activity_attrs, retry_state
+from turnout.executors.internal.store.sql import ACTIVE, held, utcnow
+from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["ActivityOperations"]
 
@@ -57,7 +50,7 @@ class ActivityOperations(StoreCore):
         With ``eager``, the workflow tasks the results wake are claimed for that worker.
         """
 
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> list[bool]:
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> list[bool]:
             now = utcnow()
             ended = await self._end_items(
                 conn, [item for item, _ in outcomes], QueueItemState.COMPLETED, now
@@ -65,7 +58,7 @@ class ActivityOperations(StoreCore):
             specs: dict[str, list[EventSpec]] = {}
             for item, result in outcomes:
                 if item.id in ended:
-                    attrs = _activity_attrs(item, result=result)
+                    attrs = activity_attrs(item, result=result)
                     specs.setdefault(item.run_id, []).append((EventType.ACTIVITY_COMPLETED, attrs))
             woken = await self._deliver_many(conn, tx, specs, now)
             if eager is not None:
@@ -104,7 +97,7 @@ class ActivityOperations(StoreCore):
         ``failed``. False when this attempt no longer holds the item.
         """
 
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             now = utcnow()
             if retry_in is not None:
                 return await self._retry_item(
@@ -127,7 +120,7 @@ class ActivityOperations(StoreCore):
                 attributes={
                     "activity_type": item.name,
                     "activity_id": item.payload.get("activity_id"),
-                    "retry_state": _retry_state(failure, dead),
+                    "retry_state": retry_state(failure, dead),
                 },
                 cause=failure,
             )
@@ -135,7 +128,7 @@ class ActivityOperations(StoreCore):
                 *extra,
                 (
                     final_type,
-                    _activity_attrs(item, failure=activity_failure.model_dump(mode="json")),
+                    activity_attrs(item, failure=activity_failure.model_dump(mode="json")),
                 ),
             ]
             if dead:
@@ -158,7 +151,7 @@ class ActivityOperations(StoreCore):
     async def _retry_item(
         self,
         conn: AsyncConnection,
-        tx: _Tx,
+        tx: Tx,
         item: ClaimedItem,
         failure: Failure,
         retry_in: float,
@@ -221,9 +214,10 @@ class ActivityOperations(StoreCore):
         A heartbeat after the item ended, after its run closed, or from a lost lease
         changes nothing (and asks the activity to stop).
         """
-        now = utcnow()
-        run_open = exists().where(runs.c.run_id == item.run_id, runs.c.state.in_(_ACTIVE))
-        async with self.engine.begin() as conn:
+        run_open = exists().where(runs.c.run_id == item.run_id, runs.c.state.in_(ACTIVE))
+
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
+            now = utcnow()
             row = (
                 await conn.execute(
                     update(queue_items)
@@ -240,14 +234,16 @@ class ActivityOperations(StoreCore):
                     .returning(queue_items.c.cancel_requested)
                 )
             ).first()
-        if row is None:
-            return True  # the item is gone: the activity should stop
-        return bool(row.cancel_requested)
+            if row is None:
+                return True  # the item is gone: the activity should stop
+            return bool(row.cancel_requested)
+
+        return await self._run_tx(tx_fn)
 
     async def activity_canceled(self, item: ClaimedItem) -> bool:
         """Record that a running activity stopped because cancellation was requested."""
 
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             now = utcnow()
             if not await self._end_item(conn, item, QueueItemState.CANCELED, now):
                 return False
@@ -268,7 +264,7 @@ class ActivityOperations(StoreCore):
                 [
                     (
                         EventType.ACTIVITY_CANCELED,
-                        _activity_attrs(item, failure=failure.model_dump(mode="json")),
+                        activity_attrs(item, failure=failure.model_dump(mode="json")),
                     )
                 ],
                 now,

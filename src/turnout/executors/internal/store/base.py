@@ -10,34 +10,35 @@ applied over the winner. The operations are grouped by role, one module each.
 from __future__ import annotations
 
 from turnout.executors.internal.store.activities import ActivityOperations
-from turnout.executors.internal.store.core import (
-    ClaimedItem,
-    EagerClaim,
-    EventSpec,
-    StaleTaskError,
-    StartParams,
-    StartResult,
-    UnhandledSignalError,
-    _Tx,
-    utcnow,
-)
+from turnout.executors.internal.store.errors import StaleTaskError, UnhandledSignalError
 from turnout.executors.internal.store.figures import FigureOperations
 from turnout.executors.internal.store.governance import GovernanceOperations
 from turnout.executors.internal.store.maintenance import MaintenanceOperations
+from turnout.executors.internal.store.protocol import StoreProtocol
 from turnout.executors.internal.store.queue import QueueOperations
+from turnout.executors.internal.store.records import (
+    ClaimedItem,
+    EagerClaim,
+    EventSpec,
+    RunSnapshot,
+    StartParams,
+    StartResult,
+)
 from turnout.executors.internal.store.runs import RunOperations
+from turnout.executors.internal.store.sql import utcnow
 from turnout.executors.internal.store.workflow_tasks import WorkflowTaskOperations
 
 __all__ = [
     "ClaimedItem",
     "EagerClaim",
     "EventSpec",
+    "RunSnapshot",
     "StaleTaskError",
     "StartParams",
     "StartResult",
     "Store",
+    "StoreProtocol",
     "UnhandledSignalError",
-    "_Tx",
     "utcnow",
 ]
 
@@ -52,3 +53,8 @@ class Store(
     FigureOperations,
 ):
     """Every domain-level operation of the internal store; see the module docstring."""
+
+
+def _implements(store: Store) -> StoreProtocol:
+    """Never called: mypy checks here that :class:`Store` implements the protocol."""
+    return store

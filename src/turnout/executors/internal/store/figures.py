@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from turnout.contracts.governance import ApprovalState
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import approvals, queue_items, runs
-from turnout.executors.internal.store.core import _ACTIVE, _LEASED, StoreCore, utcnow
+from turnout.executors.internal.store.core import StoreCore
+from turnout.executors.internal.store.sql import ACTIVE, LEASED, utcnow
 
 __all__ = ["Figure", "FigureOperations", "QueueFigures", "per_queue"]
 
@@ -50,7 +51,7 @@ class FigureOperations(StoreCore):
             leased = (
                 await conn.execute(
                     select(q.task_queue, q.kind, func.count())
-                    .where(mine, q.state.in_(_LEASED))
+                    .where(mine, q.state.in_(LEASED))
                     .group_by(q.task_queue, q.kind)
                 )
             ).all()
@@ -76,7 +77,7 @@ class FigureOperations(StoreCore):
                     .where(
                         approvals.c.tenant_id == tenant_id,
                         approvals.c.state == ApprovalState.PENDING.value,
-                        runs.c.state.in_(_ACTIVE),
+                        runs.c.state.in_(ACTIVE),
                     )
                 )
             ).scalar_one()

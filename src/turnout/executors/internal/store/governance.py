@@ -32,18 +32,11 @@ from turnout.executors.internal.schema import (
     queue_items,
     runs,
 )
-from turnout.executors.internal.store.core import (
-    _ACTIVE,
-    _TIMER,
-    APPROVAL_TIMER,
-    ClaimedItem,
-    EventSpec,
-    StoreCore,
-    _item,
-    _Tx,
-    decision_row,
-    utcnow,
-)
+from turnout.executors.internal.store.core import StoreCore
+from turnout.executors.internal.store.records import ClaimedItem, EventSpec, RunSnapshot
+from turnout.executors.internal.store.rows import decision_row, new_item_row
+from turnout.executors.internal.store.sql import ACTIVE, APPROVAL_TIMER, TIMER, utcnow
+from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["GovernanceOperations"]
 
@@ -78,7 +71,7 @@ class GovernanceOperations(StoreCore):
     async def _request_approvals(
         self,
         conn: AsyncConnection,
-        run: Row[Any],
+        run: RunSnapshot,
         requests: list[RequestApproval],
         now: datetime,
     ) -> None:
@@ -101,9 +94,9 @@ class GovernanceOperations(StoreCore):
             )
             if timeout_at is not None:
                 timers.append(
-                    _item(
+                    new_item_row(
                         run,
-                        _TIMER,
+                        TIMER,
                         run.task_queue,
                         r.name,
                         f"{APPROVAL_TIMER}{approval_id}",
@@ -141,7 +134,7 @@ class GovernanceOperations(StoreCore):
     async def _decide_tx(
         self,
         conn: AsyncConnection,
-        tx: _Tx,
+        tx: Tx,
         tenant_id: str,
         workflow_id: str,
         run_id: str,
@@ -160,7 +153,7 @@ class GovernanceOperations(StoreCore):
                 .with_for_update()
             )
         ).first()
-        if run is None or run.state not in _ACTIVE:
+        if run is None or run.state not in ACTIVE:
             raise WorkflowNotFoundError(workflow_id, run_id)
         where = [
             approvals.c.tenant_id == tenant_id,
@@ -184,7 +177,7 @@ class GovernanceOperations(StoreCore):
             update(queue_items)
             .where(
                 queue_items.c.run_id == run_id,
-                queue_items.c.kind == _TIMER,
+                queue_items.c.kind == TIMER,
                 queue_items.c.ref == f"{APPROVAL_TIMER}{decided.approval_id}",
                 queue_items.c.state == QueueItemState.QUEUED.value,
             )
@@ -257,7 +250,7 @@ class GovernanceOperations(StoreCore):
         raise ApprovalNotFoundError(workflow_id, name, pending=list(pending))
 
     async def _approval_timer_fired(
-        self, conn: AsyncConnection, tx: _Tx, item: Row[Any], now: datetime
+        self, conn: AsyncConnection, tx: Tx, item: Row[Any], now: datetime
     ) -> None:
         """An approval's timer fired: decide it ``timed_out`` unless a person was first."""
         payload = item.payload or {}
@@ -304,7 +297,7 @@ class GovernanceOperations(StoreCore):
     async def _record(self, item: ClaimedItem, event: EventSpec, row: Any) -> bool:
         """Append ``event`` to the item's open run and insert ``row``, in one transaction."""
 
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             seqs = await self._append(
                 conn,
                 item.run_id,
@@ -364,7 +357,7 @@ class GovernanceOperations(StoreCore):
             .where(
                 approvals.c.tenant_id == tenant_id,
                 approvals.c.state == _PENDING,
-                runs.c.state.in_(_ACTIVE),
+                runs.c.state.in_(ACTIVE),
             )
         )
         if workflow_type is not None:

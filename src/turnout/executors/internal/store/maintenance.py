@@ -19,16 +19,11 @@ from turnout.contracts.records import (
 )
 from turnout.contracts.states import RunState
 from turnout.executors.internal.schema import queue_items, runs
-from turnout.executors.internal.store.core import (
-    _ACTIVE,
-    _LEASED,
-    ClaimedItem,
-    StoreCore,
-    _claimed,
-    _Tx,
-    held,
-    utcnow,
-)
+from turnout.executors.internal.store.core import StoreCore
+from turnout.executors.internal.store.records import ClaimedItem
+from turnout.executors.internal.store.rows import claimed_item
+from turnout.executors.internal.store.sql import ACTIVE, LEASED, held, utcnow
+from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["PRUNE_BATCH", "MaintenanceOperations"]
 
@@ -52,7 +47,7 @@ class MaintenanceOperations(StoreCore):
                 .label("turn"),
                 queue_items.c.lease_expires_at,
             )
-            .where(queue_items.c.state.in_(_LEASED), queue_items.c.lease_expires_at < now)
+            .where(queue_items.c.state.in_(LEASED), queue_items.c.lease_expires_at < now)
             .subquery("expired")
         )
         picked = (
@@ -69,19 +64,19 @@ class MaintenanceOperations(StoreCore):
                     .order_by(queue_items.c.lease_expires_at)
                 )
             ).all()
-        return [_claimed(r) for r in rows]
+        return [claimed_item(r) for r in rows]
 
     async def requeue_expired_workflow_task(self, item: ClaimedItem) -> bool:
         """Adopt-first: return an expired workflow task to the queue for another worker."""
 
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             now = utcnow()
             row = (
                 await conn.execute(
                     update(queue_items)
                     .where(
                         queue_items.c.id == item.id,
-                        queue_items.c.state.in_(_LEASED),
+                        queue_items.c.state.in_(LEASED),
                         queue_items.c.lease_owner == item.lease_owner,
                         queue_items.c.lease_expires_at < now,
                     )
@@ -116,24 +111,27 @@ class MaintenanceOperations(StoreCore):
             return bool(await self._run_tx(tx_fn))
         except IntegrityError:
             # A newer pending workflow task of the run already exists: end this one instead.
-            async with self.engine.begin() as conn:
+
+            async def end_fn(conn: AsyncConnection, tx: Tx) -> None:
                 await conn.execute(
                     update(queue_items)
                     .where(
-                        *held(item, states=_LEASED),
+                        *held(item, states=LEASED),
                         queue_items.c.lease_expires_at < utcnow(),
                     )
                     .values(
                         state=QueueItemState.FAILED.value, lease_owner=None, lease_expires_at=None
                     )
                 )
+
+            await self._run_tx(end_fn)
             return True
 
     async def expired_runs(self, limit: int = 100, skip: Sequence[str] = ()) -> list[str]:
         """Open runs past their execution timeout, oldest deadline first (but ``skip``)."""
         now = utcnow()
         stmt = select(runs.c.run_id).where(
-            runs.c.state.in_(_ACTIVE), runs.c.execution_deadline < now
+            runs.c.state.in_(ACTIVE), runs.c.execution_deadline < now
         )
         if skip:
             stmt = stmt.where(runs.c.run_id.not_in(sorted(skip)))
@@ -148,7 +146,7 @@ class MaintenanceOperations(StoreCore):
         """Close a run whose execution timeout passed."""
         now = utcnow()
 
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             seqs = await self._close_run(
                 conn,
                 tx,
@@ -180,7 +178,8 @@ class MaintenanceOperations(StoreCore):
             .order_by(queue_items.c.id)
             .limit(limit)
         )
-        async with self.engine.begin() as conn:
+
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> int:
             ids = list((await conn.execute(oldest)).scalars())
             if ids:
                 await conn.execute(
@@ -189,4 +188,6 @@ class MaintenanceOperations(StoreCore):
                         queue_items.c.state.in_(finished),
                     )
                 )
-        return len(ids)
+            return len(ids)
+
+        return await self._run_tx(tx_fn)

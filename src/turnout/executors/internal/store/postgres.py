@@ -14,8 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from turnout.executors.internal.migrate import sqlalchemy_url
-from turnout.executors.internal.store.base import Store, _Tx
+from turnout.executors.internal.store.base import Store
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
+from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["CHANNEL", "PostgresStore"]
 
@@ -34,6 +35,7 @@ class PostgresStore(Store):
 
     dialect = "postgresql"
     supports_listen_notify = True
+    supports_skip_locked = True
 
     def __init__(self, url: str, notifier: Notifier, *, pool_size: int = 10) -> None:
         engine = create_async_engine(
@@ -61,7 +63,7 @@ class PostgresStore(Store):
     def _retryable(self, exc: DBAPIError) -> bool:
         return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
 
-    async def _announce(self, conn: AsyncConnection, tx: _Tx) -> None:
+    async def _announce(self, conn: AsyncConnection, tx: Tx) -> None:
         channels = [queue_channel(q) for q in tx.queues] + [run_channel(r) for r in tx.runs]
         if channels:
             await conn.execute(

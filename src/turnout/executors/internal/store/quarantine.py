@@ -20,17 +20,12 @@ from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import queue_items
-from turnout.executors.internal.store.core import (
-    _ACT,
-    _LEASED,
-    UNREACHABLE,
-    ClaimedItem,
-    EventSpec,
-    StoreCore,
-    _claimed,
-    _Tx,
-    utcnow,
-)
+from turnout.executors.internal.store.core import StoreCore
+from turnout.executors.internal.store.errors import UNREACHABLE
+from turnout.executors.internal.store.records import ClaimedItem, EventSpec
+from turnout.executors.internal.store.rows import claimed_item
+from turnout.executors.internal.store.sql import ACT, LEASED, utcnow
+from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["QuarantineOperations", "printable"]
 
@@ -50,14 +45,14 @@ class QuarantineOperations(StoreCore):
             kind="application", message=reason, type="Quarantined", non_retryable=True
         )
 
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             now = utcnow()
             row = (
                 await conn.execute(
                     update(queue_items)
                     .where(
                         queue_items.c.id == item.id,
-                        queue_items.c.state.in_([*_LEASED, QueueItemState.QUEUED.value]),
+                        queue_items.c.state.in_([*LEASED, QueueItemState.QUEUED.value]),
                     )
                     .values(
                         state=QueueItemState.DEAD.value,
@@ -81,7 +76,7 @@ class QuarantineOperations(StoreCore):
                     "quarantined": True,
                 },
             )
-            if item.kind != _ACT:
+            if item.kind != ACT:
                 await self._append(conn, item.run_id, [dead], now=now)
                 return True
             activity_failure = Failure(
@@ -124,7 +119,7 @@ class QuarantineOperations(StoreCore):
             queue_items.c.priority.desc(), queue_items.c.available_at, queue_items.c.id
         )
         async with self.reader.connect() as conn:
-            return [_claimed(r) for r in (await conn.execute(stmt.limit(limit))).all()]
+            return [claimed_item(r) for r in (await conn.execute(stmt.limit(limit))).all()]
 
     async def _each_alone(
         self,

@@ -18,18 +18,16 @@ from turnout.contracts.records import (
 )
 from turnout.contracts.states import RunState
 from turnout.executors.internal.schema import queue_items, runs
-from turnout.executors.internal.store.core import (
-    _ACT,
-    _LEASED,
-    _TIMER,
-    _WFT,
+from turnout.executors.internal.store.errors import UNREACHABLE
+from turnout.executors.internal.store.quarantine import QuarantineOperations
+from turnout.executors.internal.store.records import ClaimedItem, EagerClaim, EventSpec
+from turnout.executors.internal.store.rows import claimed_item
+from turnout.executors.internal.store.sql import (
+    ACT,
     APPROVAL_TIMER,
-    UNREACHABLE,
-    ClaimedItem,
-    EagerClaim,
-    EventSpec,
-    _claimed,
-    _Tx,
+    LEASED,
+    TIMER,
+    WFT,
     activity_lease,
     grouped_case,
     held,
@@ -38,7 +36,7 @@ from turnout.executors.internal.store.core import (
     padded,
     utcnow,
 )
-from turnout.executors.internal.store.quarantine import QuarantineOperations
+from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["QueueOperations"]
 
@@ -74,7 +72,7 @@ class QueueOperations(QuarantineOperations):
             stmt = stmt.where(q.c.tenant_id == tenant_id)
         if only is not None:
             stmt = stmt.where(q.c.id == only)
-        if kind == _WFT:
+        if kind == WFT:
             stmt = stmt.where(_no_task_running(q))
         stmt = stmt.order_by(q.c.priority.desc(), q.c.available_at, q.c.id).limit(limit)
         return stmt.with_for_update(skip_locked=True)
@@ -123,7 +121,7 @@ class QueueOperations(QuarantineOperations):
         except Exception as exc:  # one item the claim cannot take must not stop the queue
             _log.warning("claim on task queue %s failed (%r); claiming one by one", task_queue, exc)
             result = []
-            for kind, limit in ((_WFT, workflow_tasks), (_ACT, activities)):
+            for kind, limit in ((WFT, workflow_tasks), (ACT, activities)):
                 if limit > 0:
                     ready = await self._ready_items(task_queue, kind, limit, tenant_id)
                     for taken in await self._each_alone(
@@ -137,7 +135,7 @@ class QueueOperations(QuarantineOperations):
     async def _anything_ready(
         self, task_queue: str, tenant_id: str | None, workflow_tasks: int, activities: int
     ) -> bool:
-        kinds = [k for k, n in ((_WFT, workflow_tasks), (_ACT, activities)) if n > 0]
+        kinds = [k for k, n in ((WFT, workflow_tasks), (ACT, activities)) if n > 0]
         ready = select(queue_items.c.id).where(
             queue_items.c.state == QueueItemState.QUEUED.value,
             queue_items.c.task_queue == task_queue,
@@ -152,7 +150,7 @@ class QueueOperations(QuarantineOperations):
     async def _claim_tx(
         self,
         conn: AsyncConnection,
-        tx: _Tx,
+        tx: Tx,
         task_queue: str,
         owner: str,
         wft_limit: int,
@@ -163,12 +161,12 @@ class QueueOperations(QuarantineOperations):
     ) -> list[ClaimedItem]:
         now = utcnow()
         claimed: list[ClaimedItem] = []
-        for kind, limit in ((_WFT, wft_limit), (_ACT, act_limit)):
+        for kind, limit in ((WFT, wft_limit), (ACT, act_limit)):
             if limit <= 0:
                 continue
             picked = self._picked(task_queue, kind, limit, now, tenant_id, only)
             items = await _lease(conn, picked, owner, now + timedelta(seconds=workflow_lease), now)
-            if kind == _ACT:
+            if kind == ACT:
                 claimed += await self._start_activities(conn, tx, items, now)
                 continue
             # Only a queued run changes state; a guarded UPDATE leaves the rows of runs
@@ -203,7 +201,7 @@ class QueueOperations(QuarantineOperations):
             select(q.c.id)
             .where(
                 q.c.run_id.in_(padded(sorted(run_ids), no_run)),
-                q.c.kind == _WFT,
+                q.c.kind == WFT,
                 q.c.state == QueueItemState.QUEUED.value,
                 q.c.task_queue == eager.task_queue,
                 q.c.name.in_(sorted(eager.names)),
@@ -219,7 +217,7 @@ class QueueOperations(QuarantineOperations):
         eager.claimed.extend(await _lease(conn, picked, eager.owner, lease_until, now))
 
     async def _start_activities(
-        self, conn: AsyncConnection, tx: _Tx, items: Sequence[ClaimedItem], now: datetime
+        self, conn: AsyncConnection, tx: Tx, items: Sequence[ClaimedItem], now: datetime
     ) -> list[ClaimedItem]:
         """Start claimed activity attempts: each gets the lease its timeouts allow and an
         ``activity_started`` event. Those whose run closed meanwhile are canceled instead."""
@@ -279,7 +277,7 @@ class QueueOperations(QuarantineOperations):
         due = select(queue_items.c.id).where(
             queue_items.c.state == QueueItemState.QUEUED.value,
             queue_items.c.task_queue == task_queue,
-            queue_items.c.kind == _TIMER,
+            queue_items.c.kind == TIMER,
             queue_items.c.available_at <= utcnow(),
         )
         if tenant_id is not None:
@@ -294,7 +292,7 @@ class QueueOperations(QuarantineOperations):
             raise
         except Exception as exc:  # one timer that cannot fire must not stop the others
             _log.warning("timers of task queue %s failed (%r); firing one by one", task_queue, exc)
-            ready = await self._ready_items(task_queue, _TIMER, limit, tenant_id)
+            ready = await self._ready_items(task_queue, TIMER, limit, tenant_id)
             fired = sum(
                 await self._each_alone(
                     ready,
@@ -309,14 +307,14 @@ class QueueOperations(QuarantineOperations):
     async def _fire_timers_tx(
         self,
         conn: AsyncConnection,
-        tx: _Tx,
+        tx: Tx,
         task_queue: str,
         limit: int,
         tenant_id: str | None,
         only: int | None = None,
     ) -> int:
         now = utcnow()
-        picked = self._picked(task_queue, _TIMER, limit, now, tenant_id, only)
+        picked = self._picked(task_queue, TIMER, limit, now, tenant_id, only)
         rows = (
             await conn.execute(
                 update(queue_items)
@@ -361,30 +359,34 @@ class QueueOperations(QuarantineOperations):
         """Keep the leases of workflow tasks this worker is processing."""
         if not item_ids:
             return
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(queue_items)
-                .where(
-                    queue_items.c.id.in_(list(item_ids)),
-                    queue_items.c.lease_owner == owner,
-                    queue_items.c.state.in_(_LEASED),
-                    queue_items.c.kind == _WFT,
-                )
-                .values(lease_expires_at=until)
+        extend = (
+            update(queue_items)
+            .where(
+                queue_items.c.id.in_(list(item_ids)),
+                queue_items.c.lease_owner == owner,
+                queue_items.c.state.in_(LEASED),
+                queue_items.c.kind == WFT,
             )
+            .values(lease_expires_at=until)
+        )
+
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> None:
+            await conn.execute(extend)
+
+        await self._run_tx(tx_fn)
 
     async def release(self, items: Iterable[ClaimedItem]) -> None:
         """Give items back to the queue at once (graceful shutdown), each with a
         ``lease_expired`` event (reason ``released``) on its run's timeline."""
         for item in items:
 
-            async def tx_fn(conn: AsyncConnection, tx: _Tx, item: ClaimedItem = item) -> None:
+            async def tx_fn(conn: AsyncConnection, tx: Tx, item: ClaimedItem = item) -> None:
                 now = utcnow()
                 back = (
                     await conn.execute(
                         update(queue_items)
                         .where(
-                            *held(item, states=_LEASED),
+                            *held(item, states=LEASED),
                         )
                         .values(
                             state=QueueItemState.QUEUED.value,
@@ -415,15 +417,17 @@ class QueueOperations(QuarantineOperations):
                 await self._run_tx(tx_fn)
             except IntegrityError:
                 # A newer pending workflow task of the run exists: it carries the work on.
-                async with self.engine.begin() as conn:
-                    await self._end_item(conn, item, QueueItemState.FAILED, utcnow())
+                await self._run_tx(self._end_released, item)
+
+    async def _end_released(self, conn: AsyncConnection, tx: Tx, item: ClaimedItem) -> None:
+        await self._end_item(conn, item, QueueItemState.FAILED, utcnow())
 
 
 def _no_task_running(q: Any) -> Any:
     """SQL condition: no workflow task of ``q``'s run is leased (one task per run at once)."""
     busy = _BUSY
     return ~exists().where(
-        busy.c.run_id == q.c.run_id, busy.c.kind == _WFT, busy.c.state.in_(_LEASED)
+        busy.c.run_id == q.c.run_id, busy.c.kind == WFT, busy.c.state.in_(LEASED)
     )
 
 
@@ -448,4 +452,4 @@ async def _lease(
             .returning(*queue_items.c)
         )
     ).all()
-    return [_claimed(row) for row in rows]
+    return [claimed_item(row) for row in rows]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, tuple_
+from sqlalchemy import and_, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,26 +25,28 @@ from turnout.contracts.records import (
 )
 from turnout.contracts.states import RunState
 from turnout.executors.internal.schema import events, runs, tasks
-from turnout.executors.internal.store.core import (
-    _FAILED_LIKE,
+from turnout.executors.internal.store.core import StoreCore
+from turnout.executors.internal.store.errors import (
     UNREACHABLE,
-    EventSpec,
-    NewRun,
     RefusedValueError,
-    StartParams,
-    StartResult,
-    StoreCore,
-    _run_from_row,
-    _Tx,
-    event_from_row,
-    no_run,
-    padded,
     refused_value,
     unstorable,
-    utcnow,
 )
+from turnout.executors.internal.store.records import (
+    EventSpec,
+    NewRun,
+    RunSnapshot,
+    StartParams,
+    StartResult,
+)
+from turnout.executors.internal.store.rows import event_from_row, run_from_row, run_snapshot
+from turnout.executors.internal.store.sql import RUN_COLUMNS, no_run, padded, utcnow
+from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["RunOperations"]
+
+_FAILED_LIKE = {RunState.FAILED, RunState.CANCELED, RunState.TERMINATED, RunState.TIMED_OUT}
+"""Closed states an ``ALLOW_DUPLICATE_FAILED_ONLY`` start may follow."""
 
 
 class RunOperations(StoreCore):
@@ -67,7 +69,7 @@ class RunOperations(StoreCore):
                 raise refused_value(f"the start of workflow {p.workflow_id!r}", exc) from exc
         raise AssertionError("unreachable")
 
-    async def _start_tx(self, conn: AsyncConnection, tx: _Tx, p: StartParams) -> StartResult:
+    async def _start_tx(self, conn: AsyncConnection, tx: Tx, p: StartParams) -> StartResult:
         now = utcnow()
         if p.idempotency_key is not None:
             existing_task = (
@@ -150,8 +152,8 @@ class RunOperations(StoreCore):
             return exc
 
     async def _start_many_tx(
-        self, conn: AsyncConnection, tx: _Tx, params: Sequence[StartParams]
-    ) -> list[StartResult | WorkflowAlreadyStartedError]:
+        self, conn: AsyncConnection, tx: Tx, params: Sequence[StartParams]
+    ) -> list[StartResult | Exception]:
         now = utcnow()
         keys = sorted({(p.tenant_id, p.workflow_id) for p in params})
         latest: dict[tuple[str, str], tuple[datetime, str, str]] = {}
@@ -168,7 +170,7 @@ class RunOperations(StoreCore):
             key = (row.tenant_id, row.workflow_id)
             if key not in latest or row.requested_at > latest[key][0]:
                 latest[key] = (row.requested_at, row.run_id, row.state)
-        results: list[StartResult | WorkflowAlreadyStartedError] = []
+        results: list[StartResult | Exception] = []
         created: list[NewRun] = []
         for p in params:
             key = (p.tenant_id, p.workflow_id)
@@ -200,7 +202,7 @@ class RunOperations(StoreCore):
             row = (await conn.execute(stmt)).first()
         if row is None:
             raise WorkflowNotFoundError(workflow_id, run_id)
-        return _run_from_row(row)
+        return run_from_row(row)
 
     async def find_runs(
         self, tenant_id: str, wanted: Sequence[tuple[str, str]]
@@ -214,7 +216,7 @@ class RunOperations(StoreCore):
                     runs.c.run_id.in_(padded(sorted({run_id for _, run_id in wanted}), no_run)),
                 )
             )
-            found = {(r.workflow_id, r.run_id): _run_from_row(r) for r in rows}
+            found = {(r.workflow_id, r.run_id): run_from_row(r) for r in rows}
         return [found.get(key) or WorkflowNotFoundError(*key) for key in wanted]
 
     async def next_run(self, tenant_id: str, run_id: str) -> Run | None:
@@ -227,7 +229,7 @@ class RunOperations(StoreCore):
                     )
                 )
             ).first()
-        return _run_from_row(row) if row is not None else None
+        return run_from_row(row) if row is not None else None
 
     async def list_runs(
         self,
@@ -262,7 +264,7 @@ class RunOperations(StoreCore):
             stmt = stmt.where(runs.c.task_queue == task_queue)
         stmt = stmt.order_by(runs.c.requested_at.desc(), runs.c.run_id.desc()).limit(limit)
         async with self.reader.connect() as conn:
-            return [_run_from_row(r) for r in (await conn.execute(stmt)).all()]
+            return [run_from_row(r) for r in (await conn.execute(stmt)).all()]
 
     async def run_input(self, tenant_id: str, run_id: str) -> list[Any]:
         """The JSON arguments a run of the tenant was started with (one column read).
@@ -298,7 +300,7 @@ class RunOperations(StoreCore):
         """Record a cancellation request; the workflow sees CancelledError. False when closed."""
         spec: EventSpec = (EventType.WORKFLOW_CANCEL_REQUESTED, {})
 
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             already = (
                 await conn.execute(
                     select(runs.c.cancel_requested).where(
@@ -328,7 +330,7 @@ class RunOperations(StoreCore):
         reason = reason or "terminated"
         spec = (EventType.WORKFLOW_TERMINATED, {"reason": reason})
 
-        async def tx_fn(conn: AsyncConnection, tx: _Tx) -> bool:
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             owner = (
                 await conn.execute(select(runs.c.tenant_id).where(runs.c.run_id == run_id))
             ).scalar_one_or_none()
@@ -347,8 +349,8 @@ class RunOperations(StoreCore):
 
         return bool(await self._run_tx(tx_fn))
 
-    async def load_history(self, run_id: str, after_seq: int) -> tuple[Row[Any], list[Event]]:
-        """The run row and its events after ``after_seq``, read together."""
+    async def load_history(self, run_id: str, after_seq: int) -> tuple[RunSnapshot, list[Event]]:
+        """The run and its events after ``after_seq``, read together."""
         (loaded,) = await self.load_histories([(run_id, after_seq)])
         if isinstance(loaded, Exception):
             raise loaded
@@ -356,14 +358,14 @@ class RunOperations(StoreCore):
 
     async def load_histories(
         self, wanted: Sequence[tuple[str, int]]
-    ) -> list[tuple[Row[Any], list[Event]] | Exception]:
+    ) -> list[tuple[RunSnapshot, list[Event]] | Exception]:
         """:meth:`load_history` for many ``(run_id, after_seq)`` at once, two statements
         for all of them; a missing run's entry is a LookupError."""
         async with self.reader.connect() as conn:
             rows = {
-                r.run_id: r
+                r.run_id: run_snapshot(r)
                 for r in await conn.execute(
-                    select(runs).where(
+                    select(*RUN_COLUMNS).where(
                         runs.c.run_id.in_(padded(sorted({r for r, _ in wanted}), no_run))
                     )
                 )

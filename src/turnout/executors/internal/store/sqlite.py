@@ -14,7 +14,7 @@ lock longer than the busy timeout) is retried like a deadlock on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,8 +28,12 @@ from turnout.executors.internal.migrate import (
 )
 from turnout.executors.internal.store.base import Store
 from turnout.executors.internal.store.notify import Notifier
+from turnout.executors.internal.store.tx import TxFunction
 
 __all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def _engine(url: str, begin: str) -> AsyncEngine:
@@ -52,6 +56,7 @@ class SqliteStore(Store):
 
     dialect = "sqlite"
     supports_listen_notify = False
+    supports_skip_locked = False
 
     def __init__(self, url: str, notifier: Notifier) -> None:
         super().__init__(
@@ -68,7 +73,7 @@ class SqliteStore(Store):
     def _retryable(self, exc: DBAPIError) -> bool:
         return "database is locked" in str(exc.orig)
 
-    async def _run_tx(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _run_tx(self, fn: TxFunction[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         if self._writers is None:
             self._writers = asyncio.Lock()
         async with self._writers:

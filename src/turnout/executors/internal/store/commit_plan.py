@@ -1,0 +1,201 @@
+"""Planning a workflow task's commit: what it appends, the run's new values, how it
+closes the run and which activities its worker takes at once, worked out before any
+write (pure functions: no database)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from turnout.contracts.errors import Failure
+from turnout.contracts.events import EventType
+from turnout.contracts.governance import decision_attributes
+from turnout.contracts.records import PolicyDecision
+from turnout.contracts.states import RunState, sources_of
+from turnout.executors.internal import commands as cmd
+from turnout.executors.internal.store.errors import StaleTaskError
+from turnout.executors.internal.store.records import (
+    ClaimedItem,
+    EagerClaim,
+    EventSpec,
+    RunInfo,
+    RunSnapshot,
+)
+
+__all__ = [
+    "Conflict",
+    "Plan",
+    "WorkflowTaskCommit",
+    "close_target",
+    "eager_activities",
+    "lease_lost",
+    "plan_commit",
+    "runnable_activities",
+]
+
+
+@dataclass
+class WorkflowTaskCommit:
+    """A workflow task's outcome to commit (see ``commit_workflow_task``)."""
+
+    item: ClaimedItem
+    expected_task_count: int
+    processed_through: int
+    time: datetime
+    commands: Sequence[cmd.Command]
+    decisions: Sequence[PolicyDecision] = ()
+    eager: EagerClaim | None = None
+    seen_through: int | None = None
+    run: RunSnapshot | None = None
+
+
+@dataclass
+class Plan:
+    """What one commit writes, worked out before writing: its events, the run's new
+    values, how it closes the run, and the activities its worker takes at once."""
+
+    index: int
+    """Where the commit stands in its batch."""
+    commit: WorkflowTaskCommit
+    run: RunSnapshot
+    specs: list[EventSpec]
+    values: dict[str, Any]
+    closing: cmd.Command | None
+    close: tuple[RunState, Any, Failure | None] | None
+    requested: list[cmd.Command]
+    taken: list[cmd.ScheduleActivity]
+    seqs: range = range(0)
+    info: RunInfo | None = None
+
+    @property
+    def arrived(self) -> bool:
+        """Events were appended after the task read the history (unknown: assume so)."""
+        seen = self.commit.seen_through
+        return seen is None or self.seqs.start - 1 > seen
+
+
+class Conflict(Exception):
+    """The commit at ``index`` of a transaction cannot go through (its run moved on, or
+    a signal it has not seen arrived): the transaction rolls back."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
+
+
+def lease_lost(item: ClaimedItem) -> StaleTaskError:
+    """The refusal of a commit whose task was no longer leased to its worker."""
+    return StaleTaskError(f"workflow task {item.id} is no longer leased to {item.lease_owner}")
+
+
+def plan_commit(index: int, c: WorkflowTaskCommit, run: RunSnapshot, now: datetime) -> Plan:
+    """What committing ``c`` writes, given its run's row as the task read it."""
+    specs: list[EventSpec] = [
+        (
+            EventType.WORKFLOW_TASK_COMPLETED,
+            {
+                "processed_through": c.processed_through,
+                "time": c.time.isoformat(),
+                "worker": c.item.lease_owner,
+            },
+        )
+    ]
+    specs.extend((EventType.POLICY_DECIDED, decision_attributes(d)) for d in c.decisions)
+    closing: cmd.Command | None = None
+    for command in c.commands:
+        if isinstance(command, cmd.RequestCancelChild):
+            continue
+        if isinstance(
+            command,
+            cmd.CompleteWorkflow | cmd.FailWorkflow | cmd.CancelWorkflow | cmd.ContinueAsNew,
+        ):
+            closing = command
+            continue
+        specs.append((command.event_type, command.attributes()))
+    values: dict[str, Any] = {"workflow_task_count": c.expected_task_count + 1}
+    # The state this task's transitions start from (its commit is guarded by it). Whoever
+    # moves it meanwhile (an approval decided, a cancel) queues a task of its own, which
+    # redoes this one.
+    state = run.state
+    if state == RunState.CLAIMED.value:
+        specs.append((EventType.STATE_CHANGED, {"from": state, "to": RunState.RUNNING.value}))
+        state = values["state"] = RunState.RUNNING.value
+    requested = [x for x in c.commands if isinstance(x, cmd.RequestApproval)]
+    if requested and closing is None and state == RunState.RUNNING.value:
+        specs.append(
+            (EventType.STATE_CHANGED, {"from": state, "to": RunState.WAITING_APPROVAL.value})
+        )
+        values["state"] = RunState.WAITING_APPROVAL.value
+    # The activities this worker takes at once: started in this very append.
+    taken = eager_activities(c.commands, c.eager) if closing is None else []
+    specs.extend(
+        (
+            EventType.ACTIVITY_STARTED,
+            {
+                "activity_seq": a.seq,
+                "activity_id": a.attributes().get("activity_id"),
+                "activity_type": a.activity_type,
+                "attempt": 1,
+                "worker": c.eager.owner if c.eager else None,
+            },
+        )
+        for a in taken
+    )
+    # A plain close (complete, fail, cancel) is part of the same append.
+    close = close_target(closing, state)
+    if close is not None:
+        target, result, failure = close
+        specs.append((closing.event_type, closing.attributes()))  # type: ignore[union-attr]
+        specs.append((EventType.STATE_CHANGED, {"from": state, "to": target.value}))
+        values.update(state=target.value, closed_at=now, result=result)
+        if failure is not None:
+            values["failure"] = failure.model_dump(mode="json")
+    return Plan(index, c, run, specs, values, closing, close, list(requested), taken)
+
+
+def eager_activities(
+    commands: Sequence[cmd.Command], eager: EagerClaim | None
+) -> list[cmd.ScheduleActivity]:
+    """The activities of ``commands`` that ``eager``'s worker runs and has slots for."""
+    if eager is None or eager.limit <= 0:
+        return []
+    return runnable_activities(commands, eager.task_queue, eager.names)[: eager.limit]
+
+
+def runnable_activities(
+    commands: Sequence[cmd.Command], task_queue: str, names: Collection[str]
+) -> list[cmd.ScheduleActivity]:
+    """The activities ``commands`` schedule on ``task_queue`` with one of ``names`` (not
+    those the same commands cancel at once): what a worker there could start at once."""
+    canceled = {c.seq for c in commands if isinstance(c, cmd.RequestCancelActivity)}
+    return [
+        c
+        for c in commands
+        if isinstance(c, cmd.ScheduleActivity)
+        and c.task_queue == task_queue
+        and c.activity_type in names
+        and c.seq not in canceled
+    ]
+
+
+def close_target(
+    closing: cmd.Command | None, state: str
+) -> tuple[RunState, Any, Failure | None] | None:
+    """(state, result, failure) of a close that joins the commit's own append: complete,
+    fail or cancel from a state the transition table allows (else None)."""
+    if isinstance(closing, cmd.CompleteWorkflow):
+        close: tuple[RunState, Any, Failure | None] = (RunState.COMPLETED, closing.result, None)
+    elif isinstance(closing, cmd.FailWorkflow):
+        close = (RunState.FAILED, None, closing.failure)
+    elif isinstance(closing, cmd.CancelWorkflow):
+        close = (
+            RunState.CANCELED,
+            None,
+            Failure(kind="canceled", message="workflow canceled"),
+        )
+    else:
+        return None
+    return close if RunState(state) in sources_of(close[0]) else None

@@ -1,0 +1,342 @@
+"""The store's domain-level interface: every operation the worker, the client, the
+reaper and the HTTP API use, and the capabilities a store declares.
+
+:class:`~turnout.executors.internal.store.base.Store` (SQLAlchemy Core, one for
+PostgreSQL and SQLite) implements it; mypy checks that it does. A second implementation
+(a PostgreSQL fast path) implements the same protocol and passes the same conformance
+suite, ``tests/store/``.
+
+The contract every write keeps: a state change is guarded (``UPDATE ... WHERE state IN
+(...)``); a write that lost a race changes nothing and says so (``False``, ``None`` or
+:class:`StaleTaskError`), and never lands over the winner. A write from a worker about
+an item it claimed holds only while that worker still leases that attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from turnout.contracts.errors import Failure
+from turnout.contracts.events import Event, EventType
+from turnout.contracts.governance import Approval
+from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
+from turnout.contracts.states import RunState
+from turnout.executors.internal import commands as cmd
+from turnout.executors.internal.store.maintenance import PRUNE_BATCH
+from turnout.executors.internal.store.notify import Notifier
+from turnout.executors.internal.store.records import (
+    ClaimedItem,
+    EagerClaim,
+    EventSpec,
+    RunSnapshot,
+    StartParams,
+    StartResult,
+)
+
+if TYPE_CHECKING:
+    from turnout.executors.internal.store.commit_plan import WorkflowTaskCommit
+    from turnout.executors.internal.store.figures import Figure
+
+__all__ = ["StoreProtocol"]
+
+
+class StoreProtocol(Protocol):
+    """What a store does, in domain terms (runs, queue items, events), never in SQL."""
+
+    url: str
+    """Where the store lives (a ``postgresql://`` or ``sqlite:///`` URL)."""
+    dialect: str
+    """``postgresql`` or ``sqlite``."""
+    notifier: Notifier
+    """The wake-up board this process's waiters subscribe to."""
+    supports_listen_notify: bool
+    """Capability: other processes' writes wake this process's waiters (workers may poll
+    rarely)."""
+    supports_skip_locked: bool
+    """Capability: concurrent claims skip each other's rows instead of waiting for one
+    write lock."""
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start_listening(self) -> None:
+        """Start receiving other processes' wake-ups (no-op without the capability)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+    # -- runs (client) --------------------------------------------------------------------
+    async def start_workflow(self, p: StartParams) -> StartResult:
+        """Create a task and its first run (``queued``, ``workflow_started`` at seq 1, a
+        workflow task queued), honouring the idempotency key and id policies; an existing
+        run that the policies reuse comes back with ``created`` False.
+
+        Raises WorkflowAlreadyStartedError when the policies refuse, RefusedValueError
+        when the database cannot hold a value (nothing stored)."""
+        ...
+
+    async def start_workflows(self, params: Sequence[StartParams]) -> list[StartResult | Exception]:
+        """Plain starts (no idempotency key, no terminate-existing) in one transaction; for
+        each, its result or the error that refused it alone."""
+        ...
+
+    async def find_run(self, tenant_id: str, workflow_id: str, run_id: str | None = None) -> Run:
+        """The run (the latest of the workflow id when ``run_id`` is None); raises
+        WorkflowNotFoundError."""
+        ...
+
+    async def find_runs(
+        self, tenant_id: str, wanted: Sequence[tuple[str, str]]
+    ) -> list[Run | Exception]:
+        """:meth:`find_run` of many ``(workflow_id, run_id)``; a missing one's entry is a
+        WorkflowNotFoundError."""
+        ...
+
+    async def next_run(self, tenant_id: str, run_id: str) -> Run | None:
+        """The run that continued ``run_id`` as new, if any."""
+        ...
+
+    async def list_runs(
+        self,
+        tenant_id: str,
+        *,
+        state: RunState | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        limit: int = 100,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Run]:
+        """A tenant's runs, newest first, after the keyset bound ``before``."""
+        ...
+
+    async def run_input(self, tenant_id: str, run_id: str) -> list[Any]:
+        """The JSON arguments a run was started with; raises WorkflowNotFoundError."""
+        ...
+
+    async def events(self, tenant_id: str, run_id: str, after_seq: int = 0) -> list[Event]:
+        """A run's events with seq above ``after_seq``, in seq order."""
+        ...
+
+    async def signal(self, tenant_id: str, run_id: str, name: str, args: list[Any]) -> bool:
+        """Append ``signal_received`` to an open run and queue its workflow task; False
+        when the tenant has no such open run."""
+        ...
+
+    async def request_cancel(self, tenant_id: str, run_id: str) -> bool:
+        """Record a cancellation request once (``workflow_cancel_requested``, a workflow
+        task queued); True when requested now or before, False when there is no open run."""
+        ...
+
+    async def terminate(self, tenant_id: str, run_id: str, reason: str | None) -> bool:
+        """Close an open run ``terminated`` at once (its items canceled, its parent told);
+        False when there is none."""
+        ...
+
+    async def load_history(self, run_id: str, after_seq: int) -> tuple[RunSnapshot, list[Event]]:
+        """The run and its events after ``after_seq``, read together; raises LookupError."""
+        ...
+
+    async def load_histories(
+        self, wanted: Sequence[tuple[str, int]]
+    ) -> list[tuple[RunSnapshot, list[Event]] | Exception]:
+        """:meth:`load_history` of many ``(run_id, after_seq)``; a missing run's entry is
+        a LookupError."""
+        ...
+
+    # -- queue (worker) -------------------------------------------------------------------
+    async def claim(
+        self,
+        task_queue: str,
+        owner: str,
+        *,
+        workflow_tasks: int,
+        activities: int,
+        workflow_lease: float,
+        tenant_id: str | None = None,
+        peek: bool = True,
+    ) -> list[ClaimedItem]:
+        """Lease up to the given numbers of ready items to ``owner`` (never one item twice,
+        never two workflow tasks of one run): a workflow task's queued run becomes
+        ``claimed``; an activity gets its timeouts' lease and ``activity_started``."""
+        ...
+
+    async def fire_timers(
+        self, task_queue: str, limit: int = 100, tenant_id: str | None = None, peek: bool = True
+    ) -> int:
+        """Fire due timers (``timer_fired``, a workflow task queued; an approval's timer
+        times the approval out); how many fired."""
+        ...
+
+    async def next_due(self, task_queue: str, tenant_id: str | None = None) -> datetime | None:
+        """When the earliest queued item of ``task_queue`` becomes ready (None: nothing)."""
+        ...
+
+    async def extend_leases(self, owner: str, item_ids: Sequence[int], until: datetime) -> None:
+        """Extend the leases ``owner`` still holds on these workflow tasks."""
+        ...
+
+    async def release(self, items: Iterable[ClaimedItem]) -> None:
+        """Give held items back to the queue at once (``lease_expired``, reason
+        ``released``)."""
+        ...
+
+    async def quarantine_item(self, item: ClaimedItem, reason: str) -> bool:
+        """Set an item aside (``dead``, ``dead_lettered`` with ``quarantined``; an
+        activity's run sees a final ``activity_failed``); False when it had moved on."""
+        ...
+
+    # -- workflow tasks -------------------------------------------------------------------
+    async def commit_workflow_task(
+        self,
+        item: ClaimedItem,
+        *,
+        expected_task_count: int,
+        processed_through: int,
+        time: datetime,
+        commands: Sequence[cmd.Command],
+        decisions: Sequence[PolicyDecision] = (),
+        eager: EagerClaim | None = None,
+        seen_through: int | None = None,
+        run: RunSnapshot | None = None,
+    ) -> range:
+        """Commit one workflow task (its events, items, children, state change); the seqs
+        it appended. Raises StaleTaskError or UnhandledSignalError, changing nothing."""
+        ...
+
+    async def commit_workflow_tasks(
+        self, commits: Sequence[WorkflowTaskCommit]
+    ) -> list[range | Exception]:
+        """Commit many workflow tasks together; each one's seqs or its own refusal."""
+        ...
+
+    async def fail_workflow_task(
+        self, item: ClaimedItem, failure: Failure, retry_in: float, *, dead: bool = False
+    ) -> None:
+        """End a failed workflow task (``workflow_task_failed``) and queue its next attempt
+        after ``retry_in`` seconds; with ``dead``, dead-letter it instead."""
+        ...
+
+    async def abandon_workflow_task(self, item: ClaimedItem) -> None:
+        """End a held workflow task that has nothing to do (its run closed)."""
+        ...
+
+    # -- activities -----------------------------------------------------------------------
+    async def complete_activity(
+        self, item: ClaimedItem, result: Any, *, eager: EagerClaim | None = None
+    ) -> bool:
+        """Record an activity's result once (``activity_completed``, a workflow task
+        queued); False when this attempt no longer holds the item."""
+        ...
+
+    async def complete_activities(
+        self, outcomes: Sequence[tuple[ClaimedItem, Any]], *, eager: EagerClaim | None = None
+    ) -> list[bool]:
+        """:meth:`complete_activity` of many, in one transaction; with ``eager``, the
+        workflow tasks they wake are leased to that worker at once."""
+        ...
+
+    async def fail_activity(
+        self,
+        item: ClaimedItem,
+        failure: Failure,
+        *,
+        retry_in: float | None,
+        final_type: EventType = EventType.ACTIVITY_FAILED,
+        dead: bool = True,
+        extra: Sequence[EventSpec] = (),
+        heartbeat_details: list[Any] | None = None,
+        expired_before: datetime | None = None,
+    ) -> bool:
+        """Queue the next attempt after ``retry_in`` seconds (``retry_scheduled``), or
+        record the final failure (``dead`` with ``dead_lettered``, else ``failed``);
+        False when this attempt no longer holds the item (or its lease was extended past
+        ``expired_before``)."""
+        ...
+
+    async def heartbeat(self, item: ClaimedItem, details: list[Any], lease_until: datetime) -> bool:
+        """Record heartbeat details and extend the lease; True when the activity should
+        stop (cancel requested, run closed, or the lease lost)."""
+        ...
+
+    async def activity_canceled(self, item: ClaimedItem) -> bool:
+        """End a held activity canceled (``activity_canceled``, a workflow task queued);
+        False when this attempt no longer holds it."""
+        ...
+
+    # -- maintenance (reaper) -------------------------------------------------------------
+    async def expired_items(self, limit: int = 100) -> list[ClaimedItem]:
+        """Leased items whose lease expired, oldest first, tenants taken in turn."""
+        ...
+
+    async def requeue_expired_workflow_task(self, item: ClaimedItem) -> bool:
+        """Queue an expired workflow task again for another worker (``lease_expired``,
+        the run back to ``queued``); False when it is no longer expired under that lease."""
+        ...
+
+    async def expired_runs(self, limit: int = 100, skip: Sequence[str] = ()) -> list[str]:
+        """Open runs past their execution deadline, oldest deadline first."""
+        ...
+
+    async def time_out_run(self, run_id: str) -> bool:
+        """Close a run ``timed_out`` (``workflow_timed_out``); False when already closed."""
+        ...
+
+    async def prune_finished(self, before: datetime, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to ``limit`` queue items that finished (completed, canceled, failed)
+        before ``before``; how many. Dead letters stay."""
+        ...
+
+    # -- governance -----------------------------------------------------------------------
+    async def decide_approval(
+        self,
+        tenant_id: str,
+        workflow_id: str,
+        run_id: str,
+        name: str,
+        outcome: DecisionOutcome,
+        *,
+        by: str | None,
+        reason: str | None,
+    ) -> PolicyDecision:
+        """Decide a pending approval, once; raises ApprovalNotFoundError or
+        ApprovalAlreadyDecidedError."""
+        ...
+
+    async def record_policy_decision(self, item: ClaimedItem, decision: PolicyDecision) -> bool:
+        """Persist a policy decision and its ``policy_decided`` event; False when the run
+        is closed."""
+        ...
+
+    async def record_artifact(self, item: ClaimedItem, artifact: Artifact) -> bool:
+        """Persist an artifact's metadata and its ``artifact_recorded`` event; False when
+        the run is closed."""
+        ...
+
+    async def granted_approval(self, tenant_id: str, run_id: str, name: str) -> Approval | None:
+        """The latest ``approved`` decision of approval ``name`` in the run, if any."""
+        ...
+
+    async def approvals_of(self, tenant_id: str, run_id: str) -> list[Approval]:
+        """Every approval of a run, oldest first."""
+        ...
+
+    async def pending_approvals(
+        self, tenant_id: str, *, workflow_type: str | None = None, limit: int = 100
+    ) -> list[Approval]:
+        """Pending approvals of a tenant's open runs, oldest first."""
+        ...
+
+    async def decisions_of(self, tenant_id: str, run_id: str) -> list[PolicyDecision]:
+        """Every policy and approval decision of a run, oldest first."""
+        ...
+
+    async def artifacts_of(self, tenant_id: str, run_id: str) -> list[Artifact]:
+        """Every artifact of a run, oldest first."""
+        ...
+
+    # -- figures --------------------------------------------------------------------------
+    async def figures(self, tenant_id: str) -> list[Figure]:
+        """Queue depth, lag, leases and dead letters; runs per state; pending approvals."""
+        ...

@@ -1,0 +1,194 @@
+"""Row mappers: table rows read into typed records, records written as rows.
+
+The only place a SQLAlchemy ``Row`` turns into what the rest of turnout sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from turnout.contracts.errors import Failure
+from turnout.contracts.events import Event, EventType
+from turnout.contracts.records import PolicyDecision, QueueItemState, Run
+from turnout.contracts.states import RunState
+from turnout.executors.internal.store.records import ClaimedItem, EventSpec, RunInfo, RunSnapshot
+
+__all__ = [
+    "activity_attrs",
+    "child_kind",
+    "claimed_item",
+    "decision_row",
+    "event_from_row",
+    "event_rows",
+    "new_item_row",
+    "retry_state",
+    "run_from_row",
+    "run_snapshot",
+]
+
+
+def run_snapshot(row: Row[Any]) -> RunSnapshot:
+    """The snapshot of a row read with :data:`~turnout.executors.internal.store.sql.RUN_COLUMNS`."""
+    return RunSnapshot._make(row)
+
+
+def claimed_item(row: Row[Any]) -> ClaimedItem:
+    """The record of a leased ``turnout_queue_items`` row."""
+    return ClaimedItem(
+        id=row.id,
+        kind=row.kind,
+        run_id=row.run_id,
+        workflow_id=row.workflow_id,
+        tenant_id=row.tenant_id,
+        task_queue=row.task_queue,
+        name=row.name,
+        ref=row.ref,
+        payload=dict(row.payload or {}),
+        attempt=row.attempt,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+        started_at=row.started_at,
+        deadline_at=row.deadline_at,
+        heartbeat_details=row.heartbeat_details,
+        created_at=row.created_at,
+        heartbeat_at=row.heartbeat_at,
+    )
+
+
+def run_from_row(row: Row[Any]) -> Run:
+    """The contract record of a ``turnout_runs`` row."""
+    failure = Failure.model_validate(row.failure) if row.failure else None
+    return Run(
+        workflow_id=row.workflow_id,
+        run_id=row.run_id,
+        workflow_type=row.workflow_type,
+        task_queue=row.task_queue,
+        tenant_id=row.tenant_id,
+        correlation_id=row.correlation_id,
+        state=RunState(row.state),
+        attempt=row.attempt,
+        requested_at=row.requested_at,
+        started_at=row.started_at,
+        closed_at=row.closed_at,
+        result=row.result if row.state == RunState.COMPLETED.value else None,
+        failure=failure,
+        parent_workflow_id=row.parent_workflow_id,
+        parent_run_id=row.parent_run_id,
+        continued_from_run_id=row.continued_from_run_id,
+    )
+
+
+def event_from_row(r: Row[Any]) -> Event:
+    """The contract record of a ``turnout_events`` row."""
+    return Event(
+        run_id=r.run_id,
+        workflow_id=r.workflow_id,
+        seq=r.seq,
+        type=EventType(r.type),
+        at=r.at,
+        correlation_id=r.correlation_id,
+        tenant_id=r.tenant_id,
+        attributes=r.attributes,
+    )
+
+
+def event_rows(
+    info: RunInfo, first: int, specs: Sequence[EventSpec], now: datetime
+) -> list[dict[str, Any]]:
+    """The ``turnout_events`` rows of ``specs`` appended to a run from seq ``first``."""
+    return [
+        {
+            "run_id": info.run_id,
+            "seq": first + i,
+            "tenant_id": info.tenant_id,
+            "workflow_id": info.workflow_id,
+            "type": etype.value,
+            "at": now,
+            "correlation_id": info.correlation_id,
+            "attributes": attrs,
+        }
+        for i, (etype, attrs) in enumerate(specs)
+    ]
+
+
+def new_item_row(
+    run: RunSnapshot,
+    kind: str,
+    task_queue: str,
+    name: str | None,
+    ref: str,
+    now: datetime,
+    *,
+    payload: dict[str, Any],
+    available_at: datetime | None = None,
+    deadline_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The ``turnout_queue_items`` row of a new queued item of ``run``."""
+    return {
+        "kind": kind,
+        "state": QueueItemState.QUEUED.value,
+        "tenant_id": run.tenant_id,
+        "task_queue": task_queue,
+        "run_id": run.run_id,
+        "workflow_id": run.workflow_id,
+        "name": name,
+        "ref": ref,
+        "payload": payload,
+        "priority": 0,
+        "attempt": 1,
+        "available_at": available_at or now,
+        "deadline_at": deadline_at,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "started_at": None,
+        "idempotency_key": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def decision_row(d: PolicyDecision) -> dict[str, Any]:
+    """The ``turnout_policy_decisions`` row of a decision."""
+    return {
+        "decision_id": d.decision_id,
+        "run_id": d.run_id,
+        "workflow_id": d.workflow_id,
+        "tenant_id": d.tenant_id,
+        "name": d.name,
+        "outcome": d.outcome.value,
+        "decided_by": d.decided_by,
+        "reason": d.reason,
+        "decided_at": d.decided_at,
+        "attributes": d.attributes,
+    }
+
+
+def activity_attrs(item: ClaimedItem, **extra: Any) -> dict[str, Any]:
+    """The attributes every event about an activity attempt carries, and ``extra``."""
+    return {
+        "activity_seq": int(item.ref or 0),
+        "activity_id": item.payload.get("activity_id"),
+        "activity_type": item.name,
+        "attempt": item.attempt,
+        **extra,
+    }
+
+
+def retry_state(failure: Failure, dead: bool) -> str:
+    """The ``retry_state`` of an activity's final failure."""
+    if failure.kind == "timeout":
+        return "timeout"
+    return "maximum_attempts_reached" if dead else "non_retryable_failure"
+
+
+def child_kind(state: RunState) -> str:
+    """The failure kind a parent sees for a child run that closed in ``state``."""
+    return {
+        RunState.CANCELED: "canceled",
+        RunState.TERMINATED: "terminated",
+        RunState.TIMED_OUT: "timeout",
+    }.get(state, "application")

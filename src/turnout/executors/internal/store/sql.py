@@ -1,0 +1,154 @@
+"""SQL helpers shared by the store's operations: the state sets of guarded writes, the
+lease guard, padded ``IN`` lists, grouped ``CASE`` values, and the column lists the
+typed records are read from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import case, literal
+
+from turnout.contracts.records import QueueItemKind, QueueItemState
+from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES
+from turnout.executors.internal.schema import queue_items, runs
+from turnout.executors.internal.store.records import ClaimedItem, RunInfo, RunSnapshot
+
+__all__ = [
+    "ACT",
+    "ACTIVE",
+    "APPROVAL_TIMER",
+    "INFO_COLUMNS",
+    "LEASED",
+    "RUN_COLUMNS",
+    "TERMINAL",
+    "TIMER",
+    "WFT",
+    "activity_lease",
+    "grouped_case",
+    "held",
+    "no_item",
+    "no_run",
+    "padded",
+    "utcnow",
+]
+
+T = TypeVar("T")
+
+ACTIVE = [s.value for s in ACTIVE_STATES]
+"""Run states of an open run."""
+TERMINAL = [s.value for s in TERMINAL_STATES]
+"""Run states of a closed run."""
+LEASED = [QueueItemState.CLAIMED.value, QueueItemState.RUNNING.value]
+"""Queue item states under a lease."""
+WFT = QueueItemKind.WORKFLOW_TASK.value
+ACT = QueueItemKind.ACTIVITY_TASK.value
+TIMER = QueueItemKind.TIMER.value
+APPROVAL_TIMER = "approval:"
+"""``ref`` prefix of the timer item that times an approval out."""
+
+INFO_COLUMNS = [runs.c[name] for name in RunInfo.__dataclass_fields__]
+"""The columns a :class:`RunInfo` is made of, in its field order."""
+RUN_COLUMNS = [runs.c[name] for name in RunSnapshot._fields]
+"""The columns a :class:`RunSnapshot` is made of, in its field order."""
+
+
+def utcnow() -> datetime:
+    """The current time, aware, UTC."""
+    return datetime.now(UTC)
+
+
+def held(
+    item: ClaimedItem, *, states: Sequence[str] = (QueueItemState.RUNNING.value,)
+) -> list[Any]:
+    """SQL conditions: ``item`` is still in ``states`` under this worker's lease and attempt.
+
+    Every write a worker makes about an item it claimed carries these, so a straggler
+    whose lease was lost (and whose work was taken over) changes nothing.
+    """
+    return [
+        queue_items.c.id == item.id,
+        queue_items.c.state.in_(list(states)),
+        queue_items.c.lease_owner == item.lease_owner,
+        queue_items.c.attempt == item.attempt,
+    ]
+
+
+def padded(values: Sequence[T], filler: Callable[[int], T]) -> list[T]:
+    """``values`` made up to the next power of two with ``filler(i)`` values that match
+    nothing. A batched statement then comes in a few shapes, whose compiled forms
+    SQLAlchemy and the driver cache and reuse, instead of one shape per batch size, each
+    compiled anew and each kept in those caches."""
+    size = 1 << (len(values) - 1).bit_length() if values else 0
+    return [*values, *(filler(i) for i in range(len(values), size))]
+
+
+def grouped_case(
+    key: Any,
+    values: Mapping[Any, Any],
+    else_: Any,
+    *,
+    type_: Any = None,
+    filler: Callable[[int], Any] = lambda i: f"-{i}",
+) -> Any:
+    """SQL ``CASE``: the value ``values`` holds for the row's ``key`` column, else
+    ``else_``. One ``WHEN key IN (...)`` per distinct value, its keys padded (see
+    :func:`padded`): the statement grows with the distinct values, not with the rows
+    (a batch's runs mostly share them)."""
+    groups: dict[Any, tuple[Any, list[Any]]] = {}
+    for k, value in values.items():
+        # 1 and True are equal dict keys: tell values apart by type too.
+        group = (
+            json.dumps(value, sort_keys=True, default=str)
+            if isinstance(value, dict | list)
+            else (type(value), value)
+        )
+        groups.setdefault(group, (value, []))[1].append(k)
+    return case(
+        *(
+            (key.in_(padded(keys, filler)), value if type_ is None else literal(value, type_))
+            for value, keys in groups.values()
+        ),
+        else_=else_,
+    )
+
+
+def no_run(i: int) -> str:
+    """A run id that matches no run (run ids are UUIDs), for :func:`padded`."""
+    return f"-{i}"
+
+
+def no_item(i: int) -> int:
+    """A queue item id that matches no item (ids are positive), for :func:`padded`."""
+    return -1 - i
+
+
+def activity_lease(payload: dict[str, Any], deadline: datetime | None, now: datetime) -> datetime:
+    """When an activity attempt started ``now`` times out: its start-to-close or heartbeat
+    timeout, or its schedule-to-close deadline, whichever comes first."""
+    bounds = [
+        now + _lease_span(s)
+        for s in (payload.get("start_to_close_timeout"), payload.get("heartbeat_timeout"))
+        if s
+    ]
+    if deadline is not None:
+        bounds.append(deadline)
+    return min(bounds) if bounds else now + _LONGEST_LEASE
+
+
+_LONGEST_LEASE = timedelta(days=3650)
+"""The lease of an attempt with no timeout, and the longest any attempt takes: a stored
+timeout beyond what a date can hold (written before values were checked) never makes
+the claims of its whole queue fail."""
+
+
+def _lease_span(seconds: Any) -> timedelta:
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return _LONGEST_LEASE
+    if not value > 0 or value >= _LONGEST_LEASE.total_seconds():  # NaN too
+        return _LONGEST_LEASE
+    return timedelta(seconds=value)

@@ -1,0 +1,131 @@
+"""Transactions: the one helper every write of the store goes through.
+
+:meth:`StoreTransactions._run_tx` runs a function in one transaction and gives every
+write the same treatment: a retry when the database reports a deadlock or a
+serialization failure (or, on SQLite, a lock it waited too long for), the dialect's
+writer discipline (SQLite: one writer per process at a time, ``BEGIN IMMEDIATE``),
+the events the function appended inserted in one statement before the commit, and the
+wake-ups it asked for announced (PostgreSQL ``NOTIFY`` inside the transaction, this
+process's waiters once it committed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from turnout.executors.internal.schema import events
+from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
+from turnout.executors.internal.store.records import RunInfo
+
+__all__ = ["TX_ATTEMPTS", "StoreTransactions", "Tx", "TxFunction"]
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+TX_ATTEMPTS = 6
+"""How many times a transaction is tried when the database asks for it again."""
+
+
+@dataclass
+class Tx:
+    """One transaction's state: what to announce once committed, the events to insert
+    before it commits (one statement for all of them), and the runs it has touched."""
+
+    queues: set[str] = field(default_factory=set)
+    """Task queues that have new work (their workers are woken)."""
+    runs: set[str] = field(default_factory=set)
+    """Runs that closed (their waiters are woken)."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, RunInfo] = field(default_factory=dict)
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        """Insert the events appended so far."""
+        if self.events:
+            rows, self.events = self.events, []
+            await conn.execute(insert(events), rows)
+
+
+TxFunction = Callable[Concatenate[AsyncConnection, Tx, P], Awaitable[T]]
+"""What :meth:`StoreTransactions._run_tx` runs: ``fn(conn, tx, ...)``."""
+
+
+class StoreTransactions:
+    """Engines, wake-ups and the transaction helper; the dialect hooks they call."""
+
+    dialect = "sqlite"
+    supports_listen_notify = False
+    """Other processes' writes wake this one's waiters (PostgreSQL LISTEN/NOTIFY)."""
+    supports_skip_locked = False
+    """Claims skip rows other transactions hold (``FOR UPDATE SKIP LOCKED``) instead of
+    taking the database's one write lock."""
+
+    def __init__(
+        self,
+        url: str,
+        engine: AsyncEngine,
+        notifier: Notifier,
+        *,
+        reader: AsyncEngine | None = None,
+    ) -> None:
+        self.url = url
+        self.engine = engine
+        """Engine for transactions that write."""
+        self.reader = reader or engine
+        """Engine for reads (SQLite: deferred transactions that do not take the write lock)."""
+        self.notifier = notifier
+
+    # -- dialect hooks --------------------------------------------------------------------
+    def _insert(self, table: Any) -> Any:
+        """Dialect hook: an ``INSERT`` that knows ``ON CONFLICT DO NOTHING``."""
+        raise NotImplementedError
+
+    async def _announce(self, conn: AsyncConnection, tx: Tx) -> None:
+        """Dialect hook: publish ``tx`` inside the transaction (PostgreSQL NOTIFY)."""
+
+    def _retryable(self, exc: DBAPIError) -> bool:
+        """Dialect hook: True for errors the database asks us to retry (deadlocks...)."""
+        return False
+
+    async def start_listening(self) -> None:
+        """Dialect hook: start receiving notifications from other processes."""
+
+    async def close(self) -> None:
+        """Release connections."""
+        own_pool = self.reader.sync_engine.pool is not self.engine.sync_engine.pool
+        await self.engine.dispose()
+        if own_pool:
+            await self.reader.dispose()
+
+    # -- the transaction helper -----------------------------------------------------------
+    async def _run_tx(self, fn: TxFunction[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(conn, tx, ...)`` in one transaction, retried when the database reports
+        a deadlock or serialization failure (lock orders differ between paths by nature)."""
+        for attempt in range(TX_ATTEMPTS):
+            tx = Tx()
+            try:
+                async with self.engine.begin() as conn:
+                    result = await fn(conn, tx, *args, **kwargs)
+                    await tx.flush(conn)
+                    await self._announce(conn, tx)
+            except DBAPIError as exc:
+                if attempt + 1 < TX_ATTEMPTS and self._retryable(exc):
+                    await asyncio.sleep(random.uniform(0.002, 0.02) * 2**attempt)
+                    continue
+                raise
+            self._publish_local(tx)
+            return result
+        raise AssertionError("unreachable")
+
+    def _publish_local(self, tx: Tx) -> None:
+        for queue in tx.queues:
+            self.notifier.wake(queue_channel(queue))
+        for run_id in tx.runs:
+            self.notifier.wake(run_channel(run_id))
