@@ -1,0 +1,87 @@
+"""Conformance: timers, leases, release, quarantine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from tests.store.conftest import QUEUE, claim_task, item_state, items_of, run_state, start, types
+from tests.store.test_workflow_tasks import commit
+from turnout.contracts.records import QueueItemState
+from turnout.contracts.states import RunState
+from turnout.executors.internal import commands as cmd
+from turnout.executors.internal.schema import queue_items
+from turnout.executors.internal.store import Store
+from turnout.executors.internal.store.base import utcnow
+
+
+async def test_fire_timers_fires_only_due_ones_and_wakes_the_run(store: Store) -> None:
+    run_id = await start(store)
+    item = await claim_task(store)
+    await commit(
+        store,
+        item,
+        [
+            cmd.StartTimer(seq=1, duration=0.0, fire_at=utcnow().isoformat()),
+            cmd.StartTimer(seq=2, duration=3600.0, fire_at=utcnow().isoformat()),
+        ],
+    )
+    assert await store.fire_timers(QUEUE) == 1
+    assert (await types(store, run_id))[-1] == "timer_fired"
+    timers = [i for i in await items_of(store, run_id) if i.kind == "timer"]
+    assert sorted(t.state for t in timers) == ["completed", "queued"]
+    assert await store.fire_timers(QUEUE) == 0
+    due = await store.next_due(QUEUE)
+    assert due is not None
+    assert due <= utcnow()
+
+
+async def test_next_due_is_none_for_an_empty_queue(store: Store) -> None:
+    assert await store.next_due(QUEUE) is None
+
+
+async def test_extend_leases_only_for_the_owner(store: Store) -> None:
+    await start(store)
+    item = await claim_task(store, "w1")
+    until = utcnow() + timedelta(hours=1)
+    await store.extend_leases("w2", [item.id], until)
+    await store.extend_leases("w1", [item.id], until)
+    async with store.reader.connect() as conn:
+        lease = (
+            await conn.execute(
+                select(queue_items.c.lease_expires_at).where(queue_items.c.id == item.id)
+            )
+        ).scalar_one()
+    assert abs((lease.replace(tzinfo=until.tzinfo) - until).total_seconds()) < 1
+
+
+async def test_release_gives_items_back_with_an_event(store: Store) -> None:
+    run_id = await start(store)
+    item = await claim_task(store)
+    await store.release([item])
+    assert await item_state(store, item.id) == QueueItemState.QUEUED.value
+    assert (await types(store, run_id))[-1] == "lease_expired"
+    again = await claim_task(store, "w2")
+    assert again.id == item.id
+
+
+async def test_release_of_a_task_with_a_newer_one_queued_ends_it(store: Store) -> None:
+    run_id = await start(store)
+    item = await claim_task(store)
+    await store.signal("default", run_id, "poke", [])  # a second task of the run is queued
+    await store.release([item])
+    assert await item_state(store, item.id) == QueueItemState.FAILED.value
+
+
+async def test_quarantine_sets_an_item_aside_once(store: Store) -> None:
+    run_id = await start(store)
+    item = await claim_task(store)
+    assert await store.quarantine_item(item, "bad\x00value")
+    assert await item_state(store, item.id) == QueueItemState.DEAD.value
+    events = await store.events("default", run_id)
+    assert events[-1].type.value == "dead_lettered"
+    assert events[-1].attributes["quarantined"] is True
+    assert "\x00" not in events[-1].attributes["reason"]
+    assert not await store.quarantine_item(item, "again")
+    assert await run_state(store, run_id) is RunState.CLAIMED
