@@ -1,4 +1,20 @@
-"""The internal store: one domain-level interface, a hook class per dialect."""
+"""The internal store: one domain-level interface, a hook class per dialect.
+
+Where things live:
+
+- ``protocol``: :class:`StoreProtocol`, every operation and capability, documented.
+- ``base``: :class:`Store`, the SQLAlchemy Core implementation, one class of the role
+  modules below; ``postgres`` and ``sqlite`` its dialect hooks; ``open_store`` picks one.
+- Roles: ``runs`` (start, read, steer), ``queue`` (claim, timers, leases, release),
+  ``quarantine``, ``workflow_tasks`` (commit, fail, abandon) with ``commit_plan`` (a
+  commit worked out before writing, no database) and ``apply`` (what its commands
+  start and cancel), ``activities``, ``maintenance`` (the reaper's), ``governance``,
+  ``figures``.
+- Shared: ``tx`` (the one transaction helper every write goes through), ``core``
+  (appends, guarded transitions, closing and creating runs), ``items`` (ending leased
+  items), ``records`` (typed records in and out), ``rows`` (row mappers), ``sql`` (SQL
+  helpers), ``errors``, ``notify`` (wake-ups).
+"""
 
 from __future__ import annotations
 
