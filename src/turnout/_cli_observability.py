@@ -135,7 +135,7 @@ def status(ctx: click.Context, once: bool, as_json: bool, interval: float) -> No
                     "the Temporal UI or `temporal task-queue describe`"
                 )
             if once:
-                snap = await snapshot(client.store, client.tenant_id)
+                snap = await snapshot(client)
                 if as_json:
                     click.echo(json.dumps(_jsonable(snap), default=str))
                 else:
@@ -143,7 +143,7 @@ def status(ctx: click.Context, once: bool, as_json: bool, interval: float) -> No
                 return
             with Live(console=out, auto_refresh=False) as live:
                 while True:
-                    live.update(render(await snapshot(client.store, client.tenant_id)))
+                    live.update(render(await snapshot(client)))
                     live.refresh()
                     await asyncio.sleep(interval)
 

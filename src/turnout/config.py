@@ -6,6 +6,7 @@ environment, ``pyproject.toml``, the defaults below.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -16,8 +17,6 @@ from pydantic_settings import (
     PyprojectTomlConfigSettingsSource,
     SettingsConfigDict,
 )
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from turnout.contracts.errors import ConfigurationError
 
@@ -42,15 +41,29 @@ class Environment(StrEnum):
 _ACCEPTED_URLS = "postgresql://user:pass@host:5432/db or sqlite:///path/to/file.db"
 
 
+_URL = re.compile(
+    r"""
+        (?P<name>[\w+]+)://
+        (?:[^:/]*(?::[^@]*)?@)?
+        (?:(?:\[[^/?]+\]|[^/:?]+)?(?::(?P<port>[^/?]*))?)?
+    """,
+    re.X,
+)
+"""The start of a database URL: ``driver://[user[:password]@][host][:port]``, read as
+SQLAlchemy reads it (the store opens the URL with SQLAlchemy; config needs only its
+dialect)."""
+
+
 def database_dialect(url: str) -> str:
     """``postgresql`` or ``sqlite`` for a database URL, or raise ConfigurationError."""
-    try:
-        parsed: URL = make_url(url)
-    except ArgumentError as exc:
+    found = _URL.match(url)
+    if found is None:
         raise ConfigurationError(
             f"TURNOUT_DATABASE_URL {url!r} is not a database URL; use {_ACCEPTED_URLS}"
-        ) from exc
-    backend = parsed.get_backend_name()
+        )
+    if found["port"]:
+        int(found["port"])  # a port that is not a number is a ValueError, as in SQLAlchemy
+    backend = found["name"].split("+")[0]
     if backend in {"postgresql", "postgres"}:
         return "postgresql"
     if backend == "sqlite":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,35 @@ def test_unknown_setting_is_refused() -> None:
 def test_settings_class_reads_the_environment_directly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TURNOUT_EXECUTOR", "temporal")
     assert Settings().executor is ExecutorKind.TEMPORAL
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user:pass@host:5432/db",
+        "postgresql+psycopg://user:pass@host/db",
+        "postgres://user@host/db",
+        "postgresql://[::1]:5432/db",
+        "sqlite:///path/to/file.db",
+        "sqlite+aiosqlite:///file.db",
+        "sqlite://",
+        "sqlite:///file.db?mode=ro",
+        "oracle://scott:tiger@db/orcl",
+        "mysql+pymysql://u@h/d",
+        "not a url",
+        "",
+        "postgresql//host/db",
+        "postgresql://host:port/db",
+    ],
+)
+def test_config_reads_a_url_as_the_store_does(url: str) -> None:
+    """config tells a URL's dialect without SQLAlchemy; the store with it: they agree."""
+    from turnout.executors.internal.migrate import database_dialect as store_dialect
+
+    def outcome(read: Callable[[str], str]) -> str:
+        try:
+            return read(url)
+        except (ConfigurationError, ValueError) as exc:
+            return f"{type(exc).__name__}: {str(exc).split(';')[0]}"
+
+    assert outcome(database_dialect) == outcome(store_dialect)

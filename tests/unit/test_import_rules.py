@@ -1,4 +1,6 @@
-"""Architecture rules: temporalio stays behind the Temporal executor; turnout imports without it."""
+"""Architecture rules: temporalio stays behind the Temporal executor; turnout imports without it;
+the HTTP API and observability reach executors only through the contracts; config holds no
+SQLAlchemy and the internal store does not read config."""
 
 from __future__ import annotations
 
@@ -37,6 +39,65 @@ def test_authoring_layer_imports_no_executor() -> None:
     for path in (SRC / "workflows").rglob("*.py"):
         imported = _imports(path)
         assert not any(name.startswith("turnout.executors") for name in imported), path
+
+
+def _modules_under(*parts: str) -> list[Path]:
+    return sorted(SRC.joinpath(*parts).rglob("*.py"))
+
+
+def _offenders(paths: list[Path], forbidden: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        bad = {
+            name for name in _imports(path) if name == forbidden or name.startswith(forbidden + ".")
+        }
+        if bad:
+            found[path.relative_to(SRC).as_posix()] = bad
+    return found
+
+
+EXECUTOR_ALLOWANCES = {
+    "observability/health.py": {"turnout.executors.internal.migrate"},
+}
+"""The documented exceptions to "no executor import outside executors/": readiness checks
+the internal worker's database with the internal executor's ``check_database`` (one lazy
+import) until the internal worker offers ``check_database`` itself, as the Temporal
+worker offers ``check_server``."""
+
+
+def test_http_and_observability_import_no_executor() -> None:
+    found = _offenders(
+        _modules_under("http") + _modules_under("observability"), "turnout.executors"
+    )
+    assert found == EXECUTOR_ALLOWANCES
+
+
+def test_http_and_observability_never_name_an_executor_in_a_branch() -> None:
+    """Neither layer asks ``executor == "internal"``: clients declare capabilities instead."""
+    for path in _modules_under("http") + _modules_under("observability"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare):
+                names = [node.left, *node.comparators]
+                constants = {n.value for n in names if isinstance(n, ast.Constant)}
+                assert not constants & {"internal", "temporal"}, (path, node.lineno)
+
+
+def test_config_holds_no_sqlalchemy() -> None:
+    assert _offenders([SRC / "config.py"], "sqlalchemy") == {}
+
+
+def test_the_internal_store_and_migrations_do_not_read_config() -> None:
+    paths = [
+        *_modules_under("executors", "internal", "store"),
+        SRC / "executors/internal/migrate.py",
+    ]
+    assert _offenders(paths, "turnout.config") == {}
+
+
+def test_observability_does_not_import_the_internal_commands() -> None:
+    found = _offenders(_modules_under("observability"), "turnout.executors.internal.commands")
+    assert found == {}
 
 
 PROGRAM = """

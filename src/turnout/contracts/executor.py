@@ -3,13 +3,22 @@
 User code talks to these shapes only; ``turnout.connect()`` picks the
 implementation from settings. The method names and arguments mirror
 ``temporalio.client.Client`` and ``WorkflowHandle`` for the supported subset.
+
+Beyond that shape, a client declares what else it can do (:class:`ClientCapabilities`)
+and implements the members of :class:`OperatorClient` that the HTTP API, the console
+and ``turnout status`` read: the events after a seq, watching a run, queue figures,
+workers. :class:`ClientBase` answers each one for an executor that does not keep that
+information, so the callers never ask which executor they talk to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from turnout.contracts.events import Event
 from turnout.contracts.governance import (
@@ -23,10 +32,17 @@ from turnout.contracts.records import Artifact, IdConflictPolicy, IdReusePolicy,
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
 
+if TYPE_CHECKING:
+    from turnout.contracts.status import Snapshot
+
 __all__ = [
     "ARG_UNSET",
     "Client",
     "ClientBase",
+    "ClientCapabilities",
+    "OperatorClient",
+    "QueueFigures",
+    "RunWatch",
     "WorkerBackend",
     "WorkflowHandle",
     "call_args",
@@ -77,6 +93,90 @@ def check_signal(name: str, encoded_args: Any) -> None:
     """Refuse a signal whose name or JSON arguments cannot be stored (InvalidInputError)."""
     check_name(name, "a signal name", example="approve")
     check_payload(encoded_args, f"the arguments of signal {name}")
+
+
+@dataclass(frozen=True)
+class ClientCapabilities:
+    """What a client can do beyond the :class:`Client` protocol (each flag off by default).
+
+    Callers that serve every executor (the HTTP API, the console) choose their way by
+    these flags, never by the executor's name.
+    """
+
+    idempotency_keys: bool = False
+    """``start_workflow(idempotency_key=...)`` finds the run an earlier start with the key
+    made. Without it a retried start is made idempotent through the workflow id
+    (``IdConflictPolicy.USE_EXISTING`` with ``IdReusePolicy.REJECT_DUPLICATE``)."""
+    page_tokens: bool = False
+    """Runs are listed a page at a time by ``list_workflows_page(page_token=...)`` (a
+    listing that cannot sort by start time); otherwise by the keyset of
+    ``list_workflows(before=(requested_at, run_id))``."""
+    run_input: bool = False
+    """Handles answer ``input()``: the arguments the run was started with."""
+
+
+class RunWatch:
+    """Wakes a reader of a run's events when the run may have new ones.
+
+    ``woken`` is set by whatever the executor learns (a notification, a long poll of the
+    history); a watch with nothing to learn from is never woken and its reader polls.
+    ``following`` is true while the watch will say when there is news, so that a reader
+    may skip reading between wake-ups.
+    """
+
+    def __init__(
+        self, woken: asyncio.Event | None = None, following: Callable[[], bool] | None = None
+    ) -> None:
+        self.woken = woken if woken is not None else asyncio.Event()
+        self._following = following
+
+    @property
+    def following(self) -> bool:
+        """True while a wake-up is sure to come with each change of the run."""
+        return self._following is not None and self._following()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for a wake-up, at most ``timeout`` seconds; True when woken."""
+        try:
+            await asyncio.wait_for(self.woken.wait(), timeout)
+        except TimeoutError:
+            return False
+        self.woken.clear()
+        return True
+
+
+class QueueFigures(Protocol):
+    """One task queue's figures, as a client that keeps them reports them."""
+
+    @property
+    def task_queue(self) -> str:
+        """The task queue's name."""
+        ...
+
+    @property
+    def depth(self) -> int:
+        """Items ready to be claimed, of every kind."""
+        ...
+
+    @property
+    def depth_by_kind(self) -> dict[str, int]:
+        """Ready items per kind (``workflow_task``, ``activity_task``, ...)."""
+        ...
+
+    @property
+    def lag_seconds(self) -> float:
+        """Age of the oldest ready item (0 when none is ready)."""
+        ...
+
+    @property
+    def leased(self) -> int:
+        """Items a worker holds."""
+        ...
+
+    @property
+    def dead_letters(self) -> int:
+        """Items that ran out of retries."""
+        ...
 
 
 @runtime_checkable
@@ -234,6 +334,44 @@ class Client(Protocol):
 
 
 @runtime_checkable
+class OperatorClient(Client, Protocol):
+    """What the HTTP API, the console and ``turnout status`` read from a client beyond
+    :class:`Client`. Every executor's client has these members; one that does not keep
+    some information says so (None, or a watch that is never woken)."""
+
+    @property
+    def capabilities(self) -> ClientCapabilities:
+        """What this client can do beyond :class:`Client`."""
+        ...
+
+    async def events_after(self, workflow_id: str, run_id: str, after: int) -> list[Event]:
+        """The events of run ``run_id`` of ``workflow_id`` whose seq is above ``after``."""
+        ...
+
+    def watch_run(
+        self, workflow_id: str, run_id: str
+    ) -> contextlib.AbstractAsyncContextManager[RunWatch]:
+        """A watch woken when the run may have new events (``async with``)."""
+        ...
+
+    async def queue_figures(self) -> Sequence[QueueFigures] | None:
+        """Depth, lag, leases and dead letters per task queue of this client's tenant,
+        sorted by queue name; None when the executor's server keeps them instead."""
+        ...
+
+    async def status(self, *, failures: int = 10) -> Snapshot | None:
+        """The task queues, the workers holding their leases, throughput and the latest
+        ``failures`` failures (``turnout status``); None when the executor's server keeps
+        them instead."""
+        ...
+
+    def for_tenant(self, tenant_id: str) -> OperatorClient | None:
+        """A client of ``tenant_id`` on this client's connections (closing it leaves them
+        open), or None when each tenant needs its own connection."""
+        ...
+
+
+@runtime_checkable
 class WorkerBackend(Protocol):
     """What an executor provides behind ``turnout.Worker``."""
 
@@ -251,7 +389,35 @@ class WorkerBackend(Protocol):
 
 
 class ClientBase:
-    """What every executor's client shares: ``execute_workflow`` is start, then result."""
+    """What every executor's client shares: ``execute_workflow`` is start, then result;
+    and the :class:`OperatorClient` members, answered for an executor that keeps none of
+    that information (each executor overrides what it has)."""
+
+    capabilities: ClientCapabilities = ClientCapabilities()
+    """What this client can do beyond :class:`Client` (nothing, unless an executor says)."""
+
+    async def events_after(self, workflow_id: str, run_id: str, after: int) -> list[Event]:
+        """The events of the run whose seq is above ``after``, from its whole timeline."""
+        get_handle: Callable[..., WorkflowHandle] = getattr(self, "get_workflow_handle")  # noqa: B009
+        events = await get_handle(workflow_id, run_id=run_id).events()
+        return [e for e in events if e.seq > after]
+
+    @contextlib.asynccontextmanager
+    async def watch_run(self, workflow_id: str, run_id: str) -> AsyncIterator[RunWatch]:
+        """A watch that is never woken: its reader polls."""
+        yield RunWatch()
+
+    async def queue_figures(self) -> Sequence[QueueFigures] | None:
+        """None: this executor keeps no queue figures."""
+        return None
+
+    async def status(self, *, failures: int = 10) -> Snapshot | None:
+        """None: this executor keeps no queue status."""
+        return None
+
+    def for_tenant(self, tenant_id: str) -> OperatorClient | None:
+        """None: each tenant connects on its own."""
+        return None
 
     async def execute_workflow(
         self,

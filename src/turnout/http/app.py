@@ -1,6 +1,6 @@
 """``create_app()``: the ASGI application ``turnout serve`` runs.
 
-It serves the JSON API (``turnout.http.api``), its OpenAPI document at
+It serves the JSON API (``turnout.http.routes``), its OpenAPI document at
 ``/openapi.json``, and the web console's routes when ``turnout.http.console`` is
 installed. Every API route but ``/healthz`` and ``/openapi.json`` needs a token
 (``turnout.http.auth``); the auth middleware puts the token's tenant on
@@ -27,12 +27,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from turnout.config import ExecutorKind, Settings, load_settings
+from turnout.config import Settings, load_settings
 from turnout.contracts.errors import ConfigurationError
-from turnout.http import api
 from turnout.http.auth import CONSOLE_HEADER, COOKIE, TokenFile
 from turnout.http.edges import ClientGone, on_client_disconnect
 from turnout.http.errors import from_exception, json_error
+from turnout.http.routes import routes as api_routes
+from turnout.http.routes.common import ENCODED_SLASH
 from turnout.http.schemas import openapi_document
 
 __all__ = ["ApiState", "ClientFactory", "ClientHub", "EncodedSlashes", "create_app"]
@@ -78,15 +79,9 @@ class ClientHub:
 
 
 def settings_factory(settings: Settings, workflows: Sequence[type] = ()) -> ClientFactory:
-    """Clients made from settings; on the internal executor every tenant shares one store."""
-    from turnout.executors.internal.client import InternalClient
-
-    class _SharedStoreClient(InternalClient):
-        """A tenant's client on the store of the first tenant's client (closed with it)."""
-
-        async def close(self) -> None:
-            return None
-
+    """Clients made from settings. The other tenants share the first tenant's connections
+    when its client can (``for_tenant``: on the internal executor, one store); otherwise
+    each tenant connects on its own."""
     shared: dict[str, Any] = {}
     first_made = asyncio.Lock()  # two tenants' first requests at once open one store
 
@@ -94,20 +89,17 @@ def settings_factory(settings: Settings, workflows: Sequence[type] = ()) -> Clie
         import turnout
 
         tenant_settings = settings.model_copy(update={"tenant_id": tenant})
-        if settings.executor is not ExecutorKind.INTERNAL:
-            return await turnout.connect(settings=tenant_settings, workflows=workflows)
         async with first_made:
             first = shared.get("client")
             if first is None:
                 first = await turnout.connect(settings=tenant_settings, workflows=workflows)
                 shared["client"] = first
                 return first
-        return _SharedStoreClient(
-            first.store,
-            tenant_id=tenant,
-            workflows=workflows,
-            max_payload_bytes=settings.max_payload_bytes,
-        )
+        sharing = getattr(first, "for_tenant", None)
+        client = sharing(tenant) if sharing is not None else None
+        if client is None:
+            return await turnout.connect(settings=tenant_settings, workflows=workflows)
+        return client
 
     return make
 
@@ -197,9 +189,9 @@ class EncodedSlashes:
     """Route a path's encoded slashes (``%2F``) as part of a segment, not as separators.
 
     Starlette routes on the decoded path, where ``/workflows/a%2Fevents`` would be the
-    events of ``a``; here such a slash becomes :data:`api.ENCODED_SLASH` while routing and
-    ``api.path_param`` turns it back into ``/``. A path that already holds that character
-    (``%1F``, which no workflow id may contain) is left alone.
+    events of ``a``; here such a slash becomes ``ENCODED_SLASH`` (``turnout.http.routes``)
+    while routing and ``path_param`` turns it back into ``/``. A path that already holds
+    that character (``%1F``, which no workflow id may contain) is left alone.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -256,7 +248,7 @@ async def _openapi(request: Request) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        if _CONTROL.search(request.scope["path"].replace(api.ENCODED_SLASH, "/")):
+        if _CONTROL.search(request.scope["path"].replace(ENCODED_SLASH, "/")):
             message = (
                 "the path contains a control character (U+0000-U+001F or U+007F); no route has one"
             )
@@ -331,7 +323,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         Route("/openapi.json", _openapi, methods=["GET"]),
-        *api.routes(),
+        *api_routes(),
     ]
     console_routes = _console_routes(state) if console else []
     routes.extend(console_routes)

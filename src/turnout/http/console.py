@@ -41,10 +41,13 @@ from turnout.contracts.errors import WorkflowNotFoundError
 from turnout.contracts.events import Event
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
-from turnout.http import api, csrf
+from turnout.http import csrf
 from turnout.http.auth import COOKIE
 from turnout.http.errors import ApiError, error_response, from_exception, json_error
 from turnout.http.limits import name_problem
+from turnout.http.routes.common import path_param
+from turnout.http.routes.pages import read_page
+from turnout.http.routes.queues import queues
 from turnout.http.schemas import QueueList
 
 __all__ = ["PAGE_SIZE", "routes"]
@@ -173,7 +176,7 @@ class _Console:
         next_cursor = None
         if problem is None:
             try:
-                runs, next_cursor = await api.read_page(
+                runs, next_cursor = await read_page(
                     client,
                     state=state,
                     workflow_type=filters["type"] or None,
@@ -204,7 +207,7 @@ class _Console:
         client = _client(request)
         if client is None:
             return _to_login(request)
-        workflow_id = api.path_param(request, "workflow_id")
+        workflow_id = path_param(request, "workflow_id")
         try:
             if name_problem(workflow_id, "the workflow id") is not None:
                 raise WorkflowNotFoundError(workflow_id)
@@ -223,7 +226,7 @@ class _Console:
         client = _client(request)
         if client is None:
             return json_error(401, "unauthorized", "the console's session ended: log in at /login")
-        workflow_id = api.path_param(request, "workflow_id")
+        workflow_id = path_param(request, "workflow_id")
         after = _int(request.query_params.get("after"), 0, 0, 2**62)
         try:
             if name_problem(workflow_id, "the workflow id") is not None:
@@ -335,7 +338,7 @@ async def _run_view(client: Any, workflow_id: str) -> dict[str, Any]:
 
 async def _queues(request: Request) -> QueueList:
     """The task queues' figures, as ``GET /queues`` answers them."""
-    response = await api.queues(request)
+    response = await queues(request)
     body = json.loads(bytes(response.body))
     if response.status_code != 200:
         error = body.get("error", {}) if isinstance(body, dict) else {}

@@ -12,15 +12,15 @@ here needs prometheus-client or OpenTelemetry.
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from turnout.contracts.hooks import ClaimedWork, with_activity_headers
+
 if TYPE_CHECKING:
     from turnout.contracts.errors import Failure
-    from turnout.executors.internal.store import ClaimedItem
     from turnout.workflows._runtime import ActivityInfo, WorkflowInfo
 
 __all__ = [
@@ -73,13 +73,13 @@ class TaskContextFilter(logging.Filter):
         return True
 
 
-def headers_of(item: ClaimedItem) -> dict[str, str]:
+def headers_of(item: ClaimedWork) -> dict[str, str]:
     """The headers an activity item carries (see ``ScheduleActivity.headers``)."""
     headers = item.payload.get("headers")
     return headers if isinstance(headers, dict) else {}
 
 
-def _item_fields(item: ClaimedItem) -> dict[str, Any]:
+def _item_fields(item: ClaimedWork) -> dict[str, Any]:
     return {
         "workflow_id": item.workflow_id,
         "run_id": item.run_id,
@@ -90,7 +90,8 @@ def _item_fields(item: ClaimedItem) -> dict[str, Any]:
 
 
 class Observer:
-    """The hooks an internal worker calls; this one keeps the log context only.
+    """The hooks a worker calls (``turnout.contracts.hooks.WorkerHooks``); this one keeps
+    the log context only.
 
     A workflow task or an activity runs in its own asyncio task: ``*_began`` sets the
     context of that task, ``*_ended`` closes what the begin opened. A hook that raises is
@@ -99,16 +100,16 @@ class Observer:
     """
 
     def attach(self, worker: Any) -> None:
-        """The worker started (``worker`` is an ``InternalWorker``)."""
+        """The worker started (``worker``: the executor's worker)."""
 
     def detach(self, worker: Any) -> None:
         """The worker stopped."""
 
-    def claimed(self, item: ClaimedItem) -> None:
+    def claimed(self, item: ClaimedWork) -> None:
         """The worker took ``item`` (a poll claim or an eager claim)."""
 
     # -- workflow tasks
-    def workflow_task_began(self, item: ClaimedItem) -> None:
+    def workflow_task_began(self, item: ClaimedWork) -> None:
         """A workflow task starts, before its run is read."""
         _context.set(_item_fields(item))
 
@@ -128,16 +129,9 @@ class Observer:
         return self._with_headers(commands, {})
 
     def _with_headers(self, commands: Sequence[Any], headers: dict[str, str]) -> list[Any]:
-        from turnout.executors.internal.commands import ScheduleActivity
-
         fields = _context.get() or {}
         headers = {"correlation_id": str(fields.get("correlation_id") or ""), **headers}
-        return [
-            dataclasses.replace(c, headers={**(c.headers or {}), **headers})
-            if isinstance(c, ScheduleActivity)
-            else c
-            for c in commands
-        ]
+        return with_activity_headers(commands, headers)
 
     def workflow_task_committed(self, commands: Sequence[Any]) -> None:
         """The workflow task's commands were committed."""
@@ -147,7 +141,7 @@ class Observer:
         _context.set(None)
 
     # -- activities
-    def activity_began(self, item: ClaimedItem) -> None:
+    def activity_began(self, item: ClaimedWork) -> None:
         """An activity attempt starts."""
         _context.set(_item_fields(item))
 
@@ -162,13 +156,13 @@ class Observer:
         _context.set(None)
 
     # -- outcomes recorded in the store
-    def retried(self, item: ClaimedItem) -> None:
+    def retried(self, item: ClaimedWork) -> None:
         """A failed activity attempt was put back for another attempt."""
 
-    def dead_lettered(self, item: ClaimedItem) -> None:
+    def dead_lettered(self, item: ClaimedWork) -> None:
         """An activity ran out of retries (or timed out for good): its item is dead."""
 
-    def lease_expired(self, item: ClaimedItem) -> None:
+    def lease_expired(self, item: ClaimedWork) -> None:
         """The reaper found ``item``'s lease expired (its worker died or stalled)."""
 
     def quarantined(self, kind: str, reason: str) -> None:
@@ -214,10 +208,10 @@ class _Guarded(Observer):
     def detach(self, worker: Any) -> None:
         self._call("detach", worker)
 
-    def claimed(self, item: ClaimedItem) -> None:
+    def claimed(self, item: ClaimedWork) -> None:
         self._call("claimed", item)
 
-    def workflow_task_began(self, item: ClaimedItem) -> None:
+    def workflow_task_began(self, item: ClaimedWork) -> None:
         self._call("workflow_task_began", item)
 
     def workflow_task_loaded(self, info: WorkflowInfo) -> None:
@@ -239,7 +233,7 @@ class _Guarded(Observer):
     def workflow_task_ended(self, error: BaseException | None) -> None:
         self._call("workflow_task_ended", error)
 
-    def activity_began(self, item: ClaimedItem) -> None:
+    def activity_began(self, item: ClaimedWork) -> None:
         self._call("activity_began", item)
 
     def activity_running(self, info: ActivityInfo) -> None:
@@ -251,13 +245,13 @@ class _Guarded(Observer):
     def activity_ended(self, error: BaseException | None) -> None:
         self._call("activity_ended", error)
 
-    def retried(self, item: ClaimedItem) -> None:
+    def retried(self, item: ClaimedWork) -> None:
         self._call("retried", item)
 
-    def dead_lettered(self, item: ClaimedItem) -> None:
+    def dead_lettered(self, item: ClaimedWork) -> None:
         self._call("dead_lettered", item)
 
-    def lease_expired(self, item: ClaimedItem) -> None:
+    def lease_expired(self, item: ClaimedWork) -> None:
         self._call("lease_expired", item)
 
     def quarantined(self, kind: str, reason: str) -> None:

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from turnout.contracts.errors import ConfigurationError, NonDeterminismError
+from turnout.contracts.hooks import ClaimedWork, closes_run
 from turnout.observability._hooks import Observer, headers_of
 
 if TYPE_CHECKING:
     from turnout.contracts.errors import Failure
-    from turnout.executors.internal.store import ClaimedItem
     from turnout.observability.metrics import Metrics
     from turnout.workflows._runtime import ActivityInfo, WorkflowInfo
 
@@ -29,7 +29,7 @@ TRACING_ENV = "TURNOUT_TRACING"
 class _Task:
     """What the observer keeps about the workflow task or activity in progress."""
 
-    item: ClaimedItem
+    item: ClaimedWork
     began: float
     began_ns: int
     name: str = ""
@@ -45,7 +45,7 @@ _current: contextvars.ContextVar[_Task | None] = contextvars.ContextVar(
 )
 
 
-def _attributes(item: ClaimedItem, **more: Any) -> dict[str, Any]:
+def _attributes(item: ClaimedWork, **more: Any) -> dict[str, Any]:
     return {
         "turnout.correlation_id": str(headers_of(item).get("correlation_id") or ""),
         "turnout.workflow_id": item.workflow_id,
@@ -100,12 +100,12 @@ class WorkerObserver(Observer):
         if self.metrics is not None:
             self.metrics.detach(worker)
 
-    def claimed(self, item: ClaimedItem) -> None:
+    def claimed(self, item: ClaimedWork) -> None:
         if self.metrics is not None:
             self.metrics.claims.labels(item.task_queue, item.kind).inc()
 
     # -- workflow tasks
-    def workflow_task_began(self, item: ClaimedItem) -> None:
+    def workflow_task_began(self, item: ClaimedWork) -> None:
         super().workflow_task_began(item)
         _current.set(_Task(item, time.monotonic(), time.time_ns(), name=item.name or ""))
 
@@ -142,12 +142,9 @@ class WorkerObserver(Observer):
             self.spans.failed(task.span, f"{type(error).__name__}: {error}")
 
     def scheduling(self, commands: Sequence[Any]) -> list[Any]:
-        from turnout.executors.internal import commands as cmd
-
-        closing = (cmd.CompleteWorkflow, cmd.FailWorkflow, cmd.CancelWorkflow, cmd.ContinueAsNew)
         task = _current.get()
         if task is not None:
-            task.closes = any(isinstance(c, closing) for c in commands)
+            task.closes = closes_run(commands)
         carrier: dict[str, str] = {}
         if task is not None and task.span is not None and self.spans is not None:
             carrier = self.spans.carrier(task.span)
@@ -175,7 +172,7 @@ class WorkerObserver(Observer):
             self.spans.end(task.span, error)
 
     # -- activities
-    def activity_began(self, item: ClaimedItem) -> None:
+    def activity_began(self, item: ClaimedWork) -> None:
         super().activity_began(item)
         task = _Task(item, time.monotonic(), time.time_ns(), name=item.name or "")
         _current.set(task)
@@ -225,15 +222,15 @@ class WorkerObserver(Observer):
             self.spans.end(task.span, error)
 
     # -- outcomes
-    def retried(self, item: ClaimedItem) -> None:
+    def retried(self, item: ClaimedWork) -> None:
         if self.metrics is not None:
             self.metrics.retries.labels(item.task_queue, item.name or "").inc()
 
-    def dead_lettered(self, item: ClaimedItem) -> None:
+    def dead_lettered(self, item: ClaimedWork) -> None:
         if self.metrics is not None:
             self.metrics.dead_lettered.labels(item.task_queue, item.name or "").inc()
 
-    def lease_expired(self, item: ClaimedItem) -> None:
+    def lease_expired(self, item: ClaimedWork) -> None:
         if self.metrics is not None:
             self.metrics.lease_expirations.labels(item.task_queue, item.kind).inc()
 

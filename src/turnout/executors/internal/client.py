@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,15 @@ from turnout.contracts.errors import (
     exception_from_failure,
 )
 from turnout.contracts.events import Event
-from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args, check_signal, check_start
+from turnout.contracts.executor import (
+    ARG_UNSET,
+    ClientBase,
+    ClientCapabilities,
+    RunWatch,
+    call_args,
+    check_signal,
+    check_start,
+)
 from turnout.contracts.governance import (
     Approval,
     check_decision,
@@ -34,12 +43,15 @@ from turnout.contracts.records import (
 )
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
+from turnout.contracts.status import Snapshot
 from turnout.executors.internal import codec
 from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
+from turnout.executors.internal.status import read_status
 from turnout.executors.internal.store import StartParams, StartResult, Store
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.core import UNREACHABLE
+from turnout.executors.internal.store.figures import QueueFigures, per_queue
 from turnout.executors.internal.store.notify import run_channel
 from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import HandlerDefinition, WorkflowDefinition, signal_name
@@ -73,6 +85,7 @@ class InternalClient(ClientBase):
     """Starts workflows on the internal store and hands out handles."""
 
     executor = "internal"
+    capabilities = ClientCapabilities(idempotency_keys=True, page_tokens=False, run_input=True)
 
     def __init__(
         self,
@@ -263,6 +276,45 @@ class InternalClient(ClientBase):
         return await self.store.pending_approvals(
             self.tenant_id, workflow_type=workflow_type, limit=limit
         )
+
+    # -- what operators read (OperatorClient) ---------------------------------------------
+
+    async def events_after(self, workflow_id: str, run_id: str, after: int) -> list[Event]:
+        """The run's events whose seq is above ``after`` (one read of those rows only)."""
+        return await self.store.events(self.tenant_id, run_id, after)
+
+    @contextlib.asynccontextmanager
+    async def watch_run(self, workflow_id: str, run_id: str) -> AsyncIterator[RunWatch]:
+        """A watch woken by the store's notifier on the run's channel (when the run closes);
+        its reader polls for the other events."""
+        if self.store.supports_listen_notify:
+            await self.store.start_listening()
+        with self.store.notifier.subscribe(run_channel(run_id)) as woken:
+            yield RunWatch(woken)
+
+    async def queue_figures(self) -> list[QueueFigures]:
+        """Depth, lag, leases and dead letters per task queue, read from the tables."""
+        return per_queue(await self.store.figures(self.tenant_id))
+
+    async def status(self, *, failures: int = 10) -> Snapshot:
+        """The queues, the workers holding their leases and the latest failures."""
+        return await read_status(self.store, self.tenant_id, failures=failures)
+
+    def for_tenant(self, tenant_id: str) -> InternalClient:
+        """A client of ``tenant_id`` on this client's store, with its workflows and payload
+        limit; closing it leaves the store open (this client closes it)."""
+        other = _StoreSharingClient(
+            self.store, tenant_id=tenant_id, max_payload_bytes=self.max_payload_bytes
+        )
+        other._definitions.update(self._definitions)
+        return other
+
+
+class _StoreSharingClient(InternalClient):
+    """A tenant's client on the store of another client (which closes it)."""
+
+    async def close(self) -> None:
+        return None
 
 
 def _check_filters(workflow_type: str | None, task_queue: str | None) -> None:

@@ -19,6 +19,7 @@ change to regenerate the DDL files shipped under ``ddl/``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,12 +43,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from turnout.config import database_dialect
 from turnout.contracts.errors import ConfigurationError
 from turnout.executors.internal.schema import SCHEMA_REVISION, metadata
 
@@ -58,10 +59,12 @@ __all__ = [
     "SQLITE_BUSY_TIMEOUT_S",
     "VERSION_TABLE",
     "alembic_config",
+    "check_database",
     "create_schema",
     "create_schema_async",
     "create_schema_on",
     "current_revision",
+    "database_dialect",
     "ddl",
     "ddl_path",
     "make_async_engine",
@@ -95,6 +98,32 @@ _MIGRATE_HINT = "run `turnout schema migrate` to upgrade it"
 
 
 # --- URLs and engines -------------------------------------------------------------------
+
+
+_ACCEPTED_URLS = "postgresql://user:pass@host:5432/db or sqlite:///path/to/file.db"
+
+
+def database_dialect(url: str) -> str:
+    """``postgresql`` or ``sqlite`` for a database URL, or raise ConfigurationError.
+
+    The URL as SQLAlchemy reads it; ``turnout.config.database_dialect`` checks the
+    setting the same way without SQLAlchemy (a unit test keeps the two in step).
+    """
+    try:
+        parsed: URL = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(
+            f"TURNOUT_DATABASE_URL {url!r} is not a database URL; use {_ACCEPTED_URLS}"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend in {"postgresql", "postgres"}:
+        return "postgresql"
+    if backend == "sqlite":
+        return "sqlite"
+    raise ConfigurationError(
+        f"TURNOUT_DATABASE_URL uses {backend!r}, which turnout does not support; "
+        f"use {_ACCEPTED_URLS}"
+    )
 
 
 def sqlalchemy_url(url: str, *, async_: bool = False) -> str:
@@ -322,6 +351,36 @@ def current_revision(url: str) -> str | None:
             return _migration_context(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+async def check_database(store: Any, timeout: float) -> dict[str, str]:
+    """The readiness checks of a store's database: ``database`` (it answers within
+    ``timeout`` seconds) and, when it does, ``schema`` (at this turnout's revision). Each
+    is "ok" or what was found instead."""
+    checks: dict[str, str] = {}
+    revision: str | None = None
+    try:
+        async with asyncio.timeout(timeout), store.reader.connect() as conn:
+            revision = (
+                await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+            ).scalar()
+        checks["database"] = "ok"
+    except TimeoutError:
+        checks["database"] = f"unreachable: no answer within {timeout:g}s"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}: {_first_line(exc)}"
+    if checks["database"] == "ok":
+        checks["schema"] = (
+            "ok"
+            if revision == SCHEMA_REVISION
+            else f"at revision {revision}, expected {SCHEMA_REVISION}: run `turnout schema migrate`"
+        )
+    return checks
+
+
+def _first_line(exc: BaseException) -> str:
+    found = str(exc).strip()
+    return found.splitlines()[0] if found else ""
 
 
 # --- DDL ----------------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +21,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from turnout.contracts import errors as te
 from turnout.contracts.errors import Failure, failure_from_exception
 from turnout.contracts.events import Event, EventType
-from turnout.contracts.executor import ARG_UNSET, ClientBase, call_args, check_signal, check_start
+from turnout.contracts.executor import (
+    ARG_UNSET,
+    ClientBase,
+    ClientCapabilities,
+    RunWatch,
+    call_args,
+    check_signal,
+    check_start,
+)
 from turnout.contracts.governance import (
     Approval,
     artifact_from_event,
@@ -54,6 +65,8 @@ from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import WorkflowDefinition, query_name, signal_name
 
 __all__ = ["TemporalClient", "TemporalWorkflowHandle"]
+
+log = logging.getLogger("turnout.temporal")
 
 _STATES = {
     S.RUNNING: RunState.RUNNING,
@@ -92,6 +105,9 @@ class TemporalClient(ClientBase):
     """A turnout Client on a Temporal cluster."""
 
     executor = "temporal"
+    capabilities = ClientCapabilities(idempotency_keys=False, page_tokens=True, run_input=False)
+    """No idempotency keys (a retried start finds its run by workflow id); runs listed by
+    the visibility store's page tokens; history events omit a run's input."""
 
     def __init__(
         self,
@@ -154,6 +170,30 @@ class TemporalClient(ClientBase):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    @contextlib.asynccontextmanager
+    async def watch_run(self, workflow_id: str, run_id: str) -> AsyncIterator[RunWatch]:
+        """A watch woken by a long poll of the run's history (``wait_new_event``) in a
+        background task, so that its reader reads and maps the history again only when it
+        grew; when the long poll fails the reader falls back to polling."""
+        woken = asyncio.Event()
+        raw = self.raw.get_workflow_handle(workflow_id, run_id=run_id)
+
+        async def follow() -> None:
+            try:
+                async for _ in raw.fetch_history_events(wait_new_event=True, skip_archival=True):
+                    woken.set()
+            except Exception as exc:  # the reader falls back to polling
+                log.warning("following the history of %s failed: %s", workflow_id, exc)
+            woken.set()
+
+        follower = asyncio.create_task(follow())
+        try:
+            yield RunWatch(woken, following=lambda: not follower.done())
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
 
     def _resolve(self, workflow: str | Callable[..., Any]) -> tuple[str, Any]:
         if isinstance(workflow, str):

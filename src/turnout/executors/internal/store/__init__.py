@@ -18,7 +18,7 @@ Where things live:
 
 from __future__ import annotations
 
-from turnout.config import database_dialect
+from turnout.executors.internal.migrate import database_dialect
 from turnout.executors.internal.store.base import (
     ClaimedItem,
     EagerClaim,
