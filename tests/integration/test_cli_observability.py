@@ -104,8 +104,8 @@ def test_worker_serves_metrics_health_and_json_logs_and_status_shows_the_queue(
 async def test_a_port_that_cannot_be_served_names_its_option() -> None:
     import socket
 
-    from turnout._cli_observability import worker_observability
-    from turnout.cli import Failed
+    from turnout.cli._errors import Failed
+    from turnout.cli._worker import worker_observability
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

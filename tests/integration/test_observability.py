@@ -275,7 +275,7 @@ async def test_healthz_and_readyz_of_a_running_worker(sqlite_url: str) -> None:
 async def test_doctor_reports_the_queues_and_a_queue_nothing_claims_from(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from turnout import _doctor
+    from turnout.cli import _doctor
 
     client = await turnout.connect(executor="internal", database_url=sqlite_url)
     try:

@@ -10,15 +10,13 @@ from typing import Any
 import click
 from rich.table import Table
 
-from turnout.cli import Failed, _client, _run, cli, out
+from turnout.cli._context import connected
+from turnout.cli._errors import Failed, run_async
+from turnout.cli._output import out, timestamp
 from turnout.contracts.governance import Approval
 from turnout.contracts.records import Artifact, PolicyDecision
 
-__all__: list[str] = []
-
-
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+__all__ = ["register"]
 
 
 def _print_approvals(approvals: Sequence[Approval]) -> None:
@@ -29,8 +27,8 @@ def _print_approvals(approvals: Sequence[Approval]) -> None:
             a.workflow_type,
             a.name,
             a.state.value,
-            _when(a.requested_at),
-            _when(a.timeout_at),
+            timestamp(a.requested_at),
+            timestamp(a.timeout_at),
             " ".join(f"{k}={v}" for k, v in a.details.items()),
         )
     out.print(table)
@@ -40,7 +38,7 @@ def _print_decisions(decisions: Sequence[PolicyDecision]) -> None:
     table = Table("decided", "name", "outcome", "by", "reason")
     for d in decisions:
         table.add_row(
-            _when(d.decided_at), d.name, d.outcome.value, d.decided_by or "", d.reason or ""
+            timestamp(d.decided_at), d.name, d.outcome.value, d.decided_by or "", d.reason or ""
         )
     out.print(table)
 
@@ -49,11 +47,11 @@ def _print_artifacts(artifacts: Sequence[Artifact]) -> None:
     table = Table("recorded", "name", "uri", "media type", "size", "digest")
     for a in artifacts:
         size = str(a.size_bytes) if a.size_bytes is not None else ""
-        table.add_row(_when(a.created_at), a.name, a.uri, a.media_type, size, a.digest or "")
+        table.add_row(timestamp(a.created_at), a.name, a.uri, a.media_type, size, a.digest or "")
     out.print(table)
 
 
-@cli.command()
+@click.command()
 @click.option("--type", "workflow_type", help="Only runs of this workflow type.")
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -62,7 +60,7 @@ def approvals(ctx: click.Context, workflow_type: str | None, limit: int, as_json
     """List approvals waiting on a decision (this tenant's open runs)."""
 
     async def go() -> None:
-        async with _client(ctx) as client:
+        async with connected(ctx) as client:
             found = await client.list_pending_approvals(workflow_type=workflow_type, limit=limit)
         if as_json:
             for a in found:
@@ -72,13 +70,13 @@ def approvals(ctx: click.Context, workflow_type: str | None, limit: int, as_json
         else:
             _print_approvals(found)
 
-    _run(go())
+    run_async(go())
 
 
-def _decision_command(verb: str, doc: str) -> None:
-    """Register ``turnout approve`` / ``turnout reject``: the same command, another verb."""
+def _decision_command(verb: str, doc: str) -> click.Command:
+    """``turnout approve`` / ``turnout reject``: the same command, another verb."""
 
-    @cli.command(name=verb, help=doc)
+    @click.command(name=verb, help=doc)
     @click.argument("workflow_id")
     @click.argument("name")
     @click.option("--by", required=True, help="Who decides (recorded with the decision).")
@@ -88,7 +86,7 @@ def _decision_command(verb: str, doc: str) -> None:
     def command(ctx: click.Context, workflow_id: str, name: str, by: str, reason: str | None,
                 as_json: bool) -> None:  # fmt: skip
         async def go() -> None:
-            async with _client(ctx) as client:
+            async with connected(ctx) as client:
                 handle = client.get_workflow_handle(workflow_id)
                 decision = await getattr(handle, verb)(name, by=by, reason=reason)
             if as_json:
@@ -96,25 +94,23 @@ def _decision_command(verb: str, doc: str) -> None:
             else:
                 out.print(f"{name}: {decision.outcome.value} by {by} (workflow {workflow_id})")
 
-        _run(go())
+        run_async(go())
 
-
-_decision_command("approve", "Approve the pending approval NAME of a run (final).")
-_decision_command("reject", "Reject the pending approval NAME of a run (final).")
+    return command
 
 
 def _run_records_command(
     name: str, doc: str, read: str, print_table: Callable[[Sequence[Any]], None]
-) -> None:
-    """Register a command that lists one kind of a run's records (``handle.<read>()``)."""
+) -> click.Command:
+    """A command that lists one kind of a run's records (``handle.<read>()``)."""
 
-    @cli.command(name=name, help=doc)
+    @click.command(name=name, help=doc)
     @click.argument("workflow_id")
     @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
     @click.pass_context
     def command(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
         async def go() -> None:
-            async with _client(ctx) as client:
+            async with connected(ctx) as client:
                 found = await getattr(client.get_workflow_handle(workflow_id), read)()
             if as_json:
                 for record in found:
@@ -122,24 +118,12 @@ def _run_records_command(
             else:
                 print_table(found)
 
-        _run(go())
+        run_async(go())
+
+    return command
 
 
-_run_records_command(
-    "decisions",
-    "List a run's policy decisions and approval decisions.",
-    "policy_decisions",
-    _print_decisions,
-)
-_run_records_command(
-    "artifacts",
-    "List the artifacts a run's activities recorded (metadata; the bytes stay at the uri).",
-    "artifacts",
-    _print_artifacts,
-)
-
-
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def metrics(ctx: click.Context, as_json: bool) -> None:
@@ -147,7 +131,7 @@ def metrics(ctx: click.Context, as_json: bool) -> None:
     of this tenant, read from the database (Prometheus text format)."""
 
     async def go() -> None:
-        async with _client(ctx) as client:
+        async with connected(ctx) as client:
             if client.executor != "internal":
                 raise Failed(
                     "turnout metrics reads the internal executor's tables; on Temporal use "
@@ -167,4 +151,32 @@ def metrics(ctx: click.Context, as_json: bool) -> None:
             labels = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(f.labels.items()))
             click.echo(f"{f.name}{{{labels}}} {f.value}" if labels else f"{f.name} {f.value}")
 
-    _run(go())
+    run_async(go())
+
+
+def register(group: click.Group) -> None:
+    """Add the governance commands and ``turnout metrics`` to ``group``."""
+    group.add_command(approvals)
+    group.add_command(
+        _decision_command("approve", "Approve the pending approval NAME of a run (final).")
+    )
+    group.add_command(
+        _decision_command("reject", "Reject the pending approval NAME of a run (final).")
+    )
+    group.add_command(
+        _run_records_command(
+            "decisions",
+            "List a run's policy decisions and approval decisions.",
+            "policy_decisions",
+            _print_decisions,
+        )
+    )
+    group.add_command(
+        _run_records_command(
+            "artifacts",
+            "List the artifacts a run's activities recorded (metadata; the bytes stay at the uri).",
+            "artifacts",
+            _print_artifacts,
+        )
+    )
+    group.add_command(metrics)

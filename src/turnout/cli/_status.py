@@ -1,12 +1,10 @@
-"""``turnout status``: a live view of the task queues; and what ``turnout worker`` serves
-with ``--metrics-port``, ``--health-port`` and ``--log-format``."""
+"""``turnout status``: a live view of the task queues."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import click
@@ -14,76 +12,11 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from turnout.cli import Failed, _client, _run, cli, err, out
-from turnout.observability.health import DEFAULT_HOST, Server
+from turnout.cli._context import connected
+from turnout.cli._errors import Failed, run_async
+from turnout.cli._output import out
 
-__all__ = ["worker_observability"]
-
-
-@contextlib.asynccontextmanager
-async def worker_observability(
-    worker: Any,
-    observer: Any,
-    metrics_port: int | None,
-    health_port: int | None,
-    *,
-    metrics_host: str = DEFAULT_HOST,
-    health_host: str = DEFAULT_HOST,
-) -> AsyncIterator[None]:
-    """Serve ``/metrics`` and ``/healthz`` ``/readyz`` of a started ``worker`` while inside."""
-    from turnout.observability import serve_health, serve_metrics
-
-    servers: list[Server] = []
-    try:
-        if metrics_port is not None:
-            started = await _listen(
-                "--metrics-port", serve_metrics(observer.metrics, metrics_port, metrics_host)
-            )
-            servers.append(started)
-            err.print(f"metrics on http://{metrics_host}:{started.port}/metrics")
-        if health_port is not None:
-            started = await _listen(
-                "--health-port", serve_health([worker], health_port, health_host)
-            )
-            servers.append(started)
-            err.print(f"health on http://{health_host}:{started.port}/healthz and /readyz")
-        yield
-    finally:
-        for server in servers:
-            await server.close()
-
-
-async def _listen(option: str, starting: Awaitable[Server]) -> Server:
-    """A started server, or the failure of ``option`` (the port is taken, say)."""
-    try:
-        return await starting
-    except OSError as exc:
-        raise Failed(f"{option}: {exc}") from exc
-
-
-def make_observer(metrics_port: int | None, log_format: str | None) -> Any:
-    """The worker's observer: metrics when ``--metrics-port`` is given (a clear error
-    naming the extra when prometheus-client is missing), traces when TURNOUT_TRACING=1."""
-    from turnout.contracts.errors import ConfigurationError
-    from turnout.observability import (
-        TRACING_ENV,
-        WorkerObserver,
-        configure_logging,
-        require_metrics,
-    )
-
-    if log_format is not None:
-        configure_logging(log_format)
-    metrics = None
-    if metrics_port is not None:
-        try:
-            metrics = require_metrics()()
-        except ConfigurationError as exc:
-            raise click.UsageError(f"--metrics-port: {exc}") from exc
-    try:
-        return WorkerObserver(metrics=metrics)
-    except ConfigurationError as exc:
-        raise click.UsageError(f"{TRACING_ENV}: {exc}") from exc
+__all__ = ["register", "render"]
 
 
 def _lag(seconds: float) -> str:
@@ -116,7 +49,7 @@ def render(snap: Any) -> Group:
     return Group(queues, f"runs: {runs}", failures)
 
 
-@cli.command()
+@click.command()
 @click.option("--once", is_flag=True, help="Print one snapshot and exit (for scripts).")
 @click.option("--json", "as_json", is_flag=True, help="With --once: one JSON object.")
 @click.option("--interval", type=click.FloatRange(0.2), default=2.0, show_default=True,
@@ -128,7 +61,7 @@ def status(ctx: click.Context, once: bool, as_json: bool, interval: float) -> No
     from turnout.observability.status import snapshot
 
     async def go() -> None:
-        async with _client(ctx) as client:
+        async with connected(ctx) as client:
             if client.executor != "internal":
                 raise Failed(
                     "turnout status reads the internal executor's tables; on Temporal use "
@@ -148,10 +81,15 @@ def status(ctx: click.Context, once: bool, as_json: bool, interval: float) -> No
                     await asyncio.sleep(interval)
 
     with contextlib.suppress(KeyboardInterrupt):
-        _run(go())
+        run_async(go())
 
 
 def _jsonable(snap: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
     return asdict(snap)
+
+
+def register(group: click.Group) -> None:
+    """Add ``turnout status`` to ``group``."""
+    group.add_command(status)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import click
+
+from turnout.cli._errors import run_async
+from turnout.cli._output import dump, out
 from turnout.config import ExecutorKind, load_settings
 from turnout.contracts.errors import ConfigurationError
 
-__all__ = ["Check", "run_checks"]
+__all__ = ["STALL_SECONDS", "Check", "register", "run_checks"]
 
 
 @dataclass
@@ -162,3 +166,27 @@ async def _temporal(address: str, namespace: str) -> Check:
             "TURNOUT_TEMPORAL_NAMESPACE",
         )
     return Check("temporal", True, f"namespace {namespace!r} at {address}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool) -> None:
+    """Check settings and connections; say what is wrong and how to fix it."""
+    checks = run_async(run_checks(ctx.find_root().params))
+    if as_json:
+        for check in checks:
+            out.print(dump(check.__dict__))
+    else:
+        for check in checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            out.print(f"{mark} {check.name}: {check.detail}")
+            if not check.ok and check.fix:
+                out.print(f"      fix: {check.fix}")
+    if not all(c.ok for c in checks):
+        raise SystemExit(1)
+
+
+def register(group: click.Group) -> None:
+    """Add ``turnout doctor`` to ``group``."""
+    group.add_command(doctor)

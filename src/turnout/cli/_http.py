@@ -7,13 +7,14 @@ from types import FrameType
 
 import click
 
-from turnout.cli import _definitions, _settings, cli, err, out
+from turnout.cli._context import definitions, settings_for
+from turnout.cli._output import err, out
 from turnout.contracts.errors import ConfigurationError
 
-__all__: list[str] = []
+__all__ = ["register"]
 
 
-@cli.command()
+@click.command()
 @click.option("--port", "-p", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on (0.0.0.0: every interface).")  # fmt: skip
@@ -47,8 +48,8 @@ def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
         raise click.UsageError(
             f"turnout serve needs the http extra: pip install 'turnout[http]' ({exc})"
         ) from exc
-    settings = _settings(ctx)
-    workflows, _ = _definitions(modules)
+    settings = settings_for(ctx)
+    workflows, _ = definitions(modules)
     try:
         app = create_app(settings, tokens_file=tokens_file, workflows=workflows)
     except ConfigurationError as exc:
@@ -80,7 +81,7 @@ def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
     Server(config).run()
 
 
-@cli.group()
+@click.group()
 def token() -> None:
     """Tokens of the HTTP API."""
 
@@ -100,3 +101,9 @@ def token_create(tenant: str) -> None:
     out.print(secret, markup=False)
     err.print("the line to add to the tokens file (TURNOUT_API_TOKENS_FILE or --tokens-file):")
     out.print(line, markup=False)
+
+
+def register(group: click.Group) -> None:
+    """Add ``turnout serve`` and ``turnout token`` to ``group``."""
+    group.add_command(serve)
+    group.add_command(token)

@@ -1,0 +1,114 @@
+"""What the commands print: the two consoles, JSON values, a run, a timeline.
+
+Results go to ``out`` (stdout), messages about what happened to ``err`` (stderr), so
+``turnout start ... --json | jq`` sees only the result. Tables keep a fixed width when
+stdout is not a terminal, so they stay readable in pipes and logs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from turnout.contracts.events import Event
+from turnout.contracts.records import Run
+from turnout.contracts.states import RunState
+
+__all__ = [
+    "dump",
+    "err",
+    "failure_chain",
+    "out",
+    "print_events",
+    "print_run",
+    "timestamp",
+    "wait_result",
+]
+
+_WIDTH = None if sys.stdout.isatty() else 160  # tables stay readable in pipes and logs
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+"""stdout: results."""
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+"""stderr: what happened, errors."""
+
+_KEY_ATTRIBUTES = (
+    "activity_type",
+    "attempt",
+    "name",
+    "duration",
+    "timer_seq",
+    "workflow_type",
+    "patch_id",
+    "reason",
+    "from",
+    "to",
+    "delay",
+    "timeout",
+)
+
+
+def dump(value: Any) -> str:
+    """``value`` as one line of JSON (non-JSON values as their ``str``)."""
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def timestamp(value: Any) -> str:
+    """A timestamp to the second, or nothing."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+
+
+def failure_chain(exc: BaseException) -> str:
+    """``Kind(message, type=...) <- Cause(...)``: an error and its causes on one line."""
+    parts = []
+    current: BaseException | None = exc
+    while current is not None:
+        kind = type(current).__name__
+        detail = getattr(current, "message", None) or str(current)
+        extra = getattr(current, "type", None)
+        parts.append(f"{kind}({detail}{f', type={extra}' if extra else ''})")
+        current = current.__cause__
+    return " <- ".join(parts)
+
+
+def print_run(run: Run) -> None:
+    """The run's state, timestamps and outcome, one per line."""
+    table = Table(show_header=False, box=None)
+    for key in ("workflow_id", "run_id", "workflow_type", "task_queue", "state", "attempt",
+                "correlation_id", "requested_at", "started_at", "closed_at"):  # fmt: skip
+        value = getattr(run, key)
+        table.add_row(key, value.value if isinstance(value, RunState) else str(value))
+    if run.result is not None:
+        table.add_row("result", dump(run.result))
+    if run.failure is not None:
+        table.add_row("failure", f"{run.failure.kind}: {run.failure.message}")
+    out.print(table)
+
+
+def print_events(events: Sequence[Event]) -> None:
+    """A timeline: time, seq, event type, its key attributes, time since the first event."""
+    table = Table("time", "seq", "event", "attributes", "elapsed")
+    start = events[0].at if events else None
+    for event in events:
+        attrs = {k: event.attributes[k] for k in _KEY_ATTRIBUTES if k in event.attributes}
+        elapsed = (event.at - start).total_seconds() if start else 0.0
+        table.add_row(
+            event.at.strftime("%H:%M:%S.%f")[:-3],
+            str(event.seq),
+            event.type.value,
+            " ".join(f"{k}={v}" for k, v in attrs.items()),
+            f"{elapsed:8.3f}s",
+        )
+    out.print(table)
+
+
+async def wait_result(handle: Any, spinner: bool) -> Any:
+    """The run's result; with a spinner on stdout while waiting when it is a terminal."""
+    if spinner and out.is_terminal:
+        with out.status(f"waiting for {handle.id}..."):
+            return await handle.result()
+    return await handle.result()
