@@ -168,6 +168,18 @@ class WorkflowTaskRunner:
             await self._process(item)
         except asyncio.CancelledError:
             raise
+        except UNREACHABLE as exc:
+            # The database stayed out of reach for longer than outcomes are retried: the
+            # task goes back to the queue once its lease expires (another worker may take
+            # it sooner). One line, not a traceback: the cause is the database.
+            crash = exc
+            _log.warning(
+                "workflow task %s of run %s stopped: the database is out of reach (%s)",
+                item.id,
+                item.run_id,
+                _first_line(exc),
+            )
+            self.cache.evict(item.run_id)
         except Exception as exc:
             crash = exc
             _log.exception("workflow task %s of run %s crashed", item.id, item.run_id)
@@ -208,8 +220,9 @@ class WorkflowTaskRunner:
         self, item: ClaimedItem, defn: WorkflowDefinition, instance: WorkflowInstance | None
     ) -> WorkflowInstance | None:
         """Run one workflow task; the instance to keep cached, or None to drop it."""
-        row, history = await self.reads.submit(
-            (item.run_id, instance.seen_seq if instance is not None else 0)
+        seen = instance.seen_seq if instance is not None else 0
+        row, history = await persist(
+            f"history of run {item.run_id}", lambda: self.reads.submit((item.run_id, seen))
         )
         if row.state in _TERMINAL:
             await self._store.abandon_workflow_task(item)
@@ -218,7 +231,9 @@ class WorkflowTaskRunner:
         if instance is not None and instance.task_count != row.workflow_task_count:
             instance.dispose()
             instance = None
-            row, history = await self.reads.submit((item.run_id, 0))
+            row, history = await persist(
+                f"history of run {item.run_id}", lambda: self.reads.submit((item.run_id, 0))
+            )
         if instance is None:
             instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
         self._observer.workflow_task_loaded(workflow_info(row))
@@ -422,3 +437,9 @@ def _oversize(commands: Sequence[cmd.Command], limit: int) -> Exception | None:
 def _dropped(instance: WorkflowInstance | None) -> None:
     if instance is not None:
         instance.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
