@@ -35,7 +35,12 @@ async def persist(what: str, write: Callable[[], Awaitable[T]]) -> T:
         except UNREACHABLE as exc:
             if time.monotonic() + delay > deadline:
                 raise
-            _log.warning("recording the %s failed (%s); retrying in %.1fs", what, exc, delay)
+            _log.warning(
+                "the database is out of reach for the %s (%s); retrying in %.1fs",
+                what,
+                _first_line(exc),
+                delay,
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
@@ -56,3 +61,9 @@ async def fail_activity(
             store, item, failure, policy, heartbeat_details=details, observer=observer
         ),
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
