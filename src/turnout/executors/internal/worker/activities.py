@@ -1,0 +1,400 @@
+"""Activities: one attempt's runner, its context (``activity.*``), heartbeats and timeouts.
+
+The worker that runs an attempt enforces its start-to-close, schedule-to-close and
+heartbeat timeouts itself (the reaper enforces them too, should this worker die).
+Results of attempts that finish together are written in one transaction; the workflow
+tasks they wake that this worker has slots for are claimed in it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from turnout.contracts.errors import ApplicationError, Failure, TimeoutType, failure_from_exception
+from turnout.contracts.records import Artifact
+from turnout.contracts.retry import RetryPolicy
+from turnout.executors.internal import codec
+from turnout.executors.internal.batch import GroupCommit
+from turnout.executors.internal.reaper import timeout_failure
+from turnout.executors.internal.store import ClaimedItem, Store
+from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.store.core import UNREACHABLE, refused_value
+from turnout.executors.internal.worker.admission import Admission
+from turnout.executors.internal.worker.outcomes import fail_activity, persist
+from turnout.executors.internal.worker.slots import Slots
+from turnout.observability._hooks import Observer
+from turnout.workflows._definitions import ActivityDefinition
+from turnout.workflows._runtime import (
+    ActivityInfo,
+    ArtifactSpec,
+    reset_activity_runtime,
+    set_activity_runtime,
+)
+
+__all__ = ["ActivityContext", "ActivityRunner"]
+
+_log = logging.getLogger("turnout.worker")
+
+
+class AttemptTimedOut(Exception):
+    """An activity attempt ran past one of its timeouts."""
+
+    def __init__(self, kind: TimeoutType) -> None:
+        super().__init__(kind.value)
+        self.kind = kind
+
+
+class ActivityContext:
+    """The ActivityRuntime of one running activity attempt."""
+
+    def __init__(self, store: Store, item: ClaimedItem, info: ActivityInfo) -> None:
+        self._store = store
+        self.item = item
+        self._info = info
+        self.details: list[Any] | None = None
+        self.cancelled = False
+        self.pending = asyncio.Event()
+        self.task: asyncio.Future[Any] | None = None
+        self.loop = asyncio.get_running_loop()
+        self.last_beat = time.monotonic()
+        p = item.payload
+        now = utcnow()
+        started = time.monotonic()
+        self._deadlines: list[tuple[TimeoutType, float]] = []
+        if p.get("start_to_close_timeout"):
+            self._deadlines.append(
+                (TimeoutType.START_TO_CLOSE, started + float(p["start_to_close_timeout"]))
+            )
+        if item.deadline_at is not None:
+            left = (item.deadline_at - now).total_seconds()
+            self._deadlines.append((TimeoutType.SCHEDULE_TO_CLOSE, started + left))
+        self._heartbeat_timeout = (
+            float(p["heartbeat_timeout"]) if p.get("heartbeat_timeout") else None
+        )
+
+    def next_deadline(self) -> tuple[TimeoutType | None, float]:
+        """The nearest timeout of this attempt and the seconds left until it (1 h if none)."""
+        deadlines = list(self._deadlines)
+        if self._heartbeat_timeout is not None:
+            deadlines.append((TimeoutType.HEARTBEAT, self.last_beat + self._heartbeat_timeout))
+        if not deadlines:
+            return None, 3600.0
+        kind, at = min(deadlines, key=lambda d: d[1])
+        return kind, at - time.monotonic()
+
+    def info(self) -> ActivityInfo:
+        return self._info
+
+    def heartbeat(self, *details: Any) -> None:
+        self.details = codec.encode_args(details)
+        self.last_beat = time.monotonic()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.pending.set()
+        else:  # a sync activity in a worker thread
+            self.loop.call_soon_threadsafe(self.pending.set)
+
+    def is_cancelled(self) -> bool:
+        return self.cancelled
+
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        from turnout.workflows.activity import logger
+
+        return logger
+
+    async def record_artifact(self, spec: ArtifactSpec) -> Artifact:
+        artifact = Artifact(
+            artifact_id=uuid.uuid4().hex,
+            run_id=self.item.run_id,
+            workflow_id=self.item.workflow_id,
+            tenant_id=self.item.tenant_id,
+            name=spec.name,
+            uri=spec.uri,
+            media_type=spec.media_type,
+            size_bytes=spec.size,
+            digest=spec.digest,
+            created_at=utcnow(),
+            attributes={**spec.attributes, "activity_type": self._info.activity_type},
+        )
+        if not await self._store.record_artifact(self.item, artifact):
+            _log.warning(
+                "artifact %s of run %s not recorded: the run is closed", spec.name, self.item.run_id
+            )
+        return artifact
+
+
+class ActivityRunner:
+    """Runs the activity attempts a worker claimed, each in a task of its own.
+
+    ``dispatch`` starts a workflow task this runner claimed eagerly with a batch of
+    results (the worker's, which knows the workflow-task runner).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        slots: Slots,
+        activities: Mapping[str, ActivityDefinition],
+        admission: Admission,
+        observer: Observer,
+        executor: concurrent.futures.Executor | None,
+        max_payload_bytes: int,
+        dispatch: Callable[[ClaimedItem], None],
+    ) -> None:
+        self._store = store
+        self._slots = slots
+        self._activities = activities
+        self._admission = admission
+        self._observer = observer
+        self._executor = executor
+        self._max_payload = max_payload_bytes
+        self._dispatch = dispatch
+        # A batch that fails for one bad item is written again item by item (shared=...):
+        # only that item's caller hears the error.
+        self.results: GroupCommit[tuple[ClaimedItem, Any], bool] = GroupCommit(
+            self._record_results, name="turnout-results", shared=UNREACHABLE
+        )
+
+    def start(self, item: ClaimedItem) -> None:
+        """Run the claimed attempt ``item`` in a task of its own."""
+        self._observer.claimed(item)
+        task = asyncio.create_task(self._attempt(item))
+        self._slots.activities[item.id] = (task, None)
+
+    async def _attempt(self, item: ClaimedItem) -> None:
+        crash: BaseException | None = None
+        try:
+            self._observer.activity_began(item)
+            await self._run(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            crash = exc
+            _log.exception(
+                "activity %s of run %s: could not record its outcome", item.name, item.run_id
+            )
+        finally:
+            self._slots.activities.pop(item.id, None)
+            self._slots.freed()
+            self._observer.activity_ended(crash)
+
+    async def _run(self, item: ClaimedItem) -> None:
+        p = item.payload
+        try:
+            policy = RetryPolicy.model_validate(p.get("retry_policy") or {})
+            for key in ("start_to_close_timeout", "schedule_to_close_timeout", "heartbeat_timeout"):
+                _td(p.get(key))
+        except (ValueError, OverflowError, TypeError) as exc:
+            # Options stored before they were checked (an older release): no attempt can
+            # run under them, so the activity fails for good, saying why.
+            unreadable = ApplicationError(
+                f"the stored options of activity {item.name} cannot be used: {_first_line(exc)}",
+                type="InvalidOptions",
+                non_retryable=True,
+            )
+            await self._fail(item, failure_from_exception(unreadable, with_stack=False))
+            return
+        defn = self._activities.get(item.name or "")
+        if defn is None:
+            failure = Failure(
+                kind="application",
+                message=(
+                    f"activity {item.name!r} is not registered on worker {self._slots.identity} "
+                    f"(task queue {self._slots.task_queue}); "
+                    f"registered: {sorted(self._activities)}"
+                ),
+                type="NotRegistered",
+            )
+            await self._fail(item, failure, policy)
+            return
+        info = _info(item, defn)
+        if self._admission:
+            refused = await self._admission.admit_activity(item, info)
+            if refused is not None:
+                await self._fail(item, refused, policy)
+                return
+        ctx = ActivityContext(self._store, item, info)
+        task = asyncio.current_task()
+        assert task is not None
+        self._slots.activities[item.id] = (task, ctx)
+        args = codec.decode_args(p.get("input", []), defn.arg_types)
+        heartbeats = asyncio.create_task(self._heartbeats(ctx))
+        self._observer.activity_running(info)
+        try:
+            result = await self._invoke(defn, args, ctx)
+        except asyncio.CancelledError:
+            heartbeats.cancel()
+            if ctx.cancelled and not self._slots.stopping.is_set():
+                await self._store.activity_canceled(item)
+                return
+            raise
+        except AttemptTimedOut as timed_out:
+            heartbeats.cancel()
+            await self._fail(item, timeout_failure(timed_out.kind, ctx.details), policy, ctx)
+            return
+        except BaseException as exc:
+            heartbeats.cancel()
+            await self._fail(item, failure_from_exception(exc), policy, ctx)
+            return
+        heartbeats.cancel()
+        await self._record(item, defn, result, policy, ctx)
+
+    async def _record(
+        self,
+        item: ClaimedItem,
+        defn: ActivityDefinition,
+        result: Any,
+        policy: RetryPolicy,
+        ctx: ActivityContext,
+    ) -> None:
+        try:
+            encoded = codec.encode(result)
+            codec.check_size(encoded, f"the result of activity {defn.name}", self._max_payload)
+        except Exception as exc:  # a bug in the activity: retrying cannot fix it
+            error = ApplicationError(
+                f"activity {defn.name} returned a result that cannot be stored: {exc}",
+                type=type(exc).__name__,
+                non_retryable=True,
+            )
+            await self._fail(item, failure_from_exception(error, with_stack=False), policy, ctx)
+            return
+        try:
+            await self.results.submit((item, encoded))
+        except UNREACHABLE:
+            raise  # the lease expires and the reaper retries the attempt
+        except Exception as exc:  # the database refused this result: retrying cannot fix it
+            error = ApplicationError(
+                str(refused_value(f"the result of activity {defn.name}", exc)),
+                type="ResultNotStored",
+                non_retryable=True,
+            )
+            await self._fail(item, failure_from_exception(error, with_stack=False), policy, ctx)
+
+    async def _record_results(self, batch: list[tuple[ClaimedItem, Any]]) -> list[bool]:
+        """Write a batch of activity results in one transaction; the workflow tasks they
+        wake that this worker has slots for are claimed by it in the same transaction."""
+        eager = self._slots.eager("workflow")
+        with self._slots.reserved(workflow_tasks=eager.limit if eager else 0):
+            recorded: list[bool] = await persist(
+                f"results of {len(batch)} activities",
+                lambda: self._store.complete_activities(batch, eager=eager),
+            )
+        for claimed in eager.claimed if eager else ():
+            self._dispatch(claimed)
+        return recorded
+
+    async def _invoke(self, defn: ActivityDefinition, args: list[Any], ctx: ActivityContext) -> Any:
+        """Run the activity; enforce its start-to-close, schedule-to-close and heartbeat
+        timeouts locally (the reaper enforces them too, should this worker die)."""
+        token = set_activity_runtime(ctx)
+        try:
+            context = contextvars.copy_context()
+        finally:
+            reset_activity_runtime(token)
+        inner: asyncio.Future[Any]
+        if defn.is_async:
+            inner = asyncio.get_running_loop().create_task(defn.fn(*args), context=context)
+        else:
+            assert self._executor is not None
+            inner = asyncio.get_running_loop().run_in_executor(
+                self._executor, lambda: context.run(defn.fn, *args)
+            )
+        ctx.task = inner  # a Task (async) or a Future (thread pool)
+        try:
+            while True:
+                kind, remaining = ctx.next_deadline()
+                done, _ = await asyncio.wait({inner}, timeout=remaining)
+                if done:
+                    return inner.result()
+                if kind is not None and ctx.next_deadline()[1] <= 0:
+                    inner.cancel()
+                    raise AttemptTimedOut(kind)
+        except asyncio.CancelledError:
+            inner.cancel()
+            raise
+
+    async def _heartbeats(self, ctx: ActivityContext) -> None:
+        item = ctx.item
+        hb = item.payload.get("heartbeat_timeout")
+        stc = item.payload.get("start_to_close_timeout")
+        throttle = min(float(hb) * 0.5, 1.0) if hb else 1.0
+        while True:
+            await ctx.pending.wait()
+            ctx.pending.clear()
+            now = utcnow()
+            bounds = []
+            if hb:
+                bounds.append(now + timedelta(seconds=float(hb)))
+            if stc:
+                bounds.append(item.started_at + timedelta(seconds=float(stc)))
+            if item.deadline_at is not None:
+                bounds.append(item.deadline_at)
+            lease = min(bounds) if bounds else item.lease_expires_at
+            try:
+                cancel = await self._store.heartbeat(item, ctx.details or [], lease)
+            except Exception as exc:
+                _log.warning("heartbeat of %s failed: %s", item.name, exc)
+                cancel = False
+            if cancel and not ctx.cancelled:
+                ctx.cancelled = True
+                entry = self._slots.activities.get(item.id)
+                if entry is not None and ctx.task is not None:
+                    ctx.task.cancel()
+                    entry[0].cancel()
+            await asyncio.sleep(throttle)
+
+    async def _fail(
+        self,
+        item: ClaimedItem,
+        failure: Failure,
+        policy: RetryPolicy | None = None,
+        ctx: ActivityContext | None = None,
+    ) -> None:
+        details = ctx.details if ctx is not None else None
+        await fail_activity(
+            self._store, self._observer, item, failure, policy or RetryPolicy(), details
+        )
+
+
+def _info(item: ClaimedItem, defn: ActivityDefinition) -> ActivityInfo:
+    p = item.payload
+    return ActivityInfo(
+        activity_id=str(p.get("activity_id")),
+        activity_type=defn.name,
+        attempt=item.attempt,
+        workflow_id=item.workflow_id,
+        workflow_run_id=item.run_id,
+        workflow_type=str(p.get("workflow_type", "")),
+        task_queue=item.task_queue,
+        scheduled_time=datetime.fromisoformat(p["scheduled_at"])
+        if p.get("scheduled_at")
+        else item.created_at,
+        started_time=item.started_at,
+        heartbeat_details=list(item.heartbeat_details or []),
+        start_to_close_timeout=_td(p.get("start_to_close_timeout")),
+        schedule_to_close_timeout=_td(p.get("schedule_to_close_timeout")),
+        heartbeat_timeout=_td(p.get("heartbeat_timeout")),
+        correlation_id=str((p.get("headers") or {}).get("correlation_id") or ""),
+        tenant_id=item.tenant_id,
+    )
+
+
+def _td(seconds: Any) -> timedelta | None:
+    return timedelta(seconds=float(seconds)) if seconds else None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

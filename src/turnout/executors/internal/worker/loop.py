@@ -1,0 +1,376 @@
+"""The internal worker: lifecycle, the claim loop, dispatch, leases and the reaper.
+
+A worker claims only what its free slots allow (backpressure), wakes on
+notifications (LISTEN/NOTIFY or in-process) with polling as the fallback, and
+runs a reaper for expired leases and timeouts. Leaving it stops claiming, lets
+running activities finish within the grace period, and releases the rest.
+
+What it runs is the work of its collaborators: :class:`~.slots.Slots` (what is
+running and free), :class:`~.workflow_tasks.WorkflowTaskRunner`,
+:class:`~.activities.ActivityRunner`, :class:`~.admission.Admission` (policies) and
+the :class:`~turnout.executors.internal.reaper.Reaper`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from turnout.contracts.governance import Policy
+from turnout.contracts.records import QueueItemKind
+from turnout.executors.internal.client import InternalClient
+from turnout.executors.internal.codethread import CodeThread, positive_seconds
+from turnout.executors.internal.reaper import Reaper
+from turnout.executors.internal.store import ClaimedItem, Store
+from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.store.maintenance import PRUNE_BATCH
+from turnout.executors.internal.store.notify import queue_channel
+from turnout.executors.internal.worker.activities import ActivityRunner
+from turnout.executors.internal.worker.admission import Admission
+from turnout.executors.internal.worker.slots import Slots
+from turnout.executors.internal.worker.workflow_tasks import WorkflowTaskRunner
+from turnout.observability._hooks import Observer, guarded
+from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
+
+__all__ = ["InternalWorker"]
+
+_log = logging.getLogger("turnout.worker")
+
+
+class InternalWorker:
+    """Runs workflows and activities of one task queue on the internal store."""
+
+    def __init__(
+        self,
+        client: InternalClient,
+        *,
+        task_queue: str,
+        workflows: Sequence[type] = (),
+        activities: Sequence[Callable[..., Any]] = (),
+        max_concurrent_activities: int = 100,
+        max_concurrent_workflow_tasks: int = 50,
+        activity_executor: concurrent.futures.Executor | None = None,
+        max_cached_workflows: int = 1000,
+        graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
+        workflow_task_lease: timedelta = timedelta(seconds=30),
+        poll_interval: timedelta | None = None,
+        reaper_interval: timedelta = timedelta(seconds=1),
+        finished_item_retention: timedelta | None = timedelta(hours=1),
+        identity: str | None = None,
+        policies: Sequence[Policy] = (),
+        max_memory_bytes: int | None = None,
+        observer: Observer | None = None,
+        deadlock_timeout: timedelta = timedelta(seconds=2),
+        debug_mode: bool = False,
+    ) -> None:
+        if not workflows and not activities:
+            raise ValueError("a Worker needs at least one workflow or activity")
+        self._client = client
+        self._store: Store = client.store
+        self.task_queue = task_queue
+        workflow_defns = {d.name: d for d in map(WorkflowDefinition.must_from_class, workflows)}
+        client.register_workflows(workflows)
+        activity_defns = {d.name: d for d in map(ActivityDefinition.must_from_callable, activities)}
+        self._own_executor = activity_executor is None and any(
+            not a.is_async for a in activity_defns.values()
+        )
+        self._executor = activity_executor or (
+            concurrent.futures.ThreadPoolExecutor(
+                max_workers=max(1, min(max_concurrent_activities, 64)),
+                thread_name_prefix="turnout-activity",
+            )
+            if self._own_executor
+            else None
+        )
+        if finished_item_retention is not None and finished_item_retention < timedelta(0):
+            raise ValueError(
+                f"finished_item_retention must not be negative, got {finished_item_retention}"
+            )
+        self._retention = finished_item_retention
+        self._grace = graceful_shutdown_timeout.total_seconds()
+        self._wft_lease = workflow_task_lease.total_seconds()
+        # Without LISTEN/NOTIFY (SQLite), an idle worker looks (one read) every 50 ms.
+        default_poll = 1.0 if self._store.supports_listen_notify else 0.05
+        self._poll = poll_interval.total_seconds() if poll_interval else default_poll
+        self._reaper_interval = reaper_interval.total_seconds()
+        # The identity owns this worker's leases and names it on the timeline: an explicit
+        # one must be unique per process (the default is host:pid:random).
+        self.identity = identity or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._observer = guarded(observer)
+        """Told of claims, tasks and outcomes (log context; metrics and traces if set)."""
+        self._slots = Slots(
+            identity=self.identity,
+            task_queue=task_queue,
+            max_workflow_tasks=max_concurrent_workflow_tasks if workflows else 0,
+            max_activities=max_concurrent_activities if activities else 0,
+            workflow_names=frozenset(workflow_defns),
+            activity_names=frozenset(activity_defns),
+            workflow_lease=self._wft_lease,
+            memory_limit=max_memory_bytes,
+        )
+        admission = Admission(self._store, policies)
+        # Workflow code runs off this loop, watched: code that never yields fails its
+        # task instead of freezing claims, leases and health (debug_mode: never a deadlock,
+        # for stepping through workflow code in a debugger).
+        code = CodeThread(
+            timeout=None if debug_mode else positive_seconds("deadlock_timeout", deadlock_timeout)
+        )
+        self._workflow_tasks = WorkflowTaskRunner(
+            store=self._store,
+            slots=self._slots,
+            workflows=workflow_defns,
+            activity_names=frozenset(activity_defns),
+            admission=admission,
+            observer=self._observer,
+            code=code,
+            cache_size=max_cached_workflows,
+            max_payload_bytes=client.max_payload_bytes,
+            dispatch=self._dispatch,
+        )
+        self._activities = ActivityRunner(
+            store=self._store,
+            slots=self._slots,
+            activities=activity_defns,
+            admission=admission,
+            observer=self._observer,
+            executor=self._executor,
+            max_payload_bytes=client.max_payload_bytes,
+            dispatch=self._dispatch,
+        )
+        self._reaper = Reaper(self._store, self._observer)
+        self._timers_busy = False
+        self._stopped = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self._started = False
+
+    # -- what observers read -------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The store this worker claims from."""
+        return self._store
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant whose work this worker claims."""
+        return self._client.tenant_id
+
+    @property
+    def claiming(self) -> bool:
+        """True while the claim loop runs (started, not stopping)."""
+        return bool(self._loops and not self._slots.stopping.is_set() and not self._loops[0].done())
+
+    def slots(self) -> dict[str, tuple[int, int]]:
+        """Slots in use and slots in all, per kind (``workflow_task``, ``activity_task``)."""
+        return self._slots.in_use()
+
+    def deadlocks(self) -> tuple[int, str | None]:
+        """How many activations of workflow code did not yield since this worker started,
+        and the last one's message (health shows both)."""
+        return self._workflow_tasks.deadlocks()
+
+    def code_health(self) -> str:
+        """``ok``, or why the threads that run workflow code are not (health reads this)."""
+        return self._workflow_tasks.code_health()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start claiming work."""
+        if self._started:
+            raise RuntimeError("worker already started")
+        self._started = True
+        if self._store.supports_listen_notify:
+            await self._store.start_listening()
+        self._loops = [
+            asyncio.create_task(self._poll_loop(), name="turnout-poll"),
+            asyncio.create_task(self._reaper_loop(), name="turnout-reaper"),
+            asyncio.create_task(self._lease_loop(), name="turnout-leases"),
+        ]
+        self._observer.attach(self)
+
+    async def shutdown(self) -> None:
+        """Stop claiming; let activities finish within the grace period; release the rest."""
+        if not self._started or self._stopped.is_set():
+            return
+        slots = self._slots
+        slots.stopping.set()
+        slots.wake.set()
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # Workflow tasks are short: let them finish. Activities get the grace period.
+        if slots.workflow_tasks:
+            await asyncio.wait(list(slots.workflow_tasks.values()), timeout=self._wft_lease)
+        running = [t for t, _ in slots.activities.values()]
+        if running:
+            await asyncio.wait(running, timeout=self._grace)
+        await self._activities.results.drain(self._grace)
+        leftovers = [
+            ctx.item for t, ctx in slots.activities.values() if not t.done() and ctx is not None
+        ]
+        leftovers += [
+            slots.workflow_items[i] for i, t in slots.workflow_tasks.items() if not t.done()
+        ]
+        tasks = [*slots.workflow_tasks.values(), *(t for t, _ in slots.activities.values())]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        # A commit already being written when its task was cancelled finishes first.
+        await self._workflow_tasks.commits.drain(self._wft_lease)
+        if leftovers:
+            with contextlib.suppress(Exception):
+                await self._store.release(leftovers)
+        self._workflow_tasks.close()
+        if self._own_executor and self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self._observer.detach(self)
+        self._stopped.set()
+
+    async def run(self) -> None:
+        """Start, then block until shut down or cancelled."""
+        await self.start()
+        try:
+            await self._stopped.wait()
+        finally:
+            await self.shutdown()
+
+    async def __aenter__(self) -> InternalWorker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    # -- claiming ------------------------------------------------------------------------
+    def _dispatch(self, item: ClaimedItem) -> None:
+        """Start a claimed item on the runner of its kind."""
+        if item.kind == QueueItemKind.WORKFLOW_TASK.value:
+            self._workflow_tasks.start(item)
+        else:
+            self._activities.start(item)
+
+    async def _poll_loop(self) -> None:
+        backoff = 0.1
+        claim_now = True  # the first pass claims at once
+        wake = self._slots.wake
+        with self._store.notifier.subscribe(queue_channel(self.task_queue)) as notified:
+            while not self._slots.stopping.is_set():
+                # Cleared before looking, not after: a notification that arrives while
+                # this pass reads or claims is still there when it waits.
+                notified.clear()
+                wake.clear()
+                try:
+                    if claim_now and await self._poll_once():
+                        await asyncio.sleep(0)  # more may be waiting
+                        continue
+                    # Idle: one read tells when anything of the queue is due.
+                    due = await self._store.next_due(self.task_queue, self._client.tenant_id)
+                    backoff = 0.1
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    _log.warning("claim failed (%s); retrying in %.1fs", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                timeout, claim_next = self._poll, False
+                if due is not None:
+                    remaining = (due - utcnow()).total_seconds()
+                    if remaining <= 0 and not claim_now:
+                        claim_now = True  # due since the last look: claim it
+                        continue
+                    # Due but just not claimed (its run's task is running, or no free slot):
+                    # claim again after a notification or the poll interval, never spin.
+                    if remaining <= timeout:
+                        timeout, claim_next = max(remaining, 0.0) or timeout, True
+                waiters = [
+                    asyncio.ensure_future(notified.wait()),
+                    asyncio.ensure_future(wake.wait()),
+                ]
+                try:
+                    await asyncio.wait(
+                        waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    for w in waiters:
+                        w.cancel()
+                # Told of new work, a slot free, or something due: claim, without a read
+                # first. Otherwise look again.
+                claim_now = notified.is_set() or wake.is_set() or claim_next
+
+    async def _poll_once(self) -> bool:
+        """Fire due timers and claim work for the free slots. True when more may be
+        waiting (a claim filled every free slot, or timers fired); False when the queue
+        is drained, and the loop may wait for a notification."""
+        # Timers are due by the clock, not by notifications: read before writing unless
+        # the last pass fired some.
+        fired = await self._store.fire_timers(
+            self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
+        )
+        self._timers_busy = fired > 0
+        if self._slots.memory_gate_closed():
+            return bool(fired)
+        return await self._claim() or bool(fired)
+
+    async def _claim(self) -> bool:
+        """Claim work for the free slots and start it. True when it filled every free slot
+        of a kind (more may be waiting)."""
+        free_wft = self._slots.free_workflow_tasks()
+        free_act = self._slots.free_activities()
+        # The slots asked for are promised while the claim runs: an eager claim made
+        # meanwhile (a commit, a result) must not take them too.
+        with self._slots.reserved(workflow_tasks=free_wft, activities=free_act):
+            items = await self._store.claim(
+                self.task_queue,
+                self.identity,
+                workflow_tasks=free_wft,
+                activities=free_act,
+                workflow_lease=self._wft_lease,
+                tenant_id=self._client.tenant_id,
+                peek=False,
+            )
+        for item in items:
+            self._dispatch(item)
+        wfts = sum(1 for item in items if item.kind == QueueItemKind.WORKFLOW_TASK.value)
+        return (wfts >= free_wft > 0) or (len(items) - wfts >= free_act > 0)
+
+    # -- upkeep --------------------------------------------------------------------------
+    async def _lease_loop(self) -> None:
+        interval = max(self._wft_lease / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await self._store.extend_leases(
+                    self.identity,
+                    [item_id for item_id, _ in self._slots.workflow_items],
+                    utcnow() + timedelta(seconds=self._wft_lease),
+                )
+
+    async def _reaper_loop(self) -> None:
+        next_prune = time.monotonic()
+        while True:
+            await asyncio.sleep(self._reaper_interval)
+            try:
+                if await self._reaper.pass_once():
+                    self._slots.wake.set()
+                if self._retention is not None and time.monotonic() >= next_prune:
+                    # Keep the queue table small: finished items go after the retention.
+                    # Once a minute, or at once again while a full batch went.
+                    pruned = await self._store.prune_finished(utcnow() - self._retention)
+                    next_prune = time.monotonic() + (0 if pruned >= PRUNE_BATCH else 60)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.warning("reaper pass failed: %s", exc)
