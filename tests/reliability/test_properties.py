@@ -318,7 +318,8 @@ def queue_machine(env: QueueEnv) -> type[RuleBasedStateMachine]:
                 assert after == before
 
         @precondition(lambda self: self.holding(_ACT))
-        @rule(data=st.data(), details=st.text(max_size=8))
+        # Text the boundary accepts: NUL is refused before any write (turnout.contracts.limits).
+        @rule(data=st.data(), details=st.text(st.characters(exclude_characters="\x00"), max_size=8))
         def heartbeat(self, data: Any, details: str) -> None:
             claim = self.pick(data, _ACT)
             item, current = claim.item, self.model.current(claim)

@@ -689,12 +689,15 @@ async def test_chaos_pg_backend_kill(postgres_url: str, drain_factory: Factory) 
 POOL_RUNS = 300
 """Workflows started at once, and waited on at once, by one client: 30 times its pool."""
 POOL_STEPS = 2
-POOL_WAIT = 25.0
+POOL_WAIT = 90.0
 """Seconds the PostgreSQL form may take (SQLite's takes a few; a stall, not a timing)."""
 CLEAR_ERRORS = (
     "too many clients already",
     "remaining connection slots are reserved",
     "database is locked",
+    # An attempt whose result waited for a connection past its timeout was retried
+    # elsewhere; its late result is refused, and the line says so.
+    "rejected: the lease was lost",
 )
 """What a refused or contended connection says; every error a client call or a worker
 logs in the pool-exhaustion scenario must say one of these."""
@@ -725,8 +728,6 @@ async def _exhaust(drain: Drain) -> dict[str, float]:
     assert results == [expected_result(key, POOL_STEPS) for key in keys]
     finished = time.monotonic() - began
     await drain.drained()
-    await drain.assert_exactly_once()
-    drain.check_workers()
     return {"started": started, "finished": finished}
 
 
@@ -743,11 +744,6 @@ def _assert_clear(drain: Drain) -> list[str]:
 
 @pytest.mark.postgres
 @pytest.mark.timeout(240)
-@pytest.mark.xfail(
-    strict=True,
-    reason="with connection slots scarce, workers stall: workflow tasks crash on a refused "
-    "connection (logged with a traceback) and the drain makes almost no progress",
-)
 async def test_chaos_pool_exhaustion_postgres(
     small_postgres: LocalPostgres, drain_factory: Factory
 ) -> None:
@@ -793,11 +789,15 @@ async def test_chaos_pool_exhaustion_postgres(
                 f"\n{drain.outputs()}"
             ) from None
     finally:
+        held = len(hogs)
         for hog in hogs:
             await hog.close()
+    # Checked once the other sessions let go: the checks' own reads need a connection.
+    await drain.assert_exactly_once()
+    drain.check_workers()
     causes = _assert_clear(drain)
     FIGURES.append(
-        f"pool_exhaustion[postgresql]: max_connections {MAX_CONNECTIONS}, {len(hogs)} held by "
+        f"pool_exhaustion[postgresql]: max_connections {MAX_CONNECTIONS}, {held} held by "
         f"other sessions, {in_use} turnout sessions open before; {POOL_RUNS} "
         f"{POOL_STEPS}-activity workflows started at once in {_ms(figures['started'])}, "
         f"all completed after {_ms(figures['finished'])}; client calls retried "
@@ -811,6 +811,8 @@ async def test_chaos_pool_exhaustion_sqlite(sqlite_url: str, drain_factory: Fact
     drain = await drain_factory(sqlite_url, "pool-exhaustion")
     await asyncio.gather(*(drain.add_worker() for _ in range(3)))
     figures = await _exhaust(drain)
+    await drain.assert_exactly_once()
+    drain.check_workers()
     causes = _assert_clear(drain)
     FIGURES.append(
         f"pool_exhaustion[sqlite]: {POOL_RUNS} {POOL_STEPS}-activity workflows started at "

@@ -56,20 +56,11 @@ def _offenders(paths: list[Path], forbidden: str) -> dict[str, set[str]]:
     return found
 
 
-EXECUTOR_ALLOWANCES = {
-    "observability/health.py": {"turnout.executors.internal.migrate"},
-}
-"""The documented exceptions to "no executor import outside executors/": readiness checks
-the internal worker's database with the internal executor's ``check_database`` (one lazy
-import) until the internal worker offers ``check_database`` itself, as the Temporal
-worker offers ``check_server``."""
-
-
 def test_http_and_observability_import_no_executor() -> None:
     found = _offenders(
         _modules_under("http") + _modules_under("observability"), "turnout.executors"
     )
-    assert found == EXECUTOR_ALLOWANCES
+    assert found == {}
 
 
 def test_http_and_observability_never_name_an_executor_in_a_branch() -> None:

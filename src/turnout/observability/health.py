@@ -57,15 +57,6 @@ async def readiness(worker: Any, *, timeout: float = DATABASE_TIMEOUT) -> Readin
     if check_server is not None:  # Temporal
         checks["temporal server"] = await check_server(timeout)
     check_database = getattr(worker, "check_database", None)
-    if check_database is None and getattr(worker, "store", None) is not None:
-        # The one import of an executor here (see tests/unit/test_import_rules.py): the
-        # internal worker does not offer check_database itself yet, so its store is
-        # checked by the internal executor's function.
-        from turnout.executors.internal.migrate import check_database as check_store
-
-        async def check_database(timeout: float) -> dict[str, str]:
-            return await check_store(worker.store, timeout)
-
     if check_database is not None:  # internal: the database answers, at the right schema
         checks.update(await check_database(timeout))
     return Readiness(all(v == "ok" for v in checks.values()), checks)

@@ -94,7 +94,12 @@ class ActivityContext:
         return self._info
 
     def heartbeat(self, *details: Any) -> None:
-        self.details = codec.encode_args(details)
+        encoded = codec.encode_args(details)
+        # Refused here, in the activity's code, like any bad value: never in the write.
+        codec.check_payload(
+            encoded, f"the heartbeat details of activity {self._info.activity_type}"
+        )
+        self.details = encoded
         self.last_beat = time.monotonic()
         try:
             running = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ from turnout.contracts.governance import Policy
 from turnout.contracts.records import QueueItemKind
 from turnout.executors.internal.client import InternalClient
 from turnout.executors.internal.codethread import CodeThread, positive_seconds
+from turnout.executors.internal.migrate import check_database
 from turnout.executors.internal.reaper import Reaper
 from turnout.executors.internal.store import ClaimedItem, Store
 from turnout.executors.internal.store.base import utcnow
@@ -171,6 +172,11 @@ class InternalWorker:
     def slots(self) -> dict[str, tuple[int, int]]:
         """Slots in use and slots in all, per kind (``workflow_task``, ``activity_task``)."""
         return self._slots.in_use()
+
+    async def check_database(self, timeout: float) -> dict[str, str]:
+        """Readiness: the database answers within ``timeout`` seconds, at the schema
+        revision this turnout expects (health reads this)."""
+        return await check_database(self._store, timeout)
 
     def deadlocks(self) -> tuple[int, str | None]:
         """How many activations of workflow code did not yield since this worker started,
