@@ -14,17 +14,20 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from turnout.contracts.records import QueueItemKind
 from turnout.executors.internal.store import ClaimedItem, EagerClaim
 
-if TYPE_CHECKING:
-    from turnout.executors.internal.worker.activities import ActivityContext
-
-__all__ = ["Slots", "rss_bytes"]
+__all__ = ["RunningAttempt", "Slots", "rss_bytes"]
 
 _log = logging.getLogger("turnout.worker")
+
+
+class RunningAttempt(Protocol):
+    """What the worker needs of a running activity attempt's context: its item."""
+
+    item: ClaimedItem
 
 
 class Slots:
@@ -57,7 +60,7 @@ class Slots:
         """The workflow tasks running, by (item id, attempt)."""
         self.workflow_items: dict[tuple[int, int], ClaimedItem] = {}
         """Their claimed items (the lease loop extends their leases)."""
-        self.activities: dict[int, tuple[asyncio.Task[None], ActivityContext | None]] = {}
+        self.activities: dict[int, tuple[asyncio.Task[None], RunningAttempt | None]] = {}
         """The activity attempts running, by item id, with their context once it exists."""
         self.reserved_workflow_tasks = 0
         self.reserved_activities = 0
