@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 import turnout
 from turnout import EventType, RunState, activity, workflow
@@ -117,6 +118,21 @@ async def _wait_for(handle: Any, found: Callable[[list[turnout.Event]], bool]) -
             await asyncio.sleep(0.05)
 
 
+async def _stuck_transactions(client: Any) -> list[str]:
+    """PostgreSQL sessions idle in a transaction for more than a second (none on SQLite)."""
+    if not client.store.url.startswith("postgresql"):
+        return []
+    async with client.store.reader.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT left(query, 80) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND state = 'idle in transaction' "
+                "AND now() - state_change > interval '1 second'"
+            )
+        )
+        return [row[0] for row in rows]
+
+
 async def _get(port: int, path: str) -> str:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
@@ -143,6 +159,8 @@ async def test_code_that_never_yields_fails_its_task_and_other_runs_go_on(
             ]
             results = [await h.result(timeout=timedelta(seconds=WAIT)) for h in quick]
             assert results == [n + 1 for n in range(10)]
+            # No session of the worker sits in a transaction the frozen loop never ends.
+            assert await _stuck_transactions(client) == []
 
             def failed_by_deadlock(events: list[turnout.Event]) -> bool:
                 return any(

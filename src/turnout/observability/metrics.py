@@ -43,7 +43,8 @@ FIGURE_HELP = {
     "turnout_queue_depth": "items ready to be claimed",
     "turnout_queue_lag_seconds": "age of the oldest ready item",
     "turnout_leased_items": "items claimed by a worker",
-    "turnout_dead_letters": "activities whose retries ran out or that timed out for good",
+    "turnout_dead_letters": "dead queue items: activities whose retries ran out or that timed "
+    "out for good, workflow tasks dead-lettered after deadlocks, quarantined items",
     "turnout_runs": "runs per state",
     "turnout_pending_approvals": "approvals waiting on a decision",
 }

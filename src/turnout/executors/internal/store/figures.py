@@ -117,7 +117,8 @@ class FigureOperations(StoreCore):
                 Figure(
                     "turnout_dead_letters",
                     count,
-                    "activities whose retries ran out or that timed out for good",
+                    "dead queue items: activities whose retries ran out or that timed "
+                    "out for good, workflow tasks dead-lettered after deadlocks, quarantined items",
                     {"task_queue": task_queue},
                 )
             )
