@@ -99,6 +99,12 @@ class CodeThread:
         self.last_deadlock: str | None = None
         """The last deadlock's message."""
         self._closed = False
+        self._running: _Job[Any] | None = None
+        """The activation the serving thread runs now (the watchdog looks at it)."""
+        self._watchdog: asyncio.Task[None] | None = None
+        self._settled: list[tuple[asyncio.Future[Any], tuple[bool, Any]]] = []
+        """Outcomes the serving thread finished, waiting for the loop to hand them over
+        (one wake-up of the loop for all that finish together)."""
 
     # -- what health reads -----------------------------------------------------------
     @property
@@ -130,19 +136,10 @@ class CodeThread:
             job.after_abandon.append(after_abandon)
         if not self._threads:
             self._spawn()
+        if self.timeout is not None and (self._watchdog is None or self._watchdog.done()):
+            self._watchdog = loop.create_task(self._watch(), name="turnout-deadlock-watchdog")
         self._jobs.put(job)
-        if self.timeout is None:
-            return await job.done
-        tick = min(self.timeout / 4, 0.25)
-        while True:
-            done, _ = await asyncio.wait([job.done], timeout=tick)
-            if done:
-                return job.done.result()
-            since = job.last_progress()
-            if since is not None and time.monotonic() - since > self.timeout:
-                error = self._give_up(job)
-                if error is not None:
-                    raise error
+        return await job.done
 
     def close(self) -> None:
         """Let the serving thread end once the queued activations ran."""
@@ -150,6 +147,24 @@ class CodeThread:
         for _ in self._threads:
             self._jobs.put(None)
         self._threads = []
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+
+    async def _watch(self) -> None:
+        """Look at the running activation a few times a second; give up on one that made
+        no progress for ``timeout`` seconds (its caller gets the DeadlockError)."""
+        assert self.timeout is not None
+        tick = min(self.timeout / 4, 0.25)
+        while not self._closed:
+            await asyncio.sleep(tick)
+            job = self._running
+            if job is None or job.done.done():
+                continue
+            since = job.last_progress()
+            if since is not None and time.monotonic() - since > self.timeout:
+                error = self._give_up(job)
+                if error is not None and not job.done.done():
+                    job.done.set_exception(error)
 
     # -- the watchdog's side -----------------------------------------------------------
     def _give_up(self, job: _Job[Any]) -> DeadlockError | None:
@@ -207,6 +222,7 @@ class CodeThread:
     def _execute(self, job: _Job[Any]) -> None:
         job.thread_id = threading.get_ident()
         job.started = time.monotonic()
+        self._running = job
         outcome: tuple[bool, Any]
         try:
             outcome = (True, job.context.run(job.fn))
@@ -215,15 +231,28 @@ class CodeThread:
         with self._lock:
             job.finished = True
             abandoned = job.abandoned
+            if self._running is job:
+                self._running = None
         if abandoned:
             for cleanup in job.after_abandon:
                 # Teardown of code already given up on: nothing is left to tell.
                 with contextlib.suppress(BaseException):
                     job.context.run(cleanup)
             return
-        # A closed loop (the worker is gone) has nobody waiting any more.
-        with contextlib.suppress(RuntimeError):
-            job.loop.call_soon_threadsafe(_settle, job.done, outcome)
+        with self._lock:
+            first = not self._settled
+            self._settled.append((job.done, outcome))
+        if first:
+            # A closed loop (the worker is gone) has nobody waiting any more.
+            with contextlib.suppress(RuntimeError):
+                job.loop.call_soon_threadsafe(self._hand_over)
+
+    def _hand_over(self) -> None:
+        """On the loop: settle every outcome the serving thread finished since last time."""
+        with self._lock:
+            settled, self._settled = self._settled, []
+        for done, outcome in settled:
+            _settle(done, outcome)
 
 
 def positive_seconds(name: str, value: timedelta) -> float:
