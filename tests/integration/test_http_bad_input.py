@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_http_api import Api
-from tests.integration.test_http_api import api as api  # the fixture
+from tests.integration.http_api_kit import Api
+from tests.integration.http_api_kit import api as api  # the fixture
 from turnout.http.auth import CONSOLE_HEADER, COOKIE
 
 LONG = "x" * 300

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 import turnout
-from tests.integration.test_http_api import ACTIVITIES, TENANT_A, WORKFLOWS, write_tokens
+from tests.integration.http_api_kit import ACTIVITIES, TENANT_A, WORKFLOWS, write_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ["tests.workflows_for_tests", "tests.governance_workflows"]

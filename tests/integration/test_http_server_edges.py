@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.test_http_api import TENANT_A, write_tokens
+from tests.integration.http_api_kit import TENANT_A, write_tokens
 from turnout.config import load_settings
 from turnout.http import create_app
 from turnout.http.server import ClientTimeouts, server_config

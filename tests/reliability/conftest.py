@@ -6,7 +6,8 @@ a minute. :class:`CrashWorkerProcess` runs the same kind of child with the lease
 an option, and can call a ``prepare`` hook (``module:function``, given the child's
 client and one string) before the worker starts: test_crashes.py uses it to hold a
 worker inside a workflow task or a commit. ``finished_item_retention`` (seconds) goes to
-the worker when given: test_queue_chaos.py has finished queue items pruned within seconds.
+the worker when given: the queue chaos suite (chaos_drain.py) has finished queue items
+pruned within seconds.
 
 The worker processes are named after those files (``crash_...``) so that other test
 modules of this directory can have fixtures of their own. ``own_postgres`` is a

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import turnout
-from tests.reliability.test_bad_input import snapshot
+from tests.reliability.bad_input_kit import snapshot
 from turnout import ActivityError, Event, EventType, RetryPolicy, RunState, activity, workflow
 from turnout.contracts.limits import MAX_DURATION, MAX_JSON_DEPTH, InvalidInputError
 from turnout.executors.internal import codec

@@ -1,8 +1,4 @@
-"""Property-based tests: the run state machine, and the queue against the real store.
-
-The state machine is data (``turnout.contracts.states.TRANSITIONS``): random walks
-through it check that every move of the table is accepted, every other one refused
-with ``IllegalTransitionError``, and that a terminal state is never left.
+"""Property-based tests of the queue against the real store.
 
 The queue is driven by Hypothesis's stateful testing against the real store (SQLite,
 and PostgreSQL with fewer examples): several workers (identities, each with its own
@@ -11,7 +7,8 @@ into the past with SQL and reaping, runs are canceled and terminated, and stale
 holders keep writing as stragglers do. After every step the database must agree with
 a model of who holds what: never two winners for one item, a write from a holder
 that lost its item changes nothing, terminal runs stay final, every run's seqs are
-1..n, and every completion is recorded at most once.
+1..n, and every completion is recorded at most once. The run state machine's
+properties are in test_properties_states.py.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -37,18 +34,12 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select, update
 
-from turnout.contracts.errors import Failure, IllegalTransitionError
+from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
 from turnout.contracts.records import QueueItemKind, QueueItemState
 from turnout.contracts.states import (
-    ACTIVE_STATES,
     TERMINAL_STATES,
-    TRANSITIONS,
     RunState,
-    can_transition,
-    check_transition,
-    is_terminal,
-    sources_of,
 )
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.migrate import create_schema_async
@@ -63,64 +54,12 @@ from turnout.executors.internal.store import (
 )
 from turnout.executors.internal.store.base import utcnow
 
-STATES = list(RunState)
 TENANT = "default"
 WORKERS = ("worker-a", "worker-b", "worker-c")
 _WFT = QueueItemKind.WORKFLOW_TASK.value
 _ACT = QueueItemKind.ACTIVITY_TASK.value
 _LEASED = (QueueItemState.CLAIMED.value, QueueItemState.RUNNING.value)
 _TERMINAL = {s.value for s in TERMINAL_STATES}
-
-
-# --------------------------------------------------------------------------- states
-
-
-def test_every_pair_of_states_is_accepted_exactly_when_the_table_says() -> None:
-    for source in STATES:
-        for target in STATES:
-            allowed = target in TRANSITIONS[source]
-            assert can_transition(source, target) is allowed
-            assert can_transition(source.value, target.value) is allowed
-            assert (source in sources_of(target)) is allowed
-            if allowed:
-                assert check_transition(source, target) is target
-                assert check_transition(source.value, target.value) is target
-            else:
-                with pytest.raises(IllegalTransitionError) as refused:
-                    check_transition(source, target)
-                assert source.value in str(refused.value)
-                assert target.value in str(refused.value)
-    assert set(TRANSITIONS) == set(STATES)
-    assert set(STATES) == TERMINAL_STATES | ACTIVE_STATES
-    assert not TERMINAL_STATES & ACTIVE_STATES
-    for state in STATES:
-        assert is_terminal(state) is state.is_terminal is (state in TERMINAL_STATES)
-        assert (TRANSITIONS[state] == frozenset()) is state.is_terminal
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.data())
-def test_random_walks_follow_the_table_and_never_leave_a_terminal_state(data: Any) -> None:
-    current = RunState.QUEUED
-    closed: RunState | None = None
-    for _ in range(data.draw(st.integers(min_value=1, max_value=40), label="steps")):
-        legal = sorted(TRANSITIONS[current])
-        # Half of the moves are legal ones (when there are any), so that walks get deep.
-        if legal and data.draw(st.booleans(), label="legal move"):
-            target = data.draw(st.sampled_from(legal), label="target")
-        else:
-            target = data.draw(st.sampled_from(STATES), label="target")
-        if target in TRANSITIONS[current]:
-            assert closed is None, f"{closed} is terminal but accepted a move to {target}"
-            assert check_transition(current, target) is target
-            current = target
-        else:
-            with pytest.raises(IllegalTransitionError):
-                check_transition(current.value, target.value)
-        if closed is not None:
-            assert current is closed
-        elif current.is_terminal:
-            closed = current
 
 
 # --------------------------------------------------------------------------- the queue

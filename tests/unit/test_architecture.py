@@ -137,3 +137,22 @@ def test_the_page_names_every_room() -> None:
         assert f"`{room}`" in page, room
     for room in ("executors/internal/", "executors/temporal/", "testing/"):
         assert f"`{room}`" in page, room
+
+
+MAX_MODULE_LINES = 500
+"""No module of the repository is longer (issue 21: split a long one along its seams)."""
+
+
+def test_no_module_is_longer_than_500_lines() -> None:
+    root = DOC.parents[1]
+    sources = [
+        *(p for d in ("src", "tests", "benchmarks", "examples") for p in (root / d).rglob("*.py")),
+        *(root / "src").rglob("*.js"),
+    ]
+    assert sources
+    too_long = {
+        path.relative_to(root).as_posix(): lines
+        for path in sources
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert too_long == {}, f"split these along their seams: {too_long}"

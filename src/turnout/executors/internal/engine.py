@@ -6,6 +6,10 @@ run's history: every recorded workflow task is replayed (the code must produce
 the same commands it produced then, or :class:`NonDeterminismError`), then the
 events not yet seen are delivered in one live activation whose new commands
 the worker commits.
+
+The pieces it drives live beside it: ``operations.py`` (the commands and the futures
+awaiting their outcomes), ``determinism.py`` (the replay check) and ``runtime.py``
+(what ``workflow.*`` calls reach).
 """
 
 from __future__ import annotations
@@ -19,45 +23,28 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from datetime import datetime
+from typing import Any
 
-from turnout.contracts.errors import (
-    ApplicationError,
-    Failure,
-    FailureError,
-    NonDeterminismError,
-    WorkflowAlreadyStartedError,
-    exception_from_failure,
-    failure_from_exception,
-)
+from turnout.contracts.errors import ApplicationError, FailureError, failure_from_exception
 from turnout.contracts.events import COMMAND_EVENT_TYPES, INBOUND_EVENT_TYPES, Event, EventType
-from turnout.contracts.governance import APPROVAL_REJECTED, START_GATE, decision_from_event
+from turnout.contracts.governance import APPROVAL_REJECTED, decision_from_event
 from turnout.contracts.records import PolicyDecision
-from turnout.contracts.retry import RetryPolicy
 from turnout.executors.internal import codec
 from turnout.executors.internal.commands import (
-    CancelTimer,
     CancelWorkflow,
     Command,
     CompleteWorkflow,
     ContinueAsNew,
     FailWorkflow,
     RecordMarker,
-    RequestApproval,
-    RequestCancelActivity,
-    RequestCancelChild,
-    ScheduleActivity,
-    StartChild,
-    StartTimer,
-    recorded_key,
 )
+from turnout.executors.internal.determinism import is_start_gate, nondeterminism
 from turnout.executors.internal.loop import WorkflowEventLoop, WorkflowTimerHandle
-from turnout.workflows._definitions import ActivityDefinition, HandlerDefinition, WorkflowDefinition
+from turnout.executors.internal.operations import Operations
+from turnout.executors.internal.runtime import ContinueAsNewError, InternalRuntime
+from turnout.workflows._definitions import HandlerDefinition, WorkflowDefinition
 from turnout.workflows._runtime import (
-    ActivityOptions,
-    ChildWorkflowOptions,
     WorkflowInfo,
     reset_workflow_runtime,
     set_workflow_runtime,
@@ -70,43 +57,12 @@ _CLOSING = (CompleteWorkflow, FailWorkflow, CancelWorkflow, ContinueAsNew)
 _log = logging.getLogger("turnout.engine")
 
 
-class ContinueAsNewError(BaseException):
-    """Raised by ``workflow.continue_as_new``; ends the run (a BaseException, so
-    ``except Exception`` in workflow code does not swallow it)."""
-
-    def __init__(self, workflow_type: str | None, args: list[Any]) -> None:
-        super().__init__("continue as new")
-        self.workflow_type = workflow_type
-        self.next_args = args
-
-
 class WorkflowTaskError(Exception):
     """The workflow task failed (a bug, or non-determinism); the run stays open and retries."""
 
     def __init__(self, cause: BaseException) -> None:
         super().__init__(f"workflow task failed: {cause!r}")
         self.__cause__ = cause
-
-
-class _ActivityHandle(asyncio.Task[Any]):
-    """What ``workflow.start_activity`` returns: an awaitable task on the activity's result."""
-
-
-class _ChildHandle(asyncio.Task[Any]):
-    """What ``workflow.start_child_workflow`` returns; ``id`` is the child's workflow id."""
-
-    id: str = ""
-
-
-@dataclass
-class _Pending:
-    future: asyncio.Future[Any]
-    result_type: Any
-    name: str
-
-
-def _timestamp(at: datetime) -> float:
-    return at.timestamp()
 
 
 class WorkflowInstance:
@@ -121,12 +77,8 @@ class WorkflowInstance:
         self._random = random.Random(seed)
         self._now = info.start_time
         self._replaying = False
-        self._commands: list[Command] = []
-        self._seqs = {"activity": 0, "timer": 0, "child": 0}
-        self._timers: dict[int, WorkflowTimerHandle] = {}
-        self._activities: dict[int, _Pending] = {}
-        self._children: dict[int, _Pending] = {}
-        self._approvals: dict[str, asyncio.Future[Any]] = {}
+        self.operations = Operations(self._loop, info.task_queue, self.uuid4)
+        """The commands of the current activation and the futures awaiting outcomes."""
         self._start_gate: str | None = None
         self._start_held = False
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[Any]]] = []
@@ -163,7 +115,7 @@ class WorkflowInstance:
         """
         events = [e for e in new_events if e.seq > self.seen_seq and e.seq not in self.own_seqs]
         for event in events:
-            if _is_start_gate(event):
+            if is_start_gate(event):
                 self._start_gate = str(event.attributes["name"])
         inbound: list[Event] = []
         for i, event in enumerate(events):
@@ -179,7 +131,9 @@ class WorkflowInstance:
                         recorded.append(later)
                 at = datetime.fromisoformat(event.attributes["time"])
                 produced = self._activate(batch, at, replaying=True, recorded=recorded)
-                self._check_determinism(produced, recorded, event.seq)
+                error = nondeterminism(produced, recorded, event.seq)
+                if error is not None:
+                    raise WorkflowTaskError(error)
                 self.processed_through = max(self.processed_through, through)
                 self.task_count += 1
             elif event.type in INBOUND_EVENT_TYPES and event.seq > self.processed_through:
@@ -205,54 +159,34 @@ class WorkflowInstance:
         return self._now
 
     @property
+    def info(self) -> WorkflowInfo:
+        """The run this instance executes."""
+        return self._info
+
+    @property
+    def random(self) -> random.Random:
+        """The run's seeded random generator (the same numbers on every replay)."""
+        return self._random
+
+    @property
+    def replaying(self) -> bool:
+        """True while the current activation replays a recorded workflow task."""
+        return self._replaying
+
+    def uuid4(self) -> uuid.UUID:
+        """A UUID drawn from the run's seeded generator."""
+        return uuid.UUID(int=self._random.getrandbits(128), version=4)
+
+    def add_condition(self, fn: Callable[[], bool]) -> asyncio.Future[Any]:
+        """A future set once ``fn()`` is true; checked whenever the loop runs dry."""
+        future = self._loop.create_future()
+        self._conditions.append((fn, future))
+        return future
+
+    @property
     def closed(self) -> bool:
         """True once the workflow produced a closing command."""
         return self._closed
-
-    def _check_determinism(
-        self, produced: list[Command], recorded: list[Event], task_seq: int
-    ) -> None:
-        produced = [c for c in produced if c.event_type in COMMAND_EVENT_TYPES]
-        recorded = [e for e in recorded if not _is_start_gate(e)]
-        produced_markers = {c.patch_id for c in produced if isinstance(c, RecordMarker)}
-        recorded = [
-            e
-            for e in recorded
-            if not (
-                e.type is EventType.MARKER_RECORDED
-                and e.attributes.get("patch_id") not in produced_markers
-            )
-        ]
-        for index, event in enumerate(recorded):
-            if index >= len(produced):
-                raise WorkflowTaskError(
-                    NonDeterminismError(
-                        f"history event {event.seq} ({event.type.value} "
-                        f"{recorded_key(event.type, event.attributes)}) recorded by workflow task "
-                        f"{task_seq} is no longer produced by the workflow code"
-                    )
-                )
-            command = produced[index]
-            if command.event_type is not event.type or command.key() != recorded_key(
-                event.type, event.attributes
-            ):
-                raise WorkflowTaskError(
-                    NonDeterminismError(
-                        f"history event {event.seq} recorded {event.type.value} "
-                        f"{recorded_key(event.type, event.attributes)}, but the workflow code now "
-                        f"produces {command.event_type.value} {command.key()} at that point; "
-                        f"guard the change with workflow.patched()"
-                    )
-                )
-        if len(produced) > len(recorded):
-            extra = produced[len(recorded)]
-            raise WorkflowTaskError(
-                NonDeterminismError(
-                    f"workflow task {task_seq}: the workflow code now produces "
-                    f"{extra.event_type.value} {extra.key()} that the history does not record; "
-                    f"guard the change with workflow.patched()"
-                )
-            )
 
     # -- one activation --------------------------------------------------------------
     def _activate(
@@ -266,8 +200,8 @@ class WorkflowInstance:
             for e in recorded
             if e.type is EventType.MARKER_RECORDED
         }
-        self._commands = []
-        token = set_workflow_runtime(_InternalRuntime(self))
+        self.operations.take()
+        token = set_workflow_runtime(InternalRuntime(self))
         try:
             for event in batch:
                 try:
@@ -292,7 +226,7 @@ class WorkflowInstance:
         if self._task_error is not None:
             error, self._task_error = self._task_error, None
             raise WorkflowTaskError(error)
-        commands, self._commands = self._commands, []
+        commands = self.operations.take()
         closing = next((i for i, c in enumerate(commands) if isinstance(c, _CLOSING)), None)
         if closing is not None:
             commands = commands[: closing + 1]  # nothing after the end is recorded
@@ -337,53 +271,30 @@ class WorkflowInstance:
             case EventType.SIGNAL_RECEIVED:
                 self._signal(event)
             case EventType.TIMER_FIRED:
-                handle = self._timers.pop(int(attrs["timer_seq"]), None)
-                if handle is not None and not handle.cancelled():
-                    self._loop.fire(handle)
+                self.operations.timer_fired(int(attrs["timer_seq"]))
             case EventType.ACTIVITY_COMPLETED:
-                pending = self._activities.pop(int(attrs["activity_seq"]), None)
-                if pending is not None and not pending.future.done():
-                    pending.future.set_result(
-                        codec.decode(attrs.get("result"), pending.result_type)
-                    )
+                self.operations.activity_completed(event)
             case (
                 EventType.ACTIVITY_FAILED
                 | EventType.ACTIVITY_TIMED_OUT
                 | EventType.ACTIVITY_CANCELED
             ):
-                pending = self._activities.pop(int(attrs["activity_seq"]), None)
-                if pending is not None and not pending.future.done():
-                    failure = Failure.model_validate(attrs["failure"])
-                    pending.future.set_exception(exception_from_failure(failure))
+                self.operations.activity_failed(event)
             case EventType.APPROVAL_DECIDED if (
                 self._start_held and attrs.get("name") == self._start_gate
             ):
                 self._open_start_gate(decision_from_event(event))
             case EventType.APPROVAL_DECIDED:
-                waiting = self._approvals.pop(str(attrs.get("name")), None)
-                if waiting is not None and not waiting.done():
-                    waiting.set_result(decision_from_event(event))
+                self.operations.approval_decided(event)
             case EventType.CHILD_WORKFLOW_COMPLETED:
-                pending = self._children.pop(int(attrs["child_seq"]), None)
-                if pending is not None and not pending.future.done():
-                    pending.future.set_result(
-                        codec.decode(attrs.get("result"), pending.result_type)
-                    )
+                self.operations.child_completed(event)
             case (
                 EventType.CHILD_WORKFLOW_FAILED
                 | EventType.CHILD_WORKFLOW_CANCELED
                 | EventType.CHILD_WORKFLOW_TERMINATED
                 | EventType.CHILD_WORKFLOW_TIMED_OUT
             ):
-                pending = self._children.pop(int(attrs["child_seq"]), None)
-                if pending is not None and not pending.future.done():
-                    if attrs.get("already_started"):
-                        error: BaseException = WorkflowAlreadyStartedError(
-                            attrs.get("workflow_id", ""), pending.name
-                        )
-                    else:
-                        error = exception_from_failure(Failure.model_validate(attrs["failure"]))
-                    pending.future.set_exception(error)
+                self.operations.child_failed(event)
             case _:
                 pass
 
@@ -454,7 +365,7 @@ class WorkflowInstance:
     def _close(self, command: Command) -> None:
         if not self._closed:
             self._closed = True
-            self._commands.append(command)
+            self.operations.commands.append(command)
 
     def _signal(self, event: Event) -> None:
         name = event.attributes.get("name", "")
@@ -511,7 +422,7 @@ class WorkflowInstance:
     # -- queries (never produce commands) ----------------------------------------------
     def query(self, handler: HandlerDefinition, args: list[Any]) -> Any:
         """Call a query handler on the current workflow object."""
-        token = set_workflow_runtime(_InternalRuntime(self, read_only=True))
+        token = set_workflow_runtime(InternalRuntime(self, read_only=True))
         try:
             return getattr(self._obj, handler.method_name)(*args)
         finally:
@@ -519,18 +430,13 @@ class WorkflowInstance:
 
     # -- TimerHost ---------------------------------------------------------------------
     def now_timestamp(self) -> float:
-        return _timestamp(self._now)
+        return self._now.timestamp()
 
     def start_timer(self, handle: WorkflowTimerHandle, delay: float) -> None:
-        seq = self._next("timer")
-        handle.seq = seq
-        self._timers[seq] = handle
-        fire_at = self._now + timedelta(seconds=delay)
-        self._commands.append(StartTimer(seq=seq, duration=delay, fire_at=fire_at.isoformat()))
+        self.operations.start_timer(handle, delay, self._now)
 
     def cancel_timer(self, handle: WorkflowTimerHandle) -> None:
-        if self._timers.pop(handle.seq, None) is not None:
-            self._commands.append(CancelTimer(seq=handle.seq))
+        self.operations.cancel_timer(handle)
 
     def on_loop_error(self, context: dict[str, Any]) -> None:
         exc = context.get("exception")
@@ -539,114 +445,21 @@ class WorkflowInstance:
         elif exc is None:
             _log.debug("workflow loop: %s", context.get("message"))
 
-    # -- runtime operations ------------------------------------------------------------
-    def _next(self, kind: str) -> int:
-        self._seqs[kind] += 1
-        return self._seqs[kind]
-
-    def _schedule_activity(
-        self, activity: Any, args: Sequence[Any], options: ActivityOptions, result_type: Any
-    ) -> _ActivityHandle:
-        defn = ActivityDefinition.from_callable(activity) if callable(activity) else None
-        name = defn.name if defn else str(activity)
-        if not isinstance(activity, str) and defn is None:
-            raise TypeError(f"{activity!r} is not an activity: decorate it with @activity.defn")
-        seq = self._next("activity")
-        future = self._loop.create_future()
-        self._activities[seq] = _Pending(future, result_type, name)
-        policy = options.retry_policy or RetryPolicy()
-        self._commands.append(
-            ScheduleActivity(
-                seq=seq,
-                activity_id=options.activity_id or str(seq),
-                activity_type=name,
-                args=codec.encode_args(args),
-                task_queue=options.task_queue or self._info.task_queue,
-                start_to_close_timeout=_secs(options.start_to_close_timeout),
-                schedule_to_close_timeout=_secs(options.schedule_to_close_timeout),
-                heartbeat_timeout=_secs(options.heartbeat_timeout),
-                retry_policy=policy.model_dump(mode="json"),
-            )
-        )
-        return _ActivityHandle(self._await_activity(seq, future), loop=self._loop)
-
-    async def _await_activity(self, seq: int, future: asyncio.Future[Any]) -> Any:
-        try:
-            return await future
-        except asyncio.CancelledError:
-            pending = self._activities.pop(seq, None)
-            if pending is not None:
-                self._commands.append(RequestCancelActivity(seq=seq, activity_type=pending.name))
-            raise
-
-    def _start_child(
-        self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
-    ) -> _ChildHandle:
-        defn = WorkflowDefinition.from_run_fn(workflow) if callable(workflow) else None
-        if defn is None and isinstance(workflow, type):
-            defn = WorkflowDefinition.must_from_class(workflow)
-        name = defn.name if defn else str(workflow)
-        seq = self._next("child")
-        child_id = options.id or str(self._uuid4())
-        future = self._loop.create_future()
-        self._children[seq] = _Pending(future, result_type, name)
-        self._commands.append(
-            StartChild(
-                seq=seq,
-                workflow_id=child_id,
-                workflow_type=name,
-                args=codec.encode_args(args),
-                task_queue=options.task_queue or self._info.task_queue,
-                execution_timeout=_secs(options.execution_timeout),
-            )
-        )
-        handle = _ChildHandle(self._await_child(seq, child_id, future), loop=self._loop)
-        handle.id = child_id
-        return handle
-
-    async def _await_child(self, seq: int, child_id: str, future: asyncio.Future[Any]) -> Any:
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if seq in self._children:
-                self._commands.append(RequestCancelChild(seq=seq, workflow_id=child_id))
-            raise
-
-    async def _request_approval(
-        self, name: str, details: dict[str, Any], timeout: float | None
-    ) -> PolicyDecision:
-        if name in self._approvals:
-            raise ValueError(
-                f"approval {name!r} is already pending in this run; wait for its decision "
-                "or give the new request another name"
-            )
-        future = self._loop.create_future()
-        self._approvals[name] = future
-        self._commands.append(
-            RequestApproval(name=name, details=codec.encode(details), timeout=timeout)
-        )
-        try:
-            decision: PolicyDecision = await future
-        finally:
-            self._approvals.pop(name, None)
-        return decision
-
-    def _patched(self, patch_id: str) -> bool:
+    # -- patches -----------------------------------------------------------------------
+    def patched(self, patch_id: str) -> bool:
+        """``workflow.patched``: True for new code; on replay, True when history has the marker."""
         if patch_id in self._patches:
             return self._patches[patch_id]
         value = patch_id in self._recorded_markers if self._replaying else True
         self._patches[patch_id] = value
         if value:
-            self._commands.append(RecordMarker(patch_id=patch_id))
+            self.operations.commands.append(RecordMarker(patch_id=patch_id))
         return value
-
-    def _uuid4(self) -> uuid.UUID:
-        return uuid.UUID(int=self._random.getrandbits(128), version=4)
 
     def dispose(self) -> None:
         """Cancel every coroutine (on cache eviction); commands produced now are dropped."""
         self._closed = True
-        token = set_workflow_runtime(_InternalRuntime(self, read_only=True))
+        token = set_workflow_runtime(InternalRuntime(self, read_only=True))
         try:
             for task in self._loop.tasks():
                 task.cancel()
@@ -655,7 +468,7 @@ class WorkflowInstance:
             _log.debug("error while disposing workflow instance", exc_info=True)
         finally:
             reset_workflow_runtime(token)
-        self._commands = []
+        self.operations.take()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -671,92 +484,3 @@ def _bind_check(method: Callable[..., Any], args: list[Any]) -> None:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
-
-
-def _is_start_gate(event: Event) -> bool:
-    return event.type is EventType.APPROVAL_REQUESTED and event.attributes.get("gate") == START_GATE
-
-
-def _secs(value: timedelta | None) -> float | None:
-    return value.total_seconds() if value is not None else None
-
-
-class _InternalRuntime:
-    """The WorkflowRuntime the internal engine gives workflow code."""
-
-    def __init__(self, instance: WorkflowInstance, *, read_only: bool = False) -> None:
-        self._i = instance
-        self._read_only = read_only
-
-    def _writable(self) -> None:
-        if self._read_only:
-            raise RuntimeError(
-                "query handlers must not change the workflow (no activities, timers...)"
-            )
-
-    def info(self) -> WorkflowInfo:
-        return self._i._info
-
-    def now(self) -> datetime:
-        return self._i._now.astimezone(UTC)
-
-    def random(self) -> random.Random:
-        return self._i._random
-
-    def uuid4(self) -> uuid.UUID:
-        return self._i._uuid4()
-
-    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
-        from turnout.workflows.workflow import logger
-
-        return logger
-
-    def is_replaying(self) -> bool:
-        return self._i._replaying
-
-    async def sleep(self, seconds: float) -> None:
-        self._writable()
-        await asyncio.sleep(seconds)
-
-    async def wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> None:
-        if fn():
-            return
-        self._writable()
-        future = self._i._loop.create_future()
-        self._i._conditions.append((fn, future))
-        if timeout is None:
-            await future
-        else:
-            await asyncio.wait_for(future, timeout)
-
-    def start_activity(
-        self, activity: Any, args: Sequence[Any], options: ActivityOptions, result_type: Any
-    ) -> Awaitable[Any]:
-        self._writable()
-        return self._i._schedule_activity(activity, args, options, result_type)
-
-    async def start_child_workflow(
-        self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
-    ) -> Any:
-        self._writable()
-        return self._i._start_child(workflow, args, options, result_type)
-
-    def continue_as_new(self, workflow: Any, args: Sequence[Any]) -> NoReturn:
-        self._writable()
-        name: str | None = None
-        if workflow is not None:
-            defn = WorkflowDefinition.from_run_fn(workflow) if callable(workflow) else None
-            name = defn.name if defn else str(workflow)
-        raise ContinueAsNewError(name, list(args))
-
-    def patched(self, patch_id: str) -> bool:
-        return self._i._patched(patch_id)
-
-    def deprecate_patch(self, patch_id: str) -> None:
-        return None
-
-    async def request_approval(
-        self, name: str, details: dict[str, Any], timeout: float | None
-    ) -> PolicyDecision:
-        self._writable()
-        return await self._i._request_approval(name, details, timeout)

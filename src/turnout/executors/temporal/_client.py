@@ -1,4 +1,7 @@
-"""The Temporal executor's Client and WorkflowHandle: the same methods as the internal ones."""
+"""The Temporal executor's Client: the same methods as the internal one.
+
+Its handles are in ``_handle.py`` (``TemporalWorkflowHandle``, re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -6,77 +9,39 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pydantic_core
 import temporalio.client
 import temporalio.common
 import temporalio.exceptions
-import temporalio.service
-from temporalio.client import WorkflowExecutionStatus as S
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from turnout.contracts import errors as te
-from turnout.contracts.errors import Failure, failure_from_exception
-from turnout.contracts.events import Event, EventType
 from turnout.contracts.executor import (
     ARG_UNSET,
     ClientBase,
     ClientCapabilities,
     RunWatch,
     call_args,
-    check_signal,
     check_start,
 )
-from turnout.contracts.governance import (
-    Approval,
-    artifact_from_event,
-    check_decision,
-    decision_attributes,
-    decision_from_event,
-    validate_tenant,
-    validate_workflow_id,
-)
-from turnout.contracts.limits import check_name, check_payload, check_text
-from turnout.contracts.records import (
-    DEFAULT_TENANT,
-    Artifact,
-    DecisionOutcome,
-    IdConflictPolicy,
-    IdReusePolicy,
-    PolicyDecision,
-    Run,
-)
+from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
+from turnout.contracts.limits import check_name, check_payload
+from turnout.contracts.records import DEFAULT_TENANT, IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
-from turnout.executors.temporal._errors import suppressed as _suppressed
-from turnout.executors.temporal._errors import to_turnout
-from turnout.executors.temporal._governance import (
-    APPROVAL_SIGNAL,
-    approvals_from_memo,
-    decided_of,
-    pending_of,
-)
-from turnout.executors.temporal._history import map_history
+from turnout.executors.temporal._governance import approvals_from_memo
+from turnout.executors.temporal._handle import STATES, TemporalWorkflowHandle, jsonable
 from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry_policy
 from turnout.observability.tracing import correlation_from_current_span
-from turnout.workflows._definitions import WorkflowDefinition, query_name, signal_name
+from turnout.workflows._definitions import WorkflowDefinition
 
 __all__ = ["TemporalClient", "TemporalWorkflowHandle"]
 
 log = logging.getLogger("turnout.temporal")
 
-_STATES = {
-    S.RUNNING: RunState.RUNNING,
-    S.COMPLETED: RunState.COMPLETED,
-    S.FAILED: RunState.FAILED,
-    S.CANCELED: RunState.CANCELED,
-    S.TERMINATED: RunState.TERMINATED,
-    S.TIMED_OUT: RunState.TIMED_OUT,
-    S.CONTINUED_AS_NEW: RunState.CONTINUED_AS_NEW,
-}
 _REUSE = {
     IdReusePolicy.ALLOW_DUPLICATE: temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     IdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY: (
@@ -91,14 +56,6 @@ _CONFLICT = {
         temporalio.common.WorkflowIDConflictPolicy.TERMINATE_EXISTING
     ),
 }
-
-
-def _not_found(exc: BaseException, workflow_id: str, run_id: str | None) -> BaseException:
-    if isinstance(exc, temporalio.service.RPCError) and exc.status in (
-        temporalio.service.RPCStatusCode.NOT_FOUND,
-    ):
-        return te.WorkflowNotFoundError(workflow_id, run_id)
-    return exc
 
 
 class TemporalClient(ClientBase):
@@ -236,7 +193,7 @@ class TemporalClient(ClientBase):
             correlation_id=correlation_id,
         )
         start_args = call_args(arg, args)
-        check_payload(_jsonable(start_args), f"the input of workflow {name}")
+        check_payload(jsonable(start_args), f"the input of workflow {name}")
         # Started under a span: the run joins its trace, as on the internal executor.
         correlation = correlation_id or correlation_from_current_span() or uuid.uuid4().hex
         memo = {CORRELATION_MEMO: correlation}
@@ -357,15 +314,6 @@ class TemporalClient(ClientBase):
         return found[:limit]
 
 
-def _jsonable(values: Sequence[Any]) -> Any:
-    """``values`` as JSON values, as the data converter sends them (unconvertible values
-    are left as they are: the converter refuses those itself)."""
-    try:
-        return pydantic_core.to_jsonable_python(list(values))
-    except pydantic_core.PydanticSerializationError:
-        return []
-
-
 def _list_query(
     state: RunState | None,
     workflow_type: str | None,
@@ -388,7 +336,7 @@ def _list_query(
         # An open run that waits on an approval: Running to Temporal, told apart by memo.
         clauses.append("ExecutionStatus = 'Running'")
     elif wanted is not None:
-        status = next((k for k, v in _STATES.items() if v is wanted), None)
+        status = next((k for k, v in STATES.items() if v is wanted), None)
         if status is None:
             return None
         clauses.append(f"ExecutionStatus = '{status.name.title().replace('_', '')}'")
@@ -398,249 +346,3 @@ def _list_query(
 def _quoted(value: str) -> str:
     """A string literal of Temporal's list filter."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-class TemporalWorkflowHandle:
-    """A turnout WorkflowHandle on a Temporal workflow."""
-
-    def __init__(
-        self, client: TemporalClient, workflow_id: str, *, run_id: str | None, result_type: Any
-    ) -> None:
-        self._client = client
-        self._id = workflow_id
-        self._run_id = run_id
-        self._result_type = result_type
-        self._raw = client.raw.get_workflow_handle(workflow_id, run_id=run_id)
-
-    @property
-    def id(self) -> str:
-        """The workflow id."""
-        return self._id
-
-    @property
-    def run_id(self) -> str | None:
-        """The run this handle was created for (None: the latest run)."""
-        return self._run_id
-
-    async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
-        """Wait for the workflow; its result, or WorkflowFailureError with turnout's cause chain."""
-        result_type = self._result_type
-        if result_type is None:  # a handle by id: the registered class knows the type
-            result_type = await self._registered_result_type()
-        handle = self._client.raw.get_workflow_handle(
-            self._id, run_id=self._run_id, result_type=result_type
-        )
-        try:
-            return await handle.result(follow_runs=follow_runs, rpc_timeout=timeout)
-        except temporalio.client.WorkflowFailureError as exc:
-            raise _suppressed(te.WorkflowFailureError(cause=to_turnout(exc.cause)))
-        except temporalio.service.RPCError as exc:
-            raise _not_found(exc, self._id, self._run_id) from exc
-
-    async def _registered_result_type(self) -> Any:
-        try:
-            workflow_type = (await self._raw.describe()).workflow_type
-        except temporalio.service.RPCError as exc:
-            raise _not_found(exc, self._id, self._run_id) from exc
-        defn = self._client.definition(workflow_type)
-        return defn.return_type if defn is not None else None
-
-    async def signal(
-        self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
-    ) -> None:
-        """Deliver a signal."""
-        name = signal_name(signal)
-        signal_args = call_args(arg, args)
-        check_signal(name, _jsonable(signal_args))
-        try:
-            await self._raw.signal(name, args=signal_args)
-        except temporalio.service.RPCError as exc:
-            raise _not_found(exc, self._id, self._run_id) from exc
-
-    async def query(
-        self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
-    ) -> Any:
-        """Ask the workflow's query handler (a worker answers)."""
-        name = query_name(query)
-        defn = WorkflowDefinition.from_handler(query) if callable(query) else None
-        handler = defn.query_for(name) if defn else None
-        try:
-            return await self._raw.query(
-                name,
-                args=call_args(arg, args),
-                result_type=handler.return_type if handler else None,
-            )
-        except temporalio.client.WorkflowQueryFailedError as exc:
-            raise te.WorkflowQueryFailedError(str(exc)) from exc
-        except temporalio.service.RPCError as exc:
-            raise _not_found(exc, self._id, self._run_id) from exc
-
-    async def cancel(self) -> None:
-        """Request cancellation."""
-        try:
-            await self._raw.cancel()
-        except temporalio.service.RPCError as exc:
-            raise _not_found(exc, self._id, self._run_id) from exc
-
-    async def terminate(self, reason: str | None = None) -> None:
-        """Terminate the run."""
-        if reason is not None:
-            check_text(reason, "the reason")
-        try:
-            await self._raw.terminate(reason=reason)
-        except temporalio.service.RPCError as exc:
-            raise _not_found(exc, self._id, self._run_id) from exc
-
-    async def describe(self) -> Run:
-        """The contract Run, mapped from Temporal's description."""
-        try:
-            desc = await self._raw.describe()
-        except temporalio.service.RPCError as exc:
-            raise _not_found(exc, self._id, self._run_id) from exc
-        memo = await desc.memo()
-        state = _STATES.get(desc.status or S.RUNNING, RunState.RUNNING)
-        if state is RunState.RUNNING and pending_of(memo):
-            state = RunState.WAITING_APPROVAL
-        result: Any = None
-        failure: Failure | None = None
-        if state is RunState.COMPLETED:
-            result = await self._client.raw.get_workflow_handle(desc.id, run_id=desc.run_id).result(
-                follow_runs=False
-            )
-        elif state.is_terminal and state is not RunState.CONTINUED_AS_NEW:
-            try:
-                await self._client.raw.get_workflow_handle(desc.id, run_id=desc.run_id).result(
-                    follow_runs=False
-                )
-            except temporalio.client.WorkflowFailureError as exc:
-                failure = failure_from_exception(to_turnout(exc.cause), with_stack=False)
-        return Run(
-            workflow_id=desc.id,
-            run_id=desc.run_id,
-            workflow_type=desc.workflow_type,
-            task_queue=desc.task_queue,
-            tenant_id=self._client.tenant_id,
-            correlation_id=str(memo.get(CORRELATION_MEMO, "")),
-            state=state,
-            requested_at=desc.start_time,
-            started_at=desc.execution_time,
-            closed_at=desc.close_time,
-            result=result,
-            failure=failure,
-            parent_workflow_id=desc.parent_id,
-            parent_run_id=desc.parent_run_id,
-        )
-
-    async def events(self) -> list[Event]:
-        """The run's timeline, mapped from Temporal's history."""
-        try:
-            desc = await self._raw.describe()
-            history = await self._client.raw.get_workflow_handle(
-                desc.id, run_id=desc.run_id
-            ).fetch_history()
-        except temporalio.service.RPCError as exc:
-            raise _not_found(exc, self._id, self._run_id) from exc
-        memo = await desc.memo()
-        return map_history(
-            list(history.events),
-            run_id=desc.run_id,
-            workflow_id=desc.id,
-            correlation_id=str(memo.get(CORRELATION_MEMO, "")),
-            tenant_id=self._client.tenant_id,
-        )
-
-    # -- governance ----------------------------------------------------------------------
-
-    async def _description(
-        self,
-    ) -> tuple[temporalio.client.WorkflowExecutionDescription, Mapping[str, Any]]:
-        try:
-            desc = await self._raw.describe()
-        except temporalio.service.RPCError as exc:
-            raise _not_found(exc, self._id, self._run_id) from exc
-        return desc, await desc.memo()
-
-    async def approve(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:
-        """Approve the run's pending approval ``name``; a decision is final."""
-        return await self._decide(name, DecisionOutcome.APPROVED, by, reason)
-
-    async def reject(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:
-        """Reject the run's pending approval ``name``; a decision is final."""
-        return await self._decide(name, DecisionOutcome.REJECTED, by, reason)
-
-    async def _decide(
-        self, name: str, outcome: DecisionOutcome, by: str, reason: str | None
-    ) -> PolicyDecision:
-        check_decision(name, by, reason)
-        desc, memo = await self._description()
-        if desc.status not in (None, S.RUNNING):
-            raise te.WorkflowNotFoundError(self._id, desc.run_id)
-        pending, decided = pending_of(memo), decided_of(memo)
-        if name not in pending:
-            if name in decided:
-                earlier = decided[name]
-                raise te.ApprovalAlreadyDecidedError(
-                    self._id,
-                    name,
-                    outcome=str(earlier.get("outcome")),
-                    decided_by=earlier.get("decided_by"),
-                )
-            raise te.ApprovalNotFoundError(self._id, name, pending=list(pending))
-        await self._refuse_a_decision_in_flight(name)
-        decision = PolicyDecision(
-            decision_id=uuid.uuid4().hex,
-            run_id=desc.run_id,
-            workflow_id=desc.id,
-            tenant_id=self._client.tenant_id,
-            name=name,
-            outcome=outcome,
-            decided_by=by,
-            reason=reason,
-            decided_at=datetime.now(UTC),
-            attributes={"kind": "approval"},
-        )
-        run = self._client.raw.get_workflow_handle(desc.id, run_id=desc.run_id)
-        try:
-            await run.signal(APPROVAL_SIGNAL, decision_attributes(decision))
-        except temporalio.service.RPCError as exc:
-            raise _not_found(exc, self._id, desc.run_id) from exc
-        return decision
-
-    async def _refuse_a_decision_in_flight(self, name: str) -> None:
-        """The memo shows ``name`` pending until the workflow handles a decision; a decision
-        signal already in the history (sent, not yet handled) makes this one a second one."""
-        since_request: list[Event] = []
-        for event in await self.events():
-            if event.type is EventType.APPROVAL_REQUESTED and event.attributes.get("name") == name:
-                since_request = []
-            elif event.type is EventType.APPROVAL_DECIDED and event.attributes.get("name") == name:
-                since_request.append(event)
-        if since_request:
-            first = since_request[0].attributes
-            raise te.ApprovalAlreadyDecidedError(
-                self._id,
-                name,
-                outcome=str(first.get("outcome")),
-                decided_by=first.get("decided_by"),
-            )
-
-    async def approvals(self) -> list[Approval]:
-        """Every approval the run asked for (the latest of each name), oldest first."""
-        desc, memo = await self._description()
-        return approvals_from_memo(
-            memo,
-            workflow_id=desc.id,
-            run_id=desc.run_id,
-            workflow_type=desc.workflow_type,
-            tenant_id=self._client.tenant_id,
-        )
-
-    async def policy_decisions(self) -> list[PolicyDecision]:
-        """Every policy decision and approval decision of the run, oldest first."""
-        kinds = (EventType.POLICY_DECIDED, EventType.APPROVAL_DECIDED)
-        return [decision_from_event(e) for e in await self.events() if e.type in kinds]
-
-    async def artifacts(self) -> list[Artifact]:
-        """Metadata of every artifact the run's activities recorded, oldest first."""
-        events = await self.events()
-        return [artifact_from_event(e) for e in events if e.type is EventType.ARTIFACT_RECORDED]

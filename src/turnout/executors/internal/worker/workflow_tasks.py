@@ -29,9 +29,9 @@ from turnout.contracts.states import TERMINAL_STATES
 from turnout.executors.internal import codec
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.batch import GroupCommit
-from turnout.executors.internal.client import workflow_info
 from turnout.executors.internal.codethread import CodeThread, DeadlockError
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
+from turnout.executors.internal.query import workflow_info
 from turnout.executors.internal.store import (
     ClaimedItem,
     RunSnapshot,

@@ -1,0 +1,225 @@
+"""The internal executor's WorkflowHandle: results, signals, queries, cancel, approvals.
+
+A handle reads and writes through its client's store and tenant; it holds no state of
+its own beyond the workflow id, the run id and the result type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from turnout.contracts.errors import (
+    WorkflowFailureError,
+    WorkflowNotFoundError,
+    WorkflowQueryFailedError,
+    exception_from_failure,
+)
+from turnout.contracts.events import Event
+from turnout.contracts.executor import ARG_UNSET, call_args, check_signal
+from turnout.contracts.governance import Approval, check_decision
+from turnout.contracts.limits import check_text
+from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
+from turnout.contracts.states import RunState
+from turnout.executors.internal import codec
+from turnout.executors.internal.query import replay_query
+from turnout.executors.internal.store.notify import run_channel
+from turnout.workflows._definitions import WorkflowDefinition, signal_name
+
+if TYPE_CHECKING:
+    from turnout.executors.internal.client import InternalClient
+
+__all__ = ["InternalWorkflowHandle"]
+
+
+class InternalWorkflowHandle:
+    """A handle on a workflow id; see ``turnout.contracts.WorkflowHandle``."""
+
+    def __init__(
+        self,
+        client: InternalClient,
+        workflow_id: str,
+        *,
+        run_id: str | None = None,
+        result_type: Any = None,
+    ) -> None:
+        self._client = client
+        self._id = workflow_id
+        self._run_id = run_id
+        self._result_type = result_type
+        self.created: bool | None = None
+        """On a handle ``start_workflow`` returned: True when that start made the run,
+        False when it found one (an idempotency key seen before, an open run reused);
+        None on a handle from ``get_workflow_handle``."""
+
+    @property
+    def id(self) -> str:
+        """The workflow id."""
+        return self._id
+
+    @property
+    def run_id(self) -> str | None:
+        """The run this handle was created for (None: the latest run)."""
+        return self._run_id
+
+    @property
+    def first_execution_run_id(self) -> str | None:
+        """Same as ``run_id`` (temporalio's name)."""
+        return self._run_id
+
+    async def _run(self) -> Run:
+        if self._run_id is not None:
+            return await self._client.read_run(self._id, self._run_id)
+        return await self._client.store.find_run(self._client.tenant_id, self._id)
+
+    async def _open_run(self) -> Run:
+        run = await self._run()
+        if run.state.is_terminal:
+            raise WorkflowNotFoundError(self._id, run.run_id)
+        return run
+
+    async def describe(self) -> Run:
+        """The run's contract record."""
+        return await self._run()
+
+    async def input(self) -> list[Any]:
+        """The JSON arguments the run was started with."""
+        run_id = self._run_id or (await self._run()).run_id
+        return await self._client.store.run_input(self._client.tenant_id, run_id)
+
+    async def events(self) -> list[Event]:
+        """The run's timeline in seq order."""
+        run = await self._run()
+        return await self._client.store.events(self._client.tenant_id, run.run_id)
+
+    async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
+        """Wait for the run (following continue-as-new) to close.
+
+        Returns its result, or raises WorkflowFailureError.
+        """
+        store = self._client.store
+        deadline = asyncio.get_running_loop().time() + timeout.total_seconds() if timeout else None
+        run_id = self._run_id or (await self._run()).run_id
+        delay = 0.02
+        if store.supports_listen_notify:
+            await store.start_listening()
+        while True:
+            # Subscribed before reading: a close between the read and the wait still wakes it.
+            with store.notifier.subscribe(run_channel(run_id)) as changed:
+                run = await self._client.read_run(self._id, run_id)
+                if run.state is RunState.CONTINUED_AS_NEW and follow_runs:
+                    nxt = await store.next_run(self._client.tenant_id, run.run_id)
+                    if nxt is not None:
+                        run_id = nxt.run_id
+                        continue
+                if run.state.is_terminal:
+                    return self._outcome(run)
+                wait = delay
+                if deadline is not None:
+                    wait = min(wait, deadline - asyncio.get_running_loop().time())
+                    if wait <= 0:
+                        raise TimeoutError(f"workflow {self._id} did not close within {timeout}")
+                try:
+                    await asyncio.wait_for(changed.wait(), wait)
+                except TimeoutError:
+                    delay = min(delay * 2, 1.0 if store.supports_listen_notify else 0.25)
+
+    def _outcome(self, run: Run) -> Any:
+        if run.state is RunState.COMPLETED:
+            result_type = self._result_type
+            if result_type is None:
+                defn = self._client.definition(run.workflow_type)
+                result_type = defn.return_type if defn else Any
+            return codec.decode(run.result, result_type)
+        if run.failure is None:
+            raise WorkflowFailureError(cause=RuntimeError(f"run ended {run.state.value}"))
+        raise WorkflowFailureError(cause=exception_from_failure(run.failure))
+
+    async def signal(
+        self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+    ) -> None:
+        """Deliver a signal to the open run."""
+        name = signal_name(signal)
+        try:
+            encoded = codec.encode_args(call_args(arg, args))
+        except ValueError as exc:
+            raise TypeError(
+                f"the arguments of signal {name} cannot be stored as JSON: {exc}"
+            ) from None
+        check_signal(name, encoded)
+        codec.check_size(encoded, f"the arguments of signal {name}", self._client.max_payload_bytes)
+        run = await self._open_run()
+        if not await self._client.store.signal(self._client.tenant_id, run.run_id, name, encoded):
+            raise WorkflowNotFoundError(self._id, run.run_id)
+
+    async def query(
+        self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+    ) -> Any:
+        """Answer a query by replaying the run's history in this process (no worker needed)."""
+        run = await self._run()
+        defn = (
+            WorkflowDefinition.from_handler(query) if callable(query) else None
+        ) or self._client.definition(run.workflow_type)
+        if defn is None:
+            raise WorkflowQueryFailedError(
+                f"workflow type {run.workflow_type!r} is unknown to this client: pass the query "
+                f"method (MyWorkflow.my_query) or register the class with connect(workflows=[...])"
+            )
+        handler = defn.query_for(query)
+        if handler is None:
+            raise WorkflowQueryFailedError(f"workflow {defn.name} has no query {query!r}")
+        row, history = await self._client.store.load_history(run.run_id, 0)
+        # The replay runs on a deterministic loop of its own, in a worker thread: a long
+        # history does not hold up the caller's event loop (a server's other requests).
+        return await asyncio.to_thread(
+            replay_query, defn, handler, row, history, call_args(arg, args)
+        )
+
+    async def cancel(self) -> None:
+        """Request cancellation of the open run."""
+        run = await self._open_run()
+        if not await self._client.store.request_cancel(self._client.tenant_id, run.run_id):
+            raise WorkflowNotFoundError(self._id, run.run_id)
+
+    async def terminate(self, reason: str | None = None) -> None:
+        """End the open run at once."""
+        if reason is not None:
+            check_text(reason, "the reason")
+        run = await self._open_run()
+        if not await self._client.store.terminate(self._client.tenant_id, run.run_id, reason):
+            raise WorkflowNotFoundError(self._id, run.run_id)
+
+    # -- governance ------------------------------------------------------------------------
+    async def approve(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:
+        """Approve the open run's pending approval ``name`` (final; made once)."""
+        return await self._decide(name, DecisionOutcome.APPROVED, by, reason)
+
+    async def reject(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:
+        """Reject the open run's pending approval ``name`` (final; made once)."""
+        return await self._decide(name, DecisionOutcome.REJECTED, by, reason)
+
+    async def _decide(
+        self, name: str, outcome: DecisionOutcome, by: str, reason: str | None
+    ) -> PolicyDecision:
+        check_decision(name, by, reason)
+        run = await self._open_run()
+        return await self._client.store.decide_approval(
+            self._client.tenant_id, self._id, run.run_id, name, outcome, by=by, reason=reason
+        )
+
+    async def approvals(self) -> list[Approval]:
+        """Every approval the run asked for, pending or decided, oldest first."""
+        run = await self._run()
+        return await self._client.store.approvals_of(self._client.tenant_id, run.run_id)
+
+    async def policy_decisions(self) -> list[PolicyDecision]:
+        """The run's policy decisions and approval decisions, oldest first."""
+        run = await self._run()
+        return await self._client.store.decisions_of(self._client.tenant_id, run.run_id)
+
+    async def artifacts(self) -> list[Artifact]:
+        """Metadata of the artifacts the run's activities recorded, oldest first."""
+        run = await self._run()
+        return await self._client.store.artifacts_of(self._client.tenant_id, run.run_id)

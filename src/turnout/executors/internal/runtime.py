@@ -1,0 +1,116 @@
+"""The ``WorkflowRuntime`` the internal engine gives workflow code.
+
+``workflow.*`` calls forward to the runtime in a context variable; during an
+activation that is an :class:`InternalRuntime` over the running
+:class:`~turnout.executors.internal.engine.WorkflowInstance`. A read-only runtime
+(for query handlers and teardown) refuses everything that would produce a command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from turnout.contracts.records import PolicyDecision
+from turnout.workflows._definitions import WorkflowDefinition
+from turnout.workflows._runtime import ActivityOptions, ChildWorkflowOptions, WorkflowInfo
+
+if TYPE_CHECKING:
+    from turnout.executors.internal.engine import WorkflowInstance
+
+__all__ = ["ContinueAsNewError", "InternalRuntime"]
+
+
+class ContinueAsNewError(BaseException):
+    """Raised by ``workflow.continue_as_new``; ends the run (a BaseException, so
+    ``except Exception`` in workflow code does not swallow it)."""
+
+    def __init__(self, workflow_type: str | None, args: list[Any]) -> None:
+        super().__init__("continue as new")
+        self.workflow_type = workflow_type
+        self.next_args = args
+
+
+class InternalRuntime:
+    """The WorkflowRuntime the internal engine gives workflow code."""
+
+    def __init__(self, instance: WorkflowInstance, *, read_only: bool = False) -> None:
+        self._i = instance
+        self._read_only = read_only
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise RuntimeError(
+                "query handlers must not change the workflow (no activities, timers...)"
+            )
+
+    def info(self) -> WorkflowInfo:
+        return self._i.info
+
+    def now(self) -> datetime:
+        return self._i.now_value.astimezone(UTC)
+
+    def random(self) -> random.Random:
+        return self._i.random
+
+    def uuid4(self) -> uuid.UUID:
+        return self._i.uuid4()
+
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        from turnout.workflows.workflow import logger
+
+        return logger
+
+    def is_replaying(self) -> bool:
+        return self._i.replaying
+
+    async def sleep(self, seconds: float) -> None:
+        self._writable()
+        await asyncio.sleep(seconds)
+
+    async def wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> None:
+        if fn():
+            return
+        self._writable()
+        future = self._i.add_condition(fn)
+        if timeout is None:
+            await future
+        else:
+            await asyncio.wait_for(future, timeout)
+
+    def start_activity(
+        self, activity: Any, args: Sequence[Any], options: ActivityOptions, result_type: Any
+    ) -> Awaitable[Any]:
+        self._writable()
+        return self._i.operations.schedule_activity(activity, args, options, result_type)
+
+    async def start_child_workflow(
+        self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
+    ) -> Any:
+        self._writable()
+        return self._i.operations.start_child(workflow, args, options, result_type)
+
+    def continue_as_new(self, workflow: Any, args: Sequence[Any]) -> NoReturn:
+        self._writable()
+        name: str | None = None
+        if workflow is not None:
+            defn = WorkflowDefinition.from_run_fn(workflow) if callable(workflow) else None
+            name = defn.name if defn else str(workflow)
+        raise ContinueAsNewError(name, list(args))
+
+    def patched(self, patch_id: str) -> bool:
+        return self._i.patched(patch_id)
+
+    def deprecate_patch(self, patch_id: str) -> None:
+        return None
+
+    async def request_approval(
+        self, name: str, details: dict[str, Any], timeout: float | None
+    ) -> PolicyDecision:
+        self._writable()
+        return await self._i.operations.request_approval(name, details, timeout)
