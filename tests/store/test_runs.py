@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from typing import Any
+
 import pytest
+from sqlalchemy import event
 
 from tests.store.conftest import QUEUE, claim_task, items_of, run_state, start, types
 from turnout.contracts.errors import WorkflowAlreadyStartedError, WorkflowNotFoundError
 from turnout.contracts.records import IdConflictPolicy, QueueItemState, Run
 from turnout.contracts.states import RunState
-from turnout.executors.internal.store import RunSnapshot, StartParams, Store
+from turnout.executors.internal.migrate import create_schema_async
+from turnout.executors.internal.store import RunSnapshot, StartParams, Store, open_store
 
 
 async def test_start_creates_a_queued_run_its_first_event_and_task(store: Store) -> None:
@@ -152,3 +158,52 @@ async def test_load_histories_returns_snapshots_and_events_after_each_seq(store:
 async def test_next_run_is_none_without_continue_as_new(store: Store) -> None:
     run_id = await start(store)
     assert await store.next_run("default", run_id) is None
+
+
+@pytest.mark.postgres
+async def test_a_keyed_start_that_commits_between_the_two_reads_of_another_is_its_answer(
+    postgres_url: str,
+) -> None:
+    """Two starts with one key and one workflow id: the second reads the key (not there
+    yet), the first commits, the second reads the id (an open run now). The first run is
+    the second's answer, not a conflict. PostgreSQL only: on SQLite a start holds the
+    write lock from its first read, so no other start commits in between."""
+    store = open_store(postgres_url)
+    await create_schema_async(store.engine)
+    try:
+        await _race_two_keyed_starts(store, open_store(postgres_url))
+    finally:
+        await store.close()
+
+
+async def _race_two_keyed_starts(store: Store, other: Store) -> None:
+    params = StartParams(
+        workflow_id="keyed", workflow_type="Flow", task_queue=QUEUE, input=[], idempotency_key="k"
+    )
+    first: list[str] = []
+
+    def start_the_other_now(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # Right after this start's key lookup, the other start runs to its commit (on its
+        # own connections and loop, in a thread: this loop is inside a statement).
+        if first or "idempotency_key" not in statement or not statement.startswith("SELECT"):
+            return
+        done = threading.Thread(
+            target=lambda: first.append(asyncio.run(_start_and_close(other, params)))
+        )
+        done.start()
+        done.join(timeout=30)
+        assert first, "the other start did not finish"
+
+    event.listen(store.engine.sync_engine, "after_cursor_execute", start_the_other_now)
+    try:
+        answer = await store.start_workflow(params)
+    finally:
+        event.remove(store.engine.sync_engine, "after_cursor_execute", start_the_other_now)
+    assert (answer.run_id, answer.created) == (first[0], False)
+
+
+async def _start_and_close(store: Store, params: StartParams) -> str:
+    try:
+        return (await store.start_workflow(params)).run_id
+    finally:
+        await store.close()

@@ -71,25 +71,9 @@ class RunOperations(StoreCore):
 
     async def _start_tx(self, conn: AsyncConnection, tx: Tx, p: StartParams) -> StartResult:
         now = utcnow()
-        if p.idempotency_key is not None:
-            existing_task = (
-                await conn.execute(
-                    select(tasks.c.task_id).where(
-                        tasks.c.tenant_id == p.tenant_id,
-                        tasks.c.idempotency_key == p.idempotency_key,
-                    )
-                )
-            ).scalar_one_or_none()
-            if existing_task is not None:
-                run_id = (
-                    await conn.execute(
-                        select(runs.c.run_id)
-                        .where(runs.c.task_id == existing_task)
-                        .order_by(runs.c.requested_at.desc(), runs.c.run_id)
-                        .limit(1)
-                    )
-                ).scalar_one()
-                return StartResult(run_id, created=False)
+        keyed = await self._run_of_key(conn, p)
+        if keyed is not None:
+            return StartResult(keyed, created=False)
         latest = (
             await conn.execute(
                 select(runs.c.run_id, runs.c.state)
@@ -102,6 +86,12 @@ class RunOperations(StoreCore):
             state = RunState(latest.state)
             refused = _refusal(p, latest.run_id, state)
             if refused is not None:
+                # A start with the same key may have committed between the two reads (each
+                # statement sees what is committed when it runs, on PostgreSQL): its run is
+                # the answer, not a conflict.
+                keyed = await self._run_of_key(conn, p)
+                if keyed is not None:
+                    return StartResult(keyed, created=False)
                 raise refused
             if not state.is_terminal:
                 if p.id_conflict_policy is IdConflictPolicy.USE_EXISTING:
@@ -119,6 +109,30 @@ class RunOperations(StoreCore):
         await conn.execute(insert(tasks), [_task_row(new, now)])
         (run_id,) = await self._create_runs(conn, tx, [new], now)
         return StartResult(run_id, created=True)
+
+    async def _run_of_key(self, conn: AsyncConnection, p: StartParams) -> str | None:
+        """The latest run started with ``p``'s idempotency key, if there is one."""
+        if p.idempotency_key is None:
+            return None
+        existing_task = (
+            await conn.execute(
+                select(tasks.c.task_id).where(
+                    tasks.c.tenant_id == p.tenant_id,
+                    tasks.c.idempotency_key == p.idempotency_key,
+                )
+            )
+        ).scalar_one_or_none()
+        if existing_task is None:
+            return None
+        run_id: str = (
+            await conn.execute(
+                select(runs.c.run_id)
+                .where(runs.c.task_id == existing_task)
+                .order_by(runs.c.requested_at.desc(), runs.c.run_id)
+                .limit(1)
+            )
+        ).scalar_one()
+        return run_id
 
     async def start_workflows(self, params: Sequence[StartParams]) -> list[StartResult | Exception]:
         """Start many workflows in one transaction, a few statements for all of them;
