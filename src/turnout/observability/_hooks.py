@@ -124,14 +124,13 @@ class Observer:
         """The workflow code failed or contradicted its history (the task will be retried)."""
 
     def scheduling(self, commands: Sequence[Any]) -> list[Any]:
-        """The commands about to be committed, the activities given the run's correlation
-        id (``headers``) so that their log lines and spans name it too."""
-        return self._with_headers(commands, {})
+        """The commands about to be committed; an observer may add headers to the
+        activities they schedule (a trace context). The worker has already given them the
+        run's correlation id."""
+        return list(commands)
 
     def _with_headers(self, commands: Sequence[Any], headers: dict[str, str]) -> list[Any]:
-        fields = _context.get() or {}
-        headers = {"correlation_id": str(fields.get("correlation_id") or ""), **headers}
-        return with_activity_headers(commands, headers)
+        return with_activity_headers(commands, headers) if headers else list(commands)
 
     def workflow_task_committed(self, commands: Sequence[Any]) -> None:
         """The workflow task's commands were committed."""
@@ -225,7 +224,7 @@ class _Guarded(Observer):
             return list(self.inner.scheduling(commands))
         except Exception as exc:
             self._failed("scheduling", exc)
-            return super().scheduling(commands)  # the run's correlation id still goes
+            return super().scheduling(commands)  # the commands as the worker made them
 
     def workflow_task_committed(self, commands: Sequence[Any]) -> None:
         self._call("workflow_task_committed", commands)

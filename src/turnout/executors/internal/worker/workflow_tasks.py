@@ -24,6 +24,7 @@ from turnout.contracts.errors import (
     failure_from_exception,
 )
 from turnout.contracts.events import Event
+from turnout.contracts.hooks import with_activity_headers
 from turnout.contracts.records import DecisionOutcome, PolicyDecision
 from turnout.contracts.states import TERMINAL_STATES
 from turnout.executors.internal import codec
@@ -235,10 +236,11 @@ class WorkflowTaskRunner:
             row, history = await persist(
                 f"history of run {item.run_id}", lambda: self.reads.submit((item.run_id, 0))
             )
+        info = workflow_info(row)
         if instance is None:
-            instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
-        self._observer.workflow_task_loaded(workflow_info(row))
-        decided = await self._decide(item, row, history, instance)
+            instance = WorkflowInstance(defn, info, list(row.input))
+        self._observer.workflow_task_loaded(info)
+        decided = await self._decide(item, row, history, instance, info.correlation_id)
         if decided is None:
             return None
         commands, decisions = decided
@@ -250,7 +252,12 @@ class WorkflowTaskRunner:
         return instance
 
     async def _decide(
-        self, item: ClaimedItem, row: Any, history: Sequence[Event], instance: WorkflowInstance
+        self,
+        item: ClaimedItem,
+        row: Any,
+        history: Sequence[Event],
+        instance: WorkflowInstance,
+        correlation_id: str,
     ) -> tuple[list[cmd.Command], list[PolicyDecision]] | None:
         """The commands of this task and the policy decisions to record with them; None
         when the task failed (recorded, the instance disposed)."""
@@ -279,6 +286,9 @@ class WorkflowTaskRunner:
                 )
             if decisions and decisions[0].outcome is DecisionOutcome.REQUIRE_APPROVAL:
                 commands = [*commands, start_gate(decisions[0])]
+            # The activities carry the run's correlation id (their log lines and events
+            # name it); the observer may add its own headers (a trace context).
+            commands = with_activity_headers(commands, {"correlation_id": correlation_id})
             commands = self._observer.scheduling(commands)
             oversize = _oversize(commands, self._max_payload)
             if oversize is not None:
