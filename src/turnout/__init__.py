@@ -44,6 +44,7 @@ from turnout.contracts import (
     WorkflowNotFoundError,
     WorkflowQueryFailedError,
 )
+from turnout.contracts.worker_options import WorkerOptions
 from turnout.workflows import activity, workflow
 
 __version__ = "0.1.0"
@@ -82,6 +83,7 @@ __all__ = [
     "TurnoutError",
     "Verdict",
     "Worker",
+    "WorkerOptions",
     "WorkflowAlreadyStartedError",
     "WorkflowFailureError",
     "WorkflowNotFoundError",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from turnout.config import Environment, ExecutorKind, Settings, database_dialect, load_settings
 from turnout.contracts.errors import ConfigurationError
 from turnout.contracts.executor import Client
 from turnout.contracts.governance import validate_task_queue, validate_tenant
+from turnout.contracts.worker_options import WorkerOptions
 
 __all__ = ["Worker", "connect"]
 
@@ -25,7 +26,7 @@ async def connect(
     workflows: Sequence[type] = (),
     create_schema: bool = True,
     settings: Settings | None = None,
-) -> Any:
+) -> Client:
     """Connect to the configured executor and return its Client.
 
     Keyword arguments override ``TURNOUT_*`` environment variables, which
@@ -128,7 +129,7 @@ class Worker:
         task_queue: str,
         workflows: Sequence[type] = (),
         activities: Sequence[Callable[..., Any]] = (),
-        **options: Any,
+        **options: Unpack[WorkerOptions],
     ) -> None:
         validate_task_queue(task_queue)
         kind = getattr(client, "executor", None)

@@ -11,7 +11,7 @@ EXPECTED = [
     "ConfigurationError", "Event", "EventType", "Failure", "FailureError", "IdConflictPolicy",
     "IdReusePolicy", "IllegalTransitionError", "NonDeterminismError", "PolicyDecision",
     "RetryPolicy", "RetryState", "Run", "RunState", "Task", "TerminatedError", "TimeoutError",
-    "TimeoutType", "TurnoutError", "Worker", "WorkflowAlreadyStartedError",
+    "TimeoutType", "TurnoutError", "Worker", "WorkerOptions", "WorkflowAlreadyStartedError",
     "WorkflowFailureError", "WorkflowNotFoundError", "WorkflowQueryFailedError", "__version__",
     "activity", "connect", "workflow",
 ]  # fmt: skip

@@ -71,7 +71,7 @@ def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concur
                     max_concurrent_activities=concurrency,
                     max_concurrent_workflow_tasks=concurrency,
                     observer=observer,
-                    **({"policies": consulted} if consulted else {}),
+                    policies=consulted or (),
                 ) as running,
                 worker_observability(
                     running,
