@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
 from turnout.contracts.governance import approval_requested_attributes
+from turnout.contracts.states import RunState
 
 __all__ = [
     "CancelTimer",
@@ -26,8 +27,24 @@ __all__ = [
 ]
 
 
+class _Declared:
+    """What every command declares of itself, so its handling is data, not a dispatch on
+    its class: ``closes`` is the run state it closes the run in (None: it does not), and
+    :meth:`payload` the user value it carries that must be storable."""
+
+    closes: ClassVar[RunState | None] = None
+
+    def payload(self) -> tuple[Any, str] | None:
+        """The user value this command stores and how to name it in an error (None)."""
+        return None
+
+    def outcome(self) -> tuple[Any, Failure | None]:
+        """The closed run's result and failure (for a command that ``closes``)."""
+        return None, None
+
+
 @dataclass(frozen=True)
-class ScheduleActivity:
+class ScheduleActivity(_Declared):
     seq: int
     activity_id: str
     activity_type: str
@@ -44,6 +61,9 @@ class ScheduleActivity:
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq, self.activity_type)
+
+    def payload(self) -> tuple[Any, str] | None:
+        return self.args, f"the arguments of activity {self.activity_type}"
 
     def attributes(self) -> dict[str, Any]:
         attrs = {
@@ -63,7 +83,7 @@ class ScheduleActivity:
 
 
 @dataclass(frozen=True)
-class RequestCancelActivity:
+class RequestCancelActivity(_Declared):
     seq: int
     activity_type: str = ""
     event_type: EventType = EventType.ACTIVITY_CANCEL_REQUESTED
@@ -76,7 +96,7 @@ class RequestCancelActivity:
 
 
 @dataclass(frozen=True)
-class StartTimer:
+class StartTimer(_Declared):
     seq: int
     duration: float
     fire_at: str
@@ -90,7 +110,7 @@ class StartTimer:
 
 
 @dataclass(frozen=True)
-class CancelTimer:
+class CancelTimer(_Declared):
     seq: int
     event_type: EventType = EventType.TIMER_CANCELED
 
@@ -102,7 +122,7 @@ class CancelTimer:
 
 
 @dataclass(frozen=True)
-class StartChild:
+class StartChild(_Declared):
     seq: int
     workflow_id: str
     workflow_type: str
@@ -113,6 +133,9 @@ class StartChild:
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq, self.workflow_type)
+
+    def payload(self) -> tuple[Any, str] | None:
+        return self.args, f"the input of workflow {self.workflow_type}"
 
     def attributes(self) -> dict[str, Any]:
         return {
@@ -126,7 +149,7 @@ class StartChild:
 
 
 @dataclass(frozen=True)
-class RequestCancelChild:
+class RequestCancelChild(_Declared):
     seq: int
     workflow_id: str
     event_type: EventType = EventType.WORKFLOW_CANCEL_REQUESTED  # recorded on the child
@@ -139,7 +162,7 @@ class RequestCancelChild:
 
 
 @dataclass(frozen=True)
-class RecordMarker:
+class RecordMarker(_Declared):
     patch_id: str
     event_type: EventType = EventType.MARKER_RECORDED
 
@@ -151,7 +174,7 @@ class RecordMarker:
 
 
 @dataclass(frozen=True)
-class RequestApproval:
+class RequestApproval(_Declared):
     name: str
     details: dict[str, Any]
     timeout: float | None
@@ -162,14 +185,24 @@ class RequestApproval:
     def key(self) -> tuple[Any, ...]:
         return (self.name,)
 
+    def payload(self) -> tuple[Any, str] | None:
+        return self.details, f"the details of approval {self.name}"
+
     def attributes(self) -> dict[str, Any]:
         return approval_requested_attributes(self.name, self.details, self.timeout, gate=self.gate)
 
 
 @dataclass(frozen=True)
-class CompleteWorkflow:
+class CompleteWorkflow(_Declared):
     result: Any
     event_type: EventType = EventType.WORKFLOW_COMPLETED
+    closes: ClassVar[RunState | None] = RunState.COMPLETED
+
+    def payload(self) -> tuple[Any, str] | None:
+        return self.result, "the workflow's result"
+
+    def outcome(self) -> tuple[Any, Failure | None]:
+        return self.result, None
 
     def key(self) -> tuple[Any, ...]:
         return ()
@@ -179,9 +212,13 @@ class CompleteWorkflow:
 
 
 @dataclass(frozen=True)
-class FailWorkflow:
+class FailWorkflow(_Declared):
     failure: Failure
     event_type: EventType = EventType.WORKFLOW_FAILED
+    closes: ClassVar[RunState | None] = RunState.FAILED
+
+    def outcome(self) -> tuple[Any, Failure | None]:
+        return None, self.failure
 
     def key(self) -> tuple[Any, ...]:
         return ()
@@ -191,8 +228,12 @@ class FailWorkflow:
 
 
 @dataclass(frozen=True)
-class CancelWorkflow:
+class CancelWorkflow(_Declared):
     event_type: EventType = EventType.WORKFLOW_CANCELED
+    closes: ClassVar[RunState | None] = RunState.CANCELED
+
+    def outcome(self) -> tuple[Any, Failure | None]:
+        return None, Failure(kind="canceled", message="workflow canceled")
 
     def key(self) -> tuple[Any, ...]:
         return ()
@@ -202,12 +243,16 @@ class CancelWorkflow:
 
 
 @dataclass(frozen=True)
-class ContinueAsNew:
+class ContinueAsNew(_Declared):
     workflow_type: str
     args: list[Any]
     task_queue: str
     options: dict[str, Any] = field(default_factory=dict)
     event_type: EventType = EventType.WORKFLOW_CONTINUED_AS_NEW
+    closes: ClassVar[RunState | None] = RunState.CONTINUED_AS_NEW
+
+    def payload(self) -> tuple[Any, str] | None:
+        return self.args, f"the input of workflow {self.workflow_type}"
 
     def key(self) -> tuple[Any, ...]:
         return ()
@@ -235,7 +280,6 @@ Command = (
     | ContinueAsNew
 )
 
-CLOSING = (CompleteWorkflow, FailWorkflow, CancelWorkflow, ContinueAsNew)
 
 _KEY_ATTRS: dict[EventType, tuple[str, ...]] = {
     EventType.ACTIVITY_SCHEDULED: ("activity_seq", "activity_type"),

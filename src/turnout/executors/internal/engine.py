@@ -52,7 +52,6 @@ from turnout.workflows._runtime import (
 
 __all__ = ["ContinueAsNewError", "WorkflowInstance", "WorkflowTaskError"]
 
-_CLOSING = (CompleteWorkflow, FailWorkflow, CancelWorkflow, ContinueAsNew)
 
 _log = logging.getLogger("turnout.engine")
 
@@ -227,7 +226,7 @@ class WorkflowInstance:
             error, self._task_error = self._task_error, None
             raise WorkflowTaskError(error)
         commands = self.operations.take()
-        closing = next((i for i, c in enumerate(commands) if isinstance(c, _CLOSING)), None)
+        closing = next((i for i, c in enumerate(commands) if c.closes is not None), None)
         if closing is not None:
             commands = commands[: closing + 1]  # nothing after the end is recorded
         return commands

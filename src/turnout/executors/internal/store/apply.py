@@ -241,25 +241,14 @@ class CommandOperations(StoreCore):
         self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, c: cmd.Command, now: datetime
     ) -> None:
         spec = (c.event_type, c.attributes())
-        if isinstance(c, cmd.CompleteWorkflow):
+        if c.closes is None:
+            return
+        if not isinstance(c, cmd.ContinueAsNew):  # the run closes as the command declares
+            result, failure = c.outcome()
             await self._close_run(
-                conn, tx, run.run_id, RunState.COMPLETED, now, [spec], result=c.result
+                conn, tx, run.run_id, c.closes, now, [spec], result=result, failure=failure
             )
-        elif isinstance(c, cmd.FailWorkflow):
-            await self._close_run(
-                conn, tx, run.run_id, RunState.FAILED, now, [spec], failure=c.failure
-            )
-        elif isinstance(c, cmd.CancelWorkflow):
-            await self._close_run(
-                conn,
-                tx,
-                run.run_id,
-                RunState.CANCELED,
-                now,
-                [spec],
-                failure=Failure(kind="canceled", message="workflow canceled"),
-            )
-        elif isinstance(c, cmd.ContinueAsNew):
+        else:  # and continuing as new starts the next run too
             task = (await conn.execute(select(tasks).where(tasks.c.task_id == run.task_id))).one()
             p = StartParams(
                 workflow_id=run.workflow_id,

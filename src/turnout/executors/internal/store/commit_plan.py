@@ -186,16 +186,10 @@ def close_target(
 ) -> tuple[RunState, Any, Failure | None] | None:
     """(state, result, failure) of a close that joins the commit's own append: complete,
     fail or cancel from a state the transition table allows (else None)."""
-    if isinstance(closing, cmd.CompleteWorkflow):
-        close: tuple[RunState, Any, Failure | None] = (RunState.COMPLETED, closing.result, None)
-    elif isinstance(closing, cmd.FailWorkflow):
-        close = (RunState.FAILED, None, closing.failure)
-    elif isinstance(closing, cmd.CancelWorkflow):
-        close = (
-            RunState.CANCELED,
-            None,
-            Failure(kind="canceled", message="workflow canceled"),
-        )
-    else:
-        return None
+    if closing is None or closing.closes in (None, RunState.CONTINUED_AS_NEW):
+        return None  # continuing as new starts a run: applied on its own (apply.py)
+    target = closing.closes
+    assert target is not None
+    result, failure = closing.outcome()
+    close = (target, result, failure)
     return close if RunState(state) in sources_of(close[0]) else None

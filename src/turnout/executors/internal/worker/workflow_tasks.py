@@ -426,18 +426,11 @@ def backoff(attempt: int) -> float:
 def _oversize(commands: Sequence[cmd.Command], limit: int) -> Exception | None:
     """The first payload of ``commands`` that cannot be stored (over ``limit``, or holding
     NaN), as the error to fail the run with."""
-    value: Any
     for c in commands:
-        if isinstance(c, cmd.ScheduleActivity):
-            value, what = c.args, f"the arguments of activity {c.activity_type}"
-        elif isinstance(c, cmd.StartChild | cmd.ContinueAsNew):
-            value, what = c.args, f"the input of workflow {c.workflow_type}"
-        elif isinstance(c, cmd.CompleteWorkflow):
-            value, what = c.result, "the workflow's result"
-        elif isinstance(c, cmd.RequestApproval):
-            value, what = c.details, f"the details of approval {c.name}"
-        else:
+        carried = c.payload()
+        if carried is None:
             continue
+        value, what = carried
         try:
             codec.check_size(value, what, limit)
         except (PayloadTooLargeError, ValueError) as exc:
