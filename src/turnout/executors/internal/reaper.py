@@ -76,17 +76,17 @@ class Reaper:
             if requeued:
                 observer.lease_expired(item)
             return int(requeued)
-        p = item.payload
+        task = item.activity
         now = utcnow()
-        hb = p.get("heartbeat_timeout")
+        hb = task.heartbeat_timeout
         last_beat = item.heartbeat_at or item.started_at
         if item.deadline_at is not None and now >= item.deadline_at:
             kind = TimeoutType.SCHEDULE_TO_CLOSE
-        elif hb and last_beat is not None and now >= last_beat + timedelta(seconds=float(hb)):
+        elif hb and last_beat is not None and now >= last_beat + timedelta(seconds=hb):
             kind = TimeoutType.HEARTBEAT
         else:
             kind = TimeoutType.START_TO_CLOSE
-        policy = RetryPolicy.model_validate(p.get("retry_policy") or {})
+        policy = RetryPolicy.model_validate(task.retry_policy)
         expired = (
             EventType.LEASE_EXPIRED,
             {

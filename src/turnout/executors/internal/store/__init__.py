@@ -31,8 +31,10 @@ from turnout.executors.internal.store.base import (
     UnhandledSignalError,
 )
 from turnout.executors.internal.store.notify import Notifier
+from turnout.executors.internal.store.records import ActivityTask
 
 __all__ = [
+    "ActivityTask",
     "ClaimedItem",
     "EagerClaim",
     "Notifier",

@@ -6,6 +6,7 @@ a leased queue item into a :class:`ClaimedItem`, events into contract ``Event`` 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from turnout.contracts.records import DEFAULT_TENANT, IdConflictPolicy, IdReuseP
 from turnout.contracts.states import RunState
 
 __all__ = [
+    "ActivityTask",
     "ClaimedItem",
     "Closed",
     "EagerClaim",
@@ -71,6 +73,44 @@ class StartResult:
 
 
 @dataclass(frozen=True)
+class ActivityTask:
+    """What an activity item's payload says, read once (``ClaimedItem.activity``).
+
+    Timeouts are seconds (None: not set). Reading a payload stored before its values
+    were checked may raise ValueError or TypeError: the caller fails that activity.
+    """
+
+    activity_id: str
+    input: list[Any]
+    workflow_type: str
+    scheduled_at: str | None
+    start_to_close_timeout: float | None
+    schedule_to_close_timeout: float | None
+    heartbeat_timeout: float | None
+    retry_policy: dict[str, Any]
+    headers: dict[str, str]
+
+    @classmethod
+    def of(cls, payload: dict[str, Any]) -> ActivityTask:
+        """The activity task a stored payload describes."""
+        return cls(
+            activity_id=str(payload.get("activity_id")),
+            input=list(payload.get("input") or []),
+            workflow_type=str(payload.get("workflow_type") or ""),
+            scheduled_at=payload.get("scheduled_at") or None,
+            start_to_close_timeout=_seconds(payload.get("start_to_close_timeout")),
+            schedule_to_close_timeout=_seconds(payload.get("schedule_to_close_timeout")),
+            heartbeat_timeout=_seconds(payload.get("heartbeat_timeout")),
+            retry_policy=dict(payload.get("retry_policy") or {}),
+            headers=dict(payload.get("headers") or {}),
+        )
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if value else None
+
+
+@dataclass(frozen=True)
 class ClaimedItem:
     """A queue item this worker holds the lease on."""
 
@@ -91,6 +131,11 @@ class ClaimedItem:
     heartbeat_details: list[Any] | None
     created_at: datetime
     heartbeat_at: datetime | None = None
+
+    @functools.cached_property
+    def activity(self) -> ActivityTask:
+        """The activity task of an activity item, parsed from its payload once."""
+        return ActivityTask.of(self.payload)
 
 
 @dataclass

@@ -65,20 +65,18 @@ class ActivityContext:
         self.task: asyncio.Future[Any] | None = None
         self.loop = asyncio.get_running_loop()
         self.last_beat = time.monotonic()
-        p = item.payload
+        task = item.activity
         now = utcnow()
         started = time.monotonic()
         self._deadlines: list[tuple[TimeoutType, float]] = []
-        if p.get("start_to_close_timeout"):
+        if task.start_to_close_timeout:
             self._deadlines.append(
-                (TimeoutType.START_TO_CLOSE, started + float(p["start_to_close_timeout"]))
+                (TimeoutType.START_TO_CLOSE, started + task.start_to_close_timeout)
             )
         if item.deadline_at is not None:
             left = (item.deadline_at - now).total_seconds()
             self._deadlines.append((TimeoutType.SCHEDULE_TO_CLOSE, started + left))
-        self._heartbeat_timeout = (
-            float(p["heartbeat_timeout"]) if p.get("heartbeat_timeout") else None
-        )
+        self._heartbeat_timeout = task.heartbeat_timeout
 
     def next_deadline(self) -> tuple[TimeoutType | None, float]:
         """The nearest timeout of this attempt and the seconds left until it (1 h if none)."""
@@ -196,11 +194,15 @@ class ActivityRunner:
             self._observer.activity_ended(crash)
 
     async def _run(self, item: ClaimedItem) -> None:
-        p = item.payload
         try:
-            policy = RetryPolicy.model_validate(p.get("retry_policy") or {})
-            for key in ("start_to_close_timeout", "schedule_to_close_timeout", "heartbeat_timeout"):
-                _td(p.get(key))
+            stored = item.activity
+            policy = RetryPolicy.model_validate(stored.retry_policy)
+            for seconds in (
+                stored.start_to_close_timeout,
+                stored.schedule_to_close_timeout,
+                stored.heartbeat_timeout,
+            ):
+                _td(seconds)
         except (ValueError, OverflowError, TypeError) as exc:
             # Options stored before they were checked (an older release): no attempt can
             # run under them, so the activity fails for good, saying why.
@@ -234,7 +236,7 @@ class ActivityRunner:
         task = asyncio.current_task()
         assert task is not None
         self._slots.activities[item.id] = (task, ctx)
-        args = codec.decode_args(p.get("input", []), defn.arg_types)
+        args = codec.decode_args(stored.input, defn.arg_types)
         heartbeats = asyncio.create_task(self._heartbeats(ctx))
         self._observer.activity_running(info)
         try:
@@ -332,18 +334,18 @@ class ActivityRunner:
 
     async def _heartbeats(self, ctx: ActivityContext) -> None:
         item = ctx.item
-        hb = item.payload.get("heartbeat_timeout")
-        stc = item.payload.get("start_to_close_timeout")
-        throttle = min(float(hb) * 0.5, 1.0) if hb else 1.0
+        hb = item.activity.heartbeat_timeout
+        stc = item.activity.start_to_close_timeout
+        throttle = min(hb * 0.5, 1.0) if hb else 1.0
         while True:
             await ctx.pending.wait()
             ctx.pending.clear()
             now = utcnow()
             bounds = []
             if hb:
-                bounds.append(now + timedelta(seconds=float(hb)))
+                bounds.append(now + timedelta(seconds=hb))
             if stc:
-                bounds.append(item.started_at + timedelta(seconds=float(stc)))
+                bounds.append(item.started_at + timedelta(seconds=stc))
             if item.deadline_at is not None:
                 bounds.append(item.deadline_at)
             lease = min(bounds) if bounds else item.lease_expires_at
@@ -374,30 +376,30 @@ class ActivityRunner:
 
 
 def _info(item: ClaimedItem, defn: ActivityDefinition) -> ActivityInfo:
-    p = item.payload
+    task = item.activity
     return ActivityInfo(
-        activity_id=str(p.get("activity_id")),
+        activity_id=task.activity_id,
         activity_type=defn.name,
         attempt=item.attempt,
         workflow_id=item.workflow_id,
         workflow_run_id=item.run_id,
-        workflow_type=str(p.get("workflow_type", "")),
+        workflow_type=task.workflow_type,
         task_queue=item.task_queue,
-        scheduled_time=datetime.fromisoformat(p["scheduled_at"])
-        if p.get("scheduled_at")
+        scheduled_time=datetime.fromisoformat(task.scheduled_at)
+        if task.scheduled_at
         else item.created_at,
         started_time=item.started_at,
         heartbeat_details=list(item.heartbeat_details or []),
-        start_to_close_timeout=_td(p.get("start_to_close_timeout")),
-        schedule_to_close_timeout=_td(p.get("schedule_to_close_timeout")),
-        heartbeat_timeout=_td(p.get("heartbeat_timeout")),
-        correlation_id=str((p.get("headers") or {}).get("correlation_id") or ""),
+        start_to_close_timeout=_td(task.start_to_close_timeout),
+        schedule_to_close_timeout=_td(task.schedule_to_close_timeout),
+        heartbeat_timeout=_td(task.heartbeat_timeout),
+        correlation_id=str(task.headers.get("correlation_id") or ""),
         tenant_id=item.tenant_id,
     )
 
 
-def _td(seconds: Any) -> timedelta | None:
-    return timedelta(seconds=float(seconds)) if seconds else None
+def _td(seconds: float | None) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds else None
 
 
 def _first_line(exc: BaseException) -> str:

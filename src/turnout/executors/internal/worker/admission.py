@@ -93,7 +93,7 @@ class Admission:
             tenant_id=item.tenant_id,
             task_queue=item.task_queue,
             attempt=item.attempt,
-            args=list(item.payload.get("input", [])),
+            args=list(item.activity.input),
         )
         try:
             verdict, by = await consult(self.policies, request)
