@@ -18,7 +18,7 @@ from turnout.contracts.records import (
     QueueItemState,
 )
 from turnout.executors.internal.schema import queue_items, runs
-from turnout.executors.internal.store.core import StoreCore
+from turnout.executors.internal.store.queue import QueueOperations
 from turnout.executors.internal.store.records import ClaimedItem, EagerClaim, EventSpec
 from turnout.executors.internal.store.rows import activity_attrs, retry_state
 from turnout.executors.internal.store.sql import ACTIVE, held, utcnow
@@ -27,7 +27,7 @@ from turnout.executors.internal.store.tx import Tx
 __all__ = ["ActivityOperations"]
 
 
-class ActivityOperations(StoreCore):
+class ActivityOperations(QueueOperations):
     """Record activity outcomes."""
 
     # -- activity results ---------------------------------------------------------------------

@@ -45,9 +45,9 @@ __all__ = [
 
 class Store(
     RunOperations,
-    QueueOperations,
     WorkflowTaskOperations,
     ActivityOperations,
+    QueueOperations,
     MaintenanceOperations,
     GovernanceOperations,
     FigureOperations,

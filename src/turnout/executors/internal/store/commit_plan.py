@@ -64,7 +64,7 @@ class Plan:
     values: dict[str, Any]
     closing: cmd.Command | None
     close: tuple[RunState, Any, Failure | None] | None
-    requested: list[cmd.Command]
+    requested: list[cmd.RequestApproval]
     taken: list[cmd.ScheduleActivity]
     seqs: range = range(0)
     info: RunInfo | None = None

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, case, insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import Failure
@@ -35,7 +35,6 @@ from turnout.executors.internal.store.records import (
     EventSpec,
     NewRun,
     RunInfo,
-    RunSnapshot,
     StartParams,
     StartResult,
 )
@@ -91,25 +90,6 @@ __all__ = [
 
 class StoreCore(ItemCore):
     """Primitives shared by every store operation; see the module docstring."""
-
-    # -- hooks of other roles -------------------------------------------------------------
-    async def _request_approvals(
-        self, conn: AsyncConnection, run: RunSnapshot, requests: list[Any], now: datetime
-    ) -> None:
-        """Governance hook: record approvals a workflow task asked for."""
-        raise NotImplementedError
-
-    async def _claim_eagerly(
-        self, conn: AsyncConnection, run_ids: Sequence[str], eager: EagerClaim, now: datetime
-    ) -> None:
-        """Queue hook: claim the queued workflow tasks of ``run_ids`` for ``eager``'s worker."""
-        raise NotImplementedError
-
-    async def _approval_timer_fired(
-        self, conn: AsyncConnection, tx: Tx, item: Row[Any], now: datetime
-    ) -> None:
-        """Governance hook: an approval's timeout passed."""
-        raise NotImplementedError
 
     # -- shared pieces ------------------------------------------------------------------
     async def _append(

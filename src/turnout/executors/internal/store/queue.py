@@ -19,6 +19,7 @@ from turnout.contracts.records import (
 from turnout.contracts.states import RunState
 from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.errors import UNREACHABLE
+from turnout.executors.internal.store.governance import GovernanceOperations
 from turnout.executors.internal.store.quarantine import QuarantineOperations
 from turnout.executors.internal.store.records import ClaimedItem, EagerClaim, EventSpec
 from turnout.executors.internal.store.rows import claimed_item
@@ -48,7 +49,7 @@ _Q = queue_items.alias("q")
 _BUSY = queue_items.alias("busy")
 
 
-class QueueOperations(QuarantineOperations):
+class QueueOperations(QuarantineOperations, GovernanceOperations):
     """Claim and lease queue items."""
 
     # -- worker operations ------------------------------------------------------------------

@@ -30,6 +30,7 @@ from turnout.executors.internal.store.errors import (
     StaleTaskError,
     UnhandledSignalError,
 )
+from turnout.executors.internal.store.governance import GovernanceOperations
 from turnout.executors.internal.store.records import (
     ClaimedItem,
     Closed,
@@ -54,7 +55,7 @@ from turnout.executors.internal.store.tx import Tx
 __all__ = ["WorkflowTaskCommit", "WorkflowTaskOperations", "runnable_activities"]
 
 
-class WorkflowTaskOperations(CommandOperations):
+class WorkflowTaskOperations(CommandOperations, GovernanceOperations):
     """Commit or fail workflow tasks."""
 
     async def commit_workflow_task(
