@@ -38,6 +38,7 @@ __all__ = [
     "WorkflowFailureError",
     "WorkflowNotFoundError",
     "WorkflowQueryFailedError",
+    "error_line",
     "exception_from_failure",
     "failure_from_exception",
 ]
@@ -411,3 +412,11 @@ def exception_from_failure(failure: Failure) -> FailureError:
     if failure.cause is not None:
         exc.__cause__ = exception_from_failure(failure.cause)
     return exc
+
+
+def error_line(exc: BaseException) -> str:
+    """``Type: first line of its message``, for a log line or a reason; an error that wraps
+    a driver's (``orig``, as SQLAlchemy's do) is told by the driver's own."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"

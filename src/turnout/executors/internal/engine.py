@@ -26,7 +26,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from turnout.contracts.errors import ApplicationError, FailureError, failure_from_exception
+from turnout.contracts.errors import (
+    ApplicationError,
+    FailureError,
+    error_line,
+    failure_from_exception,
+)
 from turnout.contracts.events import COMMAND_EVENT_TYPES, INBOUND_EVENT_TYPES, Event, EventType
 from turnout.contracts.governance import APPROVAL_REJECTED, decision_from_event
 from turnout.contracts.records import PolicyDecision
@@ -391,7 +396,7 @@ class WorkflowInstance:
                 self._info.workflow_id,
                 name,
                 event.seq,
-                _one_line(exc),
+                error_line(exc),
             )
             return
         self._loop.call_soon(self._invoke_signal, handler, args)
@@ -478,8 +483,3 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature:
 def _bind_check(method: Callable[..., Any], args: list[Any]) -> None:
     """Raise TypeError when ``method`` (unbound: ``self`` first) cannot take ``args``."""
     _signature(method).bind(None, *args)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"

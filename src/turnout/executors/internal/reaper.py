@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from turnout.contracts.errors import Failure, TimeoutType
+from turnout.contracts.errors import Failure, TimeoutType, error_line
 from turnout.contracts.events import EventType
 from turnout.contracts.records import QueueItemKind
 from turnout.contracts.retry import RetryPolicy
@@ -65,7 +65,7 @@ class Reaper:
                     "run %s is past its execution timeout but cannot be closed (%s); this "
                     "worker skips it from now on: terminate it, or fix the cause and restart",
                     run_id,
-                    _one_line(exc),
+                    error_line(exc),
                 )
         return moved
 
@@ -111,7 +111,7 @@ class Reaper:
         return int(failed)
 
     async def _quarantine(self, item: ClaimedItem, exc: Exception) -> int:
-        reason = f"maintenance could not handle queue item {item.id}: {_one_line(exc)}"
+        reason = f"maintenance could not handle queue item {item.id}: {error_line(exc)}"
         self._observer.quarantined(item.kind, reason)
         _log.error("%s; it is set aside (dead) and the pass goes on", reason)
         if item.kind == QueueItemKind.ACTIVITY_TASK.value:
@@ -202,8 +202,3 @@ def timeout_failure(kind: TimeoutType, details: list[Any] | None) -> Failure:
         type=kind.value,
         details=list(details or []),
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"

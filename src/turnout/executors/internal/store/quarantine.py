@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from turnout.contracts.errors import Failure
+from turnout.contracts.errors import Failure, error_line
 from turnout.contracts.events import EventType
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import queue_items
@@ -135,7 +135,7 @@ class QuarantineOperations(StoreCore):
             except UNREACHABLE:
                 raise
             except Exception as exc:
-                reason = f"{what} queue item {item.id} failed: {_one_line(exc)}"
+                reason = f"{what} queue item {item.id} failed: {error_line(exc)}"
                 _log.error("%s; the item is set aside (dead), the others go on", reason)
                 try:
                     await self.quarantine_item(item, reason)
@@ -150,9 +150,3 @@ def printable(text: str, limit: int = 1000) -> str:
     """``text`` without the characters a database may refuse, at most ``limit`` long."""
     cleaned = "".join(ch if ch.isprintable() or ch in "\t\n" else "?" for ch in text)
     return cleaned[:limit]
-
-
-def _one_line(exc: BaseException) -> str:
-    cause: Any = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from turnout.contracts.errors import Failure
+from turnout.contracts.errors import Failure, error_line
 from turnout.contracts.retry import RetryPolicy
 from turnout.executors.internal.reaper import apply_retry_policy
 from turnout.executors.internal.store import ClaimedItem, Store
@@ -38,7 +38,7 @@ async def persist(what: str, write: Callable[[], Awaitable[T]]) -> T:
             _log.warning(
                 "the database is out of reach for the %s (%s); retrying in %.1fs",
                 what,
-                _first_line(exc),
+                error_line(exc),
                 delay,
             )
             await asyncio.sleep(delay)
@@ -61,9 +61,3 @@ async def fail_activity(
             store, item, failure, policy, heartbeat_details=details, observer=observer
         ),
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}"

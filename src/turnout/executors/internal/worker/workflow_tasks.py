@@ -21,6 +21,7 @@ from typing import Any
 from turnout.contracts.errors import (
     Failure,
     PayloadTooLargeError,
+    error_line,
     failure_from_exception,
 )
 from turnout.contracts.events import Event
@@ -179,7 +180,7 @@ class WorkflowTaskRunner:
                 "workflow task %s of run %s stopped: the database is out of reach (%s)",
                 item.id,
                 item.run_id,
-                _first_line(exc),
+                error_line(exc),
             )
             self.cache.evict(item.run_id)
         except Exception as exc:
@@ -441,9 +442,3 @@ def _oversize(commands: Sequence[cmd.Command], limit: int) -> Exception | None:
 def _dropped(instance: WorkflowInstance | None) -> None:
     if instance is not None:
         instance.dispose()
-
-
-def _first_line(exc: BaseException) -> str:
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
