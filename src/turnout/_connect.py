@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from turnout.config import Environment, ExecutorKind, Settings, database_dialect, load_settings
+from turnout.contracts.connector import install_connector
 from turnout.contracts.errors import ConfigurationError
 from turnout.contracts.executor import Client
 from turnout.contracts.governance import validate_task_queue, validate_tenant
 from turnout.contracts.worker_options import WorkerOptions
 
-__all__ = ["Worker", "connect"]
+__all__ = ["Worker", "connect", "connect_target"]
 
 
 async def connect(
@@ -79,6 +80,68 @@ async def connect(
         workflows=workflows,
         max_payload_bytes=settings.max_payload_bytes,
     )
+
+
+async def connect_target(
+    target_host: str | None,
+    *,
+    namespace: str = "default",
+    data_converter: object = None,
+    **options: Any,
+) -> Client:
+    """``Client.connect``: ``target_host`` picks the executor, as the address does in
+    temporalio. A URL (``sqlite:///app.db``, ``postgresql://...``) is a database of the
+    internal executor, whose tenant is ``namespace``; ``host:port`` is a Temporal frontend
+    and ``namespace`` its namespace; no target leaves the choice to the ``TURNOUT_*``
+    settings.
+
+    temporalio's other options are refused by name unless they keep their default value
+    (None, False or empty): turnout takes connection details from its settings.
+    """
+    refused = sorted(name for name, value in options.items() if not _is_default(value))
+    if refused:
+        raise ConfigurationError(
+            f"Client.connect() does not take {', '.join(refused)}: turnout reads connection "
+            "details from its TURNOUT_* settings (docs/configuration.md); remove "
+            + ("it" if len(refused) == 1 else "them")
+        )
+    if data_converter is not None and data_converter is not _pydantic_converter():
+        raise ConfigurationError(
+            "Client.connect() takes no data_converter but turnout.contrib.pydantic's "
+            "pydantic_data_converter: turnout converts every value with pydantic from the "
+            "type hints; remove data_converter"
+        )
+    if not isinstance(namespace, str) or not namespace:
+        raise ConfigurationError("Client.connect() needs a namespace name, e.g. 'default'")
+    if target_host is None:
+        executor = load_settings().executor
+    elif not isinstance(target_host, str) or not target_host.strip():
+        raise ConfigurationError(
+            "Client.connect() needs a Temporal address (localhost:7233) or a database URL "
+            "(sqlite:///turnout.db, postgresql://...), or no target for the TURNOUT_* settings"
+        )
+    else:
+        executor = ExecutorKind.INTERNAL if "://" in target_host else ExecutorKind.TEMPORAL
+    named = None if namespace == "default" else namespace
+    if executor is ExecutorKind.TEMPORAL:
+        return await connect(executor="temporal", temporal_address=target_host, namespace=named)
+    return await connect(executor="internal", database_url=target_host, tenant=named)
+
+
+def _is_default(value: object) -> bool:
+    """Whether a temporalio option was left at its default (None, False or empty)."""
+    if value is None or value is False:
+        return True
+    return isinstance(value, list | tuple | dict) and not value
+
+
+def _pydantic_converter() -> object:
+    from turnout.contrib.pydantic import pydantic_data_converter
+
+    return pydantic_data_converter
+
+
+install_connector(connect_target)
 
 
 def _sqlite_directory_exists(url: str) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from turnout.contracts.connector import connect_through_hook
 from turnout.contracts.events import Event
 from turnout.contracts.governance import (
     Approval,
@@ -252,7 +253,30 @@ class WorkflowHandle(Protocol):
 
 @runtime_checkable
 class Client(Protocol):
-    """Starts workflows and hands out handles; the same methods on every executor."""
+    """Starts workflows and hands out handles; the same methods on every executor.
+
+    ``await Client.connect(target)`` connects as ``temporalio.client.Client.connect``
+    does: to a Temporal frontend at ``host:port``, or to the internal executor on a
+    database URL (``sqlite:///app.db``, ``postgresql://...``); with no target, to the
+    executor the ``TURNOUT_*`` settings name.
+    """
+
+    @classmethod
+    async def connect(
+        cls,
+        target_host: str | None = None,
+        *,
+        namespace: str = "default",
+        data_converter: object = None,
+        **options: Any,
+    ) -> Client:
+        """Connect to ``target_host`` (a Temporal address or a database URL) or, without
+        one, to the configured executor. ``namespace`` is Temporal's namespace, and the
+        tenant on the internal executor. temporalio's other options are refused by name
+        unless they keep their default."""
+        return await connect_through_hook(
+            target_host, namespace, {"data_converter": data_converter, **options}
+        )
 
     @property
     def executor(self) -> str:
@@ -395,6 +419,20 @@ class ClientBase:
 
     capabilities: ClientCapabilities = ClientCapabilities()
     """What this client can do beyond :class:`Client` (nothing, unless an executor says)."""
+
+    @classmethod
+    async def connect(
+        cls,
+        target_host: str | None = None,
+        *,
+        namespace: str = "default",
+        data_converter: object = None,
+        **options: Any,
+    ) -> Client:
+        """:meth:`Client.connect`: a client of the executor ``target_host`` names."""
+        return await connect_through_hook(
+            target_host, namespace, {"data_converter": data_converter, **options}
+        )
 
     async def events_after(self, workflow_id: str, run_id: str, after: int) -> list[Event]:
         """The events of the run whose seq is above ``after``, from its whole timeline."""

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from turnout.contracts.errors import Failure
-from turnout.contracts.states import RunState
+from turnout.contracts.states import RunState, WorkflowExecutionStatus
 
 __all__ = [
     "Artifact",
@@ -80,6 +80,34 @@ class Run(BaseModel):
     parent_workflow_id: str | None = None
     parent_run_id: str | None = None
     continued_from_run_id: str | None = None
+
+    # Temporal's names for the same facts (``WorkflowExecutionDescription``), so code
+    # written against temporalio's ``describe()`` reads them unchanged.
+    @property
+    def id(self) -> str:
+        """The workflow id (Temporal's name for ``workflow_id``)."""
+        return self.workflow_id
+
+    @property
+    def status(self) -> WorkflowExecutionStatus:
+        """The run's status in Temporal's terms: ``RUNNING`` while it is open in any
+        state (queued, claimed, running, waiting on an approval); ``state`` is finer."""
+        return self.state.execution_status
+
+    @property
+    def start_time(self) -> datetime:
+        """When the run was requested (Temporal's start time)."""
+        return self.requested_at
+
+    @property
+    def close_time(self) -> datetime | None:
+        """When the run closed (None while it is open)."""
+        return self.closed_at
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent's workflow id, for a child run."""
+        return self.parent_workflow_id
 
 
 class DecisionOutcome(StrEnum):

@@ -8,7 +8,7 @@ table backs the CHECK constraint of the ``turnout_runs`` table and the guarded
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from turnout.contracts.errors import IllegalTransitionError
 
@@ -17,6 +17,7 @@ __all__ = [
     "TERMINAL_STATES",
     "TRANSITIONS",
     "RunState",
+    "WorkflowExecutionStatus",
     "can_transition",
     "check_transition",
     "is_terminal",
@@ -54,6 +55,35 @@ class RunState(StrEnum):
     def is_terminal(self) -> bool:
         """True when nothing can move a run out of this state."""
         return self in TERMINAL_STATES
+
+    @property
+    def execution_status(self) -> WorkflowExecutionStatus:
+        """The state as Temporal reports it: every open state is ``RUNNING``."""
+        return _EXECUTION_STATUS.get(self, WorkflowExecutionStatus.RUNNING)
+
+
+class WorkflowExecutionStatus(IntEnum):
+    """A run's status in Temporal's terms (``temporalio.client.WorkflowExecutionStatus``,
+    same names and numbers). Coarser than :class:`RunState`: a run that is queued,
+    claimed, running or waiting on an approval is ``RUNNING``."""
+
+    RUNNING = 1
+    COMPLETED = 2
+    FAILED = 3
+    CANCELED = 4
+    TERMINATED = 5
+    CONTINUED_AS_NEW = 6
+    TIMED_OUT = 7
+
+
+_EXECUTION_STATUS: dict[RunState, WorkflowExecutionStatus] = {
+    RunState.COMPLETED: WorkflowExecutionStatus.COMPLETED,
+    RunState.FAILED: WorkflowExecutionStatus.FAILED,
+    RunState.CANCELED: WorkflowExecutionStatus.CANCELED,
+    RunState.TERMINATED: WorkflowExecutionStatus.TERMINATED,
+    RunState.CONTINUED_AS_NEW: WorkflowExecutionStatus.CONTINUED_AS_NEW,
+    RunState.TIMED_OUT: WorkflowExecutionStatus.TIMED_OUT,
+}
 
 
 TERMINAL_STATES: frozenset[RunState] = frozenset(

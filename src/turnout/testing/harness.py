@@ -31,6 +31,9 @@ class ExecutorHarness:
     """A connected turnout client."""
     task_queue: str
     """The task queue the running worker polls (unique per test)."""
+    target: str = ""
+    """What ``turnout.client.Client.connect(target)`` connects to for this executor: the
+    Temporal frontend's ``host:port`` or the database URL."""
 
     @property
     def is_internal(self) -> bool:
@@ -61,13 +64,12 @@ async def open_harness(
 
     kind = str(request.param)
     if kind == "temporal":
-        settings = {
-            "executor": "temporal",
-            "temporal_address": request.getfixturevalue("temporal_address"),
-        }
+        target = str(request.getfixturevalue("temporal_address"))
+        settings: dict[str, Any] = {"executor": "temporal", "temporal_address": target}
     else:
         fixture = "sqlite_url" if kind == "internal-sqlite" else "postgres_url"
-        settings = {"executor": "internal", "database_url": request.getfixturevalue(fixture)}
+        target = str(request.getfixturevalue(fixture))
+        settings = {"executor": "internal", "database_url": target}
     if not workflows and not activities:
         raise pytest.UsageError(
             "the executor fixture runs a worker for your definitions: override the "
@@ -79,6 +81,6 @@ async def open_harness(
         async with turnout.Worker(
             client, task_queue=task_queue, workflows=workflows, activities=activities
         ):
-            yield ExecutorHarness(kind=kind, client=client, task_queue=task_queue)
+            yield ExecutorHarness(kind=kind, client=client, task_queue=task_queue, target=target)
     finally:
         await client.close()

@@ -64,7 +64,7 @@ async def connect_temporal(settings: Settings, *, workflows: Sequence[type] = ()
     install()
     tenant = validate_tenant(settings.tenant_id)
     namespace = namespace_for_tenant(tenant, settings.temporal_namespace)
-    client = await TemporalClient.connect(
+    client = await TemporalClient.open(
         settings.temporal_address, namespace, workflows=workflows, tenant_id=tenant
     )
     await _check_namespace(client, settings.temporal_address, tenant)

@@ -80,7 +80,7 @@ class TemporalClient(ClientBase):
         self.register_workflows(workflows)
 
     @classmethod
-    async def connect(
+    async def open(
         cls,
         address: str,
         namespace: str,

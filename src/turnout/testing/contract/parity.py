@@ -17,6 +17,12 @@ Only plain data: importing this module needs neither temporalio nor an executor.
 
 from __future__ import annotations
 
+from turnout.testing.contract.parity_modules import (
+    MODULE_IGNORED,
+    MODULE_SUPPORTED,
+    MODULE_UNSUPPORTED,
+)
+
 __all__ = [
     "FORWARDED",
     "IGNORED",
@@ -76,6 +82,9 @@ SUPPORTED: tuple[str, ...] = (
     "WorkflowHandle.cancel",
     "WorkflowHandle.terminate",
     "WorkflowHandle.describe",
+    "Client.connect",
+    # module-level names: temporalio.client, .worker, .common, .exceptions, ...
+    *MODULE_SUPPORTED,
 )
 """temporalio names turnout offers under the same name."""
 
@@ -268,7 +277,6 @@ UNSUPPORTED: dict[str, str] = {
     "activity.metric_meter": "metrics are not part of the authoring API",
     "activity.payload_converter": "turnout serializes with pydantic from the type hints",
     # temporalio.client.Client
-    "Client.connect": "turnout.connect() picks the executor from settings",
     **dict.fromkeys(
         [
             "Client.api_key",
@@ -342,10 +350,11 @@ UNSUPPORTED: dict[str, str] = {
     ),
     "WorkflowHandle.first_execution_run_id": "not on every executor's handle: use run_id",
     "WorkflowHandle.result_run_id": "use run_id",
+    **MODULE_UNSUPPORTED,
 }
 """temporalio names turnout deliberately lacks, each with the reason."""
 
-IGNORED: frozenset[str] = frozenset(
+IGNORED: frozenset[str] = MODULE_IGNORED | frozenset(
     {
         # Types of values turnout hands out; workflow code does not construct them.
         "workflow.ActivityHandle",
@@ -393,6 +402,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "activity.defn": ("name",),
     "Client.start_workflow": _START_OPTIONS,
     "Client.execute_workflow": _START_OPTIONS,
+    "Client.connect": ("namespace", "data_converter"),
     "Client.get_workflow_handle": ("run_id", "result_type"),
     "Client.list_workflows": ("limit",),
     "WorkflowHandle.result": ("follow_runs",),

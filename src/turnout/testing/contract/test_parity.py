@@ -10,7 +10,9 @@ turnout to that promise:
 - the keyword arguments in ``KEYWORDS`` are accepted by temporalio and by turnout, and
   turnout never requires one that temporalio leaves optional;
 - every public name of ``temporalio.workflow``, ``workflow.unsafe``,
-  ``temporalio.activity``, ``Client`` and ``WorkflowHandle`` is listed in ``SUPPORTED``,
+  ``temporalio.activity``, ``Client``, ``WorkflowHandle`` and the modules ``client``,
+  ``worker``, ``common``, ``exceptions``, ``testing`` and ``contrib.pydantic`` is listed
+  in ``SUPPORTED``,
   ``UNSUPPORTED`` (with the reason) or ``IGNORED``, so a temporalio release that adds a
   name makes a test point at it.
 
@@ -64,6 +66,7 @@ from turnout.testing.contract.parity import (
 _temporalio_workflow = importlib.import_module("temporalio.workflow")
 _temporalio_activity = importlib.import_module("temporalio.activity")
 _temporalio_client = importlib.import_module("temporalio.client")
+_MODULES = ("client", "worker", "common", "exceptions", "testing", "contrib.pydantic")
 
 TEMPORALIO: dict[str, Any] = {
     "workflow": _temporalio_workflow,
@@ -71,6 +74,7 @@ TEMPORALIO: dict[str, Any] = {
     "activity": _temporalio_activity,
     "Client": _temporalio_client.Client,
     "WorkflowHandle": _temporalio_client.WorkflowHandle,
+    **{name: importlib.import_module(f"temporalio.{name}") for name in _MODULES},
 }
 TURNOUT: dict[str, tuple[Any, ...]] = {
     "workflow": (workflow,),
@@ -78,6 +82,7 @@ TURNOUT: dict[str, tuple[Any, ...]] = {
     "activity": (activity,),
     "Client": (InternalClient, TemporalClient),
     "WorkflowHandle": (InternalWorkflowHandle, TemporalWorkflowHandle),
+    **{name: (importlib.import_module(f"turnout.{name}"),) for name in _MODULES},
 }
 _BY_LENGTH = sorted(TEMPORALIO, key=len, reverse=True)
 
@@ -94,6 +99,7 @@ _LABELS: dict[int, str] = {
     id(workflow): "turnout.workflow",
     id(workflow.unsafe): "turnout.workflow.unsafe",
     id(activity): "turnout.activity",
+    **{id(TURNOUT[name][0]): f"turnout.{name}" for name in _MODULES},
 }
 
 
@@ -195,7 +201,7 @@ def test_the_lists_do_not_overlap() -> None:
 
 def test_every_listed_name_names_a_known_place() -> None:
     for name in [*SUPPORTED, *TURNOUT_ONLY, *UNSUPPORTED, *IGNORED, *KEYWORDS]:
-        _split(name)  # raises for a name outside the five surfaces
+        _split(name)  # raises for a name outside the known surfaces
 
 
 @pytest.mark.parametrize("name", sorted(UNSUPPORTED))

@@ -1,0 +1,31 @@
+"""``turnout.client``: the counterpart of ``temporalio.client``.
+
+``from temporalio.client import Client`` becomes ``from turnout.client import Client``::
+
+    client = await Client.connect("localhost:7233")         # a Temporal cluster
+    client = await Client.connect("sqlite:///turnout.db")   # the internal executor
+    client = await Client.connect()                         # whatever TURNOUT_* says
+
+Every executor's client and handle have the same methods; ``turnout.connect()`` is the
+short form. ``describe()`` returns a :class:`WorkflowExecutionDescription` (turnout's
+``Run``), whose ``status`` is Temporal's coarse status and ``state`` turnout's finer one.
+docs/compatibility.md lists what this module leaves out, and why.
+"""
+
+from turnout.contracts.errors import WorkflowFailureError, WorkflowQueryFailedError
+from turnout.contracts.executor import Client, WorkflowHandle
+from turnout.contracts.records import Run
+from turnout.contracts.states import WorkflowExecutionStatus
+
+WorkflowExecutionDescription = Run
+"""What ``handle.describe()`` returns: turnout's :class:`~turnout.Run`, which also answers
+to Temporal's names (``id``, ``status``, ``start_time``, ``close_time``, ``parent_id``)."""
+
+__all__ = [
+    "Client",
+    "WorkflowExecutionDescription",
+    "WorkflowExecutionStatus",
+    "WorkflowFailureError",
+    "WorkflowHandle",
+    "WorkflowQueryFailedError",
+]

@@ -1,0 +1,19 @@
+"""``turnout.common``: the counterpart of ``temporalio.common``.
+
+``from temporalio.common import RetryPolicy`` becomes ``from turnout.common import
+RetryPolicy``, with the same fields and defaults. The id policies keep Temporal's names
+(``WorkflowIDReusePolicy.REJECT_DUPLICATE``, ``WorkflowIDConflictPolicy.USE_EXISTING``);
+they are turnout's :class:`~turnout.IdReusePolicy` and :class:`~turnout.IdConflictPolicy`.
+docs/compatibility.md lists what this module leaves out, and why.
+"""
+
+from turnout.contracts.records import IdConflictPolicy, IdReusePolicy
+from turnout.contracts.retry import RetryPolicy
+
+WorkflowIDReusePolicy = IdReusePolicy
+"""May a new run take a workflow id whose previous run is closed? (``IdReusePolicy``)"""
+
+WorkflowIDConflictPolicy = IdConflictPolicy
+"""What a start does while a run of the workflow id is open. (``IdConflictPolicy``)"""
+
+__all__ = ["RetryPolicy", "WorkflowIDConflictPolicy", "WorkflowIDReusePolicy"]

@@ -1,0 +1,1 @@
+"""``turnout.contrib``: the counterparts of ``temporalio.contrib`` modules turnout offers."""
