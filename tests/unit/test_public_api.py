@@ -12,7 +12,8 @@ EXPECTED = [
     "IdReusePolicy", "IllegalTransitionError", "NonDeterminismError", "PolicyDecision",
     "RetryPolicy", "RetryState", "Run", "RunState", "Task", "TerminatedError", "TimeoutError",
     "TimeoutType", "TurnoutError", "Worker", "WorkerOptions", "WorkflowAlreadyStartedError",
-    "WorkflowFailureError", "WorkflowNotFoundError", "WorkflowQueryFailedError", "__version__",
+    "WorkflowAlreadyCompletedError", "WorkflowFailureError", "WorkflowNotFoundError",
+    "WorkflowQueryFailedError", "__version__",
     "activity", "connect", "workflow",
 ]  # fmt: skip
 

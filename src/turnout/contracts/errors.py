@@ -34,6 +34,7 @@ __all__ = [
     "TimeoutError",
     "TimeoutType",
     "TurnoutError",
+    "WorkflowAlreadyCompletedError",
     "WorkflowAlreadyStartedError",
     "WorkflowFailureError",
     "WorkflowNotFoundError",
@@ -90,6 +91,27 @@ class WorkflowNotFoundError(TurnoutError):
         self.run_id = run_id
         where = f"workflow {workflow_id!r}" + (f" run {run_id!r}" if run_id else "")
         super().__init__(f"{where} not found (check the id, the tenant and the database URL)")
+
+
+class WorkflowAlreadyCompletedError(WorkflowNotFoundError):
+    """The run is closed: a signal, a cancel request or a termination reaches only an open
+    run. Temporal answers such a call "workflow execution already completed"; turnout
+    raises this on every executor. It is a :class:`WorkflowNotFoundError`, so code that
+    catches that still catches it."""
+
+    def __init__(
+        self, workflow_id: str, run_id: str | None = None, state: str | None = None
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.state = state
+        where = f"workflow {workflow_id!r}" + (f" run {run_id!r}" if run_id else "")
+        closed = f" ({state})" if state else ""
+        TurnoutError.__init__(
+            self,
+            f"{where} already completed{closed}: signals and terminations reach only an "
+            "open run; start a new run to go on",
+        )
 
 
 class WorkflowQueryFailedError(TurnoutError):

@@ -20,6 +20,7 @@ from turnout.contracts.errors import (
     ConfigurationError,
     PayloadTooLargeError,
     TurnoutError,
+    WorkflowAlreadyCompletedError,
     WorkflowAlreadyStartedError,
     WorkflowNotFoundError,
     WorkflowQueryFailedError,
@@ -104,6 +105,8 @@ def from_exception(exc: BaseException) -> ApiError:
             return exc
         case ClientDisconnect():
             return client_gone()
+        case WorkflowAlreadyCompletedError():
+            return ApiError(409, "run_closed", str(exc))
         case WorkflowNotFoundError():
             return ApiError(
                 404,

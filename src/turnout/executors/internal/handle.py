@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from turnout.contracts.errors import (
+    WorkflowAlreadyCompletedError,
     WorkflowFailureError,
     WorkflowNotFoundError,
     WorkflowQueryFailedError,
@@ -77,8 +78,18 @@ class InternalWorkflowHandle:
     async def _open_run(self) -> Run:
         run = await self._run()
         if run.state.is_terminal:
-            raise WorkflowNotFoundError(self._id, run.run_id)
+            raise WorkflowAlreadyCompletedError(self._id, run.run_id, run.state.value)
         return run
+
+    async def _gone(self, run: Run) -> WorkflowNotFoundError:
+        """Why a write to ``run`` found no open run: it closed meanwhile, or it is gone."""
+        try:
+            now = await self._client.store.find_run(self._client.tenant_id, self._id, run.run_id)
+        except WorkflowNotFoundError as exc:
+            return exc
+        if now.state.is_terminal:
+            return WorkflowAlreadyCompletedError(self._id, run.run_id, now.state.value)
+        return WorkflowNotFoundError(self._id, run.run_id)
 
     async def describe(self) -> Run:
         """The run's contract record."""
@@ -152,7 +163,7 @@ class InternalWorkflowHandle:
         codec.check_size(encoded, f"the arguments of signal {name}", self._client.max_payload_bytes)
         run = await self._open_run()
         if not await self._client.store.signal(self._client.tenant_id, run.run_id, name, encoded):
-            raise WorkflowNotFoundError(self._id, run.run_id)
+            raise await self._gone(run)
 
     async def query(
         self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
@@ -178,10 +189,15 @@ class InternalWorkflowHandle:
         )
 
     async def cancel(self) -> None:
-        """Request cancellation of the open run."""
-        run = await self._open_run()
+        """Request cancellation of the open run. On a run that has closed it does nothing,
+        as on Temporal (the run is over either way)."""
+        run = await self._run()
+        if run.state.is_terminal:
+            return
         if not await self._client.store.request_cancel(self._client.tenant_id, run.run_id):
-            raise WorkflowNotFoundError(self._id, run.run_id)
+            gone = await self._gone(run)
+            if not isinstance(gone, WorkflowAlreadyCompletedError):
+                raise gone
 
     async def terminate(self, reason: str | None = None) -> None:
         """End the open run at once."""
@@ -189,7 +205,7 @@ class InternalWorkflowHandle:
             check_text(reason, "the reason")
         run = await self._open_run()
         if not await self._client.store.terminate(self._client.tenant_id, run.run_id, reason):
-            raise WorkflowNotFoundError(self._id, run.run_id)
+            raise await self._gone(run)
 
     # -- governance ------------------------------------------------------------------------
     async def approve(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:

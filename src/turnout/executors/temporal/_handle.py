@@ -61,10 +61,14 @@ STATES = {
 
 
 def not_found(exc: BaseException, workflow_id: str, run_id: str | None) -> BaseException:
-    """``exc`` as WorkflowNotFoundError when Temporal says there is no such run."""
+    """``exc`` as WorkflowNotFoundError when Temporal says there is no such run, and as
+    WorkflowAlreadyCompletedError when the run is closed ("workflow execution already
+    completed")."""
     if isinstance(exc, temporalio.service.RPCError) and exc.status in (
         temporalio.service.RPCStatusCode.NOT_FOUND,
     ):
+        if "already completed" in exc.message:
+            return te.WorkflowAlreadyCompletedError(workflow_id, run_id)
         return te.WorkflowNotFoundError(workflow_id, run_id)
     return exc
 

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from turnout import RunState, WorkflowAlreadyCompletedError, WorkflowNotFoundError
 from turnout.client import (
     Client,
     WorkflowExecutionDescription,
@@ -20,6 +21,7 @@ from turnout.exceptions import (
     TemporalError,
     is_cancelled_exception,
 )
+from turnout.testing.contract.workflows import Greeting
 from turnout.testing.contract.workflows_temporalio import (
     TEMPORALIO_ACTIVITIES,
     TEMPORALIO_WORKFLOWS,
@@ -103,3 +105,25 @@ async def test_client_connect_refuses_an_option_it_cannot_honour_by_name(
     # Options left at temporalio's default values are no change, so they are accepted.
     client = await Client.connect(executor.target, tls=False, rpc_metadata={}, lazy=False)
     await client.close()
+
+
+async def test_acting_on_a_closed_run_says_it_already_completed(
+    executor: ExecutorHarness,
+) -> None:
+    handle = await executor.client.start_workflow(
+        Greeting.run, "Ada", id=_id(), task_queue=executor.task_queue
+    )
+    assert await handle.result() == "Hello, Ada!"
+    with pytest.raises(WorkflowAlreadyCompletedError, match="already completed"):
+        await handle.signal("anything", 1)
+    with pytest.raises(WorkflowAlreadyCompletedError, match="already completed"):
+        await handle.terminate(reason="too late")
+    # Still a WorkflowNotFoundError, for code written before the distinction.
+    with pytest.raises(WorkflowNotFoundError):
+        await handle.signal("anything", 1)
+    # Asking a closed run to cancel does nothing, as on Temporal: it is over either way.
+    await handle.cancel()
+    assert (await handle.describe()).state is RunState.COMPLETED
+    with pytest.raises(WorkflowNotFoundError) as missing:
+        await executor.client.get_workflow_handle(_id()).cancel()
+    assert not isinstance(missing.value, WorkflowAlreadyCompletedError)
