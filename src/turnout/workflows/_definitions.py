@@ -9,6 +9,7 @@ definition to the very same class or function at decoration time.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -96,27 +97,57 @@ class WorkflowDefinition:
 
 @dataclass(frozen=True)
 class ActivityDefinition:
-    """What ``@activity.defn`` learned about an activity function."""
+    """What ``@activity.defn`` learned about an activity function or method.
+
+    An activity declared on a method (``def fetch(self, ...)``, or ``__call__`` of a
+    callable class) runs bound to an instance: the worker is given ``obj.fetch`` or the
+    instance itself, and :meth:`from_callable` returns the definition with ``fn`` bound.
+    """
 
     name: str
     fn: Callable[..., Any]
     is_async: bool
     arg_types: tuple[Any, ...]
     return_type: Any
+    is_method: bool = False
+    """Declared on a method: only a bound method or an instance can run it."""
 
     @staticmethod
-    def from_callable(fn: Callable[..., Any]) -> ActivityDefinition | None:
-        """The definition attached to ``fn``, or None."""
+    def from_callable(fn: Any) -> ActivityDefinition | None:
+        """The definition of an activity function; of a bound method or an instance of
+        a callable activity class, with ``fn`` bound to that instance; of a method or a
+        class (what workflow code names), unbound. None when ``fn`` is no activity."""
         defn = getattr(fn, _ACTIVITY_ATTR, None)
-        return defn if isinstance(defn, ActivityDefinition) else None
+        if not isinstance(defn, ActivityDefinition):
+            return None
+        bound = inspect.ismethod(fn) or not (inspect.isfunction(fn) or inspect.isclass(fn))
+        return dataclasses.replace(defn, fn=fn) if bound and defn.is_method else defn
 
     @staticmethod
-    def must_from_callable(fn: Callable[..., Any]) -> ActivityDefinition:
+    def must_from_callable(fn: Any) -> ActivityDefinition:
         """The definition of ``fn``, or a TypeError saying how to fix it."""
         defn = ActivityDefinition.from_callable(fn)
         if defn is None:
             name = getattr(fn, "__qualname__", repr(fn))
             raise TypeError(f"{name} is not an activity: decorate it with @activity.defn")
+        return defn
+
+    @staticmethod
+    def for_worker(fn: Any) -> ActivityDefinition:
+        """The definition of an activity a worker is given to run: a method must come
+        bound to its instance (a TypeError naming the fix otherwise)."""
+        defn = ActivityDefinition.must_from_callable(fn)
+        if defn.is_method and (inspect.isfunction(defn.fn) or inspect.isclass(defn.fn)):
+            owner, _, method = str(getattr(fn, "__qualname__", defn.name)).rpartition(".")
+            example = (
+                f"{fn.__name__}(...)"
+                if inspect.isclass(fn)
+                else f"{owner or 'MyClass'}(...).{method}"
+            )
+            raise TypeError(
+                f"activity {defn.name} is a method: give the worker an instance's, e.g. "
+                f"activities=[{example}]"
+            )
         return defn
 
 
@@ -216,17 +247,32 @@ def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
     return defn
 
 
+def _is_method(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is a method declared in a class body (its first parameter ``self``)."""
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return False
+    return bool(params) and params[0] == "self" and "." in str(getattr(fn, "__qualname__", ""))
+
+
 def define_activity(fn: Callable[..., Any], name: str | None) -> ActivityDefinition:
     """Validate ``fn`` and attach its definition (``@activity.defn`` calls this)."""
     if not callable(fn):
-        raise TypeError("@activity.defn decorates a function")
-    arg_types, return_type = _signature_types(fn, skip_self=False)
+        raise TypeError("@activity.defn decorates a function, a method or a callable class")
+    if inspect.isclass(fn) and not any("__call__" in vars(k) for k in fn.__mro__[:-1]):
+        raise TypeError(f"activity class {fn.__name__} needs a __call__ method to run")
+    # A callable class runs as its instances' __call__; a method bound to its instance.
+    code = fn.__call__ if inspect.isclass(fn) else fn
+    is_method = inspect.isclass(fn) or _is_method(fn)
+    arg_types, return_type = _signature_types(code, skip_self=is_method)
     defn = ActivityDefinition(
         name=name or str(getattr(fn, "__name__", type(fn).__name__)),
         fn=fn,
-        is_async=inspect.iscoroutinefunction(fn),
+        is_async=inspect.iscoroutinefunction(code),
         arg_types=arg_types,
         return_type=return_type,
+        is_method=is_method,
     )
     setattr(fn, _ACTIVITY_ATTR, defn)
     for hook in _activity_hooks:

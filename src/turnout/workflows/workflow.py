@@ -54,6 +54,8 @@ __all__ = [
     "defn",
     "deprecate_patch",
     "execute_activity",
+    "execute_activity_class",
+    "execute_activity_method",
     "execute_child_workflow",
     "in_workflow",
     "info",
@@ -67,6 +69,8 @@ __all__ = [
     "signal",
     "sleep",
     "start_activity",
+    "start_activity_class",
+    "start_activity_method",
     "start_child_workflow",
     "unsafe",
     "uuid4",
@@ -471,3 +475,13 @@ def add_pass_through_provider(
     """Let an executor make ``unsafe.imports_passed_through()`` meaningful (Temporal's sandbox)."""
     if provider not in _pass_through_providers:
         _pass_through_providers.append(provider)
+
+
+# temporalio's names for calling an activity declared on a method (``MyActivities.fetch``,
+# run by a worker given ``MyActivities(...).fetch``) or on a callable class
+# (``MyActivity``, run by a worker given ``MyActivity(...)``): the same calls, since the
+# activity is named by its definition either way.
+execute_activity_method = execute_activity
+start_activity_method = start_activity
+execute_activity_class = execute_activity
+start_activity_class = start_activity

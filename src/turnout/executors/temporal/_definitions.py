@@ -11,6 +11,7 @@ sandbox, so the hook is there too); :func:`ensure_workflow` /
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,7 +45,17 @@ def _attach_workflow(cls: type, defn: WorkflowDefinition) -> None:
 
 def _attach_activity(fn: Callable[..., Any], defn: ActivityDefinition) -> None:
     if getattr(fn, _TEMPORAL_ACTIVITY, None) is None:
-        temporalio.activity.defn(name=defn.name)(fn)
+        # On what the decorator saw: the function or the class, not a bound method or an
+        # instance (temporalio reads its definition through those, as turnout does).
+        temporalio.activity.defn(name=defn.name)(_declared(fn))
+
+
+def _declared(fn: Any) -> Any:
+    if inspect.ismethod(fn):
+        return fn.__func__
+    if inspect.isfunction(fn) or inspect.isclass(fn):
+        return fn
+    return type(fn)
 
 
 @contextlib.contextmanager

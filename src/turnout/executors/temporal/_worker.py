@@ -69,15 +69,14 @@ class TemporalWorker:
             )
         if not workflows and not activities:
             raise ValueError("a Worker needs at least one workflow or activity")
+        activity_defns = [ActivityDefinition.for_worker(fn) for fn in activities]
         install()
         for cls in workflows:
             ensure_workflow(cls)
         for fn in activities:
             ensure_activity(fn)
         client.register_workflows(workflows)
-        needs_threads = any(
-            not ActivityDefinition.must_from_callable(fn).is_async for fn in activities
-        )
+        needs_threads = any(not defn.is_async for defn in activity_defns)
         self._own_executor = activity_executor is None and needs_threads
         if self._own_executor:
             activity_executor = concurrent.futures.ThreadPoolExecutor(

@@ -42,6 +42,10 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.query",
     "workflow.execute_activity",
     "workflow.start_activity",
+    "workflow.execute_activity_method",
+    "workflow.start_activity_method",
+    "workflow.execute_activity_class",
+    "workflow.start_activity_class",
     "workflow.execute_child_workflow",
     "workflow.start_child_workflow",
     "workflow.continue_as_new",
@@ -107,7 +111,6 @@ _DYNAMIC = "dynamic workflows and handlers are not supported: declare each one b
 _SANDBOX = "sandbox tuning and introspection are Temporal-only; turnout configures the sandbox"
 _VERSIONING = "worker versioning is Temporal-only; use workflow.patched"
 _SCHEDULES = "schedules and cron are not supported: start runs from your own scheduler"
-_ACTIVITY_CLASS = "activities are functions: pass the function to execute_activity"
 _STANDALONE = "activities run only inside workflows"
 _CONNECTION = "connection details come from turnout's settings (TemporalClient.raw is temporalio's)"
 _SEARCH = (
@@ -161,15 +164,6 @@ UNSUPPORTED: dict[str, str] = {
             "workflow.set_dynamic_update_handler",
         ],
         _DYNAMIC,
-    ),
-    **dict.fromkeys(
-        [
-            "workflow.execute_activity_class",
-            "workflow.execute_activity_method",
-            "workflow.start_activity_class",
-            "workflow.start_activity_method",
-        ],
-        _ACTIVITY_CLASS,
     ),
     **dict.fromkeys(["workflow.memo", "workflow.memo_value", "workflow.upsert_memo"], _SEARCH),
     "workflow.upsert_search_attributes": _SEARCH,

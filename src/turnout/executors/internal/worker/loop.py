@@ -80,7 +80,7 @@ class InternalWorker:
         self.task_queue = task_queue
         workflow_defns = {d.name: d for d in map(WorkflowDefinition.must_from_class, workflows)}
         client.register_workflows(workflows)
-        activity_defns = {d.name: d for d in map(ActivityDefinition.must_from_callable, activities)}
+        activity_defns = {d.name: d for d in map(ActivityDefinition.for_worker, activities)}
         self._own_executor = activity_executor is None and any(
             not a.is_async for a in activity_defns.values()
         )
