@@ -7,8 +7,8 @@ import turnout
 EXPECTED = [
     "ActivityError", "ApplicationError", "Approval", "ApprovalAlreadyDecidedError",
     "ApprovalNotFoundError", "ApprovalState", "DecisionOutcome", "Policy", "PolicyRequest",
-    "Verdict", "Artifact", "CancelledError", "ChildWorkflowError",
-    "ConfigurationError", "Event", "EventType", "Failure", "FailureError", "IdConflictPolicy",
+    "Verdict", "Artifact", "CancelledError", "ChildWorkflowError", "ConfigurationError",
+    "DataConversionError", "Event", "EventType", "Failure", "FailureError", "IdConflictPolicy",
     "IdReusePolicy", "IllegalTransitionError", "NonDeterminismError", "PolicyDecision",
     "RetryPolicy", "RetryState", "Run", "RunState", "Task", "TerminatedError", "TimeoutError",
     "TimeoutType", "TurnoutError", "Worker", "WorkerOptions", "WorkflowAlreadyStartedError",

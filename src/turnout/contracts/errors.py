@@ -25,6 +25,7 @@ __all__ = [
     "CancelledError",
     "ChildWorkflowError",
     "ConfigurationError",
+    "DataConversionError",
     "Failure",
     "FailureError",
     "IllegalTransitionError",
@@ -91,6 +92,20 @@ class WorkflowNotFoundError(TurnoutError):
         self.run_id = run_id
         where = f"workflow {workflow_id!r}" + (f" run {run_id!r}" if run_id else "")
         super().__init__(f"{where} not found (check the id, the tenant and the database URL)")
+
+
+class DataConversionError(TurnoutError, TypeError, ValueError):
+    """A value cannot be converted to JSON (or from it into the declared type): raised by
+    every executor's client before anything is sent or stored. Both a ``TypeError`` and a
+    ``ValueError``, so code that catches either (temporalio raises pydantic's
+    serialization error, a ``ValueError``) still catches it."""
+
+    def __init__(self, what: str, detail: object) -> None:
+        self.what = what
+        super().__init__(
+            f"{what} cannot be converted to JSON: {detail}; pass JSON-compatible values, "
+            "pydantic models or dataclasses"
+        )
 
 
 class WorkflowAlreadyCompletedError(WorkflowNotFoundError):

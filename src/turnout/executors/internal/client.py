@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from turnout.contracts.errors import ConfigurationError
+from turnout.contracts.errors import ConfigurationError, DataConversionError
 from turnout.contracts.events import Event
 from turnout.contracts.executor import (
     ARG_UNSET,
@@ -132,10 +132,7 @@ class InternalClient(ClientBase):
         try:
             encoded = codec.encode_args(args)
         except ValueError as exc:  # pydantic's serialization errors are ValueErrors
-            raise TypeError(
-                f"the input of workflow {name} cannot be stored as JSON: {exc}; pass "
-                "JSON-compatible values, pydantic models or dataclasses"
-            ) from None
+            raise DataConversionError(f"the input of workflow {name}", exc) from None
         if defn is not None:
             try:
                 codec.decode_args(encoded, defn.arg_types)

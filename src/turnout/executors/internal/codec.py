@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from functools import lru_cache
@@ -13,6 +14,7 @@ from turnout.contracts import limits
 from turnout.contracts.errors import PayloadTooLargeError
 
 __all__ = [
+    "BYTES_KEY",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "check_payload",
     "check_size",
@@ -39,16 +41,26 @@ def _hashable(tp: Any) -> Any:
     return tp
 
 
+BYTES_KEY = "__bytes__"
+"""A payload that is ``bytes`` itself is stored as ``{"__bytes__": "<base64>"}``, so it comes
+back as ``bytes`` whatever the type hint says (and any bytes, UTF-8 or not, fit), as
+Temporal's binary payloads do. Bytes inside a model or a list are pydantic's, as there."""
+
+
 def encode(value: Any) -> Any:
     """A JSON-compatible form of ``value`` (pydantic models and dataclasses become dicts)."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    if isinstance(value, bytes):
+        return {BYTES_KEY: base64.b64encode(value).decode("ascii")}
     tp: Any = type(value)
     return _adapter(_hashable(tp)).dump_python(value, mode="json")
 
 
 def decode(data: Any, tp: Any) -> Any:
     """``data`` validated into ``tp`` (a model, dataclass, list[int], ... or Any)."""
+    if isinstance(data, dict) and len(data) == 1 and isinstance(data.get(BYTES_KEY), str):
+        data = base64.b64decode(data[BYTES_KEY])
     tp = _hashable(tp)
     if tp is Any or tp is None or tp is type(None):
         return data

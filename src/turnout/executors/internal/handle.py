@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from turnout.contracts.errors import (
+    DataConversionError,
     WorkflowAlreadyCompletedError,
     WorkflowFailureError,
     WorkflowNotFoundError,
@@ -156,9 +157,7 @@ class InternalWorkflowHandle:
         try:
             encoded = codec.encode_args(call_args(arg, args))
         except ValueError as exc:
-            raise TypeError(
-                f"the arguments of signal {name} cannot be stored as JSON: {exc}"
-            ) from None
+            raise DataConversionError(f"the arguments of signal {name}", exc) from None
         check_signal(name, encoded)
         codec.check_size(encoded, f"the arguments of signal {name}", self._client.max_payload_bytes)
         run = await self._open_run()

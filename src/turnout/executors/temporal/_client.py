@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pydantic_core
 import temporalio.client
 import temporalio.common
 import temporalio.exceptions
@@ -212,6 +213,8 @@ class TemporalClient(ClientBase):
             )
         except temporalio.exceptions.WorkflowAlreadyStartedError as exc:
             raise te.WorkflowAlreadyStartedError(id, name) from exc
+        except pydantic_core.PydanticSerializationError as exc:
+            raise te.DataConversionError(f"the input of workflow {name}", exc) from None
         return TemporalWorkflowHandle(self, id, run_id=raw.result_run_id, result_type=result_type)
 
     def get_workflow_handle(

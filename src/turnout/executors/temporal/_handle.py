@@ -7,6 +7,7 @@ turnout events, and approvals decided by signal.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -75,10 +76,13 @@ def not_found(exc: BaseException, workflow_id: str, run_id: str | None) -> BaseE
 
 def jsonable(values: Sequence[Any]) -> Any:
     """``values`` as JSON values, as the data converter sends them (unconvertible values
-    are left as they are: the converter refuses those itself)."""
+    are left as they are: the converter refuses those itself). A value that is bytes
+    travels as a binary payload, not JSON: it counts as its base64 text."""
     try:
-        return pydantic_core.to_jsonable_python(list(values))
-    except pydantic_core.PydanticSerializationError:
+        return pydantic_core.to_jsonable_python(
+            [base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for v in values]
+        )
+    except (pydantic_core.PydanticSerializationError, UnicodeDecodeError):
         return []
 
 
@@ -138,6 +142,8 @@ class TemporalWorkflowHandle:
             await self._raw.signal(name, args=signal_args)
         except temporalio.service.RPCError as exc:
             raise not_found(exc, self._id, self._run_id) from exc
+        except pydantic_core.PydanticSerializationError as exc:
+            raise te.DataConversionError(f"the arguments of signal {name}", exc) from None
 
     async def query(
         self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
