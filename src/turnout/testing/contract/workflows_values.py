@@ -8,6 +8,7 @@ import datetime as dt
 import decimal
 import enum
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -132,4 +133,4 @@ class Values:
 
 
 VALUE_WORKFLOWS: list[type] = [Values]
-VALUE_ACTIVITIES = [echo_typed, echo_any, echo_bytes]
+VALUE_ACTIVITIES: list[Callable[..., Any]] = [echo_typed, echo_any, echo_bytes]
