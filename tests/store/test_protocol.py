@@ -148,3 +148,11 @@ def test_plan_of_a_close_joins_the_append() -> None:
     assert plan.values["state"] == RunState.COMPLETED.value
     assert plan.taken == []
     assert [t.value for t, _ in plan.specs][-2:] == ["workflow_completed", "state_changed"]
+
+
+def test_plan_leaves_a_childs_cancellation_out_of_the_parents_history() -> None:
+    cancel = cmd.RequestCancelChild(seq=4, workflow_id="child")
+    commit = WorkflowTaskCommit(_item(), 1, 5, utcnow(), [cancel, cmd.CancelTimer(seq=2)])
+    plan = plan_commit(0, commit, _snapshot(RunState.RUNNING), utcnow())
+    assert [t.value for t, _ in plan.specs] == ["workflow_task_completed", "timer_canceled"]
+    assert plan.closing is None
