@@ -14,10 +14,17 @@ from tests.store.test_workflow_tasks import schedule
 from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import runs
-from turnout.executors.internal.store import ClaimedItem, EagerClaim, RunSnapshot, Store
+from turnout.executors.internal.store import (
+    ActivityTask,
+    ClaimedItem,
+    EagerClaim,
+    RunSnapshot,
+    Store,
+)
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.commit_plan import WorkflowTaskCommit, plan_commit
 from turnout.executors.internal.store.protocol import StoreProtocol
+from turnout.executors.internal.store.sql import activity_lease
 
 
 def test_run_snapshot_fields_are_the_runs_columns_in_order() -> None:
@@ -156,3 +163,19 @@ def test_plan_leaves_a_childs_cancellation_out_of_the_parents_history() -> None:
     plan = plan_commit(0, commit, _snapshot(RunState.RUNNING), utcnow())
     assert [t.value for t, _ in plan.specs] == ["workflow_task_completed", "timer_canceled"]
     assert plan.closing is None
+
+
+def test_an_activity_tasks_id_reads_whatever_its_options_hold() -> None:
+    """The store records an attempt's outcome by its id even when its stored options
+    cannot be read; reading them all raises, and its lease is the longest."""
+    now = utcnow()
+    task = ActivityTask({"activity_id": "a-1", "start_to_close_timeout": "soon"})
+    assert task.activity_id == "a-1"
+    assert task.heartbeat_timeout is None
+    with pytest.raises(ValueError, match="soon"):
+        task.read()
+    assert activity_lease(task, None, now) - now > timedelta(days=3000)
+    deadline = now + timedelta(seconds=5)
+    assert activity_lease(task, deadline, now) == deadline
+    readable = ActivityTask({"start_to_close_timeout": 9, "heartbeat_timeout": 2.5})
+    assert activity_lease(readable.read(), None, now) == now + timedelta(seconds=2.5)

@@ -76,7 +76,7 @@ class Reaper:
             if requeued:
                 observer.lease_expired(item)
             return int(requeued)
-        task = item.activity
+        task = item.activity.read()
         now = utcnow()
         hb = task.heartbeat_timeout
         last_beat = item.heartbeat_at or item.started_at

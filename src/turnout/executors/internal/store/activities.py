@@ -119,7 +119,7 @@ class ActivityOperations(QueueOperations):
                 message="Activity task failed",
                 attributes={
                     "activity_type": item.name,
-                    "activity_id": item.payload.get("activity_id"),
+                    "activity_id": item.activity.activity_id,
                     "retry_state": retry_state(failure, dead),
                 },
                 cause=failure,
@@ -252,7 +252,7 @@ class ActivityOperations(QueueOperations):
                 message="Activity canceled",
                 attributes={
                     "activity_type": item.name,
-                    "activity_id": item.payload.get("activity_id"),
+                    "activity_id": item.activity.activity_id,
                     "retry_state": "cancel_requested",
                 },
                 cause=Failure(kind="canceled", message="canceled"),

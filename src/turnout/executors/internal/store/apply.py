@@ -27,7 +27,12 @@ from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import queue_items, runs, tasks
 from turnout.executors.internal.store.commit_plan import Plan
 from turnout.executors.internal.store.core import StoreCore
-from turnout.executors.internal.store.records import EagerClaim, RunSnapshot, StartParams
+from turnout.executors.internal.store.records import (
+    ActivityTask,
+    EagerClaim,
+    RunSnapshot,
+    StartParams,
+)
 from turnout.executors.internal.store.rows import claimed_item, new_item_row
 from turnout.executors.internal.store.sql import ACT, ACTIVE, LEASED, TIMER, activity_lease
 from turnout.executors.internal.store.tx import Tx
@@ -56,7 +61,9 @@ class CommandOperations(StoreCore):
                     row.update(
                         state=QueueItemState.RUNNING.value,
                         lease_owner=eager.owner,
-                        lease_expires_at=activity_lease(row["payload"], row["deadline_at"], now),
+                        lease_expires_at=activity_lease(
+                            ActivityTask(row["payload"]), row["deadline_at"], now
+                        ),
                         started_at=now,
                     )
                 elif new.wakes:

@@ -224,7 +224,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         ``activity_started`` event. Those whose run closed meanwhile are canceled instead."""
         if not items:
             return []
-        leases = {item.id: activity_lease(item.payload, item.deadline_at, now) for item in items}
+        leases = {item.id: activity_lease(item.activity, item.deadline_at, now) for item in items}
         await conn.execute(
             update(queue_items)
             .where(queue_items.c.id.in_(padded(sorted(leases), no_item)))
@@ -245,7 +245,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
                     EventType.ACTIVITY_STARTED,
                     {
                         "activity_seq": int(item.ref or 0),
-                        "activity_id": item.payload.get("activity_id"),
+                        "activity_id": item.activity.activity_id,
                         "activity_type": item.name,
                         "attempt": item.attempt,
                         "worker": item.lease_owner,
