@@ -17,12 +17,14 @@ from turnout.executors.internal.schema import runs
 from turnout.executors.internal.store import (
     ActivityTask,
     ClaimedItem,
+    ClaimParams,
     EagerClaim,
     RunSnapshot,
     Store,
+    WorkflowTaskCommit,
 )
 from turnout.executors.internal.store.base import utcnow
-from turnout.executors.internal.store.commit_plan import WorkflowTaskCommit, plan_commit
+from turnout.executors.internal.store.commit_plan import plan_commit
 from turnout.executors.internal.store.protocol import StoreProtocol
 from turnout.executors.internal.store.sql import activity_lease
 
@@ -44,6 +46,17 @@ def test_the_store_has_every_operation_of_the_protocol() -> None:
         assert inspect.signature(getattr(Store, name)).parameters.keys() == (
             protocol.parameters.keys()
         ), name
+
+
+def test_an_operation_with_knobs_takes_one_params_record() -> None:
+    """An operation has at most one optional setting of its own; more than one go in a
+    params record (records.py), so adding one changes no caller."""
+    for name, value in vars(StoreProtocol).items():
+        if name.startswith("_") or not inspect.iscoroutinefunction(value):
+            continue
+        parameters = inspect.signature(value).parameters.values()
+        optional = [p.name for p in parameters if p.default is not inspect.Parameter.empty]
+        assert len(optional) <= 1, (name, optional)
 
 
 async def test_capabilities_follow_the_dialect(store: Store) -> None:
@@ -87,7 +100,9 @@ async def test_every_write_goes_through_the_transaction_helper(
     from tests.store.test_workflow_tasks import commit
 
     await commit(store, await claim_task(store), [schedule()])
-    (act,) = await store.claim(QUEUE, "w1", workflow_tasks=0, activities=1, workflow_lease=30)
+    (act,) = await store.claim(
+        ClaimParams(QUEUE, "w1", workflow_tasks=0, activities=1, workflow_lease=30)
+    )
     before = len(transactions)
     await store.heartbeat(act, [], utcnow() + timedelta(minutes=1))
     assert len(transactions) == before + 1

@@ -12,7 +12,6 @@ from typing import Any
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
 from turnout.contracts.governance import decision_attributes
-from turnout.contracts.records import PolicyDecision
 from turnout.contracts.states import RunState, sources_of
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.store.errors import StaleTaskError
@@ -22,33 +21,18 @@ from turnout.executors.internal.store.records import (
     EventSpec,
     RunInfo,
     RunSnapshot,
+    WorkflowTaskCommit,
 )
 
 __all__ = [
     "Conflict",
     "Plan",
-    "WorkflowTaskCommit",
     "close_target",
     "eager_activities",
     "lease_lost",
     "plan_commit",
     "runnable_activities",
 ]
-
-
-@dataclass
-class WorkflowTaskCommit:
-    """A workflow task's outcome to commit (see ``commit_workflow_task``)."""
-
-    item: ClaimedItem
-    expected_task_count: int
-    processed_through: int
-    time: datetime
-    commands: Sequence[cmd.Command]
-    decisions: Sequence[PolicyDecision] = ()
-    eager: EagerClaim | None = None
-    seen_through: int | None = None
-    run: RunSnapshot | None = None
 
 
 @dataclass
