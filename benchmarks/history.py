@@ -140,6 +140,7 @@ async def _round(session: Session, owner: str, tag: str, batch: int) -> tuple[fl
     """One batch through the store path; (cycle seconds, claim call seconds)."""
     from turnout.contracts.retry import RetryPolicy
     from turnout.executors.internal.commands import CompleteWorkflow, ScheduleActivity
+    from turnout.executors.internal.store import ClaimParams, WorkflowTaskCommit
     from turnout.executors.internal.store.base import utcnow
 
     store = session.client.store
@@ -155,11 +156,13 @@ async def _round(session: Session, owner: str, tag: str, batch: int) -> tuple[fl
         for _ in range(100):
             clock = time.perf_counter()
             items = await store.claim(
-                queue,
-                owner,
-                workflow_tasks=workflow_tasks - len(got) if workflow_tasks else 0,
-                activities=activities - len(got) if activities else 0,
-                workflow_lease=_LEASE,
+                ClaimParams(
+                    queue,
+                    owner,
+                    workflow_tasks=workflow_tasks - len(got) if workflow_tasks else 0,
+                    activities=activities - len(got) if activities else 0,
+                    workflow_lease=_LEASE,
+                )
             )
             claims.append(time.perf_counter() - clock)
             got.extend(items)
@@ -170,11 +173,13 @@ async def _round(session: Session, owner: str, tag: str, batch: int) -> tuple[fl
     async def commit(item: Any, command: Any) -> None:
         row, history = await store.load_history(item.run_id, 0)
         await store.commit_workflow_task(
-            item,
-            expected_task_count=row.workflow_task_count,
-            processed_through=history[-1].seq if history else 0,
-            time=utcnow(),
-            commands=[command],
+            WorkflowTaskCommit(
+                item,
+                expected_task_count=row.workflow_task_count,
+                processed_through=history[-1].seq if history else 0,
+                time=utcnow(),
+                commands=[command],
+            )
         )
 
     policy = RetryPolicy().model_dump(mode="json")

@@ -25,6 +25,7 @@ from tests.observability_workflows import (
     FlakyWorkflow,
     ObservedWorkflow,
 )
+from turnout.executors.internal.store import ClaimParams
 from turnout.observability import (
     Metrics,
     Observer,
@@ -389,7 +390,9 @@ async def test_an_expired_lease_is_counted(sqlite_url: str) -> None:
     try:
         await client.start_workflow(ObservedWorkflow.run, "x", id="stalled", task_queue=Q)
         (item,) = await client.store.claim(
-            Q, "a-worker-that-stalls", workflow_tasks=1, activities=0, workflow_lease=0.2
+            ClaimParams(
+                Q, "a-worker-that-stalls", workflow_tasks=1, activities=0, workflow_lease=0.2
+            )
         )
         # No event marks a lease's end: wait out its time, once.
         await asyncio.sleep(max((item.lease_expires_at - utcnow()).total_seconds(), 0) + 0.05)

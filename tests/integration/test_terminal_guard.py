@@ -11,7 +11,7 @@ import turnout
 from tests import workflows_for_tests as wf
 from turnout.contracts.states import RunState, sources_of
 from turnout.executors.internal.schema import runs
-from turnout.executors.internal.store import StartParams
+from turnout.executors.internal.store import ClaimParams, StartParams, WorkflowTaskCommit
 
 
 async def test_update_out_of_a_terminal_state_changes_zero_rows(client: Any) -> None:
@@ -58,19 +58,21 @@ async def test_a_run_never_closes_over_a_signal_its_task_has_not_seen(client: An
         StartParams(workflow_id="late-signal", workflow_type="Any", task_queue="manual", input=[])
     )
     (item,) = await store.claim(
-        "manual", "tester", workflow_tasks=1, activities=0, workflow_lease=30
+        ClaimParams("manual", "tester", workflow_tasks=1, activities=0, workflow_lease=30)
     )
     _, history = await store.load_history(started.run_id, 0)
     seen = history[-1].seq
     assert await store.signal("default", started.run_id, "late", [])  # arrives while the task runs
     with pytest.raises(UnhandledSignalError):
         await store.commit_workflow_task(
-            item,
-            expected_task_count=0,
-            processed_through=seen,
-            time=history[-1].at,
-            commands=[CompleteWorkflow(result="done")],
-            seen_through=seen,
+            WorkflowTaskCommit(
+                item,
+                expected_task_count=0,
+                processed_through=seen,
+                time=history[-1].at,
+                commands=[CompleteWorkflow(result="done")],
+                seen_through=seen,
+            )
         )
     run = await store.find_run("default", "late-signal")
     assert run.state is not RunState.COMPLETED  # nothing was applied
@@ -133,7 +135,9 @@ async def test_results_written_together_are_each_recorded_once_and_a_lost_lease_
             StartParams(workflow_id=f"batch-{n}", workflow_type="Any", task_queue=queue, input=[])
         )
         run_ids.append(started.run_id)
-    tasks = await store.claim(queue, "tester", workflow_tasks=3, activities=0, workflow_lease=30)
+    tasks = await store.claim(
+        ClaimParams(queue, "tester", workflow_tasks=3, activities=0, workflow_lease=30)
+    )
     for task in tasks:
         _, history = await store.load_history(task.run_id, 0)
         schedule = ScheduleActivity(
@@ -148,14 +152,18 @@ async def test_results_written_together_are_each_recorded_once_and_a_lost_lease_
             retry_policy={},
         )
         await store.commit_workflow_task(
-            task,
-            expected_task_count=0,
-            processed_through=history[-1].seq,
-            time=history[-1].at,
-            commands=[schedule],
-            seen_through=history[-1].seq,
+            WorkflowTaskCommit(
+                task,
+                expected_task_count=0,
+                processed_through=history[-1].seq,
+                time=history[-1].at,
+                commands=[schedule],
+                seen_through=history[-1].seq,
+            )
         )
-    acts = await store.claim(queue, "tester", workflow_tasks=0, activities=3, workflow_lease=30)
+    acts = await store.claim(
+        ClaimParams(queue, "tester", workflow_tasks=0, activities=3, workflow_lease=30)
+    )
     assert sorted(a.run_id for a in acts) == sorted(run_ids)
     first, second, third = sorted(acts, key=lambda a: run_ids.index(a.run_id))
     lost = dataclasses.replace(second, attempt=second.attempt + 1)  # not this attempt's lease
@@ -180,7 +188,9 @@ async def test_results_written_together_are_each_recorded_once_and_a_lost_lease_
     # other stays queued for any worker.
     assert len(eager.claimed) == 1
     assert eager.claimed[0].run_id in {first.run_id, third.run_id}
-    rest = await store.claim(queue, "other", workflow_tasks=5, activities=0, workflow_lease=30)
+    rest = await store.claim(
+        ClaimParams(queue, "other", workflow_tasks=5, activities=0, workflow_lease=30)
+    )
     assert {t.run_id for t in rest} == {first.run_id, third.run_id} - {eager.claimed[0].run_id}
     # Written again, the same results change nothing.
     assert await store.complete_activities([(first, "one"), (third, "three")]) == [False, False]
@@ -314,7 +324,9 @@ async def test_events_that_arrive_after_a_task_read_the_history_get_a_task_of_th
     started = await store.start_workflow(
         StartParams(workflow_id="arrivals", workflow_type="Any", task_queue=queue, input=[])
     )
-    (task,) = await store.claim(queue, "b", workflow_tasks=1, activities=0, workflow_lease=30)
+    (task,) = await store.claim(
+        ClaimParams(queue, "b", workflow_tasks=1, activities=0, workflow_lease=30)
+    )
     _, history = await store.load_history(started.run_id, 0)
     seen = history[-1].seq
 
@@ -325,15 +337,19 @@ async def test_events_that_arrive_after_a_task_read_the_history_get_a_task_of_th
 
     await store._run_tx(late_event)
     await store.commit_workflow_task(
-        task,
-        expected_task_count=0,
-        processed_through=seen,
-        time=history[-1].at,
-        commands=[],
-        seen_through=seen,
+        WorkflowTaskCommit(
+            task,
+            expected_task_count=0,
+            processed_through=seen,
+            time=history[-1].at,
+            commands=[],
+            seen_through=seen,
+        )
     )
 
-    (follow_up,) = await store.claim(queue, "c", workflow_tasks=5, activities=0, workflow_lease=30)
+    (follow_up,) = await store.claim(
+        ClaimParams(queue, "c", workflow_tasks=5, activities=0, workflow_lease=30)
+    )
     assert follow_up.run_id == started.run_id
     _, rest = await store.load_history(started.run_id, seen)
     assert EventType.TIMER_FIRED in [e.type for e in rest]

@@ -22,14 +22,15 @@ from turnout.executors.internal.commands import CompleteWorkflow, ScheduleActivi
 from turnout.executors.internal.schema import queue_items
 from turnout.executors.internal.store import (
     ClaimedItem,
+    ClaimParams,
     EagerClaim,
     StaleTaskError,
     StartParams,
     Store,
     UnhandledSignalError,
+    WorkflowTaskCommit,
 )
 from turnout.executors.internal.store.core import no_run, padded
-from turnout.executors.internal.store.workflow_tasks import WorkflowTaskCommit
 
 
 async def _claimed_runs(store: Store, queue: str, n: int) -> list[ClaimedItem]:
@@ -40,7 +41,9 @@ async def _claimed_runs(store: Store, queue: str, n: int) -> list[ClaimedItem]:
             StartParams(workflow_id=f"{queue}-{i}", workflow_type="Any", task_queue=queue, input=[])
         )
         run_ids.append(started.run_id)
-    tasks = await store.claim(queue, "tester", workflow_tasks=n, activities=0, workflow_lease=30)
+    tasks = await store.claim(
+        ClaimParams(queue, "tester", workflow_tasks=n, activities=0, workflow_lease=30)
+    )
     assert len(tasks) == n
     return sorted(tasks, key=lambda t: run_ids.index(t.run_id))
 
@@ -238,7 +241,9 @@ async def test_batched_writes_on_sqlite_find_their_rows_by_key_never_by_scanning
                 for i in range(3)
             ]
         )
-        tasks = await store.claim("scan", "me", workflow_tasks=3, activities=0, workflow_lease=30)
+        tasks = await store.claim(
+            ClaimParams("scan", "me", workflow_tasks=3, activities=0, workflow_lease=30)
+        )
         commits = [
             await _commit(store, t, [CompleteWorkflow(result=i)]) for i, t in enumerate(tasks)
         ]

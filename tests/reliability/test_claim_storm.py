@@ -28,7 +28,14 @@ from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.migrate import create_schema_async
 from turnout.executors.internal.schema import events, queue_items, runs
-from turnout.executors.internal.store import ClaimedItem, StartParams, Store, open_store
+from turnout.executors.internal.store import (
+    ClaimedItem,
+    ClaimParams,
+    StartParams,
+    Store,
+    WorkflowTaskCommit,
+    open_store,
+)
 from turnout.executors.internal.store.base import utcnow
 
 RUNS = 200
@@ -98,12 +105,14 @@ async def _workflow_task(
         commands = [cmd.CompleteWorkflow(result=sorted(results))]
     try:
         await store.commit_workflow_task(
-            item,
-            expected_task_count=row.workflow_task_count,
-            processed_through=history[-1].seq,
-            time=utcnow(),
-            commands=commands,
-            seen_through=history[-1].seq,
+            WorkflowTaskCommit(
+                item,
+                expected_task_count=row.workflow_task_count,
+                processed_through=history[-1].seq,
+                time=utcnow(),
+                commands=commands,
+                seen_through=history[-1].seq,
+            )
         )
     except Exception as exc:
         if shared is None:
@@ -128,7 +137,7 @@ async def _enqueue(store: Store, queue: str) -> list[str]:
     first_tasks = 0
     while first_tasks < RUNS:
         items = await store.claim(
-            queue, "setup", workflow_tasks=50, activities=0, workflow_lease=600.0
+            ClaimParams(queue, "setup", workflow_tasks=50, activities=0, workflow_lease=600.0)
         )
         assert items, "a first workflow task is missing"
         for item in items:
@@ -141,7 +150,7 @@ async def _claimer(store: Store, owner: str, queue: str, shared: Shared) -> None
     idle = 0.005
     while len(shared.closed) < RUNS:
         items = await store.claim(
-            queue, owner, workflow_tasks=4, activities=8, workflow_lease=600.0
+            ClaimParams(queue, owner, workflow_tasks=4, activities=8, workflow_lease=600.0)
         )
         if not items:
             await asyncio.sleep(idle)

@@ -30,7 +30,13 @@ from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.commands import CompleteWorkflow, StartTimer
 from turnout.executors.internal.reaper import reap_once
 from turnout.executors.internal.schema import queue_items, runs
-from turnout.executors.internal.store import ClaimedItem, StartParams, Store
+from turnout.executors.internal.store import (
+    ClaimedItem,
+    ClaimParams,
+    FireTimersParams,
+    StartParams,
+    Store,
+)
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.core import UNREACHABLE, RefusedValueError
 
@@ -122,7 +128,9 @@ async def _scheduled_activities(store: Store, queue: str) -> list[ClaimedItem]:
 async def test_one_bad_result_among_30_fails_alone(store: Store) -> None:
     queue = "results"
     await _scheduled_activities(store, queue)
-    acts = await store.claim(queue, "tester", workflow_tasks=0, activities=N, workflow_lease=30)
+    acts = await store.claim(
+        ClaimParams(queue, "tester", workflow_tasks=0, activities=N, workflow_lease=30)
+    )
     assert len(acts) == N
     results = GroupCommit(
         lambda batch: store.complete_activities(batch), name="results", shared=UNREACHABLE
@@ -183,7 +191,9 @@ async def test_one_bad_item_among_30_never_stops_the_claims_of_its_queue(store: 
     await _edit_item(store, ids[3], payload=huge)
     await _edit_item(store, ids[BAD], ref="not a number")
 
-    claimed = await store.claim(queue, "tester", workflow_tasks=0, activities=N, workflow_lease=30)
+    claimed = await store.claim(
+        ClaimParams(queue, "tester", workflow_tasks=0, activities=N, workflow_lease=30)
+    )
 
     assert sorted(c.id for c in claimed) == [i for i in ids if i != ids[BAD]]
     capped = next(c for c in claimed if c.id == ids[3])
@@ -233,7 +243,7 @@ async def test_one_bad_timer_among_30_never_stops_the_others(store: Store) -> No
     bad_run = tasks[BAD].run_id
     await _edit_item(store, timer_ids[bad_run], ref="not a number")
 
-    fired = await store.fire_timers(queue, limit=100, peek=False)
+    fired = await store.fire_timers(FireTimersParams(queue, limit=100, peek=False))
 
     assert fired == N - 1
     for task in tasks:
@@ -251,7 +261,7 @@ async def test_one_bad_expired_item_never_stops_recovery_for_every_tenant(store:
     queue = "reaper"
     await _scheduled_activities(store, queue)
     acts = await store.claim(
-        queue, "dead-worker", workflow_tasks=0, activities=N, workflow_lease=30
+        ClaimParams(queue, "dead-worker", workflow_tasks=0, activities=N, workflow_lease=30)
     )
     assert len(acts) == N
     past = utcnow() - timedelta(seconds=5)
@@ -300,7 +310,9 @@ async def test_expired_leases_are_taken_tenant_by_tenant(store: Store) -> None:
                             task_queue=tenant, input=[], tenant_id=tenant)
             )  # fmt: skip
         claimed = await store.claim(
-            tenant, "dead-worker", workflow_tasks=count, activities=0, workflow_lease=30
+            ClaimParams(
+                tenant, "dead-worker", workflow_tasks=count, activities=0, workflow_lease=30
+            )
         )
         for j, item in enumerate(claimed):
             # tenant-a's leases expired earlier than tenant-b's: oldest-first alone would

@@ -47,9 +47,12 @@ from turnout.executors.internal.reaper import reap_once
 from turnout.executors.internal.schema import events, queue_items, runs
 from turnout.executors.internal.store import (
     ClaimedItem,
+    ClaimParams,
+    FailActivityParams,
     StaleTaskError,
     StartParams,
     Store,
+    WorkflowTaskCommit,
     open_store,
 )
 from turnout.executors.internal.store.base import utcnow
@@ -162,11 +165,13 @@ def queue_machine(env: QueueEnv) -> type[RuleBasedStateMachine]:
             workflow_tasks, activities = limits
             items = env.run(
                 env.stores[worker].claim(
-                    self.queue,
-                    worker,
-                    workflow_tasks=workflow_tasks,
-                    activities=activities,
-                    workflow_lease=600.0,
+                    ClaimParams(
+                        self.queue,
+                        worker,
+                        workflow_tasks=workflow_tasks,
+                        activities=activities,
+                        workflow_lease=600.0,
+                    )
                 )
             )
             assert sum(i.kind == _WFT for i in items) <= workflow_tasks
@@ -210,11 +215,13 @@ def queue_machine(env: QueueEnv) -> type[RuleBasedStateMachine]:
             try:
                 env.run(
                     store.commit_workflow_task(
-                        item,
-                        expected_task_count=row.workflow_task_count,
-                        processed_through=row.next_seq - 1,
-                        time=utcnow(),
-                        commands=commands,
+                        WorkflowTaskCommit(
+                            item,
+                            expected_task_count=row.workflow_task_count,
+                            processed_through=row.next_seq - 1,
+                            time=utcnow(),
+                            commands=commands,
+                        )
                     )
                 )
             except StaleTaskError:
@@ -244,7 +251,11 @@ def queue_machine(env: QueueEnv) -> type[RuleBasedStateMachine]:
             failure = Failure(kind="application", message="it broke", type="Broken")
             if item.kind == _ACT:
                 ok = env.run(
-                    store.fail_activity(item, failure, retry_in=0.0 if retry else None, dead=True)
+                    store.fail_activity(
+                        item,
+                        failure,
+                        FailActivityParams(retry_in=0.0 if retry else None, dead=True),
+                    )
                 )
                 assert ok is current, (claim, current)
             else:

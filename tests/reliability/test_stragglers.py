@@ -36,7 +36,15 @@ from turnout.executors.internal.schema import (
     queue_items,
     runs,
 )
-from turnout.executors.internal.store import ClaimedItem, StaleTaskError, StartParams, Store
+from turnout.executors.internal.store import (
+    ClaimedItem,
+    ClaimParams,
+    FailActivityParams,
+    StaleTaskError,
+    StartParams,
+    Store,
+    WorkflowTaskCommit,
+)
 from turnout.executors.internal.store.base import utcnow
 
 TENANT = "default"
@@ -77,11 +85,13 @@ async def _commit(store: Store, item: ClaimedItem, *commands: cmd.Command) -> No
     """Commit ``item`` (a workflow task) as a worker would after replaying the history."""
     row, history = await store.load_history(item.run_id, 0)
     await store.commit_workflow_task(
-        item,
-        expected_task_count=row.workflow_task_count,
-        processed_through=history[-1].seq,
-        time=history[-1].at,
-        commands=list(commands),
+        WorkflowTaskCommit(
+            item,
+            expected_task_count=row.workflow_task_count,
+            processed_through=history[-1].seq,
+            time=history[-1].at,
+            commands=list(commands),
+        )
     )
 
 
@@ -107,11 +117,13 @@ async def _claim(store: Store, queue: str, owner: str, *, activities: bool) -> C
     async with asyncio.timeout(WAIT):
         while True:
             claimed = await store.claim(
-                queue,
-                owner,
-                workflow_tasks=0 if activities else 1,
-                activities=1 if activities else 0,
-                workflow_lease=SHORT_LEASE,
+                ClaimParams(
+                    queue,
+                    owner,
+                    workflow_tasks=0 if activities else 1,
+                    activities=1 if activities else 0,
+                    workflow_lease=SHORT_LEASE,
+                )
             )
             if claimed:
                 (item,) = claimed
@@ -218,10 +230,14 @@ async def test_a_late_activity_result_loses_to_the_attempt_that_took_over(
         before = await _snapshot(store, run_id)
         assert not await store.complete_activity(late, "result of worker-a")
         assert not await store.fail_activity(
-            late, Failure(kind="application", message="late failure"), retry_in=0.0
+            late,
+            Failure(kind="application", message="late failure"),
+            FailActivityParams(retry_in=0.0),
         )
         assert not await store.fail_activity(
-            late, Failure(kind="application", message="late final failure"), retry_in=None
+            late,
+            Failure(kind="application", message="late final failure"),
+            FailActivityParams(retry_in=None),
         )
         assert await store.heartbeat(late, ["late"], utcnow() + timedelta(seconds=60))  # stop
         _assert_unchanged(before, await _snapshot(store, run_id))
@@ -357,10 +373,12 @@ async def test_an_outcome_after_the_run_closed_is_not_recorded_nor_run_again(
             await store.complete_activity(item, "too late")
         else:
             await store.fail_activity(
-                item, Failure(kind="application", message="too late"), retry_in=0.0
+                item,
+                Failure(kind="application", message="too late"),
+                FailActivityParams(retry_in=0.0),
             )
         again = await store.claim(
-            queue, "worker-b", workflow_tasks=10, activities=10, workflow_lease=30
+            ClaimParams(queue, "worker-b", workflow_tasks=10, activities=10, workflow_lease=30)
         )
         assert again == [], outcome
         after = await _snapshot(store, run_id)

@@ -13,7 +13,13 @@ from sqlalchemy import select
 from turnout.contracts.states import RunState
 from turnout.executors.internal.migrate import create_schema_async
 from turnout.executors.internal.schema import queue_items, runs
-from turnout.executors.internal.store import ClaimedItem, StartParams, Store, open_store
+from turnout.executors.internal.store import (
+    ClaimedItem,
+    ClaimParams,
+    StartParams,
+    Store,
+    open_store,
+)
 
 QUEUE = "conformance"
 
@@ -40,7 +46,9 @@ async def start(store: Store, workflow_id: str = "wf", **extra: Any) -> str:
 
 async def claim_task(store: Store, owner: str = "w1") -> ClaimedItem:
     """The one ready workflow task, claimed by ``owner``."""
-    (item,) = await store.claim(QUEUE, owner, workflow_tasks=1, activities=0, workflow_lease=30)
+    (item,) = await store.claim(
+        ClaimParams(QUEUE, owner, workflow_tasks=1, activities=0, workflow_lease=30)
+    )
     return item
 
 

@@ -8,7 +8,7 @@ from tests.store.conftest import QUEUE, claim_task, item_state, items_of, start,
 from tests.store.test_workflow_tasks import commit, schedule
 from turnout.contracts.errors import Failure
 from turnout.contracts.records import QueueItemState
-from turnout.executors.internal.store import ClaimedItem, Store
+from turnout.executors.internal.store import ClaimedItem, ClaimParams, FailActivityParams, Store
 from turnout.executors.internal.store.base import utcnow
 
 BOOM = Failure(kind="application", message="boom")
@@ -18,7 +18,9 @@ async def running_activity(store: Store) -> tuple[str, ClaimedItem]:
     """A run with one activity claimed by ``w1`` (its workflow task committed)."""
     run_id = await start(store)
     await commit(store, await claim_task(store), [schedule()])
-    (act,) = await store.claim(QUEUE, "w1", workflow_tasks=0, activities=1, workflow_lease=30)
+    (act,) = await store.claim(
+        ClaimParams(QUEUE, "w1", workflow_tasks=0, activities=1, workflow_lease=30)
+    )
     return run_id, act
 
 
@@ -46,7 +48,7 @@ async def test_complete_activities_reports_each(store: Store) -> None:
     await start(store)
     await commit(store, await claim_task(store), [schedule(1), schedule(2)])
     first, second = await store.claim(
-        QUEUE, "w1", workflow_tasks=0, activities=2, workflow_lease=30
+        ClaimParams(QUEUE, "w1", workflow_tasks=0, activities=2, workflow_lease=30)
     )
     lost = ClaimedItem(**{**first.__dict__, "attempt": 7})
     assert await store.complete_activities([(lost, 1), (second, 2)]) == [False, True]
@@ -55,23 +57,25 @@ async def test_complete_activities_reports_each(store: Store) -> None:
 
 async def test_fail_activity_with_retry_queues_the_next_attempt(store: Store) -> None:
     run_id, act = await running_activity(store)
-    assert await store.fail_activity(act, BOOM, retry_in=0, heartbeat_details=["h"])
+    assert await store.fail_activity(
+        act, BOOM, FailActivityParams(retry_in=0, heartbeat_details=["h"])
+    )
     assert (await types(store, run_id))[-1] == "retry_scheduled"
     (item,) = [i for i in await items_of(store, run_id) if i.kind == "activity_task"]
     assert (item.state, item.attempt, item.heartbeat_details) == ("queued", 2, ["h"])
-    assert not await store.fail_activity(act, BOOM, retry_in=0)
+    assert not await store.fail_activity(act, BOOM, FailActivityParams(retry_in=0))
 
 
 async def test_fail_activity_for_good_dead_letters_it(store: Store) -> None:
     run_id, act = await running_activity(store)
-    assert await store.fail_activity(act, BOOM, retry_in=None)
+    assert await store.fail_activity(act, BOOM, FailActivityParams(retry_in=None))
     assert (await types(store, run_id))[-2:] == ["activity_failed", "dead_lettered"]
     assert await item_state(store, act.id) == QueueItemState.DEAD.value
 
 
 async def test_fail_activity_non_retryable_ends_it_failed(store: Store) -> None:
     run_id, act = await running_activity(store)
-    assert await store.fail_activity(act, BOOM, retry_in=None, dead=False)
+    assert await store.fail_activity(act, BOOM, FailActivityParams(retry_in=None, dead=False))
     assert (await types(store, run_id))[-1] == "activity_failed"
     assert await item_state(store, act.id) == QueueItemState.FAILED.value
 
@@ -79,7 +83,9 @@ async def test_fail_activity_non_retryable_ends_it_failed(store: Store) -> None:
 async def test_fail_activity_guarded_by_expiry_loses_to_a_heartbeat(store: Store) -> None:
     _, act = await running_activity(store)
     await store.heartbeat(act, [], utcnow() + timedelta(hours=1))
-    assert not await store.fail_activity(act, BOOM, retry_in=0, expired_before=utcnow())
+    assert not await store.fail_activity(
+        act, BOOM, FailActivityParams(retry_in=0, expired_before=utcnow())
+    )
 
 
 async def test_heartbeat_extends_the_lease_and_reports_cancellation(store: Store) -> None:

@@ -10,7 +10,7 @@ from tests.store.conftest import claim_task, item_state, run_state, start, types
 from turnout.contracts.records import QueueItemState
 from turnout.contracts.states import RunState
 from turnout.executors.internal.schema import queue_items, runs
-from turnout.executors.internal.store import ClaimedItem, Store
+from turnout.executors.internal.store import ClaimedItem, ExpiredRunsParams, Store
 from turnout.executors.internal.store.base import utcnow
 
 
@@ -56,15 +56,15 @@ async def test_requeue_with_a_newer_task_queued_ends_the_expired_one(store: Stor
 async def test_expired_runs_and_time_out_run(store: Store) -> None:
     run_id = await start(store, execution_timeout=3600)
     other = await start(store, "other")
-    assert await store.expired_runs() == []
+    assert await store.expired_runs(ExpiredRunsParams()) == []
     async with store.engine.begin() as conn:
         await conn.execute(
             update(runs)
             .where(runs.c.run_id == run_id)
             .values(execution_deadline=utcnow() - timedelta(seconds=1))
         )
-    assert await store.expired_runs() == [run_id]
-    assert await store.expired_runs(skip=[run_id]) == []
+    assert await store.expired_runs(ExpiredRunsParams()) == [run_id]
+    assert await store.expired_runs(ExpiredRunsParams(skip=[run_id])) == []
     assert await store.time_out_run(run_id)
     assert await run_state(store, run_id) is RunState.TIMED_OUT
     assert (await types(store, run_id))[-2:] == ["workflow_timed_out", "state_changed"]

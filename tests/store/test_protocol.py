@@ -14,10 +14,19 @@ from tests.store.test_workflow_tasks import schedule
 from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import runs
-from turnout.executors.internal.store import ClaimedItem, EagerClaim, RunSnapshot, Store
+from turnout.executors.internal.store import (
+    ActivityTask,
+    ClaimedItem,
+    ClaimParams,
+    EagerClaim,
+    RunSnapshot,
+    Store,
+    WorkflowTaskCommit,
+)
 from turnout.executors.internal.store.base import utcnow
-from turnout.executors.internal.store.commit_plan import WorkflowTaskCommit, plan_commit
+from turnout.executors.internal.store.commit_plan import plan_commit
 from turnout.executors.internal.store.protocol import StoreProtocol
+from turnout.executors.internal.store.sql import activity_lease
 
 
 def test_run_snapshot_fields_are_the_runs_columns_in_order() -> None:
@@ -37,6 +46,17 @@ def test_the_store_has_every_operation_of_the_protocol() -> None:
         assert inspect.signature(getattr(Store, name)).parameters.keys() == (
             protocol.parameters.keys()
         ), name
+
+
+def test_an_operation_with_knobs_takes_one_params_record() -> None:
+    """An operation has at most one optional setting of its own; more than one go in a
+    params record (records.py), so adding one changes no caller."""
+    for name, value in vars(StoreProtocol).items():
+        if name.startswith("_") or not inspect.iscoroutinefunction(value):
+            continue
+        parameters = inspect.signature(value).parameters.values()
+        optional = [p.name for p in parameters if p.default is not inspect.Parameter.empty]
+        assert len(optional) <= 1, (name, optional)
 
 
 async def test_capabilities_follow_the_dialect(store: Store) -> None:
@@ -80,7 +100,9 @@ async def test_every_write_goes_through_the_transaction_helper(
     from tests.store.test_workflow_tasks import commit
 
     await commit(store, await claim_task(store), [schedule()])
-    (act,) = await store.claim(QUEUE, "w1", workflow_tasks=0, activities=1, workflow_lease=30)
+    (act,) = await store.claim(
+        ClaimParams(QUEUE, "w1", workflow_tasks=0, activities=1, workflow_lease=30)
+    )
     before = len(transactions)
     await store.heartbeat(act, [], utcnow() + timedelta(minutes=1))
     assert len(transactions) == before + 1
@@ -148,3 +170,27 @@ def test_plan_of_a_close_joins_the_append() -> None:
     assert plan.values["state"] == RunState.COMPLETED.value
     assert plan.taken == []
     assert [t.value for t, _ in plan.specs][-2:] == ["workflow_completed", "state_changed"]
+
+
+def test_plan_leaves_a_childs_cancellation_out_of_the_parents_history() -> None:
+    cancel = cmd.RequestCancelChild(seq=4, workflow_id="child")
+    commit = WorkflowTaskCommit(_item(), 1, 5, utcnow(), [cancel, cmd.CancelTimer(seq=2)])
+    plan = plan_commit(0, commit, _snapshot(RunState.RUNNING), utcnow())
+    assert [t.value for t, _ in plan.specs] == ["workflow_task_completed", "timer_canceled"]
+    assert plan.closing is None
+
+
+def test_an_activity_tasks_id_reads_whatever_its_options_hold() -> None:
+    """The store records an attempt's outcome by its id even when its stored options
+    cannot be read; reading them all raises, and its lease is the longest."""
+    now = utcnow()
+    task = ActivityTask({"activity_id": "a-1", "start_to_close_timeout": "soon"})
+    assert task.activity_id == "a-1"
+    assert task.heartbeat_timeout is None
+    with pytest.raises(ValueError, match="soon"):
+        task.read()
+    assert activity_lease(task, None, now) - now > timedelta(days=3000)
+    deadline = now + timedelta(seconds=5)
+    assert activity_lease(task, deadline, now) == deadline
+    readable = ActivityTask({"start_to_close_timeout": 9, "heartbeat_timeout": 2.5})
+    assert activity_lease(readable.read(), None, now) == now + timedelta(seconds=2.5)

@@ -12,7 +12,7 @@ from turnout.contracts.records import QueueItemState
 from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import queue_items
-from turnout.executors.internal.store import Store
+from turnout.executors.internal.store import FireTimersParams, Store
 from turnout.executors.internal.store.base import utcnow
 
 
@@ -27,11 +27,11 @@ async def test_fire_timers_fires_only_due_ones_and_wakes_the_run(store: Store) -
             cmd.StartTimer(seq=2, duration=3600.0, fire_at=utcnow().isoformat()),
         ],
     )
-    assert await store.fire_timers(QUEUE) == 1
+    assert await store.fire_timers(FireTimersParams(QUEUE)) == 1
     assert (await types(store, run_id))[-1] == "timer_fired"
     timers = [i for i in await items_of(store, run_id) if i.kind == "timer"]
     assert sorted(t.state for t in timers) == ["completed", "queued"]
-    assert await store.fire_timers(QUEUE) == 0
+    assert await store.fire_timers(FireTimersParams(QUEUE)) == 0
     due = await store.next_due(QUEUE)
     assert due is not None
     assert due <= utcnow()

@@ -14,7 +14,7 @@ from turnout.contracts.errors import WorkflowAlreadyStartedError, WorkflowNotFou
 from turnout.contracts.records import IdConflictPolicy, QueueItemState, Run
 from turnout.contracts.states import RunState
 from turnout.executors.internal.migrate import create_schema_async
-from turnout.executors.internal.store import RunSnapshot, StartParams, Store, open_store
+from turnout.executors.internal.store import RunFilter, RunSnapshot, StartParams, Store, open_store
 
 
 async def test_start_creates_a_queued_run_its_first_event_and_task(store: Store) -> None:
@@ -87,16 +87,16 @@ async def test_find_run_of_an_unknown_id_raises(store: Store) -> None:
 
 async def test_list_runs_newest_first_with_a_keyset_bound(store: Store) -> None:
     ids = [await start(store, f"l{i}") for i in range(3)]
-    listed = await store.list_runs("default")
+    listed = await store.list_runs("default", RunFilter())
     assert {r.run_id for r in listed} == set(ids)
     assert [r.requested_at for r in listed] == sorted(
         (r.requested_at for r in listed), reverse=True
     )
     last = listed[0]
-    rest = await store.list_runs("default", before=(last.requested_at, last.run_id))
+    rest = await store.list_runs("default", RunFilter(before=(last.requested_at, last.run_id)))
     assert last.run_id not in {r.run_id for r in rest}
     assert len(rest) == 2
-    assert await store.list_runs("other-tenant") == []
+    assert await store.list_runs("other-tenant", RunFilter()) == []
 
 
 async def test_signal_appends_to_an_open_run_and_queues_a_task(store: Store) -> None:

@@ -12,9 +12,15 @@ from turnout.contracts.errors import Failure
 from turnout.contracts.records import QueueItemState
 from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
-from turnout.executors.internal.store import ClaimedItem, EagerClaim, StaleTaskError, Store
+from turnout.executors.internal.store import (
+    ClaimedItem,
+    ClaimParams,
+    EagerClaim,
+    StaleTaskError,
+    Store,
+    WorkflowTaskCommit,
+)
 from turnout.executors.internal.store.base import utcnow
-from turnout.executors.internal.store.workflow_tasks import WorkflowTaskCommit
 
 
 def schedule(seq: int = 1, activity_type: str = "act") -> cmd.ScheduleActivity:
@@ -34,13 +40,15 @@ def schedule(seq: int = 1, activity_type: str = "act") -> cmd.ScheduleActivity:
 async def commit(store: Store, item: ClaimedItem, commands: list[Any], **extra: Any) -> range:
     snapshot, history = await store.load_history(item.run_id, 0)
     return await store.commit_workflow_task(
-        item,
-        expected_task_count=snapshot.workflow_task_count,
-        processed_through=history[-1].seq,
-        time=utcnow(),
-        commands=commands,
-        run=snapshot,
-        **{"seen_through": history[-1].seq, **extra},
+        WorkflowTaskCommit(
+            item,
+            expected_task_count=snapshot.workflow_task_count,
+            processed_through=history[-1].seq,
+            time=utcnow(),
+            commands=commands,
+            run=snapshot,
+            **{"seen_through": history[-1].seq, **extra},
+        )
     )
 
 
@@ -58,15 +66,30 @@ async def test_claim_leases_a_task_and_marks_the_run_claimed(store: Store) -> No
     assert await run_state(store, run_id) is RunState.CLAIMED
     assert await types(store, run_id) == ["workflow_started", "state_changed"]
     # Never twice, and nothing for zero slots.
-    assert await store.claim(QUEUE, "w2", workflow_tasks=1, activities=1, workflow_lease=30) == []
-    assert await store.claim(QUEUE, "w2", workflow_tasks=0, activities=0, workflow_lease=30) == []
+    assert (
+        await store.claim(
+            ClaimParams(QUEUE, "w2", workflow_tasks=1, activities=1, workflow_lease=30)
+        )
+        == []
+    )
+    assert (
+        await store.claim(
+            ClaimParams(QUEUE, "w2", workflow_tasks=0, activities=0, workflow_lease=30)
+        )
+        == []
+    )
 
 
 async def test_one_workflow_task_of_a_run_at_a_time(store: Store) -> None:
     run_id = await start(store)
     await claim_task(store)
     await store.signal("default", run_id, "poke", [])
-    assert await store.claim(QUEUE, "w2", workflow_tasks=5, activities=0, workflow_lease=30) == []
+    assert (
+        await store.claim(
+            ClaimParams(QUEUE, "w2", workflow_tasks=5, activities=0, workflow_lease=30)
+        )
+        == []
+    )
 
 
 async def test_commit_appends_events_schedules_and_counts_the_task(store: Store) -> None:
@@ -111,11 +134,13 @@ async def test_a_stale_commit_changes_nothing(store: Store) -> None:
     snapshot, history = await store.load_history(run_id, 0)
     with pytest.raises(StaleTaskError):
         await store.commit_workflow_task(
-            item,
-            expected_task_count=snapshot.workflow_task_count + 1,
-            processed_through=history[-1].seq,
-            time=utcnow(),
-            commands=[cmd.CompleteWorkflow(result=None)],
+            WorkflowTaskCommit(
+                item,
+                expected_task_count=snapshot.workflow_task_count + 1,
+                processed_through=history[-1].seq,
+                time=utcnow(),
+                commands=[cmd.CompleteWorkflow(result=None)],
+            )
         )
     assert await run_state(store, run_id) is RunState.CLAIMED
     assert await item_state(store, item.id) == QueueItemState.RUNNING.value
@@ -128,7 +153,9 @@ async def test_a_stale_commit_changes_nothing(store: Store) -> None:
 async def test_commit_workflow_tasks_refuses_each_on_its_own(store: Store) -> None:
     await start(store, "c1")
     await start(store, "c2")
-    items = await store.claim(QUEUE, "w1", workflow_tasks=2, activities=0, workflow_lease=30)
+    items = await store.claim(
+        ClaimParams(QUEUE, "w1", workflow_tasks=2, activities=0, workflow_lease=30)
+    )
     commits = []
     for n, item in enumerate(items):
         snapshot, history = await store.load_history(item.run_id, 0)

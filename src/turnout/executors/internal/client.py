@@ -33,7 +33,13 @@ from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.handle import InternalWorkflowHandle
 from turnout.executors.internal.query import workflow_info
 from turnout.executors.internal.status import read_status
-from turnout.executors.internal.store import StartParams, StartResult, Store
+from turnout.executors.internal.store import (
+    ApprovalFilter,
+    RunFilter,
+    StartParams,
+    StartResult,
+    Store,
+)
 from turnout.executors.internal.store.core import UNREACHABLE
 from turnout.executors.internal.store.figures import QueueFigures, per_queue
 from turnout.executors.internal.store.notify import run_channel
@@ -220,11 +226,13 @@ class InternalClient(ClientBase):
         _check_filters(workflow_type, task_queue)
         return await self.store.list_runs(
             self.tenant_id,
-            state=state,
-            workflow_type=workflow_type,
-            task_queue=task_queue,
-            limit=limit,
-            before=before,
+            RunFilter(
+                state=state,
+                workflow_type=workflow_type,
+                task_queue=task_queue,
+                limit=limit,
+                before=before,
+            ),
         )
 
     async def list_pending_approvals(
@@ -233,7 +241,7 @@ class InternalClient(ClientBase):
         """Approvals of this tenant's open runs waiting on a decision, oldest first."""
         _check_filters(workflow_type, None)
         return await self.store.pending_approvals(
-            self.tenant_id, workflow_type=workflow_type, limit=limit
+            self.tenant_id, ApprovalFilter(workflow_type=workflow_type, limit=limit)
         )
 
     # -- what operators read (OperatorClient) ---------------------------------------------

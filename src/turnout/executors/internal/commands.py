@@ -29,10 +29,12 @@ __all__ = [
 
 class _Declared:
     """What every command declares of itself, so its handling is data, not a dispatch on
-    its class: ``closes`` is the run state it closes the run in (None: it does not), and
-    :meth:`payload` the user value it carries that must be storable."""
+    its class: ``closes`` is the run state it closes the run in (None: it does not),
+    ``appended`` whether its event goes in its own run's history, and :meth:`payload` the
+    user value it carries that must be storable."""
 
     closes: ClassVar[RunState | None] = None
+    appended: ClassVar[bool] = True
 
     def payload(self) -> tuple[Any, str] | None:
         """The user value this command stores and how to name it in an error (None)."""
@@ -153,6 +155,7 @@ class RequestCancelChild(_Declared):
     seq: int
     workflow_id: str
     event_type: EventType = EventType.WORKFLOW_CANCEL_REQUESTED  # recorded on the child
+    appended: ClassVar[bool] = False
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq,)

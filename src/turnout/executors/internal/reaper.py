@@ -21,7 +21,12 @@ from turnout.contracts.errors import Failure, TimeoutType, error_line
 from turnout.contracts.events import EventType
 from turnout.contracts.records import QueueItemKind
 from turnout.contracts.retry import RetryPolicy
-from turnout.executors.internal.store import ClaimedItem, Store
+from turnout.executors.internal.store import (
+    ClaimedItem,
+    ExpiredRunsParams,
+    FailActivityParams,
+    Store,
+)
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.core import UNREACHABLE
 from turnout.observability._hooks import Observer, guarded
@@ -53,7 +58,8 @@ class Reaper:
                 raise  # the database is out of reach: the whole pass waits for it
             except Exception as exc:
                 moved += await self._quarantine(item, exc)
-        for run_id in await self._store.expired_runs(skip=sorted(self._skipped_runs)):
+        expired = await self._store.expired_runs(ExpiredRunsParams(skip=sorted(self._skipped_runs)))
+        for run_id in expired:
             try:
                 moved += await self._store.time_out_run(run_id)
             except UNREACHABLE:
@@ -76,7 +82,7 @@ class Reaper:
             if requeued:
                 observer.lease_expired(item)
             return int(requeued)
-        task = item.activity
+        task = item.activity.read()
         now = utcnow()
         hb = task.heartbeat_timeout
         last_beat = item.heartbeat_at or item.started_at
@@ -118,7 +124,9 @@ class Reaper:
             failure = Failure(kind="application", message=reason, type="Quarantined")
             try:  # fail the activity for good: its workflow hears why and goes on
                 if await self._store.fail_activity(
-                    item, failure, retry_in=None, dead=True, expired_before=utcnow()
+                    item,
+                    failure,
+                    FailActivityParams(retry_in=None, dead=True, expired_before=utcnow()),
                 ):
                     return 1
             except UNREACHABLE:
@@ -161,12 +169,14 @@ async def apply_retry_policy(
     written = await store.fail_activity(
         item,
         failure,
-        retry_in=delay,
-        final_type=final_type,
-        dead=dead,
-        extra=extra,
-        heartbeat_details=heartbeat_details,
-        expired_before=expired_before,
+        FailActivityParams(
+            retry_in=delay,
+            final_type=final_type,
+            dead=dead,
+            extra=extra,
+            heartbeat_details=heartbeat_details,
+            expired_before=expired_before,
+        ),
     )
     if written and observer is not None:
         if delay is not None:

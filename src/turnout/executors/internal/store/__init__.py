@@ -14,6 +14,13 @@ Where things live:
   (appends, guarded transitions, closing and creating runs), ``items`` (ending leased
   items), ``records`` (typed records in and out), ``rows`` (row mappers), ``sql`` (SQL
   helpers), ``errors``, ``notify`` (wake-ups).
+
+An operation with knobs takes one params record, a frozen dataclass in ``records``
+(``StartParams``, ``ClaimParams``, ``WorkflowTaskCommit``, ``FailActivityParams``,
+``FireTimersParams``, ``RunFilter``, ``ApprovalFilter``, ``ExpiredRunsParams``): a new
+knob is a field with a default, and no caller changes. What the operation acts on (an
+item, a tenant or run id) stays a plain argument, and so does a lone optional setting
+(``complete_activity``'s ``eager``); ``tests/store`` checks it.
 """
 
 from __future__ import annotations
@@ -31,13 +38,28 @@ from turnout.executors.internal.store.base import (
     UnhandledSignalError,
 )
 from turnout.executors.internal.store.notify import Notifier
-from turnout.executors.internal.store.records import ActivityTask
+from turnout.executors.internal.store.records import (
+    ActivityTask,
+    ApprovalFilter,
+    ClaimParams,
+    ExpiredRunsParams,
+    FailActivityParams,
+    FireTimersParams,
+    RunFilter,
+    WorkflowTaskCommit,
+)
 
 __all__ = [
     "ActivityTask",
+    "ApprovalFilter",
+    "ClaimParams",
     "ClaimedItem",
     "EagerClaim",
+    "ExpiredRunsParams",
+    "FailActivityParams",
+    "FireTimersParams",
     "Notifier",
+    "RunFilter",
     "RunSnapshot",
     "StaleTaskError",
     "StartParams",
@@ -45,6 +67,7 @@ __all__ = [
     "Store",
     "StoreProtocol",
     "UnhandledSignalError",
+    "WorkflowTaskCommit",
     "open_store",
 ]
 

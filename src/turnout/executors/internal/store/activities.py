@@ -19,7 +19,12 @@ from turnout.contracts.records import (
 )
 from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.queue import QueueOperations
-from turnout.executors.internal.store.records import ClaimedItem, EagerClaim, EventSpec
+from turnout.executors.internal.store.records import (
+    ClaimedItem,
+    EagerClaim,
+    EventSpec,
+    FailActivityParams,
+)
 from turnout.executors.internal.store.rows import activity_attrs, retry_state
 from turnout.executors.internal.store.sql import ACTIVE, held, utcnow
 from turnout.executors.internal.store.tx import Tx
@@ -73,18 +78,9 @@ class ActivityOperations(QueueOperations):
         return recorded
 
     async def fail_activity(
-        self,
-        item: ClaimedItem,
-        failure: Failure,
-        *,
-        retry_in: float | None,
-        final_type: EventType = EventType.ACTIVITY_FAILED,
-        dead: bool = True,
-        extra: Sequence[EventSpec] = (),
-        heartbeat_details: list[Any] | None = None,
-        expired_before: datetime | None = None,
+        self, item: ClaimedItem, failure: Failure, p: FailActivityParams
     ) -> bool:
-        """Retry the activity after ``retry_in`` seconds, or record its final failure.
+        """Retry the activity after ``p.retry_in`` seconds, or record its final failure.
 
         ``expired_before`` (the reaper's) makes the write conditional on the lease having
         expired by then: a heartbeat that extended it in the meantime wins.
@@ -99,39 +95,29 @@ class ActivityOperations(QueueOperations):
 
         async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             now = utcnow()
-            if retry_in is not None:
-                return await self._retry_item(
-                    conn,
-                    tx,
-                    item,
-                    failure,
-                    retry_in,
-                    now,
-                    extra,
-                    heartbeat_details,
-                    expired_before,
-                )
-            state = QueueItemState.DEAD if dead else QueueItemState.FAILED
-            if not await self._end_item(conn, item, state, now, failure, expired_before):
+            if p.retry_in is not None:
+                return await self._retry_item(conn, tx, item, failure, p.retry_in, p, now)
+            state = QueueItemState.DEAD if p.dead else QueueItemState.FAILED
+            if not await self._end_item(conn, item, state, now, failure, p.expired_before):
                 return False
             activity_failure = Failure(
                 kind="activity",
                 message="Activity task failed",
                 attributes={
                     "activity_type": item.name,
-                    "activity_id": item.payload.get("activity_id"),
-                    "retry_state": retry_state(failure, dead),
+                    "activity_id": item.activity.activity_id,
+                    "retry_state": retry_state(failure, p.dead),
                 },
                 cause=failure,
             )
             specs: list[EventSpec] = [
-                *extra,
+                *p.extra,
                 (
-                    final_type,
+                    p.final_type,
                     activity_attrs(item, failure=activity_failure.model_dump(mode="json")),
                 ),
             ]
-            if dead:
+            if p.dead:
                 specs.append(
                     (
                         EventType.DEAD_LETTERED,
@@ -155,14 +141,14 @@ class ActivityOperations(QueueOperations):
         item: ClaimedItem,
         failure: Failure,
         retry_in: float,
+        p: FailActivityParams,
         now: datetime,
-        extra: Sequence[EventSpec] = (),
-        heartbeat_details: list[Any] | None = None,
-        expired_before: datetime | None = None,
     ) -> bool:
-        details = {} if heartbeat_details is None else {"heartbeat_details": heartbeat_details}
+        details = {} if p.heartbeat_details is None else {"heartbeat_details": p.heartbeat_details}
         lease_guard = (
-            [queue_items.c.lease_expires_at < expired_before] if expired_before is not None else []
+            [queue_items.c.lease_expires_at < p.expired_before]
+            if p.expired_before is not None
+            else []
         )
         row = (
             await conn.execute(
@@ -190,7 +176,7 @@ class ActivityOperations(QueueOperations):
             conn,
             item.run_id,
             [
-                *extra,
+                *p.extra,
                 (
                     EventType.RETRY_SCHEDULED,
                     {
@@ -252,7 +238,7 @@ class ActivityOperations(QueueOperations):
                 message="Activity canceled",
                 attributes={
                     "activity_type": item.name,
-                    "activity_id": item.payload.get("activity_id"),
+                    "activity_id": item.activity.activity_id,
                     "retry_state": "cancel_requested",
                 },
                 cause=Failure(kind="canceled", message="canceled"),

@@ -1,14 +1,20 @@
 """Applying a workflow task's commands beyond its own append: new queue items (some
 leased at once to the committing worker), canceled timers and activities, children
 started and canceled, and the closes that need more than the append (continue-as-new,
-a close from a state the append could not take)."""
+a close from a state the append could not take).
+
+Each command class that does more than append its event has one entry in a table
+here: :data:`NEW_ITEMS` for those that create a queue item, :data:`APPLY` for those
+that cancel or start other work, :data:`CLOSE` for a close that does more than close
+the run. A new command adds its entry; nothing here asks a command for its class.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,7 +27,12 @@ from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import queue_items, runs, tasks
 from turnout.executors.internal.store.commit_plan import Plan
 from turnout.executors.internal.store.core import StoreCore
-from turnout.executors.internal.store.records import EagerClaim, RunSnapshot, StartParams
+from turnout.executors.internal.store.records import (
+    ActivityTask,
+    EagerClaim,
+    RunSnapshot,
+    StartParams,
+)
 from turnout.executors.internal.store.rows import claimed_item, new_item_row
 from turnout.executors.internal.store.sql import ACT, ACTIVE, LEASED, TIMER, activity_lease
 from turnout.executors.internal.store.tx import Tx
@@ -42,49 +53,22 @@ class CommandOperations(StoreCore):
             if eager is not None and p.taken:
                 eager_runs[run.run_id] = eager
             for c in p.commit.commands:
-                if isinstance(c, cmd.ScheduleActivity):
-                    deadline = (
-                        now + timedelta(seconds=c.schedule_to_close_timeout)
-                        if c.schedule_to_close_timeout
-                        else None
+                new = _NEW_ITEM.get(type(c))
+                if new is None:
+                    continue
+                row = new.row(run, c, now)
+                if eager is not None and any(c is t for t in p.taken):
+                    row.update(
+                        state=QueueItemState.RUNNING.value,
+                        lease_owner=eager.owner,
+                        lease_expires_at=activity_lease(
+                            ActivityTask(row["payload"]), row["deadline_at"], now
+                        ),
+                        started_at=now,
                     )
-                    row = new_item_row(
-                        run,
-                        ACT,
-                        c.task_queue,
-                        c.activity_type,
-                        str(c.seq),
-                        now,
-                        payload={
-                            **c.attributes(),
-                            "workflow_type": run.workflow_type,
-                            "scheduled_at": now.isoformat(),
-                        },
-                        deadline_at=deadline,
-                    )
-                    if eager is not None and any(c is t for t in p.taken):
-                        row.update(
-                            state=QueueItemState.RUNNING.value,
-                            lease_owner=eager.owner,
-                            lease_expires_at=activity_lease(row["payload"], deadline, now),
-                            started_at=now,
-                        )
-                    else:
-                        tx.queues.add(c.task_queue)
-                    new_items.append(row)
-                elif isinstance(c, cmd.StartTimer):
-                    new_items.append(
-                        new_item_row(
-                            run,
-                            TIMER,
-                            run.task_queue,
-                            None,
-                            str(c.seq),
-                            now,
-                            payload={"duration": c.duration},
-                            available_at=now + timedelta(seconds=c.duration),
-                        )
-                    )
+                elif new.wakes:
+                    tx.queues.add(row["task_queue"])
+                new_items.append(row)
         if new_items:  # before the cancels below, which may name items scheduled just now
             if eager_runs:
                 rows = (
@@ -98,64 +82,42 @@ class CommandOperations(StoreCore):
                         eager_runs[r.run_id].claimed.append(claimed_item(r))
             else:
                 await conn.execute(insert(queue_items), new_items)
-        for p in plans:
-            await self._apply_other_commands(conn, tx, p.run, p.commit.commands, now)
+        for p in plans:  # the commands that cancel and start other work
+            for c in p.commit.commands:
+                apply = _APPLY.get(type(c))
+                if apply is not None:
+                    await apply(self, conn, tx, p.run, c, now)
 
-    async def _apply_other_commands(
+    async def _cancel_timer(
+        self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, c: cmd.CancelTimer, now: datetime
+    ) -> None:
+        await conn.execute(
+            update(queue_items)
+            .where(
+                queue_items.c.run_id == run.run_id,
+                queue_items.c.kind == TIMER,
+                queue_items.c.ref == str(c.seq),
+                queue_items.c.state == QueueItemState.QUEUED.value,
+            )
+            .values(state=QueueItemState.CANCELED.value, updated_at=now)
+        )
+
+    async def _cancel_activity(
         self,
         conn: AsyncConnection,
         tx: Tx,
         run: RunSnapshot,
-        commands: Sequence[cmd.Command],
+        c: cmd.RequestCancelActivity,
         now: datetime,
     ) -> None:
-        """The commands that cancel and start other work (not the closing one)."""
-        for c in commands:
-            if isinstance(c, cmd.CancelTimer):
-                await conn.execute(
-                    update(queue_items)
-                    .where(
-                        queue_items.c.run_id == run.run_id,
-                        queue_items.c.kind == TIMER,
-                        queue_items.c.ref == str(c.seq),
-                        queue_items.c.state == QueueItemState.QUEUED.value,
-                    )
-                    .values(state=QueueItemState.CANCELED.value, updated_at=now)
-                )
-            elif isinstance(c, cmd.RequestCancelActivity):
-                await self._cancel_activity(conn, tx, run, c.seq, now)
-            elif isinstance(c, cmd.StartChild):
-                await self._start_child(conn, tx, run, c, now)
-            elif isinstance(c, cmd.RequestCancelChild):
-                child = (
-                    await conn.execute(
-                        select(runs.c.run_id).where(
-                            runs.c.parent_run_id == run.run_id,
-                            runs.c.parent_ref == str(c.seq),
-                            runs.c.state.in_(ACTIVE),
-                        )
-                    )
-                ).scalar_one_or_none()
-                if child is not None:
-                    await self._deliver(
-                        conn,
-                        tx,
-                        child,
-                        [(EventType.WORKFLOW_CANCEL_REQUESTED, {"by_parent": run.run_id})],
-                        now,
-                        values={"cancel_requested": True},
-                    )
-
-    async def _cancel_activity(
-        self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, seq: int, now: datetime
-    ) -> None:
+        """A queued attempt is canceled at once; a leased one is asked to stop."""
         ended = (
             await conn.execute(
                 update(queue_items)
                 .where(
                     queue_items.c.run_id == run.run_id,
                     queue_items.c.kind == ACT,
-                    queue_items.c.ref == str(seq),
+                    queue_items.c.ref == str(c.seq),
                     queue_items.c.state == QueueItemState.QUEUED.value,
                 )
                 .values(state=QueueItemState.CANCELED.value, updated_at=now)
@@ -168,10 +130,38 @@ class CommandOperations(StoreCore):
                 .where(
                     queue_items.c.run_id == run.run_id,
                     queue_items.c.kind == ACT,
-                    queue_items.c.ref == str(seq),
+                    queue_items.c.ref == str(c.seq),
                     queue_items.c.state.in_(LEASED),
                 )
                 .values(cancel_requested=True, updated_at=now)
+            )
+
+    async def _cancel_child(
+        self,
+        conn: AsyncConnection,
+        tx: Tx,
+        run: RunSnapshot,
+        c: cmd.RequestCancelChild,
+        now: datetime,
+    ) -> None:
+        """The child's cancellation request, recorded on the child (if it is still open)."""
+        child = (
+            await conn.execute(
+                select(runs.c.run_id).where(
+                    runs.c.parent_run_id == run.run_id,
+                    runs.c.parent_ref == str(c.seq),
+                    runs.c.state.in_(ACTIVE),
+                )
+            )
+        ).scalar_one_or_none()
+        if child is not None:
+            await self._deliver(
+                conn,
+                tx,
+                child,
+                [(EventType.WORKFLOW_CANCEL_REQUESTED, {"by_parent": run.run_id})],
+                now,
+                values={"cancel_requested": True},
             )
 
     async def _start_child(
@@ -240,49 +230,139 @@ class CommandOperations(StoreCore):
     async def _apply_closing(
         self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, c: cmd.Command, now: datetime
     ) -> None:
-        spec = (c.event_type, c.attributes())
+        """Close the run as ``c`` declares, when its close was not part of the append."""
         if c.closes is None:
             return
-        if not isinstance(c, cmd.ContinueAsNew):  # the run closes as the command declares
-            result, failure = c.outcome()
-            await self._close_run(
-                conn, tx, run.run_id, c.closes, now, [spec], result=result, failure=failure
+        close: _Apply = _CLOSE.get(type(c), CommandOperations._close_as_declared)
+        await close(self, conn, tx, run, c, now)
+
+    async def _close_as_declared(
+        self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, c: cmd.Command, now: datetime
+    ) -> None:
+        assert c.closes is not None
+        result, failure = c.outcome()
+        await self._close_run(
+            conn,
+            tx,
+            run.run_id,
+            c.closes,
+            now,
+            [(c.event_type, c.attributes())],
+            result=result,
+            failure=failure,
+        )
+
+    async def _continue_as_new(
+        self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, c: cmd.ContinueAsNew, now: datetime
+    ) -> None:
+        """Close the run ``continued_as_new`` and start the next run of its task."""
+        task = (await conn.execute(select(tasks).where(tasks.c.task_id == run.task_id))).one()
+        p = StartParams(
+            workflow_id=run.workflow_id,
+            workflow_type=c.workflow_type,
+            task_queue=c.task_queue,
+            input=c.args,
+            tenant_id=run.tenant_id,
+            execution_timeout=(run.options or {}).get("execution_timeout"),
+            # A child run's three parent columns are set together.
+            parent=cast(
+                "tuple[str, str, str]",
+                (run.parent_workflow_id, run.parent_run_id, run.parent_ref),
             )
-        else:  # and continuing as new starts the next run too
-            task = (await conn.execute(select(tasks).where(tasks.c.task_id == run.task_id))).one()
-            p = StartParams(
-                workflow_id=run.workflow_id,
-                workflow_type=c.workflow_type,
-                task_queue=c.task_queue,
-                input=c.args,
-                tenant_id=run.tenant_id,
-                execution_timeout=(run.options or {}).get("execution_timeout"),
-                # A child run's three parent columns are set together.
-                parent=cast(
-                    "tuple[str, str, str]",
-                    (run.parent_workflow_id, run.parent_run_id, run.parent_ref),
-                )
-                if run.parent_run_id
-                else None,
+            if run.parent_run_id
+            else None,
+        )
+        spec = (c.event_type, c.attributes())
+        closed = await self._close_run(conn, tx, run.run_id, RunState.CONTINUED_AS_NEW, now, [spec])
+        if closed is not None:
+            new_run = await self._create_run(
+                conn,
+                tx,
+                task_id=task.task_id,
+                p=p,
+                correlation_id=run.correlation_id,
+                now=now,
+                continued_from=run.run_id,
             )
-            closed = await self._close_run(
-                conn, tx, run.run_id, RunState.CONTINUED_AS_NEW, now, [spec]
+            await self._append(
+                conn,
+                run.run_id,
+                [],
+                now=now,
+                open_only=False,
+                values={"result": {"continued_as_run_id": new_run}},
             )
-            if closed is not None:
-                new_run = await self._create_run(
-                    conn,
-                    tx,
-                    task_id=task.task_id,
-                    p=p,
-                    correlation_id=run.correlation_id,
-                    now=now,
-                    continued_from=run.run_id,
-                )
-                await self._append(
-                    conn,
-                    run.run_id,
-                    [],
-                    now=now,
-                    open_only=False,
-                    values={"result": {"continued_as_run_id": new_run}},
-                )
+
+
+# -- the tables: one entry per command class that does more than append its event ---------
+
+
+def _activity_item(run: RunSnapshot, c: cmd.ScheduleActivity, now: datetime) -> dict[str, Any]:
+    deadline = (
+        now + timedelta(seconds=c.schedule_to_close_timeout)
+        if c.schedule_to_close_timeout
+        else None
+    )
+    return new_item_row(
+        run,
+        ACT,
+        c.task_queue,
+        c.activity_type,
+        str(c.seq),
+        now,
+        payload={
+            **c.attributes(),
+            "workflow_type": run.workflow_type,
+            "scheduled_at": now.isoformat(),
+        },
+        deadline_at=deadline,
+    )
+
+
+def _timer_item(run: RunSnapshot, c: cmd.StartTimer, now: datetime) -> dict[str, Any]:
+    return new_item_row(
+        run,
+        TIMER,
+        run.task_queue,
+        None,
+        str(c.seq),
+        now,
+        payload={"duration": c.duration},
+        available_at=now + timedelta(seconds=c.duration),
+    )
+
+
+class _NewItem(NamedTuple):
+    """How a command's queue item is made."""
+
+    row: Callable[[RunSnapshot, Any, datetime], dict[str, Any]]
+    """The new item's row (queued; an activity the committing worker takes at once is
+    leased to it instead)."""
+    wakes: bool
+    """Whether a queued new item wakes its task queue's workers (a timer waits for its
+    time: the workers read when it is due)."""
+
+
+_Apply = Callable[
+    [CommandOperations, AsyncConnection, Tx, RunSnapshot, Any, datetime], Awaitable[None]
+]
+
+_NEW_ITEM: dict[type[cmd.Command], _NewItem] = {
+    cmd.ScheduleActivity: _NewItem(_activity_item, wakes=True),
+    cmd.StartTimer: _NewItem(_timer_item, wakes=False),
+}
+"""The commands that create a queue item, applied before the others (which may cancel
+an item created by the same commit)."""
+
+_APPLY: dict[type[cmd.Command], _Apply] = {
+    cmd.CancelTimer: CommandOperations._cancel_timer,
+    cmd.RequestCancelActivity: CommandOperations._cancel_activity,
+    cmd.StartChild: CommandOperations._start_child,
+    cmd.RequestCancelChild: CommandOperations._cancel_child,
+}
+"""The commands that cancel or start other work, applied in the order they were made."""
+
+_CLOSE: dict[type[cmd.Command], _Apply] = {
+    cmd.ContinueAsNew: CommandOperations._continue_as_new,
+}
+"""The closing commands that do more than close the run as they declare."""

@@ -12,7 +12,6 @@ from typing import Any
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
 from turnout.contracts.governance import decision_attributes
-from turnout.contracts.records import PolicyDecision
 from turnout.contracts.states import RunState, sources_of
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.store.errors import StaleTaskError
@@ -22,33 +21,18 @@ from turnout.executors.internal.store.records import (
     EventSpec,
     RunInfo,
     RunSnapshot,
+    WorkflowTaskCommit,
 )
 
 __all__ = [
     "Conflict",
     "Plan",
-    "WorkflowTaskCommit",
     "close_target",
     "eager_activities",
     "lease_lost",
     "plan_commit",
     "runnable_activities",
 ]
-
-
-@dataclass
-class WorkflowTaskCommit:
-    """A workflow task's outcome to commit (see ``commit_workflow_task``)."""
-
-    item: ClaimedItem
-    expected_task_count: int
-    processed_through: int
-    time: datetime
-    commands: Sequence[cmd.Command]
-    decisions: Sequence[PolicyDecision] = ()
-    eager: EagerClaim | None = None
-    seen_through: int | None = None
-    run: RunSnapshot | None = None
 
 
 @dataclass
@@ -106,13 +90,10 @@ def plan_commit(index: int, c: WorkflowTaskCommit, run: RunSnapshot, now: dateti
     specs.extend((EventType.POLICY_DECIDED, decision_attributes(d)) for d in c.decisions)
     closing: cmd.Command | None = None
     for command in c.commands:
-        if isinstance(command, cmd.RequestCancelChild):
+        if not command.appended:
             continue
-        if isinstance(
-            command,
-            cmd.CompleteWorkflow | cmd.FailWorkflow | cmd.CancelWorkflow | cmd.ContinueAsNew,
-        ):
-            closing = command
+        if command.closes is not None:
+            closing = command  # its event goes with its close
             continue
         specs.append((command.event_type, command.attributes()))
     values: dict[str, Any] = {"workflow_task_count": c.expected_task_count + 1}
@@ -146,9 +127,9 @@ def plan_commit(index: int, c: WorkflowTaskCommit, run: RunSnapshot, now: dateti
     )
     # A plain close (complete, fail, cancel) is part of the same append.
     close = close_target(closing, state)
-    if close is not None:
+    if close is not None and closing is not None:
         target, result, failure = close
-        specs.append((closing.event_type, closing.attributes()))  # type: ignore[union-attr]
+        specs.append((closing.event_type, closing.attributes()))
         specs.append((EventType.STATE_CHANGED, {"from": state, "to": target.value}))
         values.update(state=target.value, closed_at=now, result=result)
         if failure is not None:

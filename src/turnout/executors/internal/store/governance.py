@@ -33,7 +33,12 @@ from turnout.executors.internal.schema import (
     runs,
 )
 from turnout.executors.internal.store.core import StoreCore
-from turnout.executors.internal.store.records import ClaimedItem, EventSpec, RunSnapshot
+from turnout.executors.internal.store.records import (
+    ApprovalFilter,
+    ClaimedItem,
+    EventSpec,
+    RunSnapshot,
+)
 from turnout.executors.internal.store.rows import decision_row, new_item_row
 from turnout.executors.internal.store.sql import ACTIVE, APPROVAL_TIMER, TIMER, utcnow
 from turnout.executors.internal.store.tx import Tx
@@ -344,10 +349,8 @@ class GovernanceOperations(StoreCore):
             ).all()
         return [_approval(r) for r in rows]
 
-    async def pending_approvals(
-        self, tenant_id: str, *, workflow_type: str | None = None, limit: int = 100
-    ) -> list[Approval]:
-        """Pending approvals of open runs of a tenant, oldest first."""
+    async def pending_approvals(self, tenant_id: str, where: ApprovalFilter) -> list[Approval]:
+        """Pending approvals of open runs of a tenant that match ``where``, oldest first."""
         stmt = (
             select(approvals, runs.c.workflow_type)
             .join(
@@ -360,9 +363,9 @@ class GovernanceOperations(StoreCore):
                 runs.c.state.in_(ACTIVE),
             )
         )
-        if workflow_type is not None:
-            stmt = stmt.where(runs.c.workflow_type == workflow_type)
-        stmt = stmt.order_by(approvals.c.requested_at, approvals.c.approval_id).limit(limit)
+        if where.workflow_type is not None:
+            stmt = stmt.where(runs.c.workflow_type == where.workflow_type)
+        stmt = stmt.order_by(approvals.c.requested_at, approvals.c.approval_id).limit(where.limit)
         async with self.reader.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_approval(r) for r in rows]

@@ -3,7 +3,6 @@ pruning of finished queue items."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
@@ -20,7 +19,7 @@ from turnout.contracts.records import (
 from turnout.contracts.states import RunState
 from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.core import StoreCore
-from turnout.executors.internal.store.records import ClaimedItem
+from turnout.executors.internal.store.records import ClaimedItem, ExpiredRunsParams
 from turnout.executors.internal.store.rows import claimed_item
 from turnout.executors.internal.store.sql import ACTIVE, LEASED, held, utcnow
 from turnout.executors.internal.store.tx import Tx
@@ -127,18 +126,18 @@ class MaintenanceOperations(StoreCore):
             await self._run_tx(end_fn)
             return True
 
-    async def expired_runs(self, limit: int = 100, skip: Sequence[str] = ()) -> list[str]:
+    async def expired_runs(self, p: ExpiredRunsParams) -> list[str]:
         """Open runs past their execution timeout, oldest deadline first (but ``skip``)."""
         now = utcnow()
         stmt = select(runs.c.run_id).where(
             runs.c.state.in_(ACTIVE), runs.c.execution_deadline < now
         )
-        if skip:
-            stmt = stmt.where(runs.c.run_id.not_in(sorted(skip)))
+        if p.skip:
+            stmt = stmt.where(runs.c.run_id.not_in(sorted(p.skip)))
         async with self.reader.connect() as conn:
             return list(
                 (
-                    await conn.execute(stmt.order_by(runs.c.execution_deadline).limit(limit))
+                    await conn.execute(stmt.order_by(runs.c.execution_deadline).limit(p.limit))
                 ).scalars()
             )
 

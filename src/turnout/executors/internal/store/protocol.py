@@ -10,6 +10,10 @@ The contract every write keeps: a state change is guarded (``UPDATE ... WHERE st
 (...)``); a write that lost a race changes nothing and says so (``False``, ``None`` or
 :class:`StaleTaskError`), and never lands over the winner. A write from a worker about
 an item it claimed holds only while that worker still leases that attempt.
+
+An operation with knobs takes one params record (``records.py``: ``ClaimParams``,
+``WorkflowTaskCommit``, ...); what it acts on (an item, a tenant or run id) stays a plain
+argument, and so does a lone optional setting.
 """
 
 from __future__ import annotations
@@ -19,24 +23,27 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from turnout.contracts.errors import Failure
-from turnout.contracts.events import Event, EventType
+from turnout.contracts.events import Event
 from turnout.contracts.governance import Approval
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
-from turnout.contracts.states import RunState
-from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import Notifier
 from turnout.executors.internal.store.records import (
+    ApprovalFilter,
     ClaimedItem,
+    ClaimParams,
     EagerClaim,
-    EventSpec,
+    ExpiredRunsParams,
+    FailActivityParams,
+    FireTimersParams,
+    RunFilter,
     RunSnapshot,
     StartParams,
     StartResult,
+    WorkflowTaskCommit,
 )
 
 if TYPE_CHECKING:
-    from turnout.executors.internal.store.commit_plan import WorkflowTaskCommit
     from turnout.executors.internal.store.figures import Figure
 
 __all__ = ["StoreProtocol"]
@@ -98,17 +105,9 @@ class StoreProtocol(Protocol):
         """The run that continued ``run_id`` as new, if any."""
         ...
 
-    async def list_runs(
-        self,
-        tenant_id: str,
-        *,
-        state: RunState | None = None,
-        workflow_type: str | None = None,
-        task_queue: str | None = None,
-        limit: int = 100,
-        before: tuple[datetime, str] | None = None,
-    ) -> list[Run]:
-        """A tenant's runs, newest first, after the keyset bound ``before``."""
+    async def list_runs(self, tenant_id: str, where: RunFilter) -> list[Run]:
+        """A tenant's runs that match ``where``, newest first, after its keyset bound
+        ``before``."""
         ...
 
     async def run_input(self, tenant_id: str, run_id: str) -> list[Any]:
@@ -146,25 +145,13 @@ class StoreProtocol(Protocol):
         ...
 
     # -- queue (worker) -------------------------------------------------------------------
-    async def claim(
-        self,
-        task_queue: str,
-        owner: str,
-        *,
-        workflow_tasks: int,
-        activities: int,
-        workflow_lease: float,
-        tenant_id: str | None = None,
-        peek: bool = True,
-    ) -> list[ClaimedItem]:
+    async def claim(self, p: ClaimParams) -> list[ClaimedItem]:
         """Lease up to the given numbers of ready items to ``owner`` (never one item twice,
         never two workflow tasks of one run): a workflow task's queued run becomes
         ``claimed``; an activity gets its timeouts' lease and ``activity_started``."""
         ...
 
-    async def fire_timers(
-        self, task_queue: str, limit: int = 100, tenant_id: str | None = None, peek: bool = True
-    ) -> int:
+    async def fire_timers(self, p: FireTimersParams) -> int:
         """Fire due timers (``timer_fired``, a workflow task queued; an approval's timer
         times the approval out); how many fired."""
         ...
@@ -188,19 +175,7 @@ class StoreProtocol(Protocol):
         ...
 
     # -- workflow tasks -------------------------------------------------------------------
-    async def commit_workflow_task(
-        self,
-        item: ClaimedItem,
-        *,
-        expected_task_count: int,
-        processed_through: int,
-        time: datetime,
-        commands: Sequence[cmd.Command],
-        decisions: Sequence[PolicyDecision] = (),
-        eager: EagerClaim | None = None,
-        seen_through: int | None = None,
-        run: RunSnapshot | None = None,
-    ) -> range:
+    async def commit_workflow_task(self, commit: WorkflowTaskCommit) -> range:
         """Commit one workflow task (its events, items, children, state change); the seqs
         it appended. Raises StaleTaskError or UnhandledSignalError, changing nothing."""
         ...
@@ -238,16 +213,7 @@ class StoreProtocol(Protocol):
         ...
 
     async def fail_activity(
-        self,
-        item: ClaimedItem,
-        failure: Failure,
-        *,
-        retry_in: float | None,
-        final_type: EventType = EventType.ACTIVITY_FAILED,
-        dead: bool = True,
-        extra: Sequence[EventSpec] = (),
-        heartbeat_details: list[Any] | None = None,
-        expired_before: datetime | None = None,
+        self, item: ClaimedItem, failure: Failure, p: FailActivityParams
     ) -> bool:
         """Queue the next attempt after ``retry_in`` seconds (``retry_scheduled``), or
         record the final failure (``dead`` with ``dead_lettered``, else ``failed``);
@@ -275,7 +241,7 @@ class StoreProtocol(Protocol):
         the run back to ``queued``); False when it is no longer expired under that lease."""
         ...
 
-    async def expired_runs(self, limit: int = 100, skip: Sequence[str] = ()) -> list[str]:
+    async def expired_runs(self, p: ExpiredRunsParams) -> list[str]:
         """Open runs past their execution deadline, oldest deadline first."""
         ...
 
@@ -322,10 +288,8 @@ class StoreProtocol(Protocol):
         """Every approval of a run, oldest first."""
         ...
 
-    async def pending_approvals(
-        self, tenant_id: str, *, workflow_type: str | None = None, limit: int = 100
-    ) -> list[Approval]:
-        """Pending approvals of a tenant's open runs, oldest first."""
+    async def pending_approvals(self, tenant_id: str, where: ApprovalFilter) -> list[Approval]:
+        """Pending approvals of a tenant's open runs that match ``where``, oldest first."""
         ...
 
     async def decisions_of(self, tenant_id: str, run_id: str) -> list[PolicyDecision]:

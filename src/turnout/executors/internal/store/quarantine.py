@@ -84,7 +84,7 @@ class QuarantineOperations(StoreCore):
                 message="Activity task failed",
                 attributes={
                     "activity_type": item.name,
-                    "activity_id": printable(str(item.payload.get("activity_id") or "")),
+                    "activity_id": printable(item.activity.activity_id),
                     "retry_state": "non_retryable_failure",
                 },
                 cause=failure,

@@ -21,7 +21,13 @@ from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.errors import UNREACHABLE
 from turnout.executors.internal.store.governance import GovernanceOperations
 from turnout.executors.internal.store.quarantine import QuarantineOperations
-from turnout.executors.internal.store.records import ClaimedItem, EagerClaim, EventSpec
+from turnout.executors.internal.store.records import (
+    ClaimedItem,
+    ClaimParams,
+    EagerClaim,
+    EventSpec,
+    FireTimersParams,
+)
 from turnout.executors.internal.store.rows import claimed_item
 from turnout.executors.internal.store.sql import (
     ACT,
@@ -94,40 +100,31 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         cte = subquery.cte(f"picked_{kind}")
         return cte.prefix_with("MATERIALIZED")
 
-    async def claim(
-        self,
-        task_queue: str,
-        owner: str,
-        *,
-        workflow_tasks: int,
-        activities: int,
-        workflow_lease: float,
-        tenant_id: str | None = None,
-        peek: bool = True,
-    ) -> list[ClaimedItem]:
+    async def claim(self, p: ClaimParams) -> list[ClaimedItem]:
         """Claim up to the given numbers of ready items (atomically, never twice); only
         ``tenant_id``'s items when given. With ``peek`` (an idle worker), a read checks
         first that something is ready, so polling an empty queue takes no write lock."""
-        if workflow_tasks <= 0 and activities <= 0:
+        if p.workflow_tasks <= 0 and p.activities <= 0:
             return []
-        if peek and not await self._anything_ready(
-            task_queue, tenant_id, workflow_tasks, activities
+        if p.peek and not await self._anything_ready(
+            p.task_queue, p.tenant_id, p.workflow_tasks, p.activities
         ):
             return []
-        args = (task_queue, owner, workflow_tasks, activities, workflow_lease, tenant_id)
         try:
-            result: list[ClaimedItem] = await self._run_tx(self._claim_tx, *args)
+            result: list[ClaimedItem] = await self._run_tx(self._claim_tx, p)
         except UNREACHABLE:
             raise
         except Exception as exc:  # one item the claim cannot take must not stop the queue
-            _log.warning("claim on task queue %s failed (%r); claiming one by one", task_queue, exc)
+            _log.warning(
+                "claim on task queue %s failed (%r); claiming one by one", p.task_queue, exc
+            )
             result = []
-            for kind, limit in ((WFT, workflow_tasks), (ACT, activities)):
+            for kind, limit in ((WFT, p.workflow_tasks), (ACT, p.activities)):
                 if limit > 0:
-                    ready = await self._ready_items(task_queue, kind, limit, tenant_id)
+                    ready = await self._ready_items(p.task_queue, kind, limit, p.tenant_id)
                     for taken in await self._each_alone(
                         ready,
-                        lambda item: self._run_tx(self._claim_tx, *args, item.id),
+                        lambda item: self._run_tx(self._claim_tx, p, item.id),
                         "claiming",
                     ):
                         result += taken
@@ -149,24 +146,16 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
             return (await conn.execute(ready.limit(1))).first() is not None
 
     async def _claim_tx(
-        self,
-        conn: AsyncConnection,
-        tx: Tx,
-        task_queue: str,
-        owner: str,
-        wft_limit: int,
-        act_limit: int,
-        workflow_lease: float,
-        tenant_id: str | None,
-        only: int | None = None,
+        self, conn: AsyncConnection, tx: Tx, p: ClaimParams, only: int | None = None
     ) -> list[ClaimedItem]:
         now = utcnow()
         claimed: list[ClaimedItem] = []
-        for kind, limit in ((WFT, wft_limit), (ACT, act_limit)):
+        lease_until = now + timedelta(seconds=p.workflow_lease)
+        for kind, limit in ((WFT, p.workflow_tasks), (ACT, p.activities)):
             if limit <= 0:
                 continue
-            picked = self._picked(task_queue, kind, limit, now, tenant_id, only)
-            items = await _lease(conn, picked, owner, now + timedelta(seconds=workflow_lease), now)
+            picked = self._picked(p.task_queue, kind, limit, now, p.tenant_id, only)
+            items = await _lease(conn, picked, p.owner, lease_until, now)
             if kind == ACT:
                 claimed += await self._start_activities(conn, tx, items, now)
                 continue
@@ -224,7 +213,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         ``activity_started`` event. Those whose run closed meanwhile are canceled instead."""
         if not items:
             return []
-        leases = {item.id: activity_lease(item.payload, item.deadline_at, now) for item in items}
+        leases = {item.id: activity_lease(item.activity, item.deadline_at, now) for item in items}
         await conn.execute(
             update(queue_items)
             .where(queue_items.c.id.in_(padded(sorted(leases), no_item)))
@@ -245,7 +234,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
                     EventType.ACTIVITY_STARTED,
                     {
                         "activity_seq": int(item.ref or 0),
-                        "activity_id": item.payload.get("activity_id"),
+                        "activity_id": item.activity.activity_id,
                         "activity_type": item.name,
                         "attempt": item.attempt,
                         "worker": item.lease_owner,
@@ -268,13 +257,12 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
             if item.run_id in open_runs
         ]
 
-    async def fire_timers(
-        self, task_queue: str, limit: int = 100, tenant_id: str | None = None, peek: bool = True
-    ) -> int:
+    async def fire_timers(self, p: FireTimersParams) -> int:
         """Fire due timers: append ``timer_fired`` and wake the workflow. Returns how many.
 
         With ``peek`` (an idle worker), a read comes first: polling takes no write lock.
         """
+        task_queue, limit, tenant_id = p.task_queue, p.limit, p.tenant_id
         due = select(queue_items.c.id).where(
             queue_items.c.state == QueueItemState.QUEUED.value,
             queue_items.c.task_queue == task_queue,
@@ -283,7 +271,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         )
         if tenant_id is not None:
             due = due.where(queue_items.c.tenant_id == tenant_id)
-        if peek:
+        if p.peek:
             async with self.reader.connect() as conn:
                 if (await conn.execute(due.limit(1))).first() is None:
                     return 0

@@ -1,5 +1,7 @@
 """The store's typed records: what its operations take and what they return.
 
+The params records come first: one per operation with knobs (see the package docstring).
+
 Nothing SQLAlchemy leaves the store: a run's row is read into a :class:`RunSnapshot`,
 a leased queue item into a :class:`ClaimedItem`, events into contract ``Event`` records.
 """
@@ -8,26 +10,40 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
-from turnout.contracts.records import DEFAULT_TENANT, IdConflictPolicy, IdReusePolicy
+from turnout.contracts.records import (
+    DEFAULT_TENANT,
+    IdConflictPolicy,
+    IdReusePolicy,
+    PolicyDecision,
+)
 from turnout.contracts.states import RunState
+from turnout.executors.internal.commands import Command
 
 __all__ = [
     "ActivityTask",
+    "ApprovalFilter",
+    "ClaimParams",
     "ClaimedItem",
     "Closed",
     "EagerClaim",
     "EventSpec",
+    "ExpiredRunsParams",
+    "FailActivityParams",
+    "FireTimersParams",
     "NewRun",
+    "RunFilter",
     "RunInfo",
     "RunSnapshot",
     "StartParams",
     "StartResult",
+    "WorkflowTaskCommit",
 ]
 
 EventSpec = tuple[EventType, dict[str, Any]]
@@ -53,6 +69,112 @@ class StartParams:
 
 
 @dataclass(frozen=True)
+class ClaimParams:
+    """What ``claim`` leases: up to ``workflow_tasks`` and ``activities`` ready items of
+    ``task_queue`` (only ``tenant_id``'s, when given) to ``owner``."""
+
+    task_queue: str
+    owner: str
+    workflow_tasks: int
+    activities: int
+    workflow_lease: float
+    """Seconds a claimed workflow task is leased for (an activity's lease follows its
+    timeouts)."""
+    tenant_id: str | None = None
+    peek: bool = True
+    """Read first whether anything is ready, so that polling an empty queue takes no
+    write lock (an idle worker's claims)."""
+
+
+@dataclass(frozen=True)
+class FireTimersParams:
+    """Which due timers ``fire_timers`` fires: up to ``limit`` of ``task_queue`` (only
+    ``tenant_id``'s, when given)."""
+
+    task_queue: str
+    limit: int = 100
+    tenant_id: str | None = None
+    peek: bool = True
+    """Read first whether any is due, so that polling takes no write lock."""
+
+
+@dataclass(frozen=True)
+class WorkflowTaskCommit:
+    """A workflow task's outcome to commit (``commit_workflow_task``)."""
+
+    item: ClaimedItem
+    expected_task_count: int
+    """The run's workflow task count the task read: the commit holds only if no other
+    task of the run committed meanwhile."""
+    processed_through: int
+    """The last seq of the history the task's code processed."""
+    time: datetime
+    """The workflow time the task ran at."""
+    commands: Sequence[Command]
+    decisions: Sequence[PolicyDecision] = ()
+    """Policy decisions recorded with the task (a start policy's, on its first)."""
+    eager: EagerClaim | None = None
+    """The committing worker takes at once the activities it schedules that it runs."""
+    seen_through: int | None = None
+    """The last seq the task read: when nothing arrived after it, no other worker is
+    woken."""
+    run: RunSnapshot | None = None
+    """The run's row as the task read it (saves reading it again); the commit holds only
+    if the run is still in that state."""
+
+
+@dataclass(frozen=True)
+class FailActivityParams:
+    """How ``fail_activity`` ends a failed attempt: queue the next one after
+    ``retry_in`` seconds, or (None) record the activity's final failure."""
+
+    retry_in: float | None
+    final_type: EventType = EventType.ACTIVITY_FAILED
+    """The event of a final failure (``activity_failed`` or ``activity_timed_out``)."""
+    dead: bool = True
+    """A final failure dead-letters the item (retries ran out); False ends it
+    ``failed`` (a non-retryable failure)."""
+    extra: Sequence[EventSpec] = ()
+    """Events appended before the failure's own (the reaper's ``lease_expired``)."""
+    heartbeat_details: list[Any] | None = None
+    """The attempt's last heartbeat, not yet written: the next attempt starts from it."""
+    expired_before: datetime | None = None
+    """The write holds only if the lease had expired by then (the reaper's): a
+    heartbeat that extended it meanwhile wins."""
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which of a tenant's runs ``list_runs`` reads: those matching every field given,
+    newest first, at most ``limit``."""
+
+    state: RunState | None = None
+    workflow_type: str | None = None
+    task_queue: str | None = None
+    limit: int = 100
+    before: tuple[datetime, str] | None = None
+    """A keyset bound ``(requested_at, run_id)``: only the runs that sort after it."""
+
+
+@dataclass(frozen=True)
+class ApprovalFilter:
+    """Which of a tenant's pending approvals ``pending_approvals`` reads: those of runs
+    of ``workflow_type`` (any, when None), oldest first, at most ``limit``."""
+
+    workflow_type: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ExpiredRunsParams:
+    """Which open runs past their execution deadline ``expired_runs`` reads: at most
+    ``limit``, oldest deadline first, none of ``skip`` (runs the reaper set aside)."""
+
+    limit: int = 100
+    skip: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class NewRun:
     """A run to create: what starts it, its task, and where it comes from."""
 
@@ -72,38 +194,81 @@ class StartResult:
     created: bool
 
 
-@dataclass(frozen=True)
 class ActivityTask:
-    """What an activity item's payload says, read once (``ClaimedItem.activity``).
+    """What an activity item's payload says (``ClaimedItem.activity``): the one place its
+    keys are read. Timeouts are seconds (None: not set).
 
-    Timeouts are seconds (None: not set). Reading a payload stored before its values
-    were checked may raise ValueError or TypeError: the caller fails that activity.
+    Each field is read when first asked for, then kept. :attr:`activity_id` reads from any
+    payload, so the store records an attempt's outcome whatever its options hold. From a
+    payload stored before its values were checked (an older release) another field may
+    raise ValueError or TypeError; :meth:`read` reads every field at once, so that the
+    caller fails that activity, saying why, before using any of them.
     """
 
-    activity_id: str
-    input: list[Any]
-    workflow_type: str
-    scheduled_at: str | None
-    start_to_close_timeout: float | None
-    schedule_to_close_timeout: float | None
-    heartbeat_timeout: float | None
-    retry_policy: dict[str, Any]
-    headers: dict[str, str]
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self._payload = payload
 
-    @classmethod
-    def of(cls, payload: dict[str, Any]) -> ActivityTask:
-        """The activity task a stored payload describes."""
-        return cls(
-            activity_id=str(payload.get("activity_id")),
-            input=list(payload.get("input") or []),
-            workflow_type=str(payload.get("workflow_type") or ""),
-            scheduled_at=payload.get("scheduled_at") or None,
-            start_to_close_timeout=_seconds(payload.get("start_to_close_timeout")),
-            schedule_to_close_timeout=_seconds(payload.get("schedule_to_close_timeout")),
-            heartbeat_timeout=_seconds(payload.get("heartbeat_timeout")),
-            retry_policy=dict(payload.get("retry_policy") or {}),
-            headers=dict(payload.get("headers") or {}),
+    def __repr__(self) -> str:
+        return f"ActivityTask(activity_id={self.activity_id!r})"
+
+    def read(self) -> ActivityTask:
+        """This task, every field read (the first one that cannot be read raises)."""
+        _ = (
+            self.input,
+            self.workflow_type,
+            self.scheduled_at,
+            self.start_to_close_timeout,
+            self.schedule_to_close_timeout,
+            self.heartbeat_timeout,
+            self.retry_policy,
+            self.headers,
         )
+        return self
+
+    @functools.cached_property
+    def activity_id(self) -> str:
+        """The activity's id (never raises)."""
+        return str(self._payload.get("activity_id"))
+
+    @functools.cached_property
+    def input(self) -> list[Any]:
+        """The JSON arguments of the activity."""
+        return list(self._payload.get("input") or [])
+
+    @functools.cached_property
+    def workflow_type(self) -> str:
+        """The type of the workflow that scheduled it."""
+        return str(self._payload.get("workflow_type") or "")
+
+    @functools.cached_property
+    def scheduled_at(self) -> str | None:
+        """When it was scheduled (ISO 8601), if recorded."""
+        return self._payload.get("scheduled_at") or None
+
+    @functools.cached_property
+    def start_to_close_timeout(self) -> float | None:
+        """The longest one attempt may run."""
+        return _seconds(self._payload.get("start_to_close_timeout"))
+
+    @functools.cached_property
+    def schedule_to_close_timeout(self) -> float | None:
+        """The longest all attempts together may take."""
+        return _seconds(self._payload.get("schedule_to_close_timeout"))
+
+    @functools.cached_property
+    def heartbeat_timeout(self) -> float | None:
+        """The longest an attempt may go without a heartbeat."""
+        return _seconds(self._payload.get("heartbeat_timeout"))
+
+    @functools.cached_property
+    def retry_policy(self) -> dict[str, Any]:
+        """The retry policy, as stored (a RetryPolicy's JSON)."""
+        return dict(self._payload.get("retry_policy") or {})
+
+    @functools.cached_property
+    def headers(self) -> dict[str, str]:
+        """The context that travels with it (correlation id, trace context)."""
+        return dict(self._payload.get("headers") or {})
 
 
 def _seconds(value: Any) -> float | None:
@@ -134,8 +299,8 @@ class ClaimedItem:
 
     @functools.cached_property
     def activity(self) -> ActivityTask:
-        """The activity task of an activity item, parsed from its payload once."""
-        return ActivityTask.of(self.payload)
+        """The activity task of an activity item (made once: it keeps what it reads)."""
+        return ActivityTask(self.payload)
 
 
 @dataclass

@@ -171,7 +171,7 @@ def activity_attrs(item: ClaimedItem, **extra: Any) -> dict[str, Any]:
     """The attributes every event about an activity attempt carries, and ``extra``."""
     return {
         "activity_seq": int(item.ref or 0),
-        "activity_id": item.payload.get("activity_id"),
+        "activity_id": item.activity.activity_id,
         "activity_type": item.name,
         "attempt": item.attempt,
         **extra,

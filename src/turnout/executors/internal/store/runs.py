@@ -35,6 +35,7 @@ from turnout.executors.internal.store.errors import (
 from turnout.executors.internal.store.records import (
     EventSpec,
     NewRun,
+    RunFilter,
     RunSnapshot,
     StartParams,
     StartResult,
@@ -245,38 +246,31 @@ class RunOperations(StoreCore):
             ).first()
         return run_from_row(row) if row is not None else None
 
-    async def list_runs(
-        self,
-        tenant_id: str,
-        *,
-        state: RunState | None = None,
-        workflow_type: str | None = None,
-        task_queue: str | None = None,
-        limit: int = 100,
-        before: tuple[datetime, str] | None = None,
-    ) -> list[Run]:
-        """Runs of a tenant, newest first (by ``requested_at``, then ``run_id``).
+    async def list_runs(self, tenant_id: str, where: RunFilter) -> list[Run]:
+        """Runs of a tenant that match ``where``, newest first (by ``requested_at``, then
+        ``run_id``).
 
-        ``before`` is a keyset bound ``(requested_at, run_id)``: only runs that sort after
-        it (older, or as old with a smaller run id) are read, so a page reads at most
+        Its ``before`` is a keyset bound ``(requested_at, run_id)``: only runs that sort
+        after it (older, or as old with a smaller run id) are read, so a page reads at most
         ``limit`` rows however deep it is.
         """
         stmt = select(runs).where(runs.c.tenant_id == tenant_id)
-        if before is not None:
-            at, run_id = before
+        if where.before is not None:
+            at, run_id = where.before
             stmt = stmt.where(
                 or_(
                     runs.c.requested_at < at,
                     and_(runs.c.requested_at == at, runs.c.run_id < run_id),
                 )
             )
-        if state is not None:
-            stmt = stmt.where(runs.c.state == RunState(state).value)
-        if workflow_type is not None:
-            stmt = stmt.where(runs.c.workflow_type == workflow_type)
-        if task_queue is not None:
-            stmt = stmt.where(runs.c.task_queue == task_queue)
-        stmt = stmt.order_by(runs.c.requested_at.desc(), runs.c.run_id.desc()).limit(limit)
+        if where.state is not None:
+            stmt = stmt.where(runs.c.state == RunState(where.state).value)
+        if where.workflow_type is not None:
+            stmt = stmt.where(runs.c.workflow_type == where.workflow_type)
+        if where.task_queue is not None:
+            stmt = stmt.where(runs.c.task_queue == where.task_queue)
+        stmt = stmt.order_by(runs.c.requested_at.desc(), runs.c.run_id.desc())
+        stmt = stmt.limit(where.limit)
         async with self.reader.connect() as conn:
             return [run_from_row(r) for r in (await conn.execute(stmt)).all()]
 

@@ -14,7 +14,12 @@ from sqlalchemy import case, literal
 from turnout.contracts.records import QueueItemKind, QueueItemState
 from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES
 from turnout.executors.internal.schema import queue_items, runs
-from turnout.executors.internal.store.records import ClaimedItem, RunInfo, RunSnapshot
+from turnout.executors.internal.store.records import (
+    ActivityTask,
+    ClaimedItem,
+    RunInfo,
+    RunSnapshot,
+)
 
 __all__ = [
     "ACT",
@@ -125,14 +130,14 @@ def no_item(i: int) -> int:
     return -1 - i
 
 
-def activity_lease(payload: dict[str, Any], deadline: datetime | None, now: datetime) -> datetime:
+def activity_lease(task: ActivityTask, deadline: datetime | None, now: datetime) -> datetime:
     """When an activity attempt started ``now`` times out: its start-to-close or heartbeat
     timeout, or its schedule-to-close deadline, whichever comes first."""
-    bounds = [
-        now + _lease_span(s)
-        for s in (payload.get("start_to_close_timeout"), payload.get("heartbeat_timeout"))
-        if s
-    ]
+    spans = (
+        _lease_span(lambda: task.start_to_close_timeout),
+        _lease_span(lambda: task.heartbeat_timeout),
+    )
+    bounds = [now + span for span in spans if span is not None]
     if deadline is not None:
         bounds.append(deadline)
     return min(bounds) if bounds else now + _LONGEST_LEASE
@@ -144,11 +149,14 @@ timeout beyond what a date can hold (written before values were checked) never m
 the claims of its whole queue fail."""
 
 
-def _lease_span(seconds: Any) -> timedelta:
+def _lease_span(timeout: Callable[[], float | None]) -> timedelta | None:
+    """The lease a timeout allows (None: the timeout is not set)."""
     try:
-        value = float(seconds)
-    except (TypeError, ValueError):
+        value = timeout()
+    except (TypeError, ValueError):  # a stored value that is not a number
         return _LONGEST_LEASE
+    if value is None:
+        return None
     if not value > 0 or value >= _LONGEST_LEASE.total_seconds():  # NaN too
         return _LONGEST_LEASE
     return timedelta(seconds=value)

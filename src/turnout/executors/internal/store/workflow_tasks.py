@@ -13,14 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
-from turnout.contracts.records import PolicyDecision, QueueItemState
-from turnout.executors.internal import commands as cmd
+from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import events, policy_decisions, queue_items, runs
 from turnout.executors.internal.store.apply import CommandOperations
 from turnout.executors.internal.store.commit_plan import (
     Conflict,
     Plan,
-    WorkflowTaskCommit,
     lease_lost,
     plan_commit,
     runnable_activities,
@@ -34,9 +32,8 @@ from turnout.executors.internal.store.governance import GovernanceOperations
 from turnout.executors.internal.store.records import (
     ClaimedItem,
     Closed,
-    EagerClaim,
     RunInfo,
-    RunSnapshot,
+    WorkflowTaskCommit,
 )
 from turnout.executors.internal.store.rows import decision_row, event_rows, run_snapshot
 from turnout.executors.internal.store.sql import (
@@ -52,25 +49,13 @@ from turnout.executors.internal.store.sql import (
 )
 from turnout.executors.internal.store.tx import Tx
 
-__all__ = ["WorkflowTaskCommit", "WorkflowTaskOperations", "runnable_activities"]
+__all__ = ["WorkflowTaskOperations", "runnable_activities"]
 
 
 class WorkflowTaskOperations(CommandOperations, GovernanceOperations):
     """Commit or fail workflow tasks."""
 
-    async def commit_workflow_task(
-        self,
-        item: ClaimedItem,
-        *,
-        expected_task_count: int,
-        processed_through: int,
-        time: datetime,
-        commands: Sequence[cmd.Command],
-        decisions: Sequence[PolicyDecision] = (),
-        eager: EagerClaim | None = None,
-        seen_through: int | None = None,
-        run: RunSnapshot | None = None,
-    ) -> range:
+    async def commit_workflow_task(self, commit: WorkflowTaskCommit) -> range:
         """Commit one workflow task: its commands, events, queue items and state change
         (and the start policy's decision, on a run's first task). With ``eager``, the
         activities it schedules that the worker can run are created already leased to it.
@@ -82,17 +67,6 @@ class WorkflowTaskOperations(CommandOperations, GovernanceOperations):
         Raises StaleTaskError (changing nothing) when the lease was lost or another
         task of the run committed first.
         """
-        commit = WorkflowTaskCommit(
-            item,
-            expected_task_count,
-            processed_through,
-            time,
-            commands,
-            decisions,
-            eager,
-            seen_through,
-            run,
-        )
         (outcome,) = await self.commit_workflow_tasks([commit])
         if isinstance(outcome, Exception):
             raise outcome

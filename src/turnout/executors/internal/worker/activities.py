@@ -195,7 +195,7 @@ class ActivityRunner:
 
     async def _run(self, item: ClaimedItem) -> None:
         try:
-            stored = item.activity
+            stored = item.activity.read()
             policy = RetryPolicy.model_validate(stored.retry_policy)
             for seconds in (
                 stored.start_to_close_timeout,

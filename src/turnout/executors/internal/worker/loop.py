@@ -31,7 +31,7 @@ from turnout.executors.internal.client import InternalClient
 from turnout.executors.internal.codethread import CodeThread, positive_seconds
 from turnout.executors.internal.migrate import check_database
 from turnout.executors.internal.reaper import Reaper
-from turnout.executors.internal.store import ClaimedItem, Store
+from turnout.executors.internal.store import ClaimedItem, ClaimParams, FireTimersParams, Store
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import queue_channel
@@ -323,7 +323,9 @@ class InternalWorker:
         # Timers are due by the clock, not by notifications: read before writing unless
         # the last pass fired some.
         fired = await self._store.fire_timers(
-            self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
+            FireTimersParams(
+                self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
+            )
         )
         self._timers_busy = fired > 0
         if self._slots.memory_gate_closed():
@@ -339,13 +341,15 @@ class InternalWorker:
         # meanwhile (a commit, a result) must not take them too.
         with self._slots.reserved(workflow_tasks=free_wft, activities=free_act):
             items = await self._store.claim(
-                self.task_queue,
-                self.identity,
-                workflow_tasks=free_wft,
-                activities=free_act,
-                workflow_lease=self._wft_lease,
-                tenant_id=self._client.tenant_id,
-                peek=False,
+                ClaimParams(
+                    self.task_queue,
+                    self.identity,
+                    workflow_tasks=free_wft,
+                    activities=free_act,
+                    workflow_lease=self._wft_lease,
+                    tenant_id=self._client.tenant_id,
+                    peek=False,
+                )
             )
         for item in items:
             self._dispatch(item)

@@ -40,13 +40,11 @@ from turnout.executors.internal.store import (
     StaleTaskError,
     Store,
     UnhandledSignalError,
+    WorkflowTaskCommit,
 )
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.core import UNREACHABLE, refused_value, unstorable
-from turnout.executors.internal.store.workflow_tasks import (
-    WorkflowTaskCommit,
-    runnable_activities,
-)
+from turnout.executors.internal.store.workflow_tasks import runnable_activities
 from turnout.executors.internal.worker.admission import Admission, start_gate
 from turnout.executors.internal.worker.outcomes import persist
 from turnout.executors.internal.worker.slots import Slots
