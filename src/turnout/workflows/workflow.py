@@ -31,6 +31,7 @@ from turnout.workflows._definitions import (
     ActivityDefinition,
     WorkflowDefinition,
     define_workflow,
+    mark_init,
     mark_query,
     mark_run,
     mark_signal,
@@ -57,6 +58,7 @@ __all__ = [
     "execute_child_workflow",
     "in_workflow",
     "info",
+    "init",
     "logger",
     "now",
     "patched",
@@ -99,6 +101,12 @@ def defn(
         return klass
 
     return decorate(cls) if cls is not None else decorate
+
+
+def init(init_fn: FnT) -> FnT:
+    """Mark ``__init__`` as taking the workflow's input: the object is then made with the
+    run method's arguments, whose parameters ``__init__`` must repeat exactly."""
+    return mark_init(init_fn)  # type: ignore[no-any-return]
 
 
 def run(fn: FnT) -> FnT:

@@ -329,7 +329,7 @@ class WorkflowInstance:
 
     def _start(self) -> None:
         args = codec.decode_args(self._input, self.defn.arg_types)
-        self._obj = self.defn.cls()
+        self._obj = self.defn.new_instance(args)
         run = getattr(self._obj, self.defn.run_method_name)
         self._main = self._loop.create_task(self._run_main(run, args), name="workflow-main")
 

@@ -31,6 +31,7 @@ __all__ = [
 SUPPORTED: tuple[str, ...] = (
     # temporalio.workflow -> turnout.workflow
     "workflow.defn",
+    "workflow.init",
     "workflow.run",
     "workflow.signal",
     "workflow.query",
@@ -218,7 +219,6 @@ UNSUPPORTED: dict[str, str] = {
     "workflow.HandlerUnfinishedPolicy": "no unfinished_policy option on signal handlers",
     "workflow.UnfinishedSignalHandlersWarning": "no unfinished_policy option on signal handlers",
     "workflow.RootInfo": "workflow.info() has the parent, not the root",
-    "workflow.init": "the workflow class is created without arguments; input goes to run",
     "workflow.instance": "the workflow object is self",
     "workflow.all_handlers_finished": "handler bookkeeping is not offered: wait on your own flag",
     "workflow.cancellation_reason": "cancel requests carry no reason",
