@@ -45,12 +45,14 @@ from turnout.workflows._runtime import (
     current_workflow_runtime,
     in_workflow,
 )
+from turnout.workflows._waiting import as_completed, wait
 
 __all__ = [
     "ActivityHandle",
     "Info",
     "NotInWorkflowError",
     "ParentInfo",
+    "as_completed",
     "continue_as_new",
     "defn",
     "deprecate_patch",
@@ -72,6 +74,7 @@ __all__ = [
     "start_child_workflow",
     "unsafe",
     "uuid4",
+    "wait",
     "wait_condition",
 ]
 

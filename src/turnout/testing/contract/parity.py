@@ -42,6 +42,8 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.continue_as_new",
     "workflow.sleep",
     "workflow.wait_condition",
+    "workflow.wait",
+    "workflow.as_completed",
     "workflow.now",
     "workflow.uuid4",
     "workflow.random",
@@ -225,10 +227,6 @@ UNSUPPORTED: dict[str, str] = {
     "workflow.is_failure_exception": "no failure_exception_types option on workflow.defn",
     "workflow.metric_meter": "metrics are not part of the authoring API",
     "workflow.payload_converter": "turnout serializes with pydantic from the type hints",
-    "workflow.as_completed": "use asyncio.gather (asyncio's set-returning helpers iterate in "
-    "no fixed order)",
-    "workflow.wait": "use asyncio.gather (asyncio's set-returning helpers iterate in no "
-    "fixed order)",
     "workflow.NondeterminismError": "turnout reports it as turnout.NonDeterminismError",
     "workflow.ReadOnlyContextError": "a query handler that schedules work fails the query",
     # temporalio.workflow.unsafe
@@ -390,6 +388,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "workflow.start_child_workflow": _CHILD_OPTIONS,
     "workflow.continue_as_new": ("args", "workflow"),
     "workflow.wait_condition": ("timeout",),
+    "workflow.wait": ("timeout", "return_when"),
+    "workflow.as_completed": ("timeout",),
     "activity.defn": ("name",),
     "Client.start_workflow": _START_OPTIONS,
     "Client.execute_workflow": _START_OPTIONS,

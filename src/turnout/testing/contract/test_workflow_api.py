@@ -16,6 +16,8 @@ from turnout.testing.contract.test_contract import (
     COMPLETED,
     LIMIT,
     STARTED,
+    done,
+    scheduled,
     start,
     timeline,
     until,
@@ -40,6 +42,13 @@ def signal(name: str) -> tuple[str, dict[str, Any]]:
     return ("signal_received", {"name": name})
 
 
+def timer(duration: float) -> tuple[str, dict[str, Any]]:
+    return ("timer_started", {"duration": duration})
+
+
+FIRED: tuple[str, dict[str, Any]] = ("timer_fired", {})
+
+
 async def replays(executor: ExecutorHarness, handle: Any) -> bool:
     """Whether the recorded run replays with the same code, producing the same commands."""
     replayed = await replay_run(executor.client, handle.id, handle.run_id, api.WORKFLOWS)
@@ -60,4 +69,78 @@ async def test_init_receives_the_run_input(executor: ExecutorHarness) -> None:
     assert await handle.result(timeout=LIMIT) == f"{line}: 3 x ['tea']"
     assert (await handle.describe()).state is RunState.COMPLETED
     assert await timeline(handle) == [STARTED, signal("add"), COMPLETED]
+    assert await replays(executor, handle)
+
+
+async def _open_in_turn(handle: Any, *rounds: str) -> None:
+    """Open the gates of each round once the workflow has recorded that its previous wait
+    is over (it runs the ``greet`` activity after each; a query could run ahead of the
+    worker on the internal executor, which answers queries by replaying the history)."""
+    for waits_over, gates in enumerate(rounds):
+
+        async def recorded(count: int = waits_over) -> bool:
+            events = await handle.events()
+            return sum(e.type.value == "activity_completed" for e in events) >= count
+
+        await until(recorded)
+        for gate in gates:
+            await handle.signal(api.Gates.open, gate)
+
+
+def _gate_steps(*rounds: str) -> list[tuple[str, dict[str, Any]]]:
+    """The timeline: each round's signals, then the ``greet`` activity run after a wait."""
+    steps = [STARTED]
+    for gates in rounds:
+        steps += [signal("open")] * len(gates) + [scheduled("greet"), done("greet")]
+    return [*steps, COMPLETED]
+
+
+async def test_wait_returns_lists_in_the_order_given(executor: ExecutorHarness) -> None:
+    """FIRST_COMPLETED returns the first to finish; ALL_COMPLETED lists the rest in the
+    order they were passed, not the order they finished (c before a here)."""
+    handle = await start(executor, api.Gates.run, "workflow.wait")
+    await _open_in_turn(handle, "b", "ca")
+    assert await handle.result(timeout=LIMIT) == [[["b"], ["a", "c"]], ["a", "c"]]
+    assert await timeline(handle) == _gate_steps("b", "ca")
+    assert await replays(executor, handle)
+
+
+async def test_asyncio_wait_in_workflow_code(executor: ExecutorHarness) -> None:
+    handle = await start(executor, api.Gates.run, "asyncio.wait")
+    await _open_in_turn(handle, "b", "ca")
+    assert await handle.result(timeout=LIMIT) == [["b"], ["a", "c"]]
+    assert await timeline(handle) == _gate_steps("b", "ca")
+    assert await replays(executor, handle)
+
+
+async def test_as_completed_yields_in_the_order_finished(executor: ExecutorHarness) -> None:
+    handle = await start(executor, api.Gates.run, "as_completed")
+    await _open_in_turn(handle, "c", "a", "b")
+    assert await handle.result(timeout=LIMIT) == ["c", "a", "b"]
+    assert await timeline(handle) == _gate_steps("c", "a", "b")
+    assert await replays(executor, handle)
+
+
+async def test_wait_timeouts_and_first_exception(executor: ExecutorHarness) -> None:
+    """A timeout is a durable timer: it fires when nothing finished in time, and is
+    cancelled when the awaited work finishes first."""
+    handle = await start(executor, api.WaitTimeouts.run)
+    assert await handle.result(timeout=LIMIT) == [
+        ["timed out", 0, 1],
+        "as_completed timed out",
+        [True, True, "ApplicationError"],
+        [1, 0, "Hello, wait!"],
+    ]
+    assert await timeline(handle) == [
+        STARTED,
+        timer(0.3),
+        FIRED,
+        timer(0.2),
+        FIRED,
+        scheduled("greet"),
+        timer(60.0),
+        done("greet"),
+        ("timer_canceled", {}),
+        COMPLETED,
+    ]
     assert await replays(executor, handle)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from turnout import workflow
-from turnout.testing.contract.workflows import Order, greet
+from turnout import ApplicationError, workflow
+from turnout.testing.contract.workflows import QUICK, Order, greet
+
+GATES = ("a", "b", "c")
 
 
 @workflow.defn
@@ -32,5 +35,77 @@ class InitFromInput:
         return self.line
 
 
-WORKFLOWS: list[type] = [InitFromInput]
+@workflow.defn
+class Gates:
+    """Tasks that each wait until a signal opens their gate; ``mode`` says how the run
+    waits for them. After each wait it runs the ``greet`` activity, so a test can see in
+    the history that the wait is over before it opens the next gate."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.seen: list[Any] = []
+
+    @workflow.run
+    async def run(self, mode: str) -> list[Any]:
+        if mode == "as_completed":
+            for next_done in workflow.as_completed([self._gate(name) for name in GATES]):
+                await self._saw(await next_done)
+            return self.seen
+        tasks = [asyncio.create_task(self._gate(name)) for name in GATES]
+        if mode == "workflow.wait":
+            done, pending = await workflow.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await self._saw([[t.result() for t in done], [GATES[tasks.index(t)] for t in pending]])
+            done, pending = await workflow.wait(pending)
+            await self._saw([t.result() for t in done])
+        elif mode == "asyncio.wait":
+            done_set, pending_set = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await self._saw(sorted(t.result() for t in done_set))
+            done_set, _ = await asyncio.wait(pending_set)
+            await self._saw(sorted(t.result() for t in done_set))
+        return self.seen
+
+    async def _gate(self, name: str) -> str:
+        await workflow.wait_condition(lambda: name in self.opened)
+        return name
+
+    async def _saw(self, what: Any) -> None:
+        self.seen.append(what)
+        await workflow.execute_activity(greet, str(len(self.seen)), **QUICK)
+
+    @workflow.signal
+    def open(self, name: str) -> None:
+        self.opened.append(name)
+
+
+async def _refuse() -> str:
+    raise ApplicationError("refused", type="Refused")
+
+
+@workflow.defn
+class WaitTimeouts:
+    """``workflow.wait`` and ``workflow.as_completed`` with timeouts, and FIRST_EXCEPTION."""
+
+    @workflow.run
+    async def run(self) -> list[Any]:
+        outcomes: list[Any] = []
+        never: asyncio.Task[Any] = asyncio.create_task(workflow.wait_condition(lambda: False))
+        done, pending = await workflow.wait([never], timeout=0.3)
+        outcomes.append(["timed out", len(done), len(pending)])
+        try:
+            for next_done in workflow.as_completed([never], timeout=0.2):
+                await next_done
+        except TimeoutError:
+            outcomes.append("as_completed timed out")
+        refused: asyncio.Task[Any] = asyncio.create_task(_refuse())
+        done, pending = await workflow.wait([never, refused], return_when=asyncio.FIRST_EXCEPTION)
+        error = refused.exception()
+        outcomes.append([done == [refused], pending == [never], type(error).__name__])
+        greeting = workflow.start_activity(greet, "wait", **QUICK)
+        done, pending = await workflow.wait([greeting], timeout=60)
+        outcomes.append([len(done), len(pending), greeting.result()])
+        never.cancel()
+        return outcomes
+
+
+WORKFLOWS: list[type] = [InitFromInput, Gates, WaitTimeouts]
 ACTIVITIES: list[Callable[..., Any]] = [greet]
