@@ -1,5 +1,5 @@
-"""``workflow.wait`` / ``workflow.as_completed`` on a plain asyncio loop: they use only the
-running loop."""
+"""``workflow.wait`` / ``workflow.as_completed`` on a plain asyncio loop (they use only the
+running loop), and the internal loop's sets that iterate in the order tasks were made."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from turnout import workflow
 from turnout.contracts.limits import InvalidInputError
+from turnout.executors.internal.loop import WorkflowEventLoop, WorkflowTimerHandle
 
 
 def _run(main: Callable[[], Awaitable[Any]]) -> Any:
@@ -116,3 +117,41 @@ def test_as_completed_times_out_what_is_left() -> None:
         return outcomes
 
     assert _run(main) == ["ready", "timed out"]
+
+
+class _Host:
+    """A timer host for a workflow loop driven by hand, with no timers."""
+
+    def start_timer(self, handle: WorkflowTimerHandle, delay: float) -> None:
+        raise AssertionError("no timers here")
+
+    def cancel_timer(self, handle: WorkflowTimerHandle) -> None:
+        raise AssertionError("no timers here")
+
+    def now_timestamp(self) -> float:
+        return 0.0
+
+    def on_loop_error(self, context: dict[str, Any]) -> None:
+        raise AssertionError(context)
+
+
+def _asyncio_wait_order(count: int) -> list[int]:
+    loop = WorkflowEventLoop(_Host())  # type: ignore[abstract]
+
+    async def main() -> list[int]:
+        tasks = [asyncio.create_task(asyncio.sleep(0)) for _ in range(count)]
+        futures = [loop.create_future() for _ in range(count)]
+        for future in reversed(futures):
+            future.set_result(None)
+        done, _ = await asyncio.wait([*reversed(tasks), *futures])
+        return [tasks.index(t) if t in tasks else count + futures.index(t) for t in done]
+
+    main_task = loop.create_task(main())
+    loop.step()
+    return list(main_task.result())
+
+
+def test_asyncio_wait_on_the_workflow_loop_iterates_in_the_order_things_were_made() -> None:
+    """Hashing by address would give each run (and each replay) its own order."""
+    assert _asyncio_wait_order(40) == list(range(80))
+    assert _asyncio_wait_order(40) == _asyncio_wait_order(40)
