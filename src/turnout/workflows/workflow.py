@@ -52,6 +52,7 @@ __all__ = [
     "Info",
     "NotInWorkflowError",
     "ParentInfo",
+    "all_handlers_finished",
     "as_completed",
     "continue_as_new",
     "defn",
@@ -186,6 +187,12 @@ async def wait_condition(
     """Wait until ``fn()`` is true; raise ``asyncio.TimeoutError`` after ``timeout``."""
     seconds = None if timeout is None else check_timer(_seconds(timeout), "wait_condition timeout")
     await current_workflow_runtime().wait_condition(fn, seconds)
+
+
+def all_handlers_finished() -> bool:
+    """True when no signal handler is still running; before returning, a workflow can
+    ``await workflow.wait_condition(workflow.all_handlers_finished)``."""
+    return current_workflow_runtime().all_handlers_finished()
 
 
 def _activity_result_type(activity: Any, result_type: Any) -> Any:

@@ -163,6 +163,9 @@ class TemporalWorkflowRuntime:
     def is_replaying(self) -> bool:
         return bool(temporalio.workflow.unsafe.is_replaying())
 
+    def all_handlers_finished(self) -> bool:
+        return temporalio.workflow.all_handlers_finished()
+
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 

@@ -144,3 +144,35 @@ async def test_wait_timeouts_and_first_exception(executor: ExecutorHarness) -> N
         COMPLETED,
     ]
     assert await replays(executor, handle)
+
+
+async def test_all_handlers_finished_waits_for_async_handlers(executor: ExecutorHarness) -> None:
+    handle = await start(executor, api.HandlersFinish.run)
+    await handle.signal(api.HandlersFinish.hello, "a")
+    await handle.signal(api.HandlersFinish.finish)
+
+    async def checked_once() -> bool:
+        return bool(await handle.query(api.HandlersFinish.checked) == [False])
+
+    await until(checked_once)
+    await handle.signal(api.HandlersFinish.release)
+    result = await handle.result(timeout=LIMIT)
+    assert result == {"checks": [False, True], "greetings": ["Hello, a!"]}
+    assert await timeline(handle) == [
+        STARTED,
+        signal("hello"),
+        signal("finish"),
+        signal("release"),
+        scheduled("greet"),
+        done("greet"),
+        COMPLETED,
+    ]
+    assert await replays(executor, handle)
+
+
+async def test_all_handlers_finished_once_sync_handlers_return(executor: ExecutorHarness) -> None:
+    handle = await start(executor, api.HandlersFinish.run)
+    await handle.signal(api.HandlersFinish.finish)
+    assert await handle.result(timeout=LIMIT) == {"checks": [True, True], "greetings": []}
+    assert await timeline(handle) == [STARTED, signal("finish"), COMPLETED]
+    assert await replays(executor, handle)

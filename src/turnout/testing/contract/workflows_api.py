@@ -107,5 +107,41 @@ class WaitTimeouts:
         return outcomes
 
 
-WORKFLOWS: list[type] = [InitFromInput, Gates, WaitTimeouts]
+@workflow.defn
+class HandlersFinish:
+    """Returns only once its async ``hello`` handlers are done, whatever ``finish`` says."""
+
+    def __init__(self) -> None:
+        self.released = False
+        self.finishing = False
+        self.greetings: list[str] = []
+        self.checks: list[bool] = []
+
+    @workflow.run
+    async def run(self) -> dict[str, Any]:
+        await workflow.wait_condition(lambda: self.finishing)
+        self.checks.append(workflow.all_handlers_finished())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self.checks.append(workflow.all_handlers_finished())
+        return {"checks": self.checks, "greetings": self.greetings}
+
+    @workflow.signal
+    async def hello(self, name: str) -> None:
+        await workflow.wait_condition(lambda: self.released)
+        self.greetings.append(await workflow.execute_activity(greet, name, **QUICK))
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.finishing = True
+
+    @workflow.signal
+    def release(self) -> None:
+        self.released = True
+
+    @workflow.query
+    def checked(self) -> list[bool]:
+        return self.checks
+
+
+WORKFLOWS: list[type] = [InitFromInput, Gates, WaitTimeouts, HandlersFinish]
 ACTIVITIES: list[Callable[..., Any]] = [greet]
