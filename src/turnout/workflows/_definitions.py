@@ -28,6 +28,7 @@ _ACTIVITY_ATTR = "__turnout_activity_definition__"
 _RUN_ATTR = "__turnout_workflow_run__"
 _SIGNAL_ATTR = "__turnout_signal_name__"
 _QUERY_ATTR = "__turnout_query_name__"
+_INIT_ATTR = "__turnout_workflow_init__"
 _OWNER_ATTR = "__turnout_owner_definition__"
 
 
@@ -55,6 +56,13 @@ class WorkflowDefinition:
     return_type: Any
     signals: Mapping[str, HandlerDefinition] = field(default_factory=dict)
     queries: Mapping[str, HandlerDefinition] = field(default_factory=dict)
+    init_fn: Callable[..., Any] | None = None
+    """The ``@workflow.init`` ``__init__``, when the class has one: the workflow object
+    is then made with the run's arguments instead of none."""
+
+    def new_instance(self, args: list[Any]) -> Any:
+        """The workflow object for a run whose decoded input is ``args``."""
+        return self.cls(*args) if self.init_fn is not None else self.cls()
 
     @staticmethod
     def from_class(cls: type) -> WorkflowDefinition | None:
@@ -227,6 +235,7 @@ def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
     run_name, run_fn = run
     if not inspect.iscoroutinefunction(run_fn):
         raise TypeError(f"{cls.__qualname__}.{run_name} must be `async def`")
+    init_fn = _init_of(cls, run_fn)
     arg_types, return_type = _signature_types(run_fn, skip_self=True)
     defn = WorkflowDefinition(
         name=name or cls.__name__,
@@ -237,6 +246,7 @@ def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
         return_type=return_type,
         signals=signals,
         queries=queries,
+        init_fn=init_fn,
     )
     setattr(cls, _WORKFLOW_ATTR, defn)
     setattr(run_fn, _WORKFLOW_ATTR, defn)
@@ -254,6 +264,26 @@ def _is_method(fn: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     return bool(params) and params[0] == "self" and "." in str(getattr(fn, "__qualname__", ""))
+
+
+def _init_of(cls: type, run_fn: Callable[..., Any]) -> Callable[..., Any] | None:
+    """The class's ``@workflow.init`` ``__init__`` (its own or inherited), checked against
+    the run method: the parameters must be the same but for their names, as on Temporal."""
+    init_fn = getattr(cls, "__init__", None)
+    if init_fn is None or not getattr(init_fn, _INIT_ATTR, False):
+        return None
+    if _parameters(init_fn) != _parameters(run_fn):
+        raise ValueError(
+            f"Invalid workflow class {cls.__qualname__}: @workflow.init and @workflow.run "
+            "method parameters do not match (they must have the same kinds, defaults and "
+            "annotations; only the names may differ)"
+        )
+    return init_fn  # type: ignore[no-any-return]
+
+
+def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    """``fn``'s parameters with their names blanked out, for comparison."""
+    return [p.replace(name="_") for p in inspect.signature(fn).parameters.values()]
 
 
 def define_activity(fn: Callable[..., Any], name: str | None) -> ActivityDefinition:
@@ -299,6 +329,14 @@ def query_name(query: str | Callable[..., Any]) -> str:
 def mark_run(fn: Any) -> Any:
     """Mark ``fn`` as the workflow's entry point."""
     setattr(fn, _RUN_ATTR, True)
+    return fn
+
+
+def mark_init(fn: Any) -> Any:
+    """Mark ``fn`` (which must be ``__init__``) as taking the workflow's input."""
+    if getattr(fn, "__name__", None) != "__init__":
+        raise ValueError("@workflow.init may only be used on the __init__ method")
+    setattr(fn, _INIT_ATTR, True)
     return fn
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "ParentInfo",
     "WorkflowInfo",
     "WorkflowRuntime",
+    "add_workflow_runtime_finder",
     "current_activity_runtime",
     "current_workflow_runtime",
 ]
@@ -140,6 +141,7 @@ class WorkflowRuntime(Protocol):
     def patched(self, patch_id: str) -> bool: ...
     def deprecate_patch(self, patch_id: str) -> None: ...
     def is_replaying(self) -> bool: ...
+    def all_handlers_finished(self) -> bool: ...
     async def request_approval(
         self, name: str, details: dict[str, Any], timeout: float | None
     ) -> PolicyDecision: ...
@@ -175,9 +177,34 @@ _activity_runtime: ContextVar[ActivityRuntime | None] = ContextVar(
 )
 
 
+_workflow_runtime_finders: list[Callable[[], WorkflowRuntime | None]] = []
+
+
+def add_workflow_runtime_finder(finder: Callable[[], WorkflowRuntime | None]) -> None:
+    """Have ``finder`` asked for the runtime when none is set in the context.
+
+    An executor whose SDK runs some workflow code outside the calls it wraps (Temporal
+    makes the workflow object, ``__init__`` included, before the run starts) installs a
+    finder that recognises its own workflow code. Adding the same finder twice has no
+    effect.
+    """
+    if finder not in _workflow_runtime_finders:
+        _workflow_runtime_finders.append(finder)
+
+
+def _find_workflow_runtime() -> WorkflowRuntime | None:
+    runtime = _workflow_runtime.get()
+    if runtime is None:
+        for finder in _workflow_runtime_finders:
+            runtime = finder()
+            if runtime is not None:
+                break
+    return runtime
+
+
 def current_workflow_runtime() -> WorkflowRuntime:
     """The runtime of the workflow being executed, or NotInWorkflowError."""
-    runtime = _workflow_runtime.get()
+    runtime = _find_workflow_runtime()
     if runtime is None:
         raise NotInWorkflowError(
             "not in workflow code: workflow.* functions work only inside a workflow run by a Worker"
@@ -197,7 +224,7 @@ def current_activity_runtime() -> ActivityRuntime:
 
 def in_workflow() -> bool:
     """True inside workflow code."""
-    return _workflow_runtime.get() is not None
+    return _find_workflow_runtime() is not None
 
 
 def set_workflow_runtime(runtime: WorkflowRuntime | None) -> Any:

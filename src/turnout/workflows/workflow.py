@@ -31,6 +31,7 @@ from turnout.workflows._definitions import (
     ActivityDefinition,
     WorkflowDefinition,
     define_workflow,
+    mark_init,
     mark_query,
     mark_run,
     mark_signal,
@@ -44,12 +45,15 @@ from turnout.workflows._runtime import (
     current_workflow_runtime,
     in_workflow,
 )
+from turnout.workflows._waiting import as_completed, wait
 
 __all__ = [
     "ActivityHandle",
     "Info",
     "NotInWorkflowError",
     "ParentInfo",
+    "all_handlers_finished",
+    "as_completed",
     "continue_as_new",
     "defn",
     "deprecate_patch",
@@ -59,6 +63,7 @@ __all__ = [
     "execute_child_workflow",
     "in_workflow",
     "info",
+    "init",
     "logger",
     "now",
     "patched",
@@ -74,6 +79,7 @@ __all__ = [
     "start_child_workflow",
     "unsafe",
     "uuid4",
+    "wait",
     "wait_condition",
 ]
 
@@ -103,6 +109,12 @@ def defn(
         return klass
 
     return decorate(cls) if cls is not None else decorate
+
+
+def init(init_fn: FnT) -> FnT:
+    """Mark ``__init__`` as taking the workflow's input: the object is then made with the
+    run method's arguments, whose parameters ``__init__`` must repeat exactly."""
+    return mark_init(init_fn)  # type: ignore[no-any-return]
 
 
 def run(fn: FnT) -> FnT:
@@ -179,6 +191,12 @@ async def wait_condition(
     """Wait until ``fn()`` is true; raise ``asyncio.TimeoutError`` after ``timeout``."""
     seconds = None if timeout is None else check_timer(_seconds(timeout), "wait_condition timeout")
     await current_workflow_runtime().wait_condition(fn, seconds)
+
+
+def all_handlers_finished() -> bool:
+    """True when no signal handler is still running; before returning, a workflow can
+    ``await workflow.wait_condition(workflow.all_handlers_finished)``."""
+    return current_workflow_runtime().all_handlers_finished()
 
 
 def _activity_result_type(activity: Any, result_type: Any) -> Any:

@@ -107,6 +107,8 @@ class WorkflowInstance:
         sign of progress: a long replay is many activations)."""
         self.dropped_signals = 0
         """Signals dropped because their arguments did not fit the handler."""
+        self.handlers_running = 0
+        """Signal handlers delivered and not yet returned (``workflow.all_handlers_finished``)."""
 
     # -- feeding history -----------------------------------------------------------
     def advance(
@@ -329,7 +331,7 @@ class WorkflowInstance:
 
     def _start(self) -> None:
         args = codec.decode_args(self._input, self.defn.arg_types)
-        self._obj = self.defn.cls()
+        self._obj = self.defn.new_instance(args)
         run = getattr(self._obj, self.defn.run_method_name)
         self._main = self._loop.create_task(self._run_main(run, args), name="workflow-main")
 
@@ -399,6 +401,7 @@ class WorkflowInstance:
                 error_line(exc),
             )
             return
+        self.handlers_running += 1  # running from delivery on, as on Temporal
         self._loop.call_soon(self._invoke_signal, handler, args)
 
     def _invoke_signal(self, handler: HandlerDefinition, args: list[Any]) -> None:
@@ -412,6 +415,8 @@ class WorkflowInstance:
             self._close(FailWorkflow(failure_from_exception(exc)))
         except BaseException as exc:
             self._task_error = exc
+        finally:
+            self.handlers_running -= 1
 
     async def _guard(self, awaitable: Awaitable[Any]) -> None:
         try:
@@ -422,6 +427,8 @@ class WorkflowInstance:
             pass
         except BaseException as exc:
             self._task_error = exc
+        finally:
+            self.handlers_running -= 1
 
     # -- queries (never produce commands) ----------------------------------------------
     def query(self, handler: HandlerDefinition, args: list[Any]) -> Any:

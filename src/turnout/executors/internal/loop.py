@@ -4,7 +4,9 @@ It is stepped by the engine, never run forever: ``call_soon`` queues a
 callback, ``call_later`` / ``call_at`` become durable timer commands, ``time()``
 is workflow time. ``asyncio.gather``, ``asyncio.wait``, ``asyncio.sleep``,
 ``asyncio.wait_for`` and task cancellation work unchanged inside workflows,
-while nothing touches the real clock or I/O.
+while nothing touches the real clock or I/O. Its tasks and futures hash by the
+order they were made in, so the sets ``asyncio.wait`` returns iterate in the same
+order on every replay.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from typing import Any, Protocol
 
 from turnout.contracts.limits import check_timer
 
-__all__ = ["TimerHost", "WorkflowEventLoop", "WorkflowTimerHandle"]
+__all__ = [
+    "TimerHost",
+    "WorkflowEventLoop",
+    "WorkflowFuture",
+    "WorkflowTask",
+    "WorkflowTimerHandle",
+]
 
 _log = logging.getLogger("turnout.engine")
 
@@ -28,6 +36,37 @@ class WorkflowTimerHandle(asyncio.TimerHandle):
     """A timer handle that remembers its durable timer's sequence number."""
 
     seq: int = 0
+
+
+class WorkflowTask(asyncio.Task[Any]):
+    """A task of workflow code, hashed by the order its loop made it in, not by address:
+    a set of tasks (what ``asyncio.wait`` returns) then iterates in the same order on
+    every replay of the run."""
+
+    def __init__(
+        self,
+        coro: Coroutine[Any, Any, Any] | Generator[Any, None, Any],
+        *,
+        loop: WorkflowEventLoop,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        self._made = loop.next_ordinal()  # before the task is hashed into asyncio's registry
+        super().__init__(coro, loop=loop, name=name, context=context)
+
+    def __hash__(self) -> int:
+        return self._made
+
+
+class WorkflowFuture(asyncio.Future[Any]):
+    """A future of workflow code, hashed like :class:`WorkflowTask`."""
+
+    def __init__(self, *, loop: WorkflowEventLoop) -> None:
+        self._made = loop.next_ordinal()
+        super().__init__(loop=loop)
+
+    def __hash__(self) -> int:
+        return self._made
 
 
 class TimerHost(Protocol):
@@ -47,6 +86,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self._ready: deque[asyncio.Handle] = deque()
         self._running = False
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        self._ordinals = 0
 
     # -- stepping ------------------------------------------------------------------
     def step(self) -> None:
@@ -116,8 +156,13 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
     def time(self) -> float:
         return self._host.now_timestamp()
 
+    def next_ordinal(self) -> int:
+        """A number for the next task or future made on this loop (1, 2, ...)."""
+        self._ordinals += 1
+        return self._ordinals
+
     def create_future(self) -> asyncio.Future[Any]:
-        return asyncio.Future(loop=self)
+        return WorkflowFuture(loop=self)
 
     def create_task(
         self,
@@ -126,7 +171,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
-        task = asyncio.Task(coro, loop=self, name=name, context=context)
+        task = WorkflowTask(coro, loop=self, name=name, context=context)
         self._tasks.add(task)
         return task
 

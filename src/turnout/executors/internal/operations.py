@@ -31,18 +31,18 @@ from turnout.executors.internal.commands import (
     StartChild,
     StartTimer,
 )
-from turnout.executors.internal.loop import WorkflowEventLoop, WorkflowTimerHandle
+from turnout.executors.internal.loop import WorkflowEventLoop, WorkflowTask, WorkflowTimerHandle
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
 from turnout.workflows._runtime import ActivityOptions, ChildWorkflowOptions
 
 __all__ = ["ActivityHandle", "ChildHandle", "Operations"]
 
 
-class ActivityHandle(asyncio.Task[Any]):
+class ActivityHandle(WorkflowTask):
     """What ``workflow.start_activity`` returns: an awaitable task on the activity's result."""
 
 
-class ChildHandle(asyncio.Task[Any]):
+class ChildHandle(WorkflowTask):
     """What ``workflow.start_child_workflow`` returns; ``id`` is the child's workflow id."""
 
     id: str = ""

@@ -69,6 +69,9 @@ class InternalRuntime:
     def is_replaying(self) -> bool:
         return self._i.replaying
 
+    def all_handlers_finished(self) -> bool:
+        return self._i.handlers_running == 0
+
     async def sleep(self, seconds: float) -> None:
         self._writable()
         await asyncio.sleep(seconds)

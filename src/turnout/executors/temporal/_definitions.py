@@ -34,6 +34,8 @@ _TEMPORAL_ACTIVITY = "__temporal_activity_definition"
 def _attach_workflow(cls: type, defn: WorkflowDefinition) -> None:
     if _TEMPORAL_WORKFLOW in vars(cls):
         return
+    if defn.init_fn is not None:
+        temporalio.workflow.init(defn.init_fn)
     temporalio.workflow.run(defn.run_fn)
     for handler in defn.signals.values():
         temporalio.workflow.signal(name=handler.name)(handler.fn)

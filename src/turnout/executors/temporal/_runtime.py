@@ -39,6 +39,7 @@ from turnout.workflows._runtime import (
     ChildWorkflowOptions,
     ParentInfo,
     WorkflowInfo,
+    add_workflow_runtime_finder,
     reset_activity_runtime,
     reset_workflow_runtime,
     set_activity_runtime,
@@ -161,6 +162,9 @@ class TemporalWorkflowRuntime:
 
     def is_replaying(self) -> bool:
         return bool(temporalio.workflow.unsafe.is_replaying())
+
+    def all_handlers_finished(self) -> bool:
+        return temporalio.workflow.all_handlers_finished()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -285,6 +289,12 @@ def _reset_workflow_runtime(token: Any) -> None:
         reset_workflow_runtime(token)
 
 
+def _outside_interceptors() -> TemporalWorkflowRuntime | None:
+    """The runtime of temporalio workflow code that runs outside the interceptors: the
+    workflow object's ``__init__``, which temporalio calls before the run starts."""
+    return TemporalWorkflowRuntime() if temporalio.workflow.in_workflow() else None
+
+
 def _misfit(handler: Callable[..., Any], args: Sequence[Any]) -> str | None:
     """Why ``handler`` cannot take ``args``, or None when it can."""
     try:
@@ -392,6 +402,7 @@ class TurnoutInterceptor(temporalio.worker.Interceptor):
             raise ValueError("policies need the worker's client to record their decisions")
         self._client = client
         self._policies = tuple(policies)
+        add_workflow_runtime_finder(_outside_interceptors)
         tenant = client.tenant_id if client is not None else DEFAULT_TENANT
         self._workflow_class = type(
             "_WorkflowInbound",

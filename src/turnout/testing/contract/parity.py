@@ -37,6 +37,7 @@ __all__ = [
 SUPPORTED: tuple[str, ...] = (
     # temporalio.workflow -> turnout.workflow
     "workflow.defn",
+    "workflow.init",
     "workflow.run",
     "workflow.signal",
     "workflow.query",
@@ -51,6 +52,9 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.continue_as_new",
     "workflow.sleep",
     "workflow.wait_condition",
+    "workflow.wait",
+    "workflow.as_completed",
+    "workflow.all_handlers_finished",
     "workflow.now",
     "workflow.uuid4",
     "workflow.random",
@@ -221,17 +225,11 @@ UNSUPPORTED: dict[str, str] = {
     "workflow.HandlerUnfinishedPolicy": "no unfinished_policy option on signal handlers",
     "workflow.UnfinishedSignalHandlersWarning": "no unfinished_policy option on signal handlers",
     "workflow.RootInfo": "workflow.info() has the parent, not the root",
-    "workflow.init": "the workflow class is created without arguments; input goes to run",
     "workflow.instance": "the workflow object is self",
-    "workflow.all_handlers_finished": "handler bookkeeping is not offered: wait on your own flag",
     "workflow.cancellation_reason": "cancel requests carry no reason",
     "workflow.is_failure_exception": "no failure_exception_types option on workflow.defn",
     "workflow.metric_meter": "metrics are not part of the authoring API",
     "workflow.payload_converter": "turnout serializes with pydantic from the type hints",
-    "workflow.as_completed": "use asyncio.gather (asyncio's set-returning helpers iterate in "
-    "no fixed order)",
-    "workflow.wait": "use asyncio.gather (asyncio's set-returning helpers iterate in no "
-    "fixed order)",
     "workflow.NondeterminismError": "turnout reports it as turnout.NonDeterminismError",
     "workflow.ReadOnlyContextError": "a query handler that schedules work fails the query",
     # temporalio.workflow.unsafe
@@ -393,6 +391,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "workflow.start_child_workflow": _CHILD_OPTIONS,
     "workflow.continue_as_new": ("args", "workflow"),
     "workflow.wait_condition": ("timeout",),
+    "workflow.wait": ("timeout", "return_when"),
+    "workflow.as_completed": ("timeout",),
     "activity.defn": ("name",),
     "Client.start_workflow": _START_OPTIONS,
     "Client.execute_workflow": _START_OPTIONS,
