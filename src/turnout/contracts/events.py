@@ -45,6 +45,8 @@ class EventType(StrEnum):
     TIMER_CANCELED = "timer_canceled"
     # messages
     SIGNAL_RECEIVED = "signal_received"
+    WORKFLOW_UPDATE_ACCEPTED = "workflow_update_accepted"
+    WORKFLOW_UPDATE_COMPLETED = "workflow_update_completed"
     # children
     CHILD_WORKFLOW_STARTED = "child_workflow_started"
     CHILD_WORKFLOW_COMPLETED = "child_workflow_completed"
@@ -98,6 +100,8 @@ COMMAND_EVENT_TYPES: frozenset[EventType] = frozenset(
         EventType.WORKFLOW_FAILED,
         EventType.WORKFLOW_CANCELED,
         EventType.WORKFLOW_CONTINUED_AS_NEW,
+        EventType.WORKFLOW_UPDATE_ACCEPTED,
+        EventType.WORKFLOW_UPDATE_COMPLETED,
     }
 )
 """Events the workflow code caused: replay checks the code still causes them, in order."""

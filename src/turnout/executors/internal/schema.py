@@ -36,6 +36,7 @@ from turnout.contracts.events import EventType
 from turnout.contracts.governance import ApprovalState
 from turnout.contracts.records import DEFAULT_TENANT, DecisionOutcome, QueueItemKind, QueueItemState
 from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES, RunState
+from turnout.contracts.updates import UpdateState
 
 __all__ = [
     "SCHEMA_REVISION",
@@ -47,9 +48,10 @@ __all__ = [
     "queue_items",
     "runs",
     "tasks",
+    "updates",
 ]
 
-SCHEMA_REVISION = "0002_approvals"
+SCHEMA_REVISION = "0003_updates"
 """The Alembic revision the MetaData corresponds to (the head of migrations/)."""
 
 PREFIX = "turnout_"
@@ -312,5 +314,32 @@ approvals = Table(
         "requested_at",
         postgresql_where=_PENDING_APPROVAL,
         sqlite_where=_PENDING_APPROVAL,
+    ),
+)
+
+_REQUESTED_UPDATE = text("state = 'requested'")
+
+updates = Table(
+    f"{PREFIX}updates",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("update_id", String(255), primary_key=True),
+    Column("workflow_id", String(255), nullable=False),
+    _tenant(),
+    Column("name", String(255), nullable=False),
+    Column("args", JSONType, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("result", JSONType),
+    Column("failure", JSONType),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    CheckConstraint(_in("state", UpdateState), name="state"),
+    # The requests a workflow task still has to decide, oldest first.
+    Index(
+        "ix_turnout_updates_requested",
+        "run_id",
+        "requested_at",
+        postgresql_where=_REQUESTED_UPDATE,
+        sqlite_where=_REQUESTED_UPDATE,
     ),
 )

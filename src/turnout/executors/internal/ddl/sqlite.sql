@@ -1,4 +1,4 @@
--- turnout schema for sqlite, revision 0002_approvals.
+-- turnout schema for sqlite, revision 0003_updates.
 -- Generated from turnout.executors.internal.schema; do not edit. Regenerate with:
 --   python -m turnout.executors.internal.migrate --write-ddl
 
@@ -52,7 +52,7 @@ CREATE TABLE turnout_events (
 	correlation_id VARCHAR(64) NOT NULL,
 	attributes JSON NOT NULL,
 	CONSTRAINT pk_turnout_events PRIMARY KEY (id),
-	CONSTRAINT ck_turnout_events_type CHECK (type IN ('activity_cancel_requested', 'activity_canceled', 'activity_completed', 'activity_failed', 'activity_scheduled', 'activity_started', 'activity_timed_out', 'approval_decided', 'approval_requested', 'artifact_recorded', 'child_workflow_canceled', 'child_workflow_completed', 'child_workflow_failed', 'child_workflow_started', 'child_workflow_terminated', 'child_workflow_timed_out', 'dead_lettered', 'lease_expired', 'marker_recorded', 'policy_decided', 'retry_scheduled', 'signal_received', 'state_changed', 'timer_canceled', 'timer_fired', 'timer_started', 'workflow_cancel_requested', 'workflow_canceled', 'workflow_completed', 'workflow_continued_as_new', 'workflow_failed', 'workflow_started', 'workflow_task_completed', 'workflow_task_failed', 'workflow_terminated', 'workflow_timed_out')),
+	CONSTRAINT ck_turnout_events_type CHECK (type IN ('activity_cancel_requested', 'activity_canceled', 'activity_completed', 'activity_failed', 'activity_scheduled', 'activity_started', 'activity_timed_out', 'approval_decided', 'approval_requested', 'artifact_recorded', 'child_workflow_canceled', 'child_workflow_completed', 'child_workflow_failed', 'child_workflow_started', 'child_workflow_terminated', 'child_workflow_timed_out', 'dead_lettered', 'lease_expired', 'marker_recorded', 'policy_decided', 'retry_scheduled', 'signal_received', 'state_changed', 'timer_canceled', 'timer_fired', 'timer_started', 'workflow_cancel_requested', 'workflow_canceled', 'workflow_completed', 'workflow_continued_as_new', 'workflow_failed', 'workflow_started', 'workflow_task_completed', 'workflow_task_failed', 'workflow_terminated', 'workflow_timed_out', 'workflow_update_accepted', 'workflow_update_completed')),
 	CONSTRAINT ck_turnout_events_seq CHECK (seq >= 1),
 	CONSTRAINT uq_turnout_events_run_id_seq UNIQUE (run_id, seq)
 );
@@ -169,9 +169,27 @@ CREATE TABLE turnout_tasks (
 
 CREATE INDEX ix_turnout_tasks_tenant_id_workflow_id ON turnout_tasks (tenant_id, workflow_id);
 
+CREATE TABLE turnout_updates (
+	run_id VARCHAR(64) NOT NULL,
+	update_id VARCHAR(255) NOT NULL,
+	workflow_id VARCHAR(255) NOT NULL,
+	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
+	name VARCHAR(255) NOT NULL,
+	args JSON NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	result JSON,
+	failure JSON,
+	requested_at DATETIME NOT NULL,
+	finished_at DATETIME,
+	CONSTRAINT pk_turnout_updates PRIMARY KEY (run_id, update_id),
+	CONSTRAINT ck_turnout_updates_state CHECK (state IN ('accepted', 'completed', 'rejected', 'requested'))
+);
+
+CREATE INDEX ix_turnout_updates_requested ON turnout_updates (run_id, requested_at) WHERE state = 'requested';
+
 CREATE TABLE turnout_alembic_version (
 	version_num VARCHAR(32) NOT NULL,
 	CONSTRAINT turnout_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO turnout_alembic_version (version_num) VALUES ('0002_approvals');
+INSERT INTO turnout_alembic_version (version_num) VALUES ('0003_updates');
