@@ -124,7 +124,7 @@ class WorkflowAlreadyCompletedError(WorkflowNotFoundError):
         closed = f" ({state})" if state else ""
         TurnoutError.__init__(
             self,
-            f"{where} already completed{closed}: signals and terminations reach only an "
+            f"{where} already completed{closed}: signals, updates and terminations reach only an "
             "open run; start a new run to go on",
         )
 

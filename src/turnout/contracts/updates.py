@@ -18,6 +18,7 @@ from turnout.contracts.errors import TurnoutError
 
 __all__ = [
     "UpdateInfo",
+    "UpdateNotFoundError",
     "UpdateState",
     "WorkflowUpdateFailedError",
     "WorkflowUpdateHandle",
@@ -66,6 +67,18 @@ class WorkflowUpdateFailedError(TurnoutError):
         """Why the update failed (an ApplicationError, or CancelledError)."""
         assert self.__cause__ is not None
         return self.__cause__
+
+
+class UpdateNotFoundError(TurnoutError, LookupError):
+    """No update of that id was sent to the run (``update_handle.result()``)."""
+
+    def __init__(self, workflow_id: str, update_id: str) -> None:
+        self.workflow_id = workflow_id
+        self.update_id = update_id
+        super().__init__(
+            f"workflow {workflow_id!r} has no update {update_id!r}; check the update id "
+            "(start_update and execute_update return it)"
+        )
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,15 @@ _ACTIVITY_ATTR = "__turnout_activity_definition__"
 _RUN_ATTR = "__turnout_workflow_run__"
 _SIGNAL_ATTR = "__turnout_signal_name__"
 _QUERY_ATTR = "__turnout_query_name__"
+_UPDATE_ATTR = "__turnout_update_name__"
+_VALIDATOR_ATTR = "__turnout_update_validator__"
 _INIT_ATTR = "__turnout_workflow_init__"
 _OWNER_ATTR = "__turnout_owner_definition__"
 
 
 @dataclass(frozen=True)
 class HandlerDefinition:
-    """A signal or query handler of a workflow class."""
+    """A signal, query or update handler of a workflow class."""
 
     name: str
     method_name: str
@@ -42,6 +44,8 @@ class HandlerDefinition:
     arg_types: tuple[Any, ...]
     return_type: Any
     is_async: bool
+    validator: Callable[..., Any] | None = None
+    """An update's validator (``@handler.validator``): raising rejects the update."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class WorkflowDefinition:
     return_type: Any
     signals: Mapping[str, HandlerDefinition] = field(default_factory=dict)
     queries: Mapping[str, HandlerDefinition] = field(default_factory=dict)
+    updates: Mapping[str, HandlerDefinition] = field(default_factory=dict)
     init_fn: Callable[..., Any] | None = None
     """The ``@workflow.init`` ``__init__``, when the class has one: the workflow object
     is then made with the run's arguments instead of none."""
@@ -96,6 +101,11 @@ class WorkflowDefinition:
         """The signal handler for a name or a decorated method."""
         name = signal if isinstance(signal, str) else getattr(signal, _SIGNAL_ATTR, None)
         return self.signals.get(name) if name else None
+
+    def update_for(self, update: str | Callable[..., Any]) -> HandlerDefinition | None:
+        """The update handler for a name or a decorated method."""
+        name = update if isinstance(update, str) else getattr(update, _UPDATE_ATTR, None)
+        return self.updates.get(name) if name else None
 
     def query_for(self, query: str | Callable[..., Any]) -> HandlerDefinition | None:
         """The query handler for a name or a decorated method."""
@@ -209,6 +219,13 @@ def _handler(method_name: str, fn: Callable[..., Any], name: str) -> HandlerDefi
     )
 
 
+def _update_handler(cls: type, attr: str, fn: Callable[..., Any], name: str) -> HandlerDefinition:
+    validator = getattr(fn, _VALIDATOR_ATTR, None)
+    if validator is not None and inspect.iscoroutinefunction(validator):
+        raise TypeError(f"the validator of update {attr} of {cls.__qualname__} must not be async")
+    return dataclasses.replace(_handler(attr, fn, name), validator=validator)
+
+
 def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
     """Validate ``cls`` and attach its definition (``@workflow.defn`` calls this)."""
     if not inspect.isclass(cls):
@@ -216,6 +233,7 @@ def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
     run: tuple[str, Callable[..., Any]] | None = None
     signals: dict[str, HandlerDefinition] = {}
     queries: dict[str, HandlerDefinition] = {}
+    updates: dict[str, HandlerDefinition] = {}
     for klass in reversed(cls.__mro__):
         runs_here = [(a, m) for a, m in vars(klass).items() if getattr(m, _RUN_ATTR, False)]
         if len(runs_here) > 1:
@@ -230,6 +248,8 @@ def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
                 if inspect.iscoroutinefunction(member):
                     raise TypeError(f"query {attr} of {cls.__qualname__} must not be async")
                 queries[query_name] = _handler(attr, member, query_name)
+            if (update_name := getattr(member, _UPDATE_ATTR, None)) is not None:
+                updates[update_name] = _update_handler(cls, attr, member, update_name)
     if run is None:
         raise TypeError(f"{cls.__qualname__} has no method decorated with @workflow.run")
     run_name, run_fn = run
@@ -246,11 +266,12 @@ def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
         return_type=return_type,
         signals=signals,
         queries=queries,
+        updates=updates,
         init_fn=init_fn,
     )
     setattr(cls, _WORKFLOW_ATTR, defn)
     setattr(run_fn, _WORKFLOW_ATTR, defn)
-    for handler in (*signals.values(), *queries.values()):
+    for handler in (*signals.values(), *queries.values(), *updates.values()):
         setattr(handler.fn, _OWNER_ATTR, defn)
     for hook in _workflow_hooks:
         hook(cls, defn)
@@ -343,6 +364,26 @@ def mark_init(fn: Any) -> Any:
 def mark_signal(fn: Any, name: str | None) -> Any:
     """Mark ``fn`` as a signal handler."""
     setattr(fn, _SIGNAL_ATTR, name or fn.__name__)
+    return fn
+
+
+def update_name(update: str | Callable[..., Any]) -> str:
+    """The name of an update given as a name or as a ``@workflow.update`` method."""
+    name = update if isinstance(update, str) else getattr(update, _UPDATE_ATTR, None)
+    if name is None:
+        raise TypeError(f"{update!r} is not an update: decorate it with @workflow.update")
+    return str(name)
+
+
+def mark_update(fn: Any, name: str | None) -> Any:
+    """Mark ``fn`` as an update handler; ``@fn.validator`` then names its validator."""
+    setattr(fn, _UPDATE_ATTR, name or fn.__name__)
+
+    def validator(validate: Any) -> Any:
+        setattr(fn, _VALIDATOR_ATTR, validate)
+        return validate
+
+    fn.validator = validator
     return fn
 
 

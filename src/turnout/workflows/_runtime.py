@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
+from turnout.contracts.updates import UpdateInfo
+
 if TYPE_CHECKING:
     from turnout.contracts.records import Artifact, IdReusePolicy, PolicyDecision
     from turnout.contracts.retry import RetryPolicy
@@ -121,6 +123,10 @@ class ChildWorkflowOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+current_update: ContextVar[UpdateInfo | None] = ContextVar("turnout_current_update", default=None)
+"""The update whose handler (or validator) runs in this context, on the internal executor."""
+
+
 class WorkflowRuntime(Protocol):
     """What the running executor offers workflow code."""
 
@@ -142,6 +148,7 @@ class WorkflowRuntime(Protocol):
     def deprecate_patch(self, patch_id: str) -> None: ...
     def is_replaying(self) -> bool: ...
     def all_handlers_finished(self) -> bool: ...
+    def current_update_info(self) -> UpdateInfo | None: ...
     async def request_approval(
         self, name: str, details: dict[str, Any], timeout: float | None
     ) -> PolicyDecision: ...

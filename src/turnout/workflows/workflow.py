@@ -22,6 +22,7 @@ from turnout.contracts.limits import (
     check_timer,
 )
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.updates import UpdateInfo
 from turnout.workflows._activity_calls import (
     ActivityHandle,
     execute_activity,
@@ -40,6 +41,7 @@ from turnout.workflows._definitions import (
     mark_query,
     mark_run,
     mark_signal,
+    mark_update,
 )
 from turnout.workflows._runtime import (
     ChildWorkflowOptions,
@@ -56,9 +58,11 @@ __all__ = [
     "Info",
     "NotInWorkflowError",
     "ParentInfo",
+    "UpdateInfo",
     "all_handlers_finished",
     "as_completed",
     "continue_as_new",
+    "current_update_info",
     "defn",
     "deprecate_patch",
     "execute_activity",
@@ -82,6 +86,7 @@ __all__ = [
     "start_activity_method",
     "start_child_workflow",
     "unsafe",
+    "update",
     "uuid4",
     "wait",
     "wait_condition",
@@ -133,6 +138,25 @@ def signal(fn: FnT | None = None, *, name: str | None = None) -> FnT | Callable[
     if fn is not None:
         return mark_signal(fn, name)  # type: ignore[no-any-return]
     return lambda f: mark_signal(f, name)
+
+
+@overload
+def update(fn: FnT) -> Any: ...
+@overload
+def update(*, name: str | None = None) -> Callable[[FnT], Any]: ...
+def update(fn: FnT | None = None, *, name: str | None = None) -> Any:
+    """Mark a method as an update handler (sync or async); ``name`` defaults to the method
+    name. ``@method.validator`` marks a plain ``def`` with the same parameters that runs
+    first and rejects the update by raising; an accepted update's handler returns its
+    result (or raises ``ApplicationError`` to fail it, leaving the workflow running)."""
+    if fn is not None:
+        return mark_update(fn, name)
+    return lambda f: mark_update(f, name)
+
+
+def current_update_info() -> UpdateInfo | None:
+    """The update whose handler (or validator) is running, or None outside one."""
+    return current_workflow_runtime().current_update_info()
 
 
 @overload

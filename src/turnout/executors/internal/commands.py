@@ -11,13 +11,16 @@ from turnout.contracts.governance import approval_requested_attributes
 from turnout.contracts.states import RunState
 
 __all__ = [
+    "AcceptUpdate",
     "CancelTimer",
     "CancelWorkflow",
     "Command",
+    "CompleteUpdate",
     "CompleteWorkflow",
     "ContinueAsNew",
     "FailWorkflow",
     "RecordMarker",
+    "RejectUpdate",
     "RequestApproval",
     "RequestCancelActivity",
     "RequestCancelChild",
@@ -268,6 +271,60 @@ class ContinueAsNew(_Declared):
         }
 
 
+@dataclass(frozen=True)
+class AcceptUpdate(_Declared):
+    """The workflow accepted an update (its validator passed); its handler runs."""
+
+    update_id: str
+    name: str
+    args: list[Any]
+    event_type: EventType = EventType.WORKFLOW_UPDATE_ACCEPTED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.update_id,)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"update_id": self.update_id, "name": self.name, "args": self.args}
+
+
+@dataclass(frozen=True)
+class RejectUpdate(_Declared):
+    """The workflow rejected an update: recorded on the request only, not in the history
+    (as on Temporal), so replay neither produces nor expects it."""
+
+    update_id: str
+    failure: Failure
+    event_type: EventType = EventType.WORKFLOW_UPDATE_COMPLETED
+    appended: ClassVar[bool] = False
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.update_id,)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"update_id": self.update_id, "failure": self.failure.model_dump(mode="json")}
+
+
+@dataclass(frozen=True)
+class CompleteUpdate(_Declared):
+    """An accepted update's handler returned (``result``) or raised (``failure``)."""
+
+    update_id: str
+    result: Any = None
+    failure: Failure | None = None
+    event_type: EventType = EventType.WORKFLOW_UPDATE_COMPLETED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.update_id,)
+
+    def payload(self) -> tuple[Any, str] | None:
+        return self.result, f"the result of update {self.update_id}"
+
+    def attributes(self) -> dict[str, Any]:
+        if self.failure is not None:
+            return {"update_id": self.update_id, "failure": self.failure.model_dump(mode="json")}
+        return {"update_id": self.update_id, "result": self.result}
+
+
 Command = (
     ScheduleActivity
     | RequestCancelActivity
@@ -281,6 +338,9 @@ Command = (
     | FailWorkflow
     | CancelWorkflow
     | ContinueAsNew
+    | AcceptUpdate
+    | RejectUpdate
+    | CompleteUpdate
 )
 
 
@@ -292,6 +352,8 @@ _KEY_ATTRS: dict[EventType, tuple[str, ...]] = {
     EventType.CHILD_WORKFLOW_STARTED: ("child_seq", "workflow_type"),
     EventType.MARKER_RECORDED: ("patch_id",),
     EventType.APPROVAL_REQUESTED: ("name",),
+    EventType.WORKFLOW_UPDATE_ACCEPTED: ("update_id",),
+    EventType.WORKFLOW_UPDATE_COMPLETED: ("update_id",),
 }
 
 

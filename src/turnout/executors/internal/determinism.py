@@ -35,7 +35,7 @@ def nondeterminism(
     marker recorded for a patch the code no longer asks about is skipped, as is the
     start gate's approval request.
     """
-    commands = [c for c in produced if c.event_type in COMMAND_EVENT_TYPES]
+    commands = [c for c in produced if c.appended and c.event_type in COMMAND_EVENT_TYPES]
     produced_markers = {c.patch_id for c in commands if isinstance(c, RecordMarker)}
     events = [
         e

@@ -15,9 +15,7 @@ awaiting their outcomes), ``determinism.py`` (the replay check) and ``runtime.py
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
-import inspect
 import logging
 import random
 import time
@@ -29,7 +27,6 @@ from typing import Any
 from turnout.contracts.errors import (
     ApplicationError,
     FailureError,
-    error_line,
     failure_from_exception,
 )
 from turnout.contracts.events import COMMAND_EVENT_TYPES, INBOUND_EVENT_TYPES, Event, EventType
@@ -45,6 +42,7 @@ from turnout.executors.internal.commands import (
     RecordMarker,
 )
 from turnout.executors.internal.determinism import is_start_gate, nondeterminism
+from turnout.executors.internal.handlers import MessageHandlers, UpdateRequest
 from turnout.executors.internal.loop import WorkflowEventLoop, WorkflowTimerHandle
 from turnout.executors.internal.operations import Operations
 from turnout.executors.internal.runtime import ContinueAsNewError, InternalRuntime
@@ -69,7 +67,7 @@ class WorkflowTaskError(Exception):
         self.__cause__ = cause
 
 
-class WorkflowInstance:
+class WorkflowInstance(MessageHandlers):
     """One workflow run held in memory (the sticky cache keeps these between tasks)."""
 
     def __init__(self, defn: WorkflowDefinition, info: WorkflowInfo, run_input: list[Any]) -> None:
@@ -112,7 +110,12 @@ class WorkflowInstance:
 
     # -- feeding history -----------------------------------------------------------
     def advance(
-        self, new_events: Sequence[Event], now: datetime, *, live: bool = True
+        self,
+        new_events: Sequence[Event],
+        now: datetime,
+        *,
+        live: bool = True,
+        updates: Sequence[UpdateRequest] = (),
     ) -> list[Command]:
         """Replay the recorded workflow tasks in ``new_events``, then run one live activation.
 
@@ -149,7 +152,7 @@ class WorkflowInstance:
         if not live:
             return []
         live_now = max(now, self._now)
-        commands = self._activate(inbound, live_now, replaying=False, recorded=[])
+        commands = self._activate(inbound, live_now, replaying=False, recorded=[], updates=updates)
         if inbound:
             self.processed_through = max(self.processed_through, inbound[-1].seq)
         return commands
@@ -196,7 +199,13 @@ class WorkflowInstance:
 
     # -- one activation --------------------------------------------------------------
     def _activate(
-        self, batch: Sequence[Event], now: datetime, *, replaying: bool, recorded: list[Event]
+        self,
+        batch: Sequence[Event],
+        now: datetime,
+        *,
+        replaying: bool,
+        recorded: list[Event],
+        updates: Sequence[UpdateRequest] = (),
     ) -> list[Command]:
         self.activated_at = time.monotonic()
         self._now = now
@@ -215,6 +224,11 @@ class WorkflowInstance:
                 except Exception as exc:  # e.g. a result that does not match its type
                     self._task_error = exc
                     break
+            if self._task_error is None and self._obj is not None and not self._closed:
+                if replaying:
+                    self._replay_updates(recorded)
+                else:
+                    self._decide_updates(updates)  # a held start leaves them for later
             if self._task_error is None:
                 self._run_until_blocked()
         finally:
@@ -373,63 +387,6 @@ class WorkflowInstance:
             self._closed = True
             self.operations.commands.append(command)
 
-    def _signal(self, event: Event) -> None:
-        name = event.attributes.get("name", "")
-        handler = self.defn.signals.get(name)
-        if handler is None:
-            _log.warning(
-                "workflow %s has no signal handler %r; signal buffered", self.defn.name, name
-            )
-            self._buffered_signals.append(event)
-            return
-        try:
-            args = codec.decode_args(event.attributes.get("args", []), handler.arg_types)
-            _bind_check(getattr(self.defn.cls, handler.method_name), args)
-        except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
-            # As on Temporal: a signal the handler cannot take is logged and dropped, so
-            # one bad send never wedges the run (its signal_received event stays).
-            self.dropped_signals += 1
-            if self._replaying:
-                return
-            _log.warning(
-                "workflow %s %s: signal %r (event %d) dropped, its arguments do not fit "
-                "the handler: %s",
-                self.defn.name,
-                self._info.workflow_id,
-                name,
-                event.seq,
-                error_line(exc),
-            )
-            return
-        self.handlers_running += 1  # running from delivery on, as on Temporal
-        self._loop.call_soon(self._invoke_signal, handler, args)
-
-    def _invoke_signal(self, handler: HandlerDefinition, args: list[Any]) -> None:
-        method = getattr(self._obj, handler.method_name)
-        if handler.is_async:
-            self._loop.create_task(self._guard(method(*args)))
-            return
-        try:
-            method(*args)
-        except FailureError as exc:
-            self._close(FailWorkflow(failure_from_exception(exc)))
-        except BaseException as exc:
-            self._task_error = exc
-        finally:
-            self.handlers_running -= 1
-
-    async def _guard(self, awaitable: Awaitable[Any]) -> None:
-        try:
-            await awaitable
-        except FailureError as exc:
-            self._close(FailWorkflow(failure_from_exception(exc)))
-        except asyncio.CancelledError:
-            pass
-        except BaseException as exc:
-            self._task_error = exc
-        finally:
-            self.handlers_running -= 1
-
     # -- queries (never produce commands) ----------------------------------------------
     def query(self, handler: HandlerDefinition, args: list[Any]) -> Any:
         """Call a query handler on the current workflow object."""
@@ -480,13 +437,3 @@ class WorkflowInstance:
         finally:
             reset_workflow_runtime(token)
         self.operations.take()
-
-
-@functools.lru_cache(maxsize=4096)
-def _signature(fn: Callable[..., Any]) -> inspect.Signature:
-    return inspect.signature(fn)
-
-
-def _bind_check(method: Callable[..., Any], args: list[Any]) -> None:
-    """Raise TypeError when ``method`` (unbound: ``self`` first) cannot take ``args``."""
-    _signature(method).bind(None, *args)

@@ -25,9 +25,11 @@ from turnout.contracts.governance import Approval, check_decision
 from turnout.contracts.limits import check_text
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
+from turnout.contracts.updates import WorkflowUpdateStage
 from turnout.executors.internal import codec
 from turnout.executors.internal.query import replay_query
 from turnout.executors.internal.store.notify import run_channel
+from turnout.executors.internal.updates import InternalWorkflowUpdateHandle, send_update
 from turnout.workflows._definitions import WorkflowDefinition, signal_name
 
 if TYPE_CHECKING:
@@ -91,6 +93,73 @@ class InternalWorkflowHandle:
         if now.state.is_terminal:
             return WorkflowAlreadyCompletedError(self._id, run.run_id, now.state.value)
         return WorkflowNotFoundError(self._id, run.run_id)
+
+    # -- updates -----------------------------------------------------------------------
+    async def start_update(
+        self,
+        update: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        wait_for_stage: WorkflowUpdateStage,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+    ) -> InternalWorkflowUpdateHandle:
+        """Send an update to the open run and return once it reached ``wait_for_stage``
+        (ACCEPTED or COMPLETED); a rejected update raises WorkflowUpdateFailedError."""
+        run = await self._open_run()
+        return await send_update(
+            self._client,
+            self._id,
+            run.run_id,
+            update,
+            arg,
+            args=args,
+            id=id,
+            wait_for_stage=wait_for_stage,
+            result_type=result_type,
+        )
+
+    async def execute_update(
+        self,
+        update: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+    ) -> Any:
+        """Send an update and wait for its result (WorkflowUpdateFailedError when the
+        workflow rejected it or its handler failed)."""
+        handle = await self.start_update(
+            update,
+            arg,
+            args=args,
+            id=id,
+            wait_for_stage=WorkflowUpdateStage.COMPLETED,
+            result_type=result_type,
+        )
+        return await handle.result()
+
+    def get_update_handle(
+        self, id: str, *, workflow_run_id: str | None = None, result_type: Any = None
+    ) -> InternalWorkflowUpdateHandle:
+        """A handle on an update sent before (no I/O until it is used)."""
+        return InternalWorkflowUpdateHandle(
+            self._client, self._id, workflow_run_id or self._run_id, id, result_type=result_type
+        )
+
+    def get_update_handle_for(
+        self, update: Callable[..., Any], id: str, *, workflow_run_id: str | None = None
+    ) -> InternalWorkflowUpdateHandle:
+        """:meth:`get_update_handle`, the result type read from the update method."""
+        defn = WorkflowDefinition.from_handler(update)
+        handler = defn.update_for(update) if defn else None
+        return self.get_update_handle(
+            id,
+            workflow_run_id=workflow_run_id,
+            result_type=handler.return_type if handler else None,
+        )
 
     async def describe(self) -> Run:
         """The run's contract record."""

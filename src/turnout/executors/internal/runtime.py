@@ -17,8 +17,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from turnout.contracts.records import PolicyDecision
+from turnout.contracts.updates import UpdateInfo
 from turnout.workflows._definitions import WorkflowDefinition
-from turnout.workflows._runtime import ActivityOptions, ChildWorkflowOptions, WorkflowInfo
+from turnout.workflows._runtime import (
+    ActivityOptions,
+    ChildWorkflowOptions,
+    WorkflowInfo,
+    current_update,
+)
 
 if TYPE_CHECKING:
     from turnout.executors.internal.engine import WorkflowInstance
@@ -71,6 +77,9 @@ class InternalRuntime:
 
     def all_handlers_finished(self) -> bool:
         return self._i.handlers_running == 0
+
+    def current_update_info(self) -> UpdateInfo | None:
+        return current_update.get()
 
     async def sleep(self, seconds: float) -> None:
         self._writable()

@@ -21,6 +21,7 @@ import temporalio.workflow
 from turnout.contracts.governance import Policy, artifact_attributes
 from turnout.contracts.records import DEFAULT_TENANT, Artifact, PolicyDecision
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.updates import UpdateInfo
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_temporal, to_turnout
 from turnout.executors.temporal._governance import (
@@ -165,6 +166,10 @@ class TemporalWorkflowRuntime:
 
     def all_handlers_finished(self) -> bool:
         return temporalio.workflow.all_handlers_finished()
+
+    def current_update_info(self) -> UpdateInfo | None:
+        info = temporalio.workflow.current_update_info()
+        return None if info is None else UpdateInfo(id=info.id, name=info.name)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -9,7 +9,7 @@ Where things live:
   ``quarantine``, ``workflow_tasks`` (commit, fail, abandon) with ``commit_plan`` (a
   commit worked out before writing, no database) and ``apply`` (what its commands
   start and cancel), ``activities``, ``maintenance`` (the reaper's), ``governance``,
-  ``figures``.
+  ``updates`` (requests, their decisions and outcomes), ``figures``.
 - Shared: ``tx`` (the one transaction helper every write goes through), ``core``
   (appends, guarded transitions, closing and creating runs), ``items`` (ending leased
   items), ``records`` (typed records in and out), ``rows`` (row mappers), ``sql`` (SQL
@@ -17,6 +17,7 @@ Where things live:
 
 An operation with knobs takes one params record, a frozen dataclass in ``records``
 (``StartParams``, ``ClaimParams``, ``WorkflowTaskCommit``, ``FailActivityParams``,
+``UpdateRequestParams``,
 ``FireTimersParams``, ``RunFilter``, ``ApprovalFilter``, ``ExpiredRunsParams``): a new
 knob is a field with a default, and no caller changes. What the operation acts on (an
 item, a tenant or run id) stays a plain argument, and so does a lone optional setting
@@ -46,6 +47,8 @@ from turnout.executors.internal.store.records import (
     FailActivityParams,
     FireTimersParams,
     RunFilter,
+    UpdateRecord,
+    UpdateRequestParams,
     WorkflowTaskCommit,
 )
 
@@ -67,6 +70,8 @@ __all__ = [
     "Store",
     "StoreProtocol",
     "UnhandledSignalError",
+    "UpdateRecord",
+    "UpdateRequestParams",
     "WorkflowTaskCommit",
     "open_store",
 ]

@@ -26,7 +26,6 @@ from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import queue_items, runs, tasks
 from turnout.executors.internal.store.commit_plan import Plan
-from turnout.executors.internal.store.core import StoreCore
 from turnout.executors.internal.store.records import (
     ActivityTask,
     EagerClaim,
@@ -36,11 +35,12 @@ from turnout.executors.internal.store.records import (
 from turnout.executors.internal.store.rows import claimed_item, new_item_row
 from turnout.executors.internal.store.sql import ACT, ACTIVE, LEASED, TIMER, activity_lease
 from turnout.executors.internal.store.tx import Tx
+from turnout.executors.internal.store.updates import UpdateOperations
 
 __all__ = ["CommandOperations"]
 
 
-class CommandOperations(StoreCore):
+class CommandOperations(UpdateOperations):
     """Apply what a committed workflow task's commands start, cancel and close."""
 
     async def _apply_commands(
@@ -359,6 +359,9 @@ _APPLY: dict[type[cmd.Command], _Apply] = {
     cmd.RequestCancelActivity: CommandOperations._cancel_activity,
     cmd.StartChild: CommandOperations._start_child,
     cmd.RequestCancelChild: CommandOperations._cancel_child,
+    cmd.AcceptUpdate: UpdateOperations._accept_update,
+    cmd.RejectUpdate: UpdateOperations._reject_update,
+    cmd.CompleteUpdate: UpdateOperations._complete_update,
 }
 """The commands that cancel or start other work, applied in the order they were made."""
 

@@ -40,6 +40,8 @@ from turnout.executors.internal.store.records import (
     RunSnapshot,
     StartParams,
     StartResult,
+    UpdateRecord,
+    UpdateRequestParams,
     WorkflowTaskCommit,
 )
 
@@ -142,6 +144,25 @@ class StoreProtocol(Protocol):
     ) -> list[tuple[RunSnapshot, list[Event]] | Exception]:
         """:meth:`load_history` of many ``(run_id, after_seq)``; a missing run's entry is
         a LookupError."""
+        ...
+
+    # -- updates ------------------------------------------------------------------------
+    async def request_update(self, p: UpdateRequestParams) -> UpdateRecord | None:
+        """Record an update request for an open run (once per update id) and queue a
+        workflow task to decide it; the request as it stands, or None when the run is
+        not open and has no request of that id."""
+        ...
+
+    async def update_record(
+        self, tenant_id: str, run_id: str, update_id: str
+    ) -> UpdateRecord | None:
+        """The update ``update_id`` of the tenant's run, or None."""
+        ...
+
+    async def requested_updates(
+        self, run_ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, str, list[Any]]]]:
+        """The requests still to decide of each run, oldest first."""
         ...
 
     # -- queue (worker) -------------------------------------------------------------------

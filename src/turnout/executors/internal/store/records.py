@@ -24,6 +24,7 @@ from turnout.contracts.records import (
     PolicyDecision,
 )
 from turnout.contracts.states import RunState
+from turnout.contracts.updates import UpdateState
 from turnout.executors.internal.commands import Command
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "RunSnapshot",
     "StartParams",
     "StartResult",
+    "UpdateRecord",
+    "UpdateRequestParams",
     "WorkflowTaskCommit",
 ]
 
@@ -378,3 +381,30 @@ class Closed(NamedTuple):
     target: RunState
     result: Any
     failure: Failure | None
+
+
+@dataclass(frozen=True)
+class UpdateRequestParams:
+    """An update request for ``request_update``."""
+
+    tenant_id: str
+    workflow_id: str
+    run_id: str
+    update_id: str
+    name: str
+    args: list[Any]
+    """The encoded arguments."""
+
+
+@dataclass(frozen=True)
+class UpdateRecord:
+    """An update request as it stands: what its caller waits on."""
+
+    run_id: str
+    update_id: str
+    name: str
+    state: UpdateState
+    result: Any = None
+    """The encoded result, once ``completed`` without a failure."""
+    failure: dict[str, Any] | None = None
+    """The failure of a ``rejected`` update, or of a ``completed`` one whose handler failed."""

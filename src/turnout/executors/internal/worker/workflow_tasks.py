@@ -33,6 +33,7 @@ from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.codethread import CodeThread, DeadlockError
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
+from turnout.executors.internal.handlers import UpdateRequest
 from turnout.executors.internal.query import workflow_info
 from turnout.executors.internal.store import (
     ClaimedItem,
@@ -129,6 +130,12 @@ class WorkflowTaskRunner:
             name="turnout-history-reads",
             shared=UNREACHABLE,
         )
+        # ... and the update requests their runs have to decide, beside the histories.
+        self.update_reads: GroupCommit[str, list[UpdateRequest]] = GroupCommit(
+            lambda run_ids: _requested_updates(store, run_ids),
+            name="turnout-update-reads",
+            shared=UNREACHABLE,
+        )
         self.commits: GroupCommit[WorkflowTaskCommit, range] = GroupCommit(
             lambda commits: store.commit_workflow_tasks(commits),
             name="turnout-workflow-task-commits",
@@ -222,8 +229,14 @@ class WorkflowTaskRunner:
     ) -> WorkflowInstance | None:
         """Run one workflow task; the instance to keep cached, or None to drop it."""
         seen = instance.seen_seq if instance is not None else 0
-        row, history = await persist(
-            f"history of run {item.run_id}", lambda: self.reads.submit((item.run_id, seen))
+        (row, history), requests = await asyncio.gather(
+            persist(
+                f"history of run {item.run_id}", lambda: self.reads.submit((item.run_id, seen))
+            ),
+            persist(
+                f"update requests of run {item.run_id}",
+                lambda: self.update_reads.submit(item.run_id),
+            ),
         )
         if row.state in _TERMINAL:
             await self._store.abandon_workflow_task(item)
@@ -239,7 +252,7 @@ class WorkflowTaskRunner:
         if instance is None:
             instance = WorkflowInstance(defn, info, list(row.input))
         self._observer.workflow_task_loaded(info)
-        decided = await self._decide(item, row, history, instance, info.correlation_id)
+        decided = await self._decide(item, row, history, instance, info.correlation_id, requests)
         if decided is None:
             return None
         commands, decisions = decided
@@ -257,6 +270,7 @@ class WorkflowTaskRunner:
         history: Sequence[Event],
         instance: WorkflowInstance,
         correlation_id: str,
+        requests: Sequence[UpdateRequest] = (),
     ) -> tuple[list[cmd.Command], list[PolicyDecision]] | None:
         """The commands of this task and the policy decisions to record with them; None
         when the task failed (recorded, the instance disposed)."""
@@ -279,7 +293,7 @@ class WorkflowTaskRunner:
                 instance.dispose()
             else:
                 commands = await self._code.run(
-                    lambda: instance.advance(history, utcnow()),
+                    lambda: instance.advance(history, utcnow(), updates=requests),
                     progress=lambda: instance.activated_at,
                     after_abandon=instance.dispose,
                 )
@@ -415,6 +429,12 @@ class WorkflowTaskRunner:
             retry_in=backoff(item.attempt),
             dead=dead,
         )
+
+
+async def _requested_updates(store: Store, run_ids: Sequence[str]) -> list[list[UpdateRequest]]:
+    """The update requests each run has to decide, in the order of ``run_ids``."""
+    found = await store.requested_updates(run_ids)
+    return [found.get(run_id, []) for run_id in run_ids]
 
 
 def backoff(attempt: int) -> float:

@@ -1,0 +1,255 @@
+"""Signals and updates reaching a workflow instance: their handlers, run on the
+instance's deterministic loop.
+
+:class:`MessageHandlers` is a part of :class:`~turnout.executors.internal.engine.
+WorkflowInstance` (which inherits it); it keeps the count of handlers still running
+(``workflow.all_handlers_finished``).
+
+An update goes as on Temporal: a live workflow task runs its validator (none, or one
+that returns, accepts it: ``AcceptUpdate``, whose event is the update's record in the
+history; one that raises, or no handler of that name, rejects it: ``RejectUpdate``,
+recorded on the request only). The handler then runs like an async signal handler; its
+return or ``FailureError`` completes the update (``CompleteUpdate``). Replay runs no
+validator: the recorded acceptance starts the handler again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from turnout.contracts.errors import (
+    ApplicationError,
+    FailureError,
+    error_line,
+    failure_from_exception,
+)
+from turnout.contracts.events import Event, EventType
+from turnout.contracts.updates import UpdateInfo
+from turnout.executors.internal import codec
+from turnout.executors.internal.commands import (
+    AcceptUpdate,
+    Command,
+    CompleteUpdate,
+    FailWorkflow,
+    RejectUpdate,
+)
+from turnout.workflows._definitions import HandlerDefinition, WorkflowDefinition
+from turnout.workflows._runtime import WorkflowInfo, current_update
+
+if TYPE_CHECKING:
+    from turnout.executors.internal.loop import WorkflowEventLoop
+    from turnout.executors.internal.operations import Operations
+
+__all__ = ["MessageHandlers", "UpdateRequest", "bind_check"]
+
+_log = logging.getLogger("turnout.engine")
+
+UpdateRequest = tuple[str, str, list[Any]]
+"""An update a workflow task is to decide: ``(update_id, name, encoded args)``."""
+
+
+class MessageHandlers:
+    """Signal and update handling of a workflow instance (see the module docstring)."""
+
+    defn: WorkflowDefinition
+    operations: Operations
+    _loop: WorkflowEventLoop
+    _info: WorkflowInfo
+    _obj: Any
+    _replaying: bool
+    _task_error: BaseException | None
+    _buffered_signals: list[Event]
+    dropped_signals: int
+    handlers_running: int
+    _close: Callable[[Command], None]
+    """Record the command that closes the run (WorkflowInstance's)."""
+
+    # -- signals -----------------------------------------------------------------------
+    def _signal(self, event: Event) -> None:
+        name = event.attributes.get("name", "")
+        handler = self.defn.signals.get(name)
+        if handler is None:
+            _log.warning(
+                "workflow %s has no signal handler %r; signal buffered", self.defn.name, name
+            )
+            self._buffered_signals.append(event)
+            return
+        try:
+            args = codec.decode_args(event.attributes.get("args", []), handler.arg_types)
+            bind_check(getattr(self.defn.cls, handler.method_name), args)
+        except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            # As on Temporal: a signal the handler cannot take is logged and dropped, so
+            # one bad send never wedges the run (its signal_received event stays).
+            self.dropped_signals += 1
+            if self._replaying:
+                return
+            _log.warning(
+                "workflow %s %s: signal %r (event %d) dropped, its arguments do not fit "
+                "the handler: %s",
+                self.defn.name,
+                self._info.workflow_id,
+                name,
+                event.seq,
+                error_line(exc),
+            )
+            return
+        self.handlers_running += 1  # running from delivery on, as on Temporal
+        self._loop.call_soon(self._invoke_signal, handler, args)
+
+    def _invoke_signal(self, handler: HandlerDefinition, args: list[Any]) -> None:
+        method = getattr(self._obj, handler.method_name)
+        if handler.is_async:
+            self._loop.create_task(self._guard(method(*args)))
+            return
+        try:
+            method(*args)
+        except FailureError as exc:
+            self._close(FailWorkflow(failure_from_exception(exc)))
+        except BaseException as exc:
+            self._task_error = exc
+        finally:
+            self.handlers_running -= 1
+
+    async def _guard(self, awaitable: Awaitable[Any]) -> None:
+        try:
+            await awaitable
+        except FailureError as exc:
+            self._close(FailWorkflow(failure_from_exception(exc)))
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:
+            self._task_error = exc
+        finally:
+            self.handlers_running -= 1
+
+    # -- updates -----------------------------------------------------------------------
+    def _decide_updates(self, requests: Sequence[UpdateRequest]) -> None:
+        """A live activation: validate each request, then accept or reject it."""
+        for update_id, name, encoded in requests:
+            handler = self.defn.updates.get(name)
+            if handler is None:
+                known = " ".join(sorted(self.defn.updates))
+                self._reject(
+                    update_id,
+                    RuntimeError(
+                        f"update handler for {name!r} expected but not found; known "
+                        f"updates: [{known}]"
+                    ),
+                )
+                continue
+            try:
+                args = codec.decode_args(encoded, handler.arg_types)
+                bind_check(getattr(self.defn.cls, handler.method_name), args)
+                if handler.validator is not None:
+                    info = UpdateInfo(id=update_id, name=name)
+                    _in_update(info, functools.partial(handler.validator, self._obj, *args))
+            except Exception as exc:
+                self._reject(update_id, exc)
+                continue
+            self.operations.commands.append(AcceptUpdate(update_id, name, list(encoded)))
+            self._start_update(update_id, handler, args)
+
+    def _replay_updates(self, recorded: Sequence[Event]) -> None:
+        """A replayed activation: the recorded acceptances start their handlers again."""
+        for event in recorded:
+            if event.type is not EventType.WORKFLOW_UPDATE_ACCEPTED:
+                continue
+            attrs = event.attributes
+            update_id, name = str(attrs["update_id"]), str(attrs["name"])
+            handler = self.defn.updates.get(name)
+            if handler is None:  # the handler is gone: the code no longer matches history
+                self._task_error = RuntimeError(
+                    f"history event {event.seq} accepted update {name!r}, which the workflow "
+                    "no longer has a handler for"
+                )
+                return
+            encoded = list(attrs.get("args", []))
+            self.operations.commands.append(AcceptUpdate(update_id, name, encoded))
+            self._start_update(update_id, handler, codec.decode_args(encoded, handler.arg_types))
+
+    def _reject(self, update_id: str, exc: BaseException) -> None:
+        failure = failure_from_exception(
+            exc if isinstance(exc, FailureError) else _as_application_error(exc), with_stack=False
+        )
+        self.operations.commands.append(RejectUpdate(update_id, failure))
+
+    def _start_update(self, update_id: str, handler: HandlerDefinition, args: list[Any]) -> None:
+        self.handlers_running += 1
+        info = UpdateInfo(id=update_id, name=handler.name)
+        context = contextvars.copy_context()
+        context.run(current_update.set, info)
+        self._loop.call_soon(
+            self._invoke_update, update_id, handler, args, context, context=context
+        )
+
+    def _invoke_update(
+        self,
+        update_id: str,
+        handler: HandlerDefinition,
+        args: list[Any],
+        context: contextvars.Context,
+    ) -> None:
+        method = getattr(self._obj, handler.method_name)
+        if handler.is_async:
+            self._loop.create_task(self._run_update(update_id, method(*args)), context=context)
+            return
+        try:
+            result = method(*args)
+        except BaseException as exc:
+            self._update_failed(update_id, exc)
+        else:
+            self._update_done(update_id, result)
+
+    async def _run_update(self, update_id: str, awaitable: Awaitable[Any]) -> None:
+        try:
+            result = await awaitable
+        except BaseException as exc:
+            self._update_failed(update_id, exc)
+        else:
+            self._update_done(update_id, result)
+
+    def _update_done(self, update_id: str, result: Any) -> None:
+        self.handlers_running -= 1
+        try:
+            encoded = codec.encode(result)
+        except BaseException as exc:  # a result pydantic cannot encode: a bug, as for run
+            self._task_error = exc
+            return
+        self.operations.commands.append(CompleteUpdate(update_id, result=encoded))
+
+    def _update_failed(self, update_id: str, exc: BaseException) -> None:
+        self.handlers_running -= 1
+        if isinstance(exc, FailureError | asyncio.CancelledError):
+            # The update fails; the workflow goes on (as on Temporal).
+            failure = failure_from_exception(exc)
+            self.operations.commands.append(CompleteUpdate(update_id, failure=failure))
+        else:  # a bug: fail the workflow task, keep the run open (retried after a fix)
+            self._task_error = exc
+
+
+def _in_update(info: UpdateInfo, call: Callable[[], Any]) -> Any:
+    context = contextvars.copy_context()
+    context.run(current_update.set, info)
+    return context.run(call)
+
+
+def _as_application_error(exc: BaseException) -> ApplicationError:
+    """A rejection's cause as the caller sees it: an ApplicationError named after the
+    exception's class, as Temporal reports a validator's error."""
+    return ApplicationError(str(exc) or type(exc).__name__, type=type(exc).__name__)
+
+
+@functools.lru_cache(maxsize=4096)
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def bind_check(method: Callable[..., Any], args: list[Any]) -> None:
+    """Raise TypeError when ``method`` (unbound: ``self`` first) cannot take ``args``."""
+    _signature(method).bind(None, *args)
