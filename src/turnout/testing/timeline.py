@@ -44,6 +44,8 @@ KEY_ATTRIBUTES: Mapping[EventType, tuple[str, ...]] = {
     EventType.TIMER_FIRED: (),
     EventType.TIMER_CANCELED: (),
     EventType.SIGNAL_RECEIVED: ("name",),
+    EventType.WORKFLOW_UPDATE_ACCEPTED: ("name",),
+    EventType.WORKFLOW_UPDATE_COMPLETED: (),
     EventType.CHILD_WORKFLOW_STARTED: ("workflow_type",),
     EventType.CHILD_WORKFLOW_COMPLETED: (),
     EventType.CHILD_WORKFLOW_FAILED: (),

@@ -41,6 +41,10 @@ def _attach_workflow(cls: type, defn: WorkflowDefinition) -> None:
         temporalio.workflow.signal(name=handler.name)(handler.fn)
     for handler in defn.queries.values():
         temporalio.workflow.query(name=handler.name)(handler.fn)
+    for handler in defn.updates.values():
+        update = temporalio.workflow.update(name=handler.name)(handler.fn)
+        if handler.validator is not None:
+            update.validator(handler.validator)
     sandboxed = bool(getattr(cls, "__turnout_sandboxed__", True))
     temporalio.workflow.defn(name=defn.name, sandboxed=sandboxed)(cls)
 

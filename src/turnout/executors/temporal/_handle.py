@@ -32,6 +32,7 @@ from turnout.contracts.governance import (
 from turnout.contracts.limits import check_text
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
+from turnout.contracts.updates import WorkflowUpdateStage
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_turnout
 from turnout.executors.temporal._governance import (
@@ -42,6 +43,7 @@ from turnout.executors.temporal._governance import (
 )
 from turnout.executors.temporal._history import map_history
 from turnout.executors.temporal._runtime import CORRELATION_MEMO
+from turnout.executors.temporal._updates import TemporalWorkflowUpdateHandle, send_update
 from turnout.workflows._definitions import WorkflowDefinition, query_name, signal_name
 
 if TYPE_CHECKING:
@@ -178,6 +180,70 @@ class TemporalWorkflowHandle:
             await self._raw.terminate(reason=reason)
         except temporalio.service.RPCError as exc:
             raise not_found(exc, self._id, self._run_id) from exc
+
+    # -- updates -----------------------------------------------------------------------
+    async def start_update(
+        self,
+        update: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        wait_for_stage: WorkflowUpdateStage,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+    ) -> TemporalWorkflowUpdateHandle:
+        """Send an update and return once it reached ``wait_for_stage``."""
+        return await send_update(
+            self._raw,
+            update,
+            arg,
+            args=args,
+            id=id,
+            wait_for_stage=wait_for_stage,
+            result_type=result_type,
+        )
+
+    async def execute_update(
+        self,
+        update: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+    ) -> Any:
+        """Send an update and wait for its result."""
+        handle = await self.start_update(
+            update,
+            arg,
+            args=args,
+            id=id,
+            wait_for_stage=WorkflowUpdateStage.COMPLETED,
+            result_type=result_type,
+        )
+        return await handle.result()
+
+    def get_update_handle(
+        self, id: str, *, workflow_run_id: str | None = None, result_type: Any = None
+    ) -> TemporalWorkflowUpdateHandle:
+        """A handle on an update sent before (no I/O until it is used)."""
+        return TemporalWorkflowUpdateHandle(
+            self._raw.get_update_handle(
+                id, workflow_run_id=workflow_run_id or self._run_id, result_type=result_type
+            )
+        )
+
+    def get_update_handle_for(
+        self, update: Callable[..., Any], id: str, *, workflow_run_id: str | None = None
+    ) -> TemporalWorkflowUpdateHandle:
+        """:meth:`get_update_handle`, the result type read from the update method."""
+        return TemporalWorkflowUpdateHandle(
+            self._raw.get_update_handle_for(
+                update,  # type: ignore[arg-type]  # temporalio's definition is on it
+                id,
+                workflow_run_id=workflow_run_id or self._run_id,
+            )
+        )
 
     async def describe(self) -> Run:
         """The contract Run, mapped from Temporal's description."""

@@ -50,6 +50,8 @@ _SIMPLE: dict[int, EventType] = {
     T.EVENT_TYPE_TIMER_FIRED: EventType.TIMER_FIRED,
     T.EVENT_TYPE_TIMER_CANCELED: EventType.TIMER_CANCELED,
     T.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: EventType.SIGNAL_RECEIVED,
+    T.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: EventType.WORKFLOW_UPDATE_ACCEPTED,
+    T.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: EventType.WORKFLOW_UPDATE_COMPLETED,
     T.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: EventType.CHILD_WORKFLOW_STARTED,
     T.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED: EventType.CHILD_WORKFLOW_COMPLETED,
     T.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED: EventType.CHILD_WORKFLOW_FAILED,
@@ -125,6 +127,16 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
         return {"timer_id": event.timer_fired_event_attributes.timer_id}
     if t == T.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
         return {"name": event.workflow_execution_signaled_event_attributes.signal_name}
+    if t == T.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+        return {"update_id": request.meta.update_id, "name": request.input.name}
+    if t == T.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+        completed = event.workflow_execution_update_completed_event_attributes
+        done: dict[str, Any] = {"update_id": completed.meta.update_id}
+        if completed.outcome.HasField("failure"):
+            failure = completed.outcome.failure
+            done["failure"] = {"kind": "application", "message": failure.message}
+        return done
     if t == T.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
         child = event.start_child_workflow_execution_initiated_event_attributes
         return {"workflow_id": child.workflow_id, "workflow_type": child.workflow_type.name}

@@ -356,6 +356,24 @@ class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
         finally:
             _reset_workflow_runtime(token)
 
+    def handle_update_validator(self, input: temporalio.worker.HandleUpdateInput) -> None:
+        token = set_workflow_runtime(self._runtime)
+        try:
+            super().handle_update_validator(input)
+        except BaseException as exc:
+            raise _suppressed(to_temporal(exc))
+        finally:
+            _reset_workflow_runtime(token)
+
+    async def handle_update_handler(self, input: temporalio.worker.HandleUpdateInput) -> Any:
+        token = set_workflow_runtime(self._runtime)
+        try:
+            return await super().handle_update_handler(input)
+        except BaseException as exc:
+            raise _suppressed(to_temporal(exc))
+        finally:
+            _reset_workflow_runtime(token)
+
     def handle_query(self, input: temporalio.worker.HandleQueryInput) -> Any:
         token = set_workflow_runtime(self._runtime)
         try:
