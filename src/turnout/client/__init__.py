@@ -16,6 +16,11 @@ from turnout.contracts.errors import WorkflowFailureError, WorkflowQueryFailedEr
 from turnout.contracts.executor import Client, WorkflowHandle
 from turnout.contracts.records import Run
 from turnout.contracts.states import WorkflowExecutionStatus
+from turnout.contracts.updates import (
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+)
 
 WorkflowExecutionDescription = Run
 """What ``handle.describe()`` returns: turnout's :class:`~turnout.Run`, which also answers
@@ -28,4 +33,7 @@ __all__ = [
     "WorkflowFailureError",
     "WorkflowHandle",
     "WorkflowQueryFailedError",
+    "WorkflowUpdateFailedError",
+    "WorkflowUpdateHandle",
+    "WorkflowUpdateStage",
 ]

@@ -13,7 +13,7 @@ import random as _random
 import uuid as _uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, TypeVar, overload
+from typing import Any, NoReturn, ParamSpec, Protocol, TypeVar, overload
 
 from turnout.contracts.executor import ARG_UNSET, call_args
 from turnout.contracts.limits import (
@@ -59,6 +59,7 @@ __all__ = [
     "NotInWorkflowError",
     "ParentInfo",
     "UpdateInfo",
+    "UpdateMethod",
     "all_handlers_finished",
     "as_completed",
     "continue_as_new",
@@ -95,6 +96,9 @@ __all__ = [
 Info = WorkflowInfo
 ClassT = TypeVar("ClassT", bound=type)
 FnT = TypeVar("FnT", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 
 @overload
@@ -140,11 +144,21 @@ def signal(fn: FnT | None = None, *, name: str | None = None) -> FnT | Callable[
     return lambda f: mark_signal(f, name)
 
 
+class UpdateMethod(Protocol[P, R_co]):
+    """What ``@workflow.update`` makes of a method: the method, plus ``validator``."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def validator(self, fn: Callable[P, None]) -> Callable[P, None]:
+        """Mark ``fn`` (a plain ``def`` with the handler's parameters) as the validator."""
+        ...
+
+
 @overload
-def update(fn: FnT) -> Any: ...
+def update(fn: Callable[P, R]) -> UpdateMethod[P, R]: ...
 @overload
-def update(*, name: str | None = None) -> Callable[[FnT], Any]: ...
-def update(fn: FnT | None = None, *, name: str | None = None) -> Any:
+def update(*, name: str | None = None) -> Callable[[Callable[P, R]], UpdateMethod[P, R]]: ...
+def update(fn: Callable[P, R] | None = None, *, name: str | None = None) -> Any:
     """Mark a method as an update handler (sync or async); ``name`` defaults to the method
     name. ``@method.validator`` marks a plain ``def`` with the same parameters that runs
     first and rejects the update by raising; an accepted update's handler returns its

@@ -41,6 +41,9 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.run",
     "workflow.signal",
     "workflow.query",
+    "workflow.update",
+    "workflow.UpdateInfo",
+    "workflow.current_update_info",
     "workflow.execute_activity",
     "workflow.start_activity",
     "workflow.execute_activity_method",
@@ -90,6 +93,10 @@ SUPPORTED: tuple[str, ...] = (
     "WorkflowHandle.cancel",
     "WorkflowHandle.terminate",
     "WorkflowHandle.describe",
+    "WorkflowHandle.execute_update",
+    "WorkflowHandle.start_update",
+    "WorkflowHandle.get_update_handle",
+    "WorkflowHandle.get_update_handle_for",
     "Client.connect",
     # module-level names: temporalio.client, .worker, .common, .exceptions, ...
     *MODULE_SUPPORTED,
@@ -108,7 +115,7 @@ TURNOUT_ONLY: tuple[str, ...] = (
 )
 """turnout's own additions that every executor's client and handle must have."""
 
-_UPDATES = "updates are not supported: use a signal and a query"
+_UPDATES = "update-with-start is not supported yet: start the workflow, then send the update"
 _LOCAL = "local activities are not supported: use a regular activity"
 _NEXUS = "Nexus is not supported"
 _DYNAMIC = "dynamic workflows and handlers are not supported: declare each one by name"
@@ -124,16 +131,11 @@ _SEARCH = (
 UNSUPPORTED: dict[str, str] = {
     # temporalio.workflow
     **dict.fromkeys(
-        [
-            "workflow.update",
-            "workflow.UpdateInfo",
-            "workflow.current_update_info",
-            "workflow.get_update_handler",
-            "workflow.set_update_handler",
-            "workflow.UnfinishedUpdateHandlersWarning",
-        ],
-        _UPDATES,
+        ["workflow.get_update_handler", "workflow.set_update_handler"],
+        "update handlers are declared with @workflow.update only",
     ),
+    "workflow.UnfinishedUpdateHandlersWarning": "no unfinished_policy option on update "
+    "handlers: wait on workflow.all_handlers_finished()",
     **dict.fromkeys(
         [
             "workflow.execute_local_activity",
@@ -328,15 +330,6 @@ UNSUPPORTED: dict[str, str] = {
     "Client.get_workflow_handle_for": "use get_workflow_handle",
     # temporalio.client.WorkflowHandle
     **dict.fromkeys(
-        [
-            "WorkflowHandle.execute_update",
-            "WorkflowHandle.start_update",
-            "WorkflowHandle.get_update_handle",
-            "WorkflowHandle.get_update_handle_for",
-        ],
-        _UPDATES,
-    ),
-    **dict.fromkeys(
         ["WorkflowHandle.fetch_history", "WorkflowHandle.fetch_history_events"],
         "handle.events() returns the executor-independent timeline",
     ),
@@ -384,6 +377,7 @@ _START_OPTIONS = (
 KEYWORDS: dict[str, tuple[str, ...]] = {
     "workflow.defn": ("name", "sandboxed"),
     "workflow.signal": ("name",),
+    "workflow.update": ("name",),
     "workflow.query": ("name",),
     "workflow.execute_activity": _ACTIVITY_OPTIONS,
     "workflow.start_activity": _ACTIVITY_OPTIONS,
@@ -401,6 +395,9 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "Client.list_workflows": ("limit",),
     "WorkflowHandle.result": ("follow_runs",),
     "WorkflowHandle.signal": ("args",),
+    "WorkflowHandle.execute_update": ("args", "id", "result_type"),
+    "WorkflowHandle.start_update": ("args", "id", "wait_for_stage", "result_type"),
+    "WorkflowHandle.get_update_handle": ("workflow_run_id", "result_type"),
     "WorkflowHandle.query": ("args",),
     "WorkflowHandle.terminate": ("reason",),
 }

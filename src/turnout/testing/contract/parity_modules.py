@@ -19,6 +19,9 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "client.WorkflowExecutionStatus",
     "client.WorkflowFailureError",
     "client.WorkflowQueryFailedError",
+    "client.WorkflowUpdateFailedError",
+    "client.WorkflowUpdateHandle",
+    "client.WorkflowUpdateStage",
     "worker.Worker",
     "common.RetryPolicy",
     "common.WorkflowIDReusePolicy",
@@ -39,7 +42,7 @@ MODULE_SUPPORTED: tuple[str, ...] = (
 )
 """Module-level temporalio names turnout offers under the same name and module."""
 
-_UPDATES = "updates are not supported yet: use a signal and a query"
+_UPDATES = "update-with-start is not supported yet: start the workflow, then send the update"
 _SCHEDULES = "schedules are not supported yet: start runs from your own scheduler"
 _NEXUS = "Nexus is not supported"
 _STANDALONE = "activities run only inside workflows"
@@ -57,16 +60,9 @@ _TESTING = "not offered yet: test against a real executor with turnout's pytest 
 
 MODULE_UNSUPPORTED: dict[str, str] = {
     # temporalio.client
-    **dict.fromkeys(
-        [
-            "client.WorkflowUpdateFailedError",
-            "client.WorkflowUpdateHandle",
-            "client.WorkflowUpdateRPCTimeoutOrCancelledError",
-            "client.WorkflowUpdateStage",
-            "client.WithStartWorkflowOperation",
-        ],
-        _UPDATES,
-    ),
+    "client.WorkflowUpdateRPCTimeoutOrCancelledError": "a timed-out wait for an update "
+    "raises the built-in TimeoutError",
+    "client.WithStartWorkflowOperation": _UPDATES,
     **dict.fromkeys(
         [
             "client.Schedule",
