@@ -74,6 +74,22 @@ class WorkflowInfo:
     parent: ParentInfo | None = None
     execution_timeout: timedelta | None = None
 
+    # temporalio's Info methods about the history so far: they ask the running executor.
+    def get_current_history_length(self) -> int:
+        """How many events the run's history had when the current workflow task began (the
+        same on replay). Each executor counts its own events, so the numbers differ."""
+        return current_workflow_runtime().history_length()
+
+    def get_current_history_size(self) -> int:
+        """The history's size in bytes so far, as the executor measures it."""
+        return current_workflow_runtime().history_size()
+
+    def is_continue_as_new_suggested(self) -> bool:
+        """True once the history is long or large enough that the run should continue as
+        new (Temporal's server decides on Temporal; the internal executor suggests it past
+        4,096 events). The same on replay."""
+        return current_workflow_runtime().continue_as_new_suggested()
+
 
 @dataclass(frozen=True)
 class ActivityInfo:
@@ -149,6 +165,9 @@ class WorkflowRuntime(Protocol):
     def is_replaying(self) -> bool: ...
     def all_handlers_finished(self) -> bool: ...
     def current_update_info(self) -> UpdateInfo | None: ...
+    def history_length(self) -> int: ...
+    def history_size(self) -> int: ...
+    def continue_as_new_suggested(self) -> bool: ...
     async def request_approval(
         self, name: str, details: dict[str, Any], timeout: float | None
     ) -> PolicyDecision: ...

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import random
 import time
@@ -57,6 +58,9 @@ __all__ = ["ContinueAsNewError", "WorkflowInstance", "WorkflowTaskError"]
 
 
 _log = logging.getLogger("turnout.engine")
+
+_MEASURE_EVERY = 4096
+"""Events kept unmeasured at most (the history's size is measured when asked)."""
 
 
 class WorkflowTaskError(Exception):
@@ -105,6 +109,11 @@ class WorkflowInstance(MessageHandlers):
         sign of progress: a long replay is many activations)."""
         self.dropped_signals = 0
         """Signals dropped because their arguments did not fit the handler."""
+        self.history_length = 0
+        """Events of history when the current activation's workflow task began (recorded
+        with each task, so replay gives the number the first run saw)."""
+        self._history_bytes = 0
+        self._unmeasured: list[dict[str, Any]] = []
         self.handlers_running = 0
         """Signal handlers delivered and not yet returned (``workflow.all_handlers_finished``)."""
 
@@ -139,6 +148,7 @@ class WorkflowInstance(MessageHandlers):
                     if later.type in COMMAND_EVENT_TYPES:
                         recorded.append(later)
                 at = datetime.fromisoformat(event.attributes["time"])
+                self.history_length = int(event.attributes.get("history_length") or event.seq - 1)
                 produced = self._activate(batch, at, replaying=True, recorded=recorded)
                 error = nondeterminism(produced, recorded, event.seq)
                 if error is not None:
@@ -149,6 +159,10 @@ class WorkflowInstance(MessageHandlers):
                 inbound.append(event)
         if new_events:
             self.seen_seq = max(self.seen_seq, max(e.seq for e in new_events))
+            self._unmeasured.extend(e.attributes for e in events)
+            if len(self._unmeasured) > _MEASURE_EVERY:
+                self.history_size()
+        self.history_length = self.seen_seq
         if not live:
             return []
         live_now = max(now, self._now)
@@ -156,6 +170,13 @@ class WorkflowInstance(MessageHandlers):
         if inbound:
             self.processed_through = max(self.processed_through, inbound[-1].seq)
         return commands
+
+    def history_size(self) -> int:
+        """Bytes of the JSON of the events read so far (measured when asked)."""
+        if self._unmeasured:
+            self._history_bytes += sum(len(json.dumps(a, default=str)) for a in self._unmeasured)
+            self._unmeasured = []
+        return self._history_bytes
 
     def committed(self, seqs: range) -> None:
         """Record that the live activation's commands were committed as ``seqs``."""

@@ -29,7 +29,17 @@ from turnout.workflows._runtime import (
 if TYPE_CHECKING:
     from turnout.executors.internal.engine import WorkflowInstance
 
-__all__ = ["ContinueAsNewError", "InternalRuntime"]
+SUGGEST_CONTINUE_AS_NEW_EVENTS = 4096
+"""Past this many events the internal executor suggests continuing as new (Temporal's
+default too)."""
+SUGGEST_CONTINUE_AS_NEW_BYTES = 4 * 1024 * 1024
+"""Past this many bytes of history, likewise."""
+
+__all__ = ["SUGGEST_CONTINUE_AS_NEW_EVENTS", "ContinueAsNewError", "InternalRuntime"]
+
+SUGGEST_CONTINUE_AS_NEW_EVENTS = 4096
+"""Past this many events of history the internal executor suggests continuing as new
+(Temporal's default too)."""
 
 
 class ContinueAsNewError(BaseException):
@@ -77,6 +87,17 @@ class InternalRuntime:
 
     def all_handlers_finished(self) -> bool:
         return self._i.handlers_running == 0
+
+    def history_length(self) -> int:
+        return self._i.history_length
+
+    def history_size(self) -> int:
+        return self._i.history_size()
+
+    def continue_as_new_suggested(self) -> bool:
+        # By length only: the length is recorded with each workflow task, so replay
+        # answers as the first run did.
+        return self._i.history_length > SUGGEST_CONTINUE_AS_NEW_EVENTS
 
     def current_update_info(self) -> UpdateInfo | None:
         return current_update.get()

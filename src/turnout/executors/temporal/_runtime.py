@@ -167,6 +167,15 @@ class TemporalWorkflowRuntime:
     def all_handlers_finished(self) -> bool:
         return temporalio.workflow.all_handlers_finished()
 
+    def history_length(self) -> int:
+        return temporalio.workflow.info().get_current_history_length()
+
+    def history_size(self) -> int:
+        return temporalio.workflow.info().get_current_history_size()
+
+    def continue_as_new_suggested(self) -> bool:
+        return temporalio.workflow.info().is_continue_as_new_suggested()
+
     def current_update_info(self) -> UpdateInfo | None:
         info = temporalio.workflow.current_update_info()
         return None if info is None else UpdateInfo(id=info.id, name=info.name)

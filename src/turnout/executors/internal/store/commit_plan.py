@@ -84,6 +84,8 @@ def plan_commit(index: int, c: WorkflowTaskCommit, run: RunSnapshot, now: dateti
                 "processed_through": c.processed_through,
                 "time": c.time.isoformat(),
                 "worker": c.item.lease_owner,
+                # The history the task began from (workflow.info()'s length on replay).
+                "history_length": c.seen_through,
             },
         )
     ]
