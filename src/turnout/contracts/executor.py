@@ -20,15 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from turnout.contracts.calls import ARG_UNSET, call_args, check_signal, check_start
 from turnout.contracts.connector import connect_through_hook
 from turnout.contracts.events import Event
 from turnout.contracts.governance import (
     Approval,
-    validate_start_keys,
-    validate_task_queue,
-    validate_workflow_id,
 )
-from turnout.contracts.limits import check_name, check_optional_duration, check_payload
 from turnout.contracts.records import Artifact, IdConflictPolicy, IdReusePolicy, PolicyDecision, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
@@ -50,50 +47,6 @@ __all__ = [
     "check_signal",
     "check_start",
 ]
-
-
-class _ArgUnset:
-    """Marks "no single argument given" (``None`` is a valid argument)."""
-
-    def __repr__(self) -> str:
-        return "ARG_UNSET"
-
-
-ARG_UNSET: Any = _ArgUnset()
-
-
-def call_args(arg: Any, args: Sequence[Any]) -> list[Any]:
-    """The argument list of a call given as one ``arg`` or as ``args=[...]``."""
-    if arg is not ARG_UNSET:
-        if args:
-            raise ValueError("pass either one argument or args=[...], not both")
-        return [arg]
-    return list(args)
-
-
-def check_start(
-    workflow_type: str,
-    workflow_id: str,
-    task_queue: str,
-    *,
-    execution_timeout: timedelta | None = None,
-    correlation_id: str | None = None,
-    idempotency_key: str | None = None,
-) -> timedelta | None:
-    """Refuse a start that cannot be stored, before anything is: every executor's client
-    calls this, so they refuse the same starts the same way (an InvalidInputError, a
-    ValueError, naming the value). Returns the checked execution timeout."""
-    check_name(workflow_type, "the workflow type", example="Checkout")
-    validate_workflow_id(workflow_id)
-    validate_task_queue(task_queue)
-    validate_start_keys(correlation_id, idempotency_key)
-    return check_optional_duration(execution_timeout, "execution_timeout")
-
-
-def check_signal(name: str, encoded_args: Any) -> None:
-    """Refuse a signal whose name or JSON arguments cannot be stored (InvalidInputError)."""
-    check_name(name, "a signal name", example="approve")
-    check_payload(encoded_args, f"the arguments of signal {name}")
 
 
 @dataclass(frozen=True)
@@ -297,8 +250,14 @@ class Client(Protocol):
         correlation_id: str | None = None,
         execution_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
+        start_signal: str | None = None,
+        start_signal_args: Sequence[Any] = (),
     ) -> WorkflowHandle:
-        """Start a workflow run and return a handle without waiting for it."""
+        """Start a workflow run and return a handle without waiting for it.
+
+        With ``start_signal`` (signal-with-start), the signal is delivered with the start:
+        to the new run before its code starts, or to the open run of the id, which the
+        start then returns (an open run is used, never a conflict)."""
         ...
 
     async def execute_workflow(
@@ -315,6 +274,8 @@ class Client(Protocol):
         correlation_id: str | None = None,
         execution_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
+        start_signal: str | None = None,
+        start_signal_args: Sequence[Any] = (),
     ) -> Any:
         """Start a workflow run and wait for its result."""
         ...
@@ -471,6 +432,8 @@ class ClientBase:
         correlation_id: str | None = None,
         execution_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
+        start_signal: str | None = None,
+        start_signal_args: Sequence[Any] = (),
     ) -> Any:
         """Start a workflow run (see ``start_workflow``) and wait for its result."""
         # Each executor's client defines start_workflow with this same signature.
@@ -487,5 +450,7 @@ class ClientBase:
             correlation_id=correlation_id,
             execution_timeout=execution_timeout,
             retry_policy=retry_policy,
+            start_signal=start_signal,
+            start_signal_args=start_signal_args,
         )
         return await handle.result()

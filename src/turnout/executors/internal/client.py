@@ -20,6 +20,7 @@ from turnout.contracts.executor import (
     ClientCapabilities,
     RunWatch,
     call_args,
+    check_signal,
     check_start,
 )
 from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
@@ -163,6 +164,8 @@ class InternalClient(ClientBase):
         correlation_id: str | None = None,
         execution_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
+        start_signal: str | None = None,
+        start_signal_args: Sequence[Any] = (),
     ) -> InternalWorkflowHandle:
         """Start a run (see ``turnout.contracts.Client.start_workflow``)."""
         if retry_policy is not None:
@@ -180,6 +183,10 @@ class InternalClient(ClientBase):
             idempotency_key=idempotency_key,
         )
         result_type = defn.return_type if defn is not None else Any
+        signal = self._start_signal(start_signal, start_signal_args)
+        if signal is not None and id_conflict_policy is IdConflictPolicy.FAIL:
+            # Signal-with-start delivers to an open run of the id instead of conflicting.
+            id_conflict_policy = IdConflictPolicy.USE_EXISTING
         params = StartParams(
             workflow_id=id,
             workflow_type=name,
@@ -192,9 +199,12 @@ class InternalClient(ClientBase):
             id_reuse_policy=IdReusePolicy(id_reuse_policy),
             id_conflict_policy=IdConflictPolicy(id_conflict_policy),
             execution_timeout=execution_timeout.total_seconds() if execution_timeout else None,
+            signal=signal,
         )
-        if idempotency_key is None and params.id_conflict_policy is not (
-            IdConflictPolicy.TERMINATE_EXISTING
+        if (
+            idempotency_key is None
+            and signal is None
+            and params.id_conflict_policy is not IdConflictPolicy.TERMINATE_EXISTING
         ):
             started = await self._starts.submit(params)
         else:
@@ -202,6 +212,20 @@ class InternalClient(ClientBase):
         handle = InternalWorkflowHandle(self, id, run_id=started.run_id, result_type=result_type)
         handle.created = started.created
         return handle
+
+    def _start_signal(self, name: str | None, args: Sequence[Any]) -> tuple[str, list[Any]] | None:
+        """The signal of a signal-with-start, checked and encoded (None: a plain start)."""
+        if name is None:
+            if args:
+                raise ValueError("start_signal_args needs start_signal, the signal's name")
+            return None
+        try:
+            encoded = codec.encode_args(list(args))
+        except ValueError as exc:
+            raise DataConversionError(f"the arguments of signal {name}", exc) from None
+        check_signal(name, encoded)
+        codec.check_size(encoded, f"the arguments of signal {name}", self.max_payload_bytes)
+        return name, encoded
 
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None

@@ -92,6 +92,7 @@ class WorkflowInstance(MessageHandlers):
         self._recorded_markers: set[str] = set()
         self._buffered_signals: list[Event] = []
         self._obj: Any = None
+        self._args: list[Any] = []
         self._main: asyncio.Task[Any] | None = None
         self._closed = False
         self._task_error: BaseException | None = None
@@ -239,17 +240,25 @@ class WorkflowInstance(MessageHandlers):
         self.operations.take()
         token = set_workflow_runtime(InternalRuntime(self))
         try:
-            for event in batch:
-                try:
+            # As on Temporal: the workflow object exists before anything reaches it, and
+            # signals and updates are handled before the other events of the activation
+            # (so a signal sent with the start is seen before the run method starts).
+            signals = [e for e in batch if e.type is EventType.SIGNAL_RECEIVED]
+            others = [e for e in batch if e.type is not EventType.SIGNAL_RECEIVED]
+            try:
+                if any(e.type is EventType.WORKFLOW_STARTED for e in others):
+                    self._make_object()
+                for event in signals:
                     self._deliver(event)
-                except Exception as exc:  # e.g. a result that does not match its type
-                    self._task_error = exc
-                    break
-            if self._task_error is None and self._obj is not None and not self._closed:
-                if replaying:
-                    self._replay_updates(recorded)
-                else:
-                    self._decide_updates(updates)  # a held start leaves them for later
+                if self._obj is not None and not self._closed:
+                    if replaying:
+                        self._replay_updates(recorded)
+                    else:
+                        self._decide_updates(updates)  # a held start leaves them for later
+                for event in others:
+                    self._deliver(event)
+            except Exception as exc:  # e.g. a result that does not match its type
+                self._task_error = exc
             if self._task_error is None:
                 self._run_until_blocked()
         finally:
@@ -364,11 +373,18 @@ class WorkflowInstance(MessageHandlers):
             )
         )
 
+    def _make_object(self) -> None:
+        """Make the workflow object (unless a start policy holds the run's code)."""
+        if self._obj is None and self._start_gate is None:
+            self._args = codec.decode_args(self._input, self.defn.arg_types)
+            self._obj = self.defn.new_instance(self._args)
+
     def _start(self) -> None:
-        args = codec.decode_args(self._input, self.defn.arg_types)
-        self._obj = self.defn.new_instance(args)
+        if self._obj is None:
+            self._args = codec.decode_args(self._input, self.defn.arg_types)
+            self._obj = self.defn.new_instance(self._args)
         run = getattr(self._obj, self.defn.run_method_name)
-        self._main = self._loop.create_task(self._run_main(run, args), name="workflow-main")
+        self._main = self._loop.create_task(self._run_main(run, self._args), name="workflow-main")
 
     async def _run_main(self, run: Callable[..., Awaitable[Any]], args: list[Any]) -> None:
         try:

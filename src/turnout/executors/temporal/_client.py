@@ -26,6 +26,7 @@ from turnout.contracts.executor import (
     ClientCapabilities,
     RunWatch,
     call_args,
+    check_signal,
     check_start,
 )
 from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
@@ -177,6 +178,8 @@ class TemporalClient(ClientBase):
         correlation_id: str | None = None,
         execution_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
+        start_signal: str | None = None,
+        start_signal_args: Sequence[Any] = (),
     ) -> TemporalWorkflowHandle:
         """Start a workflow run on Temporal."""
         name, result_type = self._resolve(workflow)
@@ -195,6 +198,15 @@ class TemporalClient(ClientBase):
         )
         start_args = call_args(arg, args)
         check_payload(jsonable(start_args), f"the input of workflow {name}")
+        signal: dict[str, Any] = {}
+        if start_signal is not None:
+            check_signal(start_signal, jsonable(list(start_signal_args)))
+            signal = {"start_signal": start_signal, "start_signal_args": list(start_signal_args)}
+            if IdConflictPolicy(id_conflict_policy) is IdConflictPolicy.FAIL:
+                # Signal-with-start uses an open run of the id, as on the internal executor.
+                id_conflict_policy = IdConflictPolicy.USE_EXISTING
+        elif start_signal_args:
+            raise ValueError("start_signal_args needs start_signal, the signal's name")
         # Started under a span: the run joins its trace, as on the internal executor.
         correlation = correlation_id or correlation_from_current_span() or uuid.uuid4().hex
         memo = {CORRELATION_MEMO: correlation}
@@ -210,6 +222,7 @@ class TemporalClient(ClientBase):
                 retry_policy=temporal_retry_policy(retry_policy),
                 memo=memo,
                 result_type=result_type,
+                **signal,
             )
         except temporalio.exceptions.WorkflowAlreadyStartedError as exc:
             raise te.WorkflowAlreadyStartedError(id, name) from exc

@@ -372,6 +372,8 @@ _START_OPTIONS = (
     "id_conflict_policy",
     "execution_timeout",
     "retry_policy",
+    "start_signal",
+    "start_signal_args",
 )
 
 KEYWORDS: dict[str, tuple[str, ...]] = {

@@ -69,6 +69,9 @@ class StartParams:
     execution_timeout: float | None = None
     parent: tuple[str, str, str] | None = None
     """(parent workflow id, parent run id, child seq) for child workflows."""
+    signal: tuple[str, list[Any]] | None = None
+    """Signal-with-start: the signal's name and encoded arguments, delivered to the new
+    run before its code starts, or to the open run the start uses."""
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,7 @@ class RunOperations(StoreCore):
                 raise refused
             if not state.is_terminal:
                 if p.id_conflict_policy is IdConflictPolicy.USE_EXISTING:
+                    await self._start_signal(conn, tx, latest.run_id, p, now)
                     return StartResult(latest.run_id, created=False)
                 await self._close_run(
                     conn,
@@ -109,7 +110,17 @@ class RunOperations(StoreCore):
         new = _new_run(p)
         await conn.execute(insert(tasks), [_task_row(new, now)])
         (run_id,) = await self._create_runs(conn, tx, [new], now)
+        await self._start_signal(conn, tx, run_id, p, now)
         return StartResult(run_id, created=True)
+
+    async def _start_signal(
+        self, conn: AsyncConnection, tx: Tx, run_id: str, p: StartParams, now: datetime
+    ) -> None:
+        """Deliver a signal-with-start's signal to the run the start made or uses."""
+        if p.signal is not None:
+            name, args = p.signal
+            spec = (EventType.SIGNAL_RECEIVED, {"name": name, "args": args})
+            await self._deliver(conn, tx, run_id, [spec], now)
 
     async def _run_of_key(self, conn: AsyncConnection, p: StartParams) -> str | None:
         """The latest run started with ``p``'s idempotency key, if there is one."""
@@ -144,8 +155,10 @@ class RunOperations(StoreCore):
         first, they are started one by one instead.
         """
         for p in params:
-            if p.idempotency_key is not None or (
-                p.id_conflict_policy is IdConflictPolicy.TERMINATE_EXISTING
+            if (
+                p.idempotency_key is not None
+                or p.signal is not None
+                or p.id_conflict_policy is IdConflictPolicy.TERMINATE_EXISTING
             ):
                 raise ValueError(f"start of {p.workflow_id!r} needs start_workflow")
         try:
