@@ -17,6 +17,7 @@ from turnout.contracts.executor import Client, WorkflowHandle
 from turnout.contracts.records import Run
 from turnout.contracts.states import WorkflowExecutionStatus
 from turnout.contracts.updates import (
+    WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateStage,
@@ -28,6 +29,7 @@ to Temporal's names (``id``, ``status``, ``start_time``, ``close_time``, ``paren
 
 __all__ = [
     "Client",
+    "WithStartWorkflowOperation",
     "WorkflowExecutionDescription",
     "WorkflowExecutionStatus",
     "WorkflowFailureError",

@@ -13,14 +13,14 @@ information, so the callers never ask which executor they talk to.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from turnout.contracts.calls import ARG_UNSET, call_args, check_signal, check_start
+from turnout.contracts.capabilities import ClientCapabilities, QueueFigures, RunWatch
+from turnout.contracts.client_base import ClientBase
 from turnout.contracts.connector import connect_through_hook
 from turnout.contracts.events import Event
 from turnout.contracts.governance import (
@@ -29,6 +29,7 @@ from turnout.contracts.governance import (
 from turnout.contracts.records import Artifact, IdConflictPolicy, IdReusePolicy, PolicyDecision, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
+from turnout.contracts.updates import WorkflowUpdateHandle, WorkflowUpdateStage
 
 if TYPE_CHECKING:
     from turnout.contracts.status import Snapshot
@@ -47,90 +48,6 @@ __all__ = [
     "check_signal",
     "check_start",
 ]
-
-
-@dataclass(frozen=True)
-class ClientCapabilities:
-    """What a client can do beyond the :class:`Client` protocol (each flag off by default).
-
-    Callers that serve every executor (the HTTP API, the console) choose their way by
-    these flags, never by the executor's name.
-    """
-
-    idempotency_keys: bool = False
-    """``start_workflow(idempotency_key=...)`` finds the run an earlier start with the key
-    made. Without it a retried start is made idempotent through the workflow id
-    (``IdConflictPolicy.USE_EXISTING`` with ``IdReusePolicy.REJECT_DUPLICATE``)."""
-    page_tokens: bool = False
-    """Runs are listed a page at a time by ``list_workflows_page(page_token=...)`` (a
-    listing that cannot sort by start time); otherwise by the keyset of
-    ``list_workflows(before=(requested_at, run_id))``."""
-    run_input: bool = False
-    """Handles answer ``input()``: the arguments the run was started with."""
-
-
-class RunWatch:
-    """Wakes a reader of a run's events when the run may have new ones.
-
-    ``woken`` is set by whatever the executor learns (a notification, a long poll of the
-    history); a watch with nothing to learn from is never woken and its reader polls.
-    ``following`` is true while the watch will say when there is news, so that a reader
-    may skip reading between wake-ups.
-    """
-
-    def __init__(
-        self, woken: asyncio.Event | None = None, following: Callable[[], bool] | None = None
-    ) -> None:
-        self.woken = woken if woken is not None else asyncio.Event()
-        self._following = following
-
-    @property
-    def following(self) -> bool:
-        """True while a wake-up is sure to come with each change of the run."""
-        return self._following is not None and self._following()
-
-    async def wait(self, timeout: float) -> bool:
-        """Wait for a wake-up, at most ``timeout`` seconds; True when woken."""
-        try:
-            await asyncio.wait_for(self.woken.wait(), timeout)
-        except TimeoutError:
-            return False
-        self.woken.clear()
-        return True
-
-
-class QueueFigures(Protocol):
-    """One task queue's figures, as a client that keeps them reports them."""
-
-    @property
-    def task_queue(self) -> str:
-        """The task queue's name."""
-        ...
-
-    @property
-    def depth(self) -> int:
-        """Items ready to be claimed, of every kind."""
-        ...
-
-    @property
-    def depth_by_kind(self) -> dict[str, int]:
-        """Ready items per kind (``workflow_task``, ``activity_task``, ...)."""
-        ...
-
-    @property
-    def lag_seconds(self) -> float:
-        """Age of the oldest ready item (0 when none is ready)."""
-        ...
-
-    @property
-    def leased(self) -> int:
-        """Items a worker holds."""
-        ...
-
-    @property
-    def dead_letters(self) -> int:
-        """Items that ran out of retries."""
-        ...
 
 
 @runtime_checkable
@@ -173,6 +90,38 @@ class WorkflowHandle(Protocol):
 
     async def describe(self) -> Run:
         """The run's contract record: state, timestamps, result or failure."""
+        ...
+
+    async def start_update(
+        self,
+        update: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        wait_for_stage: WorkflowUpdateStage,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+    ) -> WorkflowUpdateHandle:
+        """Send an update; return once it reached ``wait_for_stage`` (a rejection raises
+        WorkflowUpdateFailedError)."""
+        ...
+
+    async def execute_update(
+        self,
+        update: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+    ) -> Any:
+        """Send an update and wait for its result."""
+        ...
+
+    def get_update_handle(
+        self, id: str, *, workflow_run_id: str | None = None, result_type: Any = None
+    ) -> WorkflowUpdateHandle:
+        """A handle on an update sent before."""
         ...
 
     async def events(self) -> list[Event]:
@@ -371,86 +320,3 @@ class WorkerBackend(Protocol):
     async def run(self) -> None:
         """Start and block until shut down (or cancelled)."""
         ...
-
-
-class ClientBase:
-    """What every executor's client shares: ``execute_workflow`` is start, then result;
-    and the :class:`OperatorClient` members, answered for an executor that keeps none of
-    that information (each executor overrides what it has)."""
-
-    capabilities: ClientCapabilities = ClientCapabilities()
-    """What this client can do beyond :class:`Client` (nothing, unless an executor says)."""
-
-    @classmethod
-    async def connect(
-        cls,
-        target_host: str | None = None,
-        *,
-        namespace: str = "default",
-        data_converter: object = None,
-        **options: Any,
-    ) -> Client:
-        """:meth:`Client.connect`: a client of the executor ``target_host`` names."""
-        return await connect_through_hook(
-            target_host, namespace, {"data_converter": data_converter, **options}
-        )
-
-    async def events_after(self, workflow_id: str, run_id: str, after: int) -> list[Event]:
-        """The events of the run whose seq is above ``after``, from its whole timeline."""
-        get_handle: Callable[..., WorkflowHandle] = getattr(self, "get_workflow_handle")  # noqa: B009
-        events = await get_handle(workflow_id, run_id=run_id).events()
-        return [e for e in events if e.seq > after]
-
-    @contextlib.asynccontextmanager
-    async def watch_run(self, workflow_id: str, run_id: str) -> AsyncIterator[RunWatch]:
-        """A watch that is never woken: its reader polls."""
-        yield RunWatch()
-
-    async def queue_figures(self) -> Sequence[QueueFigures] | None:
-        """None: this executor keeps no queue figures."""
-        return None
-
-    async def status(self, *, failures: int = 10) -> Snapshot | None:
-        """None: this executor keeps no queue status."""
-        return None
-
-    def for_tenant(self, tenant_id: str) -> OperatorClient | None:
-        """None: each tenant connects on its own."""
-        return None
-
-    async def execute_workflow(
-        self,
-        workflow: str | Callable[..., Any],
-        arg: Any = ARG_UNSET,
-        *,
-        id: str,
-        task_queue: str,
-        args: Sequence[Any] = (),
-        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
-        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
-        idempotency_key: str | None = None,
-        correlation_id: str | None = None,
-        execution_timeout: timedelta | None = None,
-        retry_policy: RetryPolicy | None = None,
-        start_signal: str | None = None,
-        start_signal_args: Sequence[Any] = (),
-    ) -> Any:
-        """Start a workflow run (see ``start_workflow``) and wait for its result."""
-        # Each executor's client defines start_workflow with this same signature.
-        start: Callable[..., Awaitable[WorkflowHandle]] = getattr(self, "start_workflow")  # noqa: B009
-        handle = await start(
-            workflow,
-            arg,
-            id=id,
-            task_queue=task_queue,
-            args=args,
-            id_reuse_policy=id_reuse_policy,
-            id_conflict_policy=id_conflict_policy,
-            idempotency_key=idempotency_key,
-            correlation_id=correlation_id,
-            execution_timeout=execution_timeout,
-            retry_policy=retry_policy,
-            start_signal=start_signal,
-            start_signal_args=start_signal_args,
-        )
-        return await handle.result()

@@ -9,20 +9,30 @@ and returns a :class:`WorkflowUpdateHandle`.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import IntEnum, StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from turnout.contracts.calls import ARG_UNSET, call_args
 from turnout.contracts.errors import TurnoutError
+from turnout.contracts.records import IdConflictPolicy, IdReusePolicy
+from turnout.contracts.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from turnout.contracts.executor import Client, WorkflowHandle
 
 __all__ = [
     "UpdateInfo",
     "UpdateNotFoundError",
     "UpdateState",
+    "WithStartWorkflowOperation",
     "WorkflowUpdateFailedError",
     "WorkflowUpdateHandle",
     "WorkflowUpdateStage",
+    "start_update_with_start",
 ]
 
 
@@ -113,3 +123,99 @@ class WorkflowUpdateHandle(Protocol):
     async def result(self, *, timeout: timedelta | None = None) -> Any:
         """Wait for the update to complete; its result, or WorkflowUpdateFailedError."""
         ...
+
+
+class WithStartWorkflowOperation:
+    """The start half of update-with-start (``client.execute_update_with_start_workflow``):
+    the workflow to start unless its id is open, as ``temporalio``'s. ``id_conflict_policy``
+    is required: ``USE_EXISTING`` sends the update to an open run of the id, ``FAIL``
+    refuses one. After the call, :meth:`workflow_handle` gives the run's handle."""
+
+    def __init__(
+        self,
+        workflow: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        args: Sequence[Any] = (),
+        id: str,
+        task_queue: str,
+        id_conflict_policy: IdConflictPolicy,
+        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+        execution_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+        result_type: Any = None,
+    ) -> None:
+        self.workflow = workflow
+        self.args = call_args(arg, args)
+        self.id = id
+        self.task_queue = task_queue
+        self.id_conflict_policy = IdConflictPolicy(id_conflict_policy)
+        self.id_reuse_policy = IdReusePolicy(id_reuse_policy)
+        self.execution_timeout = execution_timeout
+        self.retry_policy = retry_policy
+        self.result_type = result_type
+        self._handle: asyncio.Future[Any] | None = None
+
+    def _future(self) -> asyncio.Future[Any]:
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().create_future()
+        return self._handle
+
+    def set_workflow_handle(self, handle: Any) -> None:
+        """Record the handle of the run the operation started or used (executors call it)."""
+        future = self._future()
+        if not future.done():
+            future.set_result(handle)
+
+    def set_failure(self, error: BaseException) -> None:
+        """Record that the start failed (executors call it)."""
+        future = self._future()
+        if not future.done():
+            future.set_exception(error)
+
+    async def workflow_handle(self) -> WorkflowHandle:
+        """The handle of the run the operation started or used, once the call made it."""
+        handle: WorkflowHandle = await asyncio.shield(self._future())
+        return handle
+
+
+async def start_update_with_start(
+    client: Client,
+    update: str | Callable[..., Any],
+    arg: Any,
+    *,
+    start_workflow_operation: WithStartWorkflowOperation,
+    wait_for_stage: WorkflowUpdateStage,
+    args: Sequence[Any],
+    id: str | None,
+    result_type: Any,
+) -> WorkflowUpdateHandle:
+    """Update-with-start from a client's start and a handle's update: start the workflow
+    (or use its open run, as the operation's conflict policy says), then send the update.
+    A start or an update repeated after a failure finds what the first one made."""
+    op = start_workflow_operation
+    if op.id_conflict_policy is IdConflictPolicy.TERMINATE_EXISTING:
+        raise ValueError(
+            "update-with-start takes id_conflict_policy USE_EXISTING or FAIL, not "
+            "TERMINATE_EXISTING"
+        )
+    try:
+        handle = await client.start_workflow(
+            op.workflow,
+            args=op.args,
+            id=op.id,
+            task_queue=op.task_queue,
+            id_conflict_policy=op.id_conflict_policy,
+            id_reuse_policy=op.id_reuse_policy,
+            execution_timeout=op.execution_timeout,
+            retry_policy=op.retry_policy,
+        )
+    except BaseException as exc:
+        op.set_failure(exc)
+        raise
+    op.set_workflow_handle(handle)
+    start_update = getattr(handle, "start_update")  # noqa: B009 (every executor's handle has it)
+    update_handle: WorkflowUpdateHandle = await start_update(
+        update, arg, args=args, id=id, wait_for_stage=wait_for_stage, result_type=result_type
+    )
+    return update_handle

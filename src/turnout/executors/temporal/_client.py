@@ -34,9 +34,11 @@ from turnout.contracts.limits import check_name, check_payload
 from turnout.contracts.records import DEFAULT_TENANT, IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
+from turnout.contracts.updates import WithStartWorkflowOperation, WorkflowUpdateStage
 from turnout.executors.temporal._governance import approvals_from_memo
 from turnout.executors.temporal._handle import STATES, TemporalWorkflowHandle, jsonable
 from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry_policy
+from turnout.executors.temporal._updates import TemporalWorkflowUpdateHandle, update_with_start
 from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import WorkflowDefinition
 
@@ -229,6 +231,68 @@ class TemporalClient(ClientBase):
         except pydantic_core.PydanticSerializationError as exc:
             raise te.DataConversionError(f"the input of workflow {name}", exc) from None
         return TemporalWorkflowHandle(self, id, run_id=raw.result_run_id, result_type=result_type)
+
+    async def start_update_with_start_workflow(
+        self,
+        update: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        start_workflow_operation: WithStartWorkflowOperation,
+        wait_for_stage: WorkflowUpdateStage,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+    ) -> TemporalWorkflowUpdateHandle:
+        """Update-with-start through Temporal's own operation (one request)."""
+        op = start_workflow_operation
+        name, workflow_result = self._resolve(op.workflow)
+        check_start(name, op.id, op.task_queue, execution_timeout=op.execution_timeout)
+        if op.id_conflict_policy is IdConflictPolicy.TERMINATE_EXISTING:
+            raise ValueError(
+                "update-with-start takes id_conflict_policy USE_EXISTING or FAIL, not "
+                "TERMINATE_EXISTING"
+            )
+        raw_op: temporalio.client.WithStartWorkflowOperation[Any, Any] = (
+            temporalio.client.WithStartWorkflowOperation(
+                name,
+                args=op.args,
+                id=op.id,
+                task_queue=op.task_queue,
+                id_conflict_policy=_CONFLICT[op.id_conflict_policy],
+                id_reuse_policy=_REUSE[op.id_reuse_policy],
+                execution_timeout=op.execution_timeout,
+                retry_policy=temporal_retry_policy(op.retry_policy),
+                memo={CORRELATION_MEMO: correlation_from_current_span() or uuid.uuid4().hex},
+                result_type=op.result_type or workflow_result,
+            )
+        )
+        try:
+            handle = await update_with_start(
+                self.raw,
+                update,
+                arg,
+                raw_op,
+                args=args,
+                id=id,
+                wait_for_stage=wait_for_stage,
+                result_type=result_type,
+            )
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                await raw_op.workflow_handle()  # the start's own failure, retrieved
+            if isinstance(exc, temporalio.exceptions.WorkflowAlreadyStartedError):
+                error = te.WorkflowAlreadyStartedError(op.id, name)
+                op.set_failure(error)
+                raise error from exc
+            op.set_failure(exc)
+            raise
+        started = await raw_op.workflow_handle()
+        op.set_workflow_handle(
+            TemporalWorkflowHandle(
+                self, op.id, run_id=started.result_run_id, result_type=op.result_type
+            )
+        )
+        return handle
 
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None

@@ -12,7 +12,7 @@ import temporalio.client
 import temporalio.service
 
 from turnout.contracts import errors as te
-from turnout.contracts.executor import call_args
+from turnout.contracts.executor import ARG_UNSET, call_args
 from turnout.contracts.updates import (
     UpdateNotFoundError,
     WorkflowUpdateFailedError,
@@ -21,7 +21,7 @@ from turnout.contracts.updates import (
 from turnout.executors.temporal._errors import to_turnout
 from turnout.workflows._definitions import update_name
 
-__all__ = ["TemporalWorkflowUpdateHandle", "send_update"]
+__all__ = ["TemporalWorkflowUpdateHandle", "send_update", "update_with_start"]
 
 
 class TemporalWorkflowUpdateHandle:
@@ -105,4 +105,39 @@ async def send_update(
         raise te.DataConversionError(f"the arguments of update {name}", exc) from None
     except temporalio.service.RPCError as exc:
         raise converted(exc, raw.id, raw.run_id, id or "") from exc
+    return TemporalWorkflowUpdateHandle(handle)
+
+
+async def update_with_start(
+    client: temporalio.client.Client,
+    update: str | Callable[..., Any],
+    arg: Any,
+    operation: temporalio.client.WithStartWorkflowOperation[Any, Any],
+    *,
+    args: Sequence[Any],
+    id: str | None,
+    wait_for_stage: WorkflowUpdateStage,
+    result_type: Any,
+) -> TemporalWorkflowUpdateHandle:
+    """Temporal's update-with-start, with turnout's stages and errors."""
+    if wait_for_stage not in (WorkflowUpdateStage.ACCEPTED, WorkflowUpdateStage.COMPLETED):
+        raise ValueError(
+            f"wait_for_stage={wait_for_stage!r} is not offered: wait for "
+            "WorkflowUpdateStage.ACCEPTED or COMPLETED"
+        )
+    name = update_name(update)
+    try:
+        handle = await client.start_update_with_start_workflow(
+            update if callable(update) else name,  # type: ignore[arg-type]
+            *([] if arg is ARG_UNSET else [arg]),
+            start_workflow_operation=operation,
+            args=list(args),
+            id=id,
+            wait_for_stage=temporalio.client.WorkflowUpdateStage(int(wait_for_stage)),
+            result_type=result_type,
+        )
+    except temporalio.client.WorkflowUpdateFailedError as exc:
+        raise _failed(exc)
+    except pydantic_core.PydanticSerializationError as exc:
+        raise te.DataConversionError(f"the arguments of update {name}", exc) from None
     return TemporalWorkflowUpdateHandle(handle)

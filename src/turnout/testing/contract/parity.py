@@ -98,6 +98,8 @@ SUPPORTED: tuple[str, ...] = (
     "WorkflowHandle.get_update_handle",
     "WorkflowHandle.get_update_handle_for",
     "Client.connect",
+    "Client.execute_update_with_start_workflow",
+    "Client.start_update_with_start_workflow",
     # module-level names: temporalio.client, .worker, .common, .exceptions, ...
     *MODULE_SUPPORTED,
 )
@@ -115,7 +117,6 @@ TURNOUT_ONLY: tuple[str, ...] = (
 )
 """turnout's own additions that every executor's client and handle must have."""
 
-_UPDATES = "update-with-start is not supported yet: start the workflow, then send the update"
 _LOCAL = "local activities are not supported: use a regular activity"
 _NEXUS = "Nexus is not supported"
 _DYNAMIC = "dynamic workflows and handlers are not supported: declare each one by name"
@@ -289,10 +290,6 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(
         ["Client.create_schedule", "Client.get_schedule_handle", "Client.list_schedules"],
         _SCHEDULES,
-    ),
-    **dict.fromkeys(
-        ["Client.execute_update_with_start_workflow", "Client.start_update_with_start_workflow"],
-        _UPDATES,
     ),
     **dict.fromkeys(
         [

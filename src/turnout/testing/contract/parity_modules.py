@@ -19,6 +19,7 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "client.WorkflowExecutionStatus",
     "client.WorkflowFailureError",
     "client.WorkflowQueryFailedError",
+    "client.WithStartWorkflowOperation",
     "client.WorkflowUpdateFailedError",
     "client.WorkflowUpdateHandle",
     "client.WorkflowUpdateStage",
@@ -42,7 +43,6 @@ MODULE_SUPPORTED: tuple[str, ...] = (
 )
 """Module-level temporalio names turnout offers under the same name and module."""
 
-_UPDATES = "update-with-start is not supported yet: start the workflow, then send the update"
 _SCHEDULES = "schedules are not supported yet: start runs from your own scheduler"
 _NEXUS = "Nexus is not supported"
 _STANDALONE = "activities run only inside workflows"
@@ -62,7 +62,6 @@ MODULE_UNSUPPORTED: dict[str, str] = {
     # temporalio.client
     "client.WorkflowUpdateRPCTimeoutOrCancelledError": "a timed-out wait for an update "
     "raises the built-in TimeoutError",
-    "client.WithStartWorkflowOperation": _UPDATES,
     **dict.fromkeys(
         [
             "client.Schedule",

@@ -8,8 +8,18 @@ import uuid
 
 import pytest
 
-from turnout import ApplicationError, WorkflowAlreadyCompletedError
-from turnout.client import WorkflowUpdateFailedError, WorkflowUpdateHandle, WorkflowUpdateStage
+from turnout import (
+    ApplicationError,
+    IdConflictPolicy,
+    WorkflowAlreadyCompletedError,
+    WorkflowAlreadyStartedError,
+)
+from turnout.client import (
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+)
 from turnout.testing.contract.workflows_updates import UPDATE_WORKFLOWS, Cart
 from turnout.testing.harness import ExecutorHarness
 from turnout.testing.timeline import normalize
@@ -89,3 +99,51 @@ async def test_admitted_is_not_a_stage_to_wait_for(executor: ExecutorHarness) ->
             Cart.add_item, "apple", wait_for_stage=WorkflowUpdateStage.ADMITTED
         )
     await handle.terminate(reason="done")
+
+
+async def test_update_with_start_starts_or_uses_the_open_run(executor: ExecutorHarness) -> None:
+    task_queue = _id("with-start")
+    workflow_id = _id()
+
+    def operation(policy: IdConflictPolicy) -> WithStartWorkflowOperation:
+        return WithStartWorkflowOperation(
+            Cart.run, id=workflow_id, task_queue=task_queue, id_conflict_policy=policy
+        )
+
+    async with Worker(executor.client, task_queue=task_queue, workflows=UPDATE_WORKFLOWS):
+        first = operation(IdConflictPolicy.USE_EXISTING)
+        assert (
+            await executor.client.execute_update_with_start_workflow(
+                Cart.add_item, "apple", start_workflow_operation=first, id="add-1"
+            )
+            == 1
+        )
+        handle = await first.workflow_handle()
+        second = operation(IdConflictPolicy.USE_EXISTING)
+        accepted = await executor.client.start_update_with_start_workflow(
+            Cart.add_item, "pear", start_workflow_operation=second, id="add-2",
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )  # fmt: skip
+        assert await accepted.result() == 2
+        assert (await second.workflow_handle()).run_id == handle.run_id
+
+        refused = operation(IdConflictPolicy.FAIL)
+        with pytest.raises(WorkflowAlreadyStartedError):
+            await executor.client.execute_update_with_start_workflow(
+                Cart.add_item, "plum", start_workflow_operation=refused
+            )
+        with pytest.raises(WorkflowAlreadyStartedError):
+            await refused.workflow_handle()
+
+        await handle.execute_update("close", id="close-1")
+        assert await handle.result() == ["apple", "pear"]
+    assert normalize(await handle.events()) == [
+        ("workflow_started", {}),
+        ("workflow_update_accepted", {"name": "add_item"}),
+        ("workflow_update_completed", {}),
+        ("workflow_update_accepted", {"name": "add_item"}),
+        ("workflow_update_completed", {}),
+        ("workflow_update_accepted", {"name": "close"}),
+        ("workflow_update_completed", {}),
+        ("workflow_completed", {}),
+    ]

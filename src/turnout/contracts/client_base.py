@@ -1,0 +1,160 @@
+"""``ClientBase``: what every executor's client shares (``execute_workflow`` as start then
+result, update-with-start as start then update, and the operator members answered for an
+executor that keeps none of that information). :mod:`turnout.contracts.executor`
+re-exports it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from turnout.contracts.calls import ARG_UNSET
+from turnout.contracts.capabilities import ClientCapabilities, QueueFigures, RunWatch
+from turnout.contracts.connector import connect_through_hook
+from turnout.contracts.events import Event
+from turnout.contracts.records import IdConflictPolicy, IdReusePolicy
+from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.updates import (
+    WithStartWorkflowOperation,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+    start_update_with_start,
+)
+
+if TYPE_CHECKING:
+    from turnout.contracts.executor import Client, OperatorClient, WorkflowHandle
+    from turnout.contracts.status import Snapshot
+
+__all__ = ["ClientBase"]
+
+
+class ClientBase:
+    """What every executor's client shares: ``execute_workflow`` is start, then result;
+    and the :class:`OperatorClient` members, answered for an executor that keeps none of
+    that information (each executor overrides what it has)."""
+
+    capabilities: ClientCapabilities = ClientCapabilities()
+    """What this client can do beyond :class:`Client` (nothing, unless an executor says)."""
+
+    @classmethod
+    async def connect(
+        cls,
+        target_host: str | None = None,
+        *,
+        namespace: str = "default",
+        data_converter: object = None,
+        **options: Any,
+    ) -> Client:
+        """:meth:`Client.connect`: a client of the executor ``target_host`` names."""
+        return await connect_through_hook(
+            target_host, namespace, {"data_converter": data_converter, **options}
+        )
+
+    async def start_update_with_start_workflow(
+        self,
+        update: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        start_workflow_operation: WithStartWorkflowOperation,
+        wait_for_stage: WorkflowUpdateStage,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+    ) -> WorkflowUpdateHandle:
+        """Start the operation's workflow (or use its open run), send it the update and
+        return once the update reached ``wait_for_stage``."""
+        client: Client = self  # type: ignore[assignment]  # every executor's client is one
+        return await start_update_with_start(
+            client,
+            update,
+            arg,
+            start_workflow_operation=start_workflow_operation,
+            wait_for_stage=wait_for_stage,
+            args=args,
+            id=id,
+            result_type=result_type,
+        )
+
+    async def execute_update_with_start_workflow(
+        self,
+        update: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        start_workflow_operation: WithStartWorkflowOperation,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+    ) -> Any:
+        """:meth:`start_update_with_start_workflow` up to the update's result."""
+        handle = await self.start_update_with_start_workflow(
+            update,
+            arg,
+            start_workflow_operation=start_workflow_operation,
+            wait_for_stage=WorkflowUpdateStage.COMPLETED,
+            args=args,
+            id=id,
+            result_type=result_type,
+        )
+        return await handle.result()
+
+    async def events_after(self, workflow_id: str, run_id: str, after: int) -> list[Event]:
+        """The events of the run whose seq is above ``after``, from its whole timeline."""
+        get_handle: Callable[..., WorkflowHandle] = getattr(self, "get_workflow_handle")  # noqa: B009
+        events = await get_handle(workflow_id, run_id=run_id).events()
+        return [e for e in events if e.seq > after]
+
+    @contextlib.asynccontextmanager
+    async def watch_run(self, workflow_id: str, run_id: str) -> AsyncIterator[RunWatch]:
+        """A watch that is never woken: its reader polls."""
+        yield RunWatch()
+
+    async def queue_figures(self) -> Sequence[QueueFigures] | None:
+        """None: this executor keeps no queue figures."""
+        return None
+
+    async def status(self, *, failures: int = 10) -> Snapshot | None:
+        """None: this executor keeps no queue status."""
+        return None
+
+    def for_tenant(self, tenant_id: str) -> OperatorClient | None:
+        """None: each tenant connects on its own."""
+        return None
+
+    async def execute_workflow(
+        self,
+        workflow: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        execution_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+        start_signal: str | None = None,
+        start_signal_args: Sequence[Any] = (),
+    ) -> Any:
+        """Start a workflow run (see ``start_workflow``) and wait for its result."""
+        # Each executor's client defines start_workflow with this same signature.
+        start: Callable[..., Awaitable[WorkflowHandle]] = getattr(self, "start_workflow")  # noqa: B009
+        handle = await start(
+            workflow,
+            arg,
+            id=id,
+            task_queue=task_queue,
+            args=args,
+            id_reuse_policy=id_reuse_policy,
+            id_conflict_policy=id_conflict_policy,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            execution_timeout=execution_timeout,
+            retry_policy=retry_policy,
+            start_signal=start_signal,
+            start_signal_args=start_signal_args,
+        )
+        return await handle.result()
