@@ -21,6 +21,7 @@ __all__ = [
     "HandlerDefinition",
     "WorkflowDefinition",
     "add_definition_hook",
+    "runtime_handler",
 ]
 
 _WORKFLOW_ATTR = "__turnout_workflow_definition__"
@@ -216,6 +217,28 @@ def _handler(method_name: str, fn: Callable[..., Any], name: str) -> HandlerDefi
         arg_types=arg_types,
         return_type=return_type,
         is_async=inspect.iscoroutinefunction(fn),
+    )
+
+
+def runtime_handler(
+    name: str, fn: Callable[..., Any], validator: Callable[..., Any] | None = None
+) -> HandlerDefinition:
+    """The definition of a handler set while the workflow runs (``set_signal_handler``
+    and its kin): ``fn`` is called as it is (a bound method or a function), so its
+    ``method_name`` is empty."""
+    if not callable(fn):
+        raise TypeError(f"the handler of {name!r} must be callable, got {fn!r}")
+    if validator is not None and inspect.iscoroutinefunction(validator):
+        raise TypeError(f"the validator of update {name!r} must not be async")
+    arg_types, return_type = _signature_types(fn, skip_self=False)
+    return HandlerDefinition(
+        name=name,
+        method_name="",
+        fn=fn,
+        arg_types=arg_types,
+        return_type=return_type,
+        is_async=inspect.iscoroutinefunction(fn),
+        validator=validator,
     )
 
 

@@ -43,6 +43,14 @@ from turnout.workflows._definitions import (
     mark_signal,
     mark_update,
 )
+from turnout.workflows._handlers import (
+    get_query_handler,
+    get_signal_handler,
+    get_update_handler,
+    set_query_handler,
+    set_signal_handler,
+    set_update_handler,
+)
 from turnout.workflows._runtime import (
     ChildWorkflowOptions,
     NotInWorkflowError,
@@ -70,6 +78,9 @@ __all__ = [
     "execute_activity_class",
     "execute_activity_method",
     "execute_child_workflow",
+    "get_query_handler",
+    "get_signal_handler",
+    "get_update_handler",
     "in_workflow",
     "info",
     "init",
@@ -80,6 +91,9 @@ __all__ = [
     "random",
     "request_approval",
     "run",
+    "set_query_handler",
+    "set_signal_handler",
+    "set_update_handler",
     "signal",
     "sleep",
     "start_activity",

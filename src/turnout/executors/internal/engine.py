@@ -91,6 +91,11 @@ class WorkflowInstance(MessageHandlers):
         self._patches: dict[str, bool] = {}
         self._recorded_markers: set[str] = set()
         self._buffered_signals: list[Event] = []
+        self._set_handlers: dict[str, dict[str, HandlerDefinition]] = {
+            "signal": {},
+            "query": {},
+            "update": {},
+        }
         self._obj: Any = None
         self._args: list[Any] = []
         self._main: asyncio.Task[Any] | None = None
@@ -429,7 +434,7 @@ class WorkflowInstance(MessageHandlers):
         """Call a query handler on the current workflow object."""
         token = set_workflow_runtime(InternalRuntime(self, read_only=True))
         try:
-            return getattr(self._obj, handler.method_name)(*args)
+            return self.bound(handler)(*args)
         finally:
             reset_workflow_runtime(token)
 

@@ -247,14 +247,14 @@ class InternalWorkflowHandle:
                 f"method (MyWorkflow.my_query) or register the class with connect(workflows=[...])"
             )
         handler = defn.query_for(query)
-        if handler is None:
+        if handler is None and not isinstance(query, str):
             raise WorkflowQueryFailedError(f"workflow {defn.name} has no query {query!r}")
+        # A name the class does not declare may be a handler its code set at run time.
+        name = handler.name if handler is not None else str(query)
         row, history = await self._client.store.load_history(run.run_id, 0)
         # The replay runs on a deterministic loop of its own, in a worker thread: a long
         # history does not hold up the caller's event loop (a server's other requests).
-        return await asyncio.to_thread(
-            replay_query, defn, handler, row, history, call_args(arg, args)
-        )
+        return await asyncio.to_thread(replay_query, defn, name, row, history, call_args(arg, args))
 
     async def cancel(self) -> None:
         """Request cancellation of the open run. On a run that has closed it does nothing,

@@ -69,11 +69,45 @@ class MessageHandlers:
     handlers_running: int
     _close: Callable[[Command], None]
     """Record the command that closes the run (WorkflowInstance's)."""
+    _set_handlers: dict[str, dict[str, HandlerDefinition]]
+    """Handlers set while the workflow runs, by kind (signal, query, update) and name."""
+
+    # -- handlers set while the workflow runs ----------------------------------------
+    def handler_for(self, kind: str, name: str) -> HandlerDefinition | None:
+        """The handler of ``kind`` for ``name``: one set at run time, else the class's."""
+        found = self._set_handlers[kind].get(name)
+        if found is not None:
+            return found
+        declared = {"signal": self.defn.signals, "query": self.defn.queries}.get(kind)
+        return (declared if declared is not None else self.defn.updates).get(name)
+
+    def set_handler(self, kind: str, name: str, handler: HandlerDefinition | None) -> None:
+        """``workflow.set_*_handler``: set (or, with None, remove) a handler; signals that
+        waited for a signal handler of that name are delivered to it now, in order."""
+        if handler is None:
+            self._set_handlers[kind].pop(name, None)
+            return
+        self._set_handlers[kind][name] = handler
+        if kind == "signal":
+            waiting = [e for e in self._buffered_signals if e.attributes.get("name") == name]
+            self._buffered_signals = [e for e in self._buffered_signals if e not in waiting]
+            for event in waiting:
+                self._signal(event)
+
+    def bound(self, handler: HandlerDefinition) -> Callable[..., Any]:
+        """What to call for ``handler``: the object's method, or the function set."""
+        return getattr(self._obj, handler.method_name) if handler.method_name else handler.fn
+
+    def _check_args(self, handler: HandlerDefinition, args: list[Any]) -> None:
+        if handler.method_name:
+            bind_check(getattr(self.defn.cls, handler.method_name), args)
+        else:
+            _signature(handler.fn).bind(*args)
 
     # -- signals -----------------------------------------------------------------------
     def _signal(self, event: Event) -> None:
         name = event.attributes.get("name", "")
-        handler = self.defn.signals.get(name)
+        handler = self.handler_for("signal", name)
         if handler is None:
             _log.warning(
                 "workflow %s has no signal handler %r; signal buffered", self.defn.name, name
@@ -82,7 +116,7 @@ class MessageHandlers:
             return
         try:
             args = codec.decode_args(event.attributes.get("args", []), handler.arg_types)
-            bind_check(getattr(self.defn.cls, handler.method_name), args)
+            self._check_args(handler, args)
         except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
             # As on Temporal: a signal the handler cannot take is logged and dropped, so
             # one bad send never wedges the run (its signal_received event stays).
@@ -103,7 +137,7 @@ class MessageHandlers:
         self._loop.call_soon(self._invoke_signal, handler, args)
 
     def _invoke_signal(self, handler: HandlerDefinition, args: list[Any]) -> None:
-        method = getattr(self._obj, handler.method_name)
+        method = self.bound(handler)
         if handler.is_async:
             self._loop.create_task(self._guard(method(*args)))
             return
@@ -132,9 +166,9 @@ class MessageHandlers:
     def _decide_updates(self, requests: Sequence[UpdateRequest]) -> None:
         """A live activation: validate each request, then accept or reject it."""
         for update_id, name, encoded in requests:
-            handler = self.defn.updates.get(name)
+            handler = self.handler_for("update", name)
             if handler is None:
-                known = " ".join(sorted(self.defn.updates))
+                known = " ".join(sorted({*self.defn.updates, *self._set_handlers["update"]}))
                 self._reject(
                     update_id,
                     RuntimeError(
@@ -145,10 +179,11 @@ class MessageHandlers:
                 continue
             try:
                 args = codec.decode_args(encoded, handler.arg_types)
-                bind_check(getattr(self.defn.cls, handler.method_name), args)
+                self._check_args(handler, args)
                 if handler.validator is not None:
                     info = UpdateInfo(id=update_id, name=name)
-                    _in_update(info, functools.partial(handler.validator, self._obj, *args))
+                    owner = (self._obj,) if handler.method_name else ()
+                    _in_update(info, functools.partial(handler.validator, *owner, *args))
             except Exception as exc:
                 self._reject(update_id, exc)
                 continue
@@ -162,7 +197,7 @@ class MessageHandlers:
                 continue
             attrs = event.attributes
             update_id, name = str(attrs["update_id"]), str(attrs["name"])
-            handler = self.defn.updates.get(name)
+            handler = self.handler_for("update", name)
             if handler is None:  # the handler is gone: the code no longer matches history
                 self._task_error = RuntimeError(
                     f"history event {event.seq} accepted update {name!r}, which the workflow "
@@ -195,7 +230,7 @@ class MessageHandlers:
         args: list[Any],
         context: contextvars.Context,
     ) -> None:
-        method = getattr(self._obj, handler.method_name)
+        method = self.bound(handler)
         if handler.is_async:
             self._loop.create_task(self._run_update(update_id, method(*args)), context=context)
             return

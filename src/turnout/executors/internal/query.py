@@ -15,7 +15,7 @@ from turnout.contracts.events import Event
 from turnout.executors.internal import codec
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
 from turnout.executors.internal.store.base import utcnow
-from turnout.workflows._definitions import HandlerDefinition, WorkflowDefinition
+from turnout.workflows._definitions import WorkflowDefinition
 from turnout.workflows._runtime import ParentInfo, WorkflowInfo
 
 __all__ = ["replay_query", "workflow_info"]
@@ -44,22 +44,28 @@ def workflow_info(row: Any) -> WorkflowInfo:
 
 def replay_query(
     defn: WorkflowDefinition,
-    handler: HandlerDefinition,
+    name: str,
     row: Any,
     history: list[Event],
     args: list[Any],
 ) -> Any:
-    """Replay a run's history on a fresh instance and answer ``handler`` (any thread)."""
+    """Replay a run's history on a fresh instance and answer the query ``name`` with the
+    handler the workflow has then: the class's, or one its code set (any thread)."""
     instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
     try:
         instance.advance(history, utcnow())
+        handler = instance.handler_for("query", name)
+        if handler is None:
+            raise WorkflowQueryFailedError(f"workflow {defn.name} has no query {name!r}")
         value = instance.query(
             handler, codec.decode_args(codec.encode_args(args), handler.arg_types)
         )
+        return codec.decode(codec.encode(value), handler.return_type)
+    except WorkflowQueryFailedError:
+        raise
     except WorkflowTaskError as exc:
-        raise WorkflowQueryFailedError(f"query {handler.name} failed: {exc.__cause__!r}") from exc
+        raise WorkflowQueryFailedError(f"query {name} failed: {exc.__cause__!r}") from exc
     except Exception as exc:
-        raise WorkflowQueryFailedError(f"query {handler.name} failed: {exc!r}") from exc
+        raise WorkflowQueryFailedError(f"query {name} failed: {exc!r}") from exc
     finally:
         instance.dispose()
-    return codec.decode(codec.encode(value), handler.return_type)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from turnout.contracts.records import PolicyDecision
 from turnout.contracts.updates import UpdateInfo
-from turnout.workflows._definitions import WorkflowDefinition
+from turnout.workflows._definitions import WorkflowDefinition, runtime_handler
 from turnout.workflows._runtime import (
     ActivityOptions,
     ChildWorkflowOptions,
@@ -87,6 +87,21 @@ class InternalRuntime:
 
     def all_handlers_finished(self) -> bool:
         return self._i.handlers_running == 0
+
+    def set_handler(
+        self,
+        kind: str,
+        name: str,
+        handler: Callable[..., Any] | None,
+        validator: Callable[..., Any] | None,
+    ) -> None:
+        self._writable()
+        defn = None if handler is None else runtime_handler(name, handler, validator)
+        self._i.set_handler(kind, name, defn)
+
+    def get_handler(self, kind: str, name: str) -> Callable[..., Any] | None:
+        found = self._i.handler_for(kind, name)
+        return None if found is None else self._i.bound(found)
 
     def history_length(self) -> int:
         return self._i.history_length

@@ -167,6 +167,28 @@ class TemporalWorkflowRuntime:
     def all_handlers_finished(self) -> bool:
         return temporalio.workflow.all_handlers_finished()
 
+    def set_handler(
+        self,
+        kind: str,
+        name: str,
+        handler: Callable[..., Any] | None,
+        validator: Callable[..., Any] | None,
+    ) -> None:
+        if kind == "signal":
+            temporalio.workflow.set_signal_handler(name, handler)
+        elif kind == "query":
+            temporalio.workflow.set_query_handler(name, handler)
+        else:
+            temporalio.workflow.set_update_handler(name, handler, validator=validator)
+
+    def get_handler(self, kind: str, name: str) -> Callable[..., Any] | None:
+        getter = {
+            "signal": temporalio.workflow.get_signal_handler,
+            "query": temporalio.workflow.get_query_handler,
+        }.get(kind, temporalio.workflow.get_update_handler)
+        found: Callable[..., Any] | None = getter(name)
+        return found
+
     def history_length(self) -> int:
         return temporalio.workflow.info().get_current_history_length()
 

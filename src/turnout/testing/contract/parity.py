@@ -44,6 +44,12 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.update",
     "workflow.UpdateInfo",
     "workflow.current_update_info",
+    "workflow.set_signal_handler",
+    "workflow.get_signal_handler",
+    "workflow.set_query_handler",
+    "workflow.get_query_handler",
+    "workflow.set_update_handler",
+    "workflow.get_update_handler",
     "workflow.execute_activity",
     "workflow.start_activity",
     "workflow.execute_activity_method",
@@ -131,10 +137,6 @@ _SEARCH = (
 
 UNSUPPORTED: dict[str, str] = {
     # temporalio.workflow
-    **dict.fromkeys(
-        ["workflow.get_update_handler", "workflow.set_update_handler"],
-        "update handlers are declared with @workflow.update only",
-    ),
     "workflow.UnfinishedUpdateHandlersWarning": "no unfinished_policy option on update "
     "handlers: wait on workflow.all_handlers_finished()",
     **dict.fromkeys(
@@ -187,15 +189,6 @@ UNSUPPORTED: dict[str, str] = {
     ),
     **dict.fromkeys(
         ["workflow.SandboxImportNotificationPolicy", "workflow.extern_functions"], _SANDBOX
-    ),
-    **dict.fromkeys(
-        [
-            "workflow.get_query_handler",
-            "workflow.set_query_handler",
-            "workflow.get_signal_handler",
-            "workflow.set_signal_handler",
-        ],
-        "handlers are declared with @workflow.signal / @workflow.query only",
     ),
     **dict.fromkeys(
         [
