@@ -39,6 +39,9 @@ class WorkerOptions(TypedDict, total=False):
     """A ``turnout.observability.Observer`` (metrics, traces, your own hooks)."""
     debug_mode: bool
     """Turn off the deadlock watchdog, for a debugger (False)."""
+    workflow_failure_exception_types: Sequence[type[BaseException]]
+    """Exceptions that fail a workflow (not only its task) when its code raises them, for
+    every workflow of the worker (with each workflow's own ``failure_exception_types``)."""
     # -- the internal executor only (the Temporal worker refuses them by name)
     workflow_task_lease: timedelta
     """The lease of a workflow task (30 s)."""

@@ -62,6 +62,8 @@ class WorkflowDefinition:
     signals: Mapping[str, HandlerDefinition] = field(default_factory=dict)
     queries: Mapping[str, HandlerDefinition] = field(default_factory=dict)
     updates: Mapping[str, HandlerDefinition] = field(default_factory=dict)
+    failure_exception_types: tuple[type[BaseException], ...] = ()
+    """Exceptions that fail the workflow when its code raises them (not only the task)."""
     init_fn: Callable[..., Any] | None = None
     """The ``@workflow.init`` ``__init__``, when the class has one: the workflow object
     is then made with the run's arguments instead of none."""
@@ -220,6 +222,13 @@ def _handler(method_name: str, fn: Callable[..., Any], name: str) -> HandlerDefi
     )
 
 
+def _exception_types(types: tuple[Any, ...]) -> tuple[type[BaseException], ...]:
+    for t in types:
+        if not (isinstance(t, type) and issubclass(t, BaseException)):
+            raise TypeError(f"failure_exception_types takes exception classes, got {t!r}")
+    return tuple(types)
+
+
 def runtime_handler(
     name: str, fn: Callable[..., Any], validator: Callable[..., Any] | None = None
 ) -> HandlerDefinition:
@@ -249,7 +258,12 @@ def _update_handler(cls: type, attr: str, fn: Callable[..., Any], name: str) -> 
     return dataclasses.replace(_handler(attr, fn, name), validator=validator)
 
 
-def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
+def define_workflow(
+    cls: type,
+    name: str | None,
+    *,
+    failure_exception_types: tuple[type[BaseException], ...] = (),
+) -> WorkflowDefinition:
     """Validate ``cls`` and attach its definition (``@workflow.defn`` calls this)."""
     if not inspect.isclass(cls):
         raise TypeError("@workflow.defn decorates a class")
@@ -291,6 +305,7 @@ def define_workflow(cls: type, name: str | None) -> WorkflowDefinition:
         queries=queries,
         updates=updates,
         init_fn=init_fn,
+        failure_exception_types=_exception_types(failure_exception_types),
     )
     setattr(cls, _WORKFLOW_ATTR, defn)
     setattr(run_fn, _WORKFLOW_ATTR, defn)

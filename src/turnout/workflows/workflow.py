@@ -118,19 +118,31 @@ R_co = TypeVar("R_co", covariant=True)
 @overload
 def defn(cls: ClassT) -> ClassT: ...
 @overload
-def defn(*, name: str | None = None, sandboxed: bool = True) -> Callable[[ClassT], ClassT]: ...
 def defn(
-    cls: ClassT | None = None, *, name: str | None = None, sandboxed: bool = True
+    *,
+    name: str | None = None,
+    sandboxed: bool = True,
+    failure_exception_types: Sequence[type[BaseException]] = (),
+) -> Callable[[ClassT], ClassT]: ...
+def defn(
+    cls: ClassT | None = None,
+    *,
+    name: str | None = None,
+    sandboxed: bool = True,
+    failure_exception_types: Sequence[type[BaseException]] = (),
 ) -> ClassT | Callable[[ClassT], ClassT]:
     """Declare a workflow class; ``name`` is its stable type name (default: the class name).
 
     The class needs exactly one ``@workflow.run`` async method. ``sandboxed`` is
-    passed to executors that sandbox workflow code (Temporal).
+    passed to executors that sandbox workflow code (Temporal). An exception of one of
+    ``failure_exception_types`` raised by the workflow's code fails the workflow, as an
+    ``ApplicationError`` does, instead of failing the workflow task (retried, the run
+    left open) as other exceptions do.
     """
 
     def decorate(klass: ClassT) -> ClassT:
         klass.__turnout_sandboxed__ = sandboxed  # type: ignore[attr-defined]
-        define_workflow(klass, name)
+        define_workflow(klass, name, failure_exception_types=tuple(failure_exception_types))
         return klass
 
     return decorate(cls) if cls is not None else decorate

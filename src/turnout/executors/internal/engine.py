@@ -74,8 +74,17 @@ class WorkflowTaskError(Exception):
 class WorkflowInstance(MessageHandlers):
     """One workflow run held in memory (the sticky cache keeps these between tasks)."""
 
-    def __init__(self, defn: WorkflowDefinition, info: WorkflowInfo, run_input: list[Any]) -> None:
+    def __init__(
+        self,
+        defn: WorkflowDefinition,
+        info: WorkflowInfo,
+        run_input: list[Any],
+        *,
+        failure_types: tuple[type[BaseException], ...] = (),
+    ) -> None:
         self.defn = defn
+        self.failure_types = (*defn.failure_exception_types, *failure_types)
+        """Exceptions that fail the workflow (the class's and the worker's), not the task."""
         self._info = info
         self._input = run_input
         self._loop = WorkflowEventLoop(self)  # type: ignore[abstract]
@@ -419,8 +428,9 @@ class WorkflowInstance(MessageHandlers):
             self._close(FailWorkflow(failure_from_exception(exc)))
         except BaseException as exc:
             # Not a workflow failure but a bug: fail the workflow task, keep the run open,
-            # retry after a fix is deployed (as Temporal does).
-            self._task_error = exc
+            # retry after a fix is deployed (as Temporal does), unless its type is one the
+            # workflow or the worker names as failing the workflow.
+            self._fail_or_retry(exc)
         else:
             self._close(CompleteWorkflow(encoded))
 

@@ -67,6 +67,7 @@ class MessageHandlers:
     _buffered_signals: list[Event]
     dropped_signals: int
     handlers_running: int
+    failure_types: tuple[type[BaseException], ...]
     _close: Callable[[Command], None]
     """Record the command that closes the run (WorkflowInstance's)."""
     _set_handlers: dict[str, dict[str, HandlerDefinition]]
@@ -93,6 +94,14 @@ class MessageHandlers:
             self._buffered_signals = [e for e in self._buffered_signals if e not in waiting]
             for event in waiting:
                 self._signal(event)
+
+    def _fail_or_retry(self, exc: BaseException) -> None:
+        """An exception the code let out: it fails the workflow when its type is one the
+        workflow or the worker names (``failure_exception_types``), else the task."""
+        if isinstance(exc, self.failure_types):
+            self._close(FailWorkflow(failure_from_exception(_as_application_error(exc))))
+        else:
+            self._task_error = exc
 
     def bound(self, handler: HandlerDefinition) -> Callable[..., Any]:
         """What to call for ``handler``: the object's method, or the function set."""
@@ -146,7 +155,7 @@ class MessageHandlers:
         except FailureError as exc:
             self._close(FailWorkflow(failure_from_exception(exc)))
         except BaseException as exc:
-            self._task_error = exc
+            self._fail_or_retry(exc)
         finally:
             self.handlers_running -= 1
 
@@ -158,7 +167,7 @@ class MessageHandlers:
         except asyncio.CancelledError:
             pass
         except BaseException as exc:
-            self._task_error = exc
+            self._fail_or_retry(exc)
         finally:
             self.handlers_running -= 1
 
@@ -260,9 +269,13 @@ class MessageHandlers:
 
     def _update_failed(self, update_id: str, exc: BaseException) -> None:
         self.handlers_running -= 1
-        if isinstance(exc, FailureError | asyncio.CancelledError):
+        if isinstance(exc, (FailureError, asyncio.CancelledError, *self.failure_types)):
             # The update fails; the workflow goes on (as on Temporal).
-            failure = failure_from_exception(exc)
+            failure = failure_from_exception(
+                exc
+                if isinstance(exc, FailureError | asyncio.CancelledError)
+                else _as_application_error(exc)
+            )
             self.operations.commands.append(CompleteUpdate(update_id, failure=failure))
         else:  # a bug: fail the workflow task, keep the run open (retried after a fix)
             self._task_error = exc

@@ -46,7 +46,11 @@ def _attach_workflow(cls: type, defn: WorkflowDefinition) -> None:
         if handler.validator is not None:
             update.validator(handler.validator)
     sandboxed = bool(getattr(cls, "__turnout_sandboxed__", True))
-    temporalio.workflow.defn(name=defn.name, sandboxed=sandboxed)(cls)
+    temporalio.workflow.defn(
+        name=defn.name,
+        sandboxed=sandboxed,
+        failure_exception_types=list(defn.failure_exception_types),
+    )(cls)
 
 
 def _attach_activity(fn: Callable[..., Any], defn: ActivityDefinition) -> None:

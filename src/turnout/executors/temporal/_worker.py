@@ -59,6 +59,7 @@ class TemporalWorker:
         policies: Sequence[Policy] = (),
         observer: Any = None,
         debug_mode: bool = False,
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (),
         **options: Any,
     ) -> None:
         if options:
@@ -104,6 +105,7 @@ class TemporalWorker:
             graceful_shutdown_timeout=graceful_shutdown_timeout,
             identity=identity,
             debug_mode=debug_mode,
+            workflow_failure_exception_types=list(workflow_failure_exception_types),
         )
         self._task: asyncio.Task[None] | None = None
         self._client = client

@@ -367,7 +367,7 @@ _START_OPTIONS = (
 )
 
 KEYWORDS: dict[str, tuple[str, ...]] = {
-    "workflow.defn": ("name", "sandboxed"),
+    "workflow.defn": ("name", "sandboxed", "failure_exception_types"),
     "workflow.signal": ("name",),
     "workflow.update": ("name",),
     "workflow.query": ("name",),

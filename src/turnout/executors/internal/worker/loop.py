@@ -72,6 +72,7 @@ class InternalWorker:
         observer: Observer | None = None,
         deadlock_timeout: timedelta = timedelta(seconds=2),
         debug_mode: bool = False,
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (),
     ) -> None:
         if not workflows and not activities:
             raise ValueError("a Worker needs at least one workflow or activity")
@@ -135,6 +136,7 @@ class InternalWorker:
             code=code,
             cache_size=max_cached_workflows,
             max_payload_bytes=client.max_payload_bytes,
+            failure_types=tuple(workflow_failure_exception_types),
             dispatch=self._dispatch,
         )
         self._activities = ActivityRunner(

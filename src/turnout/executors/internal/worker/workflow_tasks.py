@@ -112,6 +112,7 @@ class WorkflowTaskRunner:
         cache_size: int,
         max_payload_bytes: int,
         dispatch: Callable[[ClaimedItem], None],
+        failure_types: tuple[type[BaseException], ...] = (),
     ) -> None:
         self._store = store
         self._slots = slots
@@ -122,6 +123,7 @@ class WorkflowTaskRunner:
         self._code = code
         self._max_payload = max_payload_bytes
         self._dispatch = dispatch
+        self._failure_types = failure_types
         self.cache = InstanceCache(cache_size)
         # Workflow tasks running at once read their histories together, and commit
         # together: a few statements for all of them.
@@ -250,7 +252,9 @@ class WorkflowTaskRunner:
             )
         info = workflow_info(row)
         if instance is None:
-            instance = WorkflowInstance(defn, info, list(row.input))
+            instance = WorkflowInstance(
+                defn, info, list(row.input), failure_types=self._failure_types
+            )
         self._observer.workflow_task_loaded(info)
         decided = await self._decide(item, row, history, instance, info.correlation_id, requests)
         if decided is None:
