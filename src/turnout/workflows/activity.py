@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from turnout.contracts.records import Artifact
@@ -19,6 +20,7 @@ from turnout.workflows._runtime import (
 __all__ = [
     "Info",
     "NotInActivityError",
+    "client",
     "defn",
     "heartbeat",
     "in_activity",
@@ -26,6 +28,8 @@ __all__ = [
     "is_cancelled",
     "logger",
     "record_artifact",
+    "wait_for_cancelled",
+    "wait_for_cancelled_sync",
 ]
 
 Info = ActivityInfo
@@ -68,6 +72,22 @@ def heartbeat(*details: Any) -> None:
 def is_cancelled() -> bool:
     """True once cancellation of this activity was requested."""
     return current_activity_runtime().is_cancelled()
+
+
+async def wait_for_cancelled() -> None:
+    """Wait until this activity is asked to cancel (it learns of it through heartbeats)."""
+    await current_activity_runtime().wait_for_cancelled()
+
+
+def wait_for_cancelled_sync(timeout: timedelta | float | None = None) -> None:
+    """In a sync activity: block until it is asked to cancel, or ``timeout`` passes."""
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+    current_activity_runtime().wait_for_cancelled_sync(seconds)
+
+
+def client() -> Any:
+    """The client of the worker that runs this activity (to start or signal workflows)."""
+    return current_activity_runtime().client()
 
 
 async def record_artifact(

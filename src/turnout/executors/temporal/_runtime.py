@@ -288,6 +288,20 @@ class TemporalActivityRuntime:
     def is_cancelled(self) -> bool:
         return bool(temporalio.activity.is_cancelled())
 
+    async def wait_for_cancelled(self) -> None:
+        await temporalio.activity.wait_for_cancelled()
+
+    def wait_for_cancelled_sync(self, timeout: float | None) -> bool:
+        temporalio.activity.wait_for_cancelled_sync(timeout)
+        return bool(temporalio.activity.is_cancelled())
+
+    def client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError(
+                "this activity runs without a client; connect with turnout.connect()"
+            )
+        return self._client
+
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
         from turnout.workflows.activity import logger
 

@@ -82,6 +82,9 @@ SUPPORTED: tuple[str, ...] = (
     "activity.heartbeat",
     "activity.info",
     "activity.is_cancelled",
+    "activity.wait_for_cancelled",
+    "activity.wait_for_cancelled_sync",
+    "activity.client",
     "activity.in_activity",
     "activity.logger",
     "activity.Info",
@@ -248,10 +251,6 @@ UNSUPPORTED: dict[str, str] = {
         "cancellation carries no details: check activity.is_cancelled()",
     ),
     **dict.fromkeys(
-        ["activity.wait_for_cancelled", "activity.wait_for_cancelled_sync"],
-        "heartbeat and check activity.is_cancelled() (async activities are also cancelled)",
-    ),
-    **dict.fromkeys(
         [
             "activity.is_worker_shutdown",
             "activity.wait_for_worker_shutdown",
@@ -259,7 +258,6 @@ UNSUPPORTED: dict[str, str] = {
         ],
         "shutdown gives activities a grace period, then cancels them",
     ),
-    "activity.client": "connect with turnout.connect() where an activity needs a client",
     "activity.raise_complete_async": "asynchronous activity completion is not supported",
     "activity.shield_thread_cancel_exception": "sync activities check activity.is_cancelled()",
     "activity.metric_meter": "metrics are not part of the authoring API",

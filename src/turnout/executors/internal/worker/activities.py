@@ -12,13 +12,20 @@ import asyncio
 import concurrent.futures
 import contextvars
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from turnout.contracts.errors import ApplicationError, Failure, TimeoutType, failure_from_exception
+from turnout.contracts.errors import (
+    ApplicationError,
+    CancelledError,
+    Failure,
+    TimeoutType,
+    failure_from_exception,
+)
 from turnout.contracts.records import Artifact
 from turnout.contracts.retry import RetryPolicy
 from turnout.executors.internal import codec
@@ -55,12 +62,17 @@ class AttemptTimedOut(Exception):
 class ActivityContext:
     """The ActivityRuntime of one running activity attempt."""
 
-    def __init__(self, store: Store, item: ClaimedItem, info: ActivityInfo) -> None:
+    def __init__(
+        self, store: Store, item: ClaimedItem, info: ActivityInfo, client: Any = None
+    ) -> None:
         self._store = store
+        self._client = client
         self.item = item
         self._info = info
         self.details: list[Any] | None = None
         self.cancelled = False
+        self.cancel_seen = threading.Event()
+        """Set once a cancellation reached the attempt (``wait_for_cancelled*``)."""
         self.pending = asyncio.Event()
         self.task: asyncio.Future[Any] | None = None
         self.loop = asyncio.get_running_loop()
@@ -107,9 +119,32 @@ class ActivityContext:
             self.pending.set()
         else:  # a sync activity in a worker thread
             self.loop.call_soon_threadsafe(self.pending.set)
+            if self.cancelled:
+                # As on Temporal: a thread is not interrupted, so a sync activity learns
+                # of its cancellation here, at its next heartbeat.
+                raise CancelledError("activity cancelled")
 
     def is_cancelled(self) -> bool:
         return self.cancelled
+
+    def cancel(self) -> None:
+        """Record that the attempt was asked to cancel."""
+        self.cancelled = True
+        self.cancel_seen.set()
+
+    async def wait_for_cancelled(self) -> None:
+        while not self.cancel_seen.is_set():
+            await asyncio.to_thread(self.cancel_seen.wait, 1.0)
+
+    def wait_for_cancelled_sync(self, timeout: float | None) -> bool:
+        return self.cancel_seen.wait(timeout)
+
+    def client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError(
+                "this activity runs without a client; connect with turnout.connect()"
+            )
+        return self._client
 
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
         from turnout.workflows.activity import logger
@@ -155,6 +190,7 @@ class ActivityRunner:
         executor: concurrent.futures.Executor | None,
         max_payload_bytes: int,
         dispatch: Callable[[ClaimedItem], None],
+        client: Any = None,
     ) -> None:
         self._store = store
         self._slots = slots
@@ -164,6 +200,7 @@ class ActivityRunner:
         self._executor = executor
         self._max_payload = max_payload_bytes
         self._dispatch = dispatch
+        self._client = client
         # A batch that fails for one bad item is written again item by item (shared=...):
         # only that item's caller hears the error.
         self.results: GroupCommit[tuple[ClaimedItem, Any], bool] = GroupCommit(
@@ -232,7 +269,7 @@ class ActivityRunner:
             if refused is not None:
                 await self._fail(item, refused, policy)
                 return
-        ctx = ActivityContext(self._store, item, info)
+        ctx = ActivityContext(self._store, item, info, self._client)
         task = asyncio.current_task()
         assert task is not None
         self._slots.activities[item.id] = (task, ctx)
@@ -355,7 +392,7 @@ class ActivityRunner:
                 _log.warning("heartbeat of %s failed: %s", item.name, exc)
                 cancel = False
             if cancel and not ctx.cancelled:
-                ctx.cancelled = True
+                ctx.cancel()
                 entry = self._slots.activities.get(item.id)
                 if entry is not None and ctx.task is not None:
                     ctx.task.cancel()

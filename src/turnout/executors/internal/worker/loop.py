@@ -148,6 +148,7 @@ class InternalWorker:
             executor=self._executor,
             max_payload_bytes=client.max_payload_bytes,
             dispatch=self._dispatch,
+            client=client,
         )
         self._reaper = Reaper(self._store, self._observer)
         self._timers_busy = False
