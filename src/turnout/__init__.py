@@ -5,6 +5,7 @@
 runs workflows and activities. ``__all__`` is the public contract.
 """
 
+from turnout import activity, workflow
 from turnout._connect import Worker, connect
 from turnout.contracts import (
     ActivityError,
@@ -47,7 +48,6 @@ from turnout.contracts import (
     WorkflowQueryFailedError,
 )
 from turnout.contracts.worker_options import WorkerOptions
-from turnout.workflows import activity, workflow
 
 __version__ = "0.1.0"
 

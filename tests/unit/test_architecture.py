@@ -31,7 +31,10 @@ ALLOWED: dict[str, set[str]] = {
     "common": {"contracts"},
     "exceptions": {"contracts"},
     "contrib": set(),
-    "turnout": {"contracts", "workflows", "_connect"},
+    "turnout": {"contracts", "workflows", "workflow", "activity", "_connect"},
+    # temporalio's authoring modules: turnout.workflow and turnout.activity re-export
+    "workflow": {"workflows"},
+    "activity": {"workflows"},
     "replay": {"contracts", "workflows", *BOTH_EXECUTORS},
     "_discovery": {"contracts", "workflows"},
     "http": {"contracts", "config", "observability", "turnout", "_connect"},
@@ -49,6 +52,8 @@ ALLOWED: dict[str, set[str]] = {
     },
     "__main__": {"cli"},
     "testing": {
+        "workflow",
+        "activity",
         "client",
         "worker",
         "common",

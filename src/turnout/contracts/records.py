@@ -16,6 +16,7 @@ __all__ = [
     "DecisionOutcome",
     "IdConflictPolicy",
     "IdReusePolicy",
+    "ParentClosePolicy",
     "PolicyDecision",
     "QueueItem",
     "QueueItemKind",
@@ -41,6 +42,18 @@ class IdConflictPolicy(StrEnum):
     FAIL = "fail"
     USE_EXISTING = "use_existing"
     TERMINATE_EXISTING = "terminate_existing"
+
+
+class ParentClosePolicy(StrEnum):
+    """What happens to a child workflow still open when its parent's run closes
+    (Temporal's names; ``TERMINATE`` is the default, as there)."""
+
+    TERMINATE = "terminate"
+    """The child is terminated (``workflow_terminated``, reason ``parent closed``)."""
+    REQUEST_CANCEL = "request_cancel"
+    """The child is asked to cancel (``workflow_cancel_requested``) and may clean up."""
+    ABANDON = "abandon"
+    """The child goes on running on its own."""
 
 
 class Task(BaseModel):

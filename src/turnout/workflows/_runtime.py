@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from turnout.contracts.updates import UpdateInfo
 
 if TYPE_CHECKING:
-    from turnout.contracts.records import Artifact, IdReusePolicy, PolicyDecision
+    from turnout.contracts.records import (
+        Artifact,
+        IdReusePolicy,
+        ParentClosePolicy,
+        PolicyDecision,
+    )
     from turnout.contracts.retry import RetryPolicy
 
 __all__ = [
@@ -136,6 +141,7 @@ class ChildWorkflowOptions:
     execution_timeout: timedelta | None = None
     retry_policy: RetryPolicy | None = None
     id_reuse_policy: IdReusePolicy | None = None
+    parent_close_policy: ParentClosePolicy | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -21,6 +21,7 @@ from turnout.contracts.limits import (
     check_optional_duration,
     check_timer,
 )
+from turnout.contracts.records import IdReusePolicy, ParentClosePolicy
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.updates import UpdateInfo
 from turnout.workflows._activity_calls import (
@@ -65,6 +66,7 @@ __all__ = [
     "ActivityHandle",
     "Info",
     "NotInWorkflowError",
+    "ParentClosePolicy",
     "ParentInfo",
     "UpdateInfo",
     "UpdateMethod",
@@ -280,8 +282,14 @@ async def start_child_workflow(
     execution_timeout: timedelta | None = None,
     retry_policy: RetryPolicy | None = None,
     result_type: Any = None,
+    id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+    parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
 ) -> Any:
-    """Start a child workflow; returns a handle to await for its result."""
+    """Start a child workflow; returns a handle to await for its result.
+
+    ``id_reuse_policy`` says whether the child may take an id whose earlier run closed;
+    ``parent_close_policy`` what happens to the child, still open, when this run closes
+    (terminated by default, as on Temporal)."""
     if isinstance(workflow, str):
         check_name(workflow, "the child workflow type", example="Checkout")
     if id is not None:
@@ -293,6 +301,8 @@ async def start_child_workflow(
         task_queue=task_queue,
         execution_timeout=check_optional_duration(execution_timeout, "execution_timeout"),
         retry_policy=retry_policy,
+        id_reuse_policy=IdReusePolicy(id_reuse_policy),
+        parent_close_policy=ParentClosePolicy(parent_close_policy),
     )
     return await current_workflow_runtime().start_child_workflow(
         workflow, call_args(arg, args), options, _workflow_result_type(workflow, result_type)
@@ -309,6 +319,8 @@ async def execute_child_workflow(
     execution_timeout: timedelta | None = None,
     retry_policy: RetryPolicy | None = None,
     result_type: Any = None,
+    id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
+    parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
 ) -> Any:
     """Run a child workflow and return its result; failures raise ``ChildWorkflowError``."""
     handle = await start_child_workflow(
@@ -320,6 +332,8 @@ async def execute_child_workflow(
         execution_timeout=execution_timeout,
         retry_policy=retry_policy,
         result_type=result_type,
+        id_reuse_policy=id_reuse_policy,
+        parent_close_policy=parent_close_policy,
     )
     return await handle
 

@@ -135,6 +135,8 @@ class StartChild(_Declared):
     task_queue: str
     execution_timeout: float | None
     event_type: EventType = EventType.CHILD_WORKFLOW_STARTED
+    id_reuse_policy: str = "allow_duplicate"
+    parent_close_policy: str = "terminate"
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq, self.workflow_type)
@@ -150,6 +152,8 @@ class StartChild(_Declared):
             "task_queue": self.task_queue,
             "input": self.args,
             "execution_timeout": self.execution_timeout,
+            "id_reuse_policy": self.id_reuse_policy,
+            "parent_close_policy": self.parent_close_policy,
         }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from turnout.contracts.errors import Failure, WorkflowAlreadyStartedError, exception_from_failure
 from turnout.contracts.events import Event
 from turnout.contracts.governance import decision_from_event
-from turnout.contracts.records import PolicyDecision
+from turnout.contracts.records import IdReusePolicy, ParentClosePolicy, PolicyDecision
 from turnout.contracts.retry import RetryPolicy
 from turnout.executors.internal import codec
 from turnout.executors.internal.commands import (
@@ -177,6 +177,10 @@ class Operations:
                 args=codec.encode_args(args),
                 task_queue=options.task_queue or self._task_queue,
                 execution_timeout=_secs(options.execution_timeout),
+                id_reuse_policy=(options.id_reuse_policy or IdReusePolicy.ALLOW_DUPLICATE).value,
+                parent_close_policy=(
+                    options.parent_close_policy or ParentClosePolicy.TERMINATE
+                ).value,
             )
         )
         handle = ChildHandle(self._await_child(seq, child_id, future), loop=self._loop)

@@ -9,7 +9,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import temporalio.activity
@@ -18,25 +18,28 @@ import temporalio.exceptions
 import temporalio.worker
 import temporalio.workflow
 
-from turnout.contracts.governance import Policy, artifact_attributes
-from turnout.contracts.records import DEFAULT_TENANT, Artifact, PolicyDecision
+from turnout.contracts import errors as te
+from turnout.contracts.governance import Policy
+from turnout.contracts.records import (
+    DEFAULT_TENANT,
+    IdReusePolicy,
+    ParentClosePolicy,
+    PolicyDecision,
+)
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.updates import UpdateInfo
+from turnout.executors.temporal._activity import TemporalActivityRuntime
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_temporal, to_turnout
 from turnout.executors.temporal._governance import (
     ADMISSION_ACTIVITY,
-    ARTIFACT_SIGNAL,
     WorkflowApprovals,
     admit,
     check_policies,
-    record_on_run,
 )
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
 from turnout.workflows._runtime import (
-    ActivityInfo,
     ActivityOptions,
-    ArtifactSpec,
     ChildWorkflowOptions,
     ParentInfo,
     WorkflowInfo,
@@ -66,6 +69,20 @@ def temporal_retry_policy(policy: RetryPolicy | None) -> temporalio.common.Retry
         maximum_attempts=policy.maximum_attempts,
         non_retryable_error_types=list(policy.non_retryable_error_types or []) or None,
     )
+
+
+_CHILD_REUSE = {
+    IdReusePolicy.ALLOW_DUPLICATE: temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    IdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY: (
+        temporalio.common.WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+    ),
+    IdReusePolicy.REJECT_DUPLICATE: temporalio.common.WorkflowIDReusePolicy.REJECT_DUPLICATE,
+}
+_PARENT_CLOSE = {
+    ParentClosePolicy.TERMINATE: temporalio.workflow.ParentClosePolicy.TERMINATE,
+    ParentClosePolicy.REQUEST_CANCEL: temporalio.workflow.ParentClosePolicy.REQUEST_CANCEL,
+    ParentClosePolicy.ABANDON: temporalio.workflow.ParentClosePolicy.ABANDON,
+}
 
 
 def _name_of_activity(activity: Any) -> str:
@@ -228,7 +245,17 @@ class TemporalWorkflowRuntime:
     async def start_child_workflow(
         self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
     ) -> Any:
-        handle = await temporalio.workflow.start_child_workflow(
+        try:
+            return _ChildHandle(await self._start_child(workflow, args, options, result_type))
+        except temporalio.exceptions.WorkflowAlreadyStartedError as exc:
+            raise te.WorkflowAlreadyStartedError(
+                exc.workflow_id, _name_of_workflow(workflow)
+            ) from None
+
+    async def _start_child(
+        self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
+    ) -> Any:
+        return await temporalio.workflow.start_child_workflow(
             _name_of_workflow(workflow),
             args=list(args),
             id=options.id or str(temporalio.workflow.uuid4()),
@@ -237,8 +264,11 @@ class TemporalWorkflowRuntime:
             retry_policy=temporal_retry_policy(options.retry_policy),
             result_type=result_type if result_type is not Any else None,
             memo={CORRELATION_MEMO: self.info().correlation_id},
+            id_reuse_policy=_CHILD_REUSE[options.id_reuse_policy or IdReusePolicy.ALLOW_DUPLICATE],
+            parent_close_policy=_PARENT_CLOSE[
+                options.parent_close_policy or ParentClosePolicy.TERMINATE
+            ],
         )
-        return _ChildHandle(handle)
 
     def continue_as_new(self, workflow: Any, args: Sequence[Any]) -> NoReturn:
         if workflow is None:
@@ -255,80 +285,6 @@ class TemporalWorkflowRuntime:
         self, name: str, details: dict[str, Any], timeout: float | None
     ) -> PolicyDecision:
         return await self._approvals.request(name, details, timeout)
-
-
-class TemporalActivityRuntime:
-    """``turnout.activity.*`` inside a Temporal activity."""
-
-    def __init__(self, client: TemporalClient | None = None) -> None:
-        self._client = client
-
-    def info(self) -> ActivityInfo:
-        i = temporalio.activity.info()
-        return ActivityInfo(
-            activity_id=i.activity_id,
-            activity_type=i.activity_type,
-            attempt=i.attempt,
-            workflow_id=i.workflow_id or "",
-            workflow_run_id=i.workflow_run_id or "",
-            workflow_type=i.workflow_type or "",
-            task_queue=i.task_queue,
-            scheduled_time=i.scheduled_time,
-            started_time=i.started_time,
-            heartbeat_details=list(i.heartbeat_details),
-            start_to_close_timeout=i.start_to_close_timeout,
-            schedule_to_close_timeout=i.schedule_to_close_timeout,
-            heartbeat_timeout=i.heartbeat_timeout,
-            workflow_namespace=i.workflow_namespace or "default",
-        )
-
-    def heartbeat(self, *details: Any) -> None:
-        temporalio.activity.heartbeat(*details)
-
-    def is_cancelled(self) -> bool:
-        return bool(temporalio.activity.is_cancelled())
-
-    async def wait_for_cancelled(self) -> None:
-        await temporalio.activity.wait_for_cancelled()
-
-    def wait_for_cancelled_sync(self, timeout: float | None) -> bool:
-        temporalio.activity.wait_for_cancelled_sync(timeout)
-        return bool(temporalio.activity.is_cancelled())
-
-    def client(self) -> Any:
-        if self._client is None:
-            raise RuntimeError(
-                "this activity runs without a client; connect with turnout.connect()"
-            )
-        return self._client
-
-    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
-        from turnout.workflows.activity import logger
-
-        return logger
-
-    async def record_artifact(self, artifact: ArtifactSpec) -> Artifact:
-        i = temporalio.activity.info()
-        if self._client is None:
-            raise RuntimeError(
-                "record_artifact needs the worker's client; run activities with turnout.Worker"
-            )
-        recorded = Artifact(
-            artifact_id=uuid.uuid4().hex,
-            run_id=i.workflow_run_id or "",
-            workflow_id=i.workflow_id or "",
-            tenant_id=self._client.tenant_id,
-            name=artifact.name,
-            uri=artifact.uri,
-            media_type=artifact.media_type,
-            size_bytes=artifact.size,
-            digest=artifact.digest,
-            created_at=datetime.now(UTC),
-            attributes={**artifact.attributes, "activity_type": i.activity_type},
-        )
-        run = self._client.raw.get_workflow_handle(recorded.workflow_id, run_id=recorded.run_id)
-        await record_on_run(run, ARTIFACT_SIGNAL, artifact_attributes(recorded))
-        return recorded
 
 
 def _reset_workflow_runtime(token: Any) -> None:

@@ -44,6 +44,7 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.update",
     "workflow.UpdateInfo",
     "workflow.current_update_info",
+    "workflow.ParentClosePolicy",
     "workflow.set_signal_handler",
     "workflow.get_signal_handler",
     "workflow.set_query_handler",
@@ -220,7 +221,6 @@ UNSUPPORTED: dict[str, str] = {
     "workflow.ActivityCancellationType": "no cancellation_type: a cancelled activity's await "
     "raises at once while the cancel request is delivered (TRY_CANCEL)",
     "workflow.ChildWorkflowCancellationType": "no cancellation_type option for children",
-    "workflow.ParentClosePolicy": "no parent_close_policy option: await your children",
     "workflow.HandlerUnfinishedPolicy": "no unfinished_policy option on signal handlers",
     "workflow.UnfinishedSignalHandlersWarning": "no unfinished_policy option on signal handlers",
     "workflow.RootInfo": "workflow.info() has the parent, not the root",
@@ -351,7 +351,16 @@ _ACTIVITY_OPTIONS = (
     "activity_id",
     "result_type",
 )
-_CHILD_OPTIONS = ("args", "id", "task_queue", "execution_timeout", "retry_policy", "result_type")
+_CHILD_OPTIONS = (
+    "args",
+    "id",
+    "task_queue",
+    "execution_timeout",
+    "retry_policy",
+    "result_type",
+    "id_reuse_policy",
+    "parent_close_policy",
+)
 _START_OPTIONS = (
     "args",
     "id",

@@ -164,6 +164,17 @@ class CommandOperations(UpdateOperations):
                 values={"cancel_requested": True},
             )
 
+    async def _reuse_refused(self, conn: AsyncConnection, tenant_id: str, c: cmd.StartChild) -> Any:
+        """The closed run whose id the child may not take under its id reuse policy."""
+        if c.id_reuse_policy == "allow_duplicate":
+            return None
+        closed = select(runs.c.run_id).where(
+            runs.c.tenant_id == tenant_id, runs.c.workflow_id == c.workflow_id
+        )
+        if c.id_reuse_policy == "allow_duplicate_failed_only":
+            closed = closed.where(runs.c.state == RunState.COMPLETED.value)
+        return (await conn.execute(closed.limit(1))).first()
+
     async def _start_child(
         self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, c: cmd.StartChild, now: datetime
     ) -> None:
@@ -176,6 +187,7 @@ class CommandOperations(UpdateOperations):
             correlation_id=run.correlation_id,
             execution_timeout=c.execution_timeout,
             parent=(run.workflow_id, run.run_id, str(c.seq)),
+            parent_close_policy=c.parent_close_policy,
         )
         taken = (
             await conn.execute(
@@ -185,7 +197,7 @@ class CommandOperations(UpdateOperations):
                     runs.c.state.in_(ACTIVE),
                 )
             )
-        ).first()
+        ).first() or await self._reuse_refused(conn, run.tenant_id, c)
         if taken is not None:
             failure = Failure(
                 kind="application",

@@ -338,6 +338,38 @@ class StoreCore(ItemCore):
         tx.runs.update(run_ids)
         for c in closed:
             await self._tell_parent(conn, tx, c, now)
+        await self._close_children(conn, tx, run_ids, now)
+
+    async def _close_children(
+        self, conn: AsyncConnection, tx: Tx, parent_run_ids: Sequence[str], now: datetime
+    ) -> None:
+        """The open children of closed runs, as their parent close policy says: terminated
+        (the default, as on Temporal), asked to cancel, or left running."""
+        children = (
+            await conn.execute(
+                select(runs.c.run_id, runs.c.options).where(
+                    runs.c.parent_run_id.in_(padded(list(parent_run_ids), no_run)),
+                    runs.c.state.in_(ACTIVE),
+                )
+            )
+        ).all()
+        for child in children:
+            policy = (child.options or {}).get("parent_close_policy", "terminate")
+            if policy == "terminate":
+                terminated = (EventType.WORKFLOW_TERMINATED, {"reason": "parent closed"})
+                gone = Failure(kind="terminated", message="parent closed")
+                await self._close_run(
+                    conn, tx, child.run_id, RunState.TERMINATED, now, [terminated], failure=gone
+                )
+            elif policy == "request_cancel":
+                await self._deliver(
+                    conn,
+                    tx,
+                    child.run_id,
+                    [(EventType.WORKFLOW_CANCEL_REQUESTED, {"by_parent": True})],
+                    now,
+                    values={"cancel_requested": True},
+                )
 
     async def _tell_parent(self, conn: AsyncConnection, tx: Tx, c: Closed, now: datetime) -> None:
         """A closed child run's parent hears of it (a continued run has not closed)."""
@@ -428,7 +460,14 @@ class StoreCore(ItemCore):
                     "parent_run_id": info.parent_run_id,
                     "parent_ref": info.parent_ref,
                     "continued_from_run_id": n.continued_from,
-                    "options": {"execution_timeout": timeout},
+                    "options": {
+                        "execution_timeout": timeout,
+                        **(
+                            {"parent_close_policy": p.parent_close_policy}
+                            if p.parent_close_policy
+                            else {}
+                        ),
+                    },
                     "next_seq": 2,
                 }
             )

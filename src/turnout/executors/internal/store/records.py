@@ -69,6 +69,8 @@ class StartParams:
     execution_timeout: float | None = None
     parent: tuple[str, str, str] | None = None
     """(parent workflow id, parent run id, child seq) for child workflows."""
+    parent_close_policy: str | None = None
+    """A child's ``ParentClosePolicy`` value: what its parent's close does to it."""
     signal: tuple[str, list[Any]] | None = None
     """Signal-with-start: the signal's name and encoded arguments, delivered to the new
     run before its code starts, or to the open run the start uses."""

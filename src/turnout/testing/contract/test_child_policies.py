@@ -1,0 +1,73 @@
+"""A child's parent close policy and id reuse policy behave as on Temporal on every
+executor: a child still open when its parent closes is terminated (the default), asked to
+cancel, or left running; a child id taken before is refused under REJECT_DUPLICATE."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from turnout import RunState
+from turnout.testing.contract.workflows_children import (
+    CHILD_WORKFLOWS,
+    LeavingParent,
+    ReusingParent,
+)
+from turnout.testing.harness import ExecutorHarness
+from turnout.worker import Worker
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _settled(handle: object, states: set[RunState]) -> RunState:
+    async with asyncio.timeout(20):
+        while True:
+            state = (await handle.describe()).state  # type: ignore[attr-defined]
+            if state in states:
+                return state
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("policy", "child_state"),
+    [
+        ("terminate", RunState.TERMINATED),
+        ("request_cancel", RunState.COMPLETED),
+        ("abandon", RunState.RUNNING),
+    ],
+)
+async def test_the_parent_close_policy(
+    executor: ExecutorHarness, policy: str, child_state: RunState
+) -> None:
+    task_queue = f"children-{uuid.uuid4().hex[:8]}"
+    child_id = f"child-{uuid.uuid4().hex[:8]}"
+    async with Worker(executor.client, task_queue=task_queue, workflows=CHILD_WORKFLOWS):
+        parent = await executor.client.start_workflow(
+            LeavingParent.run, args=[child_id, policy], id=f"parent-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+        )  # fmt: skip
+        assert await parent.result() == "parent done"
+        child = executor.client.get_workflow_handle(child_id)
+        if child_state is RunState.RUNNING:
+            # Left running: it is still open a while after the parent closed.
+            await asyncio.sleep(0.5)
+            assert (await child.describe()).state is RunState.RUNNING
+            await child.terminate(reason="done with it")
+        else:
+            assert await _settled(child, {child_state}) is child_state
+        if child_state is RunState.COMPLETED:
+            assert await child.result() == "cleaned up"
+
+
+async def test_a_child_id_taken_before_is_refused_under_reject_duplicate(
+    executor: ExecutorHarness,
+) -> None:
+    task_queue = f"children-{uuid.uuid4().hex[:8]}"
+    async with Worker(executor.client, task_queue=task_queue, workflows=CHILD_WORKFLOWS):
+        result = await executor.client.execute_workflow(
+            ReusingParent.run, f"child-{uuid.uuid4().hex[:8]}",
+            id=f"parent-{uuid.uuid4().hex[:8]}", task_queue=task_queue,
+        )  # fmt: skip
+    assert result == ["done", "refused", "done"]
