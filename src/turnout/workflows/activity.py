@@ -119,6 +119,20 @@ class _ActivityLogger(logging.LoggerAdapter[logging.Logger]):
             extra.setdefault("run_id", i.workflow_run_id)
             extra.setdefault("correlation_id", i.correlation_id)
             extra.setdefault("attempt", i.attempt)
+            # temporalio's record fields, for handlers and formatters written for them.
+            extra.setdefault(
+                "temporal_activity",
+                {
+                    "activity_id": i.activity_id,
+                    "activity_type": i.activity_type,
+                    "attempt": i.attempt,
+                    "namespace": i.workflow_namespace,
+                    "task_queue": i.task_queue,
+                    "workflow_id": i.workflow_id,
+                    "workflow_run_id": i.workflow_run_id,
+                    "workflow_type": i.workflow_type,
+                },
+            )
             kwargs["extra"] = extra
             msg = f"{msg} ({i.activity_type} {i.activity_id} of {i.workflow_id})"
         return msg, kwargs

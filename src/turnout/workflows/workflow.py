@@ -361,6 +361,19 @@ class _WorkflowLogger(logging.LoggerAdapter[logging.Logger]):
             extra.setdefault("run_id", i.run_id)
             extra.setdefault("correlation_id", i.correlation_id)
             extra.setdefault("attempt", i.attempt)
+            # temporalio's record fields, for handlers and formatters written for them.
+            details = {
+                "attempt": i.attempt,
+                "namespace": i.namespace,
+                "run_id": i.run_id,
+                "task_queue": i.task_queue,
+                "workflow_id": i.workflow_id,
+                "workflow_type": i.workflow_type,
+            }
+            update = current_update_info()
+            if update is not None:
+                details.update(update_id=update.id, update_name=update.name)
+            extra.setdefault("temporal_workflow", details)
             kwargs["extra"] = extra
             msg = f"{msg} ({i.workflow_type} {i.workflow_id} {i.run_id})"
         return msg, kwargs
