@@ -208,11 +208,19 @@ class FailureError(TurnoutError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self._failure: Failure | None = None
 
     @property
     def cause(self) -> BaseException | None:
         """The error that caused this one (``__cause__``)."""
         return self.__cause__
+
+    @property
+    def failure(self) -> Failure | None:
+        """The failure this error was rebuilt from when it crossed a boundary (from an
+        activity, a child or a workflow to its caller), with its ``stack_trace``; None for
+        an error raised in this process."""
+        return self._failure
 
 
 class ApplicationError(FailureError):
@@ -448,6 +456,7 @@ def exception_from_failure(failure: Failure) -> FailureError:
             )
     if failure.cause is not None:
         exc.__cause__ = exception_from_failure(failure.cause)
+    exc._failure = failure
     return exc
 
 

@@ -65,7 +65,17 @@ def to_turnout(exc: BaseException) -> BaseException:
     if exc.__cause__ is not None:
         converted.__cause__ = to_turnout(exc.__cause__)
     setattr(converted, _ORIGINAL, exc)
+    converted._failure = _failure_of(exc, converted)
     return converted
+
+
+def _failure_of(exc: tx.FailureError, converted: te.FailureError) -> te.Failure | None:
+    """The failure Temporal carried (with its stack trace), in turnout's record."""
+    raw = exc.failure
+    if raw is None:
+        return None
+    record = te.failure_from_exception(converted, with_stack=False)
+    return record.model_copy(update={"stack_trace": raw.stack_trace or None})
 
 
 def to_temporal(exc: BaseException) -> BaseException:
@@ -91,7 +101,8 @@ def to_temporal(exc: BaseException) -> BaseException:
             converted = tx.ApplicationError(exc.message, type=type(exc).__name__)
     if exc.__cause__ is not None:
         converted.__cause__ = to_temporal(exc.__cause__)
-    return converted
+    # The failure's stack trace is where the error was raised, not where it was converted.
+    return converted.with_traceback(exc.__traceback__)
 
 
 def _retry_state(state: Any) -> te.RetryState | None:
