@@ -6,6 +6,7 @@ re-exports it."""
 from __future__ import annotations
 
 import contextlib
+import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,20 @@ class ClientBase:
         return await connect_through_hook(
             target_host, namespace, {"data_converter": data_converter, **options}
         )
+
+    def get_workflow_handle_for(
+        self, workflow: Callable[..., Any], workflow_id: str, *, run_id: str | None = None
+    ) -> WorkflowHandle:
+        """A handle on ``workflow_id`` whose result is typed by ``workflow``, the
+        ``@workflow.run`` method (``MyWorkflow.run``)."""
+        if not callable(workflow):
+            raise TypeError(f"{workflow!r} is not a workflow's run method: pass MyWorkflow.run")
+        try:
+            result_type = typing.get_type_hints(workflow).get("return")
+        except Exception:  # forward references that do not resolve: untyped
+            result_type = None
+        get_handle: Callable[..., WorkflowHandle] = getattr(self, "get_workflow_handle")  # noqa: B009
+        return get_handle(workflow_id, run_id=run_id, result_type=result_type)
 
     async def start_update_with_start_workflow(
         self,

@@ -64,6 +64,16 @@ class WorkflowHandle(Protocol):
         """The run this handle was created for, or None to follow the latest run."""
         ...
 
+    @property
+    def result_run_id(self) -> str | None:
+        """The run whose result ``result()`` starts from (temporalio's name)."""
+        ...
+
+    @property
+    def first_execution_run_id(self) -> str | None:
+        """The run this handle was created for (temporalio's name)."""
+        ...
+
     async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
         """Wait for the workflow to close; return its result or raise WorkflowFailureError."""
         ...
@@ -231,6 +241,12 @@ class Client(Protocol):
 
     def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = None) -> WorkflowHandle:
         """A handle on an existing workflow id (no I/O until it is used)."""
+        ...
+
+    def get_workflow_handle_for(
+        self, workflow: Callable[..., Any], workflow_id: str, *, run_id: str | None = None
+    ) -> WorkflowHandle:
+        """A handle on ``workflow_id`` whose result is typed by ``MyWorkflow.run``."""
         ...
 
     async def list_workflows(

@@ -73,6 +73,11 @@ class InternalWorkflowHandle:
         """Same as ``run_id`` (temporalio's name)."""
         return self._run_id
 
+    @property
+    def result_run_id(self) -> str | None:
+        """The run whose result ``result()`` starts from (temporalio's name): ``run_id``."""
+        return self._run_id
+
     async def _run(self) -> Run:
         if self._run_id is not None:
             return await self._client.read_run(self._id, self._run_id)

@@ -110,6 +110,16 @@ class TemporalWorkflowHandle:
         """The run this handle was created for (None: the latest run)."""
         return self._run_id
 
+    @property
+    def first_execution_run_id(self) -> str | None:
+        """Same as ``run_id`` (temporalio's name)."""
+        return self._run_id
+
+    @property
+    def result_run_id(self) -> str | None:
+        """The run whose result ``result()`` starts from (temporalio's name): ``run_id``."""
+        return self._run_id
+
     async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
         """Wait for the workflow; its result, or WorkflowFailureError with turnout's cause chain."""
         result_type = self._result_type

@@ -103,11 +103,14 @@ SUPPORTED: tuple[str, ...] = (
     "WorkflowHandle.cancel",
     "WorkflowHandle.terminate",
     "WorkflowHandle.describe",
+    "WorkflowHandle.first_execution_run_id",
+    "WorkflowHandle.result_run_id",
     "WorkflowHandle.execute_update",
     "WorkflowHandle.start_update",
     "WorkflowHandle.get_update_handle",
     "WorkflowHandle.get_update_handle_for",
     "Client.connect",
+    "Client.get_workflow_handle_for",
     "Client.execute_update_with_start_workflow",
     "Client.start_update_with_start_workflow",
     # module-level names: temporalio.client, .worker, .common, .exceptions, ...
@@ -315,14 +318,11 @@ UNSUPPORTED: dict[str, str] = {
     ),
     "Client.get_async_activity_handle": "asynchronous activity completion is not supported",
     "Client.count_workflows": "list_workflows(state=..., workflow_type=...) returns the runs",
-    "Client.get_workflow_handle_for": "use get_workflow_handle",
     # temporalio.client.WorkflowHandle
     **dict.fromkeys(
         ["WorkflowHandle.fetch_history", "WorkflowHandle.fetch_history_events"],
         "handle.events() returns the executor-independent timeline",
     ),
-    "WorkflowHandle.first_execution_run_id": "not on every executor's handle: use run_id",
-    "WorkflowHandle.result_run_id": "use run_id",
     **MODULE_UNSUPPORTED,
 }
 """temporalio names turnout deliberately lacks, each with the reason."""

@@ -127,3 +127,24 @@ async def test_acting_on_a_closed_run_says_it_already_completed(
     with pytest.raises(WorkflowNotFoundError) as missing:
         await executor.client.get_workflow_handle(_id()).cancel()
     assert not isinstance(missing.value, WorkflowAlreadyCompletedError)
+
+
+async def test_handles_by_run_method_and_their_run_ids(executor: ExecutorHarness) -> None:
+    client = await Client.connect(executor.target)
+    try:
+        task_queue = f"typed-{uuid.uuid4().hex[:8]}"
+        async with Worker(
+            client,
+            task_queue=task_queue,
+            workflows=TEMPORALIO_WORKFLOWS,
+            activities=TEMPORALIO_ACTIVITIES,
+        ):
+            started = await client.start_workflow(
+                GreetingWorkflow.run, "Lin", id=_id(), task_queue=task_queue
+            )
+            assert started.result_run_id == started.run_id
+            assert started.first_execution_run_id == started.run_id
+            typed = client.get_workflow_handle_for(GreetingWorkflow.run, started.id)
+            assert await typed.result() == "Hello, Lin!"
+    finally:
+        await client.close()
