@@ -24,7 +24,7 @@ from turnout.contracts.executor import (
     check_start,
 )
 from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
-from turnout.contracts.limits import check_name
+from turnout.contracts.limits import check_name, check_optional_duration
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
@@ -163,6 +163,7 @@ class InternalClient(ClientBase):
         idempotency_key: str | None = None,
         correlation_id: str | None = None,
         execution_timeout: timedelta | None = None,
+        run_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
@@ -199,6 +200,7 @@ class InternalClient(ClientBase):
             id_reuse_policy=IdReusePolicy(id_reuse_policy),
             id_conflict_policy=IdConflictPolicy(id_conflict_policy),
             execution_timeout=execution_timeout.total_seconds() if execution_timeout else None,
+            run_timeout=_seconds(check_optional_duration(run_timeout, "run_timeout")),
             signal=signal,
         )
         if (
@@ -306,6 +308,10 @@ class _StoreSharingClient(InternalClient):
 
     async def close(self) -> None:
         return None
+
+
+def _seconds(duration: timedelta | None) -> float | None:
+    return duration.total_seconds() if duration else None
 
 
 def _check_filters(workflow_type: str | None, task_queue: str | None) -> None:

@@ -30,7 +30,7 @@ from turnout.contracts.executor import (
     check_start,
 )
 from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
-from turnout.contracts.limits import check_name, check_payload
+from turnout.contracts.limits import check_name, check_optional_duration, check_payload
 from turnout.contracts.records import DEFAULT_TENANT, IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
@@ -179,6 +179,7 @@ class TemporalClient(ClientBase):
         idempotency_key: str | None = None,
         correlation_id: str | None = None,
         execution_timeout: timedelta | None = None,
+        run_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
@@ -221,6 +222,7 @@ class TemporalClient(ClientBase):
                 id_reuse_policy=_REUSE[IdReusePolicy(id_reuse_policy)],
                 id_conflict_policy=_CONFLICT[IdConflictPolicy(id_conflict_policy)],
                 execution_timeout=execution_timeout,
+                run_timeout=check_optional_duration(run_timeout, "run_timeout"),
                 retry_policy=temporal_retry_policy(retry_policy),
                 memo=memo,
                 result_type=result_type,

@@ -368,6 +368,7 @@ _START_OPTIONS = (
     "id_reuse_policy",
     "id_conflict_policy",
     "execution_timeout",
+    "run_timeout",
     "retry_policy",
     "start_signal",
     "start_signal_args",

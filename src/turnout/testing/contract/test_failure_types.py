@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 
-from turnout import ApplicationError, EventType, RunState, WorkflowFailureError
+from turnout import ApplicationError, EventType, RunState, TimeoutError, WorkflowFailureError
 from turnout.testing.contract.workflows_failures import FAILURE_WORKFLOWS, StrictOrder
 from turnout.testing.harness import ExecutorHarness
 from turnout.worker import Worker
@@ -64,3 +65,15 @@ async def test_the_workers_types_count_too_and_others_fail_only_the_task(
                 await asyncio.sleep(0.05)
         assert (await handle.describe()).state.is_terminal is False
         await handle.terminate(reason="a bug, to be fixed")
+
+
+async def test_a_run_timeout_ends_the_run_timed_out(executor: ExecutorHarness) -> None:
+    handle = await executor.client.start_workflow(
+        StrictOrder.run, "never picked up", id=_id(), task_queue=f"nobody-{_id()}",
+        run_timeout=timedelta(seconds=1),
+    )  # fmt: skip
+    # No worker polls its queue: the run times out all the same, as on Temporal.
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result(timeout=timedelta(seconds=30))
+    assert isinstance(failed.value.cause, TimeoutError)
+    assert (await handle.describe()).state is RunState.TIMED_OUT

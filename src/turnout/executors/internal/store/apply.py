@@ -276,6 +276,8 @@ class CommandOperations(UpdateOperations):
             input=c.args,
             tenant_id=run.tenant_id,
             execution_timeout=(run.options or {}).get("execution_timeout"),
+            run_timeout=(run.options or {}).get("run_timeout"),
+            parent_close_policy=(run.options or {}).get("parent_close_policy"),
             # A child run's three parent columns are set together.
             parent=cast(
                 "tuple[str, str, str]",

@@ -8,7 +8,7 @@ live in their own modules and are re-exported for existing imports.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, insert, select, update
@@ -56,6 +56,7 @@ from turnout.executors.internal.store.sql import (
     no_item,
     no_run,
     padded,
+    run_deadline,
     utcnow,
 )
 from turnout.executors.internal.store.tx import Tx
@@ -455,13 +456,14 @@ class StoreCore(ItemCore):
                     "input": p.input,
                     "requested_at": now,
                     "updated_at": now,
-                    "execution_deadline": now + timedelta(seconds=timeout) if timeout else None,
+                    "execution_deadline": run_deadline(now, timeout, p.run_timeout),
                     "parent_workflow_id": p.parent[0] if p.parent else None,
                     "parent_run_id": info.parent_run_id,
                     "parent_ref": info.parent_ref,
                     "continued_from_run_id": n.continued_from,
                     "options": {
                         "execution_timeout": timeout,
+                        **({"run_timeout": p.run_timeout} if p.run_timeout else {}),
                         **(
                             {"parent_close_policy": p.parent_close_policy}
                             if p.parent_close_policy

@@ -67,6 +67,8 @@ class StartParams:
     id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE
     id_conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL
     execution_timeout: float | None = None
+    run_timeout: float | None = None
+    """Seconds this run may take (each run of a continue-as-new chain anew)."""
     parent: tuple[str, str, str] | None = None
     """(parent workflow id, parent run id, child seq) for child workflows."""
     parent_close_policy: str | None = None

@@ -37,6 +37,7 @@ __all__ = [
     "no_item",
     "no_run",
     "padded",
+    "run_deadline",
     "utcnow",
 ]
 
@@ -160,3 +161,9 @@ def _lease_span(timeout: Callable[[], float | None]) -> timedelta | None:
     if not value > 0 or value >= _LONGEST_LEASE.total_seconds():  # NaN too
         return _LONGEST_LEASE
     return timedelta(seconds=value)
+
+
+def run_deadline(now: datetime, *timeouts: float | None) -> datetime | None:
+    """When a run made ``now`` times out: the nearest of its timeouts (None: it never does)."""
+    seconds = [t for t in timeouts if t]
+    return now + timedelta(seconds=min(seconds)) if seconds else None
