@@ -102,7 +102,7 @@ async def connect_target(
     if refused:
         raise ConfigurationError(
             f"Client.connect() does not take {', '.join(refused)}: turnout reads connection "
-            "details from its TURNOUT_* settings (docs/configuration.md); remove "
+            "details from its TURNOUT_* settings (docs/executors.md); remove "
             + ("it" if len(refused) == 1 else "them")
         )
     if data_converter is not None and data_converter is not _pydantic_converter():
@@ -195,6 +195,13 @@ class Worker:
         **options: Unpack[WorkerOptions],
     ) -> None:
         validate_task_queue(task_queue)
+        unknown = sorted(set(options) - set(WorkerOptions.__optional_keys__))
+        if unknown:
+            raise ConfigurationError(
+                f"Worker does not take {', '.join(unknown)}: turnout.WorkerOptions lists the "
+                "options it takes (docs/operations.md); remove "
+                + ("it" if len(unknown) == 1 else "them")
+            )
         kind = getattr(client, "executor", None)
         if kind == "internal":
             from turnout.executors.internal.worker import InternalWorker

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from turnout import ConfigurationError, RunState
+from turnout import ConfigurationError, RunState, workflow
 from turnout.client import Client, WorkflowExecutionStatus
 from turnout.contrib.pydantic import pydantic_data_converter
 from turnout.exceptions import (
@@ -19,6 +19,7 @@ from turnout.exceptions import (
     ChildWorkflowError,
     is_cancelled_exception,
 )
+from turnout.worker import Worker
 
 
 @pytest.mark.asyncio
@@ -101,3 +102,20 @@ def test_is_cancelled_exception_looks_through_activity_and_child_errors() -> Non
     assert is_cancelled_exception(caused(activity, CancelledError("cancelled")))
     assert not is_cancelled_exception(ApplicationError("no"))
     assert not is_cancelled_exception(caused(child, ApplicationError("no")))
+
+
+@workflow.defn(name="Nothing")
+class Nothing:
+    @workflow.run
+    async def run(self) -> None:
+        return None
+
+
+@pytest.mark.asyncio
+async def test_a_worker_option_turnout_does_not_know_is_refused_by_name(tmp_path: Path) -> None:
+    client = await Client.connect(f"sqlite:///{tmp_path}/w.db")
+    try:
+        with pytest.raises(ConfigurationError, match="does not take interceptors, max_polls"):
+            Worker(client, task_queue="q", workflows=[Nothing], interceptors=[], max_polls=2)  # type: ignore[call-arg]
+    finally:
+        await client.close()
