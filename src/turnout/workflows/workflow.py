@@ -43,6 +43,11 @@ from turnout.workflows._definitions import (
     mark_signal,
     mark_update,
 )
+from turnout.workflows._external import (
+    ExternalWorkflowHandle,
+    get_external_workflow_handle,
+    get_external_workflow_handle_for,
+)
 from turnout.workflows._runtime import (
     ChildWorkflowOptions,
     NotInWorkflowError,
@@ -55,6 +60,7 @@ from turnout.workflows._waiting import as_completed, wait
 
 __all__ = [
     "ActivityHandle",
+    "ExternalWorkflowHandle",
     "Info",
     "NotInWorkflowError",
     "ParentInfo",
@@ -70,6 +76,8 @@ __all__ = [
     "execute_activity_class",
     "execute_activity_method",
     "execute_child_workflow",
+    "get_external_workflow_handle",
+    "get_external_workflow_handle_for",
     "in_workflow",
     "info",
     "init",
