@@ -54,6 +54,13 @@ class EventType(StrEnum):
     CHILD_WORKFLOW_CANCELED = "child_workflow_canceled"
     CHILD_WORKFLOW_TERMINATED = "child_workflow_terminated"
     CHILD_WORKFLOW_TIMED_OUT = "child_workflow_timed_out"
+    # other workflows (external handles)
+    SIGNAL_EXTERNAL_WORKFLOW_INITIATED = "signal_external_workflow_initiated"
+    EXTERNAL_WORKFLOW_SIGNALED = "external_workflow_signaled"
+    SIGNAL_EXTERNAL_WORKFLOW_FAILED = "signal_external_workflow_failed"
+    REQUEST_CANCEL_EXTERNAL_WORKFLOW_INITIATED = "request_cancel_external_workflow_initiated"
+    EXTERNAL_WORKFLOW_CANCEL_REQUESTED = "external_workflow_cancel_requested"
+    REQUEST_CANCEL_EXTERNAL_WORKFLOW_FAILED = "request_cancel_external_workflow_failed"
     # patches / versioning
     MARKER_RECORDED = "marker_recorded"
     # turnout's own (queue, governance)
@@ -82,6 +89,10 @@ INBOUND_EVENT_TYPES: frozenset[EventType] = frozenset(
         EventType.CHILD_WORKFLOW_CANCELED,
         EventType.CHILD_WORKFLOW_TERMINATED,
         EventType.CHILD_WORKFLOW_TIMED_OUT,
+        EventType.EXTERNAL_WORKFLOW_SIGNALED,
+        EventType.SIGNAL_EXTERNAL_WORKFLOW_FAILED,
+        EventType.EXTERNAL_WORKFLOW_CANCEL_REQUESTED,
+        EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_FAILED,
         EventType.APPROVAL_DECIDED,
     }
 )
@@ -94,6 +105,8 @@ COMMAND_EVENT_TYPES: frozenset[EventType] = frozenset(
         EventType.TIMER_STARTED,
         EventType.TIMER_CANCELED,
         EventType.CHILD_WORKFLOW_STARTED,
+        EventType.SIGNAL_EXTERNAL_WORKFLOW_INITIATED,
+        EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_INITIATED,
         EventType.MARKER_RECORDED,
         EventType.APPROVAL_REQUESTED,
         EventType.WORKFLOW_COMPLETED,

@@ -44,6 +44,11 @@ from turnout.workflows._definitions import (
     mark_signal,
     mark_update,
 )
+from turnout.workflows._external import (
+    ExternalWorkflowHandle,
+    get_external_workflow_handle,
+    get_external_workflow_handle_for,
+)
 from turnout.workflows._handlers import (
     get_query_handler,
     get_signal_handler,
@@ -64,6 +69,7 @@ from turnout.workflows._waiting import as_completed, wait
 
 __all__ = [
     "ActivityHandle",
+    "ExternalWorkflowHandle",
     "Info",
     "NotInWorkflowError",
     "ParentClosePolicy",
@@ -80,6 +86,8 @@ __all__ = [
     "execute_activity_class",
     "execute_activity_method",
     "execute_child_workflow",
+    "get_external_workflow_handle",
+    "get_external_workflow_handle_for",
     "get_query_handler",
     "get_signal_handler",
     "get_update_handler",

@@ -24,7 +24,9 @@ __all__ = [
     "RequestApproval",
     "RequestCancelActivity",
     "RequestCancelChild",
+    "RequestCancelExternal",
     "ScheduleActivity",
+    "SignalExternal",
     "StartChild",
     "StartTimer",
 ]
@@ -169,6 +171,49 @@ class RequestCancelChild(_Declared):
 
     def attributes(self) -> dict[str, Any]:
         return {"child_seq": self.seq, "workflow_id": self.workflow_id}
+
+
+@dataclass(frozen=True)
+class SignalExternal(_Declared):
+    """Signal another workflow (its open run: ``run_id``, else the latest of ``workflow_id``)."""
+
+    seq: int
+    workflow_id: str
+    run_id: str | None
+    name: str
+    args: list[Any]
+    event_type: EventType = EventType.SIGNAL_EXTERNAL_WORKFLOW_INITIATED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.seq, self.name)
+
+    def payload(self) -> tuple[Any, str] | None:
+        return self.args, f"the arguments of signal {self.name}"
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "signal_seq": self.seq,
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "name": self.name,
+            "args": self.args,
+        }
+
+
+@dataclass(frozen=True)
+class RequestCancelExternal(_Declared):
+    """Ask another workflow to cancel (its run ``run_id``, else the latest of ``workflow_id``)."""
+
+    seq: int
+    workflow_id: str
+    run_id: str | None
+    event_type: EventType = EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_INITIATED
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.seq,)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"cancel_seq": self.seq, "workflow_id": self.workflow_id, "run_id": self.run_id}
 
 
 @dataclass(frozen=True)
@@ -336,6 +381,8 @@ Command = (
     | CancelTimer
     | StartChild
     | RequestCancelChild
+    | SignalExternal
+    | RequestCancelExternal
     | RecordMarker
     | RequestApproval
     | CompleteWorkflow
@@ -354,6 +401,8 @@ _KEY_ATTRS: dict[EventType, tuple[str, ...]] = {
     EventType.TIMER_STARTED: ("timer_seq",),
     EventType.TIMER_CANCELED: ("timer_seq",),
     EventType.CHILD_WORKFLOW_STARTED: ("child_seq", "workflow_type"),
+    EventType.SIGNAL_EXTERNAL_WORKFLOW_INITIATED: ("signal_seq", "name"),
+    EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_INITIATED: ("cancel_seq",),
     EventType.MARKER_RECORDED: ("patch_id",),
     EventType.APPROVAL_REQUESTED: ("name",),
     EventType.WORKFLOW_UPDATE_ACCEPTED: ("update_id",),

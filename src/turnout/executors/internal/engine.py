@@ -359,6 +359,13 @@ class WorkflowInstance(MessageHandlers):
                 | EventType.CHILD_WORKFLOW_TIMED_OUT
             ):
                 self.operations.child_failed(event)
+            case (
+                EventType.EXTERNAL_WORKFLOW_SIGNALED
+                | EventType.SIGNAL_EXTERNAL_WORKFLOW_FAILED
+                | EventType.EXTERNAL_WORKFLOW_CANCEL_REQUESTED
+                | EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_FAILED
+            ):
+                self.operations.external_answered(event)
             case _:
                 pass
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from turnout.contracts.errors import CancelledError as CanceledFailure
 from turnout.contracts.errors import Failure, WorkflowAlreadyStartedError, exception_from_failure
 from turnout.contracts.events import Event
 from turnout.contracts.governance import decision_from_event
@@ -27,7 +28,9 @@ from turnout.executors.internal.commands import (
     RequestApproval,
     RequestCancelActivity,
     RequestCancelChild,
+    RequestCancelExternal,
     ScheduleActivity,
+    SignalExternal,
     StartChild,
     StartTimer,
 )
@@ -46,6 +49,10 @@ class ChildHandle(WorkflowTask):
     """What ``workflow.start_child_workflow`` returns; ``id`` is the child's workflow id."""
 
     id: str = ""
+
+
+_WITHDRAWN = "Signal was cancelled before being sent"
+"""temporalio's message for a signal withdrawn before it was sent."""
 
 
 @dataclass
@@ -70,11 +77,14 @@ class Operations:
         self._loop = loop
         self._task_queue = task_queue
         self._new_id = new_id
-        self._seqs = {"activity": 0, "timer": 0, "child": 0}
+        self._seqs = {"activity": 0, "timer": 0, "child": 0, "signal": 0, "cancel": 0}
         self._timers: dict[int, WorkflowTimerHandle] = {}
         self._activities: dict[int, _Pending] = {}
         self._children: dict[int, _Pending] = {}
         self._approvals: dict[str, asyncio.Future[Any]] = {}
+        self._external: dict[tuple[str, int], asyncio.Future[None]] = {}
+        """The signals (``("signal", seq)``) and cancel requests (``("cancel", seq)``) sent
+        to other workflows and not yet answered."""
 
     def take(self) -> list[Command]:
         """Return the commands produced so far and start a new list."""
@@ -214,6 +224,62 @@ class Operations:
             else:
                 error = exception_from_failure(Failure.model_validate(attrs["failure"]))
             pending.future.set_exception(error)
+
+    # -- other workflows (external handles) ---------------------------------------------
+    async def signal_external(
+        self, workflow_id: str, run_id: str | None, name: str, args: list[Any]
+    ) -> None:
+        """Record a SignalExternal and wait until the target's run has the signal."""
+        seq = self._next("signal")
+        command = SignalExternal(
+            seq=seq, workflow_id=workflow_id, run_id=run_id, name=name, args=args
+        )
+        self.commands.append(command)
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._external[("signal", seq)] = future
+        try:
+            while True:
+                try:
+                    return await asyncio.shield(future)
+                except asyncio.CancelledError:
+                    # As temporalio: the cancellation decides nothing but whether a signal
+                    # not sent yet (made in this activation) is sent. Its await then
+                    # raises CancelledError (a FailureError); a sent one's outcome stands.
+                    if any(c is command for c in self.commands):
+                        self.commands = [c for c in self.commands if c is not command]
+                        future.set_exception(CanceledFailure(_WITHDRAWN))
+                    task = asyncio.current_task()
+                    if task is None or future.cancelled():
+                        raise
+                    task.uncancel()
+        finally:
+            self._external.pop(("signal", seq), None)
+
+    async def cancel_external(self, workflow_id: str, run_id: str | None) -> None:
+        """Record a RequestCancelExternal and wait until the request is recorded (a cancel
+        request cannot itself be cancelled: it is sent either way)."""
+        seq = self._next("cancel")
+        self.commands.append(RequestCancelExternal(seq=seq, workflow_id=workflow_id, run_id=run_id))
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._external[("cancel", seq)] = future
+        try:
+            await future
+        finally:
+            self._external.pop(("cancel", seq), None)
+
+    def external_answered(self, event: Event) -> None:
+        """Settle the signal or cancel request that an ``external_workflow_signaled``,
+        ``external_workflow_cancel_requested`` or ``…_failed`` event answers."""
+        attrs = event.attributes
+        kind = "signal" if "signal_seq" in attrs else "cancel"
+        future = self._external.pop((kind, int(attrs[f"{kind}_seq"])), None)
+        if future is None or future.done():
+            return
+        failure = attrs.get("failure")
+        if failure is None:
+            future.set_result(None)
+        else:
+            future.set_exception(exception_from_failure(Failure.model_validate(failure)))
 
     # -- approvals ---------------------------------------------------------------------
     async def request_approval(

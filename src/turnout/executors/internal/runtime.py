@@ -16,8 +16,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from turnout.contracts.executor import check_signal
 from turnout.contracts.records import PolicyDecision
 from turnout.contracts.updates import UpdateInfo
+from turnout.executors.internal import codec
 from turnout.workflows._definitions import WorkflowDefinition, runtime_handler
 from turnout.workflows._runtime import (
     ActivityOptions,
@@ -150,6 +152,18 @@ class InternalRuntime:
             defn = WorkflowDefinition.from_run_fn(workflow) if callable(workflow) else None
             name = defn.name if defn else str(workflow)
         raise ContinueAsNewError(name, list(args))
+
+    async def signal_external_workflow(
+        self, workflow_id: str, run_id: str | None, signal: str, args: Sequence[Any]
+    ) -> None:
+        self._writable()
+        encoded = codec.encode_args(args)
+        check_signal(signal, encoded)
+        await self._i.operations.signal_external(workflow_id, run_id, signal, encoded)
+
+    async def cancel_external_workflow(self, workflow_id: str, run_id: str | None) -> None:
+        self._writable()
+        await self._i.operations.cancel_external(workflow_id, run_id)
 
     def patched(self, patch_id: str) -> bool:
         return self._i.patched(patch_id)

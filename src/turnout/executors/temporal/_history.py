@@ -9,8 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import (
+    CancelExternalWorkflowExecutionFailedCause,
+    SignalExternalWorkflowExecutionFailedCause,
+    WorkflowTaskFailedCause,
+)
 from temporalio.api.enums.v1 import EventType as T
-from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 
 from turnout.contracts.events import Event, EventType
@@ -58,8 +62,39 @@ _SIMPLE: dict[int, EventType] = {
     T.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED: EventType.CHILD_WORKFLOW_CANCELED,
     T.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED: EventType.CHILD_WORKFLOW_TERMINATED,
     T.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT: EventType.CHILD_WORKFLOW_TIMED_OUT,
+    T.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: (
+        EventType.SIGNAL_EXTERNAL_WORKFLOW_INITIATED
+    ),
+    T.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: EventType.EXTERNAL_WORKFLOW_SIGNALED,
+    T.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED: (
+        EventType.SIGNAL_EXTERNAL_WORKFLOW_FAILED
+    ),
+    T.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: (
+        EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_INITIATED
+    ),
+    T.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED: (
+        EventType.EXTERNAL_WORKFLOW_CANCEL_REQUESTED
+    ),
+    T.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED: (
+        EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_FAILED
+    ),
     T.EVENT_TYPE_MARKER_RECORDED: EventType.MARKER_RECORDED,
 }
+
+_EXTERNAL: dict[str, Any] = {
+    "signal_external_workflow_execution_initiated_event_attributes": None,
+    "external_workflow_execution_signaled_event_attributes": None,
+    "signal_external_workflow_execution_failed_event_attributes": (
+        SignalExternalWorkflowExecutionFailedCause
+    ),
+    "request_cancel_external_workflow_execution_initiated_event_attributes": None,
+    "external_workflow_execution_cancel_requested_event_attributes": None,
+    "request_cancel_external_workflow_execution_failed_event_attributes": (
+        CancelExternalWorkflowExecutionFailedCause
+    ),
+}
+"""The attributes of the events of external workflow handles, with the enum of their
+failure's cause (None: the event has no cause)."""
 
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 """Temporal's marker of a local activity (turnout runs one: asking the start policies)."""
@@ -144,6 +179,9 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
         return {"reason": event.workflow_execution_terminated_event_attributes.reason}
     if t == T.EVENT_TYPE_MARKER_RECORDED:
         return _marker(event)
+    which = event.WhichOneof("attributes")
+    if which in _EXTERNAL:
+        return _external(getattr(event, which), _EXTERNAL[which])
     if t == T.EVENT_TYPE_WORKFLOW_TASK_FAILED:
         failed = event.workflow_task_failed_event_attributes
         nondeterministic = failed.cause == WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
@@ -155,6 +193,37 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
             }
         }
     return {}
+
+
+def _external(attributes: Any, causes: Any) -> dict[str, Any]:
+    """An external handle's event: its target, the signal's name, the failure's cause
+    (Temporal's, in lower case without its prefix and ``execution``)."""
+    target = attributes.workflow_execution
+    attrs: dict[str, Any] = {"workflow_id": target.workflow_id, "run_id": target.run_id or None}
+    if hasattr(attributes, "signal_name"):
+        attrs["name"] = attributes.signal_name
+    if causes is not None:
+        cause = causes.Name(attributes.cause).partition("_CAUSE_")[2]
+        attrs["cause"] = cause.lower().replace("_execution", "")
+    return attrs
+
+
+def _child_cancel(event: HistoryEvent, child_cancels: set[int]) -> bool:
+    """Is ``event`` part of a child's cancellation? temporalio cancels a child with an
+    external cancel request of the child only; the internal executor records a child's
+    cancellation on the child, so the parent's events of it are dropped."""
+    if event.HasField("request_cancel_external_workflow_execution_initiated_event_attributes"):
+        initiated = event.request_cancel_external_workflow_execution_initiated_event_attributes
+        if initiated.child_workflow_only:
+            child_cancels.add(event.event_id)
+        return bool(initiated.child_workflow_only)
+    for name in (
+        "external_workflow_execution_cancel_requested_event_attributes",
+        "request_cancel_external_workflow_execution_failed_event_attributes",
+    ):
+        if event.HasField(name):
+            return getattr(event, name).initiated_event_id in child_cancels
+    return False
 
 
 def _admission_decision(event: HistoryEvent) -> dict[str, Any] | None:
@@ -264,6 +333,7 @@ def map_history(
     """
     out: list[Event] = []
     scheduled: dict[int, dict[str, Any]] = {}
+    child_cancels: set[int] = set()
     running = False
     approvals = _Approvals()
 
@@ -308,7 +378,7 @@ def map_history(
         ):
             continue
         etype = _SIMPLE.get(event.event_type)
-        if etype is None:
+        if etype is None or _child_cancel(event, child_cancels):
             continue
         add(etype, _at(event), _attributes(event, scheduled))
         if etype in _CLOSING:

@@ -275,6 +275,16 @@ class TemporalWorkflowRuntime:
             temporalio.workflow.continue_as_new(args=list(args))
         temporalio.workflow.continue_as_new(args=list(args), workflow=_name_of_workflow(workflow))
 
+    async def signal_external_workflow(
+        self, workflow_id: str, run_id: str | None, signal: str, args: Sequence[Any]
+    ) -> None:
+        handle = temporalio.workflow.get_external_workflow_handle(workflow_id, run_id=run_id)
+        await _converted(handle.signal(signal, args=list(args)))
+
+    async def cancel_external_workflow(self, workflow_id: str, run_id: str | None) -> None:
+        handle = temporalio.workflow.get_external_workflow_handle(workflow_id, run_id=run_id)
+        await _converted(handle.cancel())
+
     def patched(self, patch_id: str) -> bool:
         return temporalio.workflow.patched(patch_id)
 

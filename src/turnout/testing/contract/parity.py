@@ -59,6 +59,9 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.start_activity_class",
     "workflow.execute_child_workflow",
     "workflow.start_child_workflow",
+    "workflow.get_external_workflow_handle",
+    "workflow.get_external_workflow_handle_for",
+    "workflow.ExternalWorkflowHandle",
     "workflow.continue_as_new",
     "workflow.sleep",
     "workflow.wait_condition",
@@ -196,14 +199,6 @@ UNSUPPORTED: dict[str, str] = {
     ),
     **dict.fromkeys(
         ["workflow.SandboxImportNotificationPolicy", "workflow.extern_functions"], _SANDBOX
-    ),
-    **dict.fromkeys(
-        [
-            "workflow.get_external_workflow_handle",
-            "workflow.get_external_workflow_handle_for",
-            "workflow.ExternalWorkflowHandle",
-        ],
-        "signal or cancel other workflows from an activity that uses a client",
     ),
     **dict.fromkeys(
         ["workflow.EventGroup", "workflow.create_event_group"],
@@ -383,6 +378,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "workflow.start_activity": _ACTIVITY_OPTIONS,
     "workflow.execute_child_workflow": _CHILD_OPTIONS,
     "workflow.start_child_workflow": _CHILD_OPTIONS,
+    "workflow.get_external_workflow_handle": ("run_id",),
+    "workflow.get_external_workflow_handle_for": ("run_id",),
     "workflow.continue_as_new": ("args", "workflow"),
     "workflow.wait_condition": ("timeout",),
     "workflow.wait": ("timeout", "return_when"),

@@ -1,12 +1,13 @@
 """Applying a workflow task's commands beyond its own append: new queue items (some
 leased at once to the committing worker), canceled timers and activities, children
-started and canceled, and the closes that need more than the append (continue-as-new,
-a close from a state the append could not take).
+started and canceled, other workflows signaled and canceled (``external.py``), and the
+closes that need more than the append (continue-as-new, a close from a state the append
+could not take).
 
 Each command class that does more than append its event has one entry in a table
 here: :data:`NEW_ITEMS` for those that create a queue item, :data:`APPLY` for those
-that cancel or start other work, :data:`CLOSE` for a close that does more than close
-the run. A new command adds its entry; nothing here asks a command for its class.
+that cancel, start or signal other work, :data:`CLOSE` for a close that does more than
+close the run. A new command adds its entry; nothing here asks a command for its class.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import queue_items, runs, tasks
 from turnout.executors.internal.store.commit_plan import Plan
+from turnout.executors.internal.store.external import ExternalOperations
 from turnout.executors.internal.store.records import (
     ActivityTask,
     EagerClaim,
@@ -40,7 +42,7 @@ from turnout.executors.internal.store.updates import UpdateOperations
 __all__ = ["CommandOperations"]
 
 
-class CommandOperations(UpdateOperations):
+class CommandOperations(ExternalOperations, UpdateOperations):
     """Apply what a committed workflow task's commands start, cancel and close."""
 
     async def _apply_commands(
@@ -373,11 +375,14 @@ _APPLY: dict[type[cmd.Command], _Apply] = {
     cmd.RequestCancelActivity: CommandOperations._cancel_activity,
     cmd.StartChild: CommandOperations._start_child,
     cmd.RequestCancelChild: CommandOperations._cancel_child,
+    cmd.SignalExternal: ExternalOperations._signal_external,
+    cmd.RequestCancelExternal: ExternalOperations._cancel_external,
     cmd.AcceptUpdate: UpdateOperations._accept_update,
     cmd.RejectUpdate: UpdateOperations._reject_update,
     cmd.CompleteUpdate: UpdateOperations._complete_update,
 }
-"""The commands that cancel or start other work, applied in the order they were made."""
+"""The commands that cancel, start or signal other work, applied in the order they were
+made."""
 
 _CLOSE: dict[type[cmd.Command], _Apply] = {
     cmd.ContinueAsNew: CommandOperations._continue_as_new,

@@ -1,12 +1,16 @@
-"""Updates: the requests a workflow validates, accepts or rejects, and answers.
+"""Updates: the requests a workflow validates, accepts or rejects, and answers; and the
+events of signals and cancellations one workflow sends another.
 
 Revision ID: 0003_updates
 Revises: 0002_approvals
 Create Date: 2026-12-06
 
-Adds the ``turnout_updates`` table and the event types ``workflow_update_accepted`` and
-``workflow_update_completed`` to the CHECK of ``turnout_events``. A frozen snapshot of
-both at this revision.
+Adds the ``turnout_updates`` table and the event types of this revision to the CHECK of
+``turnout_events``: ``workflow_update_accepted`` and ``workflow_update_completed``, and
+those of external workflow handles (``signal_external_workflow_initiated``,
+``external_workflow_signaled``, ``signal_external_workflow_failed``,
+``request_cancel_external_workflow_initiated``, ``external_workflow_cancel_requested``,
+``request_cancel_external_workflow_failed``). A frozen snapshot of both at this revision.
 """
 
 from __future__ import annotations
@@ -26,7 +30,16 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgres
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TIMESTAMP = sa.DateTime(timezone=True)
 REQUESTED = "state = 'requested'"
-UPDATE_EVENT_TYPES = ("workflow_update_accepted", "workflow_update_completed")
+NEW_EVENT_TYPES = (
+    "workflow_update_accepted",
+    "workflow_update_completed",
+    "signal_external_workflow_initiated",
+    "external_workflow_signaled",
+    "signal_external_workflow_failed",
+    "request_cancel_external_workflow_initiated",
+    "external_workflow_cancel_requested",
+    "request_cancel_external_workflow_failed",
+)
 EARLIER_EVENT_TYPES = (
     "activity_cancel_requested",
     "activity_canceled",
@@ -127,7 +140,7 @@ def upgrade() -> None:
         postgresql_where=sa.text(REQUESTED),
         sqlite_where=sa.text(REQUESTED),
     )
-    _event_types((*EARLIER_EVENT_TYPES, *UPDATE_EVENT_TYPES))
+    _event_types((*EARLIER_EVENT_TYPES, *NEW_EVENT_TYPES))
 
 
 def downgrade() -> None:
