@@ -108,7 +108,14 @@ class InternalWorkflowUpdateHandle:
                     return record
                 run = await client.read_run(self._workflow_id, run_id)
                 if run.state.is_terminal:
-                    return _closed_first(record, self._workflow_id, run_id, run.state.value)
+                    # The run closed; the request was read before that, and the commit that
+                    # closed the run may have decided it too: read it again, now final.
+                    final = await store.update_record(client.tenant_id, run_id, self._id)
+                    if final is not None and final.state in wanted:
+                        return final
+                    return _closed_first(
+                        final or record, self._workflow_id, run_id, run.state.value
+                    )
                 wait = delay
                 if deadline is not None:
                     wait = min(wait, deadline - loop.time())
