@@ -32,6 +32,7 @@ __all__ = [
     "WorkflowUpdateFailedError",
     "WorkflowUpdateHandle",
     "WorkflowUpdateStage",
+    "check_stage",
     "start_update_with_start",
 ]
 
@@ -77,6 +78,16 @@ class WorkflowUpdateFailedError(TurnoutError):
         """Why the update failed (an ApplicationError, or CancelledError)."""
         assert self.__cause__ is not None
         return self.__cause__
+
+
+def check_stage(stage: WorkflowUpdateStage) -> WorkflowUpdateStage:
+    """``stage`` if a caller may wait for it (ACCEPTED or COMPLETED), else a ValueError."""
+    if stage not in (WorkflowUpdateStage.ACCEPTED, WorkflowUpdateStage.COMPLETED):
+        raise ValueError(
+            f"wait_for_stage={stage!r} is not offered: wait for WorkflowUpdateStage.ACCEPTED "
+            "or COMPLETED"
+        )
+    return stage
 
 
 class UpdateNotFoundError(TurnoutError, LookupError):

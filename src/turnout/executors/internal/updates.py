@@ -27,6 +27,7 @@ from turnout.contracts.updates import (
     UpdateState,
     WorkflowUpdateFailedError,
     WorkflowUpdateStage,
+    check_stage,
 )
 from turnout.executors.internal import codec
 from turnout.executors.internal.store import UpdateRecord, UpdateRequestParams
@@ -164,11 +165,7 @@ async def send_update(
     result_type: Any = None,
 ) -> InternalWorkflowUpdateHandle:
     """Send an update to the open run ``run_id`` and wait for ``wait_for_stage``."""
-    if wait_for_stage not in (WorkflowUpdateStage.ACCEPTED, WorkflowUpdateStage.COMPLETED):
-        raise ValueError(
-            f"wait_for_stage={wait_for_stage!r} is not offered: wait for "
-            "WorkflowUpdateStage.ACCEPTED or COMPLETED"
-        )
+    check_stage(wait_for_stage)
     name = update_name(update)
     check_name(name, "an update name", example="add_item")
     update_id = id if id is not None else str(uuid.uuid4())

@@ -17,6 +17,7 @@ from turnout.contracts.updates import (
     UpdateNotFoundError,
     WorkflowUpdateFailedError,
     WorkflowUpdateStage,
+    check_stage,
 )
 from turnout.executors.temporal._errors import to_turnout
 from turnout.workflows._definitions import update_name
@@ -85,11 +86,7 @@ async def send_update(
     result_type: Any,
 ) -> TemporalWorkflowUpdateHandle:
     """Send an update through temporalio and wait for ``wait_for_stage``."""
-    if wait_for_stage not in (WorkflowUpdateStage.ACCEPTED, WorkflowUpdateStage.COMPLETED):
-        raise ValueError(
-            f"wait_for_stage={wait_for_stage!r} is not offered: wait for "
-            "WorkflowUpdateStage.ACCEPTED or COMPLETED"
-        )
+    check_stage(wait_for_stage)
     name = update_name(update)
     try:
         handle = await raw.start_update(
@@ -120,11 +117,7 @@ async def update_with_start(
     result_type: Any,
 ) -> TemporalWorkflowUpdateHandle:
     """Temporal's update-with-start, with turnout's stages and errors."""
-    if wait_for_stage not in (WorkflowUpdateStage.ACCEPTED, WorkflowUpdateStage.COMPLETED):
-        raise ValueError(
-            f"wait_for_stage={wait_for_stage!r} is not offered: wait for "
-            "WorkflowUpdateStage.ACCEPTED or COMPLETED"
-        )
+    check_stage(wait_for_stage)
     name = update_name(update)
     try:
         handle = await client.start_update_with_start_workflow(
