@@ -151,6 +151,7 @@ class StoreCore(ItemCore):
         infos: Sequence[RunInfo],
         now: datetime,
         available_at: datetime | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> None:
         """Make sure a workflow task of each run is queued (one pending task per run)."""
         if not infos:
@@ -166,7 +167,7 @@ class StoreCore(ItemCore):
                     "run_id": info.run_id,
                     "workflow_id": info.workflow_id,
                     "name": info.workflow_type,
-                    "payload": {},
+                    "payload": payload or {},
                     "available_at": available_at or now,
                     "created_at": now,
                     "updated_at": now,

@@ -18,19 +18,23 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from turnout.contracts.records import QueueItemState
 from turnout.contracts.updates import UpdateState
 from turnout.executors.internal import commands as cmd
-from turnout.executors.internal.schema import runs, updates
+from turnout.executors.internal.schema import queue_items, runs, updates
 from turnout.executors.internal.store.core import StoreCore
 from turnout.executors.internal.store.records import (
     RunSnapshot,
     UpdateRecord,
     UpdateRequestParams,
 )
-from turnout.executors.internal.store.sql import ACTIVE, no_run, padded, utcnow
+from turnout.executors.internal.store.sql import ACTIVE, WFT, no_run, padded, utcnow
 from turnout.executors.internal.store.tx import Tx
 
-__all__ = ["UpdateOperations"]
+__all__ = ["UPDATES_PENDING", "UpdateOperations"]
+
+UPDATES_PENDING = "updates_pending"
+"""In a workflow task's payload: its run has update requests to decide."""
 
 _REQUESTED = UpdateState.REQUESTED.value
 
@@ -85,10 +89,34 @@ class UpdateOperations(StoreCore):
                     requested_at=now,
                 )
             )
-            await self._enqueue_wft(conn, tx, p.run_id, now)
+            await self._queue_decision(conn, tx, p.run_id, now)
             return UpdateRecord(p.run_id, p.update_id, p.name, UpdateState.REQUESTED)
 
         return await self._run_tx(tx_fn)
+
+    async def _queue_decision(
+        self, conn: AsyncConnection, tx: Tx, run_id: str, now: datetime
+    ) -> None:
+        """Make sure a queued workflow task of the run says it has updates to decide
+        (``UPDATES_PENDING`` in its payload), so that only such a task reads them. The run's
+        row, locked by the caller, keeps any other writer from queueing one meanwhile."""
+        marked = (
+            await conn.execute(
+                update(queue_items)
+                .where(
+                    queue_items.c.run_id == run_id,
+                    queue_items.c.kind == WFT,
+                    queue_items.c.state == QueueItemState.QUEUED.value,
+                )
+                .values(payload={UPDATES_PENDING: True}, updated_at=now)
+                .returning(queue_items.c.task_queue)
+            )
+        ).first()
+        if marked is not None:
+            tx.queues.add(marked.task_queue)
+            return
+        info = tx.info.get(run_id) or await self._run_info(conn, run_id)
+        await self._enqueue_wfts(conn, tx, [info], now, payload={UPDATES_PENDING: True})
 
     async def _update_row(
         self, conn: AsyncConnection, run_id: str, update_id: str

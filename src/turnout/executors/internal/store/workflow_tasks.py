@@ -322,7 +322,7 @@ class WorkflowTaskOperations(CommandOperations, GovernanceOperations):
                     run_id=item.run_id,
                     workflow_id=item.workflow_id,
                     name=item.name,
-                    payload={},
+                    payload=dict(item.payload),  # e.g. the updates it had to decide
                     attempt=item.attempt + 1,
                     available_at=now + timedelta(seconds=retry_in),
                     created_at=now,

@@ -45,6 +45,7 @@ from turnout.executors.internal.store import (
 )
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.core import UNREACHABLE, refused_value, unstorable
+from turnout.executors.internal.store.updates import UPDATES_PENDING
 from turnout.executors.internal.store.workflow_tasks import runnable_activities
 from turnout.executors.internal.worker.admission import Admission, start_gate
 from turnout.executors.internal.worker.outcomes import persist
@@ -231,15 +232,22 @@ class WorkflowTaskRunner:
     ) -> WorkflowInstance | None:
         """Run one workflow task; the instance to keep cached, or None to drop it."""
         seen = instance.seen_seq if instance is not None else 0
-        (row, history), requests = await asyncio.gather(
-            persist(
+        if item.payload.get(UPDATES_PENDING):  # only such a task has updates to decide
+            (row, history), requests = await asyncio.gather(
+                persist(
+                    f"history of run {item.run_id}",
+                    lambda: self.reads.submit((item.run_id, seen)),
+                ),
+                persist(
+                    f"update requests of run {item.run_id}",
+                    lambda: self.update_reads.submit(item.run_id),
+                ),
+            )
+        else:
+            requests = []
+            row, history = await persist(
                 f"history of run {item.run_id}", lambda: self.reads.submit((item.run_id, seen))
-            ),
-            persist(
-                f"update requests of run {item.run_id}",
-                lambda: self.update_reads.submit(item.run_id),
-            ),
-        )
+            )
         if row.state in _TERMINAL:
             await self._store.abandon_workflow_task(item)
             _dropped(instance)
