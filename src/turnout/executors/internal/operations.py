@@ -86,6 +86,12 @@ class Operations:
         """The signals (``("signal", seq)``) and cancel requests (``("cancel", seq)``) sent
         to other workflows and not yet answered."""
 
+    @property
+    def children_started(self) -> bool:
+        """True once the run started a child (replay starts them again, so a recreated
+        instance knows too)."""
+        return self._seqs["child"] > 0
+
     def take(self) -> list[Command]:
         """Return the commands produced so far and start a new list."""
         commands, self.commands = self.commands, []

@@ -1,9 +1,7 @@
 """The store's shared primitives: event appends, guarded run transitions, closing a
-run, creating runs, ending leased items. Every other store module builds on these.
-
-The names other modules import from here (records, errors, SQL helpers, row mappers)
-live in their own modules and are re-exported for existing imports.
-"""
+run (and what its close does to its children), creating runs, ending leased items. Every
+other store module builds on these; the records, errors, SQL helpers and row mappers they
+import from here live in their own modules and are re-exported."""
 
 from __future__ import annotations
 
@@ -340,13 +338,14 @@ class StoreCore(ItemCore):
         tx.runs.update(run_ids)
         for c in closed:
             await self._tell_parent(conn, tx, c, now)
-        await self._close_children(conn, tx, run_ids, now)
+        await self._close_children(conn, tx, [c.run_id for c in closed if c.children], now)
 
     async def _close_children(
         self, conn: AsyncConnection, tx: Tx, parent_run_ids: Sequence[str], now: datetime
     ) -> None:
-        """The open children of closed runs, as their parent close policy says: terminated
-        (the default, as on Temporal), asked to cancel, or left running."""
+        """Closed runs' open children, as their parent close policy says (TERMINATE...)."""
+        if not parent_run_ids:
+            return
         children = (
             await conn.execute(
                 select(runs.c.run_id, runs.c.options).where(
@@ -375,7 +374,7 @@ class StoreCore(ItemCore):
 
     async def _tell_parent(self, conn: AsyncConnection, tx: Tx, c: Closed, now: datetime) -> None:
         """A closed child run's parent hears of it (a continued run has not closed)."""
-        run_id, target, result, failure = c
+        run_id, target, result, failure, _ = c
         row = tx.info.get(run_id) or await self._run_info(conn, run_id)
         if row.parent_run_id is None or target is RunState.CONTINUED_AS_NEW:
             return

@@ -131,6 +131,9 @@ class WorkflowTaskCommit:
     run: RunSnapshot | None = None
     """The run's row as the task read it (saves reading it again); the commit holds only
     if the run is still in that state."""
+    children: bool = True
+    """The run may have started children (their parent close policy is then applied when
+    this task closes the run); False saves looking for them."""
 
 
 @dataclass(frozen=True)
@@ -388,6 +391,8 @@ class Closed(NamedTuple):
     target: RunState
     result: Any
     failure: Failure | None
+    children: bool = True
+    """The run may have children to apply its parent close policy to."""
 
 
 @dataclass(frozen=True)

@@ -181,7 +181,11 @@ class WorkflowTaskOperations(CommandOperations, GovernanceOperations):
         await self._closed_many(
             conn,
             tx,
-            [Closed(p.run.run_id, *p.close) for p in plans if p.close is not None],
+            [
+                Closed(p.run.run_id, *p.close, children=p.commit.children)
+                for p in plans
+                if p.close is not None
+            ],
             now,
         )
         for p in plans:

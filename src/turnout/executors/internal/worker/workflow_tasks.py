@@ -359,6 +359,7 @@ class WorkflowTaskRunner:
                 eager=eager,
                 seen_through=instance.seen_seq,
                 run=row,
+                children=instance.operations.children_started,
             )
 
         try:
