@@ -19,7 +19,11 @@ from turnout.contracts.limits import InvalidInputError, check_name, check_option
 from turnout.contracts.records import PolicyDecision
 from turnout.contracts.retry import RetryPolicy
 from turnout.workflows._definitions import ActivityDefinition
-from turnout.workflows._runtime import ActivityOptions, current_workflow_runtime
+from turnout.workflows._runtime import (
+    ActivityCancellationType,
+    ActivityOptions,
+    current_workflow_runtime,
+)
 
 __all__ = [
     "ActivityHandle",
@@ -91,6 +95,7 @@ def start_activity(
     retry_policy: RetryPolicy | None = None,
     activity_id: str | None = None,
     result_type: Any = None,
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
 ) -> ActivityHandle:
     """Schedule an activity and return a handle (an awaitable task) on its result.
 
@@ -105,6 +110,7 @@ def start_activity(
         heartbeat_timeout=heartbeat_timeout,
         retry_policy=retry_policy,
         activity_id=activity_id,
+        cancellation_type=ActivityCancellationType(cancellation_type),
     )
     args_list = call_args(arg, args)
     result_type = _activity_result_type(activity, result_type)
@@ -127,6 +133,7 @@ async def execute_activity(
     retry_policy: RetryPolicy | None = None,
     activity_id: str | None = None,
     result_type: Any = None,
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
 ) -> Any:
     """Run an activity and return its result; failures raise ``ActivityError``."""
     options = _activity_options(
@@ -138,6 +145,7 @@ async def execute_activity(
         heartbeat_timeout=heartbeat_timeout,
         retry_policy=retry_policy,
         activity_id=activity_id,
+        cancellation_type=ActivityCancellationType(cancellation_type),
     )
     return await _governed_activity(
         activity, call_args(arg, args), options, _activity_result_type(activity, result_type)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from turnout.contracts.updates import UpdateInfo
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from turnout.contracts.retry import RetryPolicy
 
 __all__ = [
+    "ActivityCancellationType",
     "ActivityInfo",
     "ActivityOptions",
     "ActivityRuntime",
@@ -119,6 +121,19 @@ class ActivityInfo:
     workflow_namespace: str = "default"
 
 
+class ActivityCancellationType(StrEnum):
+    """What cancelling an activity's await does (temporalio's names; ``TRY_CANCEL`` is
+    the default)."""
+
+    TRY_CANCEL = "try_cancel"
+    """Ask the activity to cancel; the await raises at once."""
+    WAIT_CANCELLATION_COMPLETED = "wait_cancellation_completed"
+    """Ask the activity to cancel; the await raises once the activity has stopped (it
+    learns of the request at a heartbeat), or returns its result if it finished first."""
+    ABANDON = "abandon"
+    """Do not tell the activity; the await raises at once and its outcome is ignored."""
+
+
 @dataclass(frozen=True)
 class ActivityOptions:
     """Options of one ``execute_activity`` / ``start_activity`` call."""
@@ -130,6 +145,7 @@ class ActivityOptions:
     heartbeat_timeout: timedelta | None = None
     retry_policy: RetryPolicy | None = None
     activity_id: str | None = None
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL
 
 
 @dataclass(frozen=True)

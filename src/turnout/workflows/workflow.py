@@ -58,6 +58,7 @@ from turnout.workflows._handlers import (
     set_update_handler,
 )
 from turnout.workflows._runtime import (
+    ActivityCancellationType,
     ChildWorkflowOptions,
     NotInWorkflowError,
     ParentInfo,
@@ -68,6 +69,7 @@ from turnout.workflows._runtime import (
 from turnout.workflows._waiting import as_completed, wait
 
 __all__ = [
+    "ActivityCancellationType",
     "ActivityHandle",
     "ExternalWorkflowHandle",
     "Info",

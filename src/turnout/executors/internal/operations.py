@@ -16,7 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from turnout.contracts.errors import CancelledError as CanceledFailure
-from turnout.contracts.errors import Failure, WorkflowAlreadyStartedError, exception_from_failure
+from turnout.contracts.errors import (
+    Failure,
+    FailureError,
+    WorkflowAlreadyStartedError,
+    exception_from_failure,
+)
 from turnout.contracts.events import Event
 from turnout.contracts.governance import decision_from_event
 from turnout.contracts.records import IdReusePolicy, ParentClosePolicy, PolicyDecision
@@ -36,7 +41,11 @@ from turnout.executors.internal.commands import (
 )
 from turnout.executors.internal.loop import WorkflowEventLoop, WorkflowTask, WorkflowTimerHandle
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
-from turnout.workflows._runtime import ActivityOptions, ChildWorkflowOptions
+from turnout.workflows._runtime import (
+    ActivityCancellationType,
+    ActivityOptions,
+    ChildWorkflowOptions,
+)
 
 __all__ = ["ActivityHandle", "ChildHandle", "Operations"]
 
@@ -147,16 +156,32 @@ class Operations:
                 retry_policy=policy.model_dump(mode="json"),
             )
         )
-        return ActivityHandle(self._await_activity(seq, future), loop=self._loop)
+        return ActivityHandle(
+            self._await_activity(seq, future, options.cancellation_type), loop=self._loop
+        )
 
-    async def _await_activity(self, seq: int, future: asyncio.Future[Any]) -> Any:
+    async def _await_activity(
+        self, seq: int, future: asyncio.Future[Any], cancellation: ActivityCancellationType
+    ) -> Any:
         try:
-            return await future
+            # Shielded: cancelling the await must not settle the activity's own future,
+            # which WAIT_CANCELLATION_COMPLETED goes on waiting for.
+            return await asyncio.shield(future)
         except asyncio.CancelledError:
-            pending = self._activities.pop(seq, None)
-            if pending is not None:
-                self.commands.append(RequestCancelActivity(seq=seq, activity_type=pending.name))
-            raise
+            pending = self._activities.get(seq)
+            if pending is None:
+                raise
+            if cancellation is ActivityCancellationType.ABANDON:
+                del self._activities[seq]  # never told; its outcome is ignored
+                raise
+            self.commands.append(RequestCancelActivity(seq=seq, activity_type=pending.name))
+            if cancellation is ActivityCancellationType.TRY_CANCEL:
+                del self._activities[seq]
+                raise
+            try:
+                return await future  # until the activity stopped, as it acknowledges
+            except FailureError:
+                raise asyncio.CancelledError() from None
 
     def activity_completed(self, event: Event) -> None:
         """Settle the activity of an ``activity_completed`` event with its decoded result."""

@@ -239,6 +239,9 @@ class TemporalWorkflowRuntime:
             retry_policy=temporal_retry_policy(options.retry_policy),
             activity_id=options.activity_id,
             result_type=result_type if result_type is not Any else None,
+            cancellation_type=temporalio.workflow.ActivityCancellationType[
+                options.cancellation_type.name
+            ],
         )
         return asyncio.ensure_future(_converted(handle))
 

@@ -45,6 +45,7 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.UpdateInfo",
     "workflow.current_update_info",
     "workflow.ParentClosePolicy",
+    "workflow.ActivityCancellationType",
     "workflow.set_signal_handler",
     "workflow.get_signal_handler",
     "workflow.set_query_handler",
@@ -216,8 +217,6 @@ UNSUPPORTED: dict[str, str] = {
     "workflow.uuid7": "use workflow.uuid4()",
     "workflow.ActivityConfig": "pass activity options as keyword arguments",
     "workflow.ChildWorkflowConfig": "pass child workflow options as keyword arguments",
-    "workflow.ActivityCancellationType": "no cancellation_type: a cancelled activity's await "
-    "raises at once while the cancel request is delivered (TRY_CANCEL)",
     "workflow.ChildWorkflowCancellationType": "no cancellation_type option for children",
     "workflow.HandlerUnfinishedPolicy": "no unfinished_policy option on signal handlers",
     "workflow.UnfinishedSignalHandlersWarning": "no unfinished_policy option on signal handlers",
@@ -345,6 +344,7 @@ _ACTIVITY_OPTIONS = (
     "retry_policy",
     "activity_id",
     "result_type",
+    "cancellation_type",
 )
 _CHILD_OPTIONS = (
     "args",
