@@ -189,3 +189,22 @@ def test_schema_doctor_demo_and_usage_errors(tmp_path: Path) -> None:
     assert "approved by" in demo.stdout
     assert "see it again: turnout events demo-" in demo.stdout
     assert (tmp_path / "turnout.db").exists()
+
+
+def test_a_failed_run_explains_itself_down_to_its_root_cause(
+    cli_env: dict[str, str], cli_worker: str
+) -> None:
+    workflow_id = f"cli-{uuid.uuid4().hex[:8]}"
+    started = turnout(
+        "start", "BrokenWorkflow", "--id", workflow_id, "--task-queue", cli_worker,
+        "--input", '"k"', "--wait", env=cli_env,
+    )  # fmt: skip
+    assert started.returncode == 1
+    # start --wait says why, not only that it failed: the activity's own error.
+    assert "this input can never work" in started.stderr
+    assert "BadInput" in started.stderr
+    described = ok("describe", workflow_id, env=cli_env)
+    assert "this input can never work" in described
+    events = ok("events", workflow_id, env=cli_env)
+    flat = "".join(events.replace("│", "").split())  # the table may wrap the cell
+    assert "BadInput:thisinputcanneverwork" in flat

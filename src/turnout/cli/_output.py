@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from turnout.contracts.errors import exception_from_failure
 from turnout.contracts.events import Event
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
@@ -62,6 +63,14 @@ def timestamp(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
 
 
+def _root_cause(failure: dict[str, Any]) -> str:
+    """``Type: message`` of a stored failure's innermost cause."""
+    while isinstance(failure.get("cause"), dict):
+        failure = failure["cause"]
+    kind = failure.get("type") or failure.get("kind") or "error"
+    return f"{kind}: {failure.get('message', '')}"
+
+
 def failure_chain(exc: BaseException) -> str:
     """``Kind(message, type=...) <- Cause(...)``: an error and its causes on one line."""
     parts = []
@@ -84,8 +93,8 @@ def print_run(run: Run) -> None:
         table.add_row(key, value.value if isinstance(value, RunState) else str(value))
     if run.result is not None:
         table.add_row("result", dump(run.result))
-    if run.failure is not None:
-        table.add_row("failure", f"{run.failure.kind}: {run.failure.message}")
+    if run.failure is not None:  # the whole cause chain: the root cause is what helps
+        table.add_row("failure", failure_chain(exception_from_failure(run.failure)))
     out.print(table)
 
 
@@ -95,6 +104,9 @@ def print_events(events: Sequence[Event]) -> None:
     start = events[0].at if events else None
     for event in events:
         attrs = {k: event.attributes[k] for k in _KEY_ATTRIBUTES if k in event.attributes}
+        failure = event.attributes.get("failure")
+        if isinstance(failure, dict):  # why it failed, down to the root cause
+            attrs["failure"] = _root_cause(failure)
         elapsed = (event.at - start).total_seconds() if start else 0.0
         table.add_row(
             event.at.strftime("%H:%M:%S.%f")[:-3],

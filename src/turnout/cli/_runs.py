@@ -49,7 +49,12 @@ def start(
             else:
                 err.print(f"started {workflow} as {handle.id} (run {handle.run_id})")
             if wait:
-                out.print(dump(await wait_result(handle, spinner=True)))
+                try:
+                    out.print(dump(await wait_result(handle, spinner=True)))
+                except WorkflowFailureError as exc:
+                    raise Failed(
+                        f"workflow {handle.id} failed: {failure_chain(exc.cause)}"
+                    ) from exc
 
     run_async(go())
 

@@ -145,10 +145,13 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
     ):
         if event.HasField(name):
             outcome = getattr(event, name)
-            return dict(
+            attrs = dict(
                 scheduled.get(outcome.started_event_id)
                 or scheduled.get(outcome.scheduled_event_id, {})
             )
+            if outcome.HasField("failure"):  # why, down to the root cause
+                attrs["failure"] = _failure(outcome.failure)
+            return attrs
     if event.HasField("activity_task_cancel_requested_event_attributes"):
         requested = event.activity_task_cancel_requested_event_attributes
         return dict(scheduled.get(requested.scheduled_event_id, {}))
@@ -224,6 +227,18 @@ def _child_cancel(event: HistoryEvent, child_cancels: set[int]) -> bool:
         if event.HasField(name):
             return getattr(event, name).initiated_event_id in child_cancels
     return False
+
+
+def _failure(failure: Any) -> dict[str, Any]:
+    """A Temporal failure as turnout's failure record (type and message, causes nested)."""
+    record: dict[str, Any] = {
+        "kind": "application",
+        "type": failure.application_failure_info.type or None,
+        "message": failure.message,
+    }
+    if failure.HasField("cause"):
+        record["cause"] = _failure(failure.cause)
+    return record
 
 
 def _admission_decision(event: HistoryEvent) -> dict[str, Any] | None:
