@@ -24,6 +24,7 @@ from turnout.contracts.errors import (
     CancelledError,
     Failure,
     TimeoutType,
+    error_line,
     failure_from_exception,
 )
 from turnout.contracts.records import Artifact
@@ -290,6 +291,16 @@ class ActivityRunner:
             return
         except BaseException as exc:
             heartbeats.cancel()
+            # As Temporal's worker does: each failed attempt is logged with its traceback.
+            _log.warning(
+                "activity %s (%s, attempt %d) of workflow %s failed: %s",
+                item.name,
+                item.activity.activity_id,
+                item.attempt,
+                item.workflow_id,
+                error_line(exc),
+                exc_info=exc,
+            )
             await self._fail(item, failure_from_exception(exc), policy, ctx)
             return
         heartbeats.cancel()
