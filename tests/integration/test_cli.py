@@ -208,3 +208,21 @@ def test_a_failed_run_explains_itself_down_to_its_root_cause(
     events = ok("events", workflow_id, env=cli_env)
     flat = "".join(events.replace("│", "").split())  # the table may wrap the cell
     assert "BadInput:thisinputcanneverwork" in flat
+
+
+def test_names_with_brackets_print_as_they_are_and_terminate_needs_no_reason(
+    cli_env: dict[str, str],
+) -> None:
+    workflow_id = f"order[{uuid.uuid4().hex[:6]}]"
+    started = turnout(
+        "start", "SleepyWorkflow", "--id", workflow_id, "-q", f"nobody-{uuid.uuid4().hex[:6]}",
+        env=cli_env,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    assert workflow_id in started.stderr  # not swallowed as markup
+    listed = ok("list", env=cli_env)
+    assert workflow_id in listed
+    run_id = json.loads(ok("describe", workflow_id, "--json", env=cli_env))["run_id"]
+    assert run_id in listed  # the list has a run id column
+    ok("terminate", workflow_id, env=cli_env)
+    assert json.loads(ok("describe", workflow_id, "--json", env=cli_env))["state"] == "terminated"

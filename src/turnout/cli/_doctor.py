@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+from rich.text import Text
 
 from turnout.cli._errors import run_async
 from turnout.cli._output import dump, out
@@ -179,8 +180,8 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
             out.print(dump(check.__dict__))
     else:
         for check in checks:
-            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {check.name}: {check.detail}")
+            mark = ("ok  ", "green") if check.ok else ("FAIL", "red")
+            out.print(Text.assemble(mark, f" {check.name}: {check.detail}"))
             if not check.ok and check.fix:
                 out.print(f"      fix: {check.fix}")
     if not all(c.ok for c in checks):

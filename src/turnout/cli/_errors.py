@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from turnout.cli._output import err
 from turnout.contracts.errors import TurnoutError
@@ -31,7 +31,7 @@ class Failed(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        err.print(f"[red]error:[/red] {escape(self.message)}")
+        err.print(Text.assemble(("error:", "red"), f" {self.message}"))
 
 
 class BadInput(click.ClickException):
@@ -40,8 +40,8 @@ class BadInput(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[red]error:[/red] {escape(self.message)}"
+        Console(stderr=True, highlight=False, markup=False, soft_wrap=True).print(
+            Text.assemble(("error:", "red"), f" {self.message}")
         )
 
 

@@ -32,9 +32,11 @@ __all__ = [
 ]
 
 _WIDTH = None if sys.stdout.isatty() else 160  # tables stay readable in pipes and logs
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+# No markup: a name or a message with brackets ("turnout[temporal]") prints as it is;
+# colour comes from rich Text objects where it is meant.
+out = Console(highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
 """stdout: results."""
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
 """stderr: what happened, errors."""
 
 _KEY_ATTRIBUTES = (

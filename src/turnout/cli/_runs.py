@@ -122,10 +122,11 @@ def list_(
             for run in runs:
                 out.print(run.model_dump_json())
             return
-        table = Table("workflow id", "type", "state", "requested", "closed")
+        table = Table("workflow id", "run id", "type", "state", "requested", "closed")
         for run in runs:
             table.add_row(
                 run.workflow_id,
+                run.run_id,
                 run.workflow_type,
                 run.state.value,
                 run.requested_at.isoformat(timespec="seconds"),
@@ -192,9 +193,9 @@ def cancel(ctx: click.Context, workflow_id: str) -> None:
 
 @click.command()
 @click.argument("workflow_id")
-@click.option("--reason", required=True)
+@click.option("--reason", help="Why, for the timeline (optional, as on Temporal).")
 @click.pass_context
-def terminate(ctx: click.Context, workflow_id: str, reason: str) -> None:
+def terminate(ctx: click.Context, workflow_id: str, reason: str | None) -> None:
     """End the run at once."""
 
     async def go() -> None:

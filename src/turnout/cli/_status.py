@@ -11,6 +11,7 @@ import click
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from turnout.cli._context import connected
 from turnout.cli._errors import Failed, run_async
@@ -39,7 +40,7 @@ def render(snap: Any) -> Group:
             str(q.leased),
             workers,
             str(q.completed_last_minute),
-            str(q.dead) if not q.dead else f"[red]{q.dead}[/red]",
+            Text(str(q.dead), style="red" if q.dead else ""),
         )
     runs = " ".join(f"{state}={count}" for state, count in sorted(snap.runs.items())) or "none"
     failures = Table("time", "workflow id", "event", "what", title="recent failures",
