@@ -208,6 +208,9 @@ class WorkflowTaskRunner:
                 f"workflow type {item.name!r} is not registered on worker {self._slots.identity} "
                 f"(task queue {self._slots.task_queue}); registered: {sorted(self._workflows)}"
             )
+            # Said where an operator looks first, each attempt (it backs off), as Temporal's
+            # worker logs a workflow type it does not know.
+            _log.warning("run %s of %s: %s", item.run_id, item.workflow_id, message)
             await self._store.fail_workflow_task(
                 item,
                 Failure(kind="application", message=message, type="NotRegistered"),
