@@ -8,7 +8,7 @@ from typing import Any, Unpack
 
 from turnout.config import Environment, ExecutorKind, Settings, database_dialect, load_settings
 from turnout.contracts.connector import install_connector
-from turnout.contracts.errors import ConfigurationError
+from turnout.contracts.errors import ConfigurationError, ExecutorUnavailableError
 from turnout.contracts.executor import Client
 from turnout.contracts.governance import validate_task_queue, validate_tenant
 from turnout.contracts.worker_options import WorkerOptions
@@ -60,19 +60,38 @@ async def connect(
                 "pip install 'turnout[temporal]'"
                 f" ({exc})"
             ) from exc
-        return await connect_temporal(settings, workflows=workflows)
+        try:
+            return await connect_temporal(settings, workflows=workflows)
+        except RuntimeError as exc:  # temporalio's "Failed client connect: ..."
+            raise ExecutorUnavailableError(
+                f"cannot reach the Temporal server at {settings.temporal_address}: "
+                f"{_first_line(exc)}; is it running? check TURNOUT_TEMPORAL_ADDRESS "
+                "(turnout doctor)"
+            ) from None
     _production_gate(settings, settings.database_url)
     _sqlite_directory_exists(settings.database_url)
     from turnout.executors.internal.client import InternalClient
     from turnout.executors.internal.migrate import create_schema_async
     from turnout.executors.internal.store import open_store
 
-    store = open_store(settings.database_url)
+    store = _open(open_store, settings.database_url)
     try:
         if create_schema:
             await create_schema_async(store.engine)
-    except BaseException:
+    except OSError as exc:  # a database that cannot be reached (DBAPI errors included)
         await store.close()
+        raise ExecutorUnavailableError(
+            f"cannot reach the database {_redacted(settings.database_url)}: "
+            f"{_first_line(exc)}; is it running? check TURNOUT_DATABASE_URL (turnout doctor)"
+        ) from None
+    except BaseException as exc:
+        await store.close()
+        if _unreachable(exc):
+            raise ExecutorUnavailableError(
+                f"cannot reach the database {_redacted(settings.database_url)}: "
+                f"{_first_line(exc)}; is it running? check TURNOUT_DATABASE_URL "
+                "(turnout doctor)"
+            ) from None
         raise
     return InternalClient(
         store,
@@ -142,6 +161,51 @@ def _pydantic_converter() -> object:
 
 
 install_connector(connect_target)
+
+
+def _open(open_store: Any, url: str) -> Any:
+    """The store for ``url``; a URL SQLAlchemy cannot read, or a driver not installed, is a
+    ConfigurationError that says what to write or install."""
+    try:
+        return open_store(url)
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            f"{url.split(':', 1)[0]}:// needs its driver ({exc.name}): "
+            "pip install 'turnout[postgres]'"
+        ) from None
+    except Exception as exc:
+        if type(exc).__name__ != "ArgumentError":
+            raise
+        raise ConfigurationError(
+            f"TURNOUT_DATABASE_URL {_redacted(url)!r} is not a database URL "
+            f"({_first_line(exc)}); write sqlite:///turnout.db (three slashes) or "
+            "postgresql://user:password@host:5432/db"
+        ) from None
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether a driver's error says the database cannot be reached (not a bug)."""
+    orig = getattr(exc, "orig", None)
+    return isinstance(orig, OSError) or type(exc).__name__ in {
+        "OperationalError",
+        "InterfaceError",
+    }
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
 
 
 def _sqlite_directory_exists(url: str) -> None:

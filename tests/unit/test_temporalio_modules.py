@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from turnout import ConfigurationError, RunState, workflow
+from turnout import ConfigurationError, ExecutorUnavailableError, RunState, workflow
 from turnout.client import Client, WorkflowExecutionStatus
 from turnout.contrib.pydantic import pydantic_data_converter
 from turnout.exceptions import (
@@ -77,8 +77,16 @@ async def test_an_empty_target_is_refused_with_the_forms_it_may_take(target: str
 async def test_a_temporal_address_without_the_extra_or_a_server_fails_plainly() -> None:
     # Port 9 (discard) has no Temporal frontend: the error names the address, and the
     # call is bounded.
-    with pytest.raises(Exception, match=re.escape("127.0.0.1:9")):
+    with pytest.raises(ExecutorUnavailableError, match=re.escape("Temporal server at 127.0.0.1:9")):
         await asyncio.wait_for(Client.connect("127.0.0.1:9"), 30)
+
+
+@pytest.mark.asyncio
+async def test_connection_mistakes_are_one_line_errors_that_say_what_to_check() -> None:
+    with pytest.raises(ConfigurationError, match="three slashes"):
+        await Client.connect("sqlite://turnout.db")
+    with pytest.raises(ExecutorUnavailableError, match=r"postgresql://u:\*\*\*@127.0.0.1:1/db"):
+        await asyncio.wait_for(Client.connect("postgresql://u:secret@127.0.0.1:1/db"), 30)
 
 
 def test_every_open_state_is_running_in_temporals_terms() -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "ChildWorkflowError",
     "ConfigurationError",
     "DataConversionError",
+    "ExecutorUnavailableError",
     "Failure",
     "FailureError",
     "IllegalTransitionError",
@@ -52,6 +53,11 @@ class TurnoutError(Exception):
 
 class ConfigurationError(TurnoutError):
     """A setting is missing or wrong; the message says what was given and what is accepted."""
+
+
+class ExecutorUnavailableError(TurnoutError, ConnectionError):
+    """The database or the Temporal server cannot be reached: the message says which, why
+    (one line) and what to check."""
 
 
 class IllegalTransitionError(TurnoutError):

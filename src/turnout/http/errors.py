@@ -18,6 +18,7 @@ from turnout.contracts.errors import (
     ApprovalAlreadyDecidedError,
     ApprovalNotFoundError,
     ConfigurationError,
+    ExecutorUnavailableError,
     PayloadTooLargeError,
     TurnoutError,
     WorkflowAlreadyCompletedError,
@@ -139,6 +140,9 @@ def from_exception(exc: BaseException) -> ApiError:
             return ApiError(422, "query_failed", str(exc))
         case PayloadTooLargeError():
             return ApiError(413, "payload_too_large", str(exc))
+        case ExecutorUnavailableError():
+            log.warning("executor unreachable: %s", exc)
+            return ApiError(503, "executor_unavailable", str(exc), headers={"Retry-After": "1"})
         case ConfigurationError():
             return ApiError(422, "not_supported", str(exc))
         case TurnoutError():
