@@ -25,6 +25,7 @@ import turnout
 from turnout import EventType, RunState, activity, workflow
 from turnout.contracts.records import QueueItemKind, QueueItemState
 from turnout.executors.internal.schema import events, queue_items, runs
+from turnout.executors.internal.store import FireTimersParams
 from turnout.executors.internal.worker import rss_bytes
 
 ORDERS = 100
@@ -193,11 +194,11 @@ async def test_a_worker_over_its_memory_limit_claims_nothing_until_one_with_a_sa
     passes = 0
     fire_timers = store.fire_timers
 
-    async def counted(task_queue: str, *args: Any, **kwargs: Any) -> int:
+    async def counted(p: FireTimersParams) -> int:
         nonlocal passes
-        if task_queue == queue:
+        if p.task_queue == queue:
             passes += 1
-        fired: int = await fire_timers(task_queue, *args, **kwargs)
+        fired: int = await fire_timers(p)
         return fired
 
     caplog.set_level(logging.WARNING, logger="turnout.worker")
