@@ -12,6 +12,7 @@ import logging
 import random as _random
 import uuid as _uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, ParamSpec, Protocol, TypeVar, overload
 
@@ -394,6 +395,9 @@ logger = _WorkflowLogger(logging.getLogger("turnout.workflow"), {})
 
 
 _pass_through_providers: list[Callable[[], contextlib.AbstractContextManager[None]]] = []
+_unrestricted_providers: list[Callable[[], contextlib.AbstractContextManager[None]]] = []
+_passing_through: ContextVar[bool] = ContextVar("turnout_imports_passed_through", default=False)
+_unrestricted: ContextVar[bool] = ContextVar("turnout_sandbox_unrestricted", default=False)
 
 
 class unsafe:
@@ -411,7 +415,47 @@ class unsafe:
         with contextlib.ExitStack() as stack:
             for provider in _pass_through_providers:
                 stack.enter_context(provider())
-            yield
+            token = _passing_through.set(True)
+            try:
+                yield
+            finally:
+                _passing_through.reset(token)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def sandbox_unrestricted() -> Iterator[None]:
+        """Code in this block runs without the workflow sandbox's restrictions (Temporal);
+        the internal executor has no sandbox, so there it changes nothing."""
+        with contextlib.ExitStack() as stack:
+            for provider in _unrestricted_providers:
+                stack.enter_context(provider())
+            token = _unrestricted.set(True)
+            try:
+                yield
+            finally:
+                _unrestricted.reset(token)
+
+    @staticmethod
+    def is_imports_passed_through() -> bool:
+        """True inside ``imports_passed_through()``."""
+        return _passing_through.get()
+
+    @staticmethod
+    def is_sandbox_unrestricted() -> bool:
+        """True inside ``sandbox_unrestricted()``."""
+        return _unrestricted.get()
+
+    @staticmethod
+    def in_sandbox() -> bool:
+        """True when workflow code runs in a sandbox (Temporal's); never on the internal
+        executor."""
+        return in_workflow() and current_workflow_runtime().in_sandbox()
+
+    @staticmethod
+    def is_read_only() -> bool:
+        """True while the code may not change the workflow (a query handler, an update
+        validator)."""
+        return in_workflow() and current_workflow_runtime().is_read_only()
 
 
 def add_pass_through_provider(
@@ -420,3 +464,11 @@ def add_pass_through_provider(
     """Let an executor make ``unsafe.imports_passed_through()`` meaningful (Temporal's sandbox)."""
     if provider not in _pass_through_providers:
         _pass_through_providers.append(provider)
+
+
+def add_unrestricted_provider(
+    provider: Callable[[], contextlib.AbstractContextManager[None]],
+) -> None:
+    """Let an executor make ``unsafe.sandbox_unrestricted()`` meaningful (Temporal's)."""
+    if provider not in _unrestricted_providers:
+        _unrestricted_providers.append(provider)

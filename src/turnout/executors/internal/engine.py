@@ -1,15 +1,13 @@
 """The deterministic workflow runtime: replay of history, activations, commands.
 
-A :class:`WorkflowInstance` holds one live workflow object and its coroutines
-on a :class:`WorkflowEventLoop`. :meth:`WorkflowInstance.advance` feeds it the
-run's history: every recorded workflow task is replayed (the code must produce
-the same commands it produced then, or :class:`NonDeterminismError`), then the
-events not yet seen are delivered in one live activation whose new commands
-the worker commits.
-
-The pieces it drives live beside it: ``operations.py`` (the commands and the futures
-awaiting their outcomes), ``determinism.py`` (the replay check) and ``runtime.py``
-(what ``workflow.*`` calls reach).
+A :class:`WorkflowInstance` holds one live workflow object and its coroutines on a
+:class:`WorkflowEventLoop`. :meth:`WorkflowInstance.advance` feeds it the run's history:
+every recorded workflow task is replayed (the code must produce the same commands it
+produced then, or :class:`NonDeterminismError`), then the events not yet seen are
+delivered in one live activation whose new commands the worker commits. Beside it:
+``operations.py`` (commands, and the futures awaiting outcomes), ``handlers.py``
+(signals, updates), ``determinism.py`` (the replay check), ``runtime.py`` (what
+``workflow.*`` calls reach).
 """
 
 from __future__ import annotations
@@ -449,9 +447,13 @@ class WorkflowInstance(MessageHandlers):
     # -- queries (never produce commands) ----------------------------------------------
     def query(self, handler: HandlerDefinition, args: list[Any]) -> Any:
         """Call a query handler on the current workflow object."""
+        return self.read_only(lambda: self.bound(handler)(*args))
+
+    def read_only(self, call: Callable[[], Any]) -> Any:
+        """``call()`` with the workflow read-only (a query handler, an update's validator)."""
         token = set_workflow_runtime(InternalRuntime(self, read_only=True))
         try:
-            return self.bound(handler)(*args)
+            return call()
         finally:
             reset_workflow_runtime(token)
 

@@ -70,6 +70,8 @@ class MessageHandlers:
     failure_types: tuple[type[BaseException], ...]
     _close: Callable[[Command], None]
     """Record the command that closes the run (WorkflowInstance's)."""
+    read_only: Callable[[Callable[[], Any]], Any]
+    """Call a function with the workflow read-only (a validator, as a query)."""
     _set_handlers: dict[str, dict[str, HandlerDefinition]]
     """Handlers set while the workflow runs, by kind (signal, query, update) and name."""
 
@@ -192,7 +194,8 @@ class MessageHandlers:
                 if handler.validator is not None:
                     info = UpdateInfo(id=update_id, name=name)
                     owner = (self._obj,) if handler.method_name else ()
-                    _in_update(info, functools.partial(handler.validator, *owner, *args))
+                    validate = functools.partial(handler.validator, *owner, *args)
+                    _in_update(info, functools.partial(self.read_only, validate))
             except Exception as exc:
                 self._reject(update_id, exc)
                 continue

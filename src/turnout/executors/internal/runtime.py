@@ -105,6 +105,12 @@ class InternalRuntime:
         found = self._i.handler_for(kind, name)
         return None if found is None else self._i.bound(found)
 
+    def in_sandbox(self) -> bool:
+        return False  # no sandbox: the loop refuses threads, I/O and subprocesses instead
+
+    def is_read_only(self) -> bool:
+        return self._read_only
+
     def history_length(self) -> int:
         return self._i.history_length
 

@@ -23,7 +23,7 @@ from turnout.workflows._definitions import (
     WorkflowDefinition,
     add_definition_hook,
 )
-from turnout.workflows.workflow import add_pass_through_provider
+from turnout.workflows.workflow import add_pass_through_provider, add_unrestricted_provider
 
 __all__ = ["ensure_activity", "ensure_workflow", "install"]
 
@@ -78,6 +78,7 @@ def install() -> None:
     """Hook turnout's decorators so every definition also gets temporalio's (idempotent)."""
     add_definition_hook(workflow=_attach_workflow, activity=_attach_activity)
     add_pass_through_provider(_passed_through)
+    add_unrestricted_provider(temporalio.workflow.unsafe.sandbox_unrestricted)
 
 
 def ensure_workflow(cls: type) -> None:

@@ -206,6 +206,12 @@ class TemporalWorkflowRuntime:
         found: Callable[..., Any] | None = getter(name)
         return found
 
+    def in_sandbox(self) -> bool:
+        return temporalio.workflow.unsafe.in_sandbox()
+
+    def is_read_only(self) -> bool:
+        return temporalio.workflow.unsafe.is_read_only()
+
     def history_length(self) -> int:
         return temporalio.workflow.info().get_current_history_length()
 

@@ -82,6 +82,11 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.unsafe",
     "workflow.unsafe.imports_passed_through",
     "workflow.unsafe.is_replaying",
+    "workflow.unsafe.sandbox_unrestricted",
+    "workflow.unsafe.is_sandbox_unrestricted",
+    "workflow.unsafe.is_imports_passed_through",
+    "workflow.unsafe.in_sandbox",
+    "workflow.unsafe.is_read_only",
     # temporalio.activity -> turnout.activity
     "activity.defn",
     "activity.heartbeat",
@@ -232,12 +237,7 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(
         [
             "workflow.unsafe.current_import_notification_policy_override",
-            "workflow.unsafe.in_sandbox",
-            "workflow.unsafe.is_imports_passed_through",
-            "workflow.unsafe.is_read_only",
-            "workflow.unsafe.is_sandbox_unrestricted",
             "workflow.unsafe.sandbox_import_notification_policy",
-            "workflow.unsafe.sandbox_unrestricted",
         ],
         _SANDBOX,
     ),
