@@ -149,7 +149,7 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
                 scheduled.get(outcome.started_event_id)
                 or scheduled.get(outcome.scheduled_event_id, {})
             )
-            if outcome.HasField("failure"):  # why, down to the root cause
+            if "failure" in outcome.DESCRIPTOR.fields_by_name and outcome.HasField("failure"):
                 attrs["failure"] = _failure(outcome.failure)
             return attrs
     if event.HasField("activity_task_cancel_requested_event_attributes"):
