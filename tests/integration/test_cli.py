@@ -226,3 +226,15 @@ def test_names_with_brackets_print_as_they_are_and_terminate_needs_no_reason(
     assert run_id in listed  # the list has a run id column
     ok("terminate", workflow_id, env=cli_env)
     assert json.loads(ok("describe", workflow_id, "--json", env=cli_env))["state"] == "terminated"
+
+
+@pytest.mark.parametrize("command", [["events", "x"], ["list"], ["describe", "x"], ["status"]])
+def test_a_command_that_only_reads_makes_no_database(tmp_path: Path, command: list[str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    database = tmp_path / "missing.db"
+    env["TURNOUT_DATABASE_URL"] = f"sqlite:///{database}"
+    done = turnout(*command, env=env)
+    assert done.returncode == 1
+    assert f"no database at {database}" in done.stderr
+    assert not database.exists()

@@ -50,6 +50,12 @@ def cli_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
         env["TURNOUT_DATABASE_URL"] = str(request.getfixturevalue("postgres_url"))
     else:
         env["TURNOUT_DATABASE_URL"] = f"sqlite:///{tmp_path}/cli.db"
+        # A database that exists, as a user's would: commands that only read refuse to
+        # make one, and the input is what these cases are about.
+        subprocess.run(
+            [sys.executable, "-m", "turnout", "schema", "create"],
+            cwd=ROOT, env=env, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
     return env
 
 

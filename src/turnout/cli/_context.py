@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from turnout._discovery import load_definitions
+from turnout.cli._errors import Failed
 from turnout.config import Settings, load_settings
 from turnout.contracts.errors import TurnoutError
 
@@ -35,15 +36,38 @@ def settings_for(ctx: click.Context) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def connected(ctx: click.Context, workflows: Sequence[type] = ()) -> AsyncIterator[Any]:
-    """A client of the configured executor, closed on leaving."""
+async def connected(
+    ctx: click.Context, workflows: Sequence[type] = (), *, reads_only: bool = False
+) -> AsyncIterator[Any]:
+    """A client of the configured executor, closed on leaving. A command that only reads
+    (``reads_only``) makes no database: a SQLite file that is not there is an error that
+    says so, instead of an empty database left in the current directory."""
     import turnout
 
-    connected = await turnout.connect(settings=settings_for(ctx), workflows=workflows)
+    settings = settings_for(ctx)
+    if reads_only:
+        _database_exists(settings)
+    connected = await turnout.connect(settings=settings, workflows=workflows)
     try:
         yield connected
     finally:
         await connected.close()
+
+
+def _database_exists(settings: Settings) -> None:
+    from turnout.config import ExecutorKind, database_dialect
+
+    url = settings.database_url
+    if settings.executor is not ExecutorKind.INTERNAL or database_dialect(url) != "sqlite":
+        return
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path or path.startswith(":memory:") or path.startswith("file:"):
+        return
+    if not os.path.exists(path):
+        raise Failed(
+            f"no database at {os.path.abspath(path)}: nothing has run with this "
+            "TURNOUT_DATABASE_URL yet; point it at your database (turnout doctor shows it)"
+        )
 
 
 def definitions(modules: Sequence[str]) -> tuple[list[type], list[Callable[..., Any]]]:

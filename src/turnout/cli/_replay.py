@@ -40,7 +40,7 @@ def replay(
         if from_file is not None:
             history = [Event.model_validate_json(line) for line in from_file if line.strip()]
             return replaying.replay_events(history, workflows)
-        async with connected(ctx, workflows) as client:
+        async with connected(ctx, workflows, reads_only=True) as client:
             return await replaying.replay_run(client, workflow_id or "", run_id, workflows)
 
     outcome = run_async(go())

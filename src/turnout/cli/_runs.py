@@ -67,7 +67,7 @@ def result(ctx: click.Context, workflow_id: str, run_id: str | None) -> None:
     """Wait for WORKFLOW_ID to close; print its result as JSON (exit 1 if it failed)."""
 
     async def go() -> None:
-        async with connected(ctx) as client:
+        async with connected(ctx, reads_only=True) as client:
             handle = client.get_workflow_handle(workflow_id, run_id=run_id)
             try:
                 out.print(dump(await wait_result(handle, spinner=True)))
@@ -86,7 +86,7 @@ def describe(ctx: click.Context, workflow_id: str, run_id: str | None, as_json: 
     """Show the run's state, timestamps and outcome."""
 
     async def go() -> None:
-        async with connected(ctx) as client:
+        async with connected(ctx, reads_only=True) as client:
             run = await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
             out.print(run.model_dump_json()) if as_json else print_run(run)
 
@@ -111,7 +111,7 @@ def list_(
     """List runs, newest first."""
 
     async def go() -> None:
-        async with connected(ctx) as client:
+        async with connected(ctx, reads_only=True) as client:
             runs = await client.list_workflows(
                 state=RunState(state) if state else None,
                 workflow_type=workflow_type,
@@ -170,7 +170,7 @@ def query(
     workflows, _ = definitions(modules)
 
     async def go() -> None:
-        async with connected(ctx, workflows) as client:
+        async with connected(ctx, workflows, reads_only=True) as client:
             answer = await client.get_workflow_handle(workflow_id).query(name, args=values)
         out.print(dump(answer))
 
@@ -216,7 +216,7 @@ def events(ctx: click.Context, workflow_id: str, run_id: str | None, as_json: bo
     """Print the run's event timeline."""
 
     async def go() -> None:
-        async with connected(ctx) as client:
+        async with connected(ctx, reads_only=True) as client:
             timeline = await client.get_workflow_handle(workflow_id, run_id=run_id).events()
         if as_json:
             for event in timeline:

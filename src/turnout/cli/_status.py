@@ -62,7 +62,7 @@ def status(ctx: click.Context, once: bool, as_json: bool, interval: float) -> No
     from turnout.observability.status import snapshot
 
     async def go() -> None:
-        async with connected(ctx) as client:
+        async with connected(ctx, reads_only=True) as client:
             if client.executor != "internal":
                 raise Failed(
                     "turnout status reads the internal executor's tables; on Temporal use "
