@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from turnout.contracts.executor import Client, WorkflowHandle
 
 __all__ = [
+    "UpdateCalls",
     "UpdateInfo",
     "UpdateNotFoundError",
     "UpdateState",
@@ -230,3 +231,30 @@ async def start_update_with_start(
         update, arg, args=args, id=id, wait_for_stage=wait_for_stage, result_type=result_type
     )
     return update_handle
+
+
+class UpdateCalls:
+    """What every executor's handle shares of updates: ``execute_update`` is its own
+    ``start_update`` up to the result."""
+
+    async def execute_update(
+        self,
+        update: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+    ) -> Any:
+        """Send an update and wait for its result (WorkflowUpdateFailedError when the
+        workflow rejected it or its handler failed)."""
+        start_update = getattr(self, "start_update")  # noqa: B009 (each handle defines it)
+        handle: WorkflowUpdateHandle = await start_update(
+            update,
+            arg,
+            args=args,
+            id=id,
+            wait_for_stage=WorkflowUpdateStage.COMPLETED,
+            result_type=result_type,
+        )
+        return await handle.result()

@@ -25,7 +25,7 @@ from turnout.contracts.governance import Approval, check_decision
 from turnout.contracts.limits import check_text
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
-from turnout.contracts.updates import WorkflowUpdateStage
+from turnout.contracts.updates import UpdateCalls, WorkflowUpdateStage
 from turnout.executors.internal import codec
 from turnout.executors.internal.query import replay_query
 from turnout.executors.internal.store.notify import run_channel
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["InternalWorkflowHandle"]
 
 
-class InternalWorkflowHandle:
+class InternalWorkflowHandle(UpdateCalls):
     """A handle on a workflow id; see ``turnout.contracts.WorkflowHandle``."""
 
     def __init__(
@@ -124,27 +124,6 @@ class InternalWorkflowHandle:
             wait_for_stage=wait_for_stage,
             result_type=result_type,
         )
-
-    async def execute_update(
-        self,
-        update: str | Callable[..., Any],
-        arg: Any = ARG_UNSET,
-        *,
-        args: Sequence[Any] = (),
-        id: str | None = None,
-        result_type: Any = None,
-    ) -> Any:
-        """Send an update and wait for its result (WorkflowUpdateFailedError when the
-        workflow rejected it or its handler failed)."""
-        handle = await self.start_update(
-            update,
-            arg,
-            args=args,
-            id=id,
-            wait_for_stage=WorkflowUpdateStage.COMPLETED,
-            result_type=result_type,
-        )
-        return await handle.result()
 
     def get_update_handle(
         self, id: str, *, workflow_run_id: str | None = None, result_type: Any = None

@@ -32,7 +32,7 @@ from turnout.contracts.governance import (
 from turnout.contracts.limits import check_text
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
-from turnout.contracts.updates import WorkflowUpdateStage
+from turnout.contracts.updates import UpdateCalls, WorkflowUpdateStage
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_turnout
 from turnout.executors.temporal._governance import (
@@ -88,7 +88,7 @@ def jsonable(values: Sequence[Any]) -> Any:
         return []
 
 
-class TemporalWorkflowHandle:
+class TemporalWorkflowHandle(UpdateCalls):
     """A turnout WorkflowHandle on a Temporal workflow."""
 
     def __init__(
@@ -212,26 +212,6 @@ class TemporalWorkflowHandle:
             wait_for_stage=wait_for_stage,
             result_type=result_type,
         )
-
-    async def execute_update(
-        self,
-        update: str | Callable[..., Any],
-        arg: Any = ARG_UNSET,
-        *,
-        args: Sequence[Any] = (),
-        id: str | None = None,
-        result_type: Any = None,
-    ) -> Any:
-        """Send an update and wait for its result."""
-        handle = await self.start_update(
-            update,
-            arg,
-            args=args,
-            id=id,
-            wait_for_stage=WorkflowUpdateStage.COMPLETED,
-            result_type=result_type,
-        )
-        return await handle.result()
 
     def get_update_handle(
         self, id: str, *, workflow_run_id: str | None = None, result_type: Any = None
