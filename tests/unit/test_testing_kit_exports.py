@@ -43,6 +43,7 @@ RECOVERY = [
 ]
 
 TESTING = [
+    "ActivityEnvironment",
     "ContainerPostgres",
     "CrashRecovery",
     "Definitions",

@@ -1,4 +1,4 @@
-"""turnout's testing kit: real-server launchers and the pytest plugin.
+"""turnout's testing kit: real-server launchers, the pytest plugin and an activity runner.
 
 The launchers (:mod:`turnout.testing.servers`) work outside pytest too, for
 example in a benchmark harness::
@@ -9,10 +9,13 @@ example in a benchmark harness::
         print(pg.admin_url, temporal.address)
 
 The fixtures live in :mod:`turnout.testing.plugin`, which pytest loads through
-the ``pytest11`` entry point. Importing this package is cheap: only the
-standard library is imported until a server is started.
+the ``pytest11`` entry point. :class:`ActivityEnvironment` runs an activity function
+in a test, with ``activity.*`` working in it (``temporalio.testing``'s counterpart).
+Importing this package is cheap: only the standard library is imported until a server
+is started.
 """
 
+from turnout.testing.activity_environment import ActivityEnvironment
 from turnout.testing.recovery import (
     CrashRecovery,
     Definitions,
@@ -37,6 +40,7 @@ from turnout.testing.servers import (
 )
 
 __all__ = [
+    "ActivityEnvironment",
     "ContainerPostgres",
     "CrashRecovery",
     "Definitions",

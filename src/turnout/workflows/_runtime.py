@@ -14,15 +14,15 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
+from turnout.contracts.records import Artifact
 from turnout.contracts.updates import UpdateInfo
 
 if TYPE_CHECKING:
     from turnout.contracts.records import (
-        Artifact,
         IdReusePolicy,
         ParentClosePolicy,
         PolicyDecision,
@@ -232,6 +232,33 @@ class ArtifactSpec:
     size: int | None = None
     digest: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+
+    def recorded(
+        self,
+        *,
+        run_id: str,
+        workflow_id: str,
+        tenant_id: str,
+        activity_type: str,
+        created_at: datetime | None = None,
+    ) -> Artifact:
+        """The artifact this spec describes, recorded by activity ``activity_type`` of the
+        run ``run_id`` at ``created_at`` (default: now), with a fresh artifact id; the
+        activity type joins its attributes. Every executor's ``record_artifact`` can
+        build its record here."""
+        return Artifact(
+            artifact_id=uuid.uuid4().hex,
+            run_id=run_id,
+            workflow_id=workflow_id,
+            tenant_id=tenant_id,
+            name=self.name,
+            uri=self.uri,
+            media_type=self.media_type,
+            size_bytes=self.size,
+            digest=self.digest,
+            created_at=created_at or datetime.now(UTC),
+            attributes={**self.attributes, "activity_type": activity_type},
+        )
 
 
 _workflow_runtime: ContextVar[WorkflowRuntime | None] = ContextVar(

@@ -397,6 +397,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "WorkflowHandle.get_update_handle": ("workflow_run_id", "result_type"),
     "WorkflowHandle.query": ("args",),
     "WorkflowHandle.terminate": ("reason",),
+    "testing.ActivityEnvironment": ("client",),
 }
 """Keyword arguments of the key calls that must mean the same on temporalio and turnout."""
 

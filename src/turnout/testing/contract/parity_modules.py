@@ -39,6 +39,7 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "exceptions.TimeoutType",
     "exceptions.WorkflowAlreadyStartedError",
     "exceptions.is_cancelled_exception",
+    "testing.ActivityEnvironment",
     "contrib.pydantic.pydantic_data_converter",
 )
 """Module-level temporalio names turnout offers under the same name and module."""
@@ -396,7 +397,6 @@ MODULE_UNSUPPORTED: dict[str, str] = {
     # temporalio.testing
     **dict.fromkeys(
         [
-            "testing.ActivityEnvironment",
             "testing.TimeSkipper",
             "testing.TimeSkippingConfig",
             "testing.WorkflowEnvironment",
