@@ -15,6 +15,7 @@ from typing import Any
 from turnout.contracts.errors import ConfigurationError, NonDeterminismError
 from turnout.contracts.events import Event, EventType
 from turnout.workflows._definitions import WorkflowDefinition
+from turnout.workflows._dynamic import lookup
 
 __all__ = ["ReplayResult", "replay_events", "replay_run"]
 
@@ -29,11 +30,11 @@ class ReplayResult:
 
 
 def _definition(workflow_type: str, workflows: Sequence[type]) -> WorkflowDefinition:
-    for cls in workflows:
-        defn = WorkflowDefinition.must_from_class(cls)
-        if defn.name == workflow_type:
-            return defn
-    names = sorted(WorkflowDefinition.must_from_class(c).name for c in workflows)
+    defns = {d.name: d for d in map(WorkflowDefinition.must_from_class, workflows)}
+    found = lookup(defns, workflow_type)  # a dynamic workflow replays any other type
+    if found is not None:
+        return found
+    names = sorted(defns)
     raise ConfigurationError(
         f"workflow type {workflow_type!r} is not among the loaded workflows {names}; "
         "pass the module that defines it with --module"

@@ -35,3 +35,19 @@ def test_authoring_api_mirrors_temporalio_names() -> None:
     assert hasattr(turnout.workflow, "logger")
     for name in ("defn", "heartbeat", "info", "is_cancelled", "logger", "record_artifact"):
         assert hasattr(turnout.activity, name), name
+
+
+def test_dynamic_definitions_mirror_temporalio_names() -> None:
+    import turnout.common
+
+    names = ["set_dynamic_signal_handler", "get_dynamic_signal_handler",
+             "set_dynamic_query_handler", "get_dynamic_query_handler",
+             "set_dynamic_update_handler", "get_dynamic_update_handler",
+             "payload_converter"]  # fmt: skip
+    for name in names:
+        assert name in turnout.workflow.__all__, name
+        assert callable(getattr(turnout.workflow, name)), name
+    assert "payload_converter" in turnout.activity.__all__
+    assert sorted(turnout.common.__all__) == [
+        "RawValue", "RetryPolicy", "WorkflowIDConflictPolicy", "WorkflowIDReusePolicy",
+    ]  # fmt: skip

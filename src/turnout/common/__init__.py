@@ -4,9 +4,13 @@
 RetryPolicy``, with the same fields and defaults. The id policies keep Temporal's names
 (``WorkflowIDReusePolicy.REJECT_DUPLICATE``, ``WorkflowIDConflictPolicy.USE_EXISTING``);
 they are turnout's :class:`~turnout.IdReusePolicy` and :class:`~turnout.IdConflictPolicy`.
+``RawValue`` is what dynamic workflows, handlers and activities are given (on Temporal,
+temporalio's own RawValue arrives instead; convert either with
+``workflow.payload_converter()``).
 docs/compatibility.md lists what this module leaves out, and why.
 """
 
+from turnout.contracts.payloads import RawValue
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy
 from turnout.contracts.retry import RetryPolicy
 
@@ -16,4 +20,4 @@ WorkflowIDReusePolicy = IdReusePolicy
 WorkflowIDConflictPolicy = IdConflictPolicy
 """What a start does while a run of the workflow id is open. (``IdConflictPolicy``)"""
 
-__all__ = ["RetryPolicy", "WorkflowIDConflictPolicy", "WorkflowIDReusePolicy"]
+__all__ = ["RawValue", "RetryPolicy", "WorkflowIDConflictPolicy", "WorkflowIDReusePolicy"]

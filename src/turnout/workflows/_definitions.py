@@ -16,6 +16,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from turnout.contracts.payloads import RAW_ARGUMENTS
+from turnout.workflows._dynamic import (
+    DYNAMIC,
+    check_dynamic_handler,
+    check_dynamic_input,
+    refuse_name_and_dynamic,
+)
+
 __all__ = [
     "ActivityDefinition",
     "HandlerDefinition",
@@ -48,6 +56,11 @@ class HandlerDefinition:
     validator: Callable[..., Any] | None = None
     """An update's validator (``@handler.validator``): raising rejects the update."""
 
+    @property
+    def dynamic(self) -> bool:
+        """Takes what no named handler takes, as ``(name, args: Sequence[RawValue])``."""
+        return self.name == DYNAMIC
+
 
 @dataclass(frozen=True)
 class WorkflowDefinition:
@@ -67,6 +80,13 @@ class WorkflowDefinition:
     init_fn: Callable[..., Any] | None = None
     """The ``@workflow.init`` ``__init__``, when the class has one: the workflow object
     is then made with the run's arguments instead of none."""
+    dynamic: bool = False
+    """Runs every workflow type no other registered workflow has (``arg_types`` is then
+    ``RAW_ARGUMENTS``); :meth:`for_type` names it after the type it runs."""
+
+    def for_type(self, name: str) -> WorkflowDefinition:
+        """This dynamic definition as it runs the workflow type ``name``."""
+        return dataclasses.replace(self, name=name)
 
     def new_instance(self, args: list[Any]) -> Any:
         """The workflow object for a run whose decoded input is ``args``."""
@@ -132,6 +152,13 @@ class ActivityDefinition:
     return_type: Any
     is_method: bool = False
     """Declared on a method: only a bound method or an instance can run it."""
+    dynamic: bool = False
+    """Runs every activity type no registered activity has (``arg_types`` is then
+    ``RAW_ARGUMENTS``); :meth:`for_type` names it after the type it runs."""
+
+    def for_type(self, name: str) -> ActivityDefinition:
+        """This dynamic definition as it runs the activity type ``name``."""
+        return dataclasses.replace(self, name=name)
 
     @staticmethod
     def from_callable(fn: Any) -> ActivityDefinition | None:
@@ -236,10 +263,12 @@ def runtime_handler(
     and its kin): ``fn`` is called as it is (a bound method or a function), so its
     ``method_name`` is empty."""
     if not callable(fn):
-        raise TypeError(f"the handler of {name!r} must be callable, got {fn!r}")
+        raise TypeError(f"the handler of {name or 'dynamic'!r} must be callable, got {fn!r}")
     if validator is not None and inspect.iscoroutinefunction(validator):
-        raise TypeError(f"the validator of update {name!r} must not be async")
+        raise TypeError(f"the validator of update {name or 'dynamic'!r} must not be async")
     arg_types, return_type = _signature_types(fn, skip_self=False)
+    if name == DYNAMIC:
+        check_dynamic_handler(f"the handler {getattr(fn, '__qualname__', fn)!r}", arg_types)
     return HandlerDefinition(
         name=name,
         method_name="",
@@ -263,10 +292,12 @@ def define_workflow(
     name: str | None,
     *,
     failure_exception_types: tuple[type[BaseException], ...] = (),
+    dynamic: bool = False,
 ) -> WorkflowDefinition:
     """Validate ``cls`` and attach its definition (``@workflow.defn`` calls this)."""
     if not inspect.isclass(cls):
         raise TypeError("@workflow.defn decorates a class")
+    refuse_name_and_dynamic(f"@workflow.defn of {cls.__qualname__}", name, dynamic)
     run: tuple[str, Callable[..., Any]] | None = None
     signals: dict[str, HandlerDefinition] = {}
     queries: dict[str, HandlerDefinition] = {}
@@ -294,8 +325,11 @@ def define_workflow(
         raise TypeError(f"{cls.__qualname__}.{run_name} must be `async def`")
     init_fn = _init_of(cls, run_fn)
     arg_types, return_type = _signature_types(run_fn, skip_self=True)
+    if dynamic:
+        check_dynamic_input(f"the @workflow.run method of {cls.__qualname__}", arg_types)
+        arg_types = RAW_ARGUMENTS
     defn = WorkflowDefinition(
-        name=name or cls.__name__,
+        name=DYNAMIC if dynamic else name or cls.__name__,
         cls=cls,
         run_method_name=run_name,
         run_fn=run_fn,
@@ -306,9 +340,11 @@ def define_workflow(
         updates=updates,
         init_fn=init_fn,
         failure_exception_types=_exception_types(failure_exception_types),
+        dynamic=dynamic,
     )
     setattr(cls, _WORKFLOW_ATTR, defn)
-    setattr(run_fn, _WORKFLOW_ATTR, defn)
+    if not dynamic:  # a dynamic workflow is started by a type name, never by its method
+        setattr(run_fn, _WORKFLOW_ATTR, defn)
     for handler in (*signals.values(), *queries.values(), *updates.values()):
         setattr(handler.fn, _OWNER_ATTR, defn)
     for hook in _workflow_hooks:
@@ -345,23 +381,30 @@ def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
     return [p.replace(name="_") for p in inspect.signature(fn).parameters.values()]
 
 
-def define_activity(fn: Callable[..., Any], name: str | None) -> ActivityDefinition:
+def define_activity(
+    fn: Callable[..., Any], name: str | None, *, dynamic: bool = False
+) -> ActivityDefinition:
     """Validate ``fn`` and attach its definition (``@activity.defn`` calls this)."""
     if not callable(fn):
         raise TypeError("@activity.defn decorates a function, a method or a callable class")
+    refuse_name_and_dynamic("@activity.defn", name, dynamic)
     if inspect.isclass(fn) and not any("__call__" in vars(k) for k in fn.__mro__[:-1]):
         raise TypeError(f"activity class {fn.__name__} needs a __call__ method to run")
     # A callable class runs as its instances' __call__; a method bound to its instance.
     code = fn.__call__ if inspect.isclass(fn) else fn
     is_method = inspect.isclass(fn) or _is_method(fn)
     arg_types, return_type = _signature_types(code, skip_self=is_method)
+    if dynamic:
+        check_dynamic_input(f"activity {getattr(fn, '__qualname__', fn)}", arg_types)
+        arg_types = RAW_ARGUMENTS
     defn = ActivityDefinition(
-        name=name or str(getattr(fn, "__name__", type(fn).__name__)),
+        name=DYNAMIC if dynamic else name or str(getattr(fn, "__name__", type(fn).__name__)),
         fn=fn,
         is_async=inspect.iscoroutinefunction(code),
         arg_types=arg_types,
         return_type=return_type,
         is_method=is_method,
+        dynamic=dynamic,
     )
     setattr(fn, _ACTIVITY_ATTR, defn)
     for hook in _activity_hooks:
@@ -369,20 +412,24 @@ def define_activity(fn: Callable[..., Any], name: str | None) -> ActivityDefinit
     return defn
 
 
+def _message_name(message: str | Callable[..., Any], attr: str, kind: str) -> str:
+    """The name of a signal, query or update given as a name or a decorated method."""
+    name = message if isinstance(message, str) else getattr(message, attr, None)
+    if name is None:
+        raise TypeError(f"{message!r} is not a {kind}: decorate it with @workflow.{kind}")
+    if name == DYNAMIC:
+        raise RuntimeError(f"a dynamic {kind} handler has no name to send: pass the name")
+    return str(name)
+
+
 def signal_name(signal: str | Callable[..., Any]) -> str:
     """The name of a signal given as a name or as a ``@workflow.signal`` method."""
-    name = signal if isinstance(signal, str) else getattr(signal, _SIGNAL_ATTR, None)
-    if name is None:
-        raise TypeError(f"{signal!r} is not a signal: decorate it with @workflow.signal")
-    return str(name)
+    return _message_name(signal, _SIGNAL_ATTR, "signal")
 
 
 def query_name(query: str | Callable[..., Any]) -> str:
     """The name of a query given as a name or as a ``@workflow.query`` method."""
-    name = query if isinstance(query, str) else getattr(query, _QUERY_ATTR, None)
-    if name is None:
-        raise TypeError(f"{query!r} is not a query: decorate it with @workflow.query")
-    return str(name)
+    return _message_name(query, _QUERY_ATTR, "query")
 
 
 def mark_run(fn: Any) -> Any:
@@ -399,23 +446,28 @@ def mark_init(fn: Any) -> Any:
     return fn
 
 
-def mark_signal(fn: Any, name: str | None) -> Any:
-    """Mark ``fn`` as a signal handler."""
-    setattr(fn, _SIGNAL_ATTR, name or fn.__name__)
+def _mark_handler(fn: Any, attr: str, kind: str, name: str | None, dynamic: bool) -> Any:
+    refuse_name_and_dynamic(f"@workflow.{kind}", name, dynamic)
+    if dynamic:  # checked when decorated, as temporalio does
+        arg_types, _ = _signature_types(fn, skip_self=True)
+        check_dynamic_handler(f"the {kind} handler {fn.__qualname__}", arg_types)
+    setattr(fn, attr, DYNAMIC if dynamic else name or fn.__name__)
     return fn
+
+
+def mark_signal(fn: Any, name: str | None, dynamic: bool = False) -> Any:
+    """Mark ``fn`` as a signal handler (of every signal no named one takes: ``dynamic``)."""
+    return _mark_handler(fn, _SIGNAL_ATTR, "signal", name, dynamic)
 
 
 def update_name(update: str | Callable[..., Any]) -> str:
     """The name of an update given as a name or as a ``@workflow.update`` method."""
-    name = update if isinstance(update, str) else getattr(update, _UPDATE_ATTR, None)
-    if name is None:
-        raise TypeError(f"{update!r} is not an update: decorate it with @workflow.update")
-    return str(name)
+    return _message_name(update, _UPDATE_ATTR, "update")
 
 
-def mark_update(fn: Any, name: str | None) -> Any:
+def mark_update(fn: Any, name: str | None, dynamic: bool = False) -> Any:
     """Mark ``fn`` as an update handler; ``@fn.validator`` then names its validator."""
-    setattr(fn, _UPDATE_ATTR, name or fn.__name__)
+    _mark_handler(fn, _UPDATE_ATTR, "update", name, dynamic)
 
     def validator(validate: Any) -> Any:
         setattr(fn, _VALIDATOR_ATTR, validate)
@@ -425,7 +477,6 @@ def mark_update(fn: Any, name: str | None) -> Any:
     return fn
 
 
-def mark_query(fn: Any, name: str | None) -> Any:
-    """Mark ``fn`` as a query handler."""
-    setattr(fn, _QUERY_ATTR, name or fn.__name__)
-    return fn
+def mark_query(fn: Any, name: str | None, dynamic: bool = False) -> Any:
+    """Mark ``fn`` as a query handler (of every query no named one takes: ``dynamic``)."""
+    return _mark_handler(fn, _QUERY_ATTR, "query", name, dynamic)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
+from turnout.contracts.payloads import PayloadConverter
 from turnout.contracts.records import Artifact
 from turnout.workflows._definitions import define_activity
 from turnout.workflows._runtime import (
@@ -27,6 +28,7 @@ __all__ = [
     "info",
     "is_cancelled",
     "logger",
+    "payload_converter",
     "record_artifact",
     "wait_for_cancelled",
     "wait_for_cancelled_sync",
@@ -39,15 +41,19 @@ FnT = TypeVar("FnT", bound=Callable[..., Any])
 @overload
 def defn(fn: FnT) -> FnT: ...
 @overload
-def defn(*, name: str | None = None) -> Callable[[FnT], FnT]: ...
-def defn(fn: FnT | None = None, *, name: str | None = None) -> FnT | Callable[[FnT], FnT]:
+def defn(*, name: str | None = None, dynamic: bool = False) -> Callable[[FnT], FnT]: ...
+def defn(
+    fn: FnT | None = None, *, name: str | None = None, dynamic: bool = False
+) -> FnT | Callable[[FnT], FnT]:
     """Declare an activity (``async def`` or plain ``def``; sync ones run in a thread pool).
 
-    ``name`` is its stable type name (default: the function name).
+    ``name`` is its stable type name (default: the function name). ``dynamic=True``
+    (without a name) runs every activity type no registered activity has: it takes
+    ``args: Sequence[RawValue]`` and ``activity.info().activity_type`` names the type.
     """
 
     def decorate(f: FnT) -> FnT:
-        define_activity(f, name)
+        define_activity(f, name, dynamic=dynamic)
         return f
 
     return decorate(fn) if fn is not None else decorate
@@ -83,6 +89,17 @@ def wait_for_cancelled_sync(timeout: timedelta | float | None = None) -> None:
     """In a sync activity: block until it is asked to cancel, or ``timeout`` passes."""
     seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
     current_activity_runtime().wait_for_cancelled_sync(seconds)
+
+
+def payload_converter() -> PayloadConverter:
+    """The converter of the executor running the activity: ``from_payload(raw.payload,
+    MyType)`` converts a RawValue a dynamic activity was given."""
+    runtime = current_activity_runtime()
+    # A runtime that converts nothing (a test environment's) lacks the method.
+    convert: Callable[[], PayloadConverter] | None = getattr(runtime, "payload_converter", None)
+    if convert is None:
+        raise RuntimeError("this activity runs where payloads are not converted")
+    return convert()
 
 
 def client() -> Any:

@@ -8,7 +8,6 @@ Every function forwards to the runtime of the executor that runs the code.
 from __future__ import annotations
 
 import contextlib
-import logging
 import random as _random
 import uuid as _uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -51,13 +50,21 @@ from turnout.workflows._external import (
     get_external_workflow_handle_for,
 )
 from turnout.workflows._handlers import (
+    get_dynamic_query_handler,
+    get_dynamic_signal_handler,
+    get_dynamic_update_handler,
     get_query_handler,
     get_signal_handler,
     get_update_handler,
+    payload_converter,
+    set_dynamic_query_handler,
+    set_dynamic_signal_handler,
+    set_dynamic_update_handler,
     set_query_handler,
     set_signal_handler,
     set_update_handler,
 )
+from turnout.workflows._logging import logger
 from turnout.workflows._runtime import (
     ActivityCancellationType,
     ChildWorkflowOptions,
@@ -89,6 +96,9 @@ __all__ = [
     "execute_activity_class",
     "execute_activity_method",
     "execute_child_workflow",
+    "get_dynamic_query_handler",
+    "get_dynamic_signal_handler",
+    "get_dynamic_update_handler",
     "get_external_workflow_handle",
     "get_external_workflow_handle_for",
     "get_query_handler",
@@ -100,10 +110,14 @@ __all__ = [
     "logger",
     "now",
     "patched",
+    "payload_converter",
     "query",
     "random",
     "request_approval",
     "run",
+    "set_dynamic_query_handler",
+    "set_dynamic_signal_handler",
+    "set_dynamic_update_handler",
     "set_query_handler",
     "set_signal_handler",
     "set_update_handler",
@@ -135,6 +149,7 @@ def defn(
     *,
     name: str | None = None,
     sandboxed: bool = True,
+    dynamic: bool = False,
     failure_exception_types: Sequence[type[BaseException]] = (),
 ) -> Callable[[ClassT], ClassT]: ...
 def defn(
@@ -142,9 +157,14 @@ def defn(
     *,
     name: str | None = None,
     sandboxed: bool = True,
+    dynamic: bool = False,
     failure_exception_types: Sequence[type[BaseException]] = (),
 ) -> ClassT | Callable[[ClassT], ClassT]:
     """Declare a workflow class; ``name`` is its stable type name (default: the class name).
+
+    ``dynamic=True`` (without a name) runs every workflow type no other registered
+    workflow has: its run method takes ``args: Sequence[RawValue]`` and
+    ``workflow.info().workflow_type`` names the type it was started as.
 
     The class needs exactly one ``@workflow.run`` async method. ``sandboxed`` is
     passed to executors that sandbox workflow code (Temporal). An exception of one of
@@ -155,7 +175,9 @@ def defn(
 
     def decorate(klass: ClassT) -> ClassT:
         klass.__turnout_sandboxed__ = sandboxed  # type: ignore[attr-defined]
-        define_workflow(klass, name, failure_exception_types=tuple(failure_exception_types))
+        define_workflow(
+            klass, name, failure_exception_types=tuple(failure_exception_types), dynamic=dynamic
+        )
         return klass
 
     return decorate(cls) if cls is not None else decorate
@@ -175,12 +197,16 @@ def run(fn: FnT) -> FnT:
 @overload
 def signal(fn: FnT) -> FnT: ...
 @overload
-def signal(*, name: str | None = None) -> Callable[[FnT], FnT]: ...
-def signal(fn: FnT | None = None, *, name: str | None = None) -> FnT | Callable[[FnT], FnT]:
-    """Mark a method as a signal handler (sync or async); ``name`` defaults to the method name."""
+def signal(*, name: str | None = None, dynamic: bool = False) -> Callable[[FnT], FnT]: ...
+def signal(
+    fn: FnT | None = None, *, name: str | None = None, dynamic: bool = False
+) -> FnT | Callable[[FnT], FnT]:
+    """Mark a method as a signal handler (sync or async); ``name`` defaults to the method
+    name. ``dynamic=True``: it takes ``(name: str, args: Sequence[RawValue])`` and gets
+    every signal no named handler takes."""
     if fn is not None:
-        return mark_signal(fn, name)  # type: ignore[no-any-return]
-    return lambda f: mark_signal(f, name)
+        return mark_signal(fn, name, dynamic)  # type: ignore[no-any-return]
+    return lambda f: mark_signal(f, name, dynamic)
 
 
 class UpdateMethod(Protocol[P, R_co]):
@@ -196,15 +222,20 @@ class UpdateMethod(Protocol[P, R_co]):
 @overload
 def update(fn: Callable[P, R]) -> UpdateMethod[P, R]: ...
 @overload
-def update(*, name: str | None = None) -> Callable[[Callable[P, R]], UpdateMethod[P, R]]: ...
-def update(fn: Callable[P, R] | None = None, *, name: str | None = None) -> Any:
+def update(
+    *, name: str | None = None, dynamic: bool = False
+) -> Callable[[Callable[P, R]], UpdateMethod[P, R]]: ...
+def update(
+    fn: Callable[P, R] | None = None, *, name: str | None = None, dynamic: bool = False
+) -> Any:
     """Mark a method as an update handler (sync or async); ``name`` defaults to the method
     name. ``@method.validator`` marks a plain ``def`` with the same parameters that runs
     first and rejects the update by raising; an accepted update's handler returns its
-    result (or raises ``ApplicationError`` to fail it, leaving the workflow running)."""
+    result (or raises ``ApplicationError`` to fail it, leaving the workflow running).
+    ``dynamic=True``: as ``signal``'s, for updates."""
     if fn is not None:
-        return mark_update(fn, name)
-    return lambda f: mark_update(f, name)
+        return mark_update(fn, name, dynamic)
+    return lambda f: mark_update(f, name, dynamic)
 
 
 def current_update_info() -> UpdateInfo | None:
@@ -215,12 +246,15 @@ def current_update_info() -> UpdateInfo | None:
 @overload
 def query(fn: FnT) -> FnT: ...
 @overload
-def query(*, name: str | None = None) -> Callable[[FnT], FnT]: ...
-def query(fn: FnT | None = None, *, name: str | None = None) -> FnT | Callable[[FnT], FnT]:
-    """Mark a (sync) method as a query handler; ``name`` defaults to the method name."""
+def query(*, name: str | None = None, dynamic: bool = False) -> Callable[[FnT], FnT]: ...
+def query(
+    fn: FnT | None = None, *, name: str | None = None, dynamic: bool = False
+) -> FnT | Callable[[FnT], FnT]:
+    """Mark a (sync) method as a query handler; ``name`` defaults to the method name.
+    ``dynamic=True``: as ``signal``'s, for queries."""
     if fn is not None:
-        return mark_query(fn, name)  # type: ignore[no-any-return]
-    return lambda f: mark_query(f, name)
+        return mark_query(fn, name, dynamic)  # type: ignore[no-any-return]
+    return lambda f: mark_query(f, name, dynamic)
 
 
 def info() -> WorkflowInfo:
@@ -354,44 +388,6 @@ def continue_as_new(
 ) -> NoReturn:
     """End this run and start a fresh one with new input (and empty history)."""
     current_workflow_runtime().continue_as_new(workflow, call_args(arg, args))
-
-
-class _WorkflowLogger(logging.LoggerAdapter[logging.Logger]):
-    """Adds workflow id, run id and correlation id; silent while replaying."""
-
-    def isEnabledFor(self, level: int) -> bool:
-        if in_workflow() and current_workflow_runtime().is_replaying():
-            return False
-        return super().isEnabledFor(level)
-
-    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        if in_workflow():
-            i = current_workflow_runtime().info()
-            extra = dict(kwargs.get("extra") or {})
-            extra.setdefault("workflow_id", i.workflow_id)
-            extra.setdefault("run_id", i.run_id)
-            extra.setdefault("correlation_id", i.correlation_id)
-            extra.setdefault("attempt", i.attempt)
-            # temporalio's record fields, for handlers and formatters written for them.
-            details = {
-                "attempt": i.attempt,
-                "namespace": i.namespace,
-                "run_id": i.run_id,
-                "task_queue": i.task_queue,
-                "workflow_id": i.workflow_id,
-                "workflow_type": i.workflow_type,
-            }
-            update = current_update_info()
-            if update is not None:
-                details.update(update_id=update.id, update_name=update.name)
-            extra.setdefault("temporal_workflow", details)
-            kwargs["extra"] = extra
-            msg = f"{msg} ({i.workflow_type} {i.workflow_id} {i.run_id})"
-        return msg, kwargs
-
-
-logger = _WorkflowLogger(logging.getLogger("turnout.workflow"), {})
-"""Logger for workflow code: context in every record, nothing logged during replay."""
 
 
 _pass_through_providers: list[Callable[[], contextlib.AbstractContextManager[None]]] = []

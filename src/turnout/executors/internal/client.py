@@ -46,6 +46,7 @@ from turnout.executors.internal.store.figures import QueueFigures, per_queue
 from turnout.executors.internal.store.notify import run_channel
 from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import WorkflowDefinition
+from turnout.workflows._dynamic import lookup
 
 __all__ = ["InternalClient", "InternalWorkflowHandle", "workflow_info"]
 
@@ -94,8 +95,9 @@ class InternalClient(ClientBase):
             self._definitions[defn.name] = defn
 
     def definition(self, workflow_type: str) -> WorkflowDefinition | None:
-        """A registered workflow definition by type name."""
-        return self._definitions.get(workflow_type)
+        """A registered workflow definition by type name (the dynamic one for a type no
+        other has)."""
+        return lookup(self._definitions, workflow_type)
 
     @property
     def is_durable(self) -> bool:

@@ -12,10 +12,13 @@ from pydantic import TypeAdapter
 
 from turnout.contracts import limits
 from turnout.contracts.errors import PayloadTooLargeError
+from turnout.contracts.payloads import RawArguments, RawValue
 
 __all__ = [
     "BYTES_KEY",
+    "CONVERTER",
     "DEFAULT_MAX_PAYLOAD_BYTES",
+    "JsonPayloadConverter",
     "check_payload",
     "check_size",
     "decode",
@@ -51,6 +54,8 @@ def encode(value: Any) -> Any:
     """A JSON-compatible form of ``value`` (pydantic models and dataclasses become dicts)."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    if isinstance(value, RawValue):  # passed through as it was stored
+        return value.payload
     if isinstance(value, bytes):
         return {BYTES_KEY: base64.b64encode(value).decode("ascii")}
     tp: Any = type(value)
@@ -59,6 +64,8 @@ def encode(value: Any) -> Any:
 
 def decode(data: Any, tp: Any) -> Any:
     """``data`` validated into ``tp`` (a model, dataclass, list[int], ... or Any)."""
+    if tp is RawValue:
+        return RawValue(data)
     if isinstance(data, dict) and len(data) == 1 and isinstance(data.get(BYTES_KEY), str):
         data = base64.b64decode(data[BYTES_KEY])
     tp = _hashable(tp)
@@ -73,7 +80,10 @@ def encode_args(args: Sequence[Any]) -> list[Any]:
 
 
 def decode_args(data: Sequence[Any], types: Sequence[Any]) -> list[Any]:
-    """Decode each argument with the matching type (extra arguments stay as JSON)."""
+    """Decode each argument with the matching type (extra arguments stay as JSON). A
+    dynamic definition's (``RawArguments``) takes them all, unconverted, as one list."""
+    if isinstance(types, RawArguments):
+        return [[RawValue(d) for d in data]]
     return [decode(d, types[i] if i < len(types) else Any) for i, d in enumerate(data)]
 
 
@@ -95,3 +105,30 @@ def check_size(value: Any, what: str, limit: int) -> None:
     size = len(text.encode())
     if size > limit:
         raise PayloadTooLargeError(what, size, limit)
+
+
+class JsonPayloadConverter:
+    """``workflow.payload_converter()`` and ``activity.payload_converter()`` on the internal
+    executor: a payload is the stored JSON value, converted as every other value is."""
+
+    def to_payload(self, value: Any) -> Any:
+        """``value`` in its stored JSON form."""
+        return encode(value)
+
+    def to_payloads(self, values: Sequence[Any]) -> list[Any]:
+        """Each of ``values`` in its stored JSON form."""
+        return encode_args(values)
+
+    def from_payload(self, payload: Any, type_hint: type | None = None) -> Any:
+        """``payload`` (a RawValue's) validated into ``type_hint``; as it is without one."""
+        return decode(payload, Any if type_hint is None else type_hint)
+
+    def from_payloads(
+        self, payloads: Sequence[Any], type_hints: list[type] | None = None
+    ) -> list[Any]:
+        """Each of ``payloads`` validated into the type hint at its position."""
+        return decode_args(payloads, type_hints or ())
+
+
+CONVERTER = JsonPayloadConverter()
+"""The one converter the internal executor's runtimes hand out (it holds no state)."""

@@ -11,6 +11,9 @@ history; one that raises, or no handler of that name, rejects it: ``RejectUpdate
 recorded on the request only). The handler then runs like an async signal handler; its
 return or ``FailureError`` completes the update (``CompleteUpdate``). Replay runs no
 validator: the recorded acceptance starts the handler again.
+
+A name no handler takes goes to the dynamic handler of its kind (kept under the empty
+name, ``DYNAMIC``), which is given ``(name, [RawValue, ...])``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from turnout.contracts.errors import (
     failure_from_exception,
 )
 from turnout.contracts.events import Event, EventType
+from turnout.contracts.payloads import RawValue
 from turnout.contracts.updates import UpdateInfo
 from turnout.executors.internal import codec
 from turnout.executors.internal.commands import (
@@ -40,13 +44,14 @@ from turnout.executors.internal.commands import (
     RejectUpdate,
 )
 from turnout.workflows._definitions import HandlerDefinition, WorkflowDefinition
+from turnout.workflows._dynamic import DYNAMIC
 from turnout.workflows._runtime import WorkflowInfo, current_update
 
 if TYPE_CHECKING:
     from turnout.executors.internal.loop import WorkflowEventLoop
     from turnout.executors.internal.operations import Operations
 
-__all__ = ["MessageHandlers", "UpdateRequest", "bind_check"]
+__all__ = ["MessageHandlers", "UpdateRequest", "bind_check", "handler_args"]
 
 _log = logging.getLogger("turnout.engine")
 
@@ -76,23 +81,32 @@ class MessageHandlers:
     """Handlers set while the workflow runs, by kind (signal, query, update) and name."""
 
     # -- handlers set while the workflow runs ----------------------------------------
-    def handler_for(self, kind: str, name: str) -> HandlerDefinition | None:
-        """The handler of ``kind`` for ``name``: one set at run time, else the class's."""
+    def handler_named(self, kind: str, name: str) -> HandlerDefinition | None:
+        """The handler of ``kind`` named ``name``: one set at run time, else the class's."""
         found = self._set_handlers[kind].get(name)
         if found is not None:
             return found
         declared = {"signal": self.defn.signals, "query": self.defn.queries}.get(kind)
         return (declared if declared is not None else self.defn.updates).get(name)
 
+    def handler_for(self, kind: str, name: str) -> HandlerDefinition | None:
+        """The handler that takes ``kind`` ``name``: its named one, else the dynamic one."""
+        return self.handler_named(kind, name) or self.handler_named(kind, DYNAMIC)
+
     def set_handler(self, kind: str, name: str, handler: HandlerDefinition | None) -> None:
         """``workflow.set_*_handler``: set (or, with None, remove) a handler; signals that
-        waited for a signal handler of that name are delivered to it now, in order."""
+        waited for a signal handler of that name (any, for the dynamic one) are delivered
+        to it now, in order."""
         if handler is None:
             self._set_handlers[kind].pop(name, None)
             return
         self._set_handlers[kind][name] = handler
         if kind == "signal":
-            waiting = [e for e in self._buffered_signals if e.attributes.get("name") == name]
+            waiting = [
+                e
+                for e in self._buffered_signals
+                if name == DYNAMIC or e.attributes.get("name") == name
+            ]
             self._buffered_signals = [e for e in self._buffered_signals if e not in waiting]
             for event in waiting:
                 self._signal(event)
@@ -126,7 +140,7 @@ class MessageHandlers:
             self._buffered_signals.append(event)
             return
         try:
-            args = codec.decode_args(event.attributes.get("args", []), handler.arg_types)
+            args = handler_args(handler, name, event.attributes.get("args", []))
             self._check_args(handler, args)
         except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
             # As on Temporal: a signal the handler cannot take is logged and dropped, so
@@ -179,7 +193,8 @@ class MessageHandlers:
         for update_id, name, encoded in requests:
             handler = self.handler_for("update", name)
             if handler is None:
-                known = " ".join(sorted({*self.defn.updates, *self._set_handlers["update"]}))
+                names = {*self.defn.updates, *self._set_handlers["update"]} - {DYNAMIC}
+                known = " ".join(sorted(names))
                 self._reject(
                     update_id,
                     RuntimeError(
@@ -189,7 +204,7 @@ class MessageHandlers:
                 )
                 continue
             try:
-                args = codec.decode_args(encoded, handler.arg_types)
+                args = handler_args(handler, name, encoded)
                 self._check_args(handler, args)
                 if handler.validator is not None:
                     info = UpdateInfo(id=update_id, name=name)
@@ -200,7 +215,7 @@ class MessageHandlers:
                 self._reject(update_id, exc)
                 continue
             self.operations.commands.append(AcceptUpdate(update_id, name, list(encoded)))
-            self._start_update(update_id, handler, args)
+            self._start_update(update_id, name, handler, args)
 
     def _replay_updates(self, recorded: Sequence[Event]) -> None:
         """A replayed activation: the recorded acceptances start their handlers again."""
@@ -218,7 +233,7 @@ class MessageHandlers:
                 return
             encoded = list(attrs.get("args", []))
             self.operations.commands.append(AcceptUpdate(update_id, name, encoded))
-            self._start_update(update_id, handler, codec.decode_args(encoded, handler.arg_types))
+            self._start_update(update_id, name, handler, handler_args(handler, name, encoded))
 
     def _reject(self, update_id: str, exc: BaseException) -> None:
         failure = failure_from_exception(
@@ -226,9 +241,11 @@ class MessageHandlers:
         )
         self.operations.commands.append(RejectUpdate(update_id, failure))
 
-    def _start_update(self, update_id: str, handler: HandlerDefinition, args: list[Any]) -> None:
+    def _start_update(
+        self, update_id: str, name: str, handler: HandlerDefinition, args: list[Any]
+    ) -> None:
         self.handlers_running += 1
-        info = UpdateInfo(id=update_id, name=handler.name)
+        info = UpdateInfo(id=update_id, name=name)
         context = contextvars.copy_context()
         context.run(current_update.set, info)
         self._loop.call_soon(
@@ -294,6 +311,14 @@ def _as_application_error(exc: BaseException) -> ApplicationError:
     """A rejection's cause as the caller sees it: an ApplicationError named after the
     exception's class, as Temporal reports a validator's error."""
     return ApplicationError(str(exc) or type(exc).__name__, type=type(exc).__name__)
+
+
+def handler_args(handler: HandlerDefinition, name: str, encoded: Sequence[Any]) -> list[Any]:
+    """The arguments to call ``handler`` with for the message ``name``'s ``encoded`` ones:
+    decoded from its type hints, or, for the dynamic handler, the name and them raw."""
+    if handler.dynamic:
+        return [name, [RawValue(value) for value in encoded]]
+    return codec.decode_args(encoded, handler.arg_types)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -14,6 +14,7 @@ from turnout.contracts.errors import WorkflowQueryFailedError
 from turnout.contracts.events import Event
 from turnout.executors.internal import codec
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
+from turnout.executors.internal.handlers import handler_args
 from turnout.executors.internal.store.base import utcnow
 from turnout.workflows._definitions import WorkflowDefinition
 from turnout.workflows._runtime import ParentInfo, WorkflowInfo
@@ -57,9 +58,7 @@ def replay_query(
         handler = instance.handler_for("query", name)
         if handler is None:
             raise WorkflowQueryFailedError(f"workflow {defn.name} has no query {name!r}")
-        value = instance.query(
-            handler, codec.decode_args(codec.encode_args(args), handler.arg_types)
-        )
+        value = instance.query(handler, handler_args(handler, name, codec.encode_args(args)))
         return codec.decode(codec.encode(value), handler.return_type)
     except WorkflowQueryFailedError:
         raise

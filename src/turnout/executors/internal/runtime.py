@@ -102,8 +102,11 @@ class InternalRuntime:
         self._i.set_handler(kind, name, defn)
 
     def get_handler(self, kind: str, name: str) -> Callable[..., Any] | None:
-        found = self._i.handler_for(kind, name)
+        found = self._i.handler_named(kind, name)
         return None if found is None else self._i.bound(found)
+
+    def payload_converter(self) -> codec.JsonPayloadConverter:
+        return codec.CONVERTER
 
     def in_sandbox(self) -> bool:
         return False  # no sandbox: the loop refuses threads, I/O and subprocesses instead

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import temporalio.activity
+import temporalio.converter
 
 from turnout.contracts.governance import artifact_attributes
 from turnout.contracts.records import Artifact
@@ -45,6 +46,9 @@ class TemporalActivityRuntime:
             heartbeat_timeout=i.heartbeat_timeout,
             workflow_namespace=i.workflow_namespace or "default",
         )
+
+    def payload_converter(self) -> temporalio.converter.PayloadConverter:
+        return temporalio.activity.payload_converter()  # temporalio's, as activity code expects
 
     def heartbeat(self, *details: Any) -> None:
         temporalio.activity.heartbeat(*details)

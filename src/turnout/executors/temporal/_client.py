@@ -41,6 +41,7 @@ from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry
 from turnout.executors.temporal._updates import TemporalWorkflowUpdateHandle, update_with_start
 from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import WorkflowDefinition
+from turnout.workflows._dynamic import lookup
 
 __all__ = ["TemporalClient", "TemporalWorkflowHandle"]
 
@@ -120,8 +121,9 @@ class TemporalClient(ClientBase):
             self._definitions[defn.name] = defn
 
     def definition(self, workflow_type: str) -> WorkflowDefinition | None:
-        """A registered workflow definition by type name."""
-        return self._definitions.get(workflow_type)
+        """A registered workflow definition by type name (the dynamic one for a type no
+        other has)."""
+        return lookup(self._definitions, workflow_type)
 
     async def close(self) -> None:
         """Nothing to release: temporalio clients close with the process."""

@@ -18,6 +18,7 @@ from typing import Any
 import temporalio.activity
 import temporalio.workflow
 
+from turnout.executors.temporal._dynamic import declare_handler, temporalio_hints
 from turnout.workflows._definitions import (
     ActivityDefinition,
     WorkflowDefinition,
@@ -38,26 +39,38 @@ def _attach_workflow(cls: type, defn: WorkflowDefinition) -> None:
         temporalio.workflow.init(defn.init_fn)
     temporalio.workflow.run(defn.run_fn)
     for handler in defn.signals.values():
-        temporalio.workflow.signal(name=handler.name)(handler.fn)
+        declare_handler("signal", handler)
     for handler in defn.queries.values():
-        temporalio.workflow.query(name=handler.name)(handler.fn)
+        declare_handler("query", handler)
     for handler in defn.updates.values():
-        update = temporalio.workflow.update(name=handler.name)(handler.fn)
+        update = declare_handler("update", handler)
         if handler.validator is not None:
             update.validator(handler.validator)
     sandboxed = bool(getattr(cls, "__turnout_sandboxed__", True))
-    temporalio.workflow.defn(
-        name=defn.name,
-        sandboxed=sandboxed,
-        failure_exception_types=list(defn.failure_exception_types),
-    )(cls)
+    failure_types = list(defn.failure_exception_types)
+    if not defn.dynamic:
+        temporalio.workflow.defn(
+            name=defn.name, sandboxed=sandboxed, failure_exception_types=failure_types
+        )(cls)
+        return
+    # temporalio's typing leaves failure_exception_types out of its dynamic form (there
+    # they are for @workflow.dynamic_config); its decorator takes them all the same.
+    with temporalio_hints(defn.run_fn, 1), temporalio_hints(defn.init_fn, 1):
+        temporalio.workflow.defn(  # type: ignore[call-overload]
+            dynamic=True, sandboxed=sandboxed, failure_exception_types=failure_types
+        )(cls)
 
 
 def _attach_activity(fn: Callable[..., Any], defn: ActivityDefinition) -> None:
     if getattr(fn, _TEMPORAL_ACTIVITY, None) is None:
         # On what the decorator saw: the function or the class, not a bound method or an
         # instance (temporalio reads its definition through those, as turnout does).
-        temporalio.activity.defn(name=defn.name)(_declared(fn))
+        declared = _declared(fn)
+        if not defn.dynamic:
+            temporalio.activity.defn(name=defn.name)(declared)
+            return
+        with temporalio_hints(declared, 1):
+            temporalio.activity.defn(dynamic=True)(declared)
 
 
 def _declared(fn: Any) -> Any:

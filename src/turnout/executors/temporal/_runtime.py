@@ -10,7 +10,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 
 import temporalio.activity
 import temporalio.common
@@ -20,6 +20,7 @@ import temporalio.workflow
 
 from turnout.contracts import errors as te
 from turnout.contracts.governance import Policy
+from turnout.contracts.payloads import PayloadConverter
 from turnout.contracts.records import (
     DEFAULT_TENANT,
     IdReusePolicy,
@@ -29,6 +30,7 @@ from turnout.contracts.records import (
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.updates import UpdateInfo
 from turnout.executors.temporal._activity import TemporalActivityRuntime
+from turnout.executors.temporal._dynamic import get_handler, set_handler
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_temporal, to_turnout
 from turnout.executors.temporal._governance import (
@@ -191,20 +193,14 @@ class TemporalWorkflowRuntime:
         handler: Callable[..., Any] | None,
         validator: Callable[..., Any] | None,
     ) -> None:
-        if kind == "signal":
-            temporalio.workflow.set_signal_handler(name, handler)
-        elif kind == "query":
-            temporalio.workflow.set_query_handler(name, handler)
-        else:
-            temporalio.workflow.set_update_handler(name, handler, validator=validator)
+        set_handler(kind, name, handler, validator)
 
     def get_handler(self, kind: str, name: str) -> Callable[..., Any] | None:
-        getter = {
-            "signal": temporalio.workflow.get_signal_handler,
-            "query": temporalio.workflow.get_query_handler,
-        }.get(kind, temporalio.workflow.get_update_handler)
-        found: Callable[..., Any] | None = getter(name)
-        return found
+        return get_handler(kind, name)
+
+    def payload_converter(self) -> PayloadConverter:
+        # temporalio's, with the same methods (its from_payload is overloaded).
+        return cast("PayloadConverter", temporalio.workflow.payload_converter())
 
     def in_sandbox(self) -> bool:
         return temporalio.workflow.unsafe.in_sandbox()

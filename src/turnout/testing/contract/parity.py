@@ -52,6 +52,13 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.get_query_handler",
     "workflow.set_update_handler",
     "workflow.get_update_handler",
+    "workflow.set_dynamic_signal_handler",
+    "workflow.get_dynamic_signal_handler",
+    "workflow.set_dynamic_query_handler",
+    "workflow.get_dynamic_query_handler",
+    "workflow.set_dynamic_update_handler",
+    "workflow.get_dynamic_update_handler",
+    "workflow.payload_converter",
     "workflow.execute_activity",
     "workflow.start_activity",
     "workflow.execute_activity_method",
@@ -97,6 +104,7 @@ SUPPORTED: tuple[str, ...] = (
     "activity.client",
     "activity.in_activity",
     "activity.logger",
+    "activity.payload_converter",
     "activity.Info",
     # temporalio.client.Client -> InternalClient, TemporalClient
     "Client.start_workflow",
@@ -141,7 +149,10 @@ TURNOUT_ONLY: tuple[str, ...] = (
 
 _LOCAL = "local activities are not supported: use a regular activity"
 _NEXUS = "Nexus is not supported"
-_DYNAMIC = "dynamic workflows and handlers are not supported: declare each one by name"
+_DYNAMIC = (
+    "no dynamic_config: a dynamic workflow's options are those of its @workflow.defn and "
+    "the worker's"
+)
 _SANDBOX = "sandbox tuning and introspection are Temporal-only; turnout configures the sandbox"
 _VERSIONING = "worker versioning is Temporal-only; use workflow.patched"
 _SCHEDULES = "schedules and cron are not supported: start runs from your own scheduler"
@@ -181,12 +192,6 @@ UNSUPPORTED: dict[str, str] = {
         [
             "workflow.DynamicWorkflowConfig",
             "workflow.dynamic_config",
-            "workflow.get_dynamic_query_handler",
-            "workflow.get_dynamic_signal_handler",
-            "workflow.get_dynamic_update_handler",
-            "workflow.set_dynamic_query_handler",
-            "workflow.set_dynamic_signal_handler",
-            "workflow.set_dynamic_update_handler",
         ],
         _DYNAMIC,
     ),
@@ -230,7 +235,6 @@ UNSUPPORTED: dict[str, str] = {
     "workflow.cancellation_reason": "cancel requests carry no reason",
     "workflow.is_failure_exception": "no failure_exception_types option on workflow.defn",
     "workflow.metric_meter": "metrics are not part of the authoring API",
-    "workflow.payload_converter": "turnout serializes with pydantic from the type hints",
     "workflow.NondeterminismError": "turnout reports it as turnout.NonDeterminismError",
     "workflow.ReadOnlyContextError": "a query handler that schedules work fails the query",
     # temporalio.workflow.unsafe
@@ -258,7 +262,6 @@ UNSUPPORTED: dict[str, str] = {
     "activity.raise_complete_async": "asynchronous activity completion is not supported",
     "activity.shield_thread_cancel_exception": "sync activities check activity.is_cancelled()",
     "activity.metric_meter": "metrics are not part of the authoring API",
-    "activity.payload_converter": "turnout serializes with pydantic from the type hints",
     # temporalio.client.Client
     **dict.fromkeys(
         [
@@ -370,10 +373,12 @@ _START_OPTIONS = (
 )
 
 KEYWORDS: dict[str, tuple[str, ...]] = {
-    "workflow.defn": ("name", "sandboxed", "failure_exception_types"),
-    "workflow.signal": ("name",),
-    "workflow.update": ("name",),
-    "workflow.query": ("name",),
+    "workflow.defn": ("name", "sandboxed", "dynamic", "failure_exception_types"),
+    "workflow.signal": ("name", "dynamic"),
+    "workflow.update": ("name", "dynamic"),
+    "workflow.query": ("name", "dynamic"),
+    "workflow.set_update_handler": ("validator",),
+    "workflow.set_dynamic_update_handler": ("validator",),
     "workflow.execute_activity": _ACTIVITY_OPTIONS,
     "workflow.start_activity": _ACTIVITY_OPTIONS,
     "workflow.execute_child_workflow": _CHILD_OPTIONS,
@@ -384,7 +389,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "workflow.wait_condition": ("timeout",),
     "workflow.wait": ("timeout", "return_when"),
     "workflow.as_completed": ("timeout",),
-    "activity.defn": ("name",),
+    "activity.defn": ("name", "dynamic"),
     "Client.start_workflow": _START_OPTIONS,
     "Client.execute_workflow": _START_OPTIONS,
     "Client.connect": ("namespace", "data_converter"),

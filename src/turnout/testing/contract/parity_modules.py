@@ -27,6 +27,7 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "common.RetryPolicy",
     "common.WorkflowIDReusePolicy",
     "common.WorkflowIDConflictPolicy",
+    "common.RawValue",
     "exceptions.ActivityError",
     "exceptions.ApplicationError",
     "exceptions.CancelledError",
@@ -386,7 +387,6 @@ MODULE_UNSUPPORTED: dict[str, str] = {
     "common.HeaderCodecBehavior": _CONNECTION,
     "common.Priority": "task priorities are not supported",
     "common.QueryRejectCondition": "queries are never rejected by the run's status",
-    "common.RawValue": _CONVERTER,
     # temporalio.exceptions
     "exceptions.ActivityAlreadyStartedError": _STANDALONE,
     "exceptions.ApplicationErrorCategory": "ApplicationError takes no category",

@@ -40,6 +40,7 @@ from turnout.executors.internal.worker.outcomes import fail_activity, persist
 from turnout.executors.internal.worker.slots import Slots
 from turnout.observability._hooks import Observer
 from turnout.workflows._definitions import ActivityDefinition
+from turnout.workflows._dynamic import lookup
 from turnout.workflows._runtime import (
     ActivityInfo,
     ArtifactSpec,
@@ -139,6 +140,9 @@ class ActivityContext:
 
     def wait_for_cancelled_sync(self, timeout: float | None) -> bool:
         return self.cancel_seen.wait(timeout)
+
+    def payload_converter(self) -> codec.JsonPayloadConverter:
+        return codec.CONVERTER
 
     def client(self) -> Any:
         if self._client is None:
@@ -251,7 +255,7 @@ class ActivityRunner:
             )
             await self._fail(item, failure_from_exception(unreadable, with_stack=False))
             return
-        defn = self._activities.get(item.name or "")
+        defn = lookup(self._activities, item.name or "")
         if defn is None:
             failure = Failure(
                 kind="application",

@@ -41,6 +41,7 @@ from turnout.executors.internal.worker.slots import Slots
 from turnout.executors.internal.worker.workflow_tasks import WorkflowTaskRunner
 from turnout.observability._hooks import Observer, guarded
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
+from turnout.workflows._dynamic import by_name
 
 __all__ = ["InternalWorker"]
 
@@ -79,9 +80,9 @@ class InternalWorker:
         self._client = client
         self._store: Store = client.store
         self.task_queue = task_queue
-        workflow_defns = {d.name: d for d in map(WorkflowDefinition.must_from_class, workflows)}
+        workflow_defns = by_name(map(WorkflowDefinition.must_from_class, workflows), "workflow")
         client.register_workflows(workflows)
-        activity_defns = {d.name: d for d in map(ActivityDefinition.for_worker, activities)}
+        activity_defns = by_name(map(ActivityDefinition.for_worker, activities), "activity")
         self._own_executor = activity_executor is None and any(
             not a.is_async for a in activity_defns.values()
         )

@@ -52,6 +52,7 @@ from turnout.executors.internal.worker.outcomes import persist
 from turnout.executors.internal.worker.slots import Slots
 from turnout.observability._hooks import Observer
 from turnout.workflows._definitions import WorkflowDefinition
+from turnout.workflows._dynamic import lookup
 
 __all__ = ["DEADLOCK_ATTEMPTS", "InstanceCache", "WorkflowTaskRunner"]
 
@@ -202,7 +203,7 @@ class WorkflowTaskRunner:
             self._observer.workflow_task_ended(crash)
 
     async def _process(self, item: ClaimedItem) -> None:
-        defn = self._workflows.get(item.name or "")
+        defn = lookup(self._workflows, item.name or "")
         if defn is None:
             message = (
                 f"workflow type {item.name!r} is not registered on worker {self._slots.identity} "
