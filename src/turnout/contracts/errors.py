@@ -31,6 +31,7 @@ __all__ = [
     "FailureError",
     "IllegalTransitionError",
     "NonDeterminismError",
+    "RestrictedWorkflowAccessError",
     "RetryState",
     "TerminatedError",
     "TimeoutError",
@@ -74,6 +75,12 @@ class IllegalTransitionError(TurnoutError):
 
 class NonDeterminismError(TurnoutError):
     """Workflow code produced a command that contradicts the recorded history."""
+
+
+class RestrictedWorkflowAccessError(NonDeterminismError):
+    """Workflow code called something whose answer changes on replay (the clock, random
+    numbers, I/O): the workflow task fails, as in Temporal's sandbox. The message names
+    the call and its deterministic replacement."""
 
 
 class WorkflowAlreadyStartedError(TurnoutError):

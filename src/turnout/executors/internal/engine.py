@@ -41,6 +41,7 @@ from turnout.executors.internal.commands import (
     RecordMarker,
 )
 from turnout.executors.internal.determinism import is_start_gate, nondeterminism
+from turnout.executors.internal.guard import guard_for, run_guarded
 from turnout.executors.internal.handlers import MessageHandlers, UpdateRequest
 from turnout.executors.internal.loop import WorkflowEventLoop, WorkflowTimerHandle
 from turnout.executors.internal.operations import Operations
@@ -85,7 +86,7 @@ class WorkflowInstance(MessageHandlers):
         """Exceptions that fail the workflow (the class's and the worker's), not the task."""
         self._info = info
         self._input = run_input
-        self._loop = WorkflowEventLoop(self)  # type: ignore[abstract]
+        self._loop = WorkflowEventLoop(self, guard=guard_for(defn.cls))  # type: ignore[abstract]
         seed = int.from_bytes(hashlib.sha256(info.run_id.encode()).digest()[:8], "big")
         self._random = random.Random(seed)
         self._now = info.start_time
@@ -392,16 +393,14 @@ class WorkflowInstance(MessageHandlers):
             )
         )
 
-    def _make_object(self) -> None:
+    def _make_object(self, *, held: bool = False) -> None:
         """Make the workflow object (unless a start policy holds the run's code)."""
-        if self._obj is None and self._start_gate is None:
+        if self._obj is None and (self._start_gate is None or held):
             self._args = codec.decode_args(self._input, self.defn.arg_types)
-            self._obj = self.defn.new_instance(self._args)
+            self._obj = run_guarded(self._loop.guard, lambda: self.defn.new_instance(self._args))
 
     def _start(self) -> None:
-        if self._obj is None:
-            self._args = codec.decode_args(self._input, self.defn.arg_types)
-            self._obj = self.defn.new_instance(self._args)
+        self._make_object(held=True)
         run = getattr(self._obj, self.defn.run_method_name)
         self._main = self._loop.create_task(self._run_main(run, self._args), name="workflow-main")
 

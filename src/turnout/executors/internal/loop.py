@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol
 
 from turnout.contracts.limits import check_timer
+from turnout.executors.internal.guard import Profile, run_guarded
 
 __all__ = [
     "TimerHost",
@@ -81,8 +82,10 @@ class TimerHost(Protocol):
 class WorkflowEventLoop(asyncio.AbstractEventLoop):
     """The loop workflow coroutines run on; see the module docstring."""
 
-    def __init__(self, host: TimerHost) -> None:
+    def __init__(self, host: TimerHost, *, guard: Profile | None = None) -> None:
         self._host = host
+        self.guard = guard
+        """The determinism guard each callback of workflow code runs under (None: none)."""
         self._ready: deque[asyncio.Handle] = deque()
         self._running = False
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
@@ -98,7 +101,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
             while self._ready:
                 handle = self._ready.popleft()
                 if not handle._cancelled:
-                    handle._run()
+                    run_guarded(self.guard, handle._run)
         finally:
             self._running = False
             asyncio.events._set_running_loop(previous)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -25,13 +26,33 @@ from turnout.workflows._definitions import ActivityDefinition
 __all__ = ["TemporalWorker", "sandbox_runner"]
 
 
+class _PassedThrough(set[str]):
+    """The modules the sandbox shares with the worker instead of importing them afresh:
+    temporalio's defaults, pydantic, SQLAlchemy, OpenTelemetry and turnout's modules
+    (the facade's runtime context and the definition hooks must be the same objects
+    inside). The contract suite's scenario workflows are the exception: the sandbox
+    imports them as it imports a user's workflow module, so they meet its restrictions
+    as user code does. Their parent packages are then imported afresh too (temporalio
+    asks about each prefix of a module's name); they only re-export shared modules."""
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str) and (name == "turnout" or name.startswith("turnout.")):
+            return name not in _SCENARIO_PARENTS and not name.startswith(_SCENARIOS)
+        return super().__contains__(name)
+
+
+_SCENARIOS = "turnout.testing.contract.workflows"
+_SCENARIO_PARENTS = frozenset(["turnout", "turnout.testing", "turnout.testing.contract"])
+
+
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """Temporal's sandbox, with turnout (and pydantic) passed through: the facade's
-    runtime context and the definition hooks must be the same objects inside."""
+    """Temporal's sandbox, with the modules :class:`_PassedThrough` names passed through."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(
+        "pydantic", "sqlalchemy", "opentelemetry"
+    )
+    passed = _PassedThrough(restrictions.passthrough_modules)
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "turnout", "pydantic", "sqlalchemy", "opentelemetry"
-        )
+        restrictions=dataclasses.replace(restrictions, passthrough_modules=passed)
     )
 
 
