@@ -78,3 +78,23 @@ def test_bad_input_is_one_line_and_exit_code_2(
     assert words in lines[0], lines[0]
     assert done.returncode == 2, (done.returncode, done.stderr)
     assert done.stdout == ""
+
+
+def test_a_query_no_worker_answers_is_one_line_naming_the_task_queue(
+    cli_env: dict[str, str],
+) -> None:
+    def turnout(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "turnout", *args],
+            cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    started = turnout("start", "SomeWorkflow", "-q", "nobody-polls", "--id", "unanswered")
+    assert started.returncode == 0, started.stderr
+    done = turnout("query", "unanswered", "status", "--timeout", "1")
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "no worker polling task queue 'nobody-polls' answered within 1s" in lines[0]
+    assert "start a worker" in lines[0]
+    assert done.returncode == 1

@@ -64,6 +64,8 @@ def run_async(coro: Awaitable[Any]) -> Any:
         raise BadInput(str(exc)) from exc
     except TurnoutError as exc:
         raise Failed(str(exc)) from exc
+    except TimeoutError as exc:  # an OSError, but its message says what to do
+        raise Failed(str(exc)) from exc
     except (OSError, ConnectionError) as exc:
         raise Failed(f"{exc} (check the database URL / Temporal address: turnout doctor)") from exc
 

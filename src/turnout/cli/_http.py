@@ -22,8 +22,8 @@ __all__ = ["register"]
               help="TURNOUT_API_TOKENS_FILE: 'TENANT sha256:HEX' lines "
               "(see turnout token create).")  # fmt: skip
 @click.option("--module", "-m", "modules", multiple=True,
-              help="Module(s) with the workflow classes (the internal executor answers "
-              "queries by replaying them here).")  # fmt: skip
+              help="Module(s) with the workflow classes (optional: their return types "
+              "convert results; workers answer queries).")  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
 @click.option("--header-timeout", type=click.FloatRange(0, 86_400, min_open=True), default=10.0,

@@ -4,6 +4,7 @@ events``: one run at a time, or the list of runs."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import click
 from rich.table import Table
@@ -159,19 +160,29 @@ def signal_(ctx: click.Context, workflow_id: str, name: str, args: tuple[str, ..
 @click.argument("name")
 @click.argument("args", nargs=-1, metavar="[JSON]...")
 @click.option("--module", "-m", "modules", multiple=True,
-              help="Module with the workflow class (the internal executor answers queries "
-              "by replaying history here).")  # fmt: skip
+              help="Module with the workflow class (optional: its return type converts the "
+              "answer; a worker answers either way).")  # fmt: skip
+@click.option("--timeout", type=click.FloatRange(0, 86_400, min_open=True), default=30.0,
+              show_default=True, metavar="SECONDS",
+              help="How long to wait for a worker of the run's task queue to answer.")  # fmt: skip
 @click.pass_context
 def query(
-    ctx: click.Context, workflow_id: str, name: str, args: tuple[str, ...], modules: tuple[str, ...]
+    ctx: click.Context,
+    workflow_id: str,
+    name: str,
+    args: tuple[str, ...],
+    modules: tuple[str, ...],
+    timeout: float,
 ) -> None:
-    """Ask query NAME; print the answer as JSON."""
+    """Ask query NAME (a worker of the run's task queue answers); print the answer as JSON."""
     values = json_args(args, "JSON")
     workflows, _ = definitions(modules)
 
     async def go() -> None:
         async with connected(ctx, workflows, reads_only=True) as client:
-            answer = await client.get_workflow_handle(workflow_id).query(name, args=values)
+            answer = await client.get_workflow_handle(workflow_id).query(
+                name, args=values, rpc_timeout=timedelta(seconds=timeout)
+            )
         out.print(dump(answer))
 
     run_async(go())

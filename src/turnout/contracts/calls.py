@@ -13,9 +13,22 @@ from turnout.contracts.governance import (
     validate_task_queue,
     validate_workflow_id,
 )
-from turnout.contracts.limits import check_name, check_optional_duration, check_payload
+from turnout.contracts.limits import (
+    check_duration,
+    check_name,
+    check_optional_duration,
+    check_payload,
+)
 
-__all__ = ["ARG_UNSET", "call_args", "check_signal", "check_start"]
+__all__ = [
+    "ARG_UNSET",
+    "QUERY_TIMEOUT",
+    "call_args",
+    "check_query",
+    "check_signal",
+    "check_start",
+    "query_timed_out",
+]
 
 
 class _ArgUnset:
@@ -26,6 +39,10 @@ class _ArgUnset:
 
 
 ARG_UNSET: Any = _ArgUnset()
+
+QUERY_TIMEOUT = timedelta(seconds=30)
+"""How long a query waits for a worker's answer when the caller sets no ``rpc_timeout``
+(about what a Temporal server and temporalio's client wait)."""
 
 
 def call_args(arg: Any, args: Sequence[Any]) -> list[Any]:
@@ -60,3 +77,29 @@ def check_signal(name: str, encoded_args: Any) -> None:
     """Refuse a signal whose name or JSON arguments cannot be stored (InvalidInputError)."""
     check_name(name, "a signal name", example="approve")
     check_payload(encoded_args, f"the arguments of signal {name}")
+
+
+def check_query(name: str, rpc_timeout: Any) -> timedelta:
+    """The wait of a query: ``rpc_timeout`` checked, or :data:`QUERY_TIMEOUT`; refuses a
+    query name that cannot be stored (InvalidInputError)."""
+    check_name(name, "a query name", example="status")
+    if rpc_timeout is None:
+        return QUERY_TIMEOUT
+    return check_duration(
+        rpc_timeout,
+        "rpc_timeout",
+        unset=f"leave it unset to wait {QUERY_TIMEOUT.total_seconds():g} s",
+    )
+
+
+def query_timed_out(
+    name: str, workflow_id: str, task_queue: str | None, timeout: timedelta
+) -> TimeoutError:
+    """The error of a query no worker answered within ``timeout``: the same line on every
+    executor, with what to do about it."""
+    where = f"task queue {task_queue!r}" if task_queue else "the run's task queue"
+    return TimeoutError(
+        f"query {name!r} of workflow {workflow_id!r}: no worker polling {where} answered "
+        f"within {timeout.total_seconds():g}s; start a worker on {where} that registers "
+        "the workflow (or pass a longer rpc_timeout)"
+    )

@@ -85,9 +85,17 @@ class WorkflowHandle(Protocol):
         ...
 
     async def query(
-        self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+        self,
+        query: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        args: Sequence[Any] = (),
+        result_type: Any = None,
+        rpc_timeout: timedelta | None = None,
     ) -> Any:
-        """Ask the workflow's query handler; never changes the workflow."""
+        """Ask the workflow's query handler; never changes the workflow. A worker polling
+        the run's task queue answers; none within ``rpc_timeout`` (30 s unset) raises
+        TimeoutError."""
         ...
 
     async def cancel(self) -> None:

@@ -294,9 +294,9 @@ def create_app(
     ``tokens_file`` or the ``TURNOUT_API_TOKENS_FILE`` setting; without one the app is
     refused (every route but /healthz needs a token). ``client_factory`` makes the
     client of a tenant (default: ``turnout.connect`` with the settings and that tenant);
-    ``workflows`` lets the internal executor answer queries by replaying them here.
-    ``sse_poll_interval`` is how often an event stream looks for new events;
-    ``query_timeout`` bounds a query (on Temporal a worker must answer it).
+    ``workflows`` are the classes the clients know (their return types convert results;
+    optional). ``sse_poll_interval`` is how often an event stream looks for new events;
+    ``query_timeout`` bounds a query (a worker of the run's task queue answers it).
     """
     settings = settings or load_settings()
     path = tokens_file or settings.api_tokens_file

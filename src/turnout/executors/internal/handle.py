@@ -16,7 +16,6 @@ from turnout.contracts.errors import (
     WorkflowAlreadyCompletedError,
     WorkflowFailureError,
     WorkflowNotFoundError,
-    WorkflowQueryFailedError,
     exception_from_failure,
 )
 from turnout.contracts.events import Event
@@ -27,7 +26,7 @@ from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision,
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import UpdateCalls, WorkflowUpdateStage
 from turnout.executors.internal import codec
-from turnout.executors.internal.query import replay_query
+from turnout.executors.internal.queries import ask_query
 from turnout.executors.internal.store.notify import run_channel
 from turnout.executors.internal.updates import InternalWorkflowUpdateHandle, send_update
 from turnout.workflows._definitions import WorkflowDefinition, signal_name
@@ -218,27 +217,27 @@ class InternalWorkflowHandle(UpdateCalls):
             raise await self._gone(run)
 
     async def query(
-        self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+        self,
+        query: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        args: Sequence[Any] = (),
+        result_type: Any = None,
+        rpc_timeout: timedelta | None = None,
     ) -> Any:
-        """Answer a query by replaying the run's history in this process (no worker needed)."""
+        """Ask the run's query handler: a worker polling the run's task queue answers, from
+        its cached instance or by replaying the run with its own code, as on Temporal.
+        Closed runs answer too. No answer within ``rpc_timeout`` (30 s unset): TimeoutError."""
         run = await self._run()
-        defn = (
-            WorkflowDefinition.from_handler(query) if callable(query) else None
-        ) or self._client.definition(run.workflow_type)
-        if defn is None:
-            raise WorkflowQueryFailedError(
-                f"workflow type {run.workflow_type!r} is unknown to this client: pass the query "
-                f"method (MyWorkflow.my_query) or register the class with connect(workflows=[...])"
-            )
-        handler = defn.query_for(query)
-        if handler is None and not isinstance(query, str):
-            raise WorkflowQueryFailedError(f"workflow {defn.name} has no query {query!r}")
-        # A name the class does not declare may be a handler its code set at run time.
-        name = handler.name if handler is not None else str(query)
-        row, history = await self._client.store.load_history(run.run_id, 0)
-        # The replay runs on a deterministic loop of its own, in a worker thread: a long
-        # history does not hold up the caller's event loop (a server's other requests).
-        return await asyncio.to_thread(replay_query, defn, name, row, history, call_args(arg, args))
+        return await ask_query(
+            self._client,
+            run,
+            query,
+            arg,
+            args=args,
+            result_type=result_type,
+            rpc_timeout=rpc_timeout,
+        )
 
     async def cancel(self) -> None:
         """Request cancellation of the open run. On a run that has closed it does nothing,

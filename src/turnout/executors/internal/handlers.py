@@ -89,6 +89,13 @@ class MessageHandlers:
         declared = {"signal": self.defn.signals, "query": self.defn.queries}.get(kind)
         return (declared if declared is not None else self.defn.updates).get(name)
 
+    def handler_names(self, kind: str) -> list[str]:
+        """The names of the ``kind`` handlers the workflow has now, declared or set,
+        sorted (the dynamic handler left out)."""
+        declared = {"signal": self.defn.signals, "query": self.defn.queries}.get(kind)
+        names = {*(self.defn.updates if declared is None else declared), *self._set_handlers[kind]}
+        return sorted(names - {DYNAMIC})
+
     def handler_for(self, kind: str, name: str) -> HandlerDefinition | None:
         """The handler that takes ``kind`` ``name``: its named one, else the dynamic one."""
         return self.handler_named(kind, name) or self.handler_named(kind, DYNAMIC)

@@ -1,25 +1,25 @@
-"""A stored run as a workflow instance: its ``WorkflowInfo``, and queries answered by replay.
+"""A stored run as a workflow instance: its ``WorkflowInfo``, and the answer of a query.
 
-A query on the internal executor needs no worker: :func:`replay_query` replays the
-run's history on a fresh :class:`~turnout.executors.internal.engine.WorkflowInstance`
-and calls the handler on it.
+A worker answers a query (``worker/queries.py``) with :func:`answer_query` on its cached
+instance of the run, or with :func:`replay_and_answer` on a fresh instance it gives the
+run's history. Either runs on the worker's code thread; the handler runs read-only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from turnout.contracts.errors import WorkflowQueryFailedError
 from turnout.contracts.events import Event
 from turnout.executors.internal import codec
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
 from turnout.executors.internal.handlers import handler_args
 from turnout.executors.internal.store.base import utcnow
-from turnout.workflows._definitions import WorkflowDefinition
+from turnout.executors.internal.store.query_records import QueryAnswer
 from turnout.workflows._runtime import ParentInfo, WorkflowInfo
 
-__all__ = ["replay_query", "workflow_info"]
+__all__ = ["answer_query", "replay_and_answer", "workflow_info"]
 
 
 def workflow_info(row: Any) -> WorkflowInfo:
@@ -43,28 +43,31 @@ def workflow_info(row: Any) -> WorkflowInfo:
     )
 
 
-def replay_query(
-    defn: WorkflowDefinition,
-    name: str,
-    row: Any,
-    history: list[Event],
-    args: list[Any],
-) -> Any:
-    """Replay a run's history on a fresh instance and answer the query ``name`` with the
-    handler the workflow has then: the class's, or one its code set (any thread)."""
-    instance = WorkflowInstance(defn, workflow_info(row), list(row.input))
+def answer_query(instance: WorkflowInstance, name: str, args: Sequence[Any]) -> QueryAnswer:
+    """The answer of query ``name`` (``args`` encoded) from the handler ``instance`` has
+    now: the class's, one its code set, or the dynamic one. A name no handler takes, or
+    a handler that raises, is an answer with the error, as Temporal's worker gives."""
+    handler = instance.handler_for("query", name)
+    if handler is None:
+        known = " ".join(instance.handler_names("query"))
+        return QueryAnswer(
+            error=f"workflow {instance.info.workflow_type} has no query handler {name!r}; "
+            f"known queries: [{known}]"
+        )
+    try:
+        value = instance.query(handler, handler_args(handler, name, list(args)))
+        return QueryAnswer(result=codec.encode(value))
+    except Exception as exc:
+        return QueryAnswer(error=str(exc) or type(exc).__name__)
+
+
+def replay_and_answer(
+    instance: WorkflowInstance, history: Sequence[Event], name: str, args: Sequence[Any]
+) -> QueryAnswer:
+    """Replay ``history`` on the fresh ``instance``, then answer query ``name`` from it."""
     try:
         instance.advance(history, utcnow())
-        handler = instance.handler_for("query", name)
-        if handler is None:
-            raise WorkflowQueryFailedError(f"workflow {defn.name} has no query {name!r}")
-        value = instance.query(handler, handler_args(handler, name, codec.encode_args(args)))
-        return codec.decode(codec.encode(value), handler.return_type)
-    except WorkflowQueryFailedError:
-        raise
     except WorkflowTaskError as exc:
-        raise WorkflowQueryFailedError(f"query {name} failed: {exc.__cause__!r}") from exc
-    except Exception as exc:
-        raise WorkflowQueryFailedError(f"query {name} failed: {exc!r}") from exc
-    finally:
-        instance.dispose()
+        cause = exc.__cause__ or exc
+        return QueryAnswer(error=f"replaying the run to answer query {name} failed: {cause}")
+    return answer_query(instance, name, args)

@@ -9,6 +9,7 @@ queue items, so the database itself refuses a state Python does not know.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -40,18 +41,20 @@ from turnout.contracts.updates import UpdateState
 
 __all__ = [
     "SCHEMA_REVISION",
+    "QueryState",
     "approvals",
     "artifacts",
     "events",
     "metadata",
     "policy_decisions",
+    "queries",
     "queue_items",
     "runs",
     "tasks",
     "updates",
 ]
 
-SCHEMA_REVISION = "0003_updates"
+SCHEMA_REVISION = "0004_queries"
 """The Alembic revision the MetaData corresponds to (the head of migrations/)."""
 
 PREFIX = "turnout_"
@@ -342,4 +345,55 @@ updates = Table(
         postgresql_where=_REQUESTED_UPDATE,
         sqlite_where=_REQUESTED_UPDATE,
     ),
+)
+
+
+class QueryState(StrEnum):
+    """Where a query request stands (``turnout_queries``).
+
+    * ``requested`` - a client stored it and waits. Out: a worker of its task queue that
+      has the workflow type registered claims it; or the caller stops waiting (deleted).
+    * ``claimed`` - a worker is answering it. Out: the worker writes the answer.
+    * ``answered`` - the handler's result, or the error, is written. Out: the caller reads
+      it and deletes the request.
+
+    A request in any state is deleted once its caller stopped waiting (``expires_at``):
+    by the caller, else by a worker's sweep.
+    """
+
+    REQUESTED = "requested"
+    CLAIMED = "claimed"
+    ANSWERED = "answered"
+
+
+_REQUESTED_QUERY = text("state = 'requested'")
+
+queries = Table(
+    f"{PREFIX}queries",
+    metadata,
+    Column("query_id", String(64), primary_key=True),
+    _tenant(),
+    Column("run_id", String(64), nullable=False),
+    Column("workflow_id", String(255), nullable=False),
+    Column("workflow_type", String(255), nullable=False),
+    Column("task_queue", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("args", JSONType, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("result", JSONType),
+    Column("error", Text),
+    Column("answered_by", String(255)),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    CheckConstraint(_in("state", QueryState), name="state"),
+    # What a worker polling a task queue has to answer, oldest first.
+    Index(
+        "ix_turnout_queries_requested",
+        "task_queue",
+        "requested_at",
+        postgresql_where=_REQUESTED_QUERY,
+        sqlite_where=_REQUESTED_QUERY,
+    ),
+    # What the sweep deletes: requests whose caller stopped waiting.
+    Index("ix_turnout_queries_expires_at", "expires_at"),
 )

@@ -19,6 +19,7 @@ import temporalio.service
 from temporalio.client import WorkflowExecutionStatus as S
 
 from turnout.contracts import errors as te
+from turnout.contracts.calls import check_query, query_timed_out
 from turnout.contracts.errors import Failure, failure_from_exception
 from turnout.contracts.events import Event, EventType
 from turnout.contracts.executor import ARG_UNSET, call_args, check_signal
@@ -61,6 +62,12 @@ STATES = {
     S.CONTINUED_AS_NEW: RunState.CONTINUED_AS_NEW,
 }
 """Temporal's execution status -> the run state."""
+
+_TIMED_OUT = (
+    temporalio.service.RPCStatusCode.CANCELLED,
+    temporalio.service.RPCStatusCode.DEADLINE_EXCEEDED,
+)
+"""How a call that ran out of its ``rpc_timeout`` ends (temporalio says "Timeout expired")."""
 
 
 def not_found(exc: BaseException, workflow_id: str, run_id: str | None) -> BaseException:
@@ -158,22 +165,40 @@ class TemporalWorkflowHandle(UpdateCalls):
             raise te.DataConversionError(f"the arguments of signal {name}", exc) from None
 
     async def query(
-        self, query: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
+        self,
+        query: str | Callable[..., Any],
+        arg: Any = ARG_UNSET,
+        *,
+        args: Sequence[Any] = (),
+        result_type: Any = None,
+        rpc_timeout: timedelta | None = None,
     ) -> Any:
-        """Ask the workflow's query handler (a worker answers)."""
+        """Ask the workflow's query handler (a worker answers); TimeoutError when none
+        answers within ``rpc_timeout`` (30 s unset)."""
         name = query_name(query)
-        defn = WorkflowDefinition.from_handler(query) if callable(query) else None
-        handler = defn.query_for(name) if defn else None
+        timeout = check_query(name, rpc_timeout)
+        if result_type is None:
+            defn = WorkflowDefinition.from_handler(query) if callable(query) else None
+            handler = defn.query_for(name) if defn else None
+            result_type = handler.return_type if handler else None
         try:
             return await self._raw.query(
-                name,
-                args=call_args(arg, args),
-                result_type=handler.return_type if handler else None,
+                name, args=call_args(arg, args), result_type=result_type, rpc_timeout=timeout
             )
         except temporalio.client.WorkflowQueryFailedError as exc:
             raise te.WorkflowQueryFailedError(str(exc)) from exc
         except temporalio.service.RPCError as exc:
+            if exc.status in _TIMED_OUT:
+                raise await self._query_timed_out(name, timeout) from None
             raise not_found(exc, self._id, self._run_id) from exc
+
+    async def _query_timed_out(self, name: str, timeout: timedelta) -> TimeoutError:
+        """The error of a query no worker answered, naming the run's task queue."""
+        try:
+            task_queue: str | None = (await self._raw.describe()).task_queue
+        except temporalio.service.RPCError:
+            task_queue = None
+        return query_timed_out(name, self._id, task_queue, timeout)
 
     async def cancel(self) -> None:
         """Request cancellation."""

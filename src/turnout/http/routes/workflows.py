@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -199,14 +198,14 @@ async def query_workflow(request: Request) -> Response:
     handle, run = await run_of(request)
     timeout = request.app.state.turnout.query_timeout
     try:
-        async with asyncio.timeout(timeout):
-            answer = await handle.query(name, args=args)
+        answer = await handle.query(name, args=args, rpc_timeout=timedelta(seconds=timeout))
     except TimeoutError:
         raise ApiError(
             504,
             "query_timeout",
-            f"no answer to query {name!r} within {timeout:g} s; on Temporal a worker of task "
-            f"queue {run.task_queue!r} answers queries: check that one is running",
+            f"no answer to query {name!r} within {timeout:g} s: a worker polling task queue "
+            f"{run.task_queue!r} answers queries; check that one is running and registers "
+            f"{run.workflow_type}",
         ) from None
     try:
         return json_response(QueryAnswer(result=answer))

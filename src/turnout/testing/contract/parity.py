@@ -400,7 +400,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "WorkflowHandle.execute_update": ("args", "id", "result_type"),
     "WorkflowHandle.start_update": ("args", "id", "wait_for_stage", "result_type"),
     "WorkflowHandle.get_update_handle": ("workflow_run_id", "result_type"),
-    "WorkflowHandle.query": ("args",),
+    "WorkflowHandle.query": ("args", "result_type", "rpc_timeout"),
     "WorkflowHandle.terminate": ("reason",),
     "testing.ActivityEnvironment": ("client",),
 }

@@ -1,4 +1,4 @@
--- turnout schema for postgresql, revision 0003_updates.
+-- turnout schema for postgresql, revision 0004_queries.
 -- Generated from turnout.executors.internal.schema; do not edit. Regenerate with:
 --   python -m turnout.executors.internal.migrate --write-ddl
 
@@ -73,6 +73,29 @@ CREATE TABLE turnout_policy_decisions (
 );
 
 CREATE INDEX ix_turnout_policy_decisions_tenant_id_run_id ON turnout_policy_decisions (tenant_id, run_id);
+
+CREATE TABLE turnout_queries (
+	query_id VARCHAR(64) NOT NULL,
+	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
+	run_id VARCHAR(64) NOT NULL,
+	workflow_id VARCHAR(255) NOT NULL,
+	workflow_type VARCHAR(255) NOT NULL,
+	task_queue VARCHAR(255) NOT NULL,
+	name VARCHAR(255) NOT NULL,
+	args JSONB NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	result JSONB,
+	error TEXT,
+	answered_by VARCHAR(255),
+	requested_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	expires_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	CONSTRAINT pk_turnout_queries PRIMARY KEY (query_id),
+	CONSTRAINT ck_turnout_queries_state CHECK (state IN ('answered', 'claimed', 'requested'))
+);
+
+CREATE INDEX ix_turnout_queries_expires_at ON turnout_queries (expires_at);
+
+CREATE INDEX ix_turnout_queries_requested ON turnout_queries (task_queue, requested_at) WHERE state = 'requested';
 
 CREATE TABLE turnout_queue_items (
 	id BIGSERIAL NOT NULL,
@@ -192,4 +215,4 @@ CREATE TABLE turnout_alembic_version (
 	CONSTRAINT turnout_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO turnout_alembic_version (version_num) VALUES ('0003_updates');
+INSERT INTO turnout_alembic_version (version_num) VALUES ('0004_queries');

@@ -15,6 +15,7 @@ from turnout.executors.internal.store.figures import FigureOperations
 from turnout.executors.internal.store.governance import GovernanceOperations
 from turnout.executors.internal.store.maintenance import MaintenanceOperations
 from turnout.executors.internal.store.protocol import StoreProtocol
+from turnout.executors.internal.store.queries import QueryOperations
 from turnout.executors.internal.store.queue import QueueOperations
 from turnout.executors.internal.store.records import (
     ClaimedItem,
@@ -51,6 +52,7 @@ class Store(
     MaintenanceOperations,
     GovernanceOperations,
     FigureOperations,
+    QueryOperations,
 ):
     """Every domain-level operation of the internal store; see the module docstring."""
 

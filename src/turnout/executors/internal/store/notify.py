@@ -1,7 +1,9 @@
 """Wake-ups: in-process events, fed by PostgreSQL LISTEN/NOTIFY where available.
 
-Channels are strings: ``q:<task queue>`` (new work) and ``r:<run id>`` (a run
-closed: what ``handle.result()`` waits for; other changes of a run wake nobody).
+Channels are strings: ``q:<task queue>`` (new work), ``r:<run id>`` (a run
+closed, or one of its update requests changed: what ``handle.result()`` and an update's
+caller wait for; other changes of a run wake nobody), ``k:<task queue>`` (a query
+request for the queue's workers) and ``a:<query id>`` (that query was answered).
 Waiters always use a timeout, so a lost notification costs one poll interval,
 never a hang.
 """
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 
-__all__ = ["Notifier", "queue_channel", "run_channel"]
+__all__ = ["Notifier", "answer_channel", "query_channel", "queue_channel", "run_channel"]
 
 
 def queue_channel(task_queue: str) -> str:
@@ -23,6 +25,16 @@ def queue_channel(task_queue: str) -> str:
 def run_channel(run_id: str) -> str:
     """The channel that announces that a run closed."""
     return f"r:{run_id}"
+
+
+def query_channel(task_queue: str) -> str:
+    """The channel that announces a query request to a task queue's workers."""
+    return f"k:{task_queue}"
+
+
+def answer_channel(query_id: str) -> str:
+    """The channel that announces that a query was answered."""
+    return f"a:{query_id}"
 
 
 class Notifier:

@@ -65,6 +65,7 @@ class PostgresStore(Store):
 
     async def _announce(self, conn: AsyncConnection, tx: Tx) -> None:
         channels = [queue_channel(q) for q in tx.queues] + [run_channel(r) for r in tx.runs]
+        channels += sorted(tx.channels)
         if channels:
             await conn.execute(
                 text("SELECT pg_notify(:channel, c) FROM unnest(CAST(:cs AS text[])) AS c"),

@@ -28,6 +28,12 @@ from turnout.contracts.governance import Approval
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import Notifier
+from turnout.executors.internal.store.query_records import (
+    QueryAnswer,
+    QueryClaimParams,
+    QueryRequest,
+    QueryRequestParams,
+)
 from turnout.executors.internal.store.records import (
     ApprovalFilter,
     ClaimedItem,
@@ -163,6 +169,34 @@ class StoreProtocol(Protocol):
         self, run_ids: Sequence[str]
     ) -> dict[str, list[tuple[str, str, list[Any]]]]:
         """The requests still to decide of each run, oldest first."""
+        ...
+
+    # -- queries (client and worker) ------------------------------------------------------
+    async def request_query(self, p: QueryRequestParams) -> None:
+        """Store a query request for the workers of its task queue, and wake them."""
+        ...
+
+    async def claim_queries(self, p: QueryClaimParams) -> list[QueryRequest]:
+        """Claim waiting, unexpired requests of a task queue whose workflow type the
+        worker has registered, oldest first, never one twice. With none waiting it only
+        reads."""
+        ...
+
+    async def answer_query(self, query_id: str, answer: QueryAnswer) -> bool:
+        """Write a claimed request's answer and wake its caller; False when the request
+        is gone or answered already."""
+        ...
+
+    async def query_answer(self, tenant_id: str, query_id: str) -> QueryAnswer | None:
+        """The answer of the tenant's request; None while it has none or is gone (a read)."""
+        ...
+
+    async def forget_query(self, tenant_id: str, query_id: str) -> None:
+        """Delete the tenant's request in any state (nothing when it is gone)."""
+        ...
+
+    async def prune_queries(self, before: datetime, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to ``limit`` requests that expired before ``before``; how many."""
         ...
 
     # -- queue (worker) -------------------------------------------------------------------

@@ -43,6 +43,8 @@ class Tx:
     """Task queues that have new work (their workers are woken)."""
     runs: set[str] = field(default_factory=set)
     """Runs that closed (their waiters are woken)."""
+    channels: set[str] = field(default_factory=set)
+    """Other channels to wake (``notify.py``: query requests and answers)."""
     events: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, RunInfo] = field(default_factory=dict)
 
@@ -129,3 +131,5 @@ class StoreTransactions:
             self.notifier.wake(queue_channel(queue))
         for run_id in tx.runs:
             self.notifier.wake(run_channel(run_id))
+        for channel in tx.channels:
+            self.notifier.wake(channel)

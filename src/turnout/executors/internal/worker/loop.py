@@ -37,6 +37,7 @@ from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import queue_channel
 from turnout.executors.internal.worker.activities import ActivityRunner
 from turnout.executors.internal.worker.admission import Admission
+from turnout.executors.internal.worker.queries import QUERY_SWEEP_GRACE, QueryRunner
 from turnout.executors.internal.worker.slots import Slots
 from turnout.executors.internal.worker.workflow_tasks import WorkflowTaskRunner
 from turnout.observability._hooks import Observer, guarded
@@ -140,6 +141,22 @@ class InternalWorker:
             failure_types=tuple(workflow_failure_exception_types),
             dispatch=self._dispatch,
         )
+        # Query requests of the queue, answered with the same cache and code thread.
+        self._queries = (
+            QueryRunner(
+                store=self._store,
+                cache=self._workflow_tasks.cache,
+                code=code,
+                workflows=workflow_defns,
+                task_queue=task_queue,
+                identity=self.identity,
+                tenant_id=client.tenant_id,
+                poll_interval=self._poll,
+                failure_types=tuple(workflow_failure_exception_types),
+            )
+            if workflow_defns
+            else None
+        )
         self._activities = ActivityRunner(
             store=self._store,
             slots=self._slots,
@@ -204,6 +221,8 @@ class InternalWorker:
             asyncio.create_task(self._reaper_loop(), name="turnout-reaper"),
             asyncio.create_task(self._lease_loop(), name="turnout-leases"),
         ]
+        if self._queries is not None:
+            self._loops.append(asyncio.create_task(self._queries.serve(), name="turnout-queries"))
         self._observer.attach(self)
 
     async def shutdown(self) -> None:
@@ -383,6 +402,7 @@ class InternalWorker:
                     # Keep the queue table small: finished items go after the retention.
                     # Once a minute, or at once again while a full batch went.
                     pruned = await self._store.prune_finished(utcnow() - self._retention)
+                    await self._store.prune_queries(utcnow() - QUERY_SWEEP_GRACE)
                     next_prune = time.monotonic() + (0 if pruned >= PRUNE_BATCH else 60)
             except asyncio.CancelledError:
                 raise

@@ -75,11 +75,22 @@ class InstanceCache:
         return self._items.pop(run_id, None)
 
     def put(self, run_id: str, instance: WorkflowInstance) -> None:
+        replaced = self._items.get(run_id)
+        if replaced is not None and replaced is not instance:
+            replaced.dispose()
         self._items[run_id] = instance
         self._items.move_to_end(run_id)
         while len(self._items) > self._size:
             _, old = self._items.popitem(last=False)
             old.dispose()
+
+    def give_back(self, run_id: str, instance: WorkflowInstance) -> None:
+        """Return an instance taken only to read it (a query): kept, unless a workflow task
+        put the run's next instance meanwhile."""
+        if run_id in self._items:
+            instance.dispose()
+        else:
+            self.put(run_id, instance)
 
     def evict(self, run_id: str) -> None:
         instance = self._items.pop(run_id, None)
