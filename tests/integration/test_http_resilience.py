@@ -182,7 +182,7 @@ def test_sqlite_errors_are_an_outage_only_when_the_file_cannot_be_used(
     assert from_exception(error).status == status
 
 
-async def test_a_query_replays_off_the_event_loop_so_other_requests_are_answered(
+async def test_a_query_handler_runs_off_the_event_loop_so_other_requests_are_answered(
     tmp_path: Path,
 ) -> None:
     for event in (QUERY_ENTERED, QUERY_RELEASE, QUERY_DONE):
