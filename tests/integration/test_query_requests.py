@@ -15,37 +15,13 @@ import pytest
 from sqlalchemy import func, select
 
 import turnout
-from turnout import workflow
+from tests.workflows_for_tests import SignalWorkflow as Tally
 from turnout.executors.internal.schema import queries
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.query_records import QueryRequestParams
 from turnout.executors.internal.worker.queries import QUERY_SWEEP_GRACE
 
 pytestmark = pytest.mark.asyncio
-
-
-@workflow.defn
-class Tally:
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self.done = False
-
-    @workflow.run
-    async def run(self) -> list[str]:
-        await workflow.wait_condition(lambda: self.done)
-        return self.seen
-
-    @workflow.signal
-    def see(self, word: str) -> None:
-        self.seen.append(word)
-
-    @workflow.signal
-    def finish(self) -> None:
-        self.done = True
-
-    @workflow.query
-    def count(self) -> int:
-        return len(self.seen)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -76,7 +52,7 @@ async def test_answered_and_abandoned_requests_are_deleted(client: Any) -> None:
         assert await handle.query(Tally.count) == 0
         assert await _requests_left(client) == 0
         # A signal recorded after the worker's last task: the answer includes it.
-        await handle.signal(Tally.see, "a")
+        await handle.signal(Tally.add, "a")
         assert await handle.query(Tally.count) == 1
         await handle.signal(Tally.finish)
         assert await handle.result() == ["a"]
