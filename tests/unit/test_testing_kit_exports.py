@@ -58,6 +58,7 @@ TESTING = [
     "TemporalServer",
     "WorkerProcess",
     "WorkerProcessError",
+    "WorkflowEnvironment",
     "crash_and_recover",
     "find_postgres",
     "find_temporal",

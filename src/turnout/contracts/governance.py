@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from turnout.contracts.errors import ConfigurationError
+from turnout.contracts.errors import ApplicationError, ConfigurationError
 from turnout.contracts.events import Event
 from turnout.contracts.limits import InvalidInputError, check_name, check_text
 from turnout.contracts.records import DEFAULT_TENANT, Artifact, DecisionOutcome, PolicyDecision
@@ -243,6 +243,18 @@ def decision_attributes(decision: PolicyDecision) -> dict[str, Any]:
 
 
 _DECISION_KEYS = {"decision_id", "name", "outcome", "decided_by", "reason", "decided_at"}
+
+
+def start_refused(workflow_type: str, decision: PolicyDecision) -> ApplicationError:
+    """The error that fails a run whose start approval ``decision`` did not approve."""
+    by = f" by {decision.decided_by}" if decision.decided_by else ""
+    why = f": {decision.reason}" if decision.reason else ""
+    return ApplicationError(
+        f"{workflow_type} may not start: approval {decision.name!r} was "
+        f"{decision.outcome.value}{by}{why}",
+        type=APPROVAL_REJECTED,
+        non_retryable=True,
+    )
 
 
 def decision_from_event(event: Event) -> PolicyDecision:

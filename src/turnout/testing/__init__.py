@@ -38,6 +38,7 @@ from turnout.testing.servers import (
     find_postgres,
     find_temporal,
 )
+from turnout.testing.workflow_environment import WorkflowEnvironment
 
 __all__ = [
     "ActivityEnvironment",
@@ -55,6 +56,7 @@ __all__ = [
     "TemporalServer",
     "WorkerProcess",
     "WorkerProcessError",
+    "WorkflowEnvironment",
     "crash_and_recover",
     "find_postgres",
     "find_temporal",

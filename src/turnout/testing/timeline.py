@@ -66,6 +66,9 @@ KEY_ATTRIBUTES: Mapping[EventType, tuple[str, ...]] = {
 }
 """Kept event types and the attributes compared for each."""
 
+LOCAL_ACTIVITY_KEYS = ("marker", "activity_type")
+"""A local activity's marker is compared on these instead (a patch marker on its id)."""
+
 DROPPED: frozenset[EventType] = frozenset(set(EventType) - set(KEY_ATTRIBUTES))
 """Event types normalized away (see the module docstring for why)."""
 
@@ -79,5 +82,9 @@ def normalize(events: Iterable[Event]) -> list[Step]:
         keys = KEY_ATTRIBUTES.get(event.type)
         if keys is None:
             continue
+        if event.type is EventType.MARKER_RECORDED and event.attributes.get("marker") == (
+            "local_activity"
+        ):
+            keys = LOCAL_ACTIVITY_KEYS
         steps.append((event.type.value, {k: event.attributes.get(k) for k in keys}))
     return steps

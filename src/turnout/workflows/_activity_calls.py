@@ -27,6 +27,7 @@ from turnout.workflows._runtime import (
 
 __all__ = [
     "ActivityHandle",
+    "activity_result_type",
     "execute_activity",
     "execute_activity_class",
     "execute_activity_method",
@@ -44,7 +45,8 @@ def seconds_of(duration: float | timedelta) -> float:
     return duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
 
 
-def _activity_result_type(activity: Any, result_type: Any) -> Any:
+def activity_result_type(activity: Any, result_type: Any) -> Any:
+    """The type an activity's result converts to: ``result_type``, else its annotation."""
     if result_type is not None:
         return result_type
     defn = ActivityDefinition.from_callable(activity) if callable(activity) else None
@@ -113,7 +115,7 @@ def start_activity(
         cancellation_type=ActivityCancellationType(cancellation_type),
     )
     args_list = call_args(arg, args)
-    result_type = _activity_result_type(activity, result_type)
+    result_type = activity_result_type(activity, result_type)
     scheduled = current_workflow_runtime().start_activity(activity, args_list, options, result_type)
     return asyncio.ensure_future(
         _governed_activity(activity, args_list, options, result_type, scheduled)
@@ -148,7 +150,7 @@ async def execute_activity(
         cancellation_type=ActivityCancellationType(cancellation_type),
     )
     return await _governed_activity(
-        activity, call_args(arg, args), options, _activity_result_type(activity, result_type)
+        activity, call_args(arg, args), options, activity_result_type(activity, result_type)
     )
 
 

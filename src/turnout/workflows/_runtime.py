@@ -37,6 +37,7 @@ __all__ = [
     "ActivityRuntime",
     "ArtifactSpec",
     "ChildWorkflowOptions",
+    "LocalActivityOptions",
     "NotInActivityError",
     "NotInWorkflowError",
     "ParentInfo",
@@ -150,6 +151,19 @@ class ActivityOptions:
 
 
 @dataclass(frozen=True)
+class LocalActivityOptions:
+    """Options of one ``execute_local_activity`` / ``start_local_activity`` call."""
+
+    schedule_to_close_timeout: timedelta | None = None
+    schedule_to_start_timeout: timedelta | None = None
+    start_to_close_timeout: timedelta | None = None
+    retry_policy: RetryPolicy | None = None
+    local_retry_threshold: timedelta | None = None
+    activity_id: str | None = None
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL
+
+
+@dataclass(frozen=True)
 class ChildWorkflowOptions:
     """Options of one ``execute_child_workflow`` / ``start_child_workflow`` call."""
 
@@ -178,6 +192,9 @@ class WorkflowRuntime(Protocol):
     async def wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> None: ...
     def start_activity(
         self, activity: Any, args: Sequence[Any], options: ActivityOptions, result_type: Any
+    ) -> Awaitable[Any]: ...
+    def start_local_activity(
+        self, activity: Any, args: Sequence[Any], options: LocalActivityOptions, result_type: Any
     ) -> Awaitable[Any]: ...
     async def start_child_workflow(
         self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any

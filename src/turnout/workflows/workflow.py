@@ -64,6 +64,14 @@ from turnout.workflows._handlers import (
     set_signal_handler,
     set_update_handler,
 )
+from turnout.workflows._local_activity_calls import (
+    execute_local_activity,
+    execute_local_activity_class,
+    execute_local_activity_method,
+    start_local_activity,
+    start_local_activity_class,
+    start_local_activity_method,
+)
 from turnout.workflows._logging import logger
 from turnout.workflows._runtime import (
     ActivityCancellationType,
@@ -96,6 +104,9 @@ __all__ = [
     "execute_activity_class",
     "execute_activity_method",
     "execute_child_workflow",
+    "execute_local_activity",
+    "execute_local_activity_class",
+    "execute_local_activity_method",
     "get_dynamic_query_handler",
     "get_dynamic_signal_handler",
     "get_dynamic_update_handler",
@@ -127,6 +138,9 @@ __all__ = [
     "start_activity_class",
     "start_activity_method",
     "start_child_workflow",
+    "start_local_activity",
+    "start_local_activity_class",
+    "start_local_activity_method",
     "unsafe",
     "update",
     "uuid4",

@@ -222,10 +222,44 @@ class RecordMarker(_Declared):
     event_type: EventType = EventType.MARKER_RECORDED
 
     def key(self) -> tuple[Any, ...]:
-        return (self.patch_id,)
+        return ("patch", self.patch_id, None, None)
 
     def attributes(self) -> dict[str, Any]:
         return {"marker": "patch", "patch_id": self.patch_id}
+
+
+@dataclass(frozen=True)
+class RecordLocalActivity(_Declared):
+    """A local activity's outcome, recorded in the workflow task that ran it (replay reads
+    it from there instead of running the activity again)."""
+
+    seq: int
+    activity_type: str
+    activity_id: str
+    attempt: int
+    result: Any = None
+    failure: Failure | None = None
+    event_type: EventType = EventType.MARKER_RECORDED
+
+    def key(self) -> tuple[Any, ...]:
+        return ("local_activity", None, self.seq, self.activity_type)
+
+    def payload(self) -> tuple[Any, str] | None:
+        return self.result, f"the result of local activity {self.activity_type}"
+
+    def attributes(self) -> dict[str, Any]:
+        attrs: dict[str, Any] = {
+            "marker": "local_activity",
+            "local_seq": self.seq,
+            "activity_type": self.activity_type,
+            "activity_id": self.activity_id,
+            "attempt": self.attempt,
+        }
+        if self.failure is not None:
+            attrs["failure"] = self.failure.model_dump(mode="json")
+        else:
+            attrs["result"] = self.result
+        return attrs
 
 
 @dataclass(frozen=True)
@@ -384,6 +418,7 @@ Command = (
     | SignalExternal
     | RequestCancelExternal
     | RecordMarker
+    | RecordLocalActivity
     | RequestApproval
     | CompleteWorkflow
     | FailWorkflow
@@ -403,7 +438,7 @@ _KEY_ATTRS: dict[EventType, tuple[str, ...]] = {
     EventType.CHILD_WORKFLOW_STARTED: ("child_seq", "workflow_type"),
     EventType.SIGNAL_EXTERNAL_WORKFLOW_INITIATED: ("signal_seq", "name"),
     EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_INITIATED: ("cancel_seq",),
-    EventType.MARKER_RECORDED: ("patch_id",),
+    EventType.MARKER_RECORDED: ("marker", "patch_id", "local_seq", "activity_type"),
     EventType.APPROVAL_REQUESTED: ("name",),
     EventType.WORKFLOW_UPDATE_ACCEPTED: ("update_id",),
     EventType.WORKFLOW_UPDATE_COMPLETED: ("update_id",),

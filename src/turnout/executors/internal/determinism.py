@@ -43,6 +43,7 @@ def nondeterminism(
         if not is_start_gate(e)
         and not (
             e.type is EventType.MARKER_RECORDED
+            and e.attributes.get("marker", "patch") == "patch"
             and e.attributes.get("patch_id") not in produced_markers
         )
     ]

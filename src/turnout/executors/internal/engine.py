@@ -24,12 +24,11 @@ from datetime import datetime
 from typing import Any
 
 from turnout.contracts.errors import (
-    ApplicationError,
     FailureError,
     failure_from_exception,
 )
 from turnout.contracts.events import COMMAND_EVENT_TYPES, INBOUND_EVENT_TYPES, Event, EventType
-from turnout.contracts.governance import APPROVAL_REJECTED, decision_from_event
+from turnout.contracts.governance import decision_from_event, start_refused
 from turnout.contracts.records import PolicyDecision
 from turnout.executors.internal import codec
 from turnout.executors.internal.commands import (
@@ -38,12 +37,12 @@ from turnout.executors.internal.commands import (
     CompleteWorkflow,
     ContinueAsNew,
     FailWorkflow,
-    RecordMarker,
 )
 from turnout.executors.internal.determinism import is_start_gate, nondeterminism
 from turnout.executors.internal.guard import guard_for, run_guarded
 from turnout.executors.internal.handlers import MessageHandlers, UpdateRequest
 from turnout.executors.internal.loop import WorkflowEventLoop, WorkflowTimerHandle
+from turnout.executors.internal.markers import LocalActivityOutcome, Markers
 from turnout.executors.internal.operations import Operations
 from turnout.executors.internal.runtime import ContinueAsNewError, InternalRuntime
 from turnout.workflows._definitions import HandlerDefinition, WorkflowDefinition
@@ -96,8 +95,8 @@ class WorkflowInstance(MessageHandlers):
         self._start_gate: str | None = None
         self._start_held = False
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[Any]]] = []
-        self._patches: dict[str, bool] = {}
-        self._recorded_markers: set[str] = set()
+        self.markers = Markers(self._loop, lambda: self.operations.commands)
+        """Patch and local activity markers (what replay reads back from the history)."""
         self._buffered_signals: list[Event] = []
         self._set_handlers: dict[str, dict[str, HandlerDefinition]] = {
             "signal": {},
@@ -245,11 +244,7 @@ class WorkflowInstance(MessageHandlers):
         self.activated_at = time.monotonic()
         self._now = now
         self._replaying = replaying
-        self._recorded_markers = {
-            e.attributes.get("patch_id", "")
-            for e in recorded
-            if e.type is EventType.MARKER_RECORDED
-        }
+        self.markers.activation(recorded, replaying=replaying)
         self.operations.take()
         token = set_workflow_runtime(InternalRuntime(self))
         try:
@@ -276,6 +271,21 @@ class WorkflowInstance(MessageHandlers):
                 self._run_until_blocked()
         finally:
             reset_workflow_runtime(token)
+        return self._finish()
+
+    def settle_local(self, outcome: LocalActivityOutcome) -> list[Command]:
+        """Go on with the live activation once a local activity ended; its new commands."""
+        self.activated_at = time.monotonic()
+        token = set_workflow_runtime(InternalRuntime(self))
+        try:
+            self.markers.settle(outcome)
+            self._run_until_blocked()
+        finally:
+            reset_workflow_runtime(token)
+        return self._finish()
+
+    def _finish(self) -> list[Command]:
+        """The activation's commands (up to a closing one), or its WorkflowTaskError."""
         if (
             self._task_error is None
             and not self._closed
@@ -314,7 +324,7 @@ class WorkflowInstance(MessageHandlers):
                     future.set_result(True)
                     self._conditions.remove((fn, future))
                     progressed = True
-            if not progressed and not self._loop.has_ready():
+            if not progressed and not self._loop.has_ready() and not self.markers.settle_recorded():
                 return
 
     def _deliver(self, event: Event) -> None:
@@ -377,21 +387,8 @@ class WorkflowInstance(MessageHandlers):
         if decision.approved:
             self._start()
             return
-        by = f" by {decision.decided_by}" if decision.decided_by else ""
-        why = f": {decision.reason}" if decision.reason else ""
-        self._close(
-            FailWorkflow(
-                failure_from_exception(
-                    ApplicationError(
-                        f"{self.defn.name} may not start: approval {decision.name!r} was "
-                        f"{decision.outcome.value}{by}{why}",
-                        type=APPROVAL_REJECTED,
-                        non_retryable=True,
-                    ),
-                    with_stack=False,
-                )
-            )
-        )
+        refused = start_refused(self.defn.name, decision)
+        self._close(FailWorkflow(failure_from_exception(refused, with_stack=False)))
 
     def _make_object(self, *, held: bool = False) -> None:
         """Make the workflow object (unless a start policy holds the run's code)."""
@@ -475,14 +472,8 @@ class WorkflowInstance(MessageHandlers):
 
     # -- patches -----------------------------------------------------------------------
     def patched(self, patch_id: str) -> bool:
-        """``workflow.patched``: True for new code; on replay, True when history has the marker."""
-        if patch_id in self._patches:
-            return self._patches[patch_id]
-        value = patch_id in self._recorded_markers if self._replaying else True
-        self._patches[patch_id] = value
-        if value:
-            self.operations.commands.append(RecordMarker(patch_id=patch_id))
-        return value
+        """``workflow.patched`` (see :class:`Markers`)."""
+        return self.markers.patched(patch_id)
 
     def dispose(self) -> None:
         """Cancel every coroutine (on cache eviction); commands produced now are dropped."""

@@ -24,6 +24,7 @@ from turnout.workflows._definitions import WorkflowDefinition, runtime_handler
 from turnout.workflows._runtime import (
     ActivityOptions,
     ChildWorkflowOptions,
+    LocalActivityOptions,
     WorkflowInfo,
     current_update,
 )
@@ -147,6 +148,12 @@ class InternalRuntime:
     ) -> Awaitable[Any]:
         self._writable()
         return self._i.operations.schedule_activity(activity, args, options, result_type)
+
+    def start_local_activity(
+        self, activity: Any, args: Sequence[Any], options: LocalActivityOptions, result_type: Any
+    ) -> Awaitable[Any]:
+        self._writable()
+        return self._i.markers.start_local(activity, args, options, result_type)
 
     async def start_child_workflow(
         self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any

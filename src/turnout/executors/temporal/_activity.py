@@ -45,6 +45,7 @@ class TemporalActivityRuntime:
             schedule_to_close_timeout=i.schedule_to_close_timeout,
             heartbeat_timeout=i.heartbeat_timeout,
             workflow_namespace=i.workflow_namespace or "default",
+            is_local=i.is_local,
         )
 
     def payload_converter(self) -> temporalio.converter.PayloadConverter:

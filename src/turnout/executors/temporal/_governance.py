@@ -29,7 +29,6 @@ from pydantic_core import to_jsonable_python
 
 from turnout.contracts.errors import ApplicationError
 from turnout.contracts.governance import (
-    APPROVAL_REJECTED,
     APPROVAL_REQUIRED,
     POLICY_DENIED,
     START_GATE,
@@ -41,6 +40,7 @@ from turnout.contracts.governance import (
     consult,
     decision_attributes,
     decision_on,
+    start_refused,
 )
 from turnout.contracts.records import DEFAULT_TENANT, DecisionOutcome, PolicyDecision
 
@@ -254,14 +254,7 @@ async def admit(approvals: WorkflowApprovals, args: Sequence[Any]) -> None:
         gate=START_GATE,
     )
     if not decision.approved:
-        by = f" by {decision.decided_by}" if decision.decided_by else ""
-        why = f": {decision.reason}" if decision.reason else ""
-        raise ApplicationError(
-            f"{info.workflow_type} may not start: approval {decision.name!r} was "
-            f"{decision.outcome.value}{by}{why}",
-            type=APPROVAL_REJECTED,
-            non_retryable=True,
-        )
+        raise start_refused(info.workflow_type, decision)
 
 
 def admission_activity(client: TemporalClient, policies: Sequence[Policy]) -> Any:

@@ -20,13 +20,14 @@ from temporalio.api.history.v1 import HistoryEvent
 from turnout.contracts.events import Event, EventType
 from turnout.contracts.records import DEFAULT_TENANT, DecisionOutcome
 from turnout.executors.temporal._governance import (
+    ADMISSION_ACTIVITY,
     APPROVAL_SIGNAL,
     APPROVALS_MEMO,
     ARTIFACT_SIGNAL,
     POLICY_SIGNAL,
 )
 
-__all__ = ["LOCAL_ACTIVITY_MARKER", "map_history"]
+__all__ = ["LOCAL_ACTIVITY_MARKER", "local_activity_type", "map_history"]
 
 WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR = (
     WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
@@ -253,9 +254,49 @@ def _admission_decision(event: HistoryEvent) -> dict[str, Any] | None:
     return None
 
 
-def _marker(event: HistoryEvent) -> dict[str, Any]:
-    """A patch marker's id (Temporal keeps it JSON-encoded in the marker details)."""
+def local_activity_type(event: HistoryEvent) -> str | None:
+    """The activity type of a local activity's marker; None for any other event."""
     marker = event.marker_recorded_event_attributes
+    if (
+        event.event_type != T.EVENT_TYPE_MARKER_RECORDED
+        or marker.marker_name != LOCAL_ACTIVITY_MARKER
+    ):
+        return None
+    data = _local_activity_data(event)
+    return str(data.get("activity_type", ""))
+
+
+def _local_activity_data(event: HistoryEvent) -> dict[str, Any]:
+    payloads = event.marker_recorded_event_attributes.details.get("data")
+    value = _json(payloads.payloads[0]) if payloads and payloads.payloads else None
+    return value if isinstance(value, dict) else {}
+
+
+def _local_activity(event: HistoryEvent) -> dict[str, Any]:
+    """A local activity's marker, with the attributes the internal executor records."""
+    marker = event.marker_recorded_event_attributes
+    data = _local_activity_data(event)
+    attrs: dict[str, Any] = {
+        "marker": "local_activity",
+        "local_seq": data.get("seq"),
+        "activity_type": data.get("activity_type"),
+        "activity_id": data.get("activity_id"),
+        "attempt": data.get("attempt"),
+    }
+    if marker.HasField("failure"):
+        attrs["failure"] = _failure(marker.failure)
+    else:
+        result = marker.details.get("result")
+        attrs["result"] = _json(result.payloads[0]) if result and result.payloads else None
+    return attrs
+
+
+def _marker(event: HistoryEvent) -> dict[str, Any]:
+    """A patch marker's id (Temporal keeps it JSON-encoded in the marker details), or a
+    local activity's outcome."""
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name == LOCAL_ACTIVITY_MARKER:
+        return _local_activity(event)
     attrs: dict[str, Any] = {"marker": marker.marker_name}
     for payloads in marker.details.values():
         for payload in payloads.payloads:
@@ -380,10 +421,7 @@ def map_history(
         if event.event_type == T.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
             _map_approvals_change(event, approvals, add)
             continue
-        if (
-            event.event_type == T.EVENT_TYPE_MARKER_RECORDED
-            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
-        ):
+        if local_activity_type(event) == ADMISSION_ACTIVITY:
             decision = _admission_decision(event)
             if decision is not None:
                 add(EventType.POLICY_DECIDED, _at(event), decision)

@@ -9,7 +9,8 @@ from temporalio.worker import Replayer
 
 from turnout.executors.temporal._client import TemporalClient
 from turnout.executors.temporal._definitions import ensure_workflow, install
-from turnout.executors.temporal._history import LOCAL_ACTIVITY_MARKER
+from turnout.executors.temporal._governance import ADMISSION_ACTIVITY
+from turnout.executors.temporal._history import local_activity_type
 from turnout.executors.temporal._runtime import TurnoutInterceptor
 from turnout.executors.temporal._worker import sandbox_runner
 
@@ -24,12 +25,8 @@ async def replay_temporal_run(
     for cls in workflows:
         ensure_workflow(cls)
     history = await client.raw.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-    # turnout's only local activity asks start policies: a run they admitted replays with it.
-    admitted = any(
-        e.HasField("marker_recorded_event_attributes")
-        and e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
-        for e in history.events
-    )
+    # turnout's own local activity asks start policies: a run they admitted replays with it.
+    admitted = any(local_activity_type(e) == ADMISSION_ACTIVITY for e in history.events)
     replayer = Replayer(
         workflows=list(workflows),
         interceptors=[TurnoutInterceptor(client, admits=admitted)],

@@ -43,6 +43,7 @@ from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinitio
 from turnout.workflows._runtime import (
     ActivityOptions,
     ChildWorkflowOptions,
+    LocalActivityOptions,
     ParentInfo,
     WorkflowInfo,
     add_workflow_runtime_finder,
@@ -239,6 +240,25 @@ class TemporalWorkflowRuntime:
             start_to_close_timeout=options.start_to_close_timeout,
             heartbeat_timeout=options.heartbeat_timeout,
             retry_policy=temporal_retry_policy(options.retry_policy),
+            activity_id=options.activity_id,
+            result_type=result_type if result_type is not Any else None,
+            cancellation_type=temporalio.workflow.ActivityCancellationType[
+                options.cancellation_type.name
+            ],
+        )
+        return asyncio.ensure_future(_converted(handle))
+
+    def start_local_activity(
+        self, activity: Any, args: Sequence[Any], options: LocalActivityOptions, result_type: Any
+    ) -> Awaitable[Any]:
+        handle = temporalio.workflow.start_local_activity(
+            _name_of_activity(activity),
+            args=list(args),
+            schedule_to_close_timeout=options.schedule_to_close_timeout,
+            schedule_to_start_timeout=options.schedule_to_start_timeout,
+            start_to_close_timeout=options.start_to_close_timeout,
+            retry_policy=temporal_retry_policy(options.retry_policy),
+            local_retry_threshold=options.local_retry_threshold,
             activity_id=options.activity_id,
             result_type=result_type if result_type is not Any else None,
             cancellation_type=temporalio.workflow.ActivityCancellationType[

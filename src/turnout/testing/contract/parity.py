@@ -65,6 +65,12 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.start_activity_method",
     "workflow.execute_activity_class",
     "workflow.start_activity_class",
+    "workflow.execute_local_activity",
+    "workflow.start_local_activity",
+    "workflow.execute_local_activity_method",
+    "workflow.start_local_activity_method",
+    "workflow.execute_local_activity_class",
+    "workflow.start_local_activity_class",
     "workflow.execute_child_workflow",
     "workflow.start_child_workflow",
     "workflow.get_external_workflow_handle",
@@ -147,7 +153,6 @@ TURNOUT_ONLY: tuple[str, ...] = (
 )
 """turnout's own additions that every executor's client and handle must have."""
 
-_LOCAL = "local activities are not supported: use a regular activity"
 _NEXUS = "Nexus is not supported"
 _DYNAMIC = (
     "no dynamic_config: a dynamic workflow's options are those of its @workflow.defn and "
@@ -166,18 +171,7 @@ UNSUPPORTED: dict[str, str] = {
     # temporalio.workflow
     "workflow.UnfinishedUpdateHandlersWarning": "no unfinished_policy option on update "
     "handlers: wait on workflow.all_handlers_finished()",
-    **dict.fromkeys(
-        [
-            "workflow.execute_local_activity",
-            "workflow.execute_local_activity_class",
-            "workflow.execute_local_activity_method",
-            "workflow.start_local_activity",
-            "workflow.start_local_activity_class",
-            "workflow.start_local_activity_method",
-            "workflow.LocalActivityConfig",
-        ],
-        _LOCAL,
-    ),
+    "workflow.LocalActivityConfig": "pass local activity options as keyword arguments",
     **dict.fromkeys(
         [
             "workflow.create_nexus_client",
@@ -403,6 +397,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "WorkflowHandle.query": ("args", "result_type", "rpc_timeout"),
     "WorkflowHandle.terminate": ("reason",),
     "testing.ActivityEnvironment": ("client",),
+    "testing.WorkflowEnvironment": ("client",),
 }
 """Keyword arguments of the key calls that must mean the same on temporalio and turnout."""
 

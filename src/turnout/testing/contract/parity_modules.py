@@ -41,6 +41,7 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "exceptions.WorkflowAlreadyStartedError",
     "exceptions.is_cancelled_exception",
     "testing.ActivityEnvironment",
+    "testing.WorkflowEnvironment",
     "contrib.pydantic.pydantic_data_converter",
 )
 """Module-level temporalio names turnout offers under the same name and module."""
@@ -399,7 +400,6 @@ MODULE_UNSUPPORTED: dict[str, str] = {
         [
             "testing.TimeSkipper",
             "testing.TimeSkippingConfig",
-            "testing.WorkflowEnvironment",
         ],
         _TESTING,
     ),

@@ -37,6 +37,7 @@ from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import queue_channel
 from turnout.executors.internal.worker.activities import ActivityRunner
 from turnout.executors.internal.worker.admission import Admission
+from turnout.executors.internal.worker.local_activities import LocalActivities
 from turnout.executors.internal.worker.queries import QUERY_SWEEP_GRACE, QueryRunner
 from turnout.executors.internal.worker.slots import Slots
 from turnout.executors.internal.worker.workflow_tasks import WorkflowTaskRunner
@@ -140,6 +141,9 @@ class InternalWorker:
             max_payload_bytes=client.max_payload_bytes,
             failure_types=tuple(workflow_failure_exception_types),
             dispatch=self._dispatch,
+            local_activities=LocalActivities(
+                store=self._store, activities=activity_defns, executor=self._executor, client=client
+            ),
         )
         # Query requests of the queue, answered with the same cache and code thread.
         self._queries = (

@@ -48,6 +48,7 @@ from turnout.executors.internal.store.core import UNREACHABLE, refused_value, un
 from turnout.executors.internal.store.updates import UPDATES_PENDING
 from turnout.executors.internal.store.workflow_tasks import runnable_activities
 from turnout.executors.internal.worker.admission import Admission, start_gate
+from turnout.executors.internal.worker.local_activities import LocalActivities
 from turnout.executors.internal.worker.outcomes import persist
 from turnout.executors.internal.worker.slots import Slots
 from turnout.observability._hooks import Observer
@@ -125,6 +126,7 @@ class WorkflowTaskRunner:
         cache_size: int,
         max_payload_bytes: int,
         dispatch: Callable[[ClaimedItem], None],
+        local_activities: LocalActivities,
         failure_types: tuple[type[BaseException], ...] = (),
     ) -> None:
         self._store = store
@@ -137,6 +139,7 @@ class WorkflowTaskRunner:
         self._max_payload = max_payload_bytes
         self._dispatch = dispatch
         self._failure_types = failure_types
+        self._locals = local_activities
         self.cache = InstanceCache(cache_size)
         # Workflow tasks running at once read their histories together, and commit
         # together: a few statements for all of them.
@@ -324,6 +327,7 @@ class WorkflowTaskRunner:
                     progress=lambda: instance.activated_at,
                     after_abandon=instance.dispose,
                 )
+                commands += await self._locals.run(item, instance, self._code)
             if decisions and decisions[0].outcome is DecisionOutcome.REQUIRE_APPROVAL:
                 commands = [*commands, start_gate(decisions[0])]
             # The activities carry the run's correlation id (their log lines and events
