@@ -59,7 +59,11 @@ async def test_answered_and_abandoned_requests_are_deleted(client: Any) -> None:
     assert await _requests_left(client) == 0
 
 
-async def test_a_worker_sweeps_requests_whose_caller_went_away(client: Any) -> None:
+@pytest.mark.parametrize("retention", [timedelta(hours=1), None], ids=["retention", "none"])
+async def test_a_worker_sweeps_requests_whose_caller_went_away(
+    client: Any, retention: timedelta | None
+) -> None:
+    """Whether or not the worker prunes finished queue items, it sweeps these."""
     await client.store.request_query(
         QueryRequestParams(
             tenant_id=client.tenant_id,
@@ -75,7 +79,11 @@ async def test_a_worker_sweeps_requests_whose_caller_went_away(client: Any) -> N
     )
     assert await _requests_left(client) == 1
     worker = turnout.Worker(
-        client, task_queue="sweeper", workflows=[Tally], reaper_interval=timedelta(seconds=0.05)
+        client,
+        task_queue="sweeper",
+        workflows=[Tally],
+        reaper_interval=timedelta(seconds=0.05),
+        finished_item_retention=retention,
     )
     async with worker, asyncio.timeout(20):
         while await _requests_left(client):

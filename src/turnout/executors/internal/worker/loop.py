@@ -402,11 +402,14 @@ class InternalWorker:
             try:
                 if await self._reaper.pass_once():
                     self._slots.wake.set()
-                if self._retention is not None and time.monotonic() >= next_prune:
-                    # Keep the queue table small: finished items go after the retention.
-                    # Once a minute, or at once again while a full batch went.
-                    pruned = await self._store.prune_finished(utcnow() - self._retention)
+                if time.monotonic() >= next_prune:
+                    # Keep the tables small: query requests whose caller went away, and
+                    # (with a retention) finished items. Once a minute, or at once again
+                    # while a full batch of items went.
                     await self._store.prune_queries(utcnow() - QUERY_SWEEP_GRACE)
+                    pruned = 0
+                    if self._retention is not None:
+                        pruned = await self._store.prune_finished(utcnow() - self._retention)
                     next_prune = time.monotonic() + (0 if pruned >= PRUNE_BATCH else 60)
             except asyncio.CancelledError:
                 raise
