@@ -9,6 +9,7 @@ from turnout import activity, workflow
 from turnout._connect import Worker, connect
 from turnout.contracts import (
     ActivityError,
+    ActivityNotFoundError,
     ApplicationError,
     Approval,
     ApprovalAlreadyDecidedError,
@@ -55,6 +56,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActivityError",
+    "ActivityNotFoundError",
     "ApplicationError",
     "Approval",
     "ApprovalAlreadyDecidedError",

@@ -8,7 +8,13 @@ from tests.store.conftest import QUEUE, claim_task, item_state, items_of, start,
 from tests.store.test_workflow_tasks import commit, schedule
 from turnout.contracts.errors import Failure
 from turnout.contracts.records import QueueItemState
-from turnout.executors.internal.store import ClaimedItem, ClaimParams, FailActivityParams, Store
+from turnout.executors.internal.store import (
+    ActivityLookup,
+    ClaimedItem,
+    ClaimParams,
+    FailActivityParams,
+    Store,
+)
 from turnout.executors.internal.store.base import utcnow
 
 BOOM = Failure(kind="application", message="boom")
@@ -106,3 +112,30 @@ async def test_activity_canceled_ends_it_once(store: Store) -> None:
     assert not await store.activity_canceled(act)
     assert (await types(store, run_id))[-1] == "activity_canceled"
     assert await item_state(store, act.id) == QueueItemState.CANCELED.value
+
+
+async def test_running_activity_finds_the_running_attempt_by_item_or_by_ids(store: Store) -> None:
+    run_id, act = await running_activity(store)
+    by_item = ActivityLookup(item_id=act.id, attempt=act.attempt)
+    by_ids = ActivityLookup(workflow_id="wf", run_id=run_id, activity_id="1")
+    for lookup in (by_item, by_ids, ActivityLookup(workflow_id="wf", activity_id="1")):
+        found = await store.running_activity("default", lookup)
+        assert found is not None
+        assert (found.id, found.attempt, found.lease_owner) == (act.id, 1, "w1")
+    for missing in (
+        ActivityLookup(item_id=act.id, attempt=2),  # another attempt
+        ActivityLookup(workflow_id="wf", run_id=run_id, activity_id="2"),
+        ActivityLookup(workflow_id="other", activity_id="1"),
+    ):
+        assert await store.running_activity("default", missing) is None
+    assert await store.running_activity("another-tenant", by_item) is None
+    assert await store.complete_activity(act, "done")
+    assert await store.running_activity("default", by_item) is None
+    assert await store.running_activity("default", by_ids) is None
+
+
+async def test_running_activity_skips_an_attempt_of_a_closed_run(store: Store) -> None:
+    run_id, act = await running_activity(store)
+    assert await store.terminate("default", run_id, "stop")
+    assert await item_state(store, act.id) == QueueItemState.RUNNING.value
+    assert await store.running_activity("default", ActivityLookup(act.id, act.attempt)) is None

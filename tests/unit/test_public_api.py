@@ -5,8 +5,9 @@ from __future__ import annotations
 import turnout
 
 EXPECTED = [
-    "ActivityError", "ApplicationError", "Approval", "ApprovalAlreadyDecidedError",
-    "ApprovalNotFoundError", "ApprovalState", "DecisionOutcome", "Policy", "PolicyRequest",
+    "ActivityError", "ActivityNotFoundError", "ApplicationError", "Approval",
+    "ApprovalAlreadyDecidedError", "ApprovalNotFoundError", "ApprovalState", "DecisionOutcome",
+    "Policy", "PolicyRequest",
     "Verdict", "Artifact", "CancelledError", "ChildWorkflowError", "ConfigurationError",
     "DataConversionError", "ExecutorUnavailableError", "Event", "EventType", "Failure",
     "FailureError", "IdConflictPolicy",

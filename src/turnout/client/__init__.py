@@ -12,6 +12,12 @@ short form. ``describe()`` returns a :class:`WorkflowExecutionDescription` (turn
 docs/compatibility.md lists what this module leaves out, and why.
 """
 
+from turnout.contracts.async_activity import (
+    ActivityNotFoundError,
+    AsyncActivityCancelledError,
+    AsyncActivityHandle,
+    AsyncActivityIDReference,
+)
 from turnout.contracts.errors import WorkflowFailureError, WorkflowQueryFailedError
 from turnout.contracts.executor import Client, WorkflowHandle
 from turnout.contracts.records import Run
@@ -28,6 +34,10 @@ WorkflowExecutionDescription = Run
 to Temporal's names (``id``, ``status``, ``start_time``, ``close_time``, ``parent_id``)."""
 
 __all__ = [
+    "ActivityNotFoundError",
+    "AsyncActivityCancelledError",
+    "AsyncActivityHandle",
+    "AsyncActivityIDReference",
     "Client",
     "WithStartWorkflowOperation",
     "WorkflowExecutionDescription",

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from turnout.contracts.async_activity import ActivityNotFoundError
 from turnout.contracts.errors import (
     ActivityError,
     ApplicationError,
@@ -75,6 +76,7 @@ __all__ = [
     "TERMINAL_STATES",
     "TRANSITIONS",
     "ActivityError",
+    "ActivityNotFoundError",
     "ApplicationError",
     "Approval",
     "ApprovalAlreadyDecidedError",

@@ -11,6 +11,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from turnout.contracts.async_activity import (
+    AsyncActivityHandle,
+    AsyncActivityIDReference,
+    async_activity_target,
+)
 from turnout.contracts.calls import ARG_UNSET
 from turnout.contracts.capabilities import ClientCapabilities, QueueFigures, RunWatch
 from turnout.contracts.connector import connect_through_hook
@@ -66,6 +71,29 @@ class ClientBase:
             result_type = None
         get_handle: Callable[..., WorkflowHandle] = getattr(self, "get_workflow_handle")  # noqa: B009
         return get_handle(workflow_id, run_id=run_id, result_type=result_type)
+
+    def get_async_activity_handle(
+        self,
+        *,
+        workflow_id: str | None = None,
+        run_id: str | None = None,
+        activity_id: str | None = None,
+        task_token: bytes | None = None,
+    ) -> AsyncActivityHandle:
+        """A handle on an activity that called ``activity.raise_complete_async()``: by
+        its ``task_token`` alone, or by ``workflow_id``, ``run_id`` (None: the open run)
+        and ``activity_id``; the executor's :meth:`async_activity_handle` makes it."""
+        target = async_activity_target(
+            workflow_id=workflow_id, run_id=run_id, activity_id=activity_id, task_token=task_token
+        )
+        return self.async_activity_handle(target)
+
+    def async_activity_handle(
+        self, target: AsyncActivityIDReference | bytes
+    ) -> AsyncActivityHandle:
+        """The executor's handle on the activity ``target`` names (each executor's client
+        overrides this)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot complete activities from outside")
 
     async def start_update_with_start_workflow(
         self,

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from turnout.contracts.async_activity import AsyncActivityHandle
 from turnout.contracts.calls import ARG_UNSET, call_args, check_signal, check_start
 from turnout.contracts.capabilities import ClientCapabilities, QueueFigures, RunWatch
 from turnout.contracts.client_base import ClientBase
@@ -257,6 +258,19 @@ class Client(Protocol):
         self, workflow: Callable[..., Any], workflow_id: str, *, run_id: str | None = None
     ) -> WorkflowHandle:
         """A handle on ``workflow_id`` whose result is typed by ``MyWorkflow.run``."""
+        ...
+
+    def get_async_activity_handle(
+        self,
+        *,
+        workflow_id: str | None = None,
+        run_id: str | None = None,
+        activity_id: str | None = None,
+        task_token: bytes | None = None,
+    ) -> AsyncActivityHandle:
+        """A handle completing, failing or heartbeating an activity that called
+        ``activity.raise_complete_async()``: by its ``task_token`` alone, or by its
+        ``workflow_id``, ``run_id`` (None: the latest run) and ``activity_id``."""
         ...
 
     async def list_workflows(

@@ -31,12 +31,17 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, NoReturn, ParamSpec, TypeVar, cast
 
 from turnout.contracts.errors import CancelledError, ConfigurationError
 from turnout.contracts.records import Artifact
 from turnout.executors.internal import codec
-from turnout.workflows._runtime import ActivityInfo, ArtifactSpec, set_activity_runtime
+from turnout.workflows._runtime import (
+    ActivityInfo,
+    ArtifactSpec,
+    CompleteAsyncError,
+    set_activity_runtime,
+)
 from turnout.workflows.activity import logger as activity_logger
 
 __all__ = ["ActivityEnvironment"]
@@ -145,6 +150,9 @@ class _TestAttempt:
 
     def wait_for_cancelled_sync(self, timeout: float | None) -> bool:
         return self.cancelled.wait(timeout)
+
+    def raise_complete_async(self) -> NoReturn:
+        raise CompleteAsyncError()  # out of run(), as temporalio's environment lets it
 
     def client(self) -> Any:
         if self._env.client is None:

@@ -37,6 +37,7 @@ __all__ = [
     "ActivityRuntime",
     "ArtifactSpec",
     "ChildWorkflowOptions",
+    "CompleteAsyncError",
     "LocalActivityOptions",
     "NotInActivityError",
     "NotInWorkflowError",
@@ -55,6 +56,12 @@ class NotInWorkflowError(RuntimeError):
 
 class NotInActivityError(RuntimeError):
     """An ``activity.*`` function was called outside an activity."""
+
+
+class CompleteAsyncError(BaseException):
+    """Raised by ``activity.raise_complete_async()``: the attempt ends without a result
+    and the activity stays open, to be completed through an async activity handle.
+    A BaseException, so that ``except Exception`` in activity code lets it through."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,9 @@ class ActivityInfo:
     tenant_id: str = "default"
     is_local: bool = False
     workflow_namespace: str = "default"
+    task_token: bytes = b""
+    """What identifies this attempt to ``client.get_async_activity_handle(task_token=...)``
+    (opaque bytes)."""
 
 
 class ActivityCancellationType(StrEnum):
@@ -236,6 +246,7 @@ class ActivityRuntime(Protocol):
     def is_cancelled(self) -> bool: ...
     async def wait_for_cancelled(self) -> None: ...
     def wait_for_cancelled_sync(self, timeout: float | None) -> bool: ...
+    def raise_complete_async(self) -> NoReturn: ...
     def client(self) -> Any: ...
     def logger(self) -> logging.LoggerAdapter[logging.Logger]: ...
     async def record_artifact(self, artifact: ArtifactSpec) -> Artifact: ...

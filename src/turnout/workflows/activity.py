@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar, overload
+from typing import Any, NoReturn, TypeVar, overload
 
 from turnout.contracts.payloads import PayloadConverter
 from turnout.contracts.records import Artifact
@@ -29,6 +29,7 @@ __all__ = [
     "is_cancelled",
     "logger",
     "payload_converter",
+    "raise_complete_async",
     "record_artifact",
     "wait_for_cancelled",
     "wait_for_cancelled_sync",
@@ -89,6 +90,14 @@ def wait_for_cancelled_sync(timeout: timedelta | float | None = None) -> None:
     """In a sync activity: block until it is asked to cancel, or ``timeout`` passes."""
     seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
     current_activity_runtime().wait_for_cancelled_sync(seconds)
+
+
+def raise_complete_async() -> NoReturn:
+    """End this attempt without a result, leaving the activity open: it is completed
+    later from outside, through ``client.get_async_activity_handle(task_token=
+    activity.info().task_token)`` (or by its workflow, run and activity ids). Its
+    timeouts still apply while it waits."""
+    current_activity_runtime().raise_complete_async()
 
 
 def payload_converter() -> PayloadConverter:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from turnout.contracts.async_activity import AsyncActivityIDReference
 from turnout.contracts.errors import ConfigurationError, DataConversionError
 from turnout.contracts.events import Event
 from turnout.contracts.executor import (
@@ -30,6 +31,7 @@ from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
 from turnout.contracts.status import Snapshot
 from turnout.executors.internal import codec
+from turnout.executors.internal.async_activity import InternalAsyncActivityHandle
 from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.handle import InternalWorkflowHandle
 from turnout.executors.internal.query import workflow_info
@@ -239,6 +241,13 @@ class InternalClient(ClientBase):
         if run_id is not None:
             check_name(run_id, "a run id")
         return InternalWorkflowHandle(self, workflow_id, run_id=run_id, result_type=result_type)
+
+    def async_activity_handle(
+        self, target: AsyncActivityIDReference | bytes
+    ) -> InternalAsyncActivityHandle:
+        """The internal executor's handle on the activity ``target`` names (a malformed
+        task token is refused here, with a ValueError)."""
+        return InternalAsyncActivityHandle(self, target)
 
     async def list_workflows(
         self,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import temporalio.activity
 import temporalio.converter
@@ -45,6 +45,7 @@ class TemporalActivityRuntime:
             schedule_to_close_timeout=i.schedule_to_close_timeout,
             heartbeat_timeout=i.heartbeat_timeout,
             workflow_namespace=i.workflow_namespace or "default",
+            task_token=i.task_token,
             is_local=i.is_local,
         )
 
@@ -63,6 +64,9 @@ class TemporalActivityRuntime:
     def wait_for_cancelled_sync(self, timeout: float | None) -> bool:
         temporalio.activity.wait_for_cancelled_sync(timeout)
         return bool(temporalio.activity.is_cancelled())
+
+    def raise_complete_async(self) -> NoReturn:
+        temporalio.activity.raise_complete_async()
 
     def client(self) -> Any:
         if self._client is None:

@@ -20,6 +20,7 @@ import temporalio.exceptions
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from turnout.contracts import errors as te
+from turnout.contracts.async_activity import AsyncActivityIDReference
 from turnout.contracts.executor import (
     ARG_UNSET,
     ClientBase,
@@ -35,6 +36,7 @@ from turnout.contracts.records import DEFAULT_TENANT, IdConflictPolicy, IdReuseP
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import WithStartWorkflowOperation, WorkflowUpdateStage
+from turnout.executors.temporal._async_activity import TemporalAsyncActivityHandle
 from turnout.executors.temporal._governance import approvals_from_memo
 from turnout.executors.temporal._handle import STATES, TemporalWorkflowHandle, jsonable
 from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry_policy
@@ -306,6 +308,12 @@ class TemporalClient(ClientBase):
         if run_id is not None:
             check_name(run_id, "a run id")
         return TemporalWorkflowHandle(self, workflow_id, run_id=run_id, result_type=result_type)
+
+    def async_activity_handle(
+        self, target: AsyncActivityIDReference | bytes
+    ) -> TemporalAsyncActivityHandle:
+        """temporalio's handle on the activity ``target`` names, its errors turnout's."""
+        return TemporalAsyncActivityHandle(self.raw, target)
 
     async def list_workflows(
         self,

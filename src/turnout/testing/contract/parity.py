@@ -111,12 +111,14 @@ SUPPORTED: tuple[str, ...] = (
     "activity.in_activity",
     "activity.logger",
     "activity.payload_converter",
+    "activity.raise_complete_async",
     "activity.Info",
     # temporalio.client.Client -> InternalClient, TemporalClient
     "Client.start_workflow",
     "Client.execute_workflow",
     "Client.get_workflow_handle",
     "Client.list_workflows",
+    "Client.get_async_activity_handle",
     # temporalio.client.WorkflowHandle -> InternalWorkflowHandle, TemporalWorkflowHandle
     "WorkflowHandle.id",
     "WorkflowHandle.run_id",
@@ -253,7 +255,6 @@ UNSUPPORTED: dict[str, str] = {
         ],
         "shutdown gives activities a grace period, then cancels them",
     ),
-    "activity.raise_complete_async": "asynchronous activity completion is not supported",
     "activity.shield_thread_cancel_exception": "sync activities check activity.is_cancelled()",
     "activity.metric_meter": "metrics are not part of the authoring API",
     # temporalio.client.Client
@@ -307,7 +308,6 @@ UNSUPPORTED: dict[str, str] = {
         ],
         _VERSIONING,
     ),
-    "Client.get_async_activity_handle": "asynchronous activity completion is not supported",
     "Client.count_workflows": "list_workflows(state=..., workflow_type=...) returns the runs",
     # temporalio.client.WorkflowHandle
     **dict.fromkeys(
@@ -389,6 +389,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "Client.connect": ("namespace", "data_converter"),
     "Client.get_workflow_handle": ("run_id", "result_type"),
     "Client.list_workflows": ("limit",),
+    "Client.get_async_activity_handle": ("workflow_id", "run_id", "activity_id", "task_token"),
     "WorkflowHandle.result": ("follow_runs",),
     "WorkflowHandle.signal": ("args",),
     "WorkflowHandle.execute_update": ("args", "id", "result_type"),

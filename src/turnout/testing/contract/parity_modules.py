@@ -14,6 +14,9 @@ __all__ = ["MODULE_IGNORED", "MODULE_SUPPORTED", "MODULE_UNSUPPORTED"]
 
 MODULE_SUPPORTED: tuple[str, ...] = (
     "client.Client",
+    "client.AsyncActivityCancelledError",
+    "client.AsyncActivityHandle",
+    "client.AsyncActivityIDReference",
     "client.WorkflowHandle",
     "client.WorkflowExecutionDescription",
     "client.WorkflowExecutionStatus",
@@ -49,7 +52,6 @@ MODULE_SUPPORTED: tuple[str, ...] = (
 _SCHEDULES = "schedules are not supported yet: start runs from your own scheduler"
 _NEXUS = "Nexus is not supported"
 _STANDALONE = "activities run only inside workflows"
-_ASYNC = "asynchronous activity completion is not supported"
 _VERSIONING = "worker versioning is Temporal-only; use workflow.patched"
 _CONNECTION = "connection details come from turnout's settings (TURNOUT_*)"
 _INTERCEPTORS = "interceptors are not supported: use an Observer for metrics, traces and logs"
@@ -130,14 +132,6 @@ MODULE_UNSUPPORTED: dict[str, str] = {
             "client.PendingActivityState",
         ],
         _STANDALONE,
-    ),
-    **dict.fromkeys(
-        [
-            "client.AsyncActivityCancelledError",
-            "client.AsyncActivityHandle",
-            "client.AsyncActivityIDReference",
-        ],
-        _ASYNC,
     ),
     **dict.fromkeys(
         [

@@ -40,6 +40,7 @@ from turnout.executors.internal.store.base import (
 )
 from turnout.executors.internal.store.notify import Notifier
 from turnout.executors.internal.store.records import (
+    ActivityLookup,
     ActivityTask,
     ApprovalFilter,
     ClaimParams,
@@ -53,6 +54,7 @@ from turnout.executors.internal.store.records import (
 )
 
 __all__ = [
+    "ActivityLookup",
     "ActivityTask",
     "ApprovalFilter",
     "ClaimParams",

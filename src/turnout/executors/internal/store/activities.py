@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import (
@@ -20,13 +20,14 @@ from turnout.contracts.records import (
 from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.queue import QueueOperations
 from turnout.executors.internal.store.records import (
+    ActivityLookup,
     ClaimedItem,
     EagerClaim,
     EventSpec,
     FailActivityParams,
 )
-from turnout.executors.internal.store.rows import activity_attrs, retry_state
-from turnout.executors.internal.store.sql import ACTIVE, held, utcnow
+from turnout.executors.internal.store.rows import activity_attrs, claimed_item, retry_state
+from turnout.executors.internal.store.sql import ACT, ACTIVE, held, utcnow
 from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["ActivityOperations"]
@@ -258,3 +259,29 @@ class ActivityOperations(QueueOperations):
             return True
 
         return bool(await self._run_tx(tx_fn))
+
+    async def running_activity(self, tenant_id: str, p: ActivityLookup) -> ClaimedItem | None:
+        """The running attempt ``p`` names, of an open run of ``tenant_id``; None when
+        there is none. A read: it takes no write lock."""
+        found = (
+            select(queue_items)
+            .join(runs, runs.c.run_id == queue_items.c.run_id)
+            .where(
+                runs.c.tenant_id == tenant_id,
+                runs.c.state.in_(ACTIVE),
+                queue_items.c.kind == ACT,
+                queue_items.c.state == QueueItemState.RUNNING.value,
+            )
+        )
+        if p.item_id is not None:
+            found = found.where(queue_items.c.id == p.item_id, queue_items.c.attempt == p.attempt)
+        else:
+            found = found.where(runs.c.workflow_id == p.workflow_id)
+            if p.run_id is not None:
+                found = found.where(runs.c.run_id == p.run_id)
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(found.order_by(queue_items.c.id))).all()
+        for item in map(claimed_item, rows):
+            if p.item_id is not None or item.activity.activity_id == p.activity_id:
+                return item
+        return None

@@ -35,6 +35,7 @@ from turnout.executors.internal.store.query_records import (
     QueryRequestParams,
 )
 from turnout.executors.internal.store.records import (
+    ActivityLookup,
     ApprovalFilter,
     ClaimedItem,
     ClaimParams,
@@ -284,6 +285,12 @@ class StoreProtocol(Protocol):
     async def activity_canceled(self, item: ClaimedItem) -> bool:
         """End a held activity canceled (``activity_canceled``, a workflow task queued);
         False when this attempt no longer holds it."""
+        ...
+
+    async def running_activity(self, tenant_id: str, p: ActivityLookup) -> ClaimedItem | None:
+        """The running attempt ``p`` names, of an open run of ``tenant_id`` (what an async
+        activity handle completes through the operations above); None when there is none.
+        A read: it takes no write lock."""
         ...
 
     # -- maintenance (reaper) -------------------------------------------------------------

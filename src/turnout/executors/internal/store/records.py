@@ -28,6 +28,7 @@ from turnout.contracts.updates import UpdateState
 from turnout.executors.internal.commands import Command
 
 __all__ = [
+    "ActivityLookup",
     "ActivityTask",
     "ApprovalFilter",
     "ClaimParams",
@@ -134,6 +135,19 @@ class WorkflowTaskCommit:
     children: bool = True
     """The run may have started children (their parent close policy is then applied when
     this task closes the run); False saves looking for them."""
+
+
+@dataclass(frozen=True)
+class ActivityLookup:
+    """Which activity attempt ``running_activity`` reads: the queue item ``item_id`` at
+    ``attempt`` (what a task token names), or the activity ``activity_id`` of the run
+    ``run_id`` of ``workflow_id`` (``run_id`` None: its open run)."""
+
+    item_id: int | None = None
+    attempt: int | None = None
+    workflow_id: str | None = None
+    run_id: str | None = None
+    activity_id: str | None = None
 
 
 @dataclass(frozen=True)

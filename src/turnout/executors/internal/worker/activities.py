@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from turnout.contracts.errors import (
     ApplicationError,
@@ -30,6 +30,7 @@ from turnout.contracts.errors import (
 from turnout.contracts.records import Artifact
 from turnout.contracts.retry import RetryPolicy
 from turnout.executors.internal import codec
+from turnout.executors.internal.async_activity import heartbeat_lease, task_token
 from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.reaper import timeout_failure
 from turnout.executors.internal.store import ClaimedItem, Store
@@ -44,6 +45,7 @@ from turnout.workflows._dynamic import lookup
 from turnout.workflows._runtime import (
     ActivityInfo,
     ArtifactSpec,
+    CompleteAsyncError,
     reset_activity_runtime,
     set_activity_runtime,
 )
@@ -140,6 +142,9 @@ class ActivityContext:
 
     def wait_for_cancelled_sync(self, timeout: float | None) -> bool:
         return self.cancel_seen.wait(timeout)
+
+    def raise_complete_async(self) -> NoReturn:
+        raise CompleteAsyncError()
 
     def payload_converter(self) -> codec.JsonPayloadConverter:
         return codec.CONVERTER
@@ -289,6 +294,10 @@ class ActivityRunner:
                 await self._store.activity_canceled(item)
                 return
             raise
+        except CompleteAsyncError:
+            heartbeats.cancel()
+            await self._left_open(ctx)
+            return
         except AttemptTimedOut as timed_out:
             heartbeats.cancel()
             await self._fail(item, timeout_failure(timed_out.kind, ctx.details), policy, ctx)
@@ -387,20 +396,11 @@ class ActivityRunner:
     async def _heartbeats(self, ctx: ActivityContext) -> None:
         item = ctx.item
         hb = item.activity.heartbeat_timeout
-        stc = item.activity.start_to_close_timeout
         throttle = min(hb * 0.5, 1.0) if hb else 1.0
         while True:
             await ctx.pending.wait()
             ctx.pending.clear()
-            now = utcnow()
-            bounds = []
-            if hb:
-                bounds.append(now + timedelta(seconds=hb))
-            if stc:
-                bounds.append(item.started_at + timedelta(seconds=stc))
-            if item.deadline_at is not None:
-                bounds.append(item.deadline_at)
-            lease = min(bounds) if bounds else item.lease_expires_at
+            lease = heartbeat_lease(item, utcnow())
             try:
                 cancel = await self._store.heartbeat(item, ctx.details or [], lease)
             except Exception as exc:
@@ -413,6 +413,20 @@ class ActivityRunner:
                     ctx.task.cancel()
                     entry[0].cancel()
             await asyncio.sleep(throttle)
+
+    async def _left_open(self, ctx: ActivityContext) -> None:
+        """The attempt called ``raise_complete_async()``: its item stays running under
+        its lease (its timeouts) for a handle to complete; a heartbeat not yet written
+        is written now. The slot is freed as for any other outcome."""
+        item = ctx.item
+        _log.debug("activity %s of run %s: completed asynchronously", item.name, item.run_id)
+        if ctx.pending.is_set():
+            await persist(
+                f"last heartbeat of {item.name}",
+                lambda: self._store.heartbeat(
+                    item, ctx.details or [], heartbeat_lease(item, utcnow())
+                ),
+            )
 
     async def _fail(
         self,
@@ -447,6 +461,7 @@ def _info(item: ClaimedItem, defn: ActivityDefinition) -> ActivityInfo:
         heartbeat_timeout=_td(task.heartbeat_timeout),
         correlation_id=str(task.headers.get("correlation_id") or ""),
         tenant_id=item.tenant_id,
+        task_token=task_token(item),
     )
 
 
