@@ -355,7 +355,7 @@ def failure_from_exception(exc: BaseException, *, with_stack: bool = True) -> Fa
     """Turn an exception (and its ``__cause__`` chain) into a :class:`Failure`."""
     cause = exc.__cause__
     cause_failure = failure_from_exception(cause, with_stack=with_stack) if cause else None
-    stack = "".join(traceback.format_exception(exc)) if with_stack else None
+    stack = _stack_of(exc) if with_stack else None
     match exc:
         case ApplicationError():
             return Failure(
@@ -426,6 +426,15 @@ def failure_from_exception(exc: BaseException, *, with_stack: bool = True) -> Fa
                 stack_trace=stack,
                 cause=cause_failure,
             )
+
+
+def _stack_of(exc: BaseException) -> str:
+    """Where ``exc`` was raised: an error that crossed a boundary and is raised on keeps the
+    stack trace of where it was first raised (as Temporal keeps the failure it received)."""
+    carried = exc.failure if isinstance(exc, FailureError) else None
+    if carried is not None and carried.stack_trace:
+        return carried.stack_trace
+    return "".join(traceback.format_exception(exc))
 
 
 def exception_from_failure(failure: Failure) -> FailureError:
