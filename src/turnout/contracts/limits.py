@@ -42,12 +42,14 @@ __all__ = [
     "MAX_DURATION",
     "MAX_JSON_DEPTH",
     "MAX_NAME_LENGTH",
+    "MAX_TASK_TIMEOUT",
     "InvalidInputError",
     "check_duration",
     "check_finite",
     "check_name",
     "check_optional_duration",
     "check_payload",
+    "check_task_timeout",
     "check_text",
     "check_timer",
     "one_line",
@@ -145,6 +147,17 @@ def check_duration(
 def check_optional_duration(value: Any, what: str) -> timedelta | None:
     """None for None, else :func:`check_duration`."""
     return None if value is None else check_duration(value, what)
+
+
+MAX_TASK_TIMEOUT = timedelta(seconds=120)
+"""The longest workflow task timeout: Temporal's server shortens a longer one to this."""
+
+
+def check_task_timeout(value: Any) -> timedelta | None:
+    """A run's ``task_timeout``: None for None; one over :data:`MAX_TASK_TIMEOUT` is
+    shortened to it, as Temporal's server does."""
+    checked = check_optional_duration(value, "task_timeout")
+    return None if checked is None else min(checked, MAX_TASK_TIMEOUT)
 
 
 def check_timer(seconds: float, what: str) -> float:

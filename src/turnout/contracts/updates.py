@@ -154,6 +154,8 @@ class WithStartWorkflowOperation:
         id_conflict_policy: IdConflictPolicy,
         id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
         execution_timeout: timedelta | None = None,
+        run_timeout: timedelta | None = None,
+        task_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
         result_type: Any = None,
     ) -> None:
@@ -164,6 +166,8 @@ class WithStartWorkflowOperation:
         self.id_conflict_policy = IdConflictPolicy(id_conflict_policy)
         self.id_reuse_policy = IdReusePolicy(id_reuse_policy)
         self.execution_timeout = execution_timeout
+        self.run_timeout = run_timeout
+        self.task_timeout = task_timeout
         self.retry_policy = retry_policy
         self.result_type = result_type
         self._handle: asyncio.Future[Any] | None = None
@@ -220,6 +224,8 @@ async def start_update_with_start(
             id_conflict_policy=op.id_conflict_policy,
             id_reuse_policy=op.id_reuse_policy,
             execution_timeout=op.execution_timeout,
+            run_timeout=op.run_timeout,
+            task_timeout=op.task_timeout,
             retry_policy=op.retry_policy,
         )
     except BaseException as exc:

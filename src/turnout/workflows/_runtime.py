@@ -89,6 +89,10 @@ class WorkflowInfo:
     continued_run_id: str | None = None
     parent: ParentInfo | None = None
     execution_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
+    """How long a worker may hold one of the run's workflow tasks: the run's
+    ``task_timeout``, else the executor's default (Temporal's 10 s; on the internal
+    executor the worker's ``workflow_task_lease``)."""
 
     # temporalio's Info methods about the history so far: they ask the running executor.
     def get_current_history_length(self) -> int:
@@ -180,6 +184,7 @@ class ChildWorkflowOptions:
     id: str | None = None
     task_queue: str | None = None
     execution_timeout: timedelta | None = None
+    task_timeout: timedelta | None = None
     retry_policy: RetryPolicy | None = None
     id_reuse_policy: IdReusePolicy | None = None
     parent_close_policy: ParentClosePolicy | None = None

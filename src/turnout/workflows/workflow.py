@@ -19,6 +19,7 @@ from turnout.contracts.executor import ARG_UNSET, call_args
 from turnout.contracts.limits import (
     check_name,
     check_optional_duration,
+    check_task_timeout,
     check_timer,
 )
 from turnout.contracts.records import IdReusePolicy, ParentClosePolicy
@@ -339,6 +340,7 @@ async def start_child_workflow(
     id: str | None = None,
     task_queue: str | None = None,
     execution_timeout: timedelta | None = None,
+    task_timeout: timedelta | None = None,
     retry_policy: RetryPolicy | None = None,
     result_type: Any = None,
     id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
@@ -359,6 +361,7 @@ async def start_child_workflow(
         id=id,
         task_queue=task_queue,
         execution_timeout=check_optional_duration(execution_timeout, "execution_timeout"),
+        task_timeout=check_task_timeout(task_timeout),
         retry_policy=retry_policy,
         id_reuse_policy=IdReusePolicy(id_reuse_policy),
         parent_close_policy=ParentClosePolicy(parent_close_policy),
@@ -376,6 +379,7 @@ async def execute_child_workflow(
     id: str | None = None,
     task_queue: str | None = None,
     execution_timeout: timedelta | None = None,
+    task_timeout: timedelta | None = None,
     retry_policy: RetryPolicy | None = None,
     result_type: Any = None,
     id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
@@ -389,6 +393,7 @@ async def execute_child_workflow(
         id=id,
         task_queue=task_queue,
         execution_timeout=execution_timeout,
+        task_timeout=task_timeout,
         retry_policy=retry_policy,
         result_type=result_type,
         id_reuse_policy=id_reuse_policy,

@@ -25,7 +25,7 @@ from turnout.contracts.executor import (
     check_start,
 )
 from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
-from turnout.contracts.limits import check_name, check_optional_duration
+from turnout.contracts.limits import check_name, check_optional_duration, check_task_timeout
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
@@ -168,6 +168,7 @@ class InternalClient(ClientBase):
         correlation_id: str | None = None,
         execution_timeout: timedelta | None = None,
         run_timeout: timedelta | None = None,
+        task_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
@@ -205,6 +206,7 @@ class InternalClient(ClientBase):
             id_conflict_policy=IdConflictPolicy(id_conflict_policy),
             execution_timeout=execution_timeout.total_seconds() if execution_timeout else None,
             run_timeout=_seconds(check_optional_duration(run_timeout, "run_timeout")),
+            task_timeout=_seconds(check_task_timeout(task_timeout)),
             signal=signal,
         )
         if (

@@ -139,6 +139,7 @@ class StartChild(_Declared):
     event_type: EventType = EventType.CHILD_WORKFLOW_STARTED
     id_reuse_policy: str = "allow_duplicate"
     parent_close_policy: str = "terminate"
+    task_timeout: float | None = None
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq, self.workflow_type)
@@ -156,6 +157,7 @@ class StartChild(_Declared):
             "execution_timeout": self.execution_timeout,
             "id_reuse_policy": self.id_reuse_policy,
             "parent_close_policy": self.parent_close_policy,
+            **({"task_timeout": self.task_timeout} if self.task_timeout else {}),
         }
 
 

@@ -218,6 +218,7 @@ class Operations:
                 args=codec.encode_args(args),
                 task_queue=options.task_queue or self._task_queue,
                 execution_timeout=_secs(options.execution_timeout),
+                task_timeout=_secs(options.task_timeout),
                 id_reuse_policy=(options.id_reuse_policy or IdReusePolicy.ALLOW_DUPLICATE).value,
                 parent_close_policy=(
                     options.parent_close_policy or ParentClosePolicy.TERMINATE

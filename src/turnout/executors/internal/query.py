@@ -22,8 +22,11 @@ from turnout.workflows._runtime import ParentInfo, WorkflowInfo
 __all__ = ["answer_query", "replay_and_answer", "workflow_info"]
 
 
-def workflow_info(row: Any) -> WorkflowInfo:
-    """The WorkflowInfo of a run row."""
+def workflow_info(row: Any, *, task_lease: float | None = None) -> WorkflowInfo:
+    """The WorkflowInfo of a run row; ``task_lease`` is the seconds of the worker's
+    workflow task lease, the run's task timeout unless it has its own."""
+    options = row.options or {}
+    task_timeout = options.get("task_timeout") or task_lease
     return WorkflowInfo(
         workflow_id=row.workflow_id,
         run_id=row.run_id,
@@ -36,10 +39,11 @@ def workflow_info(row: Any) -> WorkflowInfo:
         continued_run_id=row.continued_from_run_id,
         parent=ParentInfo(row.parent_workflow_id, row.parent_run_id) if row.parent_run_id else None,
         execution_timeout=(
-            timedelta(seconds=row.options["execution_timeout"])
-            if row.options and row.options.get("execution_timeout")
+            timedelta(seconds=options["execution_timeout"])
+            if options.get("execution_timeout")
             else None
         ),
+        task_timeout=timedelta(seconds=task_timeout) if task_timeout else None,
     )
 
 

@@ -31,7 +31,12 @@ from turnout.contracts.executor import (
     check_start,
 )
 from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
-from turnout.contracts.limits import check_name, check_optional_duration, check_payload
+from turnout.contracts.limits import (
+    check_name,
+    check_optional_duration,
+    check_payload,
+    check_task_timeout,
+)
 from turnout.contracts.records import DEFAULT_TENANT, IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
@@ -184,6 +189,7 @@ class TemporalClient(ClientBase):
         correlation_id: str | None = None,
         execution_timeout: timedelta | None = None,
         run_timeout: timedelta | None = None,
+        task_timeout: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
@@ -227,6 +233,7 @@ class TemporalClient(ClientBase):
                 id_conflict_policy=_CONFLICT[IdConflictPolicy(id_conflict_policy)],
                 execution_timeout=execution_timeout,
                 run_timeout=check_optional_duration(run_timeout, "run_timeout"),
+                task_timeout=check_task_timeout(task_timeout),
                 retry_policy=temporal_retry_policy(retry_policy),
                 memo=memo,
                 result_type=result_type,
@@ -267,6 +274,8 @@ class TemporalClient(ClientBase):
                 id_conflict_policy=_CONFLICT[op.id_conflict_policy],
                 id_reuse_policy=_REUSE[op.id_reuse_policy],
                 execution_timeout=op.execution_timeout,
+                run_timeout=check_optional_duration(op.run_timeout, "run_timeout"),
+                task_timeout=check_task_timeout(op.task_timeout),
                 retry_policy=temporal_retry_policy(op.retry_policy),
                 memo={CORRELATION_MEMO: correlation_from_current_span() or uuid.uuid4().hex},
                 result_type=op.result_type or workflow_result,

@@ -165,6 +165,7 @@ class TemporalWorkflowRuntime:
             continued_run_id=i.continued_run_id,
             parent=parent,
             execution_timeout=i.execution_timeout,
+            task_timeout=i.task_timeout,
         )
 
     def now(self) -> datetime:
@@ -286,6 +287,7 @@ class TemporalWorkflowRuntime:
             id=options.id or str(temporalio.workflow.uuid4()),
             task_queue=options.task_queue,
             execution_timeout=options.execution_timeout,
+            task_timeout=options.task_timeout,
             retry_policy=temporal_retry_policy(options.retry_policy),
             result_type=result_type if result_type is not Any else None,
             memo={CORRELATION_MEMO: self.info().correlation_id},

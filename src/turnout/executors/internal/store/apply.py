@@ -188,6 +188,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             tenant_id=run.tenant_id,
             correlation_id=run.correlation_id,
             execution_timeout=c.execution_timeout,
+            task_timeout=c.task_timeout,
             parent=(run.workflow_id, run.run_id, str(c.seq)),
             parent_close_policy=c.parent_close_policy,
         )
@@ -279,6 +280,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             tenant_id=run.tenant_id,
             execution_timeout=(run.options or {}).get("execution_timeout"),
             run_timeout=(run.options or {}).get("run_timeout"),
+            task_timeout=(run.options or {}).get("task_timeout"),
             parent_close_policy=(run.options or {}).get("parent_close_policy"),
             # A child run's three parent columns are set together.
             parent=cast(

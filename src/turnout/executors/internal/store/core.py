@@ -464,6 +464,7 @@ class StoreCore(ItemCore):
                     "options": {
                         "execution_timeout": timeout,
                         **({"run_timeout": p.run_timeout} if p.run_timeout else {}),
+                        **({"task_timeout": p.task_timeout} if p.task_timeout else {}),
                         **(
                             {"parent_close_policy": p.parent_close_policy}
                             if p.parent_close_policy

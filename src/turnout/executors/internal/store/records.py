@@ -70,6 +70,9 @@ class StartParams:
     execution_timeout: float | None = None
     run_timeout: float | None = None
     """Seconds this run may take (each run of a continue-as-new chain anew)."""
+    task_timeout: float | None = None
+    """Seconds a worker may hold one of the run's workflow tasks (the lease it takes on
+    it), so that a task whose worker died is retried that soon; None: the worker's own."""
     parent: tuple[str, str, str] | None = None
     """(parent workflow id, parent run id, child seq) for child workflows."""
     parent_close_policy: str | None = None

@@ -385,15 +385,20 @@ class InternalWorker:
 
     # -- upkeep --------------------------------------------------------------------------
     async def _lease_loop(self) -> None:
-        interval = max(self._wft_lease / 3, 0.05)
         while True:
-            await asyncio.sleep(interval)
+            # A third of the shortest lease held: a run's own task_timeout may be shorter.
+            leases = self._slots.task_leases
+            interval = max(min([self._wft_lease, *leases.values()]) / 3, 0.05)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slots.leases_changed.wait(), interval)
+            self._slots.leases_changed.clear()
+            by_length: dict[float, list[int]] = {}
+            for item_id, _ in self._slots.workflow_items:
+                by_length.setdefault(leases.get(item_id, self._wft_lease), []).append(item_id)
             with contextlib.suppress(Exception):
-                await self._store.extend_leases(
-                    self.identity,
-                    [item_id for item_id, _ in self._slots.workflow_items],
-                    utcnow() + timedelta(seconds=self._wft_lease),
-                )
+                for seconds, item_ids in by_length.items():
+                    until = utcnow() + timedelta(seconds=seconds)
+                    await self._store.extend_leases(self.identity, item_ids, until)
 
     async def _reaper_loop(self) -> None:
         next_prune = time.monotonic()

@@ -29,7 +29,7 @@ from turnout.executors.internal.store.query_records import (
     QueryClaimParams,
     QueryRequest,
 )
-from turnout.executors.internal.worker.workflow_tasks import InstanceCache
+from turnout.executors.internal.worker.instance_cache import InstanceCache
 from turnout.workflows._definitions import WorkflowDefinition
 from turnout.workflows._dynamic import DYNAMIC, lookup
 

@@ -54,12 +54,18 @@ class Slots:
         self._workflow_names = workflow_names
         self._activity_names = activity_names
         self.workflow_lease = workflow_lease
+        """Seconds a claimed workflow task is leased for, and extended by."""
         self._memory_limit = memory_limit
         self._over_memory = False
         self.workflow_tasks: dict[tuple[int, int], asyncio.Task[None]] = {}
         """The workflow tasks running, by (item id, attempt)."""
         self.workflow_items: dict[tuple[int, int], ClaimedItem] = {}
         """Their claimed items (the lease loop extends their leases)."""
+        self.task_leases: dict[int, float] = {}
+        """Seconds of lease of the workflow tasks whose run has its own ``task_timeout``,
+        by item id (the others get ``workflow_lease``)."""
+        self.leases_changed = asyncio.Event()
+        """Set when a shorter lease joins ``task_leases``: the lease loop looks again."""
         self.activities: dict[int, tuple[asyncio.Task[None], RunningAttempt | None]] = {}
         """The activity attempts running, by item id, with their context once it exists."""
         self.reserved_workflow_tasks = 0

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from turnout.contracts.errors import (
@@ -48,6 +48,7 @@ from turnout.executors.internal.store.core import UNREACHABLE, refused_value, un
 from turnout.executors.internal.store.updates import UPDATES_PENDING
 from turnout.executors.internal.store.workflow_tasks import runnable_activities
 from turnout.executors.internal.worker.admission import Admission, start_gate
+from turnout.executors.internal.worker.instance_cache import InstanceCache
 from turnout.executors.internal.worker.local_activities import LocalActivities
 from turnout.executors.internal.worker.outcomes import persist
 from turnout.executors.internal.worker.slots import Slots
@@ -62,48 +63,6 @@ _TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
 
 DEADLOCK_ATTEMPTS = 5
 """Workflow tasks in a row whose code did not yield before the task is dead-lettered."""
-
-
-class InstanceCache:
-    """A bounded LRU of live workflow instances (sticky execution)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[str, WorkflowInstance] = OrderedDict()
-
-    def take(self, run_id: str) -> WorkflowInstance | None:
-        """Remove and return the instance: one workflow task at a time may advance it."""
-        return self._items.pop(run_id, None)
-
-    def put(self, run_id: str, instance: WorkflowInstance) -> None:
-        replaced = self._items.get(run_id)
-        if replaced is not None and replaced is not instance:
-            replaced.dispose()
-        self._items[run_id] = instance
-        self._items.move_to_end(run_id)
-        while len(self._items) > self._size:
-            _, old = self._items.popitem(last=False)
-            old.dispose()
-
-    def give_back(self, run_id: str, instance: WorkflowInstance) -> None:
-        """Return an instance taken only to read it (a query): kept, unless a workflow task
-        put the run's next instance meanwhile."""
-        if run_id in self._items:
-            instance.dispose()
-        else:
-            self.put(run_id, instance)
-
-    def evict(self, run_id: str) -> None:
-        instance = self._items.pop(run_id, None)
-        if instance is not None:
-            instance.dispose()
-
-    def clear(self) -> None:
-        for run_id in list(self._items):
-            self.evict(run_id)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class WorkflowTaskRunner:
@@ -213,6 +172,7 @@ class WorkflowTaskRunner:
         finally:
             self._slots.workflow_tasks.pop((item.id, item.attempt), None)
             self._slots.workflow_items.pop((item.id, item.attempt), None)
+            self._slots.task_leases.pop(item.id, None)
             self._slots.freed()
             self._observer.workflow_task_ended(crash)
 
@@ -276,7 +236,8 @@ class WorkflowTaskRunner:
             row, history = await persist(
                 f"history of run {item.run_id}", lambda: self.reads.submit((item.run_id, 0))
             )
-        info = workflow_info(row)
+        await self._hold(item, row)
+        info = workflow_info(row, task_lease=self._slots.workflow_lease)
         if instance is None:
             instance = WorkflowInstance(
                 defn, info, list(row.input), failure_types=self._failure_types
@@ -292,6 +253,16 @@ class WorkflowTaskRunner:
         instance.committed(seqs)
         self._observer.workflow_task_committed(commands)
         return instance
+
+    async def _hold(self, item: ClaimedItem, row: RunSnapshot) -> None:
+        """Lease the task for the run's own ``task_timeout``, if it has one: a worker that
+        dies holding it is then replaced that soon, as Temporal retries a timed-out task."""
+        timeout = (row.options or {}).get("task_timeout")
+        if timeout and item.id not in self._slots.task_leases:
+            self._slots.task_leases[item.id] = float(timeout)
+            self._slots.leases_changed.set()
+            until = utcnow() + timedelta(seconds=float(timeout))
+            await self._store.extend_leases(self._slots.identity, [item.id], until)
 
     async def _decide(
         self,
