@@ -12,12 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from turnout.testing.contract.corpus import hello, hello_lifecycle
+from turnout.testing.contract.corpus import (
+    hello,
+    hello_lifecycle,
+    message_passing,
+    patching,
+    polling,
+    timers,
+)
 from turnout.testing.contract.corpus.support import Driver
 
 __all__ = ["ACTIVITIES", "GROUPS", "SCENARIOS", "WORKFLOWS"]
 
-GROUPS = (hello, hello_lifecycle)
+GROUPS = (hello, hello_lifecycle, message_passing, patching, polling, timers)
 """The corpus modules, one per sample group."""
 
 WORKFLOWS: list[type] = [cls for group in GROUPS for cls in group.WORKFLOWS]

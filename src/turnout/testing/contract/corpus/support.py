@@ -30,6 +30,7 @@ __all__ = [
     "start",
     "steps",
     "until",
+    "update_failure",
 ]
 
 Driver = Callable[[ExecutorHarness], Awaitable[None]]
@@ -90,6 +91,16 @@ async def expect_failure(handle: Any) -> BaseException:
 
     with pytest.raises(WorkflowFailureError) as failed:
         await handle.result(timeout=LIMIT)
+    return failed.value.cause
+
+
+async def update_failure(update: Awaitable[Any]) -> BaseException:
+    """The cause of an update's failure (its validator refused it or its handler failed);
+    fails when the update succeeds."""
+    from turnout.client import WorkflowUpdateFailedError
+
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await update
     return failed.value.cause
 
 
