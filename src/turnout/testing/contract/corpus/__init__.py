@@ -18,13 +18,14 @@ from turnout.testing.contract.corpus import (
     message_passing,
     patching,
     polling,
+    recipes,
     timers,
 )
 from turnout.testing.contract.corpus.support import Driver
 
 __all__ = ["ACTIVITIES", "GROUPS", "SCENARIOS", "WORKFLOWS"]
 
-GROUPS = (hello, hello_lifecycle, message_passing, patching, polling, timers)
+GROUPS = (hello, hello_lifecycle, message_passing, patching, polling, timers, recipes)
 """The corpus modules, one per sample group."""
 
 WORKFLOWS: list[type] = [cls for group in GROUPS for cls in group.WORKFLOWS]
