@@ -149,6 +149,22 @@ def test_replay_catches_a_deliberate_non_determinism(
     assert "not deterministic" in changed.stderr
     assert "greet" in changed.stderr  # what history recorded
     if env.get("TURNOUT_EXECUTOR") == "temporal":
+        # Temporal's own export replays offline too.
+        shown = subprocess.run(
+            [str(Path(sys.executable).parent / "temporal"), "workflow", "show",
+             "--workflow-id", wid, "--address", env["TURNOUT_TEMPORAL_ADDRESS"],
+             "--output", "json"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        exported = tmp_path / "temporal-history.json"
+        exported.write_text(shown.stdout)
+        replayed = ok("replay", "--from-file", str(exported), "--module",
+                      f"{MODULE}:HelloWorkflow", env=env)  # fmt: skip
+        assert replayed.startswith("deterministic")
+        refused = turnout("replay", "--from-file", str(exported), "--module",
+                          "tests.changed_workflows_for_tests", env=env)  # fmt: skip
+        assert refused.returncode == 1
+        assert "not deterministic" in refused.stderr
         return
     assert "history event" in changed.stderr  # names the event's seq
     history = tmp_path / "history.json"

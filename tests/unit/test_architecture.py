@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "_connect": {"contracts", "workflows", "config", "contrib", *BOTH_EXECUTORS},
     # temporalio's module layout: client, worker, common, exceptions, contrib.pydantic
     "client": {"contracts"},
-    "worker": {"contracts", "_connect"},
+    "worker": {"contracts", "_connect", "replay"},
     "common": {"contracts"},
     "exceptions": {"contracts"},
     "contrib": set(),

@@ -20,6 +20,7 @@ from turnout.contracts.async_activity import (
 )
 from turnout.contracts.errors import WorkflowFailureError, WorkflowQueryFailedError
 from turnout.contracts.executor import Client, WorkflowHandle
+from turnout.contracts.history import WorkflowHistory
 from turnout.contracts.records import Run
 from turnout.contracts.states import WorkflowExecutionStatus
 from turnout.contracts.updates import (
@@ -44,6 +45,7 @@ __all__ = [
     "WorkflowExecutionStatus",
     "WorkflowFailureError",
     "WorkflowHandle",
+    "WorkflowHistory",
     "WorkflowQueryFailedError",
     "WorkflowUpdateFailedError",
     "WorkflowUpdateHandle",

@@ -27,6 +27,7 @@ from turnout.contracts.events import Event
 from turnout.contracts.governance import (
     Approval,
 )
+from turnout.contracts.history import WorkflowHistory
 from turnout.contracts.records import Artifact, IdConflictPolicy, IdReusePolicy, PolicyDecision, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
@@ -145,6 +146,10 @@ class WorkflowHandle(Protocol):
 
     async def events(self) -> list[Event]:
         """The run's timeline, ordered by seq."""
+        ...
+
+    async def fetch_history(self) -> WorkflowHistory:
+        """The run's history, to export (``to_json()``) and replay (``Replayer``)."""
         ...
 
     async def approve(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:

@@ -9,5 +9,12 @@ docs/compatibility.md lists what this module leaves out, and why.
 
 from turnout._connect import Worker
 from turnout.contracts.worker_options import WorkerOptions
+from turnout.replay import Replayer, WorkflowReplayResult, WorkflowReplayResults
 
-__all__ = ["Worker", "WorkerOptions"]
+__all__ = [
+    "Replayer",
+    "Worker",
+    "WorkerOptions",
+    "WorkflowReplayResult",
+    "WorkflowReplayResults",
+]

@@ -21,6 +21,7 @@ from turnout.contracts.errors import (
 from turnout.contracts.events import Event
 from turnout.contracts.executor import ARG_UNSET, call_args, check_signal
 from turnout.contracts.governance import Approval, check_decision
+from turnout.contracts.history import WorkflowHistory
 from turnout.contracts.limits import check_text
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
@@ -157,6 +158,10 @@ class InternalWorkflowHandle(UpdateCalls):
         """The run's timeline in seq order."""
         run = await self._run()
         return await self._client.store.events(self._client.tenant_id, run.run_id)
+
+    async def fetch_history(self) -> WorkflowHistory:
+        """The run's history: its events, which carry every input and result."""
+        return WorkflowHistory(self._id, await self.events())
 
     async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
         """Wait for the run (following continue-as-new) to close.

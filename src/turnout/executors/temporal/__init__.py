@@ -21,7 +21,7 @@ from turnout.contracts.governance import validate_tenant
 from turnout.contracts.records import DEFAULT_TENANT
 from turnout.executors.temporal._client import TemporalClient, TemporalWorkflowHandle
 from turnout.executors.temporal._definitions import install
-from turnout.executors.temporal._replay import replay_temporal_run
+from turnout.executors.temporal._replay import replay_temporal_history, replay_temporal_run
 from turnout.executors.temporal._worker import TemporalWorker
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "TemporalWorkflowHandle",
     "connect_temporal",
     "namespace_for_tenant",
+    "replay_temporal_history",
     "replay_temporal_run",
 ]
 

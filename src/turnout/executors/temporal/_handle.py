@@ -30,6 +30,7 @@ from turnout.contracts.governance import (
     decision_attributes,
     decision_from_event,
 )
+from turnout.contracts.history import WorkflowHistory
 from turnout.contracts.limits import check_text
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
@@ -302,6 +303,10 @@ class TemporalWorkflowHandle(UpdateCalls):
 
     async def events(self) -> list[Event]:
         """The run's timeline, mapped from Temporal's history."""
+        return list((await self.fetch_history()).events)
+
+    async def fetch_history(self) -> WorkflowHistory:
+        """The run's history: Temporal's own, and the timeline mapped from it."""
         try:
             desc = await self._raw.describe()
             history = await self._client.raw.get_workflow_handle(
@@ -310,13 +315,14 @@ class TemporalWorkflowHandle(UpdateCalls):
         except temporalio.service.RPCError as exc:
             raise not_found(exc, self._id, self._run_id) from exc
         memo = await desc.memo()
-        return map_history(
+        events = map_history(
             list(history.events),
             run_id=desc.run_id,
             workflow_id=desc.id,
             correlation_id=str(memo.get(CORRELATION_MEMO, "")),
             tenant_id=self._client.tenant_id,
         )
+        return WorkflowHistory(desc.id, events, temporal=history.to_json_dict())
 
     # -- governance ----------------------------------------------------------------------
 

@@ -123,6 +123,7 @@ SUPPORTED: tuple[str, ...] = (
     "WorkflowHandle.id",
     "WorkflowHandle.run_id",
     "WorkflowHandle.result",
+    "WorkflowHandle.fetch_history",
     "WorkflowHandle.signal",
     "WorkflowHandle.query",
     "WorkflowHandle.cancel",
@@ -310,10 +311,8 @@ UNSUPPORTED: dict[str, str] = {
     ),
     "Client.count_workflows": "list_workflows(state=..., workflow_type=...) returns the runs",
     # temporalio.client.WorkflowHandle
-    **dict.fromkeys(
-        ["WorkflowHandle.fetch_history", "WorkflowHandle.fetch_history_events"],
-        "handle.events() returns the executor-independent timeline",
-    ),
+    "WorkflowHandle.fetch_history_events": "fetch_history() returns the whole history; "
+    "handle.events() the executor-independent timeline",
     **MODULE_UNSUPPORTED,
 }
 """temporalio names turnout deliberately lacks, each with the reason."""

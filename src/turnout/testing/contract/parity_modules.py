@@ -18,6 +18,7 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "client.AsyncActivityHandle",
     "client.AsyncActivityIDReference",
     "client.WorkflowHandle",
+    "client.WorkflowHistory",
     "client.WorkflowExecutionDescription",
     "client.WorkflowExecutionStatus",
     "client.WorkflowFailureError",
@@ -27,6 +28,9 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "client.WorkflowUpdateHandle",
     "client.WorkflowUpdateStage",
     "worker.Worker",
+    "worker.Replayer",
+    "worker.WorkflowReplayResult",
+    "worker.WorkflowReplayResults",
     "common.RetryPolicy",
     "common.WorkflowIDReusePolicy",
     "common.WorkflowIDConflictPolicy",
@@ -58,7 +62,6 @@ _INTERCEPTORS = "interceptors are not supported: use an Observer for metrics, tr
 _CONVERTER = "turnout converts every value with pydantic from the type hints"
 _VISIBILITY = "list_workflows returns turnout's Run records (handle.events() the timeline)"
 _TUNING = "turnout's worker takes max_concurrent_* and max_memory_bytes instead"
-_REPLAY = "replay a stored run with `turnout replay` (turnout.replay)"
 _METRICS = "metrics come from turnout's Observer and /metrics, not from workflow code"
 _SEARCH = "memo and search attributes are not supported yet"
 _TESTING = "not offered yet: test against a real executor with turnout's pytest fixtures"
@@ -243,7 +246,6 @@ MODULE_UNSUPPORTED: dict[str, str] = {
             "client.WorkflowExecutionAsyncIterator",
             "client.WorkflowExecutionCount",
             "client.WorkflowExecutionCountAggregationGroup",
-            "client.WorkflowHistory",
             "client.WorkflowHistoryEventAsyncIterator",
             "client.WorkflowHistoryEventFilterType",
         ],
@@ -299,15 +301,7 @@ MODULE_UNSUPPORTED: dict[str, str] = {
         ],
         _TUNING,
     ),
-    **dict.fromkeys(
-        [
-            "worker.Replayer",
-            "worker.ReplayerConfig",
-            "worker.WorkflowReplayResult",
-            "worker.WorkflowReplayResults",
-        ],
-        _REPLAY,
-    ),
+    "worker.ReplayerConfig": "pass the Replayer's options as keyword arguments",
     **dict.fromkeys(
         [
             "worker.UnsandboxedWorkflowRunner",
