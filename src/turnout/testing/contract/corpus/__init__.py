@@ -13,19 +13,21 @@ from collections.abc import Callable
 from typing import Any
 
 from turnout.testing.contract.corpus import (
+    fleet,
     hello,
     hello_lifecycle,
     message_passing,
     patching,
     polling,
     recipes,
+    sdk,
     timers,
 )
 from turnout.testing.contract.corpus.support import Driver
 
 __all__ = ["ACTIVITIES", "GROUPS", "SCENARIOS", "WORKFLOWS"]
 
-GROUPS = (hello, hello_lifecycle, message_passing, patching, polling, timers, recipes)
+GROUPS = (hello, hello_lifecycle, message_passing, patching, polling, timers, recipes, fleet, sdk)
 """The corpus modules, one per sample group."""
 
 WORKFLOWS: list[type] = [cls for group in GROUPS for cls in group.WORKFLOWS]

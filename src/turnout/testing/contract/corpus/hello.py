@@ -1,6 +1,6 @@
 """The behaviours of samples-python's ``hello/`` samples: one activity (sync and async),
 choosing an activity from an enum, heartbeats, method activities, retries, failures,
-local and parallel activities, a child, continue-as-new, queries, signals and updates."""
+local and parallel activities, a child and continue-as-new."""
 
 from __future__ import annotations
 
@@ -277,83 +277,9 @@ class Countdown:
         workflow.continue_as_new(args=[left - 1, heard])
 
 
-@workflow.defn
-class Concierge:
-    """Its query answers from state a signal changes."""
-
-    def __init__(self) -> None:
-        self.line = "<nothing yet>"
-        self.leaving = False
-
-    @workflow.run
-    async def run(self, guest: str) -> str:
-        self.line = f"Good morning, {guest}"
-        await workflow.wait_condition(lambda: self.leaving)
-        self.line = f"Safe travels, {guest}"
-        return self.line
-
-    @workflow.query
-    def current_line(self) -> str:
-        """What the concierge says now."""
-        return self.line
-
-    @workflow.signal
-    def leave(self) -> None:
-        """The guest leaves."""
-        self.leaving = True
-
-
-@workflow.defn
-class Mailroom:
-    """Collects names from signals through an asyncio.Queue until told to close."""
-
-    def __init__(self) -> None:
-        self.inbox: asyncio.Queue[str] = asyncio.Queue()
-        self.closing = False
-
-    @workflow.run
-    async def run(self) -> list[str]:
-        sorted_mail: list[str] = []
-        while True:
-            await workflow.wait_condition(lambda: not self.inbox.empty() or self.closing)
-            while not self.inbox.empty():
-                sorted_mail.append(f"letter for {self.inbox.get_nowait()}")
-            if self.closing:
-                return sorted_mail
-
-    @workflow.signal
-    async def deliver(self, name: str) -> None:
-        """Queues a letter."""
-        await self.inbox.put(name)
-
-    @workflow.signal
-    def close(self) -> None:
-        """Closes the mailroom."""
-        self.closing = True
-
-
-@workflow.defn
-class Turnstile:
-    """Waits until an update lets it through; the update answers the caller."""
-
-    def __init__(self) -> None:
-        self.unlocked = False
-
-    @workflow.run
-    async def run(self) -> str:
-        await workflow.wait_condition(lambda: self.unlocked)
-        return "passed through"
-
-    @workflow.update
-    async def unlock(self, code: int) -> str:
-        """Unlocks the turnstile."""
-        self.unlocked = True
-        return f"unlocked with {code}"
-
-
 WORKFLOWS = [
     WelcomeDesk, BarTab, Workshop, Baker, Doorman, LocalClerk, SortingOffice, Apprentice,
-    Master, Countdown, Concierge, Mailroom, Turnstile,
+    Master, Countdown,
 ]  # fmt: skip
 ACTIVITIES = [
     compose_welcome, compose_farewell, brew_tea, brew_coffee, pour_juice, sand_plank,
@@ -467,36 +393,6 @@ async def hello_continue_as_new(env: ExecutorHarness) -> None:
     ]
 
 
-async def hello_query(env: ExecutorHarness) -> None:
-    handle = await start(env, Concierge.run, "Mira")
-    assert await handle.query(Concierge.current_line) == "Good morning, Mira"
-    await handle.signal(Concierge.leave)
-    assert await handle.result() == "Safe travels, Mira"
-    assert await handle.query(Concierge.current_line) == "Safe travels, Mira"
-
-
-async def hello_signal(env: ExecutorHarness) -> None:
-    handle = await start(env, Mailroom.run)
-    for name in ("Ada", "Grace", "Linus"):
-        await handle.signal(Mailroom.deliver, name)
-    await handle.signal(Mailroom.close)
-    assert await handle.result() == ["letter for Ada", "letter for Grace", "letter for Linus"]
-    received = [step for step in await steps(handle) if step[0] == "signal_received"]
-    assert [attrs["name"] for _, attrs in received] == ["deliver"] * 3 + ["close"]
-
-
-async def hello_update(env: ExecutorHarness) -> None:
-    handle = await start(env, Turnstile.run)
-    assert await handle.execute_update(Turnstile.unlock, 4711) == "unlocked with 4711"
-    assert await handle.result() == "passed through"
-    assert await steps(handle) == [
-        STARTED,
-        ("workflow_update_accepted", {"name": "unlock"}),
-        ("workflow_update_completed", {}),
-        COMPLETED,
-    ]
-
-
 SCENARIOS: dict[str, Driver] = {
     "hello_activity": hello_activity,
     "hello_activity_async": hello_activity_async,
@@ -509,8 +405,5 @@ SCENARIOS: dict[str, Driver] = {
     "hello_parallel_activity": hello_parallel_activity,
     "hello_child_workflow": hello_child_workflow,
     "hello_continue_as_new": hello_continue_as_new,
-    "hello_query": hello_query,
-    "hello_signal": hello_signal,
-    "hello_update": hello_update,
 }
 """The scenarios of this group, by the sample whose behaviour each exercises."""
