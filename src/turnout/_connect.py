@@ -1,17 +1,23 @@
-"""``turnout.connect()`` and ``turnout.Worker``: the executor is chosen by settings."""
+"""``turnout.connect()`` and ``turnout.Worker``: the executor is chosen by settings.
+
+Settings (pydantic-settings) and the executors (SQLAlchemy, temporalio) are imported
+when a client connects or a worker is made, not with this module.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
-from turnout.config import Environment, ExecutorKind, Settings, database_dialect, load_settings
 from turnout.contracts.connector import install_connector
 from turnout.contracts.errors import ConfigurationError, ExecutorUnavailableError
 from turnout.contracts.executor import Client
 from turnout.contracts.governance import validate_task_queue, validate_tenant
 from turnout.contracts.worker_options import WorkerOptions
+
+if TYPE_CHECKING:
+    from turnout.config import Settings
 
 __all__ = ["Worker", "connect", "connect_target"]
 
@@ -37,6 +43,8 @@ async def connect(
     ``tenant`` (or ``tenant_id``) scopes every read and write of the client to
     one tenant: another tenant's runs are not found, listed or decided.
     """
+    from turnout.config import ExecutorKind, load_settings
+
     if tenant is not None and tenant_id is not None and tenant != tenant_id:
         raise ConfigurationError(
             f"connect() got tenant={tenant!r} and tenant_id={tenant_id!r}; pass only one"
@@ -117,6 +125,8 @@ async def connect_target(
     temporalio's other options are refused by name unless they keep their default value
     (None, False or empty): turnout takes connection details from its settings.
     """
+    from turnout.config import ExecutorKind, load_settings
+
     refused = sorted(name for name, value in options.items() if not _is_default(value))
     if refused:
         raise ConfigurationError(
@@ -210,6 +220,8 @@ def _redacted(url: str) -> str:
 
 def _sqlite_directory_exists(url: str) -> None:
     """A SQLite file can be created only in a directory that exists: say so plainly."""
+    from turnout.config import database_dialect
+
     if database_dialect(url) != "sqlite":
         return
     from sqlalchemy.engine import make_url
@@ -226,6 +238,8 @@ def _sqlite_directory_exists(url: str) -> None:
 
 
 def _production_gate(settings: Settings, url: str) -> None:
+    from turnout.config import Environment, database_dialect
+
     if settings.env is not Environment.PRODUCTION:
         return
     if database_dialect(url) == "sqlite":
@@ -268,6 +282,7 @@ class Worker:
             )
         kind = getattr(client, "executor", None)
         if kind == "internal":
+            from turnout.config import load_settings
             from turnout.executors.internal.worker import InternalWorker
 
             _production_gate(load_settings(), client.store.url)  # type: ignore[attr-defined]

@@ -3,15 +3,16 @@ on turnout's once its imports name turnout."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from turnout import ConfigurationError, activity, workflow
-from turnout.client import Client
+from turnout.client import Client, WorkflowExecutionStatus
 from turnout.testing import WorkflowEnvironment
 from turnout.worker import Worker
 
@@ -85,3 +86,83 @@ async def test_options_for_temporals_dev_server_are_refused(
     with pytest.raises(ConfigurationError) as refused:
         await WorkflowEnvironment.start_local(**{option: value})
     assert named in str(refused.value)
+
+
+@workflow.defn
+class Reminder:
+    """Sleeps a month, then greets; a signal can cut the wait short."""
+
+    def __init__(self) -> None:
+        self.nudged = False
+
+    @workflow.run
+    async def run(self, name: str) -> list[str]:
+        began = workflow.now()
+        try:
+            await workflow.wait_condition(lambda: self.nudged, timeout=timedelta(days=30))
+            how = "nudged"
+        except TimeoutError:
+            how = "on time"
+        greeting = await workflow.execute_activity(
+            compose, name, start_to_close_timeout=timedelta(seconds=10)
+        )
+        return [greeting, how, str((workflow.now() - began).days)]
+
+    @workflow.signal
+    def nudge(self) -> None:
+        self.nudged = True
+
+
+async def test_time_skips_while_a_result_is_awaited() -> None:
+    async with await WorkflowEnvironment.start_time_skipping() as env:
+        assert env.supports_time_skipping
+        task_queue = f"skip-{uuid.uuid4().hex[:8]}"
+        before = await env.get_current_time()
+        async with Worker(
+            env.client, task_queue=task_queue, workflows=[Reminder], activities=[compose]
+        ):
+            result = await asyncio.wait_for(
+                env.client.execute_workflow(
+                    Reminder.run, "Ada", id=f"remind-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+                ),
+                timeout=20,  # a month of workflow time, skipped
+            )
+        assert result == ["Hello, Ada", "on time", "30"]
+        assert (await env.get_current_time()) - before >= timedelta(days=30)
+
+
+async def test_time_stands_still_unless_a_result_is_awaited_or_the_test_sleeps() -> None:
+    async with await WorkflowEnvironment.start_time_skipping() as env:
+        task_queue = f"still-{uuid.uuid4().hex[:8]}"
+        async with Worker(
+            env.client, task_queue=task_queue, workflows=[Reminder], activities=[compose]
+        ):
+            handle = await env.client.start_workflow(
+                Reminder.run, "Grace", id=f"remind-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+            )
+            with env.auto_time_skipping_disabled():
+                await asyncio.sleep(0.3)  # real time passes: the month does not
+                assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+            await env.sleep(timedelta(days=2))
+            await handle.signal(Reminder.nudge)
+            result = await asyncio.wait_for(handle.result(), timeout=20)
+        assert result[:2] == ["Hello, Grace", "nudged"]
+        assert result[2] == "2"
+
+
+async def test_each_environment_has_its_own_clock() -> None:
+    async with await WorkflowEnvironment.start_time_skipping() as one:
+        await one.sleep(timedelta(days=365))
+        async with await WorkflowEnvironment.start_time_skipping() as two:
+            gap = (await one.get_current_time()) - (await two.get_current_time())
+    assert gap >= timedelta(days=364)
+
+
+async def test_the_machines_clock_is_back_after_shutdown() -> None:
+    from turnout.executors.internal.store.sql import utcnow
+
+    env = await WorkflowEnvironment.start_time_skipping()
+    await env.sleep(timedelta(days=10))
+    assert utcnow() - datetime.now(UTC) >= timedelta(days=9)  # the environment's time
+    await env.shutdown()
+    assert abs(utcnow() - datetime.now(UTC)) < timedelta(minutes=1)

@@ -14,6 +14,7 @@ from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import queue_items
 from turnout.executors.internal.store import FireTimersParams, Store
 from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.store.maintenance import Lull
 
 
 async def test_fire_timers_fires_only_due_ones_and_wakes_the_run(store: Store) -> None:
@@ -85,3 +86,30 @@ async def test_quarantine_sets_an_item_aside_once(store: Store) -> None:
     assert "\x00" not in events[-1].attributes["reason"]
     assert not await store.quarantine_item(item, "again")
     assert await run_state(store, run_id) is RunState.CLAIMED
+
+
+async def test_lull_is_busy_while_work_is_ready_or_held_else_names_the_next_due(
+    store: Store,
+) -> None:
+    assert await store.lull("default") == Lull(busy=False, until=None)
+    await start(store)
+    assert (await store.lull("default")).busy  # the first workflow task is ready
+    item = await claim_task(store)
+    assert (await store.lull("default")).busy  # ... and then held
+    fire_at = utcnow() + timedelta(hours=2)
+    await commit(store, item, [cmd.StartTimer(seq=1, duration=7200.0, fire_at=fire_at.isoformat())])
+    lull = await store.lull("default")
+    assert not lull.busy
+    assert lull.until is not None
+    assert abs((lull.until - fire_at).total_seconds()) < 1
+    assert await store.lull("another-tenant") == Lull(busy=False, until=None)
+
+
+async def test_lull_counts_a_run_deadline(store: Store) -> None:
+    await start(store, execution_timeout=600.0)
+    item = await claim_task(store)
+    await commit(store, item, [])
+    lull = await store.lull("default")
+    assert not lull.busy
+    assert lull.until is not None
+    assert 590 < (lull.until - utcnow()).total_seconds() <= 600

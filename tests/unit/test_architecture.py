@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "executors.temporal": {"contracts", "workflows", "observability", "config"},
     "_connect": {"contracts", "workflows", "config", "contrib", *BOTH_EXECUTORS},
     # temporalio's module layout: client, worker, common, exceptions, contrib.pydantic
-    "client": {"contracts"},
+    "client": {"contracts", "_connect"},
     "worker": {"contracts", "_connect", "replay"},
     "common": {"contracts"},
     "exceptions": {"contracts"},

@@ -5,6 +5,7 @@ SQLAlchemy and the internal store does not read config."""
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,31 @@ def test_turnout_works_without_the_temporal_extra() -> None:
     )
     assert "ConfigurationError:" in out.stdout
     assert "pip install 'turnout[temporal]'" in out.stdout
+
+
+def _imported_after(statement: str) -> list[str]:
+    """The heavy modules a fresh interpreter holds after ``statement``, on Temporal."""
+    program = (
+        f"import sys; {statement}; "
+        "print(','.join(m for m in ('sqlalchemy', 'pydantic_settings') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        env={**os.environ, "TURNOUT_EXECUTOR": "temporal"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [name for name in done.stdout.strip().split(",") if name]
+
+
+def test_importing_turnout_or_its_connect_loads_neither_sqlalchemy_nor_settings() -> None:
+    """A Temporal-only program pays for neither the internal executor's SQLAlchemy nor,
+    until it connects, the settings (python -m benchmarks.import_time has the cost)."""
+    assert _imported_after("import turnout") == []
+    assert _imported_after("import turnout; turnout.connect") == []
+    assert _imported_after("from turnout import connect, Worker, workflow, activity") == []
+    assert _imported_after("import turnout.config; turnout.config.load_settings()") == [
+        "pydantic_settings"
+    ]  # the probe sees what it looks for

@@ -12,6 +12,7 @@ short form. ``describe()`` returns a :class:`WorkflowExecutionDescription` (turn
 docs/compatibility.md lists what this module leaves out, and why.
 """
 
+import turnout._connect  # noqa: F401  (installs what Client.connect calls)
 from turnout.contracts.async_activity import (
     ActivityNotFoundError,
     AsyncActivityCancelledError,

@@ -1,9 +1,9 @@
 """What ``Client.connect`` calls.
 
 The contracts name no executor, so ``Client.connect`` (on the protocol and on every
-executor's client) calls a connector that the ``turnout`` package installs when it is
-imported (``turnout._connect.connect_target``, which picks the executor from the
-target).
+executor's client) calls a connector that ``turnout._connect`` installs when it is
+imported (``connect_target``, which picks the executor from the target). ``turnout.client``,
+``turnout.worker``, ``turnout.connect`` and ``turnout.Worker`` import it.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ def install_connector(connector: Connector) -> None:
 async def connect_through_hook(
     target_host: str | None, namespace: str, options: dict[str, Any]
 ) -> Client:
-    """Connect through the installed connector. Importing any turnout module imports the
-    ``turnout`` package first, which installs it, so it is missing only while that
-    import is still under way."""
+    """Connect through the installed connector: missing only when ``Client`` was imported
+    from turnout's contracts rather than from ``turnout.client``."""
     if not _connector:
-        raise RuntimeError("Client.connect was called while turnout was still being imported")
+        raise RuntimeError(
+            "Client.connect needs turnout's connector: import Client from turnout.client"
+        )
     return await _connector[0](target_host, namespace=namespace, **options)

@@ -11,8 +11,10 @@ temporalio's environment runs once its imports name turnout::
             assert await env.client.execute_workflow(Greeter.run, "Ada", id="g-1",
                                                      task_queue="tq") == "Hello, Ada"
 
-Time skipping is not offered: ``supports_time_skipping`` is False and ``sleep`` waits
-for real, as in temporalio's environments without it.
+``await WorkflowEnvironment.start_time_skipping()`` is the same local environment with a
+clock of its own that skips ahead while a test awaits a result and nothing is left to
+run (see :mod:`turnout.testing.time_skipping`): a workflow that sleeps thirty days
+finishes at once, with no server to download.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from turnout.contracts.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from turnout.testing.time_skipping import SkippingClock
 
 __all__ = ["WorkflowEnvironment"]
 
@@ -55,6 +60,16 @@ _ACCEPTED_DEFAULTS: dict[str, Any] = {
 }
 """temporalio's ``start_local`` options that only tune its Temporal dev server: accepted
 at their defaults (a test passes them through unchanged), refused otherwise."""
+
+_SKIPPING_DEFAULTS: dict[str, Any] = {
+    **{k: v for k, v in _ACCEPTED_DEFAULTS.items() if not k.startswith(("dev_server", "ui"))},
+    "test_server_existing_path": None,
+    "test_server_download_version": "default",
+    "test_server_extra_args": (),
+    "test_server_download_ttl": None,
+    "test_server_startup_timeout": None,
+}
+"""The same for ``start_time_skipping``'s options, which tune Temporal's test server."""
 
 
 class WorkflowEnvironment:
@@ -87,17 +102,7 @@ class WorkflowEnvironment:
         ``namespace`` is the client's tenant. temporalio's options for its dev server
         are accepted at their defaults; any other value is refused by name.
         """
-        for name, value in options.items():
-            if name not in _ACCEPTED_DEFAULTS:
-                raise ConfigurationError(
-                    f"WorkflowEnvironment.start_local() got an unknown option {name!r}"
-                )
-            if _differs(value, _ACCEPTED_DEFAULTS[name]):
-                raise ConfigurationError(
-                    f"WorkflowEnvironment.start_local({name}=...) tunes Temporal's dev server; "
-                    "turnout's local environment runs the internal executor on SQLite: "
-                    "leave it out"
-                )
+        _check_options("start_local", options, _ACCEPTED_DEFAULTS)
         from turnout.client import Client  # the client package imports the executors
 
         owned = None
@@ -117,29 +122,67 @@ class WorkflowEnvironment:
             raise
         return cls(client, started=True, owned=owned)
 
+    @classmethod
+    async def start_time_skipping(
+        cls, *, data_converter: Any = None, **options: Any
+    ) -> WorkflowEnvironment:
+        """A local environment (see :meth:`start_local`) whose time skips: while a test
+        awaits a workflow's result through ``env.client`` and nothing is left to run,
+        time moves on to the next timer, retry or deadline; ``env.sleep()`` moves it on
+        by its duration. Offline and in-process, with a clock of its own."""
+        _check_options("start_time_skipping", options, _SKIPPING_DEFAULTS)
+        from turnout.executors.internal.store.sql import use_clock
+        from turnout.testing.time_skipping import SkippingClient, SkippingClock
+
+        local = await cls.start_local(data_converter=data_converter)
+        clock = SkippingClock()
+        use_clock(clock.now)  # this context's time: the environment's from now on
+        return cls(SkippingClient(local.client, clock), started=True, owned=local._owned)
+
     @property
     def client(self) -> Any:
         """The environment's client."""
         return self._client
 
     @property
+    def _skipping(self) -> SkippingClock | None:
+        """The clock of a time-skipping environment's client (None for others)."""
+        clock: SkippingClock | None = getattr(self._client, "skipping", None)
+        return clock
+
+    @property
     def supports_time_skipping(self) -> bool:
-        """False: time passes for real in turnout's environments."""
-        return False
+        """True for :meth:`start_time_skipping`'s environment."""
+        return self._skipping is not None
 
     async def sleep(self, duration: timedelta | float) -> None:
-        """Wait ``duration`` (seconds or a timedelta), for real."""
-        seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
-        await asyncio.sleep(seconds)
+        """Let ``duration`` (seconds or a timedelta) pass: skipped at once in a
+        time-skipping environment, waited for otherwise."""
+        length = duration if isinstance(duration, timedelta) else timedelta(seconds=duration)
+        clock = self._skipping
+        if clock is None:
+            await asyncio.sleep(length.total_seconds())
+            return
+        clock.skip(length)
+        await asyncio.sleep(0)
 
     async def get_current_time(self, handle: Any = None) -> datetime:
-        """The environment's current time: the machine's, in UTC."""
-        return datetime.now(UTC)
+        """The environment's current time, in UTC (the machine's, unless it skips)."""
+        clock = self._skipping
+        return clock.now() if clock is not None else datetime.now(UTC)
 
     @contextlib.contextmanager
     def auto_time_skipping_disabled(self) -> Iterator[None]:
-        """Does nothing: there is no time skipping to disable."""
-        yield None
+        """Within the block, awaiting a result does not skip time (``sleep`` still does)."""
+        clock = self._skipping
+        if clock is None:
+            yield None
+            return
+        clock.auto = False
+        try:
+            yield None
+        finally:
+            clock.auto = True
 
     async def shutdown(self) -> None:
         """Close the client of an environment this class started, and remove its database."""
@@ -149,12 +192,31 @@ class WorkflowEnvironment:
         if self._owned is not None:
             shutil.rmtree(self._owned, ignore_errors=True)
             self._owned = None
+        if self._skipping is not None:
+            from turnout.executors.internal.store.sql import use_clock
+
+            use_clock(None)  # the machine's time again in this context
 
     async def __aenter__(self) -> WorkflowEnvironment:
         return self
 
     async def __aexit__(self, *args: object) -> None:
         await self.shutdown()
+
+
+def _check_options(method: str, options: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Refuse an option turnout does not know, or one that tunes Temporal's own servers
+    set to anything but its default."""
+    for name, value in options.items():
+        if name not in defaults:
+            raise ConfigurationError(
+                f"WorkflowEnvironment.{method}() got an unknown option {name!r}"
+            )
+        if _differs(value, defaults[name]):
+            raise ConfigurationError(
+                f"WorkflowEnvironment.{method}({name}=...) tunes a Temporal server; "
+                "turnout's environment runs the internal executor on SQLite: leave it out"
+            )
 
 
 def _differs(value: Any, default: Any) -> bool:

@@ -3,9 +3,10 @@ pruning of finished queue items."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,16 +25,50 @@ from turnout.executors.internal.store.rows import claimed_item
 from turnout.executors.internal.store.sql import ACTIVE, LEASED, held, utcnow
 from turnout.executors.internal.store.tx import Tx
 
-__all__ = ["PRUNE_BATCH", "MaintenanceOperations"]
+__all__ = ["PRUNE_BATCH", "Lull", "MaintenanceOperations"]
 
 PRUNE_BATCH = 5000
 """Finished queue items deleted per pruning statement."""
+
+
+@dataclass(frozen=True)
+class Lull:
+    """What a tenant's queues wait for: ``busy`` while any item is ready or held; else
+    ``until``, when the next queued item (a timer, a retry) or run deadline comes due
+    (None: nothing is scheduled)."""
+
+    busy: bool
+    until: datetime | None = None
 
 
 class MaintenanceOperations(StoreCore):
     """Find and repair expired leases and runs."""
 
     # -- maintenance ------------------------------------------------------------------------------
+    async def lull(self, tenant_id: str) -> Lull:
+        """Whether ``tenant_id``'s queues have work now, else when they next will (what a
+        time-skipping test environment skips to). Reads only."""
+        now = utcnow()
+        tenant = queue_items.c.tenant_id == tenant_id
+        queued = queue_items.c.state == QueueItemState.QUEUED.value
+        ready = select(queue_items.c.id).where(
+            tenant,
+            or_(queue_items.c.state.in_(LEASED), and_(queued, queue_items.c.available_at <= now)),
+        )
+        next_item = select(func.min(queue_items.c.available_at)).where(tenant, queued)
+        next_deadline = select(func.min(runs.c.execution_deadline)).where(
+            runs.c.tenant_id == tenant_id, runs.c.state.in_(ACTIVE)
+        )
+        async with self.reader.connect() as conn:
+            if (await conn.execute(ready.limit(1))).first() is not None:
+                return Lull(busy=True)
+            dues = [
+                (await conn.execute(next_item)).scalar_one_or_none(),
+                (await conn.execute(next_deadline)).scalar_one_or_none(),
+            ]
+        found = [d if d.tzinfo else d.replace(tzinfo=UTC) for d in dues if d is not None]
+        return Lull(busy=False, until=min(found) if found else None)
+
     async def expired_items(self, limit: int = 100) -> list[ClaimedItem]:
         """Leased items whose lease has expired, oldest first within each tenant and the
         tenants taken in turn: one tenant's backlog never keeps another's recovery waiting."""

@@ -26,7 +26,7 @@ from turnout.contracts.errors import Failure
 from turnout.contracts.events import Event
 from turnout.contracts.governance import Approval
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
-from turnout.executors.internal.store.maintenance import PRUNE_BATCH
+from turnout.executors.internal.store.maintenance import PRUNE_BATCH, Lull
 from turnout.executors.internal.store.notify import Notifier
 from turnout.executors.internal.store.query_records import (
     QueryAnswer,
@@ -214,6 +214,11 @@ class StoreProtocol(Protocol):
 
     async def next_due(self, task_queue: str, tenant_id: str | None = None) -> datetime | None:
         """When the earliest queued item of ``task_queue`` becomes ready (None: nothing)."""
+        ...
+
+    async def lull(self, tenant_id: str) -> Lull:
+        """Busy while any of the tenant's items is ready or held; else when the next
+        queued item or run deadline comes due (a time-skipping environment's next step)."""
         ...
 
     async def extend_leases(self, owner: str, item_ids: Sequence[int], until: datetime) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -38,6 +39,7 @@ __all__ = [
     "no_run",
     "padded",
     "run_deadline",
+    "use_clock",
     "utcnow",
 ]
 
@@ -61,9 +63,20 @@ RUN_COLUMNS = [runs.c[name] for name in RunSnapshot._fields]
 """The columns a :class:`RunSnapshot` is made of, in its field order."""
 
 
+_CLOCK: ContextVar[Callable[[], datetime] | None] = ContextVar("turnout_clock", default=None)
+"""A clock replacing the machine's in this context (a time-skipping test environment)."""
+
+
 def utcnow() -> datetime:
-    """The current time, aware, UTC."""
-    return datetime.now(UTC)
+    """The current time, aware, UTC: the machine's, or the clock :func:`use_clock` set."""
+    clock = _CLOCK.get()
+    return datetime.now(UTC) if clock is None else clock()
+
+
+def use_clock(clock: Callable[[], datetime] | None) -> None:
+    """Make ``clock`` the time of the store and the workers in this context and in the
+    tasks it starts from now on (None: the machine's clock again)."""
+    _CLOCK.set(clock)
 
 
 def held(

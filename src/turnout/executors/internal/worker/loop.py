@@ -35,6 +35,7 @@ from turnout.executors.internal.store import ClaimedItem, ClaimParams, FireTimer
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH
 from turnout.executors.internal.store.notify import queue_channel
+from turnout.executors.internal.store.sql import use_clock
 from turnout.executors.internal.worker.activities import ActivityRunner
 from turnout.executors.internal.worker.admission import Admission
 from turnout.executors.internal.worker.local_activities import LocalActivities
@@ -218,6 +219,9 @@ class InternalWorker:
         if self._started:
             raise RuntimeError("worker already started")
         self._started = True
+        clock = getattr(self._client, "clock", None)
+        if clock is not None:  # a time-skipping test environment's client: its time rules
+            use_clock(clock)
         if self._store.supports_listen_notify:
             await self._store.start_listening()
         self._loops = [
