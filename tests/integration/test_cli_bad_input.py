@@ -98,3 +98,48 @@ def test_a_query_no_worker_answers_is_one_line_naming_the_task_queue(
     assert "no worker polling task queue 'nobody-polls' answered within 1s" in lines[0]
     assert "start a worker" in lines[0]
     assert done.returncode == 1
+
+
+def _worker_in(directory: Path, module: str) -> subprocess.CompletedProcess[str]:
+    """``turnout worker MODULE`` run from ``directory``, as a user runs it there."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env.pop("PYTHONPATH", None)
+    env["TURNOUT_DATABASE_URL"] = f"sqlite:///{directory}/worker.db"
+    return subprocess.run(
+        [sys.executable, "-m", "turnout", "worker", module, "-q", "shop"],
+        cwd=directory, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def _one_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    return lines[0]
+
+
+def test_an_import_failing_inside_the_users_module_names_the_module_and_the_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "shop.py").write_text("from turnout import workflow\nimport helpers\n")
+    (tmp_path / "helpers.py").write_text("import json\nimport requestz\n")
+    line = _one_error_line(_worker_in(tmp_path, "shop"))
+    assert "module 'shop' does not import" in line
+    assert "helpers.py line 2 ('import requestz')" in line
+    assert "No module named 'requestz'" in line
+    assert "imported through shop.py line 2" in line
+    (tmp_path / "broken.py").write_text("def charge(:\n    pass\n")
+    line = _one_error_line(_worker_in(tmp_path, "broken"))
+    assert "module 'broken' does not import: broken.py line 1" in line
+
+
+def test_a_file_path_for_a_module_suggests_the_module_name(tmp_path: Path) -> None:
+    (tmp_path / "shop.py").write_text("import requestz\n")
+    (tmp_path / "app").mkdir()
+    for given, name in [("shop.py", "shop"), ("./app/orders.py", "app.orders")]:
+        line = _one_error_line(_worker_in(tmp_path, given))
+        assert f"{given!r} is a file path; name its module instead: {name!r}" in line
+    line = _one_error_line(_worker_in(tmp_path, "shopp"))
+    assert f"no module named 'shopp' in {tmp_path}" in line

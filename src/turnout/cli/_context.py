@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ import click
 
 from turnout._discovery import load_definitions
 from turnout.cli._errors import Failed
+from turnout.cli._modules import import_modules
 from turnout.config import Settings, load_settings
 from turnout.contracts.errors import TurnoutError
 
@@ -74,8 +74,7 @@ def definitions(modules: Sequence[str]) -> tuple[list[type], list[Callable[..., 
     """The workflows and activities found in ``modules`` (``MODULE[:ATTR]``)."""
     if not modules:
         return [], []
-    if os.getcwd() not in sys.path:  # `turnout worker myapp` finds ./myapp, as python -m does
-        sys.path.insert(0, os.getcwd())
+    import_modules(modules)  # `turnout worker myapp` finds ./myapp, as python -m does
     try:
         found = load_definitions(modules)
     except (ImportError, AttributeError, ValueError, TypeError) as exc:
@@ -90,8 +89,7 @@ def load_policy(target: str) -> Callable[..., Any]:
         raise click.BadParameter(
             f"{target!r}: name the policy as MODULE:ATTR", param_hint="--policy"
         )
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    import_modules([module_name])
     try:
         policy = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
