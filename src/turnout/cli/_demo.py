@@ -6,7 +6,11 @@ demo runs."""
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import click
@@ -52,7 +56,29 @@ def demo(ctx: click.Context, topic: str) -> None:
     out.print(f"result: {dump(value)}")
     out.print(f"state:  {run.state.value}")
     print_events(timeline)
-    out.print(f"see it again: turnout events {workflow_id}   (or: turnout describe {workflow_id})")
+    again = _command_from_anywhere(settings.database_url)
+    out.print(f"see it again: {again} events {workflow_id}   (or: {again} describe {workflow_id})")
+
+
+def _command_from_anywhere(database_url: str) -> str:
+    """``turnout`` as this process was started, with the database when it is a SQLite
+    file named relative to the current directory: a command that works from any directory
+    (``./scripts/demo`` runs in a directory of its own, from a virtual environment that
+    may not be on PATH)."""
+    invoked = Path(sys.argv[0])
+    if invoked.name == "turnout":
+        on_path = shutil.which("turnout")
+        same = on_path is not None and Path(on_path).resolve() == invoked.resolve()
+        program = "turnout" if same else shlex.quote(str(invoked.resolve()))
+    else:  # python -m turnout
+        on_path = shutil.which("python")
+        same = on_path is not None and Path(on_path).resolve() == Path(sys.executable).resolve()
+        program = ("python" if same else shlex.quote(sys.executable)) + " -m turnout"
+    path = database_url.split(":///", 1)[1] if database_url.startswith("sqlite:///") else ""
+    if not path or os.path.isabs(path) or path.startswith((":memory:", "file:")):
+        return program
+    url = "sqlite:///" + os.path.abspath(path)
+    return f"{program} --database-url {shlex.quote(url)}"
 
 
 def register(group: click.Group) -> None:
