@@ -15,6 +15,7 @@ from turnout.cli._errors import Failed, run_async
 from turnout.cli._output import out, timestamp
 from turnout.contracts.governance import Approval
 from turnout.contracts.records import Artifact, PolicyDecision
+from turnout.observability.queue_figures import with_idle_queues
 
 __all__ = ["register"]
 
@@ -137,7 +138,9 @@ def metrics(ctx: click.Context, as_json: bool) -> None:
                     "turnout metrics reads the internal executor's tables; on Temporal use "
                     "the Temporal server's own metrics and `temporal task-queue describe`"
                 )
-            figures = await client.store.figures(client.tenant_id)
+            found = await client.store.figures(client.tenant_id)
+            polled = {q.task_queue for q in (await client.status()).queues}
+        figures = with_idle_queues(found, polled)  # an idle queue's series at 0
         if as_json:
             for f in figures:
                 click.echo(json.dumps({"name": f.name, "labels": f.labels, "value": f.value}))

@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from turnout.observability.queue_figures import with_idle_queues
+
 try:
     from prometheus_client import (
         CONTENT_TYPE_LATEST,
@@ -225,18 +227,18 @@ class Metrics:
         once until the database answers again, and ``/readyz`` says so.
         """
         async with self._refreshing:  # scrapes at the same time share one reading
-            seen: set[tuple[int, str]] = set()
-            figures: list[Any] = []
+            polled: dict[tuple[int, str], tuple[Any, str, set[str]]] = {}
             for worker in list(self._slots.workers):
                 store, tenant = getattr(worker, "store", None), getattr(worker, "tenant_id", "")
                 if store is None:  # Temporal: the server has the queue figures
                     continue
-                key = (id(store), tenant)
-                if key in seen:
-                    continue
-                seen.add(key)
+                _, _, queues = polled.setdefault((id(store), tenant), (store, tenant, set()))
+                queues.add(worker.task_queue)
+            figures: list[Any] = []
+            for key, (store, tenant, queues) in polled.items():
                 found = await self._read_figures(key, store, tenant)
-                figures.extend(found or ())
+                if found is not None:  # an idle queue polled here: its series at 0
+                    figures.extend(with_idle_queues(found, queues))
             self._figures.figures = figures
 
     async def _read_figures(
