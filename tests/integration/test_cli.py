@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -255,3 +257,32 @@ def test_a_command_that_only_reads_makes_no_database(tmp_path: Path, command: li
     assert done.returncode == 1
     assert f"no database at {database}" in done.stderr
     assert not database.exists()
+
+
+def test_list_describe_and_events_print_moments_in_one_format(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env["TURNOUT_DATABASE_URL"] = f"sqlite:///{tmp_path}/demo.db"
+    ok("demo", env=env)
+    [workflow_id] = re.findall(r"demo-[0-9a-f]{8}", ok("list", env=env))
+    run = json.loads(ok("describe", workflow_id, "--json", env=env))
+    requested = datetime.fromisoformat(run["requested_at"]).astimezone(UTC)
+    shown = requested.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    moment = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+    for args in (["list"], ["describe", workflow_id], ["events", workflow_id]):
+        text = ok(*args, env=env)
+        assert shown in text, (args, text)  # the run's start, to the millisecond, in UTC
+        times = re.findall(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d[^\s│]*|\b\d\d:\d\d:\d\d\S*", text)
+        assert times, text
+        assert all(moment.fullmatch(t) for t in times), (args, times)
+
+
+def test_doctor_on_a_database_turnout_has_not_used_yet_is_not_a_failure(tmp_path: Path) -> None:
+    (tmp_path / "fresh.db").touch()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env["TURNOUT_DATABASE_URL"] = f"sqlite:///{tmp_path}/fresh.db"
+    report = ok("doctor", env=env)
+    assert (
+        "ok   schema: not created yet; the first client or `turnout schema create` creates it"
+        in report
+    )
+    assert "FAIL" not in report

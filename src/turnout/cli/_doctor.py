@@ -13,7 +13,7 @@ from turnout.cli._output import dump, out
 from turnout.config import ExecutorKind, load_settings
 from turnout.contracts.errors import ConfigurationError
 
-__all__ = ["STALL_SECONDS", "Check", "register", "run_checks"]
+__all__ = ["SCHEMA_NOT_CREATED", "STALL_SECONDS", "Check", "register", "run_checks"]
 
 
 @dataclass
@@ -52,10 +52,15 @@ async def run_checks(options: dict[str, Any]) -> list[Check]:
     except ConfigurationError as exc:
         checks.append(Check("production gate", False, str(exc), "see the message"))
     checks.extend(_database(settings.database_url))
-    if all(c.ok for c in checks if c.name in ("database", "schema")):
+    created = all(c.detail != SCHEMA_NOT_CREATED for c in checks)
+    if created and all(c.ok for c in checks if c.name in ("database", "schema")):
         checks.append(await _queues(settings.database_url, settings.tenant_id))
     return checks
 
+
+SCHEMA_NOT_CREATED = "not created yet; the first client or `turnout schema create` creates it"
+"""The schema check of a database turnout has not used yet: not a failure, since the first
+client or worker creates the schema."""
 
 STALL_SECONDS = 60.0
 """A queue whose oldest ready item waits longer than this, with no lease held on it, has
@@ -124,14 +129,7 @@ def _database(url: str) -> list[Check]:
     checks = [Check("database", True, f"{shown} (version {version})")]
     revision = current_revision(url)
     if revision is None:
-        checks.append(
-            Check(
-                "schema",
-                False,
-                "no turnout schema yet",
-                "run `turnout schema create` (workers and clients also create it on first use)",
-            )
-        )
+        checks.append(Check("schema", True, SCHEMA_NOT_CREATED))
     elif revision != SCHEMA_REVISION:
         checks.append(
             Check(

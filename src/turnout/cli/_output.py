@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -60,9 +61,14 @@ def dump(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-def timestamp(value: Any) -> str:
-    """A timestamp to the second, or nothing."""
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+def timestamp(value: datetime | None) -> str:
+    """A moment as every command prints it: ISO 8601 in UTC to the millisecond
+    (``2026-12-06T16:14:38.768Z``), or nothing."""
+    if value is None:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _root_cause(failure: dict[str, Any]) -> str:
@@ -92,7 +98,10 @@ def print_run(run: Run) -> None:
     for key in ("workflow_id", "run_id", "workflow_type", "task_queue", "state", "attempt",
                 "correlation_id", "requested_at", "started_at", "closed_at"):  # fmt: skip
         value = getattr(run, key)
-        table.add_row(key, value.value if isinstance(value, RunState) else str(value))
+        if isinstance(value, datetime) or (value is None and key.endswith("_at")):
+            table.add_row(key, timestamp(value))
+        else:
+            table.add_row(key, value.value if isinstance(value, RunState) else str(value))
     if run.result is not None:
         table.add_row("result", dump(run.result))
     if run.failure is not None:  # the whole cause chain: the root cause is what helps
@@ -111,7 +120,7 @@ def print_events(events: Sequence[Event]) -> None:
             attrs["failure"] = _root_cause(failure)
         elapsed = (event.at - start).total_seconds() if start else 0.0
         table.add_row(
-            event.at.strftime("%H:%M:%S.%f")[:-3],
+            timestamp(event.at),
             str(event.seq),
             event.type.value,
             " ".join(f"{k}={v}" for k, v in attrs.items()),

@@ -11,7 +11,16 @@ from rich.table import Table
 
 from turnout.cli._context import connected, definitions
 from turnout.cli._errors import Failed, json_args, run_async
-from turnout.cli._output import dump, err, failure_chain, out, print_events, print_run, wait_result
+from turnout.cli._output import (
+    dump,
+    err,
+    failure_chain,
+    out,
+    print_events,
+    print_run,
+    timestamp,
+    wait_result,
+)
 from turnout.contracts.errors import WorkflowFailureError
 from turnout.contracts.states import RunState
 
@@ -130,8 +139,8 @@ def list_(
                 run.run_id,
                 run.workflow_type,
                 run.state.value,
-                run.requested_at.isoformat(timespec="seconds"),
-                run.closed_at.isoformat(timespec="seconds") if run.closed_at else "",
+                timestamp(run.requested_at),
+                timestamp(run.closed_at),
             )
         out.print(table)
 

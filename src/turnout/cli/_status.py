@@ -15,7 +15,7 @@ from rich.text import Text
 
 from turnout.cli._context import connected
 from turnout.cli._errors import Failed, run_async
-from turnout.cli._output import out
+from turnout.cli._output import out, timestamp
 
 __all__ = ["register", "render"]
 
@@ -28,7 +28,7 @@ def render(snap: Any) -> Group:
     """The tables of one snapshot."""
     queues = Table(
         "task queue", "depth", "lag", "leased", "workers (slots in use)", "done/min", "dead",
-        title=f"task queues at {snap.at:%H:%M:%S} UTC",
+        title=f"task queues at {timestamp(snap.at)}",
         title_justify="left",
     )  # fmt: skip
     for q in snap.queues:
@@ -46,7 +46,7 @@ def render(snap: Any) -> Group:
     failures = Table("time", "workflow id", "event", "what", title="recent failures",
                      title_justify="left")  # fmt: skip
     for f in snap.failures:
-        failures.add_row(f"{f['at']:%H:%M:%S}", f["workflow_id"], f["event"], f["what"])
+        failures.add_row(timestamp(f["at"]), f["workflow_id"], f["event"], f["what"])
     return Group(queues, f"runs: {runs}", failures)
 
 
