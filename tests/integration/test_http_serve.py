@@ -254,21 +254,53 @@ async def test_a_served_run_completes_and_a_token_added_later_works_without_rest
         assert theirs.status_code == 404
 
 
-def test_serve_without_a_tokens_file_says_how_to_make_one(tmp_path: Path) -> None:
+def test_serve_beyond_this_machine_without_a_tokens_file_says_how_to_make_one(
+    tmp_path: Path,
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
     env["TURNOUT_DATABASE_URL"] = f"sqlite:///{tmp_path}/t.db"
     done = subprocess.run(
-        [sys.executable, "-m", "turnout", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "turnout", "serve", "--host", "0.0.0.0", "--port", "0"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2
     assert "turnout token create --tenant" in done.stderr
+    assert "or serve on 127.0.0.1" in done.stderr
     missing = subprocess.run(
         [sys.executable, "-m", "turnout", "serve", "--tokens-file", str(tmp_path / "nope")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr
+
+
+def test_serve_on_loopback_without_a_tokens_file_serves_this_machine_only(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env["TURNOUT_DATABASE_URL"] = f"sqlite:///{tmp_path}/local.db"
+    env["PYTHONPATH"] = str(ROOT)
+    proc, url, log = serve(env, tmp_path)
+    try:
+        banner = log.read_text()
+        assert f"serving the HTTP API on {url}" in banner
+        assert f"the web console: {url}/" in banner
+        assert "no tokens file: requests from this machine act for tenant 'default'" in banner
+        assert httpx.get(f"{url}/workflows", timeout=10).status_code == 200
+        assert httpx.get(f"{url}/", timeout=10, follow_redirects=False).status_code == 200
+        rebound = httpx.get(f"{url}/workflows", headers={"Host": "evil.example"}, timeout=10)
+        assert rebound.status_code == 403
+        assert "loopback" in rebound.json()["error"]["message"]
+        foreign = httpx.post(
+            f"{url}/workflows",
+            json={"workflow_type": "HelloWorkflow", "task_queue": "q"},
+            headers={"Origin": "http://evil.example"},
+            timeout=10,
+        )
+        assert foreign.status_code == 403
+        assert "another site" in foreign.json()["error"]["message"]
+    finally:
+        stop(proc)
 
 
 SCHEMATHESIS_CHECKS = ",".join(

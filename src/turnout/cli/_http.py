@@ -43,6 +43,7 @@ def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
         import uvicorn
 
         from turnout.http import create_app
+        from turnout.http.local import is_loopback
         from turnout.http.server import ClientTimeouts, server_config
     except ImportError as exc:
         raise click.UsageError(
@@ -50,14 +51,33 @@ def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
         ) from exc
     settings = settings_for(ctx)
     workflows, _ = definitions(modules)
+    tokenless = not (tokens_file or settings.api_tokens_file)
+    if tokenless and not is_loopback(host):
+        raise click.UsageError(
+            f"--host {host} lets other machines connect, so the HTTP API needs a tokens file "
+            "there: pass --tokens-file FILE or set TURNOUT_API_TOKENS_FILE (`turnout token "
+            "create --tenant TENANT` makes a token and prints its line), or serve on 127.0.0.1"
+        )
+    local_tenant = settings.tenant_id if tokenless else None
     try:
-        app = create_app(settings, tokens_file=tokens_file, workflows=workflows)
+        app = create_app(
+            settings, tokens_file=tokens_file, workflows=workflows, local_tenant=local_tenant
+        )
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from exc
+    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     err.print(
-        f"serving the HTTP API on http://{host}:{port} ({settings.executor.value} executor); "
-        f"OpenAPI at /openapi.json"
+        f"serving the HTTP API on {base} ({settings.executor.value} executor); "
+        f"OpenAPI at {base}/openapi.json"
     )
+    if any(getattr(route, "path", None) == "/" for route in app.routes):
+        err.print(f"the web console: {base}/")
+    if tokenless:
+        err.print(
+            f"no tokens file: requests from this machine act for tenant {local_tenant!r} "
+            "without a token; for tokens: turnout token create --tenant TENANT, then "
+            "--tokens-file FILE"
+        )
     state = app.state.turnout
 
     class Server(uvicorn.Server):

@@ -32,6 +32,7 @@ from turnout.contracts.errors import ConfigurationError
 from turnout.http.auth import CONSOLE_HEADER, COOKIE, TokenFile
 from turnout.http.edges import ClientGone, on_client_disconnect
 from turnout.http.errors import from_exception, json_error
+from turnout.http.local import NoTokens, local_problem
 from turnout.http.routes import routes as api_routes
 from turnout.http.routes.common import ENCODED_SLASH
 from turnout.http.schemas import openapi_document
@@ -109,13 +110,16 @@ class ApiState:
     """What the app's routes share (``request.app.state.turnout``)."""
 
     settings: Settings
-    tokens: TokenFile
+    tokens: TokenFile | NoTokens
     hub: ClientHub
     sse_poll_interval: float = 0.25
     sse_keepalive: float = 15.0
     query_timeout: float = 10.0
     stopping: bool = False
     """Set when the server stops: open event streams end within one poll interval."""
+    local_tenant: str | None = None
+    """Without a tokens file, on a loopback address: the tenant every request without a
+    token acts for (:mod:`turnout.http.local`)."""
 
     @property
     def executor(self) -> str:
@@ -150,6 +154,12 @@ class AuthMiddleware:
         scope["state"]["client"] = None
         token, by_cookie = _token_of(request)
         tenant = self.state.tokens.tenant_of(token) if token else None
+        if token is None and self.state.local_tenant is not None:
+            refused = local_problem(request)
+            if refused is not None:
+                await json_error(403, "forbidden", refused)(scope, receive, send)
+                return
+            tenant = self.state.local_tenant
         if tenant is None:
             if console:
                 await self.app(scope, receive, send)
@@ -287,28 +297,37 @@ def create_app(
     sse_poll_interval: float = 0.25,
     query_timeout: float = 10.0,
     console: bool = True,
+    local_tenant: str | None = None,
 ) -> Starlette:
     """The HTTP API (and the web console, when installed) as a Starlette app.
 
     ``settings`` default to :func:`turnout.config.load_settings`. The tokens file is
-    ``tokens_file`` or the ``TURNOUT_API_TOKENS_FILE`` setting; without one the app is
-    refused (every route but /healthz needs a token). ``client_factory`` makes the
-    client of a tenant (default: ``turnout.connect`` with the settings and that tenant);
-    ``workflows`` are the classes the clients know (their return types convert results;
-    optional). ``sse_poll_interval`` is how often an event stream looks for new events;
-    ``query_timeout`` bounds a query (a worker of the run's task queue answers it).
+    ``tokens_file`` or the ``TURNOUT_API_TOKENS_FILE`` setting; without one (and without
+    ``local_tenant``) the app is refused (every route but /healthz needs a token).
+    ``client_factory`` makes the client of a tenant (default: ``turnout.connect`` with
+    the settings and that tenant); ``workflows`` are the classes the clients know (their
+    return types convert results; optional). ``sse_poll_interval`` is how often an event
+    stream looks for new events; ``query_timeout`` bounds a query (a worker of the run's
+    task queue answers it). ``local_tenant``, given without a tokens file, serves a
+    loopback address without tokens: each request without one acts for that tenant
+    (:mod:`turnout.http.local`).
     """
     settings = settings or load_settings()
     path = tokens_file or settings.api_tokens_file
-    if not path:
+    if not path and local_tenant is not None:
+        tokens: TokenFile | NoTokens = NoTokens()
+    elif not path:
         raise ConfigurationError(
             "the HTTP API needs a tokens file: pass --tokens-file FILE or set "
             "TURNOUT_API_TOKENS_FILE; `turnout token create --tenant TENANT` makes a token "
             "and prints the line to put in that file"
         )
+    else:
+        tokens = TokenFile.open(path)
     state = ApiState(
         settings=settings,
-        tokens=TokenFile.open(path),
+        tokens=tokens,
+        local_tenant=None if path else local_tenant,
         hub=ClientHub(client_factory or settings_factory(settings, workflows)),
         sse_poll_interval=sse_poll_interval,
         query_timeout=query_timeout,

@@ -79,7 +79,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 _ERRORS = {
     "400": "the body is not JSON (invalid_json)",
     "401": "no token, or a token the server does not know (unauthorized)",
-    "403": "a cookie-authenticated change without the X-Turnout-Console header (csrf)",
+    "403": "a cookie-authenticated change without the X-Turnout-Console header (csrf); on a "
+    "server without tokens, a request from another machine's name or site (forbidden)",
     "404": "no such run for this tenant (workflow_not_found), or no such approval",
     "409": "the run is closed, or the approval already decided",
     "413": "a payload over the server's limit (payload_too_large)",
