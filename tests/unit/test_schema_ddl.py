@@ -49,12 +49,14 @@ def _url(path: Path) -> str:
 
 
 def _master(path: Path) -> list[tuple[str, str, str, str | None]]:
-    """Every table and index of the database file, with the SQL that made it."""
+    """Every table and index of the database file, with the SQL that made it (its
+    whitespace collapsed: a column added by ALTER TABLE shares its line with the one
+    before)."""
     with closing(sqlite3.connect(path)) as conn:
         rows = conn.execute(
             "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
         ).fetchall()
-    return sorted(rows)
+    return sorted((*row[:3], " ".join(row[3].split()) if row[3] else None) for row in rows)
 
 
 def _trimmed(rows: list[tuple[str, str, str, str | None]]) -> list[tuple[str, ...]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import typing
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -183,6 +183,7 @@ class ClientBase:
         retry_policy: RetryPolicy | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
+        memo: Mapping[str, Any] | None = None,
     ) -> Any:
         """Start a workflow run (see ``start_workflow``) and wait for its result."""
         # Each executor's client defines start_workflow with this same signature.
@@ -203,5 +204,6 @@ class ClientBase:
             retry_policy=retry_policy,
             start_signal=start_signal,
             start_signal_args=start_signal_args,
+            memo=memo,
         )
         return await handle.result()

@@ -31,6 +31,7 @@ class EventType(StrEnum):
     WORKFLOW_CANCEL_REQUESTED = "workflow_cancel_requested"
     WORKFLOW_TASK_COMPLETED = "workflow_task_completed"
     WORKFLOW_TASK_FAILED = "workflow_task_failed"
+    WORKFLOW_PROPERTIES_MODIFIED = "workflow_properties_modified"
     # activities
     ACTIVITY_SCHEDULED = "activity_scheduled"
     ACTIVITY_STARTED = "activity_started"
@@ -108,6 +109,7 @@ COMMAND_EVENT_TYPES: frozenset[EventType] = frozenset(
         EventType.SIGNAL_EXTERNAL_WORKFLOW_INITIATED,
         EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_INITIATED,
         EventType.MARKER_RECORDED,
+        EventType.WORKFLOW_PROPERTIES_MODIFIED,
         EventType.APPROVAL_REQUESTED,
         EventType.WORKFLOW_COMPLETED,
         EventType.WORKFLOW_FAILED,

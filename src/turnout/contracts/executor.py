@@ -14,7 +14,7 @@ information, so the callers never ask which executor they talk to.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -227,12 +227,14 @@ class Client(Protocol):
         retry_policy: RetryPolicy | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
+        memo: Mapping[str, Any] | None = None,
     ) -> WorkflowHandle:
         """Start a workflow run and return a handle without waiting for it.
 
         With ``start_signal`` (signal-with-start), the signal is delivered with the start:
         to the new run before its code starts, or to the open run of the id, which the
-        start then returns (an open run is used, never a conflict)."""
+        start then returns (an open run is used, never a conflict). ``memo`` is kept
+        with the run (``describe()``, ``workflow.memo()``), not searchable."""
         ...
 
     async def execute_workflow(
@@ -253,6 +255,7 @@ class Client(Protocol):
         retry_policy: RetryPolicy | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
+        memo: Mapping[str, Any] | None = None,
     ) -> Any:
         """Start a workflow run and wait for its result."""
         ...

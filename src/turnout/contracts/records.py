@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from turnout.contracts.errors import Failure
+from turnout.contracts.memo import NO_DEFAULT, memo_value
 from turnout.contracts.states import RunState, WorkflowExecutionStatus
 
 __all__ = [
@@ -93,6 +94,19 @@ class Run(BaseModel):
     parent_workflow_id: str | None = None
     parent_run_id: str | None = None
     continued_from_run_id: str | None = None
+    memo_values: dict[str, Any] = {}
+    """The run's memo as JSON values (``await memo()`` is Temporal's way to read it)."""
+
+    async def memo(self) -> dict[str, Any]:
+        """The run's memo, its values unconverted (temporalio's ``describe().memo()``)."""
+        return dict(self.memo_values)
+
+    async def memo_value(
+        self, key: str, default: Any = NO_DEFAULT, *, type_hint: Any = None
+    ) -> Any:
+        """The memo's value of ``key`` converted to ``type_hint``; ``default`` when the
+        key is missing (KeyError without one)."""
+        return memo_value(self.memo_values, key, default, type_hint)
 
     # Temporal's names for the same facts (``WorkflowExecutionDescription``), so code
     # written against temporalio's ``describe()`` reads them unchanged.

@@ -7,11 +7,9 @@ Every function forwards to the runtime of the executor that runs the code.
 
 from __future__ import annotations
 
-import contextlib
 import random as _random
 import uuid as _uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, ParamSpec, Protocol, TypeVar, overload
 
@@ -22,6 +20,7 @@ from turnout.contracts.limits import (
     check_task_timeout,
     check_timer,
 )
+from turnout.contracts.memo import check_memo
 from turnout.contracts.records import IdReusePolicy, ParentClosePolicy
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.updates import UpdateInfo
@@ -74,6 +73,7 @@ from turnout.workflows._local_activity_calls import (
     start_local_activity_method,
 )
 from turnout.workflows._logging import logger
+from turnout.workflows._memo import memo, memo_value, upsert_memo
 from turnout.workflows._runtime import (
     ActivityCancellationType,
     ChildWorkflowOptions,
@@ -83,6 +83,7 @@ from turnout.workflows._runtime import (
     current_workflow_runtime,
     in_workflow,
 )
+from turnout.workflows._unsafe import unsafe
 from turnout.workflows._waiting import as_completed, wait
 
 __all__ = [
@@ -120,6 +121,8 @@ __all__ = [
     "info",
     "init",
     "logger",
+    "memo",
+    "memo_value",
     "now",
     "patched",
     "payload_converter",
@@ -144,6 +147,7 @@ __all__ = [
     "start_local_activity_method",
     "unsafe",
     "update",
+    "upsert_memo",
     "uuid4",
     "wait",
     "wait_condition",
@@ -345,12 +349,13 @@ async def start_child_workflow(
     result_type: Any = None,
     id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
+    memo: Mapping[str, Any] | None = None,
 ) -> Any:
     """Start a child workflow; returns a handle to await for its result.
 
     ``id_reuse_policy`` says whether the child may take an id whose earlier run closed;
     ``parent_close_policy`` what happens to the child, still open, when this run closes
-    (terminated by default, as on Temporal)."""
+    (terminated by default, as on Temporal); ``memo`` is the child's memo."""
     if isinstance(workflow, str):
         check_name(workflow, "the child workflow type", example="Checkout")
     if id is not None:
@@ -365,6 +370,7 @@ async def start_child_workflow(
         retry_policy=retry_policy,
         id_reuse_policy=IdReusePolicy(id_reuse_policy),
         parent_close_policy=ParentClosePolicy(parent_close_policy),
+        memo=check_memo(memo, "the child workflow's memo"),
     )
     return await current_workflow_runtime().start_child_workflow(
         workflow, call_args(arg, args), options, _workflow_result_type(workflow, result_type)
@@ -384,6 +390,7 @@ async def execute_child_workflow(
     result_type: Any = None,
     id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
+    memo: Mapping[str, Any] | None = None,
 ) -> Any:
     """Run a child workflow and return its result; failures raise ``ChildWorkflowError``."""
     handle = await start_child_workflow(
@@ -398,6 +405,7 @@ async def execute_child_workflow(
         result_type=result_type,
         id_reuse_policy=id_reuse_policy,
         parent_close_policy=parent_close_policy,
+        memo=memo,
     )
     return await handle
 
@@ -407,83 +415,3 @@ def continue_as_new(
 ) -> NoReturn:
     """End this run and start a fresh one with new input (and empty history)."""
     current_workflow_runtime().continue_as_new(workflow, call_args(arg, args))
-
-
-_pass_through_providers: list[Callable[[], contextlib.AbstractContextManager[None]]] = []
-_unrestricted_providers: list[Callable[[], contextlib.AbstractContextManager[None]]] = []
-_passing_through: ContextVar[bool] = ContextVar("turnout_imports_passed_through", default=False)
-_unrestricted: ContextVar[bool] = ContextVar("turnout_sandbox_unrestricted", default=False)
-
-
-class unsafe:
-    """Escape hatches, as in temporalio."""
-
-    @staticmethod
-    def is_replaying() -> bool:
-        """True while the workflow code re-runs recorded history."""
-        return in_workflow() and current_workflow_runtime().is_replaying()
-
-    @staticmethod
-    @contextlib.contextmanager
-    def imports_passed_through() -> Iterator[None]:
-        """Imports inside this block bypass a workflow sandbox (Temporal); no-op otherwise."""
-        with contextlib.ExitStack() as stack:
-            for provider in _pass_through_providers:
-                stack.enter_context(provider())
-            token = _passing_through.set(True)
-            try:
-                yield
-            finally:
-                _passing_through.reset(token)
-
-    @staticmethod
-    @contextlib.contextmanager
-    def sandbox_unrestricted() -> Iterator[None]:
-        """Code in this block runs without the workflow sandbox's restrictions (Temporal);
-        the internal executor has no sandbox, so there it changes nothing."""
-        with contextlib.ExitStack() as stack:
-            for provider in _unrestricted_providers:
-                stack.enter_context(provider())
-            token = _unrestricted.set(True)
-            try:
-                yield
-            finally:
-                _unrestricted.reset(token)
-
-    @staticmethod
-    def is_imports_passed_through() -> bool:
-        """True inside ``imports_passed_through()``."""
-        return _passing_through.get()
-
-    @staticmethod
-    def is_sandbox_unrestricted() -> bool:
-        """True inside ``sandbox_unrestricted()``."""
-        return _unrestricted.get()
-
-    @staticmethod
-    def in_sandbox() -> bool:
-        """True when workflow code runs in a sandbox (Temporal's); never on the internal
-        executor."""
-        return in_workflow() and current_workflow_runtime().in_sandbox()
-
-    @staticmethod
-    def is_read_only() -> bool:
-        """True while the code may not change the workflow (a query handler, an update
-        validator)."""
-        return in_workflow() and current_workflow_runtime().is_read_only()
-
-
-def add_pass_through_provider(
-    provider: Callable[[], contextlib.AbstractContextManager[None]],
-) -> None:
-    """Let an executor make ``unsafe.imports_passed_through()`` meaningful (Temporal's sandbox)."""
-    if provider not in _pass_through_providers:
-        _pass_through_providers.append(provider)
-
-
-def add_unrestricted_provider(
-    provider: Callable[[], contextlib.AbstractContextManager[None]],
-) -> None:
-    """Let an executor make ``unsafe.sandbox_unrestricted()`` meaningful (Temporal's)."""
-    if provider not in _unrestricted_providers:
-        _unrestricted_providers.append(provider)

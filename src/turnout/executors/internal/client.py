@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from turnout.contracts.executor import (
 )
 from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
 from turnout.contracts.limits import check_name, check_optional_duration, check_task_timeout
+from turnout.contracts.memo import check_memo
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
@@ -172,6 +173,7 @@ class InternalClient(ClientBase):
         retry_policy: RetryPolicy | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
+        memo: Mapping[str, Any] | None = None,
     ) -> InternalWorkflowHandle:
         """Start a run (see ``turnout.contracts.Client.start_workflow``)."""
         if retry_policy is not None:
@@ -208,6 +210,7 @@ class InternalClient(ClientBase):
             run_timeout=_seconds(check_optional_duration(run_timeout, "run_timeout")),
             task_timeout=_seconds(check_task_timeout(task_timeout)),
             signal=signal,
+            memo=check_memo(memo),
         )
         if (
             idempotency_key is None

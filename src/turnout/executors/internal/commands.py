@@ -29,6 +29,7 @@ __all__ = [
     "SignalExternal",
     "StartChild",
     "StartTimer",
+    "UpsertMemo",
 ]
 
 
@@ -140,6 +141,7 @@ class StartChild(_Declared):
     id_reuse_policy: str = "allow_duplicate"
     parent_close_policy: str = "terminate"
     task_timeout: float | None = None
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq, self.workflow_type)
@@ -158,6 +160,7 @@ class StartChild(_Declared):
             "id_reuse_policy": self.id_reuse_policy,
             "parent_close_policy": self.parent_close_policy,
             **({"task_timeout": self.task_timeout} if self.task_timeout else {}),
+            **({"memo": self.memo} if self.memo else {}),
         }
 
 
@@ -228,6 +231,24 @@ class RecordMarker(_Declared):
 
     def attributes(self) -> dict[str, Any]:
         return {"marker": "patch", "patch_id": self.patch_id}
+
+
+@dataclass(frozen=True)
+class UpsertMemo(_Declared):
+    """The workflow changed its memo (``memo``: each key's new value, None to remove it):
+    Temporal's ``WorkflowPropertiesModified``."""
+
+    memo: dict[str, Any]
+    event_type: EventType = EventType.WORKFLOW_PROPERTIES_MODIFIED
+
+    def key(self) -> tuple[Any, ...]:
+        return ()
+
+    def payload(self) -> tuple[Any, str] | None:
+        return self.memo, "the memo updates"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"upserted_memo": self.memo}
 
 
 @dataclass(frozen=True)
@@ -421,6 +442,7 @@ Command = (
     | RequestCancelExternal
     | RecordMarker
     | RecordLocalActivity
+    | UpsertMemo
     | RequestApproval
     | CompleteWorkflow
     | FailWorkflow

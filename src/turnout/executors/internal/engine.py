@@ -129,6 +129,8 @@ class WorkflowInstance(MessageHandlers):
         self._unmeasured: list[dict[str, Any]] = []
         self.handlers_running = 0
         """Signal handlers delivered and not yet returned (``workflow.all_handlers_finished``)."""
+        self.memo: dict[str, Any] = {}
+        """The memo as the workflow code sees it: its start's, then its own upserts."""
 
     # -- feeding history -----------------------------------------------------------
     def advance(
@@ -148,6 +150,8 @@ class WorkflowInstance(MessageHandlers):
         for event in events:
             if is_start_gate(event):
                 self._start_gate = str(event.attributes["name"])
+            elif event.type is EventType.WORKFLOW_STARTED:
+                self.memo = dict(event.attributes.get("memo") or {})
         inbound: list[Event] = []
         for i, event in enumerate(events):
             if event.type is EventType.WORKFLOW_TASK_COMPLETED:

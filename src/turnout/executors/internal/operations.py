@@ -223,6 +223,7 @@ class Operations:
                 parent_close_policy=(
                     options.parent_close_policy or ParentClosePolicy.TERMINATE
                 ).value,
+                memo=dict(options.memo or {}),
             )
         )
         handle = ChildHandle(self._await_child(seq, child_id, future), loop=self._loop)

@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from turnout.contracts.executor import check_signal
+from turnout.contracts.memo import upserted
 from turnout.contracts.records import PolicyDecision
 from turnout.contracts.updates import UpdateInfo
 from turnout.executors.internal import codec
+from turnout.executors.internal.commands import UpsertMemo
 from turnout.workflows._definitions import WorkflowDefinition, runtime_handler
 from turnout.workflows._runtime import (
     ActivityOptions,
@@ -125,6 +127,14 @@ class InternalRuntime:
         # By length only: the length is recorded with each workflow task, so replay
         # answers as the first run did.
         return self._i.history_length > SUGGEST_CONTINUE_AS_NEW_EVENTS
+
+    def memo(self) -> dict[str, Any]:
+        return dict(self._i.memo)
+
+    def upsert_memo(self, updates: dict[str, Any]) -> None:
+        self._writable()
+        self._i.memo = upserted(self._i.memo, updates)
+        self._i.operations.commands.append(UpsertMemo(updates))
 
     def current_update_info(self) -> UpdateInfo | None:
         return current_update.get()

@@ -54,7 +54,7 @@ __all__ = [
     "updates",
 ]
 
-SCHEMA_REVISION = "0004_queries"
+SCHEMA_REVISION = "0005_memo"
 """The Alembic revision the MetaData corresponds to (the head of migrations/)."""
 
 PREFIX = "turnout_"
@@ -157,6 +157,7 @@ runs = Table(
     Column("workflow_task_count", Integer, nullable=False, server_default="0"),
     Column("cancel_requested", Boolean, nullable=False, server_default=false()),
     Column("options", JSONType),
+    Column("memo", JSONType),
     CheckConstraint(_in("state", RunState), name="state"),
     CheckConstraint(
         f"({_in('state', TERMINAL_STATES)}) = (closed_at IS NOT NULL)", name="closed_at"

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from turnout.contracts.limits import (
     check_payload,
     check_task_timeout,
 )
+from turnout.contracts.memo import check_memo
 from turnout.contracts.records import DEFAULT_TENANT, IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.states import RunState
@@ -193,6 +194,7 @@ class TemporalClient(ClientBase):
         retry_policy: RetryPolicy | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
+        memo: Mapping[str, Any] | None = None,
     ) -> TemporalWorkflowHandle:
         """Start a workflow run on Temporal."""
         name, result_type = self._resolve(workflow)
@@ -222,7 +224,8 @@ class TemporalClient(ClientBase):
             raise ValueError("start_signal_args needs start_signal, the signal's name")
         # Started under a span: the run joins its trace, as on the internal executor.
         correlation = correlation_id or correlation_from_current_span() or uuid.uuid4().hex
-        memo = {CORRELATION_MEMO: correlation}
+        # The user's memo beside turnout's own key (check_memo refuses turnout's keys).
+        raw_memo = {**check_memo(memo), CORRELATION_MEMO: correlation}
         try:
             raw = await self.raw.start_workflow(
                 name,
@@ -235,7 +238,7 @@ class TemporalClient(ClientBase):
                 run_timeout=check_optional_duration(run_timeout, "run_timeout"),
                 task_timeout=check_task_timeout(task_timeout),
                 retry_policy=temporal_retry_policy(retry_policy),
-                memo=memo,
+                memo=raw_memo,
                 result_type=result_type,
                 **signal,
             )

@@ -24,7 +24,7 @@ from turnout.workflows._definitions import (
     WorkflowDefinition,
     add_definition_hook,
 )
-from turnout.workflows.workflow import add_pass_through_provider, add_unrestricted_provider
+from turnout.workflows._unsafe import add_pass_through_provider, add_unrestricted_provider
 
 __all__ = ["ensure_activity", "ensure_workflow", "install"]
 

@@ -32,6 +32,7 @@ from turnout.contracts.governance import (
 )
 from turnout.contracts.history import WorkflowHistory
 from turnout.contracts.limits import check_text
+from turnout.contracts.memo import user_memo
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import UpdateCalls, WorkflowUpdateStage
@@ -299,6 +300,7 @@ class TemporalWorkflowHandle(UpdateCalls):
             failure=failure,
             parent_workflow_id=desc.parent_id,
             parent_run_id=desc.parent_run_id,
+            memo_values=user_memo(memo),
         )
 
     async def events(self) -> list[Event]:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import (
     CancelExternalWorkflowExecutionFailedCause,
     SignalExternalWorkflowExecutionFailedCause,
@@ -22,9 +21,14 @@ from turnout.contracts.records import DEFAULT_TENANT, DecisionOutcome
 from turnout.executors.temporal._governance import (
     ADMISSION_ACTIVITY,
     APPROVAL_SIGNAL,
-    APPROVALS_MEMO,
     ARTIFACT_SIGNAL,
     POLICY_SIGNAL,
+)
+from turnout.executors.temporal._memo import (
+    approvals_change,
+    json_value,
+    started_memo,
+    upserted_memo,
 )
 
 __all__ = ["LOCAL_ACTIVITY_MARKER", "local_activity_type", "map_history"]
@@ -123,6 +127,7 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
             "task_queue": started.task_queue.name,
             "attempt": started.attempt,
             "continued_from_run_id": started.continued_execution_run_id or None,
+            **started_memo(started.memo),
         }
     if t == T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
         sched = event.activity_task_scheduled_event_attributes
@@ -248,7 +253,7 @@ def _admission_decision(event: HistoryEvent) -> dict[str, Any] | None:
     if result is None:
         return None
     for payload in result.payloads:
-        value = _json(payload)
+        value = json_value(payload)
         if isinstance(value, dict) and isinstance(value.get("decision"), dict):
             return dict(value["decision"])
     return None
@@ -268,7 +273,7 @@ def local_activity_type(event: HistoryEvent) -> str | None:
 
 def _local_activity_data(event: HistoryEvent) -> dict[str, Any]:
     payloads = event.marker_recorded_event_attributes.details.get("data")
-    value = _json(payloads.payloads[0]) if payloads and payloads.payloads else None
+    value = json_value(payloads.payloads[0]) if payloads and payloads.payloads else None
     return value if isinstance(value, dict) else {}
 
 
@@ -287,7 +292,7 @@ def _local_activity(event: HistoryEvent) -> dict[str, Any]:
         attrs["failure"] = _failure(marker.failure)
     else:
         result = marker.details.get("result")
-        attrs["result"] = _json(result.payloads[0]) if result and result.payloads else None
+        attrs["result"] = json_value(result.payloads[0]) if result and result.payloads else None
     return attrs
 
 
@@ -308,28 +313,10 @@ def _marker(event: HistoryEvent) -> dict[str, Any]:
     return attrs
 
 
-def _json(payload: Payload) -> Any:
-    """A payload's value (the pydantic converter writes JSON); None when it is not JSON."""
-    try:
-        return json.loads(payload.data)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def _signal_payload(event: HistoryEvent) -> dict[str, Any] | None:
     payloads = event.workflow_execution_signaled_event_attributes.input.payloads
-    value = _json(payloads[0]) if payloads else None
+    value = json_value(payloads[0]) if payloads else None
     return value if isinstance(value, dict) else None
-
-
-def _approvals_change(event: HistoryEvent) -> dict[str, Any] | None:
-    """What a memo upsert of the run's approvals means (its ``event``), if it is one."""
-    fields = event.workflow_properties_modified_event_attributes.upserted_memo.fields
-    if APPROVALS_MEMO not in fields:
-        return None
-    memo = _json(fields[APPROVALS_MEMO])
-    change = memo.get("event") if isinstance(memo, dict) else None
-    return change if isinstance(change, dict) and isinstance(change.get("type"), str) else None
 
 
 class _Approvals:
@@ -420,6 +407,9 @@ def map_history(
             continue
         if event.event_type == T.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
             _map_approvals_change(event, approvals, add)
+            upserted = upserted_memo(event)
+            if upserted is not None:
+                add(EventType.WORKFLOW_PROPERTIES_MODIFIED, _at(event), {"upserted_memo": upserted})
             continue
         if local_activity_type(event) == ADMISSION_ACTIVITY:
             decision = _admission_decision(event)
@@ -449,7 +439,7 @@ _Add = Callable[[EventType, datetime, dict[str, Any]], None]
 
 
 def _map_approvals_change(event: HistoryEvent, approvals: _Approvals, add: _Add) -> None:
-    change = _approvals_change(event)
+    change = approvals_change(event)
     if change is None:
         return
     attrs = {k: v for k, v in change.items() if k != "type"}

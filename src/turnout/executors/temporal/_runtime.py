@@ -20,6 +20,7 @@ import temporalio.workflow
 
 from turnout.contracts import errors as te
 from turnout.contracts.governance import Policy
+from turnout.contracts.memo import user_memo
 from turnout.contracts.payloads import PayloadConverter
 from turnout.contracts.records import (
     DEFAULT_TENANT,
@@ -219,6 +220,12 @@ class TemporalWorkflowRuntime:
     def continue_as_new_suggested(self) -> bool:
         return temporalio.workflow.info().is_continue_as_new_suggested()
 
+    def memo(self) -> dict[str, Any]:
+        return user_memo(temporalio.workflow.memo())
+
+    def upsert_memo(self, updates: dict[str, Any]) -> None:
+        temporalio.workflow.upsert_memo(updates)
+
     def current_update_info(self) -> UpdateInfo | None:
         info = temporalio.workflow.current_update_info()
         return None if info is None else UpdateInfo(id=info.id, name=info.name)
@@ -290,7 +297,7 @@ class TemporalWorkflowRuntime:
             task_timeout=options.task_timeout,
             retry_policy=temporal_retry_policy(options.retry_policy),
             result_type=result_type if result_type is not Any else None,
-            memo={CORRELATION_MEMO: self.info().correlation_id},
+            memo={**(options.memo or {}), CORRELATION_MEMO: self.info().correlation_id},
             id_reuse_policy=_CHILD_REUSE[options.id_reuse_policy or IdReusePolicy.ALLOW_DUPLICATE],
             parent_close_policy=_PARENT_CLOSE[
                 options.parent_close_policy or ParentClosePolicy.TERMINATE

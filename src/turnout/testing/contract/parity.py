@@ -44,6 +44,9 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.update",
     "workflow.UpdateInfo",
     "workflow.current_update_info",
+    "workflow.memo",
+    "workflow.memo_value",
+    "workflow.upsert_memo",
     "workflow.ParentClosePolicy",
     "workflow.ActivityCancellationType",
     "workflow.set_signal_handler",
@@ -166,9 +169,7 @@ _VERSIONING = "worker versioning is Temporal-only; use workflow.patched"
 _SCHEDULES = "schedules and cron are not supported: start runs from your own scheduler"
 _STANDALONE = "activities run only inside workflows"
 _CONNECTION = "connection details come from turnout's settings (TemporalClient.raw is temporalio's)"
-_SEARCH = (
-    "memo and search attributes are not supported (on Temporal the memo holds the correlation id)"
-)
+_SEARCH = "search attributes are not supported yet (the memo is)"
 
 UNSUPPORTED: dict[str, str] = {
     # temporalio.workflow
@@ -192,7 +193,6 @@ UNSUPPORTED: dict[str, str] = {
         ],
         _DYNAMIC,
     ),
-    **dict.fromkeys(["workflow.memo", "workflow.memo_value", "workflow.upsert_memo"], _SEARCH),
     "workflow.upsert_search_attributes": _SEARCH,
     **dict.fromkeys(
         ["workflow.VersioningIntent", "workflow.ContinueAsNewVersioningBehavior"], _VERSIONING
@@ -352,6 +352,7 @@ _CHILD_OPTIONS = (
     "result_type",
     "id_reuse_policy",
     "parent_close_policy",
+    "memo",
 )
 _START_OPTIONS = (
     "args",
@@ -365,6 +366,7 @@ _START_OPTIONS = (
     "retry_policy",
     "start_signal",
     "start_signal_args",
+    "memo",
 )
 
 KEYWORDS: dict[str, tuple[str, ...]] = {

@@ -1,4 +1,4 @@
--- turnout schema for sqlite, revision 0004_queries.
+-- turnout schema for sqlite, revision 0005_memo.
 -- Generated from turnout.executors.internal.schema; do not edit. Regenerate with:
 --   python -m turnout.executors.internal.migrate --write-ddl
 
@@ -52,7 +52,7 @@ CREATE TABLE turnout_events (
 	correlation_id VARCHAR(64) NOT NULL,
 	attributes JSON NOT NULL,
 	CONSTRAINT pk_turnout_events PRIMARY KEY (id),
-	CONSTRAINT ck_turnout_events_type CHECK (type IN ('activity_cancel_requested', 'activity_canceled', 'activity_completed', 'activity_failed', 'activity_scheduled', 'activity_started', 'activity_timed_out', 'approval_decided', 'approval_requested', 'artifact_recorded', 'child_workflow_canceled', 'child_workflow_completed', 'child_workflow_failed', 'child_workflow_started', 'child_workflow_terminated', 'child_workflow_timed_out', 'dead_lettered', 'external_workflow_cancel_requested', 'external_workflow_signaled', 'lease_expired', 'marker_recorded', 'policy_decided', 'request_cancel_external_workflow_failed', 'request_cancel_external_workflow_initiated', 'retry_scheduled', 'signal_external_workflow_failed', 'signal_external_workflow_initiated', 'signal_received', 'state_changed', 'timer_canceled', 'timer_fired', 'timer_started', 'workflow_cancel_requested', 'workflow_canceled', 'workflow_completed', 'workflow_continued_as_new', 'workflow_failed', 'workflow_started', 'workflow_task_completed', 'workflow_task_failed', 'workflow_terminated', 'workflow_timed_out', 'workflow_update_accepted', 'workflow_update_completed')),
+	CONSTRAINT ck_turnout_events_type CHECK (type IN ('activity_cancel_requested', 'activity_canceled', 'activity_completed', 'activity_failed', 'activity_scheduled', 'activity_started', 'activity_timed_out', 'approval_decided', 'approval_requested', 'artifact_recorded', 'child_workflow_canceled', 'child_workflow_completed', 'child_workflow_failed', 'child_workflow_started', 'child_workflow_terminated', 'child_workflow_timed_out', 'dead_lettered', 'external_workflow_cancel_requested', 'external_workflow_signaled', 'lease_expired', 'marker_recorded', 'policy_decided', 'request_cancel_external_workflow_failed', 'request_cancel_external_workflow_initiated', 'retry_scheduled', 'signal_external_workflow_failed', 'signal_external_workflow_initiated', 'signal_received', 'state_changed', 'timer_canceled', 'timer_fired', 'timer_started', 'workflow_cancel_requested', 'workflow_canceled', 'workflow_completed', 'workflow_continued_as_new', 'workflow_failed', 'workflow_properties_modified', 'workflow_started', 'workflow_task_completed', 'workflow_task_failed', 'workflow_terminated', 'workflow_timed_out', 'workflow_update_accepted', 'workflow_update_completed')),
 	CONSTRAINT ck_turnout_events_seq CHECK (seq >= 1),
 	CONSTRAINT uq_turnout_events_run_id_seq UNIQUE (run_id, seq)
 );
@@ -163,6 +163,7 @@ CREATE TABLE turnout_runs (
 	workflow_task_count INTEGER DEFAULT '0' NOT NULL,
 	cancel_requested BOOLEAN DEFAULT 0 NOT NULL,
 	options JSON,
+	memo JSON,
 	CONSTRAINT pk_turnout_runs PRIMARY KEY (run_id),
 	CONSTRAINT ck_turnout_runs_state CHECK (state IN ('canceled', 'claimed', 'completed', 'continued_as_new', 'failed', 'queued', 'running', 'terminated', 'timed_out', 'waiting_approval')),
 	CONSTRAINT ck_turnout_runs_closed_at CHECK ((state IN ('canceled', 'completed', 'continued_as_new', 'failed', 'terminated', 'timed_out')) = (closed_at IS NOT NULL))
@@ -215,4 +216,4 @@ CREATE TABLE turnout_alembic_version (
 	CONSTRAINT turnout_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO turnout_alembic_version (version_num) VALUES ('0004_queries');
+INSERT INTO turnout_alembic_version (version_num) VALUES ('0005_memo');

@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
+from turnout.contracts.memo import upserted
 from turnout.contracts.records import QueueItemState
 from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
-from turnout.executors.internal.schema import queue_items, runs, tasks
+from turnout.executors.internal.schema import events, queue_items, runs, tasks
 from turnout.executors.internal.store.commit_plan import Plan
 from turnout.executors.internal.store.external import ExternalOperations
 from turnout.executors.internal.store.records import (
@@ -191,6 +192,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             task_timeout=c.task_timeout,
             parent=(run.workflow_id, run.run_id, str(c.seq)),
             parent_close_policy=c.parent_close_policy,
+            memo=c.memo,
         )
         taken = (
             await conn.execute(
@@ -242,6 +244,30 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             conn, tx, task_id=task_id, p=p, correlation_id=run.correlation_id, now=now
         )
 
+    async def _start_memo(self, conn: AsyncConnection, run_id: str) -> dict[str, Any]:
+        """The memo the run started with (what continue-as-new gives the next run, as on
+        Temporal: not the run's upserts)."""
+        started = (
+            await conn.execute(
+                select(events.c.attributes).where(events.c.run_id == run_id, events.c.seq == 1)
+            )
+        ).scalar()
+        return dict((started or {}).get("memo") or {})
+
+    async def _memo_of(self, conn: AsyncConnection, run_id: str) -> dict[str, Any]:
+        """The run's memo as this transaction sees it (its upserts applied)."""
+        found = (await conn.execute(select(runs.c.memo).where(runs.c.run_id == run_id))).scalar()
+        return dict(found or {})
+
+    async def _upsert_memo(
+        self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, c: cmd.UpsertMemo, now: datetime
+    ) -> None:
+        """Apply a memo upsert to the run's row (None removes a key)."""
+        memo = upserted(await self._memo_of(conn, run.run_id), c.memo)
+        await conn.execute(
+            update(runs).where(runs.c.run_id == run.run_id).values(memo=memo or None)
+        )
+
     async def _apply_closing(
         self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, c: cmd.Command, now: datetime
     ) -> None:
@@ -289,6 +315,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             )
             if run.parent_run_id
             else None,
+            memo=await self._start_memo(conn, run.run_id),
         )
         spec = (c.event_type, c.attributes())
         closed = await self._close_run(conn, tx, run.run_id, RunState.CONTINUED_AS_NEW, now, [spec])
@@ -382,6 +409,7 @@ _APPLY: dict[type[cmd.Command], _Apply] = {
     cmd.AcceptUpdate: UpdateOperations._accept_update,
     cmd.RejectUpdate: UpdateOperations._reject_update,
     cmd.CompleteUpdate: UpdateOperations._complete_update,
+    cmd.UpsertMemo: CommandOperations._upsert_memo,
 }
 """The commands that cancel, start or signal other work, applied in the order they were
 made."""

@@ -26,6 +26,7 @@ from turnout.executors.internal.store.errors import (
     unstorable,
 )
 from turnout.executors.internal.store.items import ItemCore
+from turnout.executors.internal.store.new_runs import new_run_info, run_row, started_attributes
 from turnout.executors.internal.store.records import (
     ClaimedItem,
     Closed,
@@ -54,7 +55,6 @@ from turnout.executors.internal.store.sql import (
     no_item,
     no_run,
     padded,
-    run_deadline,
     utcnow,
 )
 from turnout.executors.internal.store.tx import Tx
@@ -430,59 +430,9 @@ class StoreCore(ItemCore):
         tasks (a few statements for all of them); their run ids."""
         rows, infos = [], []
         for n in new:
-            p = n.params
-            info = RunInfo(
-                run_id=n.run_id,
-                tenant_id=p.tenant_id,
-                workflow_id=p.workflow_id,
-                workflow_type=p.workflow_type,
-                task_queue=p.task_queue,
-                correlation_id=n.correlation_id,
-                parent_run_id=p.parent[1] if p.parent else None,
-                parent_ref=p.parent[2] if p.parent else None,
-            )
-            timeout = p.execution_timeout
-            rows.append(
-                {
-                    "run_id": info.run_id,
-                    "task_id": n.task_id,
-                    "tenant_id": p.tenant_id,
-                    "workflow_id": p.workflow_id,
-                    "workflow_type": p.workflow_type,
-                    "task_queue": p.task_queue,
-                    "correlation_id": n.correlation_id,
-                    "state": RunState.QUEUED.value,
-                    "attempt": n.attempt,
-                    "input": p.input,
-                    "requested_at": now,
-                    "updated_at": now,
-                    "execution_deadline": run_deadline(now, timeout, p.run_timeout),
-                    "parent_workflow_id": p.parent[0] if p.parent else None,
-                    "parent_run_id": info.parent_run_id,
-                    "parent_ref": info.parent_ref,
-                    "continued_from_run_id": n.continued_from,
-                    "options": {
-                        "execution_timeout": timeout,
-                        **({"run_timeout": p.run_timeout} if p.run_timeout else {}),
-                        **({"task_timeout": p.task_timeout} if p.task_timeout else {}),
-                        **(
-                            {"parent_close_policy": p.parent_close_policy}
-                            if p.parent_close_policy
-                            else {}
-                        ),
-                    },
-                    "next_seq": 2,
-                }
-            )
-            started = {
-                "workflow_type": p.workflow_type,
-                "task_queue": p.task_queue,
-                "input": p.input,
-                "attempt": n.attempt,
-                "continued_from_run_id": n.continued_from,
-            }
-            if p.parent:
-                started["parent_workflow_id"], started["parent_run_id"], _ = p.parent
+            info = new_run_info(n)
+            rows.append(run_row(n, info, now))
+            started = started_attributes(n)
             tx.info[info.run_id] = info
             tx.events.extend(event_rows(info, 1, [(EventType.WORKFLOW_STARTED, started)], now))
             infos.append(info)

@@ -80,6 +80,8 @@ class StartParams:
     signal: tuple[str, list[Any]] | None = None
     """Signal-with-start: the signal's name and encoded arguments, delivered to the new
     run before its code starts, or to the open run the start uses."""
+    memo: dict[str, Any] = field(default_factory=dict)
+    """The run's memo (JSON values)."""
 
 
 @dataclass(frozen=True)
@@ -385,6 +387,8 @@ class RunSnapshot(NamedTuple):
     workflow_task_count: int
     cancel_requested: bool
     options: dict[str, Any] | None
+    memo: dict[str, Any] | None
+    """The run's memo as it is now (its start's, with the upserts so far)."""
 
 
 @dataclass(frozen=True)

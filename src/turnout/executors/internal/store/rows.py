@@ -79,6 +79,7 @@ def run_from_row(row: Row[Any]) -> Run:
         parent_workflow_id=row.parent_workflow_id,
         parent_run_id=row.parent_run_id,
         continued_from_run_id=row.continued_from_run_id,
+        memo_values=row.memo or {},
     )
 
 
