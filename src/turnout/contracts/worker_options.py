@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any, TypedDict
 
 from turnout.contracts.governance import Policy
+from turnout.contracts.shared_state import SharedStateManager
 
 __all__ = ["WorkerOptions"]
 
@@ -26,7 +27,10 @@ class WorkerOptions(TypedDict, total=False):
     max_concurrent_workflow_tasks: int
     """Workflow tasks running at once (50)."""
     activity_executor: concurrent.futures.Executor | None
-    """Where sync activities run (a thread pool made when one is registered)."""
+    """Where sync activities run (a thread pool made when one is registered); a process
+    pool needs ``shared_state_manager``."""
+    shared_state_manager: SharedStateManager | None
+    """Carries heartbeats and cancellation across a process-pool ``activity_executor``."""
     max_cached_workflows: int
     """Live workflow instances kept between tasks (1000)."""
     graceful_shutdown_timeout: timedelta

@@ -25,6 +25,7 @@ __all__ = [
     "decode_args",
     "encode",
     "encode_args",
+    "encode_heartbeat",
 ]
 
 DEFAULT_MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
@@ -85,6 +86,14 @@ def decode_args(data: Sequence[Any], types: Sequence[Any]) -> list[Any]:
     if isinstance(types, RawArguments):
         return [[RawValue(d) for d in data]]
     return [decode(d, types[i] if i < len(types) else Any) for i, d in enumerate(data)]
+
+
+def encode_heartbeat(details: Sequence[Any], activity_type: str) -> list[Any]:
+    """Encode a heartbeat's details, refused here, in the activity's code, like any bad
+    value (never in the write)."""
+    encoded = encode_args(details)
+    check_payload(encoded, f"the heartbeat details of activity {activity_type}")
+    return encoded
 
 
 def check_payload(value: Any, what: str) -> str | None:

@@ -1,25 +1,35 @@
 """``turnout.activity.*`` inside a Temporal activity: temporalio's activity functions,
-answered in turnout's terms."""
+answered in turnout's terms, in the worker's process or in a child of its process pool."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import dataclasses
+import inspect
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import temporalio.activity
 import temporalio.converter
+import temporalio.worker
 
 from turnout.contracts.governance import artifact_attributes
 from turnout.contracts.records import Artifact
 from turnout.executors.temporal._governance import ARTIFACT_SIGNAL, record_on_run
-from turnout.workflows._runtime import ActivityInfo, ArtifactSpec
+from turnout.workflows._runtime import (
+    ActivityInfo,
+    ArtifactSpec,
+    reset_activity_runtime,
+    set_activity_runtime,
+)
 
 if TYPE_CHECKING:
     from turnout.executors.temporal._client import TemporalClient
 
-__all__ = ["TemporalActivityRuntime"]
+__all__ = ["InChildProcess", "TemporalActivityRuntime", "crossing_processes"]
 
 
 class TemporalActivityRuntime:
@@ -102,3 +112,33 @@ class TemporalActivityRuntime:
         run = self._client.raw.get_workflow_handle(recorded.workflow_id, run_id=recorded.run_id)
         await record_on_run(run, ARTIFACT_SIGNAL, artifact_attributes(recorded))
         return recorded
+
+
+class InChildProcess:
+    """A sync activity as it crosses to a child of the worker's process pool (picklable
+    when the activity is): in the child, temporalio has set its activity context, and
+    this makes turnout's runtime, which reads it, current around the call."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        token = set_activity_runtime(TemporalActivityRuntime())
+        try:
+            return self.fn(*args)
+        finally:
+            reset_activity_runtime(token)
+
+
+def crossing_processes(
+    input: temporalio.worker.ExecuteActivityInput,
+) -> temporalio.worker.ExecuteActivityInput:
+    """``input`` with a sync activity wrapped in :class:`InChildProcess` when it runs in
+    a pool of other processes (turnout's runtime, a context variable, stays behind)."""
+    if isinstance(input.executor, concurrent.futures.ThreadPoolExecutor) or _is_async(input.fn):
+        return input
+    return dataclasses.replace(input, fn=InChildProcess(input.fn))
+
+
+def _is_async(fn: Any) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(fn.__call__)

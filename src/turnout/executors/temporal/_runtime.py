@@ -30,7 +30,7 @@ from turnout.contracts.records import (
 )
 from turnout.contracts.retry import RetryPolicy
 from turnout.contracts.updates import UpdateInfo
-from turnout.executors.temporal._activity import TemporalActivityRuntime
+from turnout.executors.temporal._activity import TemporalActivityRuntime, crossing_processes
 from turnout.executors.temporal._dynamic import get_handler, set_handler
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_temporal, to_turnout
@@ -447,7 +447,7 @@ class _ActivityInbound(temporalio.worker.ActivityInboundInterceptor):
                 and temporalio.activity.info().activity_type != ADMISSION_ACTIVITY
             ):
                 await check_policies(self._client, self._policies, input.args)
-            return await super().execute_activity(input)
+            return await super().execute_activity(crossing_processes(input))
         except BaseException as exc:
             raise _suppressed(to_temporal(exc))
         finally:

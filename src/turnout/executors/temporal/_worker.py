@@ -15,6 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from turnout.contracts.errors import ConfigurationError
 from turnout.contracts.governance import Policy
+from turnout.contracts.shared_state import SharedStateManager, check_activity_executor
 from turnout.executors.temporal._client import TemporalClient
 from turnout.executors.temporal._definitions import ensure_activity, ensure_workflow, install
 from turnout.executors.temporal._governance import admission_activity
@@ -74,6 +75,7 @@ class TemporalWorker:
         max_concurrent_activities: int = 100,
         max_concurrent_workflow_tasks: int = 50,
         activity_executor: concurrent.futures.Executor | None = None,
+        shared_state_manager: SharedStateManager | None = None,
         graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
         max_cached_workflows: int = 1000,
         identity: str | None = None,
@@ -98,7 +100,9 @@ class TemporalWorker:
         for fn in activities:
             ensure_activity(fn)
         client.register_workflows(workflows)
-        needs_threads = any(not defn.is_async for defn in activity_defns)
+        sync = {d.name: d.fn for d in activity_defns if not d.is_async}
+        check_activity_executor(activity_executor, shared_state_manager, sync)
+        needs_threads = bool(sync)
         self._own_executor = activity_executor is None and needs_threads
         if self._own_executor:
             activity_executor = concurrent.futures.ThreadPoolExecutor(
@@ -115,6 +119,13 @@ class TemporalWorker:
                 *([admission_activity(client, policies)] if policies and workflows else []),
             ],
             activity_executor=activity_executor,
+            shared_state_manager=(
+                temporalio.worker.SharedStateManager.create_from_multiprocessing(
+                    shared_state_manager.manager, shared_state_manager.queue_poller_executor
+                )
+                if shared_state_manager is not None
+                else None
+            ),
             interceptors=[
                 *interceptors_for(observer),
                 TurnoutInterceptor(client, policies=policies),

@@ -28,6 +28,7 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "client.WorkflowUpdateHandle",
     "client.WorkflowUpdateStage",
     "worker.Worker",
+    "worker.SharedStateManager",
     "worker.Replayer",
     "worker.WorkflowReplayResult",
     "worker.WorkflowReplayResults",
@@ -311,10 +312,8 @@ MODULE_UNSUPPORTED: dict[str, str] = {
         ],
         "turnout chooses how workflow code runs on each executor",
     ),
-    **dict.fromkeys(
-        ["worker.SharedHeartbeatSender", "worker.SharedStateManager"],
-        "process-pool activities are not supported: use a thread pool (activity_executor)",
-    ),
+    "worker.SharedHeartbeatSender": "the cross-process sender is internal to "
+    "SharedStateManager.create_from_multiprocessing; custom managers are not accepted",
     **dict.fromkeys(
         [
             "worker.WorkerDeploymentConfig",

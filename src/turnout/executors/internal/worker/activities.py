@@ -38,6 +38,7 @@ from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.core import UNREACHABLE, refused_value
 from turnout.executors.internal.worker.admission import Admission
 from turnout.executors.internal.worker.outcomes import fail_activity, persist
+from turnout.executors.internal.worker.process_pool import ProcessPool
 from turnout.executors.internal.worker.slots import Slots
 from turnout.observability._hooks import Observer
 from turnout.workflows._definitions import ActivityDefinition
@@ -79,6 +80,8 @@ class ActivityContext:
         """Set once a cancellation reached the attempt (``wait_for_cancelled*``)."""
         self.pending = asyncio.Event()
         self.task: asyncio.Future[Any] | None = None
+        self.cancel_child: Callable[[], None] | None = None
+        """Tells a child process it is cancelled; the attempt then waits for its end."""
         self.loop = asyncio.get_running_loop()
         self.last_beat = time.monotonic()
         task = item.activity
@@ -108,25 +111,31 @@ class ActivityContext:
         return self._info
 
     def heartbeat(self, *details: Any) -> None:
-        encoded = codec.encode_args(details)
-        # Refused here, in the activity's code, like any bad value: never in the write.
-        codec.check_payload(
-            encoded, f"the heartbeat details of activity {self._info.activity_type}"
-        )
-        self.details = encoded
-        self.last_beat = time.monotonic()
+        encoded = codec.encode_heartbeat(details, self._info.activity_type)
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is self.loop:
-            self.pending.set()
+            self.record_beat(encoded)
         else:  # a sync activity in a worker thread
+            self.details = encoded
+            self.last_beat = time.monotonic()
             self.loop.call_soon_threadsafe(self.pending.set)
             if self.cancelled:
                 # As on Temporal: a thread is not interrupted, so a sync activity learns
                 # of its cancellation here, at its next heartbeat.
                 raise CancelledError("activity cancelled")
+
+    def record_beat(self, encoded: list[Any]) -> None:
+        """Take a heartbeat's encoded details (on the event loop)."""
+        self.details = encoded
+        self.last_beat = time.monotonic()
+        self.pending.set()
+
+    def forward_cancel(self, cancel: Callable[[], None]) -> None:
+        """Have ``cancel`` tell the child process running this attempt of a cancellation."""
+        self.cancel_child = cancel
 
     def is_cancelled(self) -> bool:
         return self.cancelled
@@ -135,6 +144,8 @@ class ActivityContext:
         """Record that the attempt was asked to cancel."""
         self.cancelled = True
         self.cancel_seen.set()
+        if self.cancel_child is not None:
+            self.cancel_child()
 
     async def wait_for_cancelled(self) -> None:
         while not self.cancel_seen.is_set():
@@ -201,6 +212,7 @@ class ActivityRunner:
         max_payload_bytes: int,
         dispatch: Callable[[ClaimedItem], None],
         client: Any = None,
+        pool: ProcessPool | None = None,
     ) -> None:
         self._store = store
         self._slots = slots
@@ -211,6 +223,7 @@ class ActivityRunner:
         self._max_payload = max_payload_bytes
         self._dispatch = dispatch
         self._client = client
+        self._pool = pool  # runs the sync activities when executor is a process pool
         # A batch that fails for one bad item is written again item by item (shared=...):
         # only that item's caller hears the error.
         self.results: GroupCommit[tuple[ClaimedItem, Any], bool] = GroupCommit(
@@ -304,6 +317,9 @@ class ActivityRunner:
             return
         except BaseException as exc:
             heartbeats.cancel()
+            if ctx.cancelled and isinstance(exc, CancelledError):  # a child process, told
+                await self._store.activity_canceled(item)
+                return
             # As Temporal's worker does: each failed attempt is logged with its traceback.
             _log.warning(
                 "activity %s (%s, attempt %d) of workflow %s failed: %s",
@@ -374,6 +390,8 @@ class ActivityRunner:
         inner: asyncio.Future[Any]
         if defn.is_async:
             inner = asyncio.get_running_loop().create_task(defn.fn(*args), context=context)
+        elif self._pool is not None:
+            inner = asyncio.ensure_future(self._pool.run(defn.name, defn.fn, args, ctx.info(), ctx))
         else:
             assert self._executor is not None
             inner = asyncio.get_running_loop().run_in_executor(
@@ -401,15 +419,15 @@ class ActivityRunner:
             await ctx.pending.wait()
             ctx.pending.clear()
             lease = heartbeat_lease(item, utcnow())
-            try:
-                cancel = await self._store.heartbeat(item, ctx.details or [], lease)
+            try:  # shielded: the attempt ending must not cut a write short
+                cancel = await asyncio.shield(self._store.heartbeat(item, ctx.details or [], lease))
             except Exception as exc:
                 _log.warning("heartbeat of %s failed: %s", item.name, exc)
                 cancel = False
             if cancel and not ctx.cancelled:
                 ctx.cancel()
                 entry = self._slots.activities.get(item.id)
-                if entry is not None and ctx.task is not None:
+                if entry is not None and ctx.task is not None and ctx.cancel_child is None:
                     ctx.task.cancel()
                     entry[0].cancel()
             await asyncio.sleep(throttle)

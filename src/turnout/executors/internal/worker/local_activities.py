@@ -39,6 +39,7 @@ from turnout.executors.internal.markers import LocalActivityOutcome, LocalActivi
 from turnout.executors.internal.reaper import timeout_failure
 from turnout.executors.internal.store import ClaimedItem, Store
 from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.worker.process_pool import ProcessPool
 from turnout.workflows._definitions import ActivityDefinition
 from turnout.workflows._dynamic import lookup
 from turnout.workflows._runtime import (
@@ -123,11 +124,13 @@ class LocalActivities:
         activities: Mapping[str, ActivityDefinition],
         executor: concurrent.futures.Executor | None,
         client: Any = None,
+        pool: ProcessPool | None = None,
     ) -> None:
         self._store = store
         self._activities = activities
         self._executor = executor
         self._client = client
+        self._pool = pool
 
     async def run(
         self, item: ClaimedItem, instance: WorkflowInstance, code: CodeThread
@@ -256,6 +259,8 @@ class LocalActivities:
             reset_activity_runtime(token)
         if defn.is_async:
             return await asyncio.get_running_loop().create_task(defn.fn(*args), context=context)
+        if self._pool is not None:  # heartbeats of a local activity go nowhere, as here
+            return await self._pool.run(defn.name, defn.fn, args, ctx.info(), None)
         assert self._executor is not None
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, lambda: context.run(defn.fn, *args)

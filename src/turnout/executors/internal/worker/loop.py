@@ -27,6 +27,7 @@ from typing import Any
 
 from turnout.contracts.governance import Policy
 from turnout.contracts.records import QueueItemKind
+from turnout.contracts.shared_state import SharedStateManager, check_activity_executor
 from turnout.executors.internal.client import InternalClient
 from turnout.executors.internal.codethread import CodeThread, positive_seconds
 from turnout.executors.internal.migrate import check_database
@@ -39,6 +40,7 @@ from turnout.executors.internal.store.sql import use_clock
 from turnout.executors.internal.worker.activities import ActivityRunner
 from turnout.executors.internal.worker.admission import Admission
 from turnout.executors.internal.worker.local_activities import LocalActivities
+from turnout.executors.internal.worker.process_pool import ProcessPool
 from turnout.executors.internal.worker.queries import QUERY_SWEEP_GRACE, QueryRunner
 from turnout.executors.internal.worker.slots import Slots
 from turnout.executors.internal.worker.workflow_tasks import WorkflowTaskRunner
@@ -64,6 +66,7 @@ class InternalWorker:
         max_concurrent_activities: int = 100,
         max_concurrent_workflow_tasks: int = 50,
         activity_executor: concurrent.futures.Executor | None = None,
+        shared_state_manager: SharedStateManager | None = None,
         max_cached_workflows: int = 1000,
         graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
         workflow_task_lease: timedelta = timedelta(seconds=30),
@@ -97,6 +100,9 @@ class InternalWorker:
             if self._own_executor
             else None
         )
+        sync = {d.name: d.fn for d in activity_defns.values() if not d.is_async}
+        check_activity_executor(activity_executor, shared_state_manager, sync)
+        pool = ProcessPool.serving(activity_executor, shared_state_manager)
         if finished_item_retention is not None and finished_item_retention < timedelta(0):
             raise ValueError(
                 f"finished_item_retention must not be negative, got {finished_item_retention}"
@@ -143,7 +149,11 @@ class InternalWorker:
             failure_types=tuple(workflow_failure_exception_types),
             dispatch=self._dispatch,
             local_activities=LocalActivities(
-                store=self._store, activities=activity_defns, executor=self._executor, client=client
+                store=self._store,
+                activities=activity_defns,
+                executor=self._executor,
+                client=client,
+                pool=pool,
             ),
         )
         # Query requests of the queue, answered with the same cache and code thread.
@@ -172,6 +182,7 @@ class InternalWorker:
             max_payload_bytes=client.max_payload_bytes,
             dispatch=self._dispatch,
             client=client,
+            pool=pool,
         )
         self._reaper = Reaper(self._store, self._observer)
         self._timers_busy = False
