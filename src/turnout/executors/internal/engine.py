@@ -90,7 +90,9 @@ class WorkflowInstance(MessageHandlers):
         self._random = random.Random(seed)
         self._now = info.start_time
         self._replaying = False
-        self.operations = Operations(self._loop, info.task_queue, self.uuid4)
+        self.operations = Operations(
+            self._loop, info.task_queue, self.uuid4, lambda: self.cancel_requested
+        )
         """The commands of the current activation and the futures awaiting outcomes."""
         self._start_gate: str | None = None
         self._start_held = False

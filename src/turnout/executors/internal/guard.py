@@ -96,8 +96,12 @@ _LIBRARIES = tuple(
     {os.path.abspath(p) for key in ("purelib", "platlib") if (p := sysconfig.get_paths()[key])}
 )
 _TURNOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_SCENARIOS = os.path.join(_TURNOUT, "testing", "contract", "workflows")
-"""The contract suite's scenario workflows: workflow code, though turnout ships them."""
+_SCENARIOS = (
+    os.path.join(_TURNOUT, "testing", "contract", "workflows"),
+    os.path.join(_TURNOUT, "testing", "contract", "corpus") + os.sep,
+)
+"""The contract suite's scenario workflows and its samples corpus: workflow code, though
+turnout ships them."""
 
 _kinds: dict[str, str] = {}
 """Each source file's kind, once worked out: "workflow", "library" or "package"."""

@@ -55,9 +55,20 @@ class ActivityHandle(WorkflowTask):
 
 
 class ChildHandle(WorkflowTask):
-    """What ``workflow.start_child_workflow`` returns; ``id`` is the child's workflow id."""
+    """What ``workflow.start_child_workflow`` returns; ``id`` is the child's workflow id.
+
+    Cancelling it (directly, or by cancelling what awaits it) asks the child to cancel and
+    goes on waiting: as with Temporal's default ``WAIT_CANCELLATION_COMPLETED``, the await
+    ends once the child has closed."""
 
     id: str = ""
+    ask_to_cancel: Callable[[], None] | None = None
+
+    def cancel(self, msg: Any = None) -> bool:
+        if self.ask_to_cancel is None or self.done():
+            return super().cancel(msg)
+        self.ask_to_cancel()
+        return True
 
 
 _WITHDRAWN = "Signal was cancelled before being sent"
@@ -79,13 +90,19 @@ class Operations:
     """The commands of the current activation and the futures awaiting their outcomes."""
 
     def __init__(
-        self, loop: WorkflowEventLoop, task_queue: str, new_id: Callable[[], uuid.UUID]
+        self,
+        loop: WorkflowEventLoop,
+        task_queue: str,
+        new_id: Callable[[], uuid.UUID],
+        cancelling: Callable[[], bool] = lambda: False,
     ) -> None:
         self.commands: list[Command] = []
         """The commands produced since the activation began."""
         self._loop = loop
         self._task_queue = task_queue
         self._new_id = new_id
+        self._cancelling = cancelling
+        """True once the run was asked to cancel."""
         self._seqs = {"activity": 0, "timer": 0, "child": 0, "signal": 0, "cancel": 0}
         self._timers: dict[int, WorkflowTimerHandle] = {}
         self._activities: dict[int, _Pending] = {}
@@ -226,16 +243,27 @@ class Operations:
                 memo=dict(options.memo or {}),
             )
         )
-        handle = ChildHandle(self._await_child(seq, child_id, future), loop=self._loop)
+        handle = ChildHandle(self._await_child(future), loop=self._loop)
         handle.id = child_id
+        asked: list[bool] = []
+
+        def ask_to_cancel() -> None:
+            if seq in self._children and not asked:
+                asked.append(True)
+                self.commands.append(RequestCancelChild(seq=seq, workflow_id=child_id))
+
+        handle.ask_to_cancel = ask_to_cancel
         return handle
 
-    async def _await_child(self, seq: int, child_id: str, future: asyncio.Future[Any]) -> Any:
+    async def _await_child(self, future: asyncio.Future[Any]) -> Any:
+        """The child's result, or its ChildWorkflowError (a canceled child's cause is a
+        CancelledError), which a run that is itself being cancelled sees as its own
+        cancellation, as on Temporal."""
         try:
             return await future
-        except asyncio.CancelledError:
-            if seq in self._children:
-                self.commands.append(RequestCancelChild(seq=seq, workflow_id=child_id))
+        except FailureError:
+            if self._cancelling():
+                raise asyncio.CancelledError() from None
             raise
 
     def child_completed(self, event: Event) -> None:

@@ -34,7 +34,9 @@ class _PassedThrough(set[str]):
     inside). The contract suite's scenario workflows are the exception: the sandbox
     imports them as it imports a user's workflow module, so they meet its restrictions
     as user code does. Their parent packages are then imported afresh too (temporalio
-    asks about each prefix of a module's name); they only re-export shared modules."""
+    asks about each prefix of a module's name); they only re-export shared modules. (The
+    samples corpus stays passed through: imported afresh, its package of many modules
+    would be imported again for each workflow a worker validates.)"""
 
     def __contains__(self, name: object) -> bool:
         if isinstance(name, str) and (name == "turnout" or name.startswith("turnout.")):

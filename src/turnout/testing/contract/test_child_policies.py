@@ -9,11 +9,13 @@ import uuid
 
 import pytest
 
-from turnout import RunState
+from turnout import EventType, RunState
 from turnout.testing.contract.workflows_children import (
     CHILD_WORKFLOWS,
     LeavingParent,
     ReusingParent,
+    StoppingChild,
+    WaitingParent,
 )
 from turnout.testing.harness import ExecutorHarness
 from turnout.worker import Worker
@@ -71,3 +73,41 @@ async def test_a_child_id_taken_before_is_refused_under_reject_duplicate(
             id=f"parent-{uuid.uuid4().hex[:8]}", task_queue=task_queue,
         )  # fmt: skip
     assert result == ["done", "refused", "done"]
+
+
+async def test_cancelling_a_child_waits_for_it_to_close(executor: ExecutorHarness) -> None:
+    """As Temporal's default (WAIT_CANCELLATION_COMPLETED): the parent's await ends once
+    the child has closed, with the child's result if it completed after all."""
+    task_queue = f"stop-{uuid.uuid4().hex[:8]}"
+    child_id = f"stopped-{uuid.uuid4().hex[:8]}"
+    async with Worker(executor.client, task_queue=task_queue, workflows=CHILD_WORKFLOWS):
+        result = await executor.client.execute_workflow(
+            StoppingChild.run, child_id, id=f"stopper-{child_id}", task_queue=task_queue
+        )
+    assert result == ["returned", "cleaned up"]  # the child handled the request and completed
+    assert (await executor.client.get_workflow_handle(child_id).describe()).state is (
+        RunState.COMPLETED
+    )
+
+
+async def test_a_cancelled_parent_waits_for_its_child_to_be_canceled(
+    executor: ExecutorHarness,
+) -> None:
+    task_queue = f"wait-{uuid.uuid4().hex[:8]}"
+    child_id = f"waited-{uuid.uuid4().hex[:8]}"
+    async with Worker(executor.client, task_queue=task_queue, workflows=CHILD_WORKFLOWS):
+        parent = await executor.client.start_workflow(
+            WaitingParent.run, child_id, id=f"waiter-{child_id}", task_queue=task_queue
+        )
+        child = executor.client.get_workflow_handle(child_id)
+        async with asyncio.timeout(20):
+            while not any(
+                e.type is EventType.CHILD_WORKFLOW_STARTED for e in await parent.events()
+            ):
+                await asyncio.sleep(0.05)
+        await parent.cancel()
+        assert await _settled(parent, {RunState.CANCELED, RunState.FAILED}) is RunState.CANCELED
+        # The child was canceled (its own cancellation) before the parent closed.
+        assert (await child.describe()).state is RunState.CANCELED
+        types = [e.type.value for e in await parent.events()]
+        assert types.index("child_workflow_canceled") < types.index("workflow_canceled")

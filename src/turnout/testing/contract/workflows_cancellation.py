@@ -61,5 +61,38 @@ class CancelsItsActivity:
         return [outcome, stopped]
 
 
-CANCELLATION_WORKFLOWS: list[type] = [CancelsItsActivity]
-CANCELLATION_ACTIVITIES: list[Callable[..., Any]] = [beat_until_told, has_stopped]
+@activity.defn
+async def wind_down(key: str) -> str:
+    """Heartbeats until told to cancel, then returns what it had instead of stopping."""
+    try:
+        for _ in range(300):
+            activity.heartbeat()
+            await asyncio.sleep(0.1)
+    except asyncio.CancelledError:
+        return f"partial result of {key}"
+    return "finished"
+
+
+@workflow.defn
+class TakesWhatItGets:
+    """Cancels an activity that answers its cancellation with a result, and waits for it."""
+
+    @workflow.run
+    async def run(self, key: str) -> str:
+        handle = workflow.start_activity(
+            wind_down,
+            key,
+            start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=2),
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        await workflow.sleep(timedelta(milliseconds=500))
+        handle.cancel()
+        try:
+            return str(await handle)
+        except asyncio.CancelledError:
+            return "cancelled"
+
+
+CANCELLATION_WORKFLOWS: list[type] = [CancelsItsActivity, TakesWhatItGets]
+CANCELLATION_ACTIVITIES: list[Callable[..., Any]] = [beat_until_told, has_stopped, wind_down]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from turnout import WorkflowAlreadyStartedError, workflow
+from turnout import ChildWorkflowError, WorkflowAlreadyStartedError, workflow
 from turnout.common import WorkflowIDReusePolicy as IdReusePolicy
 from turnout.workflow import ParentClosePolicy
 
@@ -54,4 +54,43 @@ class ReusingParent:
         return [first, second, third]
 
 
-CHILD_WORKFLOWS: list[type] = [LongChild, ShortChild, LeavingParent, ReusingParent]
+@workflow.defn
+class StoppingChild:
+    """Cancels its child through the handle and reports what the await ended with."""
+
+    @workflow.run
+    async def run(self, child_id: str) -> list[str]:
+        handle = await workflow.start_child_workflow(LongChild.run, id=child_id)
+        handle.cancel()
+        try:
+            return ["returned", str(await handle)]
+        except ChildWorkflowError as err:
+            return ["ChildWorkflowError", type(err.cause).__name__]
+
+
+@workflow.defn
+class WaitingParent:
+    """Awaits a child it never cancels itself; the test cancels the parent."""
+
+    @workflow.run
+    async def run(self, child_id: str) -> str:
+        return str(await workflow.execute_child_workflow(CancelledChild.run, id=child_id))
+
+
+@workflow.defn
+class CancelledChild:
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: False)  # its cancellation ends it canceled
+        return "never"
+
+
+CHILD_WORKFLOWS: list[type] = [
+    LongChild,
+    ShortChild,
+    LeavingParent,
+    ReusingParent,
+    StoppingChild,
+    WaitingParent,
+    CancelledChild,
+]

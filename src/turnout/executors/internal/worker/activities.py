@@ -429,7 +429,11 @@ class ActivityRunner:
                 entry = self._slots.activities.get(item.id)
                 if entry is not None and ctx.task is not None and ctx.cancel_child is None:
                     ctx.task.cancel()
-                    entry[0].cancel()
+                    if not isinstance(ctx.task, asyncio.Task):
+                        # A thread is not interrupted: the attempt ends now. An async
+                        # activity may answer its cancellation with a result, recorded
+                        # as its completion, as on Temporal.
+                        entry[0].cancel()
             await asyncio.sleep(throttle)
 
     async def _left_open(self, ctx: ActivityContext) -> None:
