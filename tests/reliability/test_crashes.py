@@ -120,10 +120,12 @@ def _hold_in_workflow_code(key: str) -> None:
     where = _HOLDS.get("workflow")
     if where is None:  # the test process, and the worker that takes over
         return
-    (where / f"in-task-{key}").touch()
-    deadline = time.monotonic() + HOLD_LIMIT
-    while time.monotonic() < deadline:  # blocks the worker's loop; SIGKILL ends it
-        time.sleep(0.02)
+    # Deliberately not deterministic: the determinism guard lets it through only here.
+    with workflow.unsafe.sandbox_unrestricted():
+        (where / f"in-task-{key}").touch()
+        deadline = time.monotonic() + HOLD_LIMIT
+        while time.monotonic() < deadline:  # blocks the worker's loop; SIGKILL ends it
+            time.sleep(0.02)
 
 
 @workflow.defn
