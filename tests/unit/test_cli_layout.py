@@ -11,7 +11,7 @@ import turnout.cli
 from turnout.cli import COMMAND_MODULES, cli
 
 PACKAGE = Path(turnout.cli.__file__).parent
-SHARED = {"_context", "_errors", "_output"}
+SHARED = {"_context", "_errors", "_modules", "_output"}
 
 
 def _imported(path: Path) -> set[str]:

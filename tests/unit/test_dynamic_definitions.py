@@ -123,18 +123,23 @@ def test_a_dynamic_handler_cannot_be_sent_by_its_method() -> None:
         update_name(Anything.any_update)
 
 
-def test_a_worker_takes_one_dynamic_workflow_and_one_dynamic_activity() -> None:
-    @workflow.defn(dynamic=True)
-    class Another:
-        @workflow.run
-        async def run(self, args: Sequence[RawValue]) -> None: ...
+@workflow.defn(dynamic=True)
+class Another:
+    """A second dynamic workflow (module level: temporalio refuses local classes, and its
+    definition hook is installed once any test used the Temporal executor)."""
 
+    @workflow.run
+    async def run(self, args: Sequence[RawValue]) -> None: ...
+
+
+@activity.defn(dynamic=True)
+def another_activity(args: Sequence[RawValue]) -> None: ...
+
+
+def test_a_worker_takes_one_dynamic_workflow_and_one_dynamic_activity() -> None:
     defns = [WorkflowDefinition.must_from_class(c) for c in (Anything, Another)]
     with pytest.raises(TypeError, match=r"one dynamic workflow.*Anything and .*Another"):
         by_name(defns, "workflow")
-
-    @activity.defn(dynamic=True)
-    def another_activity(args: Sequence[RawValue]) -> None: ...
 
     activities = [
         ActivityDefinition.must_from_callable(a) for a in (any_activity, another_activity)
