@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from turnout import RestrictedWorkflowAccessError, workflow
-from turnout.executors.internal.guard import guard_for, run_guarded
+from turnout.executors.internal.guard import guard_for, run_guarded, unguarded_methods
 
 
 @workflow.defn
@@ -99,3 +99,18 @@ def test_the_guard_is_lifted_after_each_call_and_after_a_refusal() -> None:
     finally:
         sys.setprofile(None)
     assert isinstance(time.time(), float)  # outside the guard, nothing is refused
+
+
+@unguarded_methods
+class _Runtime:
+    """Stands for the runtime behind ``workflow.*``: turnout's work, not workflow code."""
+
+    def stamp(self) -> float:
+        return time.time()
+
+
+def test_the_runtimes_own_work_runs_without_the_guard() -> None:
+    runtime = _Runtime()
+    assert isinstance(_guarded(runtime.stamp), float)  # not refused: not workflow code
+    with pytest.raises(RestrictedWorkflowAccessError):
+        _guarded(lambda: (runtime.stamp(), time.time()))  # workflow code still is

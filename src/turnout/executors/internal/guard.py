@@ -19,6 +19,8 @@ standard library, turnout and the installed third-party packages. A workflow dec
 from __future__ import annotations
 
 import datetime
+import functools
+import inspect
 import os
 import random
 import socket
@@ -30,14 +32,15 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import CodeType, FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from turnout.contracts.errors import RestrictedWorkflowAccessError
 from turnout.workflows.workflow import unsafe
 
-__all__ = ["Profile", "guard_for", "run_guarded"]
+__all__ = ["Profile", "guard_for", "run_guarded", "unguarded_methods"]
 
 Profile = Callable[[FrameType, str, Any], object]
+T = TypeVar("T")
 
 _NOW = "use workflow.now()"
 _RANDOM = "use workflow.random()"
@@ -195,6 +198,35 @@ def _random_name(frame: FrameType, method: Any) -> str:
         name = here.f_code.co_name
         here = here.f_back
     return name
+
+
+def unguarded_methods(cls: type[T]) -> type[T]:
+    """Class decorator: each public plain method of ``cls`` runs without the thread's
+    profile function. For the runtime behind ``workflow.*``: turnout's own work inside a
+    step of workflow code is not workflow code, and the guard would cost on every call
+    it makes."""
+    for name, method in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.isfunction(method):
+            continue
+        if inspect.iscoroutinefunction(method):
+            continue  # its body runs later, in the step that awaits it
+        setattr(cls, name, _unprofiled(method))
+    return cls
+
+
+def _unprofiled(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        profile = sys.getprofile()
+        if profile is None:
+            return method(*args, **kwargs)
+        sys.setprofile(None)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            sys.setprofile(profile)
+
+    return call
 
 
 def run_guarded(profile: Profile | None, call: Callable[[], Any]) -> Any:

@@ -22,6 +22,7 @@ from turnout.contracts.records import PolicyDecision
 from turnout.contracts.updates import UpdateInfo
 from turnout.executors.internal import codec
 from turnout.executors.internal.commands import UpsertMemo
+from turnout.executors.internal.guard import unguarded_methods
 from turnout.workflows._definitions import WorkflowDefinition, runtime_handler
 from turnout.workflows._runtime import (
     ActivityOptions,
@@ -57,6 +58,7 @@ class ContinueAsNewError(BaseException):
         self.next_args = args
 
 
+@unguarded_methods
 class InternalRuntime:
     """The WorkflowRuntime the internal engine gives workflow code."""
 
