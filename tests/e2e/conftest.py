@@ -14,6 +14,7 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ import pytest
 
 import turnout
 from tests import governance_workflows as gw
+from tests.e2e import action_workflows as aw
+from tests.e2e import release_workflow as rw
 from turnout.config import Settings
 
 CHROMIUM = os.environ.get("TURNOUT_CHROMIUM", "/usr/bin/chromium")
@@ -38,8 +41,12 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 """Screenshots of every run of the browser tests (git-ignored)."""
+DOCS_IMAGES = Path(__file__).parents[2] / "docs" / "images"
+"""The screenshots docs/console.md shows (see :func:`docs_image`)."""
 QUEUE = "console-e2e"
 TOKEN = "tnt_console-e2e-token-0123456789"
+WAIT = 20_000
+"""Milliseconds any one browser expectation may take."""
 
 
 def _browser_missing(reason: str) -> None:
@@ -79,26 +86,50 @@ class Server:
     url: str
     token: str
 
+    async def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One request to the API with the token; the ``httpx`` response."""
+        import httpx
+
+        async with httpx.AsyncClient(base_url=self.url, timeout=20) as http:
+            return await http.request(
+                method, path, json=body, headers={"Authorization": f"Bearer {self.token}"}
+            )
+
     async def start(
         self, workflow: str, args: list[Any], workflow_id: str, task_queue: str = QUEUE
     ) -> dict[str, Any]:
         """``POST /workflows`` with the token; the 202 answer's body."""
-        import httpx
-
-        async with httpx.AsyncClient(base_url=self.url, timeout=20) as http:
-            response = await http.post(
-                "/workflows",
-                json={
-                    "workflow": workflow,
-                    "args": args,
-                    "id": workflow_id,
-                    "task_queue": task_queue,
-                },
-                headers={"Authorization": f"Bearer {self.token}"},
-            )
+        response = await self.call(
+            "POST",
+            "/workflows",
+            {"workflow": workflow, "args": args, "id": workflow_id, "task_queue": task_queue},
+        )
         assert response.status_code == 202, response.text
         body: dict[str, Any] = response.json()
         return body
+
+
+async def open_run(page: Any, server: Server, workflow: str, args: list[Any], state: str) -> str:
+    """Start a run of ``workflow`` (a fresh workflow id), open its page and wait there until
+    it shows ``state``; the workflow id."""
+    from playwright.async_api import expect
+
+    workflow_id = f"{workflow.lower()}-{uuid.uuid4().hex[:8]}"
+    await server.start(workflow, args, workflow_id)
+    await page.goto(server.url + "/runs/" + workflow_id)
+    await expect(page.locator("#run-state")).to_have_text(state, timeout=WAIT)
+    return workflow_id
+
+
+async def log_in(page: Any, server: Server) -> None:
+    """Sign ``page`` in through the console's login form, from its home page."""
+    from playwright.async_api import expect
+
+    await page.goto(server.url + "/")
+    await expect(page).to_have_url(server.url + "/login?next=%2F", timeout=WAIT)
+    await page.get_by_label("API token").fill(server.token)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Runs")).to_be_visible(timeout=WAIT)
 
 
 @contextlib.contextmanager
@@ -130,6 +161,14 @@ def serving(app: Any) -> Iterator[str]:
         sock.close()
 
 
+def docs_image(shot: Path, name: str) -> None:
+    """With ``TURNOUT_DOCS_IMAGES=1``, copy a screenshot taken on SQLite (its artifacts
+    directory says so) to ``docs/images/name``; the docs' images are made this way."""
+    if os.environ.get("TURNOUT_DOCS_IMAGES") == "1" and shot.parent.name.endswith("-sqlite"):
+        DOCS_IMAGES.mkdir(exist_ok=True)
+        shutil.copyfile(shot, DOCS_IMAGES / name)
+
+
 def tokens_file(directory: Path) -> Path:
     """A tokens file that gives :data:`TOKEN` to the tenant ``default``."""
     from turnout.http.auth import token_line
@@ -150,14 +189,14 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 async def worker(settings: Settings) -> AsyncIterator[Any]:
-    """A worker of the governance workflows on the console's task queue."""
+    """A worker of the governance, release and inbox workflows on the console's task queue."""
     client = await turnout.connect(settings=settings)
     try:
         async with turnout.Worker(
             client,
             task_queue=QUEUE,
-            workflows=gw.WORKFLOWS,
-            activities=gw.ACTIVITIES,
+            workflows=[*gw.WORKFLOWS, *rw.WORKFLOWS, *aw.WORKFLOWS],
+            activities=[*gw.ACTIVITIES, *rw.ACTIVITIES],
             policies=[gw.guard_policy],
         ) as running:
             yield running
@@ -205,3 +244,11 @@ async def browser(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
                     await page.screenshot(path=where / f"failed-{number}.png", full_page=True)
         finally:
             await asyncio.wait_for(context.close(), 20)
+
+
+@pytest.fixture
+async def page(server: Server, browser: Any) -> Any:
+    """A page of ``browser`` signed in to ``server``'s console."""
+    page = await browser.new_page()
+    await log_in(page, server)
+    return page

@@ -4,8 +4,6 @@ timeline; on SQLite, PostgreSQL and Temporal."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,22 +12,9 @@ import httpx
 import pytest
 
 import turnout
-from tests.e2e.conftest import QUEUE, Server
+from tests.e2e.conftest import QUEUE, WAIT, Server, docs_image, log_in
 
 pytestmark = pytest.mark.timeout(180)
-
-WAIT = 20_000
-"""Milliseconds any one expectation may take."""
-
-
-async def _log_in(page: Any, server: Server) -> None:
-    from playwright.async_api import expect
-
-    await page.goto(server.url + "/")
-    await expect(page).to_have_url(server.url + "/login?next=%2F", timeout=WAIT)
-    await page.get_by_label("API token").fill(server.token)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page.get_by_role("heading", name="Runs")).to_be_visible(timeout=WAIT)
 
 
 async def test_approve_a_run_from_the_console(
@@ -46,7 +31,7 @@ async def test_approve_a_run_from_the_console(
             errors.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
-    await _log_in(page, server)
+    await log_in(page, server)
 
     workflow_id = f"deploy-{uuid.uuid4().hex[:8]}"
     started = await server.start("Deploy", ["prod"], workflow_id)
@@ -64,7 +49,7 @@ async def test_approve_a_run_from_the_console(
     approval_bar = page.locator('#timeline rect[data-kind="approval"][data-name="deploy"]')
     await expect(approval_bar).to_have_attribute("data-outcome", "pending", timeout=WAIT)
     await page.get_by_label("Your name").fill("alice")
-    await page.get_by_label("Reason").fill("change ticket 42")
+    await page.get_by_label("Reason", exact=True).fill("change ticket 42")
     await page.screenshot(path=artifacts / "2-waiting.png", full_page=True)
 
     await page.get_by_role("button", name="Approve deploy").click()
@@ -120,9 +105,6 @@ async def test_log_in_refuses_a_wrong_token_and_log_out_ends_the_session(
     await expect(page).to_have_url(server.url + "/login?next=%2F", timeout=WAIT)
 
 
-DOCS_IMAGES = Path(__file__).parents[2] / "docs" / "images"
-
-
 @pytest.mark.parametrize("settings", ["sqlite", "temporal"], indirect=True)
 async def test_retries_timers_approvals_and_artifacts_on_the_timeline(
     server: Server, settings: Any, browser: Any, artifacts: Path
@@ -143,7 +125,7 @@ async def test_retries_timers_approvals_and_artifacts_on_the_timeline(
             client, task_queue=QUEUE, workflows=rw.WORKFLOWS, activities=rw.ACTIVITIES
         ):
             page = await browser.new_page()
-            await _log_in(page, server)
+            await log_in(page, server)
             await server.start("Release", ["2.4.0"], workflow_id)
             await page.goto(server.url + "/runs/" + workflow_id)
             await expect(page.locator("#run-state")).to_have_text("waiting_approval", timeout=WAIT)
@@ -161,7 +143,7 @@ async def test_retries_timers_approvals_and_artifacts_on_the_timeline(
             await page.screenshot(path=artifacts / "waiting.png", full_page=True)
 
             await page.get_by_label("Your name").fill("dana")
-            await page.get_by_label("Reason").fill("soak looked clean")
+            await page.get_by_label("Reason", exact=True).fill("soak looked clean")
             await page.get_by_role("button", name="Approve release").click()
             await expect(page.locator("#run-state")).to_have_text("completed", timeout=WAIT)
             await expect(
@@ -177,20 +159,15 @@ async def test_retries_timers_approvals_and_artifacts_on_the_timeline(
             await page.locator("main").screenshot(path=artifacts / "runs.png")
     finally:
         await client.close()
-    if os.environ.get("TURNOUT_DOCS_IMAGES") == "1" and not on_temporal:
-        DOCS_IMAGES.mkdir(exist_ok=True)
-        shutil.copyfile(artifacts / "completed.png", DOCS_IMAGES / "console-run.png")
-        shutil.copyfile(artifacts / "runs.png", DOCS_IMAGES / "console-runs.png")
+    docs_image(artifacts / "completed.png", "console-run.png")
+    docs_image(artifacts / "runs.png", "console-runs.png")
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 async def test_reject_and_a_decision_made_elsewhere(
-    server: Server, worker: Any, browser: Any, artifacts: Path
+    server: Server, worker: Any, page: Any, artifacts: Path
 ) -> None:
     from playwright.async_api import expect
-
-    page = await browser.new_page()
-    await _log_in(page, server)
 
     # Rejected from the console: a name is required first.
     await server.start("Deploy", ["prod"], "deploy-rejected")

@@ -6,8 +6,9 @@ JSON API:
 - ``GET /``: task queues (depth and lag) and the runs list, filtered by state,
   workflow type and task queue, one page at a time;
 - ``GET /runs/{workflow_id}``: one run: its timeline (drawn by
-  ``static/console.js`` from the events embedded in the page), input, result or
-  failure, approvals with Approve / Reject buttons, policy decisions, artifacts;
+  ``static/console.js`` from the events embedded in the page), its actions, input,
+  result or failure, approvals with Approve / Reject buttons, policy decisions,
+  artifacts;
 - ``GET /runs/{workflow_id}/panel``: the same run as JSON (state, the page's
   detail sections as HTML, events after ``?after=SEQ``), which the page reads to
   refresh itself while the run is open;
@@ -16,7 +17,8 @@ JSON API:
 
 The pages read through ``request.state.client``, which the authentication
 middleware sets for a request with a valid token; without it a page redirects to
-``/login``. Decisions are made by the page's script through the JSON API.
+``/login``. Decisions and a run's actions (cancel, terminate, signal, re-run) are made
+by the page's script through the JSON API, as any API client would.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -41,7 +42,7 @@ from turnout.contracts.errors import WorkflowNotFoundError
 from turnout.contracts.events import Event
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
-from turnout.http import csrf
+from turnout.http import csrf, present
 from turnout.http.auth import COOKIE
 from turnout.http.errors import ApiError, error_response, from_exception, json_error
 from turnout.http.limits import name_problem
@@ -104,11 +105,12 @@ def routes(app_state: object) -> list[BaseRoute]:
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=_HERE / "templates")
     env = templates.env
-    env.filters["when"] = _when
-    env.filters["pretty"] = _pretty
-    env.filters["seconds"] = _seconds
-    env.filters["took"] = _took
-    env.globals["state_class"] = _state_class
+    env.filters["when"] = present.when
+    env.filters["pretty"] = present.pretty
+    env.filters["seconds"] = present.seconds
+    env.filters["took"] = present.took
+    env.filters["attributes"] = present.attributes
+    env.globals["state_class"] = present.state_class
     env.globals["page_url"] = _page_url
     return templates
 
@@ -384,39 +386,6 @@ def _safe_next(raw: str | None) -> str:
     if any(ord(c) < 0x20 for c in raw):
         return "/"
     return raw
-
-
-def _when(value: datetime | None) -> str:
-    if value is None:
-        return "-"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-
-
-def _seconds(value: float) -> str:
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.1f} s"
-    if value < 7200:
-        return f"{value / 60:.1f} min"
-    return f"{value / 3600:.1f} h"
-
-
-def _took(run: Run) -> str:
-    """How long the run has taken: from its start to its close, or to now while open."""
-    if run.started_at is None:
-        return "-"
-    end = run.closed_at or datetime.now(UTC)
-    return _seconds(max(0.0, (end - run.started_at).total_seconds()))
-
-
-def _state_class(state: RunState | str) -> str:
-    value = state.value if isinstance(state, RunState) else str(state)
-    return "state-" + value.replace("_", "-")
 
 
 @pass_context

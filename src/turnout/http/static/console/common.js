@@ -48,3 +48,32 @@ export function duration(seconds) {
   if (seconds < 7200) return (Math.round(seconds / 6) / 10) + " min";
   return (Math.round(seconds / 360) / 10) + " h";
 }
+
+// Send a change to the API as the console does (the cookie, and the console's header).
+// Answers { ok, status, body, message }: message is the server's one-line error, or says
+// that the server did not answer.
+export async function send(method, url, body) {
+  const headers = { ...CONSOLE_HEADER, Accept: "application/json" };
+  const init = { method, credentials: "same-origin", headers };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    return { ok: false, status: 0, body: null, message: "The server did not answer; try again." };
+  }
+  let answer = null;
+  try {
+    answer = await response.json();
+  } catch (error) {
+    // not JSON
+  }
+  const detail = answer && (answer.error || answer);
+  const message = !response.ok && detail && typeof detail.message === "string"
+    ? detail.message
+    : "The server answered HTTP " + response.status + ".";
+  return { ok: response.ok && !response.redirected, status: response.status, body: answer, message };
+}

@@ -1,6 +1,8 @@
-// The run page: live events (SSE, with polling as the fallback), the timeline, decisions.
+// The run page: live events (SSE, with polling as the fallback), the timeline, decisions;
+// its actions are in actions.js.
 
-import { CLOSING, CONSOLE_HEADER, EVENT_TYPES, TERMINAL } from "./common.js";
+import { CLOSING, EVENT_TYPES, TERMINAL, send } from "./common.js";
+import { actions } from "./actions.js";
 import { draw } from "./timeline-draw.js";
 
 export function liveRun() {
@@ -21,7 +23,7 @@ export function liveRun() {
   let pending = null;
   let sseErrors = 0;
 
-  const redraw = () => draw(chart, events, open);
+  const redraw = () => draw(chart, events, open, root.dataset.state);
   redraw();
   window.addEventListener("resize", redraw);
   try {
@@ -57,6 +59,7 @@ export function liveRun() {
     ticker = poller = null;
     root.dataset.open = "false";
     if (liveBadge) liveBadge.hidden = true;
+    acting.closed();
     redraw();
   }
 
@@ -115,6 +118,7 @@ export function liveRun() {
     }
   }
 
+  const acting = actions(root, refresh);
   if (!open) return;
   ticker = window.setInterval(redraw, 1000);
   if ("EventSource" in window) {
@@ -158,34 +162,12 @@ export function liveRun() {
     const buttons = document.querySelectorAll("[data-decide]");
     buttons.forEach((b) => { b.disabled = true; });
     if (status) status.textContent = (action === "approve" ? "Approving " : "Rejecting ") + name + "…";
-    let response;
-    try {
-      response = await fetch(
-        root.dataset.approvals + "/" + encodeURIComponent(name) + "/" + action,
-        {
-          method: "POST",
-          credentials: "same-origin",
-          headers: { ...CONSOLE_HEADER, "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify(body),
-        },
-      );
-    } catch (error) {
-      response = null;
-    }
-    if (response && response.ok) {
+    const url = root.dataset.approvals + "/" + encodeURIComponent(name) + "/" + action;
+    const answer = await send("POST", url, body);
+    if (answer.ok) {
       if (status) status.textContent = (action === "approve" ? "Approved " : "Rejected ") + name + ".";
     } else {
-      let message = response ? "The decision was not recorded (HTTP " + response.status + ")." : "The server did not answer; try again.";
-      if (response) {
-        try {
-          const problem = await response.json();
-          const detail = problem && (problem.error || problem);
-          if (detail && detail.message) message = detail.message;
-        } catch (error) {
-          // not JSON
-        }
-      }
-      if (status) status.textContent = message;
+      if (status) status.textContent = answer.message;
       buttons.forEach((b) => { b.disabled = false; });
     }
     refresh();

@@ -2,9 +2,12 @@
 
 import { CLOSING, duration, ms } from "./common.js";
 
+const NOT_STARTED = new Set(["queued", "claimed"]);
+
 // Rows of the timeline from the events: the workflow, then activities, timers,
-// approvals, children and markers in the order they first appear.
-export function model(events, open, now) {
+// approvals, children and markers in the order they first appear. `state` is the run's:
+// an open run no worker has started yet (queued, claimed) is drawn waiting, not running.
+export function model(events, open, now, state) {
   const rows = [];
   const byKey = new Map();
   function row(key, label, kind) {
@@ -25,11 +28,19 @@ export function model(events, open, now) {
   const started = sorted.find((e) => e.type === "workflow_started");
   const wf = row("workflow", "workflow " + ((started && started.attributes.workflow_type) || ""), "workflow");
   const closing = sorted.find((e) => CLOSING.has(e.type));
-  const finalState = closing ? closing.type.replace("workflow_", "") : "running";
+  const waiting = !closing && open && NOT_STARTED.has(state);
+  const finalState = closing ? closing.type.replace("workflow_", "") : waiting ? state : "running";
+  let cls = waiting ? "wait" : "running";
+  if (closing) cls = finalState === "completed" ? "ok" : finalState === "continued_as_new" ? "workflow" : "bad";
   wf.items.push({
-    shape: "bar", start: started ? ms(started) : t0, end: closing ? ms(closing) : t1,
-    cls: closing ? (finalState === "completed" ? "ok" : finalState === "continued_as_new" ? "workflow" : "bad") : "running",
-    title: "workflow " + finalState, data: { kind: "workflow", outcome: finalState },
+    shape: "bar", start: started ? ms(started) : t0, end: closing ? ms(closing) : t1, cls,
+    title: "workflow " + (waiting ? state + ": no worker has started it yet" : finalState),
+    data: { kind: "workflow", outcome: finalState },
+  });
+  // The wait for approvals is a strip along the bottom of the workflow's bar, whose
+  // colour stays the run's outcome.
+  const waited = (start, end) => ({
+    shape: "bar", thin: true, strip: true, start, end, cls: "wait", title: "waiting for approval", data: { kind: "waiting" },
   });
   let waitingSince = null;
 
@@ -92,12 +103,12 @@ export function model(events, open, now) {
       case "state_changed":
         if (a.to === "waiting_approval") waitingSince = at;
         else if (a.from === "waiting_approval" && waitingSince !== null) {
-          wf.items.push({ shape: "bar", start: waitingSince, end: at, cls: "wait", title: "waiting for approval", data: { kind: "waiting" } });
+          wf.items.push(waited(waitingSince, at));
           waitingSince = null;
         }
         break;
       case "workflow_task_failed":
-        wf.items.push({ shape: "mark", at, cls: "bad", title: "workflow task failed: " + ((a.failure && a.failure.message) || ""), data: { kind: "task-failed" } });
+        wf.items.push({ shape: "triangle", at, cls: "bad", title: "workflow task failed: " + ((a.failure && a.failure.message) || ""), data: { kind: "task-failed" } });
         break;
       case "workflow_cancel_requested":
         wf.items.push({ shape: "mark", at, cls: "muted", title: "cancel requested", data: { kind: "cancel" } });
@@ -220,10 +231,10 @@ export function model(events, open, now) {
         break;
       }
       case "signal_received":
-        row("signals", "signals", "marks").items.push({ shape: "diamond", at, cls: "mark", title: "signal " + (a.name || ""), data: { kind: "signal", name: a.name } });
+        row("signals", "signals", "marks").items.push({ shape: "diamond", at, cls: "note", title: "signal " + (a.name || ""), data: { kind: "signal", name: a.name } });
         break;
       case "artifact_recorded":
-        row("artifacts", "artifacts", "marks").items.push({ shape: "square", at, cls: "mark", title: "artifact " + (a.name || "") + (a.uri ? " " + a.uri : ""), data: { kind: "artifact", name: a.name } });
+        row("artifacts", "artifacts", "marks").items.push({ shape: "square", at, cls: "note", title: "artifact " + (a.name || "") + (a.uri ? " " + a.uri : ""), data: { kind: "artifact", name: a.name } });
         break;
       case "marker_recorded":
         row("markers", "markers", "marks").items.push({ shape: "diamond", at, cls: "muted", title: "marker " + (a.patch_id || a.marker || ""), data: { kind: "marker" } });
@@ -233,7 +244,7 @@ export function model(events, open, now) {
     }
   }
   if (waitingSince !== null) {
-    wf.items.push({ shape: "bar", start: waitingSince, end: closing ? ms(closing) : t1, cls: "wait", title: "waiting for approval", data: { kind: "waiting" } });
+    wf.items.push(waited(waitingSince, closing ? ms(closing) : t1));
   }
   return { rows, t0, t1 };
 }
