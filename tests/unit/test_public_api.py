@@ -51,5 +51,8 @@ def test_dynamic_definitions_mirror_temporalio_names() -> None:
         assert callable(getattr(turnout.workflow, name)), name
     assert "payload_converter" in turnout.activity.__all__
     assert sorted(turnout.common.__all__) == [
-        "RawValue", "RetryPolicy", "WorkflowIDConflictPolicy", "WorkflowIDReusePolicy",
+        "RawValue", "RetryPolicy", "SearchAttributeIndexedValueType", "SearchAttributeKey",
+        "SearchAttributePair", "SearchAttributeUpdate", "SearchAttributeValues",
+        "SearchAttributes", "TypedSearchAttributes", "WorkflowIDConflictPolicy",
+        "WorkflowIDReusePolicy",
     ]  # fmt: skip

@@ -22,6 +22,11 @@ from turnout.contracts.async_activity import (
 from turnout.contracts.errors import WorkflowFailureError, WorkflowQueryFailedError
 from turnout.contracts.executor import Client, WorkflowHandle
 from turnout.contracts.history import WorkflowHistory
+from turnout.contracts.listing import (
+    WorkflowExecutionAsyncIterator,
+    WorkflowExecutionCount,
+    WorkflowExecutionCountAggregationGroup,
+)
 from turnout.contracts.records import Run
 from turnout.contracts.states import WorkflowExecutionStatus
 from turnout.contracts.updates import (
@@ -33,7 +38,12 @@ from turnout.contracts.updates import (
 
 WorkflowExecutionDescription = Run
 """What ``handle.describe()`` returns: turnout's :class:`~turnout.Run`, which also answers
-to Temporal's names (``id``, ``status``, ``start_time``, ``close_time``, ``parent_id``)."""
+to Temporal's names (``id``, ``status``, ``start_time``, ``close_time``, ``parent_id``,
+``typed_search_attributes``)."""
+
+WorkflowExecution = Run
+"""What ``client.list_workflows(query)`` gives for each run: turnout's
+:class:`~turnout.Run`, with Temporal's names as on :data:`WorkflowExecutionDescription`."""
 
 __all__ = [
     "ActivityNotFoundError",
@@ -42,6 +52,10 @@ __all__ = [
     "AsyncActivityIDReference",
     "Client",
     "WithStartWorkflowOperation",
+    "WorkflowExecution",
+    "WorkflowExecutionAsyncIterator",
+    "WorkflowExecutionCount",
+    "WorkflowExecutionCountAggregationGroup",
     "WorkflowExecutionDescription",
     "WorkflowExecutionStatus",
     "WorkflowFailureError",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from turnout.contracts.async_activity import (
@@ -20,14 +20,24 @@ from turnout.contracts.calls import ARG_UNSET
 from turnout.contracts.capabilities import ClientCapabilities, QueueFigures, RunWatch
 from turnout.contracts.connector import connect_through_hook
 from turnout.contracts.events import Event
-from turnout.contracts.records import IdConflictPolicy, IdReusePolicy
+from turnout.contracts.history import WorkflowHistory
+from turnout.contracts.limits import check_listing_filters
+from turnout.contracts.listing import (
+    Listing,
+    WorkflowExecutionAsyncIterator,
+    WorkflowExecutionCount,
+)
+from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.search_attributes import SearchAttributes, TypedSearchAttributes
+from turnout.contracts.states import RunState
 from turnout.contracts.updates import (
     WithStartWorkflowOperation,
     WorkflowUpdateHandle,
     WorkflowUpdateStage,
     start_update_with_start,
 )
+from turnout.contracts.visibility import Query, parse_query
 
 if TYPE_CHECKING:
     from turnout.contracts.executor import Client, OperatorClient, WorkflowHandle
@@ -57,6 +67,45 @@ class ClientBase:
         return await connect_through_hook(
             target_host, namespace, {"data_converter": data_converter, **options}
         )
+
+    def list_workflows(
+        self,
+        query: str | None = None,
+        *,
+        state: RunState | None = None,
+        workflow_type: str | None = None,
+        task_queue: str | None = None,
+        limit: int | None = None,
+        before: tuple[datetime, str] | None = None,
+        page_size: int = 1000,
+    ) -> WorkflowExecutionAsyncIterator:
+        """The runs ``query`` matches (Temporal's list query language; see
+        ``turnout.contracts.visibility``), also filtered by ``state``, ``workflow_type``
+        and ``task_queue``: newest first unless the query has ``ORDER BY``, at most
+        ``limit``. Iterate it, or await it for a list. A query turnout cannot read raises
+        InvalidQueryError here, naming the offending token."""
+        parsed = parse_query(query)
+        check_listing_filters(workflow_type, task_queue, limit, page_size)
+        listing = Listing(state, workflow_type, task_queue, limit, before, page_size)
+        get_handle: Callable[..., WorkflowHandle] = getattr(self, "get_workflow_handle")  # noqa: B009
+
+        async def history(run: Run) -> WorkflowHistory:
+            return await get_handle(run.workflow_id, run_id=run.run_id).fetch_history()
+
+        return WorkflowExecutionAsyncIterator(lambda: self._list_runs(parsed, listing), history)
+
+    async def count_workflows(self, query: str | None = None) -> WorkflowExecutionCount:
+        """How many runs ``query`` matches; with ``GROUP BY ExecutionStatus``, how many
+        in each status as well."""
+        return await self._count_runs(parse_query(query, grouping=True))
+
+    def _list_runs(self, query: Query, listing: Listing) -> AsyncIterator[Run]:
+        """The executor's hook: the runs ``query`` and ``listing`` match, in order."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list runs")
+
+    async def _count_runs(self, query: Query) -> WorkflowExecutionCount:
+        """The executor's hook: how many runs ``query`` matches."""
+        raise NotImplementedError(f"{type(self).__name__} cannot count runs")
 
     def get_workflow_handle_for(
         self, workflow: Callable[..., Any], workflow_id: str, *, run_id: str | None = None
@@ -184,6 +233,7 @@ class ClientBase:
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
         memo: Mapping[str, Any] | None = None,
+        search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
     ) -> Any:
         """Start a workflow run (see ``start_workflow``) and wait for its result."""
         # Each executor's client defines start_workflow with this same signature.
@@ -205,5 +255,6 @@ class ClientBase:
             start_signal=start_signal,
             start_signal_args=start_signal_args,
             memo=memo,
+            search_attributes=search_attributes,
         )
         return await handle.result()

@@ -32,6 +32,7 @@ class EventType(StrEnum):
     WORKFLOW_TASK_COMPLETED = "workflow_task_completed"
     WORKFLOW_TASK_FAILED = "workflow_task_failed"
     WORKFLOW_PROPERTIES_MODIFIED = "workflow_properties_modified"
+    UPSERT_WORKFLOW_SEARCH_ATTRIBUTES = "upsert_workflow_search_attributes"
     # activities
     ACTIVITY_SCHEDULED = "activity_scheduled"
     ACTIVITY_STARTED = "activity_started"
@@ -110,6 +111,7 @@ COMMAND_EVENT_TYPES: frozenset[EventType] = frozenset(
         EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_INITIATED,
         EventType.MARKER_RECORDED,
         EventType.WORKFLOW_PROPERTIES_MODIFIED,
+        EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
         EventType.APPROVAL_REQUESTED,
         EventType.WORKFLOW_COMPLETED,
         EventType.WORKFLOW_FAILED,

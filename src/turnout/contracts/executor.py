@@ -28,8 +28,10 @@ from turnout.contracts.governance import (
     Approval,
 )
 from turnout.contracts.history import WorkflowHistory
+from turnout.contracts.listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from turnout.contracts.records import Artifact, IdConflictPolicy, IdReusePolicy, PolicyDecision, Run
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.search_attributes import SearchAttributes, TypedSearchAttributes
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import WorkflowUpdateHandle, WorkflowUpdateStage
 
@@ -228,13 +230,15 @@ class Client(Protocol):
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
         memo: Mapping[str, Any] | None = None,
+        search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
     ) -> WorkflowHandle:
         """Start a workflow run and return a handle without waiting for it.
 
         With ``start_signal`` (signal-with-start), the signal is delivered with the start:
         to the new run before its code starts, or to the open run of the id, which the
         start then returns (an open run is used, never a conflict). ``memo`` is kept
-        with the run (``describe()``, ``workflow.memo()``), not searchable."""
+        with the run (``describe()``, ``workflow.memo()``), not searchable;
+        ``search_attributes`` are what ``list_workflows(query)`` searches."""
         ...
 
     async def execute_workflow(
@@ -256,6 +260,7 @@ class Client(Protocol):
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
         memo: Mapping[str, Any] | None = None,
+        search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
     ) -> Any:
         """Start a workflow run and wait for its result."""
         ...
@@ -283,17 +288,25 @@ class Client(Protocol):
         ``workflow_id``, ``run_id`` (None: the latest run) and ``activity_id``."""
         ...
 
-    async def list_workflows(
+    def list_workflows(
         self,
+        query: str | None = None,
         *,
         state: RunState | None = None,
         workflow_type: str | None = None,
         task_queue: str | None = None,
-        limit: int = 100,
+        limit: int | None = None,
         before: tuple[datetime, str] | None = None,
-    ) -> list[Run]:
-        """Runs, newest first (by ``requested_at``, then run id), filtered; with
-        ``before=(requested_at, run_id)`` only the runs after that one (a keyset page)."""
+        page_size: int = 1000,
+    ) -> WorkflowExecutionAsyncIterator:
+        """The runs ``query`` (Temporal's list query language) and the filters match,
+        newest first unless the query orders them: iterate it, or await it for a list.
+        With ``before=(requested_at, run_id)`` only the runs after that one (a keyset
+        page)."""
+        ...
+
+    async def count_workflows(self, query: str | None = None) -> WorkflowExecutionCount:
+        """How many runs ``query`` matches (per ExecutionStatus with ``GROUP BY``)."""
         ...
 
     async def list_pending_approvals(

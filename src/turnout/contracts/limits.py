@@ -46,6 +46,7 @@ __all__ = [
     "InvalidInputError",
     "check_duration",
     "check_finite",
+    "check_listing_filters",
     "check_name",
     "check_optional_duration",
     "check_payload",
@@ -222,6 +223,22 @@ def check_text(value: Any, what: str, *, max_length: int | None = None) -> str:
     if max_length is not None and len(value) > max_length:
         raise InvalidInputError(f"{what} has at most {max_length} characters, got {len(value)}")
     return value
+
+
+def check_listing_filters(
+    workflow_type: str | None, task_queue: str | None, limit: int | None, page_size: int
+) -> None:
+    """Refuse a listing's filter no stored name can match, or a bound that is not a
+    positive count."""
+    if workflow_type:
+        check_name(workflow_type, "the workflow type filter", example="Checkout")
+    if task_queue:
+        check_name(task_queue, "the task queue filter")
+    for value, what in ((limit, "limit"), (page_size, "page_size")):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise InvalidInputError(f"{what} must be a positive int, got {value!r}")
 
 
 def _clip(value: str) -> str:

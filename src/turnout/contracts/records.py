@@ -10,6 +10,11 @@ from pydantic import BaseModel, ConfigDict
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.memo import NO_DEFAULT, memo_value
+from turnout.contracts.search_attributes import (
+    TypedSearchAttributes,
+    typed_from_stored,
+    untyped_from_stored,
+)
 from turnout.contracts.states import RunState, WorkflowExecutionStatus
 
 __all__ = [
@@ -96,6 +101,19 @@ class Run(BaseModel):
     continued_from_run_id: str | None = None
     memo_values: dict[str, Any] = {}
     """The run's memo as JSON values (``await memo()`` is Temporal's way to read it)."""
+    search_attribute_values: dict[str, Any] = {}
+    """The run's search attributes, each name's ``{"type", "value"}`` (JSON)."""
+
+    @property
+    def typed_search_attributes(self) -> TypedSearchAttributes:
+        """The run's search attributes (temporalio's ``typed_search_attributes``)."""
+        return typed_from_stored(self.search_attribute_values)
+
+    @property
+    def search_attributes(self) -> dict[str, list[Any]]:
+        """The search attributes untyped, each name to a list of values (temporalio's
+        deprecated form)."""
+        return untyped_from_stored(self.search_attribute_values)
 
     async def memo(self) -> dict[str, Any]:
         """The run's memo, its values unconverted (temporalio's ``describe().memo()``)."""

@@ -1,5 +1,6 @@
-"""``workflow.memo()``, ``workflow.memo_value()`` and ``workflow.upsert_memo()``: the
-run's memo as its workflow code reads and changes it (temporalio's names)."""
+"""``workflow.memo()``, ``workflow.memo_value()``, ``workflow.upsert_memo()`` and
+``workflow.upsert_search_attributes()``: the run's memo and search attributes as its
+workflow code reads and changes them (temporalio's names)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 
 from turnout.contracts.memo import NO_DEFAULT, check_memo_updates
 from turnout.contracts.memo import memo_value as _lookup
+from turnout.contracts.search_attributes import check_search_attribute_updates
 from turnout.workflows._runtime import current_workflow_runtime
 
-__all__ = ["memo", "memo_value", "upsert_memo"]
+__all__ = ["memo", "memo_value", "upsert_memo", "upsert_search_attributes"]
 
 
 def memo() -> Mapping[str, Any]:
@@ -32,3 +34,13 @@ def upsert_memo(updates: Mapping[str, Any]) -> None:
     checked = check_memo_updates(updates)
     if checked:
         current_workflow_runtime().upsert_memo(checked)
+
+
+def upsert_search_attributes(attributes: Any) -> None:
+    """Change the run's search attributes: ``[key.value_set(value), key.value_unset()]``,
+    or TypedSearchAttributes (each pair set). Recorded in the run's history
+    (``upsert_workflow_search_attributes``), seen at once in ``workflow.info()``, kept
+    by continue-as-new, searched by ``list_workflows(query)``."""
+    checked = check_search_attribute_updates(attributes)
+    if checked:
+        current_workflow_runtime().upsert_search_attributes(checked)

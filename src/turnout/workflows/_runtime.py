@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from turnout.contracts.records import Artifact
+from turnout.contracts.search_attributes import TypedSearchAttributes
 from turnout.contracts.updates import UpdateInfo
 
 if TYPE_CHECKING:
@@ -93,6 +94,17 @@ class WorkflowInfo:
     """How long a worker may hold one of the run's workflow tasks: the run's
     ``task_timeout``, else the executor's default (Temporal's 10 s; on the internal
     executor the worker's ``workflow_task_lease``)."""
+    typed_search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty
+    """The run's search attributes now: its start's, with its upserts so far."""
+
+    @property
+    def search_attributes(self) -> dict[str, list[Any]]:
+        """The search attributes untyped, each name to a list of values (temporalio's
+        deprecated form of :attr:`typed_search_attributes`)."""
+        return {
+            pair.key.name: list(pair.value) if isinstance(pair.value, list) else [pair.value]
+            for pair in self.typed_search_attributes
+        }
 
     # temporalio's Info methods about the history so far: they ask the running executor.
     def get_current_history_length(self) -> int:
@@ -190,6 +202,8 @@ class ChildWorkflowOptions:
     parent_close_policy: ParentClosePolicy | None = None
     memo: dict[str, Any] | None = None
     """The child's memo, its values JSON (checked by the caller)."""
+    search_attributes: dict[str, Any] | None = None
+    """The child's search attributes in the stored form (checked by the caller)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -242,6 +256,7 @@ class WorkflowRuntime(Protocol):
     def payload_converter(self) -> PayloadConverter: ...
     def memo(self) -> dict[str, Any]: ...
     def upsert_memo(self, updates: dict[str, Any]) -> None: ...
+    def upsert_search_attributes(self, updates: dict[str, Any]) -> None: ...
     async def request_approval(
         self, name: str, details: dict[str, Any], timeout: float | None
     ) -> PolicyDecision: ...

@@ -23,6 +23,11 @@ from turnout.contracts.limits import (
 from turnout.contracts.memo import check_memo
 from turnout.contracts.records import IdReusePolicy, ParentClosePolicy
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.search_attributes import (
+    SearchAttributes,
+    TypedSearchAttributes,
+    check_search_attributes,
+)
 from turnout.contracts.updates import UpdateInfo
 from turnout.workflows._activity_calls import (
     ActivityHandle,
@@ -73,7 +78,7 @@ from turnout.workflows._local_activity_calls import (
     start_local_activity_method,
 )
 from turnout.workflows._logging import logger
-from turnout.workflows._memo import memo, memo_value, upsert_memo
+from turnout.workflows._memo import memo, memo_value, upsert_memo, upsert_search_attributes
 from turnout.workflows._runtime import (
     ActivityCancellationType,
     ChildWorkflowOptions,
@@ -148,6 +153,7 @@ __all__ = [
     "unsafe",
     "update",
     "upsert_memo",
+    "upsert_search_attributes",
     "uuid4",
     "wait",
     "wait_condition",
@@ -350,12 +356,14 @@ async def start_child_workflow(
     id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
     memo: Mapping[str, Any] | None = None,
+    search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
 ) -> Any:
     """Start a child workflow; returns a handle to await for its result.
 
     ``id_reuse_policy`` says whether the child may take an id whose earlier run closed;
     ``parent_close_policy`` what happens to the child, still open, when this run closes
-    (terminated by default, as on Temporal); ``memo`` is the child's memo."""
+    (terminated by default, as on Temporal); ``memo`` is the child's memo and
+    ``search_attributes`` its search attributes."""
     if isinstance(workflow, str):
         check_name(workflow, "the child workflow type", example="Checkout")
     if id is not None:
@@ -371,6 +379,9 @@ async def start_child_workflow(
         id_reuse_policy=IdReusePolicy(id_reuse_policy),
         parent_close_policy=ParentClosePolicy(parent_close_policy),
         memo=check_memo(memo, "the child workflow's memo"),
+        search_attributes=check_search_attributes(
+            search_attributes, "the child workflow's search attributes"
+        ),
     )
     return await current_workflow_runtime().start_child_workflow(
         workflow, call_args(arg, args), options, _workflow_result_type(workflow, result_type)
@@ -391,6 +402,7 @@ async def execute_child_workflow(
     id_reuse_policy: IdReusePolicy = IdReusePolicy.ALLOW_DUPLICATE,
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
     memo: Mapping[str, Any] | None = None,
+    search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
 ) -> Any:
     """Run a child workflow and return its result; failures raise ``ChildWorkflowError``."""
     handle = await start_child_workflow(
@@ -406,6 +418,7 @@ async def execute_child_workflow(
         id_reuse_policy=id_reuse_policy,
         parent_close_policy=parent_close_policy,
         memo=memo,
+        search_attributes=search_attributes,
     )
     return await handle
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from turnout.contracts.async_activity import AsyncActivityIDReference
@@ -26,11 +26,17 @@ from turnout.contracts.executor import (
 )
 from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
 from turnout.contracts.limits import check_name, check_optional_duration, check_task_timeout
+from turnout.contracts.listing import Listing, WorkflowExecutionCount
 from turnout.contracts.memo import check_memo
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
-from turnout.contracts.states import RunState
+from turnout.contracts.search_attributes import (
+    SearchAttributes,
+    TypedSearchAttributes,
+    check_search_attributes,
+)
 from turnout.contracts.status import Snapshot
+from turnout.contracts.visibility import Query
 from turnout.executors.internal import codec
 from turnout.executors.internal.async_activity import InternalAsyncActivityHandle
 from turnout.executors.internal.batch import GroupCommit
@@ -174,6 +180,7 @@ class InternalClient(ClientBase):
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
         memo: Mapping[str, Any] | None = None,
+        search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
     ) -> InternalWorkflowHandle:
         """Start a run (see ``turnout.contracts.Client.start_workflow``)."""
         if retry_policy is not None:
@@ -211,10 +218,14 @@ class InternalClient(ClientBase):
             task_timeout=_seconds(check_task_timeout(task_timeout)),
             signal=signal,
             memo=check_memo(memo),
+            search_attributes=check_search_attributes(search_attributes),
         )
         if (
             idempotency_key is None
             and signal is None
+            # A start whose search attributes are refused must not fail the starts
+            # committed with it: it goes alone.
+            and not params.search_attributes
             and params.id_conflict_policy is not IdConflictPolicy.TERMINATE_EXISTING
         ):
             started = await self._starts.submit(params)
@@ -254,28 +265,38 @@ class InternalClient(ClientBase):
         task token is refused here, with a ValueError)."""
         return InternalAsyncActivityHandle(self, target)
 
-    async def list_workflows(
-        self,
-        *,
-        state: RunState | None = None,
-        workflow_type: str | None = None,
-        task_queue: str | None = None,
-        limit: int = 100,
-        before: tuple[datetime, str] | None = None,
-    ) -> list[Run]:
-        """Runs of this client's tenant, newest first (by ``requested_at``, then run id);
-        with ``before=(requested_at, run_id)``, only the runs that sort after that one."""
-        _check_filters(workflow_type, task_queue)
-        return await self.store.list_runs(
-            self.tenant_id,
-            RunFilter(
-                state=state,
-                workflow_type=workflow_type,
-                task_queue=task_queue,
-                limit=limit,
-                before=before,
-            ),
-        )
+    async def _list_runs(self, query: Query, listing: Listing) -> AsyncIterator[Run]:
+        """The runs of this client's tenant a listing matches, read a page at a time:
+        newest first (by ``requested_at``, then run id) through a keyset bound, or in
+        the query's order page after page."""
+        before, left, offset = listing.before, listing.limit, 0
+        while left is None or left > 0:
+            size = listing.page_size if left is None else min(left, listing.page_size)
+            page = await self.store.list_runs(
+                self.tenant_id,
+                RunFilter(
+                    state=listing.state,
+                    workflow_type=listing.workflow_type,
+                    task_queue=listing.task_queue,
+                    limit=size,
+                    before=before,
+                    query=query,
+                    offset=offset,
+                ),
+            )
+            for run in page:
+                yield run
+            if len(page) < size:
+                return
+            left = None if left is None else left - len(page)
+            if query.order_by:
+                offset += len(page)  # the query's order has no keyset
+            else:
+                before = (page[-1].requested_at, page[-1].run_id)
+
+    async def _count_runs(self, query: Query) -> WorkflowExecutionCount:
+        """How many of this tenant's runs ``query`` matches (per status when grouped)."""
+        return await self.store.count_runs(self.tenant_id, query)
 
     async def list_pending_approvals(
         self, *, workflow_type: str | None = None, limit: int = 100

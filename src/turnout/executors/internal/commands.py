@@ -30,6 +30,7 @@ __all__ = [
     "StartChild",
     "StartTimer",
     "UpsertMemo",
+    "UpsertSearchAttributes",
 ]
 
 
@@ -142,6 +143,7 @@ class StartChild(_Declared):
     parent_close_policy: str = "terminate"
     task_timeout: float | None = None
     memo: dict[str, Any] = field(default_factory=dict)
+    search_attributes: dict[str, Any] = field(default_factory=dict)
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq, self.workflow_type)
@@ -161,6 +163,7 @@ class StartChild(_Declared):
             "parent_close_policy": self.parent_close_policy,
             **({"task_timeout": self.task_timeout} if self.task_timeout else {}),
             **({"memo": self.memo} if self.memo else {}),
+            **({"search_attributes": self.search_attributes} if self.search_attributes else {}),
         }
 
 
@@ -249,6 +252,24 @@ class UpsertMemo(_Declared):
 
     def attributes(self) -> dict[str, Any]:
         return {"upserted_memo": self.memo}
+
+
+@dataclass(frozen=True)
+class UpsertSearchAttributes(_Declared):
+    """The workflow changed its search attributes (``search_attributes``: each name's new
+    ``{"type", "value"}``, None to remove it): Temporal's ``UpsertWorkflowSearchAttributes``."""
+
+    search_attributes: dict[str, Any]
+    event_type: EventType = EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+
+    def key(self) -> tuple[Any, ...]:
+        return ()
+
+    def payload(self) -> tuple[Any, str] | None:
+        return self.search_attributes, "the search attribute updates"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"search_attributes": self.search_attributes}
 
 
 @dataclass(frozen=True)
@@ -443,6 +464,7 @@ Command = (
     | RecordMarker
     | RecordLocalActivity
     | UpsertMemo
+    | UpsertSearchAttributes
     | RequestApproval
     | CompleteWorkflow
     | FailWorkflow

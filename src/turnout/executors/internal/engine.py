@@ -133,6 +133,8 @@ class WorkflowInstance(MessageHandlers):
         """Signal handlers delivered and not yet returned (``workflow.all_handlers_finished``)."""
         self.memo: dict[str, Any] = {}
         """The memo as the workflow code sees it: its start's, then its own upserts."""
+        self.search_attributes: dict[str, Any] = {}
+        """The search attributes (stored form): the start's, then the run's own upserts."""
 
     # -- feeding history -----------------------------------------------------------
     def advance(
@@ -154,6 +156,7 @@ class WorkflowInstance(MessageHandlers):
                 self._start_gate = str(event.attributes["name"])
             elif event.type is EventType.WORKFLOW_STARTED:
                 self.memo = dict(event.attributes.get("memo") or {})
+                self.search_attributes = dict(event.attributes.get("search_attributes") or {})
         inbound: list[Event] = []
         for i, event in enumerate(events):
             if event.type is EventType.WORKFLOW_TASK_COMPLETED:

@@ -241,6 +241,7 @@ class Operations:
                     options.parent_close_policy or ParentClosePolicy.TERMINATE
                 ).value,
                 memo=dict(options.memo or {}),
+                search_attributes=dict(options.search_attributes or {}),
             )
         )
         handle = ChildHandle(self._await_child(future), loop=self._loop)

@@ -9,6 +9,7 @@ activation that is an :class:`InternalRuntime` over the running
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import uuid
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from turnout.contracts.executor import check_signal
 from turnout.contracts.memo import upserted
 from turnout.contracts.records import PolicyDecision
+from turnout.contracts.search_attributes import typed_from_stored, upserted_attributes
 from turnout.contracts.updates import UpdateInfo
 from turnout.executors.internal import codec
-from turnout.executors.internal.commands import UpsertMemo
+from turnout.executors.internal.commands import UpsertMemo, UpsertSearchAttributes
 from turnout.executors.internal.guard import unguarded_methods
 from turnout.workflows._definitions import WorkflowDefinition, runtime_handler
 from turnout.workflows._runtime import (
@@ -73,7 +75,10 @@ class InternalRuntime:
             )
 
     def info(self) -> WorkflowInfo:
-        return self._i.info
+        if not self._i.search_attributes:
+            return self._i.info
+        typed = typed_from_stored(self._i.search_attributes)
+        return dataclasses.replace(self._i.info, typed_search_attributes=typed)
 
     def now(self) -> datetime:
         return self._i.now_value.astimezone(UTC)
@@ -137,6 +142,11 @@ class InternalRuntime:
         self._writable()
         self._i.memo = upserted(self._i.memo, updates)
         self._i.operations.commands.append(UpsertMemo(updates))
+
+    def upsert_search_attributes(self, updates: dict[str, Any]) -> None:
+        self._writable()
+        self._i.search_attributes = upserted_attributes(self._i.search_attributes, updates)
+        self._i.operations.commands.append(UpsertSearchAttributes(updates))
 
     def current_update_info(self) -> UpdateInfo | None:
         return current_update.get()

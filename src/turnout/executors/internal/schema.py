@@ -20,9 +20,11 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -36,6 +38,7 @@ from sqlalchemy.types import TypeDecorator
 from turnout.contracts.events import EventType
 from turnout.contracts.governance import ApprovalState
 from turnout.contracts.records import DEFAULT_TENANT, DecisionOutcome, QueueItemKind, QueueItemState
+from turnout.contracts.search_attributes import SearchAttributeIndexedValueType
 from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES, RunState
 from turnout.contracts.updates import UpdateState
 
@@ -50,11 +53,13 @@ __all__ = [
     "queries",
     "queue_items",
     "runs",
+    "search_attribute_names",
+    "search_values",
     "tasks",
     "updates",
 ]
 
-SCHEMA_REVISION = "0005_memo"
+SCHEMA_REVISION = "0006_search_attributes"
 """The Alembic revision the MetaData corresponds to (the head of migrations/)."""
 
 PREFIX = "turnout_"
@@ -158,6 +163,7 @@ runs = Table(
     Column("cancel_requested", Boolean, nullable=False, server_default=false()),
     Column("options", JSONType),
     Column("memo", JSONType),
+    Column("search_attributes", JSONType),
     CheckConstraint(_in("state", RunState), name="state"),
     CheckConstraint(
         f"({_in('state', TERMINAL_STATES)}) = (closed_at IS NOT NULL)", name="closed_at"
@@ -398,3 +404,43 @@ queries = Table(
     # What the sweep deletes: requests whose caller stopped waiting.
     Index("ix_turnout_queries_expires_at", "expires_at"),
 )
+
+search_attribute_names = Table(
+    f"{PREFIX}search_attribute_names",
+    metadata,
+    _tenant(),
+    Column("name", String(255), nullable=False),
+    Column("type", String(16), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "name"),
+    CheckConstraint(
+        _in("type", {t.type_name for t in SearchAttributeIndexedValueType}), name="type"
+    ),
+)
+"""The type of each search attribute name a tenant has used: fixed by its first use, as
+registering it fixes it on Temporal."""
+
+search_values = Table(
+    f"{PREFIX}search_values",
+    metadata,
+    Column("run_id", String(64), nullable=False),
+    _tenant(),
+    Column("name", String(255), nullable=False),
+    Column("position", Integer, nullable=False, server_default="0"),
+    Column("keyword", String(255)),
+    Column("text", Text),
+    Column("integer", BigInteger),
+    Column("real", Float(53)),
+    Column("flag", Boolean),
+    Column("moment", UTCDateTime()),
+    PrimaryKeyConstraint("run_id", "name", "position"),
+    # What a list query searches: one index per kind of value, by tenant and name.
+    Index(None, "tenant_id", "name", "keyword"),
+    Index(None, "tenant_id", "name", "integer"),
+    Index(None, "tenant_id", "name", "real"),
+    Index(None, "tenant_id", "name", "moment"),
+)
+"""The search attributes of each run as rows a query can search by index: one row per
+value (a keyword list has one per element, ``position`` its place), in the column of
+its type (Keyword and KeywordList in ``keyword``, Text in ``text``, Int in ``integer``,
+Double in ``real``, Bool in ``flag``, Datetime in ``moment``). ``turnout_runs.search_attributes``
+keeps the same values as the run shows them."""

@@ -10,13 +10,14 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pydantic_core
 import temporalio.client
 import temporalio.common
 import temporalio.exceptions
+import temporalio.service
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from turnout.contracts import errors as te
@@ -37,16 +38,31 @@ from turnout.contracts.limits import (
     check_payload,
     check_task_timeout,
 )
+from turnout.contracts.listing import Listing, WorkflowExecutionCount
 from turnout.contracts.memo import check_memo
 from turnout.contracts.records import DEFAULT_TENANT, IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.search_attributes import (
+    SearchAttributes,
+    TypedSearchAttributes,
+    check_search_attributes,
+)
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import WithStartWorkflowOperation, WorkflowUpdateStage
+from turnout.contracts.visibility import Query
 from turnout.executors.temporal._async_activity import TemporalAsyncActivityHandle
 from turnout.executors.temporal._governance import approvals_from_memo
-from turnout.executors.temporal._handle import STATES, TemporalWorkflowHandle, jsonable
+from turnout.executors.temporal._handle import TemporalWorkflowHandle, jsonable
 from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry_policy
+from turnout.executors.temporal._search import refused_search_attributes, typed_to_temporal
 from turnout.executors.temporal._updates import TemporalWorkflowUpdateHandle, update_with_start
+from turnout.executors.temporal._visibility import (
+    count_runs,
+    list_query,
+    list_runs,
+    listed_run,
+    quoted,
+)
 from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import WorkflowDefinition
 from turnout.workflows._dynamic import lookup
@@ -195,6 +211,7 @@ class TemporalClient(ClientBase):
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
         memo: Mapping[str, Any] | None = None,
+        search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
     ) -> TemporalWorkflowHandle:
         """Start a workflow run on Temporal."""
         name, result_type = self._resolve(workflow)
@@ -239,11 +256,14 @@ class TemporalClient(ClientBase):
                 task_timeout=check_task_timeout(task_timeout),
                 retry_policy=temporal_retry_policy(retry_policy),
                 memo=raw_memo,
+                search_attributes=typed_to_temporal(check_search_attributes(search_attributes)),
                 result_type=result_type,
                 **signal,
             )
         except temporalio.exceptions.WorkflowAlreadyStartedError as exc:
             raise te.WorkflowAlreadyStartedError(id, name) from exc
+        except temporalio.service.RPCError as exc:
+            raise refused_search_attributes(exc) from None
         except pydantic_core.PydanticSerializationError as exc:
             raise te.DataConversionError(f"the input of workflow {name}", exc) from None
         return TemporalWorkflowHandle(self, id, run_id=raw.result_run_id, result_type=result_type)
@@ -327,31 +347,14 @@ class TemporalClient(ClientBase):
         """temporalio's handle on the activity ``target`` names, its errors turnout's."""
         return TemporalAsyncActivityHandle(self.raw, target)
 
-    async def list_workflows(
-        self,
-        *,
-        state: RunState | None = None,
-        workflow_type: str | None = None,
-        task_queue: str | None = None,
-        limit: int = 100,
-        before: tuple[datetime, str] | None = None,
-    ) -> list[Run]:
-        """Runs, newest first, through Temporal's visibility API (this client's namespace);
-        with ``before=(start time, run_id)`` only the runs that started before that one
-        (or at the same time, with a smaller run id)."""
-        query = _list_query(state, workflow_type, task_queue, before)
-        if query is None:
-            return []
-        runs: list[Run] = []
-        async for execution in self.raw.list_workflows(query=query or None):
-            if before is not None and (execution.start_time, execution.run_id) >= before:
-                continue
-            run = await self._listed_run(execution, state)
-            if run is not None:
-                runs.append(run)
-            if len(runs) >= limit:
-                break
-        return runs
+    def _list_runs(self, query: Query, listing: Listing) -> AsyncIterator[Run]:
+        """The runs a listing matches, through Temporal's visibility API (this client's
+        namespace)."""
+        return list_runs(self, query, listing)
+
+    async def _count_runs(self, query: Query) -> WorkflowExecutionCount:
+        """Temporal's count of the runs ``query`` matches."""
+        return await count_runs(self, query)
 
     async def list_workflows_page(
         self,
@@ -369,7 +372,7 @@ class TemporalClient(ClientBase):
         time. A ``waiting_approval`` filter keeps the running executions that wait, so a
         page may hold fewer than ``limit`` runs while more follow.
         """
-        query = _list_query(state, workflow_type, task_queue, None)
+        query = list_query("", state, workflow_type, task_queue, None)
         if query is None:
             return [], None
         pages = self.raw.list_workflows(
@@ -378,17 +381,10 @@ class TemporalClient(ClientBase):
         await pages.fetch_next_page()
         runs: list[Run] = []
         for execution in pages.current_page or ():
-            run = await self._listed_run(execution, state)
+            run = await listed_run(self, execution, state)
             if run is not None:
                 runs.append(run)
         return runs, pages.next_page_token
-
-    async def _listed_run(
-        self, execution: temporalio.client.WorkflowExecution, state: RunState | None
-    ) -> Run | None:
-        """The record of a listed execution, or None when it is not in ``state``."""
-        run = await self.get_workflow_handle(execution.id, run_id=execution.run_id).describe()
-        return run if state is None or run.state is RunState(state) else None
 
     async def list_pending_approvals(
         self, *, workflow_type: str | None = None, limit: int = 100
@@ -400,7 +396,7 @@ class TemporalClient(ClientBase):
         """
         query = "ExecutionStatus = 'Running'"
         if workflow_type:
-            query += f" AND WorkflowType = {_quoted(workflow_type)}"
+            query += f" AND WorkflowType = {quoted(workflow_type)}"
         found: list[Approval] = []
         async for execution in self.raw.list_workflows(query=query):
             memo = await execution.memo()
@@ -416,37 +412,3 @@ class TemporalClient(ClientBase):
             )
         found.sort(key=lambda a: (a.requested_at, a.workflow_id, a.name))
         return found[:limit]
-
-
-def _list_query(
-    state: RunState | None,
-    workflow_type: str | None,
-    task_queue: str | None,
-    before: tuple[datetime, str] | None,
-) -> str | None:
-    """The visibility query of a listing ("" lists everything; None: nothing can match)."""
-    clauses = []
-    if before is not None:
-        # Temporal keeps nanoseconds, Python microseconds: bound one microsecond later;
-        # the caller leaves out what does not sort after ``before``.
-        bound = (before[0] + timedelta(microseconds=1)).astimezone(UTC)
-        clauses.append(f"StartTime < '{bound.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'")
-    if workflow_type:
-        clauses.append(f"WorkflowType = {_quoted(workflow_type)}")
-    if task_queue:
-        clauses.append(f"TaskQueue = {_quoted(task_queue)}")
-    wanted = RunState(state) if state is not None else None
-    if wanted is RunState.WAITING_APPROVAL:
-        # An open run that waits on an approval: Running to Temporal, told apart by memo.
-        clauses.append("ExecutionStatus = 'Running'")
-    elif wanted is not None:
-        status = next((k for k, v in STATES.items() if v is wanted), None)
-        if status is None:
-            return None
-        clauses.append(f"ExecutionStatus = '{status.name.title().replace('_', '')}'")
-    return " AND ".join(clauses)
-
-
-def _quoted(value: str) -> str:
-    """A string literal of Temporal's list filter."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -46,6 +46,7 @@ from turnout.executors.temporal._governance import (
 )
 from turnout.executors.temporal._history import map_history
 from turnout.executors.temporal._runtime import CORRELATION_MEMO
+from turnout.executors.temporal._search import from_temporal
 from turnout.executors.temporal._updates import TemporalWorkflowUpdateHandle, send_update
 from turnout.workflows._definitions import WorkflowDefinition, query_name, signal_name
 
@@ -301,6 +302,7 @@ class TemporalWorkflowHandle(UpdateCalls):
             parent_workflow_id=desc.parent_id,
             parent_run_id=desc.parent_run_id,
             memo_values=user_memo(memo),
+            search_attribute_values=from_temporal(desc.typed_search_attributes),
         )
 
     async def events(self) -> list[Event]:

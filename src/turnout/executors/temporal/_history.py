@@ -30,6 +30,7 @@ from turnout.executors.temporal._memo import (
     started_memo,
     upserted_memo,
 )
+from turnout.executors.temporal._search import started_search_attributes, upserted_search_attributes
 
 __all__ = ["LOCAL_ACTIVITY_MARKER", "local_activity_type", "map_history"]
 
@@ -128,6 +129,7 @@ def _attributes(event: HistoryEvent, scheduled: dict[int, dict[str, Any]]) -> di
             "attempt": started.attempt,
             "continued_from_run_id": started.continued_execution_run_id or None,
             **started_memo(started.memo),
+            **started_search_attributes(started),
         }
     if t == T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
         sched = event.activity_task_scheduled_event_attributes
@@ -404,6 +406,11 @@ def map_history(
         if event.event_type == T.EVENT_TYPE_WORKFLOW_TASK_STARTED and not running:
             running = True
             add(EventType.STATE_CHANGED, _at(event), {"from": "queued", "to": "running"})
+            continue
+        if event.event_type == T.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            searchable = upserted_search_attributes(event)
+            if searchable:  # not an upsert of the server's own attributes only
+                add(EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, _at(event), searchable)
             continue
         if event.event_type == T.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
             _map_approvals_change(event, approvals, add)

@@ -29,6 +29,7 @@ from turnout.contracts.records import (
     PolicyDecision,
 )
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.search_attributes import typed_from_stored
 from turnout.contracts.updates import UpdateInfo
 from turnout.executors.temporal._activity import TemporalActivityRuntime, crossing_processes
 from turnout.executors.temporal._dynamic import get_handler, set_handler
@@ -40,6 +41,7 @@ from turnout.executors.temporal._governance import (
     admit,
     check_policies,
 )
+from turnout.executors.temporal._search import from_temporal, typed_to_temporal, updates_to_temporal
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
 from turnout.workflows._runtime import (
     ActivityOptions,
@@ -167,6 +169,7 @@ class TemporalWorkflowRuntime:
             parent=parent,
             execution_timeout=i.execution_timeout,
             task_timeout=i.task_timeout,
+            typed_search_attributes=typed_from_stored(from_temporal(i.typed_search_attributes)),
         )
 
     def now(self) -> datetime:
@@ -225,6 +228,9 @@ class TemporalWorkflowRuntime:
 
     def upsert_memo(self, updates: dict[str, Any]) -> None:
         temporalio.workflow.upsert_memo(updates)
+
+    def upsert_search_attributes(self, updates: dict[str, Any]) -> None:
+        temporalio.workflow.upsert_search_attributes(updates_to_temporal(updates))
 
     def current_update_info(self) -> UpdateInfo | None:
         info = temporalio.workflow.current_update_info()
@@ -298,6 +304,7 @@ class TemporalWorkflowRuntime:
             retry_policy=temporal_retry_policy(options.retry_policy),
             result_type=result_type if result_type is not Any else None,
             memo={**(options.memo or {}), CORRELATION_MEMO: self.info().correlation_id},
+            search_attributes=typed_to_temporal(options.search_attributes or {}),
             id_reuse_policy=_CHILD_REUSE[options.id_reuse_policy or IdReusePolicy.ALLOW_DUPLICATE],
             parent_close_policy=_PARENT_CLOSE[
                 options.parent_close_policy or ParentClosePolicy.TERMINATE

@@ -47,6 +47,7 @@ SUPPORTED: tuple[str, ...] = (
     "workflow.memo",
     "workflow.memo_value",
     "workflow.upsert_memo",
+    "workflow.upsert_search_attributes",
     "workflow.ParentClosePolicy",
     "workflow.ActivityCancellationType",
     "workflow.set_signal_handler",
@@ -121,6 +122,7 @@ SUPPORTED: tuple[str, ...] = (
     "Client.execute_workflow",
     "Client.get_workflow_handle",
     "Client.list_workflows",
+    "Client.count_workflows",
     "Client.get_async_activity_handle",
     # temporalio.client.WorkflowHandle -> InternalWorkflowHandle, TemporalWorkflowHandle
     "WorkflowHandle.id",
@@ -169,7 +171,6 @@ _VERSIONING = "worker versioning is Temporal-only; use workflow.patched"
 _SCHEDULES = "schedules and cron are not supported: start runs from your own scheduler"
 _STANDALONE = "activities run only inside workflows"
 _CONNECTION = "connection details come from turnout's settings (TemporalClient.raw is temporalio's)"
-_SEARCH = "search attributes are not supported yet (the memo is)"
 
 UNSUPPORTED: dict[str, str] = {
     # temporalio.workflow
@@ -193,7 +194,6 @@ UNSUPPORTED: dict[str, str] = {
         ],
         _DYNAMIC,
     ),
-    "workflow.upsert_search_attributes": _SEARCH,
     **dict.fromkeys(
         ["workflow.VersioningIntent", "workflow.ContinueAsNewVersioningBehavior"], _VERSIONING
     ),
@@ -309,7 +309,6 @@ UNSUPPORTED: dict[str, str] = {
         ],
         _VERSIONING,
     ),
-    "Client.count_workflows": "list_workflows(state=..., workflow_type=...) returns the runs",
     # temporalio.client.WorkflowHandle
     "WorkflowHandle.fetch_history_events": "fetch_history() returns the whole history; "
     "handle.events() the executor-independent timeline",
@@ -353,6 +352,7 @@ _CHILD_OPTIONS = (
     "id_reuse_policy",
     "parent_close_policy",
     "memo",
+    "search_attributes",
 )
 _START_OPTIONS = (
     "args",
@@ -367,6 +367,7 @@ _START_OPTIONS = (
     "start_signal",
     "start_signal_args",
     "memo",
+    "search_attributes",
 )
 
 KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -391,7 +392,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "Client.execute_workflow": _START_OPTIONS,
     "Client.connect": ("namespace", "data_converter"),
     "Client.get_workflow_handle": ("run_id", "result_type"),
-    "Client.list_workflows": ("limit",),
+    "Client.list_workflows": ("query", "limit", "page_size"),
+    "Client.count_workflows": ("query",),
     "Client.get_async_activity_handle": ("workflow_id", "run_id", "activity_id", "task_token"),
     "WorkflowHandle.result": ("follow_runs",),
     "WorkflowHandle.signal": ("args",),
@@ -410,18 +412,15 @@ FORWARDED: dict[str, str] = {
 }
 """Calls that may take ``**options`` and pass them on; their keywords are checked there."""
 
-KIND_DIFFERENCES: dict[str, str] = {
-    "Client.list_workflows": "turnout's is awaited and returns a list of Run records; "
-    "temporalio's returns an async iterator",
-}
+KIND_DIFFERENCES: dict[str, str] = {}
 """Supported calls that are awaited differently on purpose."""
 
 POSITIONAL_DIFFERENCES: dict[str, str] = {
     "workflow.patched": "the parameter is patch_id (temporalio: id); positional calls match",
     "workflow.deprecate_patch": "the parameter is patch_id (temporalio: id); positional calls "
     "match",
-    "Client.list_workflows": "turnout filters by keyword (state, workflow_type, task_queue) "
-    "instead of a positional visibility query",
+    "Client.count_workflows": "turnout takes only the query; RPC metadata and timeouts "
+    "come from the connection's settings",
     "WorkflowHandle.terminate": "turnout takes only reason; temporalio takes details "
     "positionally and reason by keyword",
 }

@@ -19,6 +19,10 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "client.AsyncActivityIDReference",
     "client.WorkflowHandle",
     "client.WorkflowHistory",
+    "client.WorkflowExecution",
+    "client.WorkflowExecutionAsyncIterator",
+    "client.WorkflowExecutionCount",
+    "client.WorkflowExecutionCountAggregationGroup",
     "client.WorkflowExecutionDescription",
     "client.WorkflowExecutionStatus",
     "client.WorkflowFailureError",
@@ -36,6 +40,11 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "common.WorkflowIDReusePolicy",
     "common.WorkflowIDConflictPolicy",
     "common.RawValue",
+    "common.SearchAttributeIndexedValueType",
+    "common.SearchAttributeKey",
+    "common.SearchAttributePair",
+    "common.SearchAttributeUpdate",
+    "common.TypedSearchAttributes",
     "exceptions.ActivityError",
     "exceptions.ApplicationError",
     "exceptions.CancelledError",
@@ -61,10 +70,9 @@ _VERSIONING = "worker versioning is Temporal-only; use workflow.patched"
 _CONNECTION = "connection details come from turnout's settings (TURNOUT_*)"
 _INTERCEPTORS = "interceptors are not supported: use an Observer for metrics, traces and logs"
 _CONVERTER = "turnout converts every value with pydantic from the type hints"
-_VISIBILITY = "list_workflows returns turnout's Run records (handle.events() the timeline)"
+_VISIBILITY = "handle.events() gives the timeline; fetch_history() the whole history"
 _TUNING = "turnout's worker takes max_concurrent_* and max_memory_bytes instead"
 _METRICS = "metrics come from turnout's Observer and /metrics, not from workflow code"
-_SEARCH = "memo and search attributes are not supported yet"
 _TESTING = "not offered yet: test against a real executor with turnout's pytest fixtures"
 
 MODULE_UNSUPPORTED: dict[str, str] = {
@@ -243,10 +251,6 @@ MODULE_UNSUPPORTED: dict[str, str] = {
     ),
     **dict.fromkeys(
         [
-            "client.WorkflowExecution",
-            "client.WorkflowExecutionAsyncIterator",
-            "client.WorkflowExecutionCount",
-            "client.WorkflowExecutionCountAggregationGroup",
             "client.WorkflowHistoryEventAsyncIterator",
             "client.WorkflowHistoryEventFilterType",
         ],
@@ -325,16 +329,6 @@ MODULE_UNSUPPORTED: dict[str, str] = {
     "worker.Plugin": "plugins are not supported",
     "worker.WorkerConfig": "pass the worker's options as keyword arguments",
     # temporalio.common
-    **dict.fromkeys(
-        [
-            "common.SearchAttributeIndexedValueType",
-            "common.SearchAttributeKey",
-            "common.SearchAttributePair",
-            "common.SearchAttributeUpdate",
-            "common.TypedSearchAttributes",
-        ],
-        _SEARCH,
-    ),
     **dict.fromkeys(
         [
             "common.MetricCommon",

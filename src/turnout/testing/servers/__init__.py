@@ -47,6 +47,7 @@ from turnout.testing.servers._process import (
     redact_url,
 )
 from turnout.testing.servers._temporal import (
+    CONTRACT_SEARCH_ATTRIBUTES,
     ExternalTemporal,
     TemporalDevServer,
     TemporalServer,
@@ -55,6 +56,7 @@ from turnout.testing.servers._temporal import (
 )
 
 __all__ = [
+    "CONTRACT_SEARCH_ATTRIBUTES",
     "DATABASE_URL_ENV",
     "REQUIRE_POSTGRES_ENV",
     "REQUIRE_TEMPORAL_ENV",

@@ -12,7 +12,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
@@ -167,6 +167,20 @@ def find_temporal_binary() -> Path | None:
     return Path(on_path) if on_path is not None else None
 
 
+CONTRACT_SEARCH_ATTRIBUTES: Mapping[str, str] = {
+    "CustomerId": "Keyword",
+    "OrderTotal": "Int",
+    "Score": "Double",
+    "Rush": "Bool",
+    "DueAt": "Datetime",
+    "Tags": "KeywordList",
+    "Note": "Text",
+}
+"""The search attributes the contract suite uses, each name's type: registered on a dev
+server at launch (a cluster of your own needs them registered with ``temporal operator
+search-attribute create``)."""
+
+
 class TemporalDevServer(TemporalServer):
     """``temporal server start-dev`` on free loopback ports, headless, state in memory.
 
@@ -189,19 +203,22 @@ class TemporalDevServer(TemporalServer):
         startup_timeout: float = 60.0,
         stop_timeout: float = 10.0,
         namespaces: Sequence[str] = (),
+        search_attributes: Mapping[str, str] = CONTRACT_SEARCH_ATTRIBUTES,
     ) -> None:
         """Describe the server; nothing runs until :meth:`start`.
 
         ``binary`` defaults to :func:`find_temporal_binary`; ``port`` to a free
         one; ``extra_args`` are appended to ``temporal server start-dev``;
         ``namespaces`` are created at launch besides ``default`` (a turnout tenant
-        is a namespace on Temporal).
+        is a namespace on Temporal); ``search_attributes`` (name to type, e.g.
+        ``{"CustomerId": "Keyword"}``) are registered at launch.
         """
         self._binary = Path(binary) if binary is not None else None
         self._requested_port = port
         self.log_level = log_level
         self.extra_args = tuple(extra_args)
         self.namespaces = tuple(dict.fromkeys(n for n in namespaces if n != "default"))
+        self.search_attributes = dict(search_attributes)
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self._process: subprocess.Popen[bytes] | None = None
@@ -287,6 +304,11 @@ class TemporalDevServer(TemporalServer):
             "--log-level",
             self.log_level,
             *(arg for namespace in self.namespaces for arg in ("--namespace", namespace)),
+            *(
+                arg
+                for name, kind in self.search_attributes.items()
+                for arg in ("--search-attribute", f"{name}={kind}")
+            ),
             *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:

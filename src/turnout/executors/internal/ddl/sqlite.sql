@@ -1,4 +1,4 @@
--- turnout schema for sqlite, revision 0005_memo.
+-- turnout schema for sqlite, revision 0006_search_attributes.
 -- Generated from turnout.executors.internal.schema; do not edit. Regenerate with:
 --   python -m turnout.executors.internal.migrate --write-ddl
 
@@ -52,7 +52,7 @@ CREATE TABLE turnout_events (
 	correlation_id VARCHAR(64) NOT NULL,
 	attributes JSON NOT NULL,
 	CONSTRAINT pk_turnout_events PRIMARY KEY (id),
-	CONSTRAINT ck_turnout_events_type CHECK (type IN ('activity_cancel_requested', 'activity_canceled', 'activity_completed', 'activity_failed', 'activity_scheduled', 'activity_started', 'activity_timed_out', 'approval_decided', 'approval_requested', 'artifact_recorded', 'child_workflow_canceled', 'child_workflow_completed', 'child_workflow_failed', 'child_workflow_started', 'child_workflow_terminated', 'child_workflow_timed_out', 'dead_lettered', 'external_workflow_cancel_requested', 'external_workflow_signaled', 'lease_expired', 'marker_recorded', 'policy_decided', 'request_cancel_external_workflow_failed', 'request_cancel_external_workflow_initiated', 'retry_scheduled', 'signal_external_workflow_failed', 'signal_external_workflow_initiated', 'signal_received', 'state_changed', 'timer_canceled', 'timer_fired', 'timer_started', 'workflow_cancel_requested', 'workflow_canceled', 'workflow_completed', 'workflow_continued_as_new', 'workflow_failed', 'workflow_properties_modified', 'workflow_started', 'workflow_task_completed', 'workflow_task_failed', 'workflow_terminated', 'workflow_timed_out', 'workflow_update_accepted', 'workflow_update_completed')),
+	CONSTRAINT ck_turnout_events_type CHECK (type IN ('activity_cancel_requested', 'activity_canceled', 'activity_completed', 'activity_failed', 'activity_scheduled', 'activity_started', 'activity_timed_out', 'approval_decided', 'approval_requested', 'artifact_recorded', 'child_workflow_canceled', 'child_workflow_completed', 'child_workflow_failed', 'child_workflow_started', 'child_workflow_terminated', 'child_workflow_timed_out', 'dead_lettered', 'external_workflow_cancel_requested', 'external_workflow_signaled', 'lease_expired', 'marker_recorded', 'policy_decided', 'request_cancel_external_workflow_failed', 'request_cancel_external_workflow_initiated', 'retry_scheduled', 'signal_external_workflow_failed', 'signal_external_workflow_initiated', 'signal_received', 'state_changed', 'timer_canceled', 'timer_fired', 'timer_started', 'upsert_workflow_search_attributes', 'workflow_cancel_requested', 'workflow_canceled', 'workflow_completed', 'workflow_continued_as_new', 'workflow_failed', 'workflow_properties_modified', 'workflow_started', 'workflow_task_completed', 'workflow_task_failed', 'workflow_terminated', 'workflow_timed_out', 'workflow_update_accepted', 'workflow_update_completed')),
 	CONSTRAINT ck_turnout_events_seq CHECK (seq >= 1),
 	CONSTRAINT uq_turnout_events_run_id_seq UNIQUE (run_id, seq)
 );
@@ -164,6 +164,7 @@ CREATE TABLE turnout_runs (
 	cancel_requested BOOLEAN DEFAULT 0 NOT NULL,
 	options JSON,
 	memo JSON,
+	search_attributes JSON,
 	CONSTRAINT pk_turnout_runs PRIMARY KEY (run_id),
 	CONSTRAINT ck_turnout_runs_state CHECK (state IN ('canceled', 'claimed', 'completed', 'continued_as_new', 'failed', 'queued', 'running', 'terminated', 'timed_out', 'waiting_approval')),
 	CONSTRAINT ck_turnout_runs_closed_at CHECK ((state IN ('canceled', 'completed', 'continued_as_new', 'failed', 'terminated', 'timed_out')) = (closed_at IS NOT NULL))
@@ -176,6 +177,36 @@ CREATE INDEX ix_turnout_runs_tenant_id_state_workflow_type ON turnout_runs (tena
 CREATE UNIQUE INDEX ix_turnout_runs_tenant_id_workflow_id ON turnout_runs (tenant_id, workflow_id) WHERE state IN ('claimed', 'queued', 'running', 'waiting_approval');
 
 CREATE INDEX ix_turnout_runs_tenant_id_workflow_id_requested_at ON turnout_runs (tenant_id, workflow_id, requested_at);
+
+CREATE TABLE turnout_search_attribute_names (
+	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
+	name VARCHAR(255) NOT NULL,
+	type VARCHAR(16) NOT NULL,
+	CONSTRAINT pk_turnout_search_attribute_names PRIMARY KEY (tenant_id, name),
+	CONSTRAINT ck_turnout_search_attribute_names_type CHECK (type IN ('Bool', 'Datetime', 'Double', 'Int', 'Keyword', 'KeywordList', 'Text'))
+);
+
+CREATE TABLE turnout_search_values (
+	run_id VARCHAR(64) NOT NULL,
+	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
+	name VARCHAR(255) NOT NULL,
+	position INTEGER DEFAULT '0' NOT NULL,
+	keyword VARCHAR(255),
+	text TEXT,
+	integer BIGINT,
+	real FLOAT,
+	flag BOOLEAN,
+	moment DATETIME,
+	CONSTRAINT pk_turnout_search_values PRIMARY KEY (run_id, name, position)
+);
+
+CREATE INDEX ix_turnout_search_values_tenant_id_name_integer ON turnout_search_values (tenant_id, name, integer);
+
+CREATE INDEX ix_turnout_search_values_tenant_id_name_keyword ON turnout_search_values (tenant_id, name, keyword);
+
+CREATE INDEX ix_turnout_search_values_tenant_id_name_moment ON turnout_search_values (tenant_id, name, moment);
+
+CREATE INDEX ix_turnout_search_values_tenant_id_name_real ON turnout_search_values (tenant_id, name, real);
 
 CREATE TABLE turnout_tasks (
 	task_id VARCHAR(64) NOT NULL,
@@ -216,4 +247,4 @@ CREATE TABLE turnout_alembic_version (
 	CONSTRAINT turnout_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO turnout_alembic_version (version_num) VALUES ('0005_memo');
+INSERT INTO turnout_alembic_version (version_num) VALUES ('0006_search_attributes');

@@ -24,6 +24,7 @@ from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
 from turnout.contracts.memo import upserted
 from turnout.contracts.records import QueueItemState
+from turnout.contracts.search_attributes import upserted_attributes
 from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import events, queue_items, runs, tasks
@@ -193,6 +194,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             parent=(run.workflow_id, run.run_id, str(c.seq)),
             parent_close_policy=c.parent_close_policy,
             memo=c.memo,
+            search_attributes=c.search_attributes,
         )
         taken = (
             await conn.execute(
@@ -268,6 +270,33 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             update(runs).where(runs.c.run_id == run.run_id).values(memo=memo or None)
         )
 
+    async def _search_attributes_of(self, conn: AsyncConnection, run_id: str) -> dict[str, Any]:
+        """The run's search attributes as this transaction sees them (upserts applied)."""
+        found = (
+            await conn.execute(select(runs.c.search_attributes).where(runs.c.run_id == run_id))
+        ).scalar()
+        return dict(found or {})
+
+    async def _upsert_search_attributes(
+        self,
+        conn: AsyncConnection,
+        tx: Tx,
+        run: RunSnapshot,
+        c: cmd.UpsertSearchAttributes,
+        now: datetime,
+    ) -> None:
+        """Apply an upsert of search attributes to the run's row and its index rows."""
+        current = await self._search_attributes_of(conn, run.run_id)
+        changed = upserted_attributes(current, c.search_attributes)
+        await self._index_search_attributes(
+            conn, run.tenant_id, run.run_id, c.search_attributes, fresh=False
+        )
+        await conn.execute(
+            update(runs)
+            .where(runs.c.run_id == run.run_id)
+            .values(search_attributes=changed or None)
+        )
+
     async def _apply_closing(
         self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, c: cmd.Command, now: datetime
     ) -> None:
@@ -316,6 +345,8 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             if run.parent_run_id
             else None,
             memo=await self._start_memo(conn, run.run_id),
+            # As on Temporal, the next run has the search attributes the run has now.
+            search_attributes=await self._search_attributes_of(conn, run.run_id),
         )
         spec = (c.event_type, c.attributes())
         closed = await self._close_run(conn, tx, run.run_id, RunState.CONTINUED_AS_NEW, now, [spec])
@@ -410,6 +441,7 @@ _APPLY: dict[type[cmd.Command], _Apply] = {
     cmd.RejectUpdate: UpdateOperations._reject_update,
     cmd.CompleteUpdate: UpdateOperations._complete_update,
     cmd.UpsertMemo: CommandOperations._upsert_memo,
+    cmd.UpsertSearchAttributes: CommandOperations._upsert_search_attributes,
 }
 """The commands that cancel, start or signal other work, applied in the order they were
 made."""

@@ -25,7 +25,6 @@ from turnout.executors.internal.store.errors import (
     refused_value,
     unstorable,
 )
-from turnout.executors.internal.store.items import ItemCore
 from turnout.executors.internal.store.new_runs import new_run_info, run_row, started_attributes
 from turnout.executors.internal.store.records import (
     ClaimedItem,
@@ -43,6 +42,7 @@ from turnout.executors.internal.store.rows import (
     event_from_row,
     event_rows,
 )
+from turnout.executors.internal.store.search import SearchIndex
 from turnout.executors.internal.store.sql import (
     ACTIVE,
     APPROVAL_TIMER,
@@ -87,7 +87,7 @@ __all__ = [
 ]
 
 
-class StoreCore(ItemCore):
+class StoreCore(SearchIndex):
     """Primitives shared by every store operation; see the module docstring."""
 
     # -- shared pieces ------------------------------------------------------------------
@@ -437,6 +437,11 @@ class StoreCore(ItemCore):
             tx.events.extend(event_rows(info, 1, [(EventType.WORKFLOW_STARTED, started)], now))
             infos.append(info)
         await conn.execute(insert(runs), rows)
+        for n, info in zip(new, infos, strict=True):
+            if n.params.search_attributes:
+                await self._index_search_attributes(
+                    conn, info.tenant_id, info.run_id, n.params.search_attributes, fresh=True
+                )
         await self._enqueue_wfts(conn, tx, infos, now)
         return [info.run_id for info in infos]
 

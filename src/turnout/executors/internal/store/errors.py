@@ -11,6 +11,8 @@ from sqlalchemy.exc import (
     StatementError,
 )
 
+from turnout.contracts.limits import InvalidInputError
+
 __all__ = [
     "UNREACHABLE",
     "RefusedValueError",
@@ -41,7 +43,10 @@ asks for the transaction again). Any other error of a batch is one item's own.""
 
 def unstorable(exc: BaseException) -> bool:
     """True for an error of a value the database cannot hold (NUL in text, a date out of
-    range, a name too long, a value JSON cannot carry): writing it again fails again."""
+    range, a name too long, a value JSON cannot carry): writing it again fails again.
+    turnout's own refusals (InvalidInputError) already say what is wrong: not these."""
+    if isinstance(exc, InvalidInputError):
+        return False
     if isinstance(exc, DataError | OverflowError | TypeError | ValueError):
         return True  # the driver's own encoding errors (json, UTF-8) come unwrapped
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)

@@ -64,13 +64,14 @@ def run_row(n: NewRun, info: RunInfo, now: datetime) -> dict[str, Any]:
         "continued_from_run_id": n.continued_from,
         "options": _options(n),
         "memo": p.memo or None,
+        "search_attributes": p.search_attributes or None,
         "next_seq": 2,
     }
 
 
 def started_attributes(n: NewRun) -> dict[str, Any]:
-    """The attributes of the run's ``workflow_started`` event (its memo only when it
-    has one, as Temporal's history)."""
+    """The attributes of the run's ``workflow_started`` event (its memo and search
+    attributes only when it has them, as Temporal's history)."""
     p = n.params
     started: dict[str, Any] = {
         "workflow_type": p.workflow_type,
@@ -83,4 +84,6 @@ def started_attributes(n: NewRun) -> dict[str, Any]:
         started["parent_workflow_id"], started["parent_run_id"], _ = p.parent
     if p.memo:
         started["memo"] = p.memo
+    if p.search_attributes:
+        started["search_attributes"] = p.search_attributes
     return started

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import Event
 from turnout.contracts.governance import Approval
+from turnout.contracts.listing import WorkflowExecutionCount
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
+from turnout.contracts.visibility import Query
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH, Lull
 from turnout.executors.internal.store.notify import Notifier
 from turnout.executors.internal.store.query_records import (
@@ -115,8 +117,20 @@ class StoreProtocol(Protocol):
         ...
 
     async def list_runs(self, tenant_id: str, where: RunFilter) -> list[Run]:
-        """A tenant's runs that match ``where``, newest first, after its keyset bound
-        ``before``."""
+        """A tenant's runs that match ``where`` (its filters and parsed list query),
+        newest first or in the query's order, after its keyset bound ``before`` or its
+        ``offset``. A query naming a search attribute the tenant never used raises
+        InvalidQueryError."""
+        ...
+
+    async def count_runs(self, tenant_id: str, query: Query) -> WorkflowExecutionCount:
+        """How many of a tenant's runs ``query`` matches (per ExecutionStatus when it
+        groups by it)."""
+        ...
+
+    async def search_attribute_types(self, tenant_id: str) -> dict[str, str]:
+        """The type (``Keyword``, ``Int``...) of each search attribute name the tenant
+        has used."""
         ...
 
     async def run_input(self, tenant_id: str, run_id: str) -> list[Any]:

@@ -25,6 +25,7 @@ from turnout.contracts.records import (
 )
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import UpdateState
+from turnout.contracts.visibility import Query
 from turnout.executors.internal.commands import Command
 
 __all__ = [
@@ -82,6 +83,8 @@ class StartParams:
     run before its code starts, or to the open run the start uses."""
     memo: dict[str, Any] = field(default_factory=dict)
     """The run's memo (JSON values)."""
+    search_attributes: dict[str, Any] = field(default_factory=dict)
+    """The run's search attributes (each name's ``{"type", "value"}``)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,10 @@ class RunFilter:
     limit: int = 100
     before: tuple[datetime, str] | None = None
     """A keyset bound ``(requested_at, run_id)``: only the runs that sort after it."""
+    query: Query | None = None
+    """A parsed list query the runs must match, and its order."""
+    offset: int = 0
+    """Runs of the order skipped first (for a query's own order, which has no keyset)."""
 
 
 @dataclass(frozen=True)
@@ -389,6 +396,8 @@ class RunSnapshot(NamedTuple):
     options: dict[str, Any] | None
     memo: dict[str, Any] | None
     """The run's memo as it is now (its start's, with the upserts so far)."""
+    search_attributes: dict[str, Any] | None
+    """The run's search attributes as they are now."""
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ def run_from_row(row: Row[Any]) -> Run:
         parent_run_id=row.parent_run_id,
         continued_from_run_id=row.continued_from_run_id,
         memo_values=row.memo or {},
+        search_attribute_values=row.search_attributes or {},
     )
 
 

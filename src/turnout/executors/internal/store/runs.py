@@ -24,6 +24,7 @@ from turnout.contracts.records import (
     Run,
 )
 from turnout.contracts.states import RunState
+from turnout.contracts.visibility import Query
 from turnout.executors.internal.schema import events, runs, tasks
 from turnout.executors.internal.store.core import StoreCore
 from turnout.executors.internal.store.errors import (
@@ -41,6 +42,7 @@ from turnout.executors.internal.store.records import (
     StartResult,
 )
 from turnout.executors.internal.store.rows import event_from_row, run_from_row, run_snapshot
+from turnout.executors.internal.store.search import compile_order, compile_where
 from turnout.executors.internal.store.sql import RUN_COLUMNS, no_run, padded, utcnow
 from turnout.executors.internal.store.tx import Tx
 
@@ -282,8 +284,11 @@ class RunOperations(StoreCore):
             stmt = stmt.where(runs.c.workflow_type == where.workflow_type)
         if where.task_queue is not None:
             stmt = stmt.where(runs.c.task_queue == where.task_queue)
-        stmt = stmt.order_by(runs.c.requested_at.desc(), runs.c.run_id.desc())
-        stmt = stmt.limit(where.limit)
+        query = where.query or Query(None)
+        types = await self._types_for(tenant_id, query)
+        stmt = stmt.where(compile_where(query.where, types))
+        stmt = stmt.order_by(*compile_order(query.order_by, types))
+        stmt = stmt.limit(where.limit).offset(where.offset or None)
         async with self.reader.connect() as conn:
             return [run_from_row(r) for r in (await conn.execute(stmt)).all()]
 
