@@ -59,6 +59,7 @@ KEY_ATTRIBUTES: Mapping[EventType, tuple[str, ...]] = {
     EventType.EXTERNAL_WORKFLOW_CANCEL_REQUESTED: (),
     EventType.REQUEST_CANCEL_EXTERNAL_WORKFLOW_FAILED: ("cause",),
     EventType.MARKER_RECORDED: ("patch_id",),
+    EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: (),
     EventType.APPROVAL_REQUESTED: ("name",),
     EventType.APPROVAL_DECIDED: ("name", "outcome"),
     EventType.POLICY_DECIDED: ("name", "outcome"),

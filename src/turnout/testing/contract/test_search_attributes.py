@@ -34,6 +34,7 @@ from turnout.testing.contract.workflows_search import (
     SEARCH_WORKFLOWS,
     TAGS,
     TOTAL,
+    Mistyped,
     Searchable,
     Tagged,
     TaggingParent,
@@ -331,3 +332,34 @@ async def test_a_value_of_another_type_than_the_names_is_refused(
             )
             == f"{known}-after"
         )
+
+
+async def test_an_upsert_of_another_type_fails_the_workflow_task_and_harms_no_other_run(
+    executor: ExecutorHarness,
+) -> None:
+    client = executor.client
+    task_queue = f"search-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=task_queue, workflows=SEARCH_WORKFLOWS):
+        # CustomerId is a Keyword (registered on Temporal; fixed by this first use here).
+        await client.execute_workflow(
+            Tagged.run,
+            False,
+            id=f"search-first-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(CUSTOMER, "k")]),
+        )
+        handle = await client.start_workflow(
+            Mistyped.run, id=f"search-mistyped-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+        )
+        other = f"search-other-{uuid.uuid4().hex[:8]}"
+        assert (
+            await client.execute_workflow(Tagged.run, False, id=other, task_queue=task_queue)
+            == other
+        )
+        events = await _eventually(
+            handle.events,
+            lambda events: any(e.type is EventType.WORKFLOW_TASK_FAILED for e in events),
+        )
+        assert not any(e.type is EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES for e in events)
+        assert not (await handle.describe()).state.is_terminal
+        await handle.terminate(reason="mistyped")

@@ -96,3 +96,16 @@ class SearchChild:
 
 
 SEARCH_WORKFLOWS = [Searchable, Tagged, TaggingParent, SearchChild]
+
+
+@workflow.defn
+class Mistyped:
+    """Upserts CustomerId, a Keyword, as an Int: its workflow task fails each time."""
+
+    @workflow.run
+    async def run(self) -> str:
+        workflow.upsert_search_attributes([SearchAttributeKey.for_int("CustomerId").value_set(3)])
+        return "never"
+
+
+SEARCH_WORKFLOWS.append(Mistyped)

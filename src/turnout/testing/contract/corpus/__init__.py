@@ -22,12 +22,24 @@ from turnout.testing.contract.corpus import (
     recipes,
     sdk,
     timers,
+    visibility,
 )
 from turnout.testing.contract.corpus.support import Driver
 
 __all__ = ["ACTIVITIES", "GROUPS", "SCENARIOS", "WORKFLOWS"]
 
-GROUPS = (hello, hello_lifecycle, message_passing, patching, polling, timers, recipes, fleet, sdk)
+GROUPS = (
+    hello,
+    hello_lifecycle,
+    message_passing,
+    patching,
+    polling,
+    timers,
+    recipes,
+    fleet,
+    visibility,
+    sdk,
+)
 """The corpus modules, one per sample group."""
 
 WORKFLOWS: list[type] = [cls for group in GROUPS for cls in group.WORKFLOWS]

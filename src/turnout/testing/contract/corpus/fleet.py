@@ -13,10 +13,17 @@ from datetime import timedelta
 from turnout import activity, workflow
 from turnout.client import Client
 from turnout.replay import replay_run
-from turnout.testing.contract.corpus.support import COMPLETED, STARTED, Driver, fresh_id, start
+from turnout.testing.contract.corpus.support import (
+    COMPLETED,
+    STARTED,
+    Driver,
+    fresh_id,
+    start,
+    until,
+)
 from turnout.testing.contract.corpus.support import steps as timeline
 from turnout.testing.harness import ExecutorHarness
-from turnout.worker import Worker
+from turnout.worker import Replayer, Worker
 
 SECONDS_10 = timedelta(seconds=10)
 
@@ -157,6 +164,16 @@ async def replay(env: ExecutorHarness) -> None:
     for handle in handles:
         replayed = await replay_run(env.client, handle.id, handle.run_id, current)
         assert replayed.deterministic, replayed.summary
+    # As the sample does it: the runs' histories through a list query, to a Replayer.
+    query = "WorkflowId IN ({})".format(", ".join(f"'{h.id}'" for h in handles))
+
+    async def all_listed() -> bool:
+        return (await env.client.count_workflows(query)).count == len(handles)
+
+    await until(all_listed)  # Temporal's visibility shows a run a moment after it closes
+    histories = env.client.list_workflows(query).map_histories()
+    results = await Replayer(workflows=current).replay_workflows(histories)
+    assert dict(results.replay_failures) == {}
     changed = await replay_run(env.client, handles[2].id, handles[2].run_id, [PostThenWait])
     assert not changed.deterministic
     assert (await timeline(handles[2]))[0] == STARTED
