@@ -286,3 +286,19 @@ def test_doctor_on_a_database_turnout_has_not_used_yet_is_not_a_failure(tmp_path
         in report
     )
     assert "FAIL" not in report
+
+
+def test_list_takes_a_query_and_names_the_token_of_a_malformed_one(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env.update(PYTHONPATH=str(ROOT), TURNOUT_DATABASE_URL=f"sqlite:///{tmp_path}/q.db")
+    ids = [f"q-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for wid in ids:
+        ok("start", "HelloWorkflow", "--id", wid, "-q", "nobody-polls", "--input", '"x"', env=env)
+    query = f"WorkflowId IN ('{ids[0]}', '{ids[2]}') AND ExecutionStatus = 'Running'"
+    listed = ok("list", "--query", query, "--json", env=env).splitlines()
+    assert sorted(json.loads(line)["workflow_id"] for line in listed) == sorted([ids[0], ids[2]])
+    bad = turnout("list", "--query", "WorkflowId = 'a' )", env=env)
+    assert bad.returncode != 0
+    assert "')' at column 18" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr

@@ -274,3 +274,23 @@ async def test_an_open_event_stream_polls_new_events_only_and_ends_when_woken_by
     async with asyncio.timeout(20):
         response = await stream
     assert "event: workflow_terminated" in response.text
+
+
+async def test_list_takes_a_query_in_temporals_language(api: Api) -> None:
+    queue = new_queue()
+    ids = [(await start(api, "HelloWorkflow", queue, "q"))["workflow_id"] for _ in range(3)]
+    query = f"WorkflowId IN ('{ids[0]}', '{ids[2]}') AND ExecutionStatus = 'Running'"
+
+    async def listed() -> set[str] | None:
+        found = {run["workflow_id"] for run in await list_runs(api.a, query=query)}
+        return found if found == {ids[0], ids[2]} else None
+
+    assert await eventually(listed, what="the queried runs") == {ids[0], ids[2]}
+    assert await list_runs(api.b, query=query) == []  # another tenant's runs stay apart
+    for bad, names in (
+        ("WorkflowId = 'a' )", "')' at column 18"),
+        ("ORDER BY StartTime", "ORDER BY"),
+    ):
+        refused = await api.a.get("/workflows", params={"query": bad})
+        assert refused.status_code == 422, refused.text
+        assert names in refused.json()["error"]["message"]

@@ -104,6 +104,11 @@ def describe(ctx: click.Context, workflow_id: str, run_id: str | None, as_json: 
 
 
 @click.command(name="list")
+@click.option(
+    "--query",
+    help="A list query in Temporal's language, e.g. \"WorkflowType = 'Checkout' AND "
+    "CustomerId = 'acme' ORDER BY StartTime DESC\" (see docs/visibility.md).",
+)
 @click.option("--state", type=click.Choice([s.value for s in RunState]))
 @click.option("--type", "workflow_type", help="Workflow type name.")
 @click.option("--task-queue", "-q")
@@ -112,17 +117,19 @@ def describe(ctx: click.Context, workflow_id: str, run_id: str | None, as_json: 
 @click.pass_context
 def list_(
     ctx: click.Context,
+    query: str | None,
     state: str | None,
     workflow_type: str | None,
     task_queue: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (or in the order of --query's ORDER BY)."""
 
     async def go() -> None:
         async with connected(ctx, reads_only=True) as client:
             runs = await client.list_workflows(
+                query,
                 state=RunState(state) if state else None,
                 workflow_type=workflow_type,
                 task_queue=task_queue,

@@ -187,6 +187,15 @@ def openapi_document() -> dict[str, Any]:
                 {"200": _json(_ref("RunList"), "one page of runs")},
                 params=[
                     {
+                        "name": "query",
+                        "in": "query",
+                        "required": False,
+                        "description": "A list query in Temporal's language, without ORDER BY "
+                        "(e.g. `CustomerId = 'acme' AND ExecutionStatus = 'Running'`); a "
+                        "malformed one is refused with 422, naming the token.",
+                        "schema": {"type": "string"},
+                    },
+                    {
                         "name": "state",
                         "in": "query",
                         "required": False,

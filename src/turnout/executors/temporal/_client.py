@@ -49,7 +49,7 @@ from turnout.contracts.search_attributes import (
 )
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import WithStartWorkflowOperation, WorkflowUpdateStage
-from turnout.contracts.visibility import Query
+from turnout.contracts.visibility import Query, parse_query, render
 from turnout.executors.temporal._async_activity import TemporalAsyncActivityHandle
 from turnout.executors.temporal._governance import approvals_from_memo
 from turnout.executors.temporal._handle import TemporalWorkflowHandle, jsonable
@@ -58,6 +58,7 @@ from turnout.executors.temporal._search import refused_search_attributes, typed_
 from turnout.executors.temporal._updates import TemporalWorkflowUpdateHandle, update_with_start
 from turnout.executors.temporal._visibility import (
     count_runs,
+    fetch_page,
     list_query,
     list_runs,
     listed_run,
@@ -359,6 +360,7 @@ class TemporalClient(ClientBase):
     async def list_workflows_page(
         self,
         *,
+        query: str | None = None,
         state: RunState | None = None,
         workflow_type: str | None = None,
         task_queue: str | None = None,
@@ -372,13 +374,13 @@ class TemporalClient(ClientBase):
         time. A ``waiting_approval`` filter keeps the running executions that wait, so a
         page may hold fewer than ``limit`` runs while more follow.
         """
-        query = list_query("", state, workflow_type, task_queue, None)
-        if query is None:
+        text = list_query(render(parse_query(query).where), state, workflow_type, task_queue, None)
+        if text is None:
             return [], None
         pages = self.raw.list_workflows(
-            query=query or None, page_size=limit, next_page_token=page_token
+            query=text or None, page_size=limit, next_page_token=page_token
         )
-        await pages.fetch_next_page()
+        await fetch_page(pages)
         runs: list[Run] = []
         for execution in pages.current_page or ():
             run = await listed_run(self, execution, state)

@@ -30,7 +30,7 @@ from turnout.executors.temporal._handle import STATES
 if TYPE_CHECKING:
     from turnout.executors.temporal._client import TemporalClient
 
-__all__ = ["count_runs", "list_query", "list_runs", "listed_run", "quoted"]
+__all__ = ["count_runs", "fetch_page", "list_query", "list_runs", "listed_run", "quoted"]
 
 
 def quoted(value: str) -> str:
@@ -123,6 +123,14 @@ async def _refusing_bad_queries(
     try:
         async for execution in executions:
             yield execution
+    except temporalio.service.RPCError as exc:
+        raise _query_error(exc) from None
+
+
+async def fetch_page(pages: temporalio.client.WorkflowExecutionAsyncIterator) -> None:
+    """Fetch the listing's next page, a query the server refuses as InvalidQueryError."""
+    try:
+        await pages.fetch_next_page()
     except temporalio.service.RPCError as exc:
         raise _query_error(exc) from None
 

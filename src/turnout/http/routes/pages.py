@@ -11,7 +11,7 @@ from typing import Any
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
 from turnout.http.errors import ApiError
-from turnout.http.routes.common import capabilities_of
+from turnout.http.routes.common import capabilities_of, checking_input
 
 __all__ = ["read_page"]
 
@@ -50,6 +50,7 @@ def _decode_cursor(cursor: str, page_tokens: bool) -> tuple[datetime, str] | byt
 async def read_page(
     client: Any,
     *,
+    query: str | None = None,
     state: RunState | None,
     workflow_type: str | None,
     task_queue: str | None,
@@ -64,6 +65,7 @@ async def read_page(
     token. Raises ApiError (422) for a cursor this API did not give.
     """
     filters: dict[str, Any] = {
+        "query": query,
         "state": state,
         "workflow_type": workflow_type,
         "task_queue": task_queue,
@@ -71,15 +73,17 @@ async def read_page(
     if capabilities_of(client).page_tokens:
         token = _decode_cursor(cursor, True) if cursor else None
         assert token is None or isinstance(token, bytes)
-        page, next_token = await client.list_workflows_page(
-            **filters, limit=limit, page_token=token
-        )
+        with checking_input():
+            page, next_token = await client.list_workflows_page(
+                **filters, limit=limit, page_token=token
+            )
         if next_token:
             return page, _encode_cursor({"p": base64.b64encode(next_token).decode()})
         return page, None
     keyset = _decode_cursor(cursor, False) if cursor else None
     assert not isinstance(keyset, bytes)
-    found = await client.list_workflows(**filters, limit=limit + 1, before=keyset)
+    with checking_input():
+        found = await client.list_workflows(**filters, limit=limit + 1, before=keyset)
     page = found[:limit]
     if len(found) > limit:
         last = page[-1]

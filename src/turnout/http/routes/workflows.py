@@ -12,6 +12,7 @@ from starlette.responses import Response
 from turnout.contracts.errors import WorkflowAlreadyStartedError, WorkflowNotFoundError
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.states import RunState
+from turnout.contracts.visibility import InvalidQueryError, parse_query
 from turnout.http.errors import ApiError
 from turnout.http.limits import name_problem, parse_json_param
 from turnout.http.routes.common import (
@@ -127,7 +128,8 @@ def _start_response(run: Run, state: RunState) -> StartResponse:
 
 @guarded
 async def list_workflows(request: Request) -> Response:
-    """``GET /workflows``: one page of runs, newest first (see :func:`read_page`)."""
+    """``GET /workflows``: one page of runs, newest first (see :func:`read_page`), that
+    ``query`` (Temporal's list query language, without ORDER BY) and the filters match."""
     raw_state = request.query_params.get("state")
     try:
         state = RunState(raw_state) if raw_state is not None else None
@@ -139,8 +141,16 @@ async def list_workflows(request: Request) -> Response:
             + ", ".join(s.value for s in RunState),
         ) from None
     limit = int_param(request, "limit", 50, 1, 500)
+    query = text_param(request, "query")
+    with checking_input():
+        if query is not None and parse_query(query).order_by:
+            raise InvalidQueryError(
+                "GET /workflows pages newest first and takes no ORDER BY; leave it out (or "
+                "order with the Python client's list_workflows)"
+            )
     page, next_cursor = await read_page(
         client_of(request),
+        query=query,
         state=state,
         workflow_type=text_param(request, "type"),
         task_queue=text_param(request, "task_queue"),
