@@ -1,10 +1,12 @@
 """``handle.fetch_history()``, ``WorkflowHistory`` and ``turnout.worker.Replayer`` on every
 executor: a run's history is fetched, written to JSON and read back, and replays with
 the code that made it; changed code is refused with NonDeterminismError, as temporalio's
-replayer refuses it."""
+replayer refuses it. Its JSON is Temporal's history JSON on every executor."""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from typing import Any
 
@@ -63,3 +65,38 @@ async def test_a_history_is_fetched_exported_and_replayed(executor: ExecutorHarn
     )
     assert sorted(results.replay_failures) == sorted(h.run_id for h in both)
     assert all(isinstance(f, NonDeterminismError) for f in results.replay_failures.values())
+
+
+async def test_a_history_exports_as_temporals_history_json(executor: ExecutorHarness) -> None:
+    """``to_json()`` is Temporal's history JSON on every executor: the same event types,
+    in the same order, with the payloads temporalio's JSON converter writes."""
+    task_queue = f"export-{uuid.uuid4().hex[:8]}"
+    handle = await executor.client.start_workflow(
+        Recipe.run, ["flour", "egg"], id=f"recipe-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+    )
+    await handle.signal(Recipe.serve)  # before any worker polls: the order is fixed
+    async with Worker(
+        executor.client,
+        task_queue=task_queue,
+        workflows=HISTORY_WORKFLOWS,
+        activities=HISTORY_ACTIVITIES,
+    ):
+        assert await handle.result() == 80
+    document = json.loads((await handle.fetch_history()).to_json())
+    events = document["events"]
+    assert [int(e["eventId"]) for e in events] == list(range(1, len(events) + 1))
+    kinds = [e["eventType"].removeprefix("EVENT_TYPE_") for e in events]
+    assert [k for k in kinds if not k.startswith("WORKFLOW_TASK_")] == [
+        "WORKFLOW_EXECUTION_STARTED",
+        "WORKFLOW_EXECUTION_SIGNALED",
+        *["ACTIVITY_TASK_SCHEDULED", "ACTIVITY_TASK_STARTED", "ACTIVITY_TASK_COMPLETED"] * 2,
+        "TIMER_STARTED",
+        "TIMER_FIRED",
+        "WORKFLOW_EXECUTION_COMPLETED",
+    ]
+    results = [
+        e["activityTaskCompletedEventAttributes"]["result"]["payloads"][0] for e in events
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"
+    ]  # fmt: skip
+    assert {base64.b64decode(p["metadata"]["encoding"]) for p in results} == {b"json/plain"}
+    assert [json.loads(base64.b64decode(p["data"])) for p in results] == [50, 30]
