@@ -7,6 +7,7 @@ import turnout.testing.recovery
 import turnout.testing.servers
 
 SERVERS = [
+    "CONTRACT_SEARCH_ATTRIBUTES",
     "DATABASE_URL_ENV",
     "REQUIRE_POSTGRES_ENV",
     "REQUIRE_TEMPORAL_ENV",

@@ -27,6 +27,7 @@ from turnout.cli import (
     _http,
     _replay,
     _runs,
+    _schedules,
     _schema,
     _status,
     _worker,
@@ -38,6 +39,7 @@ __all__ = ["COMMAND_MODULES", "cli", "main"]
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     _worker,
     _runs,
+    _schedules,
     _replay,
     _schema,
     _doctor,

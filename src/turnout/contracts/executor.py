@@ -14,7 +14,7 @@ information, so the callers never ask which executor they talk to.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -31,6 +31,12 @@ from turnout.contracts.history import WorkflowHistory
 from turnout.contracts.listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from turnout.contracts.records import Artifact, IdConflictPolicy, IdReusePolicy, PolicyDecision, Run
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.schedules import (
+    Schedule,
+    ScheduleBackfill,
+    ScheduleHandle,
+    ScheduleListDescription,
+)
 from turnout.contracts.search_attributes import SearchAttributes, TypedSearchAttributes
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import WorkflowUpdateHandle, WorkflowUpdateStage
@@ -307,6 +313,29 @@ class Client(Protocol):
 
     async def count_workflows(self, query: str | None = None) -> WorkflowExecutionCount:
         """How many runs ``query`` matches (per ExecutionStatus with ``GROUP BY``)."""
+        ...
+
+    async def create_schedule(
+        self,
+        id: str,
+        schedule: Schedule,
+        *,
+        trigger_immediately: bool = False,
+        backfill: Sequence[ScheduleBackfill] = (),
+        memo: Mapping[str, Any] | None = None,
+    ) -> ScheduleHandle:
+        """Keep a schedule whose fires start runs (ScheduleAlreadyRunningError when the id
+        is taken); ``trigger_immediately`` acts once at once."""
+        ...
+
+    def get_schedule_handle(self, id: str) -> ScheduleHandle:
+        """A handle on the schedule ``id`` (no I/O until it is used)."""
+        ...
+
+    async def list_schedules(
+        self, query: str | None = None
+    ) -> AsyncIterator[ScheduleListDescription]:
+        """The schedules (by id on the internal executor; Temporal's visibility order)."""
         ...
 
     async def list_pending_approvals(

@@ -42,6 +42,7 @@ from turnout.executors.internal.async_activity import InternalAsyncActivityHandl
 from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.handle import InternalWorkflowHandle
 from turnout.executors.internal.query import workflow_info
+from turnout.executors.internal.schedules import InternalSchedules
 from turnout.executors.internal.status import read_status
 from turnout.executors.internal.store import (
     ApprovalFilter,
@@ -60,7 +61,7 @@ from turnout.workflows._dynamic import lookup
 __all__ = ["InternalClient", "InternalWorkflowHandle", "workflow_info"]
 
 
-class InternalClient(ClientBase):
+class InternalClient(InternalSchedules, ClientBase):
     """Starts workflows on the internal store and hands out handles."""
 
     executor = "internal"

@@ -21,6 +21,7 @@ from turnout.contracts.errors import Failure, TimeoutType, error_line
 from turnout.contracts.events import EventType
 from turnout.contracts.records import QueueItemKind
 from turnout.contracts.retry import RetryPolicy
+from turnout.executors.internal.scheduler import Scheduler
 from turnout.executors.internal.store import (
     ClaimedItem,
     ExpiredRunsParams,
@@ -47,6 +48,7 @@ class Reaper:
         self._store = store
         self._observer = guarded(observer)
         self._skipped_runs: set[str] = set()
+        self._scheduler = Scheduler(store)
 
     async def pass_once(self) -> int:
         """One pass; how many items or runs it moved (quarantined ones included)."""
@@ -73,7 +75,7 @@ class Reaper:
                     run_id,
                     error_line(exc),
                 )
-        return moved
+        return moved + await self._scheduler.pass_once()
 
     async def _expired(self, item: ClaimedItem) -> int:
         store, observer = self._store, self._observer

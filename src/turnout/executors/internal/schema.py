@@ -53,13 +53,14 @@ __all__ = [
     "queries",
     "queue_items",
     "runs",
+    "schedules",
     "search_attribute_names",
     "search_values",
     "tasks",
     "updates",
 ]
 
-SCHEMA_REVISION = "0006_search_attributes"
+SCHEMA_REVISION = "0007_schedules"
 """The Alembic revision the MetaData corresponds to (the head of migrations/)."""
 
 PREFIX = "turnout_"
@@ -444,3 +445,32 @@ value (a keyword list has one per element, ``position`` its place), in the colum
 its type (Keyword and KeywordList in ``keyword``, Text in ``text``, Int in ``integer``,
 Double in ``real``, Bool in ``flag``, Datetime in ``moment``). ``turnout_runs.search_attributes``
 keeps the same values as the run shows them."""
+
+_ACTIVE_SCHEDULE = text("NOT paused")
+
+schedules = Table(
+    f"{PREFIX}schedules",
+    metadata,
+    _tenant(),
+    Column("schedule_id", String(255), nullable=False),
+    Column("schedule", JSONType, nullable=False),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("due_at", UTCDateTime()),
+    Column("processed_until", UTCDateTime(), nullable=False),
+    Column("info", JSONType, nullable=False),
+    Column("memo", JSONType),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "schedule_id"),
+    # What the scheduler looks at: the active schedules that are due.
+    Index(
+        "ix_turnout_schedules_due",
+        "due_at",
+        postgresql_where=_ACTIVE_SCHEDULE,
+        sqlite_where=_ACTIVE_SCHEDULE,
+    ),
+)
+"""Each schedule (``schedule``: its action, spec, policy and state as JSON), when the
+scheduler must look at it next (``due_at``: its next fire, sooner while a start waits in
+its buffer; null: never again), the last fire time it has acted on (``processed_until``),
+and what it has done (``info``: counts, recent and running actions, buffered fires)."""

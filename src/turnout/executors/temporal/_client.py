@@ -54,6 +54,7 @@ from turnout.executors.temporal._async_activity import TemporalAsyncActivityHand
 from turnout.executors.temporal._governance import approvals_from_memo
 from turnout.executors.temporal._handle import TemporalWorkflowHandle, jsonable
 from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry_policy
+from turnout.executors.temporal._schedules import TemporalSchedules
 from turnout.executors.temporal._search import refused_search_attributes, typed_to_temporal
 from turnout.executors.temporal._updates import TemporalWorkflowUpdateHandle, update_with_start
 from turnout.executors.temporal._visibility import (
@@ -88,7 +89,7 @@ _CONFLICT = {
 }
 
 
-class TemporalClient(ClientBase):
+class TemporalClient(TemporalSchedules, ClientBase):
     """A turnout Client on a Temporal cluster."""
 
     executor = "temporal"

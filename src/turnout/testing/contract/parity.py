@@ -123,6 +123,9 @@ SUPPORTED: tuple[str, ...] = (
     "Client.get_workflow_handle",
     "Client.list_workflows",
     "Client.count_workflows",
+    "Client.create_schedule",
+    "Client.get_schedule_handle",
+    "Client.list_schedules",
     "Client.get_async_activity_handle",
     # temporalio.client.WorkflowHandle -> InternalWorkflowHandle, TemporalWorkflowHandle
     "WorkflowHandle.id",
@@ -168,7 +171,7 @@ _DYNAMIC = (
 )
 _SANDBOX = "sandbox tuning and introspection are Temporal-only; turnout configures the sandbox"
 _VERSIONING = "worker versioning is Temporal-only; use workflow.patched"
-_SCHEDULES = "schedules and cron are not supported: start runs from your own scheduler"
+_SCHEDULES = "a scheduled run's last completion result and failure are not offered yet"
 _STANDALONE = "activities run only inside workflows"
 _CONNECTION = "connection details come from turnout's settings (TemporalClient.raw is temporalio's)"
 
@@ -273,10 +276,6 @@ UNSUPPORTED: dict[str, str] = {
             "Client.test_service",
         ],
         _CONNECTION,
-    ),
-    **dict.fromkeys(
-        ["Client.create_schedule", "Client.get_schedule_handle", "Client.list_schedules"],
-        _SCHEDULES,
     ),
     **dict.fromkeys(
         [

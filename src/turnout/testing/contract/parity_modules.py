@@ -19,6 +19,25 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "client.AsyncActivityIDReference",
     "client.WorkflowHandle",
     "client.WorkflowHistory",
+    "client.Schedule",
+    "client.ScheduleActionExecutionStartWorkflow",
+    "client.ScheduleActionResult",
+    "client.ScheduleActionStartWorkflow",
+    "client.ScheduleAlreadyRunningError",
+    "client.ScheduleBackfill",
+    "client.ScheduleCalendarSpec",
+    "client.ScheduleDescription",
+    "client.ScheduleHandle",
+    "client.ScheduleInfo",
+    "client.ScheduleIntervalSpec",
+    "client.ScheduleListDescription",
+    "client.ScheduleOverlapPolicy",
+    "client.SchedulePolicy",
+    "client.ScheduleRange",
+    "client.ScheduleSpec",
+    "client.ScheduleState",
+    "client.ScheduleUpdate",
+    "client.ScheduleUpdateInput",
     "client.WorkflowExecution",
     "client.WorkflowExecutionAsyncIterator",
     "client.WorkflowExecutionCount",
@@ -63,7 +82,10 @@ MODULE_SUPPORTED: tuple[str, ...] = (
 )
 """Module-level temporalio names turnout offers under the same name and module."""
 
-_SCHEDULES = "schedules are not supported yet: start runs from your own scheduler"
+_SCHEDULES = (
+    "a listed schedule is a whole ScheduleListDescription (its Schedule and ScheduleInfo), "
+    "its one action ScheduleActionStartWorkflow; list_schedules returns an async iterator"
+)
 _NEXUS = "Nexus is not supported"
 _STANDALONE = "activities run only inside workflows"
 _VERSIONING = "worker versioning is Temporal-only; use workflow.patched"
@@ -81,33 +103,14 @@ MODULE_UNSUPPORTED: dict[str, str] = {
     "raises the built-in TimeoutError",
     **dict.fromkeys(
         [
-            "client.Schedule",
             "client.ScheduleAction",
             "client.ScheduleActionExecution",
-            "client.ScheduleActionExecutionStartWorkflow",
-            "client.ScheduleActionResult",
-            "client.ScheduleActionStartWorkflow",
-            "client.ScheduleAlreadyRunningError",
             "client.ScheduleAsyncIterator",
-            "client.ScheduleBackfill",
-            "client.ScheduleCalendarSpec",
-            "client.ScheduleDescription",
-            "client.ScheduleHandle",
-            "client.ScheduleInfo",
-            "client.ScheduleIntervalSpec",
             "client.ScheduleListAction",
             "client.ScheduleListActionStartWorkflow",
-            "client.ScheduleListDescription",
             "client.ScheduleListInfo",
             "client.ScheduleListSchedule",
             "client.ScheduleListState",
-            "client.ScheduleOverlapPolicy",
-            "client.SchedulePolicy",
-            "client.ScheduleRange",
-            "client.ScheduleSpec",
-            "client.ScheduleState",
-            "client.ScheduleUpdate",
-            "client.ScheduleUpdateInput",
         ],
         _SCHEDULES,
     ),

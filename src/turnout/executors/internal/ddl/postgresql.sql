@@ -1,4 +1,4 @@
--- turnout schema for postgresql, revision 0006_search_attributes.
+-- turnout schema for postgresql, revision 0007_schedules.
 -- Generated from turnout.executors.internal.schema; do not edit. Regenerate with:
 --   python -m turnout.executors.internal.migrate --write-ddl
 
@@ -178,6 +178,22 @@ CREATE UNIQUE INDEX ix_turnout_runs_tenant_id_workflow_id ON turnout_runs (tenan
 
 CREATE INDEX ix_turnout_runs_tenant_id_workflow_id_requested_at ON turnout_runs (tenant_id, workflow_id, requested_at);
 
+CREATE TABLE turnout_schedules (
+	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
+	schedule_id VARCHAR(255) NOT NULL,
+	schedule JSONB NOT NULL,
+	paused BOOLEAN DEFAULT false NOT NULL,
+	due_at TIMESTAMP WITH TIME ZONE,
+	processed_until TIMESTAMP WITH TIME ZONE NOT NULL,
+	info JSONB NOT NULL,
+	memo JSONB,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	CONSTRAINT pk_turnout_schedules PRIMARY KEY (tenant_id, schedule_id)
+);
+
+CREATE INDEX ix_turnout_schedules_due ON turnout_schedules (due_at) WHERE NOT paused;
+
 CREATE TABLE turnout_search_attribute_names (
 	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
 	name VARCHAR(255) NOT NULL,
@@ -247,4 +263,4 @@ CREATE TABLE turnout_alembic_version (
 	CONSTRAINT turnout_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO turnout_alembic_version (version_num) VALUES ('0006_search_attributes');
+INSERT INTO turnout_alembic_version (version_num) VALUES ('0007_schedules');

@@ -26,6 +26,7 @@ from turnout.executors.internal.store.records import (
     StartResult,
 )
 from turnout.executors.internal.store.runs import RunOperations
+from turnout.executors.internal.store.schedules import ScheduleOperations
 from turnout.executors.internal.store.sql import utcnow
 from turnout.executors.internal.store.workflow_tasks import WorkflowTaskOperations
 
@@ -45,6 +46,7 @@ __all__ = [
 
 
 class Store(
+    ScheduleOperations,
     RunOperations,
     WorkflowTaskOperations,
     ActivityOperations,

@@ -27,6 +27,7 @@ from turnout.contracts.events import Event
 from turnout.contracts.governance import Approval
 from turnout.contracts.listing import WorkflowExecutionCount
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
+from turnout.contracts.schedules import ScheduleOverlapPolicy
 from turnout.contracts.visibility import Query
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH, Lull
 from turnout.executors.internal.store.notify import Notifier
@@ -47,12 +48,14 @@ from turnout.executors.internal.store.records import (
     FireTimersParams,
     RunFilter,
     RunSnapshot,
+    ScheduleChange,
     StartParams,
     StartResult,
     UpdateRecord,
     UpdateRequestParams,
     WorkflowTaskCommit,
 )
+from turnout.executors.internal.store.schedules import ScheduleRecord
 
 if TYPE_CHECKING:
     from turnout.executors.internal.store.figures import Figure
@@ -126,6 +129,60 @@ class StoreProtocol(Protocol):
     async def count_runs(self, tenant_id: str, query: Query) -> WorkflowExecutionCount:
         """How many of a tenant's runs ``query`` matches (per ExecutionStatus when it
         groups by it)."""
+        ...
+
+    # -- schedules (store/schedules.py) ------------------------------------------------
+    async def create_schedule(
+        self,
+        tenant_id: str,
+        schedule_id: str,
+        stored: dict[str, Any],
+        memo: dict[str, Any] | None = None,
+    ) -> None:
+        """Keep a new schedule (its checked stored form); ScheduleAlreadyRunningError when
+        the id is taken."""
+        ...
+
+    async def get_schedule(self, tenant_id: str, schedule_id: str) -> ScheduleRecord:
+        """The stored schedule with its open running actions; ScheduleNotFoundError."""
+        ...
+
+    async def list_schedules(self, tenant_id: str) -> list[ScheduleRecord]:
+        """The tenant's schedules, by id."""
+        ...
+
+    async def delete_schedule(self, tenant_id: str, schedule_id: str) -> None:
+        """Forget a schedule; ScheduleNotFoundError when there is none."""
+        ...
+
+    async def change_schedule(
+        self, tenant_id: str, schedule_id: str, change: ScheduleChange
+    ) -> None:
+        """Replace a schedule, or pause or unpause it with a note."""
+        ...
+
+    async def due_schedules(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        """(tenant, schedule id) of the active schedules due by ``now``."""
+        ...
+
+    async def fire_schedule(self, tenant_id: str, schedule_id: str) -> int:
+        """Act on a schedule's due fires, once each however many workers look; the runs
+        started."""
+        ...
+
+    async def trigger_schedule(
+        self, tenant_id: str, schedule_id: str, overlap: ScheduleOverlapPolicy | None = None
+    ) -> int:
+        """Act now, once; the runs started."""
+        ...
+
+    async def backfill_schedule(
+        self,
+        tenant_id: str,
+        schedule_id: str,
+        periods: list[tuple[datetime, datetime, ScheduleOverlapPolicy | None]],
+    ) -> int:
+        """Act on every fire time of each period; the runs started."""
         ...
 
     async def search_attribute_types(self, tenant_id: str) -> dict[str, str]:

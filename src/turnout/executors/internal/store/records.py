@@ -196,6 +196,16 @@ class RunFilter:
 
 
 @dataclass(frozen=True)
+class ScheduleChange:
+    """What ``change_schedule`` changes: the whole schedule (``stored``, its checked
+    stored form), or whether it is paused, with a note (None: leave it)."""
+
+    stored: dict[str, Any] | None = None
+    paused: bool | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class ApprovalFilter:
     """Which of a tenant's pending approvals ``pending_approvals`` reads: those of runs
     of ``workflow_type`` (any, when None), oldest first, at most ``limit``."""

@@ -1,0 +1,307 @@
+"""When a schedule fires: cron expressions read into calendars, and the fire times of a
+:class:`ScheduleSpec` after a moment. Every executor that keeps schedules itself computes
+them here; the spec is checked here too, so a bad one is refused before it is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from turnout.contracts.limits import InvalidInputError
+from turnout.contracts.schedules import (
+    ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
+    ScheduleRange,
+    ScheduleSpec,
+)
+
+__all__ = ["check_spec", "fire_times", "jittered", "next_fire", "parse_cron"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HORIZON_DAYS = 366 * 8
+"""How far ahead a calendar is searched for its next moment (a leap day every 4 years,
+with years excluded, still fires within 8)."""
+
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+_PREDEFINED = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day_of_month", 1, 31, ()),
+           ("month", 1, 12, _MONTHS), ("day_of_week", 0, 7, _DAYS))  # fmt: skip
+
+
+def _cron_value(text: str, names: Sequence[str], low: int, what: str) -> int:
+    upper = text.upper()
+    if upper in names:
+        return names.index(upper) + (1 if names is _MONTHS else 0)
+    if not text.isdigit():
+        raise InvalidInputError(f"{what} has {text!r}, not a number or a name")
+    return int(text)
+
+
+def _cron_field(
+    text: str, low: int, high: int, names: Sequence[str], what: str
+) -> tuple[ScheduleRange, ...]:
+    ranges = []
+    for part in text.split(","):
+        body, _, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else 0
+        if step_text and not step:
+            raise InvalidInputError(
+                f"{what} has the step {step_text!r}; a step is a number above 0"
+            )
+        if body == "*":
+            start, end = low, high if names is not _DAYS else 6
+        elif "-" in body:
+            first, _, last = body.partition("-")
+            start = _cron_value(first, names, low, what)
+            end = _cron_value(last, names, low, what)
+        else:
+            start = _cron_value(body, names, low, what)
+            end = high if step else start
+        if not low <= start <= high or not low <= end <= high or end < start:
+            raise InvalidInputError(f"{what} has {part!r}, outside {low}-{high}")
+        ranges.append(ScheduleRange(start, end, step))
+    return tuple(ranges)
+
+
+def parse_cron(expression: str) -> ScheduleCalendarSpec:
+    """The calendar of a cron expression: ``minute hour day-of-month month day-of-week``
+    (``*``, lists, ranges, steps, month and day names) or ``@daily``, ``@hourly``..."""
+    what = f"the cron expression {expression!r}"
+    text = _PREDEFINED.get(expression.strip().lower(), expression.strip())
+    fields = text.split()
+    if len(fields) != 5:
+        raise InvalidInputError(
+            f"{what} has {len(fields)} fields; give five (minute hour day-of-month month "
+            "day-of-week, e.g. '30 2 * * MON') or @hourly, @daily, @weekly, @monthly, @yearly"
+        )
+    parsed = {
+        name: _cron_field(value, low, high, names, f"the {name.replace('_', ' ')} of {what}")
+        for value, (name, low, high, names) in zip(fields, _FIELDS, strict=True)
+    }
+    # Sunday is 0 or 7.
+    parsed["day_of_week"] = tuple(
+        ScheduleRange(0, 0) if r.start == 7 else r for r in parsed["day_of_week"]
+    )
+    return ScheduleCalendarSpec(
+        second=(ScheduleRange(0),),
+        minute=parsed["minute"],
+        hour=parsed["hour"],
+        day_of_month=parsed["day_of_month"],
+        month=parsed["month"],
+        day_of_week=parsed["day_of_week"],
+        comment=expression,
+    )
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """A calendar's fields as sets of values."""
+
+    second: tuple[int, ...]
+    minute: tuple[int, ...]
+    hour: tuple[int, ...]
+    day_of_month: frozenset[int]
+    month: frozenset[int]
+    year: frozenset[int] | None
+    day_of_week: frozenset[int]
+
+    @staticmethod
+    def of(spec: ScheduleCalendarSpec) -> _Calendar:
+        def values(ranges: Sequence[ScheduleRange]) -> list[int]:
+            return sorted({v for r in ranges for v in r.values()})
+
+        return _Calendar(
+            second=tuple(values(spec.second)),
+            minute=tuple(values(spec.minute)),
+            hour=tuple(values(spec.hour)),
+            day_of_month=frozenset(values(spec.day_of_month)),
+            month=frozenset(values(spec.month)),
+            year=frozenset(values(spec.year)) if spec.year else None,
+            day_of_week=frozenset(v % 7 for v in values(spec.day_of_week)),
+        )
+
+    def holds_day(self, day: date) -> bool:
+        return (
+            day.month in self.month
+            and day.day in self.day_of_month
+            and (day.isoweekday() % 7) in self.day_of_week
+            and (self.year is None or day.year in self.year)
+        )
+
+    def holds(self, local: datetime) -> bool:
+        return (
+            self.holds_day(local.date())
+            and local.hour in self.hour
+            and local.minute in self.minute
+            and local.second in self.second
+        )
+
+    def times_of_day(self) -> Iterator[time]:
+        for h in self.hour:
+            for m in self.minute:
+                for s in self.second:
+                    yield time(h, m, s)
+
+    def next_after(self, after: datetime, zone: ZoneInfo) -> datetime | None:
+        local = after.astimezone(zone)
+        day = local.date()
+        for _ in range(_HORIZON_DAYS):
+            if self.holds_day(day):
+                for moment in self.times_of_day():
+                    candidate = datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
+                    if candidate > after:
+                        return candidate
+            day += timedelta(days=1)
+        return None
+
+
+def _zone(spec: ScheduleSpec) -> ZoneInfo:
+    name = spec.time_zone_name or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInputError(
+            f"time_zone_name {name!r} is not a time zone; give an IANA name, e.g. 'Europe/Paris'"
+        ) from None
+
+
+def _interval_next(interval: ScheduleIntervalSpec, after: datetime) -> datetime:
+    every = interval.every
+    base = _EPOCH + (interval.offset or timedelta())
+    steps = (after - base) // every + 1
+    return base + steps * every
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    calendars: tuple[_Calendar, ...]
+    skip: tuple[_Calendar, ...]
+    intervals: tuple[ScheduleIntervalSpec, ...]
+    zone: ZoneInfo
+
+
+def _compiled(spec: ScheduleSpec) -> _Compiled:
+    calendars = [*spec.calendars, *(parse_cron(c) for c in spec.cron_expressions)]
+    return _Compiled(
+        tuple(_Calendar.of(c) for c in calendars),
+        tuple(_Calendar.of(c) for c in spec.skip),
+        tuple(spec.intervals),
+        _zone(spec),
+    )
+
+
+def check_spec(spec: ScheduleSpec) -> ScheduleSpec:
+    """``spec`` with its times in UTC, refused (InvalidInputError, one line) when it
+    cannot fire: nothing to fire by, an interval not above zero, a bad cron expression or
+    time zone, a range outside its field, or ``end_at`` before ``start_at``."""
+    if not isinstance(spec, ScheduleSpec):
+        raise InvalidInputError(
+            f"the schedule's spec is {type(spec).__name__}; give a ScheduleSpec"
+        )
+    if not (spec.calendars or spec.intervals or spec.cron_expressions):
+        raise InvalidInputError(
+            "the schedule's spec fires never; give cron_expressions, calendars or intervals"
+        )
+    for interval in spec.intervals:
+        if interval.every < timedelta(seconds=1):
+            raise InvalidInputError(
+                f"the interval every={interval.every} is under a second; give at least 1 s"
+            )
+    for moment in (spec.start_at, spec.end_at):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInputError("start_at and end_at must be aware datetimes (tzinfo=UTC)")
+    if spec.start_at and spec.end_at and spec.end_at < spec.start_at:
+        raise InvalidInputError("the schedule's end_at is before its start_at")
+    if spec.jitter is not None and spec.jitter < timedelta():
+        raise InvalidInputError("the schedule's jitter is negative")
+    compiled = _compiled(spec)
+    for calendar in (*compiled.calendars, *compiled.skip):
+        bounds = {"second": 59, "minute": 59, "hour": 23}
+        for name, high in bounds.items():
+            if any(not 0 <= v <= high for v in getattr(calendar, name)):
+                raise InvalidInputError(f"a calendar's {name} is outside 0-{high}")
+    # As Temporal's server keeps a spec: cron expressions as calendars, each range with
+    # its end and step spelled out, times in UTC.
+    return replace(
+        spec,
+        calendars=[
+            _spelled(c)
+            for c in [
+                *spec.calendars,
+                *(replace(parse_cron(e), comment=None) for e in spec.cron_expressions),
+            ]
+        ],
+        cron_expressions=[],
+        skip=[_spelled(c) for c in spec.skip],
+        start_at=spec.start_at.astimezone(UTC) if spec.start_at else None,
+        end_at=spec.end_at.astimezone(UTC) if spec.end_at else None,
+    )
+
+
+def _spelled(calendar: ScheduleCalendarSpec) -> ScheduleCalendarSpec:
+    def spell(ranges: Sequence[ScheduleRange]) -> tuple[ScheduleRange, ...]:
+        return tuple(ScheduleRange(r.start, max(r.start, r.end), max(r.step, 1)) for r in ranges)
+
+    return ScheduleCalendarSpec(
+        second=spell(calendar.second),
+        minute=spell(calendar.minute),
+        hour=spell(calendar.hour),
+        day_of_month=spell(calendar.day_of_month),
+        month=spell(calendar.month),
+        year=spell(calendar.year),
+        day_of_week=spell(calendar.day_of_week),
+        comment=calendar.comment,
+    )
+
+
+def next_fire(spec: ScheduleSpec, after: datetime) -> datetime | None:
+    """The first nominal fire time after ``after`` (None: the schedule never fires again)."""
+    compiled = _compiled(spec)
+    if spec.start_at is not None and after < spec.start_at:
+        after = spec.start_at - timedelta(microseconds=1)
+    while True:
+        candidates = [c.next_after(after, compiled.zone) for c in compiled.calendars]
+        candidates += [_interval_next(i, after) for i in compiled.intervals]
+        found = [c for c in candidates if c is not None]
+        if not found:
+            return None
+        moment = min(found)
+        if spec.end_at is not None and moment > spec.end_at:
+            return None
+        local = moment.astimezone(compiled.zone)
+        if not any(s.holds(local) for s in compiled.skip):
+            return moment
+        after = moment
+
+
+def fire_times(spec: ScheduleSpec, after: datetime, until: datetime, limit: int) -> list[datetime]:
+    """The nominal fire times in (``after``, ``until``], at most ``limit``, oldest first."""
+    out: list[datetime] = []
+    moment = next_fire(spec, after)
+    while moment is not None and moment <= until and len(out) < limit:
+        out.append(moment)
+        moment = next_fire(spec, moment)
+    return out
+
+
+def jittered(spec: ScheduleSpec, schedule_id: str, nominal: datetime) -> datetime:
+    """When a nominal fire acts: up to ``jitter`` later, the same delay wherever it is
+    computed (derived from the schedule and the fire time)."""
+    if not spec.jitter:
+        return nominal
+    digest = hashlib.sha256(f"{schedule_id}@{nominal.isoformat()}".encode()).digest()
+    fraction = int.from_bytes(digest[:8], "big") / 2**64
+    return nominal + spec.jitter * fraction
