@@ -302,3 +302,40 @@ def test_list_takes_a_query_and_names_the_token_of_a_malformed_one(tmp_path: Pat
     assert "')' at column 18" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_schedule_commands_create_trigger_describe_pause_and_delete(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env.update(PYTHONPATH=str(ROOT), TURNOUT_DATABASE_URL=f"sqlite:///{tmp_path}/s.db")
+    made = ok("schedule", "create", "nightly", "HelloWorkflow", "-q", "nobody-polls",
+              "--cron", "0 2 * * *", "--time-zone", "Europe/Paris", "-i", '"x"',
+              env=env)  # fmt: skip
+    assert "HelloWorkflow on nobody-polls" in made
+    ok("schedule", "trigger", "nightly", env=env)
+    ok("schedule", "pause", "nightly", "--note", "holiday", env=env)
+    described = json.loads(ok("schedule", "describe", "nightly", "--json", env=env))
+    assert described["paused"] is True
+    assert described["note"] == "holiday"
+    assert described["num_actions"] == 1
+    (started,) = described["recent"]
+    assert re.fullmatch(r"nightly-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", started)
+    assert (
+        json.loads(ok("describe", started, "--json", env=env))["workflow_type"] == "HelloWorkflow"
+    )
+    assert "nightly" in ok("schedule", "list", env=env)
+    ok("schedule", "delete", "nightly", env=env)
+    for args, names in (
+        (["schedule", "describe", "nightly"], "schedule 'nightly' not found"),
+        (
+            ["schedule", "create", "bad", "HelloWorkflow", "-q", "q", "--cron", "61 * * * *"],
+            "outside 0-59",
+        ),
+        (
+            ["schedule", "create", "bad", "HelloWorkflow", "-q", "q", "--interval", "5x"],
+            "not a duration",
+        ),
+    ):
+        refused = turnout(*args, env=env)
+        assert refused.returncode != 0
+        assert names in refused.stderr
+        assert "Traceback" not in refused.stderr
