@@ -234,6 +234,7 @@ class ClientBase:
         start_signal_args: Sequence[Any] = (),
         memo: Mapping[str, Any] | None = None,
         search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
+        cron_schedule: str = "",
     ) -> Any:
         """Start a workflow run (see ``start_workflow``) and wait for its result."""
         # Each executor's client defines start_workflow with this same signature.
@@ -256,5 +257,6 @@ class ClientBase:
             start_signal_args=start_signal_args,
             memo=memo,
             search_attributes=search_attributes,
+            cron_schedule=cron_schedule,
         )
         return await handle.result()

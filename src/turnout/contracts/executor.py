@@ -237,6 +237,7 @@ class Client(Protocol):
         start_signal_args: Sequence[Any] = (),
         memo: Mapping[str, Any] | None = None,
         search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
+        cron_schedule: str = "",
     ) -> WorkflowHandle:
         """Start a workflow run and return a handle without waiting for it.
 
@@ -244,7 +245,9 @@ class Client(Protocol):
         to the new run before its code starts, or to the open run of the id, which the
         start then returns (an open run is used, never a conflict). ``memo`` is kept
         with the run (``describe()``, ``workflow.memo()``), not searchable;
-        ``search_attributes`` are what ``list_workflows(query)`` searches."""
+        ``search_attributes`` are what ``list_workflows(query)`` searches.
+        ``cron_schedule`` makes a cron workflow: its first run waits for the next cron
+        time, and each run that completes or fails is followed by the next."""
         ...
 
     async def execute_workflow(
@@ -267,6 +270,7 @@ class Client(Protocol):
         start_signal_args: Sequence[Any] = (),
         memo: Mapping[str, Any] | None = None,
         search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
+        cron_schedule: str = "",
     ) -> Any:
         """Start a workflow run and wait for its result."""
         ...

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.memo import NO_DEFAULT, memo_value
@@ -103,6 +103,9 @@ class Run(BaseModel):
     """The run's memo as JSON values (``await memo()`` is Temporal's way to read it)."""
     search_attribute_values: dict[str, Any] = {}
     """The run's search attributes, each name's ``{"type", "value"}`` (JSON)."""
+    _cron_schedule: str | None = PrivateAttr(default=None)
+    """A cron workflow's schedule, where the executor keeps it (the internal executor's
+    handle follows such a run's close to the next run, as temporalio's does)."""
 
     @property
     def typed_search_attributes(self) -> TypedSearchAttributes:

@@ -6,9 +6,11 @@ them here; the spec is checked here too, so a bad one is refused before it is ke
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from turnout.contracts.limits import InvalidInputError
@@ -19,7 +21,15 @@ from turnout.contracts.schedules import (
     ScheduleSpec,
 )
 
-__all__ = ["check_spec", "fire_times", "jittered", "next_fire", "parse_cron"]
+__all__ = [
+    "check_cron_schedule",
+    "check_spec",
+    "cron_next",
+    "fire_times",
+    "jittered",
+    "next_fire",
+    "parse_cron",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HORIZON_DAYS = 366 * 8
@@ -305,3 +315,44 @@ def jittered(spec: ScheduleSpec, schedule_id: str, nominal: datetime) -> datetim
     digest = hashlib.sha256(f"{schedule_id}@{nominal.isoformat()}".encode()).digest()
     fraction = int.from_bytes(digest[:8], "big") / 2**64
     return nominal + spec.jitter * fraction
+
+
+_EVERY = re.compile(r"(\d+)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def _every(expression: str) -> timedelta | None:
+    """The interval of ``@every 90s`` (Go's duration form: ``1h30m``, ``2s``...), else None."""
+    if not expression.startswith("@every "):
+        return None
+    text = expression[len("@every ") :].strip()
+    parts = _EVERY.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise InvalidInputError(
+            f"cron_schedule {expression!r} has no duration after @every; write e.g. '@every 30s'"
+        )
+    every = timedelta(seconds=sum(int(n) * _UNIT_SECONDS[u] for n, u in parts))
+    if every < timedelta(seconds=1):
+        raise InvalidInputError(f"cron_schedule {expression!r} is under a second; give at least 1s")
+    return every
+
+
+def check_cron_schedule(expression: Any) -> str:
+    """A start's ``cron_schedule``, refused (one line) unless it is five cron fields, a
+    ``@daily``-like name or ``@every <duration>`` (Temporal's forms; read in UTC)."""
+    if not isinstance(expression, str):
+        raise InvalidInputError(f"cron_schedule is {type(expression).__name__}; give a cron string")
+    if _every(expression) is None:
+        parse_cron(expression)
+    return expression
+
+
+def cron_next(expression: str, after: datetime) -> datetime:
+    """When the next run of a cron workflow starts: ``@every`` counts from ``after``
+    (the start, or the previous run's close), a cron expression is its next moment."""
+    every = _every(expression)
+    if every is not None:
+        return after + every
+    moment = _Calendar.of(parse_cron(expression)).next_after(after, ZoneInfo("UTC"))
+    assert moment is not None  # a five-field cron expression always has a next moment
+    return moment

@@ -96,6 +96,8 @@ class WorkflowInfo:
     executor the worker's ``workflow_task_lease``)."""
     typed_search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty
     """The run's search attributes now: its start's, with its upserts so far."""
+    cron_schedule: str | None = None
+    """A cron workflow's schedule (None for other runs)."""
 
     @property
     def search_attributes(self) -> dict[str, list[Any]]:

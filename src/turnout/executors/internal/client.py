@@ -30,6 +30,7 @@ from turnout.contracts.listing import Listing, WorkflowExecutionCount
 from turnout.contracts.memo import check_memo
 from turnout.contracts.records import IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.schedule_times import check_cron_schedule
 from turnout.contracts.search_attributes import (
     SearchAttributes,
     TypedSearchAttributes,
@@ -182,6 +183,7 @@ class InternalClient(InternalSchedules, ClientBase):
         start_signal_args: Sequence[Any] = (),
         memo: Mapping[str, Any] | None = None,
         search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
+        cron_schedule: str = "",
     ) -> InternalWorkflowHandle:
         """Start a run (see ``turnout.contracts.Client.start_workflow``)."""
         if retry_policy is not None:
@@ -220,6 +222,7 @@ class InternalClient(InternalSchedules, ClientBase):
             signal=signal,
             memo=check_memo(memo),
             search_attributes=check_search_attributes(search_attributes),
+            cron_schedule=check_cron_schedule(cron_schedule) if cron_schedule else None,
         )
         if (
             idempotency_key is None

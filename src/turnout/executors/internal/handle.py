@@ -29,6 +29,7 @@ from turnout.contracts.updates import UpdateCalls, WorkflowUpdateStage
 from turnout.executors.internal import codec
 from turnout.executors.internal.queries import ask_query
 from turnout.executors.internal.store.notify import run_channel
+from turnout.executors.internal.store.rows import cron_schedule_of
 from turnout.executors.internal.updates import InternalWorkflowUpdateHandle, send_update
 from turnout.workflows._definitions import WorkflowDefinition, signal_name
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from turnout.executors.internal.client import InternalClient
 
 __all__ = ["InternalWorkflowHandle"]
+
+_CRON_FOLLOWS = (RunState.COMPLETED, RunState.FAILED)
 
 
 class InternalWorkflowHandle(UpdateCalls):
@@ -178,7 +181,9 @@ class InternalWorkflowHandle(UpdateCalls):
             # Subscribed before reading: a close between the read and the wait still wakes it.
             with store.notifier.subscribe(run_channel(run_id)) as changed:
                 run = await self._client.read_run(self._id, run_id)
-                if run.state is RunState.CONTINUED_AS_NEW and follow_runs:
+                # A cron workflow's run is followed by the next one, as on Temporal.
+                cron_next = cron_schedule_of(run) and run.state in _CRON_FOLLOWS
+                if (run.state is RunState.CONTINUED_AS_NEW or cron_next) and follow_runs:
                     nxt = await store.next_run(self._client.tenant_id, run.run_id)
                     if nxt is not None:
                         run_id = nxt.run_id

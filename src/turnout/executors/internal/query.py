@@ -44,6 +44,7 @@ def workflow_info(row: Any, *, task_lease: float | None = None) -> WorkflowInfo:
             else None
         ),
         task_timeout=timedelta(seconds=task_timeout) if task_timeout else None,
+        cron_schedule=options.get("cron_schedule"),
     )
 
 

@@ -42,6 +42,7 @@ from turnout.contracts.listing import Listing, WorkflowExecutionCount
 from turnout.contracts.memo import check_memo
 from turnout.contracts.records import DEFAULT_TENANT, IdConflictPolicy, IdReusePolicy, Run
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.schedule_times import check_cron_schedule
 from turnout.contracts.search_attributes import (
     SearchAttributes,
     TypedSearchAttributes,
@@ -214,6 +215,7 @@ class TemporalClient(TemporalSchedules, ClientBase):
         start_signal_args: Sequence[Any] = (),
         memo: Mapping[str, Any] | None = None,
         search_attributes: TypedSearchAttributes | SearchAttributes | None = None,
+        cron_schedule: str = "",
     ) -> TemporalWorkflowHandle:
         """Start a workflow run on Temporal."""
         name, result_type = self._resolve(workflow)
@@ -259,6 +261,7 @@ class TemporalClient(TemporalSchedules, ClientBase):
                 retry_policy=temporal_retry_policy(retry_policy),
                 memo=raw_memo,
                 search_attributes=typed_to_temporal(check_search_attributes(search_attributes)),
+                cron_schedule=check_cron_schedule(cron_schedule) if cron_schedule else "",
                 result_type=result_type,
                 **signal,
             )

@@ -275,17 +275,8 @@ class TemporalWorkflowHandle(UpdateCalls):
             state = RunState.WAITING_APPROVAL
         result: Any = None
         failure: Failure | None = None
-        if state is RunState.COMPLETED:
-            result = await self._client.raw.get_workflow_handle(desc.id, run_id=desc.run_id).result(
-                follow_runs=False
-            )
-        elif state.is_terminal and state is not RunState.CONTINUED_AS_NEW:
-            try:
-                await self._client.raw.get_workflow_handle(desc.id, run_id=desc.run_id).result(
-                    follow_runs=False
-                )
-            except temporalio.client.WorkflowFailureError as exc:
-                failure = failure_from_exception(to_turnout(exc.cause), with_stack=False)
+        if state.is_terminal and state is not RunState.CONTINUED_AS_NEW:
+            result, failure = await self._outcome(desc.id, desc.run_id)
         return Run(
             workflow_id=desc.id,
             run_id=desc.run_id,
@@ -304,6 +295,28 @@ class TemporalWorkflowHandle(UpdateCalls):
             memo_values=user_memo(memo),
             search_attribute_values=from_temporal(desc.typed_search_attributes),
         )
+
+    async def _outcome(self, workflow_id: str, run_id: str) -> tuple[Any, Failure | None]:
+        """A closed run's result or failure (a cron run's own, not its next run's)."""
+        raw = self._client.raw.get_workflow_handle(workflow_id, run_id=run_id)
+        try:
+            return await raw.result(follow_runs=False), None
+        except temporalio.client.WorkflowFailureError as exc:
+            return None, failure_from_exception(to_turnout(exc.cause), with_stack=False)
+        except temporalio.client.WorkflowContinuedAsNewError:
+            # A cron run closes naming its next run: read its own close from its history.
+            last = (await raw.fetch_history()).events[-1]
+            converter = self._client.raw.data_converter
+            if last.HasField("workflow_execution_completed_event_attributes"):
+                done = last.workflow_execution_completed_event_attributes.result.payloads
+                values = await converter.decode(done) if done else []
+                return (values[0] if values else None), None
+            if last.HasField("workflow_execution_failed_event_attributes"):
+                raised = await converter.decode_failure(
+                    last.workflow_execution_failed_event_attributes.failure
+                )
+                return None, failure_from_exception(to_turnout(raised), with_stack=False)
+            return None, None
 
     async def events(self) -> list[Event]:
         """The run's timeline, mapped from Temporal's history."""

@@ -170,6 +170,7 @@ class TemporalWorkflowRuntime:
             execution_timeout=i.execution_timeout,
             task_timeout=i.task_timeout,
             typed_search_attributes=typed_from_stored(from_temporal(i.typed_search_attributes)),
+            cron_schedule=i.cron_schedule or None,
         )
 
     def now(self) -> datetime:

@@ -367,6 +367,7 @@ _START_OPTIONS = (
     "start_signal_args",
     "memo",
     "search_attributes",
+    "cron_schedule",
 )
 
 KEYWORDS: dict[str, tuple[str, ...]] = {

@@ -311,7 +311,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
     ) -> None:
         assert c.closes is not None
         result, failure = c.outcome()
-        await self._close_run(
+        closed = await self._close_run(
             conn,
             tx,
             run.run_id,
@@ -320,6 +320,38 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             [(c.event_type, c.attributes())],
             result=result,
             failure=failure,
+        )
+        cron = (run.options or {}).get("cron_schedule")
+        if closed is not None and cron and c.closes in (RunState.COMPLETED, RunState.FAILED):
+            await self._next_cron_run(conn, tx, run, cron, now)
+
+    async def _next_cron_run(
+        self, conn: AsyncConnection, tx: Tx, run: RunSnapshot, cron: str, now: datetime
+    ) -> None:
+        """Start the next run of a cron workflow that completed or failed, as Temporal's
+        server does: the same input and options, its first task at the next cron time."""
+        options = run.options or {}
+        p = StartParams(
+            workflow_id=run.workflow_id,
+            workflow_type=run.workflow_type,
+            task_queue=run.task_queue,
+            input=run.input,
+            tenant_id=run.tenant_id,
+            execution_timeout=options.get("execution_timeout"),
+            run_timeout=options.get("run_timeout"),
+            task_timeout=options.get("task_timeout"),
+            memo=await self._start_memo(conn, run.run_id),
+            search_attributes=await self._search_attributes_of(conn, run.run_id),
+            cron_schedule=cron,
+        )
+        await self._create_run(
+            conn,
+            tx,
+            task_id=run.task_id,
+            p=p,
+            correlation_id=run.correlation_id,
+            now=now,
+            continued_from=run.run_id,
         )
 
     async def _continue_as_new(

@@ -127,8 +127,10 @@ def plan_commit(index: int, c: WorkflowTaskCommit, run: RunSnapshot, now: dateti
         )
         for a in taken
     )
-    # A plain close (complete, fail, cancel) is part of the same append.
-    close = close_target(closing, state)
+    # A plain close (complete, fail, cancel) is part of the same append; a cron run's
+    # close starts its next run, applied on its own (apply.py).
+    cron = (run.options or {}).get("cron_schedule")
+    close = None if cron else close_target(closing, state)
     if close is not None and closing is not None:
         target, result, failure = close
         specs.append((closing.event_type, closing.attributes()))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import Event, EventType
 from turnout.contracts.records import QueueItemState
+from turnout.contracts.schedule_times import cron_next
 from turnout.contracts.states import TERMINAL_STATES, RunState, sources_of
 from turnout.executors.internal.schema import events, queue_items, runs
 from turnout.executors.internal.store.errors import (
@@ -442,7 +443,15 @@ class StoreCore(SearchIndex):
                 await self._index_search_attributes(
                     conn, info.tenant_id, info.run_id, n.params.search_attributes, fresh=True
                 )
-        await self._enqueue_wfts(conn, tx, infos, now)
+            if n.params.cron_schedule:  # a cron run's first task waits for its time
+                at = cron_next(n.params.cron_schedule, now)
+                await self._enqueue_wfts(conn, tx, [info], now, available_at=at)
+        await self._enqueue_wfts(
+            conn,
+            tx,
+            [i for n, i in zip(new, infos, strict=True) if not n.params.cron_schedule],
+            now,
+        )
         return [info.run_id for info in infos]
 
     async def _events(

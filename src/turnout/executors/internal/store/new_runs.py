@@ -38,6 +38,8 @@ def _options(n: NewRun) -> dict[str, Any]:
         options["task_timeout"] = p.task_timeout
     if p.parent_close_policy:
         options["parent_close_policy"] = p.parent_close_policy
+    if p.cron_schedule:
+        options["cron_schedule"] = p.cron_schedule
     return options
 
 

@@ -85,6 +85,9 @@ class StartParams:
     """The run's memo (JSON values)."""
     search_attributes: dict[str, Any] = field(default_factory=dict)
     """The run's search attributes (each name's ``{"type", "value"}``)."""
+    cron_schedule: str | None = None
+    """A cron workflow's schedule: its first task waits for the next time, and a run that
+    completes or fails is followed by the next one (as on Temporal)."""
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def claimed_item(row: Row[Any]) -> ClaimedItem:
 def run_from_row(row: Row[Any]) -> Run:
     """The contract record of a ``turnout_runs`` row."""
     failure = Failure.model_validate(row.failure) if row.failure else None
-    return Run(
+    run = Run(
         workflow_id=row.workflow_id,
         run_id=row.run_id,
         workflow_type=row.workflow_type,
@@ -82,6 +82,13 @@ def run_from_row(row: Row[Any]) -> Run:
         memo_values=row.memo or {},
         search_attribute_values=row.search_attributes or {},
     )
+    run._cron_schedule = (row.options or {}).get("cron_schedule")
+    return run
+
+
+def cron_schedule_of(run: Run) -> str | None:
+    """The cron schedule a run of ``run_from_row`` was started with (None: not cron)."""
+    return run._cron_schedule
 
 
 def event_from_row(r: Row[Any]) -> Event:

@@ -20,6 +20,7 @@ from turnout.testing.contract.corpus import (
     patching,
     polling,
     recipes,
+    scheduling,
     sdk,
     timers,
     visibility,
@@ -38,6 +39,7 @@ GROUPS = (
     recipes,
     fleet,
     visibility,
+    scheduling,
     sdk,
 )
 """The corpus modules, one per sample group."""
