@@ -339,3 +339,38 @@ def test_schedule_commands_create_trigger_describe_pause_and_delete(tmp_path: Pa
         assert refused.returncode != 0
         assert names in refused.stderr
         assert "Traceback" not in refused.stderr
+
+
+async def test_describe_shows_what_an_open_run_waits_on(tmp_path: Path) -> None:
+    import asyncio
+
+    import turnout
+    from turnout.testing.contract.workflows_pending import (
+        PENDING_ACTIVITIES,
+        PENDING_WORKFLOWS,
+        StuckOrder,
+    )
+
+    url = f"sqlite:///{tmp_path}/p.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env.update(PYTHONPATH=str(ROOT), TURNOUT_DATABASE_URL=url)
+    client = await turnout.connect(executor="internal", database_url=url)
+    try:
+        async with turnout.Worker(
+            client, task_queue="p", workflows=PENDING_WORKFLOWS, activities=PENDING_ACTIVITIES
+        ):
+            handle = await client.start_workflow(StuckOrder.run, "o-9", id="stuck", task_queue="p")
+            async with asyncio.timeout(30):
+                while not (run := await handle.describe()).pending_activities or (
+                    run.pending_activities[0].attempt < 2
+                ):
+                    await asyncio.sleep(0.1)
+            described = await asyncio.to_thread(ok, "describe", "stuck", env=env)
+            await handle.terminate()
+    finally:
+        await client.close()
+    flat = " ".join(described.split())
+    assert "pending activity flaky_charge" in flat
+    assert "(no limit)" in flat
+    assert "card declined for o-9" in flat
+    assert "pending child Waiter stuck-child" in flat

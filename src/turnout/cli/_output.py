@@ -106,6 +106,18 @@ def print_run(run: Run) -> None:
         table.add_row("result", dump(run.result))
     if run.failure is not None:  # the whole cause chain: the root cause is what helps
         table.add_row("failure", failure_chain(exception_from_failure(run.failure)))
+    for a in run.pending_activities:  # what an open run waits on, as Temporal's describe
+        limit = f"/{a.maximum_attempts}" if a.maximum_attempts else " (no limit)"
+        line = f"{a.activity_type} ({a.activity_id}) {a.state.value}, attempt {a.attempt}{limit}"
+        if a.next_attempt_schedule_time is not None:
+            line += f", next attempt {timestamp(a.next_attempt_schedule_time)}"
+        if a.last_heartbeat_time is not None:
+            line += f", last heartbeat {timestamp(a.last_heartbeat_time)}"
+        if a.last_failure is not None:
+            line += f"; last failure: {failure_chain(exception_from_failure(a.last_failure))}"
+        table.add_row("pending activity", line)
+    for c in run.pending_children:
+        table.add_row("pending child", f"{c.workflow_type} {c.workflow_id} (run {c.run_id})")
     out.print(table)
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.memo import NO_DEFAULT, memo_value
+from turnout.contracts.pending import PendingActivity, PendingChildWorkflow
 from turnout.contracts.search_attributes import (
     TypedSearchAttributes,
     typed_from_stored,
@@ -103,6 +104,10 @@ class Run(BaseModel):
     """The run's memo as JSON values (``await memo()`` is Temporal's way to read it)."""
     search_attribute_values: dict[str, Any] = {}
     """The run's search attributes, each name's ``{"type", "value"}`` (JSON)."""
+    pending_activities: list[PendingActivity] = []
+    """What ``describe()`` shows of the activities the run waits on (empty in listings)."""
+    pending_children: list[PendingChildWorkflow] = []
+    """What ``describe()`` shows of the child workflows the run waits on."""
     _cron_schedule: str | None = PrivateAttr(default=None)
     """A cron workflow's schedule, where the executor keeps it (the internal executor's
     handle follows such a run's close to the next run, as temporalio's does)."""

@@ -149,8 +149,18 @@ class InternalWorkflowHandle(UpdateCalls):
         )
 
     async def describe(self) -> Run:
-        """The run's contract record."""
-        return await self._run()
+        """The run's contract record, with what it waits on while it is open."""
+        run = await self._run()
+        if run.state.is_terminal:
+            return run
+        activities, children = await self._client.store.pending_work(
+            self._client.tenant_id, run.run_id
+        )
+        if not activities and not children:
+            return run
+        return run.model_copy(
+            update={"pending_activities": activities, "pending_children": children}
+        )
 
     async def input(self) -> list[Any]:
         """The JSON arguments the run was started with."""

@@ -33,6 +33,7 @@ from turnout.contracts.governance import (
 from turnout.contracts.history import WorkflowHistory
 from turnout.contracts.limits import check_text
 from turnout.contracts.memo import user_memo
+from turnout.contracts.pending import PendingActivity, PendingChildWorkflow
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import UpdateCalls, WorkflowUpdateStage
@@ -45,6 +46,7 @@ from turnout.executors.temporal._governance import (
     pending_of,
 )
 from turnout.executors.temporal._history import map_history
+from turnout.executors.temporal._pending import pending_work
 from turnout.executors.temporal._runtime import CORRELATION_MEMO
 from turnout.executors.temporal._search import from_temporal
 from turnout.executors.temporal._updates import TemporalWorkflowUpdateHandle, send_update
@@ -275,8 +277,12 @@ class TemporalWorkflowHandle(UpdateCalls):
             state = RunState.WAITING_APPROVAL
         result: Any = None
         failure: Failure | None = None
+        activities: list[PendingActivity] = []
+        children: list[PendingChildWorkflow] = []
         if state.is_terminal and state is not RunState.CONTINUED_AS_NEW:
             result, failure = await self._outcome(desc.id, desc.run_id)
+        else:
+            activities, children = await pending_work(self._client.raw, desc)
         return Run(
             workflow_id=desc.id,
             run_id=desc.run_id,
@@ -294,6 +300,8 @@ class TemporalWorkflowHandle(UpdateCalls):
             parent_run_id=desc.parent_run_id,
             memo_values=user_memo(memo),
             search_attribute_values=from_temporal(desc.typed_search_attributes),
+            pending_activities=activities,
+            pending_children=children,
         )
 
     async def _outcome(self, workflow_id: str, run_id: str) -> tuple[Any, Failure | None]:

@@ -14,6 +14,7 @@ from turnout.executors.internal.store.errors import StaleTaskError, UnhandledSig
 from turnout.executors.internal.store.figures import FigureOperations
 from turnout.executors.internal.store.governance import GovernanceOperations
 from turnout.executors.internal.store.maintenance import MaintenanceOperations
+from turnout.executors.internal.store.pending import PendingOperations
 from turnout.executors.internal.store.protocol import StoreProtocol
 from turnout.executors.internal.store.queries import QueryOperations
 from turnout.executors.internal.store.queue import QueueOperations
@@ -55,6 +56,7 @@ class Store(
     GovernanceOperations,
     FigureOperations,
     QueryOperations,
+    PendingOperations,
 ):
     """Every domain-level operation of the internal store; see the module docstring."""
 

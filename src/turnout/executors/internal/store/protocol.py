@@ -26,6 +26,7 @@ from turnout.contracts.errors import Failure
 from turnout.contracts.events import Event
 from turnout.contracts.governance import Approval
 from turnout.contracts.listing import WorkflowExecutionCount
+from turnout.contracts.pending import PendingActivity, PendingChildWorkflow
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.schedules import ScheduleOverlapPolicy
 from turnout.contracts.visibility import Query
@@ -129,6 +130,12 @@ class StoreProtocol(Protocol):
     async def count_runs(self, tenant_id: str, query: Query) -> WorkflowExecutionCount:
         """How many of a tenant's runs ``query`` matches (per ExecutionStatus when it
         groups by it)."""
+        ...
+
+    async def pending_work(
+        self, tenant_id: str, run_id: str
+    ) -> tuple[list[PendingActivity], list[PendingChildWorkflow]]:
+        """An open run's unfinished activities and open child workflows (describe())."""
         ...
 
     # -- schedules (store/schedules.py) ------------------------------------------------
