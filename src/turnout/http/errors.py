@@ -26,6 +26,7 @@ from turnout.contracts.errors import (
     WorkflowNotFoundError,
     WorkflowQueryFailedError,
 )
+from turnout.contracts.schedules import ScheduleAlreadyRunningError, ScheduleNotFoundError
 
 __all__ = [
     "CLIENT_GONE",
@@ -135,6 +136,20 @@ def from_exception(exc: BaseException) -> ApiError:
                 "approval_not_found",
                 f"workflow {exc.workflow_id!r} has no pending approval {exc.name!r} "
                 f"(pending: {pending}); GET /workflows/{{id}}/approvals lists them",
+            )
+        case ScheduleNotFoundError():
+            return ApiError(
+                404,
+                "schedule_not_found",
+                f"schedule {exc.schedule_id!r} was not found for this token's tenant; check "
+                "the id (GET /schedules lists the tenant's schedules)",
+            )
+        case ScheduleAlreadyRunningError():
+            return ApiError(
+                409,
+                "schedule_already_exists",
+                f"schedule {exc.schedule_id!r} exists already; choose another id, or delete "
+                "it first (DELETE /schedules/{id})",
             )
         case WorkflowQueryFailedError():
             return ApiError(422, "query_failed", str(exc))

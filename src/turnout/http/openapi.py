@@ -29,14 +29,16 @@ from turnout.http.models import (
     StartResponse,
     TerminateRequest,
 )
+from turnout.http.openapi_parts import NAME, json_content, operation, path_id, ref
+from turnout.http.openapi_schedules import (
+    SCHEDULE_MODELS,
+    SCHEDULE_REQUEST_MODELS,
+    schedule_paths,
+)
 
 __all__ = ["OPENAPI_VERSION", "openapi_document"]
 
 OPENAPI_VERSION = "3.1.0"
-
-_NAME: dict[str, Any] = {"minLength": 1, "maxLength": 255, "pattern": r"^[^\x00-\x1f\x7f]+$"}
-"""A name's constraints (the ``pattern`` of the bodies' names in :mod:`turnout.http.models`)."""
-
 
 _MODELS: list[type[BaseModel]] = [
     StartRequest,
@@ -57,9 +59,16 @@ _MODELS: list[type[BaseModel]] = [
     Approval,
     PolicyDecision,
     Artifact,
+    *SCHEDULE_MODELS,
 ]
 
-_REQUEST_MODELS = {StartRequest, SignalRequest, TerminateRequest, DecisionRequest}
+_REQUEST_MODELS = {
+    StartRequest,
+    SignalRequest,
+    TerminateRequest,
+    DecisionRequest,
+    *SCHEDULE_REQUEST_MODELS,
+}
 
 
 def _components() -> dict[str, Any]:
@@ -68,40 +77,7 @@ def _components() -> dict[str, Any]:
     return dict(schema.get("$defs", {}))
 
 
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-_ERRORS = {
-    "400": "the body is not JSON (invalid_json)",
-    "401": "no token, or a token the server does not know (unauthorized)",
-    "403": "a cookie-authenticated change without the X-Turnout-Console header (csrf); on a "
-    "server without tokens, a request from another machine's name or site (forbidden)",
-    "404": "no such run for this tenant (workflow_not_found), or no such approval",
-    "409": "the run is closed, or the approval already decided",
-    "413": "a payload over the server's limit (payload_too_large)",
-    "422": "a body or parameter that is not valid (invalid_request, invalid_input, ...)",
-    "502": "the Temporal server answered with an unexpected error (temporal_error)",
-    "503": "the database or the Temporal server cannot be reached (executor_unavailable)",
-    "504": "no worker answered a query in time (query_timeout)",
-}
-
-
-def _errors(*statuses: str) -> dict[str, Any]:
-    return {s: _json(_ref("ErrorBody"), _ERRORS[s]) for s in statuses}
-
-
-_ID = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "description": "The workflow id (its latest run).",
-    "schema": {"type": "string"},
-}
+_ID = path_id("The workflow id (its latest run).")
 _TYPE_PARAM = {
     "name": "type",
     "in": "query",
@@ -110,34 +86,6 @@ _TYPE_PARAM = {
     "schema": {"type": "string"},
 }
 _NAME_PARAM = {"in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _operation(
-    summary: str,
-    op_id: str,
-    responses: dict[str, Any],
-    *,
-    params: list[dict[str, Any]] | None = None,
-    body: str | None = None,
-    body_required: bool = True,
-    errors: tuple[str, ...] = (),
-    public: bool = False,
-) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "operationId": op_id}
-    if params:
-        op["parameters"] = params
-    if body:
-        op["requestBody"] = {
-            "required": body_required,
-            "content": {"application/json": {"schema": _ref(body)}},
-        }
-    statuses = set(errors) | ({"401", "422", "502", "503"} if not public else set())
-    if body:
-        statuses |= {"400", "403", "422"}
-    op["responses"] = {**responses, **_errors(*sorted(statuses))}
-    if public:
-        op["security"] = []
-    return op
 
 
 def openapi_document() -> dict[str, Any]:
@@ -150,21 +98,21 @@ def openapi_document() -> dict[str, Any]:
     }
     paths: dict[str, Any] = {
         "/healthz": {
-            "get": _operation(
+            "get": operation(
                 "Liveness of the server and its executor (no token needed)",
                 "health",
-                {"200": _json(_ref("Health"), "the server answers")},
+                {"200": json_content(ref("Health"), "the server answers")},
                 public=True,
             )
         },
         "/workflows": {
-            "post": _operation(
+            "post": operation(
                 "Start a workflow run; answers at once, before any worker runs it",
                 "startWorkflow",
                 {
-                    "202": _json(_ref("StartResponse"), "the run was created and is queued"),
-                    "200": _json(
-                        _ref("StartResponse"),
+                    "202": json_content(ref("StartResponse"), "the run was created and is queued"),
+                    "200": json_content(
+                        ref("StartResponse"),
                         "the Idempotency-Key matched an earlier start: that run, as it is now",
                     ),
                 },
@@ -175,16 +123,16 @@ def openapi_document() -> dict[str, Any]:
                         "required": False,
                         "description": "A retried start with the same key returns the same "
                         "run instead of starting another.",
-                        "schema": {"type": "string", **_NAME},
+                        "schema": {"type": "string", **NAME},
                     }
                 ],
                 body="StartRequest",
                 errors=("409", "413"),
             ),
-            "get": _operation(
+            "get": operation(
                 "List runs, newest first, filtered and paginated",
                 "listWorkflows",
-                {"200": _json(_ref("RunList"), "one page of runs")},
+                {"200": json_content(ref("RunList"), "one page of runs")},
                 params=[
                     {
                         "name": "query",
@@ -226,16 +174,16 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "/workflows/{id}": {
-            "get": _operation(
+            "get": operation(
                 "A run's record: state, input, result or failure",
                 "describeWorkflow",
-                {"200": _json(_ref("RunView"), "the latest run of the workflow id")},
+                {"200": json_content(ref("RunView"), "the latest run of the workflow id")},
                 params=run_sub,
                 errors=("404",),
             )
         },
         "/workflows/{id}/events": {
-            "get": _operation(
+            "get": operation(
                 "The run's event timeline (JSON), or a live stream of it "
                 "(Accept: text/event-stream)",
                 "workflowEvents",
@@ -244,7 +192,7 @@ def openapi_document() -> dict[str, Any]:
                         "description": "events with seq > after, in seq order",
                         "content": {
                             "application/json": {
-                                "schema": {"type": "array", "items": _ref("Event")}
+                                "schema": {"type": "array", "items": ref("Event")}
                             },
                             "text/event-stream": {"schema": sse},
                         },
@@ -269,10 +217,10 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/workflows/{id}/signals/{name}": {
-            "post": _operation(
+            "post": operation(
                 "Send a signal to the open run",
                 "signalWorkflow",
-                {"202": _json(_ref("SignalAccepted"), "the signal is recorded")},
+                {"202": json_content(ref("SignalAccepted"), "the signal is recorded")},
                 params=[*run_sub, {"name": "name", **_NAME_PARAM}],
                 body="SignalRequest",
                 body_required=False,
@@ -280,10 +228,10 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/workflows/{id}/queries/{name}": {
-            "get": _operation(
+            "get": operation(
                 "Ask a query handler of the run",
                 "queryWorkflow",
-                {"200": _json(_ref("QueryAnswer"), "the handler's answer")},
+                {"200": json_content(ref("QueryAnswer"), "the handler's answer")},
                 params=[
                     *run_sub,
                     {"name": "name", **_NAME_PARAM},
@@ -299,19 +247,19 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/workflows/{id}/cancel": {
-            "post": _operation(
+            "post": operation(
                 "Request cancellation of the open run",
                 "cancelWorkflow",
-                {"202": _json(_ref("Accepted"), "the cancellation request is recorded")},
+                {"202": json_content(ref("Accepted"), "the cancellation request is recorded")},
                 params=run_sub,
                 errors=("403", "404", "409"),
             )
         },
         "/workflows/{id}/terminate": {
-            "post": _operation(
+            "post": operation(
                 "End the open run at once",
                 "terminateWorkflow",
-                {"200": _json(_ref("Accepted"), "the run is terminated")},
+                {"200": json_content(ref("Accepted"), "the run is terminated")},
                 params=run_sub,
                 body="TerminateRequest",
                 body_required=False,
@@ -319,10 +267,10 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/approvals": {
-            "get": _operation(
+            "get": operation(
                 "Approvals of the tenant waiting on a decision, oldest first",
                 "pendingApprovals",
-                {"200": _json(_ref("ApprovalList"), "pending approvals")},
+                {"200": json_content(ref("ApprovalList"), "pending approvals")},
                 params=[
                     _TYPE_PARAM,
                     {
@@ -336,57 +284,63 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/workflows/{id}/approvals": {
-            "get": _operation(
+            "get": operation(
                 "Every approval the run asked for, pending or decided",
                 "workflowApprovals",
-                {"200": _json({"type": "array", "items": _ref("Approval")}, "oldest first")},
+                {"200": json_content({"type": "array", "items": ref("Approval")}, "oldest first")},
                 params=run_sub,
                 errors=("404",),
             )
         },
         "/workflows/{id}/decisions": {
-            "get": _operation(
+            "get": operation(
                 "The run's policy decisions and approval decisions",
                 "workflowDecisions",
-                {"200": _json({"type": "array", "items": _ref("PolicyDecision")}, "oldest first")},
+                {
+                    "200": json_content(
+                        {"type": "array", "items": ref("PolicyDecision")}, "oldest first"
+                    )
+                },
                 params=run_sub,
                 errors=("404",),
             )
         },
         "/workflows/{id}/artifacts": {
-            "get": _operation(
+            "get": operation(
                 "Metadata of the artifacts the run's activities recorded",
                 "workflowArtifacts",
-                {"200": _json({"type": "array", "items": _ref("Artifact")}, "oldest first")},
+                {"200": json_content({"type": "array", "items": ref("Artifact")}, "oldest first")},
                 params=run_sub,
                 errors=("404",),
             )
         },
         "/queues": {
-            "get": _operation(
+            "get": operation(
                 "Task queues with their depth and lag",
                 "queues",
-                {"200": _json(_ref("QueueList"), "the tenant's task queues")},
+                {"200": json_content(ref("QueueList"), "the tenant's task queues")},
             )
         },
     }
     for verb in ("approve", "reject"):
         paths[f"/workflows/{{id}}/approvals/{{name}}/{verb}"] = {
-            "post": _operation(
+            "post": operation(
                 f"{verb.title()} the run's pending approval (a decision is final)",
                 f"{verb}Approval",
-                {"200": _json(_ref("PolicyDecision"), "the recorded decision")},
+                {"200": json_content(ref("PolicyDecision"), "the recorded decision")},
                 params=[*run_sub, {"name": "name", **_NAME_PARAM}],
                 body="DecisionRequest",
                 errors=("404", "409"),
             )
         }
+    paths.update(schedule_paths())
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": "turnout HTTP API",
             "version": "1",
-            "description": "Start, watch and steer durable workflow runs; decide approvals. "
+            "description": "Start, watch and steer durable workflow runs; decide approvals; "
+            "keep schedules. "
             "Every route but /healthz and /openapi.json needs a token (docs/http-api.md).",
         },
         "paths": paths,

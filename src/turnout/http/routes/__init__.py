@@ -5,6 +5,8 @@ tenant client and never asks which executor it is.
   terminate (:mod:`~turnout.http.routes.pages`: the listing's cursor);
 - :mod:`~turnout.http.routes.events`: a run's events, as JSON or a live stream;
 - :mod:`~turnout.http.routes.approvals`: approvals, policy decisions, artifacts;
+- :mod:`~turnout.http.routes.schedules`: create, list, describe, pause, unpause,
+  trigger, backfill and delete schedules;
 - :mod:`~turnout.http.routes.queues`: ``/healthz`` and queue figures;
 - :mod:`~turnout.http.routes.common`: reading requests and answering them.
 
@@ -20,6 +22,14 @@ from starlette.routing import Route
 from turnout.http.routes.approvals import decision, pending_approvals, records
 from turnout.http.routes.events import workflow_events
 from turnout.http.routes.queues import health, queues
+from turnout.http.routes.schedules import (
+    backfill_schedule,
+    pause_schedule,
+    schedule,
+    schedules,
+    trigger_schedule,
+    unpause_schedule,
+)
 from turnout.http.routes.workflows import (
     cancel_workflow,
     describe_workflow,
@@ -52,4 +62,10 @@ def routes() -> list[Route]:
         Route("/workflows/{id:path}", describe_workflow, methods=["GET"]),
         Route("/approvals", pending_approvals, methods=["GET"]),
         Route("/queues", queues, methods=["GET"]),
+        Route("/schedules", schedules, methods=["GET", "POST"]),
+        Route("/schedules/{id:path}/pause", pause_schedule, methods=["POST"]),
+        Route("/schedules/{id:path}/unpause", unpause_schedule, methods=["POST"]),
+        Route("/schedules/{id:path}/trigger", trigger_schedule, methods=["POST"]),
+        Route("/schedules/{id:path}/backfill", backfill_schedule, methods=["POST"]),
+        Route("/schedules/{id:path}", schedule, methods=["GET", "DELETE"]),
     ]
