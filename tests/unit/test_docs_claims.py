@@ -59,7 +59,7 @@ def test_a_command_the_docs_name_exists(command: str, sub: str | None) -> None:
 def test_the_command_checker_refuses_what_is_not_there() -> None:
     assert missing_command("worker", "app") is None  # an argument, not a subcommand
     assert missing_command("schema", "create") is None
-    assert missing_command("workers", None) is not None
+    assert missing_command("wrokers", None) is not None
     assert missing_command("schema", "drop") is not None
     assert [m.group(1, 2) for m in _COMMAND.finditer("turnout token create --tenant t")] == [
         ("token", "create")

@@ -31,6 +31,7 @@ from turnout.cli import (
     _schema,
     _status,
     _worker,
+    _workers,
 )
 from turnout.cli._output import err
 
@@ -47,6 +48,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     _governance,
     _status,
     _http,
+    _workers,
 )
 """The modules whose ``register(group)`` adds their commands to ``turnout``."""
 

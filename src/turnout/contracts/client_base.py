@@ -38,6 +38,7 @@ from turnout.contracts.updates import (
     start_update_with_start,
 )
 from turnout.contracts.visibility import Query, parse_query
+from turnout.contracts.workers import WorkerInfo
 
 if TYPE_CHECKING:
     from turnout.contracts.executor import Client, OperatorClient, WorkflowHandle
@@ -209,6 +210,10 @@ class ClientBase:
     async def status(self, *, failures: int = 10) -> Snapshot | None:
         """None: this executor keeps no queue status."""
         return None
+
+    async def workers(self, task_queue: str | None = None) -> list[WorkerInfo]:
+        """The live workers (of ``task_queue``, when given); each executor overrides this."""
+        return []
 
     def for_tenant(self, tenant_id: str) -> OperatorClient | None:
         """None: each tenant connects on its own."""

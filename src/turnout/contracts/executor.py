@@ -40,6 +40,7 @@ from turnout.contracts.schedules import (
 from turnout.contracts.search_attributes import SearchAttributes, TypedSearchAttributes
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import WorkflowUpdateHandle, WorkflowUpdateStage
+from turnout.contracts.workers import WorkerInfo
 
 if TYPE_CHECKING:
     from turnout.contracts.status import Snapshot
@@ -393,6 +394,12 @@ class OperatorClient(Client, Protocol):
         """The task queues, the workers holding their leases, throughput and the latest
         ``failures`` failures (``turnout status``); None when the executor's server keeps
         them instead."""
+        ...
+
+    async def workers(self, task_queue: str | None = None) -> list[WorkerInfo]:
+        """The live workers of this client's tenant (of ``task_queue`` when given): on the
+        internal executor from its workers table, on Temporal the task queue's pollers
+        (which needs ``task_queue``)."""
         ...
 
     def for_tenant(self, tenant_id: str) -> OperatorClient | None:

@@ -108,6 +108,10 @@ class Run(BaseModel):
     """What ``describe()`` shows of the activities the run waits on (empty in listings)."""
     pending_children: list[PendingChildWorkflow] = []
     """What ``describe()`` shows of the child workflows the run waits on."""
+    stuck_reason: str | None = None
+    """Why no worker can move the open run forward, when ``describe()`` can tell (no
+    worker polls its task queue; on the internal executor also: none of them runs its
+    workflow type)."""
     _cron_schedule: str | None = PrivateAttr(default=None)
     """A cron workflow's schedule, where the executor keeps it (the internal executor's
     handle follows such a run's close to the next run, as temporalio's does)."""

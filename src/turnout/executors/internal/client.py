@@ -38,6 +38,7 @@ from turnout.contracts.search_attributes import (
 )
 from turnout.contracts.status import Snapshot
 from turnout.contracts.visibility import Query
+from turnout.contracts.workers import WorkerInfo
 from turnout.executors.internal import codec
 from turnout.executors.internal.async_activity import InternalAsyncActivityHandle
 from turnout.executors.internal.batch import GroupCommit
@@ -55,6 +56,7 @@ from turnout.executors.internal.store import (
 from turnout.executors.internal.store.core import UNREACHABLE
 from turnout.executors.internal.store.figures import QueueFigures, per_queue
 from turnout.executors.internal.store.notify import run_channel
+from turnout.executors.internal.store.sql import utcnow
 from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import WorkflowDefinition
 from turnout.workflows._dynamic import lookup
@@ -329,6 +331,14 @@ class InternalClient(InternalSchedules, ClientBase):
     async def queue_figures(self) -> list[QueueFigures]:
         """Depth, lag, leases and dead letters per task queue, read from the tables."""
         return per_queue(await self.store.figures(self.tenant_id))
+
+    async def workers(self, task_queue: str | None = None) -> list[WorkerInfo]:
+        """The tenant's live workers (seen within ``LIVE_WITHIN``), by queue and identity."""
+        if task_queue is not None:
+            check_name(task_queue, "the task queue")
+        now = utcnow()
+        found = await self.store.list_workers(self.tenant_id, task_queue)
+        return [w for w in found if w.alive(now)]
 
     async def status(self, *, failures: int = 10) -> Snapshot:
         """The queues, the workers holding their leases and the latest failures."""

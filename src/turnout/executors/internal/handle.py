@@ -26,6 +26,7 @@ from turnout.contracts.limits import check_text
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import UpdateCalls, WorkflowUpdateStage
+from turnout.contracts.workers import WorkerInfo, no_worker_reason
 from turnout.executors.internal import codec
 from turnout.executors.internal.queries import ask_query
 from turnout.executors.internal.store.notify import run_channel
@@ -156,10 +157,15 @@ class InternalWorkflowHandle(UpdateCalls):
         activities, children = await self._client.store.pending_work(
             self._client.tenant_id, run.run_id
         )
-        if not activities and not children:
+        stuck = stuck_reason(run, await self._client.workers(run.task_queue))
+        if not activities and not children and stuck is None:
             return run
         return run.model_copy(
-            update={"pending_activities": activities, "pending_children": children}
+            update={
+                "pending_activities": activities,
+                "pending_children": children,
+                "stuck_reason": stuck,
+            }
         )
 
     async def input(self) -> list[Any]:
@@ -310,3 +316,17 @@ class InternalWorkflowHandle(UpdateCalls):
         """Metadata of the artifacts the run's activities recorded, oldest first."""
         run = await self._run()
         return await self._client.store.artifacts_of(self._client.tenant_id, run.run_id)
+
+
+def stuck_reason(run: Run, workers: list[WorkerInfo]) -> str | None:
+    """Why no worker can move the open ``run`` forward, given the live workers of its
+    task queue (None: some worker runs its workflow type there)."""
+    if not workers:
+        return no_worker_reason(run.task_queue)
+    types = sorted({t for w in workers for t in w.workflow_types or ()})
+    if run.workflow_type in types:
+        return None
+    return (
+        f"workflow type {run.workflow_type!r} is not registered on any worker polling task "
+        f"queue {run.task_queue!r} (they run: {', '.join(types) or 'no workflows'})"
+    )

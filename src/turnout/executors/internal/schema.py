@@ -58,9 +58,10 @@ __all__ = [
     "search_values",
     "tasks",
     "updates",
+    "workers",
 ]
 
-SCHEMA_REVISION = "0007_schedules"
+SCHEMA_REVISION = "0008_workers"
 """The Alembic revision the MetaData corresponds to (the head of migrations/)."""
 
 PREFIX = "turnout_"
@@ -474,3 +475,23 @@ schedules = Table(
 scheduler must look at it next (``due_at``: its next fire, sooner while a start waits in
 its buffer; null: never again), the last fire time it has acted on (``processed_until``),
 and what it has done (``info``: counts, recent and running actions, buffered fires)."""
+
+workers = Table(
+    f"{PREFIX}workers",
+    metadata,
+    Column("identity", String(255), primary_key=True),
+    _tenant(),
+    Column("task_queue", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("workflow_types", JSONType, nullable=False),
+    Column("activity_types", JSONType, nullable=False),
+    Column("max_workflow_tasks", Integer, nullable=False),
+    Column("max_activities", Integer, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Index(None, "tenant_id", "task_queue"),
+)
+"""Each running worker: its queue, host, process, the types it runs and its slots; its
+heartbeat moves ``last_seen_at`` every few seconds, and it leaves on shutdown (a worker
+that died is seen as gone once its ``last_seen_at`` is old, and pruned later)."""

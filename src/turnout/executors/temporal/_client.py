@@ -51,6 +51,7 @@ from turnout.contracts.search_attributes import (
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import WithStartWorkflowOperation, WorkflowUpdateStage
 from turnout.contracts.visibility import Query, parse_query, render
+from turnout.contracts.workers import WorkerInfo
 from turnout.executors.temporal._async_activity import TemporalAsyncActivityHandle
 from turnout.executors.temporal._governance import approvals_from_memo
 from turnout.executors.temporal._handle import TemporalWorkflowHandle, jsonable
@@ -66,6 +67,7 @@ from turnout.executors.temporal._visibility import (
     listed_run,
     quoted,
 )
+from turnout.executors.temporal._workers import pollers
 from turnout.observability.tracing import correlation_from_current_span
 from turnout.workflows._definitions import WorkflowDefinition
 from turnout.workflows._dynamic import lookup
@@ -391,6 +393,16 @@ class TemporalClient(TemporalSchedules, ClientBase):
             if run is not None:
                 runs.append(run)
         return runs, pages.next_page_token
+
+    async def workers(self, task_queue: str | None = None) -> list[WorkerInfo]:
+        """The pollers Temporal saw lately on ``task_queue`` (Temporal lists a queue's
+        pollers only: name the queue)."""
+        if task_queue is None:
+            raise te.ConfigurationError(
+                "on Temporal, workers are listed per task queue: give task_queue"
+            )
+        check_name(task_queue, "the task queue")
+        return await pollers(self.raw, task_queue)
 
     async def list_pending_approvals(
         self, *, workflow_type: str | None = None, limit: int = 100

@@ -37,6 +37,7 @@ from turnout.contracts.pending import PendingActivity, PendingChildWorkflow
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import UpdateCalls, WorkflowUpdateStage
+from turnout.contracts.workers import no_worker_reason
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_turnout
 from turnout.executors.temporal._governance import (
@@ -50,6 +51,7 @@ from turnout.executors.temporal._pending import pending_work
 from turnout.executors.temporal._runtime import CORRELATION_MEMO
 from turnout.executors.temporal._search import from_temporal
 from turnout.executors.temporal._updates import TemporalWorkflowUpdateHandle, send_update
+from turnout.executors.temporal._workers import pollers
 from turnout.workflows._definitions import WorkflowDefinition, query_name, signal_name
 
 if TYPE_CHECKING:
@@ -279,10 +281,13 @@ class TemporalWorkflowHandle(UpdateCalls):
         failure: Failure | None = None
         activities: list[PendingActivity] = []
         children: list[PendingChildWorkflow] = []
+        stuck: str | None = None
         if state.is_terminal and state is not RunState.CONTINUED_AS_NEW:
             result, failure = await self._outcome(desc.id, desc.run_id)
         else:
             activities, children = await pending_work(self._client.raw, desc)
+            if not await pollers(self._client.raw, desc.task_queue, workflows_only=True):
+                stuck = no_worker_reason(desc.task_queue)
         return Run(
             workflow_id=desc.id,
             run_id=desc.run_id,
@@ -302,6 +307,7 @@ class TemporalWorkflowHandle(UpdateCalls):
             search_attribute_values=from_temporal(desc.typed_search_attributes),
             pending_activities=activities,
             pending_children=children,
+            stuck_reason=stuck,
         )
 
     async def _outcome(self, workflow_id: str, run_id: str) -> tuple[Any, Failure | None]:

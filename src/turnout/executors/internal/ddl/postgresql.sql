@@ -1,4 +1,4 @@
--- turnout schema for postgresql, revision 0007_schedules.
+-- turnout schema for postgresql, revision 0008_workers.
 -- Generated from turnout.executors.internal.schema; do not edit. Regenerate with:
 --   python -m turnout.executors.internal.migrate --write-ddl
 
@@ -258,9 +258,26 @@ CREATE TABLE turnout_updates (
 
 CREATE INDEX ix_turnout_updates_requested ON turnout_updates (run_id, requested_at) WHERE state = 'requested';
 
+CREATE TABLE turnout_workers (
+	identity VARCHAR(255) NOT NULL,
+	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
+	task_queue VARCHAR(255) NOT NULL,
+	host VARCHAR(255) NOT NULL,
+	pid INTEGER NOT NULL,
+	workflow_types JSONB NOT NULL,
+	activity_types JSONB NOT NULL,
+	max_workflow_tasks INTEGER NOT NULL,
+	max_activities INTEGER NOT NULL,
+	started_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	last_seen_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	CONSTRAINT pk_turnout_workers PRIMARY KEY (identity)
+);
+
+CREATE INDEX ix_turnout_workers_tenant_id_task_queue ON turnout_workers (tenant_id, task_queue);
+
 CREATE TABLE turnout_alembic_version (
 	version_num VARCHAR(32) NOT NULL,
 	CONSTRAINT turnout_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO turnout_alembic_version (version_num) VALUES ('0007_schedules');
+INSERT INTO turnout_alembic_version (version_num) VALUES ('0008_workers');

@@ -29,6 +29,7 @@ from turnout.executors.internal.store.records import (
 from turnout.executors.internal.store.runs import RunOperations
 from turnout.executors.internal.store.schedules import ScheduleOperations
 from turnout.executors.internal.store.sql import utcnow
+from turnout.executors.internal.store.workers import WorkerOperations
 from turnout.executors.internal.store.workflow_tasks import WorkflowTaskOperations
 
 __all__ = [
@@ -57,6 +58,7 @@ class Store(
     FigureOperations,
     QueryOperations,
     PendingOperations,
+    WorkerOperations,
 ):
     """Every domain-level operation of the internal store; see the module docstring."""
 

@@ -30,6 +30,7 @@ from turnout.contracts.pending import PendingActivity, PendingChildWorkflow
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.schedules import ScheduleOverlapPolicy
 from turnout.contracts.visibility import Query
+from turnout.contracts.workers import WorkerInfo
 from turnout.executors.internal.store.maintenance import PRUNE_BATCH, Lull
 from turnout.executors.internal.store.notify import Notifier
 from turnout.executors.internal.store.query_records import (
@@ -136,6 +137,27 @@ class StoreProtocol(Protocol):
         self, tenant_id: str, run_id: str
     ) -> tuple[list[PendingActivity], list[PendingChildWorkflow]]:
         """An open run's unfinished activities and open child workflows (describe())."""
+        ...
+
+    # -- workers (store/workers.py) ----------------------------------------------------
+    async def join_worker(self, tenant_id: str, worker: WorkerInfo) -> None:
+        """Record a starting worker (replacing a row of the same identity)."""
+        ...
+
+    async def worker_seen(self, identity: str, now: datetime) -> None:
+        """A worker's heartbeat."""
+        ...
+
+    async def leave_worker(self, identity: str) -> None:
+        """Forget a worker that stopped."""
+        ...
+
+    async def prune_workers(self, seen_before: datetime) -> int:
+        """Forget workers not seen since ``seen_before``; how many."""
+        ...
+
+    async def list_workers(self, tenant_id: str, task_queue: str | None = None) -> list[WorkerInfo]:
+        """The tenant's workers (of ``task_queue`` when given), live or not."""
         ...
 
     # -- schedules (store/schedules.py) ------------------------------------------------

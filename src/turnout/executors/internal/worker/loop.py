@@ -40,6 +40,7 @@ from turnout.executors.internal.store.sql import use_clock
 from turnout.executors.internal.worker.activities import ActivityRunner
 from turnout.executors.internal.worker.admission import Admission
 from turnout.executors.internal.worker.local_activities import LocalActivities
+from turnout.executors.internal.worker.presence import Presence
 from turnout.executors.internal.worker.process_pool import ProcessPool
 from turnout.executors.internal.worker.queries import QUERY_SWEEP_GRACE, QueryRunner
 from turnout.executors.internal.worker.slots import Slots
@@ -128,6 +129,16 @@ class InternalWorker:
             activity_names=frozenset(activity_defns),
             workflow_lease=self._wft_lease,
             memory_limit=max_memory_bytes,
+        )
+        self._presence = Presence(
+            self._store,
+            client.tenant_id,
+            identity=self.identity,
+            task_queue=task_queue,
+            workflow_types=list(workflow_defns),
+            activity_types=list(activity_defns),
+            max_workflow_tasks=max_concurrent_workflow_tasks if workflows else 0,
+            max_activities=max_concurrent_activities if activities else 0,
         )
         admission = Admission(self._store, policies)
         # Workflow code runs off this loop, watched: code that never yields fails its
@@ -235,6 +246,7 @@ class InternalWorker:
             use_clock(clock)
         if self._store.supports_listen_notify:
             await self._store.start_listening()
+        await self._presence.join()
         self._loops = [
             asyncio.create_task(self._poll_loop(), name="turnout-poll"),
             asyncio.create_task(self._reaper_loop(), name="turnout-reaper"),
@@ -281,6 +293,7 @@ class InternalWorker:
             with contextlib.suppress(Exception):
                 await self._store.release(leftovers)
         self._workflow_tasks.close()
+        await self._presence.leave()
         if self._own_executor and self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         self._observer.detach(self)
@@ -420,6 +433,7 @@ class InternalWorker:
         while True:
             await asyncio.sleep(self._reaper_interval)
             try:
+                await self._presence.beat()
                 if await self._reaper.pass_once():
                     self._slots.wake.set()
                 if time.monotonic() >= next_prune:
