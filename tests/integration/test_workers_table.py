@@ -80,3 +80,19 @@ async def test_turnout_workers_lists_them(tmp_path: Path) -> None:
     assert row["workflow_types"] == ["StuckOrder", "Waiter"]
     assert "listed" in table
     assert "no worker has polled any task queue lately" in empty
+
+
+async def test_status_shows_idle_workers_and_a_queue_nobody_polls(client: Any) -> None:
+    from turnout.cli._output import out
+    from turnout.cli._status import render
+
+    await client.start_workflow(Waiter.run, id="orphan", task_queue="nobody")
+    async with turnout.Worker(client, task_queue="idle", workflows=SCHEDULE_WORKFLOWS):
+        snap = await client.status()
+        with out.capture() as captured:
+            out.print(render(snap))
+    queues = {q.task_queue: q for q in snap.queues}
+    assert list(queues["idle"].workers.values()) == [0]  # an idle worker is listed
+    assert queues["nobody"].workers == {}
+    assert queues["nobody"].depth == 1
+    assert "no worker polling" in captured.get()

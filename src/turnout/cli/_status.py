@@ -32,7 +32,10 @@ def render(snap: Any) -> Group:
         title_justify="left",
     )  # fmt: skip
     for q in snap.queues:
-        workers = ", ".join(f"{w} ({n})" for w, n in sorted(q.workers.items())) or "-"
+        polling = ", ".join(f"{w} ({n})" for w, n in sorted(q.workers.items()))
+        # A queue with work and no worker polling it waits for nobody: say so.
+        workers = Text(polling or ("no worker polling" if q.depth else "-"),
+                       style="red" if q.depth and not polling else "")  # fmt: skip
         queues.add_row(
             q.task_queue,
             str(q.depth),

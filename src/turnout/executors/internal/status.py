@@ -64,6 +64,10 @@ async def read_status(store: Any, tenant_id: str, *, failures: int = 10) -> Snap
                 .limit(failures)
             )
         ).all()
+    # Every live worker of the queue, idle ones at 0: a queue nobody polls shows none.
+    for worker in await store.list_workers(tenant_id):
+        if worker.alive(now):
+            queue(worker.task_queue).workers.setdefault(worker.identity, 0)
     for name, owner, count in holders:
         status = queue(name)
         status.leased += int(count)
