@@ -118,6 +118,10 @@ def print_run(run: Run) -> None:
         table.add_row("pending activity", line)
     for c in run.pending_children:
         table.add_row("pending child", f"{c.workflow_type} {c.workflow_id} (run {c.run_id})")
+    for s in run.pending_signals:
+        table.add_row("pending signal", f"{s.name} (received {timestamp(s.received_at)})")
+    for u in run.pending_updates:
+        table.add_row("pending update", f"{u.name} ({u.update_id})")
     if run.stuck_reason is not None:
         table.add_row("stuck", run.stuck_reason)
     out.print(table)

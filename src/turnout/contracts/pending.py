@@ -4,6 +4,7 @@ last heartbeat) and its pending child workflows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -11,8 +12,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from turnout.contracts.errors import Failure
+from turnout.contracts.events import Event, EventType
 
-__all__ = ["PendingActivity", "PendingActivityState", "PendingChildWorkflow"]
+__all__ = [
+    "PendingActivity",
+    "PendingActivityState",
+    "PendingChildWorkflow",
+    "PendingSignal",
+    "PendingUpdate",
+    "since_last_task",
+]
 
 
 class PendingActivityState(StrEnum):
@@ -57,3 +66,55 @@ class PendingChildWorkflow(BaseModel):
     workflow_id: str
     run_id: str
     workflow_type: str
+
+
+class PendingSignal(BaseModel):
+    """A signal the run received that no workflow task has handled yet."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    received_at: datetime
+
+
+class PendingUpdate(BaseModel):
+    """An update the run accepted whose handler has not returned yet."""
+
+    model_config = ConfigDict(frozen=True)
+
+    update_id: str
+    name: str
+
+
+def since_last_task(
+    events: Sequence[Event],
+) -> tuple[list[PendingSignal], list[PendingUpdate], str | None]:
+    """From a run's timeline: the signals received after its last completed workflow
+    task, the updates accepted and not completed, and, when the workflow tasks since
+    then all failed, why (the same on every executor, from the executor's events)."""
+    last = max((e.seq for e in events if e.type is EventType.WORKFLOW_TASK_COMPLETED), default=0)
+    later = [e for e in events if e.seq > last]
+    signals = [
+        PendingSignal(name=str(e.attributes.get("name", "")), received_at=e.at)
+        for e in later
+        if e.type is EventType.SIGNAL_RECEIVED
+    ]
+    accepted = {
+        str(e.attributes.get("update_id")): str(e.attributes.get("name", ""))
+        for e in events
+        if e.type is EventType.WORKFLOW_UPDATE_ACCEPTED
+    }
+    for e in events:
+        if e.type is EventType.WORKFLOW_UPDATE_COMPLETED:
+            accepted.pop(str(e.attributes.get("update_id")), None)
+    updates = [PendingUpdate(update_id=i, name=n) for i, n in accepted.items()]
+    failed = [e for e in later if e.type is EventType.WORKFLOW_TASK_FAILED]
+    failing = None
+    if failed:
+        failure = failed[-1].attributes.get("failure") or {}
+        failing = (
+            f"its workflow task keeps failing ({len(failed)} "
+            f"{'time' if len(failed) == 1 else 'times'} since the last one that completed): "
+            f"{failure.get('message', 'no message')}"
+        )
+    return signals, updates, failing

@@ -10,7 +10,12 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.memo import NO_DEFAULT, memo_value
-from turnout.contracts.pending import PendingActivity, PendingChildWorkflow
+from turnout.contracts.pending import (
+    PendingActivity,
+    PendingChildWorkflow,
+    PendingSignal,
+    PendingUpdate,
+)
 from turnout.contracts.search_attributes import (
     TypedSearchAttributes,
     typed_from_stored,
@@ -108,6 +113,10 @@ class Run(BaseModel):
     """What ``describe()`` shows of the activities the run waits on (empty in listings)."""
     pending_children: list[PendingChildWorkflow] = []
     """What ``describe()`` shows of the child workflows the run waits on."""
+    pending_signals: list[PendingSignal] = []
+    """Signals received that no workflow task has handled yet (``describe()``)."""
+    pending_updates: list[PendingUpdate] = []
+    """Updates accepted whose handlers have not returned (``describe()``)."""
     stuck_reason: str | None = None
     """Why no worker can move the open run forward, when ``describe()`` can tell (no
     worker polls its task queue; on the internal executor also: none of them runs its

@@ -23,6 +23,7 @@ from turnout.contracts.executor import ARG_UNSET, call_args, check_signal
 from turnout.contracts.governance import Approval, check_decision
 from turnout.contracts.history import WorkflowHistory
 from turnout.contracts.limits import check_text
+from turnout.contracts.pending import since_last_task
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import UpdateCalls, WorkflowUpdateStage
@@ -157,13 +158,16 @@ class InternalWorkflowHandle(UpdateCalls):
         activities, children = await self._client.store.pending_work(
             self._client.tenant_id, run.run_id
         )
-        stuck = stuck_reason(run, await self._client.workers(run.task_queue))
-        if not activities and not children and stuck is None:
-            return run
+        signals, updates, failing = since_last_task(
+            await self._client.store.events_since_last_task(self._client.tenant_id, run.run_id)
+        )
+        stuck = stuck_reason(run, await self._client.workers(run.task_queue)) or failing
         return run.model_copy(
             update={
                 "pending_activities": activities,
                 "pending_children": children,
+                "pending_signals": signals,
+                "pending_updates": updates,
                 "stuck_reason": stuck,
             }
         )

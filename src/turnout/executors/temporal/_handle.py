@@ -33,11 +33,9 @@ from turnout.contracts.governance import (
 from turnout.contracts.history import WorkflowHistory
 from turnout.contracts.limits import check_text
 from turnout.contracts.memo import user_memo
-from turnout.contracts.pending import PendingActivity, PendingChildWorkflow
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
 from turnout.contracts.states import RunState
 from turnout.contracts.updates import UpdateCalls, WorkflowUpdateStage
-from turnout.contracts.workers import no_worker_reason
 from turnout.executors.temporal._errors import suppressed as _suppressed
 from turnout.executors.temporal._errors import to_turnout
 from turnout.executors.temporal._governance import (
@@ -47,11 +45,10 @@ from turnout.executors.temporal._governance import (
     pending_of,
 )
 from turnout.executors.temporal._history import map_history
-from turnout.executors.temporal._pending import pending_work
+from turnout.executors.temporal._pending import explain
 from turnout.executors.temporal._runtime import CORRELATION_MEMO
 from turnout.executors.temporal._search import from_temporal
 from turnout.executors.temporal._updates import TemporalWorkflowUpdateHandle, send_update
-from turnout.executors.temporal._workers import pollers
 from turnout.workflows._definitions import WorkflowDefinition, query_name, signal_name
 
 if TYPE_CHECKING:
@@ -268,7 +265,13 @@ class TemporalWorkflowHandle(UpdateCalls):
         )
 
     async def describe(self) -> Run:
-        """The contract Run, mapped from Temporal's description."""
+        """The contract Run, mapped from Temporal's description, with what the run waits
+        on while it is open."""
+        return await self.describe_run(explained=True)
+
+    async def describe_run(self, *, explained: bool) -> Run:
+        """The contract Run; ``explained``: with its pending work and why it does not move
+        (a few more calls to the server, left out of listings)."""
         try:
             desc = await self._raw.describe()
         except temporalio.service.RPCError as exc:
@@ -279,16 +282,9 @@ class TemporalWorkflowHandle(UpdateCalls):
             state = RunState.WAITING_APPROVAL
         result: Any = None
         failure: Failure | None = None
-        activities: list[PendingActivity] = []
-        children: list[PendingChildWorkflow] = []
-        stuck: str | None = None
         if state.is_terminal and state is not RunState.CONTINUED_AS_NEW:
             result, failure = await self._outcome(desc.id, desc.run_id)
-        else:
-            activities, children = await pending_work(self._client.raw, desc)
-            if not await pollers(self._client.raw, desc.task_queue, workflows_only=True):
-                stuck = no_worker_reason(desc.task_queue)
-        return Run(
+        run = Run(
             workflow_id=desc.id,
             run_id=desc.run_id,
             workflow_type=desc.workflow_type,
@@ -305,10 +301,11 @@ class TemporalWorkflowHandle(UpdateCalls):
             parent_run_id=desc.parent_run_id,
             memo_values=user_memo(memo),
             search_attribute_values=from_temporal(desc.typed_search_attributes),
-            pending_activities=activities,
-            pending_children=children,
-            stuck_reason=stuck,
         )
+        if not explained or state.is_terminal:
+            return run
+        history = self._client.get_workflow_handle(desc.id, run_id=desc.run_id)
+        return run.model_copy(update=await explain(self._client.raw, desc, history.events))
 
     async def _outcome(self, workflow_id: str, run_id: str) -> tuple[Any, Failure | None]:
         """A closed run's result or failure (a cron run's own, not its next run's)."""

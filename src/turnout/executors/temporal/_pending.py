@@ -4,6 +4,7 @@ pending child workflows, as turnout's records."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,10 +12,18 @@ import temporalio.client
 from temporalio.api.enums.v1 import PendingActivityState as RawState
 
 from turnout.contracts.errors import failure_from_exception
-from turnout.contracts.pending import PendingActivity, PendingActivityState, PendingChildWorkflow
+from turnout.contracts.events import Event
+from turnout.contracts.pending import (
+    PendingActivity,
+    PendingActivityState,
+    PendingChildWorkflow,
+    since_last_task,
+)
+from turnout.contracts.workers import no_worker_reason
 from turnout.executors.temporal._errors import to_turnout
+from turnout.executors.temporal._workers import pollers
 
-__all__ = ["pending_work"]
+__all__ = ["explain", "pending_work"]
 
 _STATES = {
     RawState.PENDING_ACTIVITY_STATE_SCHEDULED: PendingActivityState.SCHEDULED,
@@ -71,3 +80,21 @@ async def pending_work(
         for c in raw.pending_children
     ]
     return activities, children
+
+
+async def explain(
+    client: temporalio.client.Client,
+    description: temporalio.client.WorkflowExecutionDescription,
+    events: Callable[[], Awaitable[list[Event]]],
+) -> dict[str, Any]:
+    """What an open run waits on and why it may not move, as the fields of its Run."""
+    activities, children = await pending_work(client, description)
+    signals, updates, failing = since_last_task(await events())
+    polled = await pollers(client, description.task_queue, workflows_only=True)
+    return {
+        "pending_activities": activities,
+        "pending_children": children,
+        "pending_signals": signals,
+        "pending_updates": updates,
+        "stuck_reason": failing if polled else no_worker_reason(description.task_queue),
+    }

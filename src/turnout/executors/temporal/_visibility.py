@@ -73,7 +73,8 @@ async def listed_run(
     client: TemporalClient, execution: temporalio.client.WorkflowExecution, state: RunState | None
 ) -> Run | None:
     """The record of a listed execution, or None when it is not in ``state``."""
-    run = await client.get_workflow_handle(execution.id, run_id=execution.run_id).describe()
+    handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+    run = await handle.describe_run(explained=False)
     return run if state is None or run.state is RunState(state) else None
 
 

@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 
 from turnout.contracts.pending import PendingActivityState
+from turnout.contracts.updates import WorkflowUpdateStage
 from turnout.testing.contract.workflows_pending import (
     PENDING_ACTIVITIES,
     PENDING_WORKFLOWS,
+    Broken,
+    Gatekeeper,
     StuckOrder,
 )
 from turnout.testing.harness import ExecutorHarness
@@ -63,3 +66,34 @@ async def test_describe_shows_a_retrying_activity_and_an_open_child(
     closed = await handle.describe()
     assert closed.pending_activities == []
     assert closed.pending_children == []
+
+
+async def test_describe_shows_pending_signals_updates_and_a_failing_task(
+    executor: ExecutorHarness,
+) -> None:
+    client = executor.client
+    queue = f"pending-{uuid.uuid4().hex[:8]}"
+    waiting = await client.start_workflow(
+        Gatekeeper.run, id=f"pending-gate-{uuid.uuid4().hex[:8]}", task_queue=queue
+    )
+    # No worker yet: the signal waits for the run's first workflow task.
+    await waiting.signal("nudge")
+    early = await waiting.describe()
+    assert [s.name for s in early.pending_signals] == ["nudge"]
+    broken = await client.start_workflow(
+        Broken.run, id=f"pending-broken-{uuid.uuid4().hex[:8]}", task_queue=queue
+    )
+    async with Worker(client, task_queue=queue, workflows=PENDING_WORKFLOWS):
+        update = await waiting.start_update(
+            Gatekeeper.hold, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+        held = await _described(waiting, lambda r: r.pending_updates)
+        assert [(u.update_id, u.name) for u in held.pending_updates] == [(update.id, "hold")]
+        assert held.pending_signals == []
+        failing = await _described(broken, lambda r: r.stuck_reason)
+        assert failing.stuck_reason.startswith("its workflow task keeps failing")
+        assert "the ledger is missing" in failing.stuck_reason
+        await waiting.signal(Gatekeeper.open)
+        assert await update.result() == "passed"
+        assert await waiting.result() == "open"
+        await broken.terminate(reason="broken")

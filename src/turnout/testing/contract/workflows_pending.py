@@ -53,3 +53,38 @@ class StuckOrder:
 
 PENDING_WORKFLOWS = [StuckOrder, Waiter]
 PENDING_ACTIVITIES = [flaky_charge]
+
+
+@workflow.defn
+class Gatekeeper:
+    """Accepts an update whose handler waits until the gate opens."""
+
+    def __init__(self) -> None:
+        self._open = False
+
+    @workflow.signal
+    def open(self) -> None:
+        self._open = True
+
+    @workflow.update
+    async def hold(self) -> str:
+        await workflow.wait_condition(lambda: self._open)
+        return "passed"
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self._open)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return "open"
+
+
+@workflow.defn
+class Broken:
+    """Its workflow task fails every time (a bug, not a workflow failure)."""
+
+    @workflow.run
+    async def run(self) -> str:
+        raise RuntimeError("the ledger is missing")
+
+
+PENDING_WORKFLOWS.extend([Gatekeeper, Broken])

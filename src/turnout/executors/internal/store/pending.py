@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from turnout.contracts.errors import Failure
+from turnout.contracts.events import Event, EventType
 from turnout.contracts.pending import PendingActivity, PendingActivityState, PendingChildWorkflow
 from turnout.contracts.records import QueueItemKind, QueueItemState
 from turnout.contracts.states import ACTIVE_STATES
-from turnout.executors.internal.schema import queue_items, runs
+from turnout.executors.internal.schema import events, queue_items, runs
 from turnout.executors.internal.store.core import StoreCore
+from turnout.executors.internal.store.rows import event_from_row
 
 __all__ = ["PendingOperations"]
 
@@ -49,6 +51,28 @@ def _activity(row: Any) -> PendingActivity:
 
 class PendingOperations(StoreCore):
     """Read what open runs wait on."""
+
+    async def events_since_last_task(self, tenant_id: str, run_id: str) -> list[Event]:
+        """The run's events after its last completed workflow task, with its update
+        events of any time: what ``since_last_task`` reads, without the whole history."""
+        e = events.c
+        last = (
+            select(func.coalesce(func.max(e.seq), 0))
+            .where(e.run_id == run_id, e.type == EventType.WORKFLOW_TASK_COMPLETED.value)
+            .scalar_subquery()
+        )
+        updates = [
+            EventType.WORKFLOW_UPDATE_ACCEPTED.value,
+            EventType.WORKFLOW_UPDATE_COMPLETED.value,
+        ]
+        stmt = (
+            select(events)
+            .where(e.run_id == run_id, e.tenant_id == tenant_id)
+            .where(or_(e.seq > last, e.type.in_(updates)))
+            .order_by(e.seq)
+        )
+        async with self.reader.connect() as conn:
+            return [event_from_row(row) for row in (await conn.execute(stmt)).all()]
 
     async def pending_work(
         self, tenant_id: str, run_id: str

@@ -139,6 +139,11 @@ class StoreProtocol(Protocol):
         """An open run's unfinished activities and open child workflows (describe())."""
         ...
 
+    async def events_since_last_task(self, tenant_id: str, run_id: str) -> list[Event]:
+        """The run's events after its last completed workflow task, and its update events
+        (what ``describe()`` explains an open run from)."""
+        ...
+
     # -- workers (store/workers.py) ----------------------------------------------------
     async def join_worker(self, tenant_id: str, worker: WorkerInfo) -> None:
         """Record a starting worker (replacing a row of the same identity)."""
