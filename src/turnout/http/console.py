@@ -3,8 +3,9 @@
 ``routes(app_state)`` returns the console's routes, mounted at ``/`` next to the
 JSON API:
 
-- ``GET /``: task queues (depth and lag) and the runs list, filtered by state,
-  workflow type and task queue, one page at a time;
+- ``GET /``: task queues (depth and lag) and the runs list, filtered by a list query
+  (as ``GET /workflows?query=`` takes it), state, workflow type and task queue, one page
+  at a time;
 - ``GET /runs/{workflow_id}``: one run: its timeline (drawn by
   ``static/console.js`` from the events embedded in the page), its actions, input,
   result or failure, approvals with Approve / Reject buttons, policy decisions,
@@ -12,20 +13,22 @@ JSON API:
 - ``GET /runs/{workflow_id}/panel``: the same run as JSON (state, the page's
   detail sections as HTML, events after ``?after=SEQ``), which the page reads to
   refresh itself while the run is open;
+- ``GET /console/schedules`` and ``/console/schedules/{id}``: the schedules
+  (:mod:`turnout.http.console_schedules`);
 - ``GET|POST /login`` and ``POST /logout``: the ``turnout_token`` cookie;
 - ``/static``: the console's CSS and JavaScript (nothing is fetched from elsewhere).
 
 The pages read through ``request.state.client``, which the authentication
 middleware sets for a request with a valid token; without it a page redirects to
 ``/login``. Decisions and a run's actions (cancel, terminate, signal, re-run) are made
-by the page's script through the JSON API, as any API client would.
+by the page's script through the JSON API, as any API client would; so are a schedule's
+(pause, unpause, trigger, delete).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -44,11 +47,14 @@ from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
 from turnout.http import csrf, present
 from turnout.http.auth import COOKIE
+from turnout.http.console_kit import error_page, page_client, to_login
+from turnout.http.console_schedules import SchedulePages
 from turnout.http.errors import ApiError, error_response, from_exception, json_error
 from turnout.http.limits import name_problem
 from turnout.http.routes.common import path_param
 from turnout.http.routes.pages import read_page
 from turnout.http.routes.queues import queues
+from turnout.http.routes.workflows import checked_query
 from turnout.http.schemas import QueueList
 
 __all__ = ["PAGE_SIZE", "routes"]
@@ -95,6 +101,7 @@ def routes(app_state: object) -> list[BaseRoute]:
         Route("/", console.home, methods=["GET"], name="console_home"),
         Route("/runs/{workflow_id:path}/panel", console.panel, methods=["GET"], name="run_panel"),
         Route("/runs/{workflow_id:path}", console.run, methods=["GET"], name="console_run"),
+        *SchedulePages(console).routes(),
         Route("/login", console.login_form, methods=["GET"], name="console_login"),
         Route("/login", console.login, methods=["POST"]),
         Route("/logout", console.logout, methods=["POST"], name="console_logout"),
@@ -117,24 +124,6 @@ def _templates() -> Jinja2Templates:
 
 # --------------------------------------------------------------------------- pages
 
-_Page = Callable[["_Console", Request], Awaitable[Response]]
-
-
-def _error_page(handler: _Page) -> _Page:
-    """A page that answers an error of the executor with an HTML page saying what failed
-    (the API's own message: an unreachable database, a refused request, ...)."""
-
-    @functools.wraps(handler)
-    async def page(console: _Console, request: Request) -> Response:
-        try:
-            return await handler(console, request)
-        except Exception as exc:
-            error = from_exception(exc)
-            context = {"code": error.code, "message": error.message}
-            return console.page(request, "error.html", context, error.status)
-
-    return page
-
 
 class _Console:
     def __init__(self, templates: Jinja2Templates, tenant_of: TenantOf) -> None:
@@ -149,11 +138,11 @@ class _Console:
         response.headers.update(_PAGE_HEADERS)
         return response
 
-    @_error_page
+    @error_page
     async def home(self, request: Request) -> Response:
-        client = _client(request)
+        client = page_client(request)
         if client is None:
-            return _to_login(request)
+            return to_login(request)
         params = request.query_params
         if params.get("partial") == "queues":
             return self.page(request, "_queues.html", {"queues": await _queues(request)})
@@ -161,6 +150,7 @@ class _Console:
             "state": params.get("state", "").strip(),
             "type": params.get("type", "").strip(),
             "task_queue": params.get("task_queue", "").strip(),
+            "query": params.get("query", "").strip(),
         }
         cursor = params.get("cursor", "").strip() or None
         limit = _int(params.get("limit"), PAGE_SIZE, 1, _MAX_PAGE)
@@ -180,6 +170,7 @@ class _Console:
             try:
                 runs, next_cursor = await read_page(
                     client,
+                    query=checked_query(filters["query"] or None),
                     state=state,
                     workflow_type=filters["type"] or None,
                     task_queue=filters["task_queue"] or None,
@@ -189,7 +180,9 @@ class _Console:
             except ApiError as exc:
                 if exc.status != 422:
                     raise
-                problem = "this page's link is out of date; start again from the newest runs"
+                problem = exc.message
+                if exc.code == "invalid_cursor":
+                    problem = "this page's link is out of date; start again from the newest runs"
         context: dict[str, Any] = {
             "runs": runs,
             "filters": filters,
@@ -204,11 +197,11 @@ class _Console:
         context["queues"] = await _queues(request)
         return self.page(request, "home.html", context, 400 if problem else 200)
 
-    @_error_page
+    @error_page
     async def run(self, request: Request) -> Response:
-        client = _client(request)
+        client = page_client(request)
         if client is None:
-            return _to_login(request)
+            return to_login(request)
         workflow_id = path_param(request, "workflow_id")
         try:
             if name_problem(workflow_id, "the workflow id") is not None:
@@ -225,7 +218,7 @@ class _Console:
         return self.page(request, "run.html", view)
 
     async def panel(self, request: Request) -> Response:
-        client = _client(request)
+        client = page_client(request)
         if client is None:
             return json_error(401, "unauthorized", "the console's session ended: log in at /login")
         workflow_id = path_param(request, "workflow_id")
@@ -305,15 +298,6 @@ class _Console:
 
 
 # --------------------------------------------------------------------------- data
-
-
-def _client(request: Request) -> Any:
-    return getattr(request.state, "client", None)
-
-
-def _to_login(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
 
 
 async def _run_view(client: Any, workflow_id: str) -> dict[str, Any]:

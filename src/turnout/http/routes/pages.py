@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from turnout.contracts.limits import InvalidInputError
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
-from turnout.http.errors import ApiError
-from turnout.http.routes.common import capabilities_of, checking_input
+from turnout.http.errors import ApiError, InvalidInput
+from turnout.http.routes.common import capabilities_of
 
 __all__ = ["read_page"]
+
+
+@contextlib.contextmanager
+def _refusing_bad_filters() -> Iterator[None]:
+    """Answer what the client refuses in the query or the filters (an InvalidInputError,
+    naming it) as 422; any other TypeError or ValueError of a listing is the server's bug."""
+    try:
+        yield
+    except InvalidInputError as exc:
+        raise InvalidInput(exc) from exc
 
 
 def _encode_cursor(value: dict[str, Any]) -> str:
@@ -73,7 +86,7 @@ async def read_page(
     if capabilities_of(client).page_tokens:
         token = _decode_cursor(cursor, True) if cursor else None
         assert token is None or isinstance(token, bytes)
-        with checking_input():
+        with _refusing_bad_filters():
             page, next_token = await client.list_workflows_page(
                 **filters, limit=limit, page_token=token
             )
@@ -82,7 +95,7 @@ async def read_page(
         return page, None
     keyset = _decode_cursor(cursor, False) if cursor else None
     assert not isinstance(keyset, bytes)
-    with checking_input():
+    with _refusing_bad_filters():
         found = await client.list_workflows(**filters, limit=limit + 1, before=keyset)
     page = found[:limit]
     if len(found) > limit:

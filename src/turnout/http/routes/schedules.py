@@ -55,6 +55,7 @@ __all__ = [
     "schedule_of",
     "schedule_view",
     "schedules",
+    "tenant_schedules",
     "trigger_schedule",
     "unpause_schedule",
 ]
@@ -204,10 +205,14 @@ async def _described(handle: Any) -> Response:
     return json_response(schedule_view(await handle.describe()))
 
 
+async def tenant_schedules(client: Any) -> list[ScheduleView]:
+    """The schedules of ``client``'s tenant, each with what it has done and will do."""
+    return [schedule_view(s) async for s in await client.list_schedules()]
+
+
 async def list_schedules(request: Request) -> Response:
     """``GET /schedules``: the tenant's schedules with what each has done and will do."""
-    found = [schedule_view(s) async for s in await client_of(request).list_schedules()]
-    return json_response(ScheduleList(items=found))
+    return json_response(ScheduleList(items=await tenant_schedules(client_of(request))))
 
 
 async def create_schedule(request: Request) -> Response:

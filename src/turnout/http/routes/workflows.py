@@ -43,6 +43,7 @@ from turnout.http.schemas import (
 
 __all__ = [
     "cancel_workflow",
+    "checked_query",
     "describe_workflow",
     "list_workflows",
     "query_workflow",
@@ -126,6 +127,19 @@ def _start_response(run: Run, state: RunState) -> StartResponse:
     )
 
 
+def checked_query(query: str | None) -> str | None:
+    """``query``, a list query in Temporal's language, refused (422 ``invalid_input``, the
+    message naming the offending token) when it cannot be read or has an ORDER BY: the
+    pages of ``GET /workflows`` and of the console go newest first."""
+    with checking_input():
+        if query is not None and parse_query(query).order_by:
+            raise InvalidQueryError(
+                "GET /workflows pages newest first and takes no ORDER BY; leave it out (or "
+                "order with the Python client's list_workflows)"
+            )
+    return query
+
+
 @guarded
 async def list_workflows(request: Request) -> Response:
     """``GET /workflows``: one page of runs, newest first (see :func:`read_page`), that
@@ -141,13 +155,7 @@ async def list_workflows(request: Request) -> Response:
             + ", ".join(s.value for s in RunState),
         ) from None
     limit = int_param(request, "limit", 50, 1, 500)
-    query = text_param(request, "query")
-    with checking_input():
-        if query is not None and parse_query(query).order_by:
-            raise InvalidQueryError(
-                "GET /workflows pages newest first and takes no ORDER BY; leave it out (or "
-                "order with the Python client's list_workflows)"
-            )
+    query = checked_query(text_param(request, "query"))
     page, next_cursor = await read_page(
         client_of(request),
         query=query,

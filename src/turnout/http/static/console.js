@@ -6,13 +6,16 @@
 //   console/timeline-draw.js   the timeline as SVG
 //   console/run.js             the live run page and its decisions
 //   console/actions.js         a run's actions: cancel, terminate, signal, re-run
+//   console/schedule.js        a schedule's page: pause, unpause, trigger, delete
 
 import { liveParts, postFormsByScript } from "./console/home.js";
 import { liveRun } from "./console/run.js";
+import { liveSchedule } from "./console/schedule.js";
 
 postFormsByScript();
 
 document.addEventListener("DOMContentLoaded", () => {
   liveParts();
   liveRun();
+  liveSchedule();
 });

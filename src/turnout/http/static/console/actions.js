@@ -2,7 +2,7 @@
 // with the same input. Each goes through the JSON API with the console's header; what the
 // server refuses (a run that closed meanwhile, ...) is shown as its one-line message.
 
-import { send } from "./common.js";
+import { onActions, send } from "./common.js";
 
 const MAX_ID = 255;
 
@@ -103,23 +103,10 @@ export function actions(root, refresh) {
   };
 
   if (box) {
-    box.addEventListener("submit", async (submit) => {
-      const form = submit.target;
-      if (!(form instanceof HTMLFormElement) || !handlers[form.dataset.action]) return;
-      submit.preventDefault();
-      const buttons = box.querySelectorAll("button");
-      buttons.forEach((b) => { b.disabled = true; });
-      try {
-        const outcome = await handlers[form.dataset.action](form);
-        if (outcome) {
-          const [answer, done] = outcome;
-          say(answer.ok ? done : answer.message);
-          if (status) status.classList.toggle("refused", !answer.ok);
-          refresh();
-        }
-      } finally {
-        buttons.forEach((b) => { b.disabled = false; });
-      }
+    onActions(box, handlers, (answer, done) => {
+      say(answer.ok ? done : answer.message);
+      if (status) status.classList.toggle("refused", !answer.ok);
+      refresh();
     });
     if (argsInput) argsInput.addEventListener("input", () => argsProblem(""));
   }

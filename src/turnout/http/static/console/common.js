@@ -77,3 +77,22 @@ export async function send(method, url, body) {
     : "The server answered HTTP " + response.status + ".";
   return { ok: response.ok && !response.redirected, status: response.status, body: answer, message };
 }
+
+// Run the handler of each form submitted in `box` (by its data-action), with the box's
+// buttons disabled meanwhile. A handler answers null (nothing was sent) or
+// [answer, text]: then done(answer, text, form) says how it went.
+export function onActions(box, handlers, done) {
+  box.addEventListener("submit", async (submit) => {
+    const form = submit.target;
+    if (!(form instanceof HTMLFormElement) || !handlers[form.dataset.action]) return;
+    submit.preventDefault();
+    const buttons = box.querySelectorAll("button");
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const outcome = await handlers[form.dataset.action](form);
+      if (outcome) await done(outcome[0], outcome[1], form);
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  });
+}
