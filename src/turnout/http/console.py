@@ -3,11 +3,13 @@
 ``routes(app_state)`` returns the console's routes, mounted at ``/`` next to the
 JSON API:
 
-- ``GET /``: task queues (depth and lag) and the runs list, filtered by a list query
+- ``GET /``: task queues (depth, lag, workers) and the runs list, filtered by a list query
   (as ``GET /workflows?query=`` takes it), state, workflow type and task queue, one page
   at a time;
 - ``GET /runs/{workflow_id}``: one run: its timeline (drawn by
-  ``static/console.js`` from the events embedded in the page), its actions, input,
+  ``static/console.js`` from the events embedded in the page), its actions, what it
+  waits on while open (pending activities, children, signals, updates, and why no
+  worker moves it), its input,
   result or failure, approvals with Approve / Reject buttons, policy decisions,
   artifacts;
 - ``GET /runs/{workflow_id}/panel``: the same run as JSON (state, the page's
@@ -15,6 +17,7 @@ JSON API:
   refresh itself while the run is open;
 - ``GET /console/schedules`` and ``/console/schedules/{id}``: the schedules
   (:mod:`turnout.http.console_schedules`);
+- ``GET /console/workers``: each task queue's workers (:mod:`turnout.http.console_workers`);
 - ``GET|POST /login`` and ``POST /logout``: the ``turnout_token`` cookie;
 - ``/static``: the console's CSS and JavaScript (nothing is fetched from elsewhere).
 
@@ -49,11 +52,12 @@ from turnout.http import csrf, present
 from turnout.http.auth import COOKIE
 from turnout.http.console_kit import error_page, page_client, to_login
 from turnout.http.console_schedules import SchedulePages
+from turnout.http.console_workers import WorkerPages
 from turnout.http.errors import ApiError, error_response, from_exception, json_error
 from turnout.http.limits import name_problem
 from turnout.http.routes.common import path_param
 from turnout.http.routes.pages import read_page
-from turnout.http.routes.queues import queues
+from turnout.http.routes.queues import queue_list
 from turnout.http.routes.workflows import checked_query
 from turnout.http.schemas import QueueList
 
@@ -102,6 +106,7 @@ def routes(app_state: object) -> list[BaseRoute]:
         Route("/runs/{workflow_id:path}/panel", console.panel, methods=["GET"], name="run_panel"),
         Route("/runs/{workflow_id:path}", console.run, methods=["GET"], name="console_run"),
         *SchedulePages(console).routes(),
+        *WorkerPages(console).routes(),
         Route("/login", console.login_form, methods=["GET"], name="console_login"),
         Route("/login", console.login, methods=["POST"]),
         Route("/logout", console.logout, methods=["POST"], name="console_logout"),
@@ -113,6 +118,7 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=_HERE / "templates")
     env = templates.env
     env.filters["when"] = present.when
+    env.filters["ago"] = present.ago
     env.filters["pretty"] = present.pretty
     env.filters["seconds"] = present.seconds
     env.filters["took"] = present.took
@@ -232,7 +238,7 @@ class _Console:
         context = {**view, "request": request}
         parts = {
             part: self.templates.get_template(f"_run_{part}.html").render(context)
-            for part in ("summary", "pending", "details")
+            for part in ("summary", "waiting", "pending", "details")
         }
         run: Run = view["run"]
         return JSONResponse(
@@ -323,17 +329,8 @@ async def _run_view(client: Any, workflow_id: str) -> dict[str, Any]:
 
 
 async def _queues(request: Request) -> QueueList:
-    """The task queues' figures, as ``GET /queues`` answers them."""
-    response = await queues(request)
-    body = json.loads(bytes(response.body))
-    if response.status_code != 200:
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        raise ApiError(
-            response.status_code,
-            str(error.get("code", "error")),
-            str(error.get("message", "the task queues could not be read")),
-        )
-    return QueueList.model_validate(body)
+    """The task queues with their figures and workers, as ``GET /queues`` answers them."""
+    return await queue_list(page_client(request))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from turnout.http.errors import from_exception
 
-__all__ = ["Renders", "error_page", "page_client", "to_login"]
+__all__ = ["PageGroup", "Renders", "error_page", "page_client", "to_login"]
 
 
 class Renders(Protocol):
@@ -27,6 +27,19 @@ class Renders(Protocol):
 
 
 _R = TypeVar("_R", bound=Renders)
+
+
+class PageGroup:
+    """A group of the console's pages (schedules, workers), rendered by its :class:`Renders`."""
+
+    def __init__(self, renders: Renders) -> None:
+        self.renders = renders
+
+    def page(
+        self, request: Request, name: str, context: dict[str, Any], status: int = 200
+    ) -> Response:
+        """A page of the console (see :class:`Renders`)."""
+        return self.renders.page(request, name, context, status)
 
 
 def page_client(request: Request) -> Any:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from turnout.http.console_kit import Renders, error_page, page_client, to_login
+from turnout.http.console_kit import PageGroup, error_page, page_client, to_login
 from turnout.http.errors import ApiError
 from turnout.http.limits import name_problem
 from turnout.http.routes.common import path_param
@@ -32,11 +32,8 @@ SCHEDULES_PATH = "/console/schedules"
 """Where the console's schedule pages live (``/schedules`` is the JSON API's)."""
 
 
-class SchedulePages:
+class SchedulePages(PageGroup):
     """The schedule pages, rendered by the console's :class:`Renders`."""
-
-    def __init__(self, renders: Renders) -> None:
-        self.renders = renders
 
     def routes(self) -> list[BaseRoute]:
         """The routes of the schedule pages."""
@@ -49,12 +46,6 @@ class SchedulePages:
                 name="console_schedule",
             ),
         ]
-
-    def page(
-        self, request: Request, name: str, context: dict[str, Any], status: int = 200
-    ) -> Response:
-        """A page of the console (see :class:`Renders`)."""
-        return self.renders.page(request, name, context, status)
 
     @error_page
     async def listing(self, request: Request) -> Response:

@@ -26,6 +26,7 @@ from pydantic import (
 from turnout.contracts.governance import Approval
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
+from turnout.http.models_queues import QueueList, QueueView, WorkerList
 
 __all__ = [
     "Accepted",
@@ -57,6 +58,7 @@ __all__ = [
     "StartResponse",
     "TerminateRequest",
     "TriggerRequest",
+    "WorkerList",
 ]
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
@@ -131,27 +133,6 @@ class ApprovalList(BaseModel):
     """Pending approvals of the tenant, oldest first."""
 
     items: list[Approval]
-
-
-class QueueView(BaseModel):
-    """One task queue's figures (internal executor)."""
-
-    task_queue: str
-    depth: int
-    """Items ready to be claimed now."""
-    depth_by_kind: dict[str, int] = {}
-    lag_seconds: float = 0.0
-    """Age of the oldest ready item (0 when none is ready)."""
-    leased: int = 0
-    """Items a worker holds."""
-    dead_letters: int = 0
-
-
-class QueueList(BaseModel):
-    """Task queues with their depth and lag; ``note`` says when figures are not available."""
-
-    items: list[QueueView]
-    note: str | None = None
 
 
 class SignalAccepted(BaseModel):

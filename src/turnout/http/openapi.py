@@ -28,8 +28,16 @@ from turnout.http.models import (
     StartRequest,
     StartResponse,
     TerminateRequest,
+    WorkerList,
 )
-from turnout.http.openapi_parts import NAME, json_content, operation, path_id, ref
+from turnout.http.openapi_parts import (
+    NAME,
+    json_content,
+    operation,
+    path_id,
+    query_param,
+    ref,
+)
 from turnout.http.openapi_schedules import (
     SCHEDULE_MODELS,
     SCHEDULE_REQUEST_MODELS,
@@ -50,6 +58,7 @@ _MODELS: list[type[BaseModel]] = [
     RunList,
     ApprovalList,
     QueueList,
+    WorkerList,
     SignalAccepted,
     QueryAnswer,
     Accepted,
@@ -316,9 +325,28 @@ def openapi_document() -> dict[str, Any]:
         },
         "/queues": {
             "get": operation(
-                "Task queues with their depth and lag",
+                "Task queues with their depth, lag and the workers polling them",
                 "queues",
                 {"200": json_content(ref("QueueList"), "the tenant's task queues")},
+                params=[
+                    query_param(
+                        "task_queue", "Only this task queue (on Temporal: needed for workers)."
+                    )
+                ],
+                errors=("422",),
+            )
+        },
+        "/workers": {
+            "get": operation(
+                "The tenant's live workers, by task queue and identity",
+                "workers",
+                {"200": json_content(ref("WorkerList"), "the live workers")},
+                params=[
+                    query_param(
+                        "task_queue", "Only this task queue's workers (required on Temporal)."
+                    )
+                ],
+                errors=("422",),
             )
         },
     }

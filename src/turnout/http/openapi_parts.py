@@ -13,6 +13,7 @@ __all__ = [
     "json_content",
     "operation",
     "path_id",
+    "query_param",
     "ref",
 ]
 
@@ -26,6 +27,17 @@ def path_id(description: str) -> dict[str, Any]:
         "name": "id",
         "in": "path",
         "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def query_param(name: str, description: str) -> dict[str, Any]:
+    """An optional string parameter of the query."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
         "description": description,
         "schema": {"type": "string"},
     }

@@ -13,7 +13,7 @@ from typing import Any
 from turnout.contracts.records import Run
 from turnout.contracts.states import RunState
 
-__all__ = ["Attributes", "attributes", "pretty", "seconds", "state_class", "took", "when"]
+__all__ = ["Attributes", "ago", "attributes", "pretty", "seconds", "state_class", "took", "when"]
 
 _TRACE_KEY = "stack_trace"
 _MAX_DEPTH = 32
@@ -24,6 +24,13 @@ def when(value: datetime | None) -> str:
     if value is None:
         return "-"
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ago(value: datetime | None) -> str:
+    """How long ago a moment was (``4.2 s ago``), or ``-``."""
+    if value is None:
+        return "-"
+    return seconds(max(0.0, (datetime.now(UTC) - value).total_seconds())) + " ago"
 
 
 def pretty(value: Any) -> str:

@@ -21,6 +21,7 @@ from turnout.http.models import (
     StartRequest,
     StartResponse,
     TerminateRequest,
+    WorkerList,
 )
 from turnout.http.openapi import OPENAPI_VERSION, openapi_document
 
@@ -41,5 +42,6 @@ __all__ = [
     "StartRequest",
     "StartResponse",
     "TerminateRequest",
+    "WorkerList",
     "openapi_document",
 ]

@@ -7,7 +7,7 @@ tenant client and never asks which executor it is.
 - :mod:`~turnout.http.routes.approvals`: approvals, policy decisions, artifacts;
 - :mod:`~turnout.http.routes.schedules`: create, list, describe, pause, unpause,
   trigger, backfill and delete schedules;
-- :mod:`~turnout.http.routes.queues`: ``/healthz`` and queue figures;
+- :mod:`~turnout.http.routes.queues`: ``/healthz``, queue figures and workers;
 - :mod:`~turnout.http.routes.common`: reading requests and answering them.
 
 A new route goes in its resource's module, is listed in :func:`routes` (before any
@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from turnout.http.routes.approvals import decision, pending_approvals, records
 from turnout.http.routes.events import workflow_events
-from turnout.http.routes.queues import health, queues
+from turnout.http.routes.queues import health, queues, workers
 from turnout.http.routes.schedules import (
     backfill_schedule,
     pause_schedule,
@@ -62,6 +62,7 @@ def routes() -> list[Route]:
         Route("/workflows/{id:path}", describe_workflow, methods=["GET"]),
         Route("/approvals", pending_approvals, methods=["GET"]),
         Route("/queues", queues, methods=["GET"]),
+        Route("/workers", workers, methods=["GET"]),
         Route("/schedules", schedules, methods=["GET", "POST"]),
         Route("/schedules/{id:path}/pause", pause_schedule, methods=["POST"]),
         Route("/schedules/{id:path}/unpause", unpause_schedule, methods=["POST"]),

@@ -1,4 +1,5 @@
-// The run page: live events (SSE, with polling as the fallback), the timeline, decisions;
+// The run page: live events (SSE, with polling as the fallback), the timeline, what the run
+// waits on, decisions;
 // its actions are in actions.js.
 
 import { CLOSING, EVENT_TYPES, TERMINAL, send } from "./common.js";
@@ -20,6 +21,7 @@ export function liveRun() {
   let source = null;
   let ticker = null;
   let poller = null;
+  let waits = null;
   let pending = null;
   let sseErrors = 0;
 
@@ -56,7 +58,8 @@ export function liveRun() {
     source = null;
     if (ticker) window.clearInterval(ticker);
     if (poller) window.clearInterval(poller);
-    ticker = poller = null;
+    if (waits) window.clearInterval(waits);
+    ticker = poller = waits = null;
     root.dataset.open = "false";
     if (liveBadge) liveBadge.hidden = true;
     acting.closed();
@@ -75,7 +78,7 @@ export function liveRun() {
     if (!response.ok || response.redirected) return;
     const panel = await response.json();
     add(panel.events || []);
-    for (const part of ["summary", "pending", "details"]) {
+    for (const part of ["summary", "waiting", "pending", "details"]) {
       const box = document.getElementById(part);
       if (!box || typeof panel[part] !== "string") continue;
       const opened = Array.from(box.querySelectorAll("details")).map((d) => d.open);
@@ -132,6 +135,11 @@ export function liveRun() {
     };
     // a slow safety net: what the stream cannot say (a decision made elsewhere, a page held open)
     poller = window.setInterval(refresh, 10000);
+    // retries, heartbeats and workers come and go without events on every executor: while the
+    // run waits on an activity or no worker moves it, its pending panel is re-read every 2 s
+    waits = window.setInterval(() => {
+      if (!document.hidden && document.querySelector("#waiting .pending-activities, #waiting .stuck")) refresh();
+    }, 2000);
   } else {
     startPolling();
   }
