@@ -25,6 +25,8 @@ from turnout.testing.contract.workflows_schedules import SCHEDULE_WORKFLOWS
 
 pytestmark = pytest.mark.asyncio
 ROOT = Path(__file__).resolve().parents[2]
+TYPES = sorted(cls.__name__ for cls in PENDING_WORKFLOWS)
+"""The workflow types a worker of PENDING_WORKFLOWS runs (each named after its class)."""
 
 
 async def test_workers_join_and_leave_and_a_dead_one_is_gone(client: Any) -> None:
@@ -32,7 +34,7 @@ async def test_workers_join_and_leave_and_a_dead_one_is_gone(client: Any) -> Non
         (seen,) = await client.workers("wq")
         assert seen.identity.startswith(f"{socket.gethostname()}:{os.getpid()}:")
         assert seen.pid == os.getpid()
-        assert seen.workflow_types == ["StuckOrder", "Waiter"]
+        assert seen.workflow_types == TYPES
         assert seen.activity_types == []
         assert await client.workers("elsewhere") == []
         # A worker seen long ago (it died without leaving) is not listed as live.
@@ -77,7 +79,7 @@ async def test_turnout_workers_lists_them(tmp_path: Path) -> None:
         await client.close()
     (row,) = [json.loads(line) for line in listed.splitlines()]
     assert row["task_queue"] == "listed"
-    assert row["workflow_types"] == ["StuckOrder", "Waiter"]
+    assert row["workflow_types"] == TYPES
     assert "listed" in table
     assert "no worker has polled any task queue lately" in empty
 
@@ -96,3 +98,18 @@ async def test_status_shows_idle_workers_and_a_queue_nobody_polls(client: Any) -
     assert queues["nobody"].workers == {}
     assert queues["nobody"].depth == 1
     assert "no worker polling" in captured.get()
+
+
+async def test_a_worker_whose_row_was_pruned_comes_back_at_its_next_heartbeat(client: Any) -> None:
+    from turnout.executors.internal.worker.presence import Presence
+
+    presence = Presence(client.store, client.tenant_id, identity="back:1", task_queue="back",
+                        workflow_types=["Waiter"], activity_types=[], max_workflow_tasks=1,
+                        max_activities=0)  # fmt: skip
+    await presence.join()
+    await client.store.prune_workers(utcnow() + timedelta(seconds=1))  # pruned while away
+    assert await client.workers("back") == []
+    presence._next_beat = 0.0  # its next heartbeat is due
+    await presence.beat()
+    assert [w.identity for w in await client.workers("back")] == ["back:1"]
+    await presence.leave()

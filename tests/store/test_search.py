@@ -102,3 +102,16 @@ async def test_queries_match_by_type_and_order(store: Store) -> None:
         await ids(store, "Nope = 1")
     with pytest.raises(InvalidQueryError, match="STARTS_WITH"):
         await ids(store, "OrderTotal STARTS_WITH '5'")
+
+
+async def test_starts_with_is_case_sensitive_and_a_text_needs_words(store: Store) -> None:
+    await start(store, "upper", search_attributes={"CustomerId": kw("ACME-1")})
+    await start(
+        store,
+        "lower",
+        search_attributes={"CustomerId": kw("acme-2"), "Note": {"type": "Text", "value": "x"}},
+    )
+    assert await ids(store, "CustomerId STARTS_WITH 'acme'") == ["lower"]
+    assert await ids(store, "CustomerId STARTS_WITH 'ACME'") == ["upper"]
+    with pytest.raises(InvalidQueryError, match="no words"):
+        await ids(store, "Note = '!!'")

@@ -14,6 +14,7 @@ from turnout.common import (
     TypedSearchAttributes,
 )
 from turnout.contracts.limits import InvalidInputError
+from turnout.contracts.schedules import ScheduleIntervalSpec
 from turnout.contracts.search_attributes import (
     check_search_attribute_updates,
     check_search_attributes,
@@ -124,5 +125,36 @@ def test_stored_form_round_trips_and_updates_unset() -> None:
         check_search_attributes(
             TypedSearchAttributes(
                 [SearchAttributePair(SearchAttributeKey.for_float("S"), float("nan"))]
+            )
+        )
+
+
+def test_a_skip_of_whole_days_is_jumped_over_and_one_of_every_day_never_fires() -> None:
+    from datetime import timedelta
+
+    from turnout.contracts.schedule_times import check_spec, next_fire
+    from turnout.contracts.schedules import ScheduleCalendarSpec, ScheduleRange, ScheduleSpec
+
+    every_second = {
+        "second": [ScheduleRange(0, 59)],
+        "minute": [ScheduleRange(0, 59)],
+        "hour": [ScheduleRange(0, 23)],
+    }
+    weekend = ScheduleCalendarSpec(**every_second, day_of_week=[ScheduleRange(0), ScheduleRange(6)])
+    spec = check_spec(ScheduleSpec(cron_expressions=["* * * * *"], skip=[weekend]))
+    friday_night = datetime(2026, 12, 4, 23, 59, 30, tzinfo=UTC)
+    assert next_fire(spec, friday_night) == datetime(2026, 12, 7, tzinfo=UTC)  # Monday
+    always = ScheduleCalendarSpec(**every_second)
+    hourly = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))], skip=[always])
+    assert next_fire(check_spec(hourly), friday_night) is None
+
+
+def test_starts_with_is_a_range_and_names_of_the_server_are_refused() -> None:
+    from turnout.contracts.search_attributes import SearchAttributeKey, check_search_attributes
+
+    with pytest.raises(InvalidInputError, match="'Temporal'"):
+        check_search_attributes(
+            TypedSearchAttributes(
+                [SearchAttributePair(SearchAttributeKey.for_keyword("TemporalThing"), "x")]
             )
         )

@@ -5,9 +5,11 @@ them here; the spec is checked here too, so a bad one is refused before it is ke
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -32,6 +34,9 @@ __all__ = [
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SKIPS = 100_000
+"""The most fire times in a row a spec's skips may skip before it counts as never
+firing (a skip of whole days skips a day at once)."""
 _HORIZON_DAYS = 366 * 8
 """How far ahead a calendar is searched for its next moment (a leap day every 4 years,
 with years excluded, still fires within 8)."""
@@ -116,13 +121,42 @@ def parse_cron(expression: str) -> ScheduleCalendarSpec:
     )
 
 
+_Key = tuple[tuple[tuple[int, int, int], ...], ...]
+
+
+def _key(spec: ScheduleCalendarSpec) -> _Key:
+    fields = (spec.second, spec.minute, spec.hour, spec.day_of_month, spec.month, spec.year,
+              spec.day_of_week)  # fmt: skip
+    return tuple(tuple((r.start, r.end, r.step) for r in ranges) for ranges in fields)
+
+
+@functools.lru_cache(maxsize=256)
+def _calendar_of(key: _Key) -> _Calendar:
+    def values(ranges: tuple[tuple[int, int, int], ...]) -> list[int]:
+        return sorted({v for r in ranges for v in ScheduleRange(*r).values()})
+
+    second, minute, hour, day_of_month, month, year, day_of_week = (values(f) for f in key)
+    return _Calendar(
+        seconds=tuple(h * 3600 + m * 60 + s for h in hour for m in minute for s in second),
+        hour=frozenset(hour),
+        minute=frozenset(minute),
+        second=frozenset(second),
+        day_of_month=frozenset(day_of_month),
+        month=frozenset(month),
+        year=frozenset(year) if year else None,
+        day_of_week=frozenset(v % 7 for v in day_of_week),
+    )
+
+
 @dataclass(frozen=True)
 class _Calendar:
-    """A calendar's fields as sets of values."""
+    """A calendar's fields as sets of values, and its moments of a day in seconds."""
 
-    second: tuple[int, ...]
-    minute: tuple[int, ...]
-    hour: tuple[int, ...]
+    seconds: tuple[int, ...]
+    """The seconds of a day it holds, ascending."""
+    hour: frozenset[int]
+    minute: frozenset[int]
+    second: frozenset[int]
     day_of_month: frozenset[int]
     month: frozenset[int]
     year: frozenset[int] | None
@@ -130,18 +164,12 @@ class _Calendar:
 
     @staticmethod
     def of(spec: ScheduleCalendarSpec) -> _Calendar:
-        def values(ranges: Sequence[ScheduleRange]) -> list[int]:
-            return sorted({v for r in ranges for v in r.values()})
+        return _calendar_of(_key(spec))
 
-        return _Calendar(
-            second=tuple(values(spec.second)),
-            minute=tuple(values(spec.minute)),
-            hour=tuple(values(spec.hour)),
-            day_of_month=frozenset(values(spec.day_of_month)),
-            month=frozenset(values(spec.month)),
-            year=frozenset(values(spec.year)) if spec.year else None,
-            day_of_week=frozenset(v % 7 for v in values(spec.day_of_week)),
-        )
+    @property
+    def whole_day(self) -> bool:
+        """True when it holds every second of the days it holds."""
+        return len(self.seconds) == 86_400
 
     def holds_day(self, day: date) -> bool:
         return (
@@ -159,22 +187,23 @@ class _Calendar:
             and local.second in self.second
         )
 
-    def times_of_day(self) -> Iterator[time]:
-        for h in self.hour:
-            for m in self.minute:
-                for s in self.second:
-                    yield time(h, m, s)
-
     def next_after(self, after: datetime, zone: ZoneInfo) -> datetime | None:
+        """Its first moment after ``after``: the day's moments are found by bisection,
+        so a calendar of every second costs no more than one of a single time."""
         local = after.astimezone(zone)
         day = local.date()
+        start = bisect.bisect_left(
+            self.seconds, local.hour * 3600 + local.minute * 60 + local.second
+        )
         for _ in range(_HORIZON_DAYS):
             if self.holds_day(day):
-                for moment in self.times_of_day():
+                for second in self.seconds[start:]:
+                    moment = time(second // 3600, second // 60 % 60, second % 60)
                     candidate = datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
                     if candidate > after:
                         return candidate
             day += timedelta(days=1)
+            start = 0
         return None
 
 
@@ -282,7 +311,7 @@ def next_fire(spec: ScheduleSpec, after: datetime) -> datetime | None:
     compiled = _compiled(spec)
     if spec.start_at is not None and after < spec.start_at:
         after = spec.start_at - timedelta(microseconds=1)
-    while True:
+    for _ in range(_SKIPS):
         candidates = [c.next_after(after, compiled.zone) for c in compiled.calendars]
         candidates += [_interval_next(i, after) for i in compiled.intervals]
         found = [c for c in candidates if c is not None]
@@ -292,9 +321,17 @@ def next_fire(spec: ScheduleSpec, after: datetime) -> datetime | None:
         if spec.end_at is not None and moment > spec.end_at:
             return None
         local = moment.astimezone(compiled.zone)
-        if not any(s.holds(local) for s in compiled.skip):
+        skipping = [s for s in compiled.skip if s.holds(local)]
+        if not skipping:
             return moment
         after = moment
+        if any(s.whole_day for s in skipping):
+            # A skip of whole days: on to the day's end at once, not second by second.
+            following = datetime.combine(
+                local.date() + timedelta(days=1), time(), tzinfo=compiled.zone
+            )
+            after = max(moment, following.astimezone(UTC) - timedelta(microseconds=1))
+    return None  # skipped this many times in a row: it does not fire
 
 
 def fire_times(spec: ScheduleSpec, after: datetime, until: datetime, limit: int) -> list[datetime]:

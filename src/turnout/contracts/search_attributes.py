@@ -263,6 +263,11 @@ def _check_key_name(name: Any, what: str) -> str:
             f"{what} has the search attribute name {name!r}; a name is letters, digits and "
             "underscores, starting with a letter, e.g. CustomerId"
         )
+    if name.startswith("Temporal"):
+        raise InvalidInputError(
+            f"{what} sets {name!r}; names starting with 'Temporal' are the server's own: "
+            "give the search attribute another name"
+        )
     if name in BUILTIN_FIELDS:
         raise InvalidInputError(
             f"{what} sets {name!r}, a field every run has; give the search attribute another name"

@@ -5,8 +5,10 @@ while, logged, and harms no other schedule."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from datetime import timedelta
 
 from turnout.executors.internal.store.base import Store
 from turnout.executors.internal.store.errors import UNREACHABLE
@@ -31,6 +33,7 @@ class Scheduler:
         """One pass over the due schedules; how many runs it started."""
         started = 0
         clock = time.monotonic()
+        self._set_aside = {k: t for k, t in self._set_aside.items() if t > clock}
         for key in await self._store.due_schedules(utcnow()):
             if self._set_aside.get(key, 0.0) > clock:
                 continue
@@ -40,6 +43,10 @@ class Scheduler:
                 raise
             except Exception as exc:
                 self._set_aside[key] = clock + SET_ASIDE_SECONDS
+                # Due later in the table too, so that it does not stand before the others.
+                with contextlib.suppress(Exception):
+                    until = utcnow() + timedelta(seconds=SET_ASIDE_SECONDS)
+                    await self._store.defer_schedule(*key, until)
                 _log.error(
                     "schedule %s of tenant %s failed to act (%s); it is tried again in %d s",
                     key[1],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from turnout.contracts.schedule_times import cron_next
 from turnout.contracts.states import RunState
 from turnout.executors.internal.store.records import NewRun, RunInfo
 from turnout.executors.internal.store.sql import run_deadline
@@ -59,7 +60,12 @@ def run_row(n: NewRun, info: RunInfo, now: datetime) -> dict[str, Any]:
         "input": p.input,
         "requested_at": now,
         "updated_at": now,
-        "execution_deadline": run_deadline(now, p.execution_timeout, p.run_timeout),
+        # A cron run's time runs from its first task, at the next cron time.
+        "execution_deadline": run_deadline(
+            cron_next(p.cron_schedule, now) if p.cron_schedule else now,
+            p.execution_timeout,
+            p.run_timeout,
+        ),
         "parent_workflow_id": p.parent[0] if p.parent else None,
         "parent_run_id": info.parent_run_id,
         "parent_ref": info.parent_ref,

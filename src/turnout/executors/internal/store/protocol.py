@@ -149,8 +149,8 @@ class StoreProtocol(Protocol):
         """Record a starting worker (replacing a row of the same identity)."""
         ...
 
-    async def worker_seen(self, identity: str, now: datetime) -> None:
-        """A worker's heartbeat."""
+    async def worker_seen(self, identity: str, now: datetime) -> bool:
+        """A worker's heartbeat; False when its row is gone."""
         ...
 
     async def leave_worker(self, identity: str) -> None:
@@ -193,6 +193,10 @@ class StoreProtocol(Protocol):
         self, tenant_id: str, schedule_id: str, change: ScheduleChange
     ) -> None:
         """Replace a schedule, or pause or unpause it with a note."""
+        ...
+
+    async def defer_schedule(self, tenant_id: str, schedule_id: str, until: datetime) -> None:
+        """Leave a schedule whose pass failed alone until ``until``."""
         ...
 
     async def due_schedules(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:

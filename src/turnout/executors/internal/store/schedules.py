@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
+from turnout.contracts.limits import InvalidInputError
 from turnout.contracts.schedule_codec import (
     DEFAULT_CATCHUP_WINDOW,
     schedule_from_json,
@@ -196,7 +197,9 @@ class ScheduleOperations(RunOperations):
             new["state"] = state
             schedule = schedule_from_json(new)
             resumed = row.paused and not schedule.state.paused
-            after = now if resumed else row.processed_until
+            # Neither a resumed nor a changed schedule acts on fires from before now (as
+            # on Temporal): only fires to come, and manual actions.
+            after = now if resumed or change.stored else row.processed_until
             await conn.execute(
                 update(schedules)
                 .where(*self._key(tenant_id, schedule_id))
@@ -228,6 +231,17 @@ class ScheduleOperations(RunOperations):
             runs.c.run_id.in_(run_ids), runs.c.state.in_([s.value for s in ACTIVE_STATES])
         )
         return set((await conn.execute(stmt)).scalars())
+
+    async def defer_schedule(self, tenant_id: str, schedule_id: str, until: datetime) -> None:
+        """Leave a schedule alone until ``until`` (its pass failed): the schedules due
+        after it are looked at first."""
+
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> None:
+            await conn.execute(
+                update(schedules).where(*self._key(tenant_id, schedule_id)).values(due_at=until)
+            )
+
+        await self._run_tx(tx_fn)
 
     async def due_schedules(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
         """(tenant, schedule id) of the active schedules due by ``now``, the oldest first."""
@@ -279,21 +293,29 @@ class ScheduleOperations(RunOperations):
         act = _Acting(self, conn, tx, record, now)
         await act.refresh()
         after = row.processed_until
+        manual = triggers is not None or periods is not None
         if schedule.policy.pause_on_failure and act.failed:
             act.pause(f"paused: run {act.failed} failed")
-        elif not record.paused or triggers is not None or periods is not None:
+        paused = bool(act.stored["state"]["paused"])
+        if not paused or manual:
             await act.drain()  # a buffered start goes before what comes after it
-        if record.paused and triggers is None and periods is None:
+        if paused and not manual:
             pass
         elif triggers is not None:
             for _, overlap in triggers:
                 await act.act(now.replace(microsecond=0), overlap, manual=True)
         elif periods is not None:
             for start, end, overlap in periods:
-                for nominal in fire_times(
-                    schedule.spec, start - timedelta(microseconds=1), end, FIRES_PER_PASS
-                ):
-                    await act.act(nominal, overlap)
+                due = fire_times(
+                    schedule.spec, start - timedelta(microseconds=1), end, FIRES_PER_PASS + 1
+                )
+                if len(due) > FIRES_PER_PASS:
+                    raise InvalidInputError(
+                        f"the backfill from {start.isoformat()} to {end.isoformat()} holds more "
+                        f"than {FIRES_PER_PASS} fires; backfill shorter periods, one at a time"
+                    )
+                for nominal in due:
+                    await act.act(nominal, overlap, manual=True)
         else:
             window = schedule.policy.catchup_window or DEFAULT_CATCHUP_WINDOW
             for nominal in fire_times(schedule.spec, after, now, FIRES_PER_PASS):
@@ -318,6 +340,17 @@ class ScheduleOperations(RunOperations):
             )
         )
         return act.started
+
+
+def _buffered(
+    nominal: datetime, manual: bool, overlap: ScheduleOverlapPolicy | None
+) -> dict[str, Any]:
+    """A buffered start: its fire time, whether it is manual, its overlap override."""
+    return {
+        "at": nominal.isoformat(),
+        "manual": manual,
+        "overlap": int(overlap) if overlap else None,
+    }
 
 
 class _Acting:
@@ -357,15 +390,27 @@ class _Acting:
             entry = self.info["buffer"].pop(0)
             # A manual action (a trigger) is named by when it starts, as on Temporal; a
             # fire keeps its own time.
-            nominal = self.now if entry["manual"] else datetime.fromisoformat(entry["at"])
-            await self._start(nominal.replace(microsecond=0), self.record.schedule.policy.overlap)
+            manual = bool(entry["manual"])
+            if not manual and self._exhausted():
+                self.info["buffer"] = []  # no actions left: what waits will not start
+                return
+            nominal = self.now if manual else datetime.fromisoformat(entry["at"])
+            policy = ScheduleOverlapPolicy(
+                entry.get("overlap") or self.record.schedule.policy.overlap
+            )
+            await self._start(nominal.replace(microsecond=0), policy, manual=manual)
+
+    def _exhausted(self) -> bool:
+        state = self.stored["state"]
+        return bool(state["limited_actions"] and state["remaining_actions"] <= 0)
 
     async def act(
         self, nominal: datetime, overlap: ScheduleOverlapPolicy | None, *, manual: bool = False
     ) -> None:
         """What one fire (or a trigger, ``manual``) does, by the overlap policy."""
-        state = self.stored["state"]
-        if state["limited_actions"] and state["remaining_actions"] <= 0:
+        # As on Temporal, manual actions (triggers, backfills) neither need nor use up
+        # a limited schedule's remaining actions.
+        if not manual and self._exhausted():
             return
         policy = overlap or self.record.schedule.policy.overlap
         running = self.info["running"]
@@ -381,13 +426,13 @@ class _Acting:
                 if policy is ScheduleOverlapPolicy.CANCEL_OTHER:
                     for r in running:
                         await self._stop(r["run_id"], terminate=False)
-                    self.info["buffer"] = [{"at": nominal.isoformat(), "manual": manual}]
+                    self.info["buffer"] = [_buffered(nominal, manual, overlap)]
                 elif policy is ScheduleOverlapPolicy.BUFFER_ALL or not self.info["buffer"]:
-                    self.info["buffer"].append({"at": nominal.isoformat(), "manual": manual})
+                    self.info["buffer"].append(_buffered(nominal, manual, overlap))
                 else:
                     self.info["skipped"] += 1
                 return
-        await self._start(nominal, policy)
+        await self._start(nominal, policy, manual=manual)
 
     async def _stop(self, run_id: str, *, terminate: bool) -> None:
         store, conn, tx, now = self.store, self.conn, self.tx, self.now
@@ -404,7 +449,9 @@ class _Acting:
                 values={"cancel_requested": True},
             )  # fmt: skip
 
-    async def _start(self, nominal: datetime, policy: ScheduleOverlapPolicy) -> None:
+    async def _start(
+        self, nominal: datetime, policy: ScheduleOverlapPolicy, *, manual: bool
+    ) -> None:
         record, action = self.record, self.record.schedule.action
         stored_action = self.stored["action"]
         p = StartParams(
@@ -423,7 +470,9 @@ class _Acting:
         try:
             async with self.conn.begin_nested():
                 started = await self.store._start_tx(self.conn, self.tx, p)
-        except Exception as exc:
+        except (InvalidInputError, IntegrityError, DataError, ValueError, TypeError) as exc:
+            # A start the database refuses (a value it cannot hold, an id taken) is
+            # recorded; anything else (an outage, a deadlock) retries the whole pass.
             _log.error("schedule %s could not start %s: %s", record.schedule_id, p.workflow_id, exc)
             self.info["errors"] = self.info.get("errors", 0) + 1
             return
@@ -438,5 +487,5 @@ class _Acting:
         recent = {**entry, "scheduled_at": nominal.isoformat(), "started_at": self.now.isoformat()}
         self.info["recent"] = [*self.info["recent"], recent][-RECENT_ACTIONS:]
         state = self.stored["state"]
-        if state["limited_actions"]:
+        if state["limited_actions"] and not manual:
             self.stored["state"] = {**state, "remaining_actions": state["remaining_actions"] - 1}

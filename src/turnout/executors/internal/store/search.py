@@ -276,8 +276,10 @@ def _comparison(column: Any, node: Compare, kind: T) -> ColumnElement[bool]:
                 f"STARTS_WITH at column {node.column} takes a Keyword field; {node.field} is "
                 f"a {kind.type_name}"
             )
-        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return column.like(escaped + "%", escape="\\")  # type: ignore[no-any-return]
+        # A range, not LIKE: case-sensitive on both databases (as on Temporal), and the
+        # index serves it.
+        started: ColumnElement[bool] = and_(column >= value, column < value + "\U0010ffff")
+        return started
     typed = _typed(value, kind, node)
     return {  # type: ignore[no-any-return]
         "=": column.__eq__,
@@ -313,6 +315,11 @@ def _text(node: Compare, row: list[ColumnElement[bool]]) -> ColumnElement[bool]:
             "!= (it matches the text holding each word of the value)"
         )
     wanted = words(_typed(node.value, T.TEXT, node))
+    if not wanted:
+        raise InvalidQueryError(
+            f"{node.field} at column {node.column} is compared with {node.value!r}, which has "
+            "no words; a Text attribute matches words"
+        )
     found = and_(*(exists().where(*row, search_values.c.keyword == w) for w in wanted))
     return found if node.op == "=" else and_(exists().where(*row), not_(found))
 
@@ -320,7 +327,11 @@ def _text(node: Compare, row: list[ColumnElement[bool]]) -> ColumnElement[bool]:
 def _custom(node: Compare, kind: T) -> ColumnElement[bool]:
     """A comparison of a search attribute: some index row of the run matches it."""
     column = getattr(search_values.c, _COLUMN[kind])
-    row = [search_values.c.run_id == runs.c.run_id, search_values.c.name == node.field]
+    row = [
+        search_values.c.tenant_id == runs.c.tenant_id,  # lets the (tenant, name, value) index serve
+        search_values.c.name == node.field,
+        search_values.c.run_id == runs.c.run_id,
+    ]
     has = exists().where(*row)
     if node.op == "is null":
         return not_(has)

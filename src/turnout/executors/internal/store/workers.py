@@ -58,15 +58,14 @@ class WorkerOperations(StoreCore):
 
         await self._run_tx(tx_fn)
 
-    async def worker_seen(self, identity: str, now: datetime) -> None:
-        """A worker's heartbeat."""
+    async def worker_seen(self, identity: str, now: datetime) -> bool:
+        """A worker's heartbeat; False when its row is gone (pruned while it was away)."""
 
-        async def tx_fn(conn: AsyncConnection, tx: Tx) -> None:
-            await conn.execute(
-                update(workers).where(workers.c.identity == identity).values(last_seen_at=now)
-            )
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
+            stmt = update(workers).where(workers.c.identity == identity).values(last_seen_at=now)
+            return bool((await conn.execute(stmt)).rowcount)
 
-        await self._run_tx(tx_fn)
+        return bool(await self._run_tx(tx_fn))
 
     async def leave_worker(self, identity: str) -> None:
         """Forget a worker that stopped."""

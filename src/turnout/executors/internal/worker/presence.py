@@ -70,7 +70,10 @@ class Presence:
             return
         self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
         now = utcnow()
-        await self._store.worker_seen(self._info.identity, now)
+        if not await self._store.worker_seen(self._info.identity, now):
+            await self._store.join_worker(
+                self._tenant_id, self._info.model_copy(update={"last_seen_at": now})
+            )
         await self._store.prune_workers(now - timedelta(seconds=PRUNE_AFTER_SECONDS))
 
     async def leave(self) -> None:
