@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
 from turnout.contracts.connector import install_connector
-from turnout.contracts.errors import ConfigurationError, ExecutorUnavailableError
+from turnout.contracts.errors import (
+    ConfigurationError,
+    ExecutorUnavailableError,
+    TurnoutError,
+)
 from turnout.contracts.executor import Client
 from turnout.contracts.governance import validate_task_queue, validate_tenant
 from turnout.contracts.worker_options import WorkerOptions
@@ -19,7 +23,7 @@ from turnout.contracts.worker_options import WorkerOptions
 if TYPE_CHECKING:
     from turnout.config import Settings
 
-__all__ = ["Worker", "connect", "connect_target"]
+__all__ = ["Worker", "connect", "connect_target", "database_error"]
 
 
 async def connect(
@@ -86,21 +90,12 @@ async def connect(
     try:
         if create_schema:
             await create_schema_async(store.engine)
-    except OSError as exc:  # a database that cannot be reached (DBAPI errors included)
-        await store.close()
-        raise ExecutorUnavailableError(
-            f"cannot reach the database {_redacted(settings.database_url)}: "
-            f"{_first_line(exc)}; is it running? check TURNOUT_DATABASE_URL (turnout doctor)"
-        ) from None
     except BaseException as exc:
         await store.close()
-        if _unreachable(exc):
-            raise ExecutorUnavailableError(
-                f"cannot reach the database {_redacted(settings.database_url)}: "
-                f"{_first_line(exc)}; is it running? check TURNOUT_DATABASE_URL "
-                "(turnout doctor)"
-            ) from None
-        raise
+        explained = database_error(exc, settings.database_url)
+        if explained is None:
+            raise
+        raise explained from None
     return InternalClient(
         store,
         tenant_id=settings.tenant_id,
@@ -178,19 +173,37 @@ def _open(open_store: Any, url: str) -> Any:
     ConfigurationError that says what to write or install."""
     try:
         return open_store(url)
-    except ModuleNotFoundError as exc:
-        raise ConfigurationError(
-            f"{url.split(':', 1)[0]}:// needs its driver ({exc.name}): "
-            "pip install 'turnout[postgres]'"
-        ) from None
     except Exception as exc:
-        if type(exc).__name__ != "ArgumentError":
+        explained = database_error(exc, url)
+        if explained is None:
             raise
-        raise ConfigurationError(
+        raise explained from None
+
+
+def database_error(exc: BaseException, url: str) -> TurnoutError | None:
+    """What ``exc``, raised while opening or reaching the database at ``url``, means to a
+    user, in one line with the fix: a ConfigurationError for a URL SQLAlchemy cannot read
+    or a driver that is not installed, an ExecutorUnavailableError for a database that
+    cannot be reached; None for any other error."""
+    if isinstance(exc, ModuleNotFoundError):
+        scheme = url.split(":", 1)[0]
+        extra = "'turnout[postgres]'" if scheme.startswith("postgres") else "turnout"
+        return ConfigurationError(
+            f"{scheme}:// needs its driver ({exc.name}), which is not installed: "
+            f"pip install {extra}"
+        )
+    if type(exc).__name__ == "ArgumentError":
+        return ConfigurationError(
             f"TURNOUT_DATABASE_URL {_redacted(url)!r} is not a database URL "
             f"({_first_line(exc)}); write sqlite:///turnout.db (three slashes) or "
             "postgresql://user:password@host:5432/db"
-        ) from None
+        )
+    if isinstance(exc, OSError) or _unreachable(exc):  # DBAPI errors included
+        return ExecutorUnavailableError(
+            f"cannot reach the database {_redacted(url)}: {_first_line(exc)}; is it "
+            "running? check TURNOUT_DATABASE_URL (turnout doctor)"
+        )
+    return None
 
 
 def _unreachable(exc: BaseException) -> bool:

@@ -1,7 +1,11 @@
 """The ``turnout`` command: run workers, start and inspect workflows, replay, schema, doctor.
 
 Settings come from ``TURNOUT_*`` variables (and ``[tool.turnout]``), overridden by
-the global options. Exit codes: 0 ok, 1 failure, 2 bad usage.
+the global options. Exit codes: 0 ok; 1 the command ran and failed (a run failed or is
+not found, a replay diverged, a doctor check failed); 2 the command could not run: bad
+usage or input, or a configuration it cannot work with (a wrong setting or database URL,
+a database or Temporal server it cannot reach, an extra or module not installed), said
+in one ``error:`` line with the fix (``_errors``).
 
 This module builds the command group and nothing else: each command (or group of
 commands) lives in a module of this package that defines it and exposes
@@ -35,7 +39,11 @@ from turnout.cli import (
 )
 from turnout.cli._output import err
 
-__all__ = ["COMMAND_MODULES", "cli", "main"]
+__all__ = ["COMMAND_MODULES", "PG_CONNECT_TIMEOUT", "cli", "main"]
+
+PG_CONNECT_TIMEOUT = "10"
+"""Seconds a command waits for PostgreSQL to answer before saying it cannot reach it
+(libpq's ``PGCONNECT_TIMEOUT``; that variable, or ``connect_timeout`` in the URL, wins)."""
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     _worker,
@@ -71,6 +79,7 @@ for _module in COMMAND_MODULES:
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point. Exits with os._exit after flushing: native SDK threads (temporalio)
     may otherwise abort the interpreter at shutdown after the command succeeded."""
+    os.environ.setdefault("PGCONNECT_TIMEOUT", PG_CONNECT_TIMEOUT)  # a server that never answers
     try:
         code = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
         code = code if isinstance(code, int) else 0

@@ -12,12 +12,12 @@ from typing import Any
 import click
 
 from turnout._discovery import load_definitions
-from turnout.cli._errors import Failed
+from turnout.cli._errors import BadConfiguration, BadInput, Failed
 from turnout.cli._modules import import_modules
-from turnout.config import Settings, load_settings
+from turnout.config import ExecutorKind, Settings, load_settings
 from turnout.contracts.errors import TurnoutError
 
-__all__ = ["connected", "definitions", "load_policy", "settings_for"]
+__all__ = ["connected", "definitions", "internal_only", "load_policy", "settings_for"]
 
 
 def settings_for(ctx: click.Context) -> Settings:
@@ -32,7 +32,20 @@ def settings_for(ctx: click.Context) -> Settings:
             tenant_id=options.get("tenant"),
         )
     except TurnoutError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise BadConfiguration(str(exc)) from exc
+
+
+def internal_only(ctx: click.Context, command: str) -> Settings:
+    """The settings of a command that works on the internal executor's database only
+    (``turnout schema``, ``turnout demo``); BadConfiguration when Temporal is configured."""
+    settings = settings_for(ctx)
+    if settings.executor is not ExecutorKind.INTERNAL:
+        raise BadConfiguration(
+            f"turnout {command} works on the internal executor's database, and "
+            f"TURNOUT_EXECUTOR is {settings.executor.value}: unset TURNOUT_EXECUTOR or pass "
+            "--executor internal"
+        )
+    return settings
 
 
 @contextlib.asynccontextmanager
@@ -55,7 +68,7 @@ async def connected(
 
 
 def _database_exists(settings: Settings) -> None:
-    from turnout.config import ExecutorKind, database_dialect
+    from turnout.config import database_dialect
 
     url = settings.database_url
     if settings.executor is not ExecutorKind.INTERNAL or database_dialect(url) != "sqlite":
@@ -78,7 +91,10 @@ def definitions(modules: Sequence[str]) -> tuple[list[type], list[Callable[..., 
     try:
         found = load_definitions(modules)
     except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        raise click.BadParameter(str(exc), param_hint="MODULE") from exc
+        raise BadInput(
+            f"{exc}; name a module (and optionally an attribute) that holds @workflow.defn "
+            "classes or @activity.defn functions, as MODULE or MODULE:ATTR"
+        ) from None
     return list(found.workflows), list(found.activities)
 
 
@@ -86,14 +102,14 @@ def load_policy(target: str) -> Callable[..., Any]:
     """The policy named ``MODULE:ATTR`` (``--policy``)."""
     module_name, _, attr = target.partition(":")
     if not attr:
-        raise click.BadParameter(
-            f"{target!r}: name the policy as MODULE:ATTR", param_hint="--policy"
-        )
+        raise BadInput(f"--policy {target!r}: name the policy as MODULE:ATTR")
     import_modules([module_name])
     try:
         policy = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise click.BadParameter(f"{target!r}: {exc}", param_hint="--policy") from exc
+        raise BadInput(
+            f"--policy {target!r}: {exc}; name a callable of that module as MODULE:ATTR"
+        ) from None
     if not callable(policy):
-        raise click.BadParameter(f"{target!r} is not callable", param_hint="--policy")
+        raise BadInput(f"--policy {target!r} is not callable; name a function or a class")
     return policy  # type: ignore[no-any-return]

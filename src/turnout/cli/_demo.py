@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from turnout.cli._context import connected, settings_for
+from turnout.cli._context import connected, internal_only
 from turnout.cli._errors import run_async
 from turnout.cli._output import dump, err, out, print_events, wait_result
 from turnout.contracts.events import Event
@@ -32,9 +32,7 @@ def demo(ctx: click.Context, topic: str) -> None:
     import turnout
     from turnout.cli._demo_workflow import Report, fetch_report
 
-    settings = settings_for(ctx)
-    if settings.executor.value != "internal":
-        raise click.UsageError("the demo runs on the internal executor (unset TURNOUT_EXECUTOR)")
+    settings = internal_only(ctx, "demo")
     workflow_id = f"demo-{uuid.uuid4().hex[:8]}"
 
     async def go() -> tuple[Any, Run, list[Event]]:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.text import Text
 
+from turnout._connect import database_error
 from turnout.cli._errors import run_async
 from turnout.cli._output import dump, out
 from turnout.config import ExecutorKind, load_settings
@@ -118,14 +119,7 @@ def _database(url: str) -> list[Check]:
         finally:
             engine.dispose()
     except Exception as exc:
-        return [
-            Check(
-                "database",
-                False,
-                f"cannot connect to {shown}: {exc}",
-                "check TURNOUT_DATABASE_URL, that the server runs and accepts this user",
-            )
-        ]
+        return [_unusable(url, shown, exc)]
     checks = [Check("database", True, f"{shown} (version {version})")]
     revision = current_revision(url)
     if revision is None:
@@ -142,6 +136,35 @@ def _database(url: str) -> list[Check]:
     else:
         checks.append(Check("schema", True, f"revision {revision}"))
     return checks
+
+
+def _unusable(url: str, shown: str, exc: Exception) -> Check:
+    """The failed database check: a driver to install, a URL to correct, or a server to
+    reach."""
+    if isinstance(exc, ModuleNotFoundError):
+        extra = "'turnout[postgres]'" if url.startswith("postgres") else "turnout"
+        return Check(
+            "database", False, f"{shown} needs {exc.name}, not installed", f"pip install {extra}"
+        )
+    if isinstance(database_error(exc, url), ConfigurationError):
+        return Check(
+            "database",
+            False,
+            f"{shown} is not a database URL: {_first_line(exc)}",
+            "write sqlite:///turnout.db (three slashes) or postgresql://user:password@host/db",
+        )
+    return Check(
+        "database",
+        False,
+        f"cannot connect to {shown}: {_first_line(exc)}",
+        "check TURNOUT_DATABASE_URL, that the server runs and accepts this user",
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    """The driver's own message, without SQLAlchemy's wrapping and links."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 async def _temporal(address: str, namespace: str) -> Check:

@@ -7,7 +7,8 @@ from types import FrameType
 
 import click
 
-from turnout.cli._context import definitions, settings_for
+from turnout.cli._context import connected, definitions, settings_for
+from turnout.cli._errors import BadConfiguration, run_async
 from turnout.cli._output import err, out
 from turnout.contracts.errors import ConfigurationError
 
@@ -46,14 +47,14 @@ def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
         from turnout.http.local import is_loopback
         from turnout.http.server import ClientTimeouts, server_config
     except ImportError as exc:
-        raise click.UsageError(
+        raise BadConfiguration(
             f"turnout serve needs the http extra: pip install 'turnout[http]' ({exc})"
         ) from exc
     settings = settings_for(ctx)
     workflows, _ = definitions(modules)
     tokenless = not (tokens_file or settings.api_tokens_file)
     if tokenless and not is_loopback(host):
-        raise click.UsageError(
+        raise BadConfiguration(
             f"--host {host} lets other machines connect, so the HTTP API needs a tokens file "
             "there: pass --tokens-file FILE or set TURNOUT_API_TOKENS_FILE (`turnout token "
             "create --tenant TENANT` makes a token and prints its line), or serve on 127.0.0.1"
@@ -64,7 +65,8 @@ def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
             settings, tokens_file=tokens_file, workflows=workflows, local_tenant=local_tenant
         )
     except ConfigurationError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise BadConfiguration(str(exc)) from exc
+    run_async(_reachable(ctx, workflows))  # a wrong setting fails now, not on each request
     base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     err.print(
         f"serving the HTTP API on {base} ({settings.executor.value} executor); "
@@ -99,6 +101,12 @@ def serve(ctx: click.Context, port: int, host: str, tokens_file: str | None,
         timeout_graceful_shutdown=10,
     )
     Server(config).run()
+
+
+async def _reachable(ctx: click.Context, workflows: list[type]) -> None:
+    """Connect once with the settings and close: the database or Temporal server answers."""
+    async with connected(ctx, workflows):
+        pass
 
 
 @click.group()

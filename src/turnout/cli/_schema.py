@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import click
 
-from turnout.cli._context import settings_for
+from turnout.cli._context import internal_only
 from turnout.cli._errors import guard
 from turnout.cli._output import err, out
 
@@ -24,8 +22,8 @@ def schema_create(ctx: click.Context) -> None:
     """Create the tables (idempotent)."""
     from turnout.executors.internal.migrate import create_schema
 
-    url = settings_for(ctx).database_url
-    guard(lambda: create_schema(url))
+    url = internal_only(ctx, "schema create").database_url
+    guard(lambda: create_schema(url), database_url=url)
     err.print(f"schema ready in {url}")
 
 
@@ -34,15 +32,18 @@ def schema_create(ctx: click.Context) -> None:
               help="Default: the configured database's.")  # fmt: skip
 @click.pass_context
 def schema_show(ctx: click.Context, dialect: str | None) -> None:
-    """Print the DDL (for Alembic/Flyway users) and the database's revision."""
+    """Print the DDL (for Alembic/Flyway users) and the database's revision; with
+    --dialect, only the DDL, without touching a database."""
     from turnout.executors.internal.migrate import current_revision, ddl
 
-    settings = settings_for(ctx)
-    out.print(ddl(dialect or settings.dialect), markup=False)
-    with contextlib.suppress(Exception):
-        err.print(
-            f"-- revision of {settings.database_url}: {current_revision(settings.database_url)}"
-        )
+    if dialect is not None:
+        out.print(ddl(dialect), markup=False)
+        return
+    settings = internal_only(ctx, "schema show")
+    url = settings.database_url
+    revision = guard(lambda: current_revision(url), database_url=url)
+    out.print(ddl(settings.dialect), markup=False)
+    err.print(f"-- revision of {url}: {revision}")
 
 
 @schema.command(name="migrate")
@@ -52,8 +53,8 @@ def schema_migrate(ctx: click.Context, revision: str) -> None:
     """Upgrade the schema with the shipped migrations."""
     from turnout.executors.internal.migrate import current_revision, migrate
 
-    url = settings_for(ctx).database_url
-    guard(lambda: migrate(url, revision))
+    url = internal_only(ctx, "schema migrate").database_url
+    guard(lambda: migrate(url, revision), database_url=url)
     err.print(f"schema of {url} at revision {current_revision(url)}")
 
 

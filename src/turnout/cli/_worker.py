@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from turnout.cli._context import connected, definitions, load_policy
-from turnout.cli._errors import Failed, run_async
+from turnout.cli._errors import BadConfiguration, BadInput, Failed, run_async
 from turnout.cli._output import err
 from turnout.observability.health import DEFAULT_HOST, Server
 
@@ -49,9 +49,9 @@ def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concur
     workflows, activities = definitions(modules)
     consulted = [load_policy(target) for target in policies]
     if not workflows and not activities:
-        raise click.BadParameter(
-            f"no @workflow.defn class or @activity.defn function found in {', '.join(modules)}",
-            param_hint="MODULES",
+        raise BadInput(
+            f"no @workflow.defn class or @activity.defn function found in {', '.join(modules)}: "
+            "name the module (or MODULE:ATTR) that defines the workflows and activities to run"
         )
 
     async def serve() -> None:
@@ -155,11 +155,11 @@ def make_observer(metrics_port: int | None, log_format: str | None) -> Any:
         try:
             metrics = require_metrics()()
         except ConfigurationError as exc:
-            raise click.UsageError(f"--metrics-port: {exc}") from exc
+            raise BadConfiguration(f"--metrics-port: {exc}") from exc
     try:
         return WorkerObserver(metrics=metrics)
     except ConfigurationError as exc:
-        raise click.UsageError(f"{TRACING_ENV}: {exc}") from exc
+        raise BadConfiguration(f"{TRACING_ENV}: {exc}") from exc
 
 
 def register(group: click.Group) -> None:
