@@ -254,7 +254,7 @@ def test_a_command_that_only_reads_makes_no_database(tmp_path: Path, command: li
     database = tmp_path / "missing.db"
     env["TURNOUT_DATABASE_URL"] = f"sqlite:///{database}"
     done = turnout(*command, env=env)
-    assert done.returncode == 1
+    assert done.returncode == 2  # a configuration it cannot work with
     assert f"no database at {database}" in done.stderr
     assert not database.exists()
 

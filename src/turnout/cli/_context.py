@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from turnout._discovery import load_definitions
-from turnout.cli._errors import BadConfiguration, BadInput, Failed
+from turnout.cli._errors import BadConfiguration, BadInput
 from turnout.cli._modules import import_modules
 from turnout.config import ExecutorKind, Settings, load_settings
 from turnout.contracts.errors import TurnoutError
@@ -77,7 +77,7 @@ def _database_exists(settings: Settings) -> None:
     if not path or path.startswith(":memory:") or path.startswith("file:"):
         return
     if not os.path.exists(path):
-        raise Failed(
+        raise BadConfiguration(
             f"no database at {os.path.abspath(path)}: nothing has run with this "
             "TURNOUT_DATABASE_URL yet; point it at your database (turnout doctor shows it)"
         )
