@@ -239,8 +239,7 @@ def test_names_with_brackets_print_as_they_are_and_terminate_needs_no_reason(
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
     assert workflow_id in started.stderr  # not swallowed as markup
-    # Wide enough that no column is cut, whatever long ids other tests left in the list.
-    listed = ok("list", env={**cli_env, "COLUMNS": "400"})
+    listed = ok("list", env=cli_env)
     assert workflow_id in listed
     run_id = json.loads(ok("describe", workflow_id, "--json", env=cli_env))["run_id"]
     assert run_id in listed  # the list has a run id column

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import click
-from rich.table import Table
+from rich.table import Column, Table
 
 from turnout.cli._context import connected, definitions
 from turnout.cli._errors import Failed, json_args, run_async
@@ -139,7 +139,9 @@ def list_(
             for run in runs:
                 out.print(run.model_dump_json())
             return
-        table = Table("workflow id", "run id", "type", "state", "requested", "closed")
+        # A run id is copied to other commands: never cut or wrapped.
+        run_id = Column("run id", no_wrap=True, min_width=36)
+        table = Table("workflow id", run_id, "type", "state", "requested", "closed")
         for run in runs:
             table.add_row(
                 run.workflow_id,

@@ -432,8 +432,9 @@ class InternalWorker:
         next_prune = time.monotonic()
         while True:
             await asyncio.sleep(self._reaper_interval)
+            # The heartbeat must never hold up the reaper (lease expiry, timeouts, schedules).
+            await self._presence.beat()
             try:
-                await self._presence.beat()
                 if await self._reaper.pass_once():
                     self._slots.wake.set()
                 if time.monotonic() >= next_prune:

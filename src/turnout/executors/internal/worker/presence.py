@@ -20,6 +20,8 @@ _log = logging.getLogger("turnout.worker")
 
 HEARTBEAT_SECONDS = 5.0
 """How often a running worker says it is there."""
+PRUNE_EVERY_SECONDS = 300.0
+"""How often a worker removes the rows of workers that died long ago."""
 PRUNE_AFTER_SECONDS = 3600.0
 """A worker not seen for this long (it died without leaving) is removed from the table."""
 
@@ -55,6 +57,7 @@ class Presence:
             max_activities=max_activities,
         )
         self._next_beat = 0.0
+        self._next_prune = 0.0
 
     async def join(self) -> None:
         """Record the worker as running."""
@@ -70,11 +73,15 @@ class Presence:
             return
         self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
         now = utcnow()
-        if not await self._store.worker_seen(self._info.identity, now):
-            await self._store.join_worker(
-                self._tenant_id, self._info.model_copy(update={"last_seen_at": now})
-            )
-        await self._store.prune_workers(now - timedelta(seconds=PRUNE_AFTER_SECONDS))
+        try:
+            if not await self._store.worker_seen(self._info.identity, now):
+                info = self._info.model_copy(update={"last_seen_at": now})
+                await self._store.join_worker(self._tenant_id, info)
+            if time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                await self._store.prune_workers(now - timedelta(seconds=PRUNE_AFTER_SECONDS))
+        except Exception as exc:  # a busy or absent database: the next beat tries again
+            _log.debug("worker %s heartbeat failed: %s", self._info.identity, exc)
 
     async def leave(self) -> None:
         """Forget the worker (it stops); a database out of reach only delays that."""
