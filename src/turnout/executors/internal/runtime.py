@@ -156,8 +156,8 @@ class InternalRuntime:
         await asyncio.sleep(seconds)
 
     async def wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> None:
-        if fn():
-            return
+        # As on Temporal, even a condition that holds is looked at only once no other
+        # code is ready: handlers of signals that came together all run first.
         self._writable()
         future = self._i.add_condition(fn)
         if timeout is None:

@@ -1,0 +1,26 @@
+"""Workflows for the contract scenarios on the order in which one activation runs code."""
+
+from __future__ import annotations
+
+import asyncio
+
+from turnout import workflow
+
+
+@workflow.defn
+class Relay:
+    """Two branches: one waits on a condition that already holds, the other just records."""
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        order: list[str] = []
+
+        async def waits() -> None:
+            await workflow.wait_condition(lambda: True)
+            order.append("condition")
+
+        async def records() -> None:
+            order.append("plain")
+
+        await asyncio.gather(waits(), records())
+        return order
