@@ -18,6 +18,8 @@ from turnout.contracts.errors import (
 )
 from turnout.contracts.executor import Client
 from turnout.contracts.governance import validate_task_queue, validate_tenant
+from turnout.contracts.interceptors import check_client_interceptors
+from turnout.contracts.worker_interceptors import check_worker_interceptors
 from turnout.contracts.worker_options import WorkerOptions
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ async def connect(
     workflows: Sequence[type] = (),
     create_schema: bool = True,
     settings: Settings | None = None,
+    interceptors: Sequence[object] = (),
 ) -> Client:
     """Connect to the configured executor and return its Client.
 
@@ -46,6 +49,9 @@ async def connect(
 
     ``tenant`` (or ``tenant_id``) scopes every read and write of the client to
     one tenant: another tenant's runs are not found, listed or decided.
+
+    ``interceptors`` (``turnout.client.Interceptor``) see every call the client makes;
+    those that are also ``turnout.worker.Interceptor`` intercept its workers too.
     """
     from turnout.config import ExecutorKind, load_settings
 
@@ -73,7 +79,7 @@ async def connect(
                 f" ({exc})"
             ) from exc
         try:
-            return await connect_temporal(settings, workflows=workflows)
+            return await connect_temporal(settings, workflows=workflows, interceptors=interceptors)
         except RuntimeError as exc:  # temporalio's "Failed client connect: ..."
             raise ExecutorUnavailableError(
                 f"cannot reach the Temporal server at {settings.temporal_address}: "
@@ -101,6 +107,7 @@ async def connect(
         tenant_id=settings.tenant_id,
         workflows=workflows,
         max_payload_bytes=settings.max_payload_bytes,
+        interceptors=interceptors,
     )
 
 
@@ -109,6 +116,7 @@ async def connect_target(
     *,
     namespace: str = "default",
     data_converter: object = None,
+    interceptors: Sequence[object] = (),
     **options: Any,
 ) -> Client:
     """``Client.connect``: ``target_host`` picks the executor, as the address does in
@@ -122,6 +130,7 @@ async def connect_target(
     """
     from turnout.config import ExecutorKind, load_settings
 
+    interceptors = check_client_interceptors(interceptors)
     refused = sorted(name for name, value in options.items() if not _is_default(value))
     if refused:
         raise ConfigurationError(
@@ -148,8 +157,15 @@ async def connect_target(
         executor = ExecutorKind.INTERNAL if "://" in target_host else ExecutorKind.TEMPORAL
     named = None if namespace == "default" else namespace
     if executor is ExecutorKind.TEMPORAL:
-        return await connect(executor="temporal", temporal_address=target_host, namespace=named)
-    return await connect(executor="internal", database_url=target_host, tenant=named)
+        return await connect(
+            executor="temporal",
+            temporal_address=target_host,
+            namespace=named,
+            interceptors=interceptors,
+        )
+    return await connect(
+        executor="internal", database_url=target_host, tenant=named, interceptors=interceptors
+    )
 
 
 def _is_default(value: object) -> bool:
@@ -293,6 +309,8 @@ class Worker:
                 "options it takes (docs/operations.md); remove "
                 + ("it" if len(unknown) == 1 else "them")
             )
+        if "interceptors" in options:
+            check_worker_interceptors(options["interceptors"])
         kind = getattr(client, "executor", None)
         if kind == "internal":
             from turnout.config import load_settings

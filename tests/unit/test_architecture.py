@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "_connect": {"contracts", "workflows", "config", "contrib", *BOTH_EXECUTORS},
     # temporalio's module layout: client, worker, common, exceptions, contrib.pydantic
     "client": {"contracts", "_connect"},
+    "converter": {"contracts"},
     "worker": {"contracts", "_connect", "replay"},
     "common": {"contracts"},
     "exceptions": {"contracts"},
@@ -58,6 +59,7 @@ ALLOWED: dict[str, set[str]] = {
         "worker",
         "common",
         "exceptions",
+        "converter",
         "contrib",
         "contracts",
         "workflows",

@@ -53,7 +53,7 @@ async def test_no_target_connects_to_the_executor_the_settings_name(
     [
         ({"api_key": "secret"}, "api_key"),
         ({"tls": True}, "tls"),
-        ({"interceptors": [object()]}, "interceptors"),
+        ({"interceptors": [object()]}, r"interceptors\[0\] \(object\) is not an interceptor"),
         ({"identity": "me", "lazy": True}, "identity, lazy"),
         ({"data_converter": object()}, "data_converter"),
     ],
@@ -123,7 +123,9 @@ class Nothing:
 async def test_a_worker_option_turnout_does_not_know_is_refused_by_name(tmp_path: Path) -> None:
     client = await Client.connect(f"sqlite:///{tmp_path}/w.db")
     try:
-        with pytest.raises(ConfigurationError, match="does not take interceptors, max_polls"):
-            Worker(client, task_queue="q", workflows=[Nothing], interceptors=[], max_polls=2)  # type: ignore[call-arg]
+        with pytest.raises(ConfigurationError, match="does not take build_id, max_polls"):
+            Worker(client, task_queue="q", workflows=[Nothing], build_id="1", max_polls=2)  # type: ignore[call-arg]
+        with pytest.raises(ConfigurationError, match=r"interceptors\[0\] \(str\) is not a worker"):
+            Worker(client, task_queue="q", workflows=[Nothing], interceptors=["tracing"])
     finally:
         await client.close()

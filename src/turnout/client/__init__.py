@@ -22,6 +22,17 @@ from turnout.contracts.async_activity import (
 from turnout.contracts.errors import WorkflowFailureError, WorkflowQueryFailedError
 from turnout.contracts.executor import Client, WorkflowHandle
 from turnout.contracts.history import WorkflowHistory
+from turnout.contracts.interceptors import (
+    CancelWorkflowInput,
+    DescribeWorkflowInput,
+    Interceptor,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    SignalWorkflowInput,
+    StartWorkflowInput,
+    StartWorkflowUpdateInput,
+    TerminateWorkflowInput,
+)
 from turnout.contracts.listing import (
     WorkflowExecutionAsyncIterator,
     WorkflowExecutionCount,
@@ -71,7 +82,12 @@ __all__ = [
     "AsyncActivityCancelledError",
     "AsyncActivityHandle",
     "AsyncActivityIDReference",
+    "CancelWorkflowInput",
     "Client",
+    "DescribeWorkflowInput",
+    "Interceptor",
+    "OutboundInterceptor",
+    "QueryWorkflowInput",
     "Schedule",
     "ScheduleActionExecutionStartWorkflow",
     "ScheduleActionResult",
@@ -91,6 +107,10 @@ __all__ = [
     "ScheduleState",
     "ScheduleUpdate",
     "ScheduleUpdateInput",
+    "SignalWorkflowInput",
+    "StartWorkflowInput",
+    "StartWorkflowUpdateInput",
+    "TerminateWorkflowInput",
     "WithStartWorkflowOperation",
     "WorkflowExecution",
     "WorkflowExecutionAsyncIterator",

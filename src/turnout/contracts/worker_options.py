@@ -46,6 +46,8 @@ class WorkerOptions(TypedDict, total=False):
     workflow_failure_exception_types: Sequence[type[BaseException]]
     """Exceptions that fail a workflow (not only its task) when its code raises them, for
     every workflow of the worker (with each workflow's own ``failure_exception_types``)."""
+    interceptors: Sequence[Any]
+    """``turnout.worker.Interceptor`` objects, after those of the client (outermost first)."""
     # -- the internal executor only (the Temporal worker refuses them by name)
     workflow_task_lease: timedelta
     """The lease of a workflow task (30 s)."""

@@ -12,14 +12,50 @@ docs/compatibility.md lists what this module leaves out, and why.
 
 from turnout._connect import Worker
 from turnout.contracts.shared_state import SharedStateManager
+from turnout.contracts.worker_interceptors import (
+    ActivityInboundInterceptor,
+    ActivityOutboundInterceptor,
+    ContinueAsNewInput,
+    ExecuteActivityInput,
+    ExecuteWorkflowInput,
+    HandleQueryInput,
+    HandleSignalInput,
+    HandleUpdateInput,
+    Interceptor,
+    SignalChildWorkflowInput,
+    SignalExternalWorkflowInput,
+    StartActivityInput,
+    StartChildWorkflowInput,
+    StartLocalActivityInput,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+)
 from turnout.contracts.worker_options import WorkerOptions
 from turnout.replay import Replayer, WorkflowReplayResult, WorkflowReplayResults
 
 __all__ = [
+    "ActivityInboundInterceptor",
+    "ActivityOutboundInterceptor",
+    "ContinueAsNewInput",
+    "ExecuteActivityInput",
+    "ExecuteWorkflowInput",
+    "HandleQueryInput",
+    "HandleSignalInput",
+    "HandleUpdateInput",
+    "Interceptor",
     "Replayer",
     "SharedStateManager",
+    "SignalChildWorkflowInput",
+    "SignalExternalWorkflowInput",
+    "StartActivityInput",
+    "StartChildWorkflowInput",
+    "StartLocalActivityInput",
     "Worker",
     "WorkerOptions",
+    "WorkflowInboundInterceptor",
+    "WorkflowInterceptorClassInput",
+    "WorkflowOutboundInterceptor",
     "WorkflowReplayResult",
     "WorkflowReplayResults",
 ]

@@ -25,6 +25,11 @@ from turnout.contracts.executor import (
     check_start,
 )
 from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
+from turnout.contracts.interceptors import (
+    StartWorkflowInput,
+    chain_client,
+    check_client_interceptors,
+)
 from turnout.contracts.limits import check_name, check_optional_duration, check_task_timeout
 from turnout.contracts.listing import Listing, WorkflowExecutionCount
 from turnout.contracts.memo import check_memo
@@ -43,6 +48,7 @@ from turnout.executors.internal import codec
 from turnout.executors.internal.async_activity import InternalAsyncActivityHandle
 from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.handle import InternalWorkflowHandle
+from turnout.executors.internal.outbound import InternalOutbound, check_header
 from turnout.executors.internal.query import workflow_info
 from turnout.executors.internal.schedules import InternalSchedules
 from turnout.executors.internal.status import read_status
@@ -77,7 +83,16 @@ class InternalClient(InternalSchedules, ClientBase):
         tenant_id: str = "default",
         workflows: Iterable[type] = (),
         max_payload_bytes: int = codec.DEFAULT_MAX_PAYLOAD_BYTES,
+        interceptors: Sequence[object] = (),
     ) -> None:
+        self.interceptors = check_client_interceptors(interceptors)
+        """What ``Client.connect(interceptors=...)`` was given (workers use the worker
+        interceptors among them too)."""
+        self.outbound = chain_client(
+            [i for i in self.interceptors if hasattr(i, "intercept_client")],
+            InternalOutbound(self),
+        )
+        """The outermost link of the client's interceptor chain."""
         self.store = store
         self.tenant_id = validate_tenant(tenant_id)
         self.max_payload_bytes = max_payload_bytes
@@ -188,12 +203,43 @@ class InternalClient(InternalSchedules, ClientBase):
         cron_schedule: str = "",
     ) -> InternalWorkflowHandle:
         """Start a run (see ``turnout.contracts.Client.start_workflow``)."""
+        name, defn = self._resolve_workflow(workflow)
+        # An interceptor hands back what the chain's end made (or one like it).
+        return await self.outbound.start_workflow(  # type: ignore[return-value]
+            StartWorkflowInput(
+                workflow=name,
+                args=call_args(arg, args),
+                id=id,
+                task_queue=task_queue,
+                execution_timeout=execution_timeout,
+                run_timeout=run_timeout,
+                task_timeout=task_timeout,
+                id_reuse_policy=id_reuse_policy,
+                id_conflict_policy=id_conflict_policy,
+                retry_policy=retry_policy,
+                cron_schedule=cron_schedule,
+                memo=memo,
+                search_attributes=search_attributes,
+                headers={},
+                start_signal=start_signal,
+                start_signal_args=start_signal_args,
+                ret_type=defn.return_type if defn is not None else Any,
+                idempotency_key=idempotency_key,
+                correlation_id=correlation_id,
+            )
+        )
+
+    async def start_from_input(self, input: StartWorkflowInput) -> InternalWorkflowHandle:
+        """The start at the end of the interceptor chain."""
+        retry_policy, id, task_queue = input.retry_policy, input.id, input.task_queue
+        execution_timeout, correlation_id = input.execution_timeout, input.correlation_id
+        idempotency_key, id_conflict_policy = input.idempotency_key, input.id_conflict_policy
         if retry_policy is not None:
             raise ConfigurationError(
                 "a workflow-level retry_policy is not supported by the internal executor; "
                 "give the activities retry policies (or handle the failure in the caller)"
             )
-        name, defn = self._resolve_workflow(workflow)
+        name, defn = self._resolve_workflow(input.workflow)
         execution_timeout = check_start(
             name,
             id,
@@ -202,8 +248,7 @@ class InternalClient(InternalSchedules, ClientBase):
             correlation_id=correlation_id,
             idempotency_key=idempotency_key,
         )
-        result_type = defn.return_type if defn is not None else Any
-        signal = self._start_signal(start_signal, start_signal_args)
+        signal = self._start_signal(input.start_signal, input.start_signal_args)
         if signal is not None and id_conflict_policy is IdConflictPolicy.FAIL:
             # Signal-with-start delivers to an open run of the id instead of conflicting.
             id_conflict_policy = IdConflictPolicy.USE_EXISTING
@@ -211,20 +256,21 @@ class InternalClient(InternalSchedules, ClientBase):
             workflow_id=id,
             workflow_type=name,
             task_queue=task_queue,
-            input=self._checked_input(name, defn, call_args(arg, args)),
+            input=self._checked_input(name, defn, list(input.args)),
             tenant_id=self.tenant_id,
             # Started under a span: the run's trace joins the caller's.
             correlation_id=correlation_id or correlation_from_current_span(),
             idempotency_key=idempotency_key,
-            id_reuse_policy=IdReusePolicy(id_reuse_policy),
+            id_reuse_policy=IdReusePolicy(input.id_reuse_policy),
             id_conflict_policy=IdConflictPolicy(id_conflict_policy),
             execution_timeout=execution_timeout.total_seconds() if execution_timeout else None,
-            run_timeout=_seconds(check_optional_duration(run_timeout, "run_timeout")),
-            task_timeout=_seconds(check_task_timeout(task_timeout)),
+            run_timeout=_seconds(check_optional_duration(input.run_timeout, "run_timeout")),
+            task_timeout=_seconds(check_task_timeout(input.task_timeout)),
             signal=signal,
-            memo=check_memo(memo),
-            search_attributes=check_search_attributes(search_attributes),
-            cron_schedule=check_cron_schedule(cron_schedule) if cron_schedule else None,
+            memo=check_memo(input.memo),
+            search_attributes=check_search_attributes(input.search_attributes),
+            cron_schedule=check_cron_schedule(input.cron_schedule) if input.cron_schedule else None,
+            header=check_header(input.headers, self.max_payload_bytes),
         )
         if (
             idempotency_key is None
@@ -237,7 +283,7 @@ class InternalClient(InternalSchedules, ClientBase):
             started = await self._starts.submit(params)
         else:
             started = await self.store.start_workflow(params)
-        handle = InternalWorkflowHandle(self, id, run_id=started.run_id, result_type=result_type)
+        handle = InternalWorkflowHandle(self, id, run_id=started.run_id, result_type=input.ret_type)
         handle.created = started.created
         return handle
 
@@ -348,7 +394,10 @@ class InternalClient(InternalSchedules, ClientBase):
         """A client of ``tenant_id`` on this client's store, with its workflows and payload
         limit; closing it leaves the store open (this client closes it)."""
         other = _StoreSharingClient(
-            self.store, tenant_id=tenant_id, max_payload_bytes=self.max_payload_bytes
+            self.store,
+            tenant_id=tenant_id,
+            max_payload_bytes=self.max_payload_bytes,
+            interceptors=self.interceptors,
         )
         other._definitions.update(self._definitions)
         return other

@@ -9,6 +9,8 @@ from turnout.contracts.errors import Failure
 from turnout.contracts.events import EventType
 from turnout.contracts.governance import approval_requested_attributes
 from turnout.contracts.states import RunState
+from turnout.executors.internal.command_base import Declared
+from turnout.executors.internal.update_commands import AcceptUpdate, CompleteUpdate, RejectUpdate
 
 __all__ = [
     "AcceptUpdate",
@@ -34,26 +36,8 @@ __all__ = [
 ]
 
 
-class _Declared:
-    """What every command declares of itself, so its handling is data, not a dispatch on
-    its class: ``closes`` is the run state it closes the run in (None: it does not),
-    ``appended`` whether its event goes in its own run's history, and :meth:`payload` the
-    user value it carries that must be storable."""
-
-    closes: ClassVar[RunState | None] = None
-    appended: ClassVar[bool] = True
-
-    def payload(self) -> tuple[Any, str] | None:
-        """The user value this command stores and how to name it in an error (None)."""
-        return None
-
-    def outcome(self) -> tuple[Any, Failure | None]:
-        """The closed run's result and failure (for a command that ``closes``)."""
-        return None, None
-
-
 @dataclass(frozen=True)
-class ScheduleActivity(_Declared):
+class ScheduleActivity(Declared):
     seq: int
     activity_id: str
     activity_type: str
@@ -67,6 +51,8 @@ class ScheduleActivity(_Declared):
     headers: dict[str, str] | None = None
     """Context that travels with the activity: the run's correlation id, the scheduling
     workflow task's trace context (``traceparent``)."""
+    header: dict[str, Any] = field(default_factory=dict)
+    """The payloads the workflow's interceptors set (Temporal's activity header)."""
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq, self.activity_type)
@@ -88,11 +74,13 @@ class ScheduleActivity(_Declared):
         }
         if self.headers:
             attrs["headers"] = self.headers
+        if self.header:
+            attrs["header"] = self.header
         return attrs
 
 
 @dataclass(frozen=True)
-class RequestCancelActivity(_Declared):
+class RequestCancelActivity(Declared):
     seq: int
     activity_type: str = ""
     event_type: EventType = EventType.ACTIVITY_CANCEL_REQUESTED
@@ -105,7 +93,7 @@ class RequestCancelActivity(_Declared):
 
 
 @dataclass(frozen=True)
-class StartTimer(_Declared):
+class StartTimer(Declared):
     seq: int
     duration: float
     fire_at: str
@@ -119,7 +107,7 @@ class StartTimer(_Declared):
 
 
 @dataclass(frozen=True)
-class CancelTimer(_Declared):
+class CancelTimer(Declared):
     seq: int
     event_type: EventType = EventType.TIMER_CANCELED
 
@@ -131,7 +119,7 @@ class CancelTimer(_Declared):
 
 
 @dataclass(frozen=True)
-class StartChild(_Declared):
+class StartChild(Declared):
     seq: int
     workflow_id: str
     workflow_type: str
@@ -144,6 +132,7 @@ class StartChild(_Declared):
     task_timeout: float | None = None
     memo: dict[str, Any] = field(default_factory=dict)
     search_attributes: dict[str, Any] = field(default_factory=dict)
+    header: dict[str, Any] = field(default_factory=dict)
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq, self.workflow_type)
@@ -164,11 +153,12 @@ class StartChild(_Declared):
             **({"task_timeout": self.task_timeout} if self.task_timeout else {}),
             **({"memo": self.memo} if self.memo else {}),
             **({"search_attributes": self.search_attributes} if self.search_attributes else {}),
+            **({"header": self.header} if self.header else {}),
         }
 
 
 @dataclass(frozen=True)
-class RequestCancelChild(_Declared):
+class RequestCancelChild(Declared):
     seq: int
     workflow_id: str
     event_type: EventType = EventType.WORKFLOW_CANCEL_REQUESTED  # recorded on the child
@@ -182,7 +172,7 @@ class RequestCancelChild(_Declared):
 
 
 @dataclass(frozen=True)
-class SignalExternal(_Declared):
+class SignalExternal(Declared):
     """Signal another workflow (its open run: ``run_id``, else the latest of ``workflow_id``)."""
 
     seq: int
@@ -191,6 +181,7 @@ class SignalExternal(_Declared):
     name: str
     args: list[Any]
     event_type: EventType = EventType.SIGNAL_EXTERNAL_WORKFLOW_INITIATED
+    header: dict[str, Any] = field(default_factory=dict)
 
     def key(self) -> tuple[Any, ...]:
         return (self.seq, self.name)
@@ -205,11 +196,12 @@ class SignalExternal(_Declared):
             "run_id": self.run_id,
             "name": self.name,
             "args": self.args,
+            **({"header": self.header} if self.header else {}),
         }
 
 
 @dataclass(frozen=True)
-class RequestCancelExternal(_Declared):
+class RequestCancelExternal(Declared):
     """Ask another workflow to cancel (its run ``run_id``, else the latest of ``workflow_id``)."""
 
     seq: int
@@ -225,7 +217,7 @@ class RequestCancelExternal(_Declared):
 
 
 @dataclass(frozen=True)
-class RecordMarker(_Declared):
+class RecordMarker(Declared):
     patch_id: str
     event_type: EventType = EventType.MARKER_RECORDED
 
@@ -237,7 +229,7 @@ class RecordMarker(_Declared):
 
 
 @dataclass(frozen=True)
-class UpsertMemo(_Declared):
+class UpsertMemo(Declared):
     """The workflow changed its memo (``memo``: each key's new value, None to remove it):
     Temporal's ``WorkflowPropertiesModified``."""
 
@@ -255,7 +247,7 @@ class UpsertMemo(_Declared):
 
 
 @dataclass(frozen=True)
-class UpsertSearchAttributes(_Declared):
+class UpsertSearchAttributes(Declared):
     """The workflow changed its search attributes (``search_attributes``: each name's new
     ``{"type", "value"}``, None to remove it): Temporal's ``UpsertWorkflowSearchAttributes``."""
 
@@ -273,7 +265,7 @@ class UpsertSearchAttributes(_Declared):
 
 
 @dataclass(frozen=True)
-class RecordLocalActivity(_Declared):
+class RecordLocalActivity(Declared):
     """A local activity's outcome, recorded in the workflow task that ran it (replay reads
     it from there instead of running the activity again)."""
 
@@ -307,7 +299,7 @@ class RecordLocalActivity(_Declared):
 
 
 @dataclass(frozen=True)
-class RequestApproval(_Declared):
+class RequestApproval(Declared):
     name: str
     details: dict[str, Any]
     timeout: float | None
@@ -326,7 +318,7 @@ class RequestApproval(_Declared):
 
 
 @dataclass(frozen=True)
-class CompleteWorkflow(_Declared):
+class CompleteWorkflow(Declared):
     result: Any
     event_type: EventType = EventType.WORKFLOW_COMPLETED
     closes: ClassVar[RunState | None] = RunState.COMPLETED
@@ -345,7 +337,7 @@ class CompleteWorkflow(_Declared):
 
 
 @dataclass(frozen=True)
-class FailWorkflow(_Declared):
+class FailWorkflow(Declared):
     failure: Failure
     event_type: EventType = EventType.WORKFLOW_FAILED
     closes: ClassVar[RunState | None] = RunState.FAILED
@@ -361,7 +353,7 @@ class FailWorkflow(_Declared):
 
 
 @dataclass(frozen=True)
-class CancelWorkflow(_Declared):
+class CancelWorkflow(Declared):
     event_type: EventType = EventType.WORKFLOW_CANCELED
     closes: ClassVar[RunState | None] = RunState.CANCELED
 
@@ -376,11 +368,12 @@ class CancelWorkflow(_Declared):
 
 
 @dataclass(frozen=True)
-class ContinueAsNew(_Declared):
+class ContinueAsNew(Declared):
     workflow_type: str
     args: list[Any]
     task_queue: str
     options: dict[str, Any] = field(default_factory=dict)
+    header: dict[str, Any] = field(default_factory=dict)
     event_type: EventType = EventType.WORKFLOW_CONTINUED_AS_NEW
     closes: ClassVar[RunState | None] = RunState.CONTINUED_AS_NEW
 
@@ -395,61 +388,8 @@ class ContinueAsNew(_Declared):
             "workflow_type": self.workflow_type,
             "input": self.args,
             "task_queue": self.task_queue,
+            **({"header": self.header} if self.header else {}),
         }
-
-
-@dataclass(frozen=True)
-class AcceptUpdate(_Declared):
-    """The workflow accepted an update (its validator passed); its handler runs."""
-
-    update_id: str
-    name: str
-    args: list[Any]
-    event_type: EventType = EventType.WORKFLOW_UPDATE_ACCEPTED
-
-    def key(self) -> tuple[Any, ...]:
-        return (self.update_id,)
-
-    def attributes(self) -> dict[str, Any]:
-        return {"update_id": self.update_id, "name": self.name, "args": self.args}
-
-
-@dataclass(frozen=True)
-class RejectUpdate(_Declared):
-    """The workflow rejected an update: recorded on the request only, not in the history
-    (as on Temporal), so replay neither produces nor expects it."""
-
-    update_id: str
-    failure: Failure
-    event_type: EventType = EventType.WORKFLOW_UPDATE_COMPLETED
-    appended: ClassVar[bool] = False
-
-    def key(self) -> tuple[Any, ...]:
-        return (self.update_id,)
-
-    def attributes(self) -> dict[str, Any]:
-        return {"update_id": self.update_id, "failure": self.failure.model_dump(mode="json")}
-
-
-@dataclass(frozen=True)
-class CompleteUpdate(_Declared):
-    """An accepted update's handler returned (``result``) or raised (``failure``)."""
-
-    update_id: str
-    result: Any = None
-    failure: Failure | None = None
-    event_type: EventType = EventType.WORKFLOW_UPDATE_COMPLETED
-
-    def key(self) -> tuple[Any, ...]:
-        return (self.update_id,)
-
-    def payload(self) -> tuple[Any, str] | None:
-        return self.result, f"the result of update {self.update_id}"
-
-    def attributes(self) -> dict[str, Any]:
-        if self.failure is not None:
-            return {"update_id": self.update_id, "failure": self.failure.model_dump(mode="json")}
-        return {"update_id": self.update_id, "result": self.result}
 
 
 Command = (

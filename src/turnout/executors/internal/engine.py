@@ -46,11 +46,7 @@ from turnout.executors.internal.markers import LocalActivityOutcome, Markers
 from turnout.executors.internal.operations import Operations
 from turnout.executors.internal.runtime import ContinueAsNewError, InternalRuntime
 from turnout.workflows._definitions import HandlerDefinition, WorkflowDefinition
-from turnout.workflows._runtime import (
-    WorkflowInfo,
-    reset_workflow_runtime,
-    set_workflow_runtime,
-)
+from turnout.workflows._runtime import WorkflowInfo, reset_workflow_runtime, set_workflow_runtime
 
 __all__ = ["ContinueAsNewError", "WorkflowInstance", "WorkflowTaskError"]
 
@@ -340,6 +336,7 @@ class WorkflowInstance(MessageHandlers):
         attrs = event.attributes
         match event.type:
             case EventType.WORKFLOW_STARTED:
+                self.start_header = dict(attrs.get("header") or {})
                 if self._start_gate is not None:
                     self._start_held = True  # a start policy holds the code until approved
                 else:
@@ -407,7 +404,7 @@ class WorkflowInstance(MessageHandlers):
 
     def _start(self) -> None:
         self._make_object(held=True)
-        run = getattr(self._obj, self.defn.run_method_name)
+        run = self.intercepted_run(getattr(self._obj, self.defn.run_method_name))
         self._main = self._loop.create_task(self._run_main(run, self._args), name="workflow-main")
 
     async def _run_main(self, run: Callable[..., Awaitable[Any]], args: list[Any]) -> None:
@@ -452,7 +449,7 @@ class WorkflowInstance(MessageHandlers):
     # -- queries (never produce commands) ----------------------------------------------
     def query(self, handler: HandlerDefinition, args: list[Any]) -> Any:
         """Call a query handler on the current workflow object."""
-        return self.read_only(lambda: self.bound(handler)(*args))
+        return self.read_only(lambda: self.call_query(handler, args))
 
     def read_only(self, call: Callable[[], Any]) -> Any:
         """``call()`` with the workflow read-only (a query handler, an update's validator)."""

@@ -22,6 +22,14 @@ from turnout.contracts.events import Event
 from turnout.contracts.executor import ARG_UNSET, call_args, check_signal
 from turnout.contracts.governance import Approval, check_decision
 from turnout.contracts.history import WorkflowHistory
+from turnout.contracts.interceptors import (
+    CancelWorkflowInput,
+    DescribeWorkflowInput,
+    QueryWorkflowInput,
+    SignalWorkflowInput,
+    StartWorkflowUpdateInput,
+    TerminateWorkflowInput,
+)
 from turnout.contracts.limits import check_text
 from turnout.contracts.pending import since_last_task
 from turnout.contracts.records import Artifact, DecisionOutcome, PolicyDecision, Run
@@ -33,7 +41,12 @@ from turnout.executors.internal.queries import ask_query
 from turnout.executors.internal.store.notify import run_channel
 from turnout.executors.internal.store.rows import cron_schedule_of
 from turnout.executors.internal.updates import InternalWorkflowUpdateHandle, send_update
-from turnout.workflows._definitions import WorkflowDefinition, signal_name
+from turnout.workflows._definitions import (
+    WorkflowDefinition,
+    query_name,
+    signal_name,
+    update_name,
+)
 
 if TYPE_CHECKING:
     from turnout.executors.internal.client import InternalClient
@@ -117,13 +130,40 @@ class InternalWorkflowHandle(UpdateCalls):
     ) -> InternalWorkflowUpdateHandle:
         """Send an update to the open run and return once it reached ``wait_for_stage``
         (ACCEPTED or COMPLETED); a rejected update raises WorkflowUpdateFailedError."""
+        name = update_name(update)
+        if result_type is None and callable(update):
+            defn = WorkflowDefinition.from_handler(update)
+            handler = defn.update_for(name) if defn else None
+            result_type = handler.return_type if handler else None
+        # An interceptor hands back what the chain's end made (or one like it).
+        return await self._client.outbound.start_workflow_update(  # type: ignore[return-value]
+            StartWorkflowUpdateInput(
+                id=self._id,
+                run_id=self._run_id,
+                first_execution_run_id=self._run_id,
+                update_id=id,
+                update=name,
+                args=call_args(arg, args),
+                wait_for_stage=wait_for_stage,
+                ret_type=result_type,
+            )
+        )
+
+    async def send_update(
+        self,
+        name: str,
+        args: Sequence[Any],
+        id: str | None,
+        wait_for_stage: WorkflowUpdateStage,
+        result_type: Any,
+    ) -> InternalWorkflowUpdateHandle:
+        """The update at the end of the interceptor chain."""
         run = await self._open_run()
         return await send_update(
             self._client,
             self._id,
             run.run_id,
-            update,
-            arg,
+            name,
             args=args,
             id=id,
             wait_for_stage=wait_for_stage,
@@ -152,6 +192,12 @@ class InternalWorkflowHandle(UpdateCalls):
 
     async def describe(self) -> Run:
         """The run's contract record, with what it waits on while it is open."""
+        return await self._client.outbound.describe_workflow(
+            DescribeWorkflowInput(id=self._id, run_id=self._run_id)
+        )
+
+    async def read_description(self) -> Run:
+        """The describe at the end of the interceptor chain."""
         run = await self._run()
         if run.state.is_terminal:
             return run
@@ -235,15 +281,27 @@ class InternalWorkflowHandle(UpdateCalls):
         self, signal: str | Callable[..., Any], arg: Any = ARG_UNSET, *, args: Sequence[Any] = ()
     ) -> None:
         """Deliver a signal to the open run."""
-        name = signal_name(signal)
+        await self._client.outbound.signal_workflow(
+            SignalWorkflowInput(
+                id=self._id,
+                run_id=self._run_id,
+                signal=signal_name(signal),
+                args=call_args(arg, args),
+            )
+        )
+
+    async def send_signal(self, name: str, args: Sequence[Any], header: dict[str, Any]) -> None:
+        """The signal at the end of the interceptor chain."""
         try:
-            encoded = codec.encode_args(call_args(arg, args))
+            encoded = codec.encode_args(list(args))
         except ValueError as exc:
             raise DataConversionError(f"the arguments of signal {name}", exc) from None
         check_signal(name, encoded)
         codec.check_size(encoded, f"the arguments of signal {name}", self._client.max_payload_bytes)
         run = await self._open_run()
-        if not await self._client.store.signal(self._client.tenant_id, run.run_id, name, encoded):
+        if not await self._client.store.signal(
+            self._client.tenant_id, run.run_id, name, encoded, header
+        ):
             raise await self._gone(run)
 
     async def query(
@@ -258,20 +316,40 @@ class InternalWorkflowHandle(UpdateCalls):
         """Ask the run's query handler: a worker polling the run's task queue answers, from
         its cached instance or by replaying the run with its own code, as on Temporal.
         Closed runs answer too. No answer within ``rpc_timeout`` (30 s unset): TimeoutError."""
+        name = query_name(query)
+        if result_type is None and callable(query):
+            defn = WorkflowDefinition.from_handler(query)
+            handler = defn.query_for(name) if defn is not None else None
+            result_type = handler.return_type if handler is not None else None
+        return await self._client.outbound.query_workflow(
+            QueryWorkflowInput(
+                id=self._id,
+                run_id=self._run_id,
+                query=name,
+                args=call_args(arg, args),
+                ret_type=result_type,
+                rpc_timeout=rpc_timeout,
+            )
+        )
+
+    async def ask(
+        self, name: str, args: Sequence[Any], result_type: Any, rpc_timeout: timedelta | None
+    ) -> Any:
+        """The query at the end of the interceptor chain."""
         run = await self._run()
         return await ask_query(
-            self._client,
-            run,
-            query,
-            arg,
-            args=args,
-            result_type=result_type,
-            rpc_timeout=rpc_timeout,
+            self._client, run, name, args=args, result_type=result_type, rpc_timeout=rpc_timeout
         )
 
     async def cancel(self) -> None:
         """Request cancellation of the open run. On a run that has closed it does nothing,
         as on Temporal (the run is over either way)."""
+        await self._client.outbound.cancel_workflow(
+            CancelWorkflowInput(id=self._id, run_id=self._run_id)
+        )
+
+    async def request_cancel(self) -> None:
+        """The cancellation request at the end of the interceptor chain."""
         run = await self._run()
         if run.state.is_terminal:
             return
@@ -282,6 +360,12 @@ class InternalWorkflowHandle(UpdateCalls):
 
     async def terminate(self, reason: str | None = None) -> None:
         """End the open run at once."""
+        await self._client.outbound.terminate_workflow(
+            TerminateWorkflowInput(id=self._id, run_id=self._run_id, reason=reason)
+        )
+
+    async def end(self, reason: str | None) -> None:
+        """The termination at the end of the interceptor chain."""
         if reason is not None:
             check_text(reason, "the reason")
         run = await self._open_run()

@@ -48,6 +48,7 @@ from turnout.workflows._dynamic import DYNAMIC
 from turnout.workflows._runtime import WorkflowInfo, current_update
 
 if TYPE_CHECKING:
+    from turnout.executors.internal.interception import WorkflowChain
     from turnout.executors.internal.loop import WorkflowEventLoop
     from turnout.executors.internal.operations import Operations
 
@@ -79,6 +80,25 @@ class MessageHandlers:
     """Call a function with the workflow read-only (a validator, as a query)."""
     _set_handlers: dict[str, dict[str, HandlerDefinition]]
     """Handlers set while the workflow runs, by kind (signal, query, update) and name."""
+    chain: WorkflowChain | None = None
+    """The run's interceptor chain (None: the worker has no interceptors)."""
+    start_header: dict[str, Any] = {}
+    """The headers the run was started with (its interceptors' ``execute_workflow``)."""
+
+    @property
+    def workflow_object(self) -> Any:
+        """The instance of the workflow class."""
+        return self._obj
+
+    def intercepted_run(self, run: Callable[..., Any]) -> Callable[..., Any]:
+        """The run method, through the interceptor chain when there is one."""
+        return run if self.chain is None else self.chain.run(run, self.start_header)
+
+    def call_query(self, handler: HandlerDefinition, args: list[Any]) -> Any:
+        """A query handler's answer, through the interceptor chain when there is one."""
+        if self.chain is None:
+            return self.bound(handler)(*args)
+        return self.chain.query("", handler.name, args)
 
     # -- handlers set while the workflow runs ----------------------------------------
     def handler_named(self, kind: str, name: str) -> HandlerDefinition | None:
@@ -166,9 +186,15 @@ class MessageHandlers:
             )
             return
         self.handlers_running += 1  # running from delivery on, as on Temporal
-        self._loop.call_soon(self._invoke_signal, handler, args)
+        header = dict(event.attributes.get("header") or {})
+        self._loop.call_soon(self._invoke_signal, handler, args, name, header)
 
-    def _invoke_signal(self, handler: HandlerDefinition, args: list[Any]) -> None:
+    def _invoke_signal(
+        self, handler: HandlerDefinition, args: list[Any], name: str, header: dict[str, Any]
+    ) -> None:
+        if self.chain is not None:
+            self._loop.create_task(self._guard(self.chain.signal(name, args, header)))
+            return
         method = self.bound(handler)
         if handler.is_async:
             self._loop.create_task(self._guard(method(*args)))

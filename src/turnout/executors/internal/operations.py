@@ -40,6 +40,7 @@ from turnout.executors.internal.commands import (
     StartTimer,
 )
 from turnout.executors.internal.loop import WorkflowEventLoop, WorkflowTask, WorkflowTimerHandle
+from turnout.executors.internal.outbound import check_header
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
 from turnout.workflows._runtime import (
     ActivityCancellationType,
@@ -149,7 +150,12 @@ class Operations:
 
     # -- activities --------------------------------------------------------------------
     def schedule_activity(
-        self, activity: Any, args: Sequence[Any], options: ActivityOptions, result_type: Any
+        self,
+        activity: Any,
+        args: Sequence[Any],
+        options: ActivityOptions,
+        result_type: Any,
+        header: dict[str, Any] | None = None,
     ) -> ActivityHandle:
         """Record a ScheduleActivity and return the task that awaits its result."""
         defn = ActivityDefinition.from_callable(activity) if callable(activity) else None
@@ -171,6 +177,7 @@ class Operations:
                 schedule_to_close_timeout=_secs(options.schedule_to_close_timeout),
                 heartbeat_timeout=_secs(options.heartbeat_timeout),
                 retry_policy=policy.model_dump(mode="json"),
+                header=check_header(header, codec.DEFAULT_MAX_PAYLOAD_BYTES),
             )
         )
         return ActivityHandle(

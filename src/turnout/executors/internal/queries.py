@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from turnout.contracts.calls import check_query, query_timed_out
 from turnout.contracts.errors import DataConversionError, WorkflowQueryFailedError
-from turnout.contracts.executor import call_args
+from turnout.contracts.executor import ARG_UNSET, call_args
 from turnout.contracts.records import Run
 from turnout.executors.internal import codec
 from turnout.executors.internal.store.base import utcnow
@@ -36,9 +36,9 @@ async def ask_query(
     client: InternalClient,
     run: Run,
     query: str | Callable[..., Any],
-    arg: Any,
+    arg: Any = ARG_UNSET,
     *,
-    args: Sequence[Any],
+    args: Sequence[Any] = (),
     result_type: Any,
     rpc_timeout: timedelta | None,
 ) -> Any:

@@ -25,6 +25,7 @@ from turnout.contracts.updates import UpdateInfo
 from turnout.executors.internal import codec
 from turnout.executors.internal.commands import UpsertMemo, UpsertSearchAttributes
 from turnout.executors.internal.guard import unguarded_methods
+from turnout.executors.internal.interception import start_activity_input
 from turnout.workflows._definitions import WorkflowDefinition, runtime_handler
 from turnout.workflows._runtime import (
     ActivityOptions,
@@ -169,6 +170,11 @@ class InternalRuntime:
         self, activity: Any, args: Sequence[Any], options: ActivityOptions, result_type: Any
     ) -> Awaitable[Any]:
         self._writable()
+        if self._i.chain is not None:
+            handle: Awaitable[Any] = self._i.chain.ready().outbound.start_activity(
+                start_activity_input(activity, args, options, result_type)
+            )
+            return handle
         return self._i.operations.schedule_activity(activity, args, options, result_type)
 
     def start_local_activity(

@@ -60,13 +60,19 @@ def namespace_for_tenant(tenant_id: str, configured_namespace: str) -> str:
     )
 
 
-async def connect_temporal(settings: Settings, *, workflows: Sequence[type] = ()) -> TemporalClient:
+async def connect_temporal(
+    settings: Settings, *, workflows: Sequence[type] = (), interceptors: Sequence[object] = ()
+) -> TemporalClient:
     """Connect to the Temporal frontend the settings name, in the tenant's namespace."""
     install()
     tenant = validate_tenant(settings.tenant_id)
     namespace = namespace_for_tenant(tenant, settings.temporal_namespace)
     client = await TemporalClient.open(
-        settings.temporal_address, namespace, workflows=workflows, tenant_id=tenant
+        settings.temporal_address,
+        namespace,
+        workflows=workflows,
+        tenant_id=tenant,
+        interceptors=interceptors,
     )
     await _check_namespace(client, settings.temporal_address, tenant)
     return client

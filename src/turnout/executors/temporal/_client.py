@@ -32,6 +32,7 @@ from turnout.contracts.executor import (
     check_start,
 )
 from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
+from turnout.contracts.interceptors import check_client_interceptors
 from turnout.contracts.limits import (
     check_name,
     check_optional_duration,
@@ -55,6 +56,7 @@ from turnout.contracts.workers import WorkerInfo
 from turnout.executors.temporal._async_activity import TemporalAsyncActivityHandle
 from turnout.executors.temporal._governance import approvals_from_memo
 from turnout.executors.temporal._handle import TemporalWorkflowHandle, jsonable
+from turnout.executors.temporal._interceptors import client_interceptors
 from turnout.executors.temporal._runtime import CORRELATION_MEMO, temporal_retry_policy
 from turnout.executors.temporal._schedules import TemporalSchedules
 from turnout.executors.temporal._search import refused_search_attributes, typed_to_temporal
@@ -106,7 +108,11 @@ class TemporalClient(TemporalSchedules, ClientBase):
         *,
         workflows: Sequence[type] = (),
         tenant_id: str = DEFAULT_TENANT,
+        interceptors: Sequence[object] = (),
     ) -> None:
+        self.interceptors = list(interceptors)
+        """What ``Client.connect(interceptors=...)`` was given (workers use the worker
+        interceptors among them too)."""
         self.raw = raw
         """The underlying ``temporalio.client.Client``."""
         self._tenant_id = validate_tenant(tenant_id)
@@ -121,12 +127,17 @@ class TemporalClient(TemporalSchedules, ClientBase):
         *,
         workflows: Sequence[type] = (),
         tenant_id: str = DEFAULT_TENANT,
+        interceptors: Sequence[object] = (),
     ) -> TemporalClient:
         """Connect with the pydantic data converter (models and dataclasses round-trip)."""
+        interceptors = check_client_interceptors(interceptors)
         raw = await temporalio.client.Client.connect(
-            address, namespace=namespace, data_converter=pydantic_data_converter
+            address,
+            namespace=namespace,
+            data_converter=pydantic_data_converter,
+            interceptors=client_interceptors(interceptors),
         )
-        return cls(raw, workflows=workflows, tenant_id=tenant_id)
+        return cls(raw, workflows=workflows, tenant_id=tenant_id, interceptors=interceptors)
 
     @property
     def tenant_id(self) -> str:

@@ -19,6 +19,7 @@ from turnout.contracts.shared_state import SharedStateManager, check_activity_ex
 from turnout.executors.temporal._client import TemporalClient
 from turnout.executors.temporal._definitions import ensure_activity, ensure_workflow, install
 from turnout.executors.temporal._governance import admission_activity
+from turnout.executors.temporal._interceptors import worker_chain
 from turnout.executors.temporal._observability import interceptors_for
 from turnout.executors.temporal._runtime import TurnoutInterceptor
 from turnout.observability._hooks import guarded
@@ -85,6 +86,7 @@ class TemporalWorker:
         observer: Any = None,
         debug_mode: bool = False,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        interceptors: Sequence[object] = (),
         **options: Any,
     ) -> None:
         if options:
@@ -128,10 +130,10 @@ class TemporalWorker:
                 if shared_state_manager is not None
                 else None
             ),
-            interceptors=[
-                *interceptors_for(observer),
-                TurnoutInterceptor(client, policies=policies),
-            ],
+            interceptors=worker_chain(
+                [*interceptors_for(observer), TurnoutInterceptor(client, policies=policies)],
+                [*client.interceptors, *interceptors],
+            ),
             workflow_runner=sandbox_runner(),
             max_concurrent_activities=max_concurrent_activities,
             max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,

@@ -13,6 +13,32 @@ from __future__ import annotations
 __all__ = ["MODULE_IGNORED", "MODULE_SUPPORTED", "MODULE_UNSUPPORTED"]
 
 MODULE_SUPPORTED: tuple[str, ...] = (
+    "client.CancelWorkflowInput",
+    "client.DescribeWorkflowInput",
+    "client.Interceptor",
+    "client.OutboundInterceptor",
+    "client.QueryWorkflowInput",
+    "client.SignalWorkflowInput",
+    "client.StartWorkflowInput",
+    "client.StartWorkflowUpdateInput",
+    "client.TerminateWorkflowInput",
+    "worker.ActivityInboundInterceptor",
+    "worker.ActivityOutboundInterceptor",
+    "worker.ContinueAsNewInput",
+    "worker.ExecuteActivityInput",
+    "worker.ExecuteWorkflowInput",
+    "worker.HandleQueryInput",
+    "worker.HandleSignalInput",
+    "worker.HandleUpdateInput",
+    "worker.Interceptor",
+    "worker.SignalChildWorkflowInput",
+    "worker.SignalExternalWorkflowInput",
+    "worker.StartActivityInput",
+    "worker.StartChildWorkflowInput",
+    "worker.StartLocalActivityInput",
+    "worker.WorkflowInboundInterceptor",
+    "worker.WorkflowInterceptorClassInput",
+    "worker.WorkflowOutboundInterceptor",
     "client.Client",
     "client.AsyncActivityCancelledError",
     "client.AsyncActivityHandle",
@@ -90,7 +116,10 @@ _NEXUS = "Nexus is not supported"
 _STANDALONE = "activities run only inside workflows"
 _VERSIONING = "worker versioning is Temporal-only; use workflow.patched"
 _CONNECTION = "connection details come from turnout's settings (TURNOUT_*)"
-_INTERCEPTORS = "interceptors are not supported: use an Observer for metrics, traces and logs"
+_INTERCEPTORS = (
+    "interceptors see starts, signals, queries, updates, cancel, terminate and describe, "
+    "and workflow and activity calls; this call passes through them unseen"
+)
 _CONVERTER = "turnout converts every value with pydantic from the type hints"
 _VISIBILITY = "handle.events() gives the timeline; fetch_history() the whole history"
 _TUNING = "turnout's worker takes max_concurrent_* and max_memory_bytes instead"
@@ -188,12 +217,9 @@ MODULE_UNSUPPORTED: dict[str, str] = {
     ),
     **dict.fromkeys(
         [
-            "client.Interceptor",
-            "client.OutboundInterceptor",
             "client.BackfillScheduleInput",
             "client.CancelActivityInput",
             "client.CancelNexusOperationInput",
-            "client.CancelWorkflowInput",
             "client.CompleteAsyncActivityInput",
             "client.CountActivitiesInput",
             "client.CountNexusOperationsInput",
@@ -203,7 +229,6 @@ MODULE_UNSUPPORTED: dict[str, str] = {
             "client.DescribeActivityInput",
             "client.DescribeNexusOperationInput",
             "client.DescribeScheduleInput",
-            "client.DescribeWorkflowInput",
             "client.FailAsyncActivityInput",
             "client.FetchWorkflowHistoryEventsInput",
             "client.GetNexusOperationResultInput",
@@ -216,17 +241,12 @@ MODULE_UNSUPPORTED: dict[str, str] = {
             "client.ListWorkflowsInput",
             "client.PauseActivityInput",
             "client.PauseScheduleInput",
-            "client.QueryWorkflowInput",
             "client.ReportCancellationAsyncActivityInput",
-            "client.SignalWorkflowInput",
             "client.StartActivityInput",
             "client.StartNexusOperationInput",
-            "client.StartWorkflowInput",
-            "client.StartWorkflowUpdateInput",
             "client.StartWorkflowUpdateWithStartInput",
             "client.TerminateActivityInput",
             "client.TerminateNexusOperationInput",
-            "client.TerminateWorkflowInput",
             "client.TriggerScheduleInput",
             "client.UnpauseActivityInput",
             "client.UnpauseScheduleInput",
@@ -264,27 +284,10 @@ MODULE_UNSUPPORTED: dict[str, str] = {
     # temporalio.worker
     **dict.fromkeys(
         [
-            "worker.ActivityInboundInterceptor",
-            "worker.ActivityOutboundInterceptor",
-            "worker.ContinueAsNewInput",
-            "worker.ExecuteActivityInput",
             "worker.ExecuteNexusOperationCancelInput",
             "worker.ExecuteNexusOperationStartInput",
-            "worker.ExecuteWorkflowInput",
-            "worker.HandleQueryInput",
-            "worker.HandleSignalInput",
-            "worker.HandleUpdateInput",
-            "worker.Interceptor",
             "worker.NexusOperationInboundInterceptor",
-            "worker.SignalChildWorkflowInput",
-            "worker.SignalExternalWorkflowInput",
-            "worker.StartActivityInput",
-            "worker.StartChildWorkflowInput",
-            "worker.StartLocalActivityInput",
             "worker.StartNexusOperationInput",
-            "worker.WorkflowInboundInterceptor",
-            "worker.WorkflowInterceptorClassInput",
-            "worker.WorkflowOutboundInterceptor",
         ],
         _INTERCEPTORS,
     ),

@@ -195,6 +195,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             parent_close_policy=c.parent_close_policy,
             memo=c.memo,
             search_attributes=c.search_attributes,
+            header=c.header,
         )
         taken = (
             await conn.execute(
@@ -249,12 +250,16 @@ class CommandOperations(ExternalOperations, UpdateOperations):
     async def _start_memo(self, conn: AsyncConnection, run_id: str) -> dict[str, Any]:
         """The memo the run started with (what continue-as-new gives the next run, as on
         Temporal: not the run's upserts)."""
+        return dict((await self._started(conn, run_id)).get("memo") or {})
+
+    async def _started(self, conn: AsyncConnection, run_id: str) -> dict[str, Any]:
+        """The attributes of the run's ``workflow_started`` event."""
         started = (
             await conn.execute(
                 select(events.c.attributes).where(events.c.run_id == run_id, events.c.seq == 1)
             )
         ).scalar()
-        return dict((started or {}).get("memo") or {})
+        return dict(started or {})
 
     async def _memo_of(self, conn: AsyncConnection, run_id: str) -> dict[str, Any]:
         """The run's memo as this transaction sees it (its upserts applied)."""
@@ -343,6 +348,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             memo=await self._start_memo(conn, run.run_id),
             search_attributes=await self._search_attributes_of(conn, run.run_id),
             cron_schedule=cron,
+            header=dict((await self._started(conn, run.run_id)).get("header") or {}),
         )
         await self._create_run(
             conn,
@@ -379,6 +385,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             memo=await self._start_memo(conn, run.run_id),
             # As on Temporal, the next run has the search attributes the run has now.
             search_attributes=await self._search_attributes_of(conn, run.run_id),
+            header=c.header,
         )
         spec = (c.event_type, c.attributes())
         closed = await self._close_run(conn, tx, run.run_id, RunState.CONTINUED_AS_NEW, now, [spec])

@@ -24,6 +24,7 @@ from turnout.contracts.events import EventType
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import runs
 from turnout.executors.internal.store.core import StoreCore
+from turnout.executors.internal.store.new_runs import signal_attributes
 from turnout.executors.internal.store.records import EventSpec, RunSnapshot
 from turnout.executors.internal.store.sql import ACTIVE
 from turnout.executors.internal.store.tx import Tx
@@ -54,7 +55,7 @@ class ExternalOperations(StoreCore):
     ) -> None:
         answer = {"signal_seq": c.seq, "workflow_id": c.workflow_id, "run_id": c.run_id}
         target = await self._external_target(conn, run, c.workflow_id, c.run_id, open_only=True)
-        signal = (EventType.SIGNAL_RECEIVED, {"name": c.name, "args": c.args})
+        signal = (EventType.SIGNAL_RECEIVED, signal_attributes(c.name, c.args, c.header))
         spec: EventSpec = (EventType.EXTERNAL_WORKFLOW_SIGNALED, answer)
         if target is None or not await self._deliver(conn, tx, target.run_id, [signal], now):
             spec = (

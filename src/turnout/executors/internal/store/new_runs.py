@@ -94,4 +94,11 @@ def started_attributes(n: NewRun) -> dict[str, Any]:
         started["memo"] = p.memo
     if p.search_attributes:
         started["search_attributes"] = p.search_attributes
+    if p.header:
+        started["header"] = p.header
     return started
+
+
+def signal_attributes(name: str, args: list[Any], header: dict[str, Any] | None) -> dict[str, Any]:
+    """The attributes of a ``signal_received`` event (its header only when it has one)."""
+    return {"name": name, "args": args, **({"header": header} if header else {})}

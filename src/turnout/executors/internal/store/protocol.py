@@ -236,9 +236,16 @@ class StoreProtocol(Protocol):
         """A run's events with seq above ``after_seq``, in seq order."""
         ...
 
-    async def signal(self, tenant_id: str, run_id: str, name: str, args: list[Any]) -> bool:
-        """Append ``signal_received`` to an open run and queue its workflow task; False
-        when the tenant has no such open run."""
+    async def signal(
+        self,
+        tenant_id: str,
+        run_id: str,
+        name: str,
+        args: list[Any],
+        header: dict[str, Any] | None = None,
+    ) -> bool:
+        """Append ``signal_received`` (with the interceptors' ``header``) to an open run
+        and queue its workflow task; False when the tenant has no such open run."""
         ...
 
     async def request_cancel(self, tenant_id: str, run_id: str) -> bool:

@@ -88,6 +88,9 @@ class StartParams:
     cron_schedule: str | None = None
     """A cron workflow's schedule: its first task waits for the next time, and a run that
     completes or fails is followed by the next one (as on Temporal)."""
+    header: dict[str, Any] = field(default_factory=dict)
+    """The payloads the caller's interceptors set: the run's code sees them (and a
+    signal-with-start's signal handler)."""
 
 
 @dataclass(frozen=True)
@@ -321,6 +324,11 @@ class ActivityTask:
     def headers(self) -> dict[str, str]:
         """The context that travels with it (correlation id, trace context)."""
         return dict(self._payload.get("headers") or {})
+
+    @functools.cached_property
+    def header(self) -> dict[str, Any]:
+        """The payloads the workflow's interceptors set (``execute_activity``'s headers)."""
+        return dict(self._payload.get("header") or {})
 
 
 def _seconds(value: Any) -> float | None:

@@ -33,6 +33,7 @@ from turnout.executors.internal.store.errors import (
     refused_value,
     unstorable,
 )
+from turnout.executors.internal.store.new_runs import signal_attributes
 from turnout.executors.internal.store.records import (
     EventSpec,
     NewRun,
@@ -121,7 +122,7 @@ class RunOperations(StoreCore):
         """Deliver a signal-with-start's signal to the run the start made or uses."""
         if p.signal is not None:
             name, args = p.signal
-            spec = (EventType.SIGNAL_RECEIVED, {"name": name, "args": args})
+            spec = (EventType.SIGNAL_RECEIVED, signal_attributes(name, args, p.header))
             await self._deliver(conn, tx, run_id, [spec], now)
 
     async def _run_of_key(self, conn: AsyncConnection, p: StartParams) -> str | None:
@@ -311,9 +312,16 @@ class RunOperations(StoreCore):
         async with self.reader.connect() as conn:
             return await self._events(conn, run_id, after_seq, tenant_id)
 
-    async def signal(self, tenant_id: str, run_id: str, name: str, args: list[Any]) -> bool:
+    async def signal(
+        self,
+        tenant_id: str,
+        run_id: str,
+        name: str,
+        args: list[Any],
+        header: dict[str, Any] | None = None,
+    ) -> bool:
         """Deliver a signal to an open run of the tenant; False when there is none."""
-        spec = (EventType.SIGNAL_RECEIVED, {"name": name, "args": args})
+        spec = (EventType.SIGNAL_RECEIVED, signal_attributes(name, args, header))
         return bool(
             await self._run_tx(
                 lambda c, tx: self._deliver(

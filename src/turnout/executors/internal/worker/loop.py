@@ -28,8 +28,10 @@ from typing import Any
 from turnout.contracts.governance import Policy
 from turnout.contracts.records import QueueItemKind
 from turnout.contracts.shared_state import SharedStateManager, check_activity_executor
+from turnout.contracts.worker_interceptors import worker_interceptors
 from turnout.executors.internal.client import InternalClient
 from turnout.executors.internal.codethread import CodeThread, positive_seconds
+from turnout.executors.internal.interception import inbound_classes
 from turnout.executors.internal.migrate import check_database
 from turnout.executors.internal.reaper import Reaper
 from turnout.executors.internal.store import ClaimedItem, ClaimParams, FireTimersParams, Store
@@ -81,6 +83,7 @@ class InternalWorker:
         deadlock_timeout: timedelta = timedelta(seconds=2),
         debug_mode: bool = False,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        interceptors: Sequence[object] = (),
     ) -> None:
         if not workflows and not activities:
             raise ValueError("a Worker needs at least one workflow or activity")
@@ -195,6 +198,12 @@ class InternalWorker:
             client=client,
             pool=pool,
         )
+        # The client's worker interceptors, then the worker's own (outermost first).
+        chain = worker_interceptors([*client.interceptors, *interceptors])
+        self._activities.interceptors = chain
+        self._workflow_tasks.inbound_classes = inbound_classes(chain)
+        if self._queries is not None:
+            self._queries.inbound_classes = self._workflow_tasks.inbound_classes
         self._reaper = Reaper(self._store, self._observer)
         self._timers_busy = False
         self._stopped = asyncio.Event()

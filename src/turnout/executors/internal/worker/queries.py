@@ -19,8 +19,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from turnout.contracts.errors import error_line
+from turnout.contracts.worker_interceptors import WorkflowInboundInterceptor
 from turnout.executors.internal.codethread import CodeThread, DeadlockError
 from turnout.executors.internal.engine import WorkflowInstance
+from turnout.executors.internal.interception import WorkflowChain
 from turnout.executors.internal.query import answer_query, replay_and_answer, workflow_info
 from turnout.executors.internal.store import Store
 from turnout.executors.internal.store.notify import query_channel
@@ -48,6 +50,9 @@ class QueryRunner:
     ``cache`` and ``code`` are the workflow task runner's: the instance cache a query
     reads, and the thread workflow code runs on.
     """
+
+    inbound_classes: list[type[WorkflowInboundInterceptor]] = []
+    """The worker's interceptors' inbound classes, outermost first: each run's chain."""
 
     def __init__(
         self,
@@ -177,6 +182,8 @@ class QueryRunner:
         instance = WorkflowInstance(
             defn, workflow_info(row), list(row.input), failure_types=self._failure_types
         )
+        if self.inbound_classes:
+            instance.chain = WorkflowChain(self.inbound_classes, instance)
         try:
             answer = await self._code.run(
                 lambda: replay_and_answer(instance, history, request.name, request.args),

@@ -28,12 +28,14 @@ from turnout.contracts.events import Event
 from turnout.contracts.hooks import with_activity_headers
 from turnout.contracts.records import DecisionOutcome, PolicyDecision
 from turnout.contracts.states import TERMINAL_STATES
+from turnout.contracts.worker_interceptors import WorkflowInboundInterceptor
 from turnout.executors.internal import codec
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.codethread import CodeThread, DeadlockError
 from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
 from turnout.executors.internal.handlers import UpdateRequest
+from turnout.executors.internal.interception import WorkflowChain
 from turnout.executors.internal.query import workflow_info
 from turnout.executors.internal.store import (
     ClaimedItem,
@@ -71,6 +73,9 @@ class WorkflowTaskRunner:
     ``dispatch`` starts the activities a commit claimed eagerly (the worker's, which
     knows the activity runner).
     """
+
+    inbound_classes: list[type[WorkflowInboundInterceptor]] = []
+    """The worker's interceptors' inbound classes, outermost first: each run's chain."""
 
     def __init__(
         self,
@@ -242,6 +247,8 @@ class WorkflowTaskRunner:
             instance = WorkflowInstance(
                 defn, info, list(row.input), failure_types=self._failure_types
             )
+            if self.inbound_classes:
+                instance.chain = WorkflowChain(self.inbound_classes, instance)
         self._observer.workflow_task_loaded(info)
         decided = await self._decide(item, row, history, instance, info.correlation_id, requests)
         if decided is None:

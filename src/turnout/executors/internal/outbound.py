@@ -1,0 +1,106 @@
+"""The last link of an internal client's interceptor chain: each call, as the
+interceptors left it, made on the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from turnout.contracts.errors import DataConversionError
+from turnout.contracts.interceptors import (
+    CancelWorkflowInput,
+    DescribeWorkflowInput,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    SignalWorkflowInput,
+    StartWorkflowInput,
+    StartWorkflowUpdateInput,
+    TerminateWorkflowInput,
+)
+from turnout.contracts.limits import check_name
+from turnout.contracts.records import Run
+from turnout.contracts.updates import WorkflowUpdateHandle
+from turnout.executors.internal import codec
+
+if TYPE_CHECKING:
+    from turnout.executors.internal.client import InternalClient
+    from turnout.executors.internal.handle import InternalWorkflowHandle
+
+__all__ = ["InternalOutbound", "check_header", "refuse_header"]
+
+
+def check_header(headers: Mapping[str, Any] | None, limit: int) -> dict[str, Any]:
+    """The interceptors' ``headers`` as stored: each name checked, each value a JSON
+    payload (``turnout.converter.default().payload_converter.to_payload(value)``)."""
+    if not headers:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise TypeError("headers must be a mapping of header names to payloads")
+    stored: dict[str, Any] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str):
+            raise TypeError(f"header name {name!r} is not a string")
+        check_name(name, "a header name", example="user-id")
+        try:
+            stored[name] = codec.encode(value)
+        except ValueError as exc:
+            raise DataConversionError(
+                f"header {name!r} (make it with turnout.converter.default()"
+                ".payload_converter.to_payload)",
+                exc,
+            ) from None
+    codec.check_size(stored, "the headers", limit)
+    return stored
+
+
+def refuse_header(headers: Mapping[str, Any] | None, call: str) -> None:
+    """Refuse headers on a call whose headers the internal executor does not carry."""
+    if headers:
+        raise NotImplementedError(
+            f"the internal executor does not carry headers on a {call} yet; set them on "
+            "starts, signals, activities and child workflows"
+        )
+
+
+class InternalOutbound(OutboundInterceptor):
+    """Makes each call on the client's store (what every interceptor hands on to)."""
+
+    def __init__(self, client: InternalClient) -> None:
+        # The end of the chain: there is no next link.
+        self._client = client
+
+    def _handle(self, id: str, run_id: str | None, ret_type: Any = None) -> InternalWorkflowHandle:
+        from turnout.executors.internal.handle import InternalWorkflowHandle
+
+        return InternalWorkflowHandle(self._client, id, run_id=run_id, result_type=ret_type)
+
+    async def start_workflow(self, input: StartWorkflowInput) -> InternalWorkflowHandle:
+        return await self._client.start_from_input(input)
+
+    async def signal_workflow(self, input: SignalWorkflowInput) -> None:
+        header = check_header(input.headers, self._client.max_payload_bytes)
+        await self._handle(input.id, input.run_id).send_signal(input.signal, input.args, header)
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        refuse_header(input.headers, "query")
+        return await self._handle(input.id, input.run_id).ask(
+            input.query, input.args, input.ret_type, input.rpc_timeout
+        )
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle:
+        refuse_header(input.headers, "update")
+        return await self._handle(input.id, input.run_id).send_update(
+            input.update, input.args, input.update_id, input.wait_for_stage, input.ret_type
+        )
+
+    async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
+        await self._handle(input.id, input.run_id).request_cancel()
+
+    async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
+        await self._handle(input.id, input.run_id).end(input.reason)
+
+    async def describe_workflow(self, input: DescribeWorkflowInput) -> Run:
+        return await self._handle(input.id, input.run_id).read_description()
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"the internal executor's client has no call {name!r}")
