@@ -294,9 +294,10 @@ class WorkflowInboundInterceptor:
         """Run a signal handler."""
         await self.next.handle_signal(input)
 
-    def handle_query(self, input: HandleQueryInput) -> Any:
-        """Run a query handler; its answer."""
-        return self.next.handle_query(input)
+    async def handle_query(self, input: HandleQueryInput) -> Any:
+        """Run a query handler; its answer (nothing here may wait: a query answers at
+        once, from the run as it is)."""
+        return await self.next.handle_query(input)
 
     def handle_update_validator(self, input: HandleUpdateInput) -> None:
         """Run an update's validator (raising rejects the update)."""

@@ -422,6 +422,7 @@ class WorkflowInstance(MessageHandlers):
                     workflow_type=exc.workflow_type or self.defn.name,
                     args=next_args,
                     task_queue=self._info.task_queue,
+                    header=exc.header,
                 )
             )
         except asyncio.CancelledError:
@@ -447,9 +448,9 @@ class WorkflowInstance(MessageHandlers):
             self.operations.commands.append(command)
 
     # -- queries (never produce commands) ----------------------------------------------
-    def query(self, handler: HandlerDefinition, args: list[Any]) -> Any:
+    def query(self, handler: HandlerDefinition, args: list[Any], header: Any = None) -> Any:
         """Call a query handler on the current workflow object."""
-        return self.read_only(lambda: self.call_query(handler, args))
+        return self.read_only(lambda: self.call_query(handler, args, header or {}))
 
     def read_only(self, call: Callable[[], Any]) -> Any:
         """``call()`` with the workflow read-only (a query handler, an update's validator)."""

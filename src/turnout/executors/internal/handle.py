@@ -156,6 +156,7 @@ class InternalWorkflowHandle(UpdateCalls):
         id: str | None,
         wait_for_stage: WorkflowUpdateStage,
         result_type: Any,
+        header: dict[str, Any],
     ) -> InternalWorkflowUpdateHandle:
         """The update at the end of the interceptor chain."""
         run = await self._open_run()
@@ -168,6 +169,7 @@ class InternalWorkflowHandle(UpdateCalls):
             id=id,
             wait_for_stage=wait_for_stage,
             result_type=result_type,
+            header=header,
         )
 
     def get_update_handle(
@@ -333,12 +335,23 @@ class InternalWorkflowHandle(UpdateCalls):
         )
 
     async def ask(
-        self, name: str, args: Sequence[Any], result_type: Any, rpc_timeout: timedelta | None
+        self,
+        name: str,
+        args: Sequence[Any],
+        result_type: Any,
+        rpc_timeout: timedelta | None,
+        header: dict[str, Any],
     ) -> Any:
         """The query at the end of the interceptor chain."""
         run = await self._run()
         return await ask_query(
-            self._client, run, name, args=args, result_type=result_type, rpc_timeout=rpc_timeout
+            self._client,
+            run,
+            name,
+            args=args,
+            result_type=result_type,
+            rpc_timeout=rpc_timeout,
+            header=header,
         )
 
     async def cancel(self) -> None:

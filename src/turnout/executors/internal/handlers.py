@@ -56,7 +56,7 @@ __all__ = ["MessageHandlers", "UpdateRequest", "bind_check", "handler_args"]
 
 _log = logging.getLogger("turnout.engine")
 
-UpdateRequest = tuple[str, str, list[Any]]
+UpdateRequest = tuple[str, str, list[Any], dict[str, Any]]
 """An update a workflow task is to decide: ``(update_id, name, encoded args)``."""
 
 
@@ -94,11 +94,13 @@ class MessageHandlers:
         """The run method, through the interceptor chain when there is one."""
         return run if self.chain is None else self.chain.run(run, self.start_header)
 
-    def call_query(self, handler: HandlerDefinition, args: list[Any]) -> Any:
+    def call_query(
+        self, handler: HandlerDefinition, args: list[Any], header: dict[str, Any]
+    ) -> Any:
         """A query handler's answer, through the interceptor chain when there is one."""
         if self.chain is None:
             return self.bound(handler)(*args)
-        return self.chain.query("", handler.name, args)
+        return self.chain.query(handler.name, args, header)
 
     # -- handlers set while the workflow runs ----------------------------------------
     def handler_named(self, kind: str, name: str) -> HandlerDefinition | None:
@@ -223,7 +225,7 @@ class MessageHandlers:
     # -- updates -----------------------------------------------------------------------
     def _decide_updates(self, requests: Sequence[UpdateRequest]) -> None:
         """A live activation: validate each request, then accept or reject it."""
-        for update_id, name, encoded in requests:
+        for update_id, name, encoded, header in requests:
             handler = self.handler_for("update", name)
             if handler is None:
                 names = {*self.defn.updates, *self._set_handlers["update"]} - {DYNAMIC}
@@ -239,16 +241,21 @@ class MessageHandlers:
             try:
                 args = handler_args(handler, name, encoded)
                 self._check_args(handler, args)
-                if handler.validator is not None:
-                    info = UpdateInfo(id=update_id, name=name)
+                info = UpdateInfo(id=update_id, name=name)
+                if self.chain is not None:
+                    validate = functools.partial(
+                        self.chain.validate_update, update_id, name, args, header
+                    )
+                    _in_update(info, functools.partial(self.read_only, validate))
+                elif handler.validator is not None:
                     owner = (self._obj,) if handler.method_name else ()
                     validate = functools.partial(handler.validator, *owner, *args)
                     _in_update(info, functools.partial(self.read_only, validate))
             except Exception as exc:
                 self._reject(update_id, exc)
                 continue
-            self.operations.commands.append(AcceptUpdate(update_id, name, list(encoded)))
-            self._start_update(update_id, name, handler, args)
+            self.operations.commands.append(AcceptUpdate(update_id, name, list(encoded), header))
+            self._start_update(update_id, name, handler, args, header)
 
     def _replay_updates(self, recorded: Sequence[Event]) -> None:
         """A replayed activation: the recorded acceptances start their handlers again."""
@@ -264,9 +271,10 @@ class MessageHandlers:
                     "no longer has a handler for"
                 )
                 return
-            encoded = list(attrs.get("args", []))
-            self.operations.commands.append(AcceptUpdate(update_id, name, encoded))
-            self._start_update(update_id, name, handler, handler_args(handler, name, encoded))
+            encoded, header = list(attrs.get("args", [])), dict(attrs.get("header") or {})
+            self.operations.commands.append(AcceptUpdate(update_id, name, encoded, header))
+            args = handler_args(handler, name, encoded)
+            self._start_update(update_id, name, handler, args, header)
 
     def _reject(self, update_id: str, exc: BaseException) -> None:
         failure = failure_from_exception(
@@ -275,12 +283,23 @@ class MessageHandlers:
         self.operations.commands.append(RejectUpdate(update_id, failure))
 
     def _start_update(
-        self, update_id: str, name: str, handler: HandlerDefinition, args: list[Any]
+        self,
+        update_id: str,
+        name: str,
+        handler: HandlerDefinition,
+        args: list[Any],
+        header: dict[str, Any],
     ) -> None:
         self.handlers_running += 1
         info = UpdateInfo(id=update_id, name=name)
         context = contextvars.copy_context()
         context.run(current_update.set, info)
+        if self.chain is not None:
+            handled = self._run_update(
+                update_id, self.chain.run_update(update_id, name, args, header)
+            )
+            self._loop.call_soon(self._loop.create_task, handled, context=context)
+            return
         self._loop.call_soon(
             self._invoke_update, update_id, handler, args, context, context=context
         )

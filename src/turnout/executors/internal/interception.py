@@ -9,28 +9,107 @@ interceptors has no chain, and its runs call their code directly.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from turnout.contracts.executor import check_signal
 from turnout.contracts.worker_interceptors import (
+    ContinueAsNewInput,
     ExecuteWorkflowInput,
     HandleQueryInput,
     HandleSignalInput,
     HandleUpdateInput,
     Interceptor,
+    SignalExternalWorkflowInput,
     StartActivityInput,
+    StartChildWorkflowInput,
+    StartLocalActivityInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
-from turnout.workflows._definitions import ActivityDefinition
-from turnout.workflows._runtime import ActivityOptions
+from turnout.executors.internal import codec
+from turnout.executors.internal.continuation import ContinueAsNewError
+from turnout.workflows._definitions import (
+    ActivityDefinition,
+    HandlerDefinition,
+    WorkflowDefinition,
+)
+from turnout.workflows._runtime import ActivityOptions, ChildWorkflowOptions, LocalActivityOptions
 
 if TYPE_CHECKING:
     from turnout.executors.internal.engine import WorkflowInstance
+    from turnout.executors.internal.operations import Operations
 
-__all__ = ["WorkflowChain", "inbound_classes", "start_activity_input"]
+__all__ = [
+    "WorkflowChain",
+    "child_workflow_input",
+    "inbound_classes",
+    "local_activity_input",
+    "signal_external",
+    "start_activity_input",
+]
+
+
+async def signal_external(
+    operations: Operations,
+    workflow_id: str,
+    run_id: str | None,
+    signal: str,
+    args: Sequence[Any],
+    header: dict[str, Any],
+) -> None:
+    """Signal another workflow from a run (``get_external_workflow_handle().signal``)."""
+    encoded = codec.encode_args(args)
+    check_signal(signal, encoded)
+    await operations.signal_external(workflow_id, run_id, signal, encoded, header)
+
+
+def local_activity_input(
+    activity: Any, args: Sequence[Any], options: LocalActivityOptions, result_type: Any
+) -> StartLocalActivityInput:
+    """An ``execute_local_activity`` call as the outbound chain receives it."""
+    defn = ActivityDefinition.from_callable(activity) if callable(activity) else None
+    return StartLocalActivityInput(
+        activity=defn.name if defn is not None else str(activity),
+        args=list(args),
+        activity_id=options.activity_id,
+        schedule_to_close_timeout=options.schedule_to_close_timeout,
+        schedule_to_start_timeout=options.schedule_to_start_timeout,
+        start_to_close_timeout=options.start_to_close_timeout,
+        retry_policy=options.retry_policy,
+        local_retry_threshold=options.local_retry_threshold,
+        cancellation_type=options.cancellation_type,
+        headers={},
+        ret_type=result_type,
+        target=activity,
+    )
+
+
+def child_workflow_input(
+    workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
+) -> StartChildWorkflowInput:
+    """A ``start_child_workflow`` call as the outbound chain receives it."""
+    defn = WorkflowDefinition.from_run_fn(workflow) if callable(workflow) else None
+    return StartChildWorkflowInput(
+        workflow=defn.name if defn is not None else str(getattr(workflow, "__name__", workflow)),
+        args=list(args),
+        id=options.id,
+        task_queue=options.task_queue,
+        parent_close_policy=options.parent_close_policy,
+        execution_timeout=options.execution_timeout,
+        task_timeout=options.task_timeout,
+        id_reuse_policy=options.id_reuse_policy,
+        retry_policy=options.retry_policy,
+        memo=options.memo,
+        search_attributes=options.search_attributes,
+        headers={},
+        ret_type=result_type,
+        target=workflow,
+        options=options,
+    )
 
 
 def start_activity_input(
@@ -82,20 +161,27 @@ class _RootInbound(WorkflowInboundInterceptor):
         if inspect.isawaitable(result):
             await result
 
-    def handle_query(self, input: HandleQueryInput) -> Any:
+    async def handle_query(self, input: HandleQueryInput) -> Any:
         return self._call("query", input.query, input.args)
 
     def handle_update_validator(self, input: HandleUpdateInput) -> None:
-        raise NotImplementedError("update validators are called by the run itself")
+        handler = self._handler("update", input.update)
+        if handler.validator is not None:
+            owner = (self._instance.workflow_object,) if handler.method_name else ()
+            handler.validator(*owner, *input.args)
 
     async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
-        raise NotImplementedError("update handlers are called by the run itself")
+        result = self._call("update", input.update, input.args)
+        return await result if inspect.isawaitable(result) else result
 
-    def _call(self, kind: str, name: str, args: Sequence[Any]) -> Any:
+    def _handler(self, kind: str, name: str) -> HandlerDefinition:
         handler = self._instance.handler_for(kind, name)
         if handler is None:
             raise RuntimeError(f"the workflow has no {kind} handler {name!r}")
-        return self._instance.bound(handler)(*args)
+        return handler
+
+    def _call(self, kind: str, name: str, args: Sequence[Any]) -> Any:
+        return self._instance.bound(self._handler(kind, name))(*args)
 
 
 class _RootOutbound(WorkflowOutboundInterceptor):
@@ -121,6 +207,52 @@ class _RootOutbound(WorkflowOutboundInterceptor):
         return self._instance.operations.schedule_activity(
             target, list(input.args), options, input.ret_type, header=dict(input.headers)
         )
+
+    def start_local_activity(self, input: StartLocalActivityInput) -> Any:
+        options = LocalActivityOptions(
+            schedule_to_close_timeout=input.schedule_to_close_timeout,
+            schedule_to_start_timeout=input.schedule_to_start_timeout,
+            start_to_close_timeout=input.start_to_close_timeout,
+            retry_policy=input.retry_policy,
+            local_retry_threshold=input.local_retry_threshold,
+            activity_id=input.activity_id,
+            cancellation_type=input.cancellation_type,
+        )
+        target = input.target if input.target is not None else input.activity
+        return self._instance.markers.start_local(
+            target, list(input.args), options, input.ret_type, header=dict(input.headers)
+        )
+
+    async def start_child_workflow(self, input: StartChildWorkflowInput) -> Any:
+        options = dataclasses.replace(
+            input.options,
+            id=input.id,
+            task_queue=input.task_queue,
+            execution_timeout=input.execution_timeout,
+            task_timeout=input.task_timeout,
+            retry_policy=input.retry_policy,
+            id_reuse_policy=input.id_reuse_policy,
+            parent_close_policy=input.parent_close_policy,
+            memo=dict(input.memo) if input.memo is not None else None,
+            search_attributes=input.search_attributes,
+        )
+        target = input.target if input.target is not None else input.workflow
+        return self._instance.operations.start_child(
+            target, list(input.args), options, input.ret_type, header=dict(input.headers)
+        )
+
+    async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
+        await signal_external(
+            self._instance.operations,
+            input.workflow_id,
+            input.workflow_run_id,
+            input.signal,
+            input.args,
+            dict(input.headers),
+        )
+
+    def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
+        raise ContinueAsNewError(input.workflow, list(input.args), dict(input.headers))
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"the internal executor's workflow outbound has no call {name!r}")
@@ -167,6 +299,29 @@ class WorkflowChain:
         """A signal, through the chain."""
         await self.ready().inbound.handle_signal(HandleSignalInput(name, args, header))
 
-    def query(self, query_id: str, name: str, args: Sequence[Any]) -> Any:
+    def validate_update(
+        self, update_id: str, name: str, args: Sequence[Any], header: dict[str, Any]
+    ) -> None:
+        """An update's validation, through the chain."""
+        input = HandleUpdateInput(update_id, name, args, header)
+        self.ready().inbound.handle_update_validator(input)
+
+    def run_update(
+        self, update_id: str, name: str, args: Sequence[Any], header: dict[str, Any]
+    ) -> Coroutine[Any, Any, Any]:
+        """An update's handler, through the chain (a coroutine to run as a task)."""
+        input = HandleUpdateInput(update_id, name, args, header)
+        return self.ready().inbound.handle_update_handler(input)
+
+    def query(self, name: str, args: Sequence[Any], header: dict[str, Any]) -> Any:
         """A query, through the chain."""
-        return self.ready().inbound.handle_query(HandleQueryInput(query_id, name, args, {}))
+        answering = self.ready().inbound.handle_query(HandleQueryInput("", name, args, header))
+        try:
+            answering.send(None)
+        except StopIteration as answered:
+            return answered.value
+        answering.close()
+        raise RuntimeError(
+            f"an interceptor's handle_query waited on something while answering query "
+            f"{name!r}: a query answers at once, from the run as it is"
+        )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from turnout.contracts.errors import Failure, exception_from_failure
@@ -40,6 +40,8 @@ class LocalActivityRequest:
     args: list[Any]
     """Encoded (JSON) arguments."""
     options: LocalActivityOptions
+    header: dict[str, Any] = field(default_factory=dict)
+    """The payloads the workflow's interceptors set."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,12 @@ class Markers:
 
     # -- local activities --------------------------------------------------------------
     def start_local(
-        self, activity: Any, args: Sequence[Any], options: LocalActivityOptions, result_type: Any
+        self,
+        activity: Any,
+        args: Sequence[Any],
+        options: LocalActivityOptions,
+        result_type: Any,
+        header: dict[str, Any] | None = None,
     ) -> ActivityHandle:
         """Ask for a local activity; the task that awaits its outcome."""
         defn = ActivityDefinition.from_callable(activity) if callable(activity) else None
@@ -120,7 +127,9 @@ class Markers:
         self._locals[seq] = _Local(future, result_type, name, activity_id)
         if not self._replaying:
             encoded = codec.encode_args(args)
-            self._requests.append(LocalActivityRequest(seq, name, activity_id, encoded, options))
+            self._requests.append(
+                LocalActivityRequest(seq, name, activity_id, encoded, options, dict(header or {}))
+            )
         return ActivityHandle(self._await(seq, future, options.cancellation_type), loop=self._loop)
 
     async def _await(

@@ -223,7 +223,12 @@ class Operations:
 
     # -- child workflows ---------------------------------------------------------------
     def start_child(
-        self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
+        self,
+        workflow: Any,
+        args: Sequence[Any],
+        options: ChildWorkflowOptions,
+        result_type: Any,
+        header: dict[str, Any] | None = None,
     ) -> ChildHandle:
         """Record a StartChild and return the task that awaits the child's result."""
         defn = WorkflowDefinition.from_run_fn(workflow) if callable(workflow) else None
@@ -249,6 +254,7 @@ class Operations:
                 ).value,
                 memo=dict(options.memo or {}),
                 search_attributes=dict(options.search_attributes or {}),
+                header=check_header(header, codec.DEFAULT_MAX_PAYLOAD_BYTES),
             )
         )
         handle = ChildHandle(self._await_child(future), loop=self._loop)
@@ -296,12 +302,22 @@ class Operations:
 
     # -- other workflows (external handles) ---------------------------------------------
     async def signal_external(
-        self, workflow_id: str, run_id: str | None, name: str, args: list[Any]
+        self,
+        workflow_id: str,
+        run_id: str | None,
+        name: str,
+        args: list[Any],
+        header: dict[str, Any] | None = None,
     ) -> None:
         """Record a SignalExternal and wait until the target's run has the signal."""
         seq = self._next("signal")
         command = SignalExternal(
-            seq=seq, workflow_id=workflow_id, run_id=run_id, name=name, args=args
+            seq=seq,
+            workflow_id=workflow_id,
+            run_id=run_id,
+            name=name,
+            args=args,
+            header=check_header(header, codec.DEFAULT_MAX_PAYLOAD_BYTES),
         )
         self.commands.append(command)
         future: asyncio.Future[None] = self._loop.create_future()

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from turnout.executors.internal.client import InternalClient
     from turnout.executors.internal.handle import InternalWorkflowHandle
 
-__all__ = ["InternalOutbound", "check_header", "refuse_header"]
+__all__ = ["InternalOutbound", "check_header"]
 
 
 def check_header(headers: Mapping[str, Any] | None, limit: int) -> dict[str, Any]:
@@ -53,15 +53,6 @@ def check_header(headers: Mapping[str, Any] | None, limit: int) -> dict[str, Any
     return stored
 
 
-def refuse_header(headers: Mapping[str, Any] | None, call: str) -> None:
-    """Refuse headers on a call whose headers the internal executor does not carry."""
-    if headers:
-        raise NotImplementedError(
-            f"the internal executor does not carry headers on a {call} yet; set them on "
-            "starts, signals, activities and child workflows"
-        )
-
-
 class InternalOutbound(OutboundInterceptor):
     """Makes each call on the client's store (what every interceptor hands on to)."""
 
@@ -82,15 +73,15 @@ class InternalOutbound(OutboundInterceptor):
         await self._handle(input.id, input.run_id).send_signal(input.signal, input.args, header)
 
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
-        refuse_header(input.headers, "query")
+        header = check_header(input.headers, self._client.max_payload_bytes)
         return await self._handle(input.id, input.run_id).ask(
-            input.query, input.args, input.ret_type, input.rpc_timeout
+            input.query, input.args, input.ret_type, input.rpc_timeout, header
         )
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle:
-        refuse_header(input.headers, "update")
+        header = check_header(input.headers, self._client.max_payload_bytes)
         return await self._handle(input.id, input.run_id).send_update(
-            input.update, input.args, input.update_id, input.wait_for_stage, input.ret_type
+            input.update, input.args, input.update_id, input.wait_for_stage, input.ret_type, header
         )
 
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:

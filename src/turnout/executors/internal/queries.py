@@ -41,6 +41,7 @@ async def ask_query(
     args: Sequence[Any] = (),
     result_type: Any,
     rpc_timeout: timedelta | None,
+    header: dict[str, Any] | None = None,
 ) -> Any:
     """Ask query ``query`` of ``run`` and wait for a worker's answer; its result converted
     to ``result_type`` (else the handler's return type, when the query is a method or
@@ -78,6 +79,7 @@ async def ask_query(
                     name=name,
                     args=encoded,
                     expires_at=utcnow() + timeout,
+                    header=header or {},
                 )
             )
             answer = await _wait(client, query_id, answered, deadline)

@@ -48,7 +48,12 @@ def workflow_info(row: Any, *, task_lease: float | None = None) -> WorkflowInfo:
     )
 
 
-def answer_query(instance: WorkflowInstance, name: str, args: Sequence[Any]) -> QueryAnswer:
+def answer_query(
+    instance: WorkflowInstance,
+    name: str,
+    args: Sequence[Any],
+    header: dict[str, Any] | None = None,
+) -> QueryAnswer:
     """The answer of query ``name`` (``args`` encoded) from the handler ``instance`` has
     now: the class's, one its code set, or the dynamic one. A name no handler takes, or
     a handler that raises, is an answer with the error, as Temporal's worker gives."""
@@ -60,14 +65,18 @@ def answer_query(instance: WorkflowInstance, name: str, args: Sequence[Any]) -> 
             f"known queries: [{known}]"
         )
     try:
-        value = instance.query(handler, handler_args(handler, name, list(args)))
+        value = instance.query(handler, handler_args(handler, name, list(args)), header)
         return QueryAnswer(result=codec.encode(value))
     except Exception as exc:
         return QueryAnswer(error=str(exc) or type(exc).__name__)
 
 
 def replay_and_answer(
-    instance: WorkflowInstance, history: Sequence[Event], name: str, args: Sequence[Any]
+    instance: WorkflowInstance,
+    history: Sequence[Event],
+    name: str,
+    args: Sequence[Any],
+    header: dict[str, Any] | None = None,
 ) -> QueryAnswer:
     """Replay ``history`` on the fresh ``instance``, then answer query ``name`` from it."""
     try:
@@ -75,4 +84,4 @@ def replay_and_answer(
     except WorkflowTaskError as exc:
         cause = exc.__cause__ or exc
         return QueryAnswer(error=f"replaying the run to answer query {name} failed: {cause}")
-    return answer_query(instance, name, args)
+    return answer_query(instance, name, args, header)

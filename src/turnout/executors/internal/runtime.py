@@ -17,15 +17,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from turnout.contracts.executor import check_signal
 from turnout.contracts.memo import upserted
 from turnout.contracts.records import PolicyDecision
 from turnout.contracts.search_attributes import typed_from_stored, upserted_attributes
 from turnout.contracts.updates import UpdateInfo
+from turnout.contracts.worker_interceptors import ContinueAsNewInput, SignalExternalWorkflowInput
 from turnout.executors.internal import codec
 from turnout.executors.internal.commands import UpsertMemo, UpsertSearchAttributes
+from turnout.executors.internal.continuation import ContinueAsNewError
 from turnout.executors.internal.guard import unguarded_methods
-from turnout.executors.internal.interception import start_activity_input
+from turnout.executors.internal.interception import (
+    child_workflow_input,
+    local_activity_input,
+    signal_external,
+    start_activity_input,
+)
 from turnout.workflows._definitions import WorkflowDefinition, runtime_handler
 from turnout.workflows._runtime import (
     ActivityOptions,
@@ -49,16 +55,6 @@ __all__ = ["SUGGEST_CONTINUE_AS_NEW_EVENTS", "ContinueAsNewError", "InternalRunt
 SUGGEST_CONTINUE_AS_NEW_EVENTS = 4096
 """Past this many events of history the internal executor suggests continuing as new
 (Temporal's default too)."""
-
-
-class ContinueAsNewError(BaseException):
-    """Raised by ``workflow.continue_as_new``; ends the run (a BaseException, so
-    ``except Exception`` in workflow code does not swallow it)."""
-
-    def __init__(self, workflow_type: str | None, args: list[Any]) -> None:
-        super().__init__("continue as new")
-        self.workflow_type = workflow_type
-        self.next_args = args
 
 
 @unguarded_methods
@@ -181,12 +177,21 @@ class InternalRuntime:
         self, activity: Any, args: Sequence[Any], options: LocalActivityOptions, result_type: Any
     ) -> Awaitable[Any]:
         self._writable()
+        if self._i.chain is not None:
+            handle: Awaitable[Any] = self._i.chain.ready().outbound.start_local_activity(
+                local_activity_input(activity, args, options, result_type)
+            )
+            return handle
         return self._i.markers.start_local(activity, args, options, result_type)
 
     async def start_child_workflow(
         self, workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
     ) -> Any:
         self._writable()
+        if self._i.chain is not None:
+            return await self._i.chain.ready().outbound.start_child_workflow(
+                child_workflow_input(workflow, args, options, result_type)
+            )
         return self._i.operations.start_child(workflow, args, options, result_type)
 
     def continue_as_new(self, workflow: Any, args: Sequence[Any]) -> NoReturn:
@@ -195,15 +200,21 @@ class InternalRuntime:
         if workflow is not None:
             defn = WorkflowDefinition.from_run_fn(workflow) if callable(workflow) else None
             name = defn.name if defn else str(workflow)
+        if self._i.chain is not None:  # the chain's end raises ContinueAsNewError
+            input = ContinueAsNewInput(name, list(args), {}, target=workflow)
+            self._i.chain.ready().outbound.continue_as_new(input)
         raise ContinueAsNewError(name, list(args))
 
     async def signal_external_workflow(
         self, workflow_id: str, run_id: str | None, signal: str, args: Sequence[Any]
     ) -> None:
         self._writable()
-        encoded = codec.encode_args(args)
-        check_signal(signal, encoded)
-        await self._i.operations.signal_external(workflow_id, run_id, signal, encoded)
+        if self._i.chain is not None:
+            input = SignalExternalWorkflowInput(
+                signal, list(args), self._i.info.namespace, workflow_id, run_id, {}
+            )
+            return await self._i.chain.ready().outbound.signal_external_workflow(input)
+        await signal_external(self._i.operations, workflow_id, run_id, signal, args, {})
 
     async def cancel_external_workflow(self, workflow_id: str, run_id: str | None) -> None:
         self._writable()

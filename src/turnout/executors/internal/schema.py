@@ -61,7 +61,7 @@ __all__ = [
     "workers",
 ]
 
-SCHEMA_REVISION = "0008_workers"
+SCHEMA_REVISION = "0009_request_headers"
 """The Alembic revision the MetaData corresponds to (the head of migrations/)."""
 
 PREFIX = "turnout_"
@@ -340,6 +340,7 @@ updates = Table(
     _tenant(),
     Column("name", String(255), nullable=False),
     Column("args", JSONType, nullable=False),
+    Column("header", JSONType),  # the payloads the caller's interceptors set
     Column("state", String(16), nullable=False),
     Column("result", JSONType),
     Column("failure", JSONType),
@@ -388,6 +389,7 @@ queries = Table(
     Column("task_queue", String(255), nullable=False),
     Column("name", String(255), nullable=False),
     Column("args", JSONType, nullable=False),
+    Column("header", JSONType),  # the payloads the caller's interceptors set
     Column("state", String(16), nullable=False),
     Column("result", JSONType),
     Column("error", Text),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from turnout.contracts.errors import Failure
@@ -19,13 +19,15 @@ class AcceptUpdate(Declared):
     update_id: str
     name: str
     args: list[Any]
+    header: dict[str, Any] = field(default_factory=dict)
     event_type: EventType = EventType.WORKFLOW_UPDATE_ACCEPTED
 
     def key(self) -> tuple[Any, ...]:
         return (self.update_id,)
 
     def attributes(self) -> dict[str, Any]:
-        return {"update_id": self.update_id, "name": self.name, "args": self.args}
+        attrs = {"update_id": self.update_id, "name": self.name, "args": self.args}
+        return {**attrs, "header": self.header} if self.header else attrs
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,7 @@ async def send_update(
     id: str | None = None,
     wait_for_stage: WorkflowUpdateStage,
     result_type: Any = None,
+    header: dict[str, Any] | None = None,
 ) -> InternalWorkflowUpdateHandle:
     """Send an update to the open run ``run_id`` and wait for ``wait_for_stage``."""
     check_stage(wait_for_stage)
@@ -187,6 +188,7 @@ async def send_update(
             update_id=update_id,
             name=name,
             args=encoded,
+            header=header or {},
         )
     )
     if record is None:

@@ -427,10 +427,10 @@ class _WorkflowInbound(temporalio.worker.WorkflowInboundInterceptor):
         finally:
             _reset_workflow_runtime(token)
 
-    def handle_query(self, input: temporalio.worker.HandleQueryInput) -> Any:
+    async def handle_query(self, input: temporalio.worker.HandleQueryInput) -> Any:
         token = set_workflow_runtime(self._runtime)
         try:
-            return super().handle_query(input)
+            return await super().handle_query(input)
         finally:
             _reset_workflow_runtime(token)
 

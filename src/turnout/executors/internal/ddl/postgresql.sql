@@ -1,4 +1,4 @@
--- turnout schema for postgresql, revision 0008_workers.
+-- turnout schema for postgresql, revision 0009_request_headers.
 -- Generated from turnout.executors.internal.schema; do not edit. Regenerate with:
 --   python -m turnout.executors.internal.migrate --write-ddl
 
@@ -83,6 +83,7 @@ CREATE TABLE turnout_queries (
 	task_queue VARCHAR(255) NOT NULL,
 	name VARCHAR(255) NOT NULL,
 	args JSONB NOT NULL,
+	header JSONB,
 	state VARCHAR(16) NOT NULL,
 	result JSONB,
 	error TEXT,
@@ -247,6 +248,7 @@ CREATE TABLE turnout_updates (
 	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
 	name VARCHAR(255) NOT NULL,
 	args JSONB NOT NULL,
+	header JSONB,
 	state VARCHAR(16) NOT NULL,
 	result JSONB,
 	failure JSONB,
@@ -280,4 +282,4 @@ CREATE TABLE turnout_alembic_version (
 	CONSTRAINT turnout_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO turnout_alembic_version (version_num) VALUES ('0008_workers');
+INSERT INTO turnout_alembic_version (version_num) VALUES ('0009_request_headers');

@@ -284,8 +284,8 @@ class StoreProtocol(Protocol):
 
     async def requested_updates(
         self, run_ids: Sequence[str]
-    ) -> dict[str, list[tuple[str, str, list[Any]]]]:
-        """The requests still to decide of each run, oldest first."""
+    ) -> dict[str, list[tuple[str, str, list[Any], dict[str, Any]]]]:
+        """The requests still to decide of each run, oldest first (with their headers)."""
         ...
 
     # -- queries (client and worker) ------------------------------------------------------

@@ -53,6 +53,7 @@ class QueryOperations(StoreCore):
                     task_queue=p.task_queue,
                     name=p.name,
                     args=p.args,
+                    header=p.header or None,
                     state=_REQUESTED,
                     requested_at=utcnow(),
                     expires_at=p.expires_at,
@@ -103,6 +104,7 @@ class QueryOperations(StoreCore):
                     queries.c.workflow_type,
                     queries.c.name,
                     queries.c.args,
+                    queries.c.header,
                 )
             )
             return [
@@ -113,6 +115,7 @@ class QueryOperations(StoreCore):
                     workflow_type=row.workflow_type,
                     name=row.name,
                     args=list(row.args or []),
+                    header=dict(row.header or {}),
                 )
                 for row in rows
             ]

@@ -3,7 +3,7 @@ a worker answers and what its caller reads (beside ``records.py``, which holds t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,8 @@ class QueryRequestParams:
     args: list[Any]
     """The encoded arguments."""
     expires_at: datetime
+    header: dict[str, Any] = field(default_factory=dict)
+    """The payloads the caller's interceptors set."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class QueryRequest:
     name: str
     args: list[Any]
     """The encoded arguments."""
+    header: dict[str, Any] = field(default_factory=dict)
+    """The payloads the caller's interceptors set."""
 
 
 @dataclass(frozen=True)

@@ -457,6 +457,8 @@ class UpdateRequestParams:
     name: str
     args: list[Any]
     """The encoded arguments."""
+    header: dict[str, Any] = field(default_factory=dict)
+    """The payloads the caller's interceptors set."""
 
 
 @dataclass(frozen=True)

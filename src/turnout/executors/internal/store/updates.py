@@ -85,6 +85,7 @@ class UpdateOperations(StoreCore):
                     tenant_id=p.tenant_id,
                     name=p.name,
                     args=p.args,
+                    header=p.header or None,
                     state=_REQUESTED,
                     requested_at=now,
                 )
@@ -146,15 +147,22 @@ class UpdateOperations(StoreCore):
 
     async def requested_updates(
         self, run_ids: Sequence[str]
-    ) -> dict[str, list[tuple[str, str, list[Any]]]]:
+    ) -> dict[str, list[tuple[str, str, list[Any], dict[str, Any]]]]:
         """The requests still to decide of each run, oldest first:
-        ``{run_id: [(update_id, name, args), ...]}`` (runs without any are left out)."""
-        found: dict[str, list[tuple[str, str, list[Any]]]] = {}
+        ``{run_id: [(update_id, name, args, header), ...]}`` (runs without any are left
+        out)."""
+        found: dict[str, list[tuple[str, str, list[Any], dict[str, Any]]]] = {}
         if not run_ids:
             return found
         async with self.reader.connect() as conn:
             rows = await conn.execute(
-                select(updates.c.run_id, updates.c.update_id, updates.c.name, updates.c.args)
+                select(
+                    updates.c.run_id,
+                    updates.c.update_id,
+                    updates.c.name,
+                    updates.c.args,
+                    updates.c.header,
+                )
                 .where(
                     updates.c.run_id.in_(padded(sorted(set(run_ids)), no_run)),
                     updates.c.state == _REQUESTED,
@@ -163,7 +171,7 @@ class UpdateOperations(StoreCore):
             )
             for row in rows:
                 found.setdefault(row.run_id, []).append(
-                    (row.update_id, row.name, list(row.args or []))
+                    (row.update_id, row.name, list(row.args or []), dict(row.header or {}))
                 )
         return found
 

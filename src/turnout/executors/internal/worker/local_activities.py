@@ -19,7 +19,7 @@ import contextvars
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -31,6 +31,7 @@ from turnout.contracts.errors import (
 )
 from turnout.contracts.records import Artifact
 from turnout.contracts.retry import RetryPolicy
+from turnout.contracts.worker_interceptors import Interceptor
 from turnout.executors.internal import codec
 from turnout.executors.internal.codethread import CodeThread
 from turnout.executors.internal.commands import Command
@@ -39,6 +40,7 @@ from turnout.executors.internal.markers import LocalActivityOutcome, LocalActivi
 from turnout.executors.internal.reaper import timeout_failure
 from turnout.executors.internal.store import ClaimedItem, Store
 from turnout.executors.internal.store.base import utcnow
+from turnout.executors.internal.worker.activity_chain import intercepted_attempt
 from turnout.executors.internal.worker.process_pool import ProcessPool
 from turnout.workflows._definitions import ActivityDefinition
 from turnout.workflows._dynamic import lookup
@@ -131,6 +133,8 @@ class LocalActivities:
         self._executor = executor
         self._client = client
         self._pool = pool
+        self.interceptors: list[Interceptor] = []
+        """The worker's interceptors, which each attempt passes."""
 
     async def run(
         self, item: ClaimedItem, instance: WorkflowInstance, code: CodeThread
@@ -236,7 +240,7 @@ class LocalActivities:
         try:
             args = codec.decode_args(request.args, defn.arg_types)
             async with asyncio.timeout(max(limit, 0.0)):
-                result = await self._invoke(defn, args, context)
+                result = await self._invoke(defn, args, context, request.header)
             return LocalActivityOutcome(request.seq, attempt, result=codec.encode(result))
         except TimeoutError:
             return timeout_failure(kind, None)
@@ -251,19 +255,42 @@ class LocalActivities:
             )
             return failure_from_exception(exc)
 
-    async def _invoke(self, defn: ActivityDefinition, args: list[Any], ctx: _LocalContext) -> Any:
+    async def _invoke(
+        self,
+        defn: ActivityDefinition,
+        args: list[Any],
+        ctx: _LocalContext,
+        header: dict[str, Any],
+    ) -> Any:
         token = set_activity_runtime(ctx)
         try:
             context = contextvars.copy_context()
         finally:
             reset_activity_runtime(token)
+        if self.interceptors:
+            attempt = intercepted_attempt(
+                self.interceptors, defn.fn, args, header, self._executor, ctx,
+                lambda fn, a: self._start(defn, fn, list(a), ctx, contextvars.copy_context()),
+            )  # fmt: skip
+            return await asyncio.get_running_loop().create_task(attempt, context=context)
+        return await self._start(defn, defn.fn, args, ctx, context)
+
+    def _start(
+        self,
+        defn: ActivityDefinition,
+        fn: Callable[..., Any],
+        args: list[Any],
+        ctx: _LocalContext,
+        context: contextvars.Context,
+    ) -> Awaitable[Any]:
+        """The attempt's ``fn(*args)``, started: a task, a thread or a process."""
         if defn.is_async:
-            return await asyncio.get_running_loop().create_task(defn.fn(*args), context=context)
+            return asyncio.get_running_loop().create_task(fn(*args), context=context)
         if self._pool is not None:  # heartbeats of a local activity go nowhere, as here
-            return await self._pool.run(defn.name, defn.fn, args, ctx.info(), None)
+            return self._pool.run(defn.name, fn, args, ctx.info(), None)
         assert self._executor is not None
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, lambda: context.run(defn.fn, *args)
+        return asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: context.run(fn, *args)
         )
 
 

@@ -201,6 +201,7 @@ class InternalWorker:
         # The client's worker interceptors, then the worker's own (outermost first).
         chain = worker_interceptors([*client.interceptors, *interceptors])
         self._activities.interceptors = chain
+        self._workflow_tasks.local_activities.interceptors = chain
         self._workflow_tasks.inbound_classes = inbound_classes(chain)
         if self._queries is not None:
             self._queries.inbound_classes = self._workflow_tasks.inbound_classes

@@ -166,7 +166,9 @@ class QueryRunner:
                 ):
                     try:
                         return await self._code.run(
-                            lambda: answer_query(cached, request.name, request.args),
+                            lambda: answer_query(
+                                cached, request.name, request.args, request.header
+                            ),
                             after_abandon=cached.dispose,
                         )
                     except DeadlockError:
@@ -186,7 +188,9 @@ class QueryRunner:
             instance.chain = WorkflowChain(self.inbound_classes, instance)
         try:
             answer = await self._code.run(
-                lambda: replay_and_answer(instance, history, request.name, request.args),
+                lambda: replay_and_answer(
+                    instance, history, request.name, request.args, request.header
+                ),
                 progress=lambda: instance.activated_at,
                 after_abandon=instance.dispose,
             )

@@ -103,7 +103,7 @@ class WorkflowTaskRunner:
         self._max_payload = max_payload_bytes
         self._dispatch = dispatch
         self._failure_types = failure_types
-        self._locals = local_activities
+        self.local_activities = local_activities
         self.cache = InstanceCache(cache_size)
         # Workflow tasks running at once read their histories together, and commit
         # together: a few statements for all of them.
@@ -305,7 +305,7 @@ class WorkflowTaskRunner:
                     progress=lambda: instance.activated_at,
                     after_abandon=instance.dispose,
                 )
-                commands += await self._locals.run(item, instance, self._code)
+                commands += await self.local_activities.run(item, instance, self._code)
             if decisions and decisions[0].outcome is DecisionOutcome.REQUIRE_APPROVAL:
                 commands = [*commands, start_gate(decisions[0])]
             # The activities carry the run's correlation id (their log lines and events
