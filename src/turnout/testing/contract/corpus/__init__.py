@@ -19,6 +19,7 @@ from turnout.testing.contract.corpus import (
     message_passing,
     patching,
     polling,
+    propagation,
     recipes,
     scheduling,
     sdk,
@@ -41,6 +42,7 @@ GROUPS = (
     visibility,
     scheduling,
     sdk,
+    propagation,
 )
 """The corpus modules, one per sample group."""
 
