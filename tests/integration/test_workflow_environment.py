@@ -166,3 +166,23 @@ async def test_the_machines_clock_is_back_after_shutdown() -> None:
     assert utcnow() - datetime.now(UTC) >= timedelta(days=9)  # the environment's time
     await env.shutdown()
     assert abs(utcnow() - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+async def test_an_environments_client_and_its_workers_use_its_interceptors() -> None:
+    from turnout.testing.contract.interceptor_context import user_id
+    from turnout.testing.contract.workflows_interceptors import Greeter, UserPropagation, greet
+
+    async with await WorkflowEnvironment.start_time_skipping(
+        interceptors=[UserPropagation()]
+    ) as env:
+        task_queue = f"env-{uuid.uuid4().hex[:8]}"
+        async with Worker(
+            env.client, task_queue=task_queue, workflows=[Greeter], activities=[greet]
+        ):
+            token = user_id.set("ada")
+            handle = await env.client.start_workflow(
+                Greeter.run, "Grace", id=f"env-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+            )
+            await handle.signal(Greeter.finish)
+            user_id.reset(token)
+            assert await handle.result() == ["ada", "ada", "Hello Grace, from ada"]

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["WorkflowEnvironment"]
 
 _ACCEPTED_DEFAULTS: dict[str, Any] = {
-    "interceptors": (),
     "plugins": (),
     "default_workflow_query_reject_condition": None,
     "retry_config": None,
@@ -94,13 +93,15 @@ class WorkflowEnvironment:
         namespace: str = "default",
         data_converter: Any = None,
         dev_server_database_filename: str | None = None,
+        interceptors: Sequence[Any] = (),
         **options: Any,
     ) -> WorkflowEnvironment:
         """The internal executor on SQLite: a new database in a temporary directory, or
         the file ``dev_server_database_filename`` names (kept after shutdown).
 
-        ``namespace`` is the client's tenant. temporalio's options for its dev server
-        are accepted at their defaults; any other value is refused by name.
+        ``namespace`` is the client's tenant; ``interceptors`` are the client's (and its
+        workers'). temporalio's options for its dev server are accepted at their
+        defaults; any other value is refused by name.
         """
         _check_options("start_local", options, _ACCEPTED_DEFAULTS)
         from turnout.client import Client  # the client package imports the executors
@@ -111,7 +112,7 @@ class WorkflowEnvironment:
             database = owned / "turnout.db"
         else:
             database = Path(dev_server_database_filename)
-        connect: dict[str, Any] = {"namespace": namespace}
+        connect: dict[str, Any] = {"namespace": namespace, "interceptors": list(interceptors)}
         if data_converter is not None:
             connect["data_converter"] = data_converter
         try:
@@ -124,7 +125,7 @@ class WorkflowEnvironment:
 
     @classmethod
     async def start_time_skipping(
-        cls, *, data_converter: Any = None, **options: Any
+        cls, *, data_converter: Any = None, interceptors: Sequence[Any] = (), **options: Any
     ) -> WorkflowEnvironment:
         """A local environment (see :meth:`start_local`) whose time skips: while a test
         awaits a workflow's result through ``env.client`` and nothing is left to run,
@@ -134,7 +135,7 @@ class WorkflowEnvironment:
         from turnout.executors.internal.store.sql import use_clock
         from turnout.testing.time_skipping import SkippingClient, SkippingClock
 
-        local = await cls.start_local(data_converter=data_converter)
+        local = await cls.start_local(data_converter=data_converter, interceptors=interceptors)
         clock = SkippingClock()
         use_clock(clock.now)  # this context's time: the environment's from now on
         return cls(SkippingClient(local.client, clock), started=True, owned=local._owned)
