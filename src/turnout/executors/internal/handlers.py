@@ -242,7 +242,7 @@ class MessageHandlers:
                 args = handler_args(handler, name, encoded)
                 self._check_args(handler, args)
                 info = UpdateInfo(id=update_id, name=name)
-                if self.chain is not None:
+                if self.chain is not None and handler.validator is not None:
                     validate = functools.partial(
                         self.chain.validate_update, update_id, name, args, header
                     )
