@@ -5,6 +5,7 @@ deletes it, and the sweep deletes those whose callers went away."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 
 from tests.store.conftest import QUEUE, start
@@ -46,8 +47,13 @@ async def test_a_request_wakes_its_queue_and_is_claimed_once(store: Store) -> No
     with store.notifier.subscribe(query_channel(QUEUE)) as woken:
         await store.request_query(_request(run_id, "q1"))
         assert woken.is_set()
+    await store.request_query(dataclasses.replace(_request(run_id, "q2"), header={"who": "cy"}))
     claimed = await store.claim_queries(_claim())
-    assert claimed == [QueryRequest("q1", run_id, "wf", "Flow", "status", [1])]
+    # A request's header comes back with it, for the workflow's interceptors.
+    assert claimed == [
+        QueryRequest("q1", run_id, "wf", "Flow", "status", [1]),
+        QueryRequest("q2", run_id, "wf", "Flow", "status", [1], header={"who": "cy"}),
+    ]
     assert await store.claim_queries(_claim("w2")) == []
 
 

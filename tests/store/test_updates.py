@@ -4,6 +4,8 @@ a closed run takes none."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.store.conftest import claim_task, start, types
 from tests.store.test_workflow_tasks import commit
 from turnout.contracts.errors import Failure
@@ -13,7 +15,9 @@ from turnout.executors.internal.store import Store, UpdateRequestParams
 from turnout.executors.internal.store.updates import UPDATES_PENDING
 
 
-def _request(run_id: str, update_id: str, name: str = "add") -> UpdateRequestParams:
+def _request(
+    run_id: str, update_id: str, name: str = "add", header: dict[str, Any] | None = None
+) -> UpdateRequestParams:
     return UpdateRequestParams(
         tenant_id="default",
         workflow_id="wf",
@@ -21,12 +25,13 @@ def _request(run_id: str, update_id: str, name: str = "add") -> UpdateRequestPar
         update_id=update_id,
         name=name,
         args=[1],
+        header=header or {},
     )
 
 
 async def test_a_request_is_stored_once_and_marks_the_queued_task(store: Store) -> None:
     run_id = await start(store)
-    first = await store.request_update(_request(run_id, "u1"))
+    first = await store.request_update(_request(run_id, "u1", header={"who": "ada"}))
     again = await store.request_update(_request(run_id, "u1", name="other"))
     assert first is not None
     assert again is not None
@@ -35,7 +40,10 @@ async def test_a_request_is_stored_once_and_marks_the_queued_task(store: Store) 
         UpdateState.REQUESTED,
         "add",  # the first request stands
     )
-    assert await store.requested_updates([run_id, "no-such-run"]) == {run_id: [("u1", "add", [1])]}
+    # The request's header comes back with it, for the workflow's interceptors.
+    assert await store.requested_updates([run_id, "no-such-run"]) == {
+        run_id: [("u1", "add", [1], {"who": "ada"})]
+    }
     task = await claim_task(store)
     assert task.payload.get(UPDATES_PENDING) is True
 

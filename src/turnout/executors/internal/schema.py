@@ -340,12 +340,12 @@ updates = Table(
     _tenant(),
     Column("name", String(255), nullable=False),
     Column("args", JSONType, nullable=False),
-    Column("header", JSONType),  # the payloads the caller's interceptors set
     Column("state", String(16), nullable=False),
     Column("result", JSONType),
     Column("failure", JSONType),
     Column("requested_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime()),
+    Column("header", JSONType),  # the payloads the caller's interceptors set
     CheckConstraint(_in("state", UpdateState), name="state"),
     # The requests a workflow task still has to decide, oldest first.
     Index(
@@ -389,13 +389,13 @@ queries = Table(
     Column("task_queue", String(255), nullable=False),
     Column("name", String(255), nullable=False),
     Column("args", JSONType, nullable=False),
-    Column("header", JSONType),  # the payloads the caller's interceptors set
     Column("state", String(16), nullable=False),
     Column("result", JSONType),
     Column("error", Text),
     Column("answered_by", String(255)),
     Column("requested_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
+    Column("header", JSONType),  # the payloads the caller's interceptors set
     CheckConstraint(_in("state", QueryState), name="state"),
     # What a worker polling a task queue has to answer, oldest first.
     Index(

@@ -83,13 +83,13 @@ CREATE TABLE turnout_queries (
 	task_queue VARCHAR(255) NOT NULL,
 	name VARCHAR(255) NOT NULL,
 	args JSONB NOT NULL,
-	header JSONB,
 	state VARCHAR(16) NOT NULL,
 	result JSONB,
 	error TEXT,
 	answered_by VARCHAR(255),
 	requested_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	expires_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	header JSONB,
 	CONSTRAINT pk_turnout_queries PRIMARY KEY (query_id),
 	CONSTRAINT ck_turnout_queries_state CHECK (state IN ('answered', 'claimed', 'requested'))
 );
@@ -248,12 +248,12 @@ CREATE TABLE turnout_updates (
 	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
 	name VARCHAR(255) NOT NULL,
 	args JSONB NOT NULL,
-	header JSONB,
 	state VARCHAR(16) NOT NULL,
 	result JSONB,
 	failure JSONB,
 	requested_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	finished_at TIMESTAMP WITH TIME ZONE,
+	header JSONB,
 	CONSTRAINT pk_turnout_updates PRIMARY KEY (run_id, update_id),
 	CONSTRAINT ck_turnout_updates_state CHECK (state IN ('accepted', 'completed', 'rejected', 'requested'))
 );

@@ -83,13 +83,13 @@ CREATE TABLE turnout_queries (
 	task_queue VARCHAR(255) NOT NULL,
 	name VARCHAR(255) NOT NULL,
 	args JSON NOT NULL,
-	header JSON,
 	state VARCHAR(16) NOT NULL,
 	result JSON,
 	error TEXT,
 	answered_by VARCHAR(255),
 	requested_at DATETIME NOT NULL,
 	expires_at DATETIME NOT NULL,
+	header JSON,
 	CONSTRAINT pk_turnout_queries PRIMARY KEY (query_id),
 	CONSTRAINT ck_turnout_queries_state CHECK (state IN ('answered', 'claimed', 'requested'))
 );
@@ -248,12 +248,12 @@ CREATE TABLE turnout_updates (
 	tenant_id VARCHAR(128) DEFAULT 'default' NOT NULL,
 	name VARCHAR(255) NOT NULL,
 	args JSON NOT NULL,
-	header JSON,
 	state VARCHAR(16) NOT NULL,
 	result JSON,
 	failure JSON,
 	requested_at DATETIME NOT NULL,
 	finished_at DATETIME,
+	header JSON,
 	CONSTRAINT pk_turnout_updates PRIMARY KEY (run_id, update_id),
 	CONSTRAINT ck_turnout_updates_state CHECK (state IN ('accepted', 'completed', 'rejected', 'requested'))
 );
