@@ -15,6 +15,7 @@ from typing import Any
 from turnout.contracts.errors import ConfigurationError, NonDeterminismError
 from turnout.contracts.events import Event, EventType
 from turnout.contracts.history import WorkflowHistory
+from turnout.contracts.worker_interceptors import check_worker_interceptors, worker_interceptors
 from turnout.workflows._definitions import WorkflowDefinition
 from turnout.workflows._dynamic import lookup
 
@@ -63,9 +64,11 @@ def _replay_events(
     events: Sequence[Event],
     workflows: Sequence[type],
     failure_types: tuple[type[BaseException], ...] = (),
+    interceptors: Sequence[Any] = (),
 ) -> tuple[BaseException | None, str]:
     """(the failure replay met, or None; what was replayed)."""
     from turnout.executors.internal.engine import WorkflowInstance, WorkflowTaskError
+    from turnout.executors.internal.interception import WorkflowChain, inbound_classes
     from turnout.workflows._runtime import WorkflowInfo
 
     if not events or events[0].type is not EventType.WORKFLOW_STARTED:
@@ -89,6 +92,9 @@ def _replay_events(
         tenant_id=first.tenant_id,
     )
     instance = WorkflowInstance(defn, info, list(attrs["input"]), failure_types=failure_types)
+    classes = inbound_classes(worker_interceptors(interceptors))
+    if classes:  # replayed through the interceptors the run ran with
+        instance.chain = WorkflowChain(classes, instance)
     try:
         instance.advance(events, events[-1].at, live=False)
     except WorkflowTaskError as exc:
@@ -153,13 +159,14 @@ class Replayer:
         **options: Any,
     ) -> None:
         unknown = sorted(options)
-        if unknown or interceptors:
-            name = unknown[0] if unknown else "interceptors"
+        if unknown:
             raise ConfigurationError(
-                f"Replayer({name}=...) is not supported: turnout replays with its own "
-                "workflow runner and converter; pass workflows= (and "
-                "workflow_failure_exception_types=) only"
+                f"Replayer({unknown[0]}=...) is not supported: turnout replays with its own "
+                "workflow runner and converter; pass workflows=, interceptors= and "
+                "workflow_failure_exception_types= only"
             )
+        check_worker_interceptors(interceptors)
+        self._interceptors = list(interceptors)
         if not workflows:
             raise ConfigurationError("Replayer needs workflows=[...], the code to replay with")
         self._workflows = list(workflows)
@@ -175,10 +182,15 @@ class Replayer:
             from turnout.executors.temporal import replay_temporal_history
 
             failure: BaseException | None = await replay_temporal_history(
-                recorded.workflow_id, recorded.temporal, self._workflows
+                recorded.workflow_id,
+                recorded.temporal,
+                self._workflows,
+                interceptors=self._interceptors,
             )
         else:
-            failure, _ = _replay_events(recorded.events, self._workflows, self._failure_types)
+            failure, _ = _replay_events(
+                recorded.events, self._workflows, self._failure_types, self._interceptors
+            )
         if failure is not None and raise_on_replay_failure:
             raise failure
         return WorkflowReplayResult(recorded, failure)

@@ -13,6 +13,7 @@ import temporalio.worker
 
 import turnout.client
 import turnout.worker
+from turnout import ConfigurationError
 
 PAIRS = [
     (turnout.client.OutboundInterceptor, temporalio.client.OutboundInterceptor),
@@ -79,3 +80,14 @@ def test_each_record_field_is_one_temporalio_has(ours: type, theirs: type) -> No
     fields = {f.name for f in dataclasses.fields(ours)} - own_extras
     assert "args" in fields or "id" in fields
     assert fields <= {f.name for f in dataclasses.fields(theirs)}
+
+
+def test_a_replayer_takes_worker_interceptors_and_refuses_anything_else() -> None:
+    class Nothing(turnout.worker.Interceptor):
+        pass
+
+    turnout.worker.Replayer(workflows=[object], interceptors=[Nothing()])
+    with pytest.raises(ConfigurationError, match=r"interceptors\[0\] \(str\) is not a worker"):
+        turnout.worker.Replayer(workflows=[object], interceptors=["tracing"])
+    with pytest.raises(ConfigurationError, match=r"Replayer\(workflow_runner=\.\.\.\)"):
+        turnout.worker.Replayer(workflows=[object], workflow_runner=object())

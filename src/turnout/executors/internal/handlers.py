@@ -189,12 +189,17 @@ class MessageHandlers:
             return
         self.handlers_running += 1  # running from delivery on, as on Temporal
         header = dict(event.attributes.get("header") or {})
+        if self.chain is not None and not handler.is_async:
+            # Its first step runs where the handler would run without interceptors (a
+            # task's first step is queued now): adding interceptors changes no order.
+            self._loop.create_task(self._guard(self.chain.signal(name, args, header)))
+            return
         self._loop.call_soon(self._invoke_signal, handler, args, name, header)
 
     def _invoke_signal(
         self, handler: HandlerDefinition, args: list[Any], name: str, header: dict[str, Any]
     ) -> None:
-        if self.chain is not None:
+        if self.chain is not None:  # an async handler: a task, as without interceptors
             self._loop.create_task(self._guard(self.chain.signal(name, args, header)))
             return
         method = self.bound(handler)
@@ -298,7 +303,11 @@ class MessageHandlers:
             handled = self._run_update(
                 update_id, self.chain.run_update(update_id, name, args, header)
             )
-            self._loop.call_soon(self._loop.create_task, handled, context=context)
+            # Each step where it runs without interceptors (see _signal).
+            if handler.is_async:
+                self._loop.call_soon(self._loop.create_task, handled, context=context)
+            else:
+                self._loop.create_task(handled, context=context)
             return
         self._loop.call_soon(
             self._invoke_update, update_id, handler, args, context, context=context

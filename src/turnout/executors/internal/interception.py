@@ -9,12 +9,14 @@ interceptors has no chain, and its runs call their code directly.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import inspect
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from turnout.contracts.executor import check_signal
+from turnout.contracts.search_attributes import typed_from_stored
 from turnout.contracts.worker_interceptors import (
     ContinueAsNewInput,
     ExecuteWorkflowInput,
@@ -32,12 +34,18 @@ from turnout.contracts.worker_interceptors import (
 )
 from turnout.executors.internal import codec
 from turnout.executors.internal.continuation import ContinueAsNewError
+from turnout.executors.internal.outbound import check_header
 from turnout.workflows._definitions import (
     ActivityDefinition,
     HandlerDefinition,
     WorkflowDefinition,
 )
-from turnout.workflows._runtime import ActivityOptions, ChildWorkflowOptions, LocalActivityOptions
+from turnout.workflows._runtime import (
+    ActivityOptions,
+    ChildWorkflowOptions,
+    LocalActivityOptions,
+    WorkflowInfo,
+)
 
 if TYPE_CHECKING:
     from turnout.executors.internal.engine import WorkflowInstance
@@ -71,9 +79,8 @@ def local_activity_input(
     activity: Any, args: Sequence[Any], options: LocalActivityOptions, result_type: Any
 ) -> StartLocalActivityInput:
     """An ``execute_local_activity`` call as the outbound chain receives it."""
-    defn = ActivityDefinition.from_callable(activity) if callable(activity) else None
     return StartLocalActivityInput(
-        activity=defn.name if defn is not None else str(activity),
+        activity=_activity_name(activity),
         args=list(args),
         activity_id=options.activity_id,
         schedule_to_close_timeout=options.schedule_to_close_timeout,
@@ -92,9 +99,8 @@ def child_workflow_input(
     workflow: Any, args: Sequence[Any], options: ChildWorkflowOptions, result_type: Any
 ) -> StartChildWorkflowInput:
     """A ``start_child_workflow`` call as the outbound chain receives it."""
-    defn = WorkflowDefinition.from_run_fn(workflow) if callable(workflow) else None
     return StartChildWorkflowInput(
-        workflow=defn.name if defn is not None else str(getattr(workflow, "__name__", workflow)),
+        workflow=_workflow_name(workflow),
         args=list(args),
         id=options.id,
         task_queue=options.task_queue,
@@ -112,13 +118,36 @@ def child_workflow_input(
     )
 
 
+def run_info(instance: WorkflowInstance) -> WorkflowInfo:
+    """``workflow.info()``: the run's info, with its search attributes as they are now."""
+    if not instance.search_attributes:
+        return instance.info
+    typed = typed_from_stored(instance.search_attributes)
+    return dataclasses.replace(instance.info, typed_search_attributes=typed)
+
+
+def _activity_name(target: Any) -> str:
+    defn = ActivityDefinition.from_callable(target) if callable(target) else None
+    return defn.name if defn is not None else str(target)
+
+
+def _workflow_name(target: Any) -> str:
+    defn = WorkflowDefinition.from_run_fn(target) if callable(target) else None
+    return defn.name if defn is not None else str(getattr(target, "__name__", target))
+
+
+def _target(target: Any, name: str, name_of: Any) -> Any:
+    """What to schedule: what the workflow passed (its types known), unless an
+    interceptor renamed the call: then the name it gave."""
+    return target if target is not None and name_of(target) == name else name
+
+
 def start_activity_input(
     activity: Any, args: Sequence[Any], options: ActivityOptions, result_type: Any
 ) -> StartActivityInput:
     """An ``execute_activity`` call as the outbound chain receives it."""
-    defn = ActivityDefinition.from_callable(activity) if callable(activity) else None
     return StartActivityInput(
-        activity=defn.name if defn is not None else str(activity),
+        activity=_activity_name(activity),
         args=list(args),
         activity_id=options.activity_id,
         task_queue=options.task_queue,
@@ -154,7 +183,7 @@ class _RootInbound(WorkflowInboundInterceptor):
         self._chain.outbound = outbound
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
-        return await input.run_fn(*input.args)
+        return await input.run_fn(self._instance.workflow_object, *input.args)
 
     async def handle_signal(self, input: HandleSignalInput) -> None:
         result = self._call("signal", input.signal, input.args)
@@ -190,7 +219,7 @@ class _RootOutbound(WorkflowOutboundInterceptor):
         self._instance = instance
 
     def info(self) -> Any:
-        return self._instance.info
+        return run_info(self._instance)
 
     def start_activity(self, input: StartActivityInput) -> Any:
         options = ActivityOptions(
@@ -203,7 +232,7 @@ class _RootOutbound(WorkflowOutboundInterceptor):
             activity_id=input.activity_id,
             cancellation_type=input.cancellation_type,
         )
-        target = input.target if input.target is not None else input.activity
+        target = _target(input.target, input.activity, _activity_name)
         return self._instance.operations.schedule_activity(
             target, list(input.args), options, input.ret_type, header=dict(input.headers)
         )
@@ -218,14 +247,14 @@ class _RootOutbound(WorkflowOutboundInterceptor):
             activity_id=input.activity_id,
             cancellation_type=input.cancellation_type,
         )
-        target = input.target if input.target is not None else input.activity
+        target = _target(input.target, input.activity, _activity_name)
         return self._instance.markers.start_local(
             target, list(input.args), options, input.ret_type, header=dict(input.headers)
         )
 
     async def start_child_workflow(self, input: StartChildWorkflowInput) -> Any:
         options = dataclasses.replace(
-            input.options,
+            input.options or ChildWorkflowOptions(),
             id=input.id,
             task_queue=input.task_queue,
             execution_timeout=input.execution_timeout,
@@ -236,7 +265,7 @@ class _RootOutbound(WorkflowOutboundInterceptor):
             memo=dict(input.memo) if input.memo is not None else None,
             search_attributes=input.search_attributes,
         )
-        target = input.target if input.target is not None else input.workflow
+        target = _target(input.target, input.workflow, _workflow_name)
         return self._instance.operations.start_child(
             target, list(input.args), options, input.ret_type, header=dict(input.headers)
         )
@@ -252,7 +281,8 @@ class _RootOutbound(WorkflowOutboundInterceptor):
         )
 
     def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
-        raise ContinueAsNewError(input.workflow, list(input.args), dict(input.headers))
+        header = check_header(input.headers, codec.DEFAULT_MAX_PAYLOAD_BYTES)
+        raise ContinueAsNewError(input.workflow, list(input.args), header)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"the internal executor's workflow outbound has no call {name!r}")
@@ -266,19 +296,23 @@ class WorkflowChain:
         self, classes: Sequence[type[WorkflowInboundInterceptor]], instance: WorkflowInstance
     ) -> None:
         self._instance = instance
-        inbound: WorkflowInboundInterceptor = _RootInbound(instance, self)
-        for cls in reversed(classes):
-            inbound = cls(inbound)
-        self.inbound = inbound
+        self._classes = list(classes)
+        self.inbound: WorkflowInboundInterceptor = _RootInbound(instance, self)
         self.outbound: WorkflowOutboundInterceptor = _RootOutbound(instance)
-        self._ready = False
+        self.is_ready = False
 
     def ready(self) -> WorkflowChain:
-        """The chain, its links' ``init`` called (once, inside the run's first activation,
-        where workflow calls work)."""
-        if not self._ready:
-            self._ready = True
-            self.inbound.init(self.outbound)
+        """The chain, its links made and their ``init`` called: once, inside the run's
+        first activation, where workflow calls work (an error there fails the task, and
+        the next task makes the links again)."""
+        if not self.is_ready:
+            inbound: WorkflowInboundInterceptor = _RootInbound(self._instance, self)
+            for cls in reversed(self._classes):
+                inbound = cls(inbound)
+            self.outbound = _RootOutbound(self._instance)
+            inbound.init(self.outbound)
+            self.inbound = inbound
+            self.is_ready = True
         return self
 
     def run(self, run_fn: Any, header: dict[str, Any]) -> Any:
@@ -287,7 +321,7 @@ class WorkflowChain:
         async def intercepted(*args: Any) -> Any:
             input = ExecuteWorkflowInput(
                 type=type(self._instance.workflow_object),
-                run_fn=run_fn,
+                run_fn=getattr(run_fn, "__func__", run_fn),  # unbound, as temporalio's
                 args=args,
                 headers=header,
             )
@@ -314,10 +348,11 @@ class WorkflowChain:
         return self.ready().inbound.handle_update_handler(input)
 
     def query(self, name: str, args: Sequence[Any], header: dict[str, Any]) -> Any:
-        """A query, through the chain."""
+        """A query, through the chain (in a context of its own: what its links set stays
+        in it)."""
         answering = self.ready().inbound.handle_query(HandleQueryInput("", name, args, header))
         try:
-            answering.send(None)
+            contextvars.copy_context().run(answering.send, None)
         except StopIteration as answered:
             return answered.value
         answering.close()

@@ -9,7 +9,6 @@ activation that is an :class:`InternalRuntime` over the running
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 import uuid
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from turnout.contracts.memo import upserted
 from turnout.contracts.records import PolicyDecision
-from turnout.contracts.search_attributes import typed_from_stored, upserted_attributes
+from turnout.contracts.search_attributes import upserted_attributes
 from turnout.contracts.updates import UpdateInfo
 from turnout.contracts.worker_interceptors import ContinueAsNewInput, SignalExternalWorkflowInput
 from turnout.executors.internal import codec
@@ -29,6 +28,7 @@ from turnout.executors.internal.guard import unguarded_methods
 from turnout.executors.internal.interception import (
     child_workflow_input,
     local_activity_input,
+    run_info,
     signal_external,
     start_activity_input,
 )
@@ -72,10 +72,11 @@ class InternalRuntime:
             )
 
     def info(self) -> WorkflowInfo:
-        if not self._i.search_attributes:
-            return self._i.info
-        typed = typed_from_stored(self._i.search_attributes)
-        return dataclasses.replace(self._i.info, typed_search_attributes=typed)
+        chain = self._i.chain
+        if chain is not None and chain.is_ready:
+            info: WorkflowInfo = chain.outbound.info()
+            return info
+        return run_info(self._i)
 
     def now(self) -> datetime:
         return self._i.now_value.astimezone(UTC)

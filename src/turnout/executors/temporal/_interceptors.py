@@ -54,6 +54,11 @@ class _ClientHeaders(temporalio.client.OutboundInterceptor):
         input.headers = as_payloads(input.headers)
         return await super().start_workflow_update(input)
 
+    async def start_update_with_start_workflow(self, input: Any) -> Any:
+        for part in (input.start_workflow_input, input.update_workflow_input):
+            part.headers = as_payloads(part.headers)
+        return await super().start_update_with_start_workflow(input)
+
 
 class _PayloadHeaders(temporalio.client.Interceptor):
     def intercept_client(
@@ -106,8 +111,13 @@ class _WorkerPayloadHeaders(temporalio.worker.Interceptor):
         return _WorkflowHeadersInbound
 
 
-def worker_chain(own: Sequence[Any], users: Sequence[object]) -> list[Any]:
+def worker_chain(
+    own: Sequence[Any], client: Sequence[object] = (), worker: Sequence[object] = ()
+) -> list[Any]:
     """What temporalio's worker is given: the link that makes workflow headers payloads
     (outermost, so it is the last a workflow's call passes), turnout's ``own``
-    interceptors, then the user's (inside turnout's: their code sees turnout's runtime)."""
-    return [_WorkerPayloadHeaders(), *own, *worker_interceptors(users)]
+    interceptors, then the client's worker interceptors and the worker's (inside
+    turnout's: their code sees turnout's runtime). A temporalio interceptor given to the
+    client is left out: temporalio's worker takes it from the client itself."""
+    from_client = [i for i in client if not isinstance(i, temporalio.worker.Interceptor)]
+    return [_WorkerPayloadHeaders(), *own, *worker_interceptors([*from_client, *worker])]

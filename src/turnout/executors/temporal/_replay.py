@@ -15,6 +15,7 @@ from turnout.executors.temporal._client import TemporalClient
 from turnout.executors.temporal._definitions import ensure_workflow, install
 from turnout.executors.temporal._governance import ADMISSION_ACTIVITY
 from turnout.executors.temporal._history import local_activity_type
+from turnout.executors.temporal._interceptors import worker_chain
 from turnout.executors.temporal._runtime import TurnoutInterceptor
 from turnout.executors.temporal._worker import sandbox_runner
 
@@ -40,6 +41,7 @@ async def replay_temporal_history(
     workflows: Sequence[type],
     *,
     client: TemporalClient | None = None,
+    interceptors: Sequence[object] = (),
 ) -> Exception | None:
     """The failure replaying Temporal's history ``document`` with ``workflows`` meets (a
     NonDeterminismError when the code no longer matches), or None when it replays."""
@@ -51,7 +53,9 @@ async def replay_temporal_history(
     admitted = any(local_activity_type(e) == ADMISSION_ACTIVITY for e in history.events)
     replayer = Replayer(
         workflows=list(workflows),
-        interceptors=[TurnoutInterceptor(client, admits=admitted)],
+        interceptors=worker_chain(
+            [TurnoutInterceptor(client, admits=admitted)], worker=interceptors
+        ),
         data_converter=pydantic_data_converter,
         workflow_runner=sandbox_runner(),
     )

@@ -132,7 +132,8 @@ class TemporalWorker:
             ),
             interceptors=worker_chain(
                 [*interceptors_for(observer), TurnoutInterceptor(client, policies=policies)],
-                [*client.interceptors, *interceptors],
+                client.interceptors,
+                interceptors,
             ),
             workflow_runner=sandbox_runner(),
             max_concurrent_activities=max_concurrent_activities,

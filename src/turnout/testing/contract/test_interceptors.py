@@ -16,12 +16,14 @@ from turnout.testing.contract.workflows_interceptors import (
     Greeter,
     OneGreeting,
     Relay,
+    Renaming,
     Tagging,
     UserPropagation,
     greet,
+    greet_loudly,
 )
 from turnout.testing.harness import ExecutorHarness
-from turnout.worker import Worker
+from turnout.worker import Replayer, Worker
 
 pytestmark = pytest.mark.asyncio
 
@@ -134,3 +136,23 @@ async def test_the_first_interceptor_given_sees_each_call_first(executor: Execut
         "activity:inner",
         "activity:worker's",
     ]
+
+
+async def test_an_interceptor_can_send_an_activity_elsewhere_and_a_history_replays_with_it(
+    executor: ExecutorHarness,
+) -> None:
+    task_queue = f"rename-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        executor.client,
+        task_queue=task_queue,
+        workflows=[OneGreeting],
+        activities=[greet, greet_loudly],
+        interceptors=[Renaming()],
+    ):
+        handle = await executor.client.start_workflow(
+            OneGreeting.run, "Ada", id=f"rename-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+        )
+        assert await handle.result() == "HELLO ADA"
+    history = await handle.fetch_history()
+    replayer = Replayer(workflows=[OneGreeting], interceptors=[Renaming()])
+    assert (await replayer.replay_workflow(history)).replay_failure is None

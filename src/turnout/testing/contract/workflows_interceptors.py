@@ -246,3 +246,27 @@ class OneGreeting:
         return await workflow.execute_activity(
             greet, name, start_to_close_timeout=timedelta(seconds=30)
         )
+
+
+@activity.defn
+async def greet_loudly(name: str) -> str:
+    return f"HELLO {name.upper()}"
+
+
+class _Renaming(worker.WorkflowOutboundInterceptor):
+    def start_activity(self, input: Any) -> Any:
+        if input.activity == "greet" and workflow.info().workflow_type == "OneGreeting":
+            input.activity = "greet_loudly"
+        return super().start_activity(input)
+
+
+class _RenamingInbound(worker.WorkflowInboundInterceptor):
+    def init(self, outbound: Any) -> None:
+        super().init(_Renaming(outbound))
+
+
+class Renaming(worker.Interceptor):
+    """Sends OneGreeting's ``greet`` to ``greet_loudly`` instead."""
+
+    def workflow_interceptor_class(self, input: Any) -> Any:
+        return _RenamingInbound

@@ -336,6 +336,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
         """Start the next run of a cron workflow that completed or failed, as Temporal's
         server does: the same input and options, its first task at the next cron time."""
         options = run.options or {}
+        started = await self._started(conn, run.run_id)
         p = StartParams(
             workflow_id=run.workflow_id,
             workflow_type=run.workflow_type,
@@ -345,10 +346,10 @@ class CommandOperations(ExternalOperations, UpdateOperations):
             execution_timeout=options.get("execution_timeout"),
             run_timeout=options.get("run_timeout"),
             task_timeout=options.get("task_timeout"),
-            memo=await self._start_memo(conn, run.run_id),
+            memo=dict(started.get("memo") or {}),
             search_attributes=await self._search_attributes_of(conn, run.run_id),
             cron_schedule=cron,
-            header=dict((await self._started(conn, run.run_id)).get("header") or {}),
+            header=dict(started.get("header") or {}),
         )
         await self._create_run(
             conn,
