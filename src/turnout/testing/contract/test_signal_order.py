@@ -6,12 +6,13 @@ when it already holds), so a run never decides on half of what it was sent."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
-from turnout import EventType
+from turnout import EventType, worker
 from turnout.testing.contract.corpus.hello_lifecycle import Mailroom
-from turnout.testing.contract.workflows_signal_order import Relay
+from turnout.testing.contract.workflows_signal_order import Ledger, Relay
 from turnout.testing.harness import ExecutorHarness
 from turnout.worker import Worker
 
@@ -49,3 +50,25 @@ async def test_a_condition_that_holds_waits_for_the_code_already_ready(
             Relay.run, id=f"relay-{uuid.uuid4().hex[:8]}", task_queue=task_queue
         )
         assert await handle.result() == ["plain", "condition"]
+
+
+class _PassThrough(worker.Interceptor):
+    def workflow_interceptor_class(self, input: Any) -> Any:
+        return worker.WorkflowInboundInterceptor
+
+
+@pytest.mark.parametrize("intercepted", [False, True], ids=["plain", "intercepted"])
+async def test_a_signal_sent_with_the_start_is_handled_before_the_run_method_starts(
+    executor: ExecutorHarness, intercepted: bool
+) -> None:
+    task_queue = f"ledger-{uuid.uuid4().hex[:8]}"
+    handle = await executor.client.start_workflow(
+        Ledger.run, id=f"ledger-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+    )
+    await handle.signal(Ledger.note)
+    # Interceptors that change nothing change no order either.
+    interceptors = [_PassThrough()] if intercepted else []
+    async with Worker(
+        executor.client, task_queue=task_queue, workflows=[Ledger], interceptors=interceptors
+    ):
+        assert await handle.result() == ["signal", "run"]

@@ -24,3 +24,21 @@ class Relay:
 
         await asyncio.gather(waits(), records())
         return order
+
+
+@workflow.defn
+class Ledger:
+    """Records whether its signal handler or its run method ran first."""
+
+    def __init__(self) -> None:
+        self.entries: list[str] = []
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        self.entries.append("run")
+        await workflow.wait_condition(lambda: "signal" in self.entries)
+        return self.entries
+
+    @workflow.signal
+    def note(self) -> None:
+        self.entries.append("signal")
