@@ -60,7 +60,7 @@ async def test_tenant_b_cannot_see_signal_decide_cancel_or_list_tenant_a_runs(
             "events": theirs.events,
             "result": lambda: theirs.result(),
             "signal": lambda: theirs.signal("anything", 1),
-            "query": lambda: theirs.query(gw.Deploy.run),
+            "query": lambda: theirs.query("status"),
             "cancel": theirs.cancel,
             "terminate": lambda: theirs.terminate("not yours"),
             "approve": lambda: theirs.approve("deploy", by="mallory"),
