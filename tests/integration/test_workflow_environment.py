@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from turnout import ConfigurationError, activity, workflow
+from turnout import ConfigurationError, EventType, activity, workflow
 from turnout.client import Client, WorkflowExecutionStatus
 from turnout.testing import WorkflowEnvironment
 from turnout.worker import Worker
@@ -141,7 +141,14 @@ async def test_time_stands_still_unless_a_result_is_awaited_or_the_test_sleeps()
                 Reminder.run, "Grace", id=f"remind-{uuid.uuid4().hex[:8]}", task_queue=task_queue
             )
             with env.auto_time_skipping_disabled():
-                await asyncio.sleep(0.3)  # real time passes: the month does not
+                # The run's first task ran (it waits on its month) and real time passes:
+                # the month does not.
+                async with asyncio.timeout(20):
+                    while not any(
+                        e.type is EventType.WORKFLOW_TASK_COMPLETED for e in await handle.events()
+                    ):
+                        await asyncio.sleep(0.02)
+                await asyncio.sleep(0.3)
                 assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
             await env.sleep(timedelta(days=2))
             await handle.signal(Reminder.nudge)
