@@ -78,9 +78,12 @@ async def schedules(env: ExecutorHarness) -> None:
         ),
     )
     await handle.trigger()
-    # Backfill the two fires of the past two hours, as the sample's backfill does.
-    now = datetime.now(UTC)
-    await handle.backfill(ScheduleBackfill(now - timedelta(hours=2), now - timedelta(minutes=1)))
+    # Backfill two past fires, as the sample's backfill does: a window around the two
+    # hours before the last full hour holds two whatever the minute now.
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    await handle.backfill(
+        ScheduleBackfill(hour - timedelta(hours=2, minutes=30), hour - timedelta(minutes=30))
+    )
 
     async def three_actions() -> bool:
         return (await handle.describe()).info.num_actions >= 3
