@@ -48,7 +48,7 @@ from turnout.executors.internal import codec
 from turnout.executors.internal.async_activity import InternalAsyncActivityHandle
 from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.handle import InternalWorkflowHandle
-from turnout.executors.internal.outbound import InternalOutbound, check_header
+from turnout.executors.internal.outbound import InternalOutbound
 from turnout.executors.internal.query import workflow_info
 from turnout.executors.internal.schedules import InternalSchedules
 from turnout.executors.internal.status import read_status
@@ -270,7 +270,7 @@ class InternalClient(InternalSchedules, ClientBase):
             memo=check_memo(input.memo),
             search_attributes=check_search_attributes(input.search_attributes),
             cron_schedule=check_cron_schedule(input.cron_schedule) if input.cron_schedule else None,
-            header=check_header(input.headers, self.max_payload_bytes),
+            header=codec.check_header(input.headers, self.max_payload_bytes),
         )
         if (
             idempotency_key is None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from turnout.contracts import limits
-from turnout.contracts.errors import PayloadTooLargeError
+from turnout.contracts.errors import DataConversionError, PayloadTooLargeError
 from turnout.contracts.payloads import RawArguments, RawValue
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "CONVERTER",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "JsonPayloadConverter",
+    "check_header",
     "check_payload",
     "check_size",
     "decode",
@@ -141,3 +142,27 @@ class JsonPayloadConverter:
 
 CONVERTER = JsonPayloadConverter()
 """The one converter the internal executor's runtimes hand out (it holds no state)."""
+
+
+def check_header(headers: Mapping[str, Any] | None, limit: int) -> dict[str, Any]:
+    """The interceptors' ``headers`` as stored: each name checked, each value a JSON
+    payload (``turnout.converter.default().payload_converter.to_payload(value)``)."""
+    if not headers:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise TypeError("headers must be a mapping of header names to payloads")
+    stored: dict[str, Any] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str):
+            raise TypeError(f"header name {name!r} is not a string")
+        limits.check_name(name, "a header name", example="user-id")
+        try:
+            stored[name] = encode(value)
+        except ValueError as exc:
+            raise DataConversionError(
+                f"header {name!r} (make it with turnout.converter.default()"
+                ".payload_converter.to_payload)",
+                exc,
+            ) from None
+    check_size(stored, "the headers", limit)
+    return stored

@@ -34,7 +34,6 @@ from turnout.contracts.worker_interceptors import (
 )
 from turnout.executors.internal import codec
 from turnout.executors.internal.continuation import ContinueAsNewError
-from turnout.executors.internal.outbound import check_header
 from turnout.workflows._definitions import (
     ActivityDefinition,
     HandlerDefinition,
@@ -281,7 +280,7 @@ class _RootOutbound(WorkflowOutboundInterceptor):
         )
 
     def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
-        header = check_header(input.headers, codec.DEFAULT_MAX_PAYLOAD_BYTES)
+        header = codec.check_header(input.headers, codec.DEFAULT_MAX_PAYLOAD_BYTES)
         raise ContinueAsNewError(input.workflow, list(input.args), header)
 
     def __getattr__(self, name: str) -> Any:

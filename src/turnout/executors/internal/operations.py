@@ -40,7 +40,6 @@ from turnout.executors.internal.commands import (
     StartTimer,
 )
 from turnout.executors.internal.loop import WorkflowEventLoop, WorkflowTask, WorkflowTimerHandle
-from turnout.executors.internal.outbound import check_header
 from turnout.workflows._definitions import ActivityDefinition, WorkflowDefinition
 from turnout.workflows._runtime import (
     ActivityCancellationType,
@@ -177,7 +176,7 @@ class Operations:
                 schedule_to_close_timeout=_secs(options.schedule_to_close_timeout),
                 heartbeat_timeout=_secs(options.heartbeat_timeout),
                 retry_policy=policy.model_dump(mode="json"),
-                header=check_header(header, codec.DEFAULT_MAX_PAYLOAD_BYTES),
+                header=codec.check_header(header, codec.DEFAULT_MAX_PAYLOAD_BYTES),
             )
         )
         return ActivityHandle(
@@ -254,7 +253,7 @@ class Operations:
                 ).value,
                 memo=dict(options.memo or {}),
                 search_attributes=dict(options.search_attributes or {}),
-                header=check_header(header, codec.DEFAULT_MAX_PAYLOAD_BYTES),
+                header=codec.check_header(header, codec.DEFAULT_MAX_PAYLOAD_BYTES),
             )
         )
         handle = ChildHandle(self._await_child(future), loop=self._loop)
@@ -317,7 +316,7 @@ class Operations:
             run_id=run_id,
             name=name,
             args=args,
-            header=check_header(header, codec.DEFAULT_MAX_PAYLOAD_BYTES),
+            header=codec.check_header(header, codec.DEFAULT_MAX_PAYLOAD_BYTES),
         )
         self.commands.append(command)
         future: asyncio.Future[None] = self._loop.create_future()

@@ -3,10 +3,8 @@ interceptors left it, made on the store."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from turnout.contracts.errors import DataConversionError
 from turnout.contracts.interceptors import (
     CancelWorkflowInput,
     DescribeWorkflowInput,
@@ -17,7 +15,6 @@ from turnout.contracts.interceptors import (
     StartWorkflowUpdateInput,
     TerminateWorkflowInput,
 )
-from turnout.contracts.limits import check_name
 from turnout.contracts.records import Run
 from turnout.contracts.updates import WorkflowUpdateHandle
 from turnout.executors.internal import codec
@@ -26,31 +23,7 @@ if TYPE_CHECKING:
     from turnout.executors.internal.client import InternalClient
     from turnout.executors.internal.handle import InternalWorkflowHandle
 
-__all__ = ["InternalOutbound", "check_header"]
-
-
-def check_header(headers: Mapping[str, Any] | None, limit: int) -> dict[str, Any]:
-    """The interceptors' ``headers`` as stored: each name checked, each value a JSON
-    payload (``turnout.converter.default().payload_converter.to_payload(value)``)."""
-    if not headers:
-        return {}
-    if not isinstance(headers, Mapping):
-        raise TypeError("headers must be a mapping of header names to payloads")
-    stored: dict[str, Any] = {}
-    for name, value in headers.items():
-        if not isinstance(name, str):
-            raise TypeError(f"header name {name!r} is not a string")
-        check_name(name, "a header name", example="user-id")
-        try:
-            stored[name] = codec.encode(value)
-        except ValueError as exc:
-            raise DataConversionError(
-                f"header {name!r} (make it with turnout.converter.default()"
-                ".payload_converter.to_payload)",
-                exc,
-            ) from None
-    codec.check_size(stored, "the headers", limit)
-    return stored
+__all__ = ["InternalOutbound"]
 
 
 class InternalOutbound(OutboundInterceptor):
@@ -69,17 +42,17 @@ class InternalOutbound(OutboundInterceptor):
         return await self._client.start_from_input(input)
 
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
-        header = check_header(input.headers, self._client.max_payload_bytes)
+        header = codec.check_header(input.headers, self._client.max_payload_bytes)
         await self._handle(input.id, input.run_id).send_signal(input.signal, input.args, header)
 
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
-        header = check_header(input.headers, self._client.max_payload_bytes)
+        header = codec.check_header(input.headers, self._client.max_payload_bytes)
         return await self._handle(input.id, input.run_id).ask(
             input.query, input.args, input.ret_type, input.rpc_timeout, header
         )
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle:
-        header = check_header(input.headers, self._client.max_payload_bytes)
+        header = codec.check_header(input.headers, self._client.max_payload_bytes)
         return await self._handle(input.id, input.run_id).send_update(
             input.update, input.args, input.update_id, input.wait_for_stage, input.ret_type, header
         )

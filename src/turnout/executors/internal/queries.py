@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from turnout.contracts.calls import check_query, query_timed_out
 from turnout.contracts.errors import DataConversionError, WorkflowQueryFailedError
-from turnout.contracts.executor import ARG_UNSET, call_args
 from turnout.contracts.records import Run
 from turnout.executors.internal import codec
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.notify import answer_channel
 from turnout.executors.internal.store.query_records import QueryAnswer, QueryRequestParams
-from turnout.workflows._definitions import WorkflowDefinition, query_name
 
 if TYPE_CHECKING:
     from turnout.executors.internal.client import InternalClient
@@ -35,27 +33,23 @@ __all__ = ["ask_query"]
 async def ask_query(
     client: InternalClient,
     run: Run,
-    query: str | Callable[..., Any],
-    arg: Any = ARG_UNSET,
+    name: str,
     *,
-    args: Sequence[Any] = (),
+    args: Sequence[Any],
     result_type: Any,
     rpc_timeout: timedelta | None,
-    header: dict[str, Any] | None = None,
+    header: dict[str, Any],
 ) -> Any:
-    """Ask query ``query`` of ``run`` and wait for a worker's answer; its result converted
-    to ``result_type`` (else the handler's return type, when the query is a method or
-    the client knows the class), WorkflowQueryFailedError, or TimeoutError."""
-    name = query_name(query)
+    """Ask query ``name`` of ``run`` and wait for a worker's answer; its result converted
+    to ``result_type`` (else the handler's return type, when the client knows the class),
+    WorkflowQueryFailedError, or TimeoutError."""
     timeout = check_query(name, rpc_timeout)
     if result_type is None:
-        defn = (
-            WorkflowDefinition.from_handler(query) if callable(query) else None
-        ) or client.definition(run.workflow_type)
+        defn = client.definition(run.workflow_type)
         handler = defn.query_for(name) if defn is not None else None
         result_type = handler.return_type if handler is not None else None
     try:
-        encoded = codec.encode_args(call_args(arg, args))
+        encoded = codec.encode_args(list(args))
     except ValueError as exc:
         raise DataConversionError(f"the arguments of query {name}", exc) from None
     codec.check_size(encoded, f"the arguments of query {name}", client.max_payload_bytes)
@@ -79,7 +73,7 @@ async def ask_query(
                     name=name,
                     args=encoded,
                     expires_at=utcnow() + timeout,
-                    header=header or {},
+                    header=header,
                 )
             )
             answer = await _wait(client, query_id, answered, deadline)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,6 @@ from turnout.contracts.errors import (
     WorkflowAlreadyCompletedError,
     exception_from_failure,
 )
-from turnout.contracts.executor import ARG_UNSET, call_args
 from turnout.contracts.limits import check_name
 from turnout.contracts.updates import (
     UpdateNotFoundError,
@@ -32,7 +31,6 @@ from turnout.contracts.updates import (
 from turnout.executors.internal import codec
 from turnout.executors.internal.store import UpdateRecord, UpdateRequestParams
 from turnout.executors.internal.store.notify import run_channel
-from turnout.workflows._definitions import WorkflowDefinition, update_name
 
 if TYPE_CHECKING:
     from turnout.executors.internal.client import InternalClient
@@ -156,27 +154,21 @@ async def send_update(
     client: InternalClient,
     workflow_id: str,
     run_id: str,
-    update: str | Callable[..., Any],
-    arg: Any = ARG_UNSET,
+    name: str,
     *,
-    args: Sequence[Any] = (),
-    id: str | None = None,
+    args: Sequence[Any],
+    id: str | None,
     wait_for_stage: WorkflowUpdateStage,
-    result_type: Any = None,
-    header: dict[str, Any] | None = None,
+    result_type: Any,
+    header: dict[str, Any],
 ) -> InternalWorkflowUpdateHandle:
-    """Send an update to the open run ``run_id`` and wait for ``wait_for_stage``."""
+    """Send update ``name`` to the open run ``run_id`` and wait for ``wait_for_stage``."""
     check_stage(wait_for_stage)
-    name = update_name(update)
     check_name(name, "an update name", example="add_item")
     update_id = id if id is not None else str(uuid.uuid4())
     check_name(update_id, "an update id", example="add-item-1")
-    if result_type is None and callable(update):
-        defn = WorkflowDefinition.from_handler(update)
-        handler = defn.update_for(name) if defn else None
-        result_type = handler.return_type if handler else None
     try:
-        encoded = codec.encode_args(call_args(arg, args))
+        encoded = codec.encode_args(list(args))
     except ValueError as exc:
         raise DataConversionError(f"the arguments of update {name}", exc) from None
     codec.check_size(encoded, f"the arguments of update {name}", client.max_payload_bytes)
@@ -188,7 +180,7 @@ async def send_update(
             update_id=update_id,
             name=name,
             args=encoded,
-            header=header or {},
+            header=header,
         )
     )
     if record is None:

@@ -32,7 +32,7 @@ from turnout.executors.internal.reaper import timeout_failure
 from turnout.executors.internal.store import ClaimedItem, Store
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.core import UNREACHABLE, refused_value
-from turnout.executors.internal.worker.activity_chain import intercepted_attempt
+from turnout.executors.internal.worker.activity_chain import intercepted_attempt, start_attempt
 from turnout.executors.internal.worker.activity_context import ActivityContext, AttemptTimedOut
 from turnout.executors.internal.worker.admission import Admission
 from turnout.executors.internal.worker.outcomes import fail_activity, persist
@@ -281,14 +281,10 @@ class ActivityRunner:
         context: contextvars.Context,
     ) -> asyncio.Future[Any]:
         """The attempt's ``fn(*args)``, started: a task, a thread or a process."""
-        if defn.is_async:
-            return asyncio.get_running_loop().create_task(fn(*args), context=context)
-        if self._pool is not None:
-            return asyncio.ensure_future(self._pool.run(defn.name, fn, args, ctx.info(), ctx))
-        assert self._executor is not None
-        return asyncio.get_running_loop().run_in_executor(
-            self._executor, lambda: context.run(fn, *args)
-        )
+        return start_attempt(
+            defn, fn, args, context, executor=self._executor, pool=self._pool,
+            info=ctx.info(), beats=ctx,
+        )  # fmt: skip
 
     async def _heartbeats(self, ctx: ActivityContext) -> None:
         item = ctx.item

@@ -8,6 +8,9 @@ and ``activity.heartbeat()`` pass the links' ``ActivityOutboundInterceptor`` fir
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -17,9 +20,11 @@ from turnout.contracts.worker_interceptors import (
     ExecuteActivityInput,
     Interceptor,
 )
+from turnout.executors.internal.worker.process_pool import ProcessPool
+from turnout.workflows._definitions import ActivityDefinition
 from turnout.workflows._runtime import set_activity_runtime
 
-__all__ = ["intercepted_attempt"]
+__all__ = ["intercepted_attempt", "start_attempt"]
 
 Attempt = Callable[[Callable[..., Any], Sequence[Any]], Awaitable[Any]]
 """Runs ``fn(*args)`` as the worker runs an attempt (a task, a thread, a process)."""
@@ -83,3 +88,25 @@ async def intercepted_attempt(
         chain = interceptor.intercept_activity(chain)
     chain.init(_RootOutbound(runtime))
     return await chain.execute_activity(ExecuteActivityInput(fn, list(args), executor, header))
+
+
+def start_attempt(
+    defn: ActivityDefinition,
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    context: contextvars.Context,
+    *,
+    executor: concurrent.futures.Executor | None,
+    pool: ProcessPool | None,
+    info: Any,
+    beats: Any,
+) -> asyncio.Future[Any]:
+    """``fn(*args)`` started as the worker runs an attempt: a task (async), a process of
+    ``pool`` (whose heartbeats go to ``beats``), or a thread of ``executor``; in
+    ``context``."""
+    if defn.is_async:
+        return asyncio.get_running_loop().create_task(fn(*args), context=context)
+    if pool is not None:
+        return asyncio.ensure_future(pool.run(defn.name, fn, list(args), info, beats))
+    assert executor is not None
+    return asyncio.get_running_loop().run_in_executor(executor, lambda: context.run(fn, *args))

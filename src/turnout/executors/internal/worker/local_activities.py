@@ -40,7 +40,7 @@ from turnout.executors.internal.markers import LocalActivityOutcome, LocalActivi
 from turnout.executors.internal.reaper import timeout_failure
 from turnout.executors.internal.store import ClaimedItem, Store
 from turnout.executors.internal.store.base import utcnow
-from turnout.executors.internal.worker.activity_chain import intercepted_attempt
+from turnout.executors.internal.worker.activity_chain import intercepted_attempt, start_attempt
 from turnout.executors.internal.worker.process_pool import ProcessPool
 from turnout.workflows._definitions import ActivityDefinition
 from turnout.workflows._dynamic import lookup
@@ -283,15 +283,12 @@ class LocalActivities:
         ctx: _LocalContext,
         context: contextvars.Context,
     ) -> Awaitable[Any]:
-        """The attempt's ``fn(*args)``, started: a task, a thread or a process."""
-        if defn.is_async:
-            return asyncio.get_running_loop().create_task(fn(*args), context=context)
-        if self._pool is not None:  # heartbeats of a local activity go nowhere, as here
-            return self._pool.run(defn.name, fn, args, ctx.info(), None)
-        assert self._executor is not None
-        return asyncio.get_running_loop().run_in_executor(
-            self._executor, lambda: context.run(fn, *args)
-        )
+        """The attempt's ``fn(*args)``, started: a task, a thread or a process (whose
+        heartbeats go nowhere: a local activity's do not, here either)."""
+        return start_attempt(
+            defn, fn, args, context, executor=self._executor, pool=self._pool,
+            info=ctx.info(), beats=None,
+        )  # fmt: skip
 
 
 def _outcome(task: asyncio.Task[LocalActivityOutcome], seq: int) -> LocalActivityOutcome:
