@@ -121,6 +121,7 @@ async def test_signal_with_json_arguments(
     await page.get_by_label("Signal name").fill("close")
     await args.fill("")
     await send.click()
+    await expect(page.locator("#action-status")).to_have_text("Signal close sent.", timeout=WAIT)
     await expect(page.locator("#run-state")).to_have_text("completed", timeout=WAIT)
     result = (await _described(server, workflow_id))["result"]
     assert result == ["ann", None, {"item": "milk", "note": "2 litres, it's for the café"}]

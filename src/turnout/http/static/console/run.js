@@ -116,8 +116,12 @@ export function liveRun() {
     refreshSoon();
     const a = event.attributes || {};
     if (CLOSING.has(event.type) || (event.type === "state_changed" && TERMINAL.has(a.to))) {
+      // the stream has said all it will; the run's own record may trail its last event
+      // (Temporal's describe), so it is re-read every second until it says closed
       if (source) source.close();
       source = null;
+      if (poller) window.clearInterval(poller);
+      poller = window.setInterval(refresh, 1000);
     }
   }
 
