@@ -242,7 +242,10 @@ class InternalWorkflowHandle(UpdateCalls):
         store = self._client.store
         deadline = asyncio.get_running_loop().time() + timeout.total_seconds() if timeout else None
         run_id = self._run_id or (await self._run()).run_id
-        delay = 0.02
+        # A close wakes the waiter (a notification). Where other processes' closes do not
+        # (SQLite), the run is re-read at growing intervals; where they do, only once a
+        # second, in case a notification was lost with its connection.
+        delay = 1.0 if store.supports_listen_notify else 0.02
         if store.supports_listen_notify:
             await store.start_listening()
         while True:

@@ -201,14 +201,15 @@ class StoreCore(SearchIndex):
             return []
         counts = {run_id: len(s) for run_id, s in specs.items()}
         stmt = update(runs).where(
-            runs.c.run_id.in_(padded(sorted(specs), no_run)), runs.c.state.in_(ACTIVE)
+            self._among(runs.c.run_id, sorted(specs), no_run), runs.c.state.in_(ACTIVE)
         )
         if extra_where is not None:
             stmt = stmt.where(extra_where)
         rows = (
             await conn.execute(
                 stmt.values(
-                    next_seq=runs.c.next_seq + grouped_case(runs.c.run_id, counts, else_=0),
+                    next_seq=runs.c.next_seq
+                    + grouped_case(runs.c.run_id, counts, else_=0, among=self._among),
                     updated_at=now,
                     **(values or {}),
                 ).returning(runs.c.next_seq, *INFO_COLUMNS)
@@ -327,7 +328,7 @@ class StoreCore(SearchIndex):
         await conn.execute(
             update(queue_items)
             .where(
-                queue_items.c.run_id.in_(padded(run_ids, no_run)),
+                self._among(queue_items.c.run_id, run_ids, no_run),
                 queue_items.c.state.in_([QueueItemState.QUEUED.value, *LEASED]),
             )
             .values(
@@ -350,7 +351,7 @@ class StoreCore(SearchIndex):
         children = (
             await conn.execute(
                 select(runs.c.run_id, runs.c.options).where(
-                    runs.c.parent_run_id.in_(padded(list(parent_run_ids), no_run)),
+                    self._among(runs.c.parent_run_id, list(parent_run_ids), no_run),
                     runs.c.state.in_(ACTIVE),
                 )
             )

@@ -6,14 +6,14 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import queue_items
 from turnout.executors.internal.store.records import ClaimedItem
-from turnout.executors.internal.store.sql import held, no_item, padded
+from turnout.executors.internal.store.sql import held, no_item
 from turnout.executors.internal.store.tx import StoreTransactions
 
 __all__ = ["ItemCore"]
@@ -56,12 +56,11 @@ class ItemCore(StoreTransactions):
         else:
             guard += [
                 # The plain IN lets SQLite use the primary key (it scans for a row-value IN).
-                queue_items.c.id.in_(padded([i.id for i in items], no_item)),
-                tuple_(queue_items.c.id, queue_items.c.lease_owner, queue_items.c.attempt).in_(
-                    padded(
-                        [(i.id, i.lease_owner, i.attempt) for i in items],
-                        lambda i: (no_item(i), "", 0),
-                    )
+                self._among(queue_items.c.id, [i.id for i in items], no_item),
+                self._rows_among(
+                    (queue_items.c.id, queue_items.c.lease_owner, queue_items.c.attempt),
+                    [(i.id, i.lease_owner, i.attempt) for i in items],
+                    lambda i: (no_item(i), "", 0),
                 ),
                 queue_items.c.state == QueueItemState.RUNNING.value,
             ]

@@ -1,13 +1,21 @@
-"""PostgreSQL hooks: ``FOR UPDATE SKIP LOCKED`` claims, ``LISTEN/NOTIFY`` wake-ups."""
+"""PostgreSQL hooks: ``FOR UPDATE SKIP LOCKED`` claims, ``LISTEN/NOTIFY`` wake-ups, and
+batches passed as arrays.
+
+A batch's ids travel as one array parameter (``= ANY(:ids)``, ``unnest``) instead of an
+``IN`` list: a statement then has one text whatever the batch size, which the driver
+prepares once per connection and PostgreSQL plans once, where every ``IN`` list of a new
+length was a new statement, parsed again on both sides."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import any_, bindparam, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -60,6 +68,20 @@ class PostgresStore(Store):
     def _insert(self, table: Any) -> Any:
         return pg_insert(table)
 
+    def _among(self, column: Any, values: Sequence[Any], filler: Callable[[int], Any]) -> Any:
+        return column == any_(_array(column, list(values)))
+
+    def _rows_among(
+        self, columns: Sequence[Any], rows: Sequence[tuple[Any, ...]], filler: Callable[[int], Any]
+    ) -> Any:
+        names = [f"v{i}" for i in range(len(columns))]
+        given = (
+            func.unnest(*(_array(c, [row[i] for row in rows]) for i, c in enumerate(columns)))
+            .table_valued(*names)
+            .render_derived()
+        )
+        return tuple_(*columns).in_(select(*(given.c[name] for name in names)))
+
     def _retryable(self, exc: DBAPIError) -> bool:
         return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
 
@@ -108,3 +130,8 @@ class PostgresStore(Store):
                 await self._listener
             self._listener = None
         await super().close()
+
+
+def _array(column: Any, values: list[Any]) -> Any:
+    """``values`` as one array parameter of ``column``'s type."""
+    return bindparam(None, values, type_=ARRAY(column.type))

@@ -40,7 +40,6 @@ from turnout.executors.internal.store.sql import (
     held,
     no_item,
     no_run,
-    padded,
     utcnow,
 )
 from turnout.executors.internal.store.tx import Tx
@@ -190,7 +189,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         picked = (
             select(q.c.id)
             .where(
-                q.c.run_id.in_(padded(sorted(run_ids), no_run)),
+                self._among(q.c.run_id, sorted(run_ids), no_run),
                 q.c.kind == WFT,
                 q.c.state == QueueItemState.QUEUED.value,
                 q.c.task_queue == eager.task_queue,
@@ -216,12 +215,13 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         leases = {item.id: activity_lease(item.activity, item.deadline_at, now) for item in items}
         await conn.execute(
             update(queue_items)
-            .where(queue_items.c.id.in_(padded(sorted(leases), no_item)))
+            .where(self._among(queue_items.c.id, sorted(leases), no_item))
             .values(
                 lease_expires_at=grouped_case(
                     queue_items.c.id,
                     leases,
                     else_=queue_items.c.lease_expires_at,
+                    among=self._among,
                     type_=queue_items.c.lease_expires_at.type,
                     filler=no_item,
                 )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, tuple_
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,7 +44,7 @@ from turnout.executors.internal.store.records import (
 )
 from turnout.executors.internal.store.rows import event_from_row, run_from_row, run_snapshot
 from turnout.executors.internal.store.search import compile_order, compile_where
-from turnout.executors.internal.store.sql import RUN_COLUMNS, no_run, padded, utcnow
+from turnout.executors.internal.store.sql import RUN_COLUMNS, no_run, utcnow
 from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["RunOperations"]
@@ -193,9 +193,9 @@ class RunOperations(StoreCore):
             .add_columns(runs.c.run_id, runs.c.state)
             .where(
                 # The plain IN lets SQLite use an index (it scans for a row-value IN).
-                runs.c.tenant_id.in_(sorted({t for t, _ in keys})),
-                runs.c.workflow_id.in_(padded([w for _, w in keys], no_run)),
-                tuple_(runs.c.tenant_id, runs.c.workflow_id).in_(padded(keys, _no_key)),
+                self._among(runs.c.tenant_id, sorted({t for t, _ in keys}), no_run),
+                self._among(runs.c.workflow_id, [w for _, w in keys], no_run),
+                self._rows_among((runs.c.tenant_id, runs.c.workflow_id), keys, _no_key),
             )
         ):
             key = (row.tenant_id, row.workflow_id)
@@ -244,7 +244,7 @@ class RunOperations(StoreCore):
             rows = await conn.execute(
                 select(runs).where(
                     runs.c.tenant_id == tenant_id,
-                    runs.c.run_id.in_(padded(sorted({run_id for _, run_id in wanted}), no_run)),
+                    self._among(runs.c.run_id, sorted({run_id for _, run_id in wanted}), no_run),
                 )
             )
             found = {(r.workflow_id, r.run_id): run_from_row(r) for r in rows}
@@ -400,7 +400,7 @@ class RunOperations(StoreCore):
                 r.run_id: run_snapshot(r)
                 for r in await conn.execute(
                     select(*RUN_COLUMNS).where(
-                        runs.c.run_id.in_(padded(sorted({r for r, _ in wanted}), no_run))
+                        self._among(runs.c.run_id, sorted({r for r, _ in wanted}), no_run)
                     )
                 )
             }
@@ -410,7 +410,7 @@ class RunOperations(StoreCore):
                 since.setdefault(s, []).append(r)
             after = or_(
                 *(
-                    and_(events.c.run_id.in_(padded(ids, no_run)), events.c.seq > s)
+                    and_(self._among(events.c.run_id, ids, no_run), events.c.seq > s)
                     for s, ids in sorted(since.items())
                 )
             )

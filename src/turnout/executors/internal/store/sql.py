@@ -32,6 +32,7 @@ __all__ = [
     "TERMINAL",
     "TIMER",
     "WFT",
+    "Among",
     "activity_lease",
     "grouped_case",
     "held",
@@ -104,18 +105,23 @@ def padded(values: Sequence[T], filler: Callable[[int], T]) -> list[T]:
     return [*values, *(filler(i) for i in range(len(values), size))]
 
 
+Among = Callable[[Any, Sequence[Any], Callable[[int], Any]], Any]
+"""The store's ``_among`` hook: SQL ``column IN values`` in the dialect's form."""
+
+
 def grouped_case(
     key: Any,
     values: Mapping[Any, Any],
     else_: Any,
     *,
+    among: Among,
     type_: Any = None,
     filler: Callable[[int], Any] = lambda i: f"-{i}",
 ) -> Any:
     """SQL ``CASE``: the value ``values`` holds for the row's ``key`` column, else
-    ``else_``. One ``WHEN key IN (...)`` per distinct value, its keys padded (see
-    :func:`padded`): the statement grows with the distinct values, not with the rows
-    (a batch's runs mostly share them)."""
+    ``else_``. One ``WHEN key IN (...)`` per distinct value (``among`` writes the
+    ``IN``): the statement grows with the distinct values, not with the rows (a batch's
+    runs mostly share them)."""
     groups: dict[Any, tuple[Any, list[Any]]] = {}
     for k, value in values.items():
         # 1 and True are equal dict keys: tell values apart by type too.
@@ -127,7 +133,7 @@ def grouped_case(
         groups.setdefault(group, (value, []))[1].append(k)
     return case(
         *(
-            (key.in_(padded(keys, filler)), value if type_ is None else literal(value, type_))
+            (among(key, keys, filler), value if type_ is None else literal(value, type_))
             for value, keys in groups.values()
         ),
         else_=else_,

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import insert, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from turnout.executors.internal.schema import events
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
 from turnout.executors.internal.store.records import RunInfo
+from turnout.executors.internal.store.sql import padded
 
 __all__ = ["TX_ATTEMPTS", "StoreTransactions", "Tx", "TxFunction"]
 
@@ -91,6 +92,17 @@ class StoreTransactions:
 
     async def _announce(self, conn: AsyncConnection, tx: Tx) -> None:
         """Dialect hook: publish ``tx`` inside the transaction (PostgreSQL NOTIFY)."""
+
+    def _among(self, column: Any, values: Sequence[Any], filler: Callable[[int], Any]) -> Any:
+        """Dialect hook: SQL ``column IN values``. Here a padded ``IN`` list (see
+        :func:`padded`); ``filler(i)`` makes values that match nothing."""
+        return column.in_(padded(values, filler))
+
+    def _rows_among(
+        self, columns: Sequence[Any], rows: Sequence[tuple[Any, ...]], filler: Callable[[int], Any]
+    ) -> Any:
+        """Dialect hook: SQL ``(columns...) IN rows``, a row-value ``IN``; as :meth:`_among`."""
+        return tuple_(*columns).in_(padded(rows, filler))
 
     def _retryable(self, exc: DBAPIError) -> bool:
         """Dialect hook: True for errors the database asks us to retry (deadlocks...)."""

@@ -28,7 +28,7 @@ from turnout.executors.internal.store.records import (
     UpdateRecord,
     UpdateRequestParams,
 )
-from turnout.executors.internal.store.sql import ACTIVE, WFT, no_run, padded, utcnow
+from turnout.executors.internal.store.sql import ACTIVE, WFT, no_run, utcnow
 from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["UPDATES_PENDING", "UpdateOperations"]
@@ -164,7 +164,7 @@ class UpdateOperations(StoreCore):
                     updates.c.header,
                 )
                 .where(
-                    updates.c.run_id.in_(padded(sorted(set(run_ids)), no_run)),
+                    self._among(updates.c.run_id, sorted(set(run_ids)), no_run),
                     updates.c.state == _REQUESTED,
                 )
                 .order_by(updates.c.requested_at, updates.c.update_id)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, tuple_, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import Failure
@@ -44,7 +44,6 @@ from turnout.executors.internal.store.sql import (
     grouped_case,
     held,
     no_run,
-    padded,
     utcnow,
 )
 from turnout.executors.internal.store.tx import Tx
@@ -212,25 +211,26 @@ class WorkflowTaskOperations(CommandOperations, GovernanceOperations):
             )
             values: dict[str, Any] = {**p.values, "next_seq": runs.c.next_seq + len(p.specs)}
         else:
-            # Padded (see ``padded``): a few statement shapes whatever the batch size. The
+            # One statement shape whatever the batch size (see ``_among``). The
             # plain IN lets SQLite use the primary key (it scans for a row-value IN).
             guard = and_(
-                runs.c.run_id.in_(padded(list(by_run), no_run)),
-                tuple_(runs.c.run_id, runs.c.workflow_task_count, runs.c.state).in_(
-                    padded(
-                        [(p.run.run_id, p.commit.expected_task_count, p.run.state) for p in plans],
-                        lambda i: (no_run(i), 0, ""),
-                    )
+                self._among(runs.c.run_id, list(by_run), no_run),
+                self._rows_among(
+                    (runs.c.run_id, runs.c.workflow_task_count, runs.c.state),
+                    [(p.run.run_id, p.commit.expected_task_count, p.run.state) for p in plans],
+                    lambda i: (no_run(i), 0, ""),
                 ),
             )
             counts = {r: len(p.specs) for r, p in by_run.items()}
-            values = {"next_seq": runs.c.next_seq + grouped_case(runs.c.run_id, counts, else_=0)}
+            counted = grouped_case(runs.c.run_id, counts, else_=0, among=self._among)
+            values = {"next_seq": runs.c.next_seq + counted}
             for name in sorted({name for p in plans for name in p.values}):
                 column = runs.c[name]
                 values[name] = grouped_case(
                     runs.c.run_id,
                     {r: p.values[name] for r, p in by_run.items() if name in p.values},
                     else_=column,
+                    among=self._among,
                     type_=column.type,
                 )
         rows = (
