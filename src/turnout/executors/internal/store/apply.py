@@ -85,7 +85,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
                     if r.state == QueueItemState.RUNNING.value:
                         eager_runs[r.run_id].claimed.append(claimed_item(r))
             else:
-                await conn.execute(insert(queue_items), new_items)
+                await self._insert_rows(conn, queue_items, new_items)
         for p in plans:  # the commands that cancel and start other work
             for c in p.commit.commands:
                 apply = _APPLY.get(type(c))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import Failure
@@ -125,8 +125,7 @@ class StoreCore(SearchIndex):
         first = row.next_seq - n
         rows = event_rows(info, first, specs, now)
         if tx is None:
-            if rows:
-                await conn.execute(insert(events), rows)
+            await self._insert_rows(conn, events, rows)
         else:
             tx.info[run_id] = info
             tx.events.extend(rows)
@@ -155,8 +154,9 @@ class StoreCore(SearchIndex):
         """Make sure a workflow task of each run is queued (one pending task per run)."""
         if not infos:
             return
-        await conn.execute(
-            self._insert(queue_items).on_conflict_do_nothing(),
+        await self._insert_rows(
+            conn,
+            queue_items,
             [
                 {
                     "kind": WFT,
@@ -173,6 +173,7 @@ class StoreCore(SearchIndex):
                 }
                 for info in infos
             ],
+            skip_conflicts=True,
         )
         tx.queues.update(info.task_queue for info in infos)
 
@@ -438,7 +439,7 @@ class StoreCore(SearchIndex):
             tx.info[info.run_id] = info
             tx.events.extend(event_rows(info, 1, [(EventType.WORKFLOW_STARTED, started)], now))
             infos.append(info)
-        await conn.execute(insert(runs), rows)
+        await self._insert_rows(conn, runs, rows)
         for n, info in zip(new, infos, strict=True):
             if n.params.search_attributes:
                 await self._index_search_attributes(

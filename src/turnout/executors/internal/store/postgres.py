@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import any_, bindparam, func, select, text, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from pydantic_core import from_json
+from sqlalchemy import JSON, Text, any_, bindparam, cast, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -29,6 +31,7 @@ from turnout.executors.internal.store.tx import Tx
 __all__ = ["CHANNEL", "PostgresStore"]
 
 CHANNEL = "turnout"
+_TEXTS = ARRAY(Text)
 _RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 _log = logging.getLogger("turnout.store")
 
@@ -57,6 +60,8 @@ class PostgresStore(Store):
             max_overflow=0,
             pool_timeout=120,
             pool_pre_ping=False,
+            # JSON read in Rust: what a JSONB column holds is valid JSON by construction
+            json_deserializer=from_json,
         )
         # Reads run without BEGIN/ROLLBACK around them: at READ COMMITTED each statement
         # sees its own snapshot inside a transaction too, so the round trips bought nothing.
@@ -81,6 +86,34 @@ class PostgresStore(Store):
             .render_derived()
         )
         return tuple_(*columns).in_(select(*(given.c[name] for name in names)))
+
+    async def _insert_rows(
+        self,
+        conn: AsyncConnection,
+        table: Any,
+        rows: Sequence[dict[str, Any]],
+        *,
+        skip_conflicts: bool = False,
+    ) -> None:
+        if len(rows) < 2:
+            await super()._insert_rows(conn, table, rows, skip_conflicts=skip_conflicts)
+            return
+        names = list(rows[0])
+        arrays, picked = [], []
+        for name in names:
+            column = table.c[name]
+            values = [row[name] for row in rows]
+            if isinstance(column.type, JSON):
+                # as the column's own type writes them: None is JSON null
+                arrays.append(bindparam(None, [json.dumps(v) for v in values], type_=_TEXTS))
+            else:
+                arrays.append(_array(column, values))
+        given = func.unnest(*arrays).table_valued(*names).render_derived()
+        for name in names:
+            value = given.c[name]
+            picked.append(cast(value, JSONB) if isinstance(table.c[name].type, JSON) else value)
+        stmt = pg_insert(table).from_select(names, select(*picked))
+        await conn.execute(stmt.on_conflict_do_nothing() if skip_conflicts else stmt)
 
     def _retryable(self, exc: DBAPIError) -> bool:
         return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES

@@ -216,7 +216,7 @@ class RunOperations(StoreCore):
             latest[key] = (now, new.run_id, RunState.QUEUED.value)  # for a repeat of the id
             results.append(StartResult(new.run_id, created=True))
         if created:
-            await conn.execute(insert(tasks), [_task_row(new, now) for new in created])
+            await self._insert_rows(conn, tasks, [_task_row(new, now) for new in created])
             await self._create_runs(conn, tx, created, now)
         return results
 

@@ -49,12 +49,6 @@ class Tx:
     events: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, RunInfo] = field(default_factory=dict)
 
-    async def flush(self, conn: AsyncConnection) -> None:
-        """Insert the events appended so far."""
-        if self.events:
-            rows, self.events = self.events, []
-            await conn.execute(insert(events), rows)
-
 
 TxFunction = Callable[Concatenate[AsyncConnection, Tx, P], Awaitable[T]]
 """What :meth:`StoreTransactions._run_tx` runs: ``fn(conn, tx, ...)``."""
@@ -104,6 +98,26 @@ class StoreTransactions:
         """Dialect hook: SQL ``(columns...) IN rows``, a row-value ``IN``; as :meth:`_among`."""
         return tuple_(*columns).in_(padded(rows, filler))
 
+    async def _insert_rows(
+        self,
+        conn: AsyncConnection,
+        table: Any,
+        rows: Sequence[dict[str, Any]],
+        *,
+        skip_conflicts: bool = False,
+    ) -> None:
+        """Dialect hook: insert ``rows`` (dicts with the same keys) into ``table`` in one
+        call; with ``skip_conflicts``, a row that conflicts with one stored is left out."""
+        if rows:
+            stmt = self._insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
+            await conn.execute(stmt, list(rows))
+
+    async def _flush(self, conn: AsyncConnection, tx: Tx) -> None:
+        """Insert the events ``tx`` appended so far."""
+        if tx.events:
+            rows, tx.events = tx.events, []
+            await self._insert_rows(conn, events, rows)
+
     def _retryable(self, exc: DBAPIError) -> bool:
         """Dialect hook: True for errors the database asks us to retry (deadlocks...)."""
         return False
@@ -127,7 +141,7 @@ class StoreTransactions:
             try:
                 async with self.engine.begin() as conn:
                     result = await fn(conn, tx, *args, **kwargs)
-                    await tx.flush(conn)
+                    await self._flush(conn, tx)
                     await self._announce(conn, tx)
             except DBAPIError as exc:
                 if attempt + 1 < TX_ATTEMPTS and self._retryable(exc):
