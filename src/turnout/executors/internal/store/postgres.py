@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import from_json
-from sqlalchemy import JSON, Text, any_, bindparam, cast, func, select, text, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import JSON, Text, any_, bindparam, func, select, text, tuple_
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -98,22 +101,9 @@ class PostgresStore(Store):
         if len(rows) < 2:
             await super()._insert_rows(conn, table, rows, skip_conflicts=skip_conflicts)
             return
-        names = list(rows[0])
-        arrays, picked = [], []
-        for name in names:
-            column = table.c[name]
-            values = [row[name] for row in rows]
-            if isinstance(column.type, JSON):
-                # as the column's own type writes them: None is JSON null
-                arrays.append(bindparam(None, [json.dumps(v) for v in values], type_=_TEXTS))
-            else:
-                arrays.append(_array(column, values))
-        given = func.unnest(*arrays).table_valued(*names).render_derived()
-        for name in names:
-            value = given.c[name]
-            picked.append(cast(value, JSONB) if isinstance(table.c[name].type, JSON) else value)
-        stmt = pg_insert(table).from_select(names, select(*picked))
-        await conn.execute(stmt.on_conflict_do_nothing() if skip_conflicts else stmt)
+        names = tuple(rows[0])
+        sql = _recordset_insert(table, names, skip_conflicts)
+        await conn.execute(sql, {"rows": json.dumps(rows, default=_iso)})
 
     def _retryable(self, exc: DBAPIError) -> bool:
         return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
@@ -168,3 +158,30 @@ class PostgresStore(Store):
 def _array(column: Any, values: list[Any]) -> Any:
     """``values`` as one array parameter of ``column``'s type."""
     return bindparam(None, values, type_=ARRAY(column.type))
+
+
+@functools.cache
+def _recordset_insert(table: Any, names: tuple[str, ...], skip_conflicts: bool) -> Any:
+    """``INSERT INTO table (names) SELECT ... FROM jsonb_to_recordset(:rows)``: rows
+    passed as one JSON document (one parameter the driver sends as it is), each value
+    cast to its column's type. A JSON column's None is JSON null, as the column's own
+    type writes it."""
+    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+    columns = [table.c[name] for name in names]
+    typed = ", ".join(f"{c.name} {c.type.compile(dialect=dialect)}" for c in columns)
+    picked = ", ".join(
+        f"coalesce(r.{c.name}, 'null'::jsonb)" if isinstance(c.type, JSON) else f"r.{c.name}"
+        for c in columns
+    )
+    conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"SELECT {picked} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({typed}){conflict}"
+    )
+
+
+def _iso(value: Any) -> str:
+    """JSON for a row's datetimes (ISO 8601, which PostgreSQL reads back exactly)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")

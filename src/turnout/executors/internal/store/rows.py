@@ -62,7 +62,8 @@ def claimed_item(row: Row[Any]) -> ClaimedItem:
 def run_from_row(row: Row[Any]) -> Run:
     """The contract record of a ``turnout_runs`` row."""
     failure = Failure.model_validate(row.failure) if row.failure else None
-    run = Run(
+    # Built without validation: the store wrote every value, checked, and reads it back.
+    run = Run.model_construct(
         workflow_id=row.workflow_id,
         run_id=row.run_id,
         workflow_type=row.workflow_type,
@@ -92,8 +93,9 @@ def cron_schedule_of(run: Run) -> str | None:
 
 
 def event_from_row(r: Row[Any]) -> Event:
-    """The contract record of a ``turnout_events`` row."""
-    return Event(
+    """The contract record of a ``turnout_events`` row (built without validation, as
+    :func:`run_from_row`)."""
+    return Event.model_construct(
         run_id=r.run_id,
         workflow_id=r.workflow_id,
         seq=r.seq,
