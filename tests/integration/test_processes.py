@@ -23,9 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 class WorkerProcess:
     """A worker running in a child process (``tests.worker_process``)."""
 
-    def __init__(self, url: str, task_queue: str) -> None:
+    def __init__(self, url: str, task_queue: str, *, poll: float | None = None) -> None:
+        extra = [] if poll is None else [str(poll)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.worker_process", url, task_queue],
+            [sys.executable, "-m", "tests.worker_process", url, task_queue, *extra],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -159,3 +160,33 @@ async def test_two_processes_drain_500_workflows_without_double_execution(
         )
     assert len(workers) == 2, f"both processes should have worked: {workers}"
     assert sum(workers.values()) == 2 * n
+
+
+async def test_sqlite_wakes_an_idle_worker_in_another_process(
+    processes: list[WorkerProcess], tmp_path: Path
+) -> None:
+    """A worker that would look at its queue only once an hour starts the runs another
+    process queues: the commit's datagram wakes it."""
+    import turnout
+    from turnout.executors.internal.store.wakeups import wake_folder
+
+    database = tmp_path / "wake.db"
+    url = f"sqlite:///{database.as_posix()}"
+    client = await turnout.connect(executor="internal", database_url=url)
+    try:
+        queue = f"wake-{uuid.uuid4().hex[:8]}"
+        worker = WorkerProcess(url, queue, poll=3600)
+        processes.append(worker)
+        worker.wait_ready()
+        folder = wake_folder(str(database))
+        assert folder is not None
+        [marker] = folder.iterdir()  # the worker's
+        for i in range(3):  # the first may be claimed by the worker's first look
+            handle = await client.start_workflow(
+                wf.HelloWorkflow.run, f"w{i}", id=f"{queue}-{i}", task_queue=queue
+            )
+            assert await asyncio.wait_for(handle.result(), 20) == f"HELLO, W{i}!"
+        worker.stop()
+        assert not marker.exists()  # a worker that stops removes its marker
+    finally:
+        await client.close()

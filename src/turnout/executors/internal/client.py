@@ -369,8 +369,7 @@ class InternalClient(InternalSchedules, ClientBase):
     async def watch_run(self, workflow_id: str, run_id: str) -> AsyncIterator[RunWatch]:
         """A watch woken by the store's notifier on the run's channel (when the run closes);
         its reader polls for the other events."""
-        if self.store.supports_listen_notify:
-            await self.store.start_listening()
+        await self.store.start_listening()
         with self.store.notifier.subscribe(run_channel(run_id)) as woken:
             yield RunWatch(woken)
 

@@ -246,8 +246,7 @@ class InternalWorkflowHandle(UpdateCalls):
         # (SQLite), the run is re-read at growing intervals; where they do, only once a
         # second, in case a notification was lost with its connection.
         delay = 1.0 if store.supports_listen_notify else 0.02
-        if store.supports_listen_notify:
-            await store.start_listening()
+        await store.start_listening()
         while True:
             # Subscribed before reading: a close between the read and the wait still wakes it.
             with store.notifier.subscribe(run_channel(run_id)) as changed:

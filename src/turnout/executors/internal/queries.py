@@ -55,8 +55,7 @@ async def ask_query(
     codec.check_size(encoded, f"the arguments of query {name}", client.max_payload_bytes)
     query_id = uuid.uuid4().hex
     store, tenant_id = client.store, client.tenant_id
-    if store.supports_listen_notify:
-        await store.start_listening()
+    await store.start_listening()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout.total_seconds()
     # Subscribed before the request exists: an answer however quick still wakes the wait.

@@ -95,8 +95,7 @@ class InternalWorkflowUpdateHandle:
         )
         wanted = _FINISHED if stage is WorkflowUpdateStage.COMPLETED else _ACCEPTED_OR_LATER
         delay = 0.02
-        if store.supports_listen_notify:
-            await store.start_listening()
+        await store.start_listening()
         while True:
             # Subscribed before reading: a change between the read and the wait wakes it.
             with store.notifier.subscribe(run_channel(run_id)) as changed:

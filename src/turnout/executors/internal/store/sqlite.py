@@ -9,6 +9,9 @@ for the write lock: SQLite's busy handler sleeps and polls, so coroutines of one
 process competing for the lock through it can starve each other for the whole
 busy timeout. A "database is locked" that still happens (another process held the
 lock longer than the busy timeout) is retried like a deadlock on PostgreSQL.
+
+Other processes on the same file hear of new work and closed runs through datagrams
+(``wakeups.py``) instead of at their next look.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -27,8 +31,9 @@ from turnout.executors.internal.migrate import (
     sqlite_on_connect,
 )
 from turnout.executors.internal.store.base import Store
-from turnout.executors.internal.store.notify import Notifier
-from turnout.executors.internal.store.tx import TxFunction
+from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
+from turnout.executors.internal.store.tx import Tx, TxFunction
+from turnout.executors.internal.store.wakeups import SocketWakeups, wake_folder
 
 __all__ = ["SqliteStore"]
 
@@ -66,6 +71,20 @@ class SqliteStore(Store):
             reader=_engine(url, "BEGIN"),
         )
         self._writers: asyncio.Lock | None = None
+        self._wakeups = SocketWakeups(wake_folder(make_url(url).database), notifier)
+
+    async def start_listening(self) -> None:
+        """Receive other processes' wake-ups (idempotent)."""
+        self._wakeups.start()
+
+    def _publish_local(self, tx: Tx) -> None:
+        super()._publish_local(tx)
+        channels = [queue_channel(q) for q in tx.queues] + [run_channel(r) for r in tx.runs]
+        self._wakeups.announce([*channels, *sorted(tx.channels)])
+
+    async def close(self) -> None:
+        self._wakeups.close()
+        await super().close()
 
     def _insert(self, table: Any) -> Any:
         return sqlite_insert(table)

@@ -254,8 +254,7 @@ class InternalWorker:
         clock = getattr(self._client, "clock", None)
         if clock is not None:  # a time-skipping test environment's client: its time rules
             use_clock(clock)
-        if self._store.supports_listen_notify:
-            await self._store.start_listening()
+        await self._store.start_listening()
         await self._presence.join()
         self._loops = [
             asyncio.create_task(self._poll_loop(), name="turnout-poll"),
