@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -148,16 +148,19 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         self, conn: AsyncConnection, tx: Tx, p: ClaimParams, only: int | None = None
     ) -> list[ClaimedItem]:
         now = utcnow()
-        claimed: list[ClaimedItem] = []
         lease_until = now + timedelta(seconds=p.workflow_lease)
-        for kind, limit in ((WFT, p.workflow_tasks), (ACT, p.activities)):
-            if limit <= 0:
-                continue
-            picked = self._picked(p.task_queue, kind, limit, now, p.tenant_id, only)
-            items = await _lease(conn, picked, p.owner, lease_until, now)
-            if kind == ACT:
-                claimed += await self._start_activities(conn, tx, items, now)
-                continue
+        # Both kinds in one statement: each picked by its own CTE, leased together.
+        picks = [
+            self._picked(p.task_queue, kind, limit, now, p.tenant_id, only)
+            for kind, limit in ((WFT, p.workflow_tasks), (ACT, p.activities))
+            if limit > 0
+        ]
+        picked = picks[0]
+        if len(picks) > 1:
+            picked = union_all(*(select(c.c.id) for c in picks)).cte("picked")
+        items = await _lease(conn, picked, p.owner, lease_until, now)
+        tasks = [item for item in items if item.kind == WFT]
+        if tasks:
             # Only a queued run changes state; a guarded UPDATE leaves the rows of runs
             # already running unlocked (no lock cycle with event appends).
             await self._append_many(
@@ -165,7 +168,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
                 tx,
                 {
                     item.run_id: [(EventType.STATE_CHANGED, {"from": "queued", "to": "claimed"})]
-                    for item in items
+                    for item in tasks
                 },
                 now,
                 values={
@@ -174,8 +177,8 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
                 },
                 extra_where=runs.c.state == RunState.QUEUED.value,
             )
-            claimed += items
-        return claimed
+        activities = [item for item in items if item.kind == ACT]
+        return tasks + await self._start_activities(conn, tx, activities, now)
 
     async def _claim_eagerly(
         self, conn: AsyncConnection, run_ids: Sequence[str], eager: EagerClaim, now: datetime
