@@ -385,25 +385,16 @@ class InternalWorker:
         waiting (a claim filled every free slot, or timers fired); False when the queue
         is drained, and the loop may wait for a notification."""
         # Timers are due by the clock, not by notifications: read before writing unless
-        # the last pass fired some. The claim runs meanwhile, on its own connection; what
-        # the timers queue is claimed by the next pass (a pass that fired asks for one).
-        timers = self._store.fire_timers(
+        # the last pass fired some.
+        fired = await self._store.fire_timers(
             FireTimersParams(
                 self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
             )
         )
-        if self._slots.memory_gate_closed():
-            count = await timers
-            self._timers_busy = count > 0
-            return count > 0
-        # Both run to their end whatever the other does: a claim's items are never dropped.
-        fired, claimed = await asyncio.gather(timers, self._claim(), return_exceptions=True)
-        if isinstance(fired, BaseException):
-            raise fired
-        if isinstance(claimed, BaseException):
-            raise claimed
         self._timers_busy = fired > 0
-        return claimed or fired > 0
+        if self._slots.memory_gate_closed():
+            return bool(fired)
+        return await self._claim() or bool(fired)
 
     async def _claim(self) -> bool:
         """Claim work for the free slots and start it. True when it filled every free slot
