@@ -23,6 +23,8 @@ __all__ = ["RESULTS_DIR", "default_output", "finish", "render", "write"]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 PG, SQLITE, TEMPORAL = "internal-postgres", "internal-sqlite", "temporal"
+DBOS = "dbos"
+"""A peer measured in the same run (not yet part of the harness: its ratio shows n/a)."""
 THROUGHPUT_WORKLOADS = ("one_activity", "sequential", "fan_out")
 LATENCY_WORKLOADS = ("signal", "idle")
 
@@ -97,22 +99,33 @@ def _targets() -> list[_Target]:
             wfs,
         ),
         _Target(
-            "one-activity throughput vs Temporal",
+            "one-activity throughput vs DBOS",
             PG,
-            ">= 10x temporal",
+            ">= 10x dbos",
             lambda d: _ratio(
                 _get(d, PG, "one_activity", "throughput_per_s"),
-                _get(d, TEMPORAL, "one_activity", "throughput_per_s"),
+                _get(d, DBOS, "one_activity", "throughput_per_s"),
             ),
             lambda x: x >= 10,
             times,
         ),
         _Target(
+            "one-activity throughput vs Temporal",
+            PG,
+            ">= 20x temporal",
+            lambda d: _ratio(
+                _get(d, PG, "one_activity", "throughput_per_s"),
+                _get(d, TEMPORAL, "one_activity", "throughput_per_s"),
+            ),
+            lambda x: x >= 20,
+            times,
+        ),
+        _Target(
             "one-activity throughput",
             SQLITE,
-            ">= 500 wf/s",
+            ">= 600 wf/s",
             lambda d: _get(d, SQLITE, "one_activity", "throughput_per_s"),
-            lambda x: x >= 500,
+            lambda x: x >= 600,
             wfs,
         ),
         _Target(
@@ -126,9 +139,9 @@ def _targets() -> list[_Target]:
         _Target(
             "idle pick-up p50",
             SQLITE,
-            "< 50 ms",
+            "< 15 ms",
             lambda d: _get(d, SQLITE, "idle", "p50_ms"),
-            lambda x: x < 50,
+            lambda x: x < 15,
             ms,
         ),
     ]
@@ -145,7 +158,31 @@ def _per_internal_executor(executor: str, pct: Callable[[float], str]) -> list[_
     def growth(doc: dict[str, Any]) -> float | None:
         return _growth(doc, executor)
 
+    def cpu_per_workflow(doc: dict[str, Any]) -> float | None:
+        """Milliseconds of CPU per one-activity workflow: client, workers and database."""
+        own = _get(doc, executor, "one_activity", "cpu_s_per_1k")
+        server = _get(doc, executor, "one_activity", "server_cpu_s_per_1k")
+        if own is None or (executor == PG and server is None):
+            return None
+        return float(own + (server or 0))
+
     return [
+        _Target(
+            "signal round trip p50",
+            executor,
+            "< 15 ms",
+            lambda d: _get(d, executor, "signal", "p50_ms"),
+            lambda x: x < 15,
+            lambda x: f"{x:.1f} ms",
+        ),
+        _Target(
+            "CPU per one-activity workflow (all processes)",
+            executor,
+            "<= 2 ms",
+            cpu_per_workflow,
+            lambda x: x <= 2.0,
+            lambda x: f"{x:.2f} ms",
+        ),
         _Target(
             "claim p50, full history vs empty",
             executor,
