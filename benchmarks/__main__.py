@@ -1,4 +1,5 @@
-"""``python -m benchmarks run``: the same workloads on every executor, side by side.
+"""``python -m benchmarks run``: the same workloads on every executor, side by side;
+``python -m benchmarks scaling``: each executor with 1, 2, 4 worker processes.
 
 See benchmarks/README.md for what each workload does and what each column means.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from benchmarks import report
+from benchmarks import report, scaling
 from benchmarks.runner import Config, run
 from benchmarks.targets import EXECUTORS
 from benchmarks.workloads import FULL_SIZES, START_CONCURRENCY, WORKLOADS
@@ -181,6 +182,126 @@ def run_command(
     console.print(f"results written to {path}")
     if config.profile_dir is not None:
         console.print(f"profiles written to {config.profile_dir}")
+
+
+@cli.command("scaling")
+@click.option(
+    "--executors",
+    default=",".join(scaling.DEFAULT_EXECUTORS),
+    show_default=True,
+    help="Comma-separated executors to run, in this order.",
+)
+@click.option(
+    "--workers",
+    default=",".join(map(str, scaling.DEFAULT_WORKERS)),
+    show_default=True,
+    help="Worker processes of the one-activity throughput rows, comma-separated.",
+)
+@click.option(
+    "--backlog-workers",
+    default=None,
+    help="Worker processes of the backlog drain rows, comma-separated [default: the largest "
+    "of --workers].",
+)
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Workflows per throughput row (full size {FULL_SIZES['one_activity']:,}).",
+)
+@click.option(
+    "--backlog",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Workflows queued before the drain's workers start (full size {scaling.FULL_BACKLOG:,}).",
+)
+@click.option(
+    "--claim-runs",
+    type=click.IntRange(min=0),
+    default=None,
+    help=f"Finished runs in the history of the claim rows (full size {FULL_SIZES['claim']:,}; "
+    "0: no claim rows).",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Multiply every size not given (1.0: full size).",
+)
+@click.option(
+    "--database-url",
+    envvar="TURNOUT_BENCH_DATABASE_URL",
+    help="An existing PostgreSQL server (a role that may create databases).",
+)
+@click.option("--pg-durable", is_flag=True, help="Run the throwaway cluster on disk with fsync.")
+@click.option(
+    "--temporal-address",
+    envvar="TURNOUT_BENCH_TEMPORAL_ADDRESS",
+    help="host:port of an existing Temporal frontend instead of a dev server.",
+)
+@click.option(
+    "--start-concurrency",
+    type=click.IntRange(min=1),
+    default=START_CONCURRENCY,
+    show_default=True,
+    help="Start calls in flight at once.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="Seconds a row may wait for its workflows before it fails.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the JSON result (default benchmarks/results/scaling-<timestamp>.json).",
+)
+def scaling_command(
+    executors: str,
+    workers: str,
+    backlog_workers: str | None,
+    n: int | None,
+    backlog: int | None,
+    claim_runs: int | None,
+    scale: float,
+    database_url: str | None,
+    pg_durable: bool,
+    temporal_address: str | None,
+    start_concurrency: int,
+    timeout: float,
+    output: Path | None,
+) -> None:
+    """Throughput with each worker count, a backlog drain and claim latency; one table
+    per executor, and the JSON result."""
+    counts: dict[str, list[int]] = {}
+    for name, value in (("--workers", workers), ("--backlog-workers", backlog_workers)):
+        try:
+            counts[name] = scaling.parse_counts(value) if value is not None else []
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=name) from None
+    config = scaling.ScalingConfig(
+        executors=_names(executors, EXECUTORS, "executor"),
+        workers=counts["--workers"],
+        backlog_workers=counts["--backlog-workers"],
+        sizes=scaling.sizes(scale, n=n, backlog=backlog, claim_runs=claim_runs),
+        scale=scale,
+        database_url=database_url,
+        temporal_address=temporal_address,
+        pg_durable=pg_durable,
+        timeout=timeout,
+        start_concurrency=start_concurrency,
+    )
+    console = Console(width=max(shutil.get_terminal_size((160, 40)).columns, 160), highlight=False)
+    doc = asyncio.run(scaling.run(config, console.log))
+    scaling.render(doc, console)
+    path = output or scaling.default_output(datetime.now(UTC))
+    report.write(doc, path)
+    console.print(f"results written to {path}")
 
 
 def main() -> None:

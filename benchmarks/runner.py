@@ -21,7 +21,7 @@ from typing import Any
 from benchmarks.targets import make_target
 from benchmarks.workloads import START_CONCURRENCY, WORKLOADS, Options, sizes_for
 
-__all__ = ["Config", "run"]
+__all__ = ["Config", "machine", "revision", "run"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Config:
         return count
 
 
-def _revision() -> str | None:
+def revision() -> str | None:
     """``git describe --always --dirty`` of the benchmarked tree (None outside a checkout)."""
     import subprocess
 
@@ -72,7 +72,7 @@ def _revision() -> str | None:
     return done.stdout.strip() or None
 
 
-def _machine() -> dict[str, Any]:
+def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
@@ -130,10 +130,10 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
             await target.teardown()
     return {
         "version": 1,
-        "revision": _revision(),
+        "revision": revision(),
         "started_at": began.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
-        "machine": _machine() | {"load_average": {"before": load_before, "after": os.getloadavg()}},
+        "machine": machine() | {"load_average": {"before": load_before, "after": os.getloadavg()}},
         "config": {key: value for key, value in asdict(config).items() if key != "database_url"}
         | {"database_url_given": config.database_url is not None},
         "executors": executors,

@@ -138,11 +138,20 @@ class Session:
     included, to :attr:`units_total`; commits are divided by it.
     """
 
-    def __init__(self, target: Target, workload: str, client: Any, task_queue: str) -> None:
+    def __init__(
+        self,
+        target: Target,
+        workload: str,
+        client: Any,
+        task_queue: str,
+        worker_args: Sequence[str] = (),
+    ) -> None:
         self.target = target
         self.workload = workload
         self.client = client
         self.task_queue = task_queue
+        self.worker_args = list(worker_args)
+        """The command line of a worker subprocess of this session (after the module)."""
         self.token = secrets.token_hex(4)
         self.workers: list[WorkerProcess] = []
         self.units_total = 0
@@ -157,6 +166,16 @@ class Session:
         self._peaks: list[int] = []
         self._seconds = 0.0
         self._began = 0.0
+
+    async def start_workers(self, count: int) -> None:
+        """Start ``count`` more worker subprocesses on this session's task queue and wait
+        until each polls."""
+        profile = None
+        if self.target.profile_dir is not None:
+            profile = self.target.profile_dir / f"{self.target.name}-{self.workload}-worker"
+        self.workers += await spawn_workers(
+            count, self.worker_args, self.target.workdir, profile=profile
+        )
 
     @property
     def worker_pids(self) -> list[int]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import turnout
-from benchmarks.session import RunTimes, Session, spawn_workers, stop_workers
+from benchmarks.session import RunTimes, Session, stop_workers
 
 __all__ = [
     "EXECUTORS",
@@ -92,19 +92,13 @@ class Target(abc.ABC):
         """A fresh place to run ``workload`` with ``workers`` worker subprocesses (0: none)."""
         client, worker_args, state = await self._open(workload)
         task_queue = f"bench-{workload}-{secrets.token_hex(4)}"
-        session = Session(self, workload, client, task_queue)
+        session = Session(
+            self, workload, client, task_queue, [*worker_args, "--task-queue", task_queue]
+        )
         try:
             count = self.worker_processes if workers is None else workers
             if count:
-                profile = None
-                if self.profile_dir is not None:
-                    profile = self.profile_dir / f"{self.name}-{workload}-worker"
-                session.workers = await spawn_workers(
-                    count,
-                    [*worker_args, "--task-queue", task_queue],
-                    self.workdir,
-                    profile=profile,
-                )
+                await session.start_workers(count)
             yield session
         finally:
             await stop_workers(session.workers)

@@ -36,8 +36,11 @@ __all__ = [
     "FULL_SIZES",
     "MIN_SIZES",
     "WORKLOADS",
+    "Options",
     "Workload",
+    "one_activity",
     "sizes_for",
+    "start_many",
 ]
 
 START_CONCURRENCY = 32
@@ -87,7 +90,7 @@ class Options:
     """Start calls in flight at once."""
 
 
-async def _start_many(
+async def start_many(
     session: Session, workflow: Callable[..., Any], ids: list[str], arg: Any, concurrency: int
 ) -> None:
     """Start a workflow per id, ``concurrency`` calls at a time; the first failure cancels
@@ -117,7 +120,7 @@ async def _throughput(
     """Start ``count`` workflows at once and measure them (after ``warmup`` unmeasured)."""
     warm = f"{session.token}-w-"
     concurrency = options.start_concurrency
-    await _start_many(session, workflow, [f"{warm}{i}" for i in range(warmup)], arg, concurrency)
+    await start_many(session, workflow, [f"{warm}{i}" for i in range(warmup)], arg, concurrency)
     await session.wait_closed(warm, warmup, options.timeout)
     session.units_total += warmup
 
@@ -126,7 +129,7 @@ async def _throughput(
     session.mark_start()
     began = datetime.now(UTC)
     clock = time.perf_counter()
-    await _start_many(session, workflow, ids, arg, concurrency)
+    await start_many(session, workflow, ids, arg, concurrency)
     start_seconds = time.perf_counter() - clock
     await session.wait_closed(prefix, count, options.timeout)
     observed_seconds = time.perf_counter() - clock
@@ -154,9 +157,12 @@ async def _throughput(
     }
 
 
-async def one_activity(target: Target, count: int, options: Options) -> dict[str, Any]:
-    """``count`` workflows of one activity each, started at once."""
-    async with target.session("one_activity") as session:
+async def one_activity(
+    target: Target, count: int, options: Options, *, workers: int | None = None
+) -> dict[str, Any]:
+    """``count`` workflows of one activity each, started at once (on ``workers`` worker
+    processes; the target's count when None)."""
+    async with target.session("one_activity", workers=workers) as session:
         warmup = 4 * max(1, len(session.workers))
         result = await _throughput(
             session, OneActivity.run, 1, count=count, warmup=warmup, options=options
