@@ -155,8 +155,8 @@ async def backlog(target: Target, count: int, options: Options, *, workers: int)
     ready_at = launched + timedelta(seconds=ready_seconds)
     cpu_units = sum(1 for closed_at in closes if closed_at >= ready_at)
     for key in ("cpu_s_per_1k", "server_cpu_s_per_1k"):
-        if stats.get(key) is not None and cpu_units:
-            stats[key] *= count / cpu_units
+        if stats.get(key) is not None:
+            stats[key] = stats[key] * count / cpu_units if cpu_units else None
     completed = sum(1 for t in times if t.closed_at is not None and t.state == "completed")
     first, last = (closes[0], closes[-1]) if closes else (None, None)
     drain = (last - first).total_seconds() if first and last else None
