@@ -18,7 +18,7 @@ from rich.console import Console
 
 from benchmarks import report, scaling
 from benchmarks.runner import Config, run
-from benchmarks.targets import EXECUTORS
+from benchmarks.targets import ALL_EXECUTORS, EXECUTORS, PEERS
 from benchmarks.workloads import FULL_SIZES, START_CONCURRENCY, WORKLOADS
 
 __all__ = ["cli"]
@@ -47,7 +47,8 @@ def cli() -> None:
     "--executors",
     default=",".join(EXECUTORS),
     show_default=True,
-    help="Comma-separated executors to run, in this order.",
+    help=f"Comma-separated executors to run, in this order; the peers {', '.join(PEERS)} "
+    "run on request.",
 )
 @click.option(
     "--workloads",
@@ -152,7 +153,7 @@ def run_command(
     elif quick:
         scale = QUICK_SCALE
     config = Config(
-        executors=_names(executors, EXECUTORS, "executor"),
+        executors=_names(executors, ALL_EXECUTORS, "executor"),
         workloads=_names(workloads, tuple(WORKLOADS), "workload"),
         scale=scale or 1.0,
         worker_processes=worker_processes,

@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["RESULTS_DIR", "default_output", "finish", "render", "write"]
+__all__ = ["RESULTS_DIR", "default_output", "finish", "render", "times_better", "write"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 PG, SQLITE, TEMPORAL = "internal-postgres", "internal-sqlite", "temporal"
-DBOS = "dbos"
-"""A peer measured in the same run (not yet part of the harness: its ratio shows n/a)."""
+DBOS, PROCRASTINATE = "dbos", "procrastinate"
+"""Peers measured in the same run when chosen (``--executors ...,dbos,procrastinate``)."""
 THROUGHPUT_WORKLOADS = ("one_activity", "sequential", "fan_out")
 LATENCY_WORKLOADS = ("signal", "idle")
 
@@ -67,6 +68,16 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+def times_better(doc: dict[str, Any], first: str, second: str, workload: str) -> float | None:
+    """How many times better ``first`` did than ``second`` on ``workload`` in this run:
+    throughput first ÷ second for the throughput workloads, p50 latency second ÷ first
+    for the others; None when either figure is missing."""
+    if workload in THROUGHPUT_WORKLOADS:
+        key = "throughput_per_s"
+        return _ratio(_get(doc, first, workload, key), _get(doc, second, workload, key))
+    return _ratio(_get(doc, second, workload, "p50_ms"), _get(doc, first, workload, "p50_ms"))
+
+
 def _growth(doc: dict[str, Any], executor: str) -> float | None:
     """Worker RSS growth over the second half of ``one_activity``: steady load, once the
     connection pools and the database's page caches have filled (they grow over the
@@ -83,9 +94,6 @@ def _targets() -> list[_Target]:
     def ms(x: float) -> str:
         return f"{x:.1f} ms"
 
-    def times(x: float) -> str:
-        return f"{x:.1f}x"
-
     def pct(x: float) -> str:
         return f"{x:+.0%}"
 
@@ -98,28 +106,8 @@ def _targets() -> list[_Target]:
             lambda x: x >= 1000,
             wfs,
         ),
-        _Target(
-            "one-activity throughput vs DBOS",
-            PG,
-            ">= 10x dbos",
-            lambda d: _ratio(
-                _get(d, PG, "one_activity", "throughput_per_s"),
-                _get(d, DBOS, "one_activity", "throughput_per_s"),
-            ),
-            lambda x: x >= 10,
-            times,
-        ),
-        _Target(
-            "one-activity throughput vs Temporal",
-            PG,
-            ">= 20x temporal",
-            lambda d: _ratio(
-                _get(d, PG, "one_activity", "throughput_per_s"),
-                _get(d, TEMPORAL, "one_activity", "throughput_per_s"),
-            ),
-            lambda x: x >= 20,
-            times,
-        ),
+        _versus(DBOS, "DBOS", 10),
+        _versus(TEMPORAL, "Temporal", 20),
         _Target(
             "one-activity throughput",
             SQLITE,
@@ -148,6 +136,19 @@ def _targets() -> list[_Target]:
     for executor in (PG, SQLITE):
         targets += _per_internal_executor(executor, pct)
     return targets
+
+
+def _versus(other: str, label: str, factor: float) -> _Target:
+    """``internal-postgres`` one-activity throughput at least ``factor`` times ``other``'s
+    in the same run."""
+    return _Target(
+        f"one-activity throughput vs {label}",
+        PG,
+        f">= {factor:g}x {other}",
+        lambda d: times_better(d, PG, other, "one_activity"),
+        lambda x: x >= factor,
+        lambda x: f"{x:.1f}x",
+    )
 
 
 def _per_internal_executor(executor: str, pct: Callable[[float], str]) -> list[_Target]:
@@ -204,18 +205,17 @@ def _per_internal_executor(executor: str, pct: Callable[[float], str]) -> list[_
 
 def _ratios(doc: dict[str, Any]) -> list[dict[str, Any]]:
     pairs = [(PG, TEMPORAL), (SQLITE, TEMPORAL), (PG, SQLITE)]
+    # The peers get columns only when they ran: "turnout's PostgreSQL executor vs the peer".
+    pairs += [(PG, peer) for peer in (DBOS, PROCRASTINATE) if peer in doc.get("executors", {})]
     rows = []
     for workload in (*THROUGHPUT_WORKLOADS, *LATENCY_WORKLOADS):
         throughput = workload in THROUGHPUT_WORKLOADS
-        key = "throughput_per_s" if throughput else "p50_ms"
         row: dict[str, Any] = {
             "workload": workload,
             "metric": "throughput" if throughput else "p50 latency, other / this",
         }
         for a, b in pairs:
-            va, vb = _get(doc, a, workload, key), _get(doc, b, workload, key)
-            # Always "how many times better is a than b": throughput a/b, latency b/a.
-            row[f"{a} / {b}"] = _ratio(va, vb) if throughput else _ratio(vb, va)
+            row[f"{a} / {b}"] = times_better(doc, a, b, workload)
         rows.append(row)
     return rows
 
@@ -318,6 +318,19 @@ def _results_table(doc: dict[str, Any]) -> tuple[Table, list[str]]:
     return table, notes
 
 
+def _executor_notes(doc: dict[str, Any]) -> list[str]:
+    """What a peer is (its ``note``), and the workloads an executor skipped and why."""
+    lines = []
+    for executor, entry in doc.get("executors", {}).items():
+        info = entry.get("info", {})
+        if info.get("note"):
+            lines.append(escape(f"{executor} ({info.get('sdk', '?')}): {info['note']}"))
+        for workload, result in entry.get("workloads", {}).items():
+            if result.get("skipped"):
+                lines.append(escape(f"{executor} / {workload}: skipped, {result['skipped']}"))
+    return lines
+
+
 def _targets_table(doc: dict[str, Any]) -> Table:
     table = Table(title="targets (informational)", title_justify="left")
     for header in ("target", "executor", "measured", "target value", "met / not met"):
@@ -360,6 +373,8 @@ def render(doc: dict[str, Any], console: Console) -> None:
         )
     for note in notes:
         console.print(f"[red]error[/red] {note}")
+    for line in _executor_notes(doc):
+        console.print(line)
     console.print(_targets_table(doc))
     console.print(_ratios_table(doc))
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.targets import make_target
+from benchmarks.targets import TargetUnavailable, make_target
 from benchmarks.workloads import START_CONCURRENCY, WORKLOADS, Options, sizes_for
 
 __all__ = ["Config", "machine", "revision", "run"]
@@ -105,6 +105,8 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
             await target.setup()
         except Exception as exc:
             entry["error"] = f"set-up failed: {type(exc).__name__}: {exc}"
+            if isinstance(exc, TargetUnavailable):  # its message says what to install
+                entry["error"] = str(exc)
             log(f"[red]{name}: {entry['error']}[/red]")
             await target.teardown()
             continue
@@ -113,6 +115,10 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
         try:
             for workload in config.workloads:
                 count = config.size(name, workload)
+                if reason := target.skip_reason(workload):
+                    entry["workloads"][workload] = {"skipped": reason, "size": count}
+                    log(f"{name}: {workload} skipped: {reason}")
+                    continue
                 log(f"{name}: {workload} (n={count:,})")
                 clock = time.perf_counter()
                 try:

@@ -65,9 +65,15 @@ def _log_tail(path: Path, lines: int = 30) -> str:
 
 
 async def spawn_workers(
-    count: int, args: Sequence[str], log_dir: Path, *, profile: Path | None = None
+    count: int,
+    args: Sequence[str],
+    log_dir: Path,
+    *,
+    profile: Path | None = None,
+    module: str = "benchmarks.worker",
 ) -> list[WorkerProcess]:
-    """Start ``count`` worker subprocesses with ``args`` and wait until each says READY.
+    """Start ``count`` worker subprocesses (``python -m module args``) and wait until each
+    says READY.
 
     With ``profile``, worker ``i`` writes cProfile statistics to ``{profile}-{i}.pstats``.
     """
@@ -83,7 +89,7 @@ async def spawn_workers(
                 process = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-m",
-                    "benchmarks.worker",
+                    module,
                     *args,
                     *extra,
                     cwd=REPO_ROOT,
@@ -174,7 +180,11 @@ class Session:
         if self.target.profile_dir is not None:
             profile = self.target.profile_dir / f"{self.target.name}-{self.workload}-worker"
         self.workers += await spawn_workers(
-            count, self.worker_args, self.target.workdir, profile=profile
+            count,
+            self.worker_args,
+            self.target.workdir,
+            profile=profile,
+            module=self.target.worker_module,
         )
 
     @property

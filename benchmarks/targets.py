@@ -1,7 +1,8 @@
 """The executors under test: their servers, databases, clients and worker processes.
 
 A :class:`Target` is one executor set-up (``internal-sqlite``,
-``internal-postgres`` or ``temporal``). :meth:`Target.session` gives a workload
+``internal-postgres`` or ``temporal``, or a peer from :mod:`benchmarks.peers`,
+imported only when named). :meth:`Target.session` gives a workload
 a clean place to run: a fresh database (internal executors) or a fresh task
 queue (Temporal), a client in this process and ``K`` worker subprocesses
 (``python -m benchmarks.worker``). The session measures CPU and memory between
@@ -21,24 +22,38 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import turnout
+from benchmarks.postgres import PostgresPlace
 from benchmarks.session import RunTimes, Session, stop_workers
 
 __all__ = [
+    "ALL_EXECUTORS",
     "EXECUTORS",
+    "PEERS",
     "PostgresTarget",
     "SqliteTarget",
     "Target",
+    "TargetUnavailable",
     "TemporalTarget",
     "make_target",
 ]
 
 EXECUTORS = ("internal-sqlite", "internal-postgres", "temporal")
-"""The names ``--executors`` accepts, in their default order."""
+"""turnout's executors: what ``--executors`` runs by default, in this order."""
+
+PEERS = ("dbos", "procrastinate")
+"""Other systems measured on the same workloads, on request (:mod:`benchmarks.peers`)."""
+
+ALL_EXECUTORS = EXECUTORS + PEERS
+"""Every name ``--executors`` accepts."""
+
+
+class TargetUnavailable(RuntimeError):
+    """A target cannot run here (its package is not installed); the message says why
+    and what to do, in one line."""
 
 
 class Target(abc.ABC):
@@ -47,6 +62,8 @@ class Target(abc.ABC):
     name: str
     executor: str
     internal: bool = True
+    worker_module = "benchmarks.worker"
+    """The module a worker subprocess runs (``python -m <module> <worker args>``)."""
 
     def __init__(self, worker_processes: int) -> None:
         self.worker_processes = worker_processes
@@ -78,6 +95,10 @@ class Target(abc.ABC):
     def server_pids(self) -> list[int]:
         """Process ids of the servers whose CPU is reported separately (if we know them)."""
         return []
+
+    def skip_reason(self, workload: str) -> str | None:
+        """Why ``workload`` does not run on this target (None: it runs)."""
+        return None
 
     @abc.abstractmethod
     async def _open(self, workload: str) -> tuple[Any, list[str], dict[str, Any]]:
@@ -188,44 +209,6 @@ def _remove_sqlite(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-@dataclass
-class _Commits:
-    admin_url: str
-    database: str
-    before: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def _query(self, sql: str) -> Any:
-        import psycopg
-
-        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute("SELECT pg_stat_clear_snapshot()")
-            row = conn.execute(sql, (self.database,)).fetchone()
-            return row[0] if row else None
-
-    def read(self) -> int:
-        value = self._query("SELECT xact_commit FROM pg_stat_database WHERE datname = %s")
-        return int(value or 0)
-
-    def backends(self) -> int:
-        value = self._query("SELECT count(*) FROM pg_stat_activity WHERE datname = %s")
-        return int(value or 0)
-
-    def settle(self, timeout: float = 15.0) -> int:
-        """The commit count once every backend of the database has exited (and flushed)."""
-        deadline = time.monotonic() + timeout
-        while self.backends() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        last = self.read()
-        while time.monotonic() < deadline:
-            time.sleep(0.2)
-            now = self.read()
-            if now == last:
-                return now
-            last = now
-        return last
-
-
 class PostgresTarget(_InternalTarget):
     """The internal executor on PostgreSQL: a throwaway local cluster, or ``--database-url``.
 
@@ -239,87 +222,32 @@ class PostgresTarget(_InternalTarget):
         self, worker_processes: int, *, database_url: str | None = None, durable: bool = False
     ) -> None:
         super().__init__(worker_processes)
-        self._url = database_url
-        self._durable = durable
-        self._server: Any = None
-        self._dbs: Any = None
-        self._version = ""
+        self._place = PostgresPlace(database_url=database_url, durable=durable)
 
     async def setup(self) -> None:
         from turnout.executors.internal.migrate import create_schema
-        from turnout.testing.servers import ExternalPostgres, LocalPostgres, PostgresDatabases
 
-        if self._url:
-            self._server = ExternalPostgres(self._url).check()
-        else:
-            settings: dict[str, str] = {}
-            base_dir: str | None = None
-            if self._durable:
-                settings = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
-                base_dir = tempfile.gettempdir()
-            self._server = await asyncio.to_thread(
-                LocalPostgres(settings=settings, base_dir=base_dir).start
-            )
-        self._dbs = PostgresDatabases(
-            self._server.admin_url, prefix="turnout_bench", file_copy=not self._url
-        )
-        template = await asyncio.to_thread(self._dbs.create_template)
-        await asyncio.to_thread(create_schema, self._dbs.url_for(template))
-        self._version = await asyncio.to_thread(self._server_version)
-
-    def _server_version(self) -> str:
-        import psycopg
-
-        with psycopg.connect(self._server.admin_url, autocommit=True) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-            fsync = conn.execute("SHOW fsync").fetchone()
-            return f"{row[0] if row else '?'} (fsync={fsync[0] if fsync else '?'})"
+        await self._place.start(create_schema, prefix="turnout_bench")
 
     async def teardown(self) -> None:
         try:
-            if self._dbs is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(self._dbs.close)
-            if self._server is not None:
-                await asyncio.to_thread(self._server.stop)
+            await self._place.stop()
         finally:
-            self._server = self._dbs = None
             await super().teardown()
 
     def describe(self) -> dict[str, Any]:
-        kind = getattr(self._server, "kind", "?")
-        return {
-            "executor": self.executor,
-            "database": "postgresql",
-            "server": kind,
-            "version": self._version,
-            "durable": self._durable or bool(self._url),
-        }
+        return {"executor": self.executor, **self._place.describe()}
 
     def server_pids(self) -> list[int]:
-        data_dir = getattr(self._server, "data_dir", None)
-        if data_dir is None:
-            return []
-        try:
-            return [int((Path(data_dir) / "postmaster.pid").read_text().split("\n", 1)[0])]
-        except (OSError, ValueError):
-            return []
+        return self._place.server_pids()
 
     async def _open(self, workload: str) -> tuple[Any, list[str], dict[str, Any]]:
-        name = await asyncio.to_thread(self._dbs.create)
-        url = self._dbs.url_for(name)
-        commits = _Commits(self._server.admin_url, name)
-        commits.before = await asyncio.to_thread(commits.read)
+        url, commits = await self._place.create()
         client = await turnout.connect(executor="internal", database_url=url, create_schema=False)
         return client, ["--executor", "internal", "--database-url", url], {"commits": commits}
 
     async def _close(self, session: Session, state: dict[str, Any]) -> None:
-        commits: _Commits = state["commits"]
-        try:
-            after = await asyncio.to_thread(commits.settle)
-            session.commits = after - commits.before
-        finally:
-            await asyncio.to_thread(self._dbs.drop, commits.database)
+        session.commits = await self._place.drop(state["commits"])
 
 
 class TemporalTarget(Target):
@@ -414,11 +342,17 @@ def make_target(
     temporal_address: str | None = None,
     pg_durable: bool = False,
 ) -> Target:
-    """The target called ``name`` (one of :data:`EXECUTORS`)."""
+    """The target called ``name`` (one of :data:`ALL_EXECUTORS`)."""
     if name == "internal-sqlite":
         return SqliteTarget(worker_processes)
     if name == "internal-postgres":
         return PostgresTarget(worker_processes, database_url=database_url, durable=pg_durable)
     if name == "temporal":
         return TemporalTarget(worker_processes, address=temporal_address)
-    raise ValueError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")
+    if name in PEERS:
+        from benchmarks.peers import make_peer
+
+        return make_peer(
+            name, worker_processes=worker_processes, database_url=database_url, durable=pg_durable
+        )
+    raise ValueError(f"unknown executor {name!r}; choose from {', '.join(ALL_EXECUTORS)}")
