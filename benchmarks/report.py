@@ -372,7 +372,7 @@ def render(doc: dict[str, Any], console: Console) -> None:
             f"{after:.2f} after (other work on the machine skews the figures)"
         )
     for note in notes:
-        console.print(f"[red]error[/red] {note}")
+        console.print(f"[red]error[/red] {escape(note)}")
     for line in _executor_notes(doc):
         console.print(line)
     console.print(_targets_table(doc))

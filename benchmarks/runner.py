@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from benchmarks.targets import TargetUnavailable, make_target
 from benchmarks.workloads import START_CONCURRENCY, WORKLOADS, Options, sizes_for
 
@@ -107,7 +109,7 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
             entry["error"] = f"set-up failed: {type(exc).__name__}: {exc}"
             if isinstance(exc, TargetUnavailable):  # its message says what to install
                 entry["error"] = str(exc)
-            log(f"[red]{name}: {entry['error']}[/red]")
+            log(f"[red]{name}: {escape(entry['error'])}[/red]")
             await target.teardown()
             continue
         entry["setup_seconds"] = time.perf_counter() - clock

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import importlib
 import importlib.metadata
-import importlib.util
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -131,8 +131,12 @@ class PeerTarget(Target):
         self._place = PostgresPlace(database_url=database_url, durable=durable)
 
     async def setup(self) -> None:
-        if importlib.util.find_spec(self.package) is None:
-            raise TargetUnavailable(f"{self.package} is not installed: pip install -e '.[bench]'")
+        try:
+            importlib.import_module(self.package)
+        except ImportError:
+            raise TargetUnavailable(
+                f"{self.package} is not installed: pip install -e '.[bench]'"
+            ) from None
         await self._place.start(self.prepare, prefix=f"{self.name}_bench")
 
     async def teardown(self) -> None:
