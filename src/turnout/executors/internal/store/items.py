@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import queue_items
+from turnout.executors.internal.store.prepared import Prepared, among, rows_among, rows_param
 from turnout.executors.internal.store.records import ClaimedItem
-from turnout.executors.internal.store.sql import held, no_item
 from turnout.executors.internal.store.tx import StoreTransactions
 
 __all__ = ["ItemCore"]
@@ -48,36 +50,22 @@ class ItemCore(StoreTransactions):
     ) -> set[int]:
         """End the items this worker still holds (see :func:`held`); the ids it ended.
         With ``warn``, each one it no longer holds is logged as a rejected late result."""
-        guard = (
-            [queue_items.c.lease_expires_at < expired_before] if expired_before is not None else []
-        )
+        params: dict[str, Any] = {
+            "new_state": state.value,
+            "now": now,
+            "failure": failure.model_dump(mode="json") if failure else None,
+        }
+        if expired_before is not None:
+            params["expired_before"] = expired_before
         if len(items) == 1:
-            guard += held(items[0])
+            (item,) = items
+            params.update(item_id=item.id, owner=item.lease_owner, item_attempt=item.attempt)
         else:
-            guard += [
-                # The plain IN lets SQLite use the primary key (it scans for a row-value IN).
-                self._among(queue_items.c.id, [i.id for i in items], no_item),
-                self._rows_among(
-                    (queue_items.c.id, queue_items.c.lease_owner, queue_items.c.attempt),
-                    [(i.id, i.lease_owner, i.attempt) for i in items],
-                    lambda i: (no_item(i), "", 0),
-                ),
-                queue_items.c.state == QueueItemState.RUNNING.value,
-            ]
-        rows = (
-            await conn.execute(
-                update(queue_items)
-                .where(*guard)
-                .values(
-                    state=state.value,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                    last_failure=failure.model_dump(mode="json") if failure else None,
-                )
-                .returning(queue_items.c.id)
-            )
-        ).all()
+            params["ids"] = [i.id for i in items]
+            held = [(i.id, i.lease_owner, i.attempt) for i in items]
+            params.update(rows_param(self.dialect, "held", held))
+        ending = _end_statement(len(items) == 1, expired_before is not None)
+        rows = await self._fetch(conn, ending, params)
         ended = {row.id for row in rows}
         for item in items:
             if warn and item.id not in ended:
@@ -89,3 +77,46 @@ class ItemCore(StoreTransactions):
                     item.run_id,
                 )
         return ended
+
+
+@functools.cache
+def _end_statement(single: bool, expired: bool) -> Prepared:
+    """End the items still ``running`` under their lease and attempt: one item
+    (``:item_id``, ``:owner``, ``:item_attempt``) or many (``:ids`` and ``held``, see
+    :func:`rows_among`); with ``expired``, only if its lease ended before
+    ``:expired_before``. Sets ``:new_state``, ``:now`` and ``:failure``."""
+
+    def build(dialect: str) -> Any:
+        q = queue_items
+        at = q.c.updated_at.type
+        running = q.c.state == QueueItemState.RUNNING.value
+        if single:
+            guard = [
+                q.c.id == bindparam("item_id"),
+                running,
+                q.c.lease_owner == bindparam("owner"),
+                q.c.attempt == bindparam("item_attempt"),
+            ]
+        else:
+            guard = [
+                # The plain IN lets SQLite use the primary key (it scans for a row-value IN).
+                among(dialect, q.c.id, "ids"),
+                rows_among(dialect, (q.c.id, q.c.lease_owner, q.c.attempt), "held"),
+                running,
+            ]
+        if expired:
+            guard.append(q.c.lease_expires_at < bindparam("expired_before", type_=at))
+        return (
+            update(q)
+            .where(*guard)
+            .values(
+                state=bindparam("new_state"),
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=bindparam("now", type_=at),
+                last_failure=bindparam("failure", type_=q.c.last_failure.type),
+            )
+            .returning(q.c.id)
+        )
+
+    return Prepared(build)

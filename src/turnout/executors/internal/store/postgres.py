@@ -13,12 +13,12 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic_core import from_json
-from sqlalchemy import JSON, Text, any_, bindparam, func, select, text, tuple_
+from sqlalchemy import JSON, Text, and_, any_, bindparam, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,8 +27,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from turnout.executors.internal.migrate import sqlalchemy_url
+from turnout.executors.internal.schema import events
 from turnout.executors.internal.store.base import Store
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
+from turnout.executors.internal.store.prepared import Compiled, Prepared
 from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["CHANNEL", "PostgresStore"]
@@ -98,12 +100,50 @@ class PostgresStore(Store):
         *,
         skip_conflicts: bool = False,
     ) -> None:
-        if len(rows) < 2:
-            await super()._insert_rows(conn, table, rows, skip_conflicts=skip_conflicts)
-            return
-        names = tuple(rows[0])
-        sql = _recordset_insert(table, names, skip_conflicts)
-        await conn.execute(sql, {"rows": json.dumps(rows, default=_iso)})
+        if rows:
+            prepared = _recordset_insert(table, tuple(rows[0]), skip_conflicts)
+            await self._write(conn, prepared, {"rows": json.dumps(rows, default=_iso)})
+
+    async def _fetch(
+        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Any]:
+        compiled = prepared.compiled(self.engine.dialect)
+        cursor = await self._run(conn, compiled, params)
+        return compiled.rows(await cursor.fetchall())
+
+    async def _write(
+        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any] | None = None
+    ) -> int:
+        cursor = await self._run(conn, prepared.compiled(self.engine.dialect), params)
+        return int(cursor.rowcount)
+
+    async def _run(
+        self, conn: AsyncConnection, compiled: Compiled, params: Mapping[str, Any] | None
+    ) -> Any:
+        """Run ``compiled`` on the transaction's own psycopg connection (prepared on the
+        server); the driver's errors raised as SQLAlchemy's, as its execution would."""
+        import psycopg
+
+        driver: Any = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        args = compiled.parameters(params or {})
+        cursor = driver.cursor()
+        try:
+            await cursor.execute(compiled.sql, args, prepare=True)
+        except psycopg.Error as exc:
+            dialect = self.engine.dialect
+            lost = dialect.is_disconnect(exc, None, None)  # type: ignore[arg-type]
+            if lost:
+                await conn.invalidate()
+            raise DBAPIError.instance(
+                compiled.sql, args, exc, psycopg.Error, dialect=dialect, connection_invalidated=lost
+            ) from exc
+        return cursor
+
+    async def _history_events(
+        self, conn: AsyncConnection, wanted: Sequence[tuple[str, int]]
+    ) -> Sequence[Any]:
+        ids, seqs = [r for r, _ in wanted], [s for _, s in wanted]
+        return await self._fetch(conn, _HISTORY, {"ids": ids, "seqs": seqs})
 
     def _retryable(self, exc: DBAPIError) -> bool:
         return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
@@ -112,10 +152,7 @@ class PostgresStore(Store):
         channels = [queue_channel(q) for q in tx.queues] + [run_channel(r) for r in tx.runs]
         channels += sorted(tx.channels)
         if channels:
-            await conn.execute(
-                text("SELECT pg_notify(:channel, c) FROM unnest(CAST(:cs AS text[])) AS c"),
-                {"channel": CHANNEL, "cs": channels},
-            )
+            await self._write(conn, _NOTIFY, {"channel": CHANNEL, "cs": channels})
 
     async def start_listening(self) -> None:
         """Start the LISTEN task (idempotent); returns once it listens."""
@@ -160,8 +197,31 @@ def _array(column: Any, values: list[Any]) -> Any:
     return bindparam(None, values, type_=ARRAY(column.type))
 
 
+def _history(_: str) -> Any:
+    wanted = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(events.c.run_id.type)),
+            bindparam("seqs", type_=ARRAY(events.c.seq.type)),
+        )
+        .table_valued("run_id", "seq")
+        .render_derived(name="wanted")
+    )
+    on = and_(events.c.run_id == wanted.c.run_id, events.c.seq > wanted.c.seq)
+    return (
+        select(events).select_from(events.join(wanted, on)).order_by(events.c.run_id, events.c.seq)
+    )
+
+
+_HISTORY = Prepared(_history)
+"""The events of each run after its seq: ``unnest`` zips the two arrays."""
+
+_NOTIFY = Prepared(
+    lambda _: text("SELECT pg_notify(:channel, c) FROM unnest(CAST(:cs AS text[])) AS c")
+)
+
+
 @functools.cache
-def _recordset_insert(table: Any, names: tuple[str, ...], skip_conflicts: bool) -> Any:
+def _recordset_insert(table: Any, names: tuple[str, ...], skip_conflicts: bool) -> Prepared:
     """``INSERT INTO table (names) SELECT ... FROM jsonb_to_recordset(:rows)``: rows
     passed as one JSON document (one parameter the driver sends as it is), each value
     cast to its column's type. A JSON column's None is JSON null, as the column's own
@@ -174,10 +234,11 @@ def _recordset_insert(table: Any, names: tuple[str, ...], skip_conflicts: bool) 
         for c in columns
     )
     conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
-    return text(
+    sql = (
         f"INSERT INTO {table.name} ({', '.join(names)}) "
         f"SELECT {picked} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({typed}){conflict}"
     )
+    return Prepared(lambda _: text(sql))
 
 
 def _iso(value: Any) -> str:

@@ -6,9 +6,8 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import exists, func, select, union_all, update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +17,14 @@ from turnout.contracts.records import (
 )
 from turnout.contracts.states import RunState
 from turnout.executors.internal.schema import queue_items, runs
+from turnout.executors.internal.store.claims import (
+    claim_statement,
+    eager_statement,
+    fire_statement,
+    next_due_statement,
+    params_for,
+    ready_statement,
+)
 from turnout.executors.internal.store.errors import UNREACHABLE
 from turnout.executors.internal.store.governance import GovernanceOperations
 from turnout.executors.internal.store.quarantine import QuarantineOperations
@@ -39,7 +46,6 @@ from turnout.executors.internal.store.sql import (
     grouped_case,
     held,
     no_item,
-    no_run,
     utcnow,
 )
 from turnout.executors.internal.store.tx import Tx
@@ -48,57 +54,11 @@ __all__ = ["QueueOperations"]
 
 _log = logging.getLogger("turnout.store")
 
-# Aliases are built once: each builds its column collection (a proxy per column), which
-# cost about a millisecond per claim when made for every statement.
-_Q = queue_items.alias("q")
-_BUSY = queue_items.alias("busy")
-
 
 class QueueOperations(QuarantineOperations, GovernanceOperations):
     """Claim and lease queue items."""
 
     # -- worker operations ------------------------------------------------------------------
-    def _claim_subquery(
-        self,
-        task_queue: str,
-        kind: str,
-        limit: int,
-        now: datetime,
-        tenant_id: str | None,
-        only: int | None = None,
-    ) -> Any:
-        q = _Q
-        stmt = select(q.c.id).where(
-            q.c.state == QueueItemState.QUEUED.value,
-            q.c.task_queue == task_queue,
-            q.c.kind == kind,
-            q.c.available_at <= now,
-        )
-        if tenant_id is not None:
-            stmt = stmt.where(q.c.tenant_id == tenant_id)
-        if only is not None:
-            stmt = stmt.where(q.c.id == only)
-        if kind == WFT:
-            stmt = stmt.where(_no_task_running(q))
-        stmt = stmt.order_by(q.c.priority.desc(), q.c.available_at, q.c.id).limit(limit)
-        return stmt.with_for_update(skip_locked=True)
-
-    def _picked(
-        self,
-        task_queue: str,
-        kind: str,
-        limit: int,
-        now: datetime,
-        tenant_id: str | None = None,
-        only: int | None = None,
-    ) -> Any:
-        """The rows to claim (``only``: that item, if ready), as a CTE evaluated exactly
-        once: ``IN (SELECT ... LIMIT n)`` may run its subquery again under some PostgreSQL
-        plans and claim more than n."""
-        subquery = self._claim_subquery(task_queue, kind, limit, now, tenant_id, only)
-        cte = subquery.cte(f"picked_{kind}")
-        return cte.prefix_with("MATERIALIZED")
-
     async def claim(self, p: ClaimParams) -> list[ClaimedItem]:
         """Claim up to the given numbers of ready items (atomically, never twice); only
         ``tenant_id``'s items when given. With ``peek`` (an idle worker), a read checks
@@ -133,32 +93,23 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         self, task_queue: str, tenant_id: str | None, workflow_tasks: int, activities: int
     ) -> bool:
         kinds = [k for k, n in ((WFT, workflow_tasks), (ACT, activities)) if n > 0]
-        ready = select(queue_items.c.id).where(
-            queue_items.c.state == QueueItemState.QUEUED.value,
-            queue_items.c.task_queue == task_queue,
-            queue_items.c.kind.in_(kinds),
-            queue_items.c.available_at <= utcnow(),
-        )
-        if tenant_id is not None:
-            ready = ready.where(queue_items.c.tenant_id == tenant_id)
         async with self.reader.connect() as conn:
-            return (await conn.execute(ready.limit(1))).first() is not None
+            params = {**params_for(task_queue, utcnow(), tenant_id), "kinds": kinds}
+            return bool(await self._fetch(conn, ready_statement(tenant_id is not None), params))
 
     async def _claim_tx(
         self, conn: AsyncConnection, tx: Tx, p: ClaimParams, only: int | None = None
     ) -> list[ClaimedItem]:
         now = utcnow()
-        lease_until = now + timedelta(seconds=p.workflow_lease)
-        # Both kinds in one statement: each picked by its own CTE, leased together.
-        picks = [
-            self._picked(p.task_queue, kind, limit, now, p.tenant_id, only)
-            for kind, limit in ((WFT, p.workflow_tasks), (ACT, p.activities))
-            if limit > 0
-        ]
-        picked = picks[0]
-        if len(picks) > 1:
-            picked = union_all(*(select(c.c.id) for c in picks)).cte("picked")
-        items = await _lease(conn, picked, p.owner, lease_until, now)
+        limits = {k: n for k, n in ((WFT, p.workflow_tasks), (ACT, p.activities)) if n > 0}
+        params = params_for(p.task_queue, now, p.tenant_id)
+        params.update({f"limit_{k}": n for k, n in limits.items()})
+        params["owner"] = p.owner
+        params["until"] = now + timedelta(seconds=p.workflow_lease)
+        if only is not None:
+            params["only"] = only
+        claim = claim_statement(tuple(limits), p.tenant_id is not None, only is not None)
+        items = [claimed_item(row) for row in await self._fetch(conn, claim, params)]
         tasks = [item for item in items if item.kind == WFT]
         if tasks:
             # Only a queued run changes state; a guarded UPDATE leaves the rows of runs
@@ -188,25 +139,16 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         wake-up wait). A run whose task is already leased keeps its new one queued."""
         if eager.limit <= len(eager.claimed) or not eager.names or not run_ids:
             return
-        q = _Q
-        picked = (
-            select(q.c.id)
-            .where(
-                self._among(q.c.run_id, sorted(run_ids), no_run),
-                q.c.kind == WFT,
-                q.c.state == QueueItemState.QUEUED.value,
-                q.c.task_queue == eager.task_queue,
-                q.c.name.in_(sorted(eager.names)),
-                q.c.available_at <= now,
-                _no_task_running(q),
-            )
-            .order_by(q.c.id)
-            .limit(eager.limit - len(eager.claimed))
-            .cte("eager")
-            .prefix_with("MATERIALIZED")
-        )
-        lease_until = now + timedelta(seconds=eager.workflow_lease)
-        eager.claimed.extend(await _lease(conn, picked, eager.owner, lease_until, now))
+        params = {
+            **params_for(eager.task_queue, now, None),
+            "runs": sorted(run_ids),
+            "names": sorted(eager.names),
+            "limit": eager.limit - len(eager.claimed),
+            "owner": eager.owner,
+            "until": now + timedelta(seconds=eager.workflow_lease),
+        }
+        rows = await self._fetch(conn, eager_statement(), params)
+        eager.claimed.extend(claimed_item(row) for row in rows)
 
     async def _start_activities(
         self, conn: AsyncConnection, tx: Tx, items: Sequence[ClaimedItem], now: datetime
@@ -266,17 +208,10 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         With ``peek`` (an idle worker), a read comes first: polling takes no write lock.
         """
         task_queue, limit, tenant_id = p.task_queue, p.limit, p.tenant_id
-        due = select(queue_items.c.id).where(
-            queue_items.c.state == QueueItemState.QUEUED.value,
-            queue_items.c.task_queue == task_queue,
-            queue_items.c.kind == TIMER,
-            queue_items.c.available_at <= utcnow(),
-        )
-        if tenant_id is not None:
-            due = due.where(queue_items.c.tenant_id == tenant_id)
         if p.peek:
             async with self.reader.connect() as conn:
-                if (await conn.execute(due.limit(1))).first() is None:
+                params = {**params_for(task_queue, utcnow(), tenant_id), "kinds": [TIMER]}
+                if not await self._fetch(conn, ready_statement(tenant_id is not None), params):
                     return 0
         try:
             fired: int = await self._run_tx(self._fire_timers_tx, task_queue, limit, tenant_id)
@@ -306,23 +241,11 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         only: int | None = None,
     ) -> int:
         now = utcnow()
-        picked = self._picked(task_queue, TIMER, limit, now, tenant_id, only)
-        rows = (
-            await conn.execute(
-                update(queue_items)
-                .where(
-                    queue_items.c.id == picked.c.id,
-                    queue_items.c.state == QueueItemState.QUEUED.value,
-                )
-                .values(state=QueueItemState.COMPLETED.value, updated_at=now)
-                .returning(
-                    queue_items.c.run_id,
-                    queue_items.c.ref,
-                    queue_items.c.name,
-                    queue_items.c.payload,
-                )
-            )
-        ).all()
+        params = {**params_for(task_queue, now, tenant_id), f"limit_{TIMER}": limit}
+        if only is not None:
+            params["only"] = only
+        fire = fire_statement(TIMER, tenant_id is not None, only is not None)
+        rows = await self._fetch(conn, fire, params)
         for row in rows:
             if row.ref.startswith(APPROVAL_TIMER):
                 await self._approval_timer_fired(conn, tx, row, now)
@@ -335,14 +258,10 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
     async def next_due(self, task_queue: str, tenant_id: str | None = None) -> datetime | None:
         """When the earliest queued item of ``task_queue`` (of ``tenant_id``'s, if given)
         becomes ready (None: nothing queued). A read: it takes no write lock."""
-        due = select(func.min(queue_items.c.available_at)).where(
-            queue_items.c.state == QueueItemState.QUEUED.value,
-            queue_items.c.task_queue == task_queue,
-        )
-        if tenant_id is not None:
-            due = due.where(queue_items.c.tenant_id == tenant_id)
+        params = params_for(task_queue, utcnow(), tenant_id)
         async with self.reader.connect() as conn:
-            value: datetime | None = (await conn.execute(due)).scalar_one_or_none()
+            ((due,),) = await self._fetch(conn, next_due_statement(tenant_id is not None), params)
+        value: datetime | None = due
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
@@ -413,35 +332,3 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
 
     async def _end_released(self, conn: AsyncConnection, tx: Tx, item: ClaimedItem) -> None:
         await self._end_item(conn, item, QueueItemState.FAILED, utcnow())
-
-
-def _no_task_running(q: Any) -> Any:
-    """SQL condition: no workflow task of ``q``'s run is leased (one task per run at once)."""
-    busy = _BUSY
-    return ~exists().where(
-        busy.c.run_id == q.c.run_id, busy.c.kind == WFT, busy.c.state.in_(LEASED)
-    )
-
-
-async def _lease(
-    conn: AsyncConnection, picked: Any, owner: str, until: datetime, now: datetime
-) -> list[ClaimedItem]:
-    """Lease the still-queued items of ``picked`` (a CTE of ids) to ``owner``."""
-    rows = (
-        await conn.execute(
-            update(queue_items)
-            .where(
-                queue_items.c.id == picked.c.id,
-                queue_items.c.state == QueueItemState.QUEUED.value,
-            )
-            .values(
-                state=QueueItemState.RUNNING.value,
-                lease_owner=owner,
-                lease_expires_at=until,
-                started_at=now,
-                updated_at=now,
-            )
-            .returning(*queue_items.c)
-        )
-    ).all()
-    return [claimed_item(row) for row in rows]

@@ -25,7 +25,7 @@ from turnout.contracts.records import (
 )
 from turnout.contracts.states import RunState
 from turnout.contracts.visibility import Query
-from turnout.executors.internal.schema import events, runs, tasks
+from turnout.executors.internal.schema import runs, tasks
 from turnout.executors.internal.store.core import StoreCore
 from turnout.executors.internal.store.errors import (
     UNREACHABLE,
@@ -34,6 +34,7 @@ from turnout.executors.internal.store.errors import (
     unstorable,
 )
 from turnout.executors.internal.store.new_runs import signal_attributes
+from turnout.executors.internal.store.prepared import Prepared, among
 from turnout.executors.internal.store.records import (
     EventSpec,
     NewRun,
@@ -396,29 +397,10 @@ class RunOperations(StoreCore):
         """:meth:`load_history` for many ``(run_id, after_seq)`` at once, two statements
         for all of them; a missing run's entry is a LookupError."""
         async with self.reader.connect() as conn:
-            rows = {
-                r.run_id: run_snapshot(r)
-                for r in await conn.execute(
-                    select(*RUN_COLUMNS).where(
-                        self._among(runs.c.run_id, sorted({r for r, _ in wanted}), no_run)
-                    )
-                )
-            }
-            # One condition per distinct seq (fresh tasks all read from 0), not per run.
-            since: dict[int, list[str]] = {}
-            for r, s in wanted:
-                since.setdefault(s, []).append(r)
-            after = or_(
-                *(
-                    and_(self._among(events.c.run_id, ids, no_run), events.c.seq > s)
-                    for s, ids in sorted(since.items())
-                )
-            )
-            found = await conn.execute(
-                select(events).where(after).order_by(events.c.run_id, events.c.seq)
-            )
+            ids = sorted({r for r, _ in wanted})
+            rows = {r.run_id: run_snapshot(r) for r in await self._fetch(conn, _RUNS, {"ids": ids})}
             by_run: dict[str, list[Event]] = {}
-            for e in found:
+            for e in await self._history_events(conn, wanted):
                 by_run.setdefault(e.run_id, []).append(event_from_row(e))
         return [
             (rows[r], [e for e in by_run.get(r, []) if e.seq > s])
@@ -426,6 +408,9 @@ class RunOperations(StoreCore):
             else LookupError(f"run {r} not found")
             for r, s in wanted
         ]
+
+
+_RUNS = Prepared(lambda d: select(*RUN_COLUMNS).where(among(d, runs.c.run_id, "ids")))
 
 
 def _no_key(i: int) -> tuple[str, str]:

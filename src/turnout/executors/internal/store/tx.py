@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import insert, tuple_
+from sqlalchemy import and_, insert, or_, select, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from turnout.executors.internal.schema import events
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
+from turnout.executors.internal.store.prepared import Prepared
 from turnout.executors.internal.store.records import RunInfo
-from turnout.executors.internal.store.sql import padded
+from turnout.executors.internal.store.sql import no_run, padded
 
 __all__ = ["TX_ATTEMPTS", "StoreTransactions", "Tx", "TxFunction"]
 
@@ -117,6 +118,38 @@ class StoreTransactions:
         if tx.events:
             rows, tx.events = tx.events, []
             await self._insert_rows(conn, events, rows)
+
+    async def _fetch(
+        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Any]:
+        """Dialect hook: run ``prepared`` with ``params``; its rows (attributes by column)."""
+        statement = prepared.statement(self.dialect)
+        return (await conn.execute(statement, dict(params or {}))).all()
+
+    async def _write(
+        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any] | None = None
+    ) -> int:
+        """Dialect hook: run ``prepared`` with ``params``; the count of rows it changed."""
+        statement = prepared.statement(self.dialect)
+        return int((await conn.execute(statement, dict(params or {}))).rowcount)
+
+    async def _history_events(
+        self, conn: AsyncConnection, wanted: Sequence[tuple[str, int]]
+    ) -> Sequence[Any]:
+        """Dialect hook: the event rows of each ``(run_id, after_seq)`` in ``wanted``
+        after that seq, ordered by run and seq. Here one condition per distinct seq
+        (fresh tasks all read from 0), not per run."""
+        since: dict[int, list[str]] = {}
+        for run_id, seq in wanted:
+            since.setdefault(seq, []).append(run_id)
+        after = or_(
+            *(
+                and_(self._among(events.c.run_id, ids, no_run), events.c.seq > seq)
+                for seq, ids in sorted(since.items())
+            )
+        )
+        stmt = select(events).where(after).order_by(events.c.run_id, events.c.seq)
+        return (await conn.execute(stmt)).all()
 
     def _retryable(self, exc: DBAPIError) -> bool:
         """Dialect hook: True for errors the database asks us to retry (deadlocks...)."""

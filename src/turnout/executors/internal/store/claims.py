@@ -1,0 +1,190 @@
+"""The claim's statements, built once (see ``prepared.py``): what a polling worker runs
+many times a second.
+
+Each takes its values as named parameters (``params_for`` gathers the common ones):
+``in_queue``, ``now``, ``tenant`` (only in the ``by_tenant`` shapes), ``only`` (one item,
+in the ``only`` shapes), ``limit_<kind>``, and for a lease ``owner`` and ``until``.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, exists, func, or_, select, union_all, update
+
+from turnout.contracts.records import QueueItemState
+from turnout.executors.internal.schema import queue_items
+from turnout.executors.internal.store.prepared import Prepared, among
+from turnout.executors.internal.store.sql import LEASED, WFT
+
+__all__ = [
+    "claim_statement",
+    "eager_statement",
+    "fire_statement",
+    "next_due_statement",
+    "params_for",
+    "ready_statement",
+]
+
+# Aliases are built once: each builds its column collection (a proxy per column).
+_Q = queue_items.alias("q")
+_BUSY = queue_items.alias("busy")
+_QUEUED = QueueItemState.QUEUED.value
+
+
+def params_for(task_queue: str, now: datetime, tenant_id: str | None) -> dict[str, Any]:
+    """The parameters every shape below takes (``tenant`` only when given)."""
+    params: dict[str, Any] = {"in_queue": task_queue, "now": now}
+    if tenant_id is not None:
+        params["tenant"] = tenant_id
+    return params
+
+
+def _at(name: str) -> Any:
+    return bindparam(name, type_=queue_items.c.available_at.type)
+
+
+def _picked(kind: str, by_tenant: bool, only: bool) -> Any:
+    """The ready rows of ``kind`` to claim, in claim order, as a CTE evaluated exactly
+    once: ``IN (SELECT ... LIMIT n)`` may run its subquery again under some PostgreSQL
+    plans and claim more than n. Rows other claims hold are skipped (PostgreSQL)."""
+    q = _Q
+    stmt = select(q.c.id).where(
+        q.c.state == _QUEUED,
+        q.c.task_queue == bindparam("in_queue"),
+        q.c.kind == kind,
+        q.c.available_at <= _at("now"),
+    )
+    if by_tenant:
+        stmt = stmt.where(q.c.tenant_id == bindparam("tenant"))
+    if only:
+        stmt = stmt.where(q.c.id == bindparam("only"))
+    if kind == WFT:
+        stmt = stmt.where(_no_task_running(q))
+    stmt = stmt.order_by(q.c.priority.desc(), q.c.available_at, q.c.id)
+    stmt = stmt.limit(bindparam(f"limit_{kind}")).with_for_update(skip_locked=True)
+    return stmt.cte(f"picked_{kind}").prefix_with("MATERIALIZED")
+
+
+def _no_task_running(q: Any) -> Any:
+    """SQL condition: no workflow task of ``q``'s run is leased (one task per run at once)."""
+    busy = _BUSY
+    leased = or_(*(busy.c.state == state for state in LEASED))  # no list to expand
+    return ~exists().where(busy.c.run_id == q.c.run_id, busy.c.kind == WFT, leased)
+
+
+def _lease(picked: Any) -> Any:
+    """Lease the still-queued items of ``picked`` (a CTE of ids) to ``:owner`` until
+    ``:until``; returns the leased rows."""
+    return (
+        update(queue_items)
+        .where(queue_items.c.id == picked.c.id, queue_items.c.state == _QUEUED)
+        .values(
+            state=QueueItemState.RUNNING.value,
+            lease_owner=bindparam("owner"),
+            lease_expires_at=_at("until"),
+            started_at=_at("now"),
+            updated_at=_at("now"),
+        )
+        .returning(*queue_items.c)
+    )
+
+
+@functools.cache
+def claim_statement(kinds: tuple[str, ...], by_tenant: bool, only: bool) -> Prepared:
+    """Claim up to ``:limit_<kind>`` ready items of each of ``kinds`` in one statement:
+    each kind picked by its own CTE, leased together."""
+
+    def build(_: str) -> Any:
+        picks = [_picked(kind, by_tenant, only) for kind in kinds]
+        picked = picks[0]
+        if len(picks) > 1:
+            picked = union_all(*(select(c.c.id) for c in picks)).cte("picked")
+        return _lease(picked)
+
+    return Prepared(build)
+
+
+@functools.cache
+def eager_statement() -> Prepared:
+    """Lease, for ``:owner``, up to ``:limit`` queued workflow tasks of the runs ``:runs``
+    of ``:in_queue`` whose workflow type is one of ``:names`` (eager dispatch)."""
+
+    def build(dialect: str) -> Any:
+        q = _Q
+        picked = (
+            select(q.c.id)
+            .where(
+                among(dialect, q.c.run_id, "runs"),
+                q.c.kind == WFT,
+                q.c.state == _QUEUED,
+                q.c.task_queue == bindparam("in_queue"),
+                among(dialect, q.c.name, "names"),
+                q.c.available_at <= _at("now"),
+                _no_task_running(q),
+            )
+            .order_by(q.c.id)
+            .limit(bindparam("limit"))
+            .cte("eager")
+            .prefix_with("MATERIALIZED")
+        )
+        return _lease(picked)
+
+    return Prepared(build)
+
+
+@functools.cache
+def fire_statement(kind: str, by_tenant: bool, only: bool) -> Prepared:
+    """Mark up to ``:limit_<kind>`` due items of ``kind`` (timers) completed; returns
+    what each one fires."""
+
+    def build(_: str) -> Any:
+        picked = _picked(kind, by_tenant, only)
+        return (
+            update(queue_items)
+            .where(queue_items.c.id == picked.c.id, queue_items.c.state == _QUEUED)
+            .values(state=QueueItemState.COMPLETED.value, updated_at=_at("now"))
+            .returning(
+                queue_items.c.run_id,
+                queue_items.c.ref,
+                queue_items.c.name,
+                queue_items.c.payload,
+            )
+        )
+
+    return Prepared(build)
+
+
+@functools.cache
+def ready_statement(by_tenant: bool) -> Prepared:
+    """An id of an item of one of ``:kinds`` ready at ``:now``: anything to claim?"""
+
+    def build(dialect: str) -> Any:
+        q = queue_items
+        stmt = select(q.c.id).where(
+            q.c.state == _QUEUED,
+            q.c.task_queue == bindparam("in_queue"),
+            among(dialect, q.c.kind, "kinds"),
+            q.c.available_at <= _at("now"),
+        )
+        if by_tenant:
+            stmt = stmt.where(q.c.tenant_id == bindparam("tenant"))
+        return stmt.limit(1)
+
+    return Prepared(build)
+
+
+@functools.cache
+def next_due_statement(by_tenant: bool) -> Prepared:
+    """When the earliest queued item of ``:in_queue`` becomes ready (NULL: none)."""
+
+    def build(_: str) -> Any:
+        q = queue_items
+        stmt = select(func.min(q.c.available_at)).where(
+            q.c.state == _QUEUED, q.c.task_queue == bindparam("in_queue")
+        )
+        return stmt.where(q.c.tenant_id == bindparam("tenant")) if by_tenant else stmt
+
+    return Prepared(build)

@@ -1,0 +1,182 @@
+"""Statements built once: the store's hot path.
+
+A :class:`Prepared` holds one SQLAlchemy Core statement, built the first time it is
+used and never again, whose values all come in as named parameters. Each dialect
+compiles it once (:meth:`Prepared.compiled`): its SQL text, a converter per parameter
+and per result column, and a row type. The store runs it through a dialect hook
+(:meth:`StoreTransactions._fetch` / ``_write``): on PostgreSQL straight on the psycopg
+connection of the transaction (a statement psycopg prepares on the server, no
+SQLAlchemy execution context, no result object), elsewhere through SQLAlchemy.
+
+Building a statement, its cache key and SQLAlchemy's execution cost about four times
+the database round trip of a small statement; the hot statements pay none of it.
+Errors look the same either way: the driver's errors become SQLAlchemy's
+(``IntegrityError``, ``OperationalError``...), a value a parameter's type refuses a
+``StatementError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import any_, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import StatementError
+from sqlalchemy.sql.expression import Executable
+
+__all__ = ["Compiled", "Prepared", "Row", "among", "rows_among", "rows_param"]
+
+Converter = Callable[[Any], Any]
+
+
+class Row(tuple[Any, ...]):
+    """A result row: a tuple whose columns are attributes too, as SQLAlchemy's rows."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    @classmethod
+    def _make(cls, values: Iterable[Any]) -> Row:
+        return tuple.__new__(cls, values)
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return dict(zip(self._fields, self, strict=True))
+
+
+def _row_type(keys: tuple[str, ...]) -> type[Row]:
+    columns: dict[str, Any] = {k: property(itemgetter(i)) for i, k in enumerate(keys)}
+    return type("Row", (Row,), {"__slots__": (), "_fields": keys, **columns})
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """One statement compiled for one dialect."""
+
+    sql: str
+    names: tuple[str, ...]
+    """Parameter names, in the order of a positional paramstyle's placeholders."""
+    defaults: Mapping[str, Any]
+    """Values of the parameters the statement carries itself (literal binds)."""
+    binders: Mapping[str, Converter]
+    """Parameter name -> its type's conversion to the driver's value."""
+    readers: tuple[Converter | None, ...] | None
+    """Per result column, its type's conversion from the driver's value (None: the
+    statement returns no rows, or columns known only when it runs)."""
+    row: type[Row] | None
+
+    def parameters(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The driver's parameters for ``params`` (every converter applied)."""
+        merged = {**self.defaults, **params} if self.defaults else dict(params)
+        binders = self.binders
+        for name, convert in binders.items():
+            if name in merged:
+                try:
+                    merged[name] = convert(merged[name])
+                except Exception as exc:
+                    raise StatementError(
+                        f"({type(exc).__module__}.{type(exc).__name__}) {exc}",
+                        self.sql,
+                        None,
+                        exc,
+                    ) from exc
+        return merged
+
+    def rows(self, raw: list[tuple[Any, ...]]) -> list[Row]:
+        """The driver's rows, every column converted, as :class:`Row`."""
+        row, readers = self.row, self.readers
+        if row is None or readers is None:
+            raise TypeError("this statement returns no rows")
+        if any(readers):
+            return [
+                row._make(v if f is None else f(v) for f, v in zip(readers, r, strict=True))
+                for r in raw
+            ]
+        return [row._make(r) for r in raw]
+
+
+class Prepared:
+    """A statement built once per dialect (by ``build(dialect_name)``, on first use) and
+    compiled once."""
+
+    __slots__ = ("_build", "_compiled", "_statements")
+
+    def __init__(self, build: Callable[[str], Executable]) -> None:
+        self._build = build
+        self._statements: dict[str, Executable] = {}
+        self._compiled: dict[str, Compiled] = {}
+
+    def statement(self, dialect: str) -> Executable:
+        """The SQLAlchemy Core statement for the dialect named ``dialect``."""
+        found = self._statements.get(dialect)
+        if found is None:
+            found = self._statements[dialect] = self._build(dialect)
+        return found
+
+    def compiled(self, dialect: Dialect) -> Compiled:
+        """The statement compiled for ``dialect``."""
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            statement = self.statement(dialect.name)
+            found = self._compiled[dialect.name] = _compile(statement, dialect)
+        return found
+
+
+def among(dialect: str, column: Any, name: str) -> Any:
+    """SQL ``column IN :name`` for a list parameter: one array on PostgreSQL (one
+    statement text whatever the length), an expanding ``IN`` list elsewhere."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def rows_among(dialect: str, columns: Sequence[Any], name: str) -> Any:
+    """SQL ``(columns...) IN :name`` for a list of tuples (pass it through
+    :func:`rows_param`): on PostgreSQL one array per column, zipped by ``unnest``."""
+    if dialect == "postgresql":
+        arrays = [bindparam(f"{name}_{i}", type_=ARRAY(c.type)) for i, c in enumerate(columns)]
+        keys = [f"v{i}" for i in range(len(columns))]
+        given = func.unnest(*arrays).table_valued(*keys).render_derived()
+        return tuple_(*columns).in_(select(*(given.c[k] for k in keys)))
+    return tuple_(*columns).in_(bindparam(name, expanding=True))
+
+
+def rows_param(dialect: str, name: str, rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """The parameters of a :func:`rows_among` named ``name`` for ``rows``."""
+    if dialect == "postgresql":
+        width = len(rows[0]) if rows else 0
+        return {f"{name}_{i}": [r[i] for r in rows] for i in range(width)}
+    return {name: list(rows)}
+
+
+def _reader(type_: Any, dialect: Dialect) -> Converter | None:
+    reader: Converter | None = type_.dialect_impl(dialect).result_processor(dialect, None)
+    return reader
+
+
+def _compile(statement: Executable, dialect: Dialect) -> Compiled:
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        raise TypeError("a prepared statement cannot expand parameters (use arrays)")
+    binders: dict[str, Converter] = {}
+    defaults: dict[str, Any] = {}
+    for name, bind in compiled.binds.items():
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            binders[name] = convert
+        if not bind.required:
+            defaults[name] = bind.effective_value
+    names = tuple(compiled.positiontup or ())
+    columns = list(getattr(statement, "exported_columns", ()))
+    readers: tuple[Converter | None, ...] | None = None
+    row: type[Row] | None = None
+    if columns:
+        readers = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+        )
+        row = _row_type(tuple(c.key for c in columns))
+    return Compiled(compiled.string, names, defaults, binders, readers, row)
