@@ -12,11 +12,11 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, or_, select, union_all, update
+from sqlalchemy import bindparam, exists, func, select, union_all, update
 
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import queue_items
-from turnout.executors.internal.store.prepared import Prepared, among
+from turnout.executors.internal.store.prepared import Prepared, among, one_of
 from turnout.executors.internal.store.sql import LEASED, WFT
 
 __all__ = [
@@ -71,7 +71,7 @@ def _picked(kind: str, by_tenant: bool, only: bool) -> Any:
 def _no_task_running(q: Any) -> Any:
     """SQL condition: no workflow task of ``q``'s run is leased (one task per run at once)."""
     busy = _BUSY
-    leased = or_(*(busy.c.state == state for state in LEASED))  # no list to expand
+    leased = one_of(busy.c.state, LEASED)
     return ~exists().where(busy.c.run_id == q.c.run_id, busy.c.kind == WFT, leased)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.contracts.errors import Failure
@@ -27,6 +27,7 @@ from turnout.executors.internal.store.errors import (
     unstorable,
 )
 from turnout.executors.internal.store.new_runs import new_run_info, run_row, started_attributes
+from turnout.executors.internal.store.prepared import Prepared, among, one_of
 from turnout.executors.internal.store.records import (
     ClaimedItem,
     Closed,
@@ -193,29 +194,15 @@ class StoreCore(SearchIndex):
         specs: dict[str, list[EventSpec]],
         now: datetime,
         *,
-        values: dict[str, Any] | None = None,
-        extra_where: Any = None,
+        claiming: bool = False,
     ) -> list[RunInfo]:
         """:meth:`_append` to many open runs in one statement (their events wait in
-        ``tx``); the runs it appended to."""
+        ``tx``); the runs it appended to. With ``claiming``, only to queued runs, which
+        become claimed."""
         if not specs:
             return []
         counts = {run_id: len(s) for run_id, s in specs.items()}
-        stmt = update(runs).where(
-            self._among(runs.c.run_id, sorted(specs), no_run), runs.c.state.in_(ACTIVE)
-        )
-        if extra_where is not None:
-            stmt = stmt.where(extra_where)
-        rows = (
-            await conn.execute(
-                stmt.values(
-                    next_seq=runs.c.next_seq
-                    + grouped_case(runs.c.run_id, counts, else_=0, among=self._among),
-                    updated_at=now,
-                    **(values or {}),
-                ).returning(runs.c.next_seq, *INFO_COLUMNS)
-            )
-        ).all()
+        rows = await self._bump_runs(conn, counts, now, claiming)
         infos = []
         for row in rows:
             info = RunInfo(*row[1:])
@@ -224,6 +211,25 @@ class StoreCore(SearchIndex):
             tx.events.extend(event_rows(info, row.next_seq - len(run_specs), run_specs, now))
             infos.append(info)
         return infos
+
+    async def _bump_runs(
+        self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool
+    ) -> Sequence[Any]:
+        """Dialect hook: add ``counts[run_id]`` to each open run's next seq (see
+        :meth:`_append_many`); rows of the new next seq and the :class:`RunInfo` columns."""
+        stmt = update(runs).where(
+            self._among(runs.c.run_id, sorted(counts), no_run), runs.c.state.in_(ACTIVE)
+        )
+        values: dict[str, Any] = {}
+        if claiming:
+            stmt = stmt.where(runs.c.state == RunState.QUEUED.value)
+            values = {
+                "state": RunState.CLAIMED.value,
+                "started_at": func.coalesce(runs.c.started_at, now),
+            }
+        counted = grouped_case(runs.c.run_id, counts, else_=0, among=self._among)
+        stmt = stmt.values(next_seq=runs.c.next_seq + counted, updated_at=now, **values)
+        return (await conn.execute(stmt.returning(runs.c.next_seq, *INFO_COLUMNS))).all()
 
     async def _run_info(self, conn: AsyncConnection, run_id: str) -> RunInfo:
         row = (await conn.execute(select(*INFO_COLUMNS).where(runs.c.run_id == run_id))).one()
@@ -325,19 +331,7 @@ class StoreCore(SearchIndex):
         if not closed:
             return
         run_ids = [c.run_id for c in closed]
-        queued = queue_items.c.state == QueueItemState.QUEUED.value
-        await conn.execute(
-            update(queue_items)
-            .where(
-                self._among(queue_items.c.run_id, run_ids, no_run),
-                queue_items.c.state.in_([QueueItemState.QUEUED.value, *LEASED]),
-            )
-            .values(
-                state=case((queued, QueueItemState.CANCELED.value), else_=queue_items.c.state),
-                cancel_requested=case((queued, queue_items.c.cancel_requested), else_=True),
-                updated_at=now,
-            )
-        )
+        await self._write(conn, _END_ITEMS_OF_RUNS, {"runs": run_ids, "now": now})
         tx.runs.update(run_ids)
         for c in closed:
             await self._tell_parent(conn, tx, c, now)
@@ -464,3 +458,23 @@ class StoreCore(SearchIndex):
             stmt = stmt.where(events.c.tenant_id == tenant_id)
         rows = (await conn.execute(stmt.order_by(events.c.seq))).all()
         return [event_from_row(r) for r in rows]
+
+
+def _end_items_of_runs(dialect: str) -> Any:
+    q = queue_items
+    queued = q.c.state == QueueItemState.QUEUED.value
+    open_states = [QueueItemState.QUEUED.value, *LEASED]
+    return (
+        update(q)
+        .where(among(dialect, q.c.run_id, "runs"), one_of(q.c.state, open_states))
+        .values(
+            state=case((queued, QueueItemState.CANCELED.value), else_=q.c.state),
+            cancel_requested=case((queued, q.c.cancel_requested), else_=True),
+            updated_at=bindparam("now", type_=q.c.updated_at.type),
+        )
+    )
+
+
+_END_ITEMS_OF_RUNS = Prepared(_end_items_of_runs)
+"""Nothing of the closed runs ``:runs`` stays runnable: queued items are canceled,
+leased ones hear a cancel."""

@@ -29,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from turnout.executors.internal.migrate import sqlalchemy_url
 from turnout.executors.internal.schema import events
 from turnout.executors.internal.store.base import Store
+from turnout.executors.internal.store.commit_plan import Plan
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
+from turnout.executors.internal.store.pg_batches import bump_statement, plans_statement
 from turnout.executors.internal.store.prepared import Compiled, Prepared
 from turnout.executors.internal.store.tx import Tx
 
@@ -144,6 +146,34 @@ class PostgresStore(Store):
     ) -> Sequence[Any]:
         ids, seqs = [r for r, _ in wanted], [s for _, s in wanted]
         return await self._fetch(conn, _HISTORY, {"ids": ids, "seqs": seqs})
+
+    async def _bump_runs(
+        self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool
+    ) -> Sequence[Any]:
+        ids = sorted(counts)
+        params = {"ids": ids, "counts": [counts[r] for r in ids], "now": now}
+        return await self._fetch(conn, bump_statement(claiming), params)
+
+    async def _update_plans(
+        self, conn: AsyncConnection, plans: Sequence[Plan], now: datetime
+    ) -> Sequence[Any]:
+        names = sorted({name for p in plans for name in p.values})
+        partial = frozenset(n for n in names if any(n not in p.values for p in plans))
+        rows = []
+        for p in plans:
+            row = {
+                "run_id": p.run.run_id,
+                "n": len(p.specs),
+                "expected_count": p.commit.expected_task_count,
+                "read_state": p.run.state,
+            }
+            for name in names:
+                row[f"set_{name}"] = p.values.get(name)
+                if name in partial:
+                    row[f"has_{name}"] = name in p.values
+            rows.append(row)
+        params = {"plans": json.dumps(rows, default=_iso), "now": now}
+        return await self._fetch(conn, plans_statement(tuple(names), partial), params)
 
     def _retryable(self, exc: DBAPIError) -> bool:
         return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES

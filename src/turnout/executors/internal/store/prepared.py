@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import any_, bindparam, func, select, tuple_
+from sqlalchemy import any_, bindparam, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.expression import Executable
 
-__all__ = ["Compiled", "Prepared", "Row", "among", "rows_among", "rows_param"]
+__all__ = ["Compiled", "Prepared", "Row", "among", "one_of", "rows_among", "rows_param"]
 
 Converter = Callable[[Any], Any]
 
@@ -132,6 +132,11 @@ def among(dialect: str, column: Any, name: str) -> Any:
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def one_of(column: Any, values: Sequence[Any]) -> Any:
+    """SQL ``column IN values`` for constant values, as ``OR``s (nothing to expand)."""
+    return or_(*(column == v for v in values))
 
 
 def rows_among(dialect: str, columns: Sequence[Any], name: str) -> Any:

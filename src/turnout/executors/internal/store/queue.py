@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,8 +15,7 @@ from turnout.contracts.events import EventType
 from turnout.contracts.records import (
     QueueItemState,
 )
-from turnout.contracts.states import RunState
-from turnout.executors.internal.schema import queue_items, runs
+from turnout.executors.internal.schema import queue_items
 from turnout.executors.internal.store.claims import (
     claim_statement,
     eager_statement,
@@ -122,11 +121,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
                     for item in tasks
                 },
                 now,
-                values={
-                    "state": RunState.CLAIMED.value,
-                    "started_at": func.coalesce(runs.c.started_at, now),
-                },
-                extra_where=runs.c.state == RunState.QUEUED.value,
+                claiming=True,
             )
         activities = [item for item in items if item.kind == ACT]
         return tasks + await self._start_activities(conn, tx, activities, now)

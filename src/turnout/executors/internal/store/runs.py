@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,7 +34,7 @@ from turnout.executors.internal.store.errors import (
     unstorable,
 )
 from turnout.executors.internal.store.new_runs import signal_attributes
-from turnout.executors.internal.store.prepared import Prepared, among
+from turnout.executors.internal.store.prepared import Prepared, among, rows_among, rows_param
 from turnout.executors.internal.store.records import (
     EventSpec,
     NewRun,
@@ -189,16 +189,12 @@ class RunOperations(StoreCore):
         now = utcnow()
         keys = sorted({(p.tenant_id, p.workflow_id) for p in params})
         latest: dict[tuple[str, str], tuple[datetime, str, str]] = {}
-        for row in await conn.execute(
-            select(runs.c.tenant_id, runs.c.workflow_id, runs.c.requested_at)
-            .add_columns(runs.c.run_id, runs.c.state)
-            .where(
-                # The plain IN lets SQLite use an index (it scans for a row-value IN).
-                self._among(runs.c.tenant_id, sorted({t for t, _ in keys}), no_run),
-                self._among(runs.c.workflow_id, [w for _, w in keys], no_run),
-                self._rows_among((runs.c.tenant_id, runs.c.workflow_id), keys, _no_key),
-            )
-        ):
+        look = {
+            "tenants": sorted({t for t, _ in keys}),
+            "workflow_ids": [w for _, w in keys],
+            **rows_param(self.dialect, "keys", keys),
+        }
+        for row in await self._fetch(conn, _RUNS_OF_IDS, look):
             key = (row.tenant_id, row.workflow_id)
             if key not in latest or row.requested_at > latest[key][0]:
                 latest[key] = (row.requested_at, row.run_id, row.state)
@@ -241,13 +237,9 @@ class RunOperations(StoreCore):
     ) -> list[Run | Exception]:
         """:meth:`find_run` of many ``(workflow_id, run_id)`` at once, one statement for
         all of them; a missing run's entry is a WorkflowNotFoundError."""
+        ids = sorted({run_id for _, run_id in wanted})
         async with self.reader.connect() as conn:
-            rows = await conn.execute(
-                select(runs).where(
-                    runs.c.tenant_id == tenant_id,
-                    self._among(runs.c.run_id, sorted({run_id for _, run_id in wanted}), no_run),
-                )
-            )
+            rows = await self._fetch(conn, _TENANT_RUNS, {"tenant": tenant_id, "ids": ids})
             found = {(r.workflow_id, r.run_id): run_from_row(r) for r in rows}
         return [found.get(key) or WorkflowNotFoundError(*key) for key in wanted]
 
@@ -411,6 +403,26 @@ class RunOperations(StoreCore):
 
 
 _RUNS = Prepared(lambda d: select(*RUN_COLUMNS).where(among(d, runs.c.run_id, "ids")))
+
+
+_TENANT_RUNS = Prepared(
+    lambda d: select(runs).where(
+        runs.c.tenant_id == bindparam("tenant"), among(d, runs.c.run_id, "ids")
+    )
+)
+
+
+_RUNS_OF_IDS = Prepared(
+    lambda d: select(
+        runs.c.tenant_id, runs.c.workflow_id, runs.c.requested_at, runs.c.run_id, runs.c.state
+    ).where(
+        # The plain IN lets SQLite use an index (it scans for a row-value IN).
+        among(d, runs.c.tenant_id, "tenants"),
+        among(d, runs.c.workflow_id, "workflow_ids"),
+        rows_among(d, (runs.c.tenant_id, runs.c.workflow_id), "keys"),
+    )
+)
+"""The runs of the workflow ids ``keys`` (``(tenant, workflow id)`` pairs)."""
 
 
 def _no_key(i: int) -> tuple[str, str]:

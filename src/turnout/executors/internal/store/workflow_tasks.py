@@ -202,6 +202,31 @@ class WorkflowTaskOperations(CommandOperations, GovernanceOperations):
         if not plans:
             return
         by_run = {p.run.run_id: p for p in plans}
+        rows = await self._update_plans(conn, plans, now)
+        for row in rows:
+            info = RunInfo(*row[1:])
+            p = by_run[info.run_id]
+            first = row.next_seq - len(p.specs)
+            p.seqs, p.info = range(first, first + len(p.specs)), info
+            tx.info[info.run_id] = info
+            tx.events.extend(event_rows(info, first, p.specs, now))
+        if len(rows) < len(plans):
+            moved = next(p for p in plans if p.info is None)
+            raise Conflict(
+                moved.index,
+                StaleTaskError(
+                    f"run {moved.run.run_id} moved on while workflow task "
+                    f"{moved.commit.item.id} ran"
+                ),
+            )
+
+    async def _update_plans(
+        self, conn: AsyncConnection, plans: Sequence[Plan], now: datetime
+    ) -> Sequence[Any]:
+        """Dialect hook: give each plan's run its new values and ``len(specs)`` more
+        seqs, if it is still at the task count and state its task read; rows of the new
+        next seq and the :class:`RunInfo` columns of the runs it updated."""
+        by_run = {p.run.run_id: p for p in plans}
         if len(plans) == 1:
             (p,) = plans
             guard: Any = and_(
@@ -233,30 +258,8 @@ class WorkflowTaskOperations(CommandOperations, GovernanceOperations):
                     among=self._among,
                     type_=column.type,
                 )
-        rows = (
-            await conn.execute(
-                update(runs)
-                .where(guard, runs.c.state.in_(ACTIVE))
-                .values(updated_at=now, **values)
-                .returning(runs.c.next_seq, *INFO_COLUMNS)
-            )
-        ).all()
-        for row in rows:
-            info = RunInfo(*row[1:])
-            p = by_run[info.run_id]
-            first = row.next_seq - len(p.specs)
-            p.seqs, p.info = range(first, first + len(p.specs)), info
-            tx.info[info.run_id] = info
-            tx.events.extend(event_rows(info, first, p.specs, now))
-        if len(rows) < len(plans):
-            moved = next(p for p in plans if p.info is None)
-            raise Conflict(
-                moved.index,
-                StaleTaskError(
-                    f"run {moved.run.run_id} moved on while workflow task "
-                    f"{moved.commit.item.id} ran"
-                ),
-            )
+        stmt = update(runs).where(guard, runs.c.state.in_(ACTIVE)).values(updated_at=now, **values)
+        return (await conn.execute(stmt.returning(runs.c.next_seq, *INFO_COLUMNS))).all()
 
     async def fail_workflow_task(
         self, item: ClaimedItem, failure: Failure, retry_in: float, *, dead: bool = False
