@@ -1,5 +1,6 @@
 """``python -m benchmarks run``: the same workloads on every executor, side by side;
-``python -m benchmarks scaling``: each executor with 1, 2, 4 worker processes.
+``python -m benchmarks scaling``: each executor with 1, 2, 4 worker processes;
+``python -m benchmarks soak``: memory under a steady load for minutes.
 
 See benchmarks/README.md for what each workload does and what each column means.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from benchmarks import report, scaling
+from benchmarks import report, scaling, soak
 from benchmarks.runner import Config, run
 from benchmarks.targets import ALL_EXECUTORS, EXECUTORS, PEERS
 from benchmarks.workloads import FULL_SIZES, START_CONCURRENCY, WORKLOADS
@@ -301,6 +302,110 @@ def scaling_command(
     doc = asyncio.run(scaling.run(config, console.log))
     scaling.render(doc, console)
     path = output or scaling.default_output(datetime.now(UTC))
+    report.write(doc, path)
+    console.print(f"results written to {path}")
+
+
+@cli.command("soak")
+@click.option(
+    "--executors",
+    default=",".join(soak.DEFAULT_EXECUTORS),
+    show_default=True,
+    help="Comma-separated executors to run, in this order.",
+)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="How long each executor is soaked.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=soak.DEFAULT_RATE,
+    show_default=True,
+    help="Workflows started per second.",
+)
+@click.option(
+    "--sample-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds between memory samples.",
+)
+@click.option(
+    "--warmup-seconds",
+    type=click.FloatRange(min=0),
+    default=soak.WARMUP_SECONDS,
+    show_default=True,
+    help="Memory after this (at most half the soak) is the baseline.",
+)
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Workflows started and not closed, at most [default: 5 s of --rate].",
+)
+@click.option(
+    "--worker-processes",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Worker subprocesses.",
+)
+@click.option(
+    "--database-url",
+    envvar="TURNOUT_BENCH_DATABASE_URL",
+    help="An existing PostgreSQL server (a role that may create databases).",
+)
+@click.option("--pg-durable", is_flag=True, help="Run the throwaway cluster on disk with fsync.")
+@click.option(
+    "--temporal-address",
+    envvar="TURNOUT_BENCH_TEMPORAL_ADDRESS",
+    help="host:port of an existing Temporal frontend instead of a dev server.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the JSON result (default benchmarks/results/soak-<timestamp>.json).",
+)
+def soak_command(
+    executors: str,
+    minutes: float,
+    rate: float,
+    sample_seconds: float,
+    warmup_seconds: float,
+    max_in_flight: int | None,
+    worker_processes: int,
+    database_url: str | None,
+    pg_durable: bool,
+    temporal_address: str | None,
+    output: Path | None,
+) -> None:
+    """Start one-activity workflows at a steady rate for minutes and sample every process's
+    memory; one table per executor, a verdict per process, and the JSON result."""
+    config = soak.SoakConfig(
+        executors=_names(executors, EXECUTORS, "executor"),
+        worker_processes=worker_processes,
+        rate=rate,
+        minutes=minutes,
+        sample_seconds=sample_seconds,
+        warmup_seconds=warmup_seconds,
+        max_in_flight=max_in_flight,
+        database_url=database_url,
+        temporal_address=temporal_address,
+        pg_durable=pg_durable,
+    )
+    try:
+        config.check()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sample-seconds") from None
+    console = Console(width=max(shutil.get_terminal_size((160, 40)).columns, 160), highlight=False)
+    doc = asyncio.run(soak.run(config, console.log))
+    soak.render(doc, console)
+    path = output or soak.default_output(datetime.now(UTC))
     report.write(doc, path)
     console.print(f"results written to {path}")
 
