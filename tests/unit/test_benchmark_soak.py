@@ -1,12 +1,17 @@
-"""``python -m benchmarks soak``: its sampling times, its verdicts, its table and its
-argument checks. Nothing here runs a soak, and memory is never asserted of a real process."""
+"""``python -m benchmarks soak``: its sampling times, its verdicts, its table, its argument
+checks, and its load driver on a fake client (no executor, no worker process). Memory is
+never asserted."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -252,3 +257,79 @@ def test_the_command_line_becomes_the_config_and_the_document_is_written(
     assert config.executors == ["internal-postgres"]
     assert (config.minutes, config.rate, config.sample_seconds) == (2, 75, 5)
     assert (config.worker_processes, config.in_flight, config.warmup) == (3, 100, 60)
+
+
+class _FakeHandle:
+    def __init__(self, client: _FakeClient, workflow_id: str) -> None:
+        self.client = client
+        self.id = workflow_id
+
+    async def result(self) -> int:
+        self.client.open += 1
+        self.client.most_open = max(self.client.most_open, self.client.open)
+        try:
+            await asyncio.sleep(self.client.seconds)
+        finally:
+            self.client.open -= 1
+        if self.id.endswith("-s-7"):
+            raise RuntimeError("workflow 7 failed")
+        return 1
+
+
+class _FakeClient:
+    """Starts nothing: each result arrives ``seconds`` after it is awaited."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.open = 0
+        self.most_open = 0
+
+    async def start_workflow(self, workflow: Any, arg: Any, *, id: str, task_queue: str) -> Any:
+        return _FakeHandle(self, id)
+
+
+class _FakeTarget:
+    """A target without servers or worker processes, for the load driver alone."""
+
+    name = "fake"
+
+    def __init__(self, client: _FakeClient) -> None:
+        self.client = client
+
+    def server_pids(self) -> list[int]:
+        return []
+
+    @contextlib.asynccontextmanager
+    async def session(self, workload: str, *, workers: int) -> AsyncIterator[Any]:
+        yield SimpleNamespace(
+            target=self,
+            client=self.client,
+            task_queue="q",
+            token="t",
+            workers=[],
+            worker_pids=[],
+        )
+
+
+async def test_the_load_keeps_its_rate_samples_as_it_goes_and_drains_at_the_end() -> None:
+    config = SoakConfig(minutes=0.02, rate=100, sample_seconds=0.3)
+    client = _FakeClient(0.05)
+    result = await soak.soak(_FakeTarget(client), config, lambda line: None)
+    totals = result["totals"]
+    assert 60 <= totals["launched"] <= 121  # about 100/s for 1.2 s, on a busy machine
+    assert totals["completed_after_drain"] + totals["failed"] == totals["launched"]
+    assert totals["failed"] == 1
+    assert totals["first_error"] == "RuntimeError: workflow 7 failed"
+    assert totals["unfinished"] == 0
+    assert [s["t"] for s in result["samples"]] == pytest.approx(sample_times(1.2, 0.3), abs=0.25)
+    assert list(result["verdicts"]) == ["client"]
+    assert client.open == 0
+
+
+async def test_no_more_than_the_bound_is_in_flight_and_late_starts_are_dropped() -> None:
+    config = SoakConfig(minutes=0.04, rate=100, sample_seconds=0.6, max_in_flight=3)
+    client = _FakeClient(0.2)
+    result = await soak.soak(_FakeTarget(client), config, lambda line: None)
+    assert client.most_open <= 3
+    assert max(s["backlog"] for s in result["samples"]) <= 3
+    assert result["totals"]["missed"] > 0
