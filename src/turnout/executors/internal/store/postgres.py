@@ -13,7 +13,7 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,12 +33,14 @@ from turnout.executors.internal.store.commit_plan import Plan
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
 from turnout.executors.internal.store.pg_batches import bump_statement, plans_statement
 from turnout.executors.internal.store.prepared import Compiled, Prepared
+from turnout.executors.internal.store.sql import RUNS_BY_ID
 from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["CHANNEL", "PostgresStore"]
 
 CHANNEL = "turnout"
 _TEXTS = ARRAY(Text)
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open
 _RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 _log = logging.getLogger("turnout.store")
 
@@ -123,29 +125,70 @@ class PostgresStore(Store):
         self, conn: AsyncConnection, compiled: Compiled, params: Mapping[str, Any] | None
     ) -> Any:
         """Run ``compiled`` on the transaction's own psycopg connection (prepared on the
-        server); the driver's errors raised as SQLAlchemy's, as its execution would."""
-        import psycopg
+        server); the driver's errors raised as SQLAlchemy's, as its execution would.
 
-        driver: Any = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        A transaction's first statement travels with its ``BEGIN`` (psycopg's pipeline
+        mode), which otherwise takes a round trip of its own."""
+        driver = _driver(conn)
         args = compiled.parameters(params or {})
         cursor = driver.cursor()
+        async with self._translated(conn, compiled.sql, args):
+            if driver.autocommit or driver.info.transaction_status != _IDLE:
+                await cursor.execute(compiled.sql, args, prepare=True)
+            else:
+                async with driver.pipeline():
+                    await cursor.execute(compiled.sql, args, prepare=True)
+        return cursor
+
+    async def _finish(self, conn: AsyncConnection, tx: Tx) -> None:
+        """The events inserted, the wake-ups announced and the transaction committed in
+        one round trip (psycopg's pipeline mode); the commit that follows finds nothing
+        left to do."""
+        driver = _driver(conn)
+        if driver.info.transaction_status == _IDLE:  # nothing ran yet
+            await super()._finish(conn, tx)
+            return
+        async with self._translated(conn, "COMMIT", None), driver.pipeline():
+            await self._flush(conn, tx)
+            await self._announce(conn, tx)
+            await driver.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def _translated(
+        self, conn: AsyncConnection, sql: str, args: Mapping[str, Any] | None
+    ) -> AsyncIterator[None]:
+        """The driver's errors raised as SQLAlchemy's; a lost connection is invalidated."""
+        import psycopg
+
         try:
-            await cursor.execute(compiled.sql, args, prepare=True)
+            yield
         except psycopg.Error as exc:
             dialect = self.engine.dialect
             lost = dialect.is_disconnect(exc, None, None)  # type: ignore[arg-type]
             if lost:
                 await conn.invalidate()
             raise DBAPIError.instance(
-                compiled.sql, args, exc, psycopg.Error, dialect=dialect, connection_invalidated=lost
+                sql, args, exc, psycopg.Error, dialect=dialect, connection_invalidated=lost
             ) from exc
-        return cursor
 
-    async def _history_events(
+    async def _history_rows(
         self, conn: AsyncConnection, wanted: Sequence[tuple[str, int]]
-    ) -> Sequence[Any]:
+    ) -> tuple[Sequence[Any], Sequence[Any]]:
         ids, seqs = [r for r, _ in wanted], [s for _, s in wanted]
-        return await self._fetch(conn, _HISTORY, {"ids": ids, "seqs": seqs})
+        runs_read = RUNS_BY_ID.compiled(self.engine.dialect)
+        events_read = _HISTORY.compiled(self.engine.dialect)
+        driver = _driver(conn)
+        both = (runs_read, {"ids": sorted(set(ids))}), (events_read, {"ids": ids, "seqs": seqs})
+        cursors = []
+        async with self._translated(conn, events_read.sql, None), driver.pipeline():
+            for compiled, params in both:  # sent together: one round trip
+                cursor = driver.cursor()
+                await cursor.execute(compiled.sql, compiled.parameters(params), prepare=True)
+                cursors.append(cursor)
+        return (
+            runs_read.rows(await cursors[0].fetchall()),
+            events_read.rows(await cursors[1].fetchall()),
+        )
 
     async def _bump_runs(
         self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool
@@ -225,6 +268,11 @@ class PostgresStore(Store):
 def _array(column: Any, values: list[Any]) -> Any:
     """``values`` as one array parameter of ``column``'s type."""
     return bindparam(None, values, type_=ARRAY(column.type))
+
+
+def _driver(conn: AsyncConnection) -> Any:
+    """The psycopg connection under ``conn``."""
+    return conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
 
 
 def _history(_: str) -> Any:

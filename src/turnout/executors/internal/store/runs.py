@@ -45,7 +45,7 @@ from turnout.executors.internal.store.records import (
 )
 from turnout.executors.internal.store.rows import event_from_row, run_from_row, run_snapshot
 from turnout.executors.internal.store.search import compile_order, compile_where
-from turnout.executors.internal.store.sql import RUN_COLUMNS, no_run, utcnow
+from turnout.executors.internal.store.sql import no_run, utcnow
 from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["RunOperations"]
@@ -389,20 +389,17 @@ class RunOperations(StoreCore):
         """:meth:`load_history` for many ``(run_id, after_seq)`` at once, two statements
         for all of them; a missing run's entry is a LookupError."""
         async with self.reader.connect() as conn:
-            ids = sorted({r for r, _ in wanted})
-            rows = {r.run_id: run_snapshot(r) for r in await self._fetch(conn, _RUNS, {"ids": ids})}
-            by_run: dict[str, list[Event]] = {}
-            for e in await self._history_events(conn, wanted):
-                by_run.setdefault(e.run_id, []).append(event_from_row(e))
+            found, history = await self._history_rows(conn, wanted)
+        rows = {r.run_id: run_snapshot(r) for r in found}
+        by_run: dict[str, list[Event]] = {}
+        for e in history:
+            by_run.setdefault(e.run_id, []).append(event_from_row(e))
         return [
             (rows[r], [e for e in by_run.get(r, []) if e.seq > s])
             if r in rows
             else LookupError(f"run {r} not found")
             for r, s in wanted
         ]
-
-
-_RUNS = Prepared(lambda d: select(*RUN_COLUMNS).where(among(d, runs.c.run_id, "ids")))
 
 
 _TENANT_RUNS = Prepared(

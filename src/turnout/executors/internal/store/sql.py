@@ -10,11 +10,12 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import case, literal
+from sqlalchemy import case, literal, select
 
 from turnout.contracts.records import QueueItemKind, QueueItemState
 from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES
 from turnout.executors.internal.schema import queue_items, runs
+from turnout.executors.internal.store.prepared import Prepared, among
 from turnout.executors.internal.store.records import (
     ActivityTask,
     ClaimedItem,
@@ -62,6 +63,8 @@ INFO_COLUMNS = [runs.c[name] for name in RunInfo.__dataclass_fields__]
 """The columns a :class:`RunInfo` is made of, in its field order."""
 RUN_COLUMNS = [runs.c[name] for name in RunSnapshot._fields]
 """The columns a :class:`RunSnapshot` is made of, in its field order."""
+RUNS_BY_ID = Prepared(lambda d: select(*RUN_COLUMNS).where(among(d, runs.c.run_id, "ids")))
+"""The :data:`RUN_COLUMNS` of the runs ``:ids``."""
 
 
 _CLOCK: ContextVar[Callable[[], datetime] | None] = ContextVar("turnout_clock", default=None)

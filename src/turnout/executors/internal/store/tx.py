@@ -25,7 +25,7 @@ from turnout.executors.internal.schema import events
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
 from turnout.executors.internal.store.prepared import Prepared
 from turnout.executors.internal.store.records import RunInfo
-from turnout.executors.internal.store.sql import no_run, padded
+from turnout.executors.internal.store.sql import RUNS_BY_ID, no_run, padded
 
 __all__ = ["TX_ATTEMPTS", "StoreTransactions", "Tx", "TxFunction"]
 
@@ -113,6 +113,12 @@ class StoreTransactions:
             stmt = self._insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
             await conn.execute(stmt, list(rows))
 
+    async def _finish(self, conn: AsyncConnection, tx: Tx) -> None:
+        """Dialect hook: what ends a transaction before its commit: the events it
+        appended inserted, its wake-ups announced."""
+        await self._flush(conn, tx)
+        await self._announce(conn, tx)
+
     async def _flush(self, conn: AsyncConnection, tx: Tx) -> None:
         """Insert the events ``tx`` appended so far."""
         if tx.events:
@@ -133,12 +139,14 @@ class StoreTransactions:
         statement = prepared.statement(self.dialect)
         return int((await conn.execute(statement, dict(params or {}))).rowcount)
 
-    async def _history_events(
+    async def _history_rows(
         self, conn: AsyncConnection, wanted: Sequence[tuple[str, int]]
-    ) -> Sequence[Any]:
-        """Dialect hook: the event rows of each ``(run_id, after_seq)`` in ``wanted``
-        after that seq, ordered by run and seq. Here one condition per distinct seq
-        (fresh tasks all read from 0), not per run."""
+    ) -> tuple[Sequence[Any], Sequence[Any]]:
+        """Dialect hook: the :data:`RUNS_BY_ID` rows of the runs of ``wanted``
+        (``(run_id, after_seq)`` pairs), and each one's event rows after that seq, ordered
+        by run and seq. Here the events take one condition per distinct seq (fresh tasks
+        all read from 0), not one per run."""
+        found = await self._fetch(conn, RUNS_BY_ID, {"ids": sorted({r for r, _ in wanted})})
         since: dict[int, list[str]] = {}
         for run_id, seq in wanted:
             since.setdefault(seq, []).append(run_id)
@@ -149,7 +157,7 @@ class StoreTransactions:
             )
         )
         stmt = select(events).where(after).order_by(events.c.run_id, events.c.seq)
-        return (await conn.execute(stmt)).all()
+        return found, (await conn.execute(stmt)).all()
 
     def _retryable(self, exc: DBAPIError) -> bool:
         """Dialect hook: True for errors the database asks us to retry (deadlocks...)."""
@@ -174,8 +182,7 @@ class StoreTransactions:
             try:
                 async with self.engine.begin() as conn:
                     result = await fn(conn, tx, *args, **kwargs)
-                    await self._flush(conn, tx)
-                    await self._announce(conn, tx)
+                    await self._finish(conn, tx)
             except DBAPIError as exc:
                 if attempt + 1 < TX_ATTEMPTS and self._retryable(exc):
                     await asyncio.sleep(random.uniform(0.002, 0.02) * 2**attempt)
