@@ -158,7 +158,11 @@ def test_plan_of_a_first_task_moves_a_claimed_run_to_running_and_takes_activitie
         "state_changed",
         "activity_started",
     ]
-    assert plan.values == {"workflow_task_count": 1, "state": RunState.RUNNING.value}
+    assert plan.values == {
+        "workflow_task_count": 1,
+        "state": RunState.RUNNING.value,
+        "sticky_worker": None,
+    }
     assert [a.seq for a in plan.taken] == [1]
     assert plan.close is None
 

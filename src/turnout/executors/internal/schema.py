@@ -61,7 +61,7 @@ __all__ = [
     "workers",
 ]
 
-SCHEMA_REVISION = "0009_request_headers"
+SCHEMA_REVISION = "0010_sticky_workers"
 """The Alembic revision the MetaData corresponds to (the head of migrations/)."""
 
 PREFIX = "turnout_"
@@ -166,6 +166,8 @@ runs = Table(
     Column("options", JSONType),
     Column("memo", JSONType),
     Column("search_attributes", JSONType),
+    # The worker that committed the run's last workflow task (its cached instance).
+    Column("sticky_worker", String(255)),
     CheckConstraint(_in("state", RunState), name="state"),
     CheckConstraint(
         f"({_in('state', TERMINAL_STATES)}) = (closed_at IS NOT NULL)", name="closed_at"
@@ -228,6 +230,9 @@ queue_items = Table(
     Column("idempotency_key", String(255), unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # A queued workflow task: the worker that holds its run cached, which alone may
+    # claim it for a while (sticky execution; ``sql.STICKY_SECONDS``).
+    Column("sticky_worker", String(255)),
     CheckConstraint(_in("kind", QueueItemKind), name="kind"),
     CheckConstraint(_in("state", QueueItemState), name="state"),
     CheckConstraint(

@@ -1,4 +1,4 @@
--- turnout schema for sqlite, revision 0009_request_headers.
+-- turnout schema for sqlite, revision 0010_sticky_workers.
 -- Generated from turnout.executors.internal.schema; do not edit. Regenerate with:
 --   python -m turnout.executors.internal.migrate --write-ddl
 
@@ -123,6 +123,7 @@ CREATE TABLE turnout_queue_items (
 	idempotency_key VARCHAR(255),
 	created_at DATETIME NOT NULL,
 	updated_at DATETIME NOT NULL,
+	sticky_worker VARCHAR(255),
 	CONSTRAINT pk_turnout_queue_items PRIMARY KEY (id),
 	CONSTRAINT ck_turnout_queue_items_kind CHECK (kind IN ('activity_task', 'timer', 'workflow_task')),
 	CONSTRAINT ck_turnout_queue_items_state CHECK (state IN ('canceled', 'claimed', 'completed', 'dead', 'failed', 'queued', 'running')),
@@ -166,6 +167,7 @@ CREATE TABLE turnout_runs (
 	options JSON,
 	memo JSON,
 	search_attributes JSON,
+	sticky_worker VARCHAR(255),
 	CONSTRAINT pk_turnout_runs PRIMARY KEY (run_id),
 	CONSTRAINT ck_turnout_runs_state CHECK (state IN ('canceled', 'claimed', 'completed', 'continued_as_new', 'failed', 'queued', 'running', 'terminated', 'timed_out', 'waiting_approval')),
 	CONSTRAINT ck_turnout_runs_closed_at CHECK ((state IN ('canceled', 'completed', 'continued_as_new', 'failed', 'terminated', 'timed_out')) = (closed_at IS NOT NULL))
@@ -282,4 +284,4 @@ CREATE TABLE turnout_alembic_version (
 	CONSTRAINT turnout_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO turnout_alembic_version (version_num) VALUES ('0009_request_headers');
+INSERT INTO turnout_alembic_version (version_num) VALUES ('0010_sticky_workers');

@@ -3,7 +3,8 @@ many times a second.
 
 Each takes its values as named parameters (``params_for`` gathers the common ones):
 ``in_queue``, ``now``, ``tenant`` (only in the ``by_tenant`` shapes), ``only`` (one item,
-in the ``only`` shapes), ``limit_<kind>``, and for a lease ``owner`` and ``until``.
+in the ``only`` shapes), ``limit_<kind>``, and for a lease ``owner`` and ``until``
+(claims of workflow tasks: also ``sticky_before``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, union_all, update
+from sqlalchemy import bindparam, exists, func, or_, select, union_all, update
 
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import queue_items
@@ -62,7 +63,14 @@ def _picked(kind: str, by_tenant: bool, only: bool) -> Any:
     if only:
         stmt = stmt.where(q.c.id == bindparam("only"))
     if kind == WFT:
-        stmt = stmt.where(_no_task_running(q))
+        # Offered first to the worker holding the run cached, to others once it has
+        # been ready for ``STICKY_SECONDS`` (before ``:sticky_before``).
+        sticky = or_(
+            q.c.sticky_worker.is_(None),
+            q.c.sticky_worker == bindparam("owner"),
+            q.c.available_at <= _at("sticky_before"),
+        )
+        stmt = stmt.where(sticky, _no_task_running(q))
     stmt = stmt.order_by(q.c.priority.desc(), q.c.available_at, q.c.id)
     stmt = stmt.limit(bindparam(f"limit_{kind}")).with_for_update(skip_locked=True)
     return stmt.cte(f"picked_{kind}").prefix_with("MATERIALIZED")

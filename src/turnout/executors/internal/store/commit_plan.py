@@ -98,7 +98,10 @@ def plan_commit(index: int, c: WorkflowTaskCommit, run: RunSnapshot, now: dateti
             closing = command  # its event goes with its close
             continue
         specs.append((command.event_type, command.attributes()))
-    values: dict[str, Any] = {"workflow_task_count": c.expected_task_count + 1}
+    values: dict[str, Any] = {
+        "workflow_task_count": c.expected_task_count + 1,
+        "sticky_worker": c.item.lease_owner if c.sticky else None,
+    }
     # The state this task's transitions start from (its commit is guarded by it). Whoever
     # moves it meanwhile (an approval decided, a cancel) queues a task of its own, which
     # redoes this one.

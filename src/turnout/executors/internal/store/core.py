@@ -168,6 +168,7 @@ class StoreCore(SearchIndex):
                     "workflow_id": info.workflow_id,
                     "name": info.workflow_type,
                     "payload": payload or {},
+                    "sticky_worker": info.sticky_worker,
                     "available_at": available_at or now,
                     "created_at": now,
                     "updated_at": now,

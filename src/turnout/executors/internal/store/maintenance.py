@@ -118,6 +118,7 @@ class MaintenanceOperations(StoreCore):
                         state=QueueItemState.QUEUED.value,
                         lease_owner=None,
                         lease_expires_at=None,
+                        sticky_worker=None,  # its worker is presumed gone
                         attempt=item.attempt + 1,
                         available_at=now,
                         updated_at=now,

@@ -346,6 +346,11 @@ class StoreProtocol(Protocol):
         ``released``)."""
         ...
 
+    async def unstick(self, owner: str) -> None:
+        """Offer the runs whose tasks go first to the worker ``owner`` (sticky execution)
+        to every worker again, at once: ``owner`` is shutting down."""
+        ...
+
     async def quarantine_item(self, item: ClaimedItem, reason: str) -> bool:
         """Set an item aside (``dead``, ``dead_lettered`` with ``quarantined``; an
         activity's run sees a final ``activity_failed``); False when it had moved on."""

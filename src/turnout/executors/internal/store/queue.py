@@ -15,7 +15,7 @@ from turnout.contracts.events import EventType
 from turnout.contracts.records import (
     QueueItemState,
 )
-from turnout.executors.internal.schema import queue_items
+from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.claims import (
     claim_statement,
     eager_statement,
@@ -39,6 +39,7 @@ from turnout.executors.internal.store.sql import (
     ACT,
     APPROVAL_TIMER,
     LEASED,
+    STICKY_SECONDS,
     TIMER,
     WFT,
     activity_lease,
@@ -105,6 +106,8 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         params.update({f"limit_{k}": n for k, n in limits.items()})
         params["owner"] = p.owner
         params["until"] = now + timedelta(seconds=p.workflow_lease)
+        if WFT in limits:
+            params["sticky_before"] = now - timedelta(seconds=STICKY_SECONDS)
         if only is not None:
             params["only"] = only
         claim = claim_statement(tuple(limits), p.tenant_id is not None, only is not None)
@@ -298,6 +301,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
                             state=QueueItemState.QUEUED.value,
                             lease_owner=None,
                             lease_expires_at=None,
+                            sticky_worker=None,
                             available_at=now,
                             updated_at=now,
                         )
@@ -324,6 +328,24 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
             except IntegrityError:
                 # A newer pending workflow task of the run exists: it carries the work on.
                 await self._run_tx(self._end_released, item)
+
+    async def unstick(self, owner: str) -> None:
+        """Offer the runs whose tasks go first to ``owner`` to every worker again."""
+
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> None:
+            await conn.execute(
+                update(queue_items)
+                .where(
+                    queue_items.c.state == QueueItemState.QUEUED.value,
+                    queue_items.c.sticky_worker == owner,
+                )
+                .values(sticky_worker=None)
+            )
+            await conn.execute(
+                update(runs).where(runs.c.sticky_worker == owner).values(sticky_worker=None)
+            )
+
+        await self._run_tx(tx_fn)
 
     async def _end_released(self, conn: AsyncConnection, tx: Tx, item: ClaimedItem) -> None:
         await self._end_item(conn, item, QueueItemState.FAILED, utcnow())

@@ -146,6 +146,9 @@ class WorkflowTaskCommit:
     run: RunSnapshot | None = None
     """The run's row as the task read it (saves reading it again); the commit holds only
     if the run is still in that state."""
+    sticky: bool = False
+    """The committing worker keeps the run's instance cached: the run's next workflow
+    tasks are offered to it first (sticky execution)."""
     children: bool = True
     """The run may have started children (their parent close policy is then applied when
     this task closes the run); False saves looking for them."""
@@ -419,6 +422,8 @@ class RunSnapshot(NamedTuple):
     """The run's memo as it is now (its start's, with the upserts so far)."""
     search_attributes: dict[str, Any] | None
     """The run's search attributes as they are now."""
+    sticky_worker: str | None
+    """The worker that committed the run's last workflow task."""
 
 
 @dataclass(frozen=True)
@@ -433,6 +438,8 @@ class RunInfo:
     correlation_id: str
     parent_run_id: str | None
     parent_ref: str | None
+    sticky_worker: str | None = None
+    """The worker that committed the run's last workflow task."""
 
 
 class Closed(NamedTuple):

@@ -51,6 +51,9 @@ ACTIVE = [s.value for s in ACTIVE_STATES]
 """Run states of an open run."""
 TERMINAL = [s.value for s in TERMINAL_STATES]
 """Run states of a closed run."""
+STICKY_SECONDS = 5.0
+"""How long a queued workflow task waits for the worker that holds its run cached before
+any worker may claim it (Temporal's sticky schedule-to-start timeout)."""
 LEASED = [QueueItemState.CLAIMED.value, QueueItemState.RUNNING.value]
 """Queue item states under a lease."""
 WFT = QueueItemKind.WORKFLOW_TASK.value

@@ -17,6 +17,11 @@ class InstanceCache:
         self._size = size
         self._items: OrderedDict[str, WorkflowInstance] = OrderedDict()
 
+    @property
+    def size(self) -> int:
+        """How many instances it keeps (0: none, no sticky execution)."""
+        return self._size
+
     def take(self, run_id: str) -> WorkflowInstance | None:
         """Remove and return the instance: one workflow task at a time may advance it."""
         return self._items.pop(run_id, None)

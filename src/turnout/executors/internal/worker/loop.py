@@ -301,6 +301,8 @@ class InternalWorker:
         if leftovers:
             with contextlib.suppress(Exception):
                 await self._store.release(leftovers)
+        with contextlib.suppress(Exception):
+            await self._store.unstick(self.identity)
         self._workflow_tasks.close()
         await self._presence.leave()
         if self._own_executor and self._executor is not None:

@@ -356,6 +356,7 @@ class WorkflowTaskRunner:
                 eager=eager,
                 seen_through=instance.seen_seq,
                 run=row,
+                sticky=self.cache.size > 0,
                 children=instance.operations.children_started,
             )
 
