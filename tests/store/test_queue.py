@@ -113,3 +113,17 @@ async def test_lull_counts_a_run_deadline(store: Store) -> None:
     assert not lull.busy
     assert lull.until is not None
     assert 590 < (lull.until - utcnow()).total_seconds() <= 600
+
+
+async def test_a_run_s_first_task_comes_with_its_history_read_by_the_claim(store: Store) -> None:
+    run_id = await start(store)
+    first = await claim_task(store)
+    assert first.history is not None
+    row, history = first.history
+    assert (row.run_id, row.state) == (run_id, RunState.CLAIMED.value)
+    assert [e.type.value for e in history] == await types(store, run_id)
+    assert history[-1].attributes == {"from": "queued", "to": "claimed"}
+    await commit(store, first, [cmd.StartTimer(seq=1, duration=0.0, fire_at=utcnow().isoformat())])
+    await store.fire_timers(FireTimersParams(QUEUE))
+    second = await claim_task(store)
+    assert (second.run_id, second.history) == (run_id, None)  # its worker reads what it lacks

@@ -7,7 +7,6 @@ module re-exports ``InternalWorkflowHandle`` and ``workflow_info``.
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -48,6 +47,7 @@ from turnout.executors.internal import codec
 from turnout.executors.internal.async_activity import InternalAsyncActivityHandle
 from turnout.executors.internal.batch import GroupCommit
 from turnout.executors.internal.handle import InternalWorkflowHandle
+from turnout.executors.internal.handlers import bind_check
 from turnout.executors.internal.outbound import InternalOutbound
 from turnout.executors.internal.query import workflow_info
 from turnout.executors.internal.schedules import InternalSchedules
@@ -163,7 +163,7 @@ class InternalClient(InternalSchedules, ClientBase):
         """The JSON input of a start, refused (nothing stored) when it cannot be right."""
         if defn is not None:
             try:
-                inspect.signature(defn.run_fn).bind(None, *args)
+                bind_check(defn.run_fn, args)  # the signature is read once per function
             except TypeError as exc:
                 raise TypeError(f"workflow {name} cannot take these arguments: {exc}") from None
         try:

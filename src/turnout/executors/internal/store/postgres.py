@@ -13,7 +13,7 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,8 @@ from turnout.executors.internal.store.base import Store
 from turnout.executors.internal.store.commit_plan import Plan
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
 from turnout.executors.internal.store.pg_batches import bump_statement, plans_statement
-from turnout.executors.internal.store.prepared import Compiled, Prepared
+from turnout.executors.internal.store.pg_direct import DirectExecution
+from turnout.executors.internal.store.prepared import Prepared
 from turnout.executors.internal.store.sql import RUNS_BY_ID
 from turnout.executors.internal.store.tx import Tx
 
@@ -40,7 +41,6 @@ __all__ = ["CHANNEL", "PostgresStore"]
 
 CHANNEL = "turnout"
 _TEXTS = ARRAY(Text)
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open
 _RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 _log = logging.getLogger("turnout.store")
 
@@ -50,7 +50,7 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-class PostgresStore(Store):
+class PostgresStore(DirectExecution, Store):
     """The store on PostgreSQL (production)."""
 
     dialect = "postgresql"
@@ -78,6 +78,7 @@ class PostgresStore(Store):
         super().__init__(url, engine, notifier, reader=reader)
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        self._install_direct()
 
     def _insert(self, table: Any) -> Any:
         return pg_insert(table)
@@ -104,91 +105,23 @@ class PostgresStore(Store):
         *,
         skip_conflicts: bool = False,
     ) -> None:
-        if rows:
+        if rows:  # nobody reads what an insert returns: it goes with the next statement
             prepared = _recordset_insert(table, tuple(rows[0]), skip_conflicts)
-            await self._write(conn, prepared, {"rows": json.dumps(rows, default=_iso)})
-
-    async def _fetch(
-        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any] | None = None
-    ) -> Sequence[Any]:
-        compiled = prepared.compiled(self.engine.dialect)
-        cursor = await self._run(conn, compiled, params)
-        return compiled.rows(await cursor.fetchall())
-
-    async def _write(
-        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any] | None = None
-    ) -> int:
-        cursor = await self._run(conn, prepared.compiled(self.engine.dialect), params)
-        return int(cursor.rowcount)
-
-    async def _run(
-        self, conn: AsyncConnection, compiled: Compiled, params: Mapping[str, Any] | None
-    ) -> Any:
-        """Run ``compiled`` on the transaction's own psycopg connection (prepared on the
-        server); the driver's errors raised as SQLAlchemy's, as its execution would.
-
-        A transaction's first statement travels with its ``BEGIN`` (psycopg's pipeline
-        mode), which otherwise takes a round trip of its own."""
-        driver = _driver(conn)
-        args = compiled.parameters(params or {})
-        cursor = driver.cursor()
-        async with self._translated(conn, compiled.sql, args):
-            if driver.autocommit or driver.info.transaction_status != _IDLE:
-                await cursor.execute(compiled.sql, args, prepare=True)
-            else:
-                async with driver.pipeline():
-                    await cursor.execute(compiled.sql, args, prepare=True)
-        return cursor
-
-    async def _finish(self, conn: AsyncConnection, tx: Tx) -> None:
-        """The events inserted, the wake-ups announced and the transaction committed in
-        one round trip (psycopg's pipeline mode); the commit that follows finds nothing
-        left to do."""
-        driver = _driver(conn)
-        if driver.info.transaction_status == _IDLE:  # nothing ran yet
-            await super()._finish(conn, tx)
-            return
-        async with self._translated(conn, "COMMIT", None), driver.pipeline():
-            await self._flush(conn, tx)
-            await self._announce(conn, tx)
-            await driver.execute("COMMIT")
-
-    @contextlib.asynccontextmanager
-    async def _translated(
-        self, conn: AsyncConnection, sql: str, args: Mapping[str, Any] | None
-    ) -> AsyncIterator[None]:
-        """The driver's errors raised as SQLAlchemy's; a lost connection is invalidated."""
-        import psycopg
-
-        try:
-            yield
-        except psycopg.Error as exc:
-            dialect = self.engine.dialect
-            lost = dialect.is_disconnect(exc, None, None)  # type: ignore[arg-type]
-            if lost:
-                await conn.invalidate()
-            raise DBAPIError.instance(
-                sql, args, exc, psycopg.Error, dialect=dialect, connection_invalidated=lost
-            ) from exc
+            self._defer(conn, prepared, {"rows": json.dumps(rows, default=_iso)})
 
     async def _history_rows(
         self, conn: AsyncConnection, wanted: Sequence[tuple[str, int]]
     ) -> tuple[Sequence[Any], Sequence[Any]]:
         ids, seqs = [r for r, _ in wanted], [s for _, s in wanted]
-        runs_read = RUNS_BY_ID.compiled(self.engine.dialect)
-        events_read = _HISTORY.compiled(self.engine.dialect)
-        driver = _driver(conn)
-        both = (runs_read, {"ids": sorted(set(ids))}), (events_read, {"ids": ids, "seqs": seqs})
-        cursors = []
-        async with self._translated(conn, events_read.sql, None), driver.pipeline():
-            for compiled, params in both:  # sent together: one round trip
-                cursor = driver.cursor()
-                await cursor.execute(compiled.sql, compiled.parameters(params), prepare=True)
-                cursors.append(cursor)
-        return (
-            runs_read.rows(await cursors[0].fetchall()),
-            events_read.rows(await cursors[1].fetchall()),
+        dialect = self.engine.dialect
+        found, history = await self._pipelined(
+            conn,
+            [
+                (RUNS_BY_ID.compiled(dialect), {"ids": sorted(set(ids))}),
+                (_HISTORY.compiled(dialect), {"ids": ids, "seqs": seqs}),
+            ],
         )
+        return found, history
 
     async def _bump_runs(
         self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool
@@ -225,7 +158,7 @@ class PostgresStore(Store):
         channels = [queue_channel(q) for q in tx.queues] + [run_channel(r) for r in tx.runs]
         channels += sorted(tx.channels)
         if channels:
-            await self._write(conn, _NOTIFY, {"channel": CHANNEL, "cs": channels})
+            self._defer(conn, _NOTIFY, {"channel": CHANNEL, "cs": channels})
 
     async def start_listening(self) -> None:
         """Start the LISTEN task (idempotent); returns once it listens."""
@@ -268,11 +201,6 @@ class PostgresStore(Store):
 def _array(column: Any, values: list[Any]) -> Any:
     """``values`` as one array parameter of ``column``'s type."""
     return bindparam(None, values, type_=ARRAY(column.type))
-
-
-def _driver(conn: AsyncConnection) -> Any:
-    """The psycopg connection under ``conn``."""
-    return conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
 
 
 def _history(_: str) -> Any:

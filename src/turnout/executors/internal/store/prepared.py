@@ -17,16 +17,18 @@ Errors look the same either way: the driver's errors become SQLAlchemy's
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import any_, bindparam, func, or_, select, tuple_
+from sqlalchemy import Text, any_, bindparam, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.types import TypeDecorator
 
 __all__ = ["Compiled", "Prepared", "Row", "among", "one_of", "rows_among", "rows_param"]
 
@@ -126,12 +128,27 @@ class Prepared:
         return found
 
 
+class _JsonList(TypeDecorator[list[Any]]):
+    """A list parameter bound as its JSON text, which SQLite's ``json_each`` reads."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(list(value))
+
+
+def _json_each(name: str) -> Any:
+    return func.json_each(bindparam(name, type_=_JsonList())).table_valued("value")
+
+
 def among(dialect: str, column: Any, name: str) -> Any:
-    """SQL ``column IN :name`` for a list parameter: one array on PostgreSQL (one
-    statement text whatever the length), an expanding ``IN`` list elsewhere."""
+    """SQL ``column IN :name`` for a list parameter, one statement text whatever its
+    length: one array on PostgreSQL, the list's JSON text read by ``json_each`` on
+    SQLite (an ``IN`` on a key still finds its rows by index)."""
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
+    return column.in_(select(_json_each(name).c.value))
 
 
 def one_of(column: Any, values: Sequence[Any]) -> Any:
@@ -141,13 +158,16 @@ def one_of(column: Any, values: Sequence[Any]) -> Any:
 
 def rows_among(dialect: str, columns: Sequence[Any], name: str) -> Any:
     """SQL ``(columns...) IN :name`` for a list of tuples (pass it through
-    :func:`rows_param`): on PostgreSQL one array per column, zipped by ``unnest``."""
+    :func:`rows_param`): on PostgreSQL one array per column, zipped by ``unnest``; on
+    SQLite the list's JSON text, each tuple's fields read by ``json_extract``."""
     if dialect == "postgresql":
         arrays = [bindparam(f"{name}_{i}", type_=ARRAY(c.type)) for i, c in enumerate(columns)]
         keys = [f"v{i}" for i in range(len(columns))]
         given = func.unnest(*arrays).table_valued(*keys).render_derived()
         return tuple_(*columns).in_(select(*(given.c[k] for k in keys)))
-    return tuple_(*columns).in_(bindparam(name, expanding=True))
+    each = _json_each(name)
+    fields = [func.json_extract(each.c.value, f"$[{i}]") for i in range(len(columns))]
+    return tuple_(*columns).in_(select(*fields))
 
 
 def rows_param(dialect: str, name: str, rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
@@ -155,7 +175,7 @@ def rows_param(dialect: str, name: str, rows: Sequence[tuple[Any, ...]]) -> dict
     if dialect == "postgresql":
         width = len(rows[0]) if rows else 0
         return {f"{name}_{i}": [r[i] for r in rows] for i in range(width)}
-    return {name: list(rows)}
+    return {name: [list(r) for r in rows]}
 
 
 def _reader(type_: Any, dialect: Dialect) -> Converter | None:

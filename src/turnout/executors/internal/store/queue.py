@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from turnout.contracts.events import EventType
+from turnout.contracts.events import Event, EventType
 from turnout.contracts.records import (
     QueueItemState,
 )
@@ -34,7 +34,7 @@ from turnout.executors.internal.store.records import (
     EventSpec,
     FireTimersParams,
 )
-from turnout.executors.internal.store.rows import claimed_item
+from turnout.executors.internal.store.rows import claimed_item, event_from_row, run_snapshot
 from turnout.executors.internal.store.sql import (
     ACT,
     APPROVAL_TIMER,
@@ -70,7 +70,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         ):
             return []
         try:
-            result: list[ClaimedItem] = await self._run_tx(self._claim_tx, p)
+            result = await self._claim_once(p)
         except UNREACHABLE:
             raise
         except Exception as exc:  # one item the claim cannot take must not stop the queue
@@ -83,7 +83,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
                     ready = await self._ready_items(p.task_queue, kind, limit, p.tenant_id)
                     for taken in await self._each_alone(
                         ready,
-                        lambda item: self._run_tx(self._claim_tx, p, item.id),
+                        lambda item: self._claim_once(p, item.id),
                         "claiming",
                     ):
                         result += taken
@@ -97,9 +97,21 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
             params = {**params_for(task_queue, utcnow(), tenant_id), "kinds": kinds}
             return bool(await self._fetch(conn, ready_statement(tenant_id is not None), params))
 
+    async def _claim_once(self, p: ClaimParams, only: int | None = None) -> list[ClaimedItem]:
+        """One claim transaction; a run's first task comes with its history."""
+        items, tx = await self._run_tx(self._claim_tx, p, only)
+        if not tx.prefetch:
+            return items
+        found, history = tx.prefetched
+        by_run: dict[str, list[Event]] = {}
+        for e in history:
+            by_run.setdefault(e.run_id, []).append(event_from_row(e))
+        read = {r.run_id: (run_snapshot(r), by_run.get(r.run_id, [])) for r in found}
+        return [dataclasses.replace(i, history=read.get(i.run_id)) for i in items]
+
     async def _claim_tx(
         self, conn: AsyncConnection, tx: Tx, p: ClaimParams, only: int | None = None
-    ) -> list[ClaimedItem]:
+    ) -> tuple[list[ClaimedItem], Tx]:
         now = utcnow()
         limits = {k: n for k, n in ((WFT, p.workflow_tasks), (ACT, p.activities)) if n > 0}
         params = params_for(p.task_queue, now, p.tenant_id)
@@ -116,7 +128,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         if tasks:
             # Only a queued run changes state; a guarded UPDATE leaves the rows of runs
             # already running unlocked (no lock cycle with event appends).
-            await self._append_many(
+            fresh = await self._append_many(
                 conn,
                 tx,
                 {
@@ -126,8 +138,9 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
                 now,
                 claiming=True,
             )
+            tx.prefetch = [info.run_id for info in fresh]  # first tasks: read their history
         activities = [item for item in items if item.kind == ACT]
-        return tasks + await self._start_activities(conn, tx, activities, now)
+        return tasks + await self._start_activities(conn, tx, activities, now), tx
 
     async def _claim_eagerly(
         self, conn: AsyncConnection, run_ids: Sequence[str], eager: EagerClaim, now: datetime

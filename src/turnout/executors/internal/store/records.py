@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from turnout.contracts.errors import Failure
-from turnout.contracts.events import EventType
+from turnout.contracts.events import Event, EventType
 from turnout.contracts.records import (
     DEFAULT_TENANT,
     IdConflictPolicy,
@@ -359,6 +359,8 @@ class ClaimedItem:
     heartbeat_details: list[Any] | None
     created_at: datetime
     heartbeat_at: datetime | None = None
+    history: tuple[RunSnapshot, list[Event]] | None = field(default=None, compare=False, repr=False)
+    """A run's first workflow task: its run and whole history, read by the claim."""
 
     @functools.cached_property
     def activity(self) -> ActivityTask:

@@ -49,6 +49,10 @@ class Tx:
     """Other channels to wake (``notify.py``: query requests and answers)."""
     events: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, RunInfo] = field(default_factory=dict)
+    prefetch: list[str] = field(default_factory=list)
+    """Runs whose row and history to read last, with what the transaction wrote."""
+    prefetched: tuple[Sequence[Any], Sequence[Any]] = ((), ())
+    """What :attr:`prefetch` read: the :data:`RUNS_BY_ID` rows and the event rows."""
 
 
 TxFunction = Callable[Concatenate[AsyncConnection, Tx, P], Awaitable[T]]
@@ -113,10 +117,18 @@ class StoreTransactions:
             stmt = self._insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
             await conn.execute(stmt, list(rows))
 
+    def _tx_began(self, conn: AsyncConnection) -> None:
+        """Dialect hook: a transaction began on ``conn``."""
+
+    def _tx_ended(self, conn: AsyncConnection) -> None:
+        """Dialect hook: the transaction on ``conn`` ends (committed or not)."""
+
     async def _finish(self, conn: AsyncConnection, tx: Tx) -> None:
         """Dialect hook: what ends a transaction before its commit: the events it
-        appended inserted, its wake-ups announced."""
+        appended inserted, what it asked to read last read, its wake-ups announced."""
         await self._flush(conn, tx)
+        if tx.prefetch:
+            tx.prefetched = await self._history_rows(conn, [(r, 0) for r in tx.prefetch])
         await self._announce(conn, tx)
 
     async def _flush(self, conn: AsyncConnection, tx: Tx) -> None:
@@ -181,8 +193,12 @@ class StoreTransactions:
             tx = Tx()
             try:
                 async with self.engine.begin() as conn:
-                    result = await fn(conn, tx, *args, **kwargs)
-                    await self._finish(conn, tx)
+                    self._tx_began(conn)
+                    try:
+                        result = await fn(conn, tx, *args, **kwargs)
+                        await self._finish(conn, tx)
+                    finally:
+                        self._tx_ended(conn)
             except DBAPIError as exc:
                 if attempt + 1 < TX_ATTEMPTS and self._retryable(exc):
                     await asyncio.sleep(random.uniform(0.002, 0.02) * 2**attempt)

@@ -22,7 +22,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from turnout.contracts.governance import Policy
@@ -207,6 +207,8 @@ class InternalWorker:
             self._queries.inbound_classes = self._workflow_tasks.inbound_classes
         self._reaper = Reaper(self._store, self._observer)
         self._timers_busy = False
+        self._due: datetime | None = None
+        """When the earliest queued item was due at the last look (None: none queued)."""
         self._stopped = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._started = False
@@ -344,12 +346,20 @@ class InternalWorker:
                 notified.clear()
                 wake.clear()
                 try:
-                    if claim_now and await self._poll_once():
+                    # Timers are due by the clock: look for them when the last look found
+                    # something due by now (a timer queued since, due at once, shows in
+                    # the look below, and the next pass fires it).
+                    timers = self._timers_busy or (self._due is not None and self._due <= utcnow())
+                    if claim_now and await self._poll_once(timers):
                         await asyncio.sleep(0)  # more may be waiting
                         continue
                     # Idle: one read tells when anything of the queue is due.
                     due = await self._store.next_due(self.task_queue, self._client.tenant_id)
+                    self._due = due
                     backoff = 0.1
+                    if not timers and due is not None and due <= utcnow():
+                        claim_now = True  # due now and not looked at: a timer, maybe
+                        continue
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -382,17 +392,18 @@ class InternalWorker:
                 # first. Otherwise look again.
                 claim_now = notified.is_set() or wake.is_set() or claim_next
 
-    async def _poll_once(self) -> bool:
-        """Fire due timers and claim work for the free slots. True when more may be
-        waiting (a claim filled every free slot, or timers fired); False when the queue
-        is drained, and the loop may wait for a notification."""
-        # Timers are due by the clock, not by notifications: read before writing unless
-        # the last pass fired some.
-        fired = await self._store.fire_timers(
-            FireTimersParams(
-                self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
+    async def _poll_once(self, timers: bool = True) -> bool:
+        """Fire due timers (with ``timers``) and claim work for the free slots. True when
+        more may be waiting (a claim filled every free slot, or timers fired); False when
+        the queue is drained, and the loop may wait for a notification."""
+        fired = 0
+        if timers:
+            # Read before writing unless the last pass fired some.
+            fired = await self._store.fire_timers(
+                FireTimersParams(
+                    self.task_queue, tenant_id=self._client.tenant_id, peek=not self._timers_busy
+                )
             )
-        )
         self._timers_busy = fired > 0
         if self._slots.memory_gate_closed():
             return bool(fired)

@@ -226,6 +226,9 @@ class WorkflowTaskRunner:
                     lambda: self.update_reads.submit(item.run_id),
                 ),
             )
+        elif item.history is not None:  # read by the claim (a run's first task)
+            requests = []
+            row, history = item.history[0], [e for e in item.history[1] if e.seq > seen]
         else:
             requests = []
             row, history = await persist(

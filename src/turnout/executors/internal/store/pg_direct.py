@@ -1,0 +1,163 @@
+"""PostgreSQL: the store's built-once statements run straight on psycopg, in as few
+round trips as the transaction allows.
+
+- A statement built once (``prepared.py``) runs on the transaction's own psycopg
+  connection, prepared on the server: no SQLAlchemy execution context, no result object.
+- Writes whose outcome nobody reads (many-row inserts, ``NOTIFY``) are deferred: they
+  travel with the transaction's next statement, or with its ``COMMIT``, in one round trip
+  (psycopg's pipeline mode). A statement SQLAlchemy runs sends them first (an engine
+  event), so the order of a transaction's statements never changes.
+- A transaction's first statement travels with its ``BEGIN``.
+
+The driver's errors are raised as SQLAlchemy's (``IntegrityError``, ``OperationalError``...),
+as SQLAlchemy's own execution raises them, so the retry and isolation rules of ``tx.py``
+hold unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import event, util
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from turnout.executors.internal.store.prepared import Compiled, Prepared
+from turnout.executors.internal.store.tx import StoreTransactions, Tx
+
+__all__ = ["DirectExecution"]
+
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open
+_DEFERRED = "turnout_deferred"
+"""The key of a connection's deferred writes in its ``info``."""
+
+_await: Any = getattr(util, "await_", None) or util.await_only
+
+Deferred = list[tuple[str, dict[str, Any]]]
+
+
+def driver_of(conn: AsyncConnection) -> Any:
+    """The psycopg connection under ``conn``."""
+    return conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+
+
+class DirectExecution(StoreTransactions):
+    """The execution hooks of ``tx.py`` on psycopg directly (see the module docstring)."""
+
+    def _install_direct(self) -> None:
+        """Send a connection's deferred writes before any statement SQLAlchemy runs."""
+        event.listen(self.engine.sync_engine, "before_cursor_execute", _send_before)
+
+    # -- statements -----------------------------------------------------------------------
+    async def _fetch(
+        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Any]:
+        compiled = prepared.compiled(self.engine.dialect)
+        cursor = await self._run(conn, compiled, params)
+        return compiled.rows(await cursor.fetchall())
+
+    async def _write(
+        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any] | None = None
+    ) -> int:
+        cursor = await self._run(conn, prepared.compiled(self.engine.dialect), params)
+        return int(cursor.rowcount)
+
+    def _defer(self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any]) -> None:
+        """Run ``prepared`` with the transaction's next statement (its result unread)."""
+        compiled = prepared.compiled(self.engine.dialect)
+        conn.info.setdefault(_DEFERRED, []).append((compiled.sql, compiled.parameters(params)))
+
+    async def _run(
+        self, conn: AsyncConnection, compiled: Compiled, params: Mapping[str, Any] | None
+    ) -> Any:
+        """Run ``compiled`` (after the deferred writes, with them); its cursor."""
+        driver = driver_of(conn)
+        args = compiled.parameters(params or {})
+        cursor = driver.cursor()
+        pending: Deferred = conn.info.pop(_DEFERRED, None) or []
+        async with self._translated(conn, compiled.sql, args):
+            if not pending and (driver.autocommit or driver.info.transaction_status != _IDLE):
+                await cursor.execute(compiled.sql, args, prepare=True)
+            else:
+                async with driver.pipeline():
+                    await _send(driver, pending)
+                    await cursor.execute(compiled.sql, args, prepare=True)
+        return cursor
+
+    async def _finish(self, conn: AsyncConnection, tx: Tx) -> None:
+        """The deferred writes, the events, the wake-ups and the ``COMMIT`` in one round
+        trip; the commit that follows finds nothing left to do."""
+        await self._flush(conn, tx)
+        if tx.prefetch:  # read after what the transaction wrote (one round trip more)
+            tx.prefetched = await self._history_rows(conn, [(r, 0) for r in tx.prefetch])
+        await self._announce(conn, tx)
+        pending: Deferred = conn.info.pop(_DEFERRED, None) or []
+        driver = driver_of(conn)
+        if not pending and driver.info.transaction_status == _IDLE:
+            return  # nothing ran
+        async with self._translated(conn, "COMMIT", None), driver.pipeline():
+            await _send(driver, [*pending, ("COMMIT", {})])
+
+    def _tx_began(self, conn: AsyncConnection) -> None:
+        conn.info.pop(_DEFERRED, None)
+
+    def _tx_ended(self, conn: AsyncConnection) -> None:
+        conn.info.pop(_DEFERRED, None)  # a transaction that failed leaves none behind
+
+    async def _pipelined(
+        self, conn: AsyncConnection, statements: Sequence[tuple[Compiled, Mapping[str, Any]]]
+    ) -> list[list[Any]]:
+        """Several statements sent together (one round trip); the rows of each."""
+        driver = driver_of(conn)
+        cursors = []
+        pending: Deferred = conn.info.pop(_DEFERRED, None) or []
+        async with self._translated(conn, statements[0][0].sql, None), driver.pipeline():
+            await _send(driver, pending)
+            for compiled, params in statements:
+                cursor = driver.cursor()
+                await cursor.execute(compiled.sql, compiled.parameters(params), prepare=True)
+                cursors.append(cursor)
+        return [
+            compiled.rows(await cursor.fetchall())
+            for (compiled, _), cursor in zip(statements, cursors, strict=True)
+        ]
+
+    @contextlib.asynccontextmanager
+    async def _translated(
+        self, conn: AsyncConnection, sql: str, args: Mapping[str, Any] | None
+    ) -> AsyncIterator[None]:
+        """The driver's errors raised as SQLAlchemy's; a lost connection is invalidated."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.Error as exc:
+            dialect = self.engine.dialect
+            lost = dialect.is_disconnect(exc, None, None)  # type: ignore[arg-type]
+            if lost:
+                await conn.invalidate()
+            raise DBAPIError.instance(
+                sql, args, exc, psycopg.Error, dialect=dialect, connection_invalidated=lost
+            ) from exc
+
+
+async def _send(driver: Any, statements: Deferred) -> None:
+    """Queue ``statements`` on ``driver`` (in pipeline mode: sent at its next sync)."""
+    for sql, args in statements:
+        await driver.cursor().execute(sql, args, prepare=sql != "COMMIT")
+
+
+def _send_before(conn: Any, *_: Any) -> None:
+    """``before_cursor_execute``: a statement SQLAlchemy runs goes after the connection's
+    deferred writes (run here, from SQLAlchemy's greenlet)."""
+    pending: Deferred | None = conn.info.pop(_DEFERRED, None)
+    if pending:
+        driver = conn.connection.driver_connection
+
+        async def send() -> None:
+            async with driver.pipeline():
+                await _send(driver, pending)
+
+        _await(send())
