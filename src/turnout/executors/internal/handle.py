@@ -243,10 +243,10 @@ class InternalWorkflowHandle(UpdateCalls):
         deadline = asyncio.get_running_loop().time() + timeout.total_seconds() if timeout else None
         run_id = self._run_id or (await self._run()).run_id
         # A close wakes the waiter (a notification). Where other processes' closes do not
-        # (SQLite), the run is re-read at growing intervals; where they do, only once a
-        # second, in case a notification was lost with its connection.
-        delay = 1.0 if store.supports_listen_notify else 0.02
+        # (an in-memory SQLite), the run is re-read at growing intervals; where they do,
+        # only once a second, in case a notification was lost with its connection.
         await store.start_listening()
+        delay = 1.0 if store.supports_listen_notify else 0.02
         while True:
             # Subscribed before reading: a close between the read and the wait still wakes it.
             with store.notifier.subscribe(run_channel(run_id)) as changed:

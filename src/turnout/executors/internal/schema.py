@@ -1,9 +1,8 @@
 """The internal store's tables: one SQLAlchemy Core ``MetaData`` for PostgreSQL and SQLite.
 
-This module is the only place the schema is written down. The DDL files under
-``ddl/`` and the Alembic baseline are generated from it, and tests fail when
-either drifts. CHECK constraints carry the state machines of runs, events and
-queue items, so the database itself refuses a state Python does not know.
+The only place the schema is written down: the DDL files under ``ddl/`` and the Alembic
+baseline are generated from it (tests fail when either drifts). CHECK constraints carry the
+state machines of runs, events and queue items: the database refuses a state Python does not know.
 """
 
 from __future__ import annotations
@@ -166,8 +165,7 @@ runs = Table(
     Column("options", JSONType),
     Column("memo", JSONType),
     Column("search_attributes", JSONType),
-    # The worker that committed the run's last workflow task (its cached instance).
-    Column("sticky_worker", String(255)),
+    Column("sticky_worker", String(255)),  # committed its last task: holds it cached
     CheckConstraint(_in("state", RunState), name="state"),
     CheckConstraint(
         f"({_in('state', TERMINAL_STATES)}) = (closed_at IS NOT NULL)", name="closed_at"
@@ -230,9 +228,7 @@ queue_items = Table(
     Column("idempotency_key", String(255), unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
-    # A queued workflow task: the worker that holds its run cached, which alone may
-    # claim it for a while (sticky execution; ``sql.STICKY_SECONDS``).
-    Column("sticky_worker", String(255)),
+    Column("sticky_worker", String(255)),  # alone may claim it a while (STICKY_SECONDS)
     CheckConstraint(_in("kind", QueueItemKind), name="kind"),
     CheckConstraint(_in("state", QueueItemState), name="state"),
     CheckConstraint(

@@ -20,11 +20,14 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import event, util
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import and_, bindparam, event, func, select, util
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from turnout.executors.internal.schema import events
 from turnout.executors.internal.store.prepared import Compiled, Prepared
+from turnout.executors.internal.store.sql import RUNS_BY_ID
 from turnout.executors.internal.store.tx import StoreTransactions, Tx
 
 __all__ = ["DirectExecution"]
@@ -86,13 +89,36 @@ class DirectExecution(StoreTransactions):
                     await cursor.execute(compiled.sql, args, prepare=True)
         return cursor
 
+    async def _history_rows(
+        self, conn: AsyncConnection, wanted: Sequence[tuple[str, int]]
+    ) -> tuple[Sequence[Any], Sequence[Any]]:
+        found, history = await self._pipelined(conn, self._history_reads(wanted))
+        return found, history
+
+    def _history_reads(
+        self, wanted: Sequence[tuple[str, int]]
+    ) -> list[tuple[Compiled, Mapping[str, Any]]]:
+        """The two reads of :meth:`_history_rows` (sent together: one round trip)."""
+        ids, seqs = [r for r, _ in wanted], [s for _, s in wanted]
+        dialect = self.engine.dialect
+        return [
+            (RUNS_BY_ID.compiled(dialect), {"ids": sorted(set(ids))}),
+            (_HISTORY.compiled(dialect), {"ids": ids, "seqs": seqs}),
+        ]
+
     async def _finish(self, conn: AsyncConnection, tx: Tx) -> None:
-        """The deferred writes, the events, the wake-ups and the ``COMMIT`` in one round
-        trip; the commit that follows finds nothing left to do."""
+        """The deferred writes, the events, the wake-ups, what the transaction reads last
+        and the ``COMMIT`` in one round trip; the commit that follows finds nothing left
+        to do."""
         await self._flush(conn, tx)
-        if tx.prefetch:  # read after what the transaction wrote (one round trip more)
-            tx.prefetched = await self._history_rows(conn, [(r, 0) for r in tx.prefetch])
         await self._announce(conn, tx)
+        if tx.prefetch:
+            wanted = [(r, 0) for r in tx.prefetch]
+            found, history = await self._pipelined(
+                conn, self._history_reads(wanted), then=[("COMMIT", {})]
+            )
+            tx.prefetched = (found, history)
+            return
         pending: Deferred = conn.info.pop(_DEFERRED, None) or []
         driver = driver_of(conn)
         if not pending and driver.info.transaction_status == _IDLE:
@@ -104,12 +130,19 @@ class DirectExecution(StoreTransactions):
         conn.info.pop(_DEFERRED, None)
 
     def _tx_ended(self, conn: AsyncConnection) -> None:
-        conn.info.pop(_DEFERRED, None)  # a transaction that failed leaves none behind
+        # A transaction that failed leaves none behind; a connection lost meanwhile goes
+        # with its pending writes (its info is out of reach until rolled back).
+        with contextlib.suppress(SQLAlchemyError):
+            conn.info.pop(_DEFERRED, None)
 
     async def _pipelined(
-        self, conn: AsyncConnection, statements: Sequence[tuple[Compiled, Mapping[str, Any]]]
+        self,
+        conn: AsyncConnection,
+        statements: Sequence[tuple[Compiled, Mapping[str, Any]]],
+        then: Deferred | None = None,
     ) -> list[list[Any]]:
-        """Several statements sent together (one round trip); the rows of each."""
+        """Several statements sent together (one round trip), after the deferred writes
+        and before ``then`` (whose results are not read); the rows of each."""
         driver = driver_of(conn)
         cursors = []
         pending: Deferred = conn.info.pop(_DEFERRED, None) or []
@@ -119,6 +152,7 @@ class DirectExecution(StoreTransactions):
                 cursor = driver.cursor()
                 await cursor.execute(compiled.sql, compiled.parameters(params), prepare=True)
                 cursors.append(cursor)
+            await _send(driver, then or [])
         return [
             compiled.rows(await cursor.fetchall())
             for (compiled, _), cursor in zip(statements, cursors, strict=True)
@@ -141,6 +175,25 @@ class DirectExecution(StoreTransactions):
             raise DBAPIError.instance(
                 sql, args, exc, psycopg.Error, dialect=dialect, connection_invalidated=lost
             ) from exc
+
+
+def _history_statement(_: str) -> Any:
+    wanted = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(events.c.run_id.type)),
+            bindparam("seqs", type_=ARRAY(events.c.seq.type)),
+        )
+        .table_valued("run_id", "seq")
+        .render_derived(name="wanted")
+    )
+    on = and_(events.c.run_id == wanted.c.run_id, events.c.seq > wanted.c.seq)
+    return (
+        select(events).select_from(events.join(wanted, on)).order_by(events.c.run_id, events.c.seq)
+    )
+
+
+_HISTORY = Prepared(_history_statement)
+"""The events of each run after its seq: ``unnest`` zips the two arrays."""
 
 
 async def _send(driver: Any, statements: Deferred) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_core import from_json
-from sqlalchemy import JSON, Text, and_, any_, bindparam, func, select, text, tuple_
+from sqlalchemy import JSON, Text, any_, bindparam, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,14 +27,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from turnout.executors.internal.migrate import sqlalchemy_url
-from turnout.executors.internal.schema import events
 from turnout.executors.internal.store.base import Store
 from turnout.executors.internal.store.commit_plan import Plan
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
 from turnout.executors.internal.store.pg_batches import bump_statement, plans_statement
 from turnout.executors.internal.store.pg_direct import DirectExecution
 from turnout.executors.internal.store.prepared import Prepared
-from turnout.executors.internal.store.sql import RUNS_BY_ID
 from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["CHANNEL", "PostgresStore"]
@@ -108,20 +106,6 @@ class PostgresStore(DirectExecution, Store):
         if rows:  # nobody reads what an insert returns: it goes with the next statement
             prepared = _recordset_insert(table, tuple(rows[0]), skip_conflicts)
             self._defer(conn, prepared, {"rows": json.dumps(rows, default=_iso)})
-
-    async def _history_rows(
-        self, conn: AsyncConnection, wanted: Sequence[tuple[str, int]]
-    ) -> tuple[Sequence[Any], Sequence[Any]]:
-        ids, seqs = [r for r, _ in wanted], [s for _, s in wanted]
-        dialect = self.engine.dialect
-        found, history = await self._pipelined(
-            conn,
-            [
-                (RUNS_BY_ID.compiled(dialect), {"ids": sorted(set(ids))}),
-                (_HISTORY.compiled(dialect), {"ids": ids, "seqs": seqs}),
-            ],
-        )
-        return found, history
 
     async def _bump_runs(
         self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool
@@ -202,24 +186,6 @@ def _array(column: Any, values: list[Any]) -> Any:
     """``values`` as one array parameter of ``column``'s type."""
     return bindparam(None, values, type_=ARRAY(column.type))
 
-
-def _history(_: str) -> Any:
-    wanted = (
-        func.unnest(
-            bindparam("ids", type_=ARRAY(events.c.run_id.type)),
-            bindparam("seqs", type_=ARRAY(events.c.seq.type)),
-        )
-        .table_valued("run_id", "seq")
-        .render_derived(name="wanted")
-    )
-    on = and_(events.c.run_id == wanted.c.run_id, events.c.seq > wanted.c.seq)
-    return (
-        select(events).select_from(events.join(wanted, on)).order_by(events.c.run_id, events.c.seq)
-    )
-
-
-_HISTORY = Prepared(_history)
-"""The events of each run after its seq: ``unnest`` zips the two arrays."""
 
 _NOTIFY = Prepared(
     lambda _: text("SELECT pg_notify(:channel, c) FROM unnest(CAST(:cs AS text[])) AS c")

@@ -32,6 +32,7 @@ from turnout.executors.internal.migrate import (
 )
 from turnout.executors.internal.store.base import Store
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
+from turnout.executors.internal.store.sqlite_direct import SqliteDirect
 from turnout.executors.internal.store.tx import Tx, TxFunction
 from turnout.executors.internal.store.wakeups import SocketWakeups, wake_folder
 
@@ -56,11 +57,10 @@ def _engine(url: str, begin: str) -> AsyncEngine:
     return engine
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteDirect, Store):
     """The store on one SQLite file (local development, tests, single node)."""
 
     dialect = "sqlite"
-    supports_listen_notify = False
     supports_skip_locked = False
 
     def __init__(self, url: str, notifier: Notifier) -> None:
@@ -72,6 +72,11 @@ class SqliteStore(Store):
         )
         self._writers: asyncio.Lock | None = None
         self._wakeups = SocketWakeups(wake_folder(make_url(url).database), notifier)
+
+    @property
+    def supports_listen_notify(self) -> bool:  # type: ignore[override]
+        """Other processes' commits wake this one's waiters once it listens (datagrams)."""
+        return self._wakeups.listening
 
     async def start_listening(self) -> None:
         """Receive other processes' wake-ups (idempotent)."""

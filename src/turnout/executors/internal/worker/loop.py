@@ -114,9 +114,8 @@ class InternalWorker:
         self._retention = finished_item_retention
         self._grace = graceful_shutdown_timeout.total_seconds()
         self._wft_lease = workflow_task_lease.total_seconds()
-        # Without LISTEN/NOTIFY (SQLite), an idle worker looks (one read) every 50 ms.
-        default_poll = 1.0 if self._store.supports_listen_notify else 0.05
-        self._poll = poll_interval.total_seconds() if poll_interval else default_poll
+        self._poll_given = poll_interval.total_seconds() if poll_interval else None
+        self._poll = self._poll_interval()
         self._reaper_interval = reaper_interval.total_seconds()
         # The identity owns this worker's leases and names it on the timeline: an explicit
         # one must be unique per process (the default is host:pid:random).
@@ -247,6 +246,13 @@ class InternalWorker:
         """``ok``, or why the threads that run workflow code are not (health reads this)."""
         return self._workflow_tasks.code_health()
 
+    def _poll_interval(self) -> float:
+        """Seconds an idle worker waits before it looks again: the given interval, else
+        1 s when other processes' commits wake it, 50 ms when nothing does."""
+        if self._poll_given is not None:
+            return self._poll_given
+        return 1.0 if self._store.supports_listen_notify else 0.05
+
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         """Start claiming work."""
@@ -257,6 +263,9 @@ class InternalWorker:
         if clock is not None:  # a time-skipping test environment's client: its time rules
             use_clock(clock)
         await self._store.start_listening()
+        self._poll = self._poll_interval()  # listening may have changed it
+        if self._queries is not None:
+            self._queries.poll_interval = self._poll
         await self._presence.join()
         self._loops = [
             asyncio.create_task(self._poll_loop(), name="turnout-poll"),

@@ -75,7 +75,8 @@ class QueryRunner:
         self._task_queue = task_queue
         self._identity = identity
         self._tenant_id = tenant_id
-        self._poll = poll_interval
+        self.poll_interval = poll_interval
+        """Seconds between looks when no wake-up comes."""
         self._failure_types = failure_types
         self._concurrency = concurrency
         # A worker with a dynamic workflow runs every type, so it answers for every type.
@@ -117,7 +118,7 @@ class QueryRunner:
                     if claimed and len(claimed) >= free:
                         continue  # more may be waiting
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(notified.wait(), self._poll)
+                        await asyncio.wait_for(notified.wait(), self.poll_interval)
         finally:
             for task in list(self._answering):
                 task.cancel()
