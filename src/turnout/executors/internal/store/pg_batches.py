@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Integer,
     Text,
+    any_,
     bindparam,
     case,
     cast,
@@ -52,7 +53,11 @@ def bump_statement(claiming: bool) -> Prepared:
         )
         now = bindparam("now", type_=runs.c.updated_at.type)
         values: dict[str, Any] = {"next_seq": runs.c.next_seq + given.c.n, "updated_at": now}
-        stmt = update(runs).where(runs.c.run_id == given.c.run_id, one_of(runs.c.state, ACTIVE))
+        stmt = update(runs).where(
+            runs.c.run_id == given.c.run_id,
+            _by_key(),  # the runs by their primary key, never by a scan
+            one_of(runs.c.state, ACTIVE),
+        )
         if claiming:
             values["state"] = RunState.CLAIMED.value
             values["started_at"] = func.coalesce(runs.c.started_at, now)
@@ -96,6 +101,7 @@ def plans_statement(names: tuple[str, ...], partial: frozenset[str]) -> Prepared
             update(runs)
             .where(
                 runs.c.run_id == plans.c.run_id,
+                _by_key(),  # the runs by their primary key, never by a scan
                 runs.c.workflow_task_count == plans.c.expected_count,
                 runs.c.state == plans.c.read_state,
                 one_of(runs.c.state, ACTIVE),
@@ -105,6 +111,12 @@ def plans_statement(names: tuple[str, ...], partial: frozenset[str]) -> Prepared
         )
 
     return Prepared(build)
+
+
+def _by_key() -> Any:
+    """SQL ``run_id = ANY(:ids)``: said beside the join, it lets PostgreSQL find the runs by
+    their primary key however the join is planned."""
+    return runs.c.run_id == any_(bindparam("ids", type_=ARRAY(runs.c.run_id.type)))
 
 
 def _recordset_table(name: str, fields: list[tuple[str, Any]], alias: str) -> Any:

@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, event, func, select, util
+from sqlalchemy import bindparam, event, func, select, true, util
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -186,10 +186,15 @@ def _history_statement(_: str) -> Any:
         .table_valued("run_id", "seq")
         .render_derived(name="wanted")
     )
-    on = and_(events.c.run_id == wanted.c.run_id, events.c.seq > wanted.c.seq)
-    return (
-        select(events).select_from(events.join(wanted, on)).order_by(events.c.run_id, events.c.seq)
+    # Each run's events by its index, whatever the planner makes of the table's size: the
+    # OFFSET keeps the subquery from being flattened into a join it may answer by a scan.
+    each = (
+        select(events)
+        .where(events.c.run_id == wanted.c.run_id, events.c.seq > wanted.c.seq)
+        .offset(0)
+        .lateral("e")
     )
+    return select(each).select_from(wanted.join(each, true())).order_by(each.c.run_id, each.c.seq)
 
 
 _HISTORY = Prepared(_history_statement)

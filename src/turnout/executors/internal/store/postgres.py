@@ -132,7 +132,8 @@ class PostgresStore(DirectExecution, Store):
                 if name in partial:
                     row[f"has_{name}"] = name in p.values
             rows.append(row)
-        params = {"plans": json.dumps(rows, default=_iso), "now": now}
+        ids = [p.run.run_id for p in plans]
+        params = {"plans": json.dumps(rows, default=_iso), "now": now, "ids": ids}
         return await self._fetch(conn, plans_statement(tuple(names), partial), params)
 
     def _retryable(self, exc: DBAPIError) -> bool:
