@@ -56,11 +56,6 @@ __all__ = ["InternalWorker"]
 _log = logging.getLogger("turnout.worker")
 
 
-_BUSY_TIMER_LOOK = 0.05
-"""Seconds a busy worker (claiming pass after pass) goes at most without a look for due
-timers."""
-
-
 class InternalWorker:
     """Runs workflows and activities of one task queue on the internal store."""
 
@@ -212,8 +207,6 @@ class InternalWorker:
         self._reaper = Reaper(self._store, self._observer)
         self._timers_busy = False
         self._due: datetime | None = None
-        self._timers_looked = 0.0
-        """When (``time.monotonic``) this worker last looked for due timers."""
         """When the earliest queued item was due at the last look (None: none queued)."""
         self._stopped = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
@@ -367,10 +360,6 @@ class InternalWorker:
                     # the look below, and the next pass fires it).
                     timers = self._timers_busy or (self._due is not None and self._due <= utcnow())
                     if claim_now and await self._poll_once(timers):
-                        # Busy (the look below is skipped): timers still get a look now
-                        # and then, as a backlog drains.
-                        if time.monotonic() - self._timers_looked >= _BUSY_TIMER_LOOK:
-                            self._due = utcnow()
                         await asyncio.sleep(0)  # more may be waiting
                         continue
                     # Idle: one read tells when anything of the queue is due.
@@ -418,7 +407,6 @@ class InternalWorker:
         the queue is drained, and the loop may wait for a notification."""
         fired = 0
         if timers:
-            self._timers_looked = time.monotonic()
             # Read before writing unless the last pass fired some.
             fired = await self._store.fire_timers(
                 FireTimersParams(
