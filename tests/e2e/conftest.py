@@ -188,8 +188,10 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-async def worker(settings: Settings) -> AsyncIterator[Any]:
-    """A worker of the governance, release and inbox workflows on the console's task queue."""
+async def worker(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Any]:
+    """A worker of the governance, release and inbox workflows on the console's task queue.
+    When the test failed on the internal executor, the database's queue items and events
+    are printed (the report shows them under "Captured stdout teardown")."""
     client = await turnout.connect(settings=settings)
     try:
         async with turnout.Worker(
@@ -200,8 +202,38 @@ async def worker(settings: Settings) -> AsyncIterator[Any]:
             policies=[gw.guard_policy],
         ) as running:
             yield running
+            report = request.node.stash.get(_REPORT, None)
+            if report is not None and report.failed and settings.executor.value == "internal":
+                await print_database(client.store)
     finally:
         await client.close()
+
+
+async def print_database(store: Any) -> None:
+    """Print every queue item and event of ``store``'s database, one short line each (a
+    failed test's evidence)."""
+    from sqlalchemy import select
+
+    from turnout.executors.internal.schema import events, queue_items
+
+    q, e = queue_items.c, events.c
+    async with store.engine.connect() as conn:
+        print("--- queue items: id kind state run name attempt available_at lease_owner sticky")
+        for row in await conn.execute(select(queue_items).order_by(q.id)):
+            print(
+                row.id,
+                row.kind,
+                row.state,
+                row.run_id[:8],
+                row.name,
+                row.attempt,
+                row.available_at,
+                row.lease_owner,
+                row.sticky_worker,
+            )
+        print("--- events: run seq at type attributes")
+        for row in await conn.execute(select(events).order_by(e.id)):
+            print(row.run_id[:8], row.seq, row.at, row.type, str(row.attributes)[:160])
 
 
 _REPORT = pytest.StashKey[pytest.TestReport]()
