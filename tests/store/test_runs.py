@@ -207,3 +207,15 @@ async def _start_and_close(store: Store, params: StartParams) -> str:
         return (await store.start_workflow(params)).run_id
     finally:
         await store.close()
+
+
+async def test_values_read_back_are_not_kept_between_reads(store: Store) -> None:
+    """A JSON value read from the database is a fresh object at each read: no cache of
+    the process keeps the values of rows already read (ids, payloads) alive."""
+    value = "a-value-of-one-run-0123456789abc"
+    params = StartParams(workflow_id="fresh", workflow_type="Flow", task_queue=QUEUE, input=[value])
+    run_id = (await store.start_workflow(params)).run_id
+    (first,) = await store.run_input("default", run_id)
+    (second,) = await store.run_input("default", run_id)
+    assert first == second == value
+    assert first is not second

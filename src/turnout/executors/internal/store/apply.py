@@ -75,13 +75,7 @@ class CommandOperations(ExternalOperations, UpdateOperations):
                 new_items.append(row)
         if new_items:  # before the cancels below, which may name items scheduled just now
             if eager_runs:
-                rows = (
-                    await conn.execute(
-                        insert(queue_items).returning(*queue_items.c, sort_by_parameter_order=True),
-                        new_items,
-                    )
-                ).all()
-                for r in rows:
+                for r in await self._insert_returning(conn, queue_items, new_items):
                     if r.state == QueueItemState.RUNNING.value:
                         eager_runs[r.run_id].claimed.append(claimed_item(r))
             else:

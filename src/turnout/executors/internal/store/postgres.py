@@ -67,8 +67,10 @@ class PostgresStore(DirectExecution, Store):
             max_overflow=0,
             pool_timeout=120,
             pool_pre_ping=False,
-            # JSON read in Rust: what a JSONB column holds is valid JSON by construction
-            json_deserializer=from_json,
+            # JSON read in Rust: what a JSONB column holds is valid JSON by construction.
+            # Only keys go to its process-wide string cache: values (ids, payloads) are
+            # mostly unique, and a cached one outlives its row (memory kept, scattered).
+            json_deserializer=functools.partial(from_json, cache_strings="keys"),
         )
         # Reads run without BEGIN/ROLLBACK around them: at READ COMMITTED each statement
         # sees its own snapshot inside a transaction too, so the round trips bought nothing.
@@ -106,6 +108,16 @@ class PostgresStore(DirectExecution, Store):
         if rows:  # nobody reads what an insert returns: it goes with the next statement
             prepared = _recordset_insert(table, tuple(rows[0]), skip_conflicts)
             self._defer(conn, prepared, {"rows": json.dumps(rows, default=_iso)})
+
+    async def _insert_returning(
+        self, conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]
+    ) -> Sequence[Any]:
+        if not rows:
+            return []
+        prepared = _recordset_insert(table, tuple(rows[0]), False, returning=True)
+        found = await self._fetch(conn, prepared, {"rows": json.dumps(rows, default=_iso)})
+        # Ids are drawn in the order of the document's rows.
+        return sorted(found, key=lambda r: r.id)
 
     async def _bump_runs(
         self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool
@@ -194,11 +206,13 @@ _NOTIFY = Prepared(
 
 
 @functools.cache
-def _recordset_insert(table: Any, names: tuple[str, ...], skip_conflicts: bool) -> Prepared:
+def _recordset_insert(
+    table: Any, names: tuple[str, ...], skip_conflicts: bool, *, returning: bool = False
+) -> Prepared:
     """``INSERT INTO table (names) SELECT ... FROM jsonb_to_recordset(:rows)``: rows
     passed as one JSON document (one parameter the driver sends as it is), each value
     cast to its column's type. A JSON column's None is JSON null, as the column's own
-    type writes it."""
+    type writes it. With ``returning``, the rows stored come back (every column)."""
     dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
     columns = [table.c[name] for name in names]
     typed = ", ".join(f"{c.name} {c.type.compile(dialect=dialect)}" for c in columns)
@@ -211,7 +225,10 @@ def _recordset_insert(table: Any, names: tuple[str, ...], skip_conflicts: bool) 
         f"INSERT INTO {table.name} ({', '.join(names)}) "
         f"SELECT {picked} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({typed}){conflict}"
     )
-    return Prepared(lambda _: text(sql))
+    if not returning:
+        return Prepared(lambda _: text(sql))
+    sql += " RETURNING " + ", ".join(c.name for c in table.c)
+    return Prepared(lambda _: text(sql).columns(*table.c))
 
 
 def _iso(value: Any) -> str:

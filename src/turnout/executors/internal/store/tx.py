@@ -117,6 +117,16 @@ class StoreTransactions:
             stmt = self._insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
             await conn.execute(stmt, list(rows))
 
+    async def _insert_returning(
+        self, conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]
+    ) -> Sequence[Any]:
+        """Dialect hook: insert ``rows`` (dicts with the same keys) into ``table``; the
+        rows stored (every column), in the order of ``rows``."""
+        if not rows:
+            return []
+        stmt = insert(table).returning(*table.c, sort_by_parameter_order=True)
+        return (await conn.execute(stmt, list(rows))).all()
+
     def _tx_began(self, conn: AsyncConnection) -> None:
         """Dialect hook: a transaction began on ``conn``."""
 
