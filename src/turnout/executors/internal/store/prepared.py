@@ -93,12 +93,17 @@ class Compiled:
         row, readers = self.row, self.readers
         if row is None or readers is None:
             raise TypeError("this statement returns no rows")
-        if any(readers):
-            return [
-                row._make(v if f is None else f(v) for f, v in zip(readers, r, strict=True))
-                for r in raw
-            ]
-        return [row._make(r) for r in raw]
+        # Only the columns whose type converts (most come from the driver as they are).
+        converting = [(i, f) for i, f in enumerate(readers) if f is not None]
+        if not converting:
+            return [row._make(r) for r in raw]
+        found = []
+        for r in raw:
+            values = list(r)
+            for i, convert in converting:
+                values[i] = convert(values[i])
+            found.append(row._make(values))
+        return found
 
 
 class Prepared:
