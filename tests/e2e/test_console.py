@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 import turnout
-from tests.e2e.conftest import QUEUE, WAIT, Server, docs_image, log_in
+from tests.e2e.conftest import QUEUE, WAIT, Server, docs_image, log_in, open_run
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -203,3 +203,42 @@ async def test_reject_and_a_decision_made_elsewhere(
     await expect(page.locator("#run-state")).to_have_text("completed", timeout=WAIT)
     await expect(page.get_by_role("cell", name="carol")).to_have_count(2, timeout=WAIT)
     await page.screenshot(path=artifacts / "decided-elsewhere.png", full_page=True)
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_a_late_answer_never_puts_back_a_state_the_run_has_left(
+    server: Server, worker: Any, page: Any
+) -> None:
+    """The page's refreshes overlap (the stream's, its pollers', a decision's): one answered
+    before the run closed but delivered after a later one must not bring the old state
+    back, nor reopen the page."""
+    from playwright.async_api import expect
+
+    workflow_id = await open_run(page, server, "Deploy", ["prod"], "waiting_approval")
+    panel = f"{server.url}/runs/{workflow_id}/panel"
+    # The panel as it was before the decision: the answer the held request will get.
+    stale = await page.request.get(panel + "?after=0", headers={"Accept": "application/json"})
+    assert (await stale.json())["state"] == "waiting_approval"
+    held: list[Any] = []
+
+    async def hold_the_first(route: Any) -> None:
+        if held:
+            await route.continue_()
+        else:
+            held.append(route)
+
+    await page.route(panel + "*", hold_the_first)
+    await page.get_by_label("Your name").fill("erin")
+    await page.get_by_role("button", name="Reject deploy").click()
+    await expect(page.locator("#run-state")).to_have_text("completed", timeout=WAIT)
+    await expect(page.locator("#live")).to_be_hidden(timeout=WAIT)
+    assert held, "no refresh of the panel was held"
+    answered = int(await page.locator("#run").get_attribute("data-answered") or "0")
+
+    await held[0].fulfill(response=stale)
+    await page.wait_for_function(
+        "n => Number(document.getElementById('run').dataset.answered) > n", arg=answered
+    )
+    await expect(page.locator("#run-state")).to_have_text("completed")
+    await expect(page.locator("#run")).to_have_attribute("data-state", "completed")
+    await expect(page.locator("#live")).to_be_hidden()

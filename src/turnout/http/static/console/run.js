@@ -24,6 +24,12 @@ export function liveRun() {
   let waits = null;
   let pending = null;
   let sseErrors = 0;
+  // Refreshes overlap (the stream's, the pollers', an action's): an answer is shown only
+  // if no later-asked one was shown first, so a slow, older answer never puts back a
+  // state the run has left (and, once it closed, never reopens the page).
+  let asked = 0;
+  let shown = 0;
+  let answered = 0;
 
   const redraw = () => draw(chart, events, open, root.dataset.state);
   redraw();
@@ -67,17 +73,24 @@ export function liveRun() {
   }
 
   async function refresh() {
-    let response;
+    const ticket = ++asked;
+    let panel = null;
     try {
-      response = await fetch(root.dataset.panel + "?after=" + lastSeq(), {
+      const response = await fetch(root.dataset.panel + "?after=" + lastSeq(), {
         credentials: "same-origin", headers: { Accept: "application/json" },
       });
+      if (response.ok && !response.redirected) panel = await response.json();
     } catch (error) {
+      panel = null;
+    }
+    root.dataset.answered = String(++answered);
+    if (!panel) return;
+    add(panel.events || []);
+    if (ticket < shown) {
+      redraw();
       return;
     }
-    if (!response.ok || response.redirected) return;
-    const panel = await response.json();
-    add(panel.events || []);
+    shown = ticket;
     for (const part of ["summary", "waiting", "pending", "details"]) {
       const box = document.getElementById(part);
       if (!box || typeof panel[part] !== "string") continue;
