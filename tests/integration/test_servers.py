@@ -113,3 +113,34 @@ def test_restart_of_an_external_server_is_refused() -> None:
     with pytest.raises(ServerError, match="LocalPostgres") as caught:
         server.restart()
     assert "secret" not in str(caught.value)
+
+
+def test_a_cluster_left_behind_never_kills_whoever_has_its_postmaster_pid_now() -> None:
+    """A cluster whose creator died is stopped by the next start; when its
+    ``postmaster.pid`` names a pid that another process has been given since, that
+    process is left alone."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from turnout.testing import LocalPostgres
+
+    base = Path(tempfile.mkdtemp(prefix="turnout-left-behind-"))
+    base.chmod(0o755)  # the cluster's user (postgres, when run as root) works in it
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(30)  # its pid now names no process: the creator of the cluster left behind
+    left = base / "turnout-pg-left-behind"
+    (left / "data").mkdir(parents=True)
+    (left / "owner.pid").write_text(str(gone.pid))
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (left / "data" / "postmaster.pid").write_text(f"{bystander.pid}\n{left / 'data'}\n")
+        with LocalPostgres(base_dir=base).start():
+            pass
+        assert not left.exists(), "the cluster left behind was not cleaned up"
+    finally:
+        bystander.terminate()
+        status = bystander.wait(30)
+        shutil.rmtree(base, ignore_errors=True)
+    assert status == -15, f"the bystander was killed before (exit status {status})"

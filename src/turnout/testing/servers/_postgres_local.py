@@ -78,6 +78,15 @@ def _postmaster_pid(data_dir: Path) -> int | None:
         return None
 
 
+def _runs_in(pid: int, directory: Path) -> bool:
+    """Whether process ``pid`` runs with ``directory`` as its working directory (a
+    postmaster runs in its data directory)."""
+    try:
+        return Path(f"/proc/{pid}/cwd").resolve() == directory.resolve()
+    except OSError:
+        return False
+
+
 class LocalPostgres(PostgresServer):
     """A throwaway cluster from the local ``initdb`` / ``pg_ctl`` binaries.
 
@@ -387,5 +396,8 @@ class LocalPostgres(PostgresServer):
                     timeout=60,
                 )
             except ServerError:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+                # Only the postmaster still running in that directory: the pid file of a
+                # cluster left behind may name a pid reused by any other process since.
+                if _runs_in(pid, data_dir):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
