@@ -6,6 +6,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from turnout.contracts.errors import WorkflowNotFoundError
+from turnout.http.errors import ApiError
 from turnout.http.routes.common import (
     Handler,
     checking_input,
@@ -53,9 +55,19 @@ def decision(verb: str) -> Handler:
     async def route(request: Request) -> Response:
         name = safe_path_param(request, "name")
         body = await read_model(request, DecisionRequest)
-        handle, _ = await open_run_of(request, f"deciding approval {name!r}")
-        with checking_input():
-            decided = await getattr(handle, verb)(name, by=body.by.strip(), reason=body.reason)
+        action = f"deciding approval {name!r}"
+        handle, run = await open_run_of(request, action)
+        try:
+            with checking_input():
+                decided = await getattr(handle, verb)(name, by=body.by.strip(), reason=body.reason)
+        except WorkflowNotFoundError:
+            # The run was open a moment ago: it closed since (its last task ran meanwhile).
+            raise ApiError(
+                409,
+                "run_closed",
+                f"workflow {run.workflow_id!r} run {run.run_id} closed; {action} needs an "
+                "open run (start a new one with POST /workflows)",
+            ) from None
         return json_response(decided)
 
     route.__name__ = f"{verb}_approval"
