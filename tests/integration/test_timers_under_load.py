@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 import turnout
-from turnout import activity, workflow
+from tests.workflows_for_tests import record
+from turnout import workflow
 from turnout.contracts.events import EventType
 
 pytestmark = pytest.mark.timeout(120)
@@ -21,18 +22,15 @@ STEPS = 60
 """Activities each backlog run schedules at once."""
 
 
-@activity.defn
-async def step(n: int) -> int:
-    return n
-
-
 @workflow.defn
 class Backlog:
     @workflow.run
     async def run(self) -> int:
         done = await asyncio.gather(
             *(
-                workflow.execute_activity(step, n, start_to_close_timeout=timedelta(seconds=60))
+                workflow.execute_activity(
+                    record, str(n), start_to_close_timeout=timedelta(seconds=60)
+                )
                 for n in range(STEPS)
             )
         )
@@ -56,7 +54,7 @@ async def test_a_timer_fires_while_a_backlog_drains(client: Any) -> None:
         client,
         task_queue=QUEUE,
         workflows=[Backlog, Nap],
-        activities=[step],
+        activities=[record],
         max_concurrent_activities=4,
     ):
         # The backlog's runs were queued first: the worker is busy with them when the
