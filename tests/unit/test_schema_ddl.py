@@ -361,6 +361,58 @@ def test_a_baseline_database_migrates_to_the_head_keeping_its_rows(tmp_path: Pat
     assert _schema_diff(url) == []
 
 
+def test_the_queue_table_rebuilt_by_0011_keeps_its_rows_both_ways(tmp_path: Path) -> None:
+    """0011 makes SQLite's queue table again (to drop a UNIQUE constraint): every row and
+    column survives the upgrade and the downgrade, and the key stays unique."""
+    path = tmp_path / "turnout.db"
+    url = _url(path)
+    migrate(url, "0010_sticky_workers")
+    row = (
+        "workflow_task", "running", "t1", "q", "r1", "w1", '{"a": 1}', 3, 2,
+        "2026-01-01 00:00:00", "worker-1", "2026-01-01 00:01:00", "k1", "worker-1",
+    )  # fmt: skip
+    insert = (
+        "INSERT INTO turnout_queue_items (kind, state, tenant_id, task_queue, run_id, "
+        "workflow_id, payload, priority, attempt, available_at, lease_owner, "
+        "lease_expires_at, idempotency_key, created_at, updated_at, sticky_worker) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    values = (*row[:12], row[12], row[9], row[9], row[13])
+    read = (
+        "SELECT kind, state, tenant_id, task_queue, run_id, payload, priority, attempt, "
+        "available_at, lease_owner, lease_expires_at, idempotency_key, sticky_worker "
+        "FROM turnout_queue_items"
+    )
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(insert, values)
+        conn.commit()
+        before = conn.execute(read).fetchall()
+
+    migrate(url)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute(read).fetchall() == before
+        with pytest.raises(sqlite3.IntegrityError, match="idempotency_key"):
+            conn.execute(insert, values)
+    assert _master(path) == _master(_created(tmp_path))
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0010_sticky_workers")
+    finally:
+        engine.dispose()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute(read).fetchall() == before
+        with pytest.raises(sqlite3.IntegrityError, match="idempotency_key"):
+            conn.execute(insert, values)
+
+
+def _created(tmp_path: Path) -> Path:
+    path = tmp_path / "created.db"
+    create_schema(_url(path))
+    return path
+
+
 def test_an_unknown_revision_stops_boot(tmp_path: Path) -> None:
     path = tmp_path / "turnout.db"
     create_schema(_url(path))

@@ -7,18 +7,14 @@ state machines of runs, events and queue items: the database refuses a state Pyt
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
-    Dialect,
     Float,
     Index,
     Integer,
@@ -31,8 +27,6 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeDecorator
 
 from turnout.contracts.events import EventType
 from turnout.contracts.governance import ApprovalState
@@ -40,6 +34,7 @@ from turnout.contracts.records import DEFAULT_TENANT, DecisionOutcome, QueueItem
 from turnout.contracts.search_attributes import SearchAttributeIndexedValueType
 from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES, RunState
 from turnout.contracts.updates import UpdateState
+from turnout.executors.internal.column_types import BigId, JSONType, UTCDateTime
 
 __all__ = [
     "SCHEMA_REVISION",
@@ -60,7 +55,7 @@ __all__ = [
     "workers",
 ]
 
-SCHEMA_REVISION = "0010_sticky_workers"
+SCHEMA_REVISION = "0011_claim_order"
 """The Alembic revision the MetaData corresponds to (the head of migrations/)."""
 
 PREFIX = "turnout_"
@@ -73,34 +68,6 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on both dialects.
-
-    PostgreSQL stores ``timestamptz``; SQLite stores naive UTC text (which
-    sorts and compares correctly as text). Python always sees aware UTC values.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("turnout stores aware datetimes only (use datetime.now(UTC))")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-JSONType: Any = JSON().with_variant(JSONB(), "postgresql")
-BigId: Any = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _in(column: str, values: Any) -> str:
@@ -118,6 +85,8 @@ _LEASED_SQL = _in("state", {QueueItemState.CLAIMED, QueueItemState.RUNNING})
 _LEASED = text(_LEASED_SQL)
 _PENDING_APPROVAL = text("state = 'pending'")
 _PENDING_WFT = text(f"kind = '{QueueItemKind.WORKFLOW_TASK.value}' AND state = 'queued'")
+_KEYED = text("idempotency_key IS NOT NULL")
+_RUNNING_WFT = text(f"kind = '{QueueItemKind.WORKFLOW_TASK.value}' AND {_LEASED_SQL}")
 
 tasks = Table(
     f"{PREFIX}tasks",
@@ -225,7 +194,7 @@ queue_items = Table(
     Column("heartbeat_details", JSONType),
     Column("cancel_requested", Boolean, nullable=False, server_default=false()),
     Column("last_failure", JSONType),
-    Column("idempotency_key", String(255), unique=True),
+    Column("idempotency_key", String(255)),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("sticky_worker", String(255)),  # alone may claim it a while (STICKY_SECONDS)
@@ -234,15 +203,6 @@ queue_items = Table(
     CheckConstraint(
         f"({_LEASED_SQL}) = (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)",
         name="lease",
-    ),
-    # The ready set: small and hot whatever the size of the table.
-    Index(
-        "ix_turnout_queue_items_ready",
-        "task_queue",
-        "priority",
-        "available_at",
-        postgresql_where=_READY,
-        sqlite_where=_READY,
     ),
     Index(
         "ix_turnout_queue_items_leased",
@@ -258,7 +218,35 @@ queue_items = Table(
         postgresql_where=_PENDING_WFT,
         sqlite_where=_PENDING_WFT,
     ),
+    # The workflow task a run has leased, if any: what a claim checks for each candidate.
+    Index(
+        "ix_turnout_queue_items_running_wft",
+        "run_id",
+        postgresql_where=_RUNNING_WFT,
+        sqlite_where=_RUNNING_WFT,
+    ),
     Index(None, "run_id", "kind"),
+    # Keyed items only: an unkeyed one (most) adds no entry at each of its rewrites.
+    Index(
+        "uq_turnout_queue_items_idempotency_key",
+        "idempotency_key",
+        unique=True,
+        postgresql_where=_KEYED,
+        sqlite_where=_KEYED,
+    ),
+)
+
+# The ready set: small and hot whatever the size of the table, in claim order, so that a
+# claim reads only the rows it takes (and those it must skip), not the whole backlog.
+Index(
+    "ix_turnout_queue_items_ready",
+    queue_items.c.task_queue,
+    queue_items.c.kind,
+    queue_items.c.priority.desc(),
+    queue_items.c.available_at,
+    queue_items.c.id,
+    postgresql_where=_READY,
+    sqlite_where=_READY,
 )
 
 policy_decisions = Table(

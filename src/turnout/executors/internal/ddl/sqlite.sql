@@ -1,4 +1,4 @@
--- turnout schema for sqlite, revision 0010_sticky_workers.
+-- turnout schema for sqlite, revision 0011_claim_order.
 -- Generated from turnout.executors.internal.schema; do not edit. Regenerate with:
 --   python -m turnout.executors.internal.migrate --write-ddl
 
@@ -127,17 +127,20 @@ CREATE TABLE turnout_queue_items (
 	CONSTRAINT pk_turnout_queue_items PRIMARY KEY (id),
 	CONSTRAINT ck_turnout_queue_items_kind CHECK (kind IN ('activity_task', 'timer', 'workflow_task')),
 	CONSTRAINT ck_turnout_queue_items_state CHECK (state IN ('canceled', 'claimed', 'completed', 'dead', 'failed', 'queued', 'running')),
-	CONSTRAINT ck_turnout_queue_items_lease CHECK ((state IN ('claimed', 'running')) = (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)),
-	CONSTRAINT uq_turnout_queue_items_idempotency_key UNIQUE (idempotency_key)
+	CONSTRAINT ck_turnout_queue_items_lease CHECK ((state IN ('claimed', 'running')) = (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL))
 );
 
 CREATE INDEX ix_turnout_queue_items_leased ON turnout_queue_items (lease_expires_at) WHERE state IN ('claimed', 'running');
 
 CREATE UNIQUE INDEX ix_turnout_queue_items_pending_wft ON turnout_queue_items (run_id) WHERE kind = 'workflow_task' AND state = 'queued';
 
-CREATE INDEX ix_turnout_queue_items_ready ON turnout_queue_items (task_queue, priority, available_at) WHERE state = 'queued';
+CREATE INDEX ix_turnout_queue_items_ready ON turnout_queue_items (task_queue, kind, priority DESC, available_at, id) WHERE state = 'queued';
 
 CREATE INDEX ix_turnout_queue_items_run_id_kind ON turnout_queue_items (run_id, kind);
+
+CREATE INDEX ix_turnout_queue_items_running_wft ON turnout_queue_items (run_id) WHERE kind = 'workflow_task' AND state IN ('claimed', 'running');
+
+CREATE UNIQUE INDEX uq_turnout_queue_items_idempotency_key ON turnout_queue_items (idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 CREATE TABLE turnout_runs (
 	run_id VARCHAR(64) NOT NULL,
@@ -284,4 +287,4 @@ CREATE TABLE turnout_alembic_version (
 	CONSTRAINT turnout_alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-INSERT INTO turnout_alembic_version (version_num) VALUES ('0010_sticky_workers');
+INSERT INTO turnout_alembic_version (version_num) VALUES ('0011_claim_order');

@@ -13,11 +13,11 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, or_, select, union_all, update
+from sqlalchemy import any_, bindparam, exists, func, or_, select, union_all, update
 
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal.schema import queue_items
-from turnout.executors.internal.store.prepared import Prepared, among, one_of
+from turnout.executors.internal.store.prepared import Prepared, among, const
 from turnout.executors.internal.store.sql import LEASED, WFT
 
 __all__ = [
@@ -32,7 +32,8 @@ __all__ = [
 # Aliases are built once: each builds its column collection (a proxy per column).
 _Q = queue_items.alias("q")
 _BUSY = queue_items.alias("busy")
-_QUEUED = QueueItemState.QUEUED.value
+_QUEUED = const(QueueItemState.QUEUED.value)
+_WFT = const(WFT)
 
 
 def params_for(task_queue: str, now: datetime, tenant_id: str | None) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def _picked(kind: str, by_tenant: bool, only: bool) -> Any:
     stmt = select(q.c.id).where(
         q.c.state == _QUEUED,
         q.c.task_queue == bindparam("in_queue"),
-        q.c.kind == kind,
+        q.c.kind == const(kind),
         q.c.available_at <= _at("now"),
     )
     if by_tenant:
@@ -79,16 +80,34 @@ def _picked(kind: str, by_tenant: bool, only: bool) -> Any:
 def _no_task_running(q: Any) -> Any:
     """SQL condition: no workflow task of ``q``'s run is leased (one task per run at once)."""
     busy = _BUSY
-    leased = one_of(busy.c.state, LEASED)
-    return ~exists().where(busy.c.run_id == q.c.run_id, busy.c.kind == WFT, leased)
+    leased = busy.c.state.in_([const(s) for s in LEASED])
+    return ~exists().where(busy.c.run_id == q.c.run_id, busy.c.kind == _WFT, leased)
 
 
-def _lease(picked: Any) -> Any:
-    """Lease the still-queued items of ``picked`` (a CTE of ids) to ``:owner`` until
-    ``:until``; returns the leased rows."""
+def _picked_ids(dialect: str, picked: Any) -> Any:
+    """SQL condition: the item is one of ``picked`` (a CTE of ids).
+
+    On PostgreSQL the ids are gathered into an array first, so the items are found by
+    primary key whatever the planner believes of the table's size: a join to the CTE
+    could be planned as a scan of every ready item (statistics lag a queue's churn).
+    """
+    ids = select(picked.c.id)
+    if dialect == "postgresql":
+        return queue_items.c.id == any_(func.array(ids.scalar_subquery()))
+    return queue_items.c.id.in_(ids)
+
+
+def _lease(dialect: str, picked: Any) -> Any:
+    """Lease the items of ``picked`` (a CTE of queued ids it holds locked) to ``:owner``
+    until ``:until``; returns the leased rows.
+
+    No second look at their state: each CTE locks the rows it picks (``FOR UPDATE SKIP
+    LOCKED``, which checks a row's newest version again once locked), so they are still
+    queued. Without the look, PostgreSQL finds them by primary key only.
+    """
     return (
         update(queue_items)
-        .where(queue_items.c.id == picked.c.id, queue_items.c.state == _QUEUED)
+        .where(_picked_ids(dialect, picked))
         .values(
             state=QueueItemState.RUNNING.value,
             lease_owner=bindparam("owner"),
@@ -105,14 +124,14 @@ def claim_statement(kinds: tuple[str, ...], by_tenant: bool, only: bool) -> Prep
     """Claim up to ``:limit_<kind>`` ready items of each of ``kinds`` in one statement:
     each kind picked by its own CTE, leased together."""
 
-    def build(_: str) -> Any:
+    def build(dialect: str) -> Any:
         picks = [_picked(kind, by_tenant, only) for kind in kinds]
         picked = picks[0]
         if len(picks) > 1:
             picked = union_all(*(select(c.c.id) for c in picks)).cte("picked")
-        return _lease(picked)
+        return _lease(dialect, picked)
 
-    return Prepared(build)
+    return Prepared(build, replan=True)
 
 
 @functools.cache
@@ -122,25 +141,32 @@ def eager_statement() -> Prepared:
 
     def build(dialect: str) -> Any:
         q = _Q
+        # The runs' queued workflow tasks, found by run id (the index of pending tasks),
+        # locked; then those of this queue and these types, up to the limit. In one
+        # WHERE, the ready index (the queue's whole backlog) looks as good to a planner.
+        of_runs = (
+            select(q.c.id, q.c.run_id, q.c.task_queue, q.c.name, q.c.available_at)
+            .where(among(dialect, q.c.run_id, "runs"), q.c.kind == _WFT, q.c.state == _QUEUED)
+            .with_for_update(skip_locked=True)
+            .cte("of_runs")
+            .prefix_with("MATERIALIZED")
+        )
         picked = (
-            select(q.c.id)
+            select(of_runs.c.id)
             .where(
-                among(dialect, q.c.run_id, "runs"),
-                q.c.kind == WFT,
-                q.c.state == _QUEUED,
-                q.c.task_queue == bindparam("in_queue"),
-                among(dialect, q.c.name, "names"),
-                q.c.available_at <= _at("now"),
-                _no_task_running(q),
+                of_runs.c.task_queue == bindparam("in_queue"),
+                among(dialect, of_runs.c.name, "names"),
+                of_runs.c.available_at <= _at("now"),
+                _no_task_running(of_runs),
             )
-            .order_by(q.c.id)
+            .order_by(of_runs.c.id)
             .limit(bindparam("limit"))
             .cte("eager")
             .prefix_with("MATERIALIZED")
         )
-        return _lease(picked)
+        return _lease(dialect, picked)
 
-    return Prepared(build)
+    return Prepared(build, replan=True)
 
 
 @functools.cache
@@ -148,11 +174,11 @@ def fire_statement(kind: str, by_tenant: bool, only: bool) -> Prepared:
     """Mark up to ``:limit_<kind>`` due items of ``kind`` (timers) completed; returns
     what each one fires."""
 
-    def build(_: str) -> Any:
+    def build(dialect: str) -> Any:
         picked = _picked(kind, by_tenant, only)
         return (
             update(queue_items)
-            .where(queue_items.c.id == picked.c.id, queue_items.c.state == _QUEUED)
+            .where(_picked_ids(dialect, picked))  # still queued: see _lease
             .values(state=QueueItemState.COMPLETED.value, updated_at=_at("now"))
             .returning(
                 queue_items.c.run_id,
@@ -162,7 +188,7 @@ def fire_statement(kind: str, by_tenant: bool, only: bool) -> Prepared:
             )
         )
 
-    return Prepared(build)
+    return Prepared(build, replan=True)
 
 
 @functools.cache

@@ -82,11 +82,11 @@ class DirectExecution(StoreTransactions):
         pending: Deferred = conn.info.pop(_DEFERRED, None) or []
         async with self._translated(conn, compiled.sql, args):
             if not pending and (driver.autocommit or driver.info.transaction_status != _IDLE):
-                await cursor.execute(compiled.sql, args, prepare=True)
+                await cursor.execute(compiled.sql, args, prepare=not compiled.replan)
             else:
                 async with driver.pipeline():
                     await _send(driver, pending)
-                    await cursor.execute(compiled.sql, args, prepare=True)
+                    await cursor.execute(compiled.sql, args, prepare=not compiled.replan)
         return cursor
 
     async def _history_rows(
@@ -150,7 +150,9 @@ class DirectExecution(StoreTransactions):
             await _send(driver, pending)
             for compiled, params in statements:
                 cursor = driver.cursor()
-                await cursor.execute(compiled.sql, compiled.parameters(params), prepare=True)
+                await cursor.execute(
+                    compiled.sql, compiled.parameters(params), prepare=not compiled.replan
+                )
                 cursors.append(cursor)
             await _send(driver, then or [])
         return [

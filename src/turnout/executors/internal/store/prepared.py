@@ -17,20 +17,30 @@ Errors look the same either way: the driver's errors become SQLAlchemy's
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Text, any_, bindparam, func, or_, select, tuple_
+from sqlalchemy import String, Text, any_, bindparam, func, literal_column, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Compiled", "Prepared", "Row", "among", "one_of", "rows_among", "rows_param"]
+__all__ = [
+    "Compiled",
+    "Prepared",
+    "Row",
+    "among",
+    "const",
+    "one_of",
+    "rows_among",
+    "rows_param",
+]
 
 Converter = Callable[[Any], Any]
 
@@ -70,6 +80,8 @@ class Compiled:
     """Per result column, its type's conversion from the driver's value (None: the
     statement returns no rows, or columns known only when it runs)."""
     row: type[Row] | None
+    replan: bool = False
+    """Planned again at each run (see :class:`Prepared`)."""
 
     def parameters(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The driver's parameters for ``params`` (every converter applied)."""
@@ -108,12 +120,20 @@ class Compiled:
 
 class Prepared:
     """A statement built once per dialect (by ``build(dialect_name)``, on first use) and
-    compiled once."""
+    compiled once.
 
-    __slots__ = ("_build", "_compiled", "_statements")
+    With ``replan``, PostgreSQL plans it again at each run, for the values it runs with,
+    instead of keeping one plan for the connection: for a statement whose best plan
+    moves with the data, such as a claim over a queue whose ready set grows from nothing
+    to thousands of rows faster than statistics follow. A plan kept from a small queue
+    sorts the whole backlog at every claim.
+    """
 
-    def __init__(self, build: Callable[[str], Executable]) -> None:
+    __slots__ = ("_build", "_compiled", "_replan", "_statements")
+
+    def __init__(self, build: Callable[[str], Executable], *, replan: bool = False) -> None:
         self._build = build
+        self._replan = replan
         self._statements: dict[str, Executable] = {}
         self._compiled: dict[str, Compiled] = {}
 
@@ -129,7 +149,10 @@ class Prepared:
         found = self._compiled.get(dialect.name)
         if found is None:
             statement = self.statement(dialect.name)
-            found = self._compiled[dialect.name] = _compile(statement, dialect)
+            found = _compile(statement, dialect)
+            if self._replan:
+                found = dataclasses.replace(found, replan=True)
+            self._compiled[dialect.name] = found
         return found
 
 
@@ -154,6 +177,16 @@ def among(dialect: str, column: Any, name: str) -> Any:
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(column.type)))
     return column.in_(select(_json_each(name).c.value))
+
+
+def const(value: str) -> Any:
+    """A string constant written into the SQL text, not bound: a condition such as
+    ``state = 'queued'`` then matches a partial index's own ``WHERE`` (SQLite compares
+    the terms as written; PostgreSQL cannot prove it from a parameter in a plan kept
+    for every value)."""
+    if "'" in value:
+        raise ValueError(f"not a constant for SQL text: {value!r}")
+    return literal_column(f"'{value}'", String())
 
 
 def one_of(column: Any, values: Sequence[Any]) -> Any:
