@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic_core import from_json
-from sqlalchemy import JSON, Text, any_, bindparam, func, select, text, tuple_
+from pydantic_core import from_json, to_json
+from sqlalchemy import JSON, Text, any_, bindparam, event, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -72,6 +71,7 @@ class PostgresStore(DirectExecution, Store):
             # mostly unique, and a cached one outlives its row (memory kept, scattered).
             json_deserializer=functools.partial(from_json, cache_strings="keys"),
         )
+        event.listen(engine.sync_engine, "connect", _in_utc)
         # Reads run without BEGIN/ROLLBACK around them: at READ COMMITTED each statement
         # sees its own snapshot inside a transaction too, so the round trips bought nothing.
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -107,7 +107,7 @@ class PostgresStore(DirectExecution, Store):
     ) -> None:
         if rows:  # nobody reads what an insert returns: it goes with the next statement
             prepared = _recordset_insert(table, tuple(rows[0]), skip_conflicts)
-            self._defer(conn, prepared, {"rows": json.dumps(rows, default=_iso)})
+            self._defer(conn, prepared, {"rows": _json_text(rows)})
 
     async def _insert_returning(
         self, conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]
@@ -115,7 +115,7 @@ class PostgresStore(DirectExecution, Store):
         if not rows:
             return []
         prepared = _recordset_insert(table, tuple(rows[0]), False, returning=True)
-        found = await self._fetch(conn, prepared, {"rows": json.dumps(rows, default=_iso)})
+        found = await self._fetch(conn, prepared, {"rows": _json_text(rows)})
         # Ids are drawn in the order of the document's rows.
         return sorted(found, key=lambda r: r.id)
 
@@ -145,7 +145,7 @@ class PostgresStore(DirectExecution, Store):
                     row[f"has_{name}"] = name in p.values
             rows.append(row)
         ids = [p.run.run_id for p in plans]
-        params = {"plans": json.dumps(rows, default=_iso), "now": now, "ids": ids}
+        params = {"plans": _json_text(rows), "now": now, "ids": ids}
         return await self._fetch(conn, plans_statement(tuple(names), partial), params)
 
     def _retryable(self, exc: DBAPIError) -> bool:
@@ -231,8 +231,20 @@ def _recordset_insert(
     return Prepared(lambda _: text(sql).columns(*table.c))
 
 
-def _iso(value: Any) -> str:
-    """JSON for a row's datetimes (ISO 8601, which PostgreSQL reads back exactly)."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
+def _in_utc(driver: Any, _: Any) -> None:
+    """A new connection's session runs in UTC: the driver then reads timestamps as UTC
+    datetimes, which need no conversion (nothing in the store's SQL depends on the
+    session's time zone otherwise)."""
+    was = driver.autocommit
+    driver.autocommit = True
+    cursor = driver.cursor()
+    cursor.execute("SET TIME ZONE 'UTC'")
+    cursor.close()
+    driver.autocommit = was
+
+
+def _json_text(rows: Any) -> str:
+    """Rows as one JSON document, encoded in Rust (about four times the speed of the
+    ``json`` module); datetimes in ISO 8601, which PostgreSQL reads back exactly. A value
+    JSON cannot carry raises ``ValueError``, which the store takes as that value's fault."""
+    return to_json(rows).decode()

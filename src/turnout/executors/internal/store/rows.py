@@ -59,31 +59,59 @@ def claimed_item(row: Row[Any]) -> ClaimedItem:
     )
 
 
+_set = object.__setattr__
+_RUN_GIVEN = frozenset(Run.model_fields) - {
+    "pending_activities",
+    "pending_children",
+    "pending_signals",
+    "pending_updates",
+    "stuck_reason",
+}
+_EVENT_FIELDS = frozenset(Event.model_fields)
+
+
+def _built(model: Any, values: dict[str, Any], given: frozenset[str], private: Any) -> Any:
+    """What ``type(model).model_construct(**values)`` makes, from ``values`` holding
+    every field (``given``: those it was passed), without its per-call look at the
+    model's fields: built without validation, the store wrote every value, checked,
+    and reads it back. ``model`` is a bare instance (``cls.__new__(cls)``)."""
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", set(given))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", private)
+    return model
+
+
 def run_from_row(row: Row[Any]) -> Run:
-    """The contract record of a ``turnout_runs`` row."""
+    """The contract record of a ``turnout_runs`` row (built without validation)."""
     failure = Failure.model_validate(row.failure) if row.failure else None
-    # Built without validation: the store wrote every value, checked, and reads it back.
-    run = Run.model_construct(
-        workflow_id=row.workflow_id,
-        run_id=row.run_id,
-        workflow_type=row.workflow_type,
-        task_queue=row.task_queue,
-        tenant_id=row.tenant_id,
-        correlation_id=row.correlation_id,
-        state=RunState(row.state),
-        attempt=row.attempt,
-        requested_at=row.requested_at,
-        started_at=row.started_at,
-        closed_at=row.closed_at,
-        result=row.result if row.state == RunState.COMPLETED.value else None,
-        failure=failure,
-        parent_workflow_id=row.parent_workflow_id,
-        parent_run_id=row.parent_run_id,
-        continued_from_run_id=row.continued_from_run_id,
-        memo_values=row.memo or {},
-        search_attribute_values=row.search_attributes or {},
-    )
-    run._cron_schedule = (row.options or {}).get("cron_schedule")
+    values = {
+        "workflow_id": row.workflow_id,
+        "run_id": row.run_id,
+        "workflow_type": row.workflow_type,
+        "task_queue": row.task_queue,
+        "tenant_id": row.tenant_id,
+        "correlation_id": row.correlation_id,
+        "state": RunState(row.state),
+        "attempt": row.attempt,
+        "requested_at": row.requested_at,
+        "started_at": row.started_at,
+        "closed_at": row.closed_at,
+        "result": row.result if row.state == RunState.COMPLETED.value else None,
+        "failure": failure,
+        "parent_workflow_id": row.parent_workflow_id,
+        "parent_run_id": row.parent_run_id,
+        "continued_from_run_id": row.continued_from_run_id,
+        "memo_values": row.memo or {},
+        "search_attribute_values": row.search_attributes or {},
+        "pending_activities": [],
+        "pending_children": [],
+        "pending_signals": [],
+        "pending_updates": [],
+        "stuck_reason": None,
+    }
+    private = {"_cron_schedule": (row.options or {}).get("cron_schedule")}
+    run: Run = _built(Run.__new__(Run), values, _RUN_GIVEN, private)
     return run
 
 
@@ -95,16 +123,18 @@ def cron_schedule_of(run: Run) -> str | None:
 def event_from_row(r: Row[Any]) -> Event:
     """The contract record of a ``turnout_events`` row (built without validation, as
     :func:`run_from_row`)."""
-    return Event.model_construct(
-        run_id=r.run_id,
-        workflow_id=r.workflow_id,
-        seq=r.seq,
-        type=EventType(r.type),
-        at=r.at,
-        correlation_id=r.correlation_id,
-        tenant_id=r.tenant_id,
-        attributes=r.attributes,
-    )
+    values = {
+        "run_id": r.run_id,
+        "workflow_id": r.workflow_id,
+        "seq": r.seq,
+        "type": EventType(r.type),
+        "at": r.at,
+        "correlation_id": r.correlation_id,
+        "tenant_id": r.tenant_id,
+        "attributes": r.attributes,
+    }
+    event: Event = _built(Event.__new__(Event), values, _EVENT_FIELDS, None)
+    return event
 
 
 def event_rows(
