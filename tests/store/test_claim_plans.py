@@ -79,7 +79,8 @@ async def test_a_claim_over_a_backlog_reads_only_what_it_takes(store: Store) -> 
     assert sum(n["Actual Rows"] for n in scans) <= LIMIT, json.dumps(plan)
     assert not [n for n in _nodes(plan) if n["Node Type"] == "Sort"], json.dumps(plan)
     leased = [n for n in _nodes(plan) if n.get("Node Type") == "ModifyTable"]
-    assert leased and leased[0]["Actual Rows"] == LIMIT
+    assert leased
+    assert leased[0]["Actual Rows"] == LIMIT
 
 
 async def test_an_eager_claim_finds_its_runs_tasks_by_run_id_on_sqlite(sqlite_url: str) -> None:
