@@ -31,6 +31,7 @@ __all__ = [
     "eager_activities",
     "lease_lost",
     "plan_commit",
+    "run_updates",
     "runnable_activities",
 ]
 
@@ -181,3 +182,28 @@ def close_target(
     result, failure = closing.outcome()
     close = (target, result, failure)
     return close if RunState(state) in sources_of(close[0]) else None
+
+
+def run_updates(
+    plans: Sequence[Plan],
+) -> tuple[tuple[str, ...], frozenset[str], list[dict[str, Any]]]:
+    """What a batch of plans changes in its runs, as the rows of one JSON document (the
+    dialects' batched update statements read it): the columns set (``names``), those only
+    some plans set (``partial``), and per plan ``{run_id, n, expected_count, read_state,
+    set_<name>..., has_<name>...}``."""
+    names = tuple(sorted({name for p in plans for name in p.values}))
+    partial = frozenset(n for n in names if any(n not in p.values for p in plans))
+    rows = []
+    for p in plans:
+        row = {
+            "run_id": p.run.run_id,
+            "n": len(p.specs),
+            "expected_count": p.commit.expected_task_count,
+            "read_state": p.run.state,
+        }
+        for name in names:
+            row[f"set_{name}"] = p.values.get(name)
+            if name in partial:
+                row[f"has_{name}"] = name in p.values
+        rows.append(row)
+    return names, partial, rows

@@ -38,7 +38,7 @@ from turnout.executors.internal.migrate import (
     sqlite_on_connect,
 )
 from turnout.executors.internal.store.base import Store
-from turnout.executors.internal.store.commit_plan import Plan
+from turnout.executors.internal.store.commit_plan import Plan, run_updates
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
 from turnout.executors.internal.store.sqlite_batches import (
     bump_statement,
@@ -122,24 +122,10 @@ class SqliteStore(SqliteDirect, Store):
     async def _update_plans(
         self, conn: AsyncConnection, plans: Sequence[Plan], now: datetime
     ) -> Sequence[Any]:
-        names = sorted({name for p in plans for name in p.values})
-        partial = frozenset(n for n in names if any(n not in p.values for p in plans))
-        rows = []
-        for p in plans:
-            row = {
-                "run_id": p.run.run_id,
-                "n": len(p.specs),
-                "expected_count": p.commit.expected_task_count,
-                "read_state": p.run.state,
-            }
-            for name in names:
-                row[f"set_{name}"] = p.values.get(name)
-                if name in partial:
-                    row[f"has_{name}"] = name in p.values
-            rows.append(row)
+        names, partial, rows = run_updates(plans)
         document = plan_rows(self.engine.dialect, names, partial, rows)
         params = {"plans": document, "now": now, "ids": [p.run.run_id for p in plans]}
-        return await self._fetch(conn, plans_statement(tuple(names), partial), params)
+        return await self._fetch(conn, plans_statement(names, partial), params)
 
     def _retryable(self, exc: DBAPIError) -> bool:
         return "database is locked" in str(exc.orig)
