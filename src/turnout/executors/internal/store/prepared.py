@@ -24,7 +24,18 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import String, Text, any_, bindparam, func, literal_column, or_, select, tuple_
+from sqlalchemy import (
+    String,
+    Text,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    types,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
@@ -242,4 +253,18 @@ def _compile(statement: Executable, dialect: Dialect) -> Compiled:
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
         )
         row = _row_type(tuple(c.key for c in columns))
-    return Compiled(compiled.string, names, defaults, binders, readers, row)
+    return Compiled(_arrays_binary(compiled), names, defaults, binders, readers, row)
+
+
+def _arrays_binary(compiled: Any) -> str:
+    """The SQL text, its array parameters sent in binary on psycopg (``%(name)b``):
+    psycopg writes a text array in Python, quoting every element, about twice the CPU
+    of the whole execution of a statement with a 50-element array."""
+    sql: str = compiled.string
+    if compiled.dialect.paramstyle != "pyformat":
+        return sql
+    for name, bind in compiled.binds.items():
+        if isinstance(bind.type, types.ARRAY):
+            placeholder = f"%({compiled.escaped_bind_names.get(name, name)})s"
+            sql = sql.replace(placeholder, placeholder[:-1] + "b")
+    return sql
