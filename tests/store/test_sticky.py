@@ -11,7 +11,7 @@ import pytest
 
 from tests.store.conftest import QUEUE, claim_task, start
 from tests.store.test_workflow_tasks import commit, schedule
-from turnout.executors.internal.store import ClaimedItem, ClaimParams, Store
+from turnout.executors.internal.store import ClaimedItem, ClaimParams, EagerClaim, Store
 from turnout.executors.internal.store.sql import STICKY_SECONDS, use_clock, utcnow
 
 
@@ -46,6 +46,39 @@ async def test_the_next_task_goes_to_the_worker_that_holds_the_run(store: Store)
     assert await claim_tasks(store, "w2") == []
     (task,) = await claim_tasks(store, "w1")
     assert (task.run_id, task.lease_owner) == (run_id, "w1")
+
+
+async def test_an_activity_result_from_another_worker_leaves_the_task_to_the_one_that_holds_it(
+    store: Store,
+) -> None:
+    """An eager claim respects stickiness: the worker that completes a run's activity
+    does not take the task its result wakes when another worker holds the run cached."""
+    run_id = await start(store)
+    await commit(store, await claim_task(store, "w1"), [schedule()], sticky=True)
+    (act,) = await store.claim(
+        ClaimParams(QUEUE, "w2", workflow_tasks=0, activities=1, workflow_lease=30)
+    )
+    eager = EagerClaim(owner="w2", task_queue=QUEUE, names=frozenset({"Flow"}), limit=5)
+
+    assert await store.complete_activity(act, None, eager=eager)
+
+    assert eager.claimed == []
+    assert await claim_tasks(store, "w2") == []
+    (task,) = await claim_tasks(store, "w1")
+    assert (task.run_id, task.lease_owner) == (run_id, "w1")
+
+
+async def test_an_activity_result_wakes_a_task_its_own_worker_takes_at_once(store: Store) -> None:
+    run_id = await start(store)
+    await commit(store, await claim_task(store, "w1"), [schedule()], sticky=True)
+    (act,) = await store.claim(
+        ClaimParams(QUEUE, "w1", workflow_tasks=0, activities=1, workflow_lease=30)
+    )
+    eager = EagerClaim(owner="w1", task_queue=QUEUE, names=frozenset({"Flow"}), limit=5)
+
+    assert await store.complete_activity(act, None, eager=eager)
+
+    assert [(t.run_id, t.lease_owner) for t in eager.claimed] == [(run_id, "w1")]
 
 
 async def test_any_worker_takes_it_once_the_sticky_time_passed(

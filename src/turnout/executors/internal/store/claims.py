@@ -64,17 +64,21 @@ def _picked(kind: str, by_tenant: bool, only: bool) -> Any:
     if only:
         stmt = stmt.where(q.c.id == bindparam("only"))
     if kind == WFT:
-        # Offered first to the worker holding the run cached, to others once it has
-        # been ready for ``STICKY_SECONDS`` (before ``:sticky_before``).
-        sticky = or_(
-            q.c.sticky_worker.is_(None),
-            q.c.sticky_worker == bindparam("owner"),
-            q.c.available_at <= _at("sticky_before"),
-        )
-        stmt = stmt.where(sticky, _no_task_running(q))
+        stmt = stmt.where(_sticky_to_owner(q), _no_task_running(q))
     stmt = stmt.order_by(q.c.priority.desc(), q.c.available_at, q.c.id)
     stmt = stmt.limit(bindparam(f"limit_{kind}")).with_for_update(skip_locked=True)
     return stmt.cte(f"picked_{kind}").prefix_with("MATERIALIZED")
+
+
+def _sticky_to_owner(q: Any) -> Any:
+    """SQL condition: ``:owner`` may take this workflow task. It is offered first to the
+    worker holding the run cached, to others once it has been ready for
+    ``STICKY_SECONDS`` (before ``:sticky_before``)."""
+    return or_(
+        q.c.sticky_worker.is_(None),
+        q.c.sticky_worker == bindparam("owner"),
+        q.c.available_at <= _at("sticky_before"),
+    )
 
 
 def _no_task_running(q: Any) -> Any:
@@ -137,7 +141,8 @@ def claim_statement(kinds: tuple[str, ...], by_tenant: bool, only: bool) -> Prep
 @functools.cache
 def eager_statement() -> Prepared:
     """Lease, for ``:owner``, up to ``:limit`` queued workflow tasks of the runs ``:runs``
-    of ``:in_queue`` whose workflow type is one of ``:names`` (eager dispatch)."""
+    of ``:in_queue`` whose workflow type is one of ``:names`` (eager dispatch), those
+    another worker holds cached excepted (until ``:sticky_before``, as a claim)."""
 
     def build(dialect: str) -> Any:
         q = _Q
@@ -145,7 +150,9 @@ def eager_statement() -> Prepared:
         # locked; then those of this queue and these types, up to the limit. In one
         # WHERE, the ready index (the queue's whole backlog) looks as good to a planner.
         of_runs = (
-            select(q.c.id, q.c.run_id, q.c.task_queue, q.c.name, q.c.available_at)
+            select(
+                q.c.id, q.c.run_id, q.c.task_queue, q.c.name, q.c.available_at, q.c.sticky_worker
+            )
             .where(among(dialect, q.c.run_id, "runs"), q.c.kind == _WFT, q.c.state == _QUEUED)
             .with_for_update(skip_locked=True)
             .cte("of_runs")
@@ -157,6 +164,7 @@ def eager_statement() -> Prepared:
                 of_runs.c.task_queue == bindparam("in_queue"),
                 among(dialect, of_runs.c.name, "names"),
                 of_runs.c.available_at <= _at("now"),
+                _sticky_to_owner(of_runs),
                 _no_task_running(of_runs),
             )
             .order_by(of_runs.c.id)

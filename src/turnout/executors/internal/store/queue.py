@@ -147,7 +147,10 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
     ) -> None:
         """Claim, in the caller's transaction, the workflow tasks of ``run_ids`` that it
         just queued, for ``eager``'s worker (eager dispatch: no claim transaction, no
-        wake-up wait). A run whose task is already leased keeps its new one queued."""
+        wake-up wait). A run whose task is already leased keeps its new one queued, and
+        so does one another worker holds cached (sticky): that worker takes it and goes on
+        from memory, where this one would replay the run, and the other's cached copy of
+        it would stay in its cache, stale, until pushed out."""
         if eager.limit <= len(eager.claimed) or not eager.names or not run_ids:
             return
         params = {
@@ -157,6 +160,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
             "limit": eager.limit - len(eager.claimed),
             "owner": eager.owner,
             "until": now + timedelta(seconds=eager.workflow_lease),
+            "sticky_before": now - timedelta(seconds=STICKY_SECONDS),
         }
         rows = await self._fetch(conn, eager_statement(), params)
         eager.claimed.extend(claimed_item(row) for row in rows)
