@@ -98,6 +98,7 @@ async def test_an_eager_claim_finds_its_runs_tasks_by_run_id_on_sqlite(sqlite_ur
             "limit": LIMIT,
             "owner": "w1",
             "until": utcnow() + timedelta(seconds=30),
+            "sticky_before": utcnow() - timedelta(seconds=STICKY_SECONDS),
         }
 
         plan = await _plan(store, eager_statement(), params, "")

@@ -41,6 +41,19 @@ async def next_task_queued(store: Store, *, sticky: bool) -> str:
     return run_id
 
 
+async def activity_completed_by(store: Store, owner: str) -> tuple[str, EagerClaim]:
+    """A run that ``w1`` holds cached, whose activity ``owner`` ran and completed,
+    asking to claim the workflow task its result wakes (eager dispatch)."""
+    run_id = await start(store)
+    await commit(store, await claim_task(store, "w1"), [schedule()], sticky=True)
+    (act,) = await store.claim(
+        ClaimParams(QUEUE, owner, workflow_tasks=0, activities=1, workflow_lease=30)
+    )
+    eager = EagerClaim(owner=owner, task_queue=QUEUE, names=frozenset({"Flow"}), limit=5)
+    assert await store.complete_activity(act, None, eager=eager)
+    return run_id, eager
+
+
 async def test_the_next_task_goes_to_the_worker_that_holds_the_run(store: Store) -> None:
     run_id = await next_task_queued(store, sticky=True)
     assert await claim_tasks(store, "w2") == []
@@ -53,14 +66,7 @@ async def test_an_activity_result_from_another_worker_leaves_the_task_to_the_one
 ) -> None:
     """An eager claim respects stickiness: the worker that completes a run's activity
     does not take the task its result wakes when another worker holds the run cached."""
-    run_id = await start(store)
-    await commit(store, await claim_task(store, "w1"), [schedule()], sticky=True)
-    (act,) = await store.claim(
-        ClaimParams(QUEUE, "w2", workflow_tasks=0, activities=1, workflow_lease=30)
-    )
-    eager = EagerClaim(owner="w2", task_queue=QUEUE, names=frozenset({"Flow"}), limit=5)
-
-    assert await store.complete_activity(act, None, eager=eager)
+    run_id, eager = await activity_completed_by(store, "w2")
 
     assert eager.claimed == []
     assert await claim_tasks(store, "w2") == []
@@ -69,14 +75,7 @@ async def test_an_activity_result_from_another_worker_leaves_the_task_to_the_one
 
 
 async def test_an_activity_result_wakes_a_task_its_own_worker_takes_at_once(store: Store) -> None:
-    run_id = await start(store)
-    await commit(store, await claim_task(store, "w1"), [schedule()], sticky=True)
-    (act,) = await store.claim(
-        ClaimParams(QUEUE, "w1", workflow_tasks=0, activities=1, workflow_lease=30)
-    )
-    eager = EagerClaim(owner="w1", task_queue=QUEUE, names=frozenset({"Flow"}), limit=5)
-
-    assert await store.complete_activity(act, None, eager=eager)
+    run_id, eager = await activity_completed_by(store, "w1")
 
     assert [(t.run_id, t.lease_owner) for t in eager.claimed] == [(run_id, "w1")]
 
