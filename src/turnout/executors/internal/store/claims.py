@@ -146,14 +146,19 @@ def eager_statement() -> Prepared:
 
     def build(dialect: str) -> Any:
         q = _Q
-        # The runs' queued workflow tasks, found by run id (the index of pending tasks),
-        # locked; then those of this queue and these types, up to the limit. In one
-        # WHERE, the ready index (the queue's whole backlog) looks as good to a planner.
+        # The runs' queued workflow tasks, found by run id, locked; then those of this
+        # queue and these types, up to the limit. The state is compared as an expression
+        # no partial index of queued items answers: without statistics, PostgreSQL took
+        # the ready index (every queued task of every queue) for a handful of rows.
         of_runs = (
             select(
                 q.c.id, q.c.run_id, q.c.task_queue, q.c.name, q.c.available_at, q.c.sticky_worker
             )
-            .where(among(dialect, q.c.run_id, "runs"), q.c.kind == _WFT, q.c.state == _QUEUED)
+            .where(
+                among(dialect, q.c.run_id, "runs"),
+                q.c.kind == _WFT,
+                (q.c.state + "") == _QUEUED,
+            )
             .with_for_update(skip_locked=True)
             .cte("of_runs")
             .prefix_with("MATERIALIZED")
