@@ -120,7 +120,7 @@ async def test_a_turn_that_comes_after_its_waiter_left_is_given_back(
 ) -> None:
     path = tmp_path / "db-write.lock"
     with _other_process_view(path) as mine, _other_process_view(path) as other:
-        wait = TurnWait(asyncio.get_running_loop())
+        wait = TurnWait(asyncio.get_running_loop(), lambda fd: fd == mine)
         if left == "abandoned":
             wait.abandon()  # timed out or cancelled
         else:
@@ -135,7 +135,7 @@ async def test_a_turn_that_comes_after_its_waiter_left_is_given_back(
 async def test_a_turn_that_comes_in_time_is_handed_to_its_waiter(tmp_path: Path) -> None:
     path = tmp_path / "db-write.lock"
     with _other_process_view(path) as mine, _other_process_view(path) as other:
-        wait = TurnWait(asyncio.get_running_loop())
+        wait = TurnWait(asyncio.get_running_loop(), lambda fd: fd == mine)
         fcntl.flock(mine, fcntl.LOCK_EX)
 
         wait.settle(mine, held=True)
@@ -153,3 +153,46 @@ async def test_without_a_lock_file_turns_are_no_op(tmp_path: Path) -> None:
         pass
     turns.close()
     unwritable.close()
+
+
+async def test_a_turn_that_comes_after_the_store_closed_leaves_the_file_to_its_closer(
+    tmp_path: Path,
+) -> None:
+    """The file's number may belong to another file by then: nothing is unlocked."""
+    path = tmp_path / "db-write.lock"
+    with _other_process_view(path) as mine, _other_process_view(path) as other:
+        wait = TurnWait(asyncio.get_running_loop(), lambda fd: False)
+        fcntl.flock(mine, fcntl.LOCK_EX)
+
+        wait.settle(mine, held=True)
+
+        assert not wait.future.done()
+        assert not _free(other)
+
+
+async def test_closing_with_the_turns_thread_started_closes_the_file_after_its_waits(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db-write.lock"
+    turns = WriteTurns(path, timeout=5)
+    with _other_process_view(path) as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        writer = asyncio.create_task(_enter(turns))
+        for _ in range(5):  # the writer asks, finds the turn taken, and waits
+            await asyncio.sleep(0)
+        turns.close()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        writer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await writer
+        # The thread took the late turn on the closed store's file and closed it: free.
+        for _ in range(200):
+            if _free(other):
+                break
+            await asyncio.sleep(0.01)
+        assert _free(other)
+
+
+async def _enter(turns: WriteTurns) -> None:
+    async with turns.turn():
+        await asyncio.Event().wait()

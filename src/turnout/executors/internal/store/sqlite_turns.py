@@ -21,7 +21,8 @@ import fcntl
 import os
 import queue
 import threading
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 __all__ = ["TurnWait", "WriteTurns", "turns_file"]
@@ -43,7 +44,7 @@ class WriteTurns:
         self._path = path
         self._timeout = timeout
         self._fd: int | None = None
-        self._waits: queue.SimpleQueue[tuple[int, TurnWait] | None] | None = None
+        self._waits: queue.SimpleQueue[tuple[int, TurnWait] | int | None] | None = None
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -64,14 +65,17 @@ class WriteTurns:
             except OSError:
                 self._path = None  # a folder it cannot write: no turns, SQLite decides
                 return None
-            os.register_at_fork(after_in_child=self._forget)
+            _OPENED.add(self)
         return self._fd
 
     def _forget(self) -> None:
         """In a forked child: drop its copy of the lock file (the parent's turn stays)."""
-        fd, self._fd, self._path = self._fd, None, None
+        fd, self._fd, self._path, self._waits = self._fd, None, None, None
         if fd is not None:
             os.close(fd)
+
+    def _holds(self, fd: int) -> bool:
+        return self._fd == fd
 
     async def _take(self, fd: int) -> bool:
         try:
@@ -79,7 +83,7 @@ class WriteTurns:
             return True
         except BlockingIOError:
             pass
-        wait = TurnWait(asyncio.get_running_loop())
+        wait = TurnWait(asyncio.get_running_loop(), self._holds)
         if self._waits is None:
             self._waits = queue.SimpleQueue()
             thread = threading.Thread(
@@ -98,20 +102,24 @@ class WriteTurns:
             raise
 
     def close(self) -> None:
-        """Stop the turns' thread and close the lock file (a turn in hand is given back)."""
+        """Close the lock file (a turn in hand is given back with it). With the turns'
+        thread started, the thread closes it once the waits before are answered, so
+        that no wait is left on a file closed under it."""
+        fd, self._fd, self._path = self._fd, None, None
+        _OPENED.discard(self)
         if self._waits is not None:
-            self._waits.put(None)
+            self._waits.put(fd)
             self._waits = None
-        fd, self._fd = self._fd, None
-        if fd is not None:
+        elif fd is not None:
             os.close(fd)
 
 
 class TurnWait:
     """One wait of the turns' thread for the lock, answered on the loop that asked."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, holds: Callable[[int], bool]) -> None:
         self.loop = loop
+        self._holds = holds
         self.future: asyncio.Future[bool] = loop.create_future()
         self._abandoned = False
 
@@ -121,6 +129,8 @@ class TurnWait:
 
     def settle(self, fd: int, held: bool) -> None:
         """(On the loop.) The turn came (``held``), or cannot come."""
+        if not self._holds(fd):
+            return  # the store closed meanwhile: its thread closes the file, lock and all
         if self._abandoned or self.future.done():
             if held:
                 _give_back(fd)
@@ -128,10 +138,11 @@ class TurnWait:
             self.future.set_result(held)
 
 
-def _wait_for_turns(waits: queue.SimpleQueue[tuple[int, TurnWait] | None]) -> None:
+def _wait_for_turns(waits: queue.SimpleQueue[tuple[int, TurnWait] | int | None]) -> None:
     """The turns' thread: waits for the lock for one caller after another (a daemon,
-    so a wait that never ends never holds up the interpreter's exit)."""
-    while (asked := waits.get()) is not None:
+    so a wait that never ends never holds up the interpreter's exit); an fd alone
+    (or None) asks it to close that file and stop."""
+    while isinstance(asked := waits.get(), tuple):
         fd, wait = asked
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -143,6 +154,20 @@ def _wait_for_turns(waits: queue.SimpleQueue[tuple[int, TurnWait] | None]) -> No
         except RuntimeError:  # the loop is closed
             if held:
                 _give_back(fd)
+    if asked is not None:
+        os.close(asked)
+
+
+_OPENED: weakref.WeakSet[WriteTurns] = weakref.WeakSet()
+"""The turns with a lock file open: a forked child closes its copies."""
+
+
+def _forget_all() -> None:
+    for turns in list(_OPENED):
+        turns._forget()
+
+
+os.register_at_fork(after_in_child=_forget_all)
 
 
 def _give_back(fd: int) -> None:
