@@ -371,6 +371,12 @@ def render(doc: dict[str, Any], console: Console) -> None:
             f"{doc['machine'].get('cpus')} CPUs; load average {before:.2f} before the run, "
             f"{after:.2f} after (other work on the machine skews the figures)"
         )
+    wakeup = doc.get("machine", {}).get("wakeup")
+    if wakeup:
+        console.print(
+            f"waking an idle process: {wakeup['idle_ms']:.3f} ms after {wakeup['gap_s']} s "
+            f"asleep, {wakeup['busy_ms']:.3f} ms back to back (benchmarks/wakeup.py)"
+        )
     for note in notes:
         console.print(f"[red]error[/red] {escape(note)}")
     for line in _executor_notes(doc):

@@ -21,6 +21,7 @@ from typing import Any
 from rich.markup import escape
 
 from benchmarks.targets import TargetUnavailable, make_target
+from benchmarks.wakeup import probe
 from benchmarks.workloads import START_CONCURRENCY, WORKLOADS, Options, sizes_for
 
 __all__ = ["Config", "machine", "revision", "run"]
@@ -86,6 +87,7 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
     """Run the benchmark; return the result document (see benchmarks/README.md)."""
     began = datetime.now(UTC)
     load_before = os.getloadavg()
+    wakeup = await asyncio.to_thread(probe)
     options = Options(
         timeout=config.timeout, scale=config.scale, start_concurrency=config.start_concurrency
     )
@@ -141,7 +143,8 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
         "revision": revision(),
         "started_at": began.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
-        "machine": machine() | {"load_average": {"before": load_before, "after": os.getloadavg()}},
+        "machine": machine()
+        | {"load_average": {"before": load_before, "after": os.getloadavg()}, "wakeup": wakeup},
         "config": {key: value for key, value in asdict(config).items() if key != "database_url"}
         | {"database_url_given": config.database_url is not None},
         "executors": executors,

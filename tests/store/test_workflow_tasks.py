@@ -37,19 +37,24 @@ def schedule(seq: int = 1, activity_type: str = "act") -> cmd.ScheduleActivity:
     )
 
 
-async def commit(store: Store, item: ClaimedItem, commands: list[Any], **extra: Any) -> range:
+async def task_commit(
+    store: Store, item: ClaimedItem, commands: list[Any], **extra: Any
+) -> WorkflowTaskCommit:
+    """The commit of ``item`` with ``commands``, as a worker that read its history makes it."""
     snapshot, history = await store.load_history(item.run_id, 0)
-    return await store.commit_workflow_task(
-        WorkflowTaskCommit(
-            item,
-            expected_task_count=snapshot.workflow_task_count,
-            processed_through=history[-1].seq,
-            time=utcnow(),
-            commands=commands,
-            run=snapshot,
-            **{"seen_through": history[-1].seq, **extra},
-        )
+    return WorkflowTaskCommit(
+        item,
+        expected_task_count=snapshot.workflow_task_count,
+        processed_through=history[-1].seq,
+        time=utcnow(),
+        commands=commands,
+        run=snapshot,
+        **{"seen_through": history[-1].seq, **extra},
     )
+
+
+async def commit(store: Store, item: ClaimedItem, commands: list[Any], **extra: Any) -> range:
+    return await store.commit_workflow_task(await task_commit(store, item, commands, **extra))
 
 
 async def test_claim_leases_a_task_and_marks_the_run_claimed(store: Store) -> None:

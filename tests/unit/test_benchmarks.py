@@ -77,6 +77,10 @@ def test_table_targets_and_ratios_are_printed(tiny_run: tuple[dict[str, Any], st
     assert "claim, empty" in stdout
     assert "targets (informational)" in stdout
     assert "ratios between executors" in stdout
+    wakeup = doc["machine"]["wakeup"]
+    assert wakeup["idle_ms"] > 0
+    assert wakeup["busy_ms"] > 0
+    assert "waking an idle process" in stdout
     names = {(t["name"], t["executor"]) for t in doc["targets"]}
     assert ("one-activity throughput", "internal-sqlite") in names
     assert all(t["executor"] == "internal-sqlite" for t in doc["targets"])

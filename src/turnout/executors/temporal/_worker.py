@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from turnout.executors.temporal._runtime import TurnoutInterceptor
 from turnout.observability._hooks import guarded
 from turnout.workflows._definitions import ActivityDefinition
 
-__all__ = ["TemporalWorker", "sandbox_runner"]
+__all__ = ["SANDBOX_PASSED", "SandboxCheckedOnce", "TemporalWorker", "sandbox_runner"]
 
 
 class _PassedThrough(set[str]):
@@ -49,13 +50,32 @@ _SCENARIOS = "turnout.testing.contract.workflows"
 _SCENARIO_PARENTS = frozenset(["turnout", "turnout.testing", "turnout.testing.contract"])
 
 
+class SandboxCheckedOnce(SandboxedWorkflowRunner):
+    """Temporal's sandbox, checking each workflow class once per process.
+
+    A worker checks every workflow it is given by running the class's module in a fresh
+    sandbox (a second or more for a worker of many workflows). With the same restrictions
+    the same class gets the same verdict, so a class that passed is not checked again by
+    the next worker of the process. One that failed is checked again, and fails again."""
+
+    def prepare_workflow(self, defn: Any) -> None:
+        cls = defn.cls
+        if cls not in SANDBOX_PASSED:
+            super().prepare_workflow(defn)
+            SANDBOX_PASSED.add(cls)
+
+
+SANDBOX_PASSED: weakref.WeakSet[type] = weakref.WeakSet()
+"""Workflow classes the sandbox (:func:`sandbox_runner`'s restrictions) accepted."""
+
+
 def sandbox_runner() -> SandboxedWorkflowRunner:
     """Temporal's sandbox, with the modules :class:`_PassedThrough` names passed through."""
     restrictions = SandboxRestrictions.default.with_passthrough_modules(
         "pydantic", "sqlalchemy", "opentelemetry"
     )
     passed = _PassedThrough(restrictions.passthrough_modules)
-    return SandboxedWorkflowRunner(
+    return SandboxCheckedOnce(
         restrictions=dataclasses.replace(restrictions, passthrough_modules=passed)
     )
 

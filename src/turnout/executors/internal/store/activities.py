@@ -18,6 +18,7 @@ from turnout.contracts.records import (
     QueueItemState,
 )
 from turnout.executors.internal.schema import queue_items, runs
+from turnout.executors.internal.store.items import LeaseNotHeld
 from turnout.executors.internal.store.queue import QueueOperations
 from turnout.executors.internal.store.records import (
     ActivityLookup,
@@ -56,17 +57,25 @@ class ActivityOperations(QueueOperations):
         With ``eager``, the workflow tasks the results wake are claimed for that worker.
         """
 
-        async def tx_fn(conn: AsyncConnection, tx: Tx) -> list[bool]:
+        async def tx_fn(conn: AsyncConnection, tx: Tx, guess: bool) -> list[bool]:
+            # With ``guess`` every lease is taken to be held: the items' end travels with
+            # the runs' update (one round trip), and a lease that was not sends the
+            # transaction round again, reading the end first (see LeaseNotHeld).
             now = utcnow()
-            ended = await self._end_items(
-                conn, [item for item, _ in outcomes], QueueItemState.COMPLETED, now
-            )
+            items = [item for item, _ in outcomes]
+            if guess:
+                ending = await self._ending(conn, items, QueueItemState.COMPLETED, now)
+                ended = {item.id for item in items}
+            else:
+                ended = await self._end_items(conn, items, QueueItemState.COMPLETED, now)
             specs: dict[str, list[EventSpec]] = {}
             for item, result in outcomes:
                 if item.id in ended:
                     attrs = activity_attrs(item, result=result)
                     specs.setdefault(item.run_id, []).append((EventType.ACTIVITY_COMPLETED, attrs))
             woken = await self._deliver_many(conn, tx, specs, now)
+            if guess and len(await ending()) < len(ended):
+                raise LeaseNotHeld
             if eager is not None:
                 eager.claimed.clear()  # a retried transaction starts over
                 await self._claim_eagerly(conn, [info.run_id for info in woken], eager, now)
@@ -75,7 +84,10 @@ class ActivityOperations(QueueOperations):
                 tx.queues = {info.task_queue for info in woken if info.run_id not in taken}
             return [item.id in ended for item, _ in outcomes]
 
-        recorded: list[bool] = await self._run_tx(tx_fn)
+        try:
+            recorded: list[bool] = await self._run_tx(tx_fn, self.pipelines)
+        except LeaseNotHeld:
+            recorded = await self._run_tx(tx_fn, False)
         return recorded
 
     async def fail_activity(

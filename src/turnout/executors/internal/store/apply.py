@@ -75,9 +75,14 @@ class CommandOperations(ExternalOperations, UpdateOperations):
                 new_items.append(row)
         if new_items:  # before the cancels below, which may name items scheduled just now
             if eager_runs:
-                for r in await self._insert_returning(conn, queue_items, new_items):
-                    if r.state == QueueItemState.RUNNING.value:
-                        eager_runs[r.run_id].claimed.append(claimed_item(r))
+                later = await self._insert_returning_later(conn, queue_items, new_items)
+
+                async def leased() -> None:  # read once the commit is back
+                    for r in await later():
+                        if r.state == QueueItemState.RUNNING.value:
+                            eager_runs[r.run_id].claimed.append(claimed_item(r))
+
+                tx.after.append(leased)
             else:
                 await self._insert_rows(conn, queue_items, new_items)
         for p in plans:  # the commands that cancel and start other work

@@ -332,7 +332,7 @@ class StoreCore(SearchIndex):
         if not closed:
             return
         run_ids = [c.run_id for c in closed]
-        await self._write(conn, _END_ITEMS_OF_RUNS, {"runs": run_ids, "now": now})
+        await self._write_later(conn, _END_ITEMS_OF_RUNS, {"runs": run_ids, "now": now})
         tx.runs.update(run_ids)
         for c in closed:
             await self._tell_parent(conn, tx, c, now)

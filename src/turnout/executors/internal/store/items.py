@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +18,15 @@ from turnout.executors.internal.store.prepared import Prepared, among, rows_amon
 from turnout.executors.internal.store.records import ClaimedItem
 from turnout.executors.internal.store.tx import StoreTransactions
 
-__all__ = ["ItemCore"]
+__all__ = ["ItemCore", "LeaseNotHeld"]
 
 _log = logging.getLogger("turnout.store")
+
+
+class LeaseNotHeld(Exception):
+    """A transaction that took every lease to be held (the items' end sent with its next
+    statement, see :meth:`ItemCore._ending`) found one that was not. It is rolled back,
+    and made again reading the end first."""
 
 
 class ItemCore(StoreTransactions):
@@ -45,11 +51,33 @@ class ItemCore(StoreTransactions):
         now: datetime,
         failure: Failure | None = None,
         expired_before: datetime | None = None,
-        *,
-        warn: bool = True,
     ) -> set[int]:
         """End the items this worker still holds (see :func:`held`); the ids it ended.
-        With ``warn``, each one it no longer holds is logged as a rejected late result."""
+        Each one it no longer holds is logged as a rejected late result."""
+        later = await self._ending(conn, items, state, now, failure, expired_before)
+        ended = await later()
+        for item in items:
+            if item.id not in ended:
+                _log.warning(
+                    "late result for %s %s attempt %s of run %s rejected: the lease was lost",
+                    item.kind,
+                    item.name,
+                    item.attempt,
+                    item.run_id,
+                )
+        return ended
+
+    async def _ending(
+        self,
+        conn: AsyncConnection,
+        items: Sequence[ClaimedItem],
+        state: QueueItemState,
+        now: datetime,
+        failure: Failure | None = None,
+        expired_before: datetime | None = None,
+    ) -> Callable[[], Awaitable[set[int]]]:
+        """:meth:`_end_items` sent with the transaction's next round trip (where the
+        dialect pipelines); the ids it ended, read once that is back (no warnings)."""
         params: dict[str, Any] = {
             "new_state": state.value,
             "now": now,
@@ -65,17 +93,11 @@ class ItemCore(StoreTransactions):
             held = [(i.id, i.lease_owner, i.attempt) for i in items]
             params.update(rows_param(self.dialect, "held", held))
         ending = _end_statement(len(items) == 1, expired_before is not None)
-        rows = await self._fetch(conn, ending, params)
-        ended = {row.id for row in rows}
-        for item in items:
-            if warn and item.id not in ended:
-                _log.warning(
-                    "late result for %s %s attempt %s of run %s rejected: the lease was lost",
-                    item.kind,
-                    item.name,
-                    item.attempt,
-                    item.run_id,
-                )
+        later = await self._fetch_later(conn, ending, params)
+
+        async def ended() -> set[int]:
+            return {row.id for row in await later()}
+
         return ended
 
 

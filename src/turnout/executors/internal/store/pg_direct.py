@@ -5,8 +5,10 @@ round trips as the transaction allows.
   connection, prepared on the server: no SQLAlchemy execution context, no result object.
 - Writes whose outcome nobody reads (many-row inserts, ``NOTIFY``) are deferred: they
   travel with the transaction's next statement, or with its ``COMMIT``, in one round trip
-  (psycopg's pipeline mode). A statement SQLAlchemy runs sends them first (an engine
-  event), so the order of a transaction's statements never changes.
+  (psycopg's pipeline mode). So do statements whose rows are read only later
+  (``_fetch_later``): their rows are there once that round trip is back. A statement
+  SQLAlchemy runs sends them first (an engine event), so the order of a transaction's
+  statements never changes.
 - A transaction's first statement travels with its ``BEGIN``.
 
 The driver's errors are raised as SQLAlchemy's (``IntegrityError``, ``OperationalError``...),
@@ -17,18 +19,18 @@ hold unchanged.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, event, func, select, true, util
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.executors.internal.schema import events
 from turnout.executors.internal.store.prepared import Compiled, Prepared
 from turnout.executors.internal.store.sql import RUNS_BY_ID
-from turnout.executors.internal.store.tx import StoreTransactions, Tx
+from turnout.executors.internal.store.tx import Later, StoreTransactions, Tx
 
 __all__ = ["DirectExecution"]
 
@@ -38,7 +40,14 @@ _DEFERRED = "turnout_deferred"
 
 _await: Any = getattr(util, "await_", None) or util.await_only
 
-Deferred = list[tuple[str, dict[str, Any]]]
+_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+_BEGIN_ENTRY: tuple[str, dict[str, Any], None] = (_BEGIN, {}, None)
+_UNPREPARED = frozenset({_BEGIN, "COMMIT"})
+"""Sent as they are, never prepared on the server."""
+
+Deferred = list[tuple[str, dict[str, Any], "_Result | None"]]
+"""Statements waiting for the transaction's next round trip: SQL, arguments, and where
+their rows go (None: nobody reads them)."""
 
 
 def driver_of(conn: AsyncConnection) -> Any:
@@ -48,6 +57,8 @@ def driver_of(conn: AsyncConnection) -> Any:
 
 class DirectExecution(StoreTransactions):
     """The execution hooks of ``tx.py`` on psycopg directly (see the module docstring)."""
+
+    pipelines = True
 
     def _install_direct(self) -> None:
         """Send a connection's deferred writes before any statement SQLAlchemy runs."""
@@ -70,7 +81,32 @@ class DirectExecution(StoreTransactions):
     def _defer(self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any]) -> None:
         """Run ``prepared`` with the transaction's next statement (its result unread)."""
         compiled = prepared.compiled(self.engine.dialect)
-        conn.info.setdefault(_DEFERRED, []).append((compiled.sql, compiled.parameters(params)))
+        conn.info.setdefault(_DEFERRED, []).append(
+            (compiled.sql, compiled.parameters(params), None)
+        )
+
+    async def _fetch_later(
+        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any]
+    ) -> Later:
+        compiled = prepared.compiled(self.engine.dialect)
+        result = _Result(compiled, lambda: self._send_deferred(conn))
+        conn.info.setdefault(_DEFERRED, []).append(
+            (compiled.sql, compiled.parameters(params), result)
+        )
+        return result.rows
+
+    async def _write_later(
+        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any]
+    ) -> None:
+        self._defer(conn, prepared, params)
+
+    async def _send_deferred(self, conn: AsyncConnection) -> None:
+        """Send the deferred statements now (one round trip)."""
+        pending: Deferred = conn.info.pop(_DEFERRED, None) or []
+        if pending:
+            driver = driver_of(conn)
+            async with self._translated(conn, pending[0][0], None), driver.pipeline():
+                await _send(driver, pending)
 
     async def _run(
         self, conn: AsyncConnection, compiled: Compiled, params: Mapping[str, Any] | None
@@ -115,25 +151,34 @@ class DirectExecution(StoreTransactions):
         if tx.prefetch:
             wanted = [(r, 0) for r in tx.prefetch]
             found, history = await self._pipelined(
-                conn, self._history_reads(wanted), then=[("COMMIT", {})]
+                conn, self._history_reads(wanted), then=[("COMMIT", {}, None)]
             )
             tx.prefetched = (found, history)
             return
         pending: Deferred = conn.info.pop(_DEFERRED, None) or []
         driver = driver_of(conn)
-        if not pending and driver.info.transaction_status == _IDLE:
+        if pending in ([], [_BEGIN_ENTRY]) and driver.info.transaction_status == _IDLE:
             return  # nothing ran
         async with self._translated(conn, "COMMIT", None), driver.pipeline():
-            await _send(driver, [*pending, ("COMMIT", {})])
+            await _send(driver, [*pending, ("COMMIT", {}, None)])
 
-    def _tx_began(self, conn: AsyncConnection) -> None:
-        conn.info.pop(_DEFERRED, None)
+    async def _tx_began(self, conn: AsyncConnection) -> None:
+        # psycopg sends a transaction's BEGIN alone and waits for it: a round trip of its
+        # own. Here the driver is in autocommit while the transaction runs, and the BEGIN
+        # waits, deferred, for the first statement (any statement sends it first).
+        conn.info[_DEFERRED] = [_BEGIN_ENTRY]
+        await driver_of(conn).set_autocommit(True)
 
-    def _tx_ended(self, conn: AsyncConnection) -> None:
-        # A transaction that failed leaves none behind; a connection lost meanwhile goes
-        # with its pending writes (its info is out of reach until rolled back).
-        with contextlib.suppress(SQLAlchemyError):
+    async def _tx_ended(self, conn: AsyncConnection) -> None:
+        # A transaction that failed leaves none behind, and is rolled back here, so that
+        # the driver leaves autocommit before the pool takes the connection back. One lost
+        # meanwhile goes with its pending writes (the pool discards it).
+        with contextlib.suppress(Exception):
             conn.info.pop(_DEFERRED, None)
+            driver = driver_of(conn)
+            if driver.info.transaction_status != _IDLE:
+                await driver.rollback()
+            await driver.set_autocommit(False)
 
     async def _pipelined(
         self,
@@ -205,8 +250,29 @@ _HISTORY = Prepared(_history_statement)
 
 async def _send(driver: Any, statements: Deferred) -> None:
     """Queue ``statements`` on ``driver`` (in pipeline mode: sent at its next sync)."""
-    for sql, args in statements:
-        await driver.cursor().execute(sql, args, prepare=sql != "COMMIT")
+    for sql, args, result in statements:
+        cursor = driver.cursor()
+        await cursor.execute(sql, args, prepare=sql not in _UNPREPARED)
+        if result is not None:
+            result.cursor = cursor
+
+
+class _Result:
+    """The rows of a statement sent with a later round trip (``_fetch_later``)."""
+
+    __slots__ = ("compiled", "cursor", "send")
+
+    def __init__(self, compiled: Compiled, send: Callable[[], Awaitable[None]]) -> None:
+        self.compiled = compiled
+        self.send = send
+        """Sends the statement (with the others deferred) when it was not sent yet."""
+        self.cursor: Any = None
+
+    async def rows(self) -> Sequence[Any]:
+        """Its rows (sending it first if no round trip took it yet)."""
+        if self.cursor is None:
+            await self.send()
+        return self.compiled.rows(await self.cursor.fetchall())
 
 
 def _send_before(conn: Any, *_: Any) -> None:

@@ -33,7 +33,7 @@ from turnout.executors.internal.store.notify import Notifier, queue_channel, run
 from turnout.executors.internal.store.pg_batches import bump_statement, plans_statement
 from turnout.executors.internal.store.pg_direct import DirectExecution
 from turnout.executors.internal.store.prepared import Prepared
-from turnout.executors.internal.store.tx import Tx
+from turnout.executors.internal.store.tx import Later, Tx
 
 __all__ = ["CHANNEL", "PostgresStore"]
 
@@ -110,15 +110,19 @@ class PostgresStore(DirectExecution, Store):
             prepared = _recordset_insert(table, tuple(rows[0]), skip_conflicts)
             self._defer(conn, prepared, {"rows": _json_text(rows)})
 
-    async def _insert_returning(
+    async def _insert_returning_later(
         self, conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]
-    ) -> Sequence[Any]:
+    ) -> Later:
         if not rows:
-            return []
+            return await super()._insert_returning_later(conn, table, rows)
         prepared = _recordset_insert(table, tuple(rows[0]), False, returning=True)
-        found = await self._fetch(conn, prepared, {"rows": _json_text(rows)})
-        # Ids are drawn in the order of the document's rows.
-        return sorted(found, key=lambda r: r.id)
+        later = await self._fetch_later(conn, prepared, {"rows": _json_text(rows)})
+
+        async def stored() -> Sequence[Any]:
+            # Ids are drawn in the order of the document's rows.
+            return sorted(await later(), key=lambda r: r.id)
+
+        return stored
 
     async def _bump_runs(
         self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool

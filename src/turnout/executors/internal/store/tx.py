@@ -27,13 +27,17 @@ from turnout.executors.internal.store.prepared import Prepared
 from turnout.executors.internal.store.records import RunInfo
 from turnout.executors.internal.store.sql import RUNS_BY_ID, no_run, padded
 
-__all__ = ["TX_ATTEMPTS", "StoreTransactions", "Tx", "TxFunction"]
+__all__ = ["TX_ATTEMPTS", "Later", "StoreTransactions", "Tx", "TxFunction"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
 
 TX_ATTEMPTS = 6
 """How many times a transaction is tried when the database asks for it again."""
+
+Later = Callable[[], Awaitable[Sequence[Any]]]
+"""The rows of a statement that may travel with a later round trip
+(:meth:`StoreTransactions._fetch_later`): ``await later()`` reads them."""
 
 
 @dataclass
@@ -53,6 +57,9 @@ class Tx:
     """Runs whose row and history to read last, with what the transaction wrote."""
     prefetched: tuple[Sequence[Any], Sequence[Any]] = ((), ())
     """What :attr:`prefetch` read: the :data:`RUNS_BY_ID` rows and the event rows."""
+    after: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run once the transaction's last round trip is back (reading what statements sent
+    with it returned)."""
 
 
 TxFunction = Callable[Concatenate[AsyncConnection, Tx, P], Awaitable[T]]
@@ -68,6 +75,9 @@ class StoreTransactions:
     supports_skip_locked = False
     """Claims skip rows other transactions hold (``FOR UPDATE SKIP LOCKED``) instead of
     taking the database's one write lock."""
+    pipelines = False
+    """:meth:`_fetch_later` sends its statement with the transaction's next round trip
+    (PostgreSQL's pipeline mode); here it runs at once."""
 
     def __init__(
         self,
@@ -117,20 +127,24 @@ class StoreTransactions:
             stmt = self._insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
             await conn.execute(stmt, list(rows))
 
-    async def _insert_returning(
+    async def _insert_returning_later(
         self, conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]
-    ) -> Sequence[Any]:
-        """Dialect hook: insert ``rows`` (dicts with the same keys) into ``table``; the
-        rows stored (every column), in the order of ``rows``."""
-        if not rows:
-            return []
+    ) -> Later:
+        """Dialect hook: insert ``rows`` (dicts with the same keys) into ``table`` now, or
+        with the transaction's next round trip (as :meth:`_fetch_later`); the rows stored
+        (every column), in the order of ``rows``."""
         stmt = insert(table).returning(*table.c, sort_by_parameter_order=True)
-        return (await conn.execute(stmt, list(rows))).all()
+        stored = (await conn.execute(stmt, list(rows))).all() if rows else []
 
-    def _tx_began(self, conn: AsyncConnection) -> None:
+        async def ready() -> Sequence[Any]:
+            return stored
+
+        return ready
+
+    async def _tx_began(self, conn: AsyncConnection) -> None:
         """Dialect hook: a transaction began on ``conn``."""
 
-    def _tx_ended(self, conn: AsyncConnection) -> None:
+    async def _tx_ended(self, conn: AsyncConnection) -> None:
         """Dialect hook: the transaction on ``conn`` ends (committed or not)."""
 
     async def _finish(self, conn: AsyncConnection, tx: Tx) -> None:
@@ -160,6 +174,25 @@ class StoreTransactions:
         """Dialect hook: run ``prepared`` with ``params``; the count of rows it changed."""
         statement = prepared.statement(self.dialect)
         return int((await conn.execute(statement, dict(params or {}))).rowcount)
+
+    async def _fetch_later(
+        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any]
+    ) -> Later:
+        """Dialect hook: run ``prepared`` now, or (with :attr:`pipelines`) with the
+        transaction's next round trip; its rows, read once that is back."""
+        rows = await self._fetch(conn, prepared, params)
+
+        async def ready() -> Sequence[Any]:
+            return rows
+
+        return ready
+
+    async def _write_later(
+        self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any]
+    ) -> None:
+        """Dialect hook: run ``prepared`` (a write whose row count nobody reads) now, or
+        with the transaction's next round trip."""
+        await self._write(conn, prepared, params)
 
     async def _history_rows(
         self, conn: AsyncConnection, wanted: Sequence[tuple[str, int]]
@@ -203,12 +236,14 @@ class StoreTransactions:
             tx = Tx()
             try:
                 async with self.engine.begin() as conn:
-                    self._tx_began(conn)
+                    await self._tx_began(conn)
                     try:
                         result = await fn(conn, tx, *args, **kwargs)
                         await self._finish(conn, tx)
+                        for then in tx.after:
+                            await then()
                     finally:
-                        self._tx_ended(conn)
+                        await self._tx_ended(conn)
             except DBAPIError as exc:
                 if attempt + 1 < TX_ATTEMPTS and self._retryable(exc):
                     await asyncio.sleep(random.uniform(0.002, 0.02) * 2**attempt)

@@ -1,0 +1,149 @@
+"""How many round trips the hot transactions make on PostgreSQL, counted on the wire.
+
+Each round trip ends with the server's ``ReadyForQuery``; libpq's protocol trace of
+every connection the store checks out counts them. A workflow task's commit sends the
+end of its item with the update of its run (the lease taken to be held, checked when the
+answer is back), and the rows it inserts with its ``COMMIT``: two round trips. An
+activity's result sends the end of its item with the run's update too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.store.conftest import QUEUE, claim_task, item_state, start, types
+from tests.store.test_workflow_tasks import commit, schedule, task_commit
+from turnout.contracts.records import QueueItemState
+from turnout.executors.internal import commands as cmd
+from turnout.executors.internal.migrate import create_schema_async
+from turnout.executors.internal.store import ClaimedItem, ClaimParams, EagerClaim, Store, open_store
+
+
+@pytest.fixture
+async def pg_store(postgres_url: str) -> AsyncIterator[Store]:
+    """A store on a fresh PostgreSQL database, its schema created."""
+    s = open_store(str(postgres_url))
+    try:
+        await create_schema_async(s.engine)
+        yield s
+    finally:
+        await s.close()
+
+
+class Wire:
+    """The protocol trace of the connections a store checks out while counting."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+
+    def round_trips(self) -> int:
+        """How many times the server said it was ready for the next query."""
+        self.file.seek(0)
+        lines = self.file.read().decode("utf-8", "replace").splitlines()
+        return sum(1 for line in lines if line.startswith("B\t5\tReadyForQuery"))
+
+
+@contextlib.contextmanager
+def wire(store: Store) -> Iterator[Wire]:
+    """Trace every connection ``store`` checks out while the block runs."""
+    from psycopg import pq
+
+    pool = store.engine.sync_engine
+    with tempfile.TemporaryFile() as file:
+        traced = Wire(file)
+
+        def checkout(dbapi_conn: Any, *_: Any) -> None:
+            pgconn = dbapi_conn.driver_connection.pgconn
+            pgconn.trace(file.fileno())
+            pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+
+        def checkin(dbapi_conn: Any, *_: Any) -> None:
+            if dbapi_conn is not None:
+                dbapi_conn.driver_connection.pgconn.untrace()
+
+        event.listen(pool, "checkout", checkout)
+        event.listen(pool, "checkin", checkin)
+        try:
+            yield traced
+        finally:
+            event.remove(pool, "checkout", checkout)
+            event.remove(pool, "checkin", checkin)
+
+
+async def _committed(store: Store, item: ClaimedItem, commands: list[Any], **extra: Any) -> int:
+    """Round trips of the commit alone (the history it reads first is not counted)."""
+    task = await task_commit(store, item, commands, **extra)
+    with wire(store) as traced:
+        await store.commit_workflow_task(task)
+        return traced.round_trips()
+
+
+async def test_a_commit_that_schedules_an_activity_it_leases_is_two_round_trips(
+    pg_store: Store,
+) -> None:
+    run_id = await start(pg_store)
+    item = await claim_task(pg_store)
+    eager = EagerClaim(owner="w1", task_queue=QUEUE, names=frozenset({"act"}), limit=5)
+    assert await _committed(pg_store, item, [schedule(1)], eager=eager) == 2
+    (leased,) = eager.claimed
+    assert (leased.run_id, leased.name, leased.lease_owner) == (run_id, "act", "w1")
+    assert await item_state(pg_store, leased.id) == QueueItemState.RUNNING.value
+
+
+async def test_a_commit_that_closes_a_run_without_children_is_two_round_trips(
+    pg_store: Store,
+) -> None:
+    run_id = await start(pg_store)
+    item = await claim_task(pg_store)
+    done = [cmd.CompleteWorkflow(result="ok")]
+    assert await _committed(pg_store, item, done, children=False) == 2
+    assert (await types(pg_store, run_id))[-2:] == ["workflow_completed", "state_changed"]
+    assert await item_state(pg_store, item.id) == QueueItemState.COMPLETED.value
+
+
+async def test_an_activity_result_claiming_the_task_it_wakes_is_three_round_trips(
+    pg_store: Store,
+) -> None:
+    run_id = await start(pg_store)
+    await commit(pg_store, await claim_task(pg_store), [schedule(1)])
+    (act,) = await pg_store.claim(
+        ClaimParams(QUEUE, "w1", workflow_tasks=0, activities=1, workflow_lease=30)
+    )
+    eager = EagerClaim(owner="w1", task_queue=QUEUE, names=frozenset({"Flow"}), limit=1)
+    with wire(pg_store) as traced:
+        assert await pg_store.complete_activities([(act, "done")], eager=eager) == [True]
+        trips = traced.round_trips()
+    assert trips == 3  # the result with the run's update, the eager claim, the commit
+    (task,) = eager.claimed
+    assert (task.run_id, task.kind) == (run_id, "workflow_task")
+
+
+async def test_a_lost_lease_among_held_ones_is_refused_alone_after_the_guess(
+    pg_store: Store,
+) -> None:
+    run_ids = [await start(pg_store, f"wf-{i}") for i in range(2)]
+    items = [await claim_task(pg_store) for _ in run_ids]
+    for item in items:
+        await commit(pg_store, item, [schedule(1)])
+    acts = await pg_store.claim(
+        ClaimParams(QUEUE, "w1", workflow_tasks=0, activities=2, workflow_lease=30)
+    )
+    lost = ClaimedItem(**{**acts[0].__dict__, "lease_owner": "someone-else"})
+    with wire(pg_store) as traced:
+        assert await pg_store.complete_activities([(lost, 1), (acts[1], 2)]) == [False, True]
+        trips = traced.round_trips()
+    assert trips > 3  # the guess was rolled back and the transaction made again
+    assert await item_state(pg_store, acts[0].id) == QueueItemState.RUNNING.value
+    done = [
+        e.attributes["result"]
+        for run_id in run_ids
+        for e in await pg_store.events("default", run_id)
+        if e.type.value == "activity_completed"
+    ]
+    assert done == [2]
