@@ -15,14 +15,25 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from tests.store.conftest import QUEUE, claim_task, item_state, start, types
 from tests.store.test_workflow_tasks import commit, schedule, task_commit
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.migrate import create_schema_async
-from turnout.executors.internal.store import ClaimedItem, ClaimParams, EagerClaim, Store, open_store
+from turnout.executors.internal.schema import runs
+from turnout.executors.internal.store import (
+    ClaimedItem,
+    ClaimParams,
+    EagerClaim,
+    StaleTaskError,
+    Store,
+    open_store,
+)
+
+POOL_SIZE = 10
+"""The PostgreSQL store's pool size (``PostgresStore``'s default)."""
 
 
 @pytest.fixture
@@ -147,3 +158,26 @@ async def test_a_lost_lease_among_held_ones_is_refused_alone_after_the_guess(
         if e.type.value == "activity_completed"
     ]
     assert done == [2]
+
+
+async def test_after_failed_transactions_the_engines_transactions_are_still_atomic(
+    pg_store: Store,
+) -> None:
+    # Each store transaction runs its driver in autocommit; a failed one must give its
+    # connection back out of it, or a later transaction on that connection would write
+    # statement by statement.
+    run_id = await start(pg_store)
+    item = await claim_task(pg_store)
+    stale = await task_commit(pg_store, item, [schedule(1)])
+    await commit(pg_store, item, [cmd.CompleteWorkflow(result="first")])
+    for _ in range(POOL_SIZE):
+        with pytest.raises(StaleTaskError):
+            await pg_store.commit_workflow_task(stale)
+    for _ in range(POOL_SIZE * 2):
+        with contextlib.suppress(RuntimeError):
+            async with pg_store.engine.begin() as conn:
+                await conn.execute(
+                    update(runs).where(runs.c.run_id == run_id).values(result="overwritten")
+                )
+                raise RuntimeError("roll back")
+    assert (await pg_store.find_run("default", "wf")).result == "first"

@@ -166,19 +166,23 @@ class DirectExecution(StoreTransactions):
         # psycopg sends a transaction's BEGIN alone and waits for it: a round trip of its
         # own. Here the driver is in autocommit while the transaction runs, and the BEGIN
         # waits, deferred, for the first statement (any statement sends it first).
-        conn.info[_DEFERRED] = [_BEGIN_ENTRY]
         await driver_of(conn).set_autocommit(True)
+        conn.info[_DEFERRED] = [_BEGIN_ENTRY]
 
     async def _tx_ended(self, conn: AsyncConnection) -> None:
         # A transaction that failed leaves none behind, and is rolled back here, so that
-        # the driver leaves autocommit before the pool takes the connection back. One lost
-        # meanwhile goes with its pending writes (the pool discards it).
-        with contextlib.suppress(Exception):
+        # the driver leaves autocommit before the pool takes the connection back. A
+        # connection that cannot (lost, or cancelled mid-statement) is discarded: no
+        # later user of the pool may get it in autocommit.
+        try:
             conn.info.pop(_DEFERRED, None)
             driver = driver_of(conn)
             if driver.info.transaction_status != _IDLE:
                 await driver.rollback()
             await driver.set_autocommit(False)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
 
     async def _pipelined(
         self,
