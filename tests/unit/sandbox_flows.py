@@ -12,6 +12,16 @@ if os.environ.get("TURNOUT_TEST_SANDBOX_CLOCK") == "1":
     IMPORTED_AT = datetime.datetime.now()
 
 
+def _refused() -> type[Exception]:
+    class Refused(Exception):
+        """A failure type the sandbox cannot import (it lives in a function)."""
+
+    return Refused
+
+
+Refused = _refused()
+
+
 @workflow.defn
 class Accepted:
     """Returns its input."""

@@ -55,6 +55,13 @@ async def test_a_class_that_passed_is_not_checked_again_by_the_next_worker(flows
     assert flows.Accepted in SANDBOX_PASSED
     _runner().prepare_workflow(defn)
     assert Counting.made == 1
+    # A worker with failure types of its own checks the class again: they are imported
+    # in the sandbox too.
+    with_types = _runner()
+    with_types.set_worker_level_failure_exception_types([flows.Refused])
+    with pytest.raises(Exception, match="Refused"):
+        with_types.prepare_workflow(defn)
+    assert Counting.made == 2
 
 
 async def test_a_class_that_failed_is_checked_and_fails_every_time(
@@ -66,4 +73,4 @@ async def test_a_class_that_failed_is_checked_and_fails_every_time(
         with pytest.raises(RestrictedWorkflowAccessError):
             _runner().prepare_workflow(defn)
     assert Counting.made == 2
-    assert flows.Accepted not in SANDBOX_PASSED
+    assert not SANDBOX_PASSED.get(flows.Accepted)

@@ -51,22 +51,28 @@ _SCENARIO_PARENTS = frozenset(["turnout", "turnout.testing", "turnout.testing.co
 
 
 class SandboxCheckedOnce(SandboxedWorkflowRunner):
-    """Temporal's sandbox, checking each workflow class once per process.
+    """Temporal's sandbox (with :func:`sandbox_runner`'s restrictions), checking each
+    workflow class once per process.
 
     A worker checks every workflow it is given by running the class's module in a fresh
-    sandbox (a second or more for a worker of many workflows). With the same restrictions
-    the same class gets the same verdict, so a class that passed is not checked again by
-    the next worker of the process. One that failed is checked again, and fails again."""
+    sandbox (a second or more for a worker of many workflows), with the worker's
+    ``workflow_failure_exception_types`` imported there too. With the same restrictions,
+    the same class and the same failure types get the same verdict, so a pass is kept for
+    that pair and the next worker of the process does not check it again. A class that
+    failed is checked again, and fails again."""
 
     def prepare_workflow(self, defn: Any) -> None:
-        cls = defn.cls
-        if cls not in SANDBOX_PASSED:
+        failure_types = tuple(self._worker_level_failure_exception_types)
+        passed = SANDBOX_PASSED.setdefault(defn.cls, set())
+        if failure_types not in passed:
             super().prepare_workflow(defn)
-            SANDBOX_PASSED.add(cls)
+            passed.add(failure_types)
 
 
-SANDBOX_PASSED: weakref.WeakSet[type] = weakref.WeakSet()
-"""Workflow classes the sandbox (:func:`sandbox_runner`'s restrictions) accepted."""
+SANDBOX_PASSED: weakref.WeakKeyDictionary[type, set[tuple[type[BaseException], ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Workflow classes the sandbox accepted, each with the failure types it was checked with."""
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

@@ -183,6 +183,10 @@ class DirectExecution(StoreTransactions):
         except Exception:
             with contextlib.suppress(Exception):
                 await conn.invalidate()
+        except BaseException:  # cancelled meanwhile: close it now, the pool discards it
+            with contextlib.suppress(Exception):
+                driver_of(conn).pgconn.finish()
+            raise
 
     async def _pipelined(
         self,
@@ -264,19 +268,24 @@ async def _send(driver: Any, statements: Deferred) -> None:
 class _Result:
     """The rows of a statement sent with a later round trip (``_fetch_later``)."""
 
-    __slots__ = ("compiled", "cursor", "send")
+    __slots__ = ("compiled", "cursor", "read", "send")
 
     def __init__(self, compiled: Compiled, send: Callable[[], Awaitable[None]]) -> None:
         self.compiled = compiled
         self.send = send
         """Sends the statement (with the others deferred) when it was not sent yet."""
         self.cursor: Any = None
+        self.read: Sequence[Any] | None = None
 
     async def rows(self) -> Sequence[Any]:
-        """Its rows (sending it first if no round trip took it yet)."""
-        if self.cursor is None:
-            await self.send()
-        return self.compiled.rows(await self.cursor.fetchall())
+        """Its rows (sending it first if no round trip took it yet), the same at each call."""
+        if self.read is None:
+            if self.cursor is None:
+                await self.send()
+            if self.cursor is None:
+                raise RuntimeError(f"a deferred statement was never sent: {self.compiled.sql}")
+            self.read = self.compiled.rows(await self.cursor.fetchall())
+        return self.read
 
 
 def _send_before(conn: Any, *_: Any) -> None:
