@@ -4,6 +4,7 @@ PostgreSQL. Any other implementation of the protocol must pass it too."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,7 +29,14 @@ QUEUE = "conformance"
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """A store on a fresh database of each kind, its schema created."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    s = open_store(str(request.getfixturevalue(fixture)))
+    async with opened(str(request.getfixturevalue(fixture))) as s:
+        yield s
+
+
+@contextlib.asynccontextmanager
+async def opened(url: str) -> AsyncIterator[Store]:
+    """A store on the database at ``url``, its schema created; closed after the block."""
+    s = open_store(url)
     try:
         await create_schema_async(s.engine)
         yield s

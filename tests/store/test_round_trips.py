@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event, update
 
-from tests.store.conftest import QUEUE, claim_task, item_state, start, types
+from tests.store.conftest import QUEUE, claim_task, item_state, opened, start, types
 from tests.store.test_workflow_tasks import commit, schedule, task_commit
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal import commands as cmd
-from turnout.executors.internal.migrate import create_schema_async
 from turnout.executors.internal.schema import runs
 from turnout.executors.internal.store import (
     ClaimedItem,
@@ -29,7 +28,6 @@ from turnout.executors.internal.store import (
     EagerClaim,
     StaleTaskError,
     Store,
-    open_store,
 )
 
 POOL_SIZE = 10
@@ -39,12 +37,8 @@ POOL_SIZE = 10
 @pytest.fixture
 async def pg_store(postgres_url: str) -> AsyncIterator[Store]:
     """A store on a fresh PostgreSQL database, its schema created."""
-    s = open_store(str(postgres_url))
-    try:
-        await create_schema_async(s.engine)
+    async with opened(str(postgres_url)) as s:
         yield s
-    finally:
-        await s.close()
 
 
 class Wire:

@@ -31,6 +31,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolResetState
+
+try:
+    from sqlalchemy.util import await_
+except ImportError:  # SQLAlchemy 2.0
+    from sqlalchemy.util import await_only as await_
 
 from turnout.executors.internal.migrate import (
     SQLITE_BUSY_TIMEOUT_S,
@@ -57,8 +63,15 @@ P = ParamSpec("P")
 
 
 def _engine(url: str, begin: str) -> AsyncEngine:
+    """An engine whose every statement is one trip to the driver's thread and back
+    (``aiosqlite`` runs ``sqlite3`` on a thread of its own): the ``BEGIN`` goes to the
+    driver itself (SQLAlchemy's cursor would make three trips), and a connection given
+    back to the pool is rolled back only when it is still in a transaction (SQLAlchemy
+    rolls back every connection given back after a commit)."""
     engine = create_async_engine(
-        sqlalchemy_url(url, async_=True), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
+        sqlalchemy_url(url, async_=True),
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
+        pool_reset_on_return=None,
     )
     # WAL, busy timeout and the driver's own transaction handling switched off,
     # as for every turnout SQLite connection; the BEGIN below opens transactions.
@@ -66,7 +79,12 @@ def _engine(url: str, begin: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        await_(conn.connection.driver_connection.execute(begin))
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
 
     return engine
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.executors.internal.store.prepared import Compiled, Prepared
-from turnout.executors.internal.store.tx import StoreTransactions
+from turnout.executors.internal.store.tx import Later, StoreTransactions
 
 __all__ = ["SqliteDirect"]
 
@@ -37,8 +37,7 @@ class SqliteDirect(StoreTransactions):
         compiled = prepared.compiled(self.engine.dialect)
         args = _positional(compiled, params)
         with self._translated(compiled.sql, args):
-            cursor = await _driver(conn).execute(compiled.sql, args)
-            rows = await cursor.fetchall()
+            rows = await _driver(conn).execute_fetchall(compiled.sql, args)  # one hop
         return compiled.rows(rows)
 
     async def _write(
@@ -66,6 +65,24 @@ class SqliteDirect(StoreTransactions):
         with self._translated(compiled.sql, many):
             await _driver(conn).executemany(compiled.sql, many)
 
+    async def _insert_returning_later(
+        self, conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]
+    ) -> Later:
+        stored: list[Any] = []
+        (key,) = table.primary_key.columns
+        for at in range(0, len(rows), _RETURNING_ROWS):
+            chunk = rows[at : at + _RETURNING_ROWS]
+            prepared = _insert_returning(table, tuple(chunk[0]), len(chunk))
+            params = {f"v{i}_{k}": v for i, row in enumerate(chunk) for k, v in row.items()}
+            # SQLite returns the rows in no set order; it numbers them in VALUES order.
+            found = await self._fetch(conn, prepared, params)
+            stored += sorted(found, key=lambda row: getattr(row, key.name))
+
+        async def ready() -> Sequence[Any]:
+            return stored
+
+        return ready
+
     @contextlib.contextmanager
     def _translated(self, sql: str, args: Any) -> Iterator[None]:
         """The driver's errors raised as SQLAlchemy's (``database is locked``: an
@@ -86,6 +103,25 @@ def _positional(compiled: Compiled, params: Mapping[str, Any] | None) -> list[An
     """``params`` converted, in the order of the statement's ``?`` placeholders."""
     values = compiled.parameters(params or {})
     return [values.get(name) for name in compiled.names]
+
+
+_RETURNING_ROWS = 16
+"""Rows per ``INSERT ... VALUES (...), ... RETURNING``: a statement is built for each
+count up to this, once."""
+
+
+@functools.cache
+def _insert_returning(table: Any, names: tuple[str, ...], count: int) -> Prepared:
+    """``INSERT INTO table (names) VALUES (...) x count RETURNING *``, row ``i``'s values
+    ``v<i>_<name>``."""
+
+    def build(_: str) -> Any:
+        values = [
+            {n: bindparam(f"v{i}_{n}", type_=table.c[n].type) for n in names} for i in range(count)
+        ]
+        return sqlite_insert(table).values(values).returning(*table.c)
+
+    return Prepared(build)
 
 
 @functools.cache
