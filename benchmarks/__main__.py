@@ -7,7 +7,6 @@ See benchmarks/README.md for what each workload does and what each column means.
 
 from __future__ import annotations
 
-import asyncio
 import cProfile
 import shutil
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from benchmarks import report, scaling, soak
+from benchmarks import event_loop, report, scaling, soak
 from benchmarks.runner import Config, run
 from benchmarks.targets import ALL_EXECUTORS, EXECUTORS, PEERS
 from benchmarks.workloads import FULL_SIZES, START_CONCURRENCY, WORKLOADS
@@ -173,7 +172,7 @@ def run_command(
         config.profile_dir.mkdir(parents=True, exist_ok=True)
         profiler = cProfile.Profile()
         profiler.enable()
-    doc = asyncio.run(run(config, console.log))
+    doc = event_loop.run(run(config, console.log))
     if profiler is not None and config.profile_dir is not None:
         profiler.disable()
         profiler.dump_stats(config.profile_dir / "benchmark.pstats")
@@ -299,7 +298,7 @@ def scaling_command(
         start_concurrency=start_concurrency,
     )
     console = Console(width=max(shutil.get_terminal_size((160, 40)).columns, 160), highlight=False)
-    doc = asyncio.run(scaling.run(config, console.log))
+    doc = event_loop.run(scaling.run(config, console.log))
     scaling.render(doc, console)
     path = output or scaling.default_output(datetime.now(UTC))
     report.write(doc, path)
@@ -403,7 +402,7 @@ def soak_command(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--sample-seconds") from None
     console = Console(width=max(shutil.get_terminal_size((160, 40)).columns, 160), highlight=False)
-    doc = asyncio.run(soak.run(config, console.log))
+    doc = event_loop.run(soak.run(config, console.log))
     soak.render(doc, console)
     path = output or soak.default_output(datetime.now(UTC))
     report.write(doc, path)

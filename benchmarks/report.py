@@ -369,7 +369,8 @@ def render(doc: dict[str, Any], console: Console) -> None:
         before, after = load["before"][0], load["after"][0]
         console.print(
             f"{doc['machine'].get('cpus')} CPUs; load average {before:.2f} before the run, "
-            f"{after:.2f} after (other work on the machine skews the figures)"
+            f"{after:.2f} after (other work on the machine skews the figures); event loop "
+            f"{doc['machine'].get('event_loop', 'asyncio')} (TURNOUT_EVENT_LOOP)"
         )
     wakeup = doc.get("machine", {}).get("wakeup")
     if wakeup:

@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from benchmarks import event_loop
 from benchmarks.targets import TargetUnavailable, make_target
 from benchmarks.wakeup import probe
 from benchmarks.workloads import START_CONCURRENCY, WORKLOADS, Options, sizes_for
@@ -80,6 +81,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
+        "event_loop": event_loop.name(),
     }
 
 
@@ -153,4 +155,4 @@ async def run(config: Config, log: Callable[[str], None] = print) -> dict[str, A
 
 def run_sync(config: Config, log: Callable[[str], None] = print) -> dict[str, Any]:
     """:func:`run` in a new event loop."""
-    return asyncio.run(run(config, log))
+    return event_loop.run(run(config, log))

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 import turnout
+from benchmarks import event_loop
 from benchmarks.flows import ACTIVITIES, WORKFLOWS
 
 __all__ = ["main", "serve"]
@@ -63,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:
         profiler.enable()
-    asyncio.run(
+    event_loop.run(
         serve(
             executor=args.executor,
             task_queue=args.task_queue,

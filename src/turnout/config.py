@@ -30,6 +30,13 @@ class ExecutorKind(StrEnum):
     TEMPORAL = "temporal"
 
 
+class EventLoop(StrEnum):
+    """The event loop ``turnout worker`` runs on."""
+
+    ASYNCIO = "asyncio"
+    UVLOOP = "uvloop"
+
+
 class Environment(StrEnum):
     """Deployment environment; ``production`` turns on the durability gate."""
 
@@ -93,6 +100,9 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     """The largest JSON payload (input, signal arguments, result) the internal executor
     accepts; Temporal enforces its own server limit."""
+    event_loop: EventLoop = EventLoop.ASYNCIO
+    """The event loop of ``turnout worker``: Python's own, or uvloop (``pip install
+    'turnout[uvloop]'``), whose wake-ups cost less CPU."""
     api_tokens_file: str | None = None
     """The HTTP API's tokens file (``turnout serve``): one ``TENANT sha256:HEX`` line per
     token; ``turnout token create`` prints a token and its line."""

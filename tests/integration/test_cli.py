@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -56,11 +57,19 @@ def cli_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def cli_worker(cli_env: dict[str, str]) -> Iterator[str]:
     """A ``turnout worker`` process for the test workflows; yields its task queue."""
+    with worker_process(cli_env) as (queue, _):
+        yield queue
+
+
+@contextlib.contextmanager
+def worker_process(env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """A ``turnout worker`` process for the test workflows, stopped by SIGTERM after the
+    block; yields its task queue and the line it printed once ready."""
     queue = f"cli-{uuid.uuid4().hex[:8]}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "turnout", "worker", MODULE, "--task-queue", queue],
         cwd=ROOT,
-        env=cli_env,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -69,7 +78,7 @@ def cli_worker(cli_env: dict[str, str]) -> Iterator[str]:
         assert proc.stderr is not None
         line = proc.stderr.readline()
         assert "worker ready" in line, line + (proc.stderr.read() if proc.poll() else "")
-        yield queue
+        yield queue, line
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -79,6 +88,37 @@ def cli_worker(cli_env: dict[str, str]) -> Iterator[str]:
                 proc.kill()
             assert proc.stderr is not None
             proc.stderr.close()
+
+
+def test_a_worker_on_uvloop_runs_workflows(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "TURNOUT_EVENT_LOOP": "uvloop"}
+    with worker_process(env) as (queue, ready):
+        assert "(uvloop)" in ready
+        wid = f"cli-{uuid.uuid4().hex[:8]}"
+        started = ok("start", "HelloWorkflow", "--id", wid, "-q", queue, "--input", '"loop"',
+                     "--wait", "--json", env=env)  # fmt: skip
+        assert json.loads(started.strip().splitlines()[-1]) == "HELLO, LOOP!"
+        waiting = f"cli-{uuid.uuid4().hex[:8]}"
+        ok("start", "SignalWorkflow", "--id", waiting, "-q", queue, env=env)
+        ok("signal", waiting, "add", '"x"', env=env)
+        ok("signal", waiting, "finish", env=env)
+        assert json.loads(ok("result", waiting, env=env)) == ["x"]
+
+
+def test_uvloop_asked_for_but_not_installed_is_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
+    env.update(PYTHONPATH=str(ROOT), TURNOUT_EVENT_LOOP="uvloop",
+               TURNOUT_DATABASE_URL=f"sqlite:///{tmp_path}/no-loop.db")  # fmt: skip
+    without = "import sys; sys.modules['uvloop'] = None; from turnout.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", without, "worker", MODULE, "--task-queue", "q"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "TURNOUT_EVENT_LOOP=uvloop needs the uvloop package" in line
+    assert "pip install 'turnout[uvloop]'" in line
 
 
 def test_every_command_on_a_workflow_started_from_another_process(

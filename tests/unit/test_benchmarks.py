@@ -4,6 +4,7 @@ the run must finish every workload, write its JSON result and print its tables."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks import event_loop
 from benchmarks.report import finish
 from benchmarks.workloads import WORKLOADS, sizes_for
 
@@ -81,10 +83,25 @@ def test_table_targets_and_ratios_are_printed(tiny_run: tuple[dict[str, Any], st
     assert wakeup["idle_ms"] > 0
     assert wakeup["busy_ms"] > 0
     assert "waking an idle process" in stdout
+    assert doc["machine"]["event_loop"] == "asyncio"
+    assert "event loop asyncio (TURNOUT_EVENT_LOOP)" in stdout
     names = {(t["name"], t["executor"]) for t in doc["targets"]}
     assert ("one-activity throughput", "internal-sqlite") in names
     assert all(t["executor"] == "internal-sqlite" for t in doc["targets"])
     assert {r["workload"] for r in doc["ratios"]} >= {"one_activity", "idle"}
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_harness_runs_on_the_loop_turnout_event_loop_names(
+    monkeypatch: pytest.MonkeyPatch, loop: str
+) -> None:
+    monkeypatch.setenv("TURNOUT_EVENT_LOOP", loop)
+
+    async def running() -> str:
+        return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+    assert event_loop.name() == loop
+    assert event_loop.run(running()) == loop
 
 
 def test_sizes_scale_down_but_never_below_a_minimum() -> None:

@@ -81,10 +81,14 @@ def json_args(values: Sequence[str], what: str) -> list[Any]:
     return args
 
 
-def run_async(coro: Awaitable[Any]) -> Any:
-    """Run a command's coroutine; turn the errors it may raise into exit codes."""
+def run_async(
+    coro: Awaitable[Any], loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+) -> Any:
+    """Run a command's coroutine (on a loop from ``loop_factory``, when given); turn the
+    errors it may raise into exit codes."""
     try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(coro)  # type: ignore[arg-type]
     except InvalidInputError as exc:  # a value the user gave: exit code 2, one line
         raise BadInput(str(exc)) from exc
     except (ConfigurationError, ExecutorUnavailableError) as exc:

@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import click
 
-from turnout.cli._context import connected, definitions, load_policy
+from turnout.cli._context import connected, definitions, load_policy, settings_for
 from turnout.cli._errors import BadConfiguration, BadInput, Failed, run_async
 from turnout.cli._output import err
+from turnout.config import EventLoop
 from turnout.observability.health import DEFAULT_HOST, Server
 
-__all__ = ["make_observer", "register", "worker_observability"]
+__all__ = ["loop_factory", "make_observer", "register", "worker_observability"]
 
 
 @click.command()
@@ -46,6 +47,7 @@ def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concur
     Traces: set TURNOUT_TRACING=1 and configure an OpenTelemetry SDK exporter
     (e.g. the OTEL_* variables of opentelemetry-instrument)."""
     observer = make_observer(metrics_port, log_format)
+    new_loop = loop_factory(ctx)
     workflows, activities = definitions(modules)
     consulted = [load_policy(target) for target in policies]
     if not workflows and not activities:
@@ -84,7 +86,8 @@ def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concur
             ):
                 names = [w.__name__ for w in workflows] + [a.__name__ for a in activities]
                 err.print(
-                    f"worker ready on {client.executor}, task queue {task_queue!r}: "
+                    f"worker ready on {client.executor}{' (uvloop)' if new_loop else ''}, "
+                    f"task queue {task_queue!r}: "
                     f"{', '.join(names)}"
                 )
                 await stop.wait()
@@ -93,7 +96,22 @@ def worker(ctx: click.Context, modules: tuple[str, ...], task_queue: str, concur
                     "the rest goes back to the queue"
                 )
 
-    run_async(serve())
+    run_async(serve(), new_loop)
+
+
+def loop_factory(ctx: click.Context) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """What makes the event loop ``TURNOUT_EVENT_LOOP`` names (None: asyncio's own)."""
+    if settings_for(ctx).event_loop is not EventLoop.UVLOOP:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        raise BadConfiguration(
+            "TURNOUT_EVENT_LOOP=uvloop needs the uvloop package: pip install "
+            "'turnout[uvloop]', or unset TURNOUT_EVENT_LOOP"
+        ) from None
+    new_loop: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return new_loop
 
 
 @contextlib.asynccontextmanager
