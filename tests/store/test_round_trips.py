@@ -129,6 +129,24 @@ async def test_an_activity_result_claiming_the_task_it_wakes_is_three_round_trip
     assert (task.run_id, task.kind) == (run_id, "workflow_task")
 
 
+async def test_a_claim_of_first_tasks_with_their_histories_is_two_round_trips(
+    pg_store: Store,
+) -> None:
+    run_ids = [await start(pg_store, f"wf-{i}") for i in range(3)]
+    with wire(pg_store) as traced:
+        items = await pg_store.claim(ClaimParams(QUEUE, "w1", 3, 1, workflow_lease=30, peek=False))
+        trips = traced.round_trips()
+    assert trips == 2  # the claim with its runs' change of state; the histories and COMMIT
+    assert sorted(item.run_id for item in items) == sorted(run_ids)
+    for item in items:
+        assert item.history is not None
+        run, history = item.history
+        assert run.state == "claimed"
+        assert [e.type.value for e in history][-1] == "state_changed"
+        assert [e.seq for e in history] == list(range(1, len(history) + 1))
+        assert (await types(pg_store, item.run_id))[-1] == "state_changed"
+
+
 async def test_a_lost_lease_among_held_ones_is_refused_alone_after_the_guess(
     pg_store: Store,
 ) -> None:

@@ -13,14 +13,17 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import any_, bindparam, exists, func, or_, select, union_all, update
+from sqlalchemy import and_, any_, bindparam, exists, func, or_, select, union_all, update
 
 from turnout.contracts.records import QueueItemState
-from turnout.executors.internal.schema import queue_items
+from turnout.contracts.states import RunState
+from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.prepared import Prepared, among, const
-from turnout.executors.internal.store.sql import LEASED, WFT
+from turnout.executors.internal.store.sql import INFO_COLUMNS, LEASED, WFT
 
 __all__ = [
+    "FRESH",
+    "claim_and_start_statement",
     "claim_statement",
     "eager_statement",
     "fire_statement",
@@ -34,6 +37,7 @@ _Q = queue_items.alias("q")
 _BUSY = queue_items.alias("busy")
 _QUEUED = const(QueueItemState.QUEUED.value)
 _WFT = const(WFT)
+_QUEUED_RUN = const(RunState.QUEUED.value)
 
 
 def params_for(task_queue: str, now: datetime, tenant_id: str | None) -> dict[str, Any]:
@@ -128,12 +132,50 @@ def claim_statement(kinds: tuple[str, ...], by_tenant: bool, only: bool) -> Prep
     """Claim up to ``:limit_<kind>`` ready items of each of ``kinds`` in one statement:
     each kind picked by its own CTE, leased together."""
 
+    return Prepared(lambda dialect: _claim(dialect, kinds, by_tenant, only), replan=True)
+
+
+def _claim(dialect: str, kinds: tuple[str, ...], by_tenant: bool, only: bool) -> Any:
+    picks = [_picked(kind, by_tenant, only) for kind in kinds]
+    picked = picks[0]
+    if len(picks) > 1:
+        picked = union_all(*(select(c.c.id) for c in picks)).cte("picked")
+    return _lease(dialect, picked)
+
+
+FRESH = "fresh_"
+"""The prefix of the run columns :func:`claim_and_start_statement` adds to each row."""
+
+
+@functools.cache
+def claim_and_start_statement(kinds: tuple[str, ...], by_tenant: bool, only: bool) -> Prepared:
+    """PostgreSQL: :func:`claim_statement`, and in the same statement the runs of the
+    claimed workflow tasks that were still queued become claimed (started now, unless
+    they started before), their next seq one more for the ``state_changed`` event the
+    caller appends. Each leased row comes with the run's new next seq and its
+    :class:`RunInfo` columns, prefixed :data:`FRESH` (NULL: the run was not queued)."""
+
     def build(dialect: str) -> Any:
-        picks = [_picked(kind, by_tenant, only) for kind in kinds]
-        picked = picks[0]
-        if len(picks) > 1:
-            picked = union_all(*(select(c.c.id) for c in picks)).cte("picked")
-        return _lease(dialect, picked)
+        leased = _claim(dialect, kinds, by_tenant, only).cte("leased")
+        tasks = select(leased.c.run_id).where(leased.c.kind == _WFT).scalar_subquery()
+        now = _at("now")
+        started = (
+            update(runs)
+            .where(runs.c.run_id == any_(func.array(tasks)), runs.c.state == _QUEUED_RUN)
+            .values(
+                state=RunState.CLAIMED.value,
+                started_at=func.coalesce(runs.c.started_at, now),
+                next_seq=runs.c.next_seq + 1,
+                updated_at=now,
+            )
+            .returning(runs.c.next_seq, *INFO_COLUMNS)
+            .cte("started")
+        )
+        joined = leased.outerjoin(
+            started, and_(started.c.run_id == leased.c.run_id, leased.c.kind == _WFT)
+        )
+        fresh = [c.label(FRESH + c.name) for c in started.c]
+        return select(leased, *fresh).select_from(joined)
 
     return Prepared(build, replan=True)
 

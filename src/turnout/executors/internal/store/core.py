@@ -204,14 +204,18 @@ class StoreCore(SearchIndex):
             return []
         counts = {run_id: len(s) for run_id, s in specs.items()}
         rows = await self._bump_runs(conn, counts, now, claiming)
-        infos = []
-        for row in rows:
-            info = RunInfo(*row[1:])
-            run_specs = specs[info.run_id]
-            tx.info[info.run_id] = info
-            tx.events.extend(event_rows(info, row.next_seq - len(run_specs), run_specs, now))
-            infos.append(info)
+        infos = [RunInfo(*row[1:]) for row in rows]
+        for info, row in zip(infos, rows, strict=True):
+            self._appended(tx, info, row.next_seq, specs[info.run_id], now)
         return infos
+
+    def _appended(
+        self, tx: Tx, info: RunInfo, next_seq: int, specs: Sequence[EventSpec], now: datetime
+    ) -> None:
+        """``specs`` appended to the run of ``info``, locked, whose next seq is now
+        ``next_seq`` (their seqs taken): their events wait in ``tx``."""
+        tx.info[info.run_id] = info
+        tx.events.extend(event_rows(info, next_seq - len(specs), specs, now))
 
     async def _bump_runs(
         self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool

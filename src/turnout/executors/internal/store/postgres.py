@@ -28,11 +28,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from turnout.executors.internal.migrate import sqlalchemy_url
 from turnout.executors.internal.store.base import Store
+from turnout.executors.internal.store.claims import FRESH, claim_and_start_statement
 from turnout.executors.internal.store.commit_plan import Plan, run_updates
 from turnout.executors.internal.store.notify import Notifier, queue_channel, run_channel
 from turnout.executors.internal.store.pg_batches import bump_statement, plans_statement
 from turnout.executors.internal.store.pg_direct import DirectExecution
 from turnout.executors.internal.store.prepared import Prepared
+from turnout.executors.internal.store.queue import STARTING
+from turnout.executors.internal.store.records import ClaimedItem, RunInfo
+from turnout.executors.internal.store.rows import claimed_item
+from turnout.executors.internal.store.sql import INFO_COLUMNS
 from turnout.executors.internal.store.tx import Later, Tx
 
 __all__ = ["CHANNEL", "PostgresStore"]
@@ -123,6 +128,25 @@ class PostgresStore(DirectExecution, Store):
             return sorted(await later(), key=lambda r: r.id)
 
         return stored
+
+    async def _claim_starting(
+        self,
+        conn: AsyncConnection,
+        tx: Tx,
+        shape: tuple[tuple[str, ...], bool, bool],
+        params: dict[str, Any],
+        now: datetime,
+    ) -> tuple[list[ClaimedItem], list[str]]:
+        # The claim and its runs' change of state in one statement: one round trip.
+        items, fresh = [], {}
+        for row in await self._fetch(conn, claim_and_start_statement(*shape), params):
+            items.append(claimed_item(row))
+            next_seq = getattr(row, FRESH + "next_seq")
+            if next_seq is not None and row.run_id not in fresh:
+                info = RunInfo(*(getattr(row, FRESH + c.name) for c in INFO_COLUMNS))
+                fresh[row.run_id] = info
+                self._appended(tx, info, next_seq, [STARTING], now)
+        return items, list(fresh)
 
     async def _bump_runs(
         self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -50,9 +51,12 @@ from turnout.executors.internal.store.sql import (
 )
 from turnout.executors.internal.store.tx import Tx
 
-__all__ = ["QueueOperations"]
+__all__ = ["STARTING", "QueueOperations"]
 
 _log = logging.getLogger("turnout.store")
+
+STARTING: EventSpec = (EventType.STATE_CHANGED, {"from": "queued", "to": "claimed"})
+"""The event of a run whose first workflow task is claimed."""
 
 
 class QueueOperations(QuarantineOperations, GovernanceOperations):
@@ -122,25 +126,33 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
             params["sticky_before"] = now - timedelta(seconds=STICKY_SECONDS)
         if only is not None:
             params["only"] = only
-        claim = claim_statement(tuple(limits), p.tenant_id is not None, only is not None)
-        items = [claimed_item(row) for row in await self._fetch(conn, claim, params)]
+        shape = (tuple(limits), p.tenant_id is not None, only is not None)
+        items, tx.prefetch = await self._claim_starting(conn, tx, shape, params, now)
         tasks = [item for item in items if item.kind == WFT]
-        if tasks:
-            # Only a queued run changes state; a guarded UPDATE leaves the rows of runs
-            # already running unlocked (no lock cycle with event appends).
-            fresh = await self._append_many(
-                conn,
-                tx,
-                {
-                    item.run_id: [(EventType.STATE_CHANGED, {"from": "queued", "to": "claimed"})]
-                    for item in tasks
-                },
-                now,
-                claiming=True,
-            )
-            tx.prefetch = [info.run_id for info in fresh]  # first tasks: read their history
         activities = [item for item in items if item.kind == ACT]
         return tasks + await self._start_activities(conn, tx, activities, now), tx
+
+    async def _claim_starting(
+        self,
+        conn: AsyncConnection,
+        tx: Tx,
+        shape: tuple[tuple[str, ...], bool, bool],
+        params: dict[str, Any],
+        now: datetime,
+    ) -> tuple[list[ClaimedItem], list[str]]:
+        """Dialect hook: claim (``claim_statement(*shape)`` with ``params``); the items
+        claimed, and the runs of their workflow tasks that were queued and are now
+        claimed, with a ``state_changed`` event each (their first task: its history is
+        read with the claim)."""
+        claim = claim_statement(*shape)
+        items = [claimed_item(row) for row in await self._fetch(conn, claim, params)]
+        tasks = {item.run_id: [STARTING] for item in items if item.kind == WFT}
+        if not tasks:
+            return items, []
+        # Only a queued run changes state; a guarded UPDATE leaves the rows of runs
+        # already running unlocked (no lock cycle with event appends).
+        fresh = await self._append_many(conn, tx, tasks, now, claiming=True)
+        return items, [info.run_id for info in fresh]
 
     async def _claim_eagerly(
         self, conn: AsyncConnection, run_ids: Sequence[str], eager: EagerClaim, now: datetime
