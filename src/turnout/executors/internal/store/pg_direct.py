@@ -78,21 +78,25 @@ class DirectExecution(StoreTransactions):
         cursor = await self._run(conn, prepared.compiled(self.engine.dialect), params)
         return int(cursor.rowcount)
 
-    def _defer(self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any]) -> None:
-        """Run ``prepared`` with the transaction's next statement (its result unread)."""
+    def _defer(
+        self,
+        conn: AsyncConnection,
+        prepared: Prepared,
+        params: Mapping[str, Any],
+        result: _Result | None = None,
+    ) -> None:
+        """Run ``prepared`` with the transaction's next statement (its rows to ``result``,
+        or unread)."""
         compiled = prepared.compiled(self.engine.dialect)
         conn.info.setdefault(_DEFERRED, []).append(
-            (compiled.sql, compiled.parameters(params), None)
+            (compiled.sql, compiled.parameters(params), result)
         )
 
     async def _fetch_later(
         self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any]
     ) -> Later:
-        compiled = prepared.compiled(self.engine.dialect)
-        result = _Result(compiled, lambda: self._send_deferred(conn))
-        conn.info.setdefault(_DEFERRED, []).append(
-            (compiled.sql, compiled.parameters(params), result)
-        )
+        result = _Result(prepared.compiled(self.engine.dialect), lambda: self._send_deferred(conn))
+        self._defer(conn, prepared, params, result)
         return result.rows
 
     async def _write_later(
