@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 from tests.store.conftest import QUEUE, claim_task, item_state, opened, start, types
 from tests.store.test_workflow_tasks import commit, schedule, task_commit
@@ -193,3 +193,39 @@ async def test_after_failed_transactions_the_engines_transactions_are_still_atom
                 )
                 raise RuntimeError("roll back")
     assert (await pg_store.find_run("default", "wf")).result == "first"
+
+
+async def test_the_store_sends_its_own_begin_and_commit_around_core_statements(
+    pg_store: Store,
+) -> None:
+    # SQLAlchemy's own transaction is not used (its begin and commit cost a trip through
+    # its greenlet adapter each); a statement SQLAlchemy runs inside one of the store's
+    # transactions is still in that transaction: kept on COMMIT, undone on an error.
+    run_id = await start(pg_store)
+    seen: list[str] = []
+    sync_engine = pg_store.engine.sync_engine
+    listeners = {name: (lambda *_, name=name: seen.append(name)) for name in ("begin", "commit")}
+    for name, listener in listeners.items():
+        event.listen(sync_engine, name, listener)
+
+    async def write(conn: Any, tx: Any, value: str, fail: bool) -> None:
+        await conn.execute(update(runs).where(runs.c.run_id == run_id).values(result=value))
+        if fail:
+            raise RuntimeError("undo")
+
+    try:
+        with pytest.raises(RuntimeError):
+            await pg_store._run_tx(write, "undone", True)
+        assert await _result_of(pg_store, run_id) is None
+        await pg_store._run_tx(write, "kept", False)
+        assert await _result_of(pg_store, run_id) == "kept"
+    finally:
+        for name, listener in listeners.items():
+            event.remove(sync_engine, name, listener)
+    assert "commit" not in seen
+
+
+async def _result_of(store: Store, run_id: str) -> Any:
+    async with store.reader.connect() as conn:
+        query = select(runs.c.result).where(runs.c.run_id == run_id)
+        return (await conn.execute(query)).scalar_one()

@@ -59,6 +59,7 @@ class DirectExecution(StoreTransactions):
     """The execution hooks of ``tx.py`` on psycopg directly (see the module docstring)."""
 
     pipelines = True
+    commits = True
 
     def _install_direct(self) -> None:
         """Send a connection's deferred writes before any statement SQLAlchemy runs."""

@@ -78,6 +78,9 @@ class StoreTransactions:
     pipelines = False
     """:meth:`_fetch_later` sends its statement with the transaction's next round trip
     (PostgreSQL's pipeline mode); here it runs at once."""
+    commits = False
+    """The dialect hooks send the transaction's ``BEGIN`` and ``COMMIT`` themselves
+    (:meth:`_tx_began`, :meth:`_finish`): SQLAlchemy's own transaction is not used."""
 
     def __init__(
         self,
@@ -235,7 +238,8 @@ class StoreTransactions:
         for attempt in range(TX_ATTEMPTS):
             tx = Tx()
             try:
-                async with self.engine.begin() as conn:
+                connected = self.engine.connect() if self.commits else self.engine.begin()
+                async with connected as conn:
                     await self._tx_began(conn)
                     try:
                         result = await fn(conn, tx, *args, **kwargs)
