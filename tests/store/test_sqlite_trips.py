@@ -8,18 +8,24 @@ its commit is not rolled back again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiosqlite.core
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from tests.store.conftest import QUEUE, claim_task, item_state, opened, start
 from tests.store.test_workflow_tasks import commit, schedule, task_commit
 from turnout.contracts.records import QueueItemState
 from turnout.executors.internal import commands as cmd
+from turnout.executors.internal import migrate
 from turnout.executors.internal.store import ClaimParams, EagerClaim, Store
+from turnout.executors.internal.store import sqlite as sqlite_store
+from turnout.executors.internal.store import tx as store_tx
 
 
 @pytest.fixture
@@ -34,6 +40,8 @@ class Trips:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.sent = asyncio.Event()
+        """Set at the first call."""
 
     @property
     def count(self) -> int:
@@ -48,6 +56,7 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trips]:
 
     async def execute(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
         counted.calls.append(getattr(fn, "__name__", repr(fn)))
+        counted.sent.set()
         return await original(self, fn, *args, **kwargs)
 
     with monkeypatch.context() as patched:
@@ -117,3 +126,67 @@ async def test_a_connection_given_back_in_a_transaction_is_rolled_back(
     item = await claim_task(lite_store)
     await commit(lite_store, item, [cmd.CompleteWorkflow(result="ok")])
     assert (await lite_store.find_run("default", "after")).run_id == run_id
+
+
+@pytest.fixture
+async def impatient_store(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Store, str]]:
+    """A store on a fresh SQLite file that waits 1 s for the write lock and tries a
+    transaction twice; and the file's path."""
+    monkeypatch.setattr(migrate, "SQLITE_BUSY_TIMEOUT_S", 1)
+    monkeypatch.setattr(sqlite_store, "SQLITE_BUSY_TIMEOUT_S", 1)
+    monkeypatch.setattr(store_tx, "TX_ATTEMPTS", 2)
+    async with opened(str(sqlite_url)) as s:
+        yield s, str(sqlite_url).removeprefix("sqlite:///")
+
+
+def _hold_the_write_lock(path: str) -> sqlite3.Connection:
+    holder = sqlite3.connect(path, timeout=0, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+async def _nothing(conn: Any, tx: Any) -> None:
+    return None
+
+
+async def test_transactions_cancelled_as_they_begin_leave_no_transaction_behind(
+    lite_store: Store,
+) -> None:
+    # Cancelled a few loop turns in, a transaction may give its connection back while its
+    # BEGIN still waits on the driver's thread: the pool must roll that back after it, or
+    # the connection keeps the write lock and the next transaction on it fails.
+    await start(lite_store)
+    refused = 0
+    for turns in range(200):
+        cancelled = asyncio.create_task(lite_store._run_tx(_nothing))
+        for _ in range(turns % 8):
+            await asyncio.sleep(0)  # a cancellation point further on each time
+        cancelled.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cancelled
+        try:
+            await lite_store._run_tx(_nothing)
+        except OperationalError:
+            refused += 1
+    assert refused == 0
+    item = await claim_task(lite_store)
+    await commit(lite_store, item, [cmd.CompleteWorkflow(result="ok")])
+    assert await item_state(lite_store, item.id) == QueueItemState.COMPLETED.value
+
+
+async def test_a_begin_that_finds_the_database_locked_is_retried_then_reported(
+    impatient_store: tuple[Store, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, path = impatient_store
+    await start(store)
+    holder = _hold_the_write_lock(path)
+    try:
+        with trips(monkeypatch) as counted, pytest.raises(OperationalError, match="locked"):
+            await store._run_tx(_nothing)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert counted.calls.count("execute") == 2  # the BEGIN, tried twice
+    await store._run_tx(_nothing)  # and once the lock is free, it goes through

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
@@ -31,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import PoolResetState
+from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolResetState
 
 try:
     from sqlalchemy.util import await_
@@ -66,11 +67,13 @@ def _engine(url: str, begin: str) -> AsyncEngine:
     """An engine whose every statement is one trip to the driver's thread and back
     (``aiosqlite`` runs ``sqlite3`` on a thread of its own): the ``BEGIN`` goes to the
     driver itself (SQLAlchemy's cursor would make three trips), and a connection given
-    back to the pool is rolled back only when it is still in a transaction (SQLAlchemy
-    rolls back every connection given back after a commit)."""
+    back to the pool is rolled back only when a transaction may still be open on it
+    (SQLAlchemy rolls back every connection given back, committed or not). Connections
+    are pooled whatever SQLAlchemy's version (2.0 opened one per transaction)."""
     engine = create_async_engine(
         sqlalchemy_url(url, async_=True),
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
+        poolclass=AsyncAdaptedQueuePool,
         pool_reset_on_return=None,
     )
     # WAL, busy timeout and the driver's own transaction handling switched off,
@@ -79,14 +82,35 @@ def _engine(url: str, begin: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        await_(conn.connection.driver_connection.execute(begin))
+        # Marked before it is sent: a caller cancelled while the BEGIN waits for the lock
+        # gives the connection back before the driver's thread has run it.
+        conn.connection.info[_MAY_BE_OPEN] = True
+        try:
+            await_(conn.connection.driver_connection.execute(begin))
+        except sqlite3.Error as exc:  # "database is locked": retried, as SQLAlchemy's own
+            raise DBAPIError.instance(
+                begin, (), exc, sqlite3.Error, dialect=engine.dialect
+            ) from exc
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        conn.connection.info.pop(_MAY_BE_OPEN, None)
 
     @event.listens_for(engine.sync_engine, "reset")
-    def _on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
-        if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
+    def _on_reset(dbapi_connection: Any, record: Any, state: PoolResetState) -> None:
+        if not state.asyncio_safe:
+            return
+        began = record is not None and record.info.pop(_MAY_BE_OPEN, False)
+        if began or dbapi_connection.driver_connection.in_transaction:
+            # Runs on the driver's thread after anything still queued there (a BEGIN);
+            # without a transaction open by then it does nothing.
             dbapi_connection.rollback()
 
     return engine
+
+
+_MAY_BE_OPEN = "turnout_may_be_open"
+"""Set in a connection's ``info`` from its ``BEGIN`` until its ``COMMIT``."""
 
 
 class SqliteStore(SqliteDirect, Store):
