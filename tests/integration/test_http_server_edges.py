@@ -257,3 +257,23 @@ def test_turnout_serve_takes_its_timeouts_from_options_and_logs_a_cut(tmp_path: 
     )  # fmt: skip
     assert refused.returncode == 2
     assert "--header-timeout" in refused.stderr
+
+
+def test_the_server_runs_on_pythons_loop_even_with_uvloop_installed() -> None:
+    # uvicorn picks uvloop whenever it is importable (the uvloop extra installs it for
+    # workers); the guarded protocol's timeouts are written against asyncio's transports.
+    import asyncio
+
+    import uvloop
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    factory = server_config(app).get_loop_factory()
+    assert factory is not None
+    loop = factory()
+    try:
+        assert isinstance(loop, asyncio.BaseEventLoop)
+        assert not isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()

@@ -62,6 +62,7 @@ def server_config(
     """
     timeouts = timeouts or ClientTimeouts()
     protocol = type("GuardedHTTP", (GuardedHTTP,), {"timeouts": timeouts})
+    options.setdefault("loop", "asyncio")  # not uvloop because it is installed (see GuardedHTTP)
     return uvicorn.Config(
         app, http=protocol, timeout_keep_alive=max(1, round(timeouts.keep_alive)), **options
     )
