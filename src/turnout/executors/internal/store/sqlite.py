@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
@@ -52,7 +51,7 @@ from turnout.executors.internal.store.sqlite_batches import (
     plan_rows,
     plans_statement,
 )
-from turnout.executors.internal.store.sqlite_direct import SqliteDirect
+from turnout.executors.internal.store.sqlite_direct import SqliteDirect, translated
 from turnout.executors.internal.store.sqlite_turns import WriteTurns, turns_file
 from turnout.executors.internal.store.tx import Tx, TxFunction
 from turnout.executors.internal.store.wakeups import SocketWakeups, wake_folder
@@ -85,12 +84,8 @@ def _engine(url: str, begin: str) -> AsyncEngine:
         # Marked before it is sent: a caller cancelled while the BEGIN waits for the lock
         # gives the connection back before the driver's thread has run it.
         conn.connection.info[_MAY_BE_OPEN] = True
-        try:
+        with translated(begin, (), engine.dialect):  # "database is locked": retried
             await_(conn.connection.driver_connection.execute(begin))
-        except sqlite3.Error as exc:  # "database is locked": retried, as SQLAlchemy's own
-            raise DBAPIError.instance(
-                begin, (), exc, sqlite3.Error, dialect=engine.dialect
-            ) from exc
 
     @event.listens_for(engine.sync_engine, "commit")
     def _on_commit(conn: Any) -> None:

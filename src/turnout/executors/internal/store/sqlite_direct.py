@@ -23,9 +23,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from turnout.executors.internal.store.prepared import Compiled, Prepared
-from turnout.executors.internal.store.tx import Later, StoreTransactions
+from turnout.executors.internal.store.tx import Later, StoreTransactions, read_already
 
-__all__ = ["SqliteDirect"]
+__all__ = ["SqliteDirect", "translated"]
 
 
 class SqliteDirect(StoreTransactions):
@@ -77,22 +77,20 @@ class SqliteDirect(StoreTransactions):
             # SQLite returns the rows in no set order; it numbers them in VALUES order.
             found = await self._fetch(conn, prepared, params)
             stored += sorted(found, key=lambda row: getattr(row, key.name))
+        return read_already(stored)
 
-        async def ready() -> Sequence[Any]:
-            return stored
+    def _translated(self, sql: str, args: Any) -> contextlib.AbstractContextManager[None]:
+        return translated(sql, args, self.engine.dialect)
 
-        return ready
 
-    @contextlib.contextmanager
-    def _translated(self, sql: str, args: Any) -> Iterator[None]:
-        """The driver's errors raised as SQLAlchemy's (``database is locked``: an
-        ``OperationalError`` the transaction helper retries)."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(
-                sql, args, exc, sqlite3.Error, dialect=self.engine.dialect
-            ) from exc
+@contextlib.contextmanager
+def translated(sql: str, args: Any, dialect: Any) -> Iterator[None]:
+    """The driver's errors raised as SQLAlchemy's (``database is locked``: an
+    ``OperationalError`` the transaction helper retries)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, args, exc, sqlite3.Error, dialect=dialect) from exc
 
 
 def _driver(conn: AsyncConnection) -> Any:

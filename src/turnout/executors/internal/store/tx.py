@@ -27,7 +27,7 @@ from turnout.executors.internal.store.prepared import Prepared
 from turnout.executors.internal.store.records import RunInfo
 from turnout.executors.internal.store.sql import RUNS_BY_ID, no_run, padded
 
-__all__ = ["TX_ATTEMPTS", "Later", "StoreTransactions", "Tx", "TxFunction"]
+__all__ = ["TX_ATTEMPTS", "Later", "StoreTransactions", "Tx", "TxFunction", "read_already"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -38,6 +38,15 @@ TX_ATTEMPTS = 6
 Later = Callable[[], Awaitable[Sequence[Any]]]
 """The rows of a statement that may travel with a later round trip
 (:meth:`StoreTransactions._fetch_later`): ``await later()`` reads them."""
+
+
+def read_already(rows: Sequence[Any]) -> Later:
+    """``rows``, read already, as a :data:`Later`."""
+
+    async def ready() -> Sequence[Any]:
+        return rows
+
+    return ready
 
 
 @dataclass
@@ -137,12 +146,7 @@ class StoreTransactions:
         with the transaction's next round trip (as :meth:`_fetch_later`); the rows stored
         (every column), in the order of ``rows``."""
         stmt = insert(table).returning(*table.c, sort_by_parameter_order=True)
-        stored = (await conn.execute(stmt, list(rows))).all() if rows else []
-
-        async def ready() -> Sequence[Any]:
-            return stored
-
-        return ready
+        return read_already((await conn.execute(stmt, list(rows))).all() if rows else [])
 
     async def _tx_began(self, conn: AsyncConnection) -> None:
         """Dialect hook: a transaction began on ``conn``."""
@@ -183,12 +187,7 @@ class StoreTransactions:
     ) -> Later:
         """Dialect hook: run ``prepared`` now, or (with :attr:`pipelines`) with the
         transaction's next round trip; its rows, read once that is back."""
-        rows = await self._fetch(conn, prepared, params)
-
-        async def ready() -> Sequence[Any]:
-            return rows
-
-        return ready
+        return read_already(await self._fetch(conn, prepared, params))
 
     async def _write_later(
         self, conn: AsyncConnection, prepared: Prepared, params: Mapping[str, Any]
