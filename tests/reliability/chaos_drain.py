@@ -20,9 +20,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 import turnout
 from turnout import RetryPolicy, RunState, TurnoutError, activity, workflow
+from turnout.executors.internal.migrate import sqlalchemy_url
 from turnout.executors.internal.schema import events, queue_items, runs
 
 if TYPE_CHECKING:
@@ -35,7 +38,7 @@ STEP_TIMEOUT = timedelta(seconds=3)
 """Start-to-close timeout of the activities: a dead worker's activity is retried after it."""
 STEP_WORK = 0.02
 """Seconds each activity works (waits): a killed worker holds the leases of what it ran."""
-WAIT = 150.0
+WAIT = 60.0
 """Seconds any one wait of a scenario may take before it fails (a hang, never a timing)."""
 START_ERRORS = (DBAPIError, OSError, TurnoutError)
 """What a client call may raise while the database is out of reach or refuses connections;
@@ -251,8 +254,30 @@ class Drain:
                     self.check_workers()
                     await asyncio.sleep(0.02)
         except TimeoutError:
-            raise AssertionError(f"{what}: not within {WAIT} s\n{self.outputs()}") from None
+            raise AssertionError(
+                f"{what}: not within {WAIT} s\n{await self.queue_view()}\n{self.outputs()}"
+            ) from None
         return time.monotonic() - began
+
+    async def queue_view(self) -> str:
+        """The queue's items by kind, state and lease owner, read on a connection of
+        its own (a pooled one could be what stalls), for a wait that failed."""
+        query = (
+            select(queue_items.c.kind, queue_items.c.state, queue_items.c.lease_owner, func.count())
+            .group_by(queue_items.c.kind, queue_items.c.state, queue_items.c.lease_owner)
+            .order_by(queue_items.c.kind, queue_items.c.state, queue_items.c.lease_owner)
+        )
+        engine = create_async_engine(sqlalchemy_url(self.url, async_=True), poolclass=NullPool)
+        try:
+            async with asyncio.timeout(10), engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+        except Exception as exc:  # the view is a diagnosis; its own failure is reported
+            return f"queue: not readable ({_first_line(exc)})"
+        finally:
+            await engine.dispose()
+        return "queue (kind, state, lease owner, items):\n" + "\n".join(
+            f"  {kind} {state} {owner} {n}" for kind, state, owner, n in rows
+        )
 
     async def progress_beyond(self, done: int, what: str) -> float:
         """Wait until more than ``done`` activities completed; the seconds it took."""
