@@ -27,6 +27,7 @@ from turnout.executors.internal.store import (
     ClaimParams,
     EagerClaim,
     StaleTaskError,
+    StartParams,
     Store,
 )
 
@@ -87,6 +88,19 @@ async def _committed(store: Store, item: ClaimedItem, commands: list[Any], **ext
     with wire(store) as traced:
         await store.commit_workflow_task(task)
         return traced.round_trips()
+
+
+async def test_a_start_under_the_default_id_policies_is_one_round_trip(pg_store: Store) -> None:
+    starts = [
+        StartParams(workflow_id=f"s-{i}", workflow_type="Flow", task_queue=QUEUE, input=[i])
+        for i in range(3)
+    ]
+    with wire(pg_store) as traced:
+        results = await pg_store.start_workflows(starts)
+        trips = traced.round_trips()
+    assert trips == 1  # the inserts with BEGIN and COMMIT; nothing read first
+    assert [getattr(r, "created", None) for r in results] == [True, True, True]
+    assert await types(pg_store, results[0].run_id) == ["workflow_started"]  # type: ignore[union-attr]
 
 
 async def test_a_commit_that_schedules_an_activity_it_leases_is_two_round_trips(

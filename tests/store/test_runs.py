@@ -78,6 +78,26 @@ async def test_start_workflows_returns_each_start_or_its_own_refusal(store: Stor
     assert isinstance(found[2], WorkflowNotFoundError)
 
 
+async def test_start_workflows_under_default_policies_refuse_only_an_open_run(
+    store: Store,
+) -> None:
+    """Nothing is read before these starts: the index of open runs alone refuses one."""
+    closed = await start(store, "closed")
+    assert await store.terminate("default", closed, "done with it")
+    results = await store.start_workflows(
+        [
+            StartParams(workflow_id=w, workflow_type="Flow", task_queue=QUEUE, input=[])
+            for w in ("closed", "twice", "twice")
+        ]
+    )
+    assert isinstance(results[2], WorkflowAlreadyStartedError)
+    assert [getattr(r, "created", None) for r in results] == [True, True, None]
+    again = await store.find_run("default", "closed")
+    assert again.run_id == results[0].run_id != closed  # type: ignore[union-attr]
+    assert again.state is RunState.QUEUED
+    assert await run_state(store, closed) is RunState.TERMINATED
+
+
 async def test_find_run_of_an_unknown_id_raises(store: Store) -> None:
     with pytest.raises(WorkflowNotFoundError):
         await store.find_run("default", "missing")
