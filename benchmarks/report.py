@@ -378,6 +378,12 @@ def render(doc: dict[str, Any], console: Console) -> None:
             f"waking an idle process: {wakeup['idle_ms']:.3f} ms after {wakeup['gap_s']} s "
             f"asleep, {wakeup['busy_ms']:.3f} ms back to back (benchmarks/wakeup.py)"
         )
+    if wakeup and "page_idle_us" in wakeup:
+        console.print(
+            f"touching a page of memory: {wakeup['page_idle_us']:.2f} µs after "
+            f"{wakeup['gap_s']} s untouched, {wakeup['page_busy_us']:.2f} µs just after "
+            "(each page an idle request's path touches, in every process it crosses)"
+        )
     for note in notes:
         console.print(f"[red]error[/red] {escape(note)}")
     for line in _executor_notes(doc):

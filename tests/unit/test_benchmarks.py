@@ -83,6 +83,9 @@ def test_table_targets_and_ratios_are_printed(tiny_run: tuple[dict[str, Any], st
     assert wakeup["idle_ms"] > 0
     assert wakeup["busy_ms"] > 0
     assert "waking an idle process" in stdout
+    assert wakeup["page_idle_us"] > 0
+    assert wakeup["page_busy_us"] > 0
+    assert "touching a page of memory" in stdout
     assert doc["machine"]["event_loop"] == "asyncio"
     assert "event loop asyncio (TURNOUT_EVENT_LOOP)" in stdout
     names = {(t["name"], t["executor"]) for t in doc["targets"]}
