@@ -11,7 +11,12 @@ import turnout
 from tests import workflows_for_tests as wf
 from turnout.contracts.states import RunState, sources_of
 from turnout.executors.internal.schema import runs
-from turnout.executors.internal.store import ClaimParams, StartParams, WorkflowTaskCommit
+from turnout.executors.internal.store import (
+    ClaimParams,
+    SignalParams,
+    StartParams,
+    WorkflowTaskCommit,
+)
 
 
 async def test_update_out_of_a_terminal_state_changes_zero_rows(client: Any) -> None:
@@ -31,7 +36,7 @@ async def test_update_out_of_a_terminal_state_changes_zero_rows(client: Any) -> 
         assert result.rowcount == 0
     # Stragglers through the store API change nothing either.
     assert not await store.terminate("default", started.run_id, "again")
-    assert not await store.signal("default", started.run_id, "late", [])
+    assert not await store.signal(SignalParams("default", started.run_id, "late", []))
     assert not await store.request_cancel("default", started.run_id)
     run = await store.find_run("default", "guard-1")
     assert run.state is RunState.TERMINATED
@@ -62,7 +67,9 @@ async def test_a_run_never_closes_over_a_signal_its_task_has_not_seen(client: An
     )
     _, history = await store.load_history(started.run_id, 0)
     seen = history[-1].seq
-    assert await store.signal("default", started.run_id, "late", [])  # arrives while the task runs
+    assert await store.signal(
+        SignalParams("default", started.run_id, "late", [])
+    )  # arrives while the task runs
     with pytest.raises(UnhandledSignalError):
         await store.commit_workflow_task(
             WorkflowTaskCommit(

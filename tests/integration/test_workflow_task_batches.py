@@ -24,6 +24,7 @@ from turnout.executors.internal.store import (
     ClaimedItem,
     ClaimParams,
     EagerClaim,
+    SignalParams,
     StaleTaskError,
     StartParams,
     Store,
@@ -80,7 +81,7 @@ async def _commit(store: Store, task: ClaimedItem, commands: list[Any], **extra:
 async def test_histories_are_read_together_each_from_its_own_seq(client: Any) -> None:
     store = client.store
     first, second = await _claimed_runs(store, "reads", 2)
-    await store.signal("default", second.run_id, "poke", ["x"])
+    await store.signal(SignalParams("default", second.run_id, "poke", ["x"]))
 
     loaded = await store.load_histories([(first.run_id, 0), (second.run_id, 2), ("no-such-run", 0)])
 
@@ -137,7 +138,7 @@ async def test_a_task_refused_in_a_batch_changes_nothing_and_the_others_commit(
         commits[0], item=dataclasses.replace(lost_lease, attempt=lost_lease.attempt + 1)
     )
     assert await store.terminate("default", moved_on.run_id, "stop")
-    assert await store.signal("default", unseen_signal.run_id, "late", [])
+    assert await store.signal(SignalParams("default", unseen_signal.run_id, "late", []))
 
     outcomes = await store.commit_workflow_tasks(commits)
 

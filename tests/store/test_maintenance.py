@@ -10,7 +10,7 @@ from tests.store.conftest import claim_task, item_state, run_state, start, types
 from turnout.contracts.records import QueueItemState
 from turnout.contracts.states import RunState
 from turnout.executors.internal.schema import queue_items, runs
-from turnout.executors.internal.store import ClaimedItem, ExpiredRunsParams, Store
+from turnout.executors.internal.store import ClaimedItem, ExpiredRunsParams, SignalParams, Store
 from turnout.executors.internal.store.base import utcnow
 
 
@@ -48,7 +48,7 @@ async def test_requeue_expired_workflow_task_puts_it_back_once(store: Store) -> 
 async def test_requeue_with_a_newer_task_queued_ends_the_expired_one(store: Store) -> None:
     run_id = await start(store)
     expired = await expire(store, await claim_task(store))
-    await store.signal("default", run_id, "poke", [])
+    await store.signal(SignalParams("default", run_id, "poke", []))
     assert await store.requeue_expired_workflow_task(expired)
     assert await item_state(store, expired.id) == QueueItemState.FAILED.value
 
@@ -76,7 +76,7 @@ async def test_prune_finished_deletes_only_old_finished_items(store: Store) -> N
     run_id = await start(store)
     item = await claim_task(store)
     await store.abandon_workflow_task(item)
-    await store.signal("default", run_id, "poke", [])  # a queued item stays
+    await store.signal(SignalParams("default", run_id, "poke", []))  # a queued item stays
     assert await store.prune_finished(utcnow() - timedelta(hours=1)) == 0
     assert await store.prune_finished(utcnow() + timedelta(seconds=1)) == 1
     assert await item_state(store, item.id) is None

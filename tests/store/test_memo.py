@@ -6,7 +6,7 @@ from tests.store.conftest import QUEUE, claim_task, start
 from tests.store.test_workflow_tasks import commit
 from turnout.contracts.events import EventType
 from turnout.executors.internal import commands as cmd
-from turnout.executors.internal.store import Store
+from turnout.executors.internal.store import SignalParams, Store
 
 
 async def test_a_memo_is_kept_upserted_and_given_to_the_next_run(store: Store) -> None:
@@ -23,7 +23,7 @@ async def test_a_memo_is_kept_upserted_and_given_to_the_next_run(store: Store) -
     (modified,) = [e for e in events if e.type is EventType.WORKFLOW_PROPERTIES_MODIFIED]
     assert modified.attributes == {"upserted_memo": {"stage": "packed", "note": None}}
 
-    await store.signal("default", run_id, "go", [])
+    await store.signal(SignalParams("default", run_id, "go", []))
     item = await claim_task(store)
     await commit(store, item, [cmd.ContinueAsNew(workflow_type="Flow", args=[], task_queue=QUEUE)])
     latest = await store.find_run("default", "memo")

@@ -20,6 +20,7 @@ from turnout.executors.internal.store import (
     ClaimParams,
     EagerClaim,
     RunSnapshot,
+    SignalParams,
     Store,
     WorkflowTaskCommit,
 )
@@ -95,7 +96,7 @@ async def test_every_write_goes_through_the_transaction_helper(
         before = len(transactions)
         await write
         assert len(transactions) == before + 1
-    await store.signal("default", run_id, "poke", [])
+    await store.signal(SignalParams("default", run_id, "poke", []))
     task = await claim_task(store)
     before = len(transactions)
     await store.release([task])

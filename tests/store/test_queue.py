@@ -12,7 +12,7 @@ from turnout.contracts.records import QueueItemState
 from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import queue_items
-from turnout.executors.internal.store import FireTimersParams, Store
+from turnout.executors.internal.store import FireTimersParams, SignalParams, Store
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.maintenance import Lull
 
@@ -70,7 +70,9 @@ async def test_release_gives_items_back_with_an_event(store: Store) -> None:
 async def test_release_of_a_task_with_a_newer_one_queued_ends_it(store: Store) -> None:
     run_id = await start(store)
     item = await claim_task(store)
-    await store.signal("default", run_id, "poke", [])  # a second task of the run is queued
+    await store.signal(
+        SignalParams("default", run_id, "poke", [])
+    )  # a second task of the run is queued
     await store.release([item])
     assert await item_state(store, item.id) == QueueItemState.FAILED.value
 

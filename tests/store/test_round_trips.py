@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, update
 
+import turnout
 from tests.store.conftest import QUEUE, claim_task, item_state, opened, start, types
 from tests.store.test_workflow_tasks import commit, schedule, task_commit
 from turnout.contracts.records import QueueItemState
@@ -26,6 +27,7 @@ from turnout.executors.internal.store import (
     ClaimedItem,
     ClaimParams,
     EagerClaim,
+    SignalParams,
     StaleTaskError,
     StartParams,
     Store,
@@ -101,6 +103,33 @@ async def test_a_start_under_the_default_id_policies_is_one_round_trip(pg_store:
     assert trips == 1  # the inserts with BEGIN and COMMIT; nothing read first
     assert [getattr(r, "created", None) for r in results] == [True, True, True]
     assert await types(pg_store, results[0].run_id) == ["workflow_started"]  # type: ignore[union-attr]
+
+
+async def test_a_signal_to_an_open_run_is_two_round_trips(pg_store: Store) -> None:
+    run_id = await start(pg_store)
+    with wire(pg_store) as traced:
+        assert await pg_store.signal(
+            SignalParams("default", run_id, "poke", ["x"], workflow_id="wf")
+        )
+        trips = traced.round_trips()
+    assert trips == 2  # the run's update with BEGIN; the event, its task and COMMIT
+    assert (await types(pg_store, run_id))[-1] == "signal_received"
+
+
+async def test_a_handle_that_names_its_run_signals_without_reading_it(postgres_url: str) -> None:
+    client = await turnout.connect(executor="internal", database_url=str(postgres_url))
+    try:
+        handle = await client.start_workflow("Flow", id="named", task_queue=QUEUE)
+        with wire(client.store) as traced:
+            await handle.signal("poke", "x")
+            trips = traced.round_trips()
+        assert trips == 2  # the signal's transaction alone
+        assert (await types(client.store, handle.run_id))[-1] == "signal_received"
+        other = client.get_workflow_handle("another", run_id=handle.run_id)
+        with pytest.raises(turnout.WorkflowNotFoundError):
+            await other.signal("poke", "x")
+    finally:
+        await client.close()
 
 
 async def test_a_commit_that_schedules_an_activity_it_leases_is_two_round_trips(

@@ -14,7 +14,14 @@ from turnout.contracts.errors import WorkflowAlreadyStartedError, WorkflowNotFou
 from turnout.contracts.records import IdConflictPolicy, QueueItemState, Run
 from turnout.contracts.states import RunState
 from turnout.executors.internal.migrate import create_schema_async
-from turnout.executors.internal.store import RunFilter, RunSnapshot, StartParams, Store, open_store
+from turnout.executors.internal.store import (
+    RunFilter,
+    RunSnapshot,
+    SignalParams,
+    StartParams,
+    Store,
+    open_store,
+)
 
 
 async def test_start_creates_a_queued_run_its_first_event_and_task(store: Store) -> None:
@@ -122,12 +129,28 @@ async def test_list_runs_newest_first_with_a_keyset_bound(store: Store) -> None:
 async def test_signal_appends_to_an_open_run_and_queues_a_task(store: Store) -> None:
     run_id = await start(store)
     await claim_task(store)
-    assert await store.signal("default", run_id, "poke", ["x"])
+    assert await store.signal(SignalParams("default", run_id, "poke", ["x"]))
     assert (await types(store, run_id))[-1] == "signal_received"
     states = [i.state for i in await items_of(store, run_id)]
     assert states == [QueueItemState.RUNNING.value, QueueItemState.QUEUED.value]
-    assert not await store.signal("other-tenant", run_id, "poke", [])
-    assert not await store.signal("default", "missing", "poke", [])
+    assert not await store.signal(SignalParams("other-tenant", run_id, "poke", []))
+    assert not await store.signal(SignalParams("default", "missing", "poke", []))
+
+
+async def test_a_signal_naming_the_workflow_id_reaches_only_that_workflows_run(
+    store: Store,
+) -> None:
+    run_id = await start(store, "named")
+    assert not await store.signal(
+        SignalParams("default", run_id, "poke", [], workflow_id="another")
+    )
+    assert not await store.signal(
+        SignalParams("other-tenant", run_id, "poke", [], workflow_id="named")
+    )
+    assert (await types(store, run_id))[-1] == "workflow_started"
+    assert await store.signal(SignalParams("default", run_id, "poke", ["x"], workflow_id="named"))
+    assert (await types(store, run_id))[-1] == "signal_received"
+    assert [i.state for i in await items_of(store, run_id)] == [QueueItemState.QUEUED.value]
 
 
 async def test_request_cancel_records_once(store: Store) -> None:
@@ -152,7 +175,7 @@ async def test_terminate_closes_the_run_and_its_items(store: Store) -> None:
 
 async def test_load_histories_returns_snapshots_and_events_after_each_seq(store: Store) -> None:
     first, second = await start(store, "h1"), await start(store, "h2")
-    await store.signal("default", second, "poke", [])
+    await store.signal(SignalParams("default", second, "poke", []))
     loaded = await store.load_histories([(first, 0), (second, 1), ("missing", 0)])
     (snap1, events1), (snap2, events2) = loaded[0], loaded[1]  # type: ignore[misc]
     assert isinstance(snap1, RunSnapshot)

@@ -13,7 +13,7 @@ from turnout.contracts.events import EventType
 from turnout.contracts.limits import InvalidInputError
 from turnout.contracts.visibility import InvalidQueryError, parse_query
 from turnout.executors.internal import commands as cmd
-from turnout.executors.internal.store import Store
+from turnout.executors.internal.store import SignalParams, Store
 from turnout.executors.internal.store.records import RunFilter
 
 
@@ -52,7 +52,7 @@ async def test_search_attributes_are_kept_upserted_and_given_to_the_next_run(
     assert await ids(store, "CustomerId = 'acme'") == []
     assert await ids(store, "OrderTotal = 7") == ["sa"]
 
-    await store.signal("default", run_id, "go", [])
+    await store.signal(SignalParams("default", run_id, "go", []))
     item = await claim_task(store)
     await commit(store, item, [cmd.ContinueAsNew(workflow_type="Flow", args=[], task_queue=QUEUE)])
     latest = await store.find_run("default", "sa")

@@ -16,6 +16,7 @@ from turnout.executors.internal.store import (
     ClaimedItem,
     ClaimParams,
     EagerClaim,
+    SignalParams,
     StaleTaskError,
     Store,
     WorkflowTaskCommit,
@@ -88,7 +89,7 @@ async def test_claim_leases_a_task_and_marks_the_run_claimed(store: Store) -> No
 async def test_one_workflow_task_of_a_run_at_a_time(store: Store) -> None:
     run_id = await start(store)
     await claim_task(store)
-    await store.signal("default", run_id, "poke", [])
+    await store.signal(SignalParams("default", run_id, "poke", []))
     assert (
         await store.claim(
             ClaimParams(QUEUE, "w2", workflow_tasks=5, activities=0, workflow_lease=30)

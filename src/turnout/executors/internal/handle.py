@@ -39,6 +39,7 @@ from turnout.contracts.workers import WorkerInfo, no_worker_reason
 from turnout.executors.internal import codec
 from turnout.executors.internal.queries import ask_query
 from turnout.executors.internal.store.notify import run_channel
+from turnout.executors.internal.store.records import SignalParams
 from turnout.executors.internal.store.rows import cron_schedule_of
 from turnout.executors.internal.updates import InternalWorkflowUpdateHandle, send_update
 from turnout.workflows._definitions import (
@@ -107,15 +108,16 @@ class InternalWorkflowHandle(UpdateCalls):
             raise WorkflowAlreadyCompletedError(self._id, run.run_id, run.state.value)
         return run
 
-    async def _gone(self, run: Run) -> WorkflowNotFoundError:
-        """Why a write to ``run`` found no open run: it closed meanwhile, or it is gone."""
+    async def _gone(self, run_id: str) -> WorkflowNotFoundError:
+        """Why a write to the run ``run_id`` found no open run: it closed meanwhile, or
+        it is gone."""
         try:
-            now = await self._client.store.find_run(self._client.tenant_id, self._id, run.run_id)
+            now = await self._client.store.find_run(self._client.tenant_id, self._id, run_id)
         except WorkflowNotFoundError as exc:
             return exc
         if now.state.is_terminal:
-            return WorkflowAlreadyCompletedError(self._id, run.run_id, now.state.value)
-        return WorkflowNotFoundError(self._id, run.run_id)
+            return WorkflowAlreadyCompletedError(self._id, run_id, now.state.value)
+        return WorkflowNotFoundError(self._id, run_id)
 
     # -- updates -----------------------------------------------------------------------
     async def start_update(
@@ -302,11 +304,12 @@ class InternalWorkflowHandle(UpdateCalls):
             raise DataConversionError(f"the arguments of signal {name}", exc) from None
         check_signal(name, encoded)
         codec.check_size(encoded, f"the arguments of signal {name}", self._client.max_payload_bytes)
-        run = await self._open_run()
-        if not await self._client.store.signal(
-            self._client.tenant_id, run.run_id, name, encoded, header
-        ):
-            raise await self._gone(run)
+        # A handle that names its run signals it without reading it first: the signal's
+        # own update finds it open (of this workflow id and tenant), or says why not.
+        run_id = self._run_id if self._run_id is not None else (await self._open_run()).run_id
+        signal = SignalParams(self._client.tenant_id, run_id, name, encoded, header, self._id)
+        if not await self._client.store.signal(signal):
+            raise await self._gone(run_id)
 
     async def query(
         self,
@@ -369,7 +372,7 @@ class InternalWorkflowHandle(UpdateCalls):
         if run.state.is_terminal:
             return
         if not await self._client.store.request_cancel(self._client.tenant_id, run.run_id):
-            gone = await self._gone(run)
+            gone = await self._gone(run.run_id)
             if not isinstance(gone, WorkflowAlreadyCompletedError):
                 raise gone
 
@@ -385,7 +388,7 @@ class InternalWorkflowHandle(UpdateCalls):
             check_text(reason, "the reason")
         run = await self._open_run()
         if not await self._client.store.terminate(self._client.tenant_id, run.run_id, reason):
-            raise await self._gone(run)
+            raise await self._gone(run.run_id)
 
     # -- governance ------------------------------------------------------------------------
     async def approve(self, name: str, *, by: str, reason: str | None = None) -> PolicyDecision:

@@ -17,7 +17,7 @@ Where things live:
 
 An operation with knobs takes one params record, a frozen dataclass in ``records``
 (``StartParams``, ``ClaimParams``, ``WorkflowTaskCommit``, ``FailActivityParams``,
-``UpdateRequestParams``,
+``UpdateRequestParams``, ``SignalParams``,
 ``FireTimersParams``, ``RunFilter``, ``ApprovalFilter``, ``ExpiredRunsParams``): a new
 knob is a field with a default, and no caller changes. What the operation acts on (an
 item, a tenant or run id) stays a plain argument, and so does a lone optional setting
@@ -48,6 +48,7 @@ from turnout.executors.internal.store.records import (
     FailActivityParams,
     FireTimersParams,
     RunFilter,
+    SignalParams,
     UpdateRecord,
     UpdateRequestParams,
     WorkflowTaskCommit,
@@ -66,6 +67,7 @@ __all__ = [
     "Notifier",
     "RunFilter",
     "RunSnapshot",
+    "SignalParams",
     "StaleTaskError",
     "StartParams",
     "StartResult",

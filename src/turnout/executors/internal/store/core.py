@@ -5,7 +5,7 @@ import from here live in their own modules and are re-exported."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -196,14 +196,15 @@ class StoreCore(SearchIndex):
         now: datetime,
         *,
         claiming: bool = False,
+        guard: Mapping[str, str] | None = None,
     ) -> list[RunInfo]:
         """:meth:`_append` to many open runs in one statement (their events wait in
         ``tx``); the runs it appended to. With ``claiming``, only to queued runs, which
-        become claimed."""
+        become claimed; with ``guard``, only to runs with those column values."""
         if not specs:
             return []
         counts = {run_id: len(s) for run_id, s in specs.items()}
-        rows = await self._bump_runs(conn, counts, now, claiming)
+        rows = await self._bump_runs(conn, counts, now, claiming, guard or {})
         infos = [RunInfo(*row[1:]) for row in rows]
         for info, row in zip(infos, rows, strict=True):
             self._appended(tx, info, row.next_seq, specs[info.run_id], now)
@@ -218,12 +219,19 @@ class StoreCore(SearchIndex):
         tx.events.extend(event_rows(info, next_seq - len(specs), specs, now))
 
     async def _bump_runs(
-        self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool
+        self,
+        conn: AsyncConnection,
+        counts: dict[str, int],
+        now: datetime,
+        claiming: bool,
+        guard: Mapping[str, str],
     ) -> Sequence[Any]:
         """Dialect hook: add ``counts[run_id]`` to each open run's next seq (see
         :meth:`_append_many`); rows of the new next seq and the :class:`RunInfo` columns."""
         stmt = update(runs).where(
-            self._among(runs.c.run_id, sorted(counts), no_run), runs.c.state.in_(ACTIVE)
+            self._among(runs.c.run_id, sorted(counts), no_run),
+            runs.c.state.in_(ACTIVE),
+            *(runs.c[name] == value for name, value in guard.items()),
         )
         values: dict[str, Any] = {}
         if claiming:

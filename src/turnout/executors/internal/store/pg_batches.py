@@ -36,10 +36,11 @@ __all__ = ["bump_statement", "plans_statement"]
 
 
 @functools.cache
-def bump_statement(claiming: bool) -> Prepared:
+def bump_statement(claiming: bool, guard: tuple[str, ...] = ()) -> Prepared:
     """Add ``:counts[i]`` to the next seq of each open run ``:ids[i]``, set
     ``updated_at`` to ``:now``; with ``claiming``, only queued runs, which become
-    claimed (started now, unless they started before). Returns the new next seq and the
+    claimed (started now, unless they started before); only runs whose columns
+    ``guard`` hold the parameters of the same names. Returns the new next seq and the
     run's info columns."""
 
     def build(_: str) -> Any:
@@ -57,6 +58,7 @@ def bump_statement(claiming: bool) -> Prepared:
             runs.c.run_id == given.c.run_id,
             _by_key(),  # the runs by their primary key, never by a scan
             one_of(runs.c.state, ACTIVE),
+            *(runs.c[name] == bindparam(name, type_=runs.c[name].type) for name in guard),
         )
         if claiming:
             values["state"] = RunState.CLAIMED.value

@@ -13,7 +13,7 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -149,11 +149,16 @@ class PostgresStore(DirectExecution, Store):
         return items, list(fresh)
 
     async def _bump_runs(
-        self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool
+        self,
+        conn: AsyncConnection,
+        counts: dict[str, int],
+        now: datetime,
+        claiming: bool,
+        guard: Mapping[str, str],
     ) -> Sequence[Any]:
         ids = sorted(counts)
-        params = {"ids": ids, "counts": [counts[r] for r in ids], "now": now}
-        return await self._fetch(conn, bump_statement(claiming), params)
+        params = {"ids": ids, "counts": [counts[r] for r in ids], "now": now, **guard}
+        return await self._fetch(conn, bump_statement(claiming, tuple(sorted(guard))), params)
 
     async def _update_plans(
         self, conn: AsyncConnection, plans: Sequence[Plan], now: datetime

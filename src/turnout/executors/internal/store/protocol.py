@@ -51,6 +51,7 @@ from turnout.executors.internal.store.records import (
     RunFilter,
     RunSnapshot,
     ScheduleChange,
+    SignalParams,
     StartParams,
     StartResult,
     UpdateRecord,
@@ -236,16 +237,10 @@ class StoreProtocol(Protocol):
         """A run's events with seq above ``after_seq``, in seq order."""
         ...
 
-    async def signal(
-        self,
-        tenant_id: str,
-        run_id: str,
-        name: str,
-        args: list[Any],
-        header: dict[str, Any] | None = None,
-    ) -> bool:
+    async def signal(self, p: SignalParams) -> bool:
         """Append ``signal_received`` (with the interceptors' ``header``) to an open run
-        and queue its workflow task; False when the tenant has no such open run."""
+        and queue its workflow task; False when the tenant has no such open run (of
+        ``workflow_id``, when given)."""
         ...
 
     async def request_cancel(self, tenant_id: str, run_id: str) -> bool:

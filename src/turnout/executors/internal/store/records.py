@@ -168,6 +168,20 @@ class ActivityLookup:
 
 
 @dataclass(frozen=True)
+class SignalParams:
+    """The signal ``signal`` delivers: ``name`` with ``args`` (and the interceptors'
+    ``header``) to the open run ``run_id`` of ``tenant_id`` (of ``workflow_id``, when
+    given)."""
+
+    tenant_id: str
+    run_id: str
+    name: str
+    args: list[Any]
+    header: dict[str, Any] | None = None
+    workflow_id: str | None = None
+
+
+@dataclass(frozen=True)
 class FailActivityParams:
     """How ``fail_activity`` ends a failed attempt: queue the next one after
     ``retry_in`` seconds, or (None) record the activity's final failure."""

@@ -40,6 +40,7 @@ from turnout.executors.internal.store.records import (
     NewRun,
     RunFilter,
     RunSnapshot,
+    SignalParams,
     StartParams,
     StartResult,
 )
@@ -312,23 +313,22 @@ class RunOperations(StoreCore):
         async with self.reader.connect() as conn:
             return await self._events(conn, run_id, after_seq, tenant_id)
 
-    async def signal(
-        self,
-        tenant_id: str,
-        run_id: str,
-        name: str,
-        args: list[Any],
-        header: dict[str, Any] | None = None,
-    ) -> bool:
-        """Deliver a signal to an open run of the tenant; False when there is none."""
-        spec = (EventType.SIGNAL_RECEIVED, signal_attributes(name, args, header))
-        return bool(
-            await self._run_tx(
-                lambda c, tx: self._deliver(
-                    c, tx, run_id, [spec], utcnow(), extra_where=runs.c.tenant_id == tenant_id
-                )
-            )
-        )
+    async def signal(self, p: SignalParams) -> bool:
+        """Deliver a signal to an open run of the tenant (of ``workflow_id``, when given);
+        False when there is none."""
+        spec = (EventType.SIGNAL_RECEIVED, signal_attributes(p.name, p.args, p.header))
+        guard = {"tenant_id": p.tenant_id}
+        if p.workflow_id is not None:
+            guard["workflow_id"] = p.workflow_id
+
+        async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
+            # The run's update is built once (the transaction's BEGIN travels with it).
+            now = utcnow()
+            infos = await self._append_many(conn, tx, {p.run_id: [spec]}, now, guard=guard)
+            await self._enqueue_wfts(conn, tx, infos, now)
+            return bool(infos)
+
+        return bool(await self._run_tx(tx_fn))
 
     async def request_cancel(self, tenant_id: str, run_id: str) -> bool:
         """Record a cancellation request; the workflow sees CancelledError. False when closed."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -149,12 +149,17 @@ class SqliteStore(SqliteDirect, Store):
         return sqlite_insert(table)
 
     async def _bump_runs(
-        self, conn: AsyncConnection, counts: dict[str, int], now: datetime, claiming: bool
+        self,
+        conn: AsyncConnection,
+        counts: dict[str, int],
+        now: datetime,
+        claiming: bool,
+        guard: Mapping[str, str],
     ) -> Sequence[Any]:
         ids = sorted(counts)
         document = json.dumps([{"run_id": r, "n": counts[r]} for r in ids])
-        params = {"counts": document, "ids": ids, "now": now}
-        return await self._fetch(conn, bump_statement(claiming), params)
+        params = {"counts": document, "ids": ids, "now": now, **guard}
+        return await self._fetch(conn, bump_statement(claiming, tuple(sorted(guard))), params)
 
     async def _update_plans(
         self, conn: AsyncConnection, plans: Sequence[Plan], now: datetime

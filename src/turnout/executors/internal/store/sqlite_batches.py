@@ -40,11 +40,12 @@ def _document(name: str, fields: Mapping[str, Any]) -> Any:
 
 
 @functools.cache
-def bump_statement(claiming: bool) -> Prepared:
+def bump_statement(claiming: bool, guard: tuple[str, ...] = ()) -> Prepared:
     """Add ``n`` to the next seq of each open run of ``:counts`` (a JSON list of
     ``{run_id, n}``; ``:ids`` its run ids), set ``updated_at`` to ``:now``; with
     ``claiming``, only queued runs, which become claimed (started now, unless they
-    started before). Returns the new next seq and the run's info columns."""
+    started before); only runs whose columns ``guard`` hold the parameters of the same
+    names. Returns the new next seq and the run's info columns."""
 
     def build(dialect: str) -> Any:
         given = _document("counts", {"run_id": runs.c.run_id.type, "n": Integer()})
@@ -54,6 +55,7 @@ def bump_statement(claiming: bool) -> Prepared:
             runs.c.run_id == given.c.run_id,
             among(dialect, runs.c.run_id, "ids"),  # the runs by primary key
             _ACTIVE,
+            *(runs.c[name] == bindparam(name, type_=runs.c[name].type) for name in guard),
         )
         if claiming:
             values["state"] = RunState.CLAIMED.value
