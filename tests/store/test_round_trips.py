@@ -163,13 +163,23 @@ async def test_an_activity_result_claiming_the_task_it_wakes_is_three_round_trip
     (act,) = await pg_store.claim(
         ClaimParams(QUEUE, "w1", workflow_tasks=0, activities=1, workflow_lease=30)
     )
-    eager = EagerClaim(owner="w1", task_queue=QUEUE, names=frozenset({"Flow"}), limit=1)
+    seen = len(await types(pg_store, run_id))  # what the worker's cached instance saw
+    eager = EagerClaim(
+        owner="w1", task_queue=QUEUE, names=frozenset({"Flow"}), limit=1, seen={run_id: seen}
+    )
     with wire(pg_store) as traced:
         assert await pg_store.complete_activities([(act, "done")], eager=eager) == [True]
         trips = traced.round_trips()
     assert trips == 3  # the result with the run's update, the eager claim, the commit
     (task,) = eager.claimed
     assert (task.run_id, task.kind) == (run_id, "workflow_task")
+    # The task's history came with the COMMIT: the events after what the worker saw.
+    assert task.history is not None
+    run, history = task.history
+    assert task.history_after == seen
+    assert [e.type.value for e in history] == (await types(pg_store, run_id, seen))
+    assert [e.seq for e in history] == list(range(seen + 1, run.next_seq))
+    assert "activity_completed" in [e.type.value for e in history]
 
 
 async def test_a_claim_of_first_tasks_with_their_histories_is_two_round_trips(

@@ -27,6 +27,7 @@ item, a tenant or run id) stays a plain argument, and so does a lone optional se
 from __future__ import annotations
 
 from turnout.executors.internal.migrate import database_dialect
+from turnout.executors.internal.store.activity_task import ActivityTask
 from turnout.executors.internal.store.base import (
     ClaimedItem,
     EagerClaim,
@@ -41,7 +42,6 @@ from turnout.executors.internal.store.base import (
 from turnout.executors.internal.store.notify import Notifier
 from turnout.executors.internal.store.records import (
     ActivityLookup,
-    ActivityTask,
     ApprovalFilter,
     ClaimParams,
     ExpiredRunsParams,

@@ -27,7 +27,12 @@ from turnout.executors.internal.store.records import (
     EventSpec,
     FailActivityParams,
 )
-from turnout.executors.internal.store.rows import activity_attrs, claimed_item, retry_state
+from turnout.executors.internal.store.rows import (
+    activity_attrs,
+    claimed_item,
+    retry_state,
+    with_histories,
+)
 from turnout.executors.internal.store.sql import ACT, ACTIVE, held, utcnow
 from turnout.executors.internal.store.tx import Tx
 
@@ -57,7 +62,7 @@ class ActivityOperations(QueueOperations):
         With ``eager``, the workflow tasks the results wake are claimed for that worker.
         """
 
-        async def tx_fn(conn: AsyncConnection, tx: Tx, guess: bool) -> list[bool]:
+        async def tx_fn(conn: AsyncConnection, tx: Tx, guess: bool) -> tuple[list[bool], Tx]:
             # With ``guess`` every lease is taken to be held: the items' end travels with
             # the runs' update (one round trip), and a lease that was not sends the
             # transaction round again, reading the end first (see LeaseNotHeld).
@@ -82,12 +87,17 @@ class ActivityOperations(QueueOperations):
                 # Wake other workers only for the tasks this one did not take.
                 taken = {claimed.run_id for claimed in eager.claimed}
                 tx.queues = {info.task_queue for info in woken if info.run_id not in taken}
-            return [item.id in ended for item, _ in outcomes]
+                if self.pipelines:
+                    # The tasks' histories travel with the COMMIT: no read of their own.
+                    tx.prefetch = {run_id: eager.seen.get(run_id, 0) for run_id in taken}
+            return [item.id in ended for item, _ in outcomes], tx
 
         try:
-            recorded: list[bool] = await self._run_tx(tx_fn, self.pipelines)
+            recorded, tx = await self._run_tx(tx_fn, self.pipelines)
         except LeaseNotHeld:
-            recorded = await self._run_tx(tx_fn, False)
+            recorded, tx = await self._run_tx(tx_fn, False)
+        if eager is not None:
+            eager.claimed[:] = with_histories(eager.claimed, tx.prefetch, tx.prefetched)
         return recorded
 
     async def fail_activity(

@@ -28,10 +28,10 @@ from turnout.contracts.search_attributes import upserted_attributes
 from turnout.contracts.states import RunState
 from turnout.executors.internal import commands as cmd
 from turnout.executors.internal.schema import events, queue_items, runs, tasks
+from turnout.executors.internal.store.activity_task import ActivityTask
 from turnout.executors.internal.store.commit_plan import Plan
 from turnout.executors.internal.store.external import ExternalOperations
 from turnout.executors.internal.store.records import (
-    ActivityTask,
     EagerClaim,
     RunSnapshot,
     StartParams,

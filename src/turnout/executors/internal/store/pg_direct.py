@@ -154,7 +154,7 @@ class DirectExecution(StoreTransactions):
         await self._flush(conn, tx)
         await self._announce(conn, tx)
         if tx.prefetch:
-            wanted = [(r, 0) for r in tx.prefetch]
+            wanted = list(tx.prefetch.items())
             found, history = await self._pipelined(
                 conn, self._history_reads(wanted), then=[("COMMIT", {}, None)]
             )

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from turnout.contracts.events import Event, EventType
+from turnout.contracts.events import EventType
 from turnout.contracts.records import (
     QueueItemState,
 )
@@ -35,7 +35,10 @@ from turnout.executors.internal.store.records import (
     EventSpec,
     FireTimersParams,
 )
-from turnout.executors.internal.store.rows import claimed_item, event_from_row, run_snapshot
+from turnout.executors.internal.store.rows import (
+    claimed_item,
+    with_histories,
+)
 from turnout.executors.internal.store.sql import (
     ACT,
     APPROVAL_TIMER,
@@ -104,14 +107,7 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
     async def _claim_once(self, p: ClaimParams, only: int | None = None) -> list[ClaimedItem]:
         """One claim transaction; a run's first task comes with its history."""
         items, tx = await self._run_tx(self._claim_tx, p, only)
-        if not tx.prefetch:
-            return items
-        found, history = tx.prefetched
-        by_run: dict[str, list[Event]] = {}
-        for e in history:
-            by_run.setdefault(e.run_id, []).append(event_from_row(e))
-        read = {r.run_id: (run_snapshot(r), by_run.get(r.run_id, [])) for r in found}
-        return [dataclasses.replace(i, history=read.get(i.run_id)) for i in items]
+        return with_histories(items, tx.prefetch, tx.prefetched)
 
     async def _claim_tx(
         self, conn: AsyncConnection, tx: Tx, p: ClaimParams, only: int | None = None
@@ -127,7 +123,8 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         if only is not None:
             params["only"] = only
         shape = (tuple(limits), p.tenant_id is not None, only is not None)
-        items, tx.prefetch = await self._claim_starting(conn, tx, shape, params, now)
+        items, fresh = await self._claim_starting(conn, tx, shape, params, now)
+        tx.prefetch = dict.fromkeys(fresh, 0)
         tasks = [item for item in items if item.kind == WFT]
         activities = [item for item in items if item.kind == ACT]
         return tasks + await self._start_activities(conn, tx, activities, now), tx

@@ -5,6 +5,7 @@ The only place a SQLAlchemy ``Row`` turns into what the rest of turnout sees.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "retry_state",
     "run_from_row",
     "run_snapshot",
+    "with_histories",
 ]
 
 
@@ -233,3 +235,26 @@ def child_kind(state: RunState) -> str:
         RunState.TERMINATED: "terminated",
         RunState.TIMED_OUT: "timeout",
     }.get(state, "application")
+
+
+def with_histories(
+    items: Sequence[ClaimedItem],
+    wanted: dict[str, int],
+    read: tuple[Sequence[Row[Any]], Sequence[Row[Any]]],
+) -> list[ClaimedItem]:
+    """``items``, each workflow task of a run in ``wanted`` (run id: the seq its history
+    was read after) with its run and those events from ``read`` (the run rows and the
+    event rows a transaction's prefetch read)."""
+    if not wanted:
+        return list(items)
+    found, history = read
+    by_run: dict[str, list[Event]] = {}
+    for e in history:
+        by_run.setdefault(e.run_id, []).append(event_from_row(e))
+    runs = {r.run_id: (run_snapshot(r), by_run.get(r.run_id, [])) for r in found}
+    return [
+        dataclasses.replace(i, history=runs[i.run_id], history_after=wanted[i.run_id])
+        if i.run_id in wanted and i.run_id in runs
+        else i
+        for i in items
+    ]

@@ -15,9 +15,9 @@ from sqlalchemy import case, literal, select
 from turnout.contracts.records import QueueItemKind, QueueItemState
 from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES
 from turnout.executors.internal.schema import queue_items, runs
+from turnout.executors.internal.store.activity_task import ActivityTask
 from turnout.executors.internal.store.prepared import Prepared, among
 from turnout.executors.internal.store.records import (
-    ActivityTask,
     ClaimedItem,
     RunInfo,
     RunSnapshot,

@@ -62,8 +62,9 @@ class Tx:
     """Other channels to wake (``notify.py``: query requests and answers)."""
     events: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, RunInfo] = field(default_factory=dict)
-    prefetch: list[str] = field(default_factory=list)
-    """Runs whose row and history to read last, with what the transaction wrote."""
+    prefetch: dict[str, int] = field(default_factory=dict)
+    """Runs whose row and history (the events after the seq given) to read last, with
+    what the transaction wrote."""
     prefetched: tuple[Sequence[Any], Sequence[Any]] = ((), ())
     """What :attr:`prefetch` read: the :data:`RUNS_BY_ID` rows and the event rows."""
     after: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -159,7 +160,7 @@ class StoreTransactions:
         appended inserted, what it asked to read last read, its wake-ups announced."""
         await self._flush(conn, tx)
         if tx.prefetch:
-            tx.prefetched = await self._history_rows(conn, [(r, 0) for r in tx.prefetch])
+            tx.prefetched = await self._history_rows(conn, list(tx.prefetch.items()))
         await self._announce(conn, tx)
 
     async def _flush(self, conn: AsyncConnection, tx: Tx) -> None:

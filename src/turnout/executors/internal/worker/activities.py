@@ -73,6 +73,7 @@ class ActivityRunner:
         dispatch: Callable[[ClaimedItem], None],
         client: Any = None,
         pool: ProcessPool | None = None,
+        seen: Callable[[str], int] | None = None,
     ) -> None:
         self._store = store
         self._slots = slots
@@ -84,6 +85,7 @@ class ActivityRunner:
         self._dispatch = dispatch
         self._client = client
         self._pool = pool  # runs the sync activities when executor is a process pool
+        self._seen = seen  # the workflow instances' last seqs: histories come with claims
         self.interceptors: list[Interceptor] = []
         """The worker's interceptors, which each attempt passes."""
         # A batch that fails for one bad item is written again item by item (shared=...):
@@ -232,6 +234,10 @@ class ActivityRunner:
         """Write a batch of activity results in one transaction; the workflow tasks they
         wake that this worker has slots for are claimed by it in the same transaction."""
         eager = self._slots.eager("workflow")
+        if eager is not None and self._seen is not None:
+            for item, _ in batch:
+                if seen := self._seen(item.run_id):
+                    eager.seen[item.run_id] = seen
         with self._slots.reserved(workflow_tasks=eager.limit if eager else 0):
             recorded: list[bool] = await persist(
                 f"results of {len(batch)} activities",

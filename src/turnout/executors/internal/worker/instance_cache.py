@@ -22,6 +22,11 @@ class InstanceCache:
         """How many instances it keeps (0: none, no sticky execution)."""
         return self._size
 
+    def seen(self, run_id: str) -> int:
+        """The last seq the run's cached instance has seen (0: none cached)."""
+        instance = self._items.get(run_id)
+        return instance.seen_seq if instance is not None else 0
+
     def take(self, run_id: str) -> WorkflowInstance | None:
         """Remove and return the instance: one workflow task at a time may advance it."""
         return self._items.pop(run_id, None)

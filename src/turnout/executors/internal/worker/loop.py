@@ -196,6 +196,7 @@ class InternalWorker:
             dispatch=self._dispatch,
             client=client,
             pool=pool,
+            seen=self._workflow_tasks.cache.seen,
         )
         # The client's worker interceptors, then the worker's own (outermost first).
         chain = worker_interceptors([*client.interceptors, *interceptors])

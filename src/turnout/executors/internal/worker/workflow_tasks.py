@@ -226,7 +226,7 @@ class WorkflowTaskRunner:
                     lambda: self.update_reads.submit(item.run_id),
                 ),
             )
-        elif item.history is not None:  # read by the claim (a run's first task)
+        elif item.history is not None and item.history_after <= seen:  # read by the claim
             requests = []
             row, history = item.history[0], [e for e in item.history[1] if e.seq > seen]
         else:
