@@ -416,6 +416,7 @@ class InternalWorker:
             )
         self._timers_busy = fired > 0
         if self._slots.memory_gate_closed():
+            self._slots.short = True  # work may wait for the memory to come back
             return bool(fired)
         return await self._claim() or bool(fired)
 
@@ -441,7 +442,9 @@ class InternalWorker:
         for item in items:
             self._dispatch(item)
         wfts = sum(1 for item in items if item.kind == QueueItemKind.WORKFLOW_TASK.value)
-        return (wfts >= free_wft > 0) or (len(items) - wfts >= free_act > 0)
+        filled = (wfts >= free_wft > 0) or (len(items) - wfts >= free_act > 0)
+        self._slots.short = filled or free_wft <= 0 or free_act <= 0
+        return filled
 
     # -- upkeep --------------------------------------------------------------------------
     async def _lease_loop(self) -> None:
