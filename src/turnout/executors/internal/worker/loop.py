@@ -348,7 +348,8 @@ class InternalWorker:
     async def _poll_loop(self) -> None:
         backoff = 0.1
         claim_now = True  # the first pass claims at once
-        wake = self._slots.wake
+        slots = self._slots
+        wake = slots.wake
         with self._store.notifier.subscribe(queue_channel(self.task_queue)) as notified:
             while not self._slots.stopping.is_set():
                 # Cleared before looking, not after: a notification that arrives while
@@ -398,9 +399,9 @@ class InternalWorker:
                 finally:
                     for w in waiters:
                         w.cancel()
-                # Told of new work, a slot free, or something due: claim, without a read
-                # first. Otherwise look again.
-                claim_now = notified.is_set() or wake.is_set() or claim_next
+                # Told of new work, a slot free while work may wait, or something due:
+                # claim, without a read first. Otherwise look when the next item is due.
+                claim_now = notified.is_set() or claim_next or (wake.is_set() and slots.short)
 
     async def _poll_once(self, timers: bool = True) -> bool:
         """Fire due timers (with ``timers``) and claim work for the free slots. True when

@@ -76,8 +76,10 @@ class Slots:
         """Set when a slot frees or work may be waiting: the claim loop looks again."""
         self.short = True
         """The last claim may have left work behind for want of slots (it filled every
-        free slot of a kind, or a kind had none free): a slot freed wakes the claim loop.
-        After a claim that drained the queue, only new work does (a notification)."""
+        free slot of a kind, or a kind had none free): the claim loop woken by a freed
+        slot claims at once. After a claim that drained the queue, it only looks when
+        the queue's next item is due (the work that ended may have queued a timer or a
+        retry); new work still comes with a notification."""
 
     def free_workflow_tasks(self) -> int:
         return self.max_workflow_tasks - len(self.workflow_tasks) - self.reserved_workflow_tasks
@@ -117,9 +119,8 @@ class Slots:
         )
 
     def freed(self) -> None:
-        """A slot is free again: the claim loop looks at once if work may be waiting."""
-        if self.short:
-            self.wake.set()
+        """A slot is free again: the claim loop looks at once."""
+        self.wake.set()
 
     def in_use(self) -> dict[str, tuple[int, int]]:
         """Slots in use and slots in all, per kind (``workflow_task``, ``activity_task``)."""
