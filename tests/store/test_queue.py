@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.store.conftest import QUEUE, claim_task, item_state, items_of, run_state, start, types
 from tests.store.test_workflow_tasks import commit
@@ -15,6 +15,31 @@ from turnout.executors.internal.schema import queue_items
 from turnout.executors.internal.store import FireTimersParams, SignalParams, Store
 from turnout.executors.internal.store.base import utcnow
 from turnout.executors.internal.store.maintenance import Lull
+
+
+async def test_timers_that_fire_together_fire_in_the_order_they_came_due(store: Store) -> None:
+    """A worker that was away finds several of a run's timers due: their events follow
+    their due times, not the order the timers were started in."""
+    run_id = await start(store)
+    item = await claim_task(store)
+    started = [(1, 0.6), (2, 0.2), (3, 0.4)]  # seq, seconds: "slow", "fast", "middle"
+    timers = [
+        cmd.StartTimer(seq=seq, duration=seconds, fire_at=utcnow().isoformat())
+        for seq, seconds in started
+    ]
+    await commit(store, item, timers)
+    now = utcnow()
+    async with store.engine.begin() as conn:  # all of them due, a while ago
+        for seq, seconds in started:
+            await conn.execute(
+                update(queue_items)
+                .where(queue_items.c.run_id == run_id, queue_items.c.ref == str(seq))
+                .values(available_at=now - timedelta(seconds=10 - seconds))
+            )
+    assert await store.fire_timers(FireTimersParams(QUEUE)) == 3
+    _, history = await store.load_history(run_id, 0)
+    fired = [e.attributes["timer_seq"] for e in history if e.type.value == "timer_fired"]
+    assert fired == [2, 3, 1]
 
 
 async def test_fire_timers_fires_only_due_ones_and_wakes_the_run(store: Store) -> None:

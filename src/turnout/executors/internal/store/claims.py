@@ -227,7 +227,7 @@ def eager_statement() -> Prepared:
 @functools.cache
 def fire_statement(kind: str, by_tenant: bool, only: bool) -> Prepared:
     """Mark up to ``:limit_<kind>`` due items of ``kind`` (timers) completed; returns
-    what each one fires."""
+    what each one fires, and when it was due (rows come back in no set order)."""
 
     def build(dialect: str) -> Any:
         picked = _picked(kind, by_tenant, only)
@@ -240,6 +240,8 @@ def fire_statement(kind: str, by_tenant: bool, only: bool) -> Prepared:
                 queue_items.c.ref,
                 queue_items.c.name,
                 queue_items.c.payload,
+                queue_items.c.available_at,
+                queue_items.c.id,
             )
         )
 
