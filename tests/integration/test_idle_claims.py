@@ -1,10 +1,10 @@
 """A worker claims only when work may be waiting.
 
 One workflow at a time, a one-activity workflow needs one claim: its first workflow
-task. The commit leases the activity it schedules to the worker, and the activity's
-result claims the workflow task it wakes. A slot freed after a claim that drained the
-queue sends no claim to the database; the worker only looks at when the next item is
-due.
+task (on PostgreSQL, the start's NOTIFY may wake the worker a second time). The commit
+leases the activity it schedules to the worker, and the activity's result claims the
+workflow task it wakes. A slot freed after a claim that drained the queue sends no claim
+to the database; the worker only looks at when the next item is due.
 """
 
 from __future__ import annotations

@@ -39,7 +39,10 @@ STEP_TIMEOUT = timedelta(seconds=3)
 STEP_WORK = 0.02
 """Seconds each activity works (waits): a killed worker holds the leases of what it ran."""
 WAIT = 60.0
-"""Seconds any one wait of a scenario may take before it fails (a hang, never a timing)."""
+"""Seconds any one wait of a scenario may take before it fails (a hang, never a timing);
+less when the test's own time limit comes sooner (see :meth:`Drain.budget`)."""
+MARGIN = 20.0
+"""Seconds kept before the test's time limit for a failed wait to say why."""
 START_ERRORS = (DBAPIError, OSError, TurnoutError)
 """What a client call may raise while the database is out of reach or refuses connections;
 the client retries those (with the same idempotency key), anything else fails the test."""
@@ -111,8 +114,15 @@ class Drain:
     """
 
     def __init__(
-        self, client: Any, database_url: str, crash_workers: CrashWorkers, name: str
+        self,
+        client: Any,
+        database_url: str,
+        crash_workers: CrashWorkers,
+        name: str,
+        deadline: float = float("inf"),
     ) -> None:
+        self.deadline = deadline
+        """When (``time.monotonic``) the test's time limit runs out."""
         self.client = client
         self.store = client.store
         self.url = database_url
@@ -123,6 +133,12 @@ class Drain:
         self.handles: dict[str, Any] = {}
         self.steps: dict[str, int] = {}
         self.client_errors: Counter[str] = Counter()
+
+    def budget(self) -> float:
+        """Seconds the next wait may take: :data:`WAIT`, or what is left before the
+        test's time limit (less :data:`MARGIN`), so that a hang fails the wait, which
+        says why, and not the test's timeout, which cannot."""
+        return max(1.0, min(WAIT, self.deadline - MARGIN - time.monotonic()))
 
     @property
     def dialect(self) -> str:
@@ -195,7 +211,7 @@ class Drain:
 
     async def retried(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """``call()``, again after each error of :data:`START_ERRORS` (counted by message)."""
-        async with asyncio.timeout(WAIT):
+        async with asyncio.timeout(self.budget()):
             while True:
                 try:
                     return await call()
@@ -207,7 +223,7 @@ class Drain:
 
     async def read(self, statement: Any) -> list[Any]:
         """Run a read, again while the database is out of reach."""
-        async with asyncio.timeout(WAIT):
+        async with asyncio.timeout(self.budget()):
             while True:
                 try:
                     async with self.store.reader.connect() as conn:
@@ -248,14 +264,15 @@ class Drain:
     async def until(self, what: str, condition: Callable[[], Awaitable[bool]]) -> float:
         """Poll ``condition`` until it holds (bounded); the seconds it took."""
         began = time.monotonic()
+        budget = self.budget()
         try:
-            async with asyncio.timeout(WAIT):
+            async with asyncio.timeout(budget):
                 while not await condition():
                     self.check_workers()
                     await asyncio.sleep(0.02)
         except TimeoutError:
             raise AssertionError(
-                f"{what}: not within {WAIT} s\n{await self.queue_view()}\n{self.outputs()}"
+                f"{what}: not within {budget:.0f} s\n{await self.queue_view()}\n{self.outputs()}"
             ) from None
         return time.monotonic() - began
 
@@ -363,16 +380,19 @@ def _first_line(exc: BaseException) -> str:
 
 @pytest.fixture
 async def drain_factory(
-    crash_workers: CrashWorkers,
+    crash_workers: CrashWorkers, request: pytest.FixtureRequest
 ) -> AsyncIterator[Callable[[str, str], Awaitable[Drain]]]:
     """Drains on databases of the test's choosing; prints the figures measured at the end."""
     clients: list[Any] = []
     FIGURES.clear()
+    marker = request.node.get_closest_marker("timeout")
+    limit = float(marker.args[0] if marker else request.config.getini("timeout") or "inf")
+    deadline = time.monotonic() + limit
 
     async def make(database_url: str, name: str) -> Drain:
         client = await turnout.connect(executor="internal", database_url=database_url)
         clients.append(client)
-        return Drain(client, database_url, crash_workers, name)
+        return Drain(client, database_url, crash_workers, name, deadline)
 
     try:
         yield make

@@ -69,6 +69,14 @@ async def test_start_with_an_idempotency_key_starts_once(store: Store) -> None:
 
 async def test_start_workflows_returns_each_start_or_its_own_refusal(store: Store) -> None:
     taken = await start(store, "taken")
+    one_by_one: list[str] = []
+    start_workflow = store.start_workflow
+
+    async def alone(p: StartParams) -> Any:
+        one_by_one.append(p.workflow_id)
+        return await start_workflow(p)
+
+    store.start_workflow = alone  # type: ignore[method-assign]
     results = await store.start_workflows(
         [
             StartParams(workflow_id=w, workflow_type="Flow", task_queue=QUEUE, input=[])
@@ -77,6 +85,7 @@ async def test_start_workflows_returns_each_start_or_its_own_refusal(store: Stor
     )
     assert isinstance(results[1], WorkflowAlreadyStartedError)
     assert [getattr(r, "created", None) for r in results] == [True, None, True]
+    assert one_by_one == []  # the open run's id made the batch look first, not go alone
     found = await store.find_runs(
         "default",
         [("b1", results[0].run_id), ("taken", taken), ("nope", "x")],  # type: ignore[union-attr]

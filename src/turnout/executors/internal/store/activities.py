@@ -88,8 +88,9 @@ class ActivityOperations(QueueOperations):
                 taken = {claimed.run_id for claimed in eager.claimed}
                 tx.queues = {info.task_queue for info in woken if info.run_id not in taken}
                 if self.pipelines:
-                    # The tasks' histories travel with the COMMIT: no read of their own.
-                    tx.prefetch = {run_id: eager.seen.get(run_id, 0) for run_id in taken}
+                    # The new events of the runs the worker holds travel with the COMMIT:
+                    # their tasks need no read of their own.
+                    tx.prefetch = {r: eager.seen[r] for r in taken if r in eager.seen}
             return [item.id in ended for item, _ in outcomes], tx
 
         try:

@@ -226,8 +226,9 @@ class StoreCore(SearchIndex):
         claiming: bool,
         guard: Mapping[str, str],
     ) -> Sequence[Any]:
-        """Dialect hook: add ``counts[run_id]`` to each open run's next seq (see
-        :meth:`_append_many`); rows of the new next seq and the :class:`RunInfo` columns."""
+        """Dialect hook: add ``counts[run_id]`` to each open run's next seq, only where the
+        run's columns hold the values of ``guard`` (see :meth:`_append_many`); rows of the
+        new next seq and the :class:`RunInfo` columns."""
         stmt = update(runs).where(
             self._among(runs.c.run_id, sorted(counts), no_run),
             runs.c.state.in_(ACTIVE),

@@ -270,9 +270,10 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
             params["only"] = only
         fire = fire_statement(TIMER, tenant_id is not None, only is not None)
         rows = await self._fetch(conn, fire, params)
-        # Timers that fire together fire in the order they came due, as on Temporal
-        # (after a worker was away, several of a run's timers fire in one pass).
-        for row in sorted(rows, key=lambda r: (r.available_at, r.id)):
+        # A run's timers that fire together fire in the order they came due, as on
+        # Temporal (after a worker was away, several fire in one pass); runs in id order,
+        # the order every batch locks them in.
+        for row in sorted(rows, key=lambda r: (r.run_id, r.available_at, r.id)):
             if row.ref.startswith(APPROVAL_TIMER):
                 await self._approval_timer_fired(conn, tx, row, now)
                 continue

@@ -45,6 +45,7 @@ __all__ = [
     "RunFilter",
     "RunInfo",
     "RunSnapshot",
+    "SignalParams",
     "StartParams",
     "StartResult",
     "UpdateRecord",
@@ -290,7 +291,8 @@ class ClaimedItem:
     heartbeat_at: datetime | None = None
     history: tuple[RunSnapshot, list[Event]] | None = field(default=None, compare=False, repr=False)
     """A workflow task's run and its events after :attr:`history_after`, read by the
-    claim (a run's first task, or an eager claim of a task whose run the worker holds)."""
+    claim: a run's first task, or (PostgreSQL) a task an activity result claimed for a
+    worker that holds the run's instance (``EagerClaim.seen``)."""
     history_after: int = field(default=0, compare=False, repr=False)
     """The seq :attr:`history` starts after (0: the whole history)."""
 
@@ -315,9 +317,9 @@ class EagerClaim:
     workflow_lease: float = 30.0
     claimed: list[ClaimedItem] = field(default_factory=list)
     seen: dict[str, int] = field(default_factory=dict)
-    """The last seq the worker has seen of runs it holds: where a claimed workflow
-    task's history is read from, with the claim, where the dialect pipelines (0 for
-    other runs: the whole history)."""
+    """The last seq the worker has seen of runs whose instances it holds: a task claimed
+    for one of them comes with the events after it, read with the claim where the
+    dialect pipelines. Other tasks read their histories themselves."""
 
 
 class RunSnapshot(NamedTuple):

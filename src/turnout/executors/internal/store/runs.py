@@ -156,8 +156,10 @@ class RunOperations(StoreCore):
         for each, its run or the error that refused it (nothing of it stored).
 
         For plain starts: no idempotency key and no terminate-existing policy (those go
-        through :meth:`start_workflow`). Should a concurrent start take one of the ids
-        first, they are started one by one instead.
+        through :meth:`start_workflow`). Under the default id policies nothing is read
+        first: an id with an open run makes the batch look at its ids' runs and start
+        again, refusing that one. Should a concurrent start take one of the ids in
+        between, or the database refuse a start's value, they are started one by one.
         """
         for p in params:
             if (
@@ -166,15 +168,22 @@ class RunOperations(StoreCore):
                 or p.id_conflict_policy is IdConflictPolicy.TERMINATE_EXISTING
             ):
                 raise ValueError(f"start of {p.workflow_id!r} needs start_workflow")
-        try:
-            started: list[StartResult | Exception] = await self._run_tx(self._start_many_tx, params)
-            return started
-        except UNREACHABLE:
-            raise  # every start of the batch would meet it
-        except Exception:
-            # A concurrent start took one of the ids, or the database refused one start's
-            # value: start them one by one, so that only that one is refused.
-            return [await self._start_or_refusal(p) for p in params]
+        looks = [False, True] if all(map(_refused_by_index_alone, params)) else [True]
+        for look in looks:
+            try:
+                started: list[StartResult | Exception] = await self._run_tx(
+                    self._start_many_tx, params, look
+                )
+                return started
+            except UNREACHABLE:
+                raise  # every start of the batch would meet it
+            except IntegrityError:
+                continue  # an id with an open run (or one taken meanwhile): look first
+            except Exception:
+                break
+        # A concurrent start took one of the ids, or the database refused one start's
+        # value: start them one by one, so that only that one is refused.
+        return [await self._start_or_refusal(p) for p in params]
 
     async def _start_or_refusal(self, p: StartParams) -> StartResult | Exception:
         try:
@@ -185,23 +194,23 @@ class RunOperations(StoreCore):
             return exc
 
     async def _start_many_tx(
-        self, conn: AsyncConnection, tx: Tx, params: Sequence[StartParams]
+        self, conn: AsyncConnection, tx: Tx, params: Sequence[StartParams], look: bool
     ) -> list[StartResult | Exception]:
         now = utcnow()
         keys = sorted({(p.tenant_id, p.workflow_id) for p in params})
         latest: dict[tuple[str, str], tuple[datetime, str, str]] = {}
-        # Under the default policies only an open run of the id refuses a start, and the
-        # unique index of open runs refuses it in the database: nothing is read first (a
-        # round trip less). A refused insert fails the batch, and start_workflows starts
-        # its starts one by one, each after a look.
+        # Without ``look`` (the default policies: only an open run of the id refuses a
+        # start, and the unique index of open runs refuses it in the database), nothing is
+        # read first, a round trip less; a refused insert fails the batch, and
+        # start_workflows makes it again with a look.
         looked: Sequence[Any] = []
-        if not all(map(_refused_by_index_alone, params)):
-            look = {
+        if look:
+            ids = {
                 "tenants": sorted({t for t, _ in keys}),
                 "workflow_ids": [w for _, w in keys],
                 **rows_param(self.dialect, "keys", keys),
             }
-            looked = await self._fetch(conn, _RUNS_OF_IDS, look)
+            looked = await self._fetch(conn, _RUNS_OF_IDS, ids)
         for row in looked:
             key = (row.tenant_id, row.workflow_id)
             if key not in latest or row.requested_at > latest[key][0]:

@@ -423,7 +423,8 @@ class InternalWorker:
 
     async def _claim(self) -> bool:
         """Claim work for the free slots and start it. True when it filled every free slot
-        of a kind (more may be waiting)."""
+        of a kind (more may be waiting); notes in ``slots.short`` whether work may have
+        been left behind for want of slots."""
         free_wft = self._slots.free_workflow_tasks()
         free_act = self._slots.free_activities()
         # The slots asked for are promised while the claim runs: an eager claim made
@@ -444,7 +445,12 @@ class InternalWorker:
             self._dispatch(item)
         wfts = sum(1 for item in items if item.kind == QueueItemKind.WORKFLOW_TASK.value)
         filled = (wfts >= free_wft > 0) or (len(items) - wfts >= free_act > 0)
-        self._slots.short = filled or free_wft <= 0 or free_act <= 0
+        slots = self._slots
+        slots.short = (
+            filled
+            or free_wft <= 0 < slots.max_workflow_tasks
+            or free_act <= 0 < slots.max_activities
+        )
         return filled
 
     # -- upkeep --------------------------------------------------------------------------

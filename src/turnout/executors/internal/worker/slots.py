@@ -119,7 +119,8 @@ class Slots:
         )
 
     def freed(self) -> None:
-        """A slot is free again: the claim loop looks at once."""
+        """A slot is free again: the claim loop wakes (it claims at once if :attr:`short`,
+        and otherwise looks when the queue's next item is due)."""
         self.wake.set()
 
     def in_use(self) -> dict[str, tuple[int, int]]:
