@@ -10,29 +10,14 @@ to the database; the worker only looks at when the next item is due.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 import turnout
-from turnout import activity, workflow
+from tests.workflows_for_tests import DrainWorkflow, record
 
 WORKFLOWS = 8
-
-
-@activity.defn
-async def echo(value: int) -> int:
-    return value
-
-
-@workflow.defn
-class OneStep:
-    @workflow.run
-    async def run(self, value: int) -> int:
-        return await workflow.execute_activity(
-            echo, value, start_to_close_timeout=timedelta(seconds=30)
-        )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -55,16 +40,18 @@ async def test_one_workflow_at_a_time_takes_one_claim(
 
     try:
         async with turnout.Worker(
-            client, task_queue="one-claim", workflows=[OneStep], activities=[echo]
+            client, task_queue="one-claim", workflows=[DrainWorkflow], activities=[record]
         ):
-            first = await client.start_workflow(OneStep.run, 0, id="warm", task_queue="one-claim")
-            assert await first.result() == 0
+            first = await client.start_workflow(
+                DrainWorkflow.run, "warm", id="warm", task_queue="one-claim"
+            )
+            assert await first.result() == "warm"
             store.claim = counting_claim
             for i in range(1, WORKFLOWS + 1):
                 handle = await client.start_workflow(
-                    OneStep.run, i, id=f"one-{i}", task_queue="one-claim"
+                    DrainWorkflow.run, f"one-{i}", id=f"one-{i}", task_queue="one-claim"
                 )
-                assert await handle.result() == i
+                assert await handle.result() == f"one-{i}"
     finally:
         await client.close()
     # SQLite: exactly one claim per workflow. PostgreSQL: a start also comes back as a

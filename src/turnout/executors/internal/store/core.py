@@ -180,11 +180,16 @@ class StoreCore(SearchIndex):
         tx.queues.update(info.task_queue for info in infos)
 
     async def _deliver_many(
-        self, conn: AsyncConnection, tx: Tx, specs: dict[str, list[EventSpec]], now: datetime
+        self,
+        conn: AsyncConnection,
+        tx: Tx,
+        specs: dict[str, list[EventSpec]],
+        now: datetime,
+        guard: Mapping[str, str] | None = None,
     ) -> list[RunInfo]:
-        """Append inbound events to many open runs at once and queue their workflow tasks;
-        the runs that were still open."""
-        infos = await self._append_many(conn, tx, specs, now)
+        """Append inbound events to many open runs at once (with ``guard``, only to runs
+        with those column values) and queue their workflow tasks; the runs appended to."""
+        infos = await self._append_many(conn, tx, specs, now, guard=guard)
         await self._enqueue_wfts(conn, tx, infos, now)
         return infos
 

@@ -332,10 +332,7 @@ class RunOperations(StoreCore):
 
         async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             # The run's update is built once (the transaction's BEGIN travels with it).
-            now = utcnow()
-            infos = await self._append_many(conn, tx, {p.run_id: [spec]}, now, guard=guard)
-            await self._enqueue_wfts(conn, tx, infos, now)
-            return bool(infos)
+            return bool(await self._deliver_many(conn, tx, {p.run_id: [spec]}, utcnow(), guard))
 
         return bool(await self._run_tx(tx_fn))
 
