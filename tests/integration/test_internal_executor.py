@@ -234,7 +234,7 @@ async def test_duplicate_start_policies(client: Any) -> None:
         task_queue=Q,
         id_conflict_policy=IdConflictPolicy.USE_EXISTING,
     )
-    assert same.run_id == first.run_id
+    assert same.result_run_id == first.result_run_id
     await first.terminate()
     with pytest.raises(WorkflowAlreadyStartedError):
         await client.start_workflow(
@@ -246,7 +246,7 @@ async def test_duplicate_start_policies(client: Any) -> None:
     again = await client.start_workflow(
         wf.SleepyWorkflow.run, id=wid, task_queue=Q, id_reuse_policy=IdReusePolicy.ALLOW_DUPLICATE
     )
-    assert again.run_id != first.run_id
+    assert again.result_run_id != first.result_run_id
     await again.terminate()
 
 
@@ -285,11 +285,11 @@ async def test_continue_as_new(client: Any) -> None:
         wf.CountdownWorkflow.run, args=[3, 0], id=_id(), task_queue=Q
     )
     assert await handle.result(timeout=LIMIT) == 6
-    first = await client.get_workflow_handle(handle.id, run_id=handle.run_id).describe()
+    first = await client.get_workflow_handle(handle.id, run_id=handle.result_run_id).describe()
     assert first.state is RunState.CONTINUED_AS_NEW
     latest = await client.get_workflow_handle(handle.id).describe()
     assert latest.state is RunState.COMPLETED
-    assert latest.run_id != handle.run_id
+    assert latest.run_id != handle.result_run_id
 
 
 async def test_pydantic_model_in_and_out(client: Any) -> None:

@@ -224,10 +224,10 @@ async def test_starts_made_together_keep_the_id_policies_of_starts_made_one_by_o
         return_exceptions=True,
     )
     distinct, twice, shared = outcomes[:10], outcomes[10:12], outcomes[12:]
-    assert len({h.run_id for h in distinct}) == 10
+    assert len({h.result_run_id for h in distinct}) == 10
     refused = [o for o in twice if isinstance(o, turnout.WorkflowAlreadyStartedError)]
     assert len(refused) == 1  # the first start of the id won, the second was refused
-    assert shared[0].run_id == shared[1].run_id  # one run, used by both
+    assert shared[0].result_run_id == shared[1].result_run_id  # one run, used by both
     listed = await client.list_workflows()
     assert sorted(r.workflow_id for r in listed) == sorted(
         [f"together-{n}" for n in range(10)] + ["twice", "shared"]

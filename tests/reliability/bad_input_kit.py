@@ -220,7 +220,7 @@ async def baseline(bad_input_client: Any) -> AsyncIterator[list[str]]:
             Hello.run, "before", id=new_id("before"), task_queue=Q
         )
         assert await handle.result(timeout=timedelta(seconds=WAIT)) == "hello before"
-        yield [handle.run_id]
+        yield [handle.result_run_id]
 
 
 def new_id(prefix: str) -> str:

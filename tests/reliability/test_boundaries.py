@@ -335,7 +335,7 @@ async def test_signal_arguments_or_names_holding_nul_are_refused_and_the_run_is_
 ) -> None:
     handle = await client.start_workflow(Waiter.run, id=_id("signal"), task_queue=Q)
     await _first(handle, EventType.WORKFLOW_TASK_COMPLETED)
-    before = await snapshot(client, [handle.run_id])
+    before = await snapshot(client, [handle.result_run_id])
     for name, args, words in (
         ("poke", ["a\x00b"], "NUL"),
         ("poke", [{"nested": ["\x00"]}], "NUL"),
@@ -344,7 +344,7 @@ async def test_signal_arguments_or_names_holding_nul_are_refused_and_the_run_is_
     ):
         with pytest.raises(InvalidInputError, match=words):
             await handle.signal(name, args=args)
-    assert await snapshot(client, [handle.run_id]) == before
+    assert await snapshot(client, [handle.result_run_id]) == before
     await handle.signal(Waiter.poke, "tab\tnewline\n")
     assert await handle.result(timeout=timedelta(seconds=WAIT)) == ["tab\tnewline\n"]
 

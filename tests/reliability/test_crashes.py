@@ -402,7 +402,7 @@ async def test_a_worker_killed_mid_workflow_task(
         CrashTaskWorkflow.run, args=[str(tmp_path), "t"], id=f"{queue}-t", task_queue=queue
     )
     await _until("the workflow code is held", (hold / "in-task-t").exists, first)
-    task = await _workflow_task(client.store, handle.run_id)
+    task = await _workflow_task(client.store, handle.result_run_id)
     assert task is not None
     assert task.lease_owner == first.identity
     await _kill(first)
@@ -442,7 +442,7 @@ async def test_a_worker_killed_mid_commit(
     handle = await client.start_workflow(
         CrashTaskWorkflow.run, args=[str(tmp_path), "c"], id=f"{queue}-c", task_queue=queue
     )
-    run_id = handle.run_id
+    run_id = handle.result_run_id
     await _until("the commit is held", (hold / f"held-{run_id}").exists, first)
     task = await _workflow_task(store, run_id)
     assert task is not None

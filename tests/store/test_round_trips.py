@@ -124,8 +124,8 @@ async def test_a_handle_that_names_its_run_signals_without_reading_it(postgres_u
             await handle.signal("poke", "x")
             trips = traced.round_trips()
         assert trips == 2  # the signal's transaction alone
-        assert (await types(client.store, handle.run_id))[-1] == "signal_received"
-        other = client.get_workflow_handle("another", run_id=handle.run_id)
+        assert (await types(client.store, handle.result_run_id))[-1] == "signal_received"
+        other = client.get_workflow_handle("another", run_id=handle.result_run_id)
         with pytest.raises(turnout.WorkflowNotFoundError):
             await other.signal("poke", "x")
     finally:

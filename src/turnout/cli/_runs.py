@@ -55,9 +55,9 @@ def start(
                 workflow, args=args, id=workflow_id, task_queue=task_queue
             )
             if as_json:
-                out.print(dump({"workflow_id": handle.id, "run_id": handle.run_id}))
+                out.print(dump({"workflow_id": handle.id, "run_id": handle.result_run_id}))
             else:
-                err.print(f"started {workflow} as {handle.id} (run {handle.run_id})")
+                err.print(f"started {workflow} as {handle.id} (run {handle.result_run_id})")
             if wait:
                 try:
                     out.print(dump(await wait_result(handle, spinner=True)))

@@ -109,7 +109,12 @@ class ClientBase:
         raise NotImplementedError(f"{type(self).__name__} cannot count runs")
 
     def get_workflow_handle_for(
-        self, workflow: Callable[..., Any], workflow_id: str, *, run_id: str | None = None
+        self,
+        workflow: Callable[..., Any],
+        workflow_id: str,
+        *,
+        run_id: str | None = None,
+        first_execution_run_id: str | None = None,
     ) -> WorkflowHandle:
         """A handle on ``workflow_id`` whose result is typed by ``workflow``, the
         ``@workflow.run`` method (``MyWorkflow.run``)."""
@@ -120,7 +125,12 @@ class ClientBase:
         except Exception:  # forward references that do not resolve: untyped
             result_type = None
         get_handle: Callable[..., WorkflowHandle] = getattr(self, "get_workflow_handle")  # noqa: B009
-        return get_handle(workflow_id, run_id=run_id, result_type=result_type)
+        return get_handle(
+            workflow_id,
+            run_id=run_id,
+            first_execution_run_id=first_execution_run_id,
+            result_type=result_type,
+        )
 
     def get_async_activity_handle(
         self,

@@ -72,7 +72,8 @@ class WorkflowHandle(Protocol):
 
     @property
     def run_id(self) -> str | None:
-        """The run this handle was created for, or None to follow the latest run."""
+        """The run every call but ``result()`` addresses, or None for the latest run
+        (None on a handle ``start_workflow`` returned, as on Temporal)."""
         ...
 
     @property
@@ -82,7 +83,8 @@ class WorkflowHandle(Protocol):
 
     @property
     def first_execution_run_id(self) -> str | None:
-        """The run this handle was created for (temporalio's name)."""
+        """The first run of the chain that cancel, terminate and updates must reach
+        (temporalio's name; None: any)."""
         ...
 
     async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
@@ -276,12 +278,23 @@ class Client(Protocol):
         """Start a workflow run and wait for its result."""
         ...
 
-    def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = None) -> WorkflowHandle:
+    def get_workflow_handle(
+        self,
+        workflow_id: str,
+        *,
+        run_id: str | None = None,
+        first_execution_run_id: str | None = None,
+    ) -> WorkflowHandle:
         """A handle on an existing workflow id (no I/O until it is used)."""
         ...
 
     def get_workflow_handle_for(
-        self, workflow: Callable[..., Any], workflow_id: str, *, run_id: str | None = None
+        self,
+        workflow: Callable[..., Any],
+        workflow_id: str,
+        *,
+        run_id: str | None = None,
+        first_execution_run_id: str | None = None,
     ) -> WorkflowHandle:
         """A handle on ``workflow_id`` whose result is typed by ``MyWorkflow.run``."""
         ...

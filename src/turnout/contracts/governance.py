@@ -155,6 +155,16 @@ def validate_workflow_id(workflow_id: str) -> str:
     return check_name(workflow_id, "a workflow id", example="order-42")
 
 
+def validate_handle(workflow_id: str, *run_ids: str | None) -> None:
+    """Refuse what a workflow handle is made for (``get_workflow_handle``) when it cannot
+    name a workflow: a bad workflow id, or a bad run id among ``run_ids`` (None: not
+    given), with an InvalidInputError (a ValueError) that says why."""
+    validate_workflow_id(workflow_id)
+    for run_id in run_ids:
+        if run_id is not None:
+            check_name(run_id, "a run id")
+
+
 def validate_start_keys(correlation_id: str | None, idempotency_key: str | None) -> None:
     """Raise an InvalidInputError (a ValueError) that says why when a start's correlation
     id or idempotency key cannot be stored: at most 64 and 255 printable characters."""

@@ -124,6 +124,9 @@ class Run(BaseModel):
     _cron_schedule: str | None = PrivateAttr(default=None)
     """A cron workflow's schedule, where the executor keeps it (the internal executor's
     handle follows such a run's close to the next run, as temporalio's does)."""
+    _chain: str | None = PrivateAttr(default=None)
+    """What the runs of one chain (a start, then continue-as-new, retries, cron) share,
+    where the executor keeps it."""
 
     @property
     def typed_search_attributes(self) -> TypedSearchAttributes:

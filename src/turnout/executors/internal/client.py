@@ -23,7 +23,11 @@ from turnout.contracts.executor import (
     check_signal,
     check_start,
 )
-from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
+from turnout.contracts.governance import (
+    Approval,
+    validate_handle,
+    validate_tenant,
+)
 from turnout.contracts.interceptors import (
     StartWorkflowInput,
     chain_client,
@@ -283,7 +287,15 @@ class InternalClient(InternalSchedules, ClientBase):
             started = await self._starts.submit(params)
         else:
             started = await self.store.start_workflow(params)
-        handle = InternalWorkflowHandle(self, id, run_id=started.run_id, result_type=input.ret_type)
+        # As on Temporal, the handle addresses the workflow id (its signals reach the run
+        # a continue-as-new starts) and its result starts from the run started here.
+        handle = InternalWorkflowHandle(
+            self,
+            id,
+            result_run_id=started.run_id,
+            first_execution_run_id=started.run_id,
+            result_type=input.ret_type,
+        )
         handle.created = started.created
         return handle
 
@@ -302,13 +314,25 @@ class InternalClient(InternalSchedules, ClientBase):
         return name, encoded
 
     def get_workflow_handle(
-        self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
+        self,
+        workflow_id: str,
+        *,
+        run_id: str | None = None,
+        first_execution_run_id: str | None = None,
+        result_type: Any = None,
     ) -> InternalWorkflowHandle:
-        """A handle on an existing workflow id (the latest run unless ``run_id`` is given)."""
-        validate_workflow_id(workflow_id)
-        if run_id is not None:
-            check_name(run_id, "a run id")
-        return InternalWorkflowHandle(self, workflow_id, run_id=run_id, result_type=result_type)
+        """A handle on an existing workflow id (the latest run unless ``run_id`` is given;
+        cancel, terminate and updates only within the chain that began with
+        ``first_execution_run_id``, when given)."""
+        validate_handle(workflow_id, run_id, first_execution_run_id)
+        return InternalWorkflowHandle(
+            self,
+            workflow_id,
+            run_id=run_id,
+            result_run_id=run_id,
+            first_execution_run_id=first_execution_run_id,
+            result_type=result_type,
+        )
 
     def async_activity_handle(
         self, target: AsyncActivityIDReference | bytes

@@ -40,7 +40,7 @@ from turnout.executors.internal import codec
 from turnout.executors.internal.queries import ask_query
 from turnout.executors.internal.store.notify import run_channel
 from turnout.executors.internal.store.records import SignalParams
-from turnout.executors.internal.store.rows import cron_schedule_of
+from turnout.executors.internal.store.rows import cron_schedule_of, same_chain
 from turnout.executors.internal.updates import InternalWorkflowUpdateHandle, send_update
 from turnout.workflows._definitions import (
     WorkflowDefinition,
@@ -66,11 +66,15 @@ class InternalWorkflowHandle(UpdateCalls):
         workflow_id: str,
         *,
         run_id: str | None = None,
+        result_run_id: str | None = None,
+        first_execution_run_id: str | None = None,
         result_type: Any = None,
     ) -> None:
         self._client = client
         self._id = workflow_id
         self._run_id = run_id
+        self._result_run_id = result_run_id
+        self._first_run_id = first_execution_run_id
         self._result_type = result_type
         self.created: bool | None = None
         """On a handle ``start_workflow`` returned: True when that start made the run,
@@ -84,39 +88,59 @@ class InternalWorkflowHandle(UpdateCalls):
 
     @property
     def run_id(self) -> str | None:
-        """The run this handle was created for (None: the latest run)."""
+        """The run every call but ``result()`` addresses (None: the latest run of the
+        workflow id). None on a handle ``start_workflow`` returned, as on Temporal: its
+        signals reach the run a continue-as-new started."""
         return self._run_id
 
     @property
     def first_execution_run_id(self) -> str | None:
-        """Same as ``run_id`` (temporalio's name)."""
-        return self._run_id
+        """The first run of the chain (of continue-as-new, retries and cron runs) that
+        cancel, terminate and updates must reach; None: any chain."""
+        return self._first_run_id
 
     @property
     def result_run_id(self) -> str | None:
-        """The run whose result ``result()`` starts from (temporalio's name): ``run_id``."""
-        return self._run_id
+        """The run whose result ``result()`` starts from, following the runs after it
+        (None: the latest run)."""
+        return self._result_run_id
 
     async def _run(self) -> Run:
         if self._run_id is not None:
             return await self._client.read_run(self._id, self._run_id)
         return await self._client.store.find_run(self._client.tenant_id, self._id)
 
-    async def _open_run(self) -> Run:
+    async def _chain_run(self) -> Run:
+        """The run addressed, which must belong to the chain that began with
+        ``first_execution_run_id`` (when set): a later workflow of the same id is not
+        found, as on Temporal."""
         run = await self._run()
+        first = self._first_run_id
+        if first is None or run.run_id == first:
+            return run
+        try:
+            start = await self._client.store.find_run(self._client.tenant_id, self._id, first)
+        except WorkflowNotFoundError:
+            raise WorkflowNotFoundError(self._id, first) from None
+        if not same_chain(start, run):
+            raise WorkflowNotFoundError(self._id, first)
+        return run
+
+    async def _open_run(self) -> Run:
+        run = await self._chain_run()
         if run.state.is_terminal:
             raise WorkflowAlreadyCompletedError(self._id, run.run_id, run.state.value)
         return run
 
-    async def _gone(self, run_id: str) -> WorkflowNotFoundError:
-        """Why a write to the run ``run_id`` found no open run: it closed meanwhile, or
-        it is gone."""
+    async def _gone(self, run_id: str | None) -> WorkflowNotFoundError:
+        """Why a write to the run ``run_id`` (None: the workflow id's open run) found no
+        open run: it closed meanwhile, or it is gone."""
         try:
             now = await self._client.store.find_run(self._client.tenant_id, self._id, run_id)
         except WorkflowNotFoundError as exc:
             return exc
         if now.state.is_terminal:
-            return WorkflowAlreadyCompletedError(self._id, run_id, now.state.value)
+            return WorkflowAlreadyCompletedError(self._id, now.run_id, now.state.value)
         return WorkflowNotFoundError(self._id, run_id)
 
     # -- updates -----------------------------------------------------------------------
@@ -142,7 +166,7 @@ class InternalWorkflowHandle(UpdateCalls):
             StartWorkflowUpdateInput(
                 id=self._id,
                 run_id=self._run_id,
-                first_execution_run_id=self._run_id,
+                first_execution_run_id=self._first_run_id,
                 update_id=id,
                 update=name,
                 args=call_args(arg, args),
@@ -243,7 +267,7 @@ class InternalWorkflowHandle(UpdateCalls):
         """
         store = self._client.store
         deadline = asyncio.get_running_loop().time() + timeout.total_seconds() if timeout else None
-        run_id = self._run_id or (await self._run()).run_id
+        run_id = self._result_run_id or (await self._run()).run_id
         # A close wakes the waiter (a notification). Where other processes' closes do not
         # (an in-memory SQLite), the run is re-read at growing intervals; where they do,
         # only once a second, in case a notification was lost with its connection.
@@ -304,12 +328,11 @@ class InternalWorkflowHandle(UpdateCalls):
             raise DataConversionError(f"the arguments of signal {name}", exc) from None
         check_signal(name, encoded)
         codec.check_size(encoded, f"the arguments of signal {name}", self._client.max_payload_bytes)
-        # A handle that names its run signals it without reading it first: the signal's
-        # own update finds it open (of this workflow id and tenant), or says why not.
-        run_id = self._run_id if self._run_id is not None else (await self._open_run()).run_id
-        signal = SignalParams(self._client.tenant_id, run_id, name, encoded, header, self._id)
+        # No read first: the signal's own update finds the run open (the one named, or
+        # the workflow id's open run), of this workflow id and tenant, or says why not.
+        signal = SignalParams(self._client.tenant_id, self._run_id, name, encoded, header, self._id)
         if not await self._client.store.signal(signal):
-            raise await self._gone(run_id)
+            raise await self._gone(self._run_id)
 
     async def query(
         self,
@@ -363,12 +386,14 @@ class InternalWorkflowHandle(UpdateCalls):
         """Request cancellation of the open run. On a run that has closed it does nothing,
         as on Temporal (the run is over either way)."""
         await self._client.outbound.cancel_workflow(
-            CancelWorkflowInput(id=self._id, run_id=self._run_id)
+            CancelWorkflowInput(
+                id=self._id, run_id=self._run_id, first_execution_run_id=self._first_run_id
+            )
         )
 
     async def request_cancel(self) -> None:
         """The cancellation request at the end of the interceptor chain."""
-        run = await self._run()
+        run = await self._chain_run()
         if run.state.is_terminal:
             return
         if not await self._client.store.request_cancel(self._client.tenant_id, run.run_id):
@@ -379,7 +404,12 @@ class InternalWorkflowHandle(UpdateCalls):
     async def terminate(self, reason: str | None = None) -> None:
         """End the open run at once."""
         await self._client.outbound.terminate_workflow(
-            TerminateWorkflowInput(id=self._id, run_id=self._run_id, reason=reason)
+            TerminateWorkflowInput(
+                id=self._id,
+                run_id=self._run_id,
+                first_execution_run_id=self._first_run_id,
+                reason=reason,
+            )
         )
 
     async def end(self, reason: str | None) -> None:

@@ -33,10 +33,14 @@ class InternalOutbound(OutboundInterceptor):
         # The end of the chain: there is no next link.
         self._client = client
 
-    def _handle(self, id: str, run_id: str | None, ret_type: Any = None) -> InternalWorkflowHandle:
+    def _handle(
+        self, id: str, run_id: str | None, first_execution_run_id: str | None = None
+    ) -> InternalWorkflowHandle:
         from turnout.executors.internal.handle import InternalWorkflowHandle
 
-        return InternalWorkflowHandle(self._client, id, run_id=run_id, result_type=ret_type)
+        return InternalWorkflowHandle(
+            self._client, id, run_id=run_id, first_execution_run_id=first_execution_run_id
+        )
 
     async def start_workflow(self, input: StartWorkflowInput) -> InternalWorkflowHandle:
         return await self._client.start_from_input(input)
@@ -53,15 +57,16 @@ class InternalOutbound(OutboundInterceptor):
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle:
         header = codec.check_header(input.headers, self._client.max_payload_bytes)
-        return await self._handle(input.id, input.run_id).send_update(
+        handle = self._handle(input.id, input.run_id, input.first_execution_run_id)
+        return await handle.send_update(
             input.update, input.args, input.update_id, input.wait_for_stage, input.ret_type, header
         )
 
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
-        await self._handle(input.id, input.run_id).request_cancel()
+        await self._handle(input.id, input.run_id, input.first_execution_run_id).request_cancel()
 
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
-        await self._handle(input.id, input.run_id).end(input.reason)
+        await self._handle(input.id, input.run_id, input.first_execution_run_id).end(input.reason)
 
     async def describe_workflow(self, input: DescribeWorkflowInput) -> Run:
         return await self._handle(input.id, input.run_id).read_description()

@@ -31,7 +31,11 @@ from turnout.contracts.executor import (
     check_signal,
     check_start,
 )
-from turnout.contracts.governance import Approval, validate_tenant, validate_workflow_id
+from turnout.contracts.governance import (
+    Approval,
+    validate_handle,
+    validate_tenant,
+)
 from turnout.contracts.interceptors import check_client_interceptors
 from turnout.contracts.limits import (
     check_name,
@@ -284,7 +288,14 @@ class TemporalClient(TemporalSchedules, ClientBase):
             raise refused_search_attributes(exc) from None
         except pydantic_core.PydanticSerializationError as exc:
             raise te.DataConversionError(f"the input of workflow {name}", exc) from None
-        return TemporalWorkflowHandle(self, id, run_id=raw.result_run_id, result_type=result_type)
+        return TemporalWorkflowHandle(
+            self,
+            id,
+            run_id=None,
+            result_run_id=raw.result_run_id,
+            first_execution_run_id=raw.first_execution_run_id,
+            result_type=result_type,
+        )
 
     async def start_update_with_start_workflow(
         self,
@@ -345,19 +356,34 @@ class TemporalClient(TemporalSchedules, ClientBase):
         started = await raw_op.workflow_handle()
         op.set_workflow_handle(
             TemporalWorkflowHandle(
-                self, op.id, run_id=started.result_run_id, result_type=op.result_type
+                self,
+                op.id,
+                run_id=None,
+                result_run_id=started.result_run_id,
+                first_execution_run_id=started.first_execution_run_id,
+                result_type=op.result_type,
             )
         )
         return handle
 
     def get_workflow_handle(
-        self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
+        self,
+        workflow_id: str,
+        *,
+        run_id: str | None = None,
+        first_execution_run_id: str | None = None,
+        result_type: Any = None,
     ) -> TemporalWorkflowHandle:
         """A handle on an existing workflow id."""
-        validate_workflow_id(workflow_id)
-        if run_id is not None:
-            check_name(run_id, "a run id")
-        return TemporalWorkflowHandle(self, workflow_id, run_id=run_id, result_type=result_type)
+        validate_handle(workflow_id, run_id, first_execution_run_id)
+        return TemporalWorkflowHandle(
+            self,
+            workflow_id,
+            run_id=run_id,
+            result_run_id=run_id,
+            first_execution_run_id=first_execution_run_id,
+            result_type=result_type,
+        )
 
     def async_activity_handle(
         self, target: AsyncActivityIDReference | bytes

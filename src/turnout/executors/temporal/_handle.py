@@ -103,13 +103,24 @@ class TemporalWorkflowHandle(UpdateCalls):
     """A turnout WorkflowHandle on a Temporal workflow."""
 
     def __init__(
-        self, client: TemporalClient, workflow_id: str, *, run_id: str | None, result_type: Any
+        self,
+        client: TemporalClient,
+        workflow_id: str,
+        *,
+        run_id: str | None,
+        result_run_id: str | None,
+        first_execution_run_id: str | None,
+        result_type: Any,
     ) -> None:
         self._client = client
         self._id = workflow_id
         self._run_id = run_id
+        self._result_run_id = result_run_id
+        self._first_run_id = first_execution_run_id
         self._result_type = result_type
-        self._raw = client.raw.get_workflow_handle(workflow_id, run_id=run_id)
+        self._raw = client.raw.get_workflow_handle(
+            workflow_id, run_id=run_id, first_execution_run_id=first_execution_run_id
+        )
 
     @property
     def id(self) -> str:
@@ -118,18 +129,18 @@ class TemporalWorkflowHandle(UpdateCalls):
 
     @property
     def run_id(self) -> str | None:
-        """The run this handle was created for (None: the latest run)."""
+        """The run every call but ``result()`` addresses (None: the latest run)."""
         return self._run_id
 
     @property
     def first_execution_run_id(self) -> str | None:
-        """Same as ``run_id`` (temporalio's name)."""
-        return self._run_id
+        """The first run of the chain cancel, terminate and updates must reach."""
+        return self._first_run_id
 
     @property
     def result_run_id(self) -> str | None:
-        """The run whose result ``result()`` starts from (temporalio's name): ``run_id``."""
-        return self._run_id
+        """The run whose result ``result()`` starts from (None: the latest run)."""
+        return self._result_run_id
 
     async def result(self, *, follow_runs: bool = True, timeout: timedelta | None = None) -> Any:
         """Wait for the workflow; its result, or WorkflowFailureError with turnout's cause chain."""
@@ -137,7 +148,7 @@ class TemporalWorkflowHandle(UpdateCalls):
         if result_type is None:  # a handle by id: the registered class knows the type
             result_type = await self._registered_result_type()
         handle = self._client.raw.get_workflow_handle(
-            self._id, run_id=self._run_id, result_type=result_type
+            self._id, run_id=self._result_run_id, result_type=result_type
         )
         try:
             return await handle.result(follow_runs=follow_runs, rpc_timeout=timeout)

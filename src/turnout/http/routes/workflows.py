@@ -100,7 +100,8 @@ async def start_workflow(request: Request) -> Response:
             raise
         handle = client.get_workflow_handle(workflow_id)  # a closed run of that id (key)
     try:
-        run: Run = await client.get_workflow_handle(handle.id, run_id=handle.run_id).describe()
+        started = client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+        run: Run = await started.describe()
     except WorkflowNotFoundError:
         if not key:
             raise

@@ -391,7 +391,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "Client.start_workflow": _START_OPTIONS,
     "Client.execute_workflow": _START_OPTIONS,
     "Client.connect": ("namespace", "data_converter"),
-    "Client.get_workflow_handle": ("run_id", "result_type"),
+    "Client.get_workflow_handle": ("run_id", "first_execution_run_id", "result_type"),
     "Client.list_workflows": ("query", "limit", "page_size"),
     "Client.count_workflows": ("query",),
     "Client.get_async_activity_handle": ("workflow_id", "run_id", "activity_id", "task_token"),

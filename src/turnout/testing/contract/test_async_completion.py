@@ -121,12 +121,12 @@ async def test_heartbeats_through_the_handle_keep_it_open(executor: ExecutorHarn
 async def test_completed_by_workflow_run_and_activity_ids(executor: ExecutorHarness) -> None:
     async with _running(executor, WAITS, 30.0, 0.0, 1) as (handle, _, activity_id):
         outside = executor.client.get_async_activity_handle(
-            workflow_id=handle.id, run_id=handle.run_id, activity_id=activity_id
+            workflow_id=handle.id, run_id=handle.result_run_id, activity_id=activity_id
         )
         await outside.complete("by ids")
         assert await asyncio.wait_for(handle.result(), 30) == "completed: by ids"
         unknown = executor.client.get_async_activity_handle(
-            workflow_id=handle.id, run_id=handle.run_id, activity_id="no-such-activity"
+            workflow_id=handle.id, run_id=handle.result_run_id, activity_id="no-such-activity"
         )
         with pytest.raises(ActivityNotFoundError):
             await unknown.complete("nobody")

@@ -266,7 +266,7 @@ async def test_terminate(executor: ExecutorHarness) -> None:
 async def test_continue_as_new(executor: ExecutorHarness) -> None:
     handle = await start(executor, wf.Countdown.run, 2, 0)
     assert await handle.result(timeout=LIMIT) == 3
-    first = executor.client.get_workflow_handle(handle.id, run_id=handle.run_id)
+    first = executor.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
     assert (await first.describe()).state is RunState.CONTINUED_AS_NEW
     assert await timeline(first) == [STARTED, ("workflow_continued_as_new", {})]
     latest = executor.client.get_workflow_handle(handle.id)
@@ -282,12 +282,12 @@ async def test_duplicate_start_under_each_policy(executor: ExecutorHarness) -> N
     same = await start(
         executor, wf.Sleeper.run, id=wid, id_conflict_policy=IdConflictPolicy.USE_EXISTING
     )
-    assert same.run_id == first.run_id
+    assert same.result_run_id == first.result_run_id
     replaced = await start(
         executor, wf.Sleeper.run, id=wid, id_conflict_policy=IdConflictPolicy.TERMINATE_EXISTING
     )
-    assert replaced.run_id != first.run_id
-    old = executor.client.get_workflow_handle(wid, run_id=first.run_id)
+    assert replaced.result_run_id != first.result_run_id
+    old = executor.client.get_workflow_handle(wid, run_id=first.result_run_id)
     assert (await old.describe()).state is RunState.TERMINATED
     await replaced.terminate()
     with pytest.raises(WorkflowAlreadyStartedError):

@@ -64,7 +64,7 @@ async def test_a_workflow_signals_another(executor: ExecutorHarness) -> None:
         # The run named by its run id, and the signal that closes the mailbox.
         closer = await client.start_workflow(
             Courier.run,
-            args=[mailbox.id, mailbox.run_id, ["close"]],
+            args=[mailbox.id, mailbox.result_run_id, ["close"]],
             id=_id("courier"),
             task_queue=task_queue,
         )

@@ -75,7 +75,7 @@ async def test_local_activities_run_retry_fail_and_replay(executor: ExecutorHarn
         for t in ["price_of", "exchange_rate", "refuse", "price_of"]
     ]
     # The recorded run replays with the same code, reading the markers back.
-    replayed = await replay_run(executor.client, handle.id, handle.run_id, LOCAL_WORKFLOWS)
+    replayed = await replay_run(executor.client, handle.id, handle.result_run_id, LOCAL_WORKFLOWS)
     assert replayed.deterministic, replayed.summary
     assert CALLS[f"price:{key}"] == 2
 

@@ -36,7 +36,7 @@ async def test_memo_from_start_to_upsert_to_continue_as_new(executor: ExecutorHa
         handle = await client.start_workflow(
             MemoKeeper.run, None, id=workflow_id, task_queue=task_queue, memo=START_MEMO
         )
-        first_run = handle.run_id
+        first_run = handle.result_run_id
         assert await (await handle.describe()).memo() == STORED
         assert await handle.execute_update(MemoKeeper.stage, "packed") == UPSERTED
         described = await handle.describe()

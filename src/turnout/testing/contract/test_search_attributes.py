@@ -90,7 +90,7 @@ async def test_search_attributes_from_start_to_upsert_to_continue_as_new(
             task_queue=task_queue,
             search_attributes=_start_attributes(customer),
         )
-        first_run = handle.run_id
+        first_run = handle.result_run_id
         described = await handle.describe()
         assert described.typed_search_attributes[CUSTOMER] == customer
         assert described.typed_search_attributes[DUE] == DUE_AT

@@ -37,13 +37,13 @@ async def test_signal_with_start_starts_or_signals(executor: ExecutorHarness) ->
             Inbox.run, id=workflow_id, task_queue=task_queue,
             start_signal="post", start_signal_args=["again"],
         )  # fmt: skip
-        assert second.run_id == first.run_id
+        assert second.result_run_id == first.result_run_id
         third = await executor.client.start_workflow(
             Inbox.run, id=workflow_id, task_queue=task_queue,
             id_conflict_policy=IdConflictPolicy.USE_EXISTING,
             start_signal="post", start_signal_args=["third"],
         )  # fmt: skip
-        assert third.run_id == first.run_id
+        assert third.result_run_id == first.result_run_id
         await first.signal(Inbox.close)
         assert await first.result() == [["hello"], ["hello", "again", "third"]]
     steps = normalize(await first.events())

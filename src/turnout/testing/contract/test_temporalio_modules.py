@@ -142,8 +142,11 @@ async def test_handles_by_run_method_and_their_run_ids(executor: ExecutorHarness
             started = await client.start_workflow(
                 GreetingWorkflow.run, "Lin", id=_id(), task_queue=task_queue
             )
-            assert started.result_run_id == started.run_id
-            assert started.first_execution_run_id == started.run_id
+            # As temporalio's: the start handle addresses the workflow id, and its
+            # result starts from the run it started.
+            assert started.run_id is None
+            assert started.result_run_id is not None
+            assert started.first_execution_run_id == started.result_run_id
             typed = client.get_workflow_handle_for(GreetingWorkflow.run, started.id)
             assert await typed.result() == "Hello, Lin!"
     finally:

@@ -125,7 +125,7 @@ async def test_update_with_start_starts_or_uses_the_open_run(executor: ExecutorH
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         )  # fmt: skip
         assert await accepted.result() == 2
-        assert (await second.workflow_handle()).run_id == handle.run_id
+        assert (await second.workflow_handle()).result_run_id == handle.result_run_id
 
         refused = operation(IdConflictPolicy.FAIL)
         with pytest.raises(WorkflowAlreadyStartedError):

@@ -51,7 +51,7 @@ FIRED: tuple[str, dict[str, Any]] = ("timer_fired", {})
 
 async def replays(executor: ExecutorHarness, handle: Any) -> bool:
     """Whether the recorded run replays with the same code, producing the same commands."""
-    replayed = await replay_run(executor.client, handle.id, handle.run_id, api.WORKFLOWS)
+    replayed = await replay_run(executor.client, handle.id, handle.result_run_id, api.WORKFLOWS)
     assert replayed.deterministic, replayed.summary
     return True
 

@@ -173,10 +173,10 @@ class ActivityLookup:
 class SignalParams:
     """The signal ``signal`` delivers: ``name`` with ``args`` (and the interceptors'
     ``header``) to the open run ``run_id`` of ``tenant_id`` (of ``workflow_id``, when
-    given)."""
+    given). With ``run_id`` None, to the open run of ``workflow_id``."""
 
     tenant_id: str
-    run_id: str
+    run_id: str | None
     name: str
     args: list[Any]
     header: dict[str, Any] | None = None

@@ -112,7 +112,10 @@ def run_from_row(row: Row[Any]) -> Run:
         "pending_updates": [],
         "stuck_reason": None,
     }
-    private = {"_cron_schedule": (row.options or {}).get("cron_schedule")}
+    private = {
+        "_cron_schedule": (row.options or {}).get("cron_schedule"),
+        "_chain": getattr(row, "task_id", None),
+    }
     run: Run = _built(Run.__new__(Run), values, _RUN_GIVEN, private)
     return run
 
@@ -120,6 +123,12 @@ def run_from_row(row: Row[Any]) -> Run:
 def cron_schedule_of(run: Run) -> str | None:
     """The cron schedule a run of ``run_from_row`` was started with (None: not cron)."""
     return run._cron_schedule
+
+
+def same_chain(a: Run, b: Run) -> bool:
+    """Whether two runs of ``run_from_row`` belong to one chain: a start and the runs
+    continue-as-new, retries and cron made after it."""
+    return a._chain is not None and a._chain == b._chain
 
 
 def event_from_row(r: Row[Any]) -> Event:

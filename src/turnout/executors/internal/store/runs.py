@@ -39,6 +39,7 @@ from turnout.executors.internal.store.records import (
     EventSpec,
     NewRun,
     RunFilter,
+    RunInfo,
     RunSnapshot,
     SignalParams,
     StartParams,
@@ -46,7 +47,7 @@ from turnout.executors.internal.store.records import (
 )
 from turnout.executors.internal.store.rows import event_from_row, run_from_row, run_snapshot
 from turnout.executors.internal.store.search import compile_order, compile_where
-from turnout.executors.internal.store.sql import no_run, utcnow
+from turnout.executors.internal.store.sql import OPEN_RUN_BUMP, no_run, utcnow
 from turnout.executors.internal.store.tx import Tx
 
 __all__ = ["RunOperations"]
@@ -323,8 +324,8 @@ class RunOperations(StoreCore):
             return await self._events(conn, run_id, after_seq, tenant_id)
 
     async def signal(self, p: SignalParams) -> bool:
-        """Deliver a signal to an open run of the tenant (of ``workflow_id``, when given);
-        False when there is none."""
+        """Deliver a signal to an open run of the tenant (of ``workflow_id``, when given;
+        the workflow id's open run when ``run_id`` is None); False when there is none."""
         spec = (EventType.SIGNAL_RECEIVED, signal_attributes(p.name, p.args, p.header))
         guard = {"tenant_id": p.tenant_id}
         if p.workflow_id is not None:
@@ -332,7 +333,18 @@ class RunOperations(StoreCore):
 
         async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             # The run's update is built once (the transaction's BEGIN travels with it).
-            return bool(await self._deliver_many(conn, tx, {p.run_id: [spec]}, utcnow(), guard))
+            now = utcnow()
+            if p.run_id is not None:
+                return bool(await self._deliver_many(conn, tx, {p.run_id: [spec]}, now, guard))
+            if p.workflow_id is None:
+                raise ValueError("a signal names its run, its workflow id, or both")
+            found = await self._fetch(conn, OPEN_RUN_BUMP, {**guard, "now": now})
+            if not found:
+                return False
+            info = RunInfo(*found[0][1:])
+            self._appended(tx, info, found[0].next_seq, [spec], now)
+            await self._enqueue_wfts(conn, tx, [info], now)
+            return True
 
         return bool(await self._run_tx(tx_fn))
 

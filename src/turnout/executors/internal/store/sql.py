@@ -10,13 +10,13 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import case, literal, select
+from sqlalchemy import bindparam, case, literal, select, update
 
 from turnout.contracts.records import QueueItemKind, QueueItemState
 from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES
 from turnout.executors.internal.schema import queue_items, runs
 from turnout.executors.internal.store.activity_task import ActivityTask
-from turnout.executors.internal.store.prepared import Prepared, among
+from turnout.executors.internal.store.prepared import Prepared, among, one_of
 from turnout.executors.internal.store.records import (
     ClaimedItem,
     RunInfo,
@@ -68,6 +68,22 @@ RUN_COLUMNS = [runs.c[name] for name in RunSnapshot._fields]
 """The columns a :class:`RunSnapshot` is made of, in its field order."""
 RUNS_BY_ID = Prepared(lambda d: select(*RUN_COLUMNS).where(among(d, runs.c.run_id, "ids")))
 """The :data:`RUN_COLUMNS` of the runs ``:ids``."""
+OPEN_RUN_BUMP = Prepared(
+    lambda _: (
+        update(runs)
+        .where(
+            runs.c.tenant_id == bindparam("tenant_id"),
+            runs.c.workflow_id == bindparam("workflow_id"),
+            one_of(runs.c.state, ACTIVE),
+        )
+        .values(
+            next_seq=runs.c.next_seq + 1, updated_at=bindparam("now", type_=runs.c.updated_at.type)
+        )
+        .returning(runs.c.next_seq, *INFO_COLUMNS)
+    )
+)
+"""Take one seq of the open run of ``:workflow_id`` in ``:tenant_id`` (at ``:now``): the
+new next seq and the :class:`RunInfo` columns, or no row when it has none open."""
 
 
 _CLOCK: ContextVar[Callable[[], datetime] | None] = ContextVar("turnout_clock", default=None)

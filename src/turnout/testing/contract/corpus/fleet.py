@@ -162,7 +162,7 @@ async def replay(env: ExecutorHarness) -> None:
         await handle.result()
     current = [PostOnly, WaitOnly, WaitThenPost]
     for handle in handles:
-        replayed = await replay_run(env.client, handle.id, handle.run_id, current)
+        replayed = await replay_run(env.client, handle.id, handle.result_run_id, current)
         assert replayed.deterministic, replayed.summary
     # As the sample does it: the runs' histories through a list query, to a Replayer.
     query = "WorkflowId IN ({})".format(", ".join(f"'{h.id}'" for h in handles))
@@ -174,7 +174,7 @@ async def replay(env: ExecutorHarness) -> None:
     histories = env.client.list_workflows(query).map_histories()
     results = await Replayer(workflows=current).replay_workflows(histories)
     assert dict(results.replay_failures) == {}
-    changed = await replay_run(env.client, handles[2].id, handles[2].run_id, [PostThenWait])
+    changed = await replay_run(env.client, handles[2].id, handles[2].result_run_id, [PostThenWait])
     assert not changed.deterministic
     assert (await timeline(handles[2]))[0] == STARTED
     assert (await timeline(handles[2]))[-1] == COMPLETED

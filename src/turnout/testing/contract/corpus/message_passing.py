@@ -307,7 +307,7 @@ async def update_with_start(env: ExecutorHarness) -> None:
     )
     assert total == 90
     handle = await first.workflow_handle()
-    assert (await second.workflow_handle()).run_id == handle.run_id
+    assert (await second.workflow_handle()).result_run_id == handle.result_run_id
     failed = await update_failure(handle.execute_update(Basket.put, "rare truffle"))
     assert isinstance(failed, ApplicationError)
     assert failed.type == "OutOfStock"
