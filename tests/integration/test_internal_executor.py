@@ -264,7 +264,7 @@ async def test_idempotency_key_returns_the_same_run(client: Any) -> None:
     b = await client.start_workflow(
         wf.HelloWorkflow.run, "k", id=_id(), task_queue=Q, idempotency_key=key
     )
-    assert a.run_id == b.run_id
+    assert a.result_run_id == b.result_run_id
     assert await a.result(timeout=LIMIT) == "HELLO, K!"
 
 

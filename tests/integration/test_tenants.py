@@ -84,7 +84,7 @@ async def test_tenant_b_cannot_see_signal_decide_cancel_or_list_tenant_a_runs(
         # Workflow ids are per tenant: B may use the same id for its own run.
         own = await b.start_workflow(gw.Deploy.run, "dev", id=workflow_id, task_queue=Q)
         assert (await own.describe()).tenant_id == "tenant-b"
-        assert (await mine.describe()).run_id != own.run_id
+        assert (await mine.describe()).run_id != own.result_run_id
     finally:
         await a.close()
         await b.close()

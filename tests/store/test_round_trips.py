@@ -116,18 +116,27 @@ async def test_a_signal_to_an_open_run_is_two_round_trips(pg_store: Store) -> No
     assert (await types(pg_store, run_id))[-1] == "signal_received"
 
 
-async def test_a_handle_that_names_its_run_signals_without_reading_it(postgres_url: str) -> None:
+async def test_handles_signal_without_reading_the_run_first(postgres_url: str) -> None:
     client = await turnout.connect(executor="internal", database_url=str(postgres_url))
     try:
         handle = await client.start_workflow("Flow", id="named", task_queue=QUEUE)
-        with wire(client.store) as traced:
-            await handle.signal("poke", "x")
-            trips = traced.round_trips()
-        assert trips == 2  # the signal's transaction alone
-        assert (await types(client.store, handle.result_run_id))[-1] == "signal_received"
+        assert handle.run_id is None  # the workflow id's open run, found by the signal
+        pinned = client.get_workflow_handle("named", run_id=handle.result_run_id)
+        for target in (handle, pinned):
+            with wire(client.store) as traced:
+                await target.signal("poke", "x")
+                trips = traced.round_trips()
+            assert trips == 2  # the signal's transaction alone
+        kinds = await types(client.store, handle.result_run_id)
+        assert kinds[-2:] == ["signal_received", "signal_received"]
         other = client.get_workflow_handle("another", run_id=handle.result_run_id)
         with pytest.raises(turnout.WorkflowNotFoundError):
             await other.signal("poke", "x")
+        with pytest.raises(turnout.WorkflowNotFoundError):
+            await client.get_workflow_handle("nobody").signal("poke", "x")
+        await handle.terminate()
+        with pytest.raises(turnout.WorkflowAlreadyCompletedError):
+            await handle.signal("poke", "late")
     finally:
         await client.close()
 
@@ -198,6 +207,31 @@ async def test_a_claim_of_first_tasks_with_their_histories_is_two_round_trips(
         assert [e.type.value for e in history][-1] == "state_changed"
         assert [e.seq for e in history] == list(range(1, len(history) + 1))
         assert (await types(pg_store, item.run_id))[-1] == "state_changed"
+
+
+async def test_a_claimed_task_comes_with_the_events_its_worker_lacks(pg_store: Store) -> None:
+    held = await start(pg_store, "held")
+    await commit(pg_store, await claim_task(pg_store), [schedule(1)])
+    seen = len(await types(pg_store, held))  # what the worker's cached instance saw
+    assert await pg_store.signal(SignalParams("default", held, "poke", ["x"]))
+    other = await start(pg_store, "other")  # a run the worker holds no instance of
+    sees = {held: seen}.get
+    with wire(pg_store) as traced:
+        items = await pg_store.claim(
+            ClaimParams(QUEUE, "w1", 2, 0, workflow_lease=30, peek=False, seen=lambda r: sees(r, 0))
+        )
+        trips = traced.round_trips()
+    assert trips == 2  # the claim; the histories with the COMMIT
+    by_run = {item.run_id: item for item in items}
+    assert sorted(by_run) == sorted([held, other])
+    for run_id, after in ((held, seen), (other, 0)):
+        item = by_run[run_id]
+        assert item.history is not None
+        assert item.history_after == after
+        run, history = item.history
+        assert [e.type.value for e in history] == await types(pg_store, run_id, after)
+        assert [e.seq for e in history] == list(range(after + 1, run.next_seq))
+    assert [e.type.value for e in by_run[held].history[1]] == ["signal_received"]
 
 
 async def test_a_lost_lease_among_held_ones_is_refused_alone_after_the_guess(

@@ -162,6 +162,26 @@ async def test_a_signal_naming_the_workflow_id_reaches_only_that_workflows_run(
     assert [i.state for i in await items_of(store, run_id)] == [QueueItemState.QUEUED.value]
 
 
+async def test_a_signal_to_a_workflow_id_reaches_its_open_run_only(store: Store) -> None:
+    first = await start(store, "entity")
+    assert await store.terminate("default", first, "replaced")
+    second = await start(store, "entity")  # the id's open run now
+
+    def to(tenant: str, workflow_id: str) -> SignalParams:
+        return SignalParams(tenant, None, "poke", ["x"], workflow_id=workflow_id)
+
+    assert await store.signal(to("default", "entity"))
+    assert (await types(store, second))[-1] == "signal_received"
+    assert "signal_received" not in await types(store, first)
+    assert [i.state for i in await items_of(store, second)] == [QueueItemState.QUEUED.value]
+    assert not await store.signal(to("other-tenant", "entity"))
+    assert not await store.signal(to("default", "nobody"))
+    assert await store.terminate("default", second, "done")
+    assert not await store.signal(to("default", "entity"))  # no open run left
+    with pytest.raises(ValueError, match="names its run, its workflow id"):
+        await store.signal(SignalParams("default", None, "poke", []))
+
+
 async def test_request_cancel_records_once(store: Store) -> None:
     run_id = await start(store)
     assert await store.request_cancel("default", run_id)

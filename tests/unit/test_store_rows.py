@@ -9,7 +9,12 @@ from typing import Any
 
 from turnout.contracts.events import Event
 from turnout.contracts.records import Run
-from turnout.executors.internal.store.rows import cron_schedule_of, event_from_row, run_from_row
+from turnout.executors.internal.store.rows import (
+    cron_schedule_of,
+    event_from_row,
+    run_from_row,
+    same_chain,
+)
 
 AT = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
@@ -35,6 +40,7 @@ def _run_row(**changes: Any) -> SimpleNamespace:
         "memo": {"m": 1},
         "search_attributes": None,
         "options": {"cron_schedule": "@daily"},
+        "task_id": "task-1",
     }
     return SimpleNamespace(**{**values, **changes})
 
@@ -54,6 +60,16 @@ def test_a_run_read_back_equals_the_validated_run_of_its_values() -> None:
     }
     assert cron_schedule_of(run) == "@daily"
     assert cron_schedule_of(run_from_row(_run_row(options=None))) is None
+
+
+def test_runs_of_one_start_share_a_chain() -> None:
+    first = run_from_row(_run_row())
+    continued = run_from_row(_run_row(run_id="run-2", continued_from_run_id="run-1"))
+    other = run_from_row(_run_row(run_id="run-3", task_id="task-2"))
+
+    assert same_chain(first, continued)
+    assert not same_chain(first, other)
+    assert not same_chain(Run.model_validate(first.model_dump()), first)  # chain not known
 
 
 def test_runs_read_back_share_no_mutable_default() -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "decision_from_event",
     "decision_on",
     "policy_name",
+    "validate_handle",
     "validate_start_keys",
     "validate_task_queue",
     "validate_tenant",

@@ -1,7 +1,8 @@
 """The internal executor's WorkflowHandle: results, signals, queries, cancel, approvals.
 
 A handle reads and writes through its client's store and tenant; it holds no state of
-its own beyond the workflow id, the run id and the result type.
+its own beyond the workflow id, its three run ids (the run it addresses, the run its
+result starts from, the first run of its chain) and the result type.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
 __all__ = ["InternalWorkflowHandle"]
 
 _CRON_FOLLOWS = (RunState.COMPLETED, RunState.FAILED)
+_SIGNAL_TRIES = 3
+"""How many times a signal to the workflow id's open run goes again when that run
+closed for a newer one meanwhile."""
 
 
 class InternalWorkflowHandle(UpdateCalls):
@@ -126,15 +130,17 @@ class InternalWorkflowHandle(UpdateCalls):
             raise WorkflowNotFoundError(self._id, first)
         return run
 
-    async def _open_run(self) -> Run:
-        run = await self._chain_run()
+    async def _open_run(self, *, in_chain: bool = False) -> Run:
+        """The open run addressed (``in_chain``: of the handle's chain, see
+        :meth:`_chain_run`); WorkflowAlreadyCompletedError when it has closed."""
+        run = await (self._chain_run() if in_chain else self._run())
         if run.state.is_terminal:
             raise WorkflowAlreadyCompletedError(self._id, run.run_id, run.state.value)
         return run
 
-    async def _gone(self, run_id: str | None) -> WorkflowNotFoundError:
-        """Why a write to the run ``run_id`` (None: the workflow id's open run) found no
-        open run: it closed meanwhile, or it is gone."""
+    async def _gone(self, run_id: str) -> WorkflowNotFoundError:
+        """Why a write to the run ``run_id`` found no open run: it closed meanwhile, or it
+        is gone."""
         try:
             now = await self._client.store.find_run(self._client.tenant_id, self._id, run_id)
         except WorkflowNotFoundError as exc:
@@ -185,7 +191,7 @@ class InternalWorkflowHandle(UpdateCalls):
         header: dict[str, Any],
     ) -> InternalWorkflowUpdateHandle:
         """The update at the end of the interceptor chain."""
-        run = await self._open_run()
+        run = await self._open_run(in_chain=True)
         return await send_update(
             self._client,
             self._id,
@@ -330,9 +336,21 @@ class InternalWorkflowHandle(UpdateCalls):
         codec.check_size(encoded, f"the arguments of signal {name}", self._client.max_payload_bytes)
         # No read first: the signal's own update finds the run open (the one named, or
         # the workflow id's open run), of this workflow id and tenant, or says why not.
-        signal = SignalParams(self._client.tenant_id, self._run_id, name, encoded, header, self._id)
-        if not await self._client.store.signal(signal):
-            raise await self._gone(self._run_id)
+        store, tenant = self._client.store, self._client.tenant_id
+        signal = SignalParams(tenant, self._run_id, name, encoded, header, self._id)
+        if self._run_id is not None:
+            if not await store.signal(signal):
+                raise await self._gone(self._run_id)
+            return
+        # The open run may close while the signal waits for its lock (a continue-as-new,
+        # on PostgreSQL): the workflow id's newer run then takes it, as on Temporal.
+        for _ in range(_SIGNAL_TRIES):
+            if await store.signal(signal):
+                return
+            latest = await store.find_run(tenant, self._id)  # WorkflowNotFoundError
+            if latest.state.is_terminal:
+                raise WorkflowAlreadyCompletedError(self._id, latest.run_id, latest.state.value)
+        raise WorkflowNotFoundError(self._id, None)
 
     async def query(
         self,
@@ -416,7 +434,7 @@ class InternalWorkflowHandle(UpdateCalls):
         """The termination at the end of the interceptor chain."""
         if reason is not None:
             check_text(reason, "the reason")
-        run = await self._open_run()
+        run = await self._open_run(in_chain=True)
         if not await self._client.store.terminate(self._client.tenant_id, run.run_id, reason):
             raise await self._gone(run.run_id)
 

@@ -37,6 +37,7 @@ from turnout.contracts.updates import UpdateState
 from turnout.executors.internal.column_types import BigId, JSONType, UTCDateTime
 
 __all__ = [
+    "OPEN_RUN",
     "SCHEMA_REVISION",
     "QueryState",
     "approvals",
@@ -80,6 +81,10 @@ def _tenant() -> Column[str]:
 
 
 _ACTIVE_RUN = text(_in("state", ACTIVE_STATES))
+OPEN_RUN = _ACTIVE_RUN
+"""The condition of an open run, as the unique index of open runs per workflow id has it:
+a statement that says it this way may use that index (SQLite's and PostgreSQL's partial
+index matching)."""
 _READY = text("state = 'queued'")
 _LEASED_SQL = _in("state", {QueueItemState.CLAIMED, QueueItemState.RUNNING})
 _LEASED = text(_LEASED_SQL)

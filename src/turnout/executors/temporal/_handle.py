@@ -155,7 +155,7 @@ class TemporalWorkflowHandle(UpdateCalls):
         except temporalio.client.WorkflowFailureError as exc:
             raise _suppressed(te.WorkflowFailureError(cause=to_turnout(exc.cause)))
         except temporalio.service.RPCError as exc:
-            raise not_found(exc, self._id, self._run_id) from exc
+            raise not_found(exc, self._id, self._result_run_id) from exc
 
     async def _registered_result_type(self) -> Any:
         try:

@@ -240,7 +240,8 @@ class StoreProtocol(Protocol):
     async def signal(self, p: SignalParams) -> bool:
         """Append ``signal_received`` (with the interceptors' ``header``) to an open run
         and queue its workflow task; False when the tenant has no such open run (of
-        ``workflow_id``, when given)."""
+        ``workflow_id``, when given; with ``run_id`` None, the open run of
+        ``workflow_id``)."""
         ...
 
     async def request_cancel(self, tenant_id: str, run_id: str) -> bool:

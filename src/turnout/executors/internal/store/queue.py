@@ -126,6 +126,11 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         items, fresh = await self._claim_starting(conn, tx, shape, params, now)
         tx.prefetch = dict.fromkeys(fresh, 0)
         tasks = [item for item in items if item.kind == WFT]
+        if self.pipelines and p.seen is not None:
+            # The events each task's worker lacks travel with the COMMIT: the tasks need
+            # no read of their own.
+            for task in tasks:
+                tx.prefetch.setdefault(task.run_id, p.seen(task.run_id))
         activities = [item for item in items if item.kind == ACT]
         return tasks + await self._start_activities(conn, tx, activities, now), tx
 

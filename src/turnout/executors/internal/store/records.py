@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -111,6 +111,10 @@ class ClaimParams:
     peek: bool = True
     """Read first whether anything is ready, so that polling an empty queue takes no
     write lock (an idle worker's claims)."""
+    seen: Callable[[str], int] | None = None
+    """How far the worker has seen a run (the last seq of the instance it holds; 0:
+    none). Given, and where the store sends its ``COMMIT`` with other statements, each
+    claimed workflow task comes with its run's events after that."""
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def run_from_row(row: Row[Any]) -> Run:
     }
     private = {
         "_cron_schedule": (row.options or {}).get("cron_schedule"),
-        "_chain": getattr(row, "task_id", None),
+        "_chain": row.task_id,
     }
     run: Run = _built(Run.__new__(Run), values, _RUN_GIVEN, private)
     return run

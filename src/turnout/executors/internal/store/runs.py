@@ -331,13 +331,14 @@ class RunOperations(StoreCore):
         if p.workflow_id is not None:
             guard["workflow_id"] = p.workflow_id
 
+        if p.run_id is None and p.workflow_id is None:
+            raise ValueError("a signal names its run, its workflow id, or both")
+
         async def tx_fn(conn: AsyncConnection, tx: Tx) -> bool:
             # The run's update is built once (the transaction's BEGIN travels with it).
             now = utcnow()
             if p.run_id is not None:
                 return bool(await self._deliver_many(conn, tx, {p.run_id: [spec]}, now, guard))
-            if p.workflow_id is None:
-                raise ValueError("a signal names its run, its workflow id, or both")
             found = await self._fetch(conn, OPEN_RUN_BUMP, {**guard, "now": now})
             if not found:
                 return False

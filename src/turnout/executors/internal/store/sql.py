@@ -14,9 +14,9 @@ from sqlalchemy import bindparam, case, literal, select, update
 
 from turnout.contracts.records import QueueItemKind, QueueItemState
 from turnout.contracts.states import ACTIVE_STATES, TERMINAL_STATES
-from turnout.executors.internal.schema import queue_items, runs
+from turnout.executors.internal.schema import OPEN_RUN, queue_items, runs
 from turnout.executors.internal.store.activity_task import ActivityTask
-from turnout.executors.internal.store.prepared import Prepared, among, one_of
+from turnout.executors.internal.store.prepared import Prepared, among
 from turnout.executors.internal.store.records import (
     ClaimedItem,
     RunInfo,
@@ -74,7 +74,7 @@ OPEN_RUN_BUMP = Prepared(
         .where(
             runs.c.tenant_id == bindparam("tenant_id"),
             runs.c.workflow_id == bindparam("workflow_id"),
-            one_of(runs.c.state, ACTIVE),
+            OPEN_RUN,  # as the unique index of open runs says it: that index finds the run
         )
         .values(
             next_seq=runs.c.next_seq + 1, updated_at=bindparam("now", type_=runs.c.updated_at.type)

@@ -439,6 +439,7 @@ class InternalWorker:
                     workflow_lease=self._wft_lease,
                     tenant_id=self._client.tenant_id,
                     peek=False,
+                    seen=self._workflow_tasks.cache.seen,
                 )
             )
         for item in items:

@@ -215,25 +215,25 @@ class WorkflowTaskRunner:
     ) -> WorkflowInstance | None:
         """Run one workflow task; the instance to keep cached, or None to drop it."""
         seen = instance.seen_seq if instance is not None else 0
+
+        async def read_history() -> tuple[Any, list[Event]]:
+            if item.history is not None and item.history_after <= seen:  # read by the claim
+                return item.history[0], [e for e in item.history[1] if e.seq > seen]
+            return await persist(
+                f"history of run {item.run_id}", lambda: self.reads.submit((item.run_id, seen))
+            )
+
+        requests = []
         if item.payload.get(UPDATES_PENDING):  # only such a task has updates to decide
             (row, history), requests = await asyncio.gather(
-                persist(
-                    f"history of run {item.run_id}",
-                    lambda: self.reads.submit((item.run_id, seen)),
-                ),
+                read_history(),
                 persist(
                     f"update requests of run {item.run_id}",
                     lambda: self.update_reads.submit(item.run_id),
                 ),
             )
-        elif item.history is not None and item.history_after <= seen:  # read by the claim
-            requests = []
-            row, history = item.history[0], [e for e in item.history[1] if e.seq > seen]
         else:
-            requests = []
-            row, history = await persist(
-                f"history of run {item.run_id}", lambda: self.reads.submit((item.run_id, seen))
-            )
+            row, history = await read_history()
         if row.state in _TERMINAL:
             await self._store.abandon_workflow_task(item)
             _dropped(instance)
