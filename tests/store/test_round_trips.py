@@ -212,19 +212,25 @@ async def test_a_claim_of_first_tasks_with_their_histories_is_two_round_trips(
 async def test_a_claimed_task_comes_with_the_events_its_worker_lacks(pg_store: Store) -> None:
     held = await start(pg_store, "held")
     await commit(pg_store, await claim_task(pg_store), [schedule(1)])
+    # A run the worker holds no instance of: its whole history is read apart, not
+    # inside the claim's transaction.
+    elsewhere = await start(pg_store, "elsewhere")
+    await commit(pg_store, await claim_task(pg_store), [schedule(1)])
     seen = len(await types(pg_store, held))  # what the worker's cached instance saw
     assert await pg_store.signal(SignalParams("default", held, "poke", ["x"]))
-    other = await start(pg_store, "other")  # a run the worker holds no instance of
+    assert await pg_store.signal(SignalParams("default", elsewhere, "poke", ["y"]))
+    fresh = await start(pg_store, "fresh")  # a first task: its history comes anyway
     sees = {held: seen}.get
     with wire(pg_store) as traced:
         items = await pg_store.claim(
-            ClaimParams(QUEUE, "w1", 2, 0, workflow_lease=30, peek=False, seen=lambda r: sees(r, 0))
+            ClaimParams(QUEUE, "w1", 3, 0, workflow_lease=30, peek=False, seen=lambda r: sees(r, 0))
         )
         trips = traced.round_trips()
     assert trips == 2  # the claim; the histories with the COMMIT
     by_run = {item.run_id: item for item in items}
-    assert sorted(by_run) == sorted([held, other])
-    for run_id, after in ((held, seen), (other, 0)):
+    assert sorted(by_run) == sorted([held, elsewhere, fresh])
+    assert by_run[elsewhere].history is None
+    for run_id, after in ((held, seen), (fresh, 0)):
         item = by_run[run_id]
         assert item.history is not None
         assert item.history_after == after

@@ -57,8 +57,8 @@ __all__ = ["InternalWorkflowHandle"]
 
 _CRON_FOLLOWS = (RunState.COMPLETED, RunState.FAILED)
 _SIGNAL_TRIES = 3
-"""How many times a signal to the workflow id's open run goes again when that run
-closed for a newer one meanwhile."""
+"""How many times in all a signal to the workflow id's open run is sent, when the run it
+found closed for a newer one meanwhile."""
 
 
 class InternalWorkflowHandle(UpdateCalls):

@@ -316,7 +316,9 @@ class StoreProtocol(Protocol):
     async def claim(self, p: ClaimParams) -> list[ClaimedItem]:
         """Lease up to the given numbers of ready items to ``owner`` (never one item twice,
         never two workflow tasks of one run): a workflow task's queued run becomes
-        ``claimed``; an activity gets its timeouts' lease and ``activity_started``."""
+        ``claimed``; an activity gets its timeouts' lease and ``activity_started``. A
+        run's first task comes with its history, and (with ``seen``, where the store
+        pipelines) a task of a run the worker holds with its events after that seq."""
         ...
 
     async def fire_timers(self, p: FireTimersParams) -> int:

@@ -127,10 +127,12 @@ class QueueOperations(QuarantineOperations, GovernanceOperations):
         tx.prefetch = dict.fromkeys(fresh, 0)
         tasks = [item for item in items if item.kind == WFT]
         if self.pipelines and p.seen is not None:
-            # The events each task's worker lacks travel with the COMMIT: the tasks need
-            # no read of their own.
+            # The new events of the runs the worker holds travel with the COMMIT: their
+            # tasks need no read of their own. (A whole history is read outside the
+            # claim's transaction, which holds the claimed rows until its COMMIT.)
             for task in tasks:
-                tx.prefetch.setdefault(task.run_id, p.seen(task.run_id))
+                if task.run_id not in tx.prefetch and (seen := p.seen(task.run_id)) > 0:
+                    tx.prefetch[task.run_id] = seen
         activities = [item for item in items if item.kind == ACT]
         return tasks + await self._start_activities(conn, tx, activities, now), tx
 

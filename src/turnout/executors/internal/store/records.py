@@ -113,8 +113,8 @@ class ClaimParams:
     write lock (an idle worker's claims)."""
     seen: Callable[[str], int] | None = None
     """How far the worker has seen a run (the last seq of the instance it holds; 0:
-    none). Given, and where the store sends its ``COMMIT`` with other statements, each
-    claimed workflow task comes with its run's events after that."""
+    none). Given, and where the store sends its ``COMMIT`` with other statements, a
+    claimed workflow task of a run the worker holds comes with its events after that."""
 
 
 @dataclass(frozen=True)
@@ -295,8 +295,8 @@ class ClaimedItem:
     heartbeat_at: datetime | None = None
     history: tuple[RunSnapshot, list[Event]] | None = field(default=None, compare=False, repr=False)
     """A workflow task's run and its events after :attr:`history_after`, read by the
-    claim: a run's first task, or (PostgreSQL) a task an activity result claimed for a
-    worker that holds the run's instance (``EagerClaim.seen``)."""
+    claim: a run's first task, or (PostgreSQL) a task of a run whose instance the
+    claiming worker holds (``ClaimParams.seen``, ``EagerClaim.seen``)."""
     history_after: int = field(default=0, compare=False, repr=False)
     """The seq :attr:`history` starts after (0: the whole history)."""
 

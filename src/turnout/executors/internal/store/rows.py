@@ -6,6 +6,7 @@ The only place a SQLAlchemy ``Row`` turns into what the rest of turnout sees.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -14,9 +15,11 @@ from sqlalchemy import Row
 
 from turnout.contracts.errors import Failure
 from turnout.contracts.events import Event, EventType
-from turnout.contracts.records import PolicyDecision, QueueItemState, Run
+from turnout.contracts.records import PolicyDecision, QueueItemKind, QueueItemState, Run
 from turnout.contracts.states import RunState
 from turnout.executors.internal.store.records import ClaimedItem, EventSpec, RunInfo, RunSnapshot
+
+_log = logging.getLogger("turnout.store")
 
 __all__ = [
     "activity_attrs",
@@ -253,17 +256,23 @@ def with_histories(
 ) -> list[ClaimedItem]:
     """``items``, each workflow task of a run in ``wanted`` (run id: the seq its history
     was read after) with its run and those events from ``read`` (the run rows and the
-    event rows a transaction's prefetch read)."""
+    event rows a transaction's prefetch read). A run whose rows cannot be read back
+    leaves its task without: its worker reads the history itself, as it would have."""
     if not wanted:
         return list(items)
     found, history = read
-    by_run: dict[str, list[Event]] = {}
+    rows: dict[str, list[Row[Any]]] = {}
     for e in history:
-        by_run.setdefault(e.run_id, []).append(event_from_row(e))
-    runs = {r.run_id: (run_snapshot(r), by_run.get(r.run_id, [])) for r in found}
+        rows.setdefault(e.run_id, []).append(e)
+    runs: dict[str, tuple[RunSnapshot, list[Event]]] = {}
+    for r in found:
+        try:
+            runs[r.run_id] = (run_snapshot(r), [event_from_row(e) for e in rows.get(r.run_id, [])])
+        except Exception:  # the claim itself stands: the task reads on its own
+            _log.warning("the history of run %s read with its claim is unreadable", r.run_id)
     return [
         dataclasses.replace(i, history=runs[i.run_id], history_after=wanted[i.run_id])
-        if i.run_id in wanted and i.run_id in runs
+        if i.kind == QueueItemKind.WORKFLOW_TASK.value and i.run_id in wanted and i.run_id in runs
         else i
         for i in items
     ]

@@ -215,16 +215,20 @@ class WorkflowTaskRunner:
     ) -> WorkflowInstance | None:
         """Run one workflow task; the instance to keep cached, or None to drop it."""
         seen = instance.seen_seq if instance is not None else 0
+        updates = bool(item.payload.get(UPDATES_PENDING))  # only such a task decides any
 
         async def read_history() -> tuple[Any, list[Event]]:
-            if item.history is not None and item.history_after <= seen:  # read by the claim
-                return item.history[0], [e for e in item.history[1] if e.seq > seen]
+            # What the claim read, unless the task has updates to decide: those are read
+            # now, and a signal sent before one must be in the history it sees.
+            claimed = item.history
+            if claimed is not None and item.history_after <= seen and not updates:
+                return claimed[0], [e for e in claimed[1] if e.seq > seen]
             return await persist(
                 f"history of run {item.run_id}", lambda: self.reads.submit((item.run_id, seen))
             )
 
-        requests = []
-        if item.payload.get(UPDATES_PENDING):  # only such a task has updates to decide
+        requests: list[UpdateRequest] = []
+        if updates:
             (row, history), requests = await asyncio.gather(
                 read_history(),
                 persist(
