@@ -19,7 +19,11 @@ from turnout.contracts.async_activity import (
     AsyncActivityHandle,
     AsyncActivityIDReference,
 )
-from turnout.contracts.errors import WorkflowFailureError, WorkflowQueryFailedError
+from turnout.contracts.errors import (
+    WorkflowContinuedAsNewError,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+)
 from turnout.contracts.executor import Client, WorkflowHandle
 from turnout.contracts.history import WorkflowHistory
 from turnout.contracts.interceptors import (
@@ -112,6 +116,7 @@ __all__ = [
     "StartWorkflowUpdateInput",
     "TerminateWorkflowInput",
     "WithStartWorkflowOperation",
+    "WorkflowContinuedAsNewError",
     "WorkflowExecution",
     "WorkflowExecutionAsyncIterator",
     "WorkflowExecutionCount",

@@ -39,6 +39,7 @@ __all__ = [
     "TurnoutError",
     "WorkflowAlreadyCompletedError",
     "WorkflowAlreadyStartedError",
+    "WorkflowContinuedAsNewError",
     "WorkflowFailureError",
     "WorkflowNotFoundError",
     "WorkflowQueryFailedError",
@@ -319,6 +320,15 @@ class ChildWorkflowError(FailureError):
         self.run_id = run_id
         self.workflow_type = workflow_type
         self.retry_state = retry_state
+
+
+class WorkflowContinuedAsNewError(TurnoutError):
+    """Raised by ``handle.result(follow_runs=False)`` when the run continued as new (as
+    temporalio's): the next run is ``new_execution_run_id``."""
+
+    def __init__(self, new_execution_run_id: str) -> None:
+        super().__init__("Workflow continued as new")
+        self.new_execution_run_id = new_execution_run_id
 
 
 class WorkflowFailureError(TurnoutError):

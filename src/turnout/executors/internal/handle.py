@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from turnout.contracts.errors import (
     DataConversionError,
     WorkflowAlreadyCompletedError,
+    WorkflowContinuedAsNewError,
     WorkflowFailureError,
     WorkflowNotFoundError,
     exception_from_failure,
@@ -290,6 +291,9 @@ class InternalWorkflowHandle(UpdateCalls):
                     if nxt is not None:
                         run_id = nxt.run_id
                         continue
+                elif run.state is RunState.CONTINUED_AS_NEW:
+                    nxt = await store.next_run(self._client.tenant_id, run.run_id)
+                    raise WorkflowContinuedAsNewError(nxt.run_id if nxt is not None else "")
                 if run.state.is_terminal:
                     return self._outcome(run)
                 wait = delay

@@ -152,6 +152,8 @@ class TemporalWorkflowHandle(UpdateCalls):
         )
         try:
             return await handle.result(follow_runs=follow_runs, rpc_timeout=timeout)
+        except temporalio.client.WorkflowContinuedAsNewError as exc:
+            raise te.WorkflowContinuedAsNewError(exc.new_execution_run_id) from None
         except temporalio.client.WorkflowFailureError as exc:
             raise _suppressed(te.WorkflowFailureError(cause=to_turnout(exc.cause)))
         except temporalio.service.RPCError as exc:

@@ -70,6 +70,7 @@ MODULE_SUPPORTED: tuple[str, ...] = (
     "client.WorkflowExecutionCountAggregationGroup",
     "client.WorkflowExecutionDescription",
     "client.WorkflowExecutionStatus",
+    "client.WorkflowContinuedAsNewError",
     "client.WorkflowFailureError",
     "client.WorkflowQueryFailedError",
     "client.WithStartWorkflowOperation",
@@ -279,7 +280,6 @@ MODULE_UNSUPPORTED: dict[str, str] = {
         ],
         _VISIBILITY,
     ),
-    "client.WorkflowContinuedAsNewError": "handle.result() follows a run continued as new",
     "client.WorkflowQueryRejectedError": "queries are never rejected by the run's status",
     # temporalio.worker
     **dict.fromkeys(

@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from turnout import RunState, WorkflowAlreadyCompletedError, WorkflowNotFoundError
+from turnout.client import WorkflowContinuedAsNewError
 from turnout.testing.contract.workflows_handles import HANDLE_WORKFLOWS, Relay
 from turnout.testing.harness import ExecutorHarness
 from turnout.worker import Worker
@@ -47,6 +48,10 @@ async def test_start_handle_follows_continue_as_new(executor: ExecutorHarness) -
         with pytest.raises(WorkflowAlreadyCompletedError):
             await pinned.signal(Relay.poke, "to the closed run")
         assert await pinned.query(Relay.seen) == []
+
+        with pytest.raises(WorkflowContinuedAsNewError) as continued:
+            await pinned.result(follow_runs=False)
+        assert continued.value.new_execution_run_id == second
 
         await handle.signal(Relay.poke, "x")
         assert await handle.result() == ["run1", "x"]
